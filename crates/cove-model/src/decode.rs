@@ -1,0 +1,169 @@
+//! YAML (or JSON) text → [`Spec`], reporting every unknown field at once.
+//!
+//! The text is first parsed into a generic tree, then decoded into [`Spec`] while
+//! `serde_ignored` records every key the spec does not know. A shape error (a list
+//! where a map belongs) stops decoding and is reported with its path.
+
+use serde::de::IntoDeserializer;
+use serde_json::Value;
+
+use crate::diag::{Diagnostic, ErrorCode};
+use crate::spec::Spec;
+
+/// Parses spec text. On success returns the spec and a diagnostic for each unknown
+/// field (those make the spec invalid, but the rest can still be checked).
+pub fn decode_spec(text: &str) -> Result<(Spec, Vec<Diagnostic>), Vec<Diagnostic>> {
+    let tree: Value = match serde_saphyr::from_str(text) {
+        Ok(Value::Null) => Value::Object(Default::default()),
+        Ok(v) => v,
+        Err(e) => {
+            return Err(vec![Diagnostic::error(
+                ErrorCode::MalformedSpec,
+                "(document)",
+                format!("the file is not valid YAML: {e}"),
+                "fix the YAML syntax at the position given (indentation, quotes, colons)",
+            )]);
+        }
+    };
+    decode_tree(&tree)
+}
+
+/// Decodes an already-parsed tree (used by the importer's round-trip tests too).
+pub fn decode_tree(tree: &Value) -> Result<(Spec, Vec<Diagnostic>), Vec<Diagnostic>> {
+    let mut unknown: Vec<String> = Vec::new();
+    let de = tree.clone().into_deserializer();
+    let mut record = |path: serde_ignored::Path<'_>| unknown.push(path.to_string());
+    let ignored = serde_ignored::Deserializer::new(de, &mut record);
+    let spec: Spec = match serde_path_to_error::deserialize(ignored) {
+        Ok(s) => s,
+        Err(e) => {
+            let path = pretty_path(tree, &e.path().to_string());
+            let inner = e.into_inner().to_string();
+            return Err(vec![Diagnostic::error(
+                ErrorCode::MalformedSpec,
+                path,
+                format!("wrong shape: {inner}"),
+                "compare the field with the example spec in examples/ (a list needs `- ` items, a map needs `key: value`)",
+            )]);
+        }
+    };
+    let diags = unknown
+        .into_iter()
+        .map(|raw| {
+            let path = pretty_path(tree, &raw);
+            let field = path.rsplit('.').next().unwrap_or(&path).to_owned();
+            Diagnostic::error(
+                ErrorCode::UnknownParameter,
+                path,
+                format!("unknown field `{field}`"),
+                "remove it or correct its spelling; `cove validate --help` lists where the field reference lives (docs/spec.md)",
+            )
+        })
+        .collect();
+    Ok((spec, diags))
+}
+
+/// Turns serde's `tenants[0].vpcs[1].cidr` (or `tenants.0.vpcs.1.cidr`) into
+/// `tenants[acme].vpcs[app].cidr` by looking up the `name` of each list item in the tree.
+pub fn pretty_path(tree: &Value, raw: &str) -> String {
+    enum Tok<'a> {
+        Key(&'a str),
+        Index(usize),
+    }
+    let mut toks = Vec::new();
+    for seg in raw.split('.').filter(|s| !s.is_empty()) {
+        let (key, rest) = match seg.find('[') {
+            Some(p) => (&seg[..p], &seg[p..]),
+            None => (seg, ""),
+        };
+        match key.parse::<usize>() {
+            Ok(i) => toks.push(Tok::Index(i)),
+            Err(_) if !key.is_empty() => toks.push(Tok::Key(key)),
+            Err(_) => {}
+        }
+        for idx in rest.split('[').filter(|s| !s.is_empty()) {
+            if let Ok(i) = idx.trim_end_matches(']').parse::<usize>() {
+                toks.push(Tok::Index(i));
+            }
+        }
+    }
+    if toks.is_empty() {
+        return "(document)".to_owned();
+    }
+    let mut out = String::new();
+    let mut node = Some(tree);
+    for tok in toks {
+        match tok {
+            Tok::Key(k) => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(k);
+                node = node.and_then(|n| n.get(k));
+            }
+            Tok::Index(i) => {
+                let item = node.and_then(|n| n.get(i));
+                match item.and_then(|it| it.get("name")).and_then(Value::as_str) {
+                    Some(name) => out.push_str(&format!("[{name}]")),
+                    None => out.push_str(&format!("[{i}]")),
+                }
+                node = item;
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reports_every_unknown_field_with_named_path() {
+        let text = r#"
+tenants:
+  - name: acme
+    colour: blue
+    vpcs:
+      - name: app
+        cidr: 10.0.0.0/16
+        subnets:
+          - name: a
+            cidr: 10.0.1.0/24
+            az: x
+            cidrr: 1
+"#;
+        let (spec, diags) = decode_spec(text).expect("decodes");
+        assert_eq!(spec.tenants[0].vpcs[0].subnets[0].cidr, "10.0.1.0/24");
+        let paths: Vec<_> = diags.iter().map(|d| d.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            vec![
+                "tenants[acme].colour",
+                "tenants[acme].vpcs[app].subnets[a].cidrr"
+            ]
+        );
+        assert!(diags.iter().all(|d| d.code == ErrorCode::UnknownParameter));
+    }
+
+    #[test]
+    fn shape_error_has_path() {
+        let text = "tenants:\n  - name: acme\n    vpcs: 3\n";
+        let err = decode_spec(text).expect_err("wrong shape");
+        assert_eq!(err[0].code, ErrorCode::MalformedSpec);
+        assert_eq!(err[0].path, "tenants[acme].vpcs");
+    }
+
+    #[test]
+    fn syntax_error_is_malformed() {
+        let err = decode_spec("tenants: [\n").expect_err("bad yaml");
+        assert_eq!(err[0].code, ErrorCode::MalformedSpec);
+    }
+
+    #[test]
+    fn empty_document_is_an_empty_spec() {
+        let (spec, diags) = decode_spec("").expect("empty ok");
+        assert!(spec.tenants.is_empty());
+        assert!(diags.is_empty());
+    }
+}

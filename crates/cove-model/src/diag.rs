@@ -1,0 +1,191 @@
+//! Validation diagnostics: an AWS-style error code, the path of the field, what is wrong
+//! and how to fix it.
+
+use std::fmt;
+
+use serde::Serialize;
+
+/// Error codes. Where AWS's EC2 API has a code for the same bad request, the code is
+/// AWS's; cove-only conditions use the closest AWS code or a descriptive one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub enum ErrorCode {
+    /// The YAML could not be parsed or has the wrong shape.
+    MalformedSpec,
+    /// A field cove does not know.
+    UnknownParameter,
+    /// A required field is missing.
+    MissingParameter,
+    /// A value is malformed or out of range.
+    InvalidParameterValue,
+    /// Two fields that cannot be used together (or none of a required set).
+    InvalidParameterCombination,
+    /// A name is used twice.
+    DuplicateName,
+    /// A VPC CIDR is not a valid /16–/28 block.
+    InvalidVpcRange,
+    /// A VPC has more CIDR blocks than allowed.
+    CidrLimitExceeded,
+    /// A subnet CIDR is malformed, out of range or outside the VPC.
+    InvalidSubnetRange,
+    /// Two subnets overlap.
+    InvalidSubnetConflict,
+    /// A reference to a VPC that does not exist.
+    InvalidVpcIdNotFound,
+    /// A reference to a subnet that does not exist.
+    InvalidSubnetIdNotFound,
+    /// A reference to a route table that does not exist.
+    InvalidRouteTableIdNotFound,
+    /// A reference to a security group that does not exist.
+    InvalidGroupNotFound,
+    /// A reference to a network ACL that does not exist.
+    InvalidNetworkAclIdNotFound,
+    /// A reference to a peering connection that does not exist.
+    InvalidVpcPeeringConnectionIdNotFound,
+    /// A reference to a NAT gateway that does not exist.
+    InvalidNatGatewayIdNotFound,
+    /// A reference to an internet gateway that does not exist.
+    InvalidInternetGatewayIdNotFound,
+    /// A reference to a VPC endpoint that does not exist.
+    InvalidVpcEndpointIdNotFound,
+    /// A reference to a prefix list that does not exist.
+    InvalidPrefixListIdNotFound,
+    /// Two routes of one table have the same destination.
+    RouteAlreadyExists,
+    /// Two ACL entries of one direction have the same number.
+    NetworkAclEntryAlreadyExists,
+    /// An address is given to two interfaces.
+    InvalidIpAddressInUse,
+    /// No free address left in the subnet.
+    InsufficientFreeAddressesInSubnet,
+    /// More than 50 active peerings on one VPC.
+    ActiveVpcPeeringConnectionPerVpcLimitExceeded,
+    /// A second peering between the same two VPCs.
+    VpcPeeringConnectionAlreadyExists,
+    /// The internet gateway is not attached to the route table's VPC.
+    GatewayNotAttached,
+    /// Two security-group rules are identical.
+    InvalidPermissionDuplicate,
+}
+
+impl ErrorCode {
+    /// The code as printed (AWS spelling).
+    pub fn as_str(self) -> &'static str {
+        use ErrorCode::*;
+        match self {
+            MalformedSpec => "MalformedSpec",
+            UnknownParameter => "UnknownParameter",
+            MissingParameter => "MissingParameter",
+            InvalidParameterValue => "InvalidParameterValue",
+            InvalidParameterCombination => "InvalidParameterCombination",
+            DuplicateName => "InvalidParameterValue.DuplicateName",
+            InvalidVpcRange => "InvalidVpc.Range",
+            CidrLimitExceeded => "CidrLimitExceeded",
+            InvalidSubnetRange => "InvalidSubnet.Range",
+            InvalidSubnetConflict => "InvalidSubnet.Conflict",
+            InvalidVpcIdNotFound => "InvalidVpcID.NotFound",
+            InvalidSubnetIdNotFound => "InvalidSubnetID.NotFound",
+            InvalidRouteTableIdNotFound => "InvalidRouteTableID.NotFound",
+            InvalidGroupNotFound => "InvalidGroup.NotFound",
+            InvalidNetworkAclIdNotFound => "InvalidNetworkAclID.NotFound",
+            InvalidVpcPeeringConnectionIdNotFound => "InvalidVpcPeeringConnectionId.NotFound",
+            InvalidNatGatewayIdNotFound => "InvalidNatGatewayID.NotFound",
+            InvalidInternetGatewayIdNotFound => "InvalidInternetGatewayID.NotFound",
+            InvalidVpcEndpointIdNotFound => "InvalidVpcEndpointId.NotFound",
+            InvalidPrefixListIdNotFound => "InvalidPrefixListID.NotFound",
+            RouteAlreadyExists => "RouteAlreadyExists",
+            NetworkAclEntryAlreadyExists => "NetworkAclEntryAlreadyExists",
+            InvalidIpAddressInUse => "InvalidIPAddress.InUse",
+            InsufficientFreeAddressesInSubnet => "InsufficientFreeAddressesInSubnet",
+            ActiveVpcPeeringConnectionPerVpcLimitExceeded => {
+                "ActiveVpcPeeringConnectionPerVpcLimitExceeded"
+            }
+            VpcPeeringConnectionAlreadyExists => "VpcPeeringConnectionAlreadyExists",
+            GatewayNotAttached => "Gateway.NotAttached",
+            InvalidPermissionDuplicate => "InvalidPermission.Duplicate",
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Severity {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        })
+    }
+}
+
+/// Whether a diagnostic makes the spec invalid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    /// The spec is invalid.
+    Error,
+    /// The spec is valid, but probably not what was meant.
+    Warning,
+}
+
+/// One problem found in a spec.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Diagnostic {
+    /// Error or warning.
+    pub severity: Severity,
+    /// AWS-style code.
+    pub code: ErrorCode,
+    /// Path of the offending field, e.g. `tenants[acme].vpcs[app].subnets[db-a].cidr`.
+    pub path: String,
+    /// What is wrong.
+    pub message: String,
+    /// How to fix it.
+    pub hint: String,
+}
+
+impl Diagnostic {
+    /// An error.
+    pub fn error(
+        code: ErrorCode,
+        path: impl Into<String>,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) -> Self {
+        Diagnostic {
+            severity: Severity::Error,
+            code,
+            path: path.into(),
+            message: message.into(),
+            hint: hint.into(),
+        }
+    }
+
+    /// A warning.
+    pub fn warning(
+        code: ErrorCode,
+        path: impl Into<String>,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) -> Self {
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Self::error(code, path, message, hint)
+        }
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sev = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        write!(
+            f,
+            "{sev}[{}] {}: {}\n  hint: {}",
+            self.code, self.path, self.message, self.hint
+        )
+    }
+}

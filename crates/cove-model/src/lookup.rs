@@ -1,0 +1,166 @@
+//! Finding objects of a [`Network`] by the names and ids a user types, and naming them
+//! back in explanations.
+
+use std::net::Ipv4Addr;
+
+use crate::model::*;
+
+/// Why a name did not resolve to exactly one ENI.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LookupError {
+    /// Nothing has that name, id or address.
+    #[error("no ENI, instance or address matches `{0}`")]
+    NotFound(String),
+    /// Several objects match.
+    #[error("`{query}` is ambiguous: it matches {}", candidates.join(", "))]
+    Ambiguous {
+        /// What was typed.
+        query: String,
+        /// Qualified names of the matches.
+        candidates: Vec<String>,
+    },
+}
+
+impl Network {
+    /// `tenant/vpc` of a VPC.
+    pub fn vpc_path(&self, id: VpcId) -> String {
+        let v = &self.vpcs[id.index()];
+        format!("{}/{}", self.tenants[v.tenant.index()].name, v.name)
+    }
+
+    /// `tenant/vpc/name`, with the AWS id in parentheses when there is one.
+    fn qualified(&self, vpc: VpcId, name: &str, aws_id: Option<&str>) -> String {
+        match aws_id {
+            Some(id) if id != name => format!("{}/{} ({id})", self.vpc_path(vpc), name),
+            _ => format!("{}/{}", self.vpc_path(vpc), name),
+        }
+    }
+
+    /// Display name of an ENI: `tenant/vpc/eni (eni-…)`.
+    pub fn eni_label(&self, id: EniId) -> String {
+        let e = &self.enis[id.index()];
+        self.qualified(e.vpc, &e.name, e.aws_id.as_deref())
+    }
+
+    /// Display name of a subnet.
+    pub fn subnet_label(&self, id: SubnetId) -> String {
+        let s = &self.subnets[id.index()];
+        self.qualified(s.vpc, &s.name, s.aws_id.as_deref())
+    }
+
+    /// Display name of a security group.
+    pub fn sg_label(&self, id: SgId) -> String {
+        let s = &self.security_groups[id.index()];
+        self.qualified(s.vpc, &s.name, s.aws_id.as_deref())
+    }
+
+    /// Display name of a network ACL.
+    pub fn nacl_label(&self, id: NaclId) -> String {
+        let s = &self.network_acls[id.index()];
+        self.qualified(s.vpc, &s.name, s.aws_id.as_deref())
+    }
+
+    /// Display name of a route table.
+    pub fn route_table_label(&self, id: RouteTableId) -> String {
+        let s = &self.route_tables[id.index()];
+        self.qualified(s.vpc, &s.name, s.aws_id.as_deref())
+    }
+
+    /// Display name of a NAT gateway.
+    pub fn nat_label(&self, id: NatId) -> String {
+        let s = &self.nat_gateways[id.index()];
+        self.qualified(s.vpc, &s.name, s.aws_id.as_deref())
+    }
+
+    /// Display name of an internet gateway.
+    pub fn igw_label(&self, id: IgwId) -> String {
+        let s = &self.internet_gateways[id.index()];
+        self.qualified(s.vpc, &s.name, s.aws_id.as_deref())
+    }
+
+    /// Display name of an endpoint.
+    pub fn endpoint_label(&self, id: EndpointId) -> String {
+        let s = &self.endpoints[id.index()];
+        self.qualified(s.vpc, &s.name, s.aws_id.as_deref())
+    }
+
+    /// Display name of a peering connection.
+    pub fn peering_label(&self, id: PeeringId) -> String {
+        let p = &self.peerings[id.index()];
+        match &p.aws_id {
+            Some(a) if *a != p.name => format!("{} ({a})", p.name),
+            _ => p.name.clone(),
+        }
+    }
+
+    /// Display name of a prefix list.
+    pub fn prefix_list_label(&self, id: PrefixListId) -> String {
+        let p = &self.prefix_lists[id.index()];
+        let t = &self.tenants[p.tenant.index()].name;
+        match &p.aws_id {
+            Some(a) if *a != p.name => format!("{t}/{} ({a})", p.name),
+            _ => format!("{t}/{}", p.name),
+        }
+    }
+
+    /// Finds ENIs by what a user typed: `tenant/vpc/eni`, `vpc/eni`, `eni`, an ENI id
+    /// (`eni-…`), an instance id (`i-…`, its first ENI) or a private IP. Returns every
+    /// match; an address may match ENIs of several VPCs whose CIDRs overlap.
+    pub fn find_enis(&self, query: &str) -> Vec<EniId> {
+        let q = query.trim();
+        let mut out = Vec::new();
+        if let Ok(ip) = q.parse::<Ipv4Addr>() {
+            for (i, e) in self.enis.iter().enumerate() {
+                if e.private_ip == ip || e.public_ip == Some(ip) {
+                    out.push(EniId(index_u32(i)));
+                }
+            }
+            return out;
+        }
+        let parts: Vec<&str> = q.split('/').collect();
+        let mut seen_instance = std::collections::BTreeSet::new();
+        for (i, e) in self.enis.iter().enumerate() {
+            let v = &self.vpcs[e.vpc.index()];
+            let t = &self.tenants[v.tenant.index()];
+            let by_name = match parts.as_slice() {
+                [n] => e.name == *n,
+                [vn, n] => v.name == *vn && e.name == *n,
+                [tn, vn, n] => t.name == *tn && v.name == *vn && e.name == *n,
+                _ => false,
+            };
+            let by_id = e.aws_id.as_deref() == Some(q);
+            let by_instance = e.instance.as_deref() == Some(q) && seen_instance.insert(q);
+            if by_name || by_id || by_instance {
+                out.push(EniId(index_u32(i)));
+            }
+        }
+        out
+    }
+
+    /// Like [`Network::find_enis`], but exactly one match is required.
+    pub fn find_eni(&self, query: &str) -> Result<EniId, LookupError> {
+        let found = self.find_enis(query);
+        match found.as_slice() {
+            [] => Err(LookupError::NotFound(query.to_owned())),
+            [one] => Ok(*one),
+            many => Err(LookupError::Ambiguous {
+                query: query.to_owned(),
+                candidates: many.iter().map(|e| self.eni_label(*e)).collect(),
+            }),
+        }
+    }
+
+    /// The VPCs whose CIDRs contain `ip`.
+    pub fn vpcs_containing(&self, ip: Ipv4Addr) -> Vec<VpcId> {
+        (0..self.vpcs.len())
+            .filter(|i| self.vpcs[*i].contains(ip))
+            .map(|i| VpcId(index_u32(i)))
+            .collect()
+    }
+}
+
+/// Converts an arena index into an id. Arenas never exceed `u32::MAX` entries (the
+/// validator refuses larger specs long before).
+pub fn index_u32(i: usize) -> u32 {
+    u32::try_from(i).unwrap_or(u32::MAX)
+}

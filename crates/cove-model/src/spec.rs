@@ -1,0 +1,392 @@
+//! The declarative spec: what a user writes in YAML (or what `cove import aws` produces).
+//!
+//! Every object is named; references between objects are by name and resolved by
+//! [`crate::validate`]. Scalars that need parsing (CIDRs, ports, protocols, addresses)
+//! stay strings here so that *all* of their errors can be reported at once, with the
+//! path of the offending field, instead of stopping at the first type error.
+
+use serde::{Deserialize, Serialize};
+
+/// A scalar that may be written as a YAML string or a number (`5432` or `"5432"`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Scalar {
+    /// Written as a number.
+    Int(i64),
+    /// Written as a string.
+    Str(String),
+}
+
+impl Default for Scalar {
+    fn default() -> Self {
+        Scalar::Str(String::new())
+    }
+}
+
+impl Scalar {
+    /// The scalar as text, the way the user wrote it.
+    pub fn text(&self) -> String {
+        match self {
+            Scalar::Int(n) => n.to_string(),
+            Scalar::Str(s) => s.clone(),
+        }
+    }
+}
+
+impl From<&str> for Scalar {
+    fn from(s: &str) -> Self {
+        Scalar::Str(s.to_owned())
+    }
+}
+
+impl From<i64> for Scalar {
+    fn from(n: i64) -> Self {
+        Scalar::Int(n)
+    }
+}
+
+/// The whole spec file.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Spec {
+    /// Tenants (accounts) and everything they own.
+    #[serde(default)]
+    pub tenants: Vec<TenantSpec>,
+    /// VPC peering connections, possibly between tenants.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub peerings: Vec<PeeringSpec>,
+}
+
+/// A tenant: one account, owning VPCs and prefix lists.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TenantSpec {
+    /// Unique name of the tenant.
+    pub name: String,
+    /// Optional 12-digit account id (kept from an AWS import).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<Scalar>,
+    /// Managed prefix lists of this tenant (gateway-endpoint services, allow-lists).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub prefix_lists: Vec<PrefixListSpec>,
+    /// The tenant's VPCs.
+    #[serde(default)]
+    pub vpcs: Vec<VpcSpec>,
+}
+
+/// A named set of CIDRs that routes and security-group rules can reference.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PrefixListSpec {
+    /// Name, unique within the tenant.
+    pub name: String,
+    /// Resource id kept from an import (`pl-…`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The CIDRs in the list.
+    #[serde(default)]
+    pub cidrs: Vec<String>,
+}
+
+/// A VPC and the resources inside it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct VpcSpec {
+    /// Name, unique within the tenant.
+    pub name: String,
+    /// Resource id kept from an import (`vpc-…`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Primary IPv4 CIDR, /16 to /28.
+    pub cidr: String,
+    /// Secondary IPv4 CIDRs, /16 to /28.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secondary_cidrs: Vec<String>,
+    /// Subnets.
+    #[serde(default)]
+    pub subnets: Vec<SubnetSpec>,
+    /// Route tables; one may be marked `main`, otherwise an implicit main table exists.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub route_tables: Vec<RouteTableSpec>,
+    /// Security groups; a `default` group exists even when not declared.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub security_groups: Vec<SecurityGroupSpec>,
+    /// Network ACLs; one may be marked `default`, otherwise an allow-all default exists.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub network_acls: Vec<NetworkAclSpec>,
+    /// The internet gateway attached to this VPC, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub internet_gateway: Option<InternetGatewaySpec>,
+    /// NAT gateways.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nat_gateways: Vec<NatGatewaySpec>,
+    /// Gateway and interface endpoints.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub endpoints: Vec<EndpointSpec>,
+    /// Elastic network interfaces (workloads, databases, functions).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub enis: Vec<EniSpec>,
+}
+
+/// A subnet of a VPC.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SubnetSpec {
+    /// Name, unique within the VPC.
+    pub name: String,
+    /// Resource id kept from an import (`subnet-…`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// IPv4 CIDR, /16 to /28, inside one of the VPC's CIDRs.
+    pub cidr: String,
+    /// Availability-zone label, e.g. `us-east-1a`.
+    pub az: String,
+    /// Route table (name in this VPC); the main table when omitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route_table: Option<String>,
+    /// Network ACL (name in this VPC); the default ACL when omitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_acl: Option<String>,
+}
+
+/// A route table.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RouteTableSpec {
+    /// Name, unique within the VPC.
+    pub name: String,
+    /// Resource id kept from an import (`rtb-…`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Whether this is the VPC's main route table (at most one).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub main: bool,
+    /// Routes besides the implicit `local` routes.
+    #[serde(default)]
+    pub routes: Vec<RouteSpec>,
+}
+
+/// One route. Exactly one destination (`destination` or `destination_prefix_list`) and
+/// exactly one target field must be set.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RouteSpec {
+    /// Destination CIDR.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination: Option<String>,
+    /// Destination prefix list (name in this tenant).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination_prefix_list: Option<String>,
+    /// Target: a peering connection (name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peering: Option<String>,
+    /// Target: a NAT gateway of this VPC (name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nat_gateway: Option<String>,
+    /// Target: this VPC's internet gateway (name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub internet_gateway: Option<String>,
+    /// Target: a gateway endpoint of this VPC (name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway_endpoint: Option<String>,
+    /// Target: drop the traffic.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub blackhole: bool,
+    /// Target: something cove does not model yet (transit gateway, VPN gateway, …),
+    /// by its resource id. Traffic that takes this route cannot be followed further.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unmodeled: Option<String>,
+    /// Free text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// A security group.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SecurityGroupSpec {
+    /// Name, unique within the VPC. `default` replaces the VPC's default group.
+    pub name: String,
+    /// Resource id kept from an import (`sg-…`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Free text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Inbound rules (none: nothing is allowed in).
+    #[serde(default)]
+    pub ingress: Vec<SgRuleSpec>,
+    /// Outbound rules; when omitted, all outbound traffic is allowed (AWS's default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub egress: Option<Vec<SgRuleSpec>>,
+}
+
+/// One security-group rule. Exactly one of `cidr`, `security_group`, `prefix_list`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SgRuleSpec {
+    /// `tcp`, `udp`, `icmp`, `all` (or `-1`), or an IP protocol number.
+    pub protocol: Scalar,
+    /// Port or range (`5432`, `1024-65535`); required for tcp and udp.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ports: Option<Scalar>,
+    /// ICMP type (`-1` or omitted: all types); only for icmp.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub icmp_type: Option<i64>,
+    /// ICMP code (`-1` or omitted: all codes); only for icmp.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub icmp_code: Option<i64>,
+    /// Peer CIDR.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cidr: Option<String>,
+    /// Peer security group: `name` (this VPC) or `vpc/name` or `tenant/vpc/name`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security_group: Option<String>,
+    /// Peer prefix list (name in this tenant).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix_list: Option<String>,
+    /// Free text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// A network ACL.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct NetworkAclSpec {
+    /// Name, unique within the VPC.
+    pub name: String,
+    /// Resource id kept from an import (`acl-…`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Whether this is the VPC's default ACL (at most one).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub default: bool,
+    /// Inbound entries.
+    #[serde(default)]
+    pub ingress: Vec<NaclEntrySpec>,
+    /// Outbound entries.
+    #[serde(default)]
+    pub egress: Vec<NaclEntrySpec>,
+}
+
+/// One numbered network-ACL entry.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct NaclEntrySpec {
+    /// Rule number, 1 to 32766, unique per direction; lowest is evaluated first.
+    pub rule: Scalar,
+    /// `allow` or `deny`.
+    pub action: String,
+    /// `tcp`, `udp`, `icmp`, `all` (or `-1`), or an IP protocol number.
+    pub protocol: Scalar,
+    /// Port or range; required for tcp and udp.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ports: Option<Scalar>,
+    /// ICMP type (`-1` or omitted: all types); only for icmp.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub icmp_type: Option<i64>,
+    /// ICMP code (`-1` or omitted: all codes); only for icmp.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub icmp_code: Option<i64>,
+    /// The remote CIDR (source for ingress, destination for egress).
+    pub cidr: String,
+}
+
+/// An internet gateway attached to a VPC.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct InternetGatewaySpec {
+    /// Name, unique within the VPC.
+    pub name: String,
+    /// Resource id kept from an import (`igw-…`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+}
+
+/// A NAT gateway.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct NatGatewaySpec {
+    /// Name, unique within the VPC.
+    pub name: String,
+    /// Resource id kept from an import (`nat-…`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The subnet it lives in (name in this VPC).
+    pub subnet: String,
+    /// `public` (default; translates to its public IPs) or `private`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connectivity: Option<String>,
+    /// Its private address; assigned from the subnet when omitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub private_ip: Option<String>,
+    /// Static public IPs (one or more) for a public NAT gateway.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub public_ips: Vec<String>,
+}
+
+/// A VPC endpoint.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct EndpointSpec {
+    /// Name, unique within the VPC.
+    pub name: String,
+    /// Resource id kept from an import (`vpce-…`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// `gateway` or `interface`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Service name, e.g. `com.amazonaws.us-east-1.s3`.
+    pub service: String,
+    /// Gateway endpoints: the prefix list (name in this tenant) of the service's CIDRs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix_list: Option<String>,
+    /// Gateway endpoints: route tables that get a route to the endpoint.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub route_tables: Vec<String>,
+    /// Interface endpoints: one ENI in each of these subnets.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subnets: Vec<String>,
+    /// Interface endpoints: fixed addresses for the ENIs, in `subnets` order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub private_ips: Vec<String>,
+    /// Interface endpoints: security groups of the ENIs (the default group when empty).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub security_groups: Vec<String>,
+    /// Interface endpoints: the private DNS name that resolves to the ENIs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub private_dns_name: Option<String>,
+}
+
+/// An elastic network interface.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct EniSpec {
+    /// Name, unique within the VPC.
+    pub name: String,
+    /// Resource id kept from an import (`eni-…`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Subnet (name in this VPC).
+    pub subnet: String,
+    /// Private address; assigned deterministically from the subnet when omitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub private_ip: Option<String>,
+    /// Security groups (names in this VPC); the VPC's default group when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub security_groups: Vec<String>,
+    /// Public IPv4 address (reachable through the internet gateway), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_ip: Option<String>,
+    /// The instance this ENI belongs to (kept from an import, `i-…`), so that
+    /// `cove check --from i-…` finds it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
+    /// Free text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// A VPC peering connection.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PeeringSpec {
+    /// Name, unique in the spec.
+    pub name: String,
+    /// Resource id kept from an import (`pcx-…`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Requester VPC: `tenant/vpc`.
+    pub requester: String,
+    /// Accepter VPC: `tenant/vpc`.
+    pub accepter: String,
+    /// `pending-acceptance`, `active` (default), `rejected`, `failed`, `expired` or `deleted`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+}
