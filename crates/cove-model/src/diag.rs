@@ -65,6 +65,10 @@ pub enum ErrorCode {
     GatewayNotAttached,
     /// Two security-group rules are identical.
     InvalidPermissionDuplicate,
+    /// Two security groups of one VPC have the same name.
+    InvalidGroupDuplicate,
+    /// An interface has more than five security groups.
+    SecurityGroupsPerInterfaceLimitExceeded,
 }
 
 impl ErrorCode {
@@ -102,6 +106,8 @@ impl ErrorCode {
             VpcPeeringConnectionAlreadyExists => "VpcPeeringConnectionAlreadyExists",
             GatewayNotAttached => "Gateway.NotAttached",
             InvalidPermissionDuplicate => "InvalidPermission.Duplicate",
+            InvalidGroupDuplicate => "InvalidGroup.Duplicate",
+            SecurityGroupsPerInterfaceLimitExceeded => "SecurityGroupsPerInterfaceLimitExceeded",
         }
     }
 }

@@ -238,7 +238,7 @@ mod tests {
                             prop_assert!(model.insert(u32::from(ip)), "{} handed out twice", ip);
                         }
                         Err(IpamError::Exhausted { .. }) => {
-                            prop_assert_eq!(model.len() as u32, usable_count(cidr));
+                            prop_assert_eq!(model.len(), usable_count(cidr) as usize);
                         }
                         Err(e) => prop_assert!(false, "unexpected {e}"),
                     },

@@ -214,7 +214,7 @@ pub enum RouteTarget {
 }
 
 /// What a route matches.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub enum RouteDestination {
     /// A CIDR (a "static" route in AWS's priority rules).
     Cidr(Ipv4Net),

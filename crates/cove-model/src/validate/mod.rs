@@ -1,8 +1,29 @@
 //! Spec → [`Network`], or every problem at once.
+//!
+//! Validation runs in passes so that references can point forward and so that one bad
+//! object does not hide the problems of the others:
+//! 1. [`declare`]: tenants, prefix lists, VPCs and every named object inside them
+//!    (addresses parsed and range-checked), plus the implicit AWS objects;
+//! 2. [`peering`]: peering connections (status, overlap, duplicates, limits);
+//! 3. [`filters`], [`routing`], [`attachments`]: everything that references other
+//!    objects (security-group rules, routes, endpoints, ENIs and their addresses).
+//!
+//! The result holds a [`Network`] only when no error was found.
 
-use crate::diag::Diagnostic;
+mod addressing;
+mod attachments;
+mod declare;
+mod filters;
+mod parse;
+mod peering;
+mod routing;
+mod scope;
+
+use crate::diag::{Diagnostic, ErrorCode, Severity};
 use crate::model::Network;
 use crate::spec::Spec;
+
+pub use parse::is_valid_name;
 
 /// Result of validating a spec: the network (when there are no errors) and all
 /// diagnostics (errors and warnings).
@@ -14,10 +35,115 @@ pub struct Validated {
     pub diagnostics: Vec<Diagnostic>,
 }
 
-/// Validates a spec (work in progress).
-pub fn validate(_spec: &Spec) -> Validated {
-    Validated {
-        network: Some(Network::default()),
-        diagnostics: Vec::new(),
+impl Validated {
+    /// The errors only.
+    pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
     }
 }
+
+/// Validates a spec, reporting every error (and warning) found.
+pub fn validate(spec: &Spec) -> Validated {
+    let mut cx = Ctx::default();
+    let scopes = declare::declare(&mut cx, spec);
+    peering::peerings(&mut cx, spec, &scopes);
+    filters::security_group_rules(&mut cx, spec, &scopes);
+    attachments::endpoints(&mut cx, spec, &scopes);
+    routing::routes(&mut cx, spec, &scopes);
+    attachments::addresses(&mut cx, spec, &scopes);
+    let has_error = cx.diags.iter().any(|d| d.severity == Severity::Error);
+    Validated {
+        network: (!has_error).then_some(cx.net),
+        diagnostics: cx.diags,
+    }
+}
+
+/// Decodes and validates spec text in one step: unknown fields and shape errors are
+/// reported together with the semantic errors.
+pub fn validate_text(text: &str) -> Validated {
+    match crate::decode::decode_spec(text) {
+        Err(diags) => Validated {
+            network: None,
+            diagnostics: diags,
+        },
+        Ok((spec, mut unknown)) => {
+            let mut v = validate(&spec);
+            if !unknown.is_empty() {
+                unknown.append(&mut v.diagnostics);
+                v.diagnostics = unknown;
+                v.network = None;
+            }
+            v
+        }
+    }
+}
+
+/// Working state shared by the passes.
+#[derive(Default)]
+pub(crate) struct Ctx {
+    pub(crate) net: Network,
+    pub(crate) diags: Vec<Diagnostic>,
+}
+
+impl Ctx {
+    pub(crate) fn error(
+        &mut self,
+        code: ErrorCode,
+        path: &Path,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) {
+        self.diags
+            .push(Diagnostic::error(code, path.0.clone(), message, hint));
+    }
+
+    pub(crate) fn warning(
+        &mut self,
+        code: ErrorCode,
+        path: &Path,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) {
+        self.diags
+            .push(Diagnostic::warning(code, path.0.clone(), message, hint));
+    }
+}
+
+/// The path of a field, as shown to the user: `tenants[acme].vpcs[app].cidr`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Path(pub(crate) String);
+
+impl Path {
+    pub(crate) fn root() -> Path {
+        Path(String::new())
+    }
+
+    /// `self.key`
+    pub(crate) fn key(&self, key: &str) -> Path {
+        if self.0.is_empty() {
+            Path(key.to_owned())
+        } else {
+            Path(format!("{}.{key}", self.0))
+        }
+    }
+
+    /// `self.list[name]`, or `self.list[index]` when the item has no name.
+    pub(crate) fn item(&self, list: &str, name: &str, index: usize) -> Path {
+        let k = self.key(list);
+        if name.is_empty() {
+            Path(format!("{}[{index}]", k.0))
+        } else {
+            Path(format!("{}[{name}]", k.0))
+        }
+    }
+
+    /// `self[index]` (for unnamed list items such as rules).
+    pub(crate) fn index(&self, index: usize) -> Path {
+        Path(format!("{}[{index}]", self.0))
+    }
+}
+
+#[cfg(test)]
+mod tests;
