@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Runs every check and test of cove on a fresh machine (root, Debian, Rust).
+# Installs what the tests need, then: format check, clippy -D warnings, all tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+# (Debian packages needed by later test suites are added here.)
+if [ "${#need_apt[@]}" -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && apt-get install -y -qq "${need_apt[@]}"
+  else
+    echo "missing packages ${need_apt[*]} and not root: install them first" >&2
+    exit 1
+  fi
+fi
+
+rustup component add rustfmt clippy >/dev/null 2>&1 || true
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== cargo test"
+# The AWS snapshot tests need ../shared/aws-snapshots (CI clones shared/ beside the repo).
+cargo test --workspace --locked 2>&1 | tee target/test-output.txt
+passed=$(grep -Eo '^test result: ok\. [0-9]+ passed' target/test-output.txt | awk '{s+=$4} END {print s+0}')
+failed=$(grep -Eo '[0-9]+ failed' target/test-output.txt | awk '{s+=$1} END {print s+0}')
+echo "${passed} passed, ${failed} failed"
