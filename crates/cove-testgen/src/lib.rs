@@ -1,0 +1,10 @@
+//! Deterministic generators of cove specs, for benchmarks and randomized tests.
+//!
+//! Everything is derived from a seed with a small built-in PRNG, so the same seed
+//! always gives the same spec (and the same benchmark input).
+
+mod large;
+mod rng;
+
+pub use large::{LargeParams, large_network};
+pub use rng::SplitMix64;
