@@ -123,7 +123,7 @@ pub fn large_network(p: LargeParams, seed: u64) -> Spec {
             }
         }
     }
-    for v in 0..p.vpcs {
+    for (v, routes) in peer_routes.iter().enumerate() {
         let mut vpc = VpcSpec {
             name: format!("v{v}"),
             cidr: vpc_cidr(v),
@@ -140,7 +140,7 @@ pub fn large_network(p: LargeParams, seed: u64) -> Spec {
             });
             vpc.route_tables.push(RouteTableSpec {
                 name: format!("rt{s}"),
-                routes: peer_routes[v].clone(),
+                routes: routes.clone(),
                 ..Default::default()
             });
         }
@@ -195,7 +195,7 @@ fn acl(rng: &mut SplitMix64, a: usize, entries: usize) -> NetworkAclSpec {
                     };
                 }
                 let port = PORTS[rng.index(PORTS.len())];
-                let deny = rng.chance(30) && n % 2 == 0;
+                let deny = rng.chance(30) && n.is_multiple_of(2);
                 NaclEntrySpec {
                     rule: Scalar::Int(rule),
                     action: if deny { "deny" } else { "allow" }.into(),
@@ -252,7 +252,7 @@ fn group(
                 ..Default::default()
             },
         };
-        if i % 2 == 0 {
+        if i.is_multiple_of(2) {
             ingress.push(rule);
         } else {
             egress.push(rule);
