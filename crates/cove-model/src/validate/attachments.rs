@@ -382,6 +382,7 @@ fn collect_enis(
             });
         }
     }
+    let mut names: HashSet<&str> = HashSet::new();
     for (ii, e) in v.enis.iter().enumerate() {
         let path = scope.path.item("enis", &e.name, ii);
         parse::name(cx, &path, &e.name);
@@ -394,10 +395,7 @@ fn collect_enis(
             );
             continue;
         };
-        if out
-            .iter()
-            .any(|p| p.vpc == vid && p.owner == EniOwner::User && p.name == e.name)
-        {
+        if !names.insert(e.name.as_str()) {
             cx.error(
                 ErrorCode::DuplicateName,
                 &path.key("name"),
