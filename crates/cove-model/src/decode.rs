@@ -56,7 +56,7 @@ pub fn decode_tree(tree: &Value) -> Result<(Spec, Vec<Diagnostic>), Vec<Diagnost
                 ErrorCode::UnknownParameter,
                 path,
                 format!("unknown field `{field}`"),
-                "remove it or correct its spelling; `cove validate --help` lists where the field reference lives (docs/spec.md)",
+                "remove it or correct its spelling (docs/spec.md lists every field)",
             )
         })
         .collect();
