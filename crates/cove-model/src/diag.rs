@@ -7,7 +7,7 @@ use serde::Serialize;
 
 /// Error codes. Where AWS's EC2 API has a code for the same bad request, the code is
 /// AWS's; cove-only conditions use the closest AWS code or a descriptive one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ErrorCode {
     /// The YAML could not be parsed or has the wrong shape.
     MalformedSpec,
@@ -109,6 +109,13 @@ impl ErrorCode {
             InvalidGroupDuplicate => "InvalidGroup.Duplicate",
             SecurityGroupsPerInterfaceLimitExceeded => "SecurityGroupsPerInterfaceLimitExceeded",
         }
+    }
+}
+
+impl Serialize for ErrorCode {
+    /// Serialized as AWS spells it (`InvalidVpc.Range`).
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
     }
 }
 

@@ -1,0 +1,147 @@
+//! The analyzer: indexes built once per network, then cheap queries.
+
+use std::net::Ipv4Addr;
+
+use cove_model::Network;
+use cove_model::lookup::LookupError;
+
+use crate::describe::is_non_public;
+use crate::flow::{Endpoint, Flow};
+use crate::lookup::{Indexed, Lookup, Naive};
+use crate::verdict::{NoTrace, Recorder, Verdict};
+use crate::walk::evaluate;
+
+/// Answers reachability questions about one network.
+#[derive(Debug, Clone)]
+pub struct Analyzer<'n> {
+    index: Indexed<'n>,
+    internet: Ipv4Addr,
+}
+
+impl<'n> Analyzer<'n> {
+    /// Builds the indexes for `net` (linear in the size of the network).
+    pub fn new(net: &'n Network) -> Self {
+        Analyzer {
+            index: Indexed::new(net),
+            internet: internet_address(net),
+        }
+    }
+
+    /// The network.
+    pub fn network(&self) -> &'n Network {
+        self.index.net()
+    }
+
+    /// The address that stands for "a host on the internet": public, outside every VPC,
+    /// prefix list and static public IP of the network.
+    pub fn internet_address(&self) -> Ipv4Addr {
+        self.internet
+    }
+
+    /// Resolves what a user typed: `internet`, an ENI name (`tenant/vpc/eni`,
+    /// `vpc/eni`, `eni`), an ENI or instance id, or an address (an ENI's private IP
+    /// resolves to the ENI, any other address stands for itself).
+    pub fn resolve(&self, text: &str) -> Result<Endpoint, LookupError> {
+        resolve(self.network(), self.internet, text)
+    }
+
+    /// The verdict with every hop explained.
+    pub fn check(&self, flow: &Flow) -> Verdict {
+        let mut rec = Recorder::default();
+        let ok = evaluate(&self.index, &mut rec, flow);
+        rec.finish(ok)
+    }
+
+    /// Only whether the flow is reachable (no explanations, no allocation for the
+    /// common single-port case).
+    pub fn reachable(&self, flow: &Flow) -> bool {
+        evaluate(&self.index, &mut NoTrace, flow)
+    }
+}
+
+/// The same evaluation with no indexes (linear scans for every route and address
+/// lookup): the reference the [`Analyzer`] is tested against, and the benchmark's
+/// baseline.
+#[derive(Debug, Clone, Copy)]
+pub struct NaiveAnalyzer<'n> {
+    lookup: Naive<'n>,
+    internet: Ipv4Addr,
+}
+
+impl<'n> NaiveAnalyzer<'n> {
+    /// Wraps `net` (no preparation).
+    pub fn new(net: &'n Network) -> Self {
+        NaiveAnalyzer {
+            lookup: Naive::new(net),
+            internet: internet_address(net),
+        }
+    }
+
+    /// Like [`Analyzer::resolve`].
+    pub fn resolve(&self, text: &str) -> Result<Endpoint, LookupError> {
+        resolve(self.lookup.network(), self.internet, text)
+    }
+
+    /// Like [`Analyzer::check`].
+    pub fn check(&self, flow: &Flow) -> Verdict {
+        let mut rec = Recorder::default();
+        let ok = evaluate(&self.lookup, &mut rec, flow);
+        rec.finish(ok)
+    }
+
+    /// Like [`Analyzer::reachable`].
+    pub fn reachable(&self, flow: &Flow) -> bool {
+        evaluate(&self.lookup, &mut NoTrace, flow)
+    }
+}
+
+fn resolve(net: &Network, internet: Ipv4Addr, text: &str) -> Result<Endpoint, LookupError> {
+    let t = text.trim();
+    if t.eq_ignore_ascii_case("internet") {
+        return Ok(Endpoint::External(internet));
+    }
+    if let Ok(ip) = t.parse::<Ipv4Addr>() {
+        let found: Vec<usize> = (0..net.enis.len())
+            .filter(|i| net.enis[*i].private_ip == ip)
+            .collect();
+        return match found.as_slice() {
+            [] => Ok(Endpoint::External(ip)),
+            [one] => Ok(Endpoint::Eni(cove_model::EniId(
+                cove_model::lookup::index_u32(*one),
+            ))),
+            many => Err(LookupError::Ambiguous {
+                query: t.to_owned(),
+                candidates: many
+                    .iter()
+                    .map(|i| net.eni_label(cove_model::EniId(cove_model::lookup::index_u32(*i))))
+                    .collect(),
+            }),
+        };
+    }
+    net.find_eni(t).map(Endpoint::Eni)
+}
+
+/// Picks a documentation-range address that the network does not use.
+fn internet_address(net: &Network) -> Ipv4Addr {
+    let used = |ip: Ipv4Addr| {
+        is_non_public(ip)
+            || net.vpcs.iter().any(|v| v.contains(ip))
+            || net
+                .prefix_lists
+                .iter()
+                .any(|p| p.cidrs.iter().any(|c| c.contains(&ip)))
+            || net.enis.iter().any(|e| e.public_ip == Some(ip))
+            || net.nat_gateways.iter().any(|n| n.public_ips.contains(&ip))
+    };
+    let candidates = (1..=254u8).flat_map(|h| {
+        [
+            Ipv4Addr::new(198, 51, 100, h),
+            Ipv4Addr::new(192, 0, 2, h),
+            Ipv4Addr::new(203, 0, 113, h),
+        ]
+    });
+    candidates
+        .chain((1..=254u8).map(|h| Ipv4Addr::new(8, 8, 4, h)))
+        .find(|ip| !used(*ip))
+        .unwrap_or(Ipv4Addr::new(198, 51, 100, 1))
+}

@@ -1,0 +1,181 @@
+//! `cove check -f spec.yaml --from SRC --to DST --proto tcp --port 5432`
+
+use std::path::PathBuf;
+
+use cove_analyze::{Analyzer, Endpoint, Flow, Outcome as HopOutcome, Verdict};
+use cove_model::Protocol;
+
+use crate::Outcome;
+use crate::input::{self, InputError};
+
+/// Arguments of `cove check`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The spec file (YAML).
+    #[arg(short = 'f', long = "file")]
+    pub file: PathBuf,
+    /// Source: an ENI (`tenant/vpc/eni`, `vpc/eni`, `eni`), a resource id (`eni-…`,
+    /// `i-…`), a private IP, or `internet`.
+    #[arg(long)]
+    pub from: String,
+    /// Destination: same forms as --from, or any IPv4 address.
+    #[arg(long)]
+    pub to: String,
+    /// `tcp`, `udp`, `icmp`, `all` (tcp, udp and icmp each) or an IP protocol number.
+    #[arg(long, default_value = "tcp")]
+    pub proto: String,
+    /// Destination port (tcp, udp).
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Source port of the client; by default every port of the Linux ephemeral range
+    /// 32768-60999 must work for the return traffic.
+    #[arg(long)]
+    pub src_port: Option<u16>,
+    /// ICMP type (default 8, echo request).
+    #[arg(long, default_value_t = 8)]
+    pub icmp_type: u8,
+    /// ICMP code (default 0).
+    #[arg(long, default_value_t = 0)]
+    pub icmp_code: u8,
+    /// Print the verdict(s) as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Protocol numbers (and ports) to probe for `--proto`/`--port`.
+pub fn probes(proto: &str, port: Option<u16>) -> Result<Vec<(u8, u16)>, InputError> {
+    let p = Protocol::parse(proto).ok_or_else(|| InputError::Argument {
+        what: "--proto",
+        text: proto.to_owned(),
+        hint: "use tcp, udp, icmp, all, or an IP protocol number 0-255".to_owned(),
+    })?;
+    let need_port = || {
+        port.ok_or_else(|| InputError::Argument {
+            what: "--port",
+            text: String::new(),
+            hint: format!("--proto {proto} needs --port (the destination port, e.g. --port 5432)"),
+        })
+    };
+    Ok(match p {
+        Protocol::All => {
+            let port = need_port()?;
+            vec![
+                (Protocol::TCP, port),
+                (Protocol::UDP, port),
+                (Protocol::ICMP, 0),
+            ]
+        }
+        Protocol::Tcp | Protocol::Udp => vec![(p.number().unwrap_or_default(), need_port()?)],
+        other => {
+            if port.is_some() {
+                return Err(InputError::Argument {
+                    what: "--port",
+                    text: port.map(|p| p.to_string()).unwrap_or_default(),
+                    hint: format!("protocol {other} has no ports; drop --port"),
+                });
+            }
+            vec![(other.number().unwrap_or_default(), 0)]
+        }
+    })
+}
+
+fn resolve(an: &Analyzer<'_>, what: &'static str, text: &str) -> Result<Endpoint, InputError> {
+    an.resolve(text).map_err(|e| InputError::Endpoint {
+        what,
+        text: text.to_owned(),
+        reason: e.to_string(),
+    })
+}
+
+/// Runs the command.
+pub fn run(args: &Args) -> anyhow::Result<Outcome> {
+    let net = input::load_network(&args.file)?;
+    let an = Analyzer::new(&net);
+    let src = resolve(&an, "--from", &args.from)?;
+    let dst = resolve(&an, "--to", &args.to)?;
+    let probes = probes(&args.proto, args.port)?;
+    let mut all_ok = true;
+    let mut docs = Vec::new();
+    for (protocol, port) in probes {
+        let flow = Flow {
+            src,
+            dst,
+            protocol,
+            port,
+            src_port: args.src_port,
+            icmp: (args.icmp_type, args.icmp_code),
+        };
+        let verdict = an.check(&flow);
+        all_ok &= verdict.reachable;
+        if args.json {
+            docs.push(serde_json::json!({
+                "from": args.from, "to": args.to,
+                "protocol": Protocol::from_number(protocol).to_string(),
+                "port": port, "verdict": verdict,
+            }));
+        } else {
+            print!("{}", render(&args.from, &args.to, protocol, port, &verdict));
+        }
+    }
+    if args.json {
+        let doc = if docs.len() == 1 {
+            docs.remove(0)
+        } else {
+            serde_json::Value::Array(docs)
+        };
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+    }
+    Ok(if all_ok {
+        Outcome::Ok
+    } else {
+        Outcome::Blocked
+    })
+}
+
+/// Text rendering of one verdict.
+pub fn render(from: &str, to: &str, protocol: u8, port: u16, v: &Verdict) -> String {
+    let proto = Protocol::from_number(protocol);
+    let what = if proto.has_ports() {
+        format!("{proto}/{port}")
+    } else {
+        proto.to_string()
+    };
+    let mut out = format!(
+        "{} {from} -> {to} {what}\n",
+        if v.reachable { "REACHABLE" } else { "BLOCKED" }
+    );
+    let mut section = |title: &str, hops: &[cove_analyze::Hop]| {
+        if hops.is_empty() {
+            return;
+        }
+        out.push_str(&format!("  {title}:\n"));
+        for h in hops {
+            let mark = match h.outcome {
+                HopOutcome::Allow => "ok  ",
+                HopOutcome::Deny => "DENY",
+                HopOutcome::Pass => "    ",
+            };
+            out.push_str(&format!(
+                "    {mark} {:<22} {}\n         {}\n",
+                h.step.as_str(),
+                h.component,
+                h.detail
+            ));
+        }
+    };
+    section("forward", &v.forward);
+    section("return", &v.ret);
+    if let Some(b) = &v.blocked {
+        let way = match b.direction {
+            cove_analyze::Direction::Forward => "",
+            cove_analyze::Direction::Return => " (return traffic)",
+        };
+        out.push_str(&format!(
+            "  blocked at {}{way} by {}: {}\n",
+            b.step.as_str(),
+            b.component,
+            b.reason
+        ));
+    }
+    out
+}

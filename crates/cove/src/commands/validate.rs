@@ -1,0 +1,51 @@
+//! `cove validate -f spec.yaml`
+
+use std::path::PathBuf;
+
+use crate::{Outcome, input, output};
+
+/// Arguments of `cove validate`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The spec file (YAML).
+    #[arg(short = 'f', long = "file")]
+    pub file: PathBuf,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs the command.
+pub fn run(args: &Args) -> anyhow::Result<Outcome> {
+    let v = input::read_and_validate(&args.file)?;
+    let valid = v.network.is_some();
+    if args.json {
+        let summary = v.network.as_ref().map(|n| {
+            serde_json::json!({
+                "tenants": n.tenants.len(), "vpcs": n.vpcs.len(), "subnets": n.subnets.len(),
+                "enis": n.enis.len(), "peerings": n.peerings.len(),
+            })
+        });
+        let doc = serde_json::json!({
+            "valid": valid,
+            "diagnostics": v.diagnostics,
+            "summary": summary,
+        });
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+    } else {
+        if !v.diagnostics.is_empty() {
+            print!("{}", output::render_diagnostics(&v.diagnostics));
+        }
+        if let Some(n) = &v.network {
+            println!(
+                "valid: {} tenant(s), {} VPC(s), {} subnet(s), {} ENI(s), {} peering(s)",
+                n.tenants.len(),
+                n.vpcs.len(),
+                n.subnets.len(),
+                n.enis.len(),
+                n.peerings.len()
+            );
+        }
+    }
+    Ok(if valid { Outcome::Ok } else { Outcome::Invalid })
+}

@@ -1,0 +1,87 @@
+//! Loading a spec file into a validated network.
+
+use std::path::{Path, PathBuf};
+
+use cove_model::Network;
+use cove_model::validate::{Validated, validate_text};
+
+use crate::output;
+
+/// A problem with what the user gave (exit status 2).
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    /// The spec file could not be read.
+    #[error("cannot read spec file {path}; check the path given with -f")]
+    ReadSpec {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The spec has errors (already printed).
+    #[error(
+        "the spec {path} is invalid ({count} error(s) above); run `cove validate -f {path}` and fix them"
+    )]
+    InvalidSpec {
+        /// The file.
+        path: PathBuf,
+        /// Number of errors.
+        count: usize,
+    },
+    /// A flow endpoint or ENI did not resolve.
+    #[error("{what} `{text}` is not usable: {reason}")]
+    Endpoint {
+        /// Which argument.
+        what: &'static str,
+        /// What was typed.
+        text: String,
+        /// Why it failed.
+        reason: String,
+    },
+    /// An AWS export could not be read.
+    #[error(
+        "cannot import the AWS export in {dir}; check that it is a folder of describe-* JSON files"
+    )]
+    Import {
+        /// The folder.
+        dir: PathBuf,
+        /// Why.
+        #[source]
+        source: cove_import::ImportError,
+    },
+    /// An argument is malformed.
+    #[error("invalid {what} `{text}`: {hint}")]
+    Argument {
+        /// Which argument.
+        what: &'static str,
+        /// What was typed.
+        text: String,
+        /// How to fix it.
+        hint: String,
+    },
+}
+
+/// Reads and validates a spec file.
+pub fn read_and_validate(path: &Path) -> Result<Validated, InputError> {
+    let text = std::fs::read_to_string(path).map_err(|source| InputError::ReadSpec {
+        path: path.to_owned(),
+        source,
+    })?;
+    Ok(validate_text(&text))
+}
+
+/// Reads a spec that must be valid; prints its diagnostics (to stderr) if not.
+pub fn load_network(path: &Path) -> Result<Network, InputError> {
+    let v = read_and_validate(path)?;
+    match v.network {
+        Some(n) => Ok(n),
+        None => {
+            output::print_diagnostics_stderr(&v.diagnostics);
+            Err(InputError::InvalidSpec {
+                path: path.to_owned(),
+                count: v.errors().count(),
+            })
+        }
+    }
+}

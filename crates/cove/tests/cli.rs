@@ -1,0 +1,325 @@
+//! End-to-end tests of the `cove` binary: exit codes, text and JSON output.
+
+use std::path::PathBuf;
+
+use assert_cmd::Command;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn example() -> PathBuf {
+    root().join("examples/secure-compute.yaml")
+}
+
+fn cove() -> Command {
+    Command::cargo_bin("cove").expect("binary")
+}
+
+fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn validate_example_exits_zero() {
+    let out = cove()
+        .args(["validate", "-f"])
+        .arg(example())
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert!(stdout(&out).contains("valid: 3 tenant(s), 3 VPC(s)"));
+}
+
+#[test]
+fn validate_reports_all_errors_with_exit_two() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let bad = dir.path().join("bad.yaml");
+    let text = std::fs::read_to_string(example())
+        .expect("example")
+        .replacen("cidr: 10.40.0.0/16", "cidr: 10.40.0.0/8", 1)
+        .replacen("network_acl: db }", "network_acl: nope, colour: red }", 1);
+    std::fs::write(&bad, &text).expect("write");
+    let before = std::fs::read(&bad).expect("read");
+    let out = cove()
+        .args(["validate", "--json", "-f"])
+        .arg(&bad)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(doc["valid"], false);
+    let codes: Vec<String> = doc["diagnostics"]
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|d| format!("{} {}", d["code"], d["path"]))
+        .collect();
+    assert!(
+        codes
+            .iter()
+            .any(|c| c.contains("UnknownParameter") && c.contains("subnets[db-a].colour")),
+        "{codes:?}"
+    );
+    assert!(
+        codes.iter().any(|c| c.contains("InvalidVpc.Range")),
+        "{codes:?}"
+    );
+    assert!(
+        codes
+            .iter()
+            .any(|c| c.contains("InvalidNetworkAclID.NotFound")),
+        "{codes:?}"
+    );
+    // Validation never changes the input.
+    assert_eq!(before, std::fs::read(&bad).expect("read"));
+}
+
+#[test]
+fn missing_file_is_invalid_input() {
+    let out = cove()
+        .args(["validate", "-f", "/nonexistent/spec.yaml"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read spec file"));
+}
+
+#[test]
+fn check_reachable_over_peering() {
+    let out = cove()
+        .args(["check", "-f"])
+        .arg(example())
+        .args([
+            "--from",
+            "functions/fn-a",
+            "--to",
+            "prod/db-1",
+            "--proto",
+            "tcp",
+            "--port",
+            "5432",
+        ])
+        .output()
+        .expect("run");
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.starts_with("REACHABLE"), "{text}");
+    assert!(text.contains("fn-to-prod"), "{text}");
+}
+
+fn check_json(from: &str, to: &str, extra: &[&str]) -> (Option<i32>, serde_json::Value) {
+    let out = cove()
+        .args(["check", "--json", "-f"])
+        .arg(example())
+        .args(["--from", from, "--to", to])
+        .args(extra)
+        .output()
+        .expect("run");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    (out.status.code(), doc)
+}
+
+#[test]
+fn check_blocked_names_the_security_group() {
+    // The app subnet's ACL is the default (allow all); the app SG has no inbound rule.
+    let (code, doc) = check_json(
+        "functions/fn-a",
+        "prod/app-1",
+        &["--proto", "tcp", "--port", "5432"],
+    );
+    assert_eq!(code, Some(3), "{doc:#}");
+    let blocked = &doc["verdict"]["blocked"];
+    assert_eq!(blocked["step"], "security-group-ingress", "{doc:#}");
+    assert_eq!(blocked["direction"], "forward", "{doc:#}");
+    assert!(
+        blocked["component"]
+            .as_str()
+            .unwrap_or("")
+            .contains("customer/prod/app"),
+        "{doc:#}"
+    );
+}
+
+#[test]
+fn check_blocked_names_the_network_acl() {
+    // The database subnet's ACL allows only 5432 from the function VPC.
+    let (code, doc) = check_json(
+        "functions/fn-a",
+        "prod/db-1",
+        &["--proto", "tcp", "--port", "22"],
+    );
+    assert_eq!(code, Some(3), "{doc:#}");
+    let blocked = &doc["verdict"]["blocked"];
+    assert_eq!(blocked["step"], "network-acl-ingress", "{doc:#}");
+    assert!(
+        blocked["component"]
+            .as_str()
+            .unwrap_or("")
+            .contains("customer/prod/db"),
+        "{doc:#}"
+    );
+    assert!(
+        blocked["reason"]
+            .as_str()
+            .unwrap_or("")
+            .contains("final `*` entry"),
+        "{doc:#}"
+    );
+}
+
+#[test]
+fn check_all_protocols_prints_one_verdict_each() {
+    let (code, doc) = check_json(
+        "functions/fn-a",
+        "prod/db-1",
+        &["--proto", "all", "--port", "5432"],
+    );
+    assert_eq!(
+        code,
+        Some(3),
+        "udp and icmp are blocked by the ACL: {doc:#}"
+    );
+    let list = doc.as_array().expect("array of verdicts");
+    assert_eq!(list.len(), 3);
+    assert_eq!(list[0]["verdict"]["reachable"], true, "{doc:#}");
+    assert_eq!(list[1]["verdict"]["reachable"], false, "{doc:#}");
+}
+
+#[test]
+fn check_unpeered_vpc_has_no_route() {
+    let out = cove()
+        .args(["check", "--json", "-f"])
+        .arg(example())
+        .args([
+            "--from",
+            "functions/fn-a",
+            "--to",
+            "analytics/warehouse/dw-1",
+            "--proto",
+            "icmp",
+        ])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(3));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    // 10.40.1.10 is outside the function VPC: the default route sends it to the NAT
+    // gateway, whose public path reaches the internet, not a private VPC.
+    assert!(
+        !doc["verdict"]["reachable"].as_bool().unwrap_or(true),
+        "{doc:#}"
+    );
+}
+
+#[test]
+fn check_unknown_eni_is_invalid_input() {
+    let out = cove()
+        .args(["check", "-f"])
+        .arg(example())
+        .args([
+            "--from",
+            "functions/nope",
+            "--to",
+            "prod/db-1",
+            "--port",
+            "1",
+        ])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("functions/nope"));
+}
+
+#[test]
+fn check_tcp_without_port_is_invalid_input() {
+    let out = cove()
+        .args(["check", "-f"])
+        .arg(example())
+        .args([
+            "--from",
+            "functions/fn-a",
+            "--to",
+            "prod/db-1",
+            "--proto",
+            "tcp",
+        ])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--port"));
+}
+
+#[test]
+fn matrix_json_lists_pairs() {
+    let out = cove()
+        .args(["matrix", "--json", "-f"])
+        .arg(example())
+        .args(["--ports", "tcp/5432"])
+        .output()
+        .expect("run");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let enis = doc["enis"].as_array().expect("enis");
+    assert_eq!(enis.len(), 5);
+}
+
+#[test]
+fn import_aws_snapshot_round_trips_through_validate() {
+    let snap = root().join("../shared/aws-snapshots/batfish/test-vpc-peering");
+    if !snap.exists() {
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "snapshot missing in CI"
+        );
+        eprintln!("skipping: {} not present", snap.display());
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tmp");
+    let spec = dir.path().join("imported.yaml");
+    let out = cove()
+        .args(["import", "aws"])
+        .arg(&snap)
+        .arg("-o")
+        .arg(&spec)
+        .output()
+        .expect("run");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = cove()
+        .args(["validate", "-f"])
+        .arg(&spec)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    // The imported network answers questions: instance in VPC A reaches VPC B's subnet.
+    let out = cove()
+        .args(["check", "-f"])
+        .arg(&spec)
+        .args([
+            "--from",
+            "10.10.10.157",
+            "--to",
+            "192.168.2.229",
+            "--proto",
+            "tcp",
+            "--port",
+            "22",
+        ])
+        .output()
+        .expect("run");
+    assert!(
+        matches!(out.status.code(), Some(0) | Some(3)),
+        "{}",
+        stdout(&out)
+    );
+}
