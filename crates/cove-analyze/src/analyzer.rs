@@ -59,17 +59,17 @@ impl<'n> Analyzer<'n> {
     }
 }
 
-/// The same evaluation with no indexes (linear scans for every route and address
-/// lookup): the reference the [`Analyzer`] is tested against, and the benchmark's
-/// baseline.
-#[derive(Debug, Clone, Copy)]
+/// The same evaluation with no indexes — the network as flat rule tables, every route,
+/// address, security-group and ACL lookup a linear scan: the reference the
+/// [`Analyzer`] is tested against, and the benchmark's baseline.
+#[derive(Debug, Clone)]
 pub struct NaiveAnalyzer<'n> {
     lookup: Naive<'n>,
     internet: Ipv4Addr,
 }
 
 impl<'n> NaiveAnalyzer<'n> {
-    /// Wraps `net` (no preparation).
+    /// Flattens `net` into rule tables (no indexes).
     pub fn new(net: &'n Network) -> Self {
         NaiveAnalyzer {
             lookup: Naive::new(net),

@@ -6,10 +6,14 @@ use std::net::Ipv4Addr;
 
 use cove_model::lookup::index_u32;
 use cove_model::{
-    EniId, NatId, Network, Route, RouteDestination, RouteTableId, RouteTarget, VpcId,
+    EniId, NaclEntry, NaclId, NatId, Network, Route, RouteDestination, RouteTableId, RouteTarget,
+    SgId, SgRule, VpcId,
 };
 use foldhash::HashMap;
 use ipnet::Ipv4Net;
+
+use crate::flow::Packet;
+use crate::rules::{self, NaclDecision, Party, RuleDirection};
 
 /// The route that wins for an address, and the CIDR of it that matched (one CIDR of a
 /// prefix list for prefix-list routes).
@@ -54,6 +58,26 @@ pub trait Lookup {
     fn eni_with_public_ip(&self, ip: Ipv4Addr) -> Option<EniId>;
     /// The NAT gateway one of whose static public IPs is `ip`.
     fn nat_with_public_ip(&self, ip: Ipv4Addr) -> Option<NatId>;
+    /// Whether `ip` is inside a CIDR block of any VPC.
+    fn in_any_vpc(&self, ip: Ipv4Addr) -> bool;
+    /// The first rule of `groups` (in group order, then rule order) that allows the
+    /// request; see [`rules::sg_allows`].
+    fn sg_allows(
+        &self,
+        groups: &[SgId],
+        dir: RuleDirection,
+        remote: Party,
+        pkt: &Packet,
+    ) -> Option<(SgId, usize)>;
+    /// Network ACL `acl`'s decision for every port of `pkt`; see
+    /// [`rules::nacl_decide`].
+    fn nacl_decide(
+        &self,
+        acl: NaclId,
+        dir: RuleDirection,
+        remote: Ipv4Addr,
+        pkt: &Packet,
+    ) -> NaclDecision;
 }
 
 /// Hash indexes built once per network: every lookup is O(distinct prefix lengths)
@@ -71,6 +95,8 @@ pub struct Indexed<'n> {
     public: HashMap<u32, EniId>,
     /// public address → NAT gateway.
     nat_public: HashMap<u32, NatId>,
+    /// The union of all VPC blocks as sorted, disjoint, inclusive address ranges.
+    vpc_ranges: Vec<(u32, u32)>,
 }
 
 impl<'n> Indexed<'n> {
@@ -123,6 +149,20 @@ impl<'n> Indexed<'n> {
                     .or_insert(NatId(index_u32(i)));
             }
         }
+        let mut blocks: Vec<(u32, u32)> = net
+            .vpcs
+            .iter()
+            .flat_map(|v| &v.cidrs)
+            .map(|c| (u32::from(c.network()), u32::from(c.broadcast())))
+            .collect();
+        blocks.sort_unstable();
+        let mut vpc_ranges: Vec<(u32, u32)> = Vec::with_capacity(blocks.len());
+        for (a, b) in blocks {
+            match vpc_ranges.last_mut() {
+                Some(last) if a <= last.1.saturating_add(1) => last.1 = last.1.max(b),
+                _ => vpc_ranges.push((a, b)),
+            }
+        }
         Indexed {
             net,
             lengths,
@@ -130,6 +170,7 @@ impl<'n> Indexed<'n> {
             private,
             public,
             nat_public,
+            vpc_ranges,
         }
     }
 }
@@ -166,19 +207,80 @@ impl Lookup for Indexed<'_> {
     fn nat_with_public_ip(&self, ip: Ipv4Addr) -> Option<NatId> {
         self.nat_public.get(&u32::from(ip)).copied()
     }
+
+    fn in_any_vpc(&self, ip: Ipv4Addr) -> bool {
+        let a = u32::from(ip);
+        let i = self.vpc_ranges.partition_point(|r| r.0 <= a);
+        i > 0 && self.vpc_ranges[i - 1].1 >= a
+    }
+
+    fn sg_allows(
+        &self,
+        groups: &[SgId],
+        dir: RuleDirection,
+        remote: Party,
+        pkt: &Packet,
+    ) -> Option<(SgId, usize)> {
+        rules::sg_allows(self.net, groups, dir, remote, pkt)
+    }
+
+    fn nacl_decide(
+        &self,
+        acl: NaclId,
+        dir: RuleDirection,
+        remote: Ipv4Addr,
+        pkt: &Packet,
+    ) -> NaclDecision {
+        let acl = &self.net.network_acls[acl.index()];
+        let entries = match dir {
+            RuleDirection::Ingress => &acl.ingress,
+            RuleDirection::Egress => &acl.egress,
+        };
+        rules::nacl_decide(entries, remote, pkt)
+    }
 }
 
-/// No indexes: every lookup scans the model. The reference the indexed lookups are
-/// property-tested against, and the benchmark's baseline.
-#[derive(Debug, Clone, Copy)]
+/// No indexes: the network as flat tables — every security-group rule, every ACL
+/// entry — and every lookup a linear scan of a whole table (the way a rule list is
+/// evaluated without any index). The reference the indexed lookups are tested
+/// against, and the benchmark's baseline.
+#[derive(Debug, Clone)]
 pub struct Naive<'n> {
     net: &'n Network,
+    /// Every security-group rule of the network: (group, direction, position, rule).
+    sg_rules: Vec<(SgId, RuleDirection, usize, &'n SgRule)>,
+    /// Every network-ACL entry of the network: (ACL, direction, entry).
+    acl_entries: Vec<(NaclId, RuleDirection, &'n NaclEntry)>,
 }
 
 impl<'n> Naive<'n> {
-    /// Wraps a network.
+    /// Flattens a network into rule tables.
     pub fn new(net: &'n Network) -> Self {
-        Naive { net }
+        let mut sg_rules = Vec::new();
+        for (g, sg) in net.security_groups.iter().enumerate() {
+            let id = SgId(index_u32(g));
+            for (dir, list) in [
+                (RuleDirection::Ingress, &sg.ingress),
+                (RuleDirection::Egress, &sg.egress),
+            ] {
+                sg_rules.extend(list.iter().enumerate().map(|(i, r)| (id, dir, i, r)));
+            }
+        }
+        let mut acl_entries = Vec::new();
+        for (a, acl) in net.network_acls.iter().enumerate() {
+            let id = NaclId(index_u32(a));
+            for (dir, list) in [
+                (RuleDirection::Ingress, &acl.ingress),
+                (RuleDirection::Egress, &acl.egress),
+            ] {
+                acl_entries.extend(list.iter().map(|e| (id, dir, e)));
+            }
+        }
+        Naive {
+            net,
+            sg_rules,
+            acl_entries,
+        }
     }
 }
 
@@ -237,4 +339,48 @@ impl Lookup for Naive<'_> {
             .position(|n| n.public_ips.contains(&ip))
             .map(|i| NatId(index_u32(i)))
     }
+
+    fn in_any_vpc(&self, ip: Ipv4Addr) -> bool {
+        self.net.vpcs.iter().any(|v| v.contains(ip))
+    }
+
+    fn sg_allows(
+        &self,
+        groups: &[SgId],
+        dir: RuleDirection,
+        remote: Party,
+        pkt: &Packet,
+    ) -> Option<(SgId, usize)> {
+        // Every matching rule of the whole table; the same pick as the indexed path
+        // (first group in the ENI's order, then first rule) so explanations agree.
+        self.sg_rules
+            .iter()
+            .filter(|(g, d, _, r)| {
+                *d == dir && groups.contains(g) && rules::sg_rule_matches(self.net, r, remote, pkt)
+            })
+            .map(|(g, _, i, _)| (groups.iter().position(|x| x == g), *g, *i))
+            .min()
+            .map(|(_, g, i)| (g, i))
+    }
+
+    fn nacl_decide(
+        &self,
+        acl: NaclId,
+        dir: RuleDirection,
+        remote: Ipv4Addr,
+        pkt: &Packet,
+    ) -> NaclDecision {
+        let mut entries: Vec<NaclEntry> = self
+            .acl_entries
+            .iter()
+            .filter(|(a, d, _)| *a == acl && *d == dir)
+            .map(|(_, _, e)| (*e).clone())
+            .collect();
+        entries.sort_by_key(|e| e.rule);
+        rules::nacl_decide(&entries, remote, pkt)
+    }
 }
+
+#[cfg(test)]
+#[path = "lookup_tests.rs"]
+mod tests;

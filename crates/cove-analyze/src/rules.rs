@@ -205,3 +205,7 @@ fn nacl_decide_port(
         ports: PortRange::single(port),
     }
 }
+
+#[cfg(test)]
+#[path = "rules_tests.rs"]
+mod tests;

@@ -19,7 +19,7 @@ use cove_model::{
 use crate::describe;
 use crate::flow::{Endpoint, Flow, NAT_GATEWAY_PORTS, Packet};
 use crate::lookup::Lookup;
-use crate::rules::{NaclDecision, Party, RuleDirection, nacl_decide, sg_allows};
+use crate::rules::{NaclDecision, Party, RuleDirection};
 use crate::verdict::{Direction, Outcome, Step, Trace};
 
 use Direction::{Forward, Return};
@@ -127,7 +127,7 @@ impl<L: Lookup, T: Trace> Walk<'_, L, T> {
             RuleDirection::Ingress => ("inbound", "from"),
             RuleDirection::Egress => ("outbound", "to"),
         };
-        match sg_allows(net, groups, dir, remote, &pkt) {
+        match self.lk.sg_allows(groups, dir, remote, &pkt) {
             Some((g, i)) => {
                 self.allow(
                     step,
@@ -188,7 +188,7 @@ impl<L: Lookup, T: Trace> Walk<'_, L, T> {
                 net.subnet_label(subnet)
             )
         };
-        match nacl_decide(entries, remote, pkt) {
+        match self.lk.nacl_decide(acl_id, rule_dir, remote, pkt) {
             NaclDecision::Allow { rule } => {
                 self.allow(step, dir, component, || {
                     let e = entries.iter().find(|e| e.rule == rule);
@@ -674,7 +674,7 @@ impl<L: Lookup, T: Trace> Walk<'_, L, T> {
             };
             return self.inbound_from_internet(sender, reply_ports, e);
         }
-        if describe::is_non_public(dip) || want.is_some() || !net.vpcs_containing(dip).is_empty() {
+        if describe::is_non_public(dip) || want.is_some() || self.lk.in_any_vpc(dip) {
             return self.deny(
                 Step::InternetGateway,
                 Forward,
@@ -705,8 +705,7 @@ impl<L: Lookup, T: Trace> Walk<'_, L, T> {
 
     /// From an address outside every VPC to ENI `d`.
     fn enter_from_outside(&mut self, x: Ipv4Addr, d: EniId) -> bool {
-        let net = self.net;
-        if describe::is_non_public(x) || !net.vpcs_containing(x).is_empty() {
+        if describe::is_non_public(x) || self.lk.in_any_vpc(x) {
             return self.deny(
                 Step::InternetGateway,
                 Forward,

@@ -4,7 +4,9 @@
 //! always gives the same spec (and the same benchmark input).
 
 mod large;
+mod random;
 mod rng;
 
 pub use large::{LargeParams, large_network};
+pub use random::{RANDOM_PORTS, random_network};
 pub use rng::SplitMix64;
