@@ -15,6 +15,7 @@
 mod analyzer;
 pub mod describe;
 mod flow;
+pub mod labels;
 pub mod lookup;
 mod matrix;
 pub mod rules;

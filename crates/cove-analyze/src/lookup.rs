@@ -13,6 +13,7 @@ use foldhash::HashMap;
 use ipnet::Ipv4Net;
 
 use crate::flow::Packet;
+use crate::labels::Labels;
 use crate::rules::{self, NaclDecision, Party, RuleDirection};
 
 /// The route that wins for an address, and the CIDR of it that matched (one CIDR of a
@@ -49,6 +50,8 @@ pub fn route_cidrs<'n>(net: &'n Network, route: &'n Route) -> &'n [Ipv4Net] {
 pub trait Lookup {
     /// The network.
     fn network(&self) -> &Network;
+    /// Display names.
+    fn labels(&self) -> &Labels;
     /// The winning route of `table` for `ip` (longest prefix, then [`route_rank`], then
     /// table order).
     fn route(&self, table: RouteTableId, ip: Ipv4Addr) -> Option<RouteMatch<'_>>;
@@ -97,6 +100,7 @@ pub struct Indexed<'n> {
     nat_public: HashMap<u32, NatId>,
     /// The union of all VPC blocks as sorted, disjoint, inclusive address ranges.
     vpc_ranges: Vec<(u32, u32)>,
+    labels: Labels,
 }
 
 impl<'n> Indexed<'n> {
@@ -171,6 +175,7 @@ impl<'n> Indexed<'n> {
             public,
             nat_public,
             vpc_ranges,
+            labels: Labels::new(net),
         }
     }
 }
@@ -178,6 +183,10 @@ impl<'n> Indexed<'n> {
 impl Lookup for Indexed<'_> {
     fn network(&self) -> &Network {
         self.net
+    }
+
+    fn labels(&self) -> &Labels {
+        &self.labels
     }
 
     fn route(&self, table: RouteTableId, ip: Ipv4Addr) -> Option<RouteMatch<'_>> {
@@ -251,6 +260,7 @@ pub struct Naive<'n> {
     sg_rules: Vec<(SgId, RuleDirection, usize, &'n SgRule)>,
     /// Every network-ACL entry of the network: (ACL, direction, entry).
     acl_entries: Vec<(NaclId, RuleDirection, &'n NaclEntry)>,
+    labels: Labels,
 }
 
 impl<'n> Naive<'n> {
@@ -280,6 +290,7 @@ impl<'n> Naive<'n> {
             net,
             sg_rules,
             acl_entries,
+            labels: Labels::new(net),
         }
     }
 }
@@ -287,6 +298,10 @@ impl<'n> Naive<'n> {
 impl Lookup for Naive<'_> {
     fn network(&self) -> &Network {
         self.net
+    }
+
+    fn labels(&self) -> &Labels {
+        &self.labels
     }
 
     fn route(&self, table: RouteTableId, ip: Ipv4Addr) -> Option<RouteMatch<'_>> {

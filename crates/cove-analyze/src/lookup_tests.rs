@@ -4,8 +4,8 @@
 use std::net::Ipv4Addr;
 
 use cove_model::{
-    Network, PeeringId, PrefixList, PrefixListId, Route, RouteDestination, RouteOrigin, RouteTable,
-    RouteTableId, RouteTarget, TenantId, VpcId,
+    NaclId, Network, PeeringId, PrefixList, PrefixListId, Route, RouteDestination, RouteOrigin,
+    RouteTable, RouteTableId, RouteTarget, SgId, Tenant, TenantId, Vpc, VpcId,
 };
 use ipnet::Ipv4Net;
 use proptest::prelude::*;
@@ -59,6 +59,36 @@ fn target() -> impl Strategy<Value = RouteTarget> {
     ]
 }
 
+/// One tenant with one VPC (10.0.0.0/8), no other objects: enough to hang route
+/// tables and prefix lists on.
+fn bare_network() -> Network {
+    let mut net = Network::default();
+    net.tenants.push(Tenant {
+        name: "t".into(),
+        account_id: None,
+        vpcs: vec![VpcId(0)],
+        prefix_lists: Vec::new(),
+    });
+    net.vpcs.push(Vpc {
+        tenant: TenantId(0),
+        name: "v".into(),
+        aws_id: None,
+        cidrs: vec!["10.0.0.0/8".parse().expect("cidr")],
+        subnets: Vec::new(),
+        route_tables: Vec::new(),
+        main_route_table: RouteTableId(0),
+        security_groups: Vec::new(),
+        default_security_group: SgId(0),
+        network_acls: Vec::new(),
+        default_network_acl: NaclId(0),
+        internet_gateway: None,
+        nat_gateways: Vec::new(),
+        endpoints: Vec::new(),
+        enis: Vec::new(),
+    });
+    net
+}
+
 fn network() -> impl Strategy<Value = Network> {
     let lists = prop::collection::vec(prop::collection::vec(cidr(), 1..4), 0..3);
     let tables = prop::collection::vec(
@@ -66,7 +96,7 @@ fn network() -> impl Strategy<Value = Network> {
         1..3,
     );
     (lists, tables).prop_map(|(lists, tables)| {
-        let mut net = Network::default();
+        let mut net = bare_network();
         for (i, cidrs) in lists.iter().enumerate() {
             net.prefix_lists.push(PrefixList {
                 tenant: TenantId(0),
@@ -136,7 +166,7 @@ proptest! {
 #[test]
 fn static_route_beats_prefix_list_route_of_equal_length() {
     let c: Ipv4Net = "52.216.0.0/15".parse().expect("cidr");
-    let mut net = Network::default();
+    let mut net = bare_network();
     net.prefix_lists.push(PrefixList {
         tenant: TenantId(0),
         name: "s3".into(),

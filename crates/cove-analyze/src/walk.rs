@@ -57,9 +57,8 @@ impl<L: Lookup, T: Trace> Walk<'_, L, T> {
     fn run(&mut self) -> bool {
         match (self.flow.src, self.flow.dst) {
             (Endpoint::Eni(s), Endpoint::Eni(d)) if s == d => {
-                let net = self.net;
                 self.tr.hop(Step::Delivery, Forward, Outcome::Allow, || {
-                    (net.eni_label(d), "source and destination are the same ENI".to_owned())
+                    (self.lk.labels().eni(d).to_owned(), "source and destination are the same ENI".to_owned())
                 });
                 true
             }
@@ -116,7 +115,7 @@ impl<L: Lookup, T: Trace> Walk<'_, L, T> {
         if groups.is_empty() {
             self.tr.hop(step, Forward, Outcome::Pass, || {
                 (
-                    net.eni_label(eni),
+                    self.lk.labels().eni(eni).to_owned(),
                     "no security groups apply to this ENI (NAT gateway)".to_owned(),
                 )
             });
@@ -132,7 +131,7 @@ impl<L: Lookup, T: Trace> Walk<'_, L, T> {
                 self.allow(
                     step,
                     Forward,
-                    || describe::groups(net, groups),
+                    || self.lk.labels().groups(groups),
                     || {
                         let sg = &net.security_groups[g.index()];
                         let rule = match dir {
@@ -142,7 +141,7 @@ impl<L: Lookup, T: Trace> Walk<'_, L, T> {
                         format!(
                             "{way} rule #{} of {} allows {} {prep} {}",
                             rule.index,
-                            net.sg_label(g),
+                            self.lk.labels().sg(g),
                             rule.traffic,
                             describe::sg_peer(net, &rule.peer)
                         )
@@ -153,7 +152,7 @@ impl<L: Lookup, T: Trace> Walk<'_, L, T> {
             None => self.deny(
                 step,
                 Forward,
-                || describe::groups(net, groups),
+                || self.lk.labels().groups(groups),
                 || {
                     format!(
                         "no {way} rule of these security groups allows {} {prep} {}",
@@ -181,13 +180,8 @@ impl<L: Lookup, T: Trace> Walk<'_, L, T> {
             RuleDirection::Ingress => (&acl.ingress, Step::NetworkAclIngress, "from"),
             RuleDirection::Egress => (&acl.egress, Step::NetworkAclEgress, "to"),
         };
-        let component = || {
-            format!(
-                "{} of subnet {}",
-                net.nacl_label(acl_id),
-                net.subnet_label(subnet)
-            )
-        };
+        let labels = self.lk.labels();
+        let component = || labels.subnet_acl(subnet).to_owned();
         match self.lk.nacl_decide(acl_id, rule_dir, remote, pkt) {
             NaclDecision::Allow { rule } => {
                 self.allow(step, dir, component, || {
@@ -236,7 +230,7 @@ impl<L: Lookup, T: Trace> Walk<'_, L, T> {
     /// usable route.
     fn route(&mut self, table: RouteTableId, ip: Ipv4Addr, dir: Direction) -> Option<RouteTarget> {
         let net = self.net;
-        let component = || format!("route table {}", net.route_table_label(table));
+        let component = || self.lk.labels().route_table(table).to_owned();
         let Some(m) = self.lk.route(table, ip) else {
             self.deny(Step::RouteTable, dir, component, || {
                 format!("no route matches {ip}")
@@ -279,7 +273,7 @@ impl<L: Lookup, T: Trace> Walk<'_, L, T> {
     /// Replies to `ip` from `table`'s subnet must take `expected` back.
     fn return_route(&mut self, table: RouteTableId, ip: Ipv4Addr, expected: &RouteTarget) -> bool {
         let net = self.net;
-        let component = || format!("route table {}", net.route_table_label(table));
+        let component = || self.lk.labels().route_table(table).to_owned();
         match self.lk.route(table, ip) {
             Some(m) if m.route.target == *expected => {
                 self.allow(Step::RouteTable, Return, component, || {
@@ -450,13 +444,13 @@ impl<L: Lookup, T: Trace> Walk<'_, L, T> {
             return self.deny(
                 Step::Delivery,
                 Forward,
-                || net.eni_label(d),
+                || self.lk.labels().eni(d).to_owned(),
                 || {
                     format!(
                         "{dip} is delivered to {} in VPC {}, not to {}: the two VPCs use overlapping addresses",
-                        net.eni_label(d),
+                        self.lk.labels().eni(d),
                         net.vpc_path(vpc),
-                        net.eni_label(w)
+                        self.lk.labels().eni(w)
                     )
                 },
             );
@@ -481,7 +475,7 @@ impl<L: Lookup, T: Trace> Walk<'_, L, T> {
         self.allow(
             Step::Delivery,
             Forward,
-            || net.eni_label(d),
+            || self.lk.labels().eni(d).to_owned(),
             || {
                 if same_subnet {
                     format!("delivered to {dip} (same subnet: network ACLs do not apply)")
@@ -620,7 +614,7 @@ impl<L: Lookup, T: Trace> Walk<'_, L, T> {
             return self.deny(Step::InternetGateway, Forward, igw, || {
                 format!(
                     "{} has no public IP, so the internet gateway cannot translate it; give it a public IP or route through a NAT gateway",
-                    net.eni_label(s)
+                    self.lk.labels().eni(s)
                 )
             });
         };
@@ -742,7 +736,7 @@ impl<L: Lookup, T: Trace> Walk<'_, L, T> {
             return self.deny(Step::InternetGateway, Forward, igw, || {
                 format!(
                     "{} has no public IP: it cannot be reached from the internet",
-                    net.eni_label(d)
+                    self.lk.labels().eni(d)
                 )
             });
         };
@@ -759,7 +753,7 @@ impl<L: Lookup, T: Trace> Walk<'_, L, T> {
         self.allow(
             Step::Delivery,
             Forward,
-            || net.eni_label(d),
+            || self.lk.labels().eni(d).to_owned(),
             || format!("delivered to {}", eni.private_ip),
         );
         let Some(reply) = self.flow.reply_to(reply_ports) else {
