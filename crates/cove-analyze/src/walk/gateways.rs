@@ -1,0 +1,294 @@
+//! Legs through gateways: NAT gateways, the internet gateway (both ways), gateway
+//! endpoints.
+
+use std::net::Ipv4Addr;
+
+use cove_model::{EndpointId, EniId, NatConnectivity, NatId, PortRange, RouteTarget};
+
+use super::{Sender, Walk};
+use crate::describe;
+use crate::flow::NAT_GATEWAY_PORTS;
+use crate::lookup::Lookup;
+use crate::rules::{Party, RuleDirection};
+use crate::verdict::{Direction, Step, Trace};
+
+use Direction::{Forward, Return};
+
+impl<L: Lookup, T: Trace> Walk<'_, L, T> {
+    /// Through NAT gateway `n`: the source becomes the NAT gateway's address, then the
+    /// NAT gateway's subnet routes the packet on.
+    pub(super) fn via_nat(
+        &mut self,
+        me: Sender,
+        n: NatId,
+        dip: Ipv4Addr,
+        want: Option<EniId>,
+    ) -> bool {
+        let net = self.net;
+        let nat = &net.nat_gateways[n.index()];
+        let nat_ip = net.enis[nat.eni.index()].private_ip;
+        let req = self.req;
+        let cross = me.subnet != nat.subnet;
+        if cross
+            && !self.nacl(
+                nat.subnet,
+                RuleDirection::Ingress,
+                me.party.ip,
+                &req,
+                Forward,
+            )
+        {
+            return false;
+        }
+        let public = nat.connectivity == NatConnectivity::Public;
+        let outside_ip = match (public, nat.public_ips.first()) {
+            (true, Some(ip)) => *ip,
+            _ => nat_ip,
+        };
+        self.allow(
+            Step::NatGateway,
+            Forward,
+            || format!("NAT gateway {}", net.nat_label(n)),
+            || format!("translates source {} to {outside_ip}", me.party.ip),
+        );
+        let table = net.subnets[nat.subnet.index()].route_table;
+        if self.leaves_subnet(nat.subnet, nat.vpc, dip)
+            && !self.nacl(nat.subnet, RuleDirection::Egress, dip, &req, Forward)
+        {
+            return false;
+        }
+        let Some(target) = self.route(table, dip, Forward) else {
+            return false;
+        };
+        let nat_sender = Sender {
+            party: Party {
+                ip: nat_ip,
+                eni: Some(nat.eni),
+            },
+            subnet: nat.subnet,
+            reply_ports: NAT_GATEWAY_PORTS,
+        };
+        let onward = match target {
+            RouteTarget::InternetGateway(g) => {
+                if !public {
+                    return self.deny(
+                        Step::NatGateway,
+                        Forward,
+                        || format!("NAT gateway {}", net.nat_label(n)),
+                        || "a private NAT gateway cannot send to an internet gateway; use a public NAT gateway with a static IP".to_owned(),
+                    );
+                }
+                self.allow(
+                    Step::InternetGateway,
+                    Forward,
+                    || format!("internet gateway {}", net.igw_label(g)),
+                    || format!("to the internet from {outside_ip}"),
+                );
+                if !self.internet_host(outside_ip, NAT_GATEWAY_PORTS, dip, want) {
+                    return false;
+                }
+                match self.flow.reply_to(NAT_GATEWAY_PORTS) {
+                    Some(r) => self.nacl(nat.subnet, RuleDirection::Ingress, dip, &r, Return),
+                    None => true,
+                }
+            }
+            RouteTarget::Local => self.deliver(nat.vpc, nat_sender, dip, want, None),
+            RouteTarget::Peering(p) => match self.cross_peering(nat.vpc, p, dip) {
+                Some(peer) => self.deliver(peer, nat_sender, dip, want, Some(p)),
+                None => false,
+            },
+            RouteTarget::GatewayEndpoint(e) => self.via_gateway_endpoint(nat_sender, e, dip),
+            RouteTarget::NatGateway(other) => self.deny(
+                Step::NatGateway,
+                Forward,
+                || format!("NAT gateway {}", net.nat_label(other)),
+                || "traffic leaving a NAT gateway cannot be sent into another NAT gateway; route the NAT gateway's subnet to an internet gateway".to_owned(),
+            ),
+            RouteTarget::Blackhole | RouteTarget::Unmodeled(_) => false,
+        };
+        if !onward {
+            return false;
+        }
+        match self.flow.reply() {
+            Some(r) if cross => {
+                self.nacl(nat.subnet, RuleDirection::Egress, me.party.ip, &r, Return)
+                    && self.nacl(me.subnet, RuleDirection::Ingress, dip, &r, Return)
+            }
+            _ => true,
+        }
+    }
+
+    /// Through the VPC's internet gateway: the ENI needs a public address.
+    pub(super) fn via_igw(&mut self, s: EniId, dip: Ipv4Addr, want: Option<EniId>) -> bool {
+        let net = self.net;
+        let eni = &net.enis[s.index()];
+        let vpc = &net.vpcs[eni.vpc.index()];
+        let igw = || {
+            vpc.internet_gateway
+                .map(|g| format!("internet gateway {}", net.igw_label(g)))
+                .unwrap_or_else(|| "internet gateway".to_owned())
+        };
+        let Some(public_ip) = eni.public_ip else {
+            return self.deny(Step::InternetGateway, Forward, igw, || {
+                format!(
+                    "{} has no public IP, so the internet gateway cannot translate it; give it a public IP or route through a NAT gateway",
+                    self.lk.labels().eni(s)
+                )
+            });
+        };
+        self.allow(Step::InternetGateway, Forward, igw, || {
+            format!("translates source {} to {public_ip}", eni.private_ip)
+        });
+        if !self.internet_host(public_ip, self.flow.client_ports(), dip, want) {
+            return false;
+        }
+        match self.flow.reply() {
+            Some(r) => self.nacl(eni.subnet, RuleDirection::Ingress, dip, &r, Return),
+            None => true,
+        }
+    }
+
+    /// To a gateway endpoint's service.
+    pub(super) fn via_gateway_endpoint(
+        &mut self,
+        from: Sender,
+        e: EndpointId,
+        dip: Ipv4Addr,
+    ) -> bool {
+        let net = self.net;
+        let ep = &net.endpoints[e.index()];
+        self.allow(
+            Step::GatewayEndpoint,
+            Forward,
+            || format!("gateway endpoint {}", net.endpoint_label(e)),
+            || format!("{dip} is served by {}", ep.service),
+        );
+        self.allow(
+            Step::Delivery,
+            Forward,
+            || ep.service.clone(),
+            || format!("delivered to {dip} by the service"),
+        );
+        match self.flow.reply_to(from.reply_ports) {
+            Some(r) => self.nacl(from.subnet, RuleDirection::Ingress, dip, &r, Return),
+            None => true,
+        }
+    }
+
+    /// A packet on the internet from `from_ip` to `dip`.
+    pub(super) fn internet_host(
+        &mut self,
+        from_ip: Ipv4Addr,
+        reply_ports: PortRange,
+        dip: Ipv4Addr,
+        want: Option<EniId>,
+    ) -> bool {
+        let net = self.net;
+        if let Some(e) = self.lk.eni_with_public_ip(dip) {
+            let sender = Party {
+                ip: from_ip,
+                eni: None,
+            };
+            return self.inbound_from_internet(sender, reply_ports, e);
+        }
+        if describe::is_non_public(dip) || want.is_some() || self.lk.in_any_vpc(dip) {
+            return self.deny(
+                Step::InternetGateway,
+                Forward,
+                || "internet".to_owned(),
+                || {
+                    format!(
+                        "{dip} is a private address: the internet does not route it; reach it over a peering or endpoint instead"
+                    )
+                },
+            );
+        }
+        if let Some(n) = self.lk.nat_with_public_ip(dip) {
+            return self.deny(
+                Step::Delivery,
+                Forward,
+                || format!("NAT gateway {}", net.nat_label(n)),
+                || format!("{dip} is a NAT gateway's address: it accepts no connections it did not start"),
+            );
+        }
+        self.allow(
+            Step::Delivery,
+            Forward,
+            || "internet".to_owned(),
+            || format!("delivered to the internet host {dip}"),
+        );
+        true
+    }
+
+    /// From an address outside every VPC to ENI `d`.
+    pub(super) fn enter_from_outside(&mut self, x: Ipv4Addr, d: EniId) -> bool {
+        if describe::is_non_public(x) || self.lk.in_any_vpc(x) {
+            return self.deny(
+                Step::InternetGateway,
+                Forward,
+                || "internet".to_owned(),
+                || {
+                    format!(
+                        "{x} is a private address that no ENI has; a flow must start at an ENI or at an internet address"
+                    )
+                },
+            );
+        }
+        let sender = Party { ip: x, eni: None };
+        self.inbound_from_internet(sender, self.flow.client_ports(), d)
+    }
+
+    /// From the internet, through the VPC's internet gateway, to ENI `d`'s public IP.
+    pub(super) fn inbound_from_internet(
+        &mut self,
+        from: Party,
+        reply_ports: PortRange,
+        d: EniId,
+    ) -> bool {
+        let net = self.net;
+        let eni = &net.enis[d.index()];
+        let vpc = &net.vpcs[eni.vpc.index()];
+        let Some(g) = vpc.internet_gateway else {
+            return self.deny(
+                Step::InternetGateway,
+                Forward,
+                || format!("VPC {}", net.vpc_path(eni.vpc)),
+                || {
+                    "the VPC has no internet gateway: nothing on the internet can reach it"
+                        .to_owned()
+                },
+            );
+        };
+        let igw = || format!("internet gateway {}", net.igw_label(g));
+        let Some(public_ip) = eni.public_ip else {
+            return self.deny(Step::InternetGateway, Forward, igw, || {
+                format!(
+                    "{} has no public IP: it cannot be reached from the internet",
+                    self.lk.labels().eni(d)
+                )
+            });
+        };
+        self.allow(Step::InternetGateway, Forward, igw, || {
+            format!("translates destination {public_ip} to {}", eni.private_ip)
+        });
+        let req = self.req;
+        if !self.nacl(eni.subnet, RuleDirection::Ingress, from.ip, &req, Forward) {
+            return false;
+        }
+        if !self.security_groups(d, RuleDirection::Ingress, from) {
+            return false;
+        }
+        self.allow(
+            Step::Delivery,
+            Forward,
+            || self.lk.labels().eni(d).to_owned(),
+            || format!("delivered to {}", eni.private_ip),
+        );
+        let Some(reply) = self.flow.reply_to(reply_ports) else {
+            return true;
+        };
+        let table = net.subnets[eni.subnet.index()].route_table;
+        self.return_route(table, from.ip, &RouteTarget::InternetGateway(g))
+            && self.nacl(eni.subnet, RuleDirection::Egress, from.ip, &reply, Return)
+    }
+}

@@ -1,0 +1,323 @@
+//! The path walk: AWS's evaluation order, hop by hop, generic over the lookups (indexed
+//! or naive) and over the trace (explanations or none).
+//!
+//! Order for a flow from an ENI: source security groups (egress) → route table of the
+//! source subnet → the target (local delivery, peering, NAT gateway, internet gateway,
+//! gateway endpoint) → network ACLs (out of the source subnet, into the destination
+//! subnet; never between two addresses of one subnet) → destination security groups
+//! (ingress). Security groups are stateful, so replies pass them; network ACLs are
+//! not, so the replies are checked against them, and against the return route where a
+//! peering or internet gateway must carry them back.
+
+use std::net::Ipv4Addr;
+
+use cove_model::{
+    EniId, Network, PeeringStatus, PortRange, RouteTableId, RouteTarget, SubnetId, VpcId,
+};
+
+use crate::describe;
+use crate::flow::{Endpoint, Flow, Packet};
+use crate::lookup::Lookup;
+use crate::rules::{NaclDecision, Party, RuleDirection};
+use crate::verdict::{Direction, Outcome, Step, Trace};
+
+mod gateways;
+mod vpc;
+
+use Direction::{Forward, Return};
+
+/// Who sends the request on a leg: the address on the packet, the subnet it leaves
+/// from, and the ports its replies come back to.
+#[derive(Debug, Clone, Copy)]
+struct Sender {
+    party: Party,
+    subnet: SubnetId,
+    reply_ports: PortRange,
+}
+
+/// Evaluates `flow` on the network behind `lk`, recording hops in `tr`.
+pub(crate) fn evaluate<L: Lookup, T: Trace>(lk: &L, tr: &mut T, flow: &Flow) -> bool {
+    let mut w = Walk {
+        net: lk.network(),
+        lk,
+        tr,
+        flow,
+        req: flow.request(),
+    };
+    w.run()
+}
+
+struct Walk<'a, L, T> {
+    net: &'a Network,
+    lk: &'a L,
+    tr: &'a mut T,
+    flow: &'a Flow,
+    req: Packet,
+}
+
+impl<L: Lookup, T: Trace> Walk<'_, L, T> {
+    fn run(&mut self) -> bool {
+        match (self.flow.src, self.flow.dst) {
+            (Endpoint::Eni(s), Endpoint::Eni(d)) if s == d => {
+                self.tr.hop(Step::Delivery, Forward, Outcome::Allow, || {
+                    (self.lk.labels().eni(d).to_owned(), "source and destination are the same ENI".to_owned())
+                });
+                true
+            }
+            (Endpoint::Eni(s), Endpoint::Eni(d)) => {
+                let ip = self.net.enis[d.index()].private_ip;
+                self.leave_eni(s, ip, Some(d))
+            }
+            (Endpoint::Eni(s), Endpoint::External(ip)) => self.leave_eni(s, ip, None),
+            (Endpoint::External(x), Endpoint::Eni(d)) => self.enter_from_outside(x, d),
+            (Endpoint::External(x), Endpoint::External(y)) => self.deny(
+                Step::Delivery,
+                Forward,
+                || "network".to_owned(),
+                || format!("neither {x} nor {y} is an ENI; at least one side of a flow must be in a VPC"),
+            ),
+        }
+    }
+
+    // ----- recording helpers -------------------------------------------------------
+
+    fn allow(
+        &mut self,
+        step: Step,
+        dir: Direction,
+        component: impl FnOnce() -> String,
+        detail: impl FnOnce() -> String,
+    ) {
+        self.tr
+            .hop(step, dir, Outcome::Allow, || (component(), detail()));
+    }
+
+    fn deny(
+        &mut self,
+        step: Step,
+        dir: Direction,
+        component: impl FnOnce() -> String,
+        detail: impl FnOnce() -> String,
+    ) -> bool {
+        self.tr
+            .hop(step, dir, Outcome::Deny, || (component(), detail()));
+        false
+    }
+
+    // ----- rule checks ---------------------------------------------------------------
+
+    /// Security groups of `eni`, for the request (replies of allowed flows pass).
+    fn security_groups(&mut self, eni: EniId, dir: RuleDirection, remote: Party) -> bool {
+        let net = self.net;
+        let groups = &net.enis[eni.index()].security_groups;
+        let step = match dir {
+            RuleDirection::Ingress => Step::SecurityGroupIngress,
+            RuleDirection::Egress => Step::SecurityGroupEgress,
+        };
+        if groups.is_empty() {
+            self.tr.hop(step, Forward, Outcome::Pass, || {
+                (
+                    self.lk.labels().eni(eni).to_owned(),
+                    "no security groups apply to this ENI (NAT gateway)".to_owned(),
+                )
+            });
+            return true;
+        }
+        let pkt = self.req;
+        let (way, prep) = match dir {
+            RuleDirection::Ingress => ("inbound", "from"),
+            RuleDirection::Egress => ("outbound", "to"),
+        };
+        match self.lk.sg_allows(groups, dir, remote, &pkt) {
+            Some((g, i)) => {
+                self.allow(
+                    step,
+                    Forward,
+                    || self.lk.labels().groups(groups),
+                    || {
+                        let sg = &net.security_groups[g.index()];
+                        let rule = match dir {
+                            RuleDirection::Ingress => &sg.ingress[i],
+                            RuleDirection::Egress => &sg.egress[i],
+                        };
+                        format!(
+                            "{way} rule #{} of {} allows {} {prep} {}",
+                            rule.index,
+                            self.lk.labels().sg(g),
+                            rule.traffic,
+                            describe::sg_peer(net, &rule.peer)
+                        )
+                    },
+                );
+                true
+            }
+            None => self.deny(
+                step,
+                Forward,
+                || self.lk.labels().groups(groups),
+                || {
+                    format!(
+                        "no {way} rule of these security groups allows {} {prep} {}",
+                        describe::packet(&pkt),
+                        describe::address(net, remote.ip, remote.eni)
+                    )
+                },
+            ),
+        }
+    }
+
+    /// The network ACL of `subnet` for `pkt` exchanged with `remote`.
+    fn nacl(
+        &mut self,
+        subnet: SubnetId,
+        rule_dir: RuleDirection,
+        remote: Ipv4Addr,
+        pkt: &Packet,
+        dir: Direction,
+    ) -> bool {
+        let net = self.net;
+        let acl_id = net.subnets[subnet.index()].network_acl;
+        let acl = &net.network_acls[acl_id.index()];
+        let (entries, step, prep) = match rule_dir {
+            RuleDirection::Ingress => (&acl.ingress, Step::NetworkAclIngress, "from"),
+            RuleDirection::Egress => (&acl.egress, Step::NetworkAclEgress, "to"),
+        };
+        let labels = self.lk.labels();
+        let component = || labels.subnet_acl(subnet).to_owned();
+        match self.lk.nacl_decide(acl_id, rule_dir, remote, pkt) {
+            NaclDecision::Allow { rule } => {
+                self.allow(step, dir, component, || {
+                    let e = entries.iter().find(|e| e.rule == rule);
+                    match e {
+                        Some(e) => format!(
+                            "entry {rule} allows {} {prep} {} ({} {prep} {remote})",
+                            e.traffic,
+                            e.cidr,
+                            describe::packet(pkt)
+                        ),
+                        None => format!("entry {rule} allows it"),
+                    }
+                });
+                true
+            }
+            NaclDecision::Deny {
+                rule: Some(rule),
+                ports,
+            } => self.deny(step, dir, component, || {
+                let mut p = *pkt;
+                p.ports = ports;
+                let e = entries.iter().find(|e| e.rule == rule);
+                match e {
+                    Some(e) => format!(
+                        "entry {rule} denies {} {prep} {} (it matches {} {prep} {remote})",
+                        e.traffic,
+                        e.cidr,
+                        describe::packet(&p)
+                    ),
+                    None => format!("entry {rule} denies it"),
+                }
+            }),
+            NaclDecision::Deny { rule: None, ports } => self.deny(step, dir, component, || {
+                let mut p = *pkt;
+                p.ports = ports;
+                format!(
+                    "no entry allows {} {prep} {remote}; the final `*` entry denies it",
+                    describe::packet(&p)
+                )
+            }),
+        }
+    }
+
+    /// The route of `table` for `ip`; records the decision and returns the target of a
+    /// usable route.
+    fn route(&mut self, table: RouteTableId, ip: Ipv4Addr, dir: Direction) -> Option<RouteTarget> {
+        let net = self.net;
+        let component = || self.lk.labels().route_table(table).to_owned();
+        let Some(m) = self.lk.route(table, ip) else {
+            self.deny(Step::RouteTable, dir, component, || {
+                format!("no route matches {ip}")
+            });
+            return None;
+        };
+        let target = m.route.target.clone();
+        match &target {
+            RouteTarget::Blackhole => {
+                self.deny(Step::RouteTable, dir, component, || {
+                    format!(
+                        "route {} is a blackhole: its target no longer exists",
+                        m.cidr
+                    )
+                });
+                None
+            }
+            RouteTarget::Unmodeled(id) => {
+                self.deny(Step::RouteTable, dir, component, || {
+                    format!(
+                        "route {} goes to {id}, which cove does not model; the analysis stops here",
+                        m.cidr
+                    )
+                });
+                None
+            }
+            t => {
+                self.allow(Step::RouteTable, dir, component, || {
+                    format!(
+                        "{ip} matches route {} -> {}",
+                        m.cidr,
+                        describe::target(net, t)
+                    )
+                });
+                Some(target)
+            }
+        }
+    }
+
+    /// Replies to `ip` from `table`'s subnet must take `expected` back.
+    fn return_route(&mut self, table: RouteTableId, ip: Ipv4Addr, expected: &RouteTarget) -> bool {
+        let net = self.net;
+        let component = || self.lk.labels().route_table(table).to_owned();
+        match self.lk.route(table, ip) {
+            Some(m) if m.route.target == *expected => {
+                self.allow(Step::RouteTable, Return, component, || {
+                    format!(
+                        "replies to {ip} match route {} -> {}",
+                        m.cidr,
+                        describe::target(net, expected)
+                    )
+                });
+                true
+            }
+            Some(m) => self.deny(Step::RouteTable, Return, component, || {
+                format!(
+                    "replies to {ip} match route {} -> {}, not {}: add a route for {ip} to {}",
+                    m.cidr,
+                    describe::target(net, &m.route.target),
+                    describe::target(net, expected),
+                    describe::target(net, expected)
+                )
+            }),
+            None => self.deny(Step::RouteTable, Return, component, || {
+                format!(
+                    "no route matches {ip}, so replies cannot return: add a route for {ip} to {}",
+                    describe::target(net, expected)
+                )
+            }),
+        }
+    }
+
+    /// Where a route sends `ip`, without recording: the ENI that would receive it, for
+    /// security-group references in the sender's egress rules.
+    fn receiver(&self, table: RouteTableId, vpc: VpcId, ip: Ipv4Addr) -> Option<EniId> {
+        match &self.lk.route(table, ip)?.route.target {
+            RouteTarget::Local => self.lk.eni_at(vpc, ip),
+            RouteTarget::Peering(p) => {
+                let p = &self.net.peerings[p.index()];
+                if p.status != PeeringStatus::Active {
+                    return None;
+                }
+                self.lk.eni_at(p.peer_of(vpc)?, ip)
+            }
+            _ => None,
+        }
+    }
+}
