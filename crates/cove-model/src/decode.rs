@@ -13,7 +13,9 @@ use crate::spec::Spec;
 /// Parses spec text. On success returns the spec and a diagnostic for each unknown
 /// field (those make the spec invalid, but the rest can still be checked).
 pub fn decode_spec(text: &str) -> Result<(Spec, Vec<Diagnostic>), Vec<Diagnostic>> {
-    let tree: Value = match serde_saphyr::from_str(text) {
+    // YAML 1.2 booleans only: a name such as `y`, `on` or `no` stays a string.
+    let options = serde_saphyr::options! { strict_booleans: true };
+    let tree: Value = match serde_saphyr::from_str_with_options(text, options) {
         Ok(Value::Null) => Value::Object(Default::default()),
         Ok(v) => v,
         Err(e) => {
@@ -158,6 +160,15 @@ tenants:
     fn syntax_error_is_malformed() {
         let err = decode_spec("tenants: [\n").expect_err("bad yaml");
         assert_eq!(err[0].code, ErrorCode::MalformedSpec);
+    }
+
+    #[test]
+    fn yaml_1_1_boolean_words_are_names() {
+        let text = "tenants:\n  - name: y\n    vpcs:\n      - { name: on, cidr: 10.0.0.0/16 }\n";
+        let (spec, diags) = decode_spec(text).expect("decodes");
+        assert!(diags.is_empty(), "{diags:?}");
+        assert_eq!(spec.tenants[0].name, "y");
+        assert_eq!(spec.tenants[0].vpcs[0].name, "on");
     }
 
     #[test]
