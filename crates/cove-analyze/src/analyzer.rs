@@ -5,7 +5,6 @@ use std::net::Ipv4Addr;
 use cove_model::Network;
 use cove_model::lookup::LookupError;
 
-use crate::describe::is_non_public;
 use crate::flow::{Endpoint, Flow};
 use crate::lookup::{Indexed, Lookup, Naive};
 use crate::verdict::{NoTrace, Recorder, Verdict};
@@ -121,27 +120,7 @@ fn resolve(net: &Network, internet: Ipv4Addr, text: &str) -> Result<Endpoint, Lo
     net.find_eni(t).map(Endpoint::Eni)
 }
 
-/// Picks a documentation-range address that the network does not use.
+/// The network's stand-in internet address.
 fn internet_address(net: &Network) -> Ipv4Addr {
-    let used = |ip: Ipv4Addr| {
-        is_non_public(ip)
-            || net.vpcs.iter().any(|v| v.contains(ip))
-            || net
-                .prefix_lists
-                .iter()
-                .any(|p| p.cidrs.iter().any(|c| c.contains(&ip)))
-            || net.enis.iter().any(|e| e.public_ip == Some(ip))
-            || net.nat_gateways.iter().any(|n| n.public_ips.contains(&ip))
-    };
-    let candidates = (1..=254u8).flat_map(|h| {
-        [
-            Ipv4Addr::new(198, 51, 100, h),
-            Ipv4Addr::new(192, 0, 2, h),
-            Ipv4Addr::new(203, 0, 113, h),
-        ]
-    });
-    candidates
-        .chain((1..=254u8).map(|h| Ipv4Addr::new(8, 8, 4, h)))
-        .find(|ip| !used(*ip))
-        .unwrap_or(Ipv4Addr::new(198, 51, 100, 1))
+    net.internet_stand_in()
 }

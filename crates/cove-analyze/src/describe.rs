@@ -66,17 +66,8 @@ pub fn address(net: &Network, ip: Ipv4Addr, eni: Option<cove_model::EniId>) -> S
     }
 }
 
-/// Whether an address is private or special-purpose (never routed on the internet):
-/// RFC 1918, shared address space, loopback, link-local, "this network", multicast
-/// and reserved.
+/// Whether an address is never routed on the internet (see
+/// [`cove_model::lookup::is_special_purpose`]).
 pub fn is_non_public(ip: Ipv4Addr) -> bool {
-    let o = ip.octets();
-    ip.is_private()
-        || ip.is_loopback()
-        || ip.is_link_local()
-        || ip.is_multicast()
-        || ip.is_broadcast()
-        || o[0] == 0
-        || o[0] >= 240
-        || (o[0] == 100 && (o[1] & 0xc0) == 64)
+    cove_model::lookup::is_special_purpose(ip)
 }

@@ -159,6 +159,50 @@ impl Network {
     }
 }
 
+impl Network {
+    /// The address that stands for "a host on the internet": public, outside every VPC,
+    /// prefix list and public IP of the network. The analyzer answers for it and the
+    /// data plane puts a test host on it in its stand-in for the internet.
+    pub fn internet_stand_in(&self) -> Ipv4Addr {
+        let used = |ip: Ipv4Addr| {
+            is_special_purpose(ip)
+                || self.vpcs.iter().any(|v| v.contains(ip))
+                || self
+                    .prefix_lists
+                    .iter()
+                    .any(|p| p.cidrs.iter().any(|c| c.contains(&ip)))
+                || self.enis.iter().any(|e| e.public_ip == Some(ip))
+                || self.nat_gateways.iter().any(|n| n.public_ips.contains(&ip))
+        };
+        (1..=254u8)
+            .flat_map(|h| {
+                [
+                    Ipv4Addr::new(198, 51, 100, h),
+                    Ipv4Addr::new(192, 0, 2, h),
+                    Ipv4Addr::new(203, 0, 113, h),
+                ]
+            })
+            .chain((1..=254u8).map(|h| Ipv4Addr::new(8, 8, 4, h)))
+            .find(|ip| !used(*ip))
+            .unwrap_or(Ipv4Addr::new(198, 51, 100, 1))
+    }
+}
+
+/// Whether an address is private or special-purpose and so never routed on the
+/// internet: RFC 1918, shared address space (100.64.0.0/10), loopback, link-local,
+/// "this network", multicast, reserved and broadcast.
+pub fn is_special_purpose(ip: Ipv4Addr) -> bool {
+    let o = ip.octets();
+    ip.is_private()
+        || ip.is_loopback()
+        || ip.is_link_local()
+        || ip.is_multicast()
+        || ip.is_broadcast()
+        || o[0] == 0
+        || o[0] >= 240
+        || (o[0] == 100 && (o[1] & 0xc0) == 64)
+}
+
 /// Converts an arena index into an id. Arenas never exceed `u32::MAX` entries (the
 /// validator refuses larger specs long before).
 pub fn index_u32(i: usize) -> u32 {

@@ -1,0 +1,1 @@
+//! cove-host: the kernel executor (work in progress).

@@ -1,0 +1,167 @@
+//! Observed state + desired state → plan.
+//!
+//! Order: namespaces cove no longer wants are deleted first; then new namespaces,
+//! forwarding, stale links, new veth pairs (a pair with only one end left is
+//! recreated), then per namespace addresses, routes and rules (removals before
+//! additions, so a changed route never collides with its old self), then the
+//! firewall tables. Objects that vanish with a deleted or recreated link (its
+//! addresses and routes) are not deleted twice.
+
+use std::collections::BTreeSet;
+
+use crate::plan::{Op, Plan};
+use crate::state::{DevName, HostState, NsState, RouteKind, VethPair};
+
+fn pair_present(observed: &HostState, pair: &VethPair) -> bool {
+    let has = |ns: &str, name: &str| {
+        observed
+            .namespaces
+            .get(ns)
+            .is_some_and(|n| n.links.contains(name))
+    };
+    has(&pair.a.ns, &pair.a.name) && has(&pair.b.ns, &pair.b.name)
+}
+
+/// The plan that turns `observed` into `desired`.
+pub fn diff(observed: &HostState, desired: &HostState) -> Plan {
+    let mut ops = Vec::new();
+    let empty = NsState::default();
+    for ns in observed.namespaces.keys() {
+        if !desired.namespaces.contains_key(ns) {
+            ops.push(Op::DeleteNamespace { ns: ns.clone() });
+        }
+    }
+    for ns in desired.namespaces.keys() {
+        if !observed.namespaces.contains_key(ns) {
+            ops.push(Op::CreateNamespace { ns: ns.clone() });
+        }
+    }
+    for (ns, want) in &desired.namespaces {
+        let have = observed.namespaces.get(ns).unwrap_or(&empty);
+        if want.forwarding != have.forwarding {
+            ops.push(Op::SetForwarding {
+                ns: ns.clone(),
+                enabled: want.forwarding,
+            });
+        }
+    }
+    // Links: which pairs must be (re)created, which links removed.
+    let create: Vec<&VethPair> = desired
+        .veths
+        .iter()
+        .filter(|p| !pair_present(observed, p))
+        .collect();
+    // Links that disappear (deleted, or recreated) per namespace.
+    let mut gone: BTreeSet<(String, String)> = BTreeSet::new();
+    for pair in &create {
+        for end in [&pair.a, &pair.b] {
+            gone.insert((end.ns.clone(), end.name.clone()));
+        }
+    }
+    for (ns, have) in &observed.namespaces {
+        let Some(want) = desired.namespaces.get(ns) else {
+            continue;
+        };
+        for link in &have.links {
+            let stale = !want.links.contains(link);
+            let half = gone.contains(&(ns.clone(), link.clone()));
+            if stale || half {
+                ops.push(Op::DeleteLink {
+                    ns: ns.clone(),
+                    name: link.clone(),
+                });
+                gone.insert((ns.clone(), link.clone()));
+                // Deleting one end of a veth deletes its peer too.
+                if let Some(p) = observed_or_desired_peer(desired, ns, link) {
+                    gone.insert(p);
+                }
+            }
+        }
+    }
+    for pair in create {
+        ops.push(Op::CreateVeth { pair: pair.clone() });
+    }
+    // Per-namespace configuration.
+    for (ns, want) in &desired.namespaces {
+        let have = observed.namespaces.get(ns).unwrap_or(&empty);
+        let vanished = |dev: &DevName| gone.contains(&(ns.clone(), dev.as_str().to_owned()));
+        let route_vanishes = |k: &RouteKind| match k {
+            RouteKind::Dev { dev } | RouteKind::Via { dev, .. } => vanished(dev),
+            RouteKind::Blackhole | RouteKind::Unreachable => false,
+        };
+        let have_addrs: BTreeSet<_> = have
+            .addresses
+            .iter()
+            .filter(|a| !vanished(&a.dev))
+            .copied()
+            .collect();
+        for a in have_addrs.difference(&want.addresses) {
+            ops.push(Op::DeleteAddress {
+                ns: ns.clone(),
+                address: *a,
+            });
+        }
+        for a in want.addresses.difference(&have_addrs) {
+            ops.push(Op::AddAddress {
+                ns: ns.clone(),
+                address: *a,
+            });
+        }
+        let have_routes: BTreeSet<_> = have
+            .routes
+            .iter()
+            .filter(|r| !route_vanishes(&r.kind))
+            .copied()
+            .collect();
+        for r in have_routes.difference(&want.routes) {
+            ops.push(Op::DeleteRoute {
+                ns: ns.clone(),
+                route: *r,
+            });
+        }
+        for r in want.routes.difference(&have_routes) {
+            ops.push(Op::AddRoute {
+                ns: ns.clone(),
+                route: *r,
+            });
+        }
+        for r in have.rules.difference(&want.rules) {
+            ops.push(Op::DeleteRule {
+                ns: ns.clone(),
+                rule: *r,
+            });
+        }
+        for r in want.rules.difference(&have.rules) {
+            ops.push(Op::AddRule {
+                ns: ns.clone(),
+                rule: *r,
+            });
+        }
+        match (&have.nft, &want.nft) {
+            (Some(h), Some(w)) if h.same(w) => {}
+            (_, Some(w)) => ops.push(Op::ReplaceNft {
+                ns: ns.clone(),
+                table: w.clone(),
+            }),
+            (Some(h), None) => ops.push(Op::DeleteNft {
+                ns: ns.clone(),
+                name: h.name.clone(),
+            }),
+            (None, None) => {}
+        }
+    }
+    Plan { ops }
+}
+
+/// The other end of the desired veth pair that has `(ns, link)` as an end.
+fn observed_or_desired_peer(desired: &HostState, ns: &str, link: &str) -> Option<(String, String)> {
+    desired.veths.iter().find_map(|p| {
+        if p.a.ns == ns && p.a.name == link {
+            Some((p.b.ns.clone(), p.b.name.clone()))
+        } else if p.b.ns == ns && p.b.name == link {
+            Some((p.a.ns.clone(), p.a.name.clone()))
+        } else {
+            None
+        }
+    })
+}

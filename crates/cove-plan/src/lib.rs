@@ -1,0 +1,25 @@
+//! cove's planner: pure, synchronous and deterministic.
+//!
+//! * [`state`]: the kernel objects cove owns, as data ([`HostState`]).
+//! * [`desired`]: a validated [`cove_model::Network`] → the [`HostState`] that
+//!   realizes it (topology, addresses, routes, policy rules, nftables rulesets).
+//! * [`diff`]: observed [`HostState`] + desired [`HostState`] → [`Plan`].
+//! * [`plan`]: the typed operations the executor (`cove-host`) carries out.
+//!
+//! No I/O, no threads, no async.
+
+pub mod desired;
+pub mod diff;
+pub mod names;
+pub mod nft;
+pub mod plan;
+pub mod simulate;
+pub mod state;
+
+pub use desired::{PlanError, desired};
+pub use diff::diff;
+pub use plan::{Op, Plan};
+pub use state::{
+    Address, DevName, HostState, NftTable, NsState, Route, RouteKind, Rule, RuleSelector, VethEnd,
+    VethPair,
+};

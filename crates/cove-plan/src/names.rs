@@ -1,0 +1,136 @@
+//! Kernel names: derived from the deployment prefix and a stable hash of each
+//! resource's qualified path — never from user-written text, so no name a user
+//! chooses ever reaches a command line or a ruleset.
+
+use cove_model::{EniId, Network, PeeringId, VpcId};
+use sha2::{Digest, Sha256};
+
+/// Eight hex digits of SHA-256 of `kind:path`.
+pub fn short_hash(kind: &str, path: &str) -> String {
+    let digest = Sha256::digest(format!("{kind}:{path}").as_bytes());
+    digest[..4].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Names of everything cove creates for one network under one prefix.
+#[derive(Debug, Clone)]
+pub struct Names<'n> {
+    net: &'n Network,
+    prefix: String,
+}
+
+impl<'n> Names<'n> {
+    /// Names under `prefix` (validated by the caller: 1–12 chars `[a-z0-9]`).
+    pub fn new(net: &'n Network, prefix: &str) -> Self {
+        Names {
+            net,
+            prefix: prefix.to_owned(),
+        }
+    }
+
+    /// The deployment prefix.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    fn eni_path(&self, e: EniId) -> String {
+        let eni = &self.net.enis[e.index()];
+        format!("{}/{}", self.net.vpc_path(eni.vpc), eni.name)
+    }
+
+    fn eni_hash(&self, e: EniId) -> String {
+        short_hash("eni", &self.eni_path(e))
+    }
+
+    fn vpc_hash(&self, v: VpcId) -> String {
+        short_hash("vpc", &self.net.vpc_path(v))
+    }
+
+    fn peering_hash(&self, p: PeeringId) -> String {
+        short_hash("pcx", &self.net.peerings[p.index()].name)
+    }
+
+    /// The router namespace of a VPC: `<prefix>-r-<hash>`.
+    pub fn router_ns(&self, v: VpcId) -> String {
+        format!("{}-r-{}", self.prefix, self.vpc_hash(v))
+    }
+
+    /// The namespace of an ENI: `<prefix>-e-<hash>` (`-n-` for a NAT gateway's ENI).
+    pub fn eni_ns(&self, e: EniId) -> String {
+        let kind = match self.net.enis[e.index()].owner {
+            cove_model::EniOwner::NatGateway(_) => "n",
+            _ => "e",
+        };
+        format!("{}-{kind}-{}", self.prefix, self.eni_hash(e))
+    }
+
+    /// The namespace that stands in for the internet and the customer's networks.
+    pub fn outside_ns(&self) -> String {
+        format!("{}-outside", self.prefix)
+    }
+
+    /// The router-side interface of an ENI's link: `e<hash>`.
+    pub fn eni_router_link(&self, e: EniId) -> String {
+        format!("e{}", self.eni_hash(e))
+    }
+
+    /// The ENI-side interface name.
+    pub fn eni_link(&self) -> &'static str {
+        "eth0"
+    }
+
+    /// Requester-side interface of a peering link: `pa<hash>`.
+    pub fn peering_link_requester(&self, p: PeeringId) -> String {
+        format!("pa{}", self.peering_hash(p))
+    }
+
+    /// Accepter-side interface of a peering link: `pb<hash>`.
+    pub fn peering_link_accepter(&self, p: PeeringId) -> String {
+        format!("pb{}", self.peering_hash(p))
+    }
+
+    /// Router-side interface of the internet gateway link.
+    pub fn igw_router_link(&self) -> &'static str {
+        "igw0"
+    }
+
+    /// Outside-side interface of a VPC's internet gateway link: `g<hash>`.
+    pub fn igw_outside_link(&self, v: VpcId) -> String {
+        format!("g{}", self.vpc_hash(v))
+    }
+
+    /// The nftables table cove owns in each namespace (family `inet`).
+    pub fn nft_table(&self) -> &'static str {
+        "cove"
+    }
+}
+
+/// Whether a deployment prefix is usable: 1–12 characters `[a-z0-9]`.
+pub fn valid_prefix(prefix: &str) -> bool {
+    !prefix.is_empty()
+        && prefix.len() <= 12
+        && prefix
+            .bytes()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashes_are_stable_and_short() {
+        assert_eq!(short_hash("vpc", "a/b"), short_hash("vpc", "a/b"));
+        assert_ne!(short_hash("vpc", "a/b"), short_hash("eni", "a/b"));
+        assert_eq!(short_hash("vpc", "a/b").len(), 8);
+    }
+
+    #[test]
+    fn prefixes() {
+        assert!(valid_prefix("cove"));
+        assert!(valid_prefix("t123"));
+        assert!(!valid_prefix(""));
+        assert!(!valid_prefix("Cove"));
+        assert!(!valid_prefix("a-b"));
+        assert!(!valid_prefix("abcdefghijklm"));
+    }
+}

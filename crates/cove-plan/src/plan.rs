@@ -1,0 +1,211 @@
+//! The typed plan: what the executor must do to turn the observed state into the
+//! desired one, in an order that always works (namespaces, then links, then
+//! addresses, then routes and rules, then firewall; removals first where they free
+//! names or addresses).
+
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::state::{Address, NftTable, Route, Rule, VethPair};
+
+/// One kernel change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "op")]
+pub enum Op {
+    /// Create a namespace (bind-mounted at `/run/netns/<ns>`), bring `lo` up.
+    CreateNamespace {
+        /// Name.
+        ns: String,
+    },
+    /// Delete a namespace and everything in it.
+    DeleteNamespace {
+        /// Name.
+        ns: String,
+    },
+    /// Set `net.ipv4.ip_forward` in a namespace.
+    SetForwarding {
+        /// Namespace.
+        ns: String,
+        /// On or off.
+        enabled: bool,
+    },
+    /// Create a veth pair, set MACs, move ends into their namespaces, set both up.
+    CreateVeth {
+        /// The pair.
+        pair: VethPair,
+    },
+    /// Delete a link (deleting one end of a veth deletes both).
+    DeleteLink {
+        /// Namespace.
+        ns: String,
+        /// Interface name.
+        name: String,
+    },
+    /// Add an address.
+    AddAddress {
+        /// Namespace.
+        ns: String,
+        /// Address.
+        address: Address,
+    },
+    /// Remove an address.
+    DeleteAddress {
+        /// Namespace.
+        ns: String,
+        /// Address.
+        address: Address,
+    },
+    /// Add a route.
+    AddRoute {
+        /// Namespace.
+        ns: String,
+        /// Route.
+        route: Route,
+    },
+    /// Remove a route.
+    DeleteRoute {
+        /// Namespace.
+        ns: String,
+        /// Route.
+        route: Route,
+    },
+    /// Add a policy-routing rule.
+    AddRule {
+        /// Namespace.
+        ns: String,
+        /// Rule.
+        rule: Rule,
+    },
+    /// Remove a policy-routing rule.
+    DeleteRule {
+        /// Namespace.
+        ns: String,
+        /// Rule.
+        rule: Rule,
+    },
+    /// Replace cove's nftables table atomically (one `nft -f` batch: delete the old
+    /// table if present, add the new one).
+    ReplaceNft {
+        /// Namespace.
+        ns: String,
+        /// The table, with its full text.
+        table: NftTable,
+    },
+    /// Remove cove's nftables table.
+    DeleteNft {
+        /// Namespace.
+        ns: String,
+        /// Table name.
+        name: String,
+    },
+}
+
+impl Op {
+    /// The namespace the operation runs in (for a veth: where it is created).
+    pub fn namespace(&self) -> &str {
+        match self {
+            Op::CreateNamespace { ns }
+            | Op::DeleteNamespace { ns }
+            | Op::SetForwarding { ns, .. }
+            | Op::DeleteLink { ns, .. }
+            | Op::AddAddress { ns, .. }
+            | Op::DeleteAddress { ns, .. }
+            | Op::AddRoute { ns, .. }
+            | Op::DeleteRoute { ns, .. }
+            | Op::AddRule { ns, .. }
+            | Op::DeleteRule { ns, .. }
+            | Op::ReplaceNft { ns, .. }
+            | Op::DeleteNft { ns, .. } => ns,
+            Op::CreateVeth { pair } => &pair.a.ns,
+        }
+    }
+}
+
+impl fmt::Display for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Op::CreateNamespace { ns } => write!(f, "+ netns {ns}"),
+            Op::DeleteNamespace { ns } => write!(f, "- netns {ns}"),
+            Op::SetForwarding { ns, enabled } => {
+                write!(f, "~ {ns}: net.ipv4.ip_forward = {}", u8::from(*enabled))
+            }
+            Op::CreateVeth { pair } => write!(
+                f,
+                "+ veth {}:{} <-> {}:{}",
+                pair.a.ns, pair.a.name, pair.b.ns, pair.b.name
+            ),
+            Op::DeleteLink { ns, name } => write!(f, "- link {ns}:{name}"),
+            Op::AddAddress { ns, address } => {
+                write!(f, "+ addr {ns}: {} dev {}", address.addr, address.dev)
+            }
+            Op::DeleteAddress { ns, address } => {
+                write!(f, "- addr {ns}: {} dev {}", address.addr, address.dev)
+            }
+            Op::AddRoute { ns, route } => write!(f, "+ route {ns}: {}", RouteText(route)),
+            Op::DeleteRoute { ns, route } => write!(f, "- route {ns}: {}", RouteText(route)),
+            Op::AddRule { ns, rule } => write!(f, "+ rule {ns}: {}", RuleText(rule)),
+            Op::DeleteRule { ns, rule } => write!(f, "- rule {ns}: {}", RuleText(rule)),
+            Op::ReplaceNft { ns, table } => write!(
+                f,
+                "~ nft {ns}: table inet {} generation {}",
+                table.name, table.generation
+            ),
+            Op::DeleteNft { ns, name } => write!(f, "- nft {ns}: table inet {name}"),
+        }
+    }
+}
+
+/// `ip route` syntax for a route.
+pub struct RouteText<'a>(pub &'a Route);
+
+impl fmt::Display for RouteText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use crate::state::RouteKind::*;
+        let r = self.0;
+        match r.kind {
+            Dev { dev } => write!(f, "{} dev {dev} scope link", r.dst)?,
+            Via { gateway, dev } => write!(f, "{} via {gateway} dev {dev} onlink", r.dst)?,
+            Blackhole => write!(f, "blackhole {}", r.dst)?,
+            Unreachable => write!(f, "unreachable {}", r.dst)?,
+        }
+        write!(f, " table {}", r.table)
+    }
+}
+
+/// `ip rule` syntax for a rule.
+pub struct RuleText<'a>(pub &'a Rule);
+
+impl fmt::Display for RuleText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use crate::state::RuleSelector::*;
+        let r = self.0;
+        match r.selector {
+            To(p) => write!(f, "{}: to {p} lookup {}", r.priority, r.table),
+            Iif(d) => write!(f, "{}: iif {d} lookup {}", r.priority, r.table),
+        }
+    }
+}
+
+/// An ordered list of operations.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Plan {
+    /// The operations, in execution order.
+    pub ops: Vec<Op>,
+}
+
+impl Plan {
+    /// Whether nothing needs to change.
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+}
+
+impl fmt::Display for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for op in &self.ops {
+            writeln!(f, "{op}")?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,207 @@
+//! The kernel state cove owns, as plain data: what the planner wants
+//! ([`crate::desired`]) and what the executor reads back from the kernel. Both sides
+//! use these types, so "applied twice changes nothing" is `desired == observed`.
+//!
+//! Everything is keyed by the names cove gives kernel objects (all derived from
+//! the deployment prefix and stable hashes of resource paths, never from user text).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::net::Ipv4Addr;
+
+use ipnet::Ipv4Net;
+use serde::Serialize;
+
+/// Every namespace cove owns under one prefix, and the veth pairs between them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct HostState {
+    /// Namespaces by name (`<prefix>-…`, bind-mounted at `/run/netns/<name>`).
+    pub namespaces: BTreeMap<String, NsState>,
+    /// veth pairs; each end lives in a namespace above.
+    pub veths: BTreeSet<VethPair>,
+}
+
+/// One network namespace.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct NsState {
+    /// `net.ipv4.ip_forward` (only router and NAT namespaces forward). Turning it on
+    /// also sets `net.ipv4.conf.all.send_redirects = 0` (a NAT gateway sends traffic
+    /// back out of the interface it came in on) and `rp_filter = 0` (cove checks
+    /// source addresses in nftables instead).
+    pub forwarding: bool,
+    /// Names of the veth interfaces in this namespace (`lo` not listed). In desired
+    /// state this repeats the ends of [`HostState::veths`]; in observed state it is
+    /// what exists, and `veths` is left empty: a pair exists when both of its ends do.
+    pub links: BTreeSet<String>,
+    /// Addresses, by interface name (`lo` included).
+    pub addresses: BTreeSet<Address>,
+    /// Routes of every table cove uses in this namespace (kernel-generated ones are
+    /// not listed: the executor ignores routes with protocol `kernel` and the local
+    /// table).
+    pub routes: BTreeSet<Route>,
+    /// Policy-routing rules cove added (the default rules 0/32766/32767 are not
+    /// listed).
+    pub rules: BTreeSet<Rule>,
+    /// cove's nftables table in this namespace, if any.
+    pub nft: Option<NftTable>,
+}
+
+/// One end of a veth pair.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct VethEnd {
+    /// Namespace name.
+    pub ns: String,
+    /// Interface name (at most 15 bytes).
+    pub name: String,
+    /// MAC address to set, if cove fixes one (ENI side).
+    pub mac: Option<[u8; 6]>,
+}
+
+/// A veth pair (created in `a.ns`, the `b` end moved to `b.ns`; both set up).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct VethPair {
+    /// First end.
+    pub a: VethEnd,
+    /// Second end.
+    pub b: VethEnd,
+}
+
+/// An IPv4 address on an interface.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct Address {
+    /// Interface name.
+    pub dev: DevName,
+    /// Address and prefix length.
+    pub addr: Ipv4Net,
+}
+
+/// An interface name, stored inline (Linux names are at most 15 bytes).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct DevName([u8; 16]);
+
+impl DevName {
+    /// The longest interface name Linux accepts.
+    pub const MAX: usize = 15;
+
+    /// A name; `None` if longer than 15 bytes, empty, or containing `/`, whitespace or
+    /// NUL.
+    pub fn new(name: &str) -> Option<Self> {
+        let b = name.as_bytes();
+        if b.is_empty()
+            || b.len() > Self::MAX
+            || b.iter()
+                .any(|c| *c == b'/' || *c == 0 || c.is_ascii_whitespace())
+        {
+            return None;
+        }
+        let mut out = [0u8; 16];
+        out[..b.len()].copy_from_slice(b);
+        Some(DevName(out))
+    }
+
+    /// A name from raw bytes (NUL-padded); for constants.
+    pub const fn from_bytes(bytes: [u8; 16]) -> Self {
+        DevName(bytes)
+    }
+
+    /// The name as text.
+    pub fn as_str(&self) -> &str {
+        let len = self.0.iter().position(|c| *c == 0).unwrap_or(16);
+        std::str::from_utf8(&self.0[..len]).unwrap_or("")
+    }
+}
+
+impl fmt::Debug for DevName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.as_str())
+    }
+}
+
+impl fmt::Display for DevName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for DevName {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// What a route does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RouteKind {
+    /// Directly on a link (`dst dev DEV scope link`).
+    Dev {
+        /// Outgoing interface.
+        dev: DevName,
+    },
+    /// Through a next hop on a link (`dst via GW dev DEV onlink`).
+    Via {
+        /// Next hop.
+        gateway: Ipv4Addr,
+        /// Outgoing interface.
+        dev: DevName,
+    },
+    /// Silently dropped (`blackhole dst`).
+    Blackhole,
+    /// Dropped with ICMP unreachable (`unreachable dst`).
+    Unreachable,
+}
+
+/// A route in a routing table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct Route {
+    /// Routing table id (254 = main).
+    pub table: u32,
+    /// Destination.
+    pub dst: Ipv4Net,
+    /// What it does.
+    pub kind: RouteKind,
+}
+
+/// What a policy-routing rule selects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RuleSelector {
+    /// Packets to a destination prefix (`to PREFIX`).
+    To(Ipv4Net),
+    /// Packets that arrived on an interface (`iif DEV`).
+    Iif(DevName),
+}
+
+/// A policy-routing rule: `priority SELECTOR lookup TABLE`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct Rule {
+    /// Priority (lower first).
+    pub priority: u32,
+    /// Selector.
+    pub selector: RuleSelector,
+    /// Table to look up.
+    pub table: u32,
+}
+
+/// cove's nftables table in a namespace: always `table inet <name>`, replaced as a
+/// whole (delete + add in one batch) when its generation changes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NftTable {
+    /// Table name (family `inet`).
+    pub name: String,
+    /// Hash of the ruleset text; stored as the table's comment so that it can be
+    /// observed without parsing the rules.
+    pub generation: String,
+    /// The full `nft -f` text that creates the table (empty in observed state: only
+    /// the generation is read back).
+    #[serde(skip)]
+    pub text: String,
+}
+
+impl NftTable {
+    /// Two tables are the same when name and generation agree (the text is not read
+    /// back from the kernel).
+    pub fn same(&self, other: &NftTable) -> bool {
+        self.name == other.name && self.generation == other.generation
+    }
+}

@@ -1,0 +1,89 @@
+//! Golden files: the plan and the nftables rulesets for the shipped example, from an
+//! empty host. `UPDATE_GOLDEN=1 cargo test -p cove-plan --test golden` rewrites them;
+//! review the diff before committing.
+
+use std::path::PathBuf;
+
+use cove_model::validate::validate_text;
+use cove_plan::{HostState, desired, diff};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn check_golden(name: &str, actual: &str) {
+    let path = root().join("tests/golden").join(name);
+    if std::env::var("UPDATE_GOLDEN").as_deref() == Ok("1") {
+        std::fs::write(&path, actual).expect("write golden file");
+        return;
+    }
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}; run with UPDATE_GOLDEN=1", path.display()));
+    if expected != actual {
+        let first = expected
+            .lines()
+            .zip(actual.lines())
+            .position(|(a, b)| a != b)
+            .unwrap_or(expected.lines().count().min(actual.lines().count()));
+        panic!(
+            "{} differs from the planner's output at line {}:\n  golden: {:?}\n  actual: {:?}\nrun with UPDATE_GOLDEN=1 to accept",
+            path.display(),
+            first + 1,
+            expected.lines().nth(first),
+            actual.lines().nth(first)
+        );
+    }
+}
+
+fn example() -> cove_model::Network {
+    let text = std::fs::read_to_string(root().join("../../examples/secure-compute.yaml"))
+        .expect("example");
+    validate_text(&text).network.expect("valid example")
+}
+
+#[test]
+fn example_plan_from_an_empty_host() {
+    let net = example();
+    let want = desired(&net, "cove").expect("layout");
+    let plan = diff(&HostState::default(), &want);
+    check_golden("secure-compute.plan.txt", &plan.to_string());
+    let mut nft = String::new();
+    for (ns, state) in &want.namespaces {
+        if let Some(t) = &state.nft {
+            nft.push_str(&format!("# {ns}\n{}\n", t.text));
+        }
+    }
+    check_golden("secure-compute.nft.txt", &nft);
+}
+
+#[test]
+fn changing_one_rule_changes_only_that_firewall() {
+    let net = example();
+    let before = desired(&net, "cove").expect("layout");
+    let text = std::fs::read_to_string(root().join("../../examples/secure-compute.yaml"))
+        .expect("example")
+        .replace(
+            "- { protocol: tcp, ports: 5432, security_group: platform/functions/fn }",
+            "- { protocol: tcp, ports: 5433, security_group: platform/functions/fn }",
+        );
+    let changed = validate_text(&text).network.expect("valid");
+    let after = desired(&changed, "cove").expect("layout");
+    let plan = diff(&before_as_observed(&before), &after);
+    let text = plan.to_string();
+    assert_eq!(plan.ops.len(), 1, "{text}");
+    assert!(text.starts_with("~ nft cove-r-"), "{text}");
+}
+
+/// What the executor would read back after applying `state`.
+fn before_as_observed(state: &HostState) -> HostState {
+    let mut s = state.clone();
+    s.veths.clear();
+    s
+}
+
+#[test]
+fn applying_the_same_state_twice_changes_nothing() {
+    let net = example();
+    let want = desired(&net, "cove").expect("layout");
+    assert!(diff(&before_as_observed(&want), &want).is_empty());
+}
