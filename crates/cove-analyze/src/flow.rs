@@ -27,7 +27,10 @@ pub struct Flow {
     /// Destination port (TCP/UDP; ignored otherwise).
     pub port: u16,
     /// The client's source port; `None`: every port of the Linux ephemeral range
-    /// [`LINUX_EPHEMERAL_PORTS`] must work for the return traffic.
+    /// [`LINUX_EPHEMERAL_PORTS`] must work for the return traffic, and every port a
+    /// NAT gateway may pick ([`NAT_GATEWAY_PORTS`]). With a port, a NAT gateway is
+    /// assumed to keep it (what Linux source NAT does when the port is free, and so
+    /// what cove's data plane does).
     pub src_port: Option<u16>,
     /// ICMP type and code (ICMP only).
     pub icmp: (u8, u8),
@@ -93,6 +96,11 @@ impl Flow {
             },
             icmp,
         })
+    }
+
+    /// The ports a NAT gateway translates the client's source port to.
+    pub fn nat_ports(&self) -> PortRange {
+        self.src_port.map_or(NAT_GATEWAY_PORTS, PortRange::single)
     }
 
     /// The client's source ports.

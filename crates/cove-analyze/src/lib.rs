@@ -13,6 +13,7 @@
 //! No I/O, no threads, no async.
 
 mod analyzer;
+mod delta;
 pub mod describe;
 mod flow;
 pub mod labels;
@@ -23,6 +24,7 @@ mod verdict;
 mod walk;
 
 pub use analyzer::{Analyzer, NaiveAnalyzer};
+pub use delta::{Change, FlowChange, reachability_delta};
 pub use flow::{Endpoint, Flow, NAT_GATEWAY_PORTS, Packet, icmp_reply_type};
 pub use matrix::{Matrix, matrix};
 pub use verdict::{Blocked, Direction, Hop, Outcome, Step, Verdict};

@@ -7,7 +7,6 @@ use cove_model::{EndpointId, EniId, NatConnectivity, NatId, PortRange, RouteTarg
 
 use super::{Sender, Walk};
 use crate::describe;
-use crate::flow::NAT_GATEWAY_PORTS;
 use crate::lookup::Lookup;
 use crate::rules::{Party, RuleDirection};
 use crate::verdict::{Direction, Step, Trace};
@@ -66,7 +65,7 @@ impl<L: Lookup, T: Trace> Walk<'_, L, T> {
                 eni: Some(nat.eni),
             },
             subnet: nat.subnet,
-            reply_ports: NAT_GATEWAY_PORTS,
+            reply_ports: self.flow.nat_ports(),
         };
         let onward = match target {
             RouteTarget::InternetGateway(g) => {
@@ -84,10 +83,10 @@ impl<L: Lookup, T: Trace> Walk<'_, L, T> {
                     || format!("internet gateway {}", net.igw_label(g)),
                     || format!("to the internet from {outside_ip}"),
                 );
-                if !self.internet_host(outside_ip, NAT_GATEWAY_PORTS, dip, want) {
+                if !self.internet_host(outside_ip, self.flow.nat_ports(), dip, want) {
                     return false;
                 }
-                match self.flow.reply_to(NAT_GATEWAY_PORTS) {
+                match self.flow.reply_to(self.flow.nat_ports()) {
                     Some(r) => self.nacl(nat.subnet, RuleDirection::Ingress, dip, &r, Return),
                     None => true,
                 }
