@@ -2,7 +2,8 @@
 //!
 //! Order: namespaces cove no longer wants are deleted first; then new namespaces,
 //! forwarding, stale links, new veth pairs (a pair with only one end left is
-//! recreated), then per namespace addresses, routes and rules (removals before
+//! recreated), then per namespace addresses (additions first, so an interface never
+//! loses its last address and with it its routes), routes and rules (removals before
 //! additions, so a changed route never collides with its old self), then the
 //! firewall tables. Objects that vanish with a deleted or recreated link (its
 //! addresses and routes) are not deleted twice.
@@ -95,14 +96,16 @@ pub fn diff(observed: &HostState, desired: &HostState) -> Plan {
             .filter(|a| !vanished(&a.dev))
             .copied()
             .collect();
-        for a in have_addrs.difference(&want.addresses) {
-            ops.push(Op::DeleteAddress {
+        // New addresses before old ones go: the kernel flushes the routes through
+        // an interface when its last IPv4 address is removed.
+        for a in want.addresses.difference(&have_addrs) {
+            ops.push(Op::AddAddress {
                 ns: ns.clone(),
                 address: *a,
             });
         }
-        for a in want.addresses.difference(&have_addrs) {
-            ops.push(Op::AddAddress {
+        for a in have_addrs.difference(&want.addresses) {
+            ops.push(Op::DeleteAddress {
                 ns: ns.clone(),
                 address: *a,
             });

@@ -15,8 +15,8 @@
 //!   (egress) and of the receiving ENI (ingress);
 //! * `filter_input`: nothing may reach the router itself.
 //!
-//! The generation (a hash of the text) is the name of an empty chain `gen_<hash>`, so
-//! the executor can read it back without parsing rules.
+//! The generation (a hash of the text) is the table's comment (`gen:<hash>`), so the
+//! executor can read it back without parsing rules.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -36,7 +36,7 @@ pub const TABLE: &str = "cove";
 fn finish(body: &str) -> NftTable {
     let digest = Sha256::digest(body.as_bytes());
     let generation: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
-    let text = format!("table inet {TABLE} {{\n\tchain gen_{generation} {{\n\t}}\n{body}}}\n");
+    let text = format!("table inet {TABLE} {{\n\tcomment \"gen:{generation}\"\n{body}}}\n");
     NftTable {
         name: TABLE.to_owned(),
         generation,
@@ -171,11 +171,15 @@ pub fn router_table(net: &Network, names: &Names<'_>, v: VpcId) -> NftTable {
         let link = names.eni_router_link(*e);
         let mac = crate::desired::eni_mac_text(net, *e);
         let _ = writeln!(out, "\t\tiifname \"{link}\" ether saddr != {mac} drop");
-        let _ = writeln!(
-            out,
-            "\t\tiifname \"{link}\" ip saddr != {} drop",
-            eni.private_ip
-        );
+        // A NAT gateway forwards replies with other sources (source/destination
+        // check disabled, as on AWS); every other ENI sends only from its own IP.
+        if !matches!(eni.owner, EniOwner::NatGateway(_)) {
+            let _ = writeln!(
+                out,
+                "\t\tiifname \"{link}\" ip saddr != {} drop",
+                eni.private_ip
+            );
+        }
     }
     let _ = writeln!(out, "\t}}");
     // Internet gateway: 1:1 NAT of public IPs (a NAT gateway uses its first one).

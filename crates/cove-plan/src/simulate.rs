@@ -140,6 +140,14 @@ fn step(state: &mut HostState, op: &Op) -> Result<(), String> {
             if !n.addresses.remove(address) {
                 return Err("no such address".into());
             }
+            // Removing an interface's last IPv4 address flushes its routes.
+            let dev = address.dev;
+            if !n.addresses.iter().any(|a| a.dev == dev) {
+                n.routes.retain(|r| match r.kind {
+                    RouteKind::Dev { dev: d } | RouteKind::Via { dev: d, .. } => d != dev,
+                    _ => true,
+                });
+            }
         }
         Op::AddRoute { ns, route } => {
             let n = state.namespaces.get_mut(ns).ok_or_else(|| missing(ns))?;

@@ -11,7 +11,9 @@ use crate::rng::SplitMix64;
 /// Ports the generated rules and flows draw from, so that rules and flows meet often.
 pub const RANDOM_PORTS: [u16; 6] = [22, 80, 443, 5432, 8080, 33000];
 
-const STATUSES: [&str; 6] = [
+const STATUSES: [&str; 8] = [
+    "active",
+    "active",
     "active",
     "active",
     "active",
@@ -254,7 +256,15 @@ fn random_group(
             ..Default::default()
         }
     };
-    let mut ingress: Vec<SgRuleSpec> = (0..rng.index(4)).map(|_| rule(rng)).collect();
+    let mut ingress: Vec<SgRuleSpec> = (0..1 + rng.index(4)).map(|_| rule(rng)).collect();
+    if rng.chance(35) {
+        // A broad rule, as many real groups have: everything from the private range.
+        ingress.push(SgRuleSpec {
+            protocol: "all".into(),
+            cidr: Some("10.0.0.0/8".into()),
+            ..Default::default()
+        });
+    }
     let egress = if rng.chance(50) {
         None
     } else {

@@ -1,9 +1,11 @@
 //! `cove`: private networks for serverless functions — command-line interface.
 //!
-//! Exit status: 0 success (valid spec, REACHABLE), 3 a check found the flow BLOCKED,
-//! 2 invalid input (bad spec, unknown ENI, unreadable file), 1 internal failure.
+//! Exit status: 0 success (valid spec, REACHABLE, in sync), 3 a check found the flow
+//! BLOCKED, 4 `status` found drift, 2 invalid input (bad spec, unknown ENI,
+//! unreadable file), 1 internal failure; `exec` exits with its command's status.
 
 mod commands;
+mod deploy;
 mod input;
 mod output;
 
@@ -30,6 +32,16 @@ enum Command {
     /// Import from another system.
     #[command(subcommand)]
     Import(commands::import::Source),
+    /// Show the kernel changes an apply would make and the flows it opens and closes.
+    Plan(commands::plan::Args),
+    /// Make the kernel match the spec (namespaces, links, routes, firewall).
+    Apply(commands::apply::Args),
+    /// Compare the kernel with the spec and list every drift (exit 0 / 4).
+    Status(commands::status::Args),
+    /// Remove every kernel object of the deployment.
+    Destroy(commands::destroy::Args),
+    /// Run a command inside an ENI's network namespace.
+    Exec(commands::exec::Args),
 }
 
 /// What a command concluded, mapped onto the exit status.
@@ -41,6 +53,10 @@ pub enum Outcome {
     Blocked,
     /// The input was invalid (already reported).
     Invalid,
+    /// The kernel does not match the spec.
+    Drift,
+    /// Exit with this status (from a command run by `cove exec`).
+    Exit(u8),
 }
 
 fn main() -> ExitCode {
@@ -50,11 +66,18 @@ fn main() -> ExitCode {
         Command::Check(a) => commands::check::run(&a),
         Command::Matrix(a) => commands::matrix::run(&a),
         Command::Import(s) => commands::import::run(&s),
+        Command::Plan(a) => commands::plan::run(&a),
+        Command::Apply(a) => commands::apply::run(&a),
+        Command::Status(a) => commands::status::run(&a),
+        Command::Destroy(a) => commands::destroy::run(&a),
+        Command::Exec(a) => commands::exec::run(&a),
     };
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
         Ok(Outcome::Blocked) => ExitCode::from(3),
         Ok(Outcome::Invalid) => ExitCode::from(2),
+        Ok(Outcome::Drift) => ExitCode::from(4),
+        Ok(Outcome::Exit(code)) => ExitCode::from(code),
         Err(err) => {
             output::print_error_chain(&err);
             if err.downcast_ref::<input::InputError>().is_some() {

@@ -1,0 +1,162 @@
+//! Links and addresses over netlink, from a worker inside the namespace.
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr};
+use std::os::fd::AsRawFd;
+
+use cove_plan::{Address, VethPair};
+use futures::TryStreamExt;
+use netlink_packet_route::link::{InfoData, InfoKind, InfoVeth};
+use nix::errno::Errno;
+use rtnetlink::{AddressMessageBuilder, Handle, LinkMessageBuilder, LinkUnspec, LinkVeth};
+
+use crate::error::{HostError, nl_io};
+use crate::netns;
+
+/// Whether an `io::Error` carries errno `e`.
+pub(crate) fn is_errno(err: &io::Error, e: Errno) -> bool {
+    err.raw_os_error() == Some(e as i32)
+}
+
+/// The index of interface `dev`, `None` if it does not exist.
+pub(crate) async fn index(handle: &Handle, ns: &str, dev: &str) -> Result<Option<u32>, HostError> {
+    let mut links = handle.link().get().match_name(dev).execute();
+    match links.try_next().await.map_err(nl_io) {
+        Ok(Some(msg)) => Ok(Some(msg.header.index)),
+        Ok(None) => Ok(None),
+        Err(e) if is_errno(&e, Errno::ENODEV) => Ok(None),
+        Err(source) => Err(HostError::LinkLookup {
+            ns: ns.to_owned(),
+            dev: dev.to_owned(),
+            source,
+        }),
+    }
+}
+
+/// The index of interface `dev`, which must exist.
+pub(crate) async fn require_index(handle: &Handle, ns: &str, dev: &str) -> Result<u32, HostError> {
+    index(handle, ns, dev)
+        .await?
+        .ok_or_else(|| HostError::LinkNotFound {
+            ns: ns.to_owned(),
+            dev: dev.to_owned(),
+        })
+}
+
+/// Sets interface `dev` up.
+pub(crate) async fn set_up(handle: &Handle, ns: &str, dev: &str) -> Result<(), HostError> {
+    let idx = require_index(handle, ns, dev).await?;
+    handle
+        .link()
+        .set(LinkUnspec::new_with_index(idx).up().build())
+        .execute()
+        .await
+        .map_err(|e| HostError::LinkUp {
+            ns: ns.to_owned(),
+            dev: dev.to_owned(),
+            source: nl_io(e),
+        })
+}
+
+/// Creates a veth pair in this namespace (`ns` = `pair.a.ns`) in one request: the
+/// peer is created directly in `pair.b.ns` (by file descriptor), MACs are set where
+/// given, and the `a` end is created up. The caller sets the `b` end up from inside
+/// `pair.b.ns` (asking for the peer to be created up fails with ENOTCONN on
+/// kernel 6.18).
+pub(crate) async fn create_veth(
+    handle: &Handle,
+    ns: &str,
+    pair: &VethPair,
+) -> Result<(), HostError> {
+    let (a, b) = (&pair.a, &pair.b);
+    // Kept open until the request has been answered.
+    let peer_ns = netns::open(&b.ns)?;
+    let mut peer = LinkUnspec::new_with_name(&b.name).setns_by_fd(peer_ns.as_raw_fd());
+    if let Some(mac) = b.mac {
+        peer = peer.address(mac.to_vec());
+    }
+    let mut msg = LinkMessageBuilder::<LinkVeth>::new_with_info_kind(InfoKind::Veth)
+        .name(a.name.clone())
+        .set_info_data(InfoData::Veth(InfoVeth::Peer(peer.build())))
+        .up();
+    if let Some(mac) = a.mac {
+        msg = msg.address(mac.to_vec());
+    }
+    let result = handle.link().add(msg.build()).execute().await;
+    drop(peer_ns);
+    result.map_err(|e| HostError::VethCreate {
+        ns: ns.to_owned(),
+        name: a.name.clone(),
+        peer_ns: b.ns.clone(),
+        peer: b.name.clone(),
+        source: nl_io(e),
+    })
+}
+
+/// Deletes interface `dev` (both ends, for a veth). Absent is not an error: deleting
+/// one end of a pair removes the other one too.
+pub(crate) async fn delete(handle: &Handle, ns: &str, dev: &str) -> Result<(), HostError> {
+    let Some(idx) = index(handle, ns, dev).await? else {
+        return Ok(());
+    };
+    match handle.link().del(idx).execute().await.map_err(nl_io) {
+        Ok(()) => Ok(()),
+        Err(e) if is_errno(&e, Errno::ENODEV) => Ok(()),
+        Err(source) => Err(HostError::LinkDelete {
+            ns: ns.to_owned(),
+            dev: dev.to_owned(),
+            source,
+        }),
+    }
+}
+
+/// Adds an IPv4 address.
+pub(crate) async fn add_address(
+    handle: &Handle,
+    ns: &str,
+    address: &Address,
+) -> Result<(), HostError> {
+    let dev = address.dev.as_str();
+    let idx = require_index(handle, ns, dev).await?;
+    handle
+        .address()
+        .add(
+            idx,
+            IpAddr::V4(address.addr.addr()),
+            address.addr.prefix_len(),
+        )
+        .execute()
+        .await
+        .map_err(|e| HostError::AddressAdd {
+            ns: ns.to_owned(),
+            dev: dev.to_owned(),
+            addr: address.addr.to_string(),
+            source: nl_io(e),
+        })
+}
+
+/// Removes an IPv4 address; absent (or its interface gone) is not an error.
+pub(crate) async fn delete_address(
+    handle: &Handle,
+    ns: &str,
+    address: &Address,
+) -> Result<(), HostError> {
+    let dev = address.dev.as_str();
+    let Some(idx) = index(handle, ns, dev).await? else {
+        return Ok(());
+    };
+    let msg = AddressMessageBuilder::<Ipv4Addr>::new()
+        .index(idx)
+        .address(address.addr.addr(), address.addr.prefix_len())
+        .build();
+    match handle.address().del(msg).execute().await.map_err(nl_io) {
+        Ok(()) => Ok(()),
+        Err(e) if is_errno(&e, Errno::EADDRNOTAVAIL) => Ok(()),
+        Err(source) => Err(HostError::AddressDelete {
+            ns: ns.to_owned(),
+            dev: dev.to_owned(),
+            addr: address.addr.to_string(),
+            source,
+        }),
+    }
+}

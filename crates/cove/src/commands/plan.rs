@@ -1,0 +1,67 @@
+//! `cove plan -f new.yaml`: the kernel changes an apply would make, and the flows the
+//! change opens and closes (against the last applied spec).
+
+use std::path::PathBuf;
+
+use cove_analyze::{Change, reachability_delta};
+
+use crate::Outcome;
+use crate::deploy::{self, Target};
+
+/// Arguments of `cove plan`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The spec file (YAML).
+    #[arg(short = 'f', long = "file")]
+    pub file: PathBuf,
+    /// Which deployment.
+    #[command(flatten)]
+    pub target: Target,
+    /// Print `{changes, reachability}` as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs the command.
+pub fn run(args: &Args) -> anyhow::Result<Outcome> {
+    let (net, _) = deploy::load(&args.file)?;
+    let want = deploy::layout(&net, &args.target)?;
+    let observed = args.target.host()?.observe()?;
+    let plan = cove_plan::diff(&observed, &want);
+    let applied = args.target.applied_network();
+    let delta = reachability_delta(applied.as_ref(), &net);
+    if args.json {
+        let doc = serde_json::json!({ "changes": plan.ops, "reachability": delta });
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+        return Ok(Outcome::Ok);
+    }
+    if plan.is_empty() {
+        println!("kernel: nothing to change");
+    } else {
+        println!("kernel: {} change(s)", plan.ops.len());
+        print!("{plan}");
+    }
+    let against = if applied.is_some() {
+        "the applied spec"
+    } else {
+        "nothing applied"
+    };
+    if delta.is_empty() {
+        println!("reachability: no flow changes (against {against})");
+    } else {
+        println!("reachability (against {against}):");
+        for c in &delta {
+            let mark = match c.change {
+                Change::Opened => "+ opens ",
+                Change::Closed => "- closes",
+            };
+            let what = if c.protocol == "icmp" {
+                "icmp".to_owned()
+            } else {
+                format!("{}/{}", c.protocol, c.port)
+            };
+            println!("  {mark} {} -> {} {what}", c.from, c.to);
+        }
+    }
+    Ok(Outcome::Ok)
+}

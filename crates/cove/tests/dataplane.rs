@@ -1,0 +1,390 @@
+//! The shipped example realized in the kernel, with real traffic: the function
+//! reaches the database over the peering, a blocked port stays blocked, outbound
+//! traffic leaves from the NAT gateway's static IP, the kernel agrees with the
+//! analyzer on every probed flow, forged sources are dropped, drift is reported and
+//! repaired, foreign objects are untouched, and destroy leaves nothing.
+//!
+//! Privileged: runs as root (CI runs as root and must not skip: `CI=true`).
+
+use std::net::{Ipv4Addr, TcpListener};
+use std::path::PathBuf;
+use std::process::Command as Process;
+use std::time::Duration;
+
+use assert_cmd::Command;
+use cove_analyze::{Analyzer, Endpoint, Flow};
+use cove_model::{EniId, EniOwner, Network};
+use cove_plan::names::Names;
+use cove_probe::{Probe, ProbeKind, Responder, allow_ping_sockets, in_namespace, run_batch};
+
+fn example() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/secure-compute.yaml")
+}
+
+fn privileged() -> bool {
+    let root = nix::unistd::geteuid().is_root();
+    if !root {
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "data-plane tests need root in CI"
+        );
+        eprintln!("skipping: data-plane tests need root");
+    }
+    root
+}
+
+/// A deployment under a unique prefix, destroyed (and checked empty) on drop.
+struct Deployment {
+    prefix: String,
+    state: tempfile::TempDir,
+}
+
+impl Deployment {
+    fn new(tag: &str) -> Self {
+        Deployment {
+            prefix: format!("{tag}{}", std::process::id() % 100_000),
+            state: tempfile::tempdir().expect("state dir"),
+        }
+    }
+
+    fn cove(&self) -> Command {
+        let mut c = Command::cargo_bin("cove").expect("binary");
+        c.env("COVE_PREFIX", &self.prefix)
+            .env("COVE_STATE_DIR", self.state.path())
+            .timeout(Duration::from_secs(120));
+        c
+    }
+
+    fn namespaces(&self) -> Vec<String> {
+        list_namespaces()
+            .into_iter()
+            .filter(|n| n.starts_with(&format!("{}-", self.prefix)))
+            .collect()
+    }
+}
+
+impl Drop for Deployment {
+    fn drop(&mut self) {
+        let _ = self.cove().arg("destroy").output();
+        for ns in self.namespaces() {
+            let _ = Process::new("ip").args(["netns", "del", &ns]).status();
+        }
+    }
+}
+
+fn list_namespaces() -> Vec<String> {
+    std::fs::read_dir("/run/netns")
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn network() -> Network {
+    let text = std::fs::read_to_string(example()).expect("example");
+    cove_model::validate::validate_text(&text)
+        .network
+        .expect("valid")
+}
+
+fn eni(net: &Network, name: &str) -> EniId {
+    net.find_eni(name).expect("eni")
+}
+
+fn tcp(ns: &str, src: Option<Ipv4Addr>, src_port: u16, dst: Ipv4Addr, port: u16) -> Probe {
+    Probe {
+        ns: ns.to_owned(),
+        src,
+        src_port,
+        dst,
+        kind: ProbeKind::Tcp(port),
+    }
+}
+
+fn run(probes: &[Probe]) -> Vec<bool> {
+    run_batch(probes, Duration::from_millis(1500)).expect("probes")
+}
+
+#[test]
+fn example_in_the_kernel() {
+    if !privileged() {
+        return;
+    }
+    let d = Deployment::new("d");
+    let net = network();
+    let names = Names::new(&net, &d.prefix);
+    let foreign = format!("foreign{}", std::process::id() % 100_000);
+    assert!(
+        Process::new("ip")
+            .args(["netns", "add", &foreign])
+            .status()
+            .expect("ip")
+            .success()
+    );
+    let foreign_nft = Process::new("ip")
+        .args([
+            "netns", "exec", &foreign, "nft", "add", "table", "inet", "cove",
+        ])
+        .status()
+        .expect("nft");
+    assert!(foreign_nft.success());
+
+    // Apply, then apply again: nothing to change.
+    let out = d
+        .cove()
+        .args(["apply", "-f"])
+        .arg(example())
+        .output()
+        .expect("apply");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = d
+        .cove()
+        .args(["apply", "-f"])
+        .arg(example())
+        .output()
+        .expect("apply");
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("nothing to change"));
+    d.cove()
+        .args(["status", "-f"])
+        .arg(example())
+        .assert()
+        .code(0);
+
+    let fn_a = eni(&net, "functions/fn-a");
+    let fn_b = eni(&net, "functions/fn-b");
+    let db = eni(&net, "prod/db-1");
+    let db_ip = net.enis[db.index()].private_ip;
+    let ns_a = names.eni_ns(fn_a);
+    let ns_b = names.eni_ns(fn_b);
+
+    // Servers: every user ENI listens on the probed ports; the outside namespace
+    // stands in for the internet.
+    let ports = [22u16, 443, 5432, 8080];
+    let mut responders = Vec::new();
+    for (i, e) in net.enis.iter().enumerate() {
+        if e.owner == EniOwner::User {
+            let ns = names.eni_ns(EniId(cove_model::lookup::index_u32(i)));
+            responders.push(
+                Responder::start(&ns, Ipv4Addr::UNSPECIFIED, &ports, &ports).expect("responder"),
+            );
+            allow_ping_sockets(&ns).expect("ping sockets");
+        }
+    }
+    let outside = names.outside_ns();
+    let internet = net.internet_stand_in();
+
+    // 1. The function reaches the database over the peering; port 22 is blocked.
+    let got = run(&[
+        tcp(&ns_a, None, 40001, db_ip, 5432),
+        tcp(&ns_a, None, 40002, db_ip, 22),
+    ]);
+    assert_eq!(
+        got,
+        vec![true, false],
+        "fn-a -> db-1: 5432 open, 22 blocked"
+    );
+
+    // 2. Outbound traffic leaves from the NAT gateway's static IP.
+    let seen = in_namespace(&outside, || {
+        let l = TcpListener::bind((internet, 9443)).expect("listen");
+        l.set_nonblocking(false).expect("blocking");
+        l
+    })
+    .expect("outside");
+    let waiter = std::thread::spawn(move || {
+        seen.set_nonblocking(false).ok();
+        seen.accept().map(|(_, peer)| peer.ip())
+    });
+    let got = run(&[tcp(&ns_b, None, 40003, internet, 9443)]);
+    assert_eq!(
+        got,
+        vec![true],
+        "fn-b reaches the internet through its NAT gateway"
+    );
+    let peer = waiter.join().expect("join").expect("accept");
+    assert_eq!(
+        peer.to_string(),
+        "203.0.113.11",
+        "seen from the NAT gateway's static IP"
+    );
+
+    // 3. The kernel agrees with the analyzer on every user-ENI pair and port.
+    let an = Analyzer::new(&net);
+    let users: Vec<EniId> = (0..net.enis.len())
+        .map(|i| EniId(cove_model::lookup::index_u32(i)))
+        .filter(|e| net.enis[e.index()].owner == EniOwner::User)
+        .collect();
+    let mut probes = Vec::new();
+    let mut flows = Vec::new();
+    let mut port_no = 41000u16;
+    for s in &users {
+        let dsts = users
+            .iter()
+            .filter(|d| *d != s)
+            .map(|d| (Endpoint::Eni(*d), net.enis[d.index()].private_ip))
+            .chain([(Endpoint::External(internet), internet)]);
+        for (dst, ip) in dsts {
+            for kind in [
+                ProbeKind::Tcp(5432),
+                ProbeKind::Tcp(22),
+                ProbeKind::Udp(443),
+                ProbeKind::IcmpEcho,
+            ] {
+                port_no += 1;
+                let (protocol, port) = match kind {
+                    ProbeKind::Tcp(p) => (6, p),
+                    ProbeKind::Udp(p) => (17, p),
+                    ProbeKind::IcmpEcho => (1, 0),
+                };
+                flows.push(Flow {
+                    src: Endpoint::Eni(*s),
+                    dst,
+                    protocol,
+                    port,
+                    src_port: Some(port_no),
+                    icmp: (8, 0),
+                });
+                probes.push(Probe {
+                    ns: names.eni_ns(*s),
+                    src: None,
+                    src_port: port_no,
+                    dst: ip,
+                    kind,
+                });
+            }
+        }
+    }
+    let outside_responder =
+        Responder::start(&outside, internet, &ports, &ports).expect("outside responder");
+    let got = run(&probes);
+    let mut disagreements = Vec::new();
+    for ((flow, probe), kernel) in flows.iter().zip(&probes).zip(&got) {
+        let verdict = an.check(flow);
+        if verdict.reachable != *kernel {
+            disagreements.push(format!(
+                "{probe:?}: kernel {kernel}, analyzer {} ({:?})",
+                verdict.reachable, verdict.blocked
+            ));
+        }
+    }
+    assert!(
+        disagreements.is_empty(),
+        "{} disagreements:\n{}",
+        disagreements.len(),
+        disagreements.join("\n")
+    );
+    assert!(got.iter().any(|b| *b) && got.iter().any(|b| !*b));
+    drop(outside_responder);
+
+    // 4. A forged source address is dropped (the real one works).
+    let forged = Ipv4Addr::new(10, 20, 1, 99);
+    assert!(
+        Process::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &ns_a,
+                "ip",
+                "addr",
+                "add",
+                "10.20.1.99/32",
+                "dev",
+                "eth0"
+            ])
+            .status()
+            .expect("ip")
+            .success()
+    );
+    let got = run(&[
+        tcp(&ns_a, Some(forged), 42001, db_ip, 5432),
+        tcp(&ns_a, None, 42002, db_ip, 5432),
+    ]);
+    assert_eq!(got, vec![false, true], "forged source dropped");
+
+    // 5. The router itself is unreachable from a workload.
+    let router_ip = Ipv4Addr::new(10, 20, 1, 1);
+    let got = run(&[tcp(&ns_a, None, 42003, router_ip, 22)]);
+    assert_eq!(got, vec![false], "no access to the VPC router");
+
+    // 6. Drift: a flushed firewall and a deleted namespace are reported and repaired.
+    let router = names.router_ns(net.enis[db.index()].vpc);
+    assert!(
+        Process::new("ip")
+            .args(["netns", "exec", &router, "nft", "flush", "ruleset"])
+            .status()
+            .expect("nft")
+            .success()
+    );
+    let out = d
+        .cove()
+        .args(["status", "-f"])
+        .arg(example())
+        .output()
+        .expect("status");
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&router));
+    let dw = names.eni_ns(eni(&net, "warehouse/dw-1"));
+    drop(responders);
+    assert!(
+        Process::new("ip")
+            .args(["netns", "del", &dw])
+            .status()
+            .expect("ip")
+            .success()
+    );
+    let out = d
+        .cove()
+        .args(["status", "-f"])
+        .arg(example())
+        .output()
+        .expect("status");
+    assert_eq!(out.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&dw));
+    d.cove()
+        .args(["apply", "-f"])
+        .arg(example())
+        .assert()
+        .code(0);
+    d.cove()
+        .args(["status", "-f"])
+        .arg(example())
+        .assert()
+        .code(0);
+    // Repaired firewall works again: 22 blocked, 5432 open.
+    let _db = Responder::start(&names.eni_ns(db), Ipv4Addr::UNSPECIFIED, &ports, &ports)
+        .expect("responder");
+    let got = run(&[
+        tcp(&ns_a, None, 43001, db_ip, 5432),
+        tcp(&ns_a, None, 43002, db_ip, 22),
+    ]);
+    assert_eq!(got, vec![true, false]);
+    drop(_db);
+
+    // 7. Destroy leaves nothing of ours, and the foreign namespace and table intact.
+    d.cove().arg("destroy").assert().code(0);
+    assert!(
+        d.namespaces().is_empty(),
+        "left behind: {:?}",
+        d.namespaces()
+    );
+    assert!(list_namespaces().contains(&foreign));
+    let tables = Process::new("ip")
+        .args(["netns", "exec", &foreign, "nft", "list", "tables"])
+        .output()
+        .expect("nft");
+    assert!(String::from_utf8_lossy(&tables.stdout).contains("table inet cove"));
+    let _ = Process::new("ip").args(["netns", "del", &foreign]).status();
+}

@@ -1,0 +1,249 @@
+//! The central data-plane test: random valid networks are applied to the kernel and
+//! real TCP, UDP and ICMP traffic is sent between ENI namespaces and the outside
+//! namespace; every outcome must equal the analyzer's verdict.
+//!
+//! Each spec is applied over the previous one (so the planner's diffs are exercised
+//! against the real kernel), with a full destroy every ten specs. A disagreement
+//! prints the spec, the flow and both answers. Sizes: `COVE_DIFF_SPECS` (default 50)
+//! specs, at least `COVE_DIFF_FLOWS` (default 10,000) flows in all.
+//!
+//! Privileged: runs as root (CI runs as root and must not skip: `CI=true`).
+
+use std::collections::BTreeSet;
+use std::net::Ipv4Addr;
+use std::time::{Duration, Instant};
+
+use cove_analyze::{Analyzer, Endpoint, Flow};
+use cove_host::Host;
+use cove_model::validate::validate;
+use cove_model::{EniId, EniOwner, Network};
+use cove_plan::names::Names;
+use cove_probe::{Probe, ProbeKind, Responder, allow_ping_sockets, run_batch};
+use cove_testgen::{RANDOM_PORTS, SplitMix64, random_network};
+
+fn env_usize(key: &str, default: usize) -> usize {
+    std::env::var(key)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+struct Cleanup(Host);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let _ = self.0.destroy();
+    }
+}
+
+fn user_enis(net: &Network) -> Vec<EniId> {
+    (0..net.enis.len())
+        .map(|i| EniId(u32::try_from(i).expect("small")))
+        .filter(|e| net.enis[e.index()].owner == EniOwner::User)
+        .collect()
+}
+
+/// The probes of one spec: every ordered pair of endpoints (user ENIs and the
+/// internet) once, then random pairs until `per_spec` flows.
+fn plan_flows(
+    an: &Analyzer<'_>,
+    net: &Network,
+    names: &Names<'_>,
+    rng: &mut SplitMix64,
+    next_port: &mut u16,
+    per_spec: usize,
+) -> Vec<(Flow, Probe)> {
+    let internet = net.internet_stand_in();
+    let outside = names.outside_ns();
+    let has_outside = net.vpcs.iter().any(|v| v.internet_gateway.is_some());
+    let mut ends: Vec<Endpoint> = user_enis(net).into_iter().map(Endpoint::Eni).collect();
+    if has_outside {
+        ends.push(Endpoint::External(internet));
+    }
+    let mut pairs = Vec::new();
+    for s in &ends {
+        for d in &ends {
+            if s != d {
+                pairs.push((*s, *d));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    let mut i = 0;
+    while !pairs.is_empty() && out.len() < per_spec.max(pairs.len()) {
+        let (s, d) = if i < pairs.len() {
+            pairs[i]
+        } else {
+            pairs[rng.index(pairs.len())]
+        };
+        i += 1;
+        let (ns, src_ip) = match s {
+            Endpoint::Eni(e) => (names.eni_ns(e), None),
+            Endpoint::External(ip) => (outside.clone(), Some(ip)),
+        };
+        let dst_ip = match d {
+            Endpoint::Eni(e) => {
+                let eni = &net.enis[e.index()];
+                if matches!(s, Endpoint::External(_)) {
+                    match eni.public_ip {
+                        Some(p) => p,
+                        None => continue, // unreachable by construction; no address to try
+                    }
+                } else {
+                    eni.private_ip
+                }
+            }
+            Endpoint::External(ip) => ip,
+        };
+        if matches!((s, d), (Endpoint::External(_), Endpoint::External(_))) {
+            continue;
+        }
+        *next_port = if *next_port >= 60990 {
+            33000
+        } else {
+            *next_port + 1
+        };
+        let src_port = *next_port;
+        // Candidate probes; half of the time pick one the analyzer calls reachable
+        // (when there is one), so that both outcomes are tested in bulk. The choice
+        // uses only the analyzer; the comparison is unaffected.
+        let mut candidates: Vec<(u8, ProbeKind)> = vec![(1, ProbeKind::IcmpEcho)];
+        for p in RANDOM_PORTS {
+            candidates.push((6, ProbeKind::Tcp(p)));
+            candidates.push((17, ProbeKind::Udp(p)));
+        }
+        let flow_of = |(protocol, kind): (u8, ProbeKind)| Flow {
+            src: s,
+            dst: d,
+            protocol,
+            port: match kind {
+                ProbeKind::Tcp(p) | ProbeKind::Udp(p) => p,
+                ProbeKind::IcmpEcho => 0,
+            },
+            src_port: Some(src_port),
+            icmp: (8, 0),
+        };
+        let open: Vec<(u8, ProbeKind)> = candidates
+            .iter()
+            .copied()
+            .filter(|c| an.reachable(&flow_of(*c)))
+            .collect();
+        let (protocol, kind) = if !open.is_empty() && rng.chance(50) {
+            open[rng.index(open.len())]
+        } else {
+            candidates[rng.index(candidates.len())]
+        };
+        out.push((
+            flow_of((protocol, kind)),
+            Probe {
+                ns,
+                src: src_ip,
+                src_port,
+                dst: dst_ip,
+                kind,
+            },
+        ));
+    }
+    out
+}
+
+#[test]
+fn kernel_agrees_with_analyzer_on_random_networks() {
+    if !nix::unistd::geteuid().is_root() {
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "needs root in CI"
+        );
+        eprintln!("skipping: needs root");
+        return;
+    }
+    let specs = env_usize("COVE_DIFF_SPECS", 50);
+    let min_flows = env_usize("COVE_DIFF_FLOWS", 10_000);
+    let per_spec = min_flows.div_ceil(specs.max(1));
+    let prefix = format!("x{}", std::process::id() % 100_000);
+    let host = Host::new(&prefix).expect("host");
+    let cleanup = Cleanup(host);
+    let host = &cleanup.0;
+    let mut rng = SplitMix64::new(0x5EED);
+    let mut next_port = 33000u16;
+    let (mut total, mut reachable, mut disagreements) = (0usize, 0usize, Vec::new());
+    let started = Instant::now();
+    for k in 0..specs {
+        let seed = 10_000 + k as u64;
+        let spec = random_network(seed);
+        let net = validate(&spec).network.expect("generated specs are valid");
+        if k % 10 == 0 {
+            host.destroy().expect("destroy");
+        }
+        let want = cove_plan::desired(&net, &prefix).expect("layout");
+        let observed = host.observe().expect("observe");
+        let plan = cove_plan::diff(&observed, &want);
+        host.apply(&plan)
+            .unwrap_or_else(|e| panic!("seed {seed}: apply failed: {e:?}"));
+        let again = cove_plan::diff(&host.observe().expect("observe"), &want);
+        assert!(again.is_empty(), "seed {seed}: not converged:\n{again}");
+
+        let names = Names::new(&net, &prefix);
+        let ports: Vec<u16> = RANDOM_PORTS.to_vec();
+        let mut responders = Vec::new();
+        let mut serving: BTreeSet<String> = BTreeSet::new();
+        for e in user_enis(&net) {
+            serving.insert(names.eni_ns(e));
+        }
+        if net.vpcs.iter().any(|v| v.internet_gateway.is_some()) {
+            serving.insert(names.outside_ns());
+        }
+        let outside = names.outside_ns();
+        for ns in &serving {
+            let bind = if *ns == outside {
+                net.internet_stand_in()
+            } else {
+                Ipv4Addr::UNSPECIFIED
+            };
+            responders.push(Responder::start(ns, bind, &ports, &ports).expect("responder"));
+            allow_ping_sockets(ns).expect("ping sockets");
+        }
+        let an = Analyzer::new(&net);
+        let flows = plan_flows(&an, &net, &names, &mut rng, &mut next_port, per_spec);
+        let probes: Vec<Probe> = flows.iter().map(|(_, p)| p.clone()).collect();
+        let got = run_batch(&probes, Duration::from_millis(1200)).expect("probes");
+        for ((flow, probe), kernel) in flows.iter().zip(&got) {
+            let v = an.check(flow);
+            total += 1;
+            reachable += usize::from(*kernel);
+            if v.reachable != *kernel {
+                disagreements.push(format!(
+                    "seed {seed}: {probe:?}\n  kernel: {}\n  analyzer: {} {:?}",
+                    if *kernel { "REACHABLE" } else { "BLOCKED" },
+                    if v.reachable { "REACHABLE" } else { "BLOCKED" },
+                    v.blocked
+                ));
+                if disagreements.len() <= 3 {
+                    eprintln!(
+                        "--- disagreement, spec (seed {seed}):\n{}",
+                        serde_saphyr::to_string(&spec).unwrap_or_default()
+                    );
+                }
+            }
+        }
+        drop(responders);
+    }
+    host.destroy().expect("destroy");
+    eprintln!(
+        "differential: {specs} specs, {total} flows ({reachable} reachable), {} disagreements, {:.1?}",
+        disagreements.len(),
+        started.elapsed()
+    );
+    assert!(total >= min_flows, "only {total} flows");
+    assert!(
+        reachable * 10 > total,
+        "too few reachable flows to be meaningful: {reachable}"
+    );
+    assert!(
+        disagreements.is_empty(),
+        "{} of {total} flows disagree:\n{}",
+        disagreements.len(),
+        disagreements.join("\n")
+    );
+}
