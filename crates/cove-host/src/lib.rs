@@ -85,7 +85,9 @@ impl Host {
     pub fn observe(&self) -> Result<HostState, HostError> {
         let names = netns::list(&self.prefix)?;
         let mut workers = Vec::with_capacity(names.len());
-        for ns in names {
+        // A leftover file of an interrupted create is not a namespace: it is observed
+        // as missing, and creating the namespace replaces it.
+        for ns in names.into_iter().filter(|n| netns::is_mounted(n)) {
             match Worker::start(&ns) {
                 Ok(w) => workers.push((ns, w)),
                 // Deleted since it was listed.

@@ -76,6 +76,15 @@ fn prepare_run_dir() -> Result<(), HostError> {
 pub(crate) fn create(ns: &str) -> Result<(), HostError> {
     prepare_run_dir()?;
     let path = ns_path(ns);
+    // A file left by a run killed between creating it and mounting the namespace
+    // on it is not a namespace: remove it and start again.
+    if path.exists() && !is_mounted(ns) {
+        fs::remove_file(&path).map_err(|source| HostError::NamespaceFile {
+            ns: ns.to_owned(),
+            path: path.clone(),
+            source,
+        })?;
+    }
     OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -204,7 +213,18 @@ fn kill_processes(ns: &str, id: (u64, u64)) -> Result<usize, HostError> {
     Ok(killed)
 }
 
-/// Names of the namespaces under `/run/netns` that start with `<prefix>-`, sorted.
+/// Whether `/run/netns/<ns>` has a namespace mounted on it (a plain file left by an
+/// interrupted create lives on the directory's own file system; a mounted namespace
+/// is on nsfs).
+pub(crate) fn is_mounted(ns: &str) -> bool {
+    match (fs::metadata(ns_path(ns)), fs::metadata(NETNS_DIR)) {
+        (Ok(file), Ok(dir)) => file.dev() != dir.dev(),
+        _ => false,
+    }
+}
+
+/// Names of the entries under `/run/netns` that start with `<prefix>-`, sorted
+/// (mounted namespaces and leftover files alike; see [`is_mounted`]).
 pub(crate) fn list(prefix: &str) -> Result<Vec<String>, HostError> {
     let dir = Path::new(NETNS_DIR);
     let entries = match fs::read_dir(dir) {
