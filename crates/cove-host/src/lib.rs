@@ -197,6 +197,17 @@ impl Host {
             Op::DeleteNft { name, .. } if !valid_nft_name(name) => {
                 Err(invalid("nftables table", name, NFT_RULE))
             }
+            Op::NftElements {
+                table, add, delete, ..
+            } => {
+                if !valid_nft_name(table) {
+                    return Err(invalid("nftables table", table, NFT_RULE));
+                }
+                match add.keys().chain(delete.keys()).find(|s| !valid_nft_name(s)) {
+                    Some(set) => Err(invalid("nftables set", set, NFT_RULE)),
+                    None => Ok(()),
+                }
+            }
             _ => Ok(()),
         }
     }
@@ -342,6 +353,7 @@ mod tests {
                 name: name.into(),
                 generation: "g".into(),
                 text: String::new(),
+                elements: Default::default(),
             },
         };
         assert!(h.check(&nft("cove")).is_ok());

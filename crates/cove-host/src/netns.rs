@@ -106,6 +106,10 @@ pub(crate) fn create(ns: &str) -> Result<(), HostError> {
                 ns: name.clone(),
                 source,
             })?;
+            // `lo` comes up before the namespace becomes visible, so that a run killed
+            // half-way never leaves a namespace whose loopback is down.
+            let (rt, handle) = crate::worker::connect_here(&name)?;
+            rt.block_on(crate::link::set_up(&handle, &name, "lo"))?;
             nix::mount::mount(
                 Some("/proc/thread-self/ns/net"),
                 &target,

@@ -9,7 +9,7 @@ use futures::TryStreamExt;
 use ipnet::Ipv4Net;
 use netlink_packet_route::AddressFamily;
 use netlink_packet_route::address::{AddressAttribute, AddressMessage};
-use netlink_packet_route::link::{InfoKind, LinkAttribute, LinkInfo, LinkMessage};
+use netlink_packet_route::link::{InfoKind, LinkAttribute, LinkFlags, LinkInfo, LinkMessage};
 use rtnetlink::{Handle, IpVersion, RouteMessageBuilder};
 
 use crate::error::{HostError, nl_io};
@@ -48,7 +48,10 @@ pub(crate) async fn netlink_state(handle: &Handle, ns: &str) -> Result<NsState, 
             }
         }
         if let Some(name) = name {
-            if veth && name != "lo" {
+            // A link left down (by an apply interrupted between creating and enabling
+            // it) counts as missing: the plan deletes and recreates it.
+            let up = link.header.flags.contains(LinkFlags::Up);
+            if veth && up && name != "lo" {
                 state.links.insert(name.clone());
             }
             names.insert(link.header.index, name);

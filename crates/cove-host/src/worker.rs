@@ -138,6 +138,12 @@ fn run(ns: &str, ready: &mpsc::Sender<Result<(), HostError>>, jobs: &mpsc::Recei
 
 fn setup(ns: &str) -> Result<(Runtime, Handle), HostError> {
     netns::enter(ns)?;
+    connect_here(ns)
+}
+
+/// A current-thread runtime and an rtnetlink connection in the namespace the calling
+/// thread is in.
+pub(crate) fn connect_here(ns: &str) -> Result<(Runtime, Handle), HostError> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -173,6 +179,9 @@ fn apply(rt: &Runtime, h: &Handle, ns: &str, op: &Op) -> Result<(), HostError> {
         Op::AddRule { rule, .. } => rt.block_on(route::add_rule(h, ns, rule)),
         Op::DeleteRule { rule, .. } => rt.block_on(route::delete_rule(h, ns, rule)),
         Op::ReplaceNft { table, .. } => nft::replace(ns, table),
+        Op::NftElements {
+            table, add, delete, ..
+        } => nft::update_elements(ns, table, add, delete),
         Op::DeleteNft { name, .. } => nft::delete(ns, name),
     }
 }

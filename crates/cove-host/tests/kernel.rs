@@ -64,6 +64,7 @@ fn firewall(generation: &str) -> NftTable {
              type filter hook forward priority 0; policy accept;\n    \
              tcp dport 8081 drop\n  }}\n}}\n"
         ),
+        elements: Default::default(),
     }
 }
 

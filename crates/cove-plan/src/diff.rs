@@ -141,7 +141,32 @@ pub fn diff(observed: &HostState, desired: &HostState) -> Plan {
             });
         }
         match (&have.nft, &want.nft) {
-            (Some(h), Some(w)) if h.same(w) => {}
+            (Some(h), Some(w)) if h.same(w) => {
+                let mut add = std::collections::BTreeMap::new();
+                let mut delete = std::collections::BTreeMap::new();
+                let empty = std::collections::BTreeSet::new();
+                let sets: BTreeSet<&String> = h.elements.keys().chain(w.elements.keys()).collect();
+                for set in sets {
+                    let hv = h.elements.get(set).unwrap_or(&empty);
+                    let wv = w.elements.get(set).unwrap_or(&empty);
+                    let a: BTreeSet<String> = wv.difference(hv).cloned().collect();
+                    let d: BTreeSet<String> = hv.difference(wv).cloned().collect();
+                    if !a.is_empty() {
+                        add.insert(set.clone(), a);
+                    }
+                    if !d.is_empty() {
+                        delete.insert(set.clone(), d);
+                    }
+                }
+                if !add.is_empty() || !delete.is_empty() {
+                    ops.push(Op::NftElements {
+                        ns: ns.clone(),
+                        table: w.name.clone(),
+                        add,
+                        delete,
+                    });
+                }
+            }
             (_, Some(w)) => ops.push(Op::ReplaceNft {
                 ns: ns.clone(),
                 table: w.clone(),

@@ -33,15 +33,24 @@ use crate::state::NftTable;
 /// The table name cove owns in every namespace.
 pub const TABLE: &str = "cove";
 
-fn finish(body: &str) -> NftTable {
+fn finish(body: &str, mut elements: Elements) -> NftTable {
     let digest = Sha256::digest(body.as_bytes());
     let generation: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
     let text = format!("table inet {TABLE} {{\n\tcomment \"gen:{generation}\"\n{body}}}\n");
+    elements.retain(|_, v| !v.is_empty());
     NftTable {
         name: TABLE.to_owned(),
         generation,
         text,
+        elements,
     }
+}
+
+/// Elements by set name.
+type Elements = BTreeMap<String, BTreeSet<String>>;
+
+fn add(elements: &mut Elements, set: &str, element: String) {
+    elements.entry(set.to_owned()).or_default().insert(element);
 }
 
 /// The NAT gateway's table: source-translate everything it forwards to its own
@@ -54,7 +63,7 @@ pub fn nat_gateway_table(ip: Ipv4Addr) -> NftTable {
          \tchain filter_input {{\n\t\ttype filter hook input priority filter; policy drop;\n\
          \t\tct state established,related accept\n\t}}\n"
     );
-    finish(&body)
+    finish(&body, Elements::new())
 }
 
 /// `meta l4proto tcp th dport 80-90 ` and friends, for a rule's traffic match.
@@ -102,9 +111,24 @@ fn nacl_chain(out: &mut String, name: &str, entries: &[NaclEntry], remote: &str)
     let _ = writeln!(out, "\t\tdrop\n\t}}");
 }
 
-/// Addresses a security-group rule's peer stands for: CIDRs as written, a group as
-/// the private IPs of its members, a prefix list as its CIDRs.
-fn peer_sets(net: &Network, peer: &SgPeer) -> Vec<String> {
+/// Stable name part of a security group: eight hex digits of its path's hash.
+fn sg_key(net: &Network, g: SgId) -> String {
+    let sg = &net.security_groups[g.index()];
+    crate::names::short_hash("sg", &format!("{}/{}", net.vpc_path(sg.vpc), sg.name))
+}
+
+/// Stable name of a combination of security groups (ENIs with the same groups share
+/// one pair of chains).
+fn combo_key(net: &Network, groups: &[SgId]) -> String {
+    let mut keys: Vec<String> = groups.iter().map(|g| sg_key(net, *g)).collect();
+    keys.sort();
+    keys.dedup();
+    crate::names::short_hash("sgc", &keys.join(","))
+}
+
+/// The rule text matching a security-group rule's remote side: CIDRs as written, a
+/// group as its named member set, a prefix list as its CIDRs (one rule each).
+fn peer_matches(net: &Network, peer: &SgPeer) -> Vec<String> {
     match peer {
         SgPeer::Cidr(c) => vec![c.to_string()],
         SgPeer::PrefixList(p) => net.prefix_lists[p.index()]
@@ -112,80 +136,135 @@ fn peer_sets(net: &Network, peer: &SgPeer) -> Vec<String> {
             .iter()
             .map(ToString::to_string)
             .collect(),
-        SgPeer::Group(g) => {
-            let members: BTreeSet<Ipv4Addr> = net
-                .enis
-                .iter()
-                .filter(|e| e.security_groups.contains(g))
-                .map(|e| e.private_ip)
-                .collect();
-            if members.is_empty() {
-                Vec::new()
-            } else {
-                let list: Vec<String> = members.iter().map(ToString::to_string).collect();
-                vec![format!("{{ {} }}", list.join(", "))]
-            }
-        }
+        SgPeer::Group(g) => vec![format!("@members_{}", sg_key(net, *g))],
     }
 }
 
 fn sg_chain(out: &mut String, net: &Network, name: &str, rules: &[&SgRule], remote: &str) {
     let _ = writeln!(out, "\tchain {name} {{");
     for r in rules {
-        for set in peer_sets(net, &r.peer) {
-            let _ = writeln!(out, "\t\tip {remote} {set} {}return", traffic(&r.traffic));
+        for m in peer_matches(net, &r.peer) {
+            let _ = writeln!(out, "\t\tip {remote} {m} {}return", traffic(&r.traffic));
         }
     }
     let _ = writeln!(out, "\t\tdrop\n\t}}");
 }
 
-/// The router table of VPC `v`.
+/// The router table of VPC `v`: a static part that depends on the VPC's subnets,
+/// ACLs, security-group combinations, peerings and gateway; everything per ENI lives
+/// in sets and maps.
 pub fn router_table(net: &Network, names: &Names<'_>, v: VpcId) -> NftTable {
     let vpc = &net.vpcs[v.index()];
     let mut out = String::new();
-    // Links per subnet.
-    for (i, s) in vpc.subnets.iter().enumerate() {
-        let links: Vec<String> = vpc
-            .enis
-            .iter()
-            .filter(|e| net.enis[e.index()].subnet == *s)
-            .map(|e| format!("\"{}\"", names.eni_router_link(*e)))
-            .collect();
-        if links.is_empty() {
-            let _ = writeln!(out, "\tset subnet_{i} {{ type ifname; }}");
-        } else {
-            let _ = writeln!(
-                out,
-                "\tset subnet_{i} {{ type ifname; elements = {{ {} }} }}",
-                links.join(", ")
-            );
-        }
+    let mut el = Elements::new();
+    // Per-ENI data.
+    let decls = [
+        "set src_links { type ifname; }",
+        "set eni_src { type ifname . ipv4_addr; }",
+        "set mac_links { type ifname; }",
+        "set link_mac { type ifname . ether_addr; }",
+        "map link_subnet { type ifname : mark; }",
+        "set link_subnet_pair { type ifname . mark; }",
+        "set igw_sources { type ipv4_addr; }",
+        "map public_to_private { type ipv4_addr : ipv4_addr; }",
+        "map private_to_public { type ipv4_addr : ipv4_addr; }",
+    ];
+    for d in decls {
+        let _ = writeln!(out, "\t{d}");
     }
-    // Anti-spoofing.
-    let _ = writeln!(
-        out,
-        "\tchain from_links {{\n\t\ttype filter hook prerouting priority raw; policy accept;"
-    );
+    // Security-group combinations and the groups they reference.
+    let mut combos: BTreeMap<String, Vec<SgId>> = BTreeMap::new();
     for e in &vpc.enis {
         let eni = &net.enis[e.index()];
-        let link = names.eni_router_link(*e);
-        let mac = crate::desired::eni_mac_text(net, *e);
-        let _ = writeln!(out, "\t\tiifname \"{link}\" ether saddr != {mac} drop");
-        // A NAT gateway forwards replies with other sources (source/destination
-        // check disabled, as on AWS); every other ENI sends only from its own IP.
-        if !matches!(eni.owner, EniOwner::NatGateway(_)) {
-            let _ = writeln!(
-                out,
-                "\t\tiifname \"{link}\" ip saddr != {} drop",
-                eni.private_ip
+        if !eni.security_groups.is_empty() {
+            combos
+                .entry(combo_key(net, &eni.security_groups))
+                .or_insert_with(|| eni.security_groups.clone());
+        }
+    }
+    let mut referenced: BTreeMap<String, SgId> = BTreeMap::new();
+    for groups in combos.values() {
+        for g in groups {
+            let sg = &net.security_groups[g.index()];
+            for r in sg.ingress.iter().chain(&sg.egress) {
+                if let SgPeer::Group(h) = r.peer {
+                    referenced.insert(sg_key(net, h), h);
+                }
+            }
+        }
+    }
+    for (key, g) in &referenced {
+        let _ = writeln!(out, "\tset members_{key} {{ type ipv4_addr; }}");
+        for eni in net.enis.iter().filter(|e| e.security_groups.contains(g)) {
+            add(
+                &mut el,
+                &format!("members_{key}"),
+                eni.private_ip.to_string(),
             );
         }
     }
-    let _ = writeln!(out, "\t}}");
-    // Internet gateway: 1:1 NAT of public IPs (a NAT gateway uses its first one).
+    // Chains that maps jump to must exist before the maps: ACL and SG chains first.
+    for (i, s) in vpc.subnets.iter().enumerate() {
+        let acl = &net.network_acls[net.subnets[s.index()].network_acl.index()];
+        nacl_chain(&mut out, &format!("nacl_out_{i}"), &acl.egress, "daddr");
+        nacl_chain(&mut out, &format!("nacl_in_{i}"), &acl.ingress, "saddr");
+    }
+    for (key, groups) in &combos {
+        let egress: Vec<&SgRule> = groups
+            .iter()
+            .flat_map(|g| net.security_groups[g.index()].egress.iter())
+            .collect();
+        let ingress: Vec<&SgRule> = groups
+            .iter()
+            .flat_map(|g| net.security_groups[g.index()].ingress.iter())
+            .collect();
+        sg_chain(&mut out, net, &format!("sgc_{key}_out"), &egress, "daddr");
+        sg_chain(&mut out, net, &format!("sgc_{key}_in"), &ingress, "saddr");
+    }
+    for m in ["nacl_out", "nacl_in", "sg_out", "sg_in"] {
+        let _ = writeln!(out, "\tmap {m} {{ type ifname : verdict; }}");
+    }
+    // Elements per ENI link.
     let mut public: BTreeMap<Ipv4Addr, Ipv4Addr> = BTreeMap::new();
     for e in &vpc.enis {
         let eni = &net.enis[e.index()];
+        let link = format!("\"{}\"", names.eni_router_link(*e));
+        let mac = crate::desired::eni_mac_text(net, *e);
+        let subnet = vpc
+            .subnets
+            .iter()
+            .position(|s| *s == eni.subnet)
+            .unwrap_or(0);
+        let nat = matches!(eni.owner, EniOwner::NatGateway(_));
+        add(&mut el, "mac_links", link.clone());
+        add(&mut el, "link_mac", format!("{link} . {mac}"));
+        // A NAT gateway forwards replies with other sources (source/destination check
+        // disabled, as on AWS); every other ENI sends only from its own IP.
+        if !nat {
+            add(&mut el, "src_links", link.clone());
+            add(&mut el, "eni_src", format!("{link} . {}", eni.private_ip));
+        }
+        add(&mut el, "link_subnet", format!("{link} : {}", subnet + 1));
+        add(
+            &mut el,
+            "link_subnet_pair",
+            format!("{link} . {}", subnet + 1),
+        );
+        add(
+            &mut el,
+            "nacl_out",
+            format!("{link} : jump nacl_out_{subnet}"),
+        );
+        add(
+            &mut el,
+            "nacl_in",
+            format!("{link} : jump nacl_in_{subnet}"),
+        );
+        if !eni.security_groups.is_empty() {
+            let key = combo_key(net, &eni.security_groups);
+            add(&mut el, "sg_out", format!("{link} : jump sgc_{key}_out"));
+            add(&mut el, "sg_in", format!("{link} : jump sgc_{key}_in"));
+        }
         if let Some(p) = eni.public_ip {
             public.entry(p).or_insert(eni.private_ip);
         }
@@ -196,27 +275,31 @@ pub fn router_table(net: &Network, names: &Names<'_>, v: VpcId) -> NftTable {
         }
     }
     let has_igw = vpc.internet_gateway.is_some();
-    if has_igw && !public.is_empty() {
-        let dnat: Vec<String> = public.iter().map(|(p, i)| format!("{p} : {i}")).collect();
+    if has_igw {
         let mut by_private: BTreeMap<Ipv4Addr, Ipv4Addr> = BTreeMap::new();
         for (p, i) in &public {
+            add(&mut el, "public_to_private", format!("{p} : {i}"));
             by_private.entry(*i).or_insert(*p);
         }
-        let snat: Vec<String> = by_private
-            .iter()
-            .map(|(i, p)| format!("{i} : {p}"))
-            .collect();
+        for (i, p) in &by_private {
+            add(&mut el, "private_to_public", format!("{i} : {p}"));
+            add(&mut el, "igw_sources", i.to_string());
+        }
+    }
+    // Anti-spoofing, before conntrack.
+    let _ = writeln!(
+        out,
+        "\tchain from_links {{\n\t\ttype filter hook prerouting priority raw; policy accept;\n\
+         \t\tiifname @mac_links iifname . ether saddr != @link_mac drop\n\
+         \t\tiifname @src_links iifname . ip saddr != @eni_src drop\n\t}}"
+    );
+    if has_igw {
         let _ = writeln!(
             out,
             "\tchain public_in {{\n\t\ttype nat hook prerouting priority dstnat; policy accept;\n\
-             \t\tiifname \"igw0\" dnat ip to ip daddr map {{ {} }}\n\t}}",
-            dnat.join(", ")
-        );
-        let _ = writeln!(
-            out,
-            "\tchain public_out {{\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n\
-             \t\toifname \"igw0\" snat ip to ip saddr map {{ {} }}\n\t}}",
-            snat.join(", ")
+             \t\tiifname \"igw0\" dnat ip to ip daddr map @public_to_private\n\t}}\n\
+             \tchain public_out {{\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n\
+             \t\toifname \"igw0\" snat ip to ip saddr map @private_to_public\n\t}}"
         );
     }
     // Forwarding filter.
@@ -224,92 +307,46 @@ pub fn router_table(net: &Network, names: &Names<'_>, v: VpcId) -> NftTable {
         out,
         "\tchain filter_forward {{\n\t\ttype filter hook forward priority filter; policy drop;\n\t\tmeta nfproto ipv6 drop"
     );
-    let peer_links: BTreeSet<String> = net
-        .peerings
-        .iter()
-        .enumerate()
-        .filter(|(_, p)| p.status == cove_model::PeeringStatus::Active)
-        .filter_map(|(i, p)| {
-            let id = cove_model::PeeringId(cove_model::lookup::index_u32(i));
-            if p.requester == v {
-                Some(names.peering_link_requester(id))
-            } else if p.accepter == v {
-                Some(names.peering_link_accepter(id))
-            } else {
-                None
-            }
-        })
-        .collect();
     let blocks: Vec<String> = vpc.cidrs.iter().map(ToString::to_string).collect();
-    for l in &peer_links {
+    for (i, p) in net.peerings.iter().enumerate() {
+        if p.status != cove_model::PeeringStatus::Active {
+            continue;
+        }
+        let id = cove_model::PeeringId(cove_model::lookup::index_u32(i));
+        let link = if p.requester == v {
+            names.peering_link_requester(id)
+        } else if p.accepter == v {
+            names.peering_link_accepter(id)
+        } else {
+            continue;
+        };
         let _ = writeln!(
             out,
-            "\t\tiifname \"{l}\" ip daddr != {{ {} }} drop",
+            "\t\tiifname \"{link}\" ip daddr != {{ {} }} drop",
             blocks.join(", ")
         );
     }
     if has_igw {
-        if public.is_empty() {
-            let _ = writeln!(out, "\t\toifname \"igw0\" drop");
-        } else {
-            let privs: BTreeSet<String> = public.values().map(ToString::to_string).collect();
-            let privs: Vec<String> = privs.into_iter().collect();
-            let _ = writeln!(
-                out,
-                "\t\toifname \"igw0\" ip saddr != {{ {} }} drop",
-                privs.join(", ")
-            );
-        }
+        let _ = writeln!(out, "\t\toifname \"igw0\" ip saddr != @igw_sources drop");
     }
     let _ = writeln!(
         out,
         "\t\tjump nacl\n\t\tct state established,related accept\n\t\tct state invalid drop\n\t\tjump sg\n\t\taccept\n\t}}"
     );
-    // Network ACLs.
-    let _ = writeln!(out, "\tchain nacl {{");
-    for i in 0..vpc.subnets.len() {
-        let _ = writeln!(out, "\t\tiifname @subnet_{i} oifname @subnet_{i} return");
-    }
-    for i in 0..vpc.subnets.len() {
-        let _ = writeln!(out, "\t\tiifname @subnet_{i} jump nacl_out_{i}");
-    }
-    for i in 0..vpc.subnets.len() {
-        let _ = writeln!(out, "\t\toifname @subnet_{i} jump nacl_in_{i}");
-    }
-    let _ = writeln!(out, "\t}}");
-    for (i, s) in vpc.subnets.iter().enumerate() {
-        let acl = &net.network_acls[net.subnets[s.index()].network_acl.index()];
-        nacl_chain(&mut out, &format!("nacl_out_{i}"), &acl.egress, "daddr");
-        nacl_chain(&mut out, &format!("nacl_in_{i}"), &acl.ingress, "saddr");
-    }
-    // Security groups.
-    let mut sg_rules = String::new();
-    let _ = writeln!(out, "\tchain sg {{");
-    for (k, e) in vpc.enis.iter().enumerate() {
-        let eni = &net.enis[e.index()];
-        if eni.security_groups.is_empty() {
-            continue;
-        }
-        let link = names.eni_router_link(*e);
-        let _ = writeln!(out, "\t\tiifname \"{link}\" jump sg_out_{k}");
-        let _ = writeln!(out, "\t\toifname \"{link}\" jump sg_in_{k}");
-        let groups: Vec<SgId> = eni.security_groups.clone();
-        let egress: Vec<&SgRule> = groups
-            .iter()
-            .flat_map(|g| net.security_groups[g.index()].egress.iter())
-            .collect();
-        let ingress: Vec<&SgRule> = groups
-            .iter()
-            .flat_map(|g| net.security_groups[g.index()].ingress.iter())
-            .collect();
-        sg_chain(&mut sg_rules, net, &format!("sg_out_{k}"), &egress, "daddr");
-        sg_chain(&mut sg_rules, net, &format!("sg_in_{k}"), &ingress, "saddr");
-    }
-    let _ = writeln!(out, "\t}}");
-    out.push_str(&sg_rules);
+    // Network ACLs: skipped between two links of one subnet.
+    let _ = writeln!(
+        out,
+        "\tchain nacl {{\n\t\tmeta mark set 0\n\t\tmeta mark set iifname map @link_subnet\n\
+         \t\toifname . meta mark @link_subnet_pair return\n\
+         \t\tiifname vmap @nacl_out\n\t\toifname vmap @nacl_in\n\t}}"
+    );
+    let _ = writeln!(
+        out,
+        "\tchain sg {{\n\t\tiifname vmap @sg_out\n\t\toifname vmap @sg_in\n\t}}"
+    );
     let _ = writeln!(
         out,
         "\tchain filter_input {{\n\t\ttype filter hook input priority filter; policy drop;\n\t}}"
     );
-    finish(&out)
+    finish(&out, el)
 }

@@ -92,6 +92,18 @@ pub enum Op {
         /// The table, with its full text.
         table: NftTable,
     },
+    /// Add and remove set and map elements of cove's table (one `nft -f` batch;
+    /// the static part is unchanged).
+    NftElements {
+        /// Namespace.
+        ns: String,
+        /// Table name.
+        table: String,
+        /// Elements to add, by set.
+        add: std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
+        /// Elements to remove, by set.
+        delete: std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
+    },
     /// Remove cove's nftables table.
     DeleteNft {
         /// Namespace.
@@ -116,6 +128,7 @@ impl Op {
             | Op::AddRule { ns, .. }
             | Op::DeleteRule { ns, .. }
             | Op::ReplaceNft { ns, .. }
+            | Op::NftElements { ns, .. }
             | Op::DeleteNft { ns, .. } => ns,
             Op::CreateVeth { pair } => &pair.a.ns,
         }
@@ -151,6 +164,23 @@ impl fmt::Display for Op {
                 "~ nft {ns}: table inet {} generation {}",
                 table.name, table.generation
             ),
+            Op::NftElements {
+                ns,
+                table,
+                add,
+                delete,
+            } => {
+                let count = |m: &std::collections::BTreeMap<
+                    String,
+                    std::collections::BTreeSet<String>,
+                >| { m.values().map(|s| s.len()).sum::<usize>() };
+                write!(
+                    f,
+                    "~ nft {ns}: table inet {table}: +{} -{} element(s)",
+                    count(add),
+                    count(delete)
+                )
+            }
             Op::DeleteNft { ns, name } => write!(f, "- nft {ns}: table inet {name}"),
         }
     }

@@ -184,7 +184,32 @@ fn step(state: &mut HostState, op: &Op) -> Result<(), String> {
         }
         Op::ReplaceNft { ns, table } => {
             let n = state.namespaces.get_mut(ns).ok_or_else(|| missing(ns))?;
-            n.nft = Some(table.clone());
+            let mut t = table.clone();
+            t.elements.retain(|_, v| !v.is_empty());
+            n.nft = Some(t);
+        }
+        Op::NftElements {
+            ns, add, delete, ..
+        } => {
+            let n = state.namespaces.get_mut(ns).ok_or_else(|| missing(ns))?;
+            let t = n.nft.as_mut().ok_or("no table")?;
+            for (set, elems) in delete {
+                let have = t.elements.entry(set.clone()).or_default();
+                for e in elems {
+                    if !have.remove(e) {
+                        return Err(format!("element {e} not in {set}"));
+                    }
+                }
+            }
+            for (set, elems) in add {
+                let have = t.elements.entry(set.clone()).or_default();
+                for e in elems {
+                    if !have.insert(e.clone()) {
+                        return Err(format!("element {e} already in {set}"));
+                    }
+                }
+            }
+            t.elements.retain(|_, v| !v.is_empty());
         }
         Op::DeleteNft { ns, .. } => {
             let n = state.namespaces.get_mut(ns).ok_or_else(|| missing(ns))?;

@@ -183,25 +183,57 @@ pub struct Rule {
     pub table: u32,
 }
 
-/// cove's nftables table in a namespace: always `table inet <name>`, replaced as a
-/// whole (delete + add in one batch) when its generation changes.
+/// cove's nftables table in a namespace: always `table inet <name>`. Its static part
+/// (chains, rules, set declarations) is replaced as a whole (delete + add in one
+/// batch) when its generation changes; its set and map elements (per-ENI data) are
+/// added and removed one by one, so attaching an ENI never reloads the rules.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NftTable {
     /// Table name (family `inet`).
     pub name: String,
-    /// Hash of the ruleset text; stored as the table's comment so that it can be
+    /// Hash of the static text; stored as the table's comment so that it can be
     /// observed without parsing the rules.
     pub generation: String,
-    /// The full `nft -f` text that creates the table (empty in observed state: only
-    /// the generation is read back).
+    /// The `nft -f` text of the static part (empty in observed state: only the
+    /// generation is read back).
     #[serde(skip)]
     pub text: String,
+    /// Elements by set or map name, each in `nft` syntax (`"e1" . 10.0.0.5`,
+    /// `"e1" : jump nacl_out_1`).
+    pub elements: BTreeMap<String, BTreeSet<String>>,
 }
 
 impl NftTable {
-    /// Two tables are the same when name and generation agree (the text is not read
-    /// back from the kernel).
+    /// Two tables have the same static part when name and generation agree (the text
+    /// is not read back from the kernel).
     pub fn same(&self, other: &NftTable) -> bool {
         self.name == other.name && self.generation == other.generation
     }
+
+    /// The whole table as one `nft -f` batch: the static text, then the elements.
+    pub fn batch_text(&self) -> String {
+        let mut out = self.text.clone();
+        out.push_str(&element_statements("add", &self.name, &self.elements));
+        out
+    }
+}
+
+/// `add element inet TABLE SET { e1, e2 }` lines (or `delete element …`).
+pub fn element_statements(
+    verb: &str,
+    table: &str,
+    elements: &BTreeMap<String, BTreeSet<String>>,
+) -> String {
+    let mut out = String::new();
+    for (set, elems) in elements {
+        if elems.is_empty() {
+            continue;
+        }
+        let list: Vec<&str> = elems.iter().map(String::as_str).collect();
+        out.push_str(&format!(
+            "{verb} element inet {table} {set} {{ {} }}\n",
+            list.join(", ")
+        ));
+    }
+    out
 }

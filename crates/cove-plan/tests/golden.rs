@@ -50,7 +50,7 @@ fn example_plan_from_an_empty_host() {
     let mut nft = String::new();
     for (ns, state) in &want.namespaces {
         if let Some(t) = &state.nft {
-            nft.push_str(&format!("# {ns}\n{}\n", t.text));
+            nft.push_str(&format!("# {ns}\n{}\n", t.batch_text()));
         }
     }
     check_golden("secure-compute.nft.txt", &nft);
@@ -72,6 +72,38 @@ fn changing_one_rule_changes_only_that_firewall() {
     let text = plan.to_string();
     assert_eq!(plan.ops.len(), 1, "{text}");
     assert!(text.starts_with("~ nft cove-r-"), "{text}");
+}
+
+#[test]
+fn attaching_an_eni_changes_only_set_elements() {
+    let net = example();
+    let before = desired(&net, "cove").expect("layout");
+    let text = std::fs::read_to_string(root().join("../../examples/secure-compute.yaml"))
+        .expect("example")
+        .replace(
+            "- { name: fn-b, subnet: private-b, security_groups: [fn] }",
+            "- { name: fn-b, subnet: private-b, security_groups: [fn] }\n          - { name: fn-c, subnet: private-a, security_groups: [fn] }",
+        );
+    let more = validate_text(&text).network.expect("valid");
+    let after = desired(&more, "cove").expect("layout");
+    let plan = diff(&before_as_observed(&before), &after);
+    let text = plan.to_string();
+    assert!(
+        plan.ops
+            .iter()
+            .all(|op| !matches!(op, cove_plan::Op::ReplaceNft { .. })),
+        "an attach must not reload a ruleset:\n{text}"
+    );
+    assert!(text.contains("+ netns cove-e-"), "{text}");
+    // The functions router learns the link; the database's router learns the new
+    // member of the `fn` group its security group refers to.
+    let element_ops = plan
+        .ops
+        .iter()
+        .filter(|op| matches!(op, cove_plan::Op::NftElements { .. }))
+        .count();
+    assert_eq!(element_ops, 2, "{text}");
+    check_golden("secure-compute.attach.txt", &text);
 }
 
 /// What the executor would read back after applying `state`.
