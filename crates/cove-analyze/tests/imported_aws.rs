@@ -86,8 +86,7 @@ fn peering_with_overlapping_peers_uses_the_specific_routes() {
 #[test]
 fn every_snapshot_analyzes_and_agrees_with_the_naive_evaluator() {
     let Some(root) = snapshots() else { return };
-    let mut leaves = Vec::new();
-    leaf_folders(&root, &mut leaves);
+    let leaves = cove_testgen::json_folders(&root);
     assert!(leaves.len() >= 12, "found only {} folders", leaves.len());
     let mut flows_checked = 0;
     for dir in leaves {
@@ -118,21 +117,4 @@ fn every_snapshot_analyzes_and_agrees_with_the_naive_evaluator() {
         }
     }
     assert!(flows_checked > 100, "{flows_checked}");
-}
-
-fn leaf_folders(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .expect("list")
-        .map(|e| e.expect("entry").path())
-        .collect();
-    entries.sort();
-    if entries
-        .iter()
-        .any(|p| p.extension().is_some_and(|e| e == "json"))
-    {
-        out.push(dir.to_path_buf());
-    }
-    for sub in entries.iter().filter(|p| p.is_dir()) {
-        leaf_folders(sub, out);
-    }
 }

@@ -58,24 +58,6 @@ fn import_and_check(dir: &Path) -> Import {
     import
 }
 
-/// Every folder under `dir` that directly holds `.json` files.
-fn leaf_folders(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .expect("list")
-        .map(|e| e.expect("entry").path())
-        .collect();
-    entries.sort();
-    if entries
-        .iter()
-        .any(|p| p.extension().is_some_and(|e| e == "json"))
-    {
-        out.push(dir.to_path_buf());
-    }
-    for sub in entries.iter().filter(|p| p.is_dir()) {
-        leaf_folders(sub, out);
-    }
-}
-
 fn vpc_ids(spec: &Spec) -> BTreeSet<String> {
     spec.tenants
         .iter()
@@ -95,8 +77,7 @@ fn reported(import: &Import, kind: &str) -> BTreeSet<String> {
 #[test]
 fn every_leaf_folder_imports_and_validates() {
     let Some(root) = snapshot("") else { return };
-    let mut leaves = Vec::new();
-    leaf_folders(&root, &mut leaves);
+    let leaves = cove_testgen::json_folders(&root);
     assert!(leaves.len() >= 12, "found only {} folders", leaves.len());
     for leaf in leaves {
         import_and_check(&leaf);

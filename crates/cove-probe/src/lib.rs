@@ -15,5 +15,5 @@ mod netns;
 mod responder;
 
 pub use client::{Probe, ProbeKind, run_batch};
-pub use netns::{ProbeError, allow_ping_sockets, in_namespace};
+pub use netns::{ProbeError, allow_ping_sockets, in_namespace, privileged};
 pub use responder::Responder;

@@ -68,3 +68,18 @@ pub fn allow_ping_sockets(ns: &str) -> Result<(), ProbeError> {
         source,
     })
 }
+
+/// Whether privileged (root) tests can run here. Not root: `false` with a message,
+/// except under `CI=true`, where the tests must run and this panics.
+pub fn privileged(test: &str) -> bool {
+    if nix::unistd::geteuid().is_root() {
+        return true;
+    }
+    assert_ne!(
+        std::env::var("CI").as_deref(),
+        Ok("true"),
+        "{test} needs root, and CI=true: privileged tests must run in CI"
+    );
+    eprintln!("skipping {test}: needs root (network namespaces, nftables)");
+    false
+}

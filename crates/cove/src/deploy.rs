@@ -81,3 +81,44 @@ pub fn layout(net: &Network, target: &Target) -> Result<cove_plan::HostState, In
         hint: e.to_string(),
     })
 }
+
+/// A spec file and the deployment it is for (`apply`, `plan`, `status`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct SpecTarget {
+    /// The spec file (YAML).
+    #[arg(short = 'f', long = "file")]
+    pub file: PathBuf,
+    /// Which deployment.
+    #[command(flatten)]
+    pub target: Target,
+}
+
+/// What the kernel holds next to what the spec wants.
+pub struct Comparison {
+    /// The spec's network.
+    pub network: Network,
+    /// The spec's text.
+    pub text: String,
+    /// The kernel layout the spec wants.
+    pub desired: cove_plan::HostState,
+    /// The executor.
+    pub host: cove_host::Host,
+    /// The changes that make the kernel match.
+    pub plan: cove_plan::Plan,
+}
+
+/// Loads the spec, lays it out, observes the kernel and plans the difference.
+pub fn compare(args: &SpecTarget) -> anyhow::Result<Comparison> {
+    let (network, text) = load(&args.file)?;
+    let desired = layout(&network, &args.target)?;
+    let host = args.target.host()?;
+    let observed = host.observe()?;
+    let plan = cove_plan::diff(&observed, &desired);
+    Ok(Comparison {
+        network,
+        text,
+        desired,
+        host,
+        plan,
+    })
+}

@@ -21,19 +21,6 @@ fn example() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/secure-compute.yaml")
 }
 
-fn privileged() -> bool {
-    let root = nix::unistd::geteuid().is_root();
-    if !root {
-        assert_ne!(
-            std::env::var("CI").as_deref(),
-            Ok("true"),
-            "data-plane tests need root in CI"
-        );
-        eprintln!("skipping: data-plane tests need root");
-    }
-    root
-}
-
 /// A deployment under a unique prefix, destroyed (and checked empty) on drop.
 struct Deployment {
     prefix: String,
@@ -110,7 +97,7 @@ fn run(probes: &[Probe]) -> Vec<bool> {
 
 #[test]
 fn example_in_the_kernel() {
-    if !privileged() {
+    if !cove_probe::privileged("dataplane") {
         return;
     }
     let d = Deployment::new("d");

@@ -149,13 +149,7 @@ fn plan_flows(
 
 #[test]
 fn kernel_agrees_with_analyzer_on_random_networks() {
-    if !nix::unistd::geteuid().is_root() {
-        assert_ne!(
-            std::env::var("CI").as_deref(),
-            Ok("true"),
-            "needs root in CI"
-        );
-        eprintln!("skipping: needs root");
+    if !cove_probe::privileged("differential") {
         return;
     }
     let specs = env_usize("COVE_DIFF_SPECS", 50);

@@ -75,13 +75,7 @@ fn kill_after(env: &Env, args: &[&str], delay: Duration) {
 
 #[test]
 fn kill_9_at_random_points_then_apply_converges_and_destroy_leaves_nothing() {
-    if !nix::unistd::geteuid().is_root() {
-        assert_ne!(
-            std::env::var("CI").as_deref(),
-            Ok("true"),
-            "needs root in CI"
-        );
-        eprintln!("skipping: needs root");
+    if !cove_probe::privileged("faults") {
         return;
     }
     let env = Env {

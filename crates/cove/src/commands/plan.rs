@@ -1,22 +1,17 @@
 //! `cove plan -f new.yaml`: the kernel changes an apply would make, and the flows the
 //! change opens and closes (against the last applied spec).
 
-use std::path::PathBuf;
-
 use cove_analyze::{Change, reachability_delta};
 
 use crate::Outcome;
-use crate::deploy::{self, Target};
+use crate::deploy::{self, SpecTarget};
 
 /// Arguments of `cove plan`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The spec file (YAML).
-    #[arg(short = 'f', long = "file")]
-    pub file: PathBuf,
-    /// Which deployment.
+    /// The spec and deployment.
     #[command(flatten)]
-    pub target: Target,
+    pub spec: SpecTarget,
     /// Print `{changes, reachability}` as JSON.
     #[arg(long)]
     pub json: bool,
@@ -24,11 +19,10 @@ pub struct Args {
 
 /// Runs the command.
 pub fn run(args: &Args) -> anyhow::Result<Outcome> {
-    let (net, _) = deploy::load(&args.file)?;
-    let want = deploy::layout(&net, &args.target)?;
-    let observed = args.target.host()?.observe()?;
-    let plan = cove_plan::diff(&observed, &want);
-    let applied = args.target.applied_network();
+    let deploy::Comparison {
+        network: net, plan, ..
+    } = deploy::compare(&args.spec)?;
+    let applied = args.spec.target.applied_network();
     let delta = reachability_delta(applied.as_ref(), &net);
     if args.json {
         let doc = serde_json::json!({ "changes": plan.ops, "reachability": delta });

@@ -1,19 +1,14 @@
 //! `cove status -f spec.yaml`: compare the kernel with the spec; list every drift.
 
-use std::path::PathBuf;
-
 use crate::Outcome;
-use crate::deploy::{self, Target};
+use crate::deploy::{self, SpecTarget};
 
 /// Arguments of `cove status`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The spec file (YAML).
-    #[arg(short = 'f', long = "file")]
-    pub file: PathBuf,
-    /// Which deployment.
+    /// The spec and deployment.
     #[command(flatten)]
-    pub target: Target,
+    pub spec: SpecTarget,
     /// Print the drift as JSON.
     #[arg(long)]
     pub json: bool,
@@ -21,10 +16,11 @@ pub struct Args {
 
 /// Runs the command (exit 0 in sync, 4 drift).
 pub fn run(args: &Args) -> anyhow::Result<Outcome> {
-    let (net, _) = deploy::load(&args.file)?;
-    let want = deploy::layout(&net, &args.target)?;
-    let observed = args.target.host()?.observe()?;
-    let plan = cove_plan::diff(&observed, &want);
+    let deploy::Comparison {
+        desired: want,
+        plan,
+        ..
+    } = deploy::compare(&args.spec)?;
     if args.json {
         let doc = serde_json::json!({ "in_sync": plan.is_empty(), "repairs": plan.ops });
         println!("{}", serde_json::to_string_pretty(&doc)?);
@@ -32,13 +28,13 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
         println!(
             "in sync: {} namespace(s) match {}",
             want.namespaces.len(),
-            args.file.display()
+            args.spec.file.display()
         );
     } else {
         println!(
             "DRIFT: {} repair(s) needed (`cove apply -f {}` makes them):",
             plan.ops.len(),
-            args.file.display()
+            args.spec.file.display()
         );
         print!("{plan}");
     }
