@@ -350,3 +350,81 @@ pub fn router_table(net: &Network, names: &Names<'_>, v: VpcId) -> NftTable {
     );
     finish(&out, el)
 }
+
+/// The type of one part of a set element (a key field or a map value).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ElemType {
+    /// An interface name (`"e1a2b3c4d"`, quoted in nft syntax; 16 bytes on the wire).
+    Ifname,
+    /// An IPv4 address (`10.0.0.5`).
+    Ipv4,
+    /// An Ethernet address (`02:aa:bb:cc:dd:01`).
+    Mac,
+    /// A packet mark (`3`, host byte order on the wire).
+    Mark,
+    /// A verdict (`jump CHAIN`).
+    Verdict,
+}
+
+/// The shape of one of cove's sets or maps: key fields (concatenated with ` . `) and,
+/// for a map, the value type (after ` : `).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetSchema {
+    /// Key fields, in order.
+    pub key: Vec<ElemType>,
+    /// Map value type; `None` for a set.
+    pub data: Option<ElemType>,
+}
+
+/// The schema of the per-ENI sets and maps of a router table (the ones an attach
+/// changes), by name; `None` for other sets.
+pub fn set_schema(name: &str) -> Option<SetSchema> {
+    use ElemType::*;
+    let (key, data): (Vec<ElemType>, Option<ElemType>) = match name {
+        "src_links" | "mac_links" => (vec![Ifname], None),
+        "eni_src" => (vec![Ifname, Ipv4], None),
+        "link_mac" => (vec![Ifname, Mac], None),
+        "link_subnet" => (vec![Ifname], Some(Mark)),
+        "link_subnet_pair" => (vec![Ifname, Mark], None),
+        "igw_sources" => (vec![Ipv4], None),
+        "public_to_private" | "private_to_public" => (vec![Ipv4], Some(Ipv4)),
+        "nacl_out" | "nacl_in" | "sg_out" | "sg_in" => (vec![Ifname], Some(Verdict)),
+        n if n.starts_with("members_") => (vec![Ipv4], None),
+        _ => return None,
+    };
+    Some(SetSchema { key, data })
+}
+
+#[cfg(test)]
+mod schema_tests {
+    use super::*;
+
+    /// Every per-ENI set the router table declares has a schema, and the schema's
+    /// arity matches the elements the planner writes.
+    #[test]
+    fn router_sets_have_schemas_matching_their_elements() {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../examples/secure-compute.yaml"
+        ))
+        .expect("example");
+        let net = cove_model::validate::validate_text(&text)
+            .network
+            .expect("valid");
+        let names = Names::new(&net, "cove");
+        for v in 0..net.vpcs.len() {
+            let t = router_table(&net, &names, VpcId(cove_model::lookup::index_u32(v)));
+            for (set, elems) in &t.elements {
+                let schema = set_schema(set).unwrap_or_else(|| panic!("no schema for {set}"));
+                for e in elems {
+                    let (key, data) = match e.split_once(" : ") {
+                        Some((k, d)) => (k, Some(d)),
+                        None => (e.as_str(), None),
+                    };
+                    assert_eq!(key.split(" . ").count(), schema.key.len(), "{set}: {e}");
+                    assert_eq!(data.is_some(), schema.data.is_some(), "{set}: {e}");
+                }
+            }
+        }
+    }
+}
