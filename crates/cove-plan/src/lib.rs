@@ -13,6 +13,7 @@ pub mod diff;
 pub mod names;
 pub mod nft;
 pub mod plan;
+pub mod sgsets;
 pub mod simulate;
 pub mod state;
 

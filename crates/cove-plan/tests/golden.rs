@@ -56,22 +56,58 @@ fn example_plan_from_an_empty_host() {
     check_golden("secure-compute.nft.txt", &nft);
 }
 
-#[test]
-fn changing_one_rule_changes_only_that_firewall() {
-    let net = example();
-    let before = desired(&net, "cove").expect("layout");
+fn example_with(from: &str, to: &str) -> cove_model::Network {
     let text = std::fs::read_to_string(root().join("../../examples/secure-compute.yaml"))
-        .expect("example")
-        .replace(
-            "- { protocol: tcp, ports: 5432, security_group: platform/functions/fn }",
-            "- { protocol: tcp, ports: 5433, security_group: platform/functions/fn }",
-        );
-    let changed = validate_text(&text).network.expect("valid");
-    let after = desired(&changed, "cove").expect("layout");
+        .expect("example");
+    assert!(text.contains(from), "{from}");
+    validate_text(&text.replace(from, to))
+        .network
+        .expect("valid")
+}
+
+const ENDPOINT_RULE: &str = "- { protocol: tcp, ports: 443, security_group: fn }";
+
+#[test]
+fn changing_one_cidr_rule_changes_only_set_elements() {
+    let with_port = |p: u16| {
+        example_with(
+            ENDPOINT_RULE,
+            &format!(
+                "{ENDPOINT_RULE}\n              - {{ protocol: tcp, ports: {p}, cidr: 10.0.0.0/8 }}"
+            ),
+        )
+    };
+    let before = desired(&with_port(8443), "cove").expect("layout");
+    let after = desired(&with_port(9443), "cove").expect("layout");
     let plan = diff(&before_as_observed(&before), &after);
     let text = plan.to_string();
     assert_eq!(plan.ops.len(), 1, "{text}");
-    assert!(text.starts_with("~ nft cove-r-"), "{text}");
+    // A rule change is an element change: the ruleset is not reloaded.
+    assert!(
+        matches!(plan.ops[0], cove_plan::Op::NftElements { .. }),
+        "{text}"
+    );
+    assert!(text.contains("+1 -1 element(s)"), "{text}");
+}
+
+#[test]
+fn changing_a_group_reference_rule_replaces_one_firewall() {
+    let before = desired(&example(), "cove").expect("layout");
+    let after = desired(
+        &example_with(
+            "- { protocol: tcp, ports: 5432, security_group: platform/functions/fn }",
+            "- { protocol: tcp, ports: 5433, security_group: platform/functions/fn }",
+        ),
+        "cove",
+    )
+    .expect("layout");
+    let plan = diff(&before_as_observed(&before), &after);
+    let text = plan.to_string();
+    assert_eq!(plan.ops.len(), 1, "{text}");
+    assert!(
+        matches!(plan.ops[0], cove_plan::Op::ReplaceNft { .. }),
+        "{text}"
+    );
 }
 
 #[test]
