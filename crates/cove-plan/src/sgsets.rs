@@ -54,7 +54,7 @@ fn addr_text(lo: u64, hi: u64) -> String {
         return a.to_string();
     }
     let size = hi - lo + 1;
-    if size.is_power_of_two() && lo % size == 0 {
+    if size.is_power_of_two() && lo.is_multiple_of(size) {
         let len = 32 - size.trailing_zeros();
         return format!("{a}/{len}");
     }
