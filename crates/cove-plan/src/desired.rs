@@ -41,6 +41,10 @@ pub const RULE_PRIORITY_SUBNET: u32 = 2000;
 pub const IGW_ROUTER_IP: Ipv4Addr = Ipv4Addr::new(169, 254, 255, 1);
 /// Outside end of every internet-gateway link.
 pub const IGW_OUTSIDE_IP: Ipv4Addr = Ipv4Addr::new(169, 254, 255, 2);
+/// Router end of every gateway-endpoint link.
+pub const ENDPOINT_ROUTER_IP: Ipv4Addr = Ipv4Addr::new(169, 254, 254, 1);
+/// Services end of every gateway-endpoint link.
+pub const ENDPOINT_SERVICES_IP: Ipv4Addr = Ipv4Addr::new(169, 254, 254, 2);
 /// Peering link `k` uses 169.254.0.0 + 2k (requester) and + 2k + 1 (accepter).
 const PEERING_LINK_BASE: u32 = 0xA9FE_0000;
 /// Peering links that fit below the internet-gateway link addresses.
@@ -259,6 +263,7 @@ impl Builder<'_> {
         if vpc.internet_gateway.is_some() {
             self.igw(v)?;
         }
+        self.gateway_endpoints(v)?;
         for (j, t) in vpc.route_tables.iter().enumerate() {
             let routes = self.route_table_routes(v, *t, TABLE_ROUTE_BASE + index_u32(j));
             self.existing(&router).routes.extend(routes);
@@ -369,6 +374,75 @@ impl Builder<'_> {
         Ok(())
     }
 
+    /// The services behind the VPC's gateway endpoints: a namespace that owns every
+    /// address of the endpoints' prefix lists (an address with the CIDR's length on
+    /// `lo` makes the whole CIDR local), linked to the router.
+    fn gateway_endpoints(&mut self, v: VpcId) -> Result<(), PlanError> {
+        let net = self.net;
+        let vpc = &net.vpcs[v.index()];
+        let cidrs: std::collections::BTreeSet<Ipv4Net> = vpc
+            .endpoints
+            .iter()
+            .filter_map(|e| match &net.endpoints[e.index()].kind {
+                cove_model::EndpointKind::Gateway { prefix_list, .. } => {
+                    Some(net.prefix_lists[prefix_list.index()].cidrs.clone())
+                }
+                cove_model::EndpointKind::Interface { .. } => None,
+            })
+            .flatten()
+            .collect();
+        if cidrs.is_empty() {
+            return Ok(());
+        }
+        let router = self.names.router_ns(v);
+        let services = self.names.services_ns(v);
+        let link = self.names.endpoint_services_link(v);
+        let ns = self.ns(&services, &format!("services of VPC {}", net.vpc_path(v)))?;
+        for c in &cidrs {
+            let first = if c.prefix_len() >= 31 {
+                c.network()
+            } else {
+                Ipv4Addr::from(u32::from(c.network()) + 1)
+            };
+            ns.addresses.insert(Address {
+                dev: DEV_LO,
+                addr: Ipv4Net::new(first, c.prefix_len()).unwrap_or_default(),
+            });
+        }
+        for b in &vpc.cidrs {
+            ns.routes.insert(Route {
+                table: 254,
+                dst: *b,
+                kind: RouteKind::Via {
+                    gateway: ENDPOINT_ROUTER_IP,
+                    dev: dev(&link),
+                },
+            });
+        }
+        self.veth(
+            VethEnd {
+                ns: router.clone(),
+                name: self.names.endpoint_router_link().to_owned(),
+                mac: None,
+            },
+            VethEnd {
+                ns: services.clone(),
+                name: link.clone(),
+                mac: None,
+            },
+        )?;
+        let router_link = dev(self.names.endpoint_router_link());
+        self.existing(&router).addresses.insert(Address {
+            dev: router_link,
+            addr: host(ENDPOINT_ROUTER_IP),
+        });
+        self.existing(&services).addresses.insert(Address {
+            dev: dev(&link),
+            addr: host(ENDPOINT_SERVICES_IP),
+        });
+        Ok(())
+    }
+
     fn peering(&mut self, p: PeeringId) -> Result<(), PlanError> {
         let net = self.net;
         let peering = &net.peerings[p.index()];
@@ -462,12 +536,14 @@ impl Builder<'_> {
                 gateway: IGW_OUTSIDE_IP,
                 dev: dev(self.names.igw_router_link()),
             },
-            // Gateway endpoints are not realized in the kernel yet (issue 3 note);
-            // unmodeled targets and blackholes drop.
-            RouteTarget::GatewayEndpoint(_)
-            | RouteTarget::Blackhole
-            | RouteTarget::Unmodeled(_)
-            | RouteTarget::Local => RouteKind::Blackhole,
+            RouteTarget::GatewayEndpoint(_) => RouteKind::Via {
+                gateway: ENDPOINT_SERVICES_IP,
+                dev: dev(self.names.endpoint_router_link()),
+            },
+            // Unmodeled targets and blackholes drop.
+            RouteTarget::Blackhole | RouteTarget::Unmodeled(_) | RouteTarget::Local => {
+                RouteKind::Blackhole
+            }
         }
     }
 

@@ -19,6 +19,7 @@ pub mod state;
 
 pub use desired::{PlanError, desired};
 pub use diff::diff;
+pub use nft::{ElemType, SetSchema, set_schema};
 pub use plan::{Op, Plan};
 pub use state::{
     Address, DevName, HostState, NftTable, NsState, Route, RouteKind, Rule, RuleSelector, VethEnd,

@@ -68,6 +68,22 @@ impl<'n> Names<'n> {
         format!("{}-outside", self.prefix)
     }
 
+    /// The namespace that stands in for the services behind a VPC's gateway
+    /// endpoints (S3, DynamoDB): `<prefix>-s-<hash>`.
+    pub fn services_ns(&self, v: VpcId) -> String {
+        format!("{}-s-{}", self.prefix, self.vpc_hash(v))
+    }
+
+    /// Router-side interface of the gateway-endpoint link.
+    pub fn endpoint_router_link(&self) -> &'static str {
+        "gwe0"
+    }
+
+    /// Services-side interface of a VPC's gateway-endpoint link: `s<hash>`.
+    pub fn endpoint_services_link(&self, v: VpcId) -> String {
+        format!("s{}", self.vpc_hash(v))
+    }
+
     /// The router-side interface of an ENI's link: `e<hash>`.
     pub fn eni_router_link(&self, e: EniId) -> String {
         format!("e{}", self.eni_hash(e))

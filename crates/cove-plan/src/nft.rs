@@ -369,6 +369,16 @@ pub fn router_table(net: &Network, names: &Names<'_>, v: VpcId) -> NftTable {
     if has_igw {
         let _ = writeln!(out, "\t\toifname \"igw0\" ip saddr != @igw_sources drop");
     }
+    let has_endpoint_link = vpc.endpoints.iter().any(|e| {
+        matches!(
+            net.endpoints[e.index()].kind,
+            cove_model::EndpointKind::Gateway { .. }
+        )
+    });
+    if has_endpoint_link {
+        // Services behind a gateway endpoint answer; they do not open connections.
+        let _ = writeln!(out, "\t\tiifname \"gwe0\" ct state new drop");
+    }
     let _ = writeln!(
         out,
         "\t\tjump nacl\n\t\tct state established,related accept\n\t\tct state invalid drop\n\t\tjump sg\n\t\taccept\n\t}}"

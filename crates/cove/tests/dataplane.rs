@@ -212,19 +212,30 @@ fn example_in_the_kernel() {
     let mut probes = Vec::new();
     let mut flows = Vec::new();
     let mut port_no = 41000u16;
+    // An address of the S3 prefix list, reached through the gateway endpoint.
+    let s3 = Ipv4Addr::new(52, 216, 0, 10);
     for s in &users {
         let dsts = users
             .iter()
             .filter(|d| *d != s)
             .map(|d| (Endpoint::Eni(*d), net.enis[d.index()].private_ip))
-            .chain([(Endpoint::External(internet), internet)]);
+            .chain([
+                (Endpoint::External(internet), internet),
+                (Endpoint::External(s3), s3),
+            ]);
         for (dst, ip) in dsts {
             for kind in [
                 ProbeKind::Tcp(5432),
                 ProbeKind::Tcp(22),
                 ProbeKind::Udp(443),
                 ProbeKind::IcmpEcho,
+                ProbeKind::Tcp(443),
             ] {
+                // The services behind a gateway endpoint answer TCP and ICMP here (a
+                // UDP reply from a catch-all local range would need IP_PKTINFO).
+                if ip == s3 && matches!(kind, ProbeKind::Udp(_)) {
+                    continue;
+                }
                 port_no += 1;
                 let (protocol, port) = match kind {
                     ProbeKind::Tcp(p) => (6, p),
@@ -251,6 +262,14 @@ fn example_in_the_kernel() {
     }
     let outside_responder =
         Responder::start(&outside, internet, &ports, &ports).expect("outside responder");
+    let functions_vpc = net.enis[fn_a.index()].vpc;
+    let services = Responder::start(
+        &names.services_ns(functions_vpc),
+        Ipv4Addr::UNSPECIFIED,
+        &ports,
+        &[],
+    )
+    .expect("services responder");
     let got = run(&probes);
     let mut disagreements = Vec::new();
     for ((flow, probe), kernel) in flows.iter().zip(&probes).zip(&got) {
@@ -270,6 +289,15 @@ fn example_in_the_kernel() {
     );
     assert!(got.iter().any(|b| *b) && got.iter().any(|b| !*b));
     drop(outside_responder);
+    drop(services);
+    // The function reaches S3 through the gateway endpoint, from its private address.
+    assert!(
+        flows
+            .iter()
+            .zip(&got)
+            .any(|(f, ok)| *ok && f.dst == Endpoint::External(s3)),
+        "no flow reached the S3 stand-in"
+    );
 
     // 4. A forged source address is dropped (the real one works).
     let forged = Ipv4Addr::new(10, 20, 1, 99);
