@@ -29,7 +29,12 @@ fn network(rules: usize, changed: Option<usize>) -> Network {
             SgRuleSpec {
                 protocol: "tcp".into(),
                 ports: Some(Scalar::Int(i64::try_from(port).unwrap_or(0))),
-                cidr: Some(format!("172.{}.{}.{}/32", 16 + i / 62_500, (i / 250) % 250, i % 250)),
+                cidr: Some(format!(
+                    "172.{}.{}.{}/32",
+                    16 + i / 62_500,
+                    (i / 250) % 250,
+                    i % 250
+                )),
                 ..Default::default()
             }
         })
@@ -97,7 +102,8 @@ fn main() {
     let host = Host::new(&prefix).expect("host");
     let _ = host.destroy();
     let base = desired(&network(rules, None), &prefix).expect("layout");
-    host.apply(&diff(&HostState::default(), &base)).expect("apply");
+    host.apply(&diff(&HostState::default(), &base))
+        .expect("apply");
     let (router, table) = base
         .namespaces
         .iter()
@@ -119,7 +125,9 @@ fn main() {
         };
         let plan = diff(&observed(&current), &next);
         assert!(
-            plan.ops.iter().all(|op| matches!(op, Op::NftElements { .. })),
+            plan.ops
+                .iter()
+                .all(|op| matches!(op, Op::NftElements { .. })),
             "a rule change must be an element change:\n{plan}"
         );
         let t = Instant::now();

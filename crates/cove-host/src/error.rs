@@ -407,6 +407,63 @@ pub enum HostError {
         source: serde_json::Error,
     },
 
+    /// An element of an nftables set cannot be read with the set's schema; nothing
+    /// was sent to the kernel.
+    #[error(
+        "element `{element}` of set {set} (table inet {table}, namespace {ns}) is malformed: {problem}"
+    )]
+    NftElementSyntax {
+        /// Namespace name.
+        ns: String,
+        /// Table name.
+        table: String,
+        /// Set or map name.
+        set: String,
+        /// The element, as the plan wrote it.
+        element: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+
+    /// nf_tables refused one element of a batch; the kernel rolled the whole batch
+    /// back, so no element of the operation changed. Adding an element that is
+    /// there, or deleting one that is not, means the kernel is not what was
+    /// observed: observe and plan again.
+    #[error(
+        "could not {verb} element `{element}` in set {set} of table inet {table} in namespace {ns}; the whole element batch was rolled back"
+    )]
+    NftElement {
+        /// Namespace name.
+        ns: String,
+        /// Table name.
+        table: String,
+        /// Set or map name.
+        set: String,
+        /// `add` or `delete`.
+        verb: &'static str,
+        /// The element, as the plan wrote it (or the elements of the message, when
+        /// the kernel did not point at one).
+        element: String,
+        /// The kernel's error.
+        #[source]
+        source: io::Error,
+    },
+
+    /// Talking to nf_tables over netlink failed (socket, send, answers), or the
+    /// kernel refused an element batch as a whole.
+    #[error("could not {what} for table inet {table} in namespace {ns}")]
+    NftNetlink {
+        /// Namespace name.
+        ns: String,
+        /// Table name.
+        table: String,
+        /// The step that failed.
+        what: &'static str,
+        /// Cause.
+        #[source]
+        source: io::Error,
+    },
+
     /// [`crate::Host::exec`] was given no program.
     #[error("no command given to run in namespace {ns}")]
     EmptyCommand {

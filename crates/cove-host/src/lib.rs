@@ -1,6 +1,7 @@
 //! cove's kernel executor: carries out a [`cove_plan::Plan`] with netlink (network
-//! namespaces, veth pairs, addresses, routes, policy rules), sysctls and one `nft`
-//! batch per nftables change, and reads back what cove owns as a
+//! namespaces, veth pairs, addresses, routes, policy rules), sysctls, nftables
+//! set-element changes as one nf_tables netlink batch (no process) and whole-table
+//! changes as one `nft` batch, and reads back what cove owns as a
 //! [`cove_plan::HostState`].
 //!
 //! A [`Host`] owns every namespace named `<prefix>-…` under `/run/netns` and refuses
@@ -13,6 +14,7 @@ mod error;
 mod link;
 mod netns;
 mod nft;
+mod nftnl;
 mod observe;
 mod route;
 mod sysctl;

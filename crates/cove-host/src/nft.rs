@@ -64,7 +64,9 @@ pub(crate) fn replace(ns: &str, table: &NftTable) -> Result<(), HostError> {
     run(ns, &["-f", "-"], Some(&input)).map(drop)
 }
 
-/// Removes and adds set elements of table `table` in one batch.
+/// Removes and adds set elements of table `table` in one batch: the path for
+/// sets without a [`cove_plan::nft::set_schema`] (the others go over netlink, see
+/// `nftnl.rs`). Unlike that path, adding an element that is there succeeds.
 pub(crate) fn update_elements(
     ns: &str,
     table: &str,

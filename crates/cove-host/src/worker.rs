@@ -2,8 +2,8 @@
 //! runtime and one rtnetlink connection opened there. The caller sends it jobs and
 //! waits for each answer, so operations run in plan order.
 //!
-//! Sysctl writes and `nft` processes also run on this thread, because both follow
-//! the namespace of the calling thread.
+//! Sysctl writes, `nft` processes and nf_tables netlink sockets also run on this
+//! thread, because all of them follow the namespace of the calling thread.
 
 use std::sync::mpsc;
 use std::thread::{self, JoinHandle};
@@ -13,7 +13,7 @@ use rtnetlink::Handle;
 use tokio::runtime::Runtime;
 
 use crate::error::HostError;
-use crate::{link, netns, nft, observe, route, sysctl};
+use crate::{link, netns, nft, nftnl, observe, route, sysctl};
 
 /// Work for a worker, with where to send the answer.
 enum Job {
@@ -181,7 +181,13 @@ fn apply(rt: &Runtime, h: &Handle, ns: &str, op: &Op) -> Result<(), HostError> {
         Op::ReplaceNft { table, .. } => nft::replace(ns, table),
         Op::NftElements {
             table, add, delete, ..
-        } => nft::update_elements(ns, table, add, delete),
+        } => {
+            if nftnl::handles(add, delete) {
+                nftnl::update_elements(ns, table, add, delete)
+            } else {
+                nft::update_elements(ns, table, add, delete)
+            }
+        }
         Op::DeleteNft { name, .. } => nft::delete(ns, name),
     }
 }

@@ -102,7 +102,14 @@ impl MsgBuf {
 
     /// Starts a message: `nlmsghdr` (length filled in by [`MsgBuf::end_msg`]) and
     /// `nfgenmsg`. Returns the message's offset.
-    pub(crate) fn begin_msg(&mut self, ty: u16, flags: u16, seq: u32, family: u8, res_id: u16) -> usize {
+    pub(crate) fn begin_msg(
+        &mut self,
+        ty: u16,
+        flags: u16,
+        seq: u32,
+        family: u8,
+        res_id: u16,
+    ) -> usize {
         let start = self.buf.len();
         self.buf.extend_from_slice(&0u32.to_ne_bytes());
         self.buf.extend_from_slice(&ty.to_ne_bytes());
@@ -148,7 +155,8 @@ impl MsgBuf {
     pub(crate) fn begin_nest(&mut self, ty: u16) -> usize {
         let start = self.buf.len();
         self.buf.extend_from_slice(&0u16.to_ne_bytes());
-        self.buf.extend_from_slice(&(ty | NLA_F_NESTED).to_ne_bytes());
+        self.buf
+            .extend_from_slice(&(ty | NLA_F_NESTED).to_ne_bytes());
         start
     }
 
@@ -267,7 +275,13 @@ mod tests {
     #[test]
     fn batch_begin_names_the_subsystem_big_endian() {
         let mut b = MsgBuf::default();
-        let m = b.begin_msg(NFNL_MSG_BATCH_BEGIN, NLM_F_REQUEST, 1, NFPROTO_UNSPEC, NFNL_SUBSYS_NFTABLES);
+        let m = b.begin_msg(
+            NFNL_MSG_BATCH_BEGIN,
+            NLM_F_REQUEST,
+            1,
+            NFPROTO_UNSPEC,
+            NFNL_SUBSYS_NFTABLES,
+        );
         b.end_msg(m).expect("msg");
         assert_eq!(b.bytes().len(), 20);
         assert_eq!(&b.bytes()[16..], &[0, 0, 0, 10]);
@@ -288,7 +302,11 @@ mod tests {
             tail.extend_from_slice(&NLMSGERR_ATTR_OFFS.to_ne_bytes());
             tail.extend_from_slice(&o.to_ne_bytes());
         }
-        let req_payload: &[u8] = if capped { &[] } else { &[9, 9, 9, 9, 9, 0, 0, 0] };
+        let req_payload: &[u8] = if capped {
+            &[]
+        } else {
+            &[9, 9, 9, 9, 9, 0, 0, 0]
+        };
         let req_len = 16 + if capped { 0 } else { 5 };
         let len = 16 + 4 + 16 + req_payload.len() + tail.len();
         let mut m = Vec::new();
@@ -316,9 +334,21 @@ mod tests {
         assert_eq!(
             acks,
             vec![
-                Ack { seq: 3, error: 0, offset: None },
-                Ack { seq: 4, error: -17, offset: Some(44) },
-                Ack { seq: 5, error: -2, offset: Some(60) },
+                Ack {
+                    seq: 3,
+                    error: 0,
+                    offset: None
+                },
+                Ack {
+                    seq: 4,
+                    error: -17,
+                    offset: Some(44)
+                },
+                Ack {
+                    seq: 5,
+                    error: -2,
+                    offset: Some(60)
+                },
             ]
         );
         assert!(parse_acks(&d[..d.len() - 3]).is_err());

@@ -1,0 +1,347 @@
+//! nftables, hot path: set-element changes sent to nf_tables as one netlink batch,
+//! with no process. Used for the sets and maps that have a
+//! [`cove_plan::nft::set_schema`] (the per-ENI ones an attach changes); everything else
+//! goes through `nft` (see `nft.rs`).
+//!
+//! The batch is `NFNL_MSG_BATCH_BEGIN`, one `NFT_MSG_DELSETELEM` per set for the
+//! deletions, one `NFT_MSG_NEWSETELEM` per set for the additions (a set whose
+//! elements do not fit one message continues in the next), `NFNL_MSG_BATCH_END`.
+//! The kernel applies all of it or none of it. Additions carry `NLM_F_EXCL`:
+//! adding an element that is already there fails the batch, as deleting one that
+//! is not there does (the planner only asks for real changes, so either means the
+//! kernel is not what was observed).
+//!
+//! The socket is opened on the calling thread, so call this on the namespace's
+//! worker thread: it then talks to that namespace's nf_tables.
+
+mod elem;
+mod wire;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io;
+use std::ops::Range;
+use std::os::fd::AsFd;
+
+use cove_plan::nft::set_schema;
+use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_NETFILTER};
+use nix::errno::Errno;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+
+use crate::error::HostError;
+use wire::{
+    MsgBuf, NFNL_MSG_BATCH_BEGIN, NFNL_MSG_BATCH_END, NFNL_SUBSYS_NFTABLES, NFPROTO_INET,
+    NFPROTO_UNSPEC, NFT_MSG_DELSETELEM, NFT_MSG_NEWSETELEM, NFTA_SET_ELEM_LIST_ELEMENTS,
+    NFTA_SET_ELEM_LIST_SET, NFTA_SET_ELEM_LIST_TABLE, NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL,
+    NLM_F_REQUEST,
+};
+
+/// Elements by set name, as in [`cove_plan::Op::NftElements`].
+type Elements = BTreeMap<String, BTreeSet<String>>;
+
+/// The largest `NFTA_SET_ELEM_LIST_ELEMENTS` written before the set continues in
+/// the next message (an attribute's length is 16 bits).
+const MAX_ELEMENTS_NEST: usize = 60_000;
+
+/// How long to wait for the kernel's answer. The kernel handles a batch while it is
+/// being sent, so the answers are normally there at once.
+const ACK_TIMEOUT_MS: u16 = 5_000;
+
+/// Batches larger than this raise the socket's send buffer (the default one refuses
+/// a message larger than itself).
+const DEFAULT_SNDBUF: usize = 128 * 1024;
+
+/// Whether every set of the change has a schema, so that the change can be sent
+/// with [`update_elements`].
+pub(crate) fn handles(add: &Elements, delete: &Elements) -> bool {
+    add.keys()
+        .chain(delete.keys())
+        .all(|set| set_schema(set).is_some())
+}
+
+/// Removes `delete` and adds `add` to the sets of table `inet table`, in one
+/// atomic nf_tables batch over netlink. Call only on a thread inside namespace
+/// `ns`, and only when [`handles`] is true.
+pub(crate) fn update_elements(
+    ns: &str,
+    table: &str,
+    add: &Elements,
+    delete: &Elements,
+) -> Result<(), HostError> {
+    let batch = Batch::build(ns, table, add, delete)?;
+    if batch.msgs.is_empty() {
+        return Ok(());
+    }
+    batch.send(ns, table)
+}
+
+/// Add or delete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verb {
+    Add,
+    Delete,
+}
+
+impl Verb {
+    fn name(self) -> &'static str {
+        match self {
+            Verb::Add => "add",
+            Verb::Delete => "delete",
+        }
+    }
+}
+
+/// One element message of the batch.
+#[derive(Debug)]
+struct Msg {
+    seq: u32,
+    verb: Verb,
+    set: String,
+    /// Each element's `NFTA_LIST_ELEM`, as offsets from the message's start, with
+    /// its text (to name it when the kernel points at it).
+    elems: Vec<(Range<usize>, String)>,
+}
+
+/// A message being written: where it starts and where its element list starts.
+struct Open {
+    msg: Msg,
+    start: usize,
+    nest: usize,
+}
+
+/// A whole batch, encoded.
+#[derive(Debug)]
+struct Batch {
+    buf: MsgBuf,
+    msgs: Vec<Msg>,
+}
+
+impl Batch {
+    /// Encodes the deletions, then the additions. Elements that do not parse with
+    /// their set's schema are refused here, before anything is sent.
+    fn build(ns: &str, table: &str, add: &Elements, delete: &Elements) -> Result<Batch, HostError> {
+        let enc = |source| HostError::NftNetlink {
+            ns: ns.to_owned(),
+            table: table.to_owned(),
+            what: "encode the element batch",
+            source,
+        };
+        let mut b = Batch {
+            buf: MsgBuf::default(),
+            msgs: Vec::new(),
+        };
+        let mut seq = 1;
+        let begin = b.buf.begin_msg(
+            NFNL_MSG_BATCH_BEGIN,
+            NLM_F_REQUEST,
+            seq,
+            NFPROTO_UNSPEC,
+            NFNL_SUBSYS_NFTABLES,
+        );
+        b.buf.end_msg(begin).map_err(enc)?;
+        for (verb, sets) in [(Verb::Delete, delete), (Verb::Add, add)] {
+            for (set, elems) in sets {
+                let syntax = |element: &str, problem: String| HostError::NftElementSyntax {
+                    ns: ns.to_owned(),
+                    table: table.to_owned(),
+                    set: set.clone(),
+                    element: element.to_owned(),
+                    problem,
+                };
+                let Some(schema) = set_schema(set) else {
+                    let first = elems.first().map_or("", String::as_str);
+                    return Err(syntax(
+                        first,
+                        "the set has no schema for the netlink path".to_owned(),
+                    ));
+                };
+                let with_data = verb == Verb::Add;
+                let mut open: Option<Open> = None;
+                for text in elems {
+                    let e = elem::parse(&schema, text).map_err(|p| syntax(text, p))?;
+                    let mut o = match open.take() {
+                        Some(o) => o,
+                        None => {
+                            seq += 1;
+                            b.open(seq, verb, set, table).map_err(enc)?
+                        }
+                    };
+                    let mut at = b.buf.len();
+                    elem::encode(&mut b.buf, &e, with_data).map_err(enc)?;
+                    if b.buf.len() - o.nest > MAX_ELEMENTS_NEST && !o.msg.elems.is_empty() {
+                        // Continue this set in a new message.
+                        b.buf.truncate(at);
+                        b.close(o).map_err(enc)?;
+                        seq += 1;
+                        o = b.open(seq, verb, set, table).map_err(enc)?;
+                        at = b.buf.len();
+                        elem::encode(&mut b.buf, &e, with_data).map_err(enc)?;
+                    }
+                    o.msg
+                        .elems
+                        .push((at - o.start..b.buf.len() - o.start, text.clone()));
+                    open = Some(o);
+                }
+                if let Some(o) = open {
+                    b.close(o).map_err(enc)?;
+                }
+            }
+        }
+        let end = b.buf.begin_msg(
+            NFNL_MSG_BATCH_END,
+            NLM_F_REQUEST,
+            seq + 1,
+            NFPROTO_UNSPEC,
+            NFNL_SUBSYS_NFTABLES,
+        );
+        b.buf.end_msg(end).map_err(enc)?;
+        Ok(b)
+    }
+
+    /// Starts an element message for `set`.
+    fn open(&mut self, seq: u32, verb: Verb, set: &str, table: &str) -> io::Result<Open> {
+        let (ty, flags) = match verb {
+            Verb::Add => (NFT_MSG_NEWSETELEM, NLM_F_CREATE | NLM_F_EXCL),
+            Verb::Delete => (NFT_MSG_DELSETELEM, 0),
+        };
+        let ty = (NFNL_SUBSYS_NFTABLES << 8) | ty;
+        let start = self
+            .buf
+            .begin_msg(ty, NLM_F_REQUEST | NLM_F_ACK | flags, seq, NFPROTO_INET, 0);
+        self.buf.attr_strz(NFTA_SET_ELEM_LIST_TABLE, table)?;
+        self.buf.attr_strz(NFTA_SET_ELEM_LIST_SET, set)?;
+        let nest = self.buf.begin_nest(NFTA_SET_ELEM_LIST_ELEMENTS);
+        Ok(Open {
+            msg: Msg {
+                seq,
+                verb,
+                set: set.to_owned(),
+                elems: Vec::new(),
+            },
+            start,
+            nest,
+        })
+    }
+
+    /// Finishes an element message.
+    fn close(&mut self, o: Open) -> io::Result<()> {
+        self.buf.end_nest(o.nest)?;
+        self.buf.end_msg(o.start)?;
+        self.msgs.push(o.msg);
+        Ok(())
+    }
+
+    /// Sends the batch on a new `NETLINK_NETFILTER` socket and waits for the
+    /// acknowledgement of every element message.
+    fn send(&self, ns: &str, table: &str) -> Result<(), HostError> {
+        let net = |what: &'static str| {
+            move |source: io::Error| HostError::NftNetlink {
+                ns: ns.to_owned(),
+                table: table.to_owned(),
+                what,
+                source,
+            }
+        };
+        let open = net("open a netfilter netlink socket");
+        let mut sock = Socket::new(NETLINK_NETFILTER).map_err(&open)?;
+        sock.bind_auto().map_err(&open)?;
+        // Acknowledgements without the request echoed, with the offset of the
+        // element the kernel refused.
+        sock.set_cap_ack(true).map_err(&open)?;
+        sock.set_ext_ack(true).map_err(&open)?;
+        let bytes = self.buf.bytes();
+        if bytes.len() > DEFAULT_SNDBUF {
+            nix::sys::socket::setsockopt(
+                &sock,
+                nix::sys::socket::sockopt::SndBufForce,
+                &(bytes.len() + 4096),
+            )
+            .map_err(|e| open(e.into()))?;
+        }
+        let sent = sock
+            .send_to(bytes, &SocketAddr::new(0, 0), 0)
+            .map_err(net("send the element batch"))?;
+        if sent != bytes.len() {
+            return Err(net("send the element batch")(io::Error::new(
+                io::ErrorKind::WriteZero,
+                format!("sent {sent} of {} bytes", bytes.len()),
+            )));
+        }
+        let read = net("read the kernel's acknowledgements");
+        let mut pending: BTreeSet<u32> = self.msgs.iter().map(|m| m.seq).collect();
+        let mut datagram = Vec::with_capacity(64 * 1024);
+        while !pending.is_empty() {
+            datagram.clear();
+            match sock.recv(&mut datagram, nix::libc::MSG_DONTWAIT) {
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    wait(&sock).map_err(&read)?;
+                    continue;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(read(e)),
+            }
+            for ack in wire::parse_acks(&datagram).map_err(&read)? {
+                if ack.error != 0 {
+                    // The kernel rolled the batch back; the first refusal is the
+                    // first failing message's.
+                    return Err(self.refusal(ns, table, ack));
+                }
+                pending.remove(&ack.seq);
+            }
+        }
+        Ok(())
+    }
+
+    /// The error for a negative acknowledgement.
+    fn refusal(&self, ns: &str, table: &str, ack: wire::Ack) -> HostError {
+        let source = io::Error::from_raw_os_error(-ack.error);
+        let Some(m) = self.msgs.iter().find(|m| m.seq == ack.seq) else {
+            // Refused as a whole (the commit, or no memory for the answers).
+            return HostError::NftNetlink {
+                ns: ns.to_owned(),
+                table: table.to_owned(),
+                what: "commit the element batch",
+                source,
+            };
+        };
+        let pointed = ack
+            .offset
+            .and_then(|o| usize::try_from(o).ok())
+            .and_then(|o| m.elems.iter().find(|(r, _)| r.contains(&o)));
+        let element = match (pointed, m.elems.as_slice()) {
+            (Some((_, text)), _) | (None, [(_, text)]) => text.clone(),
+            (None, all) => {
+                let texts: Vec<&str> = all.iter().map(|(_, t)| t.as_str()).collect();
+                format!("(one of {})", texts.join(", "))
+            }
+        };
+        HostError::NftElement {
+            ns: ns.to_owned(),
+            table: table.to_owned(),
+            set: m.set.clone(),
+            verb: m.verb.name(),
+            element,
+            source,
+        }
+    }
+}
+
+/// Waits until the socket has something to read.
+fn wait(sock: &Socket) -> io::Result<()> {
+    let mut fds = [PollFd::new(sock.as_fd(), PollFlags::POLLIN)];
+    match poll(&mut fds, PollTimeout::from(ACK_TIMEOUT_MS)) {
+        Ok(0) => Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!(
+                "no answer from nf_tables within {ACK_TIMEOUT_MS} ms; observe to see whether the batch applied"
+            ),
+        )),
+        Ok(_) | Err(Errno::EINTR) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod measure;
+#[cfg(test)]
+mod tests;

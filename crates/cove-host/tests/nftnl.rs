@@ -1,0 +1,359 @@
+//! Privileged tests of the netlink element path (`Op::NftElements` for the router's
+//! per-ENI sets and maps) against the real kernel, in namespaces named
+//! `tn<pid><tag>-…`. As root they run; otherwise they are skipped, except under
+//! `CI=true` where not being root fails them.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::Command;
+
+use cove_host::{Host, HostError};
+use cove_plan::{NftTable, Op, Plan};
+
+use common::{Guard, chain, privileged};
+
+type Elements = BTreeMap<String, BTreeSet<String>>;
+
+/// A guard for a fresh host with prefix `tn<pid><tag>`.
+fn guard(tag: char) -> Guard {
+    let host = Host::new(&format!("tn{}{tag}", std::process::id())).expect("valid prefix");
+    let _ = host.destroy();
+    Guard(host)
+}
+
+/// The router's per-ENI sets and maps (as `cove_plan::nft::router_table` declares
+/// them), one member set, and the chains the verdict maps jump to.
+fn router_table() -> NftTable {
+    let body = "\
+        \tset src_links { type ifname; }\n\
+        \tset eni_src { type ifname . ipv4_addr; }\n\
+        \tset mac_links { type ifname; }\n\
+        \tset link_mac { type ifname . ether_addr; }\n\
+        \tmap link_subnet { type ifname : mark; }\n\
+        \tset link_subnet_pair { type ifname . mark; }\n\
+        \tset igw_sources { type ipv4_addr; }\n\
+        \tmap public_to_private { type ipv4_addr : ipv4_addr; }\n\
+        \tmap private_to_public { type ipv4_addr : ipv4_addr; }\n\
+        \tset members_ab12cd34 { type ipv4_addr; }\n\
+        \tchain nacl_out_0 { drop; }\n\
+        \tchain nacl_in_0 { drop; }\n\
+        \tchain nacl_out_1 { drop; }\n\
+        \tchain sgc_0123abcd_out { drop; }\n\
+        \tchain sgc_0123abcd_in { drop; }\n\
+        \tmap nacl_out { type ifname : verdict; }\n\
+        \tmap nacl_in { type ifname : verdict; }\n\
+        \tmap sg_out { type ifname : verdict; }\n\
+        \tmap sg_in { type ifname : verdict; }\n";
+    NftTable {
+        name: "cove".to_owned(),
+        generation: "nl1".to_owned(),
+        text: format!("table inet cove {{\n\tcomment \"gen:nl1\"\n{body}}}\n"),
+        elements: Elements::new(),
+    }
+}
+
+/// Every element one ENI puts in the router's sets and maps (`link`: its router
+/// link, `n`: 1–250, which picks its addresses).
+fn eni(link: &str, n: u32, subnet: u32) -> Elements {
+    let l = format!("\"{link}\"");
+    let ip = format!("10.20.{subnet}.{n}");
+    let public = format!("203.0.113.{n}");
+    let sets: [(&str, String); 14] = [
+        ("src_links", l.clone()),
+        ("eni_src", format!("{l} . {ip}")),
+        ("mac_links", l.clone()),
+        (
+            "link_mac",
+            format!("{l} . 02:aa:bb:cc:{subnet:02x}:{n:02x}"),
+        ),
+        ("link_subnet", format!("{l} : {}", subnet + 1)),
+        ("link_subnet_pair", format!("{l} . {}", subnet + 1)),
+        ("igw_sources", ip.clone()),
+        ("public_to_private", format!("{public} : {ip}")),
+        ("private_to_public", format!("{ip} : {public}")),
+        ("members_ab12cd34", ip.clone()),
+        ("nacl_out", format!("{l} : jump nacl_out_{subnet}")),
+        ("nacl_in", format!("{l} : jump nacl_in_0")),
+        ("sg_out", format!("{l} : jump sgc_0123abcd_out")),
+        ("sg_in", format!("{l} : jump sgc_0123abcd_in")),
+    ];
+    let mut out = Elements::new();
+    for (set, e) in sets {
+        out.entry(set.to_owned()).or_default().insert(e);
+    }
+    out
+}
+
+fn union(a: &Elements, b: &Elements) -> Elements {
+    let mut out = a.clone();
+    for (set, es) in b {
+        out.entry(set.clone())
+            .or_default()
+            .extend(es.iter().cloned());
+    }
+    out
+}
+
+fn minus(a: &Elements, b: &Elements) -> Elements {
+    let mut out = a.clone();
+    for (set, es) in b {
+        if let Some(v) = out.get_mut(set) {
+            v.retain(|e| !es.contains(e));
+        }
+    }
+    out.retain(|_, v| !v.is_empty());
+    out
+}
+
+fn elements_op(ns: &str, add: Elements, delete: Elements) -> Plan {
+    Plan {
+        ops: vec![Op::NftElements {
+            ns: ns.to_owned(),
+            table: "cove".to_owned(),
+            add,
+            delete,
+        }],
+    }
+}
+
+/// Creates namespace `<prefix>-r` with the router table; returns its name.
+fn router(host: &Host) -> String {
+    let ns = format!("{}-r", host.prefix());
+    let plan = Plan {
+        ops: vec![
+            Op::CreateNamespace { ns: ns.clone() },
+            Op::ReplaceNft {
+                ns: ns.clone(),
+                table: router_table(),
+            },
+        ],
+    };
+    host.apply(&plan)
+        .unwrap_or_else(|e| panic!("create the router: {}", chain(&e)));
+    ns
+}
+
+fn apply(host: &Host, plan: &Plan) {
+    host.apply(plan)
+        .unwrap_or_else(|e| panic!("apply failed: {}", chain(&e)));
+}
+
+/// The elements of cove's table in `ns`, as `observe` reads them.
+fn observed(host: &Host, ns: &str) -> Elements {
+    let state = host
+        .observe()
+        .unwrap_or_else(|e| panic!("observe failed: {}", chain(&e)));
+    let t = state.namespaces[ns].nft.clone().expect("cove's table");
+    assert_eq!(t.generation, "nl1");
+    t.elements
+}
+
+#[test]
+fn elements_added_and_deleted_over_netlink_are_observed_as_written() {
+    if !privileged("elements_added_and_deleted_over_netlink_are_observed_as_written") {
+        return;
+    }
+    let g = guard('a');
+    let ns = router(&g.0);
+    assert_eq!(observed(&g.0, &ns), Elements::new());
+
+    let (e1, e2, e3) = (
+        eni("e1a2b3c4d", 5, 0),
+        eni("e5f6a7b8c", 6, 0),
+        eni("e0f1e2d3c", 7, 1),
+    );
+    let all = union(&union(&e1, &e2), &e3);
+    apply(&g.0, &elements_op(&ns, all.clone(), Elements::new()));
+    assert_eq!(observed(&g.0, &ns), all, "observed after adding");
+
+    // Detach e2; move e1 to subnet 1 (map values replaced: delete, then add).
+    let e1_moved = eni("e1a2b3c4d", 5, 1);
+    let delete = union(&e2, &minus(&e1, &e1_moved));
+    let add = minus(&e1_moved, &e1);
+    assert!(add.contains_key("link_subnet") && add.contains_key("nacl_out"));
+    apply(&g.0, &elements_op(&ns, add, delete));
+    let want = union(&e1_moved, &e3);
+    assert_eq!(observed(&g.0, &ns), want, "observed after deleting");
+
+    // Everything out.
+    apply(&g.0, &elements_op(&ns, Elements::new(), want));
+    assert_eq!(observed(&g.0, &ns), Elements::new());
+}
+
+/// Set by the parent of [`an_attach_batch_runs_no_process`] in the environment of
+/// the copy of this test binary it starts: the namespace to apply in.
+const CHILD_NS: &str = "COVE_NFTNL_CHILD_NS";
+
+#[test]
+fn an_attach_batch_runs_no_process() {
+    if let Ok(ns) = std::env::var(CHILD_NS) {
+        // The child: PATH is an empty directory, so no `nft` can be started.
+        let host = Host::new(ns.split('-').next().expect("prefix")).expect("prefix");
+        apply(
+            &host,
+            &elements_op(&ns, eni("e1a2b3c4d", 5, 0), Elements::new()),
+        );
+        // The check itself works: the `nft` path fails here.
+        let refused = host.apply(&Plan {
+            ops: vec![Op::DeleteNft {
+                ns: ns.clone(),
+                name: "other".to_owned(),
+            }],
+        });
+        let e = refused.expect_err("nft cannot run without PATH");
+        assert!(chain(&e).contains("could not run `nft`"), "{}", chain(&e));
+        return;
+    }
+    if !privileged("an_attach_batch_runs_no_process") {
+        return;
+    }
+    let g = guard('b');
+    let ns = router(&g.0);
+    let empty = std::env::temp_dir().join(format!("cove-empty-path-{}", std::process::id()));
+    std::fs::create_dir_all(&empty).expect("empty dir");
+    let out = Command::new(std::env::current_exe().expect("test binary"))
+        .args(["an_attach_batch_runs_no_process", "--exact", "--nocapture"])
+        .env(CHILD_NS, &ns)
+        .env("PATH", &empty)
+        .output()
+        .expect("run the child");
+    let _ = std::fs::remove_dir(&empty);
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("1 passed"),
+        "child failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(observed(&g.0, &ns), eni("e1a2b3c4d", 5, 0));
+}
+
+/// The refusal inside the `Step` error of a failed apply.
+fn refusal(e: HostError) -> HostError {
+    match e {
+        HostError::Step { source, .. } => *source,
+        other => panic!("not a step error: {}", chain(&other)),
+    }
+}
+
+#[test]
+fn a_batch_with_one_bad_element_changes_nothing_and_names_it() {
+    if !privileged("a_batch_with_one_bad_element_changes_nothing_and_names_it") {
+        return;
+    }
+    let g = guard('c');
+    let ns = router(&g.0);
+    let e1 = eni("e1a2b3c4d", 5, 0);
+    apply(&g.0, &elements_op(&ns, e1.clone(), Elements::new()));
+
+    // Attach e2, but one of e1's elements is added again.
+    let mut add = eni("e5f6a7b8c", 6, 0);
+    let dup = "\"e1a2b3c4d\" . 10.20.0.5".to_owned();
+    add.get_mut("eni_src").expect("eni_src").insert(dup.clone());
+    let e = refusal(
+        g.0.apply(&elements_op(&ns, add, Elements::new()))
+            .expect_err("duplicate"),
+    );
+    let text = chain(&e);
+    eprintln!("refused as expected: {text}");
+    match &e {
+        HostError::NftElement {
+            set,
+            verb,
+            element,
+            source,
+            ..
+        } => {
+            assert_eq!(
+                (set.as_str(), *verb, element.as_str()),
+                ("eni_src", "add", dup.as_str()),
+                "{text}"
+            );
+            assert_eq!(source.raw_os_error(), Some(17), "{text}");
+        }
+        _ => panic!("unexpected error: {text}"),
+    }
+    assert!(
+        text.contains("rolled back") && text.contains("exists"),
+        "{text}"
+    );
+    assert_eq!(observed(&g.0, &ns), e1, "a failed batch changed the sets");
+
+    // Detach e1, but delete an element that is not there.
+    let mut delete = e1.clone();
+    let missing = "203.0.113.99 : 10.20.0.99".to_owned();
+    delete
+        .get_mut("public_to_private")
+        .expect("map")
+        .insert(missing.clone());
+    let e = refusal(
+        g.0.apply(&elements_op(&ns, Elements::new(), delete))
+            .expect_err("missing"),
+    );
+    let text = chain(&e);
+    eprintln!("refused as expected: {text}");
+    match &e {
+        HostError::NftElement {
+            set,
+            verb,
+            element,
+            source,
+            ..
+        } => {
+            assert_eq!(
+                (set.as_str(), *verb, element.as_str()),
+                ("public_to_private", "delete", missing.as_str()),
+                "{text}"
+            );
+            assert_eq!(source.raw_os_error(), Some(2), "{text}");
+        }
+        _ => panic!("unexpected error: {text}"),
+    }
+    assert_eq!(observed(&g.0, &ns), e1, "a failed batch changed the sets");
+
+    // A malformed element is refused before anything is sent.
+    let bad: Elements = [("eni_src".to_owned(), ["\"e9\" . 10.0.0".to_owned()].into())].into();
+    let e = refusal(
+        g.0.apply(&elements_op(&ns, bad, Elements::new()))
+            .expect_err("malformed"),
+    );
+    assert!(
+        matches!(e, HostError::NftElementSyntax { .. }),
+        "{}",
+        chain(&e)
+    );
+    assert_eq!(observed(&g.0, &ns), e1);
+}
+
+#[test]
+fn sets_without_a_schema_still_go_through_nft() {
+    if !privileged("sets_without_a_schema_still_go_through_nft") {
+        return;
+    }
+    let g = guard('d');
+    let ns = format!("{}-r", g.0.prefix());
+    let mut table = router_table();
+    table.text = table.text.replace(
+        "\tset igw_sources",
+        "\tset other { type ipv4_addr; }\n\tset igw_sources",
+    );
+    apply(
+        &g.0,
+        &Plan {
+            ops: vec![
+                Op::CreateNamespace { ns: ns.clone() },
+                Op::ReplaceNft {
+                    ns: ns.clone(),
+                    table,
+                },
+            ],
+        },
+    );
+    let add: Elements = [
+        ("other".to_owned(), ["10.1.2.3".to_owned()].into()),
+        ("igw_sources".to_owned(), ["10.1.2.4".to_owned()].into()),
+    ]
+    .into();
+    apply(&g.0, &elements_op(&ns, add.clone(), Elements::new()));
+    assert_eq!(observed(&g.0, &ns), add);
+}
