@@ -161,6 +161,9 @@ fn rule_text(r: &cove_plan::Rule) -> String {
         cove_plan::RuleSelector::Iif(d) => {
             format!("priority {} iif {d} lookup {}", r.priority, r.table)
         }
+        cove_plan::RuleSelector::Fwmark(m) => {
+            format!("priority {} fwmark {m} lookup {}", r.priority, r.table)
+        }
     }
 }
 

@@ -130,6 +130,10 @@ pub(crate) fn rule_message(rule: &Rule) -> RuleMessage {
             msg.attributes
                 .push(RuleAttribute::Iifname(dev.as_str().to_owned()));
         }
+        RuleSelector::Fwmark(mark) => {
+            msg.attributes.push(RuleAttribute::FwMark(mark));
+            msg.attributes.push(RuleAttribute::FwMask(u32::MAX));
+        }
     }
     msg
 }
@@ -145,15 +149,17 @@ pub(crate) fn rule_from_message(msg: &RuleMessage) -> Option<Rule> {
     let mut priority = 0;
     let mut dst = Ipv4Addr::UNSPECIFIED;
     let mut iif = None;
+    let mut fwmark = None;
     for attr in &msg.attributes {
         match attr {
             RuleAttribute::Table(t) => table = *t,
             RuleAttribute::Priority(p) => priority = *p,
             RuleAttribute::Destination(IpAddr::V4(a)) => dst = *a,
             RuleAttribute::Iifname(n) => iif = Some(DevName::new(n)?),
+            RuleAttribute::FwMark(m) => fwmark = Some(*m),
+            RuleAttribute::FwMask(m) if *m != u32::MAX => return None,
             RuleAttribute::Source(_)
             | RuleAttribute::Oifname(_)
-            | RuleAttribute::FwMark(_)
             | RuleAttribute::Goto(_)
             | RuleAttribute::UidRange(_)
             | RuleAttribute::IpProtocol(_)
@@ -165,10 +171,11 @@ pub(crate) fn rule_from_message(msg: &RuleMessage) -> Option<Rule> {
     if DEFAULT_RULE_PRIORITIES.contains(&priority) {
         return None;
     }
-    let selector = match iif {
-        Some(dev) if h.dst_len == 0 => RuleSelector::Iif(dev),
-        Some(_) => return None,
-        None => RuleSelector::To(Ipv4Net::new(dst, h.dst_len).ok()?),
+    let selector = match (iif, fwmark) {
+        (Some(dev), None) if h.dst_len == 0 => RuleSelector::Iif(dev),
+        (None, Some(m)) if h.dst_len == 0 => RuleSelector::Fwmark(m),
+        (None, None) => RuleSelector::To(Ipv4Net::new(dst, h.dst_len).ok()?),
+        _ => return None,
     };
     Some(Rule {
         priority,

@@ -3,9 +3,9 @@
 //! Topology (see docs/ARCHITECTURE.md for the reasons):
 //! * one **router namespace per VPC** (the VPC's implicit router): forwarding on, the
 //!   subnet router addresses (`.1` of each subnet) on `lo`, a point-to-point veth to
-//!   every ENI, policy routing (`to <VPC CIDR>` → the local table; `iif <ENI link>` →
-//!   the table of the ENI's subnet's route table) and the VPC's security groups and
-//!   network ACLs in one nftables table;
+//!   every ENI, policy routing (`to <VPC CIDR>` → the local table; `fwmark <table>` →
+//!   that route table, the mark set from the ENI link by the firewall) and the VPC's
+//!   security groups and network ACLs in one nftables table;
 //! * one **namespace per ENI** (workloads run there): `eth0` with the private IP as
 //!   a /32 and a default route to the subnet router;
 //! * a NAT gateway's ENI namespace forwards and source-translates to its address;
@@ -35,7 +35,8 @@ pub const TABLE_LOCAL: u32 = 100;
 pub const TABLE_ROUTE_BASE: u32 = 1000;
 /// Priority of the `to <VPC CIDR>` rules (the implicit local route wins first).
 pub const RULE_PRIORITY_LOCAL: u32 = 1000;
-/// Priority of the `iif <ENI link>` rules (the subnet's route table).
+/// Priority of the `fwmark <table>` rules (the subnet's route table, chosen by the
+/// mark the router's firewall puts on packets from ENI links).
 pub const RULE_PRIORITY_SUBNET: u32 = 2000;
 /// Router end of every internet-gateway link.
 pub const IGW_ROUTER_IP: Ipv4Addr = Ipv4Addr::new(169, 254, 255, 1);
@@ -265,8 +266,17 @@ impl Builder<'_> {
         }
         self.gateway_endpoints(v)?;
         for (j, t) in vpc.route_tables.iter().enumerate() {
-            let routes = self.route_table_routes(v, *t, TABLE_ROUTE_BASE + index_u32(j));
-            self.existing(&router).routes.extend(routes);
+            let table = TABLE_ROUTE_BASE + index_u32(j);
+            let routes = self.route_table_routes(v, *t, table);
+            let r = self.existing(&router);
+            r.routes.extend(routes);
+            // The router's firewall marks each packet from an ENI link with the table
+            // of the link's subnet (`link_table`); one rule per table, not per ENI.
+            r.rules.insert(Rule {
+                priority: RULE_PRIORITY_SUBNET,
+                selector: RuleSelector::Fwmark(table),
+                table,
+            });
         }
         Ok(())
     }
@@ -310,17 +320,11 @@ impl Builder<'_> {
                 mac: None,
             },
         )?;
-        let table = route_table_id(net, e);
         let r = self.existing(&router);
         r.routes.insert(Route {
             table: TABLE_LOCAL,
             dst: host(eni.private_ip),
             kind: RouteKind::Dev { dev: dev(&link) },
-        });
-        r.rules.insert(Rule {
-            priority: RULE_PRIORITY_SUBNET,
-            selector: RuleSelector::Iif(dev(&link)),
-            table,
         });
         Ok(())
     }

@@ -190,6 +190,7 @@ pub fn router_table(net: &Network, names: &Names<'_>, v: VpcId) -> NftTable {
         "set mac_links { type ifname; }",
         "set link_mac { type ifname . ether_addr; }",
         "map link_subnet { type ifname : mark; }",
+        "map link_table { type ifname : mark; }",
         "set link_subnet_pair { type ifname . mark; }",
         "set igw_sources { type ipv4_addr; }",
         "map public_to_private { type ipv4_addr : ipv4_addr; }",
@@ -287,6 +288,11 @@ pub fn router_table(net: &Network, names: &Names<'_>, v: VpcId) -> NftTable {
         add(&mut el, "link_subnet", format!("{link} : {}", subnet + 1));
         add(
             &mut el,
+            "link_table",
+            format!("{link} : {}", crate::desired::route_table_id(net, *e)),
+        );
+        add(
+            &mut el,
             "link_subnet_pair",
             format!("{link} . {}", subnet + 1),
         );
@@ -326,6 +332,12 @@ pub fn router_table(net: &Network, names: &Names<'_>, v: VpcId) -> NftTable {
             add(&mut el, "igw_sources", i.to_string());
         }
     }
+    // Routing: packets from an ENI link carry the table of its subnet's route table.
+    let _ = writeln!(
+        out,
+        "\tchain route_by_link {{\n\t\ttype filter hook prerouting priority mangle; policy accept;\n\
+         \t\tmeta mark set iifname map @link_table\n\t}}"
+    );
     // Anti-spoofing, before conntrack.
     let _ = writeln!(
         out,
@@ -434,7 +446,7 @@ pub fn set_schema(name: &str) -> Option<SetSchema> {
         "src_links" | "mac_links" => (vec![Ifname], None),
         "eni_src" => (vec![Ifname, Ipv4], None),
         "link_mac" => (vec![Ifname, Mac], None),
-        "link_subnet" => (vec![Ifname], Some(Mark)),
+        "link_subnet" | "link_table" => (vec![Ifname], Some(Mark)),
         "link_subnet_pair" => (vec![Ifname, Mark], None),
         "igw_sources" => (vec![Ipv4], None),
         "public_to_private" | "private_to_public" => (vec![Ipv4], Some(Ipv4)),

@@ -170,6 +170,8 @@ pub enum RuleSelector {
     To(Ipv4Net),
     /// Packets that arrived on an interface (`iif DEV`).
     Iif(DevName),
+    /// Packets carrying this mark (`fwmark M`, full mask).
+    Fwmark(u32),
 }
 
 /// A policy-routing rule: `priority SELECTOR lookup TABLE`.
