@@ -216,11 +216,38 @@ fn series(prefix: &str, base: usize, n: usize, rules: usize) -> [Vec<Duration>; 
     host.apply(&diff(&HostState::default(), &states[0]))
         .expect("background");
     let mut out: [Vec<Duration>; 4] = Default::default();
+    let per_op = std::env::var("ATTACH_PER_OP").is_ok();
+    let mut by_kind: std::collections::BTreeMap<String, Vec<Duration>> = Default::default();
     for k in 0..n {
         let attach = diff(&observed(&states[k]), &states[k + 1]);
+        if per_op {
+            // Diagnostics: each operation on its own (slower in all: one worker each).
+            for op in &attach.ops {
+                let kind = op
+                    .to_string()
+                    .split(' ')
+                    .take(2)
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                let t = Instant::now();
+                host.apply(&cove_plan::Plan {
+                    ops: vec![op.clone()],
+                })
+                .expect("op");
+                by_kind.entry(kind).or_default().push(t.elapsed());
+            }
+            continue;
+        }
         let t = Instant::now();
         host.apply(&attach).expect("attach");
         out[0].push(t.elapsed());
+    }
+    if per_op {
+        for (kind, v) in by_kind {
+            let (p50, p99) = pct(v);
+            println!("  {base} ENIs: {kind:<28} p50 {p50:.2?} p99 {p99:.2?}");
+        }
+        out[0].push(Duration::ZERO);
     }
     for k in (0..n).rev() {
         let detach = diff(&observed(&states[k + 1]), &states[k]);

@@ -37,8 +37,22 @@ pub(crate) fn ns_path(ns: &str) -> PathBuf {
 /// `ip netns add` does (so that a later `ip netns add` does not re-mount the
 /// directory under namespaces cove is creating, and mounts propagate to other mount
 /// namespaces).
+///
+/// Done once per process: re-marking the directory shared is recursive over every
+/// namespace mount under it, so repeating it would make each create cost grow with
+/// the number of namespaces.
 fn prepare_run_dir() -> Result<(), HostError> {
+    static PREPARED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
     let _lock = RUN_DIR.lock().unwrap_or_else(|e| e.into_inner());
+    if PREPARED.load(std::sync::atomic::Ordering::Acquire) && Path::new(NETNS_DIR).is_dir() {
+        return Ok(());
+    }
+    prepare_run_dir_now()?;
+    PREPARED.store(true, std::sync::atomic::Ordering::Release);
+    Ok(())
+}
+
+fn prepare_run_dir_now() -> Result<(), HostError> {
     let dir = Path::new(NETNS_DIR);
     fs::create_dir_all(dir).map_err(|source| HostError::RunDir {
         path: dir.to_path_buf(),
@@ -110,6 +124,12 @@ pub(crate) fn create(ns: &str) -> Result<(), HostError> {
             // half-way never leaves a namespace whose loopback is down.
             let (rt, handle) = crate::worker::connect_here(&name)?;
             rt.block_on(crate::link::set_up(&handle, &name, "lo"))?;
+            // cove's networks are IPv4: no IPv6 on any link of its namespaces (no
+            // link-local addresses, no duplicate-address detection per new link).
+            // Best effort: a kernel without IPv6 has no such files.
+            for key in ["all", "default"] {
+                let _ = fs::write(format!("/proc/sys/net/ipv6/conf/{key}/disable_ipv6"), "1");
+            }
             nix::mount::mount(
                 Some("/proc/thread-self/ns/net"),
                 &target,
