@@ -7,6 +7,8 @@
 
 #![allow(dead_code)]
 
+mod kernel;
+
 use cove_analyze::{
     Analyzer, Blocked, Direction, Endpoint, Flow, NaiveAnalyzer, Outcome, Step, Verdict,
 };
@@ -24,6 +26,8 @@ pub const ICMP: u8 = 1;
 pub struct Scenario {
     /// The network built from the spec.
     pub net: Network,
+    /// The same network in the kernel (when the tests run as root).
+    kernel: kernel::Replay,
 }
 
 impl Scenario {
@@ -38,6 +42,7 @@ impl Scenario {
         );
         Scenario {
             net: v.network.expect("a spec without errors yields a network"),
+            kernel: kernel::Replay::default(),
         }
     }
 
@@ -61,8 +66,10 @@ impl Scenario {
     }
 
     /// Checks a flow with both analyzers; they must agree, and `reachable()` must
-    /// agree with `check()`.
+    /// agree with `check()`. As root, the flow is also sent through the kernel (see
+    /// [`kernel`]).
     pub fn check(&self, flow: &Flow) -> Verdict {
+        self.kernel.compare(&self.net, flow);
         let an = Analyzer::new(&self.net);
         let v = an.check(flow);
         let naive = NaiveAnalyzer::new(&self.net).check(flow);
