@@ -329,6 +329,49 @@ fn example_in_the_kernel() {
     let got = run(&[tcp(&ns_a, None, 42003, router_ip, 22)]);
     assert_eq!(got, vec![false], "no access to the VPC router");
 
+    // 5b. Nor is the host: a listener on each of the host's own addresses (in the
+    // host's namespace) is out of reach of the workload.
+    let host_addrs: Vec<Ipv4Addr> = {
+        let out = Process::new("ip")
+            .args(["-4", "-o", "addr", "show"])
+            .output()
+            .expect("ip addr");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| l.split_whitespace().nth(3))
+            .filter_map(|a| a.split('/').next()?.parse().ok())
+            .collect()
+    };
+    assert!(!host_addrs.is_empty());
+    let listeners: Vec<TcpListener> = host_addrs
+        .iter()
+        .filter_map(|a| TcpListener::bind((*a, 0)).ok())
+        .collect();
+    let probes: Vec<Probe> = listeners
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let addr = l.local_addr().expect("addr");
+            let ip = match addr.ip() {
+                std::net::IpAddr::V4(v4) => v4,
+                std::net::IpAddr::V6(_) => Ipv4Addr::LOCALHOST,
+            };
+            let port_no = 42100 + u16::try_from(i).expect("few addresses");
+            tcp(&ns_a, None, port_no, ip, addr.port())
+        })
+        .collect();
+    let got = run(&probes);
+    assert!(
+        got.iter().all(|ok| !ok),
+        "a workload reached the host: {:?}",
+        probes
+            .iter()
+            .zip(&got)
+            .filter(|(_, ok)| **ok)
+            .collect::<Vec<_>>()
+    );
+    drop(listeners);
+
     // 6. Drift: a flushed firewall and a deleted namespace are reported and repaired.
     let router = names.router_ns(net.enis[db.index()].vpc);
     assert!(
