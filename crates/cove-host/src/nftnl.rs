@@ -1,7 +1,9 @@
 //! nftables, hot path: set-element changes sent to nf_tables as one netlink batch,
 //! with no process. Used for the sets and maps that have a
-//! [`cove_plan::nft::set_schema`] (the per-ENI ones an attach changes); everything else
-//! goes through `nft` (see `nft.rs`).
+//! [`cove_plan::nft::set_schema`] (the per-ENI ones an attach changes, and the
+//! security-group rule sets a rule change changes, which are interval sets: see
+//! `elem.rs` for how their ranges are written); everything else goes through `nft`
+//! (see `nft.rs`).
 //!
 //! The batch is `NFNL_MSG_BATCH_BEGIN`, one `NFT_MSG_DELSETELEM` per set for the
 //! deletions, one `NFT_MSG_NEWSETELEM` per set for the additions (a set whose

@@ -11,7 +11,7 @@ use std::process::Command;
 use cove_host::{Host, HostError};
 use cove_plan::{NftTable, Op, Plan};
 
-use common::{Guard, chain, privileged};
+use common::{Guard, chain, ok, privileged};
 
 type Elements = BTreeMap<String, BTreeSet<String>>;
 
@@ -356,4 +356,214 @@ fn sets_without_a_schema_still_go_through_nft() {
     .into();
     apply(&g.0, &elements_op(&ns, add.clone(), Elements::new()));
     assert_eq!(observed(&g.0, &ns), add);
+}
+
+/// A table with a security-group chain's four rule sets (as
+/// `cove_plan::nft::sg_chain` declares them), with `elements` written by `nft`.
+fn sg_table(elements: Elements) -> NftTable {
+    let mut body = String::new();
+    for dir in ["in", "out"] {
+        body.push_str(&format!(
+            "\tset sgc_0123abcd_{dir}_l4 {{ type ipv4_addr . inet_proto . inet_service; flags interval; }}\n\
+             \tset sgc_0123abcd_{dir}_all {{ type ipv4_addr; flags interval; }}\n"
+        ));
+    }
+    NftTable {
+        name: "cove".to_owned(),
+        generation: "nl1".to_owned(),
+        text: format!("table inet cove {{\n\tcomment \"gen:nl1\"\n{body}}}\n"),
+        elements,
+    }
+}
+
+fn sg_elements(sets: &[(&str, &[&str])]) -> Elements {
+    sets.iter()
+        .map(|(set, es)| {
+            (
+                format!("sgc_0123abcd_{set}"),
+                es.iter().map(|e| (*e).to_owned()).collect(),
+            )
+        })
+        .collect()
+}
+
+/// The steps of [`security_group_interval_sets_round_trip_over_netlink`]: what is
+/// written by `nft` with the table, then `(add, delete)` per step, each applied by a
+/// child with no `nft` to run. Elements are written the way `nft` prints them
+/// (`cove_plan::sgsets`), without overlaps.
+fn sg_initial() -> Elements {
+    sg_elements(&[
+        ("in_l4", &["10.9.0.0/16 . tcp . 22"]),
+        ("in_all", &["192.168.0.0/16", "10.0.0.5"]),
+    ])
+}
+
+fn sg_step(step: u32) -> (Elements, Elements) {
+    match step {
+        // Add a mix; delete an element `nft` wrote.
+        1 => (
+            sg_elements(&[
+                (
+                    "in_l4",
+                    &[
+                        "10.0.0.0/16 . tcp . 5432",
+                        "10.0.0.0-10.0.0.9 . udp . 1000-2000",
+                        "10.2.0.5 . tcp . 0-65535",
+                        "0.0.0.0/0 . udp . 53",
+                        "10.3.0.0/24 . tcp . 80-81",
+                        "255.255.255.255 . tcp . 65535",
+                    ],
+                ),
+                ("out_l4", &["172.16.0.0-172.16.0.9 . tcp . 443"]),
+                (
+                    "in_all",
+                    &[
+                        "172.16.0.0-172.16.0.9",
+                        "200.0.0.0-255.255.255.255",
+                        "10.0.0.7",
+                    ],
+                ),
+                ("out_all", &["0.0.0.0/0"]),
+            ]),
+            sg_elements(&[("in_all", &["10.0.0.5"])]),
+        ),
+        // Change rules: replace elements in one batch, including open-ended ones
+        // and one written by `nft`; add one that starts at 0.0.0.0.
+        2 => (
+            sg_elements(&[
+                ("in_l4", &["10.0.0.0/15 . tcp . 5432"]),
+                ("in_all", &["0.0.0.0/8", "192.168.0.0-192.168.0.200"]),
+                ("out_all", &["10.0.0.0/8"]),
+            ]),
+            sg_elements(&[
+                (
+                    "in_l4",
+                    &["10.0.0.0/16 . tcp . 5432", "10.9.0.0/16 . tcp . 22"],
+                ),
+                ("in_all", &["200.0.0.0-255.255.255.255", "192.168.0.0/16"]),
+                ("out_all", &["0.0.0.0/0"]),
+            ]),
+        ),
+        _ => panic!("no step {step}"),
+    }
+}
+
+/// Lookups after a step of [`sg_step`]: set, key, whether it matches.
+fn sg_probes(step: u32) -> Vec<(&'static str, &'static str, bool)> {
+    match step {
+        1 => vec![
+            ("in_all", "10.0.0.5", false),
+            ("in_all", "10.0.0.6", false),
+            ("in_all", "10.0.0.7", true),
+            ("in_all", "10.0.0.8", false),
+            ("in_all", "172.16.0.9", true),
+            ("in_all", "172.16.0.10", false),
+            ("in_all", "192.168.255.255", true),
+            ("in_all", "192.169.0.0", false),
+            ("in_all", "199.255.255.255", false),
+            ("in_all", "255.255.255.255", true),
+            ("out_all", "1.2.3.4", true),
+            ("in_l4", "10.0.0.9 . udp . 2000", true),
+            ("in_l4", "10.0.0.10 . udp . 2000", false),
+            ("in_l4", "10.0.0.9 . udp . 2001", false),
+            ("in_l4", "10.0.255.255 . tcp . 5432", true),
+            ("in_l4", "10.1.0.0 . tcp . 5432", false),
+            ("in_l4", "9.9.9.9 . udp . 53", true),
+            ("in_l4", "9.9.9.9 . tcp . 53", false),
+            ("in_l4", "255.255.255.255 . tcp . 65535", true),
+            ("out_l4", "172.16.0.9 . tcp . 443", true),
+        ],
+        2 => vec![
+            ("in_all", "0.255.255.255", true),
+            ("in_all", "1.0.0.0", false),
+            ("in_all", "192.168.0.200", true),
+            ("in_all", "192.168.0.201", false),
+            ("in_all", "200.0.0.1", false),
+            ("in_l4", "10.1.255.255 . tcp . 5432", true),
+            ("in_l4", "10.9.0.1 . tcp . 22", false),
+            ("out_all", "10.255.255.255", true),
+            ("out_all", "11.0.0.0", false),
+            ("out_all", "1.2.3.4", false),
+        ],
+        _ => Vec::new(),
+    }
+}
+
+/// Set by the parent of [`security_group_interval_sets_round_trip_over_netlink`]
+/// for the copies of this test binary it starts: `<namespace>:<step>`.
+const SG_CHILD: &str = "COVE_NFTNL_SG_CHILD";
+
+#[test]
+fn security_group_interval_sets_round_trip_over_netlink() {
+    const TEST: &str = "security_group_interval_sets_round_trip_over_netlink";
+    if let Ok(arg) = std::env::var(SG_CHILD) {
+        // The child: PATH is an empty directory, so no `nft` can be started.
+        let (ns, step) = arg.rsplit_once(':').expect("ns:step");
+        let host = Host::new(ns.split('-').next().expect("prefix")).expect("prefix");
+        let (add, delete) = sg_step(step.parse().expect("step"));
+        apply(&host, &elements_op(ns, add, delete));
+        return;
+    }
+    if !privileged(TEST) {
+        return;
+    }
+    let g = guard('e');
+    let ns = format!("{}-r", g.0.prefix());
+    apply(
+        &g.0,
+        &Plan {
+            ops: vec![
+                Op::CreateNamespace { ns: ns.clone() },
+                Op::ReplaceNft {
+                    ns: ns.clone(),
+                    table: sg_table(sg_initial()),
+                },
+            ],
+        },
+    );
+    let mut want = sg_initial();
+    assert_eq!(observed(&g.0, &ns), want, "observed as written by nft");
+
+    let empty = std::env::temp_dir().join(format!("cove-empty-path-sg-{}", std::process::id()));
+    std::fs::create_dir_all(&empty).expect("empty dir");
+    let child = |step: &str| {
+        let out = Command::new(std::env::current_exe().expect("test binary"))
+            .args([TEST, "--exact", "--nocapture"])
+            .env(SG_CHILD, format!("{ns}:{step}"))
+            .env("PATH", &empty)
+            .output()
+            .expect("run the child");
+        assert!(
+            out.status.success() && String::from_utf8_lossy(&out.stdout).contains("1 passed"),
+            "step {step} failed: {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    for step in [1, 2] {
+        child(&step.to_string());
+        let (add, delete) = sg_step(step);
+        want = union(&minus(&want, &delete), &add);
+        assert_eq!(observed(&g.0, &ns), want, "observed after step {step}");
+        // And the kernel matches what it lists (lookups with `nft get element`).
+        for (set, key, hit) in sg_probes(step) {
+            let set = format!("sgc_0123abcd_{set}");
+            let k = format!("{{ {key} }}");
+            let found = ok(
+                &g.0,
+                &ns,
+                &["nft", "get", "element", "inet", "cove", &set, &k],
+            );
+            assert_eq!(found, hit, "step {step}: {key} in {set}");
+        }
+    }
+    let _ = std::fs::remove_dir(&empty);
+
+    // Everything out (in this process: the same netlink path).
+    apply(&g.0, &elements_op(&ns, Elements::new(), want));
+    assert_eq!(
+        observed(&g.0, &ns),
+        Elements::new(),
+        "observed after emptying"
+    );
 }

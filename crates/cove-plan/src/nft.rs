@@ -426,6 +426,14 @@ pub enum ElemType {
     Mark,
     /// A verdict (`jump CHAIN`).
     Verdict,
+    /// An IPv4 interval in an interval set: a bare address (`10.0.0.5`), a prefix
+    /// (`10.0.0.0/16`) or a range (`10.0.0.0-10.0.0.9`), as `nft` prints them.
+    Ipv4Interval,
+    /// A layer-4 protocol (`inet_proto`: `tcp` or `udp`; 1 byte on the wire).
+    InetProto,
+    /// A port interval in an interval set (`inet_service`: `5432` or `1000-2000`;
+    /// 2 bytes in network order on the wire).
+    InetServiceInterval,
 }
 
 /// The shape of one of cove's sets or maps: key fields (concatenated with ` . `) and,
@@ -436,12 +444,43 @@ pub struct SetSchema {
     pub key: Vec<ElemType>,
     /// Map value type; `None` for a set.
     pub data: Option<ElemType>,
+    /// The set is declared with `flags interval`: an element is a range of keys
+    /// (one field: start and end elements; concatenated: start and end keys).
+    pub interval: bool,
+}
+
+/// Whether `name` is `sgc_<8 hex digits>_<in|out>_<suffix>` (a security-group
+/// chain's rule set, see `sg_chain`).
+fn is_sg_set(name: &str, suffix: &str) -> bool {
+    let Some(rest) = name.strip_prefix("sgc_") else {
+        return false;
+    };
+    let Some((hash, rest)) = rest.split_at_checked(8) else {
+        return false;
+    };
+    hash.bytes().all(|b| b.is_ascii_hexdigit())
+        && matches!(rest.strip_suffix(suffix), Some("_in_" | "_out_"))
 }
 
 /// The schema of the per-ENI sets and maps of a router table (the ones an attach
-/// changes), by name; `None` for other sets.
+/// changes) and of the security-group rule sets (`sgc_…_l4`, `sgc_…_all`, the ones
+/// a rule change changes), by name; `None` for other sets.
 pub fn set_schema(name: &str) -> Option<SetSchema> {
     use ElemType::*;
+    if is_sg_set(name, "l4") {
+        return Some(SetSchema {
+            key: vec![Ipv4Interval, InetProto, InetServiceInterval],
+            data: None,
+            interval: true,
+        });
+    }
+    if is_sg_set(name, "all") {
+        return Some(SetSchema {
+            key: vec![Ipv4Interval],
+            data: None,
+            interval: true,
+        });
+    }
     let (key, data): (Vec<ElemType>, Option<ElemType>) = match name {
         "src_links" | "mac_links" => (vec![Ifname], None),
         "eni_src" => (vec![Ifname, Ipv4], None),
@@ -454,7 +493,11 @@ pub fn set_schema(name: &str) -> Option<SetSchema> {
         n if n.starts_with("members_") => (vec![Ipv4], None),
         _ => return None,
     };
-    Some(SetSchema { key, data })
+    Some(SetSchema {
+        key,
+        data,
+        interval: false,
+    })
 }
 
 #[cfg(test)]
@@ -477,13 +520,9 @@ mod schema_tests {
         for v in 0..net.vpcs.len() {
             let t = router_table(&net, &names, VpcId(cove_model::lookup::index_u32(v)));
             for (set, elems) in &t.elements {
-                if set.starts_with("sgc_") {
-                    // Security-group rule sets change with rules, not with attaches;
-                    // they are written with `nft` (interval elements).
-                    assert!(set_schema(set).is_none());
-                    continue;
-                }
                 let schema = set_schema(set).unwrap_or_else(|| panic!("no schema for {set}"));
+                // Security-group rule sets are interval sets; the others are not.
+                assert_eq!(schema.interval, set.starts_with("sgc_"), "{set}");
                 for e in elems {
                     let (key, data) = match e.split_once(" : ") {
                         Some((k, d)) => (k, Some(d)),
@@ -494,5 +533,30 @@ mod schema_tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn security_group_rule_sets_are_interval_sets() {
+        use ElemType::*;
+        for dir in ["in", "out"] {
+            let l4 = set_schema(&format!("sgc_0123abcd_{dir}_l4")).expect("l4 schema");
+            assert_eq!(l4.key, vec![Ipv4Interval, InetProto, InetServiceInterval]);
+            assert_eq!((l4.data, l4.interval), (None, true));
+            let all = set_schema(&format!("sgc_0123ABcd_{dir}_all")).expect("all schema");
+            assert_eq!(all.key, vec![Ipv4Interval]);
+            assert_eq!((all.data, all.interval), (None, true));
+        }
+        for name in [
+            "sgc_0123abc_in_l4",
+            "sgc_0123abcg_in_l4",
+            "sgc_0123abcd_up_l4",
+            "sgc_0123abcd_in",
+            "sgc_0123abcd_in_l4x",
+            "sgc_0123abcd__l4",
+            "sgc_",
+        ] {
+            assert!(set_schema(name).is_none(), "{name}");
+        }
+        assert!(!set_schema("members_0123abcd").expect("schema").interval);
     }
 }

@@ -3,8 +3,21 @@
 //!
 //! Wire encoding of each field: an interface name is 16 bytes, NUL-padded; an IPv4
 //! address 4 bytes in network order; a mark 4 bytes in host order; an Ethernet
-//! address 6 bytes. In a concatenated key every field is padded to a multiple of 4
-//! bytes (`ifname . ether_addr` is 16 + 8 bytes).
+//! address 6 bytes; an `inet_proto` 1 byte; an `inet_service` 2 bytes in network
+//! order. In a concatenated key every field is padded to a multiple of 4 bytes
+//! (`ifname . ether_addr` is 16 + 8 bytes, `ipv4_addr . inet_proto . inet_service`
+//! 4 + 4 + 4).
+//!
+//! Interval sets (`flags interval`), as `nft` writes them:
+//! * concatenated (the kernel's pipapo set): one element per range, its
+//!   `NFTA_SET_ELEM_KEY` the start of every field and its `NFTA_SET_ELEM_KEY_END`
+//!   the end of every field (equal for a single value);
+//! * one field (the kernel's rbtree set): a range `a-b` is two elements, the start
+//!   (key `a`) and the end (key `b + 1`, flag `NFT_SET_ELEM_INTERVAL_END`). A range
+//!   that runs to the last key (`…-255.255.255.255`, `0.0.0.0/0`) has no end
+//!   element; like `nft`, its start then carries the "open interval" user-data flag
+//!   so that `nft` prints it back as the same range. Deleting sends the same
+//!   elements.
 
 use std::io;
 use std::net::Ipv4Addr;
@@ -12,8 +25,9 @@ use std::net::Ipv4Addr;
 use cove_plan::nft::{ElemType, SetSchema};
 
 use super::wire::{
-    MsgBuf, NFTA_DATA_VALUE, NFTA_DATA_VERDICT, NFTA_LIST_ELEM, NFTA_SET_ELEM_DATA,
-    NFTA_SET_ELEM_KEY, NFTA_VERDICT_CHAIN, NFTA_VERDICT_CODE, align,
+    MsgBuf, NFT_SET_ELEM_INTERVAL_END, NFTA_DATA_VALUE, NFTA_DATA_VERDICT, NFTA_LIST_ELEM,
+    NFTA_SET_ELEM_DATA, NFTA_SET_ELEM_FLAGS, NFTA_SET_ELEM_KEY, NFTA_SET_ELEM_KEY_END,
+    NFTA_SET_ELEM_USERDATA, NFTA_VERDICT_CHAIN, NFTA_VERDICT_CODE, align,
 };
 
 /// `IFNAMSIZ`: an interface name on the wire, NUL included.
@@ -30,6 +44,19 @@ const NFT_JUMP: i32 = -3;
 const NFT_GOTO: i32 = -4;
 const NFT_RETURN: i32 = -5;
 
+/// `IPPROTO_TCP`, `IPPROTO_UDP`.
+const IPPROTO_TCP: u8 = 6;
+const IPPROTO_UDP: u8 = 17;
+
+/// The user data `nft` attaches to the start of an interval that has no end
+/// element (it runs to the last key): one libnftnl TLV,
+/// `NFTNL_UDATA_SET_ELEM_FLAGS` (type 1, 4 bytes) holding
+/// `NFTNL_SET_ELEM_F_INTERVAL_OPEN` (1) in host order.
+const OPEN_INTERVAL_UDATA: [u8; 6] = {
+    let f = 1u32.to_ne_bytes();
+    [1, 4, f[0], f[1], f[2], f[3]]
+};
+
 /// A map element's value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Data {
@@ -44,11 +71,33 @@ pub(crate) enum Data {
     },
 }
 
+/// How an element is written, beyond its key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Shape {
+    /// One element with one key.
+    Plain,
+    /// An element of a concatenated interval set: `key` holds the start of every
+    /// field, this the end of every field (`NFTA_SET_ELEM_KEY_END`).
+    Ranges {
+        /// The end key, padded like the key.
+        key_end: Vec<u8>,
+    },
+    /// An interval of a one-field interval set: the start element (`key`) and an
+    /// end element.
+    Interval {
+        /// The end element's key (one past the last key of the range); `None`
+        /// when the range runs to the last key.
+        end: Option<Vec<u8>>,
+    },
+}
+
 /// One element, encoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Elem {
-    /// The key's bytes (fields padded when concatenated).
+    /// The key's bytes (fields padded when concatenated); an interval's start.
     pub(crate) key: Vec<u8>,
+    /// Interval information.
+    pub(crate) shape: Shape,
     /// A map element's value; `None` for a set.
     pub(crate) data: Option<Data>,
 }
@@ -70,17 +119,30 @@ pub(crate) fn parse(schema: &SetSchema, text: &str) -> Result<Elem, String> {
     }
     let concat = fields.len() > 1;
     let mut key = Vec::new();
+    let mut key_end = Vec::new();
     for (i, (ty, f)) in schema.key.iter().zip(&fields).enumerate() {
-        let bytes = match ty {
-            ElemType::Verdict => Err("a verdict cannot be a key field".to_owned()),
-            _ => value(*ty, f),
-        }
-        .map_err(|e| format!("key field {}: {e}", i + 1))?;
-        key.extend_from_slice(&bytes);
-        if concat {
-            key.resize(key.len() + align(bytes.len()) - bytes.len(), 0);
+        let (lo, hi) =
+            field(*ty, schema.interval, f).map_err(|e| format!("key field {}: {e}", i + 1))?;
+        for (k, b) in [(&mut key, lo), (&mut key_end, hi)] {
+            let n = b.len();
+            k.extend_from_slice(&b);
+            if concat {
+                k.resize(k.len() + align(n) - n, 0);
+            }
         }
     }
+    let shape = match (schema.interval, concat) {
+        (false, _) => Shape::Plain,
+        (true, true) => Shape::Ranges { key_end },
+        (true, false) => {
+            if !matches!(schema.key[0], ElemType::Ipv4 | ElemType::Ipv4Interval) {
+                return Err("a one-field interval set needs an IPv4 key".to_owned());
+            }
+            Shape::Interval {
+                end: successor(&key_end),
+            }
+        }
+    };
     let data = match (schema.data, data_text) {
         (None, None) => None,
         (None, Some(_)) => return Err("a set element has no ` : ` value".to_owned()),
@@ -90,7 +152,94 @@ pub(crate) fn parse(schema: &SetSchema, text: &str) -> Result<Elem, String> {
             value(ty, d).map_err(|e| format!("value: {e}"))?,
         )),
     };
-    Ok(Elem { key, data })
+    Ok(Elem { key, shape, data })
+}
+
+/// `bytes` (a big-endian number) plus one; `None` if it is the largest one.
+fn successor(bytes: &[u8]) -> Option<Vec<u8>> {
+    let mut out = bytes.to_vec();
+    for b in out.iter_mut().rev() {
+        let (v, carry) = b.overflowing_add(1);
+        *b = v;
+        if !carry {
+            return Some(out);
+        }
+    }
+    None
+}
+
+/// The first and last value of one key field (not padded; equal unless the field
+/// is an interval). Interval fields need an interval set.
+fn field(ty: ElemType, interval: bool, s: &str) -> Result<(Vec<u8>, Vec<u8>), String> {
+    let need_interval = || {
+        if interval {
+            Ok(())
+        } else {
+            Err(format!("{ty:?} is a field of interval sets only"))
+        }
+    };
+    match ty {
+        ElemType::Verdict => Err("a verdict cannot be a key field".to_owned()),
+        ElemType::Ipv4Interval => {
+            need_interval()?;
+            let (lo, hi) = ipv4_interval(s)?;
+            Ok((lo.to_be_bytes().to_vec(), hi.to_be_bytes().to_vec()))
+        }
+        ElemType::InetServiceInterval => {
+            need_interval()?;
+            let (lo, hi) = match s.split_once('-') {
+                Some((a, b)) => (port(a)?, port(b)?),
+                None => (port(s)?, port(s)?),
+            };
+            if lo > hi {
+                return Err(format!("{s}: the range ends before it starts"));
+            }
+            Ok((lo.to_be_bytes().to_vec(), hi.to_be_bytes().to_vec()))
+        }
+        _ => {
+            let v = value(ty, s)?;
+            Ok((v.clone(), v))
+        }
+    }
+}
+
+fn port(s: &str) -> Result<u16, String> {
+    s.trim()
+        .parse::<u16>()
+        .map_err(|_| format!("{s} is not a port (0 to 65535)"))
+}
+
+fn ipv4(s: &str) -> Result<u32, String> {
+    s.trim()
+        .parse::<Ipv4Addr>()
+        .map(u32::from)
+        .map_err(|_| format!("{s} is not an IPv4 address"))
+}
+
+/// `a`, `a/len` (no host bits set) or `a-b` (`a` ≤ `b`): first and last address.
+fn ipv4_interval(s: &str) -> Result<(u32, u32), String> {
+    if let Some((a, b)) = s.split_once('-') {
+        let (lo, hi) = (ipv4(a)?, ipv4(b)?);
+        if lo > hi {
+            return Err(format!("{s}: the range ends before it starts"));
+        }
+        return Ok((lo, hi));
+    }
+    if let Some((a, len)) = s.split_once('/') {
+        let lo = ipv4(a)?;
+        let len: u32 = len
+            .parse()
+            .ok()
+            .filter(|l| *l <= 32)
+            .ok_or_else(|| format!("{s}: {len} is not a prefix length (0 to 32)"))?;
+        let host = u32::MAX.checked_shr(len).unwrap_or(0);
+        if lo & host != 0 {
+            return Err(format!("{s}: the address has host bits set"));
+        }
+        return Ok((lo, lo | host));
+    }
+    let a = ipv4(s)?;
+    Ok((a, a))
 }
 
 /// The bytes of one field (not padded).
@@ -135,7 +284,20 @@ fn value(ty: ElemType, s: &str) -> Result<Vec<u8>, String> {
             n.map(|m| m.to_ne_bytes().to_vec())
                 .map_err(|_| format!("{s} is not a mark (a 32-bit number)"))
         }
+        ElemType::InetProto => match s {
+            "tcp" => Ok(vec![IPPROTO_TCP]),
+            "udp" => Ok(vec![IPPROTO_UDP]),
+            _ => Err(format!("{s} is not a protocol cove uses (tcp or udp)")),
+        },
         ElemType::Verdict => verdict(s).map(|_| Vec::new()),
+        ElemType::Ipv4Interval | ElemType::InetServiceInterval => {
+            let (lo, hi) = field(ty, true, s)?;
+            if lo == hi {
+                Ok(lo)
+            } else {
+                Err(format!("{s} is a range, not one value"))
+            }
+        }
     }
 }
 
@@ -168,13 +330,23 @@ fn verdict(s: &str) -> Result<Data, String> {
     })
 }
 
-/// Writes `elem` as one `NFTA_LIST_ELEM`; with `with_data` false a map element's
-/// value is left out (a deletion needs the key only).
+/// Writes `elem` as `NFTA_LIST_ELEM` attributes (two for an interval of a
+/// one-field interval set); with `with_data` false a map element's value is left
+/// out (a deletion needs the key only).
 pub(crate) fn encode(buf: &mut MsgBuf, elem: &Elem, with_data: bool) -> io::Result<()> {
     let list_elem = buf.begin_nest(NFTA_LIST_ELEM);
     let key = buf.begin_nest(NFTA_SET_ELEM_KEY);
     buf.attr(NFTA_DATA_VALUE, &elem.key)?;
     buf.end_nest(key)?;
+    match &elem.shape {
+        Shape::Plain | Shape::Interval { end: Some(_) } => {}
+        Shape::Ranges { key_end } => {
+            let k = buf.begin_nest(NFTA_SET_ELEM_KEY_END);
+            buf.attr(NFTA_DATA_VALUE, key_end)?;
+            buf.end_nest(k)?;
+        }
+        Shape::Interval { end: None } => buf.attr(NFTA_SET_ELEM_USERDATA, &OPEN_INTERVAL_UDATA)?,
+    }
     if let (true, Some(data)) = (with_data, &elem.data) {
         let d = buf.begin_nest(NFTA_SET_ELEM_DATA);
         match data {
@@ -190,7 +362,19 @@ pub(crate) fn encode(buf: &mut MsgBuf, elem: &Elem, with_data: bool) -> io::Resu
         }
         buf.end_nest(d)?;
     }
-    buf.end_nest(list_elem)
+    buf.end_nest(list_elem)?;
+    if let Shape::Interval { end: Some(end) } = &elem.shape {
+        let list_elem = buf.begin_nest(NFTA_LIST_ELEM);
+        let key = buf.begin_nest(NFTA_SET_ELEM_KEY);
+        buf.attr(NFTA_DATA_VALUE, end)?;
+        buf.end_nest(key)?;
+        buf.attr(
+            NFTA_SET_ELEM_FLAGS,
+            &NFT_SET_ELEM_INTERVAL_END.to_be_bytes(),
+        )?;
+        buf.end_nest(list_elem)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -330,5 +514,159 @@ mod tests {
         }
         want.extend_from_slice(&[203, 0, 113, 10]);
         assert_eq!(b.bytes(), want.as_slice());
+    }
+
+    fn shape(set: &str, text: &str) -> (Vec<u8>, Shape) {
+        let schema = set_schema(set).expect("schema");
+        let e = parse(&schema, text).expect("element");
+        (e.key, e.shape)
+    }
+
+    #[test]
+    fn concatenated_interval_elements_carry_start_and_end_keys() {
+        let l4 = "sgc_0123abcd_in_l4";
+        let (key, s) = shape(l4, "10.0.0.0/16 . tcp . 5432");
+        assert_eq!(key, vec![10, 0, 0, 0, 6, 0, 0, 0, 0x15, 0x38, 0, 0]);
+        assert_eq!(
+            s,
+            Shape::Ranges {
+                key_end: vec![10, 0, 255, 255, 6, 0, 0, 0, 0x15, 0x38, 0, 0]
+            }
+        );
+        let (key, s) = shape(l4, "10.0.0.0-10.0.0.9 . udp . 1000-2000");
+        assert_eq!(key, vec![10, 0, 0, 0, 17, 0, 0, 0, 0x03, 0xe8, 0, 0]);
+        assert_eq!(
+            s,
+            Shape::Ranges {
+                key_end: vec![10, 0, 0, 9, 17, 0, 0, 0, 0x07, 0xd0, 0, 0]
+            }
+        );
+        let (key, s) = shape(l4, "0.0.0.0/0 . tcp . 0-65535");
+        assert_eq!(key, vec![0, 0, 0, 0, 6, 0, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(
+            s,
+            Shape::Ranges {
+                key_end: vec![255, 255, 255, 255, 6, 0, 0, 0, 255, 255, 0, 0]
+            }
+        );
+    }
+
+    #[test]
+    fn one_field_intervals_end_one_past_their_last_address() {
+        let all = "sgc_0123abcd_out_all";
+        let end = |e: [u8; 4]| Shape::Interval {
+            end: Some(e.to_vec()),
+        };
+        assert_eq!(
+            shape(all, "10.0.0.5"),
+            (vec![10, 0, 0, 5], end([10, 0, 0, 6]))
+        );
+        assert_eq!(
+            shape(all, "192.168.0.0/16"),
+            (vec![192, 168, 0, 0], end([192, 169, 0, 0]))
+        );
+        assert_eq!(
+            shape(all, "172.16.0.0-172.16.0.255"),
+            (vec![172, 16, 0, 0], end([172, 16, 1, 0]))
+        );
+        let open = Shape::Interval { end: None };
+        assert_eq!(shape(all, "0.0.0.0/0"), (vec![0, 0, 0, 0], open.clone()));
+        assert_eq!(
+            shape(all, "255.255.255.255"),
+            (vec![255, 255, 255, 255], open.clone())
+        );
+        assert_eq!(
+            shape(all, "240.0.0.0-255.255.255.255"),
+            (vec![240, 0, 0, 0], open)
+        );
+    }
+
+    #[test]
+    fn an_interval_is_a_start_and_an_end_element() {
+        let s = set_schema("sgc_0123abcd_in_all").expect("schema");
+        let hdr = |w: &mut Vec<u8>, len: u16, ty: u16| {
+            w.extend_from_slice(&len.to_ne_bytes());
+            w.extend_from_slice(&ty.to_ne_bytes());
+        };
+        let e = parse(&s, "10.0.0.0/8").expect("element");
+        let mut b = MsgBuf::default();
+        encode(&mut b, &e, true).expect("encode");
+        let mut want = Vec::new();
+        // LIST_ELEM { KEY { VALUE 10.0.0.0 } }
+        hdr(&mut want, 16, 0x8001);
+        hdr(&mut want, 12, 0x8001);
+        hdr(&mut want, 8, 1);
+        want.extend_from_slice(&[10, 0, 0, 0]);
+        // LIST_ELEM { KEY { VALUE 11.0.0.0 }, FLAGS INTERVAL_END }
+        hdr(&mut want, 24, 0x8001);
+        hdr(&mut want, 12, 0x8001);
+        hdr(&mut want, 8, 1);
+        want.extend_from_slice(&[11, 0, 0, 0]);
+        hdr(&mut want, 8, 3);
+        want.extend_from_slice(&1u32.to_be_bytes());
+        assert_eq!(b.bytes(), want.as_slice());
+
+        // Open-ended: the start only, marked open for `nft`.
+        let e = parse(&s, "0.0.0.0/0").expect("element");
+        let mut b = MsgBuf::default();
+        encode(&mut b, &e, false).expect("encode");
+        let mut want = Vec::new();
+        hdr(&mut want, 28, 0x8001);
+        hdr(&mut want, 12, 0x8001);
+        hdr(&mut want, 8, 1);
+        want.extend_from_slice(&[0, 0, 0, 0]);
+        hdr(&mut want, 10, 6);
+        want.extend_from_slice(&OPEN_INTERVAL_UDATA);
+        want.extend_from_slice(&[0, 0]);
+        assert_eq!(b.bytes(), want.as_slice());
+    }
+
+    #[test]
+    fn a_concatenated_interval_is_one_element_with_an_end_key() {
+        let s = set_schema("sgc_0123abcd_in_l4").expect("schema");
+        let e = parse(&s, "10.2.0.5 . tcp . 443").expect("element");
+        let mut b = MsgBuf::default();
+        encode(&mut b, &e, true).expect("encode");
+        let mut want = Vec::new();
+        let hdr = |w: &mut Vec<u8>, len: u16, ty: u16| {
+            w.extend_from_slice(&len.to_ne_bytes());
+            w.extend_from_slice(&ty.to_ne_bytes());
+        };
+        let k = [10, 2, 0, 5, 6, 0, 0, 0, 0x01, 0xbb, 0, 0];
+        hdr(&mut want, 4 + 20 + 20, 0x8001);
+        hdr(&mut want, 20, 0x8001);
+        hdr(&mut want, 16, 1);
+        want.extend_from_slice(&k);
+        hdr(&mut want, 20, 0x800a);
+        hdr(&mut want, 16, 1);
+        want.extend_from_slice(&k);
+        assert_eq!(b.bytes(), want.as_slice());
+    }
+
+    #[test]
+    fn malformed_interval_elements_are_refused() {
+        let bad = [
+            ("sgc_0123abcd_in_all", "10.0.0.1/16"),
+            ("sgc_0123abcd_in_all", "10.0.0.0/33"),
+            ("sgc_0123abcd_in_all", "10.0.0.9-10.0.0.0"),
+            ("sgc_0123abcd_in_all", "10.0.0.0-"),
+            ("sgc_0123abcd_in_all", "10.0.0.0 . tcp . 80"),
+            ("sgc_0123abcd_in_l4", "10.0.0.0/8 . tcp"),
+            ("sgc_0123abcd_in_l4", "10.0.0.0/8 . icmp . 80"),
+            ("sgc_0123abcd_in_l4", "10.0.0.0/8 . tcp . 70000"),
+            ("sgc_0123abcd_in_l4", "10.0.0.0/8 . tcp . 2000-1000"),
+            ("sgc_0123abcd_in_l4", "10.0.0.0/8 . tcp . 80 : accept"),
+        ];
+        for (set, text) in bad {
+            let schema = set_schema(set).expect("schema");
+            assert!(parse(&schema, text).is_err(), "{set}: {text} accepted");
+        }
+        // Interval fields outside an interval set.
+        let plain = SetSchema {
+            key: vec![ElemType::Ipv4Interval],
+            data: None,
+            interval: false,
+        };
+        assert!(parse(&plain, "10.0.0.0/8").is_err());
     }
 }

@@ -52,6 +52,14 @@ pub(crate) const NFTA_LIST_ELEM: u16 = 1;
 pub(crate) const NFTA_SET_ELEM_KEY: u16 = 1;
 /// `NFTA_SET_ELEM_DATA`: a map element's value (nested data).
 pub(crate) const NFTA_SET_ELEM_DATA: u16 = 2;
+/// `NFTA_SET_ELEM_FLAGS`: element flags (big-endian `u32`).
+pub(crate) const NFTA_SET_ELEM_FLAGS: u16 = 3;
+/// `NFTA_SET_ELEM_USERDATA`: opaque user data (libnftnl TLVs).
+pub(crate) const NFTA_SET_ELEM_USERDATA: u16 = 6;
+/// `NFTA_SET_ELEM_KEY_END`: a concatenated interval's end key (nested data).
+pub(crate) const NFTA_SET_ELEM_KEY_END: u16 = 10;
+/// `NFT_SET_ELEM_INTERVAL_END`: the element ends the interval before it.
+pub(crate) const NFT_SET_ELEM_INTERVAL_END: u32 = 0x1;
 /// `NFTA_DATA_VALUE`: raw bytes.
 pub(crate) const NFTA_DATA_VALUE: u16 = 1;
 /// `NFTA_DATA_VERDICT`: a verdict (nested).
