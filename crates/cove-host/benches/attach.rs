@@ -13,7 +13,6 @@ use std::time::{Duration, Instant};
 
 use cove_host::Host;
 use cove_model::Network;
-use cove_model::spec::*;
 use cove_model::validate::validate;
 use cove_plan::{HostState, desired, diff};
 
@@ -24,54 +23,11 @@ fn env(key: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-/// One VPC with one /16 subnet, a function security group with `rules` ingress rules,
-/// and `enis` ENIs.
+/// The benchmark network: `enis` ENIs, a group of `rules` CIDR rules.
 fn network(enis: usize, rules: usize) -> Network {
-    let ingress = (0..rules)
-        .map(|i| SgRuleSpec {
-            protocol: "tcp".into(),
-            ports: Some(Scalar::Int(1000 + i64::try_from(i).unwrap_or(0))),
-            cidr: Some(format!("172.16.{}.{}/32", i / 250, i % 250)),
-            ..Default::default()
-        })
-        .chain([SgRuleSpec {
-            protocol: "all".into(),
-            security_group: Some("fn".into()),
-            ..Default::default()
-        }])
-        .collect();
-    let spec = Spec {
-        tenants: vec![TenantSpec {
-            name: "t".into(),
-            vpcs: vec![VpcSpec {
-                name: "v".into(),
-                cidr: "10.70.0.0/16".into(),
-                subnets: vec![SubnetSpec {
-                    name: "s".into(),
-                    cidr: "10.70.0.0/16".into(),
-                    az: "z".into(),
-                    ..Default::default()
-                }],
-                security_groups: vec![SecurityGroupSpec {
-                    name: "fn".into(),
-                    ingress,
-                    ..Default::default()
-                }],
-                enis: (0..enis)
-                    .map(|i| EniSpec {
-                        name: format!("e{i}"),
-                        subnet: "s".into(),
-                        security_groups: vec!["fn".into()],
-                        ..Default::default()
-                    })
-                    .collect(),
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-        ..Default::default()
-    };
-    validate(&spec).network.expect("valid")
+    validate(&cove_testgen::flat_vpc(enis, rules, None))
+        .network
+        .expect("valid")
 }
 
 fn observed(s: &HostState) -> HostState {

@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use cove_host::Host;
 use cove_model::Network;
-use cove_model::spec::*;
 use cove_model::validate::validate;
 use cove_plan::{HostState, Op, Plan, desired, diff};
 
@@ -20,63 +19,11 @@ fn env(key: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-/// One VPC, a client and a server ENI; the server's group has `rules` CIDR rules,
-/// rule `changed` (if any) on another port.
+/// Two ENIs; their group has `rules` CIDR rules, rule `changed` on another port.
 fn network(rules: usize, changed: Option<usize>) -> Network {
-    let ingress = (0..rules)
-        .map(|i| {
-            let port = if Some(i) == changed { 60_000 } else { 1000 + i };
-            SgRuleSpec {
-                protocol: "tcp".into(),
-                ports: Some(Scalar::Int(i64::try_from(port).unwrap_or(0))),
-                cidr: Some(format!(
-                    "172.{}.{}.{}/32",
-                    16 + i / 62_500,
-                    (i / 250) % 250,
-                    i % 250
-                )),
-                ..Default::default()
-            }
-        })
-        .chain([SgRuleSpec {
-            protocol: "all".into(),
-            cidr: Some("10.0.0.0/8".into()),
-            ..Default::default()
-        }])
-        .collect();
-    let spec = Spec {
-        tenants: vec![TenantSpec {
-            name: "t".into(),
-            vpcs: vec![VpcSpec {
-                name: "v".into(),
-                cidr: "10.80.0.0/16".into(),
-                subnets: vec![SubnetSpec {
-                    name: "s".into(),
-                    cidr: "10.80.1.0/24".into(),
-                    az: "z".into(),
-                    ..Default::default()
-                }],
-                security_groups: vec![SecurityGroupSpec {
-                    name: "big".into(),
-                    ingress,
-                    ..Default::default()
-                }],
-                enis: ["c", "s"]
-                    .iter()
-                    .map(|n| EniSpec {
-                        name: (*n).into(),
-                        subnet: "s".into(),
-                        security_groups: vec!["big".into()],
-                        ..Default::default()
-                    })
-                    .collect(),
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-        ..Default::default()
-    };
-    validate(&spec).network.expect("valid")
+    validate(&cove_testgen::flat_vpc(2, rules, changed))
+        .network
+        .expect("valid")
 }
 
 fn observed(s: &HostState) -> HostState {

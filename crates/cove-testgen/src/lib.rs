@@ -3,11 +3,13 @@
 //! Everything is derived from a seed with a small built-in PRNG, so the same seed
 //! always gives the same spec (and the same benchmark input).
 
+mod flat;
 mod folders;
 mod large;
 mod random;
 mod rng;
 
+pub use flat::flat_vpc;
 pub use folders::json_folders;
 pub use large::{LargeParams, large_network};
 pub use random::{RANDOM_PORTS, random_network};
