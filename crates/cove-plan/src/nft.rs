@@ -154,9 +154,13 @@ fn sg_chain(
     let sets = crate::sgsets::sg_sets(net, rules);
     let _ = writeln!(
         out,
-        "\tset {name}_l4 {{ type ipv4_addr . inet_proto . inet_service; flags interval; }}\n\
+        "\tset {name}_x {{ type ipv4_addr . inet_proto . inet_service; }}\n\
+         \tset {name}_l4 {{ type ipv4_addr . inet_proto . inet_service; flags interval; }}\n\
          \tset {name}_all {{ type ipv4_addr; flags interval; }}"
     );
+    for e in sets.exact {
+        add(el, &format!("{name}_x"), e);
+    }
     for e in sets.l4 {
         add(el, &format!("{name}_l4"), e);
     }
@@ -166,7 +170,8 @@ fn sg_chain(
     let _ = writeln!(out, "\tchain {name} {{");
     let _ = writeln!(
         out,
-        "\t\tip {remote} . meta l4proto . th dport @{name}_l4 return\n\t\tip {remote} @{name}_all return"
+        "\t\tip {remote} . meta l4proto . th dport @{name}_x return\n\
+         \t\tip {remote} . meta l4proto . th dport @{name}_l4 return\n\t\tip {remote} @{name}_all return"
     );
     for r in sets.rules {
         for m in peer_matches(net, &r.peer) {
@@ -434,6 +439,8 @@ pub enum ElemType {
     /// A port interval in an interval set (`inet_service`: `5432` or `1000-2000`;
     /// 2 bytes in network order on the wire).
     InetServiceInterval,
+    /// One port (`inet_service`: `5432`; 2 bytes in network order on the wire).
+    InetService,
 }
 
 /// The shape of one of cove's sets or maps: key fields (concatenated with ` . `) and,
@@ -472,6 +479,13 @@ pub fn set_schema(name: &str) -> Option<SetSchema> {
             key: vec![Ipv4Interval, InetProto, InetServiceInterval],
             data: None,
             interval: true,
+        });
+    }
+    if is_sg_set(name, "x") {
+        return Some(SetSchema {
+            key: vec![Ipv4, InetProto, InetService],
+            data: None,
+            interval: false,
         });
     }
     if is_sg_set(name, "all") {

@@ -21,9 +21,12 @@ use ipnet::Ipv4Net;
 /// Rules that stay rules (ICMP, other protocols, group references).
 pub type StaticRules<'a> = Vec<&'a SgRule>;
 
-/// The elements of the two sets, and the rules that are not set-based.
+/// The elements of the sets, and the rules that are not set-based.
 #[derive(Debug, Default)]
 pub struct SgSets<'a> {
+    /// Elements of the `…_x` hash set: one address, one protocol, one port (the
+    /// common allow-list rule; a hash lookup, and O(1) to add or remove).
+    pub exact: BTreeSet<String>,
     /// Elements of the `…_l4` set.
     pub l4: BTreeSet<String>,
     /// Elements of the `…_all` set.
@@ -132,7 +135,16 @@ pub fn sg_sets<'a>(net: &'a Network, rules: &[&'a SgRule]) -> SgSets<'a> {
         match r.traffic.protocol {
             Protocol::Tcp | Protocol::Udp => {
                 let slot = usize::from(r.traffic.protocol == Protocol::Udp);
+                let name = if slot == 0 { "tcp" } else { "udp" };
                 for c in cs {
+                    if c.prefix_len() == 32 && r.traffic.ports.from == r.traffic.ports.to {
+                        out.exact.insert(format!(
+                            "{} . {name} . {}",
+                            c.addr(),
+                            r.traffic.ports.from
+                        ));
+                        continue;
+                    }
                     let (lo, hi) = span(c);
                     per_proto[slot].push((lo, hi, r.traffic.ports));
                 }
@@ -193,6 +205,7 @@ mod tests {
         let net = Network::default();
         let a = rule(Protocol::Tcp, PortRange::single(5432), "10.0.0.0/8");
         let b = rule(Protocol::Tcp, PortRange::single(5432), "10.0.0.5/32");
+        let b2 = rule(Protocol::Tcp, PortRange { from: 22, to: 23 }, "10.9.0.5/32");
         let c = rule(
             Protocol::Tcp,
             PortRange {
@@ -203,14 +216,22 @@ mod tests {
         );
         let d = rule(Protocol::All, PortRange::ALL, "192.168.0.0/16");
         let e = rule(Protocol::All, PortRange::ALL, "192.168.1.0/24");
-        let s = sg_sets(&net, &[&a, &b, &c, &d, &e]);
+        let s = sg_sets(&net, &[&a, &b, &b2, &c, &d, &e]);
+        // One address and one port: the hash set.
+        assert_eq!(
+            s.exact.iter().collect::<Vec<_>>(),
+            vec!["10.0.0.5 . tcp . 5432"]
+        );
         let l4: Vec<&str> = s.l4.iter().map(String::as_str).collect();
         assert_eq!(
             l4,
             vec![
                 "10.0.0.0/16 . tcp . 5432",
                 "10.1.0.0/16 . tcp . 5000-6000",
-                "10.2.0.0-10.255.255.255 . tcp . 5432",
+                "10.2.0.0-10.9.0.4 . tcp . 5432",
+                "10.9.0.5 . tcp . 22-23",
+                "10.9.0.5 . tcp . 5432",
+                "10.9.0.6-10.255.255.255 . tcp . 5432",
             ]
         );
         assert_eq!(s.all.iter().collect::<Vec<_>>(), vec!["192.168.0.0/16"]);
@@ -241,6 +262,7 @@ mod tests {
             let s = sg_sets(&net, &refs);
             // Parse elements back.
             let mut covered: Vec<(u32, u32, bool, u16, u16)> = Vec::new();
+            let mut exact: Vec<(u32, u32, bool, u16, u16)> = Vec::new();
             for e in &s.l4 {
                 let parts: Vec<&str> = e.split(" . ").collect();
                 let (alo, ahi) = match parts[0].split_once('-') {
@@ -256,7 +278,13 @@ mod tests {
                 };
                 covered.push((u32::from(alo), u32::from(ahi), parts[1] == "udp", plo, phi));
             }
-            // No two elements overlap.
+            for e in &s.exact {
+                let parts: Vec<&str> = e.split(" . ").collect();
+                let a = u32::from(parts[0].parse::<Ipv4Addr>().expect("a"));
+                let p = parts[2].parse::<u16>().expect("p");
+                exact.push((a, a, parts[1] == "udp", p, p));
+            }
+            // No two elements of the interval set overlap.
             for (i, a) in covered.iter().enumerate() {
                 for b in &covered[i + 1..] {
                     let overlap = a.2 == b.2 && a.0 <= b.1 && b.0 <= a.1 && a.3 <= b.4 && b.3 <= a.4;
@@ -283,7 +311,7 @@ mod tests {
                             && c.contains(&Ipv4Addr::from(a))
                             && r.traffic.ports.contains(p)
                     });
-                    let by_elems = covered.iter().any(|e| e.2 == udp && e.0 <= a && a <= e.1 && e.3 <= p && p <= e.4);
+                    let by_elems = covered.iter().chain(&exact).any(|e| e.2 == udp && e.0 <= a && a <= e.1 && e.3 <= p && p <= e.4);
                     prop_assert_eq!(by_rules, by_elems, "address {} port {} udp {}", Ipv4Addr::from(a), p, udp);
                 }
             }

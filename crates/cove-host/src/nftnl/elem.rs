@@ -290,6 +290,7 @@ fn value(ty: ElemType, s: &str) -> Result<Vec<u8>, String> {
             _ => Err(format!("{s} is not a protocol cove uses (tcp or udp)")),
         },
         ElemType::Verdict => verdict(s).map(|_| Vec::new()),
+        ElemType::InetService => port(s).map(|p| p.to_be_bytes().to_vec()),
         ElemType::Ipv4Interval | ElemType::InetServiceInterval => {
             let (lo, hi) = field(ty, true, s)?;
             if lo == hi {
