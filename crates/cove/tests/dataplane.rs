@@ -104,6 +104,14 @@ fn example_in_the_kernel() {
     let net = network();
     let names = Names::new(&net, &d.prefix);
     let foreign = format!("foreign{}", std::process::id() % 100_000);
+    // Removed when the test ends, also when it fails.
+    struct Foreign(String);
+    impl Drop for Foreign {
+        fn drop(&mut self) {
+            let _ = Process::new("ip").args(["netns", "del", &self.0]).status();
+        }
+    }
+    let _foreign_guard = Foreign(foreign.clone());
     assert!(
         Process::new("ip")
             .args(["netns", "add", &foreign])
@@ -444,5 +452,4 @@ fn example_in_the_kernel() {
         .output()
         .expect("nft");
     assert!(String::from_utf8_lossy(&tables.stdout).contains("table inet cove"));
-    let _ = Process::new("ip").args(["netns", "del", &foreign]).status();
 }
