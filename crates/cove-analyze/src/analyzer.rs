@@ -22,7 +22,7 @@ impl<'n> Analyzer<'n> {
     pub fn new(net: &'n Network) -> Self {
         Analyzer {
             index: Indexed::new(net),
-            internet: internet_address(net),
+            internet: net.internet_stand_in(),
         }
     }
 
@@ -72,7 +72,7 @@ impl<'n> NaiveAnalyzer<'n> {
     pub fn new(net: &'n Network) -> Self {
         NaiveAnalyzer {
             lookup: Naive::new(net),
-            internet: internet_address(net),
+            internet: net.internet_stand_in(),
         }
     }
 
@@ -118,9 +118,4 @@ fn resolve(net: &Network, internet: Ipv4Addr, text: &str) -> Result<Endpoint, Lo
         };
     }
     net.find_eni(t).map(Endpoint::Eni)
-}
-
-/// The network's stand-in internet address.
-fn internet_address(net: &Network) -> Ipv4Addr {
-    net.internet_stand_in()
 }

@@ -65,9 +65,3 @@ pub fn address(net: &Network, ip: Ipv4Addr, eni: Option<cove_model::EniId>) -> S
         None => ip.to_string(),
     }
 }
-
-/// Whether an address is never routed on the internet (see
-/// [`cove_model::lookup::is_special_purpose`]).
-pub fn is_non_public(ip: Ipv4Addr) -> bool {
-    cove_model::lookup::is_special_purpose(ip)
-}

@@ -91,7 +91,9 @@ pub(crate) fn delete(ns: &str, name: &str) -> Result<(), HostError> {
 /// A table without a `gen:` comment is reported with an empty generation (so that
 /// it is replaced).
 pub(crate) fn observe(ns: &str) -> Result<Option<NftTable>, HostError> {
-    let json = run(ns, &["-j", "list", "tables"], None)?;
+    // One process for the table's existence and its elements (most namespaces — the
+    // ENIs' — have no table, so this is all they cost).
+    let json = run(ns, &["-j", "list", "ruleset"], None)?;
     let Some(comment) = find_table(ns, &json)? else {
         return Ok(None);
     };
@@ -108,7 +110,6 @@ pub(crate) fn observe(ns: &str) -> Result<Option<NftTable>, HostError> {
         .and_then(|c| c.strip_prefix(GEN_PREFIX))
         .unwrap_or_default()
         .to_owned();
-    let json = run(ns, &["-j", "list", "table", "inet", TABLE], None)?;
     let elements = elements_in_json(ns, &json)?;
     Ok(Some(NftTable {
         name: TABLE.to_owned(),
@@ -168,8 +169,8 @@ fn key(value: &serde_json::Value, types: &[String]) -> String {
     }
 }
 
-/// Every set's and map's elements in `nft -j list table` output, in the syntax the
-/// planner writes them.
+/// Every element of the sets and maps of cove's table in `nft -j list ruleset`
+/// output, in the syntax the planner writes them.
 fn elements_in_json(ns: &str, json: &str) -> Result<BTreeMap<String, BTreeSet<String>>, HostError> {
     use serde_json::Value;
     let v: Value = serde_json::from_str(json).map_err(|source| HostError::NftOutput {
@@ -188,6 +189,12 @@ fn elements_in_json(ns: &str, json: &str) -> Result<BTreeMap<String, BTreeSet<St
             (_, Some(m)) => (m, true),
             _ => continue,
         };
+        // Only cove's own table (the ruleset may hold others).
+        let ours = set.get("family").and_then(Value::as_str) == Some("inet")
+            && set.get("table").and_then(Value::as_str) == Some(TABLE);
+        if !ours {
+            continue;
+        }
         let Some(name) = set.get("name").and_then(Value::as_str) else {
             continue;
         };
@@ -286,15 +293,15 @@ mod tests {
     #[test]
     fn reads_elements_in_the_planner_syntax() {
         let json = r#"{"nftables": [{"metainfo": {}},
-          {"set": {"name": "eni_src", "type": ["ifname", "ipv4_addr"],
+          {"set": {"family": "inet", "table": "cove", "name": "eni_src", "type": ["ifname", "ipv4_addr"],
             "elem": [{"concat": ["e1", "10.0.0.5"]}]}},
-          {"set": {"name": "links", "type": "ifname", "elem": ["e1", "e2"]}},
-          {"map": {"name": "link_subnet", "type": "ifname", "map": "mark", "elem": [["e1", 1]]}},
-          {"map": {"name": "nacl_out", "type": "ifname", "map": "verdict",
+          {"set": {"family": "inet", "table": "cove", "name": "links", "type": "ifname", "elem": ["e1", "e2"]}},
+          {"map": {"family": "inet", "table": "cove", "name": "link_subnet", "type": "ifname", "map": "mark", "elem": [["e1", 1]]}},
+          {"map": {"family": "inet", "table": "cove", "name": "nacl_out", "type": "ifname", "map": "verdict",
             "elem": [["e1", {"jump": {"target": "nacl_out_0"}}]]}},
-          {"map": {"name": "p2p", "type": "ipv4_addr", "map": "ipv4_addr",
+          {"map": {"family": "inet", "table": "cove", "name": "p2p", "type": "ipv4_addr", "map": "ipv4_addr",
             "elem": [["203.0.113.10", "10.0.0.5"]]}},
-          {"set": {"name": "empty", "type": "ipv4_addr"}}]}"#;
+          {"set": {"family": "inet", "table": "cove", "name": "empty", "type": "ipv4_addr"}}]}"#;
         let e = elements_in_json("x", json).expect("json");
         let get = |s: &str| e.get(s).map(|v| v.iter().cloned().collect::<Vec<_>>());
         assert_eq!(get("eni_src"), Some(vec!["\"e1\" . 10.0.0.5".to_owned()]));

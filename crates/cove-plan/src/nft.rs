@@ -400,10 +400,12 @@ pub fn router_table(net: &Network, names: &Names<'_>, v: VpcId) -> NftTable {
         out,
         "\t\tjump nacl\n\t\tct state established,related accept\n\t\tct state invalid drop\n\t\tjump sg\n\t\taccept\n\t}}"
     );
-    // Network ACLs: skipped between two links of one subnet.
+    // Network ACLs: skipped between two links of one subnet. Packets from ENI links
+    // get their subnet's number as mark; any other packet arrived over a veth from
+    // another namespace, which clears the mark, so it carries 0 and matches no pair.
     let _ = writeln!(
         out,
-        "\tchain nacl {{\n\t\tmeta mark set 0\n\t\tmeta mark set iifname map @link_subnet\n\
+        "\tchain nacl {{\n\t\tmeta mark set iifname map @link_subnet\n\
          \t\toifname . meta mark @link_subnet_pair return\n\
          \t\tiifname vmap @nacl_out\n\t\toifname vmap @nacl_in\n\t}}"
     );

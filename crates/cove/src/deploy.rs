@@ -69,7 +69,8 @@ pub fn load(file: &Path) -> Result<(Network, String), InputError> {
         path: file.to_owned(),
         source,
     })?;
-    let net = input::load_network(file)?;
+    // Validated from the same text that is recorded as applied.
+    let net = input::network_from_text(file, &text)?;
     Ok((net, text))
 }
 

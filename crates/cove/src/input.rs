@@ -73,7 +73,16 @@ pub fn read_and_validate(path: &Path) -> Result<Validated, InputError> {
 
 /// Reads a spec that must be valid; prints its diagnostics (to stderr) if not.
 pub fn load_network(path: &Path) -> Result<Network, InputError> {
-    let v = read_and_validate(path)?;
+    network_of(path, read_and_validate(path)?)
+}
+
+/// The network of spec `text` (read from `path`), which must be valid; prints its
+/// diagnostics (to stderr) if not.
+pub fn network_from_text(path: &Path, text: &str) -> Result<Network, InputError> {
+    network_of(path, validate_text(text))
+}
+
+fn network_of(path: &Path, v: Validated) -> Result<Network, InputError> {
     match v.network {
         Some(n) => Ok(n),
         None => {

@@ -5,8 +5,9 @@ use std::net::Ipv4Addr;
 
 use cove_model::{EndpointId, EniId, NatConnectivity, NatId, PortRange, RouteTarget};
 
+use cove_model::lookup::is_special_purpose;
+
 use super::{Sender, Walk};
-use crate::describe;
 use crate::lookup::Lookup;
 use crate::rules::{Party, RuleDirection};
 use crate::verdict::{Direction, Step, Trace};
@@ -51,12 +52,14 @@ impl<L: Lookup, T: Trace> Walk<'_, L, T> {
             || format!("translates source {} to {outside_ip}", me.party.ip),
         );
         let table = net.subnets[nat.subnet.index()].route_table;
-        if self.leaves_subnet(nat.subnet, nat.vpc, dip)
+        let lk = self.lk;
+        let m = lk.route(table, dip);
+        if self.leaves_subnet(nat.subnet, nat.vpc, dip, m)
             && !self.nacl(nat.subnet, RuleDirection::Egress, dip, &req, Forward)
         {
             return false;
         }
-        let Some(target) = self.route(table, dip, Forward) else {
+        let Some(target) = self.route(table, dip, m, Forward) else {
             return false;
         };
         let nat_sender = Sender {
@@ -190,7 +193,7 @@ impl<L: Lookup, T: Trace> Walk<'_, L, T> {
             };
             return self.inbound_from_internet(sender, reply_ports, e);
         }
-        if describe::is_non_public(dip) || want.is_some() || self.lk.in_any_vpc(dip) {
+        if is_special_purpose(dip) || want.is_some() || self.lk.in_any_vpc(dip) {
             return self.deny(
                 Step::InternetGateway,
                 Forward,
@@ -221,7 +224,7 @@ impl<L: Lookup, T: Trace> Walk<'_, L, T> {
 
     /// From an address outside every VPC to ENI `d`.
     pub(super) fn enter_from_outside(&mut self, x: Ipv4Addr, d: EniId) -> bool {
-        if describe::is_non_public(x) || self.lk.in_any_vpc(x) {
+        if is_special_purpose(x) || self.lk.in_any_vpc(x) {
             return self.deny(
                 Step::InternetGateway,
                 Forward,

@@ -17,7 +17,7 @@ use cove_model::{
 
 use crate::describe;
 use crate::flow::{Endpoint, Flow, Packet};
-use crate::lookup::Lookup;
+use crate::lookup::{Lookup, RouteMatch};
 use crate::rules::{NaclDecision, Party, RuleDirection};
 use crate::verdict::{Direction, Outcome, Step, Trace};
 
@@ -228,12 +228,18 @@ impl<L: Lookup, T: Trace> Walk<'_, L, T> {
         }
     }
 
-    /// The route of `table` for `ip`; records the decision and returns the target of a
-    /// usable route.
-    fn route(&mut self, table: RouteTableId, ip: Ipv4Addr, dir: Direction) -> Option<RouteTarget> {
+    /// Records the route decision `m` (looked up once by the caller) of `table` for
+    /// `ip`, and returns the target of a usable route.
+    fn route(
+        &mut self,
+        table: RouteTableId,
+        ip: Ipv4Addr,
+        m: Option<RouteMatch<'_>>,
+        dir: Direction,
+    ) -> Option<RouteTarget> {
         let net = self.net;
         let component = || self.lk.labels().route_table(table).to_owned();
-        let Some(m) = self.lk.route(table, ip) else {
+        let Some(m) = m else {
             self.deny(Step::RouteTable, dir, component, || {
                 format!("no route matches {ip}")
             });
@@ -305,10 +311,10 @@ impl<L: Lookup, T: Trace> Walk<'_, L, T> {
         }
     }
 
-    /// Where a route sends `ip`, without recording: the ENI that would receive it, for
-    /// security-group references in the sender's egress rules.
-    fn receiver(&self, table: RouteTableId, vpc: VpcId, ip: Ipv4Addr) -> Option<EniId> {
-        match &self.lk.route(table, ip)?.route.target {
+    /// The ENI that the route `m` delivers `ip` to (for security-group references in
+    /// the sender's egress rules).
+    fn receiver(&self, vpc: VpcId, ip: Ipv4Addr, m: Option<RouteMatch<'_>>) -> Option<EniId> {
+        match &m?.route.target {
             RouteTarget::Local => self.lk.eni_at(vpc, ip),
             RouteTarget::Peering(p) => {
                 let p = &self.net.peerings[p.index()];
@@ -318,6 +324,26 @@ impl<L: Lookup, T: Trace> Walk<'_, L, T> {
                 self.lk.eni_at(p.peer_of(vpc)?, ip)
             }
             _ => None,
+        }
+    }
+
+    /// Whether a packet from `subnet` that takes route `m` to `dip` leaves the subnet
+    /// (and so passes its network ACL): everything except local delivery to an ENI of
+    /// the same subnet, or a hand-over to a NAT gateway in the same subnet.
+    fn leaves_subnet(
+        &self,
+        subnet: SubnetId,
+        vpc: VpcId,
+        dip: Ipv4Addr,
+        m: Option<RouteMatch<'_>>,
+    ) -> bool {
+        match m.map(|m| &m.route.target) {
+            Some(RouteTarget::Local) => self
+                .lk
+                .eni_at(vpc, dip)
+                .is_none_or(|d| self.net.enis[d.index()].subnet != subnet),
+            Some(RouteTarget::NatGateway(n)) => self.net.nat_gateways[n.index()].subnet != subnet,
+            _ => true,
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use std::net::Ipv4Addr;
 
-use cove_model::{EniId, PeeringId, PeeringStatus, RouteTarget, SubnetId, VpcId};
+use cove_model::{EniId, PeeringId, PeeringStatus, RouteTarget, VpcId};
 
 use super::{Sender, Walk};
 use crate::lookup::Lookup;
@@ -24,20 +24,24 @@ impl<L: Lookup, T: Trace> Walk<'_, L, T> {
             subnet: eni.subnet,
             reply_ports: self.flow.client_ports(),
         };
+        // One route lookup serves the egress rules (group references), the ACL
+        // decision and the recorded route hop.
+        let lk = self.lk;
+        let m = lk.route(table, dip);
         let dst = Party {
             ip: dip,
-            eni: self.receiver(table, eni.vpc, dip),
+            eni: self.receiver(eni.vpc, dip, m),
         };
         if !self.security_groups(s, RuleDirection::Egress, dst) {
             return false;
         }
         let req = self.req;
-        if self.leaves_subnet(me.subnet, eni.vpc, dip)
+        if self.leaves_subnet(me.subnet, eni.vpc, dip, m)
             && !self.nacl(me.subnet, RuleDirection::Egress, dip, &req, Forward)
         {
             return false;
         }
-        let Some(target) = self.route(table, dip, Forward) else {
+        let Some(target) = self.route(table, dip, m, Forward) else {
             return false;
         };
         match target {
@@ -50,21 +54,6 @@ impl<L: Lookup, T: Trace> Walk<'_, L, T> {
             RouteTarget::InternetGateway(_) => self.via_igw(s, dip, want),
             RouteTarget::GatewayEndpoint(e) => self.via_gateway_endpoint(me, e, dip),
             RouteTarget::Blackhole | RouteTarget::Unmodeled(_) => false,
-        }
-    }
-
-    /// Whether a packet from `subnet` to `dip` leaves the subnet (and so passes its
-    /// network ACL): everything except local delivery to an ENI of the same subnet,
-    /// or a hand-over to a NAT gateway in the same subnet.
-    pub(super) fn leaves_subnet(&self, subnet: SubnetId, vpc: VpcId, dip: Ipv4Addr) -> bool {
-        let table = self.net.subnets[subnet.index()].route_table;
-        match self.lk.route(table, dip).map(|m| &m.route.target) {
-            Some(RouteTarget::Local) => self
-                .lk
-                .eni_at(vpc, dip)
-                .is_none_or(|d| self.net.enis[d.index()].subnet != subnet),
-            Some(RouteTarget::NatGateway(n)) => self.net.nat_gateways[n.index()].subnet != subnet,
-            _ => true,
         }
     }
 
