@@ -471,6 +471,18 @@ pub enum HostError {
         ns: String,
     },
 
+    /// A listening socket could not be opened inside a namespace.
+    #[error("cannot listen on {addr} inside namespace {ns}")]
+    Listen {
+        /// Namespace name.
+        ns: String,
+        /// The address asked for.
+        addr: std::net::SocketAddr,
+        /// Cause.
+        #[source]
+        source: io::Error,
+    },
+
     /// A command could not be started inside a namespace.
     #[error("could not start {program} in namespace {ns}")]
     Spawn {

@@ -264,6 +264,35 @@ impl Host {
         }
         netns::spawn_in(ns, cmd)
     }
+
+    /// Opens a TCP listener bound to `addr` inside namespace `ns` (which this host
+    /// must own). The socket stays in that namespace wherever it is used from, so a
+    /// listener on `127.0.0.1` is reachable only from inside `ns`. The socket is
+    /// non-blocking, ready for `tokio::net::TcpListener::from_std`.
+    pub fn bind_tcp(
+        &self,
+        ns: &str,
+        addr: std::net::SocketAddr,
+    ) -> Result<std::net::TcpListener, HostError> {
+        if !self.owns(ns) {
+            return Err(HostError::ForeignNamespace {
+                op: format!("listen on {addr}"),
+                ns: ns.to_owned(),
+                prefix: self.prefix.clone(),
+            });
+        }
+        let name = ns.to_owned();
+        netns::run_in(ns, move || {
+            let listen = |source| HostError::Listen {
+                ns: name.clone(),
+                addr,
+                source,
+            };
+            let listener = std::net::TcpListener::bind(addr).map_err(listen)?;
+            listener.set_nonblocking(true).map_err(listen)?;
+            Ok(listener)
+        })
+    }
 }
 
 /// The worker for namespace `ns`, started on first use.
