@@ -85,6 +85,7 @@ fn bare_network() -> Network {
         nat_gateways: Vec::new(),
         endpoints: Vec::new(),
         enis: Vec::new(),
+        functions: Vec::new(),
     });
     net
 }

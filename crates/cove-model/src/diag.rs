@@ -69,6 +69,10 @@ pub enum ErrorCode {
     InvalidGroupDuplicate,
     /// An interface has more than five security groups.
     SecurityGroupsPerInterfaceLimitExceeded,
+    /// A function parameter is invalid (Lambda's code).
+    LambdaInvalidParameterValue,
+    /// A function of that name already exists in the tenant (Lambda's code).
+    ResourceConflict,
 }
 
 impl ErrorCode {
@@ -108,6 +112,8 @@ impl ErrorCode {
             InvalidPermissionDuplicate => "InvalidPermission.Duplicate",
             InvalidGroupDuplicate => "InvalidGroup.Duplicate",
             SecurityGroupsPerInterfaceLimitExceeded => "SecurityGroupsPerInterfaceLimitExceeded",
+            LambdaInvalidParameterValue => "InvalidParameterValueException",
+            ResourceConflict => "ResourceConflictException",
         }
     }
 }

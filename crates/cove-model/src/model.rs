@@ -74,6 +74,10 @@ id_type!(
     /// Index of a [`PrefixList`].
     PrefixListId
 );
+id_type!(
+    /// Index of a [`Function`].
+    FunctionId
+);
 
 /// A validated network: every tenant, VPC and resource of a spec, resolved.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -102,6 +106,8 @@ pub struct Network {
     pub peerings: Vec<Peering>,
     /// Prefix lists.
     pub prefix_lists: Vec<PrefixList>,
+    /// Functions attached to VPCs.
+    pub functions: Vec<Function>,
 }
 
 /// A tenant (account).
@@ -150,6 +156,8 @@ pub struct Vpc {
     pub endpoints: Vec<EndpointId>,
     /// ENIs in this VPC (all owners).
     pub enis: Vec<EniId>,
+    /// Functions attached to this VPC.
+    pub functions: Vec<FunctionId>,
 }
 
 impl Vpc {
@@ -406,6 +414,8 @@ pub enum EniOwner {
     Endpoint(EndpointId),
     /// A NAT gateway's ENI (not subject to security groups).
     NatGateway(NatId),
+    /// A network slot of a function: one execution environment at a time runs in it.
+    Function(FunctionId),
 }
 
 /// An elastic network interface.
@@ -520,6 +530,45 @@ pub struct PrefixList {
     /// The CIDRs.
     pub cidrs: Vec<Ipv4Net>,
 }
+
+/// A function attached to a VPC. Its execution environments run in its slots.
+#[derive(Debug, Clone, Serialize)]
+pub struct Function {
+    /// Owner VPC.
+    pub vpc: VpcId,
+    /// Function name (unique within the tenant).
+    pub name: String,
+    /// Runtime, as written (`python3.11`, `nodejs20`, …).
+    pub runtime: String,
+    /// Handler, as written.
+    pub handler: String,
+    /// The code's location, as written in the spec.
+    pub code: String,
+    /// Memory in MB.
+    pub memory_mb: u32,
+    /// Timeout in seconds.
+    pub timeout_s: u32,
+    /// Environment variables, sorted by name.
+    pub environment: Vec<(String, String)>,
+    /// Subnets, in spec order.
+    pub subnets: Vec<SubnetId>,
+    /// Security groups of every slot.
+    pub security_groups: Vec<SgId>,
+    /// Most environments at once.
+    pub concurrency: u32,
+    /// The network slots (ENIs owned by this function), spread over `subnets` in
+    /// turn; `concurrency` of them.
+    pub slots: Vec<EniId>,
+    /// Free text.
+    pub description: Option<String>,
+}
+
+/// Default memory of a function, MB (Lambda's).
+pub const DEFAULT_FUNCTION_MEMORY_MB: u32 = 128;
+/// Default timeout of a function, seconds (Lambda's).
+pub const DEFAULT_FUNCTION_TIMEOUT_S: u32 = 3;
+/// Default concurrency (environments, and network slots) of a function.
+pub const DEFAULT_FUNCTION_CONCURRENCY: u32 = 10;
 
 /// Re-exported for convenience: the ephemeral port range Linux clients use by default
 /// (`net.ipv4.ip_local_port_range`), which cove's functions run on.

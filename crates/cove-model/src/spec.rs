@@ -122,6 +122,9 @@ pub struct VpcSpec {
     /// Elastic network interfaces (workloads, databases, functions).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub enis: Vec<EniSpec>,
+    /// Functions attached to this VPC (Lambda's `VpcConfig`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub functions: Vec<FunctionSpec>,
 }
 
 /// A subnet of a VPC.
@@ -389,4 +392,43 @@ pub struct PeeringSpec {
     /// `pending-acceptance`, `active` (default), `rejected`, `failed`, `expired` or `deleted`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
+}
+
+/// A function attached to the VPC: each of its execution environments runs in a
+/// network slot (an ENI in one of `subnets` with `security_groups`). All
+/// `concurrency` slots are attached ahead of time, so a cold start never waits for the
+/// network.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FunctionSpec {
+    /// Function name, unique within the tenant: 1–64 of `A-Z a-z 0-9 - _`.
+    pub name: String,
+    /// `python3.11`, `nodejs20`, `go`, `ruby3.1` or `provided`.
+    pub runtime: String,
+    /// Entry point: `module.function` (Python), `file.function` (Node.js),
+    /// `file.method` (Ruby), the executable (Go, provided).
+    pub handler: String,
+    /// The code: a directory or a `.zip` file (relative to the spec file). It is
+    /// copied when applied, like Lambda's deployment package.
+    pub code: String,
+    /// Memory in MB, 128–10240 (default 128); CPU is proportional to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<Scalar>,
+    /// Timeout in seconds, 1–900 (default 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<Scalar>,
+    /// Environment variables for the function's code.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub environment: std::collections::BTreeMap<String, Scalar>,
+    /// Subnets (names in this VPC) the execution environments attach to.
+    pub subnets: Vec<String>,
+    /// Security groups (names in this VPC); the VPC's default group when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub security_groups: Vec<String>,
+    /// Most execution environments at once (reserved concurrency), 1–1000,
+    /// default 10; one network slot each. Beyond it, invokes are throttled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<Scalar>,
+    /// Free text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
 }

@@ -54,10 +54,12 @@ impl<'n> Names<'n> {
         format!("{}-r-{}", self.prefix, self.vpc_hash(v))
     }
 
-    /// The namespace of an ENI: `<prefix>-e-<hash>` (`-n-` for a NAT gateway's ENI).
+    /// The namespace of an ENI: `<prefix>-e-<hash>` (`-n-` for a NAT gateway's ENI,
+    /// `-f-` for a function's network slot).
     pub fn eni_ns(&self, e: EniId) -> String {
         let kind = match self.net.enis[e.index()].owner {
             cove_model::EniOwner::NatGateway(_) => "n",
+            cove_model::EniOwner::Function(_) => "f",
             _ => "e",
         };
         format!("{}-{kind}-{}", self.prefix, self.eni_hash(e))

@@ -184,7 +184,8 @@ struct Pending {
     path: Path,
 }
 
-/// Pass 3c: NAT, interface-endpoint and user ENIs with their addresses.
+/// Pass 3c: NAT, interface-endpoint, user and function-slot ENIs with their
+/// addresses.
 pub(crate) fn addresses(cx: &mut Ctx, spec: &Spec, sc: &Scopes) {
     let mut pending = Vec::new();
     for (vi, scope) in sc.vpcs.iter().enumerate() {
@@ -253,6 +254,7 @@ pub(crate) fn addresses(cx: &mut Ctx, spec: &Spec, sc: &Scopes) {
                     enis.push(id);
                 }
             }
+            EniOwner::Function(f) => cx.net.functions[f.index()].slots.push(id),
             EniOwner::User => {}
         }
         cx.net.vpcs[p.vpc.index()].enis.push(id);
@@ -432,10 +434,37 @@ fn collect_enis(
             path,
         });
     }
+    // Function slots last: adding a function never renumbers another interface.
+    for fid in cx.net.vpcs[vid.index()].functions.clone() {
+        let f = &cx.net.functions[fid.index()];
+        let fi = v.functions.iter().position(|s| s.name == f.name).unwrap_or(0);
+        let path = scope.path.item("functions", &f.name, fi);
+        for k in 0..f.concurrency {
+            let subnet = f.subnets[k as usize % f.subnets.len()];
+            out.push(Pending {
+                vpc: vid,
+                subnet,
+                name: slot_name(&f.name, k),
+                aws_id: None,
+                instance: None,
+                fixed: None,
+                groups: f.security_groups.clone(),
+                public_ip: None,
+                owner: EniOwner::Function(fid),
+                path: path.clone(),
+            });
+        }
+    }
+}
+
+/// The name of slot `k` of function `function`: `fn:<function>:<k>` (`:` cannot
+/// appear in a user ENI's name, so slots never collide with declared interfaces).
+pub fn slot_name(function: &str, k: u32) -> String {
+    format!("fn:{function}:{k}")
 }
 
 /// Resolves the security groups of an interface (the VPC's default group when empty).
-fn groups(cx: &mut Ctx, scope: &VpcScope, vid: VpcId, path: &Path, names: &[String]) -> Vec<SgId> {
+pub(crate) fn groups(cx: &mut Ctx, scope: &VpcScope, vid: VpcId, path: &Path, names: &[String]) -> Vec<SgId> {
     if names.is_empty() {
         return vec![cx.net.vpcs[vid.index()].default_security_group];
     }

@@ -129,6 +129,7 @@ fn vpc(
         nat_gateways: Vec::new(),
         endpoints: Vec::new(),
         enis: Vec::new(),
+        functions: Vec::new(),
     });
     cx.net.tenants[tid.index()].vpcs.push(vid);
     let mut scope = VpcScope {

@@ -14,6 +14,7 @@ mod addressing;
 mod attachments;
 mod declare;
 mod filters;
+mod functions;
 mod parse;
 mod peering;
 mod routing;
@@ -23,6 +24,8 @@ use crate::diag::{Diagnostic, ErrorCode, Severity};
 use crate::model::Network;
 use crate::spec::Spec;
 
+pub use attachments::slot_name;
+pub use functions::{RESERVED_ENVIRONMENT_KEYS, RUNTIMES, is_valid_function_name};
 pub use parse::is_valid_name;
 
 /// Result of validating a spec: the network (when there are no errors) and all
@@ -52,6 +55,7 @@ pub fn validate(spec: &Spec) -> Validated {
     filters::security_group_rules(&mut cx, spec, &scopes);
     attachments::endpoints(&mut cx, spec, &scopes);
     routing::routes(&mut cx, spec, &scopes);
+    functions::functions(&mut cx, spec, &scopes);
     attachments::addresses(&mut cx, spec, &scopes);
     let has_error = cx.diags.iter().any(|d| d.severity == Severity::Error);
     Validated {

@@ -504,3 +504,105 @@ fn peering_limits_and_duplicates() {
         "peerings[p51]",
     );
 }
+
+/// The example with one function added to the platform VPC (`fields` is the rest of
+/// its YAML flow mapping).
+fn with_function(fields: &str) -> Validated {
+    mutate(
+        "          - { name: fn-b, subnet: private-b, security_groups: [fn] }\n",
+        &format!(
+            "          - {{ name: fn-b, subnet: private-b, security_groups: [fn] }}\n        functions:\n          - {{ {fields} }}\n"
+        ),
+    )
+}
+
+const GOOD_FN: &str = "name: api, runtime: python3.11, handler: app.handler, code: ./api, subnets: [private-a, private-b], security_groups: [fn]";
+
+#[test]
+fn function_slots_are_interfaces_in_its_subnets() {
+    let v = with_function(&format!("{GOOD_FN}, concurrency: 3, memory: 256"));
+    let errors: Vec<_> = v.errors().collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    let net = v.network.expect("network");
+    let f = &net.functions[0];
+    assert_eq!((f.memory_mb, f.timeout_s, f.concurrency), (256, 3, 3));
+    assert_eq!(f.slots.len(), 3);
+    let subnets: Vec<_> = f
+        .slots
+        .iter()
+        .map(|e| net.subnets[net.enis[e.index()].subnet.index()].name.as_str())
+        .collect();
+    assert_eq!(subnets, ["private-a", "private-b", "private-a"]);
+    let fn_sg = net.find_eni("functions/fn-a").expect("fn-a");
+    for s in &f.slots {
+        let eni = &net.enis[s.index()];
+        assert_eq!(eni.owner, EniOwner::Function(FunctionId(0)));
+        assert_eq!(eni.security_groups, net.enis[fn_sg.index()].security_groups);
+    }
+    assert_eq!(net.enis[f.slots[0].index()].name, "fn:api:0");
+    // Slots come after every other interface: the user ENIs keep their addresses.
+    let ip = |q: &str| net.enis[net.find_eni(q).expect(q).index()].private_ip;
+    assert_eq!(ip("functions/fn-a"), Ipv4Addr::new(10, 20, 1, 5));
+    assert_eq!(ip("functions/fn:api:0"), Ipv4Addr::new(10, 20, 1, 6));
+    assert_eq!(ip("functions/fn:api:1"), Ipv4Addr::new(10, 20, 2, 6));
+}
+
+#[test]
+fn bad_functions() {
+    let path = format!("{FN_VPC}.functions[api]");
+    let v = with_function(&GOOD_FN.replace("python3.11", "python2.7"));
+    expect_one(&v, LambdaInvalidParameterValue, &format!("{path}.runtime"));
+    let v = with_function(&format!("{GOOD_FN}, memory: 64"));
+    expect_one(&v, LambdaInvalidParameterValue, &format!("{path}.memory"));
+    let v = with_function(&format!("{GOOD_FN}, timeout: 901"));
+    expect_one(&v, LambdaInvalidParameterValue, &format!("{path}.timeout"));
+    let v = with_function(&format!("{GOOD_FN}, concurrency: 0"));
+    expect_one(&v, LambdaInvalidParameterValue, &format!("{path}.concurrency"));
+    let v = with_function(&GOOD_FN.replace("private-b]", "nowhere]"));
+    expect_one(&v, InvalidSubnetIdNotFound, &format!("{path}.subnets[1]"));
+    let v = with_function(&GOOD_FN.replace("[fn]", "[nope]"));
+    expect_one(&v, InvalidGroupNotFound, &format!("{path}.security_groups[0]"));
+    let v = with_function(&GOOD_FN.replace("app.handler", "'app handler'"));
+    expect_one(&v, LambdaInvalidParameterValue, &format!("{path}.handler"));
+    let v = with_function(&format!("{GOOD_FN}, environment: {{ AWS_REGION: x }}"));
+    expect_one(&v, LambdaInvalidParameterValue, &format!("{path}.environment"));
+    let v = with_function(&format!("{GOOD_FN}, environment: {{ 1X: x }}"));
+    expect_one(
+        &v,
+        LambdaInvalidParameterValue,
+        &format!("{path}.environment.1X"),
+    );
+    let v = with_function(&GOOD_FN.replace("name: api", "name: 'a/b'"));
+    expect_one(
+        &v,
+        LambdaInvalidParameterValue,
+        &format!("{FN_VPC}.functions[a/b].name"),
+    );
+    // More slots than the subnet has addresses.
+    let v = with_function(&format!(
+        "{}, concurrency: 1000",
+        GOOD_FN.replace("[private-a, private-b]", "[private-a]")
+    ));
+    let errors: Vec<_> = v.errors().collect();
+    assert!(
+        errors
+            .iter()
+            .all(|e| e.code == InsufficientFreeAddressesInSubnet && e.path == path),
+        "{errors:#?}"
+    );
+    assert!(!errors.is_empty() && v.network.is_none());
+}
+
+#[test]
+fn function_names_are_unique_per_tenant() {
+    let v = mutate(
+        "          - { name: fn-b, subnet: private-b, security_groups: [fn] }\n",
+        &format!(
+            "          - {{ name: fn-b, subnet: private-b, security_groups: [fn] }}\n        functions:\n          - {{ {GOOD_FN} }}\n          - {{ {GOOD_FN} }}\n"
+        ),
+    );
+    let errors: Vec<_> = v.errors().collect();
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert_eq!(errors[0].code, ResourceConflict);
+    assert_eq!(errors[0].path, format!("{FN_VPC}.functions[api].name"));
+}

@@ -1,0 +1,333 @@
+//! Functions: name, runtime, handler, limits, environment, and the network
+//! attachment (subnets, security groups). Their network slots get addresses in
+//! [`super::attachments::addresses`], after every other interface of the VPC, so that
+//! adding a function never renumbers anything else.
+
+use std::collections::HashMap;
+
+use super::scope::{Scopes, next_id};
+use super::{Ctx, Path};
+use crate::diag::ErrorCode;
+use crate::model::*;
+use crate::spec::{FunctionSpec, Scalar, Spec};
+
+/// Most environments (and network slots) one function may have.
+pub(crate) const MAX_CONCURRENCY: u32 = 1000;
+
+/// Pass 3b: declares every function of every VPC.
+pub(crate) fn functions(cx: &mut Ctx, spec: &Spec, sc: &Scopes) {
+    // Function names are unique per tenant (Lambda: per account and region).
+    let mut seen: HashMap<(usize, &str), String> = HashMap::new();
+    for (vi, scope) in sc.vpcs.iter().enumerate() {
+        let vid = VpcId(next_id(vi));
+        let v = &spec.tenants[scope.tenant_index].vpcs[scope.vpc_index];
+        for (fi, f) in v.functions.iter().enumerate() {
+            let path = scope.path.item("functions", &f.name, fi);
+            let name_ok = function_name(cx, &path, &f.name);
+            if name_ok {
+                let here = format!("{}/{}", cx.net.vpc_path(vid), f.name);
+                if let Some(first) = seen.insert((scope.tenant_index, f.name.as_str()), here) {
+                    cx.error(
+                        ErrorCode::ResourceConflict,
+                        &path.key("name"),
+                        format!("Function already exist: {} (also declared as {first})", f.name),
+                        "function names are unique within a tenant; rename one of them",
+                    );
+                }
+            }
+            let runtime_ok = runtime(cx, &path, &f.runtime);
+            handler(cx, &path, &f.handler);
+            if f.code.trim().is_empty() {
+                cx.error(
+                    ErrorCode::MissingParameter,
+                    &path.key("code"),
+                    "`code` is missing",
+                    "give the function's code: a directory or a .zip file, relative to the spec file",
+                );
+            }
+            let memory = int_field(
+                cx,
+                &path.key("memory"),
+                f.memory.as_ref(),
+                (128, 10240),
+                DEFAULT_FUNCTION_MEMORY_MB,
+                "memory in MB",
+            );
+            let timeout = int_field(
+                cx,
+                &path.key("timeout"),
+                f.timeout.as_ref(),
+                (1, 900),
+                DEFAULT_FUNCTION_TIMEOUT_S,
+                "timeout in seconds",
+            );
+            let concurrency = int_field(
+                cx,
+                &path.key("concurrency"),
+                f.concurrency.as_ref(),
+                (1, MAX_CONCURRENCY),
+                DEFAULT_FUNCTION_CONCURRENCY,
+                "most concurrent executions",
+            );
+            let environment = environment(cx, &path, f);
+            let subnets = subnets(cx, scope, &path, f);
+            let groups = security_groups(cx, scope, vid, &path, f);
+            let (Some(memory_mb), Some(timeout_s), Some(concurrency), Some(environment)) =
+                (memory, timeout, concurrency, environment)
+            else {
+                continue;
+            };
+            if !(name_ok && runtime_ok) || subnets.is_empty() {
+                continue;
+            }
+            let id = FunctionId(next_id(cx.net.functions.len()));
+            cx.net.vpcs[vid.index()].functions.push(id);
+            cx.net.functions.push(Function {
+                vpc: vid,
+                name: f.name.clone(),
+                runtime: f.runtime.trim().to_owned(),
+                handler: f.handler.clone(),
+                code: f.code.clone(),
+                memory_mb,
+                timeout_s,
+                environment,
+                subnets,
+                security_groups: groups,
+                concurrency,
+                slots: Vec::new(),
+                description: f.description.clone(),
+            });
+        }
+    }
+}
+
+
+/// Lambda's function-name rule: 1–64 of `A-Z a-z 0-9 - _`.
+pub fn is_valid_function_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_'))
+}
+
+fn function_name(cx: &mut Ctx, path: &Path, name: &str) -> bool {
+    if is_valid_function_name(name) {
+        return true;
+    }
+    let (code, message) = if name.is_empty() {
+        (ErrorCode::MissingParameter, "`name` is missing".to_owned())
+    } else {
+        (
+            ErrorCode::LambdaInvalidParameterValue,
+            format!("`{name}` is not a valid function name"),
+        )
+    };
+    cx.error(
+        code,
+        &path.key("name"),
+        message,
+        "use 1 to 64 letters, digits, `-` or `_`",
+    );
+    false
+}
+
+/// The runtimes cove runs, with the spellings AWS uses for them.
+pub const RUNTIMES: &[&str] = &[
+    "python3.11",
+    "nodejs20",
+    "nodejs20.x",
+    "go",
+    "go1.x",
+    "ruby3.1",
+    "provided",
+    "provided.al2",
+    "provided.al2023",
+];
+
+fn runtime(cx: &mut Ctx, path: &Path, runtime: &str) -> bool {
+    let r = runtime.trim();
+    if RUNTIMES.contains(&r) {
+        return true;
+    }
+    let (code, message) = if r.is_empty() {
+        (ErrorCode::MissingParameter, "`runtime` is missing".to_owned())
+    } else {
+        (
+            ErrorCode::LambdaInvalidParameterValue,
+            format!("The runtime parameter of {r} is not supported"),
+        )
+    };
+    cx.error(
+        code,
+        &path.key("runtime"),
+        message,
+        format!("use one of: {}", RUNTIMES.join(", ")),
+    );
+    false
+}
+
+fn handler(cx: &mut Ctx, path: &Path, handler: &str) {
+    if handler.is_empty() {
+        cx.error(
+            ErrorCode::MissingParameter,
+            &path.key("handler"),
+            "`handler` is missing",
+            "name the entry point, e.g. `app.handler` (module.function) or `bootstrap`",
+        );
+    } else if handler.len() > 128 || handler.chars().any(char::is_whitespace) {
+        cx.error(
+            ErrorCode::LambdaInvalidParameterValue,
+            &path.key("handler"),
+            format!("handler `{handler}` is not valid"),
+            "a handler is at most 128 characters without whitespace, e.g. `app.handler`",
+        );
+    }
+}
+
+/// Parses an integer field in `range` (inclusive); `default` when absent.
+fn int_field(
+    cx: &mut Ctx,
+    path: &Path,
+    value: Option<&Scalar>,
+    range: (u32, u32),
+    default: u32,
+    what: &str,
+) -> Option<u32> {
+    let Some(v) = value else {
+        return Some(default);
+    };
+    let parsed = match v {
+        Scalar::Int(n) => u32::try_from(*n).ok(),
+        Scalar::Str(s) => s.trim().parse::<u32>().ok(),
+    };
+    match parsed {
+        Some(n) if (range.0..=range.1).contains(&n) => Some(n),
+        _ => {
+            cx.error(
+                ErrorCode::LambdaInvalidParameterValue,
+                path,
+                format!("`{}` is not a valid {what}", v.text()),
+                format!(
+                    "give a whole number from {} to {} (default {default})",
+                    range.0, range.1
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// Keys Lambda sets itself and refuses from the user.
+pub const RESERVED_ENVIRONMENT_KEYS: &[&str] = &[
+    "_HANDLER",
+    "_X_AMZN_TRACE_ID",
+    "AWS_DEFAULT_REGION",
+    "AWS_REGION",
+    "AWS_EXECUTION_ENV",
+    "AWS_LAMBDA_FUNCTION_NAME",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+    "AWS_LAMBDA_FUNCTION_VERSION",
+    "AWS_LAMBDA_INITIALIZATION_TYPE",
+    "AWS_LAMBDA_LOG_GROUP_NAME",
+    "AWS_LAMBDA_LOG_STREAM_NAME",
+    "AWS_ACCESS_KEY",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_LAMBDA_RUNTIME_API",
+    "LAMBDA_TASK_ROOT",
+    "LAMBDA_RUNTIME_DIR",
+];
+
+/// Total size of a function's environment variables (keys and values), Lambda's 4 KB.
+pub const MAX_ENVIRONMENT_BYTES: usize = 4096;
+
+fn environment(cx: &mut Ctx, path: &Path, f: &FunctionSpec) -> Option<Vec<(String, String)>> {
+    let epath = path.key("environment");
+    let mut ok = true;
+    let mut out = Vec::with_capacity(f.environment.len());
+    let mut reserved = Vec::new();
+    for (k, v) in &f.environment {
+        let key_ok = k.len() >= 2
+            && k.starts_with(|c: char| c.is_ascii_alphabetic())
+            && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !key_ok {
+            ok = false;
+            cx.error(
+                ErrorCode::LambdaInvalidParameterValue,
+                &epath.key(k),
+                format!("`{k}` is not a valid environment variable name"),
+                "start with a letter, then letters, digits or `_` (at least 2 characters)",
+            );
+        } else if RESERVED_ENVIRONMENT_KEYS.contains(&k.as_str()) {
+            reserved.push(k.clone());
+        }
+        out.push((k.clone(), v.text()));
+    }
+    if !reserved.is_empty() {
+        ok = false;
+        cx.error(
+            ErrorCode::LambdaInvalidParameterValue,
+            &epath,
+            format!(
+                "Lambda was unable to configure your environment variables because the environment variables you have provided contains reserved keys that are currently not supported for modification. Reserved keys used in this request: {}",
+                reserved.join(", ")
+            ),
+            "rename these variables; cove sets them itself",
+        );
+    }
+    let size: usize = out.iter().map(|(k, v)| k.len() + v.len()).sum();
+    if size > MAX_ENVIRONMENT_BYTES {
+        ok = false;
+        cx.error(
+            ErrorCode::LambdaInvalidParameterValue,
+            &epath,
+            format!(
+                "Lambda was unable to configure your environment variables because the environment variables you have provided exceeded the 4KB limit. String measured: {size} bytes"
+            ),
+            "keep keys and values under 4 KB in total; put large settings in the code",
+        );
+    }
+    ok.then_some(out)
+}
+
+fn subnets(
+    cx: &mut Ctx,
+    scope: &super::scope::VpcScope,
+    path: &Path,
+    f: &FunctionSpec,
+) -> Vec<SubnetId> {
+    if f.subnets.is_empty() {
+        cx.error(
+            ErrorCode::MissingParameter,
+            &path.key("subnets"),
+            "a function needs at least one subnet",
+            "list the subnets (names in this VPC) its environments attach to",
+        );
+    }
+    let mut out = Vec::new();
+    for (i, s) in f.subnets.iter().enumerate() {
+        match scope.subnets.get(s) {
+            Some(id) if scope.broken_subnets.contains(&id) => {}
+            Some(id) if !out.contains(&id) => out.push(id),
+            Some(_) => {}
+            None => cx.error(
+                ErrorCode::InvalidSubnetIdNotFound,
+                &path.key("subnets").index(i),
+                format!("subnet `{s}` does not exist in this VPC"),
+                "name a subnet declared under this VPC's `subnets`",
+            ),
+        }
+    }
+    out
+}
+
+fn security_groups(
+    cx: &mut Ctx,
+    scope: &super::scope::VpcScope,
+    vid: VpcId,
+    path: &Path,
+    f: &FunctionSpec,
+) -> Vec<SgId> {
+    super::attachments::groups(cx, scope, vid, path, &f.security_groups)
+}
