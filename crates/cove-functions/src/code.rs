@@ -31,7 +31,9 @@ pub enum CodeError {
         source: io::Error,
     },
     /// Neither a directory nor a `.zip` file.
-    #[error("the code at {path} is neither a directory nor a .zip file; give a directory or a .zip")]
+    #[error(
+        "the code at {path} is neither a directory nor a .zip file; give a directory or a .zip"
+    )]
     NotCode {
         /// The path.
         path: PathBuf,
@@ -65,13 +67,17 @@ pub enum CodeError {
     },
 }
 
-/// Snapshots the code at `src` (a directory or a `.zip`) into `store`.
+/// Snapshots the code at `src` (a directory or a `.zip`) into `store`. A snapshot
+/// already in `store` is used as it is.
 pub fn snapshot(src: &Path, store: &Path) -> Result<CodeRef, CodeError> {
     let read = |source| CodeError::Read {
         path: src.to_owned(),
         source,
     };
     let meta = fs::metadata(src).map_err(read)?;
+    if let Some(existing) = stored(src, store, &meta) {
+        return Ok(existing);
+    }
     let store_err = |path: &Path| {
         let path = path.to_owned();
         move |source| CodeError::Store { path, source }
@@ -82,7 +88,11 @@ pub fn snapshot(src: &Path, store: &Path) -> Result<CodeRef, CodeError> {
     let result = (|| {
         if meta.is_dir() {
             copy_tree(src, &tmp, src)?;
-        } else if meta.is_file() && src.extension().is_some_and(|e| e.eq_ignore_ascii_case("zip")) {
+        } else if meta.is_file()
+            && src
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("zip"))
+        {
             unzip(src, &tmp)?;
         } else {
             return Err(CodeError::NotCode {
@@ -109,6 +119,36 @@ pub fn snapshot(src: &Path, store: &Path) -> Result<CodeRef, CodeError> {
         remove_tree(&tmp);
     }
     result
+}
+
+/// `src` itself, if it is a snapshot directory of `store` (`<store>/<64 hex>`).
+fn stored(src: &Path, store: &Path, meta: &fs::Metadata) -> Option<CodeRef> {
+    let name = src.file_name()?.to_str()?;
+    let is_sha = name.len() == 64 && name.bytes().all(|c| c.is_ascii_hexdigit());
+    let same_store = src.parent()?.canonicalize().ok()? == store.canonicalize().ok()?;
+    if !(meta.is_dir() && is_sha && same_store) {
+        return None;
+    }
+    let mut size = 0;
+    du(src, &mut size).ok()?;
+    Some(CodeRef {
+        sha256: name.to_owned(),
+        dir: src.to_owned(),
+        size,
+    })
+}
+
+fn du(dir: &Path, size: &mut u64) -> io::Result<()> {
+    for e in fs::read_dir(dir)? {
+        let e = e?;
+        let m = fs::symlink_metadata(e.path())?;
+        if m.is_dir() {
+            du(&e.path(), size)?;
+        } else if m.is_file() {
+            *size += m.len();
+        }
+    }
+    Ok(())
 }
 
 fn unique() -> u64 {
@@ -282,7 +322,11 @@ mod tests {
     use super::*;
 
     fn tmpdir(tag: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("cove-code-{tag}-{}-{}", std::process::id(), unique()));
+        let d = std::env::temp_dir().join(format!(
+            "cove-code-{tag}-{}-{}",
+            std::process::id(),
+            unique()
+        ));
         fs::create_dir_all(&d).expect("tmp");
         d
     }
@@ -295,21 +339,31 @@ mod tests {
         fs::write(src.join("app.py"), "def handler(e, c):\n    return e\n").expect("write");
         fs::write(src.join("lib/util.py"), "X = 1\n").expect("write");
         fs::write(src.join("bootstrap"), "#!/bin/sh\n").expect("write");
-        fs::set_permissions(src.join("bootstrap"), fs::Permissions::from_mode(0o700)).expect("chmod");
+        fs::set_permissions(src.join("bootstrap"), fs::Permissions::from_mode(0o700))
+            .expect("chmod");
         let store = base.join("store");
         let a = snapshot(&src, &store).expect("dir snapshot");
-        assert_eq!(fs::read_to_string(a.dir.join("lib/util.py")).expect("read"), "X = 1\n");
+        assert_eq!(
+            fs::read_to_string(a.dir.join("lib/util.py")).expect("read"),
+            "X = 1\n"
+        );
         let mode = fs::metadata(a.dir.join("bootstrap")).expect("meta").mode() & 0o777;
-        assert_eq!(mode, 0o755, "executables stay executable and become world-readable");
+        assert_eq!(
+            mode, 0o755,
+            "executables stay executable and become world-readable"
+        );
         // Same code again: same snapshot, nothing new in the store.
         let again = snapshot(&src, &store).expect("again");
         assert_eq!(again, a);
+        // The snapshot itself is recognised, not copied again.
+        assert_eq!(snapshot(&a.dir, &store).expect("stored"), a);
         // The same files zipped.
         let zip_path = base.join("code.zip");
         let mut z = zip::ZipWriter::new(fs::File::create(&zip_path).expect("zip"));
         let opts = |mode| zip::write::SimpleFileOptions::default().unix_permissions(mode);
         z.start_file("app.py", opts(0o644)).expect("entry");
-        z.write_all(b"def handler(e, c):\n    return e\n").expect("write");
+        z.write_all(b"def handler(e, c):\n    return e\n")
+            .expect("write");
         z.start_file("bootstrap", opts(0o755)).expect("entry");
         z.write_all(b"#!/bin/sh\n").expect("write");
         z.start_file("lib/util.py", opts(0o600)).expect("entry");
@@ -336,7 +390,10 @@ mod tests {
         let base = tmpdir("bad");
         let store = base.join("store");
         let missing = snapshot(&base.join("nope"), &store);
-        assert!(matches!(missing, Err(CodeError::Read { .. })), "{missing:?}");
+        assert!(
+            matches!(missing, Err(CodeError::Read { .. })),
+            "{missing:?}"
+        );
         fs::write(base.join("code.tar"), "x").expect("write");
         let not = snapshot(&base.join("code.tar"), &store);
         assert!(matches!(not, Err(CodeError::NotCode { .. })), "{not:?}");

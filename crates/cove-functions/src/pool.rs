@@ -103,7 +103,12 @@ impl Pool {
     pub fn environments(&self) -> usize {
         self.slots
             .iter()
-            .filter(|s| matches!(s, SlotState::Starting(_) | SlotState::Busy(_) | SlotState::Idle { .. }))
+            .filter(|s| {
+                matches!(
+                    s,
+                    SlotState::Starting(_) | SlotState::Busy(_) | SlotState::Idle { .. }
+                )
+            })
             .count()
     }
 

@@ -104,7 +104,8 @@ impl Network {
     }
 
     /// Finds ENIs by what a user typed: `tenant/vpc/eni`, `vpc/eni`, `eni`, an ENI id
-    /// (`eni-…`), an instance id (`i-…`, its first ENI) or a private IP. Returns every
+    /// (`eni-…`), an instance id (`i-…`, its first ENI), a function's network slot
+    /// (`fn:NAME` for its first, `fn:NAME:K`) or a private IP. Returns every
     /// match; an address may match ENIs of several VPCs whose CIDRs overlap.
     pub fn find_enis(&self, query: &str) -> Vec<EniId> {
         let q = query.trim();
@@ -117,6 +118,15 @@ impl Network {
             }
             return out;
         }
+        // `fn:NAME` is a function's first network slot, `fn:NAME:K` its slot K.
+        let slot0;
+        let q = match q.rsplit('/').next() {
+            Some(last) if last.starts_with("fn:") && last.matches(':').count() == 1 => {
+                slot0 = format!("{q}:0");
+                slot0.as_str()
+            }
+            _ => q,
+        };
         let parts: Vec<&str> = q.split('/').collect();
         let mut seen_instance = std::collections::BTreeSet::new();
         for (i, e) in self.enis.iter().enumerate() {

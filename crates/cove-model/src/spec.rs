@@ -432,3 +432,39 @@ pub struct FunctionSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
 }
+
+/// A function deployed with `cove fn deploy` rather than declared in the spec file:
+/// kept beside the applied spec and added to it whenever the network is built.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DeployedFunction {
+    /// The VPC it is attached to: `tenant/vpc`.
+    pub vpc: String,
+    /// The function (its `code` is the snapshot's absolute path).
+    pub function: FunctionSpec,
+}
+
+impl Spec {
+    /// Adds deployed functions to their VPCs. A function whose VPC does not exist is
+    /// returned (with the reason) and not added.
+    pub fn add_functions(&mut self, deployed: &[DeployedFunction]) -> Vec<(String, String)> {
+        let mut missing = Vec::new();
+        for d in deployed {
+            let found = d.vpc.split_once('/').and_then(|(t, v)| {
+                self.tenants
+                    .iter_mut()
+                    .find(|x| x.name == t)?
+                    .vpcs
+                    .iter_mut()
+                    .find(|x| x.name == v)
+            });
+            match found {
+                Some(vpc) => vpc.functions.push(d.function.clone()),
+                None => missing.push((
+                    d.function.name.clone(),
+                    format!("VPC `{}` is no longer in the spec", d.vpc),
+                )),
+            }
+        }
+        missing
+    }
+}

@@ -1,9 +1,11 @@
 //! What the kernel commands share: which deployment (prefix), where the applied spec
 //! is kept, and loading the network to act on.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use cove_functions::config::{CodeRef, FunctionConfig};
 use cove_model::Network;
 
 use crate::input::{self, InputError};
@@ -26,31 +28,103 @@ impl Target {
         self.state_dir.join(&self.prefix).join("applied.yaml")
     }
 
-    /// The last applied network, if any (and still valid).
+    /// The last applied network with the deployed functions, if any (and still
+    /// valid).
     pub fn applied_network(&self) -> Option<Network> {
         let text = std::fs::read_to_string(self.applied_path()).ok()?;
-        cove_model::validate::validate_text(&text).network
+        let deployed = self.deployed().ok()?;
+        cove_model::validate::validate_text_with(&text, &deployed).network
     }
 
-    /// Records `spec_text` as applied (written to a temporary file, then renamed).
-    pub fn record_applied(&self, spec_text: &str) -> anyhow::Result<()> {
-        let path = self.applied_path();
-        let dir = path.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("creating the state directory {}", dir.display()))?;
-        let tmp = dir.join("applied.yaml.tmp");
-        std::fs::write(&tmp, spec_text).with_context(|| format!("writing {}", tmp.display()))?;
-        std::fs::rename(&tmp, &path).with_context(|| format!("replacing {}", path.display()))?;
-        Ok(())
+    /// `<state_dir>/<prefix>/deployed.yaml`: functions deployed with `cove fn deploy`.
+    pub fn deployed_path(&self) -> PathBuf {
+        self.state_dir.join(&self.prefix).join("deployed.yaml")
     }
 
-    /// Forgets the applied spec.
-    pub fn forget_applied(&self) -> anyhow::Result<()> {
-        match std::fs::remove_file(self.applied_path()) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(e).with_context(|| format!("removing {}", self.applied_path().display())),
+    /// `<state_dir>/<prefix>/functions.json`: the code snapshot of every applied
+    /// function.
+    pub fn registry_path(&self) -> PathBuf {
+        self.state_dir.join(&self.prefix).join("functions.json")
+    }
+
+    /// `<state_dir>/<prefix>/code`: the content-addressed code store.
+    pub fn code_store(&self) -> PathBuf {
+        self.state_dir.join(&self.prefix).join("code")
+    }
+
+    /// The functions deployed with `cove fn deploy` (none if the file is absent).
+    pub fn deployed(&self) -> anyhow::Result<Vec<cove_model::spec::DeployedFunction>> {
+        let path = self.deployed_path();
+        match std::fs::read_to_string(&path) {
+            Ok(text) => serde_saphyr::from_str(&text)
+                .with_context(|| format!("reading deployed functions from {}", path.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+            Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
         }
+    }
+
+    /// Records the deployed functions.
+    pub fn record_deployed(
+        &self,
+        deployed: &[cove_model::spec::DeployedFunction],
+    ) -> anyhow::Result<()> {
+        let text = serde_saphyr::to_string(&deployed).context("encoding deployed functions")?;
+        write_atomically(&self.deployed_path(), &text)
+    }
+
+    /// The code snapshots recorded by the last apply.
+    pub fn registry(&self) -> anyhow::Result<BTreeMap<String, CodeRef>> {
+        let path = self.registry_path();
+        match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                serde_json::from_str(&text).with_context(|| format!("reading {}", path.display()))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BTreeMap::new()),
+            Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+        }
+    }
+
+    /// The applied functions, ready to run.
+    pub fn applied_functions(&self) -> anyhow::Result<Vec<FunctionConfig>> {
+        let net = self.applied_network().ok_or_else(|| InputError::Argument {
+            what: "--prefix",
+            text: self.prefix.clone(),
+            hint: format!(
+                "nothing is applied under prefix {}; run `cove apply -f SPEC` first",
+                self.prefix
+            ),
+        })?;
+        let registry = self.registry()?;
+        Ok(cove_functions::config::functions(
+            &net,
+            &self.prefix,
+            &registry,
+        )?)
+    }
+
+    /// Records `spec_text` as applied and the functions' code snapshots (each file
+    /// written to a temporary file, then renamed).
+    pub fn record_applied(
+        &self,
+        spec_text: &str,
+        code: &BTreeMap<String, CodeRef>,
+    ) -> anyhow::Result<()> {
+        let json = serde_json::to_string_pretty(code).context("encoding the code registry")?;
+        write_atomically(&self.registry_path(), &json)?;
+        write_atomically(&self.applied_path(), spec_text)
+    }
+
+    /// Forgets the applied spec and the code registry (deployed functions and code
+    /// snapshots stay: the next apply brings them back).
+    pub fn forget_applied(&self) -> anyhow::Result<()> {
+        for path in [self.applied_path(), self.registry_path()] {
+            match std::fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e).with_context(|| format!("removing {}", path.display())),
+            }
+        }
+        Ok(())
     }
 
     /// Opens the host executor for this prefix.
@@ -63,15 +137,71 @@ impl Target {
     }
 }
 
-/// Reads and validates a spec; returns the network and the text.
-pub fn load(file: &Path) -> Result<(Network, String), InputError> {
+/// Reads and validates a spec with the target's deployed functions; returns the
+/// network and the text.
+pub fn load(file: &Path, target: &Target) -> anyhow::Result<(Network, String)> {
     let text = std::fs::read_to_string(file).map_err(|source| InputError::ReadSpec {
         path: file.to_owned(),
         source,
     })?;
+    let deployed = target.deployed()?;
     // Validated from the same text that is recorded as applied.
-    let net = input::network_from_text(file, &text)?;
+    let net = input::network_from_text_with(file, &text, &deployed)?;
     Ok((net, text))
+}
+
+/// Snapshots the code of every function of `net` into the target's store. Relative
+/// code paths are relative to the directory of `spec_file`; a path already in the
+/// store is used as it is.
+pub fn snapshot_code(
+    net: &Network,
+    spec_file: &Path,
+    target: &Target,
+) -> anyhow::Result<BTreeMap<String, CodeRef>> {
+    let store = target.code_store();
+    let base = spec_file.parent().unwrap_or(Path::new("."));
+    let mut out = BTreeMap::new();
+    for (i, f) in net.functions.iter().enumerate() {
+        let id = cove_model::FunctionId(u32::try_from(i).unwrap_or(u32::MAX));
+        let path = cove_functions::config::function_path(net, id);
+        let src = base.join(&f.code);
+        let code =
+            cove_functions::code::snapshot(&src, &store).map_err(|e| InputError::Argument {
+                what: "function code",
+                text: format!("{path}: {}", f.code),
+                hint: format!("{}", DisplayChain(&e)),
+            })?;
+        out.insert(path, code);
+    }
+    Ok(out)
+}
+
+/// An error and its sources on one line.
+pub struct DisplayChain<'e>(pub &'e dyn std::error::Error);
+
+impl std::fmt::Display for DisplayChain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut src = self.0.source();
+        while let Some(s) = src {
+            write!(f, ": {s}")?;
+            src = s.source();
+        }
+        Ok(())
+    }
+}
+
+/// Writes `text` to a temporary file beside `path`, then renames it over `path`.
+pub fn write_atomically(path: &Path, text: &str) -> anyhow::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("creating the state directory {}", dir.display()))?;
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("replacing {}", path.display()))?;
+    Ok(())
 }
 
 /// The kernel layout of `net` under the target's prefix.
@@ -110,7 +240,7 @@ pub struct Comparison {
 
 /// Loads the spec, lays it out, observes the kernel and plans the difference.
 pub fn compare(args: &SpecTarget) -> anyhow::Result<Comparison> {
-    let (network, text) = load(&args.file)?;
+    let (network, text) = load(&args.file, &args.target)?;
     let desired = layout(&network, &args.target)?;
     let host = args.target.host()?;
     let observed = host.observe()?;
@@ -122,4 +252,23 @@ pub fn compare(args: &SpecTarget) -> anyhow::Result<Comparison> {
         host,
         plan,
     })
+}
+
+/// The network a read-only command works on: the spec file when given, else the
+/// applied network with the deployed functions.
+pub fn network_arg(file: Option<&Path>, target: &Target) -> anyhow::Result<Network> {
+    match file {
+        Some(f) => Ok(input::load_network(f)?),
+        None => target.applied_network().ok_or_else(|| {
+            InputError::Argument {
+                what: "-f",
+                text: String::new(),
+                hint: format!(
+                    "nothing is applied under prefix {}; pass -f SPEC or run `cove apply -f SPEC` first",
+                    target.prefix
+                ),
+            }
+            .into()
+        }),
+    }
 }

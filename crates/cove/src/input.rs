@@ -76,10 +76,18 @@ pub fn load_network(path: &Path) -> Result<Network, InputError> {
     network_of(path, read_and_validate(path)?)
 }
 
-/// The network of spec `text` (read from `path`), which must be valid; prints its
-/// diagnostics (to stderr) if not.
-pub fn network_from_text(path: &Path, text: &str) -> Result<Network, InputError> {
-    network_of(path, validate_text(text))
+/// The network of spec `text` (read from `path`) with the functions deployed
+/// outside the spec file; it must be valid: its diagnostics are printed (to stderr)
+/// if not.
+pub fn network_from_text_with(
+    path: &Path,
+    text: &str,
+    deployed: &[cove_model::spec::DeployedFunction],
+) -> Result<Network, InputError> {
+    network_of(
+        path,
+        cove_model::validate::validate_text_with(text, deployed),
+    )
 }
 
 fn network_of(path: &Path, v: Validated) -> Result<Network, InputError> {

@@ -42,6 +42,9 @@ enum Command {
     Destroy(commands::destroy::Args),
     /// Run a command inside an ENI's network namespace.
     Exec(commands::exec::Args),
+    /// Functions: deploy, list, delete, invoke.
+    #[command(subcommand, name = "fn")]
+    Function(commands::function::Command),
 }
 
 /// What a command concluded, mapped onto the exit status.
@@ -71,6 +74,7 @@ fn main() -> ExitCode {
         Command::Status(a) => commands::status::run(&a),
         Command::Destroy(a) => commands::destroy::run(&a),
         Command::Exec(a) => commands::exec::run(&a),
+        Command::Function(c) => commands::function::run(&c),
     };
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,

@@ -437,7 +437,11 @@ fn collect_enis(
     // Function slots last: adding a function never renumbers another interface.
     for fid in cx.net.vpcs[vid.index()].functions.clone() {
         let f = &cx.net.functions[fid.index()];
-        let fi = v.functions.iter().position(|s| s.name == f.name).unwrap_or(0);
+        let fi = v
+            .functions
+            .iter()
+            .position(|s| s.name == f.name)
+            .unwrap_or(0);
         let path = scope.path.item("functions", &f.name, fi);
         for k in 0..f.concurrency {
             let subnet = f.subnets[k as usize % f.subnets.len()];
@@ -464,7 +468,13 @@ pub fn slot_name(function: &str, k: u32) -> String {
 }
 
 /// Resolves the security groups of an interface (the VPC's default group when empty).
-pub(crate) fn groups(cx: &mut Ctx, scope: &VpcScope, vid: VpcId, path: &Path, names: &[String]) -> Vec<SgId> {
+pub(crate) fn groups(
+    cx: &mut Ctx,
+    scope: &VpcScope,
+    vid: VpcId,
+    path: &Path,
+    names: &[String],
+) -> Vec<SgId> {
     if names.is_empty() {
         return vec![cx.net.vpcs[vid.index()].default_security_group];
     }

@@ -30,7 +30,10 @@ pub(crate) fn functions(cx: &mut Ctx, spec: &Spec, sc: &Scopes) {
                     cx.error(
                         ErrorCode::ResourceConflict,
                         &path.key("name"),
-                        format!("Function already exist: {} (also declared as {first})", f.name),
+                        format!(
+                            "Function already exist: {} (also declared as {first})",
+                            f.name
+                        ),
                         "function names are unique within a tenant; rename one of them",
                     );
                 }
@@ -101,7 +104,6 @@ pub(crate) fn functions(cx: &mut Ctx, spec: &Spec, sc: &Scopes) {
     }
 }
 
-
 /// Lambda's function-name rule: 1–64 of `A-Z a-z 0-9 - _`.
 pub fn is_valid_function_name(name: &str) -> bool {
     (1..=64).contains(&name.len())
@@ -150,7 +152,10 @@ fn runtime(cx: &mut Ctx, path: &Path, runtime: &str) -> bool {
         return true;
     }
     let (code, message) = if r.is_empty() {
-        (ErrorCode::MissingParameter, "`runtime` is missing".to_owned())
+        (
+            ErrorCode::MissingParameter,
+            "`runtime` is missing".to_owned(),
+        )
     } else {
         (
             ErrorCode::LambdaInvalidParameterValue,

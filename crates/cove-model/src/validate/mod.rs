@@ -67,7 +67,24 @@ pub fn validate(spec: &Spec) -> Validated {
 /// Decodes and validates spec text in one step: unknown fields and shape errors are
 /// reported together with the semantic errors.
 pub fn validate_text(text: &str) -> Validated {
-    match crate::decode::decode_spec(text) {
+    validate_text_with(text, &[])
+}
+
+/// Like [`validate_text`], with functions deployed outside the spec file added to
+/// their VPCs first (a function whose VPC is gone is an error at
+/// `functions[<name>].vpc`).
+pub fn validate_text_with(text: &str, deployed: &[crate::spec::DeployedFunction]) -> Validated {
+    match crate::decode::decode_spec(text).map(|(mut spec, mut unknown)| {
+        for (name, reason) in spec.add_functions(deployed) {
+            unknown.push(Diagnostic::error(
+                ErrorCode::InvalidVpcIdNotFound,
+                format!("functions[{name}].vpc"),
+                format!("deployed function `{name}`: {reason}"),
+                format!("delete it with `cove fn delete {name}` or deploy it to an existing VPC"),
+            ));
+        }
+        (spec, unknown)
+    }) {
         Err(diags) => Validated {
             network: None,
             diagnostics: diags,

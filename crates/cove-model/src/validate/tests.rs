@@ -530,7 +530,11 @@ fn function_slots_are_interfaces_in_its_subnets() {
     let subnets: Vec<_> = f
         .slots
         .iter()
-        .map(|e| net.subnets[net.enis[e.index()].subnet.index()].name.as_str())
+        .map(|e| {
+            net.subnets[net.enis[e.index()].subnet.index()]
+                .name
+                .as_str()
+        })
         .collect();
     assert_eq!(subnets, ["private-a", "private-b", "private-a"]);
     let fn_sg = net.find_eni("functions/fn-a").expect("fn-a");
@@ -557,15 +561,27 @@ fn bad_functions() {
     let v = with_function(&format!("{GOOD_FN}, timeout: 901"));
     expect_one(&v, LambdaInvalidParameterValue, &format!("{path}.timeout"));
     let v = with_function(&format!("{GOOD_FN}, concurrency: 0"));
-    expect_one(&v, LambdaInvalidParameterValue, &format!("{path}.concurrency"));
+    expect_one(
+        &v,
+        LambdaInvalidParameterValue,
+        &format!("{path}.concurrency"),
+    );
     let v = with_function(&GOOD_FN.replace("private-b]", "nowhere]"));
     expect_one(&v, InvalidSubnetIdNotFound, &format!("{path}.subnets[1]"));
     let v = with_function(&GOOD_FN.replace("[fn]", "[nope]"));
-    expect_one(&v, InvalidGroupNotFound, &format!("{path}.security_groups[0]"));
+    expect_one(
+        &v,
+        InvalidGroupNotFound,
+        &format!("{path}.security_groups[0]"),
+    );
     let v = with_function(&GOOD_FN.replace("app.handler", "'app handler'"));
     expect_one(&v, LambdaInvalidParameterValue, &format!("{path}.handler"));
     let v = with_function(&format!("{GOOD_FN}, environment: {{ AWS_REGION: x }}"));
-    expect_one(&v, LambdaInvalidParameterValue, &format!("{path}.environment"));
+    expect_one(
+        &v,
+        LambdaInvalidParameterValue,
+        &format!("{path}.environment"),
+    );
     let v = with_function(&format!("{GOOD_FN}, environment: {{ 1X: x }}"));
     expect_one(
         &v,

@@ -12,12 +12,14 @@ pub type Args = SpecTarget;
 pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     let started = Instant::now();
     let deploy::Comparison {
+        network,
         text,
         desired: want,
         host,
         plan,
-        ..
     } = deploy::compare(args)?;
+    // Every function's code is checked and stored before the kernel is touched.
+    let code = deploy::snapshot_code(&network, &args.file, &args.target)?;
     if plan.is_empty() {
         println!(
             "nothing to change: the kernel already matches {} ({} namespaces)",
@@ -33,6 +35,6 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
             started.elapsed()
         );
     }
-    args.target.record_applied(&text)?;
+    args.target.record_applied(&text, &code)?;
     Ok(Outcome::Ok)
 }

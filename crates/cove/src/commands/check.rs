@@ -6,14 +6,18 @@ use cove_analyze::{Analyzer, Endpoint, Flow, Outcome as HopOutcome, Verdict};
 use cove_model::Protocol;
 
 use crate::Outcome;
-use crate::input::{self, InputError};
+use crate::input::InputError;
 
 /// Arguments of `cove check`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The spec file (YAML).
+    /// The spec file (YAML); default: the applied network, with the functions
+    /// deployed with `cove fn deploy`.
     #[arg(short = 'f', long = "file")]
-    pub file: PathBuf,
+    pub file: Option<PathBuf>,
+    /// Which deployment (when no spec file is given).
+    #[command(flatten)]
+    pub target: crate::deploy::Target,
     /// Source: an ENI (`tenant/vpc/eni`, `vpc/eni`, `eni`), a resource id (`eni-…`,
     /// `i-…`), a private IP, or `internet`.
     #[arg(long)]
@@ -89,7 +93,7 @@ fn resolve(an: &Analyzer<'_>, what: &'static str, text: &str) -> Result<Endpoint
 
 /// Runs the command.
 pub fn run(args: &Args) -> anyhow::Result<Outcome> {
-    let net = input::load_network(&args.file)?;
+    let net = crate::deploy::network_arg(args.file.as_deref(), &args.target)?;
     let an = Analyzer::new(&net);
     let src = resolve(&an, "--from", &args.from)?;
     let dst = resolve(&an, "--to", &args.to)?;

@@ -25,7 +25,7 @@ pub struct Args {
 /// Runs the command; its exit status becomes cove's.
 pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     let net = match &args.file {
-        Some(f) => deploy::load(f)?.0,
+        Some(f) => deploy::load(f, &args.target)?.0,
         None => args.target.applied_network().ok_or_else(|| InputError::Argument {
             what: "-f",
             text: String::new(),

@@ -6,14 +6,18 @@ use cove_analyze::{Analyzer, Endpoint};
 use cove_model::EniId;
 
 use crate::Outcome;
-use crate::input::{self, InputError};
+use crate::input::InputError;
 
 /// Arguments of `cove matrix`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The spec file (YAML).
+    /// The spec file (YAML); default: the applied network, with the functions
+    /// deployed with `cove fn deploy`.
     #[arg(short = 'f', long = "file")]
-    pub file: PathBuf,
+    pub file: Option<PathBuf>,
+    /// Which deployment (when no spec file is given).
+    #[command(flatten)]
+    pub target: crate::deploy::Target,
     /// ENIs to include (comma-separated names or ids); default: every user ENI.
     #[arg(long, value_delimiter = ',')]
     pub enis: Vec<String>,
@@ -42,7 +46,7 @@ fn parse_probe(text: &str) -> Result<Vec<(u8, u16)>, InputError> {
 
 /// Runs the command.
 pub fn run(args: &Args) -> anyhow::Result<Outcome> {
-    let net = input::load_network(&args.file)?;
+    let net = crate::deploy::network_arg(args.file.as_deref(), &args.target)?;
     let an = Analyzer::new(&net);
     let enis: Vec<EniId> = if args.enis.is_empty() {
         (0..net.enis.len())

@@ -4,6 +4,7 @@ pub mod apply;
 pub mod check;
 pub mod destroy;
 pub mod exec;
+pub mod function;
 pub mod import;
 pub mod matrix;
 pub mod plan;

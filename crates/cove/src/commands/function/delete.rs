@@ -1,0 +1,45 @@
+//! `cove fn delete NAME`.
+
+use crate::Outcome;
+use crate::deploy::Target;
+use crate::input::InputError;
+
+/// Arguments of `cove fn delete`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The function.
+    pub name: String,
+    /// Which deployment.
+    #[command(flatten)]
+    pub target: Target,
+}
+
+/// Runs the command: removes the function and its network slots (and whatever
+/// runs in them).
+pub fn run(args: &Args) -> anyhow::Result<Outcome> {
+    let mut deployed = args.target.deployed()?;
+    let before = deployed.len();
+    deployed.retain(|d| d.function.name != args.name);
+    if deployed.len() == before {
+        let in_spec = args
+            .target
+            .applied_network()
+            .is_some_and(|n| n.functions.iter().any(|f| f.name == args.name));
+        let hint = if in_spec {
+            "it is declared in the spec file: remove it there and run `cove apply -f SPEC`"
+                .to_owned()
+        } else {
+            "ResourceNotFoundException: no such function; `cove fn list` shows the deployed ones"
+                .to_owned()
+        };
+        return Err(InputError::Argument {
+            what: "function",
+            text: args.name.clone(),
+            hint,
+        }
+        .into());
+    }
+    super::apply_deployed(&args.target, &deployed)?;
+    println!("deleted function {} and its network slots", args.name);
+    Ok(Outcome::Ok)
+}

@@ -1,0 +1,87 @@
+//! `cove fn …`: functions attached to a VPC.
+
+pub mod delete;
+pub mod deploy;
+pub mod list;
+
+use crate::Outcome;
+use crate::deploy::Target;
+
+/// The `cove fn` subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Deploy (or update) a function attached to subnets of an applied VPC.
+    Deploy(deploy::Args),
+    /// List the applied functions.
+    List(list::Args),
+    /// Delete a function deployed with `cove fn deploy`.
+    Delete(delete::Args),
+}
+
+/// Runs a `cove fn` subcommand.
+pub fn run(cmd: &Command) -> anyhow::Result<Outcome> {
+    match cmd {
+        Command::Deploy(a) => deploy::run(a),
+        Command::List(a) => list::run(a),
+        Command::Delete(a) => delete::run(a),
+    }
+}
+
+/// Validates the applied spec with `deployed` as the deployed functions, makes the
+/// kernel match (the functions' network slots) and records both. Nothing is
+/// recorded unless the kernel change succeeded, so a failure leaves the previous
+/// deployment as the one the next apply converges to.
+pub fn apply_deployed(
+    target: &Target,
+    deployed: &[cove_model::spec::DeployedFunction],
+) -> anyhow::Result<cove_model::Network> {
+    let applied = target.applied_path();
+    let text = std::fs::read_to_string(&applied).map_err(|_| crate::input::InputError::Argument {
+        what: "--prefix",
+        text: target.prefix.clone(),
+        hint: format!(
+            "nothing is applied under prefix {}; run `cove apply -f SPEC` first (functions attach to an applied VPC)",
+            target.prefix
+        ),
+    })?;
+    let validated = cove_model::validate::validate_text_with(&text, deployed);
+    let Some(net) = validated.network else {
+        crate::output::print_diagnostics_stderr(&validated.diagnostics);
+        return Err(crate::input::InputError::Argument {
+            what: "function",
+            text: deployed
+                .iter()
+                .map(|d| d.function.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            hint: "fix the errors above; nothing was changed".into(),
+        }
+        .into());
+    };
+    let previous = target.registry()?;
+    let mut code = std::collections::BTreeMap::new();
+    for (i, f) in net.functions.iter().enumerate() {
+        let id = cove_model::FunctionId(u32::try_from(i).unwrap_or(u32::MAX));
+        let path = cove_functions::config::function_path(&net, id);
+        let snap = if std::path::Path::new(&f.code).is_absolute() {
+            cove_functions::code::snapshot(std::path::Path::new(&f.code), &target.code_store())?
+        } else {
+            previous.get(&path).cloned().ok_or_else(|| {
+                anyhow::anyhow!(
+                    "function {path} has no code snapshot; run `cove apply -f SPEC` with the spec file"
+                )
+            })?
+        };
+        code.insert(path, snap);
+    }
+    let desired = crate::deploy::layout(&net, target)?;
+    let host = target.host()?;
+    let observed = host.observe()?;
+    let plan = cove_plan::diff(&observed, &desired);
+    if !plan.is_empty() {
+        host.apply(&plan)?;
+    }
+    target.record_deployed(deployed)?;
+    target.record_applied(&text, &code)?;
+    Ok(net)
+}
