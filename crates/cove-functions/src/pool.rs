@@ -24,6 +24,9 @@ pub enum SlotState {
     Starting(EnvId),
     /// An environment is running an invocation.
     Busy(EnvId),
+    /// An environment is being destroyed (reaped or drained); the slot becomes free
+    /// when the caller reports it gone with [`Finish::Destroyed`].
+    Ending(EnvId),
     /// A warm environment waits; `since` is when it became idle.
     Idle {
         /// The environment.
@@ -106,7 +109,10 @@ impl Pool {
             .filter(|s| {
                 matches!(
                     s,
-                    SlotState::Starting(_) | SlotState::Busy(_) | SlotState::Idle { .. }
+                    SlotState::Starting(_)
+                        | SlotState::Busy(_)
+                        | SlotState::Ending(_)
+                        | SlotState::Idle { .. }
                 )
             })
             .count()
@@ -170,6 +176,10 @@ impl Pool {
     pub fn finish(&mut self, slot: usize, how: Finish, now: u64) -> Result<(), PoolError> {
         let env = match self.slots.get(slot) {
             Some(SlotState::Busy(env) | SlotState::Starting(env)) => *env,
+            Some(SlotState::Ending(_)) if how == Finish::Destroyed => {
+                self.slots[slot] = SlotState::Free;
+                return Ok(());
+            }
             other => return Err(self.error(slot, other.copied(), "finish")),
         };
         self.slots[slot] = match how {
@@ -182,8 +192,9 @@ impl Pool {
         Ok(())
     }
 
-    /// Idle environments unused for at least `idle_ms`: their slots become free and
-    /// the caller destroys them.
+    /// Idle environments unused for at least `idle_ms`: their slots become
+    /// [`SlotState::Ending`]; the caller destroys them and reports each with
+    /// [`Finish::Destroyed`].
     pub fn reap(&mut self, now: u64, idle_ms: u64) -> Vec<(usize, EnvId)> {
         let cutoff = now.saturating_sub(idle_ms);
         let old: Vec<(u64, usize)> = self
@@ -195,8 +206,8 @@ impl Pool {
         self.take_idle(old)
     }
 
-    /// Every idle environment (shutdown or a changed configuration); busy ones are
-    /// destroyed by their invocation's caller with [`Finish::Destroyed`].
+    /// Every idle environment (shutdown or a changed configuration), as
+    /// [`Pool::reap`] does; busy ones are destroyed by their invocation's caller.
     pub fn drain(&mut self) -> Vec<(usize, EnvId)> {
         let all: Vec<(u64, usize)> = self.idle.iter().copied().collect();
         self.take_idle(all)
@@ -208,8 +219,8 @@ impl Pool {
             self.idle.remove(&key);
             if let SlotState::Idle { env, .. } = self.slots[key.1] {
                 out.push((key.1, env));
+                self.slots[key.1] = SlotState::Ending(env);
             }
-            self.slots[key.1] = SlotState::Free;
         }
         out
     }
@@ -282,9 +293,16 @@ mod tests {
         }
         let reaped = p.reap(120, 60);
         assert_eq!(reaped.iter().map(|r| r.0).collect::<Vec<_>>(), [0, 1]);
-        assert_eq!(p.environments(), 1);
+        // Ending slots are not handed out until reported destroyed.
+        assert!(matches!(p.acquire(), Placement::Warm { slot: 2, .. }));
+        assert_eq!(p.acquire(), Placement::Throttled);
+        for (slot, _) in reaped {
+            p.finish(slot, Finish::Destroyed, 130).expect("ended");
+        }
+        assert!(matches!(p.acquire(), Placement::Cold { .. }));
+        p.finish(2, Finish::Reusable, 140).expect("finish");
         assert_eq!(p.drain().len(), 1);
-        assert_eq!(p.environments(), 0);
+        assert_eq!(p.slots()[2], SlotState::Ending(3));
     }
 
     #[test]
@@ -359,6 +377,11 @@ mod tests {
                     Step::Reap(age) => {
                         let before = p.environments();
                         let reaped = p.reap(now, age);
+                        prop_assert_eq!(p.environments(), before);
+                        for (slot, _) in &reaped {
+                            prop_assert!(matches!(p.slots()[*slot], SlotState::Ending(_)));
+                            p.finish(*slot, Finish::Destroyed, now).expect("ended");
+                        }
                         prop_assert_eq!(p.environments(), before - reaped.len());
                     }
                 }
