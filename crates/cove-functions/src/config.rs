@@ -43,6 +43,10 @@ pub struct FunctionConfig {
     pub timeout_s: u32,
     /// The user's environment variables.
     pub environment: Vec<(String, String)>,
+    /// Names of the subnets the slots are in.
+    pub subnets: Vec<String>,
+    /// Names of the slots' security groups.
+    pub security_groups: Vec<String>,
     /// Network slots: the namespaces of the function's ENIs, in slot order.
     pub slots: Vec<String>,
     /// Private address of each slot (same order).
@@ -97,6 +101,16 @@ pub fn functions(
                 memory_mb: f.memory_mb,
                 timeout_s: f.timeout_s,
                 environment: f.environment.clone(),
+                subnets: f
+                    .subnets
+                    .iter()
+                    .map(|s| net.subnets[s.index()].name.clone())
+                    .collect(),
+                security_groups: f
+                    .security_groups
+                    .iter()
+                    .map(|g| net.security_groups[g.index()].name.clone())
+                    .collect(),
                 slots: f.slots.iter().map(|e| names.eni_ns(*e)).collect(),
                 slot_ips: f
                     .slots
