@@ -29,7 +29,10 @@ pub(crate) enum Lifecycle {
 pub(crate) struct Inner {
     pub(crate) machine: Machine,
     /// The scheduler's pending `invoke`.
-    invoke_waiter: Option<(String, oneshot::Sender<Result<InvokeOutcome, InvokeFailure>>)>,
+    invoke_waiter: Option<(
+        String,
+        oneshot::Sender<Result<InvokeOutcome, InvokeFailure>>,
+    )>,
     /// The runtime's pending `next` long-polls.
     next_waiters: Vec<oneshot::Sender<Invocation>>,
 }
@@ -41,7 +44,11 @@ impl Inner {
         let last = waiters.len().saturating_sub(1);
         let mut invocation = Some(invocation);
         for (i, waiter) in waiters.into_iter().enumerate() {
-            let copy = if i == last { invocation.take() } else { invocation.clone() };
+            let copy = if i == last {
+                invocation.take()
+            } else {
+                invocation.clone()
+            };
             // A waiter whose connection went away gets nothing; the runtime's next
             // `next` receives the same invocation again.
             if let Some(copy) = copy {
@@ -60,7 +67,11 @@ impl Inner {
 
     /// Ends the scheduler's wait for `request_id` with `outcome`.
     pub(crate) fn complete(&mut self, request_id: &str, outcome: InvokeOutcome) {
-        if self.invoke_waiter.as_ref().is_some_and(|(id, _)| id == request_id) {
+        if self
+            .invoke_waiter
+            .as_ref()
+            .is_some_and(|(id, _)| id == request_id)
+        {
             if let Some((_, tx)) = self.invoke_waiter.take() {
                 let _ = tx.send(Ok(outcome));
             }
@@ -133,9 +144,15 @@ impl std::fmt::Debug for RuntimeApi {
 impl RuntimeApi {
     /// Starts serving on `listener` (a std listener, possibly opened in another network
     /// namespace; it is made non-blocking here) on the current tokio runtime.
-    pub fn serve(listener: std::net::TcpListener, info: FunctionInfo) -> Result<RuntimeApi, RuntimeApiError> {
-        let handle = tokio::runtime::Handle::try_current().map_err(|_| RuntimeApiError::NoRuntime)?;
-        listener.set_nonblocking(true).map_err(RuntimeApiError::NonBlocking)?;
+    pub fn serve(
+        listener: std::net::TcpListener,
+        info: FunctionInfo,
+    ) -> Result<RuntimeApi, RuntimeApiError> {
+        let handle =
+            tokio::runtime::Handle::try_current().map_err(|_| RuntimeApiError::NoRuntime)?;
+        listener
+            .set_nonblocking(true)
+            .map_err(RuntimeApiError::NonBlocking)?;
         let local_addr = listener.local_addr().map_err(RuntimeApiError::LocalAddr)?;
         let listener = {
             let _entered = handle.enter();
@@ -155,7 +172,9 @@ impl RuntimeApi {
             local_addr,
         });
         handle.spawn(server::accept_loop(listener, Arc::clone(&shared), stop_rx));
-        Ok(RuntimeApi { owner: Arc::new(Owner(shared)) })
+        Ok(RuntimeApi {
+            owner: Arc::new(Owner(shared)),
+        })
     }
 
     fn shared(&self) -> &Shared {
@@ -181,7 +200,11 @@ impl RuntimeApi {
     /// When the runtime then exits (Python's client exits at once), this — not a
     /// `Runtime.ExitError` — is what Lambda returns for the invoke.
     pub fn init_error(&self) -> Option<(String, Bytes)> {
-        self.shared().lock().machine.init_error().map(|(t, b)| (t.to_owned(), b.clone()))
+        self.shared()
+            .lock()
+            .machine
+            .init_error()
+            .map(|(t, b)| (t.to_owned(), b.clone()))
     }
 
     /// Resolves once the runtime's first `next` arrives (init done: `Ok`) or it posts an
@@ -194,9 +217,10 @@ impl RuntimeApi {
         };
         match &*state {
             Lifecycle::Ready => Ok(()),
-            Lifecycle::InitFailed { error_type, body } => {
-                Err(InitFailure::InitError { error_type: error_type.clone(), body: body.clone() })
-            }
+            Lifecycle::InitFailed { error_type, body } => Err(InitFailure::InitError {
+                error_type: error_type.clone(),
+                body: body.clone(),
+            }),
             Lifecycle::Closed | Lifecycle::Starting => Err(InitFailure::Shutdown),
         }
     }
@@ -211,7 +235,9 @@ impl RuntimeApi {
     pub async fn invoke(&self, mut invocation: Invocation) -> Result<InvokeOutcome, InvokeFailure> {
         let shared = self.shared();
         if invocation.invoked_function_arn.is_empty() {
-            invocation.invoked_function_arn.clone_from(&shared.info.function_arn);
+            invocation
+                .invoked_function_arn
+                .clone_from(&shared.info.function_arn);
         }
         let request_id = invocation.request_id.clone();
         let rx = {
@@ -225,7 +251,10 @@ impl RuntimeApi {
             inner.invoke_waiter = Some((request_id.clone(), tx));
             rx
         };
-        let mut guard = CancelOnDrop { shared, request_id: Some(request_id) };
+        let mut guard = CancelOnDrop {
+            shared,
+            request_id: Some(request_id),
+        };
         let result = rx.await;
         guard.request_id = None;
         result.unwrap_or(Err(InvokeFailure::Shutdown))
@@ -249,7 +278,11 @@ impl Drop for CancelOnDrop<'_> {
         if let Some(request_id) = self.request_id.take() {
             let mut inner = self.shared.lock();
             inner.machine.cancel(&request_id);
-            if inner.invoke_waiter.as_ref().is_some_and(|(id, _)| *id == request_id) {
+            if inner
+                .invoke_waiter
+                .as_ref()
+                .is_some_and(|(id, _)| *id == request_id)
+            {
                 inner.invoke_waiter = None;
             }
         }

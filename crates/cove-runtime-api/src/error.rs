@@ -6,7 +6,9 @@ use bytes::Bytes;
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeApiError {
     /// `serve` was called outside a tokio runtime.
-    #[error("the Runtime API must be started on a tokio runtime: call `RuntimeApi::serve` from within one")]
+    #[error(
+        "the Runtime API must be started on a tokio runtime: call `RuntimeApi::serve` from within one"
+    )]
     NoRuntime,
     /// The listener could not be switched to non-blocking mode.
     #[error("could not make the Runtime API listener non-blocking")]
@@ -25,7 +27,9 @@ pub enum InvokeFailure {
     /// Another invocation is still running in this environment; Lambda runs one at a
     /// time per environment, so the scheduler must pick another environment (or, if
     /// the earlier invocation was abandoned after a timeout, replace this one).
-    #[error("invocation {request_id} refused: invocation {running} is still running in this environment (one at a time); send it to another environment")]
+    #[error(
+        "invocation {request_id} refused: invocation {running} is still running in this environment (one at a time); send it to another environment"
+    )]
     Busy {
         /// The refused invocation.
         request_id: String,
@@ -33,7 +37,9 @@ pub enum InvokeFailure {
         running: String,
     },
     /// The request id is the one of the environment's current invocation.
-    #[error("invocation {request_id} refused: this environment already has an invocation with that request id; give every invocation a fresh id")]
+    #[error(
+        "invocation {request_id} refused: this environment already has an invocation with that request id; give every invocation a fresh id"
+    )]
     DuplicateRequestId {
         /// The repeated request id.
         request_id: String,

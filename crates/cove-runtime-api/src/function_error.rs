@@ -113,7 +113,11 @@ pub fn is_json(body: &[u8]) -> bool {
 
 /// The outcome of an error the runtime posted (`/invocation/{id}/error` or
 /// `/init/error`): the validated error type and the body the invoker receives.
-pub fn posted_error(header_type: Option<&str>, content_type: Option<&str>, body: Bytes) -> InvokeOutcome {
+pub fn posted_error(
+    header_type: Option<&str>,
+    content_type: Option<&str>,
+    body: Bytes,
+) -> InvokeOutcome {
     let error_type = validated_error_type(header_type);
     let body = if content_type == Some(ERROR_CAUSE_CONTENT_TYPE) {
         match serde_json::from_slice::<ErrorWithCause>(&body) {
@@ -125,12 +129,20 @@ pub fn posted_error(header_type: Option<&str>, content_type: Option<&str>, body:
                 })
                 .unwrap_or_default(),
             ),
-            Err(_) => ErrorDocument { error_message: "Invalid error body", error_type: &error_type }.to_bytes(),
+            Err(_) => ErrorDocument {
+                error_message: "Invalid error body",
+                error_type: &error_type,
+            }
+            .to_bytes(),
         }
     } else if is_json(&body) {
         body
     } else {
-        ErrorDocument { error_message: &String::from_utf8_lossy(&body), error_type: &error_type }.to_bytes()
+        ErrorDocument {
+            error_message: &String::from_utf8_lossy(&body),
+            error_type: &error_type,
+        }
+        .to_bytes()
     };
     InvokeOutcome::FunctionError { error_type, body }
 }
@@ -138,20 +150,30 @@ pub fn posted_error(header_type: Option<&str>, content_type: Option<&str>, body:
 /// The invoker's document for a response or error body over `limit` bytes, in the
 /// service's words.
 pub fn response_too_large(limit: usize) -> InvokeOutcome {
-    let message = format!("Response payload size exceeded maximum allowed payload size ({limit} bytes).");
+    let message =
+        format!("Response payload size exceeded maximum allowed payload size ({limit} bytes).");
     InvokeOutcome::FunctionError {
         error_type: FUNCTION_RESPONSE_SIZE_TOO_LARGE.to_owned(),
-        body: ErrorDocument { error_message: &message, error_type: FUNCTION_RESPONSE_SIZE_TOO_LARGE }.to_bytes(),
+        body: ErrorDocument {
+            error_message: &message,
+            error_type: FUNCTION_RESPONSE_SIZE_TOO_LARGE,
+        }
+        .to_bytes(),
     }
 }
 
 /// The invoker's document when the runtime's upload of a response or error broke off
 /// before its end.
 pub fn truncated_response(request_id: &str) -> InvokeOutcome {
-    let message = format!("RequestId: {request_id} Error: the runtime's response upload was truncated");
+    let message =
+        format!("RequestId: {request_id} Error: the runtime's response upload was truncated");
     InvokeOutcome::FunctionError {
         error_type: RUNTIME_TRUNCATED_RESPONSE.to_owned(),
-        body: ErrorDocument { error_message: &message, error_type: RUNTIME_TRUNCATED_RESPONSE }.to_bytes(),
+        body: ErrorDocument {
+            error_message: &message,
+            error_type: RUNTIME_TRUNCATED_RESPONSE,
+        }
+        .to_bytes(),
     }
 }
 
@@ -162,36 +184,61 @@ mod tests {
 
     fn parts(outcome: InvokeOutcome) -> (String, Value) {
         match outcome {
-            InvokeOutcome::FunctionError { error_type, body } => {
-                (error_type, serde_json::from_slice(&body).expect("the invoker's body is JSON"))
-            }
+            InvokeOutcome::FunctionError { error_type, body } => (
+                error_type,
+                serde_json::from_slice(&body).expect("the invoker's body is JSON"),
+            ),
             InvokeOutcome::Response { .. } => panic!("an error outcome was expected"),
         }
     }
 
     #[test]
     fn error_types_follow_lambdas_pattern() {
-        for kept in ["Runtime.ImportModuleError", "Function.MyError", "Runtime.Ab", "xx Runtime.ExitError yy"] {
+        for kept in [
+            "Runtime.ImportModuleError",
+            "Function.MyError",
+            "Runtime.Ab",
+            "xx Runtime.ExitError yy",
+        ] {
             assert_eq!(validated_error_type(Some(kept)), kept);
         }
         assert_eq!(validated_error_type(Some("Function.x")), FUNCTION_UNKNOWN);
         assert_eq!(validated_error_type(Some("Function.")), FUNCTION_UNKNOWN);
-        for unknown in ["Unhandled", "Runtime.A", "Runtime.abc", "", "ZeroDivisionError", "Runtime.9x"] {
-            assert_eq!(validated_error_type(Some(unknown)), RUNTIME_UNKNOWN, "{unknown}");
+        for unknown in [
+            "Unhandled",
+            "Runtime.A",
+            "Runtime.abc",
+            "",
+            "ZeroDivisionError",
+            "Runtime.9x",
+        ] {
+            assert_eq!(
+                validated_error_type(Some(unknown)),
+                RUNTIME_UNKNOWN,
+                "{unknown}"
+            );
         }
         assert_eq!(validated_error_type(None), RUNTIME_UNKNOWN);
     }
 
     #[test]
     fn a_later_match_counts_when_an_earlier_prefix_does_not() {
-        assert_eq!(validated_error_type(Some("Runtime.x Runtime.Ok")), "Runtime.x Runtime.Ok");
+        assert_eq!(
+            validated_error_type(Some("Runtime.x Runtime.Ok")),
+            "Runtime.x Runtime.Ok"
+        );
     }
 
     #[test]
     fn json_bodies_pass_through_byte_for_byte() {
-        let body = Bytes::from_static(br#"{"errorMessage":"boom","errorType":"ValueError","stackTrace":["a"]}"#);
+        let body = Bytes::from_static(
+            br#"{"errorMessage":"boom","errorType":"ValueError","stackTrace":["a"]}"#,
+        );
         match posted_error(Some("Unhandled"), Some("application/json"), body.clone()) {
-            InvokeOutcome::FunctionError { error_type, body: out } => {
+            InvokeOutcome::FunctionError {
+                error_type,
+                body: out,
+            } => {
                 assert_eq!(error_type, RUNTIME_UNKNOWN);
                 assert_eq!(out, body);
             }
@@ -201,15 +248,25 @@ mod tests {
 
     #[test]
     fn a_body_that_is_not_json_is_wrapped() {
-        let (error_type, body) = parts(posted_error(Some("Runtime.Crash"), None, Bytes::from_static(b"segfault \"here\"")));
+        let (error_type, body) = parts(posted_error(
+            Some("Runtime.Crash"),
+            None,
+            Bytes::from_static(b"segfault \"here\""),
+        ));
         assert_eq!(error_type, "Runtime.Crash");
-        assert_eq!(body, json!({"errorMessage": "segfault \"here\"", "errorType": "Runtime.Crash"}));
+        assert_eq!(
+            body,
+            json!({"errorMessage": "segfault \"here\"", "errorType": "Runtime.Crash"})
+        );
     }
 
     #[test]
     fn an_empty_or_binary_body_is_wrapped_too() {
         let (_, empty) = parts(posted_error(None, None, Bytes::new()));
-        assert_eq!(empty, json!({"errorMessage": "", "errorType": RUNTIME_UNKNOWN}));
+        assert_eq!(
+            empty,
+            json!({"errorMessage": "", "errorType": RUNTIME_UNKNOWN})
+        );
         let (_, binary) = parts(posted_error(None, None, Bytes::from_static(&[0xff, b'a'])));
         assert_eq!(binary["errorMessage"], "\u{fffd}a");
     }
@@ -225,7 +282,10 @@ mod tests {
             Some(ERROR_CAUSE_CONTENT_TYPE),
             Bytes::from(body.to_string()),
         ));
-        assert_eq!(out, json!({"errorMessage": "m", "errorType": "T", "stackTrace": ["l1", "l2"]}));
+        assert_eq!(
+            out,
+            json!({"errorMessage": "m", "errorType": "T", "stackTrace": ["l1", "l2"]})
+        );
         let (_, no_stack) = parts(posted_error(
             None,
             Some(ERROR_CAUSE_CONTENT_TYPE),
@@ -242,7 +302,10 @@ mod tests {
             Bytes::from_static(b"[1,2"),
         ));
         assert_eq!(error_type, "Runtime.Bad");
-        assert_eq!(out, json!({"errorMessage": "Invalid error body", "errorType": "Runtime.Bad"}));
+        assert_eq!(
+            out,
+            json!({"errorMessage": "Invalid error body", "errorType": "Runtime.Bad"})
+        );
     }
 
     #[test]
@@ -262,6 +325,10 @@ mod tests {
     fn truncated_names_the_request() {
         let (error_type, out) = parts(truncated_response("r-1"));
         assert_eq!(error_type, RUNTIME_TRUNCATED_RESPONSE);
-        assert!(out["errorMessage"].as_str().is_some_and(|m| m.starts_with("RequestId: r-1 Error: ")));
+        assert!(
+            out["errorMessage"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("RequestId: r-1 Error: "))
+        );
     }
 }

@@ -56,7 +56,10 @@ impl From<std::process::ExitStatus> for ExitStatus {
         use std::os::unix::process::ExitStatusExt;
         match (status.code(), status.signal()) {
             (Some(code), _) => ExitStatus::Code(code),
-            (None, Some(number)) => ExitStatus::Signal { number, core_dumped: status.core_dumped() },
+            (None, Some(number)) => ExitStatus::Signal {
+                number,
+                core_dumped: status.core_dumped(),
+            },
             (None, None) => ExitStatus::Code(-1),
         }
     }
@@ -91,7 +94,10 @@ impl fmt::Display for ExitStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
             ExitStatus::Code(code) => write!(f, "exit status {code}"),
-            ExitStatus::Signal { number, core_dumped } => {
+            ExitStatus::Signal {
+                number,
+                core_dumped,
+            } => {
                 match signal_name(number) {
                     Some(name) => write!(f, "signal: {name}")?,
                     None => write!(f, "signal: signal {number}")?,
@@ -119,7 +125,13 @@ fn platform_error(error_type: &str, request_id: Option<&str>, error: fmt::Argume
         Some(id) => format!("RequestId: {id} Error: {error}"),
         None => format!("Error: {error}"),
     };
-    Bytes::from(serde_json::to_vec(&PlatformError { error_type, error_message: &error_message }).unwrap_or_default())
+    Bytes::from(
+        serde_json::to_vec(&PlatformError {
+            error_type,
+            error_message: &error_message,
+        })
+        .unwrap_or_default(),
+    )
 }
 
 /// `Task timed out after 3.00 seconds`: seconds with two decimals.
@@ -132,7 +144,11 @@ fn timed_out(elapsed: Duration) -> String {
 /// timed out after 3.00 seconds"}`. Pass the function's configured timeout, or the
 /// time actually measured (the service prints e.g. `3.01`).
 pub fn timeout_error(request_id: &str, elapsed: Duration) -> Bytes {
-    platform_error(SANDBOX_TIMEDOUT, Some(request_id), format_args!("{}", timed_out(elapsed)))
+    platform_error(
+        SANDBOX_TIMEDOUT,
+        Some(request_id),
+        format_args!("{}", timed_out(elapsed)),
+    )
 }
 
 /// The function log's line for a timeout:
@@ -146,9 +162,17 @@ pub fn timeout_log_line(request_id: &str, elapsed: Duration, at: SystemTime) -> 
 /// `request_id` is `None` only when no invocation is known.
 pub fn exit_error(request_id: Option<&str>, status: ExitStatus) -> Bytes {
     if status == ExitStatus::Code(0) {
-        platform_error(RUNTIME_EXIT_ERROR, request_id, format_args!("Runtime exited without providing a reason"))
+        platform_error(
+            RUNTIME_EXIT_ERROR,
+            request_id,
+            format_args!("Runtime exited without providing a reason"),
+        )
     } else {
-        platform_error(RUNTIME_EXIT_ERROR, request_id, format_args!("Runtime exited with error: {status}"))
+        platform_error(
+            RUNTIME_EXIT_ERROR,
+            request_id,
+            format_args!("Runtime exited with error: {status}"),
+        )
     }
 }
 
@@ -156,7 +180,11 @@ pub fn exit_error(request_id: Option<&str>, status: ExitStatus) -> Bytes {
 /// (the memory cgroup's OOM killer): `Runtime.OutOfMemory`, with the same message as
 /// the exit (`Runtime exited with error: signal: killed`).
 pub fn out_of_memory_error(request_id: &str, status: ExitStatus) -> Bytes {
-    platform_error(RUNTIME_OUT_OF_MEMORY, Some(request_id), format_args!("Runtime exited with error: {status}"))
+    platform_error(
+        RUNTIME_OUT_OF_MEMORY,
+        Some(request_id),
+        format_args!("Runtime exited with error: {status}"),
+    )
 }
 
 /// The invoker's document for a response over [`MAX_RESPONSE_BYTES`] (what an invoke
@@ -196,7 +224,11 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, u32::try_from(month).unwrap_or(1), u32::try_from(day).unwrap_or(1))
+    (
+        year,
+        u32::try_from(month).unwrap_or(1),
+        u32::try_from(day).unwrap_or(1),
+    )
 }
 
 #[cfg(test)]
@@ -210,20 +242,30 @@ mod tests {
 
     #[test]
     fn timeout_matches_the_service() {
-        let body = timeout_error("1f60b20c-8ed7-41ed-9945-08dcafcc74ee", Duration::from_secs(3));
+        let body = timeout_error(
+            "1f60b20c-8ed7-41ed-9945-08dcafcc74ee",
+            Duration::from_secs(3),
+        );
         assert_eq!(
             std::str::from_utf8(&body).expect("utf-8"),
             r#"{"errorType":"Sandbox.Timedout","errorMessage":"RequestId: 1f60b20c-8ed7-41ed-9945-08dcafcc74ee Error: Task timed out after 3.00 seconds"}"#
         );
         let measured = parse(&timeout_error("r", Duration::from_millis(600_104)));
-        assert_eq!(measured["errorMessage"], "RequestId: r Error: Task timed out after 600.10 seconds");
+        assert_eq!(
+            measured["errorMessage"],
+            "RequestId: r Error: Task timed out after 600.10 seconds"
+        );
     }
 
     #[test]
     fn timeout_log_line_has_timestamp_and_request_id() {
         let at = UNIX_EPOCH + Duration::from_millis(1_568_764_966_542);
         assert_eq!(
-            timeout_log_line("f2704689-7aa3-4af3-ac88-857c01c4bd45", Duration::from_millis(5_010), at),
+            timeout_log_line(
+                "f2704689-7aa3-4af3-ac88-857c01c4bd45",
+                Duration::from_millis(5_010),
+                at
+            ),
             "2019-09-18T00:02:46.542Z f2704689-7aa3-4af3-ac88-857c01c4bd45 Task timed out after 5.01 seconds"
         );
     }
@@ -231,33 +273,76 @@ mod tests {
     #[test]
     fn timestamps_are_utc_calendar_dates() {
         assert_eq!(rfc3339_millis(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
-        assert_eq!(rfc3339_millis(UNIX_EPOCH + Duration::from_secs(951_782_400)), "2000-02-29T00:00:00.000Z");
-        assert_eq!(rfc3339_millis(UNIX_EPOCH + Duration::from_millis(4_102_444_799_999)), "2099-12-31T23:59:59.999Z");
-        assert_eq!(rfc3339_millis(UNIX_EPOCH - Duration::from_secs(5)), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            rfc3339_millis(UNIX_EPOCH + Duration::from_secs(951_782_400)),
+            "2000-02-29T00:00:00.000Z"
+        );
+        assert_eq!(
+            rfc3339_millis(UNIX_EPOCH + Duration::from_millis(4_102_444_799_999)),
+            "2099-12-31T23:59:59.999Z"
+        );
+        assert_eq!(
+            rfc3339_millis(UNIX_EPOCH - Duration::from_secs(5)),
+            "1970-01-01T00:00:00.000Z"
+        );
     }
 
     #[test]
     fn exit_statuses_read_as_go_prints_them() {
         assert_eq!(ExitStatus::Code(1).to_string(), "exit status 1");
         assert_eq!(ExitStatus::Code(101).to_string(), "exit status 101");
-        assert_eq!(ExitStatus::Signal { number: 9, core_dumped: false }.to_string(), "signal: killed");
         assert_eq!(
-            ExitStatus::Signal { number: 11, core_dumped: true }.to_string(),
+            ExitStatus::Signal {
+                number: 9,
+                core_dumped: false
+            }
+            .to_string(),
+            "signal: killed"
+        );
+        assert_eq!(
+            ExitStatus::Signal {
+                number: 11,
+                core_dumped: true
+            }
+            .to_string(),
             "signal: segmentation fault (core dumped)"
         );
-        assert_eq!(ExitStatus::Signal { number: 6, core_dumped: false }.to_string(), "signal: aborted");
-        assert_eq!(ExitStatus::Signal { number: 40, core_dumped: false }.to_string(), "signal: signal 40");
+        assert_eq!(
+            ExitStatus::Signal {
+                number: 6,
+                core_dumped: false
+            }
+            .to_string(),
+            "signal: aborted"
+        );
+        assert_eq!(
+            ExitStatus::Signal {
+                number: 40,
+                core_dumped: false
+            }
+            .to_string(),
+            "signal: signal 40"
+        );
     }
 
     #[test]
     fn exit_error_matches_the_service() {
-        let body = exit_error(Some("1d98e743-00c8-4535-ac8b-0d4c7f2ee4a3"), ExitStatus::Code(101));
+        let body = exit_error(
+            Some("1d98e743-00c8-4535-ac8b-0d4c7f2ee4a3"),
+            ExitStatus::Code(101),
+        );
         assert_eq!(
             std::str::from_utf8(&body).expect("utf-8"),
             r#"{"errorType":"Runtime.ExitError","errorMessage":"RequestId: 1d98e743-00c8-4535-ac8b-0d4c7f2ee4a3 Error: Runtime exited with error: exit status 101"}"#
         );
         assert_eq!(
-            parse(&exit_error(Some("r"), ExitStatus::Signal { number: 9, core_dumped: false })),
+            parse(&exit_error(
+                Some("r"),
+                ExitStatus::Signal {
+                    number: 9,
+                    core_dumped: false
+                }
+            )),
             json!({"errorType": "Runtime.ExitError", "errorMessage": "RequestId: r Error: Runtime exited with error: signal: killed"})
         );
         assert_eq!(
@@ -273,7 +358,13 @@ mod tests {
     #[test]
     fn out_of_memory_is_its_own_type() {
         assert_eq!(
-            parse(&out_of_memory_error("r", ExitStatus::Signal { number: 9, core_dumped: false })),
+            parse(&out_of_memory_error(
+                "r",
+                ExitStatus::Signal {
+                    number: 9,
+                    core_dumped: false
+                }
+            )),
             json!({"errorType": "Runtime.OutOfMemory", "errorMessage": "RequestId: r Error: Runtime exited with error: signal: killed"})
         );
     }
@@ -293,14 +384,23 @@ mod tests {
     #[test]
     fn real_exit_statuses_convert() {
         use std::os::unix::process::ExitStatusExt;
-        assert_eq!(ExitStatus::from(std::process::ExitStatus::from_raw(3 << 8)), ExitStatus::Code(3));
+        assert_eq!(
+            ExitStatus::from(std::process::ExitStatus::from_raw(3 << 8)),
+            ExitStatus::Code(3)
+        );
         assert_eq!(
             ExitStatus::from(std::process::ExitStatus::from_raw(9)),
-            ExitStatus::Signal { number: 9, core_dumped: false }
+            ExitStatus::Signal {
+                number: 9,
+                core_dumped: false
+            }
         );
         assert_eq!(
             ExitStatus::from(std::process::ExitStatus::from_raw(11 | 0x80)),
-            ExitStatus::Signal { number: 11, core_dumped: true }
+            ExitStatus::Signal {
+                number: 11,
+                core_dumped: true
+            }
         );
     }
 }

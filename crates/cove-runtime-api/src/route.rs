@@ -31,13 +31,19 @@ pub enum Route<'a> {
 /// Routes `method` and `path` (the query, if any, is ignored).
 pub fn route<'a>(method: &str, path: &'a str) -> Route<'a> {
     let path = path.split_once('?').map_or(path, |(p, _)| p);
-    let Some(rest) = path.strip_prefix(VERSION_PREFIX).and_then(|p| p.strip_prefix("/runtime/")) else {
+    let Some(rest) = path
+        .strip_prefix(VERSION_PREFIX)
+        .and_then(|p| p.strip_prefix("/runtime/"))
+    else {
         return Route::NotFound;
     };
     let (found, allow) = match rest {
         "invocation/next" => (Route::Next, "GET"),
         "init/error" => (Route::InitError, "POST"),
-        _ => match rest.strip_prefix("invocation/").and_then(|r| r.split_once('/')) {
+        _ => match rest
+            .strip_prefix("invocation/")
+            .and_then(|r| r.split_once('/'))
+        {
             Some((request_id, tail)) if !request_id.is_empty() => {
                 let kind = match tail {
                     "response" => ResponseKind::Response,
@@ -49,7 +55,11 @@ pub fn route<'a>(method: &str, path: &'a str) -> Route<'a> {
             _ => return Route::NotFound,
         },
     };
-    if method == allow { found } else { Route::MethodNotAllowed { allow } }
+    if method == allow {
+        found
+    } else {
+        Route::MethodNotAllowed { allow }
+    }
 }
 
 #[cfg(test)]
@@ -58,22 +68,40 @@ mod tests {
 
     #[test]
     fn the_four_operations_route() {
-        assert_eq!(route("GET", "/2018-06-01/runtime/invocation/next"), Route::Next);
-        assert_eq!(route("POST", "/2018-06-01/runtime/init/error"), Route::InitError);
+        assert_eq!(
+            route("GET", "/2018-06-01/runtime/invocation/next"),
+            Route::Next
+        );
+        assert_eq!(
+            route("POST", "/2018-06-01/runtime/init/error"),
+            Route::InitError
+        );
         assert_eq!(
             route("POST", "/2018-06-01/runtime/invocation/abc-1/response"),
-            Route::Answer { request_id: "abc-1", kind: ResponseKind::Response }
+            Route::Answer {
+                request_id: "abc-1",
+                kind: ResponseKind::Response
+            }
         );
         assert_eq!(
             route("POST", "/2018-06-01/runtime/invocation/abc-1/error?x=1"),
-            Route::Answer { request_id: "abc-1", kind: ResponseKind::Error }
+            Route::Answer {
+                request_id: "abc-1",
+                kind: ResponseKind::Error
+            }
         );
     }
 
     #[test]
     fn wrong_methods_name_the_right_one() {
-        assert_eq!(route("POST", "/2018-06-01/runtime/invocation/next"), Route::MethodNotAllowed { allow: "GET" });
-        assert_eq!(route("GET", "/2018-06-01/runtime/init/error"), Route::MethodNotAllowed { allow: "POST" });
+        assert_eq!(
+            route("POST", "/2018-06-01/runtime/invocation/next"),
+            Route::MethodNotAllowed { allow: "GET" }
+        );
+        assert_eq!(
+            route("GET", "/2018-06-01/runtime/init/error"),
+            Route::MethodNotAllowed { allow: "POST" }
+        );
         assert_eq!(
             route("PUT", "/2018-06-01/runtime/invocation/a/response"),
             Route::MethodNotAllowed { allow: "POST" }

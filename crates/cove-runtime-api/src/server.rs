@@ -23,7 +23,11 @@ use crate::types::Invocation;
 
 /// Accepts connections until `stop` turns true; then every connection task is aborted
 /// (its socket closed) as the set drops.
-pub(crate) async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
+pub(crate) async fn accept_loop(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    mut stop: watch::Receiver<bool>,
+) {
     let mut connections = JoinSet::new();
     loop {
         tokio::select! {
@@ -66,17 +70,24 @@ async fn handle(request: Request<Incoming>, shared: &Shared) -> Response<Full<By
     let (parts, body) = request.into_parts();
     match route(parts.method.as_str(), parts.uri.path()) {
         Route::Next => next(shared).await,
-        Route::Answer { request_id, kind } => answer(shared, request_id, kind, &parts.headers, body).await,
+        Route::Answer { request_id, kind } => {
+            answer(shared, request_id, kind, &parts.headers, body).await
+        }
         Route::InitError => init_error(shared, &parts.headers, body).await,
         Route::MethodNotAllowed { allow } => {
             drain(body).await;
             let mut response = plain(StatusCode::METHOD_NOT_ALLOWED, Bytes::new());
-            response.headers_mut().insert(ALLOW, HeaderValue::from_static(allow));
+            response
+                .headers_mut()
+                .insert(ALLOW, HeaderValue::from_static(allow));
             response
         }
         Route::NotFound => {
             drain(body).await;
-            plain(StatusCode::NOT_FOUND, Bytes::from_static(b"404 page not found\n"))
+            plain(
+                StatusCode::NOT_FOUND,
+                Bytes::from_static(b"404 page not found\n"),
+            )
         }
     }
 }
@@ -85,7 +96,7 @@ async fn handle(request: Request<Incoming>, shared: &Shared) -> Response<Full<By
 async fn next(shared: &Shared) -> Response<Full<Bytes>> {
     let (step, waiter) = {
         let mut inner = shared.lock();
-        match inner.machine.next() {
+        match inner.machine.next_invocation() {
             Err(refused) => return error(&refused),
             Ok(step @ NextStep::Deliver { .. }) => (step, None),
             Ok(step @ NextStep::Wait { .. }) => {
@@ -108,8 +119,8 @@ async fn next(shared: &Shared) -> Response<Full<Bytes>> {
         (NextStep::Deliver { invocation, .. }, _) => invocation,
         (NextStep::Wait { .. }, Some(waiter)) => match waiter.await {
             Ok(invocation) => invocation,
-            // Shut down while waiting.
-            Err(_) => return error(&ApiError::internal()),
+            // Shut down while waiting: no answer, the connection is about to close.
+            Err(_) => std::future::pending().await,
         },
         (NextStep::Wait { .. }, None) => return error(&ApiError::internal()),
     };
@@ -139,7 +150,10 @@ fn render_invocation(invocation: Invocation) -> Response<Full<Bytes>> {
     ];
     for (name, value) in text {
         // The state machine refused values a header cannot carry.
-        if let Some(value) = value.filter(|v| !v.is_empty()).and_then(|v| HeaderValue::try_from(v).ok()) {
+        if let Some(value) = value
+            .filter(|v| !v.is_empty())
+            .and_then(|v| HeaderValue::try_from(v).ok())
+        {
             headers.insert(name, value);
         }
     }
@@ -161,10 +175,19 @@ async fn answer(
     }
     // From here on the upload must end in `finish_response`, even if this future is
     // dropped mid-body (the connection went away): the guard does it then.
-    let mut upload = Upload { shared, request_id, kind, finished: false };
+    let mut upload = Upload {
+        shared,
+        request_id,
+        kind,
+        finished: false,
+    };
     let limit = shared.lock().machine.max_response_bytes();
     let read = read_limited(body, limit, content_length(headers)).await;
-    let reply = upload.finish(read, header(headers, CONTENT_TYPE.as_str()), header(headers, ERROR_TYPE_HEADER));
+    let reply = upload.finish(
+        read,
+        header(headers, CONTENT_TYPE.as_str()),
+        header(headers, ERROR_TYPE_HEADER),
+    );
     match reply {
         Ok(()) => accepted(),
         Err(refused) => error(&refused),
@@ -180,10 +203,21 @@ struct Upload<'a> {
 }
 
 impl Upload<'_> {
-    fn finish(&mut self, read: BodyRead, content_type: Option<&str>, error_type: Option<&str>) -> Result<(), ApiError> {
+    fn finish(
+        &mut self,
+        read: BodyRead,
+        content_type: Option<&str>,
+        error_type: Option<&str>,
+    ) -> Result<(), ApiError> {
         self.finished = true;
         let mut inner = self.shared.lock();
-        let finished = inner.machine.finish_response(self.request_id, self.kind, read, content_type, error_type);
+        let finished = inner.machine.finish_response(
+            self.request_id,
+            self.kind,
+            read,
+            content_type,
+            error_type,
+        );
         if let Some((id, outcome)) = finished.outcome {
             inner.complete(&id, outcome);
         }
@@ -205,8 +239,11 @@ async fn init_error(shared: &Shared, headers: &HeaderMap, body: Incoming) -> Res
     let read = read_limited(body, limit, content_length(headers)).await;
     let posted = {
         let mut inner = shared.lock();
-        let posted =
-            inner.machine.init_error_posted(header(headers, ERROR_TYPE_HEADER), header(headers, CONTENT_TYPE.as_str()), read);
+        let posted = inner.machine.init_error_posted(
+            header(headers, ERROR_TYPE_HEADER),
+            header(headers, CONTENT_TYPE.as_str()),
+            read,
+        );
         if let Ok(accepted) = &posted {
             if let Some((id, outcome)) = accepted.ended.clone() {
                 inner.complete(&id, outcome);
@@ -219,7 +256,10 @@ async fn init_error(shared: &Shared, headers: &HeaderMap, body: Incoming) -> Res
             shared.lifecycle.send_if_modified(|l| {
                 let starting = matches!(l, Lifecycle::Starting);
                 if starting {
-                    *l = Lifecycle::InitFailed { error_type: posted.error_type, body: posted.body };
+                    *l = Lifecycle::InitFailed {
+                        error_type: posted.error_type,
+                        body: posted.body,
+                    };
                 }
                 starting
             });
@@ -244,8 +284,12 @@ async fn read_limited(mut body: Incoming, limit: usize, length_hint: Option<usiz
     let mut joined: Option<BytesMut> = None;
     let mut total = 0usize;
     while let Some(frame) = body.frame().await {
-        let Ok(frame) = frame else { return BodyRead::Truncated };
-        let Ok(data) = frame.into_data() else { continue };
+        let Ok(frame) = frame else {
+            return BodyRead::Truncated;
+        };
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
         total = total.saturating_add(data.len());
         if total > limit {
             single = None;
@@ -256,7 +300,8 @@ async fn read_limited(mut body: Incoming, limit: usize, length_hint: Option<usiz
             (_, Some(buffer)) => buffer.extend_from_slice(&data),
             (None, None) => single = Some(data),
             (Some(first), None) => {
-                let mut buffer = BytesMut::with_capacity(length_hint.unwrap_or(0).clamp(total, limit));
+                let mut buffer =
+                    BytesMut::with_capacity(length_hint.unwrap_or(0).clamp(total, limit));
                 buffer.extend_from_slice(first);
                 buffer.extend_from_slice(&data);
                 single = None;
@@ -279,23 +324,34 @@ async fn drain(mut body: Incoming) {
 fn json(status: StatusCode, body: Bytes) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(body));
     *response.status_mut() = status;
-    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
 }
 
 fn plain(status: StatusCode, body: Bytes) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(body));
     *response.status_mut() = status;
-    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
     response
 }
 
 /// `202 {"status":"OK"}`.
 fn accepted() -> Response<Full<Bytes>> {
-    json(StatusCode::ACCEPTED, Bytes::from_static(br#"{"status":"OK"}"#))
+    json(
+        StatusCode::ACCEPTED,
+        Bytes::from_static(br#"{"status":"OK"}"#),
+    )
 }
 
 /// A refused request: its status and Lambda's error document.
 fn error(refused: &ApiError) -> Response<Full<Bytes>> {
-    json(StatusCode::from_u16(refused.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), refused.body())
+    json(
+        StatusCode::from_u16(refused.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        refused.body(),
+    )
 }

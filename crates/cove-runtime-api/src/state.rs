@@ -106,7 +106,11 @@ pub const INTERNAL_SERVER_ERROR: &str = "InternalServerError";
 impl ApiError {
     /// `400 InvalidRequestID`: the path's id is not the current invocation's.
     pub fn invalid_request_id() -> Self {
-        ApiError { status: 400, error_type: INVALID_REQUEST_ID, message: "Invalid request ID".to_owned() }
+        ApiError {
+            status: 400,
+            error_type: INVALID_REQUEST_ID,
+            message: "Invalid request ID".to_owned(),
+        }
     }
 
     /// `403 InvalidStateTransition` from `from` to `to`.
@@ -142,12 +146,20 @@ impl ApiError {
 
     /// `500 InternalServerError`.
     pub fn internal() -> Self {
-        ApiError { status: 500, error_type: INTERNAL_SERVER_ERROR, message: "Internal Server Error".to_owned() }
+        ApiError {
+            status: 500,
+            error_type: INTERNAL_SERVER_ERROR,
+            message: "Internal Server Error".to_owned(),
+        }
     }
 
     /// The JSON document sent with the status.
     pub fn body(&self) -> Bytes {
-        ErrorDocument { error_message: &self.message, error_type: self.error_type }.to_bytes()
+        ErrorDocument {
+            error_message: &self.message,
+            error_type: self.error_type,
+        }
+        .to_bytes()
     }
 }
 
@@ -247,7 +259,13 @@ impl Machine {
     /// A machine for a runtime that just started; response and error bodies may be up
     /// to `max_response_bytes` long.
     pub fn new(max_response_bytes: usize) -> Self {
-        Machine { runtime: RuntimeState::Started, slot: None, init_error: None, closed: false, max_response_bytes }
+        Machine {
+            runtime: RuntimeState::Started,
+            slot: None,
+            init_error: None,
+            closed: false,
+            max_response_bytes,
+        }
     }
 
     /// The runtime's state.
@@ -276,14 +294,17 @@ impl Machine {
     }
 
     /// `GET /runtime/invocation/next`.
-    pub fn next(&mut self) -> Result<NextStep, ApiError> {
+    pub fn next_invocation(&mut self) -> Result<NextStep, ApiError> {
         let init_done = match self.runtime {
             RuntimeState::Started => true,
             RuntimeState::ResponseSent | RuntimeState::Ready => false,
             RuntimeState::Running => {
                 // Lambda hands the same invocation out again.
                 return match &self.slot {
-                    Some(slot) => Ok(NextStep::Deliver { invocation: slot.invocation.clone(), init_done: false }),
+                    Some(slot) => Ok(NextStep::Deliver {
+                        invocation: slot.invocation.clone(),
+                        init_done: false,
+                    }),
                     None => Err(ApiError::internal()),
                 };
             }
@@ -297,7 +318,10 @@ impl Machine {
             Some(slot) if slot.phase == Phase::Queued => {
                 slot.phase = Phase::Delivered;
                 self.runtime = RuntimeState::Running;
-                Ok(NextStep::Deliver { invocation: slot.invocation.clone(), init_done })
+                Ok(NextStep::Deliver {
+                    invocation: slot.invocation.clone(),
+                    init_done,
+                })
             }
             _ => {
                 self.runtime = RuntimeState::Ready;
@@ -332,20 +356,40 @@ impl Machine {
     ) -> Finished {
         let limit = self.max_response_bytes;
         let slot = match &mut self.slot {
-            Some(slot) if self.runtime == kind.state() && slot.invocation.request_id == request_id => slot,
-            _ => return Finished { reply: Err(ApiError::internal()), outcome: None },
+            Some(slot)
+                if self.runtime == kind.state() && slot.invocation.request_id == request_id =>
+            {
+                slot
+            }
+            _ => {
+                return Finished {
+                    reply: Err(ApiError::internal()),
+                    outcome: None,
+                };
+            }
         };
         self.runtime = RuntimeState::ResponseSent;
         slot.phase = Phase::Done;
         let (reply, outcome) = match (body, kind) {
-            (BodyRead::Complete(body), ResponseKind::Response) => {
-                (Ok(()), InvokeOutcome::Response { body, content_type: content_type.map(str::to_owned) })
-            }
-            (BodyRead::Complete(body), ResponseKind::Error) => {
-                (Ok(()), function_error::posted_error(error_type_header, content_type, body))
-            }
-            (BodyRead::TooLarge, _) => (Err(ApiError::too_large(limit)), function_error::response_too_large(limit)),
-            (BodyRead::Truncated, _) => (Err(ApiError::truncated()), function_error::truncated_response(request_id)),
+            (BodyRead::Complete(body), ResponseKind::Response) => (
+                Ok(()),
+                InvokeOutcome::Response {
+                    body,
+                    content_type: content_type.map(str::to_owned),
+                },
+            ),
+            (BodyRead::Complete(body), ResponseKind::Error) => (
+                Ok(()),
+                function_error::posted_error(error_type_header, content_type, body),
+            ),
+            (BodyRead::TooLarge, _) => (
+                Err(ApiError::too_large(limit)),
+                function_error::response_too_large(limit),
+            ),
+            (BodyRead::Truncated, _) => (
+                Err(ApiError::truncated()),
+                function_error::truncated_response(request_id),
+            ),
         };
         let outcome = (!slot.abandoned).then(|| (slot.invocation.request_id.clone(), outcome));
         Finished { reply, outcome }
@@ -361,7 +405,10 @@ impl Machine {
         body: BodyRead,
     ) -> Result<InitErrorAccepted, ApiError> {
         if self.runtime != RuntimeState::Started {
-            return Err(ApiError::invalid_transition(self.runtime, RuntimeState::InitError));
+            return Err(ApiError::invalid_transition(
+                self.runtime,
+                RuntimeState::InitError,
+            ));
         }
         let body = match body {
             BodyRead::Complete(body) => body,
@@ -374,7 +421,11 @@ impl Machine {
         };
         self.runtime = RuntimeState::InitError;
         self.init_error = Some((error_type.clone(), body.clone()));
-        let accepted = InitErrorAccepted { error_type: error_type.clone(), body: body.clone(), ended: None };
+        let accepted = InitErrorAccepted {
+            error_type: error_type.clone(),
+            body: body.clone(),
+            ended: None,
+        };
         // A queued invocation ends with the init error; one never reaches `Delivered`
         // before init is done.
         let ended = match self.slot.take() {
@@ -404,15 +455,25 @@ impl Machine {
                 });
             }
             if slot.invocation.request_id == invocation.request_id {
-                return Err(InvokeFailure::DuplicateRequestId { request_id: invocation.request_id });
+                return Err(InvokeFailure::DuplicateRequestId {
+                    request_id: invocation.request_id,
+                });
             }
         }
         if self.runtime == RuntimeState::Ready {
             self.runtime = RuntimeState::Running;
-            self.slot = Some(Slot { invocation: invocation.clone(), phase: Phase::Delivered, abandoned: false });
+            self.slot = Some(Slot {
+                invocation: invocation.clone(),
+                phase: Phase::Delivered,
+                abandoned: false,
+            });
             Ok(InvokeStep::Deliver(invocation))
         } else {
-            self.slot = Some(Slot { invocation, phase: Phase::Queued, abandoned: false });
+            self.slot = Some(Slot {
+                invocation,
+                phase: Phase::Queued,
+                abandoned: false,
+            });
             Ok(InvokeStep::Queued)
         }
     }
@@ -438,7 +499,9 @@ impl Machine {
     pub fn shutdown(&mut self) -> Option<String> {
         self.closed = true;
         match &self.slot {
-            Some(slot) if slot.phase != Phase::Done && !slot.abandoned => Some(slot.invocation.request_id.clone()),
+            Some(slot) if slot.phase != Phase::Done && !slot.abandoned => {
+                Some(slot.invocation.request_id.clone())
+            }
             _ => None,
         }
     }
@@ -454,22 +517,33 @@ pub fn validate(invocation: &Invocation) -> Result<(), InvokeFailure> {
             fix: "give every invocation an id, e.g. a UUID",
         });
     }
-    if let Some(bad) = id.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | '~'))) {
+    if let Some(bad) = id
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | '~')))
+    {
         return Err(InvokeFailure::InvalidField {
             field: "request_id",
-            problem: format!("contains {bad:?}, which cannot appear in the runtime's `/invocation/{{id}}/…` path"),
+            problem: format!(
+                "contains {bad:?}, which cannot appear in the runtime's `/invocation/{{id}}/…` path"
+            ),
             fix: "use only A-Z a-z 0-9 - . _ ~ (a UUID is fine)",
         });
     }
     let headers = [
-        ("invoked_function_arn", Some(&invocation.invoked_function_arn)),
+        (
+            "invoked_function_arn",
+            Some(&invocation.invoked_function_arn),
+        ),
         ("trace_id", invocation.trace_id.as_ref()),
         ("client_context", invocation.client_context.as_ref()),
         ("cognito_identity", invocation.cognito_identity.as_ref()),
     ];
     for (field, value) in headers {
         let Some(value) = value else { continue };
-        if let Some(bad) = value.bytes().position(|b| !(b == b'\t' || (0x20..0x7f).contains(&b))) {
+        if let Some(bad) = value
+            .bytes()
+            .position(|b| !(b == b'\t' || (0x20..0x7f).contains(&b)))
+        {
             return Err(InvokeFailure::InvalidField {
                 field,
                 problem: format!("has a byte at offset {bad} that an HTTP header cannot carry"),
