@@ -1,0 +1,357 @@
+//! The launcher: [`Sandbox::launch`] creates the environment's cgroups, starts the
+//! init in the ENI's namespace, moves it into the cgroups, sends its instructions and
+//! waits for the runtime's `execve`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::OsString;
+use std::io::{self, Read as _, Write as _};
+use std::net::Shutdown;
+use std::os::fd::OwnedFd;
+use std::os::unix::net::UnixStream;
+use std::path::{Component, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use cove_host::Host;
+
+use crate::cgroup::Controller;
+use crate::cgroup::detect::{CgroupVersion, Hierarchy};
+use crate::cgroup::layout::{CgroupBase, EnvLayout};
+use crate::cgroup::ops;
+use crate::error::SandboxError;
+use crate::init::config::{InitConfig, InitOutcome};
+use crate::limits::{CpuPolicy, Limits};
+use crate::running::{KILL_DEADLINE, LaunchReport, Running};
+use crate::spec::{EnvSpec, ID_RULE, valid_name};
+
+/// How long the init may take to set an environment up before the launch fails.
+const INIT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The program started as an environment's first process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InitProgram {
+    /// The executable.
+    pub program: PathBuf,
+    /// Arguments before anything else (e.g. a hidden subcommand of `cove`).
+    pub args: Vec<OsString>,
+}
+
+impl InitProgram {
+    /// The file name of the init binary this crate builds.
+    pub const BINARY: &'static str = "cove-env-init";
+
+    /// `program` without arguments (e.g. the path of `cove-env-init`).
+    pub fn binary(program: impl Into<PathBuf>) -> InitProgram {
+        InitProgram {
+            program: program.into(),
+            args: Vec::new(),
+        }
+    }
+
+    /// `cove-env-init` in the directory of the running executable.
+    pub fn beside_current_exe() -> io::Result<InitProgram> {
+        let exe = std::env::current_exe()?;
+        let dir = exe
+            .parent()
+            .ok_or_else(|| io::Error::other("the running executable has no directory"))?;
+        Ok(InitProgram::binary(dir.join(InitProgram::BINARY)))
+    }
+}
+
+/// How a [`Sandbox`] places environments and starts them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SandboxConfig {
+    /// Name of cove's cgroup root, one directory in every hierarchy (e.g.
+    /// `cove-<prefix>`); every directory in it is an environment of this sandbox.
+    pub cgroup_root: String,
+    /// Where the root is created inside each hierarchy: relative, empty for the top.
+    /// On cgroup v2 under systemd, a delegated subtree of cove's service.
+    pub cgroup_parent: PathBuf,
+    /// The init program.
+    pub init: InitProgram,
+    /// How CPU follows memory.
+    pub cpu: CpuPolicy,
+}
+
+impl SandboxConfig {
+    /// Root `cgroup_root` at the top of each hierarchy, the given init, Lambda's CPU
+    /// proportion.
+    pub fn new(cgroup_root: impl Into<String>, init: InitProgram) -> SandboxConfig {
+        SandboxConfig {
+            cgroup_root: cgroup_root.into(),
+            cgroup_parent: PathBuf::new(),
+            init,
+            cpu: CpuPolicy::default(),
+        }
+    }
+}
+
+/// Where the runtime's standard output and error go (its standard input is
+/// `/dev/null`).
+#[derive(Debug)]
+pub struct EnvStdio {
+    /// Standard output.
+    pub stdout: Stdio,
+    /// Standard error.
+    pub stderr: Stdio,
+}
+
+impl EnvStdio {
+    /// Both discarded.
+    pub fn null() -> EnvStdio {
+        EnvStdio {
+            stdout: Stdio::null(),
+            stderr: Stdio::null(),
+        }
+    }
+
+    /// Both to cove's own.
+    pub fn inherit() -> EnvStdio {
+        EnvStdio {
+            stdout: Stdio::inherit(),
+            stderr: Stdio::inherit(),
+        }
+    }
+
+    /// Both to pipes, read from [`Running::take_stdout`] and [`Running::take_stderr`].
+    pub fn piped() -> EnvStdio {
+        EnvStdio {
+            stdout: Stdio::piped(),
+            stderr: Stdio::piped(),
+        }
+    }
+}
+
+/// Launches environments into the namespaces of a [`Host`], with cgroups under one
+/// root.
+#[derive(Debug)]
+pub struct Sandbox {
+    host: Host,
+    base: CgroupBase,
+    missing: BTreeMap<Controller, String>,
+    config: SandboxConfig,
+}
+
+impl Sandbox {
+    /// Detects the host's cgroups and creates cove's root in each hierarchy (on v2
+    /// also enabling memory, pids and cpu for it). Controllers the host lacks are
+    /// listed by [`Sandbox::missing_controllers`], not an error.
+    pub fn new(host: Host, config: SandboxConfig) -> Result<Sandbox, SandboxError> {
+        let mut base = base(&config.cgroup_root, &config.cgroup_parent)?;
+        let missing = ops::prepare_root(&mut base)?;
+        Ok(Sandbox {
+            host,
+            base,
+            missing,
+            config,
+        })
+    }
+
+    /// The host's cgroup version.
+    pub fn cgroup_version(&self) -> CgroupVersion {
+        self.base.hierarchy.version()
+    }
+
+    /// Limit controllers environments do not get, with the reason.
+    pub fn missing_controllers(&self) -> &BTreeMap<Controller, String> {
+        &self.missing
+    }
+
+    /// cove's root directory in every hierarchy it uses.
+    pub fn root_dirs(&self) -> Vec<PathBuf> {
+        self.base.root_dirs()
+    }
+
+    /// Launches the environment `spec` describes and returns once its runtime has
+    /// been `execve`d (blocking, a few milliseconds: call it off async workers). On
+    /// failure nothing of the environment is left.
+    pub fn launch(&self, spec: &EnvSpec, stdio: EnvStdio) -> Result<Running, SandboxError> {
+        let start = Instant::now();
+        spec.validate()?;
+        let limits = Limits::new(spec.memory_mib, spec.pids_max, &self.config.cpu);
+        let layout = self.base.env(&spec.id, &limits);
+        let config = InitConfig::plan(spec);
+        ops::create(&spec.id, &layout)?;
+        let child = match self.start_init(spec, &layout, &config, stdio) {
+            Ok(child) => child,
+            Err(e) => {
+                discard(&spec.id, &layout, None);
+                return Err(e);
+            }
+        };
+        let report = LaunchReport {
+            cgroup_version: self.cgroup_version(),
+            missing: layout.missing.clone(),
+            limits,
+            launch_to_exec: start.elapsed(),
+        };
+        Running::start(&spec.id, child, layout, report)
+    }
+
+    /// Starts the init, moves it into the cgroups, sends its instructions and waits
+    /// for `execve`. On failure the init is gone (the cgroups are the caller's).
+    fn start_init(
+        &self,
+        spec: &EnvSpec,
+        layout: &EnvLayout,
+        config: &InitConfig,
+        stdio: EnvStdio,
+    ) -> Result<Child, SandboxError> {
+        let channel = |source| SandboxError::InitChannel {
+            id: spec.id.clone(),
+            source,
+        };
+        let (mut ours, theirs) = UnixStream::pair().map_err(channel)?;
+        let mut cmd = Command::new(&self.config.init.program);
+        cmd.args(&self.config.init.args)
+            .env_clear()
+            .stdin(Stdio::from(OwnedFd::from(theirs)))
+            .stdout(stdio.stdout)
+            .stderr(stdio.stderr);
+        let mut child =
+            self.host
+                .spawn(&spec.namespace, cmd)
+                .map_err(|source| SandboxError::Spawn {
+                    id: spec.id.clone(),
+                    ns: spec.namespace.clone(),
+                    source: Box::new(source),
+                })?;
+        // The init waits for its instructions, so it is in the cgroups before it does
+        // anything.
+        let talk = ops::join(layout, child.id()).and_then(|()| {
+            ours.set_read_timeout(Some(INIT_TIMEOUT))
+                .and_then(|()| ours.write_all(&config.encode()))
+                .and_then(|()| ours.shutdown(Shutdown::Write))
+                .map_err(channel)?;
+            let mut answer = Vec::new();
+            ours.read_to_end(&mut answer).map_err(channel)?;
+            Ok(answer)
+        });
+        let outcome = match talk {
+            Ok(answer) => InitOutcome::from_bytes(&answer),
+            Err(e) => {
+                discard(&spec.id, layout, Some(child));
+                return Err(e);
+            }
+        };
+        match outcome {
+            InitOutcome::Exec => Ok(child),
+            InitOutcome::Failed { step, message } => {
+                discard(&spec.id, layout, Some(child));
+                Err(SandboxError::Init {
+                    id: spec.id.clone(),
+                    step,
+                    message,
+                })
+            }
+            InitOutcome::Died => {
+                let _ = child.kill();
+                let status = child
+                    .wait()
+                    .map_or_else(|e| e.to_string(), |s| s.to_string());
+                discard(&spec.id, layout, None);
+                Err(SandboxError::InitDied {
+                    id: spec.id.clone(),
+                    status,
+                })
+            }
+        }
+    }
+
+    /// Ids of the environments that have cgroups under cove's root.
+    pub fn environments(&self) -> Result<BTreeSet<String>, SandboxError> {
+        ops::list(&self.base)
+    }
+
+    /// Kills and removes every environment under cove's root for which `alive`
+    /// returns `false` (e.g. after cove was killed: none of the old ids is alive).
+    /// Continues past failures and reports them all.
+    pub fn reap_stale(&self, alive: impl Fn(&str) -> bool) -> Result<ReapReport, SandboxError> {
+        reap(&self.base, alive)
+    }
+
+    /// Removes cove's root directories; every environment must be gone.
+    pub fn remove_root(&self) -> Result<(), SandboxError> {
+        ops::remove_root(&self.base)
+    }
+}
+
+/// Ends an environment that failed to launch: its processes, its init (if given,
+/// reaped), its cgroups. Best effort; the launch's own error is what is reported.
+fn discard(id: &str, layout: &EnvLayout, child: Option<Child>) {
+    let deadline = Instant::now() + KILL_DEADLINE;
+    let _ = ops::kill_all(id, layout, deadline);
+    if let Some(mut c) = child {
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+    let _ = ops::remove(id, layout, deadline);
+}
+
+/// What [`Sandbox::reap_stale`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReapReport {
+    /// Environments killed and removed.
+    pub reaped: Vec<String>,
+    /// Processes that were still running in them.
+    pub killed: usize,
+    /// Environments left alone because they are alive.
+    pub kept: Vec<String>,
+}
+
+/// Kills and removes the stale environments under cove's root `root` (at the top of
+/// each hierarchy), for use before a [`Sandbox`] exists, e.g. when cove starts.
+pub fn reap_stale(root: &str, alive: impl Fn(&str) -> bool) -> Result<ReapReport, SandboxError> {
+    reap(&base(root, &PathBuf::new())?, alive)
+}
+
+fn reap(base: &CgroupBase, alive: impl Fn(&str) -> bool) -> Result<ReapReport, SandboxError> {
+    // Limits do not matter for finding, killing and removing.
+    let limits = Limits::new(crate::spec::MIN_MEMORY_MIB, 1, &CpuPolicy::default());
+    let mut report = ReapReport::default();
+    let mut errors = Vec::new();
+    for id in ops::list(base)? {
+        if alive(&id) {
+            report.kept.push(id);
+            continue;
+        }
+        let layout = base.env(&id, &limits);
+        let deadline = Instant::now() + KILL_DEADLINE;
+        let found = ops::members(&layout).map(|p| p.len()).unwrap_or(0);
+        match ops::kill_all(&id, &layout, deadline).and_then(|()| ops::remove(&id, &layout, deadline)) {
+            Ok(()) => {
+                report.killed += found;
+                report.reaped.push(id);
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    if errors.is_empty() {
+        Ok(report)
+    } else {
+        Err(SandboxError::Reap(errors))
+    }
+}
+
+/// Validates the root name and parent and detects the host's hierarchies.
+fn base(root: &str, parent: &std::path::Path) -> Result<CgroupBase, SandboxError> {
+    if !valid_name(root, crate::spec::MAX_ID_LEN) {
+        return Err(SandboxError::InvalidRoot {
+            root: root.to_owned(),
+            rule: ID_RULE,
+        });
+    }
+    if !parent
+        .components()
+        .all(|c| matches!(c, Component::Normal(_)))
+    {
+        return Err(SandboxError::InvalidParent {
+            parent: parent.to_path_buf(),
+        });
+    }
+    Ok(CgroupBase::new(
+        Hierarchy::detect()?,
+        parent.to_path_buf(),
+        root.to_owned(),
+    ))
+}
