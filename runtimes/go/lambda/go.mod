@@ -1,0 +1,3 @@
+module cove.invalid/lambda
+
+go 1.19
