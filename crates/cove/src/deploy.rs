@@ -272,3 +272,55 @@ pub fn network_arg(file: Option<&Path>, target: &Target) -> anyhow::Result<Netwo
         }),
     }
 }
+
+/// How this process runs execution environments for the target's functions.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RunOptions {
+    /// Where the runtime clients are installed (`scripts/install-runtimes.sh`); mounted
+    /// read-only at `/opt` in every environment.
+    #[arg(
+        long,
+        env = "COVE_RUNTIME_DIR",
+        default_value = "/var/lib/cove/runtimes"
+    )]
+    pub runtime_dir: PathBuf,
+    /// Idle environments are ended after this many seconds.
+    #[arg(long, default_value_t = 600)]
+    pub idle_timeout: u64,
+}
+
+impl Target {
+    /// `<state_dir>/<prefix>/serve.addr`: where a running `cove serve` listens.
+    pub fn serve_addr_path(&self) -> PathBuf {
+        self.state_dir.join(&self.prefix).join("serve.addr")
+    }
+
+    /// The scheduler configuration for this deployment.
+    pub fn scheduler_config(
+        &self,
+        run: &RunOptions,
+    ) -> anyhow::Result<cove_scheduler::SchedulerConfig> {
+        let exe = std::env::current_exe().context("locating the cove executable")?;
+        let beside = exe.with_file_name(cove_sandbox::InitProgram::BINARY);
+        // The small init binary when it is installed beside cove, else cove itself.
+        let init = if beside.is_file() {
+            cove_sandbox::InitProgram::binary(beside)
+        } else {
+            cove_sandbox::InitProgram {
+                program: exe,
+                args: vec![crate::ENV_INIT_COMMAND.into()],
+            }
+        };
+        let base = self.state_dir.join(&self.prefix);
+        Ok(cove_scheduler::SchedulerConfig {
+            prefix: self.prefix.clone(),
+            runtime_dir: run.runtime_dir.clone(),
+            lock_dir: base.join("slots"),
+            log_dir: Some(base.join("logs")),
+            cgroup_root: format!("cove-{}", self.prefix),
+            init,
+            idle_timeout: std::time::Duration::from_secs(run.idle_timeout),
+            region: cove_functions::config::DEFAULT_REGION.to_owned(),
+        })
+    }
+}

@@ -1,8 +1,9 @@
 //! `cove`: private networks for serverless functions — command-line interface.
 //!
 //! Exit status: 0 success (valid spec, REACHABLE, in sync), 3 a check found the flow
-//! BLOCKED, 4 `status` found drift, 2 invalid input (bad spec, unknown ENI,
-//! unreadable file), 1 internal failure; `exec` exits with its command's status.
+//! BLOCKED, 4 `status` found drift, 5 an invoked function failed, 2 invalid input (bad
+//! spec, unknown ENI, unreadable file), 1 internal failure; `exec` exits with its
+//! command's status.
 
 mod commands;
 mod deploy;
@@ -45,6 +46,8 @@ enum Command {
     /// Functions: deploy, list, delete, invoke.
     #[command(subcommand, name = "fn")]
     Function(commands::function::Command),
+    /// Run the function service: Lambda's Invoke API and function URLs over HTTP.
+    Serve(commands::serve::Args),
 }
 
 /// What a command concluded, mapped onto the exit status.
@@ -60,9 +63,21 @@ pub enum Outcome {
     Drift,
     /// Exit with this status (from a command run by `cove exec`).
     Exit(u8),
+    /// An invoked function failed (its error document was printed).
+    FunctionError,
 }
 
+/// The hidden first argument that makes `cove` an execution environment's init
+/// (used when `cove-env-init` is not installed beside it).
+pub const ENV_INIT_COMMAND: &str = "__env-init";
+
 fn main() -> ExitCode {
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|a| a == ENV_INIT_COMMAND)
+    {
+        cove_sandbox::init_main();
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Validate(a) => commands::validate::run(&a),
@@ -75,6 +90,7 @@ fn main() -> ExitCode {
         Command::Destroy(a) => commands::destroy::run(&a),
         Command::Exec(a) => commands::exec::run(&a),
         Command::Function(c) => commands::function::run(&c),
+        Command::Serve(a) => commands::serve::run(&a),
     };
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
@@ -82,6 +98,7 @@ fn main() -> ExitCode {
         Ok(Outcome::Invalid) => ExitCode::from(2),
         Ok(Outcome::Drift) => ExitCode::from(4),
         Ok(Outcome::Exit(code)) => ExitCode::from(code),
+        Ok(Outcome::FunctionError) => ExitCode::from(5),
         Err(err) => {
             output::print_error_chain(&err);
             if err.downcast_ref::<input::InputError>().is_some() {

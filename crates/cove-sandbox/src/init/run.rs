@@ -6,7 +6,7 @@
 use std::ffi::CString;
 use std::fs::{self, File};
 use std::io::{Read as _, Write as _};
-use std::os::fd::{AsFd as _, AsRawFd as _};
+use std::os::fd::AsFd as _;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 
@@ -17,7 +17,7 @@ use nix::sys::resource::{Resource, setrlimit};
 use nix::sys::stat::Mode;
 use nix::unistd::{Gid, Uid};
 
-use crate::init::config::{InitConfig, InitMessage, MountStep, fdinfo_cloexec};
+use crate::init::config::{InitConfig, InitMessage, MountStep};
 
 /// A failed step: which, and what went wrong.
 struct Failure {
@@ -100,7 +100,7 @@ fn run(status: &mut UnixStream) -> Result<Never, Failure> {
     setrlimit(Resource::RLIMIT_NOFILE, config.nofile, config.nofile)
         .map_err(errno("limit open files"))?;
     setrlimit(Resource::RLIMIT_CORE, 0, 0).map_err(errno("disable core dumps"))?;
-    check_descriptors(status.as_raw_fd())?;
+    close_inherited_on_exec()?;
 
     let (uid, gid) = (Uid::from_raw(config.uid), Gid::from_raw(config.gid));
     nix::unistd::setgroups(&[]).map_err(errno("drop supplementary groups"))?;
@@ -126,9 +126,10 @@ fn run(status: &mut UnixStream) -> Result<Never, Failure> {
     }
     Err(match first {
         Some((program, e)) => fail(format!("exec {program}"))(e.to_string()),
-        None => fail(format!("exec {}", config.argv.first().map_or("", String::as_str)))(
-            format!("not found in {}", config.program.join(", ")),
-        ),
+        None => fail(format!(
+            "exec {}",
+            config.argv.first().map_or("", String::as_str)
+        ))(format!("not found in {}", config.program.join(", "))),
     })
 }
 
@@ -188,36 +189,36 @@ fn ensure_dir(target: &str) -> Result<(), String> {
     fs::create_dir_all(target).map_err(|e| format!("creating the mount point: {e}"))
 }
 
-/// Refuses to run the program with a descriptor it would inherit other than standard
-/// input, output and error: cove opens everything close-on-exec, so such a
-/// descriptor leaked into cove from whoever started it.
-fn check_descriptors(status: i32) -> Result<(), Failure> {
-    let dir = fs::read_dir("/proc/self/fd").map_err(|e| fail("list descriptors")(e.to_string()))?;
-    for entry in dir.flatten() {
-        let Some(fd) = entry.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
-            continue;
-        };
-        if fd <= 2 || fd == status {
-            continue;
-        }
-        let info = fs::read_to_string(format!("/proc/self/fdinfo/{fd}")).unwrap_or_default();
-        // Gone (the directory listing's own descriptor) or close-on-exec: fine.
-        if fdinfo_cloexec(&info) == Some(false) {
-            let target = fs::read_link(entry.path())
-                .map(|p| p.display().to_string())
-                .unwrap_or_default();
-            return Err(fail("check inherited descriptors")(format!(
-                "descriptor {fd} ({target}) is not close-on-exec and would leak into the \
-                 environment; start cove without it or open it with O_CLOEXEC"
-            )));
-        }
+/// Marks every descriptor above standard error close-on-exec, so the runtime
+/// inherits none: cove opens its own descriptors close-on-exec, but whoever started
+/// cove may have leaked some into it (a shell's, a CI runner's), and they must not
+/// reach a function. The status socket is close-on-exec already.
+fn close_inherited_on_exec() -> Result<(), Failure> {
+    // SAFETY: `close_range` with `CLOSE_RANGE_CLOEXEC` only sets a flag on
+    // descriptors; it closes nothing now, so no Rust object's descriptor becomes
+    // invalid. The init is single-threaded at this point.
+    #[allow(unsafe_code)]
+    let rc = unsafe {
+        nix::libc::syscall(
+            nix::libc::SYS_close_range,
+            3u32,
+            u32::MAX,
+            nix::libc::CLOSE_RANGE_CLOEXEC,
+        )
+    };
+    if rc == 0 {
+        return Ok(());
     }
-    Ok(())
+    Err(fail("mark inherited descriptors close-on-exec")(
+        std::io::Error::last_os_error().to_string(),
+    ))
 }
 
 fn cstrings(items: &[String], what: &str) -> Result<Vec<CString>, Failure> {
     items
         .iter()
-        .map(|s| CString::new(s.as_str()).map_err(|e| fail(format!("encode {what}"))(e.to_string())))
+        .map(|s| {
+            CString::new(s.as_str()).map_err(|e| fail(format!("encode {what}"))(e.to_string()))
+        })
         .collect()
 }

@@ -8,5 +8,6 @@ pub mod function;
 pub mod import;
 pub mod matrix;
 pub mod plan;
+pub mod serve;
 pub mod status;
 pub mod validate;

@@ -2,6 +2,7 @@
 
 pub mod delete;
 pub mod deploy;
+pub mod invoke;
 pub mod list;
 
 use crate::Outcome;
@@ -16,6 +17,8 @@ pub enum Command {
     List(list::Args),
     /// Delete a function deployed with `cove fn deploy`.
     Delete(delete::Args),
+    /// Invoke a function and print its answer (exit 5 if the function failed).
+    Invoke(invoke::Args),
 }
 
 /// Runs a `cove fn` subcommand.
@@ -24,6 +27,7 @@ pub fn run(cmd: &Command) -> anyhow::Result<Outcome> {
         Command::Deploy(a) => deploy::run(a),
         Command::List(a) => list::run(a),
         Command::Delete(a) => delete::run(a),
+        Command::Invoke(a) => invoke::run(a),
     }
 }
 

@@ -1,0 +1,276 @@
+//! One execution environment: a runtime launched in a network slot, its Runtime API
+//! endpoint inside that slot, and the slot's lease.
+
+use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use cove_functions::config::FunctionConfig;
+use cove_functions::pool::EnvId;
+use cove_runtime_api::{ExitStatus, FunctionInfo, InitFailure, RuntimeApi, payloads};
+use cove_sandbox::{EnvSpec, EnvStdio, Running};
+
+use crate::error::SchedulerError;
+use crate::lease::SlotLease;
+use crate::scheduler::Shared;
+
+/// Where each environment's Runtime API listens, inside its own namespace (Lambda's
+/// address).
+pub(crate) const RUNTIME_API_ADDR: SocketAddr =
+    SocketAddr::V4(std::net::SocketAddrV4::new(Ipv4Addr::LOCALHOST, 9001));
+
+/// Lambda's limit on a function's initialization.
+pub(crate) const INIT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A live environment.
+#[derive(Debug)]
+pub(crate) struct Env {
+    /// Its id in the function's pool.
+    pub(crate) id: EnvId,
+    /// Its slot index.
+    pub(crate) slot: usize,
+    /// The Runtime API endpoint.
+    pub(crate) api: RuntimeApi,
+    /// The runtime's process tree.
+    pub(crate) running: Running,
+    /// The slot, held until the environment is gone.
+    _lease: SlotLease,
+}
+
+/// How a cold start went.
+pub(crate) enum Started {
+    /// The runtime asked for its first invocation.
+    Ready(Env),
+    /// The runtime failed to initialize: the invoker gets `body` as a function error
+    /// of type `error_type`; the environment must be destroyed.
+    InitFailed {
+        /// The environment to destroy.
+        env: Env,
+        /// Lambda's error type.
+        error_type: String,
+        /// The invoker's document.
+        body: Bytes,
+    },
+    /// Another process holds the slot.
+    Taken,
+}
+
+/// Starts environment `id` of `f` in slot `slot`.
+pub(crate) async fn start(
+    shared: &Arc<Shared>,
+    f: &Arc<FunctionConfig>,
+    slot: usize,
+    id: EnvId,
+) -> Result<Started, SchedulerError> {
+    let ns = f.slots[slot].clone();
+    let Some(lease) = SlotLease::try_take(&shared.config.lock_dir, &ns)? else {
+        return Ok(Started::Taken);
+    };
+    let (listener, spec, stdio) = {
+        let (shared, f, ns) = (Arc::clone(shared), Arc::clone(f), ns.clone());
+        tokio::task::spawn_blocking(move || prepare(&shared, &f, &ns, id))
+            .await
+            .map_err(|source| SchedulerError::Task { source })??
+    };
+    let api = RuntimeApi::serve(
+        listener,
+        FunctionInfo {
+            function_name: f.name.clone(),
+            function_arn: f.arn.clone(),
+            version: "$LATEST".to_owned(),
+        },
+    )
+    .map_err(|source| SchedulerError::Serve {
+        ns: ns.clone(),
+        source,
+    })?;
+    let running = {
+        let shared = Arc::clone(shared);
+        let name = f.name.clone();
+        let ns = ns.clone();
+        tokio::task::spawn_blocking(move || {
+            shared
+                .sandbox
+                .launch(&spec, stdio)
+                .map_err(|source| SchedulerError::Sandbox {
+                    function: name,
+                    ns,
+                    source,
+                })
+        })
+        .await
+        .map_err(|source| SchedulerError::Task { source })?
+    };
+    let running = match running {
+        Ok(r) => r,
+        Err(e) => {
+            api.shutdown();
+            return Err(e);
+        }
+    };
+    let env = Env {
+        id,
+        slot,
+        api,
+        running,
+        _lease: lease,
+    };
+    let started = Instant::now();
+    let exited = env.running.exited();
+    tokio::select! {
+        ready = env.api.ready() => match ready {
+            Ok(()) => Ok(Started::Ready(env)),
+            Err(InitFailure::InitError { error_type, body }) => Ok(Started::InitFailed { env, error_type, body }),
+            Err(InitFailure::Shutdown) => Ok(init_failed(env, payloads::RUNTIME_EXIT_ERROR, payloads::exit_error(None, ExitStatus::Code(-1)))),
+        },
+        exit = exited => {
+            // Python's client posts /init/error, then exits: the posted error wins.
+            if let Some((error_type, body)) = env.api.init_error() {
+                return Ok(Started::InitFailed { env, error_type, body });
+            }
+            let status = exit.ok().map_or(ExitStatus::Code(-1), |e| exit_status(&e));
+            Ok(init_failed(env, payloads::RUNTIME_EXIT_ERROR, payloads::exit_error(None, status)))
+        }
+        () = tokio::time::sleep(INIT_TIMEOUT) => {
+            let body = payloads::timeout_error("init", started.elapsed());
+            Ok(init_failed(env, payloads::SANDBOX_TIMEDOUT, body))
+        }
+    }
+}
+
+fn init_failed(env: Env, error_type: &str, body: Bytes) -> Started {
+    Started::InitFailed {
+        env,
+        error_type: error_type.to_owned(),
+        body,
+    }
+}
+
+/// How a sandboxed process ended, in the Runtime API's terms.
+pub(crate) fn exit_status(e: &cove_sandbox::Exit) -> ExitStatus {
+    match (e.code, e.signal) {
+        (Some(code), _) => ExitStatus::Code(code),
+        (None, Some(number)) => ExitStatus::Signal {
+            number,
+            core_dumped: false,
+        },
+        (None, None) => ExitStatus::Code(-1),
+    }
+}
+
+/// The blocking part of a cold start: the endpoint's socket inside the slot, the
+/// launch command, the environment's variables and its log file.
+fn prepare(
+    shared: &Shared,
+    f: &FunctionConfig,
+    ns: &str,
+    id: EnvId,
+) -> Result<(std::net::TcpListener, EnvSpec, EnvStdio), SchedulerError> {
+    let launch_err = |reason: String| SchedulerError::Launch {
+        function: f.name.clone(),
+        reason,
+    };
+    let runtime =
+        cove_runtimes::Runtime::from_str(&f.runtime).map_err(|e| launch_err(e.to_string()))?;
+    let launch = cove_runtimes::fs::check_code(runtime, &f.handler, &f.code.dir)
+        .map_err(|e| launch_err(e.to_string()))?;
+    let listener = shared
+        .host
+        .bind_tcp(ns, RUNTIME_API_ADDR)
+        .map_err(|source| SchedulerError::Listen {
+            ns: ns.to_owned(),
+            source,
+        })?;
+    let instance = format!("{:032x}", shared.instance_seed ^ u128::from(id));
+    let stream = cove_runtimes::log_stream_name(utc_date(), "$LATEST", &instance);
+    let mut info = cove_runtimes::EnvInfo::new(
+        runtime,
+        &f.handler,
+        &f.name,
+        &RUNTIME_API_ADDR.to_string(),
+        &stream,
+    );
+    info.memory_mb = f.memory_mb;
+    info.region.clone_from(&shared.config.region);
+    info.user.clone_from(&f.environment);
+    let env: BTreeMap<String, String> = cove_runtimes::lambda_environment(&info)
+        .into_iter()
+        .collect();
+    let env_id = format!("p{}-{}-{id}", std::process::id(), ns);
+    let mut spec = EnvSpec::new(ns, env_id, launch.argv, &f.code.dir, u64::from(f.memory_mb));
+    spec.env = env;
+    spec.cwd = launch.cwd.into();
+    spec.runtime_dir = Some(shared.config.runtime_dir.clone());
+    // Each live environment runs as its own user, so no two can signal each other.
+    let uid = shared.next_uid();
+    spec.uid = uid;
+    spec.gid = uid;
+    let stdio = match &shared.config.log_dir {
+        Some(dir) => {
+            let path = dir.join(format!("{}.log", f.name));
+            let open = || {
+                std::fs::create_dir_all(dir)?;
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&path)
+            };
+            let out = open().map_err(|source| SchedulerError::Log {
+                path: path.clone(),
+                source,
+            })?;
+            let err = out.try_clone().map_err(|source| SchedulerError::Log {
+                path: path.clone(),
+                source,
+            })?;
+            EnvStdio {
+                stdout: out.into(),
+                stderr: err.into(),
+            }
+        }
+        None => EnvStdio::null(),
+    };
+    Ok((listener, spec, stdio))
+}
+
+/// Today's date (UTC) as (year, month, day), for log stream names.
+fn utc_date() -> (u16, u8, u8) {
+    let days = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() / 86_400);
+    civil_from_days(i64::try_from(days).unwrap_or(0))
+}
+
+/// Days since 1970-01-01 → (year, month, day) in the proleptic Gregorian calendar.
+fn civil_from_days(z: i64) -> (u16, u8, u8) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (
+        u16::try_from(y).unwrap_or(0),
+        u8::try_from(m).unwrap_or(1),
+        u8::try_from(d).unwrap_or(1),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::civil_from_days;
+
+    #[test]
+    fn dates() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(19_723), (2024, 1, 1));
+        assert_eq!(civil_from_days(20_788), (2026, 12, 1));
+        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+    }
+}

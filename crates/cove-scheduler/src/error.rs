@@ -1,0 +1,152 @@
+//! Errors of the scheduler, with Lambda's codes.
+
+/// Why an invocation got no answer from the function. Function errors (a handler
+/// exception, a timeout, a crash) are not this: they are an [`crate::InvokeResult`]
+/// with `function_error` set, as Lambda returns them.
+#[derive(Debug, thiserror::Error)]
+pub enum InvokeError {
+    /// No such function (`ResourceNotFoundException`, 404).
+    #[error("Function not found: {arn}")]
+    NotFound {
+        /// The ARN the caller asked for.
+        arn: String,
+    },
+    /// Every environment the function may have is busy (`TooManyRequestsException`,
+    /// 429, reason `ReservedFunctionConcurrentInvocationLimitExceeded`).
+    #[error("Rate Exceeded.")]
+    Throttled {
+        /// The function.
+        function: String,
+        /// Its concurrency.
+        concurrency: usize,
+    },
+    /// The payload is over Lambda's 6 MB synchronous limit
+    /// (`RequestEntityTooLargeException`, 413).
+    #[error("Request must be smaller than {limit} bytes for the InvokeFunction operation")]
+    PayloadTooLarge {
+        /// The payload's size.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// The payload is not JSON (`InvalidRequestContentException`, 400).
+    #[error("Could not parse request body into json: {reason}")]
+    InvalidPayload {
+        /// What the parser said.
+        reason: String,
+    },
+    /// cove itself failed (`ServiceException`, 500).
+    #[error("the function service failed to run the invocation")]
+    Service {
+        /// Cause.
+        #[source]
+        source: SchedulerError,
+    },
+}
+
+impl InvokeError {
+    /// Lambda's error code (`x-amzn-ErrorType`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            InvokeError::NotFound { .. } => "ResourceNotFoundException",
+            InvokeError::Throttled { .. } => "TooManyRequestsException",
+            InvokeError::PayloadTooLarge { .. } => "RequestEntityTooLargeException",
+            InvokeError::InvalidPayload { .. } => "InvalidRequestContentException",
+            InvokeError::Service { .. } => "ServiceException",
+        }
+    }
+
+    /// The HTTP status Lambda answers with.
+    pub fn status(&self) -> u16 {
+        match self {
+            InvokeError::NotFound { .. } => 404,
+            InvokeError::Throttled { .. } => 429,
+            InvokeError::PayloadTooLarge { .. } => 413,
+            InvokeError::InvalidPayload { .. } => 400,
+            InvokeError::Service { .. } => 500,
+        }
+    }
+}
+
+/// A step of the scheduler's own work that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SchedulerError {
+    /// The slot's lock file could not be opened or locked.
+    #[error("cannot lock network slot {ns} ({path})")]
+    Lease {
+        /// The slot's namespace.
+        ns: String,
+        /// The lock file.
+        path: std::path::PathBuf,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The Runtime API endpoint could not be opened in the slot.
+    #[error("cannot open the Runtime API endpoint in network slot {ns}")]
+    Listen {
+        /// The slot's namespace.
+        ns: String,
+        /// Cause.
+        #[source]
+        source: cove_host::HostError,
+    },
+    /// The Runtime API endpoint could not be served.
+    #[error("cannot serve the Runtime API endpoint of network slot {ns}")]
+    Serve {
+        /// The slot's namespace.
+        ns: String,
+        /// Cause.
+        #[source]
+        source: cove_runtime_api::RuntimeApiError,
+    },
+    /// The function's runtime or handler is unusable.
+    #[error("function {function} cannot be launched: {reason}")]
+    Launch {
+        /// The function.
+        function: String,
+        /// Why (names the field and the fix).
+        reason: String,
+    },
+    /// The sandbox failed to start the environment.
+    #[error("cannot start an execution environment of {function} in network slot {ns}")]
+    Sandbox {
+        /// The function.
+        function: String,
+        /// The slot's namespace.
+        ns: String,
+        /// Cause.
+        #[source]
+        source: cove_sandbox::SandboxError,
+    },
+    /// The sandbox could not be set up at all.
+    #[error("cannot set up the sandbox for execution environments")]
+    SandboxSetup {
+        /// Cause.
+        #[source]
+        source: cove_sandbox::SandboxError,
+    },
+    /// The log file of a function could not be opened.
+    #[error("cannot open the log file {path}")]
+    Log {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A blocking task panicked or was cancelled.
+    #[error("an internal task of the scheduler failed")]
+    Task {
+        /// Cause.
+        #[source]
+        source: tokio::task::JoinError,
+    },
+    /// The pool's bookkeeping refused a transition (a bug).
+    #[error("environment pool bookkeeping")]
+    Pool {
+        /// Cause.
+        #[source]
+        source: cove_functions::pool::PoolError,
+    },
+}

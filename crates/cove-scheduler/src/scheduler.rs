@@ -1,0 +1,566 @@
+//! The scheduler: places invocations with the pure pool, runs them in environments,
+//! and ends environments that time out, crash, or idle too long.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use cove_functions::config::FunctionConfig;
+use cove_functions::pool::{EnvId, Finish, Placement, Pool};
+use cove_host::Host;
+use cove_runtime_api::{Invocation, InvokeOutcome, payloads};
+use cove_sandbox::Sandbox;
+
+use crate::environment::{self, Env, Started};
+use crate::error::{InvokeError, SchedulerError};
+
+/// Lambda's limit on a synchronous invocation's payload (6 MB).
+pub const MAX_PAYLOAD_BYTES: usize = 6 * 1024 * 1024;
+
+/// How the scheduler runs environments.
+#[derive(Debug, Clone)]
+pub struct SchedulerConfig {
+    /// The deployment's prefix (slots are `<prefix>-f-…` namespaces).
+    pub prefix: String,
+    /// Where the runtime clients are installed (mounted at `/opt`).
+    pub runtime_dir: PathBuf,
+    /// Where slot locks live (shared by every cove process of the prefix).
+    pub lock_dir: PathBuf,
+    /// Where each function's output goes (`<dir>/<function>.log`); none: discarded.
+    pub log_dir: Option<PathBuf>,
+    /// The cgroup directory name for environments (`cove-<prefix>`).
+    pub cgroup_root: String,
+    /// The environment init program (see [`cove_sandbox::InitProgram`]).
+    pub init: cove_sandbox::InitProgram,
+    /// Idle environments older than this are reaped.
+    pub idle_timeout: Duration,
+    /// `AWS_REGION` of the functions.
+    pub region: String,
+}
+
+/// An invocation as the caller gives it.
+#[derive(Debug, Clone, Default)]
+pub struct InvokeRequest {
+    /// The event (JSON).
+    pub payload: Bytes,
+    /// Base64 client context (`X-Amz-Client-Context`).
+    pub client_context: Option<String>,
+    /// X-Ray trace header.
+    pub trace_id: Option<String>,
+}
+
+/// What the function answered.
+#[derive(Debug, Clone)]
+pub struct InvokeResult {
+    /// The response, or the error document when `function_error` is set.
+    pub payload: Bytes,
+    /// `Unhandled` when the function failed (Lambda's `X-Amz-Function-Error`).
+    pub function_error: Option<String>,
+    /// The error type when the function failed (`Runtime.ExitError`, …).
+    pub error_type: Option<String>,
+    /// Whether this invocation started its environment.
+    pub cold_start: bool,
+    /// The request id.
+    pub request_id: String,
+    /// The environment it ran in.
+    pub environment: EnvId,
+    /// Time from the call to the answer.
+    pub duration: Duration,
+}
+
+/// Counts of what the scheduler did (for tests and `cove serve`'s status).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SchedulerStats {
+    /// Environments started.
+    pub cold_starts: u64,
+    /// Invocations answered by a warm environment.
+    pub warm_starts: u64,
+    /// Environments ended (timeouts, crashes, reaping, shutdown).
+    pub destroyed: u64,
+    /// Invocations throttled.
+    pub throttled: u64,
+    /// Environments alive now.
+    pub live: usize,
+}
+
+/// What environments share.
+pub(crate) struct Shared {
+    pub(crate) config: SchedulerConfig,
+    pub(crate) host: Host,
+    pub(crate) sandbox: Sandbox,
+    pub(crate) instance_seed: u128,
+    uids: AtomicU32,
+    requests: AtomicU64,
+    stats: Mutex<SchedulerStats>,
+    functions: Mutex<HashMap<String, Arc<FunctionRuntime>>>,
+    epoch: Instant,
+}
+
+impl Shared {
+    /// A user id for a new environment, from a range no system account uses.
+    pub(crate) fn next_uid(&self) -> u32 {
+        200_000 + self.uids.fetch_add(1, Ordering::Relaxed) % 100_000
+    }
+
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    fn stats(&self) -> MutexGuard<'_, SchedulerStats> {
+        self.stats.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// One function's configuration, pool and live environments.
+struct FunctionRuntime {
+    config: Arc<FunctionConfig>,
+    state: Mutex<FnState>,
+}
+
+struct FnState {
+    pool: Pool,
+    envs: HashMap<usize, Arc<Env>>,
+}
+
+impl FunctionRuntime {
+    fn lock(&self) -> MutexGuard<'_, FnState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Runs invocations of a set of functions. Cheap to clone.
+#[derive(Clone)]
+pub struct Scheduler {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Scheduler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scheduler")
+            .field("prefix", &self.shared.config.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Scheduler {
+    /// A scheduler for `functions`. First removes what a previous cove process of
+    /// this prefix left behind (environments whose process is gone). Must be called
+    /// inside a tokio runtime (it starts the reaper).
+    pub fn new(
+        config: SchedulerConfig,
+        functions: Vec<FunctionConfig>,
+    ) -> Result<Scheduler, SchedulerError> {
+        let host = Host::new(&config.prefix).map_err(|source| SchedulerError::Listen {
+            ns: config.prefix.clone(),
+            source,
+        })?;
+        let mut sandbox_cfg =
+            cove_sandbox::SandboxConfig::new(config.cgroup_root.clone(), config.init.clone());
+        sandbox_cfg.cgroup_root.clone_from(&config.cgroup_root);
+        let sandbox = Sandbox::new(host.clone(), sandbox_cfg)
+            .map_err(|source| SchedulerError::SandboxSetup { source })?;
+        // Environments of cove processes that died (kill -9): their owner pid is gone.
+        sandbox
+            .reap_stale(owner_alive)
+            .map_err(|source| SchedulerError::SandboxSetup { source })?;
+        let seed = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos())
+            ^ (u128::from(std::process::id()) << 64);
+        let shared = Arc::new(Shared {
+            config,
+            host,
+            sandbox,
+            instance_seed: seed,
+            uids: AtomicU32::new(u32::try_from(seed % 100_000).unwrap_or(0)),
+            requests: AtomicU64::new(0),
+            stats: Mutex::new(SchedulerStats::default()),
+            functions: Mutex::new(HashMap::new()),
+            epoch: Instant::now(),
+        });
+        let scheduler = Scheduler { shared };
+        scheduler.set_functions(functions);
+        let weak = Arc::downgrade(&scheduler.shared);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                let Some(shared) = weak.upgrade() else { return };
+                Scheduler { shared }.reap_idle();
+            }
+        });
+        Ok(scheduler)
+    }
+
+    /// Replaces the set of functions. A function whose configuration changed gets a
+    /// new pool: its idle environments end; busy ones end after their invocation.
+    pub fn set_functions(&self, functions: Vec<FunctionConfig>) {
+        let mut map = self
+            .shared
+            .functions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let mut next = HashMap::new();
+        for f in functions {
+            match map.remove(&f.name) {
+                Some(existing) if *existing.config == f => {
+                    next.insert(f.name.clone(), existing);
+                }
+                old => {
+                    if let Some(old) = old {
+                        self.retire(&old);
+                    }
+                    let slots = f.slots.len();
+                    next.insert(
+                        f.name.clone(),
+                        Arc::new(FunctionRuntime {
+                            config: Arc::new(f),
+                            state: Mutex::new(FnState {
+                                pool: Pool::new(slots),
+                                envs: HashMap::new(),
+                            }),
+                        }),
+                    );
+                }
+            }
+        }
+        for (_, gone) in map.drain() {
+            self.retire(&gone);
+        }
+        *map = next;
+    }
+
+    /// The functions it runs.
+    pub fn functions(&self) -> Vec<Arc<FunctionConfig>> {
+        let map = self
+            .shared
+            .functions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let mut v: Vec<_> = map.values().map(|f| Arc::clone(&f.config)).collect();
+        v.sort_by(|a, b| a.name.cmp(&b.name));
+        v
+    }
+
+    /// What it has done so far.
+    pub fn stats(&self) -> SchedulerStats {
+        let mut s = *self.shared.stats();
+        let map = self
+            .shared
+            .functions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        s.live = map.values().map(|f| f.lock().pool.environments()).sum();
+        s
+    }
+
+    /// Ends every environment (busy ones are killed too) and waits for them.
+    pub async fn shutdown(&self) {
+        let fns: Vec<_> = {
+            let mut map = self
+                .shared
+                .functions
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            map.drain().map(|(_, f)| f).collect()
+        };
+        let mut ends = Vec::new();
+        for f in fns {
+            let envs: Vec<_> = f.lock().envs.drain().map(|(_, e)| e).collect();
+            for env in envs {
+                ends.push(self.end_env(env));
+            }
+        }
+        for e in ends {
+            let _ = e.await;
+        }
+    }
+
+    /// Invokes function `name` synchronously.
+    pub async fn invoke(
+        &self,
+        name: &str,
+        req: InvokeRequest,
+    ) -> Result<InvokeResult, InvokeError> {
+        let t0 = Instant::now();
+        let f = self.function(name)?;
+        if req.payload.len() > MAX_PAYLOAD_BYTES {
+            return Err(InvokeError::PayloadTooLarge {
+                size: req.payload.len(),
+                limit: MAX_PAYLOAD_BYTES,
+            });
+        }
+        if !req.payload.is_empty() {
+            if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&req.payload) {
+                return Err(InvokeError::InvalidPayload {
+                    reason: e.to_string(),
+                });
+            }
+        }
+        loop {
+            let placement = f.lock().pool.acquire();
+            match placement {
+                Placement::Throttled => {
+                    self.shared.stats().throttled += 1;
+                    return Err(InvokeError::Throttled {
+                        function: name.to_owned(),
+                        concurrency: f.config.slots.len(),
+                    });
+                }
+                Placement::Warm { slot, .. } => {
+                    let env = f.lock().envs.get(&slot).cloned();
+                    let Some(env) = env else {
+                        self.finish(&f, slot, Finish::Destroyed);
+                        continue;
+                    };
+                    if env.running.try_wait().is_some() {
+                        // Died while idle: replace it, then place the invocation again.
+                        self.destroy(&f, slot, env);
+                        continue;
+                    }
+                    self.shared.stats().warm_starts += 1;
+                    return Ok(self.run(&f, env, req, false, t0).await);
+                }
+                Placement::Cold { slot, env: id } => {
+                    match environment::start(&self.shared, &f.config, slot, id).await {
+                        Ok(Started::Ready(env)) => {
+                            let env = Arc::new(env);
+                            {
+                                let mut st = f.lock();
+                                st.envs.insert(slot, Arc::clone(&env));
+                                st.pool
+                                    .started(slot)
+                                    .map_err(|source| InvokeError::Service {
+                                        source: SchedulerError::Pool { source },
+                                    })?;
+                            }
+                            self.shared.stats().cold_starts += 1;
+                            return Ok(self.run(&f, env, req, true, t0).await);
+                        }
+                        Ok(Started::InitFailed {
+                            env,
+                            error_type,
+                            body,
+                        }) => {
+                            self.shared.stats().cold_starts += 1;
+                            let id = env.id;
+                            self.destroy(&f, slot, Arc::new(env));
+                            return Ok(InvokeResult {
+                                payload: body,
+                                function_error: Some("Unhandled".to_owned()),
+                                error_type: Some(error_type),
+                                cold_start: true,
+                                request_id: self.request_id(),
+                                environment: id,
+                                duration: t0.elapsed(),
+                            });
+                        }
+                        Ok(Started::Taken) => {
+                            let _ = f.lock().pool.slot_taken(slot);
+                            continue;
+                        }
+                        Err(source) => {
+                            self.finish(&f, slot, Finish::Destroyed);
+                            return Err(InvokeError::Service { source });
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn function(&self, name: &str) -> Result<Arc<FunctionRuntime>, InvokeError> {
+        let map = self
+            .shared
+            .functions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        map.get(name).cloned().ok_or_else(|| InvokeError::NotFound {
+            arn: format!(
+                "arn:aws:lambda:{}:{}:function:{name}",
+                self.shared.config.region,
+                cove_functions::config::DEFAULT_ACCOUNT
+            ),
+        })
+    }
+
+    fn request_id(&self) -> String {
+        let n = self.shared.requests.fetch_add(1, Ordering::Relaxed);
+        let x = self.shared.instance_seed ^ (u128::from(n) << 17) ^ u128::from(n);
+        let h = format!(
+            "{:032x}",
+            x.wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835)
+        );
+        format!(
+            "{}-{}-4{}-a{}-{}",
+            &h[0..8],
+            &h[8..12],
+            &h[13..16],
+            &h[17..20],
+            &h[20..32]
+        )
+    }
+
+    /// Runs one invocation in `env`, racing the runtime's answer against its exit and
+    /// the function's timeout.
+    async fn run(
+        &self,
+        f: &Arc<FunctionRuntime>,
+        env: Arc<Env>,
+        req: InvokeRequest,
+        cold_start: bool,
+        t0: Instant,
+    ) -> InvokeResult {
+        let request_id = self.request_id();
+        let timeout = Duration::from_secs(u64::from(f.config.timeout_s));
+        let started = Instant::now();
+        let deadline_ms = SystemTime::now()
+            .checked_add(timeout)
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        let invocation = Invocation {
+            request_id: request_id.clone(),
+            payload: req.payload,
+            deadline_ms,
+            invoked_function_arn: f.config.arn.clone(),
+            trace_id: req.trace_id,
+            client_context: req.client_context,
+            cognito_identity: None,
+        };
+        let slot = env.slot;
+        let result = |payload, error_type: Option<String>| InvokeResult {
+            payload,
+            function_error: error_type.as_ref().map(|_| "Unhandled".to_owned()),
+            error_type,
+            cold_start,
+            request_id: request_id.clone(),
+            environment: env.id,
+            duration: t0.elapsed(),
+        };
+        let exited = env.running.exited();
+        tokio::select! {
+            outcome = env.api.invoke(invocation) => match outcome {
+                Ok(InvokeOutcome::Response { body, .. }) => {
+                    self.finish(f, slot, Finish::Reusable);
+                    result(body, None)
+                }
+                Ok(InvokeOutcome::FunctionError { error_type, body }) => {
+                    self.finish(f, slot, Finish::Reusable);
+                    result(body, Some(error_type))
+                }
+                Err(e) => {
+                    self.destroy(f, slot, Arc::clone(&env));
+                    let body = payloads::exit_error(Some(&request_id), cove_runtime_api::ExitStatus::Code(-1));
+                    let mut r = result(body, Some(payloads::RUNTIME_EXIT_ERROR.to_owned()));
+                    r.error_type = Some(format!("{}: {e}", payloads::RUNTIME_EXIT_ERROR));
+                    r
+                }
+            },
+            exit = exited => {
+                self.destroy(f, slot, Arc::clone(&env));
+                let exit = exit.ok();
+                let status = exit.as_ref().map_or(cove_runtime_api::ExitStatus::Code(-1), environment::exit_status);
+                if exit.as_ref().is_some_and(|e| e.oom_killed) {
+                    result(payloads::out_of_memory_error(&request_id, status), Some(payloads::RUNTIME_OUT_OF_MEMORY.to_owned()))
+                } else {
+                    result(payloads::exit_error(Some(&request_id), status), Some(payloads::RUNTIME_EXIT_ERROR.to_owned()))
+                }
+            }
+            () = tokio::time::sleep(timeout) => {
+                self.destroy(f, slot, Arc::clone(&env));
+                result(payloads::timeout_error(&request_id, started.elapsed()), Some(payloads::SANDBOX_TIMEDOUT.to_owned()))
+            }
+        }
+    }
+
+    fn finish(&self, f: &FunctionRuntime, slot: usize, how: Finish) {
+        let now = self.shared.now_ms();
+        let mut st = f.lock();
+        if how == Finish::Destroyed {
+            st.envs.remove(&slot);
+        }
+        // A refused transition means the slot was already handed back (retired).
+        let _ = st.pool.finish(slot, how, now);
+    }
+
+    /// Ends `env` in the background; its slot becomes free once it is gone.
+    fn destroy(&self, f: &Arc<FunctionRuntime>, slot: usize, env: Arc<Env>) {
+        f.lock().envs.remove(&slot);
+        let this = self.clone();
+        let f = Arc::clone(f);
+        let end = self.end_env(env);
+        tokio::spawn(async move {
+            let _ = end.await;
+            this.finish(&f, slot, Finish::Destroyed);
+        });
+    }
+
+    /// Kills an environment's processes, removes its cgroup and releases its slot.
+    fn end_env(&self, env: Arc<Env>) -> tokio::task::JoinHandle<()> {
+        env.api.shutdown();
+        self.shared.stats().destroyed += 1;
+        tokio::task::spawn_blocking(move || {
+            let _ = env.running.cleanup();
+            drop(env);
+        })
+    }
+
+    /// Ends every idle environment of a function that is being replaced.
+    fn retire(&self, f: &Arc<FunctionRuntime>) {
+        let idle = f.lock().pool.drain();
+        for (slot, _) in idle {
+            let env = f.lock().envs.remove(&slot);
+            if let Some(env) = env {
+                let _ = self.end_env(env);
+            }
+        }
+    }
+
+    fn reap_idle(&self) {
+        let idle_ms =
+            u64::try_from(self.shared.config.idle_timeout.as_millis()).unwrap_or(u64::MAX);
+        let now = self.shared.now_ms();
+        let fns: Vec<_> = {
+            let map = self
+                .shared
+                .functions
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            map.values().cloned().collect()
+        };
+        for f in fns {
+            let reaped = {
+                let mut st = f.lock();
+                st.pool.free_foreign();
+                let r = st.pool.reap(now, idle_ms);
+                r.into_iter()
+                    .filter_map(|(slot, _)| st.envs.remove(&slot))
+                    .collect::<Vec<_>>()
+            };
+            for env in reaped {
+                let (this, f, slot) = (self.clone(), Arc::clone(&f), env.slot);
+                let end = self.end_env(env);
+                tokio::spawn(async move {
+                    let _ = end.await;
+                    this.finish(&f, slot, Finish::Destroyed);
+                });
+            }
+        }
+    }
+}
+
+/// Whether the cove process that launched environment `id` (`p<pid>-…`) still runs.
+fn owner_alive(id: &str) -> bool {
+    let pid = id
+        .strip_prefix('p')
+        .and_then(|r| r.split('-').next())
+        .and_then(|p| p.parse::<u32>().ok());
+    match pid {
+        Some(p) if p == std::process::id() => true,
+        Some(p) => std::path::Path::new(&format!("/proc/{p}")).exists(),
+        None => false,
+    }
+}

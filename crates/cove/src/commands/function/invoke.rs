@@ -1,0 +1,171 @@
+//! `cove fn invoke NAME --payload JSON`: through a running `cove serve` when there is
+//! one, else in this process (a cold start, then the environment is ended).
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+
+use crate::Outcome;
+use crate::deploy::{RunOptions, Target};
+use crate::input::InputError;
+
+/// Arguments of `cove fn invoke`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The function.
+    pub name: String,
+    /// The event (JSON).
+    #[arg(long, conflicts_with = "payload_file")]
+    pub payload: Option<String>,
+    /// Read the event from a file (`-` for standard input).
+    #[arg(long)]
+    pub payload_file: Option<PathBuf>,
+    /// Run it in this process even when `cove serve` is running.
+    #[arg(long)]
+    pub local: bool,
+    /// Which deployment.
+    #[command(flatten)]
+    pub target: Target,
+    /// How environments run (in-process invokes).
+    #[command(flatten)]
+    pub run: RunOptions,
+}
+
+/// Runs the command: prints the function's answer on standard output (exit 0), or
+/// its error document (exit 5).
+pub fn run(args: &Args) -> anyhow::Result<Outcome> {
+    let payload = match (&args.payload, &args.payload_file) {
+        (Some(p), _) => p.clone().into_bytes(),
+        (None, Some(f)) if f.as_os_str() == "-" => {
+            let mut v = Vec::new();
+            std::io::stdin()
+                .read_to_end(&mut v)
+                .context("reading the payload from stdin")?;
+            v
+        }
+        (None, Some(f)) => std::fs::read(f).map_err(|e| InputError::Argument {
+            what: "--payload-file",
+            text: f.display().to_string(),
+            hint: format!("cannot read it: {e}"),
+        })?,
+        (None, None) => b"{}".to_vec(),
+    };
+    if serde_json::from_slice::<serde_json::Value>(&payload).is_err() {
+        return Err(InputError::Argument {
+            what: "--payload",
+            text: String::from_utf8_lossy(&payload).chars().take(80).collect(),
+            hint: "InvalidRequestContentException: the payload must be JSON, e.g. '{\"key\":1}'"
+                .into(),
+        }
+        .into());
+    }
+    let served = (!args.local)
+        .then(|| std::fs::read_to_string(args.target.serve_addr_path()).ok())
+        .flatten()
+        .and_then(|a| a.trim().parse::<SocketAddr>().ok())
+        .filter(|a| TcpStream::connect_timeout(a, Duration::from_millis(200)).is_ok());
+    let (status, function_error, body) = match served {
+        Some(addr) => over_http(addr, &args.name, &payload)?,
+        None => in_process(args, payload)?,
+    };
+    std::io::stdout().write_all(&body)?;
+    println!();
+    match (status, function_error) {
+        (200, None) => Ok(Outcome::Ok),
+        (200, Some(kind)) => {
+            eprintln!("function error: {kind}");
+            Ok(Outcome::FunctionError)
+        }
+        (404, _) => Err(InputError::Argument {
+            what: "function",
+            text: args.name.clone(),
+            hint: "ResourceNotFoundException: no such function; `cove fn list` shows them".into(),
+        }
+        .into()),
+        (code, _) => anyhow::bail!("the invoke failed with HTTP status {code}"),
+    }
+}
+
+type Answer = (u16, Option<String>, Vec<u8>);
+
+fn in_process(args: &Args, payload: Vec<u8>) -> anyhow::Result<Answer> {
+    let config = args.target.scheduler_config(&args.run)?;
+    let functions = args.target.applied_functions()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    rt.block_on(async {
+        let scheduler = cove_scheduler::Scheduler::new(config, functions)?;
+        let result = scheduler
+            .invoke(
+                &args.name,
+                cove_scheduler::InvokeRequest {
+                    payload: bytes::Bytes::from(payload),
+                    ..Default::default()
+                },
+            )
+            .await;
+        scheduler.shutdown().await;
+        match result {
+            Ok(r) => {
+                eprintln!(
+                    "request {} in {:.1?} ({} start)",
+                    r.request_id,
+                    r.duration,
+                    if r.cold_start { "cold" } else { "warm" }
+                );
+                Ok((200, r.error_type.or(r.function_error), r.payload.to_vec()))
+            }
+            Err(e @ cove_scheduler::InvokeError::NotFound { .. }) => {
+                Ok((404, None, e.to_string().into_bytes()))
+            }
+            Err(e) => {
+                let code = e.code();
+                Err(anyhow::Error::new(e).context(code))
+            }
+        }
+    })
+}
+
+/// One `POST /2015-03-31/functions/NAME/invocations` to `cove serve`.
+fn over_http(addr: SocketAddr, name: &str, payload: &[u8]) -> anyhow::Result<Answer> {
+    let mut s =
+        TcpStream::connect(addr).with_context(|| format!("connecting to cove serve at {addr}"))?;
+    write!(
+        s,
+        "POST /2015-03-31/functions/{name}/invocations HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        payload.len()
+    )?;
+    s.write_all(payload)?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw)
+        .context("reading the answer of cove serve")?;
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .context("cove serve sent a malformed answer")?;
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let body = raw[split + 4..].to_vec();
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|c| c.parse::<u16>().ok())
+        .context("cove serve sent no status")?;
+    let mut function_error = None;
+    for l in lines {
+        if let Some((k, v)) = l.split_once(':') {
+            if k.eq_ignore_ascii_case("x-amz-function-error") {
+                function_error = Some(v.trim().to_owned());
+            }
+        }
+    }
+    if status != 200 && status != 404 {
+        eprintln!("{}", String::from_utf8_lossy(&body));
+    }
+    Ok((status, function_error, body))
+}
