@@ -20,11 +20,19 @@ pub struct Args {
 /// Runs the command. Continues past errors and reports all of them.
 pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     let host = args.target.host()?;
-    match host.destroy() {
+    let destroyed = host.destroy();
+    // Execution environments: their processes died with their namespaces; their
+    // cgroups go too (whoever launched them).
+    let reaped = cove_sandbox::reap_stale(&format!("cove-{}", args.target.prefix), |_| false);
+    match destroyed {
         Ok(n) => {
+            let envs = reaped.map_err(|e| {
+                anyhow::Error::new(e).context("removing the execution environments' cgroups")
+            })?;
             args.target.forget_applied()?;
             println!(
-                "destroyed {n} namespace(s) with prefix {}",
+                "destroyed {n} namespace(s) and {} execution environment(s) with prefix {}",
+                envs.reaped.len(),
                 args.target.prefix
             );
             Ok(Outcome::Ok)

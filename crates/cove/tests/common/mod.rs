@@ -1,0 +1,116 @@
+//! What the function tests share: a deployment under a unique prefix and state
+//! directory, destroyed (with everything in it) when dropped.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::Command as Process;
+use std::time::Duration;
+
+use assert_cmd::Command;
+use cove_model::Network;
+
+/// The shipped example.
+pub fn example() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/secure-compute.yaml")
+}
+
+/// The shipped example's network.
+pub fn example_network() -> Network {
+    let text = std::fs::read_to_string(example()).expect("example");
+    cove_model::validate::validate_text(&text)
+        .network
+        .expect("valid")
+}
+
+/// A deployment under a unique prefix.
+pub struct Deployment {
+    /// Its prefix.
+    pub prefix: String,
+    /// Its state directory.
+    pub state: tempfile::TempDir,
+}
+
+impl Deployment {
+    /// A new deployment; `tag` (1–4 letters) keeps tests apart.
+    pub fn new(tag: &str) -> Self {
+        Deployment {
+            prefix: format!("{tag}{}", std::process::id() % 100_000),
+            state: tempfile::tempdir().expect("state dir"),
+        }
+    }
+
+    /// `cove` with this deployment's prefix and state directory.
+    pub fn cove(&self) -> Command {
+        let mut c = Command::cargo_bin("cove").expect("binary");
+        c.env("COVE_PREFIX", &self.prefix)
+            .env("COVE_STATE_DIR", self.state.path())
+            .timeout(Duration::from_secs(120));
+        c
+    }
+
+    /// `cove apply -f examples/secure-compute.yaml`, which must succeed.
+    pub fn apply_example(&self) {
+        let out = self
+            .cove()
+            .args(["apply", "-f"])
+            .arg(example())
+            .output()
+            .expect("apply");
+        assert!(
+            out.status.success(),
+            "apply: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// This deployment's namespaces.
+    pub fn namespaces(&self) -> Vec<String> {
+        std::fs::read_dir("/run/netns")
+            .map(|d| {
+                d.filter_map(Result::ok)
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| n.starts_with(&format!("{}-", self.prefix)))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// This deployment's environment cgroups (any hierarchy).
+    pub fn cgroups(&self) -> Vec<PathBuf> {
+        let root = format!("cove-{}", self.prefix);
+        let mut out = Vec::new();
+        for base in cgroup_bases() {
+            let dir = base.join(&root);
+            if let Ok(entries) = std::fs::read_dir(&dir) {
+                out.extend(
+                    entries
+                        .filter_map(Result::ok)
+                        .filter(|e| e.path().is_dir())
+                        .map(|e| e.path()),
+                );
+            }
+        }
+        out
+    }
+}
+
+/// The cgroup hierarchies of this machine (v2: the unified root; v1: each mount).
+fn cgroup_bases() -> Vec<PathBuf> {
+    let root = PathBuf::from("/sys/fs/cgroup");
+    if root.join("cgroup.controllers").exists() {
+        return vec![root];
+    }
+    std::fs::read_dir(&root)
+        .map(|d| d.filter_map(Result::ok).map(|e| e.path()).collect())
+        .unwrap_or_default()
+}
+
+impl Drop for Deployment {
+    fn drop(&mut self) {
+        let _ = self.cove().arg("destroy").output();
+        for ns in self.namespaces() {
+            let _ = Process::new("ip").args(["netns", "del", &ns]).status();
+        }
+    }
+}
