@@ -372,3 +372,193 @@ fn failures_give_lambdas_results() {
     let (code, v) = invoke(&d, "f", &json!({"op": "echo"}));
     assert_eq!((code, &v["function_name"]), (0, &json!("f")), "{v}");
 }
+
+/// `cove serve` for a deployment, on a free port; killed on drop.
+struct Serve {
+    child: Background,
+    addr: std::net::SocketAddr,
+}
+
+fn serve(d: &Deployment) -> Serve {
+    let bin = assert_cmd::cargo::cargo_bin("cove");
+    let addr_file = d.state.path().join(&d.prefix).join("serve.addr");
+    let _ = std::fs::remove_file(&addr_file);
+    let child = Process::new(bin)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("COVE_PREFIX", &d.prefix)
+        .env("COVE_STATE_DIR", d.state.path())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("cove serve");
+    let child = Background(child);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(addr) = std::fs::read_to_string(&addr_file)
+            .ok()
+            .and_then(|a| a.trim().parse().ok())
+        {
+            return Serve { child, addr };
+        }
+        assert!(Instant::now() < deadline, "cove serve did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// One HTTP/1.1 request → (status, headers, body).
+fn http(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    body: &[u8],
+) -> (u16, String, Vec<u8>) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(60)))
+        .expect("timeout");
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .expect("write");
+    s.write_all(body).expect("write");
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).expect("read");
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("head");
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .expect("status");
+    (status, head, raw[split + 4..].to_vec())
+}
+
+/// Distinct environment cgroups of the deployment.
+fn environments(d: &Deployment) -> std::collections::BTreeSet<String> {
+    d.cgroups()
+        .iter()
+        .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .collect()
+}
+
+/// Processes inside the deployment's function slots.
+fn environment_processes(d: &Deployment) -> usize {
+    use std::os::unix::fs::MetadataExt;
+    let slots: std::collections::BTreeSet<(u64, u64)> = d
+        .namespaces()
+        .iter()
+        .filter(|n| n.starts_with(&format!("{}-f-", d.prefix)))
+        .filter_map(|n| std::fs::metadata(format!("/run/netns/{n}")).ok())
+        .map(|m| (m.dev(), m.ino()))
+        .collect();
+    std::fs::read_dir("/proc")
+        .map(|dir| {
+            dir.filter_map(Result::ok)
+                .filter(|e| e.file_name().to_string_lossy().parse::<u32>().is_ok())
+                .filter_map(|e| std::fs::metadata(e.path().join("ns/net")).ok())
+                .filter(|m| slots.contains(&(m.dev(), m.ino())))
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+#[test]
+fn concurrency_throttling_and_no_leaks() {
+    if !cove_probe::privileged("functions") || !runtimes_ready() {
+        return;
+    }
+    let d = Deployment::new("fc");
+    d.apply_example();
+    deploy(
+        &d,
+        "slow",
+        &[
+            "--subnets",
+            "functions/private-a,functions/private-b",
+            "--security-groups",
+            "fn",
+            "--concurrency",
+            "50",
+            "--timeout",
+            "60",
+        ],
+    );
+    let s = serve(&d);
+    let invoke_path = "/2015-03-31/functions/slow/invocations";
+
+    // 50 concurrent invocations: 50 environments, every one answers.
+    let sleep = json!({"op": "sleep", "ms": 8000}).to_string();
+    let workers: Vec<_> = (0..50)
+        .map(|_| {
+            let body = sleep.clone();
+            let addr = s.addr;
+            std::thread::spawn(move || http(addr, "POST", invoke_path, body.as_bytes()))
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while environments(&d).len() < 50 {
+        assert!(
+            Instant::now() < deadline,
+            "only {} environments started",
+            environments(&d).len()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // The 51st while all 50 are busy: throttled as Lambda does.
+    let (status, head, body) = http(s.addr, "POST", invoke_path, sleep.as_bytes());
+    assert_eq!(status, 429, "{head}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("x-amzn-errortype: toomanyrequestsexception"),
+        "{head}"
+    );
+    let err: Value = serde_json::from_slice(&body).expect("json");
+    assert_eq!(
+        err["Reason"],
+        "ReservedFunctionConcurrentInvocationLimitExceeded"
+    );
+    for w in workers {
+        let (status, head, body) = w.join().expect("worker");
+        assert_eq!(status, 200, "{head}");
+        let v: Value = serde_json::from_slice(&body).expect("json");
+        assert_eq!(v["slept_ms"], 8000, "{v}");
+    }
+    assert_eq!(environments(&d).len(), 50, "warm environments are kept");
+
+    // Warm: another round reuses them (no new environment).
+    let before = environments(&d);
+    let (status, _, _) = http(s.addr, "POST", invoke_path, br#"{"op":"echo"}"#);
+    assert_eq!(status, 200);
+    assert_eq!(environments(&d), before);
+
+    // kill -9 of cove: the environments outlive it, and the next cove removes them.
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(s.child.0.id()).expect("pid"));
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL).expect("kill");
+    drop(s);
+    assert_eq!(environments(&d).len(), 50);
+    let s = serve(&d);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !environments(&d).is_empty() || environment_processes(&d) > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "leftovers of the killed cove were not removed"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (status, _, body) = http(s.addr, "POST", invoke_path, br#"{"op":"echo"}"#);
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+
+    // A clean stop ends every environment.
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(s.child.0.id()).expect("pid"));
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("term");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !environments(&d).is_empty() || environment_processes(&d) > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "environments left after cove serve stopped"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    drop(s);
+}
