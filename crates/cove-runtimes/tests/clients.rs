@@ -126,6 +126,33 @@ fn check_echo(case: &Case, staged: &Staged, harness: &Harness, sent: &Value, got
     }
 }
 
+/// A listener whose accept queue is full (backlog 0, never accepting, filled until a
+/// connection attempt times out): the kernel drops further SYNs, so connecting to it
+/// times out. Returns the listener and the connections that fill it, and its port.
+fn full_listener() -> ((socket2::Socket, Vec<std::net::TcpStream>), u16) {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+    let addr: std::net::SocketAddr = "127.0.0.1:0".parse().expect("addr");
+    socket.bind(&addr.into()).expect("bind");
+    socket.listen(0).expect("listen");
+    let addr = socket
+        .local_addr()
+        .expect("local addr")
+        .as_socket()
+        .expect("inet");
+    let mut fill = Vec::new();
+    for _ in 0..16 {
+        match std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_millis(300)) {
+            Ok(stream) => fill.push(stream),
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+                return ((socket, fill), addr.port());
+            }
+            Err(e) => panic!("filling the accept queue: {e}"),
+        }
+    }
+    panic!("the accept queue of a backlog-0 listener never filled");
+}
+
 /// Runs the whole sequence of operations through one client process.
 fn exercise(case: &Case, staged: &Staged) {
     let open = TcpListener::bind("127.0.0.1:0").expect("bind the connect target");
@@ -135,6 +162,7 @@ fn exercise(case: &Case, staged: &Staged) {
         .expect("free port")
         .port();
     let http = HttpServer::start("hello from cove");
+    let (_full, full_port) = full_listener();
     let events = [
         json!({"op": "echo", "payload": {"n": 1, "text": "héllo ✓", "list": [1, 2.5, null]}}),
         json!({"op": "error"}),
@@ -142,6 +170,8 @@ fn exercise(case: &Case, staged: &Staged) {
         json!({"op": "connect", "host": "127.0.0.1", "port": open_port, "timeout_ms": 5000}),
         json!({"op": "connect", "host": "127.0.0.1", "port": refused_port, "timeout_ms": 5000}),
         json!({"op": "http", "url": http.url("/hello")}),
+        json!({"op": "connect", "host": "127.0.0.1", "port": full_port, "timeout_ms": 300}),
+        json!({"op": "oom", "limit_mb": 32}),
         json!({"op": "no-such-op"}),
         json!({"op": "exit", "code": 3}),
     ];
@@ -171,7 +201,11 @@ fn exercise(case: &Case, staged: &Staged) {
     assert_eq!(got["status"], 200, "{got}");
     assert_eq!(got["body"], "hello from cove", "{got}");
 
-    let (unknown, header) = error(&harness, &client, 6);
+    let timeout = response(&harness, &client, 6);
+    assert_eq!(timeout["result"], "timeout", "{timeout}");
+    assert_eq!(response(&harness, &client, 7), json!({"allocated_mb": 32}));
+
+    let (unknown, header) = error(&harness, &client, 8);
     check_error_header(case, &unknown, header.as_deref());
     assert_eq!(unknown["errorType"], case.unknown_type, "{unknown}");
 
