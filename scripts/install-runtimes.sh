@@ -74,14 +74,7 @@ node_major=$("$NODE_BIN" -p 'process.versions.node.split(".")[0]')
   || die "$NODE_BIN is Node $node_major; aws-lambda-ric $NODE_RIC_VERSION and cove's nodejs20 runtime need Node $NODE_MAJOR"
 
 # --- runtime directory -----------------------------------------------------------------
-mkdir -p "$dir"
-chmod 755 "$dir"
-exec 9>"$dir/.install.lock"
-flock 9
-# Leftovers of an interrupted run (only ever created under the lock).
-rm -rf "$dir"/.tmp-* "$dir"/.old-*
-
-# stamp COMPONENT WANT -> true when DIR/COMPONENT is installed with exactly WANT.
+# installed COMPONENT WANT: true when DIR/COMPONENT carries exactly the stamp WANT.
 installed() { [ -f "$dir/$1/.cove-stamp" ] && [ "$(cat "$dir/$1/.cove-stamp")" = "$2" ]; }
 # commit COMPONENT TMP WANT: stamp TMP and swap it into place.
 commit() {
@@ -91,14 +84,39 @@ commit() {
   mv "$2" "$dir/$1"
   rm -rf "$dir/.old-$1"
 }
-hash_tree() { (cd "$1" && find . -type f ! -name '*_test.go' -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16); }
+# hash_tree DIR: a digest of every file under DIR (Go tests excluded: not installed).
+hash_tree() {
+  [ -d "$1" ] || die "$1 is missing (run this script from a cove checkout)"
+  (cd "$1" && find . -type f ! -name '*_test.go' -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)
+}
+want_python="python $(hash_tree "$repo/runtimes/python")"
+want_node="node$NODE_MAJOR $(hash_tree "$repo/runtimes/node")"
+want_ruby="ruby-bootstrap $(hash_tree "$repo/runtimes/ruby")"
+want_go="go-lambda $(hash_tree "$repo/runtimes/go/lambda")"
+
+# Fast path, read-only (works for users who may not write DIR).
+if installed python "$want_python" && installed node "$want_node" \
+  && installed ruby "$want_ruby" && installed go "$want_go"; then
+  say "runtimes in $dir are up to date (python: awslambdaric $AWSLAMBDARIC_VERSION, node: aws-lambda-ric $NODE_RIC_VERSION, ruby: bootstrap.rb, go: cove.invalid/lambda; $(elapsed "$t_start"))"
+  exit 0
+fi
+
+if [ ! -d "$dir" ]; then
+  mkdir -p "$dir"
+  chmod 755 "$dir"
+fi
+[ -w "$dir" ] || die "$dir is not up to date and not writable by $(id -un): run this script as root"
+exec 9>"$dir/.install.lock"
+flock 9
+# Leftovers of an interrupted run (only ever created under the lock).
+rm -rf "$dir"/.tmp-* "$dir"/.old-*
 
 did=()
 
 # Python: awslambdaric (binary wheels for CPython 3.11) and pg8000, every package pinned
 # in runtimes/python/requirements.txt.
 src="$repo/runtimes/python"
-want="python $(hash_tree "$src")"
+want=$want_python
 if installed python "$want"; then
   say "python: awslambdaric $AWSLAMBDARIC_VERSION already installed"
 else
@@ -120,7 +138,7 @@ fi
 # runtimes/node/package-lock.json. Its install scripts build a native addon
 # (aws-lambda-cpp and curl, from bundled sources; npm runs them without prompting).
 src="$repo/runtimes/node"
-want="node$NODE_MAJOR $(hash_tree "$src")"
+want=$want_node
 if installed node "$want"; then
   say "node: aws-lambda-ric $NODE_RIC_VERSION already installed"
 else
@@ -142,8 +160,7 @@ fi
 
 # Ruby: cove's bootstrap (standard library only).
 src="$repo/runtimes/ruby"
-[ -f "$src/bootstrap.rb" ] || die "$src/bootstrap.rb is missing (run this script from a cove checkout)"
-want="ruby-bootstrap $(hash_tree "$src")"
+want=$want_ruby
 if installed ruby "$want"; then
   say "ruby: bootstrap already installed"
 else
@@ -157,8 +174,7 @@ fi
 
 # Go: cove's Lambda package (standard library only), for `replace` directives.
 src="$repo/runtimes/go/lambda"
-[ -f "$src/go.mod" ] || die "$src/go.mod is missing (run this script from a cove checkout)"
-want="go-lambda $(hash_tree "$src")"
+want=$want_go
 if installed go "$want"; then
   say "go: package cove.invalid/lambda already installed"
 else

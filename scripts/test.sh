@@ -10,6 +10,8 @@ need_apt=()
 for pair in nft:nftables ip:iproute2 ping:iputils-ping socat:socat nc:netcat-openbsd timeout:coreutils; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need_apt+=("${pair#*:}")
 done
+# PostgreSQL server binaries: the Python test function's `pg` op (cove-runtimes tests).
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
 if [ "${#need_apt[@]}" -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && apt-get install -y -qq "${need_apt[@]}"
@@ -20,6 +22,11 @@ if [ "${#need_apt[@]}" -gt 0 ]; then
 fi
 
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
+
+# The language runtimes the cove-runtimes client tests run (idempotent; a no-op when
+# installed).
+echo "== scripts/install-runtimes.sh"
+bash scripts/install-runtimes.sh
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check

@@ -127,14 +127,20 @@ pub enum CodeError {
     /// The handler itself is invalid.
     #[error(transparent)]
     Handler(#[from] HandlerError),
-    /// The code directory is missing or not a directory.
-    #[error("the code directory {} is missing or not a directory", dir.display())]
+    /// The code directory cannot be read.
+    #[error("cannot read the code directory {}", dir.display())]
     CodeDir {
         /// The code directory.
         dir: PathBuf,
         /// Why.
         #[source]
         source: io::Error,
+    },
+    /// The code directory is a file, not a directory.
+    #[error("the code directory {} is not a directory: unpack the function's code into a directory", dir.display())]
+    NotADirectory {
+        /// The path given as the code directory.
+        dir: PathBuf,
     },
     /// None of the files the handler can use exists.
     #[error(
@@ -197,9 +203,8 @@ pub fn check_code_in(
     match std::fs::metadata(code_dir) {
         Ok(meta) if meta.is_dir() => {}
         Ok(_) => {
-            return Err(CodeError::CodeDir {
+            return Err(CodeError::NotADirectory {
                 dir: code_dir.into(),
-                source: io::Error::new(io::ErrorKind::NotADirectory, "not a directory"),
             });
         }
         Err(source) => {

@@ -86,19 +86,11 @@ pub fn runtime_env(runtime: Runtime, layout: &Layout) -> Vec<(String, String)> {
             "PYTHONPATH",
             format!("{}:{}", layout.task_root, layout.runtime("python")),
         )],
+        // Lambda's Ruby runtime: the code's directory on the load path, gems vendored
+        // with bundler (`bundle config set path vendor/bundle`) on the gem path.
         Runtime::Ruby31 => vec![
-            pair(
-                "RUBYLIB",
-                format!("{}:{}", layout.task_root, layout.runtime("ruby/lib")),
-            ),
-            pair(
-                "GEM_PATH",
-                format!(
-                    "{}:{}",
-                    layout.task("vendor/bundle/ruby/3.1.0"),
-                    layout.runtime("ruby/gems/3.1.0")
-                ),
-            ),
+            pair("RUBYLIB", layout.task_root.clone()),
+            pair("GEM_PATH", layout.task("vendor/bundle/ruby/3.1.0")),
         ],
         // Node resolves the function's modules from the task root (node_modules);
         // cove ships no SDK, so Lambda's NODE_PATH has nothing to point at.
@@ -226,10 +218,15 @@ mod tests {
         );
         let rb = launch_in(Runtime::Ruby31, "f.m", &layout).expect("valid");
         assert_eq!(rb.argv[1], "/srv/rt/ruby/bootstrap.rb");
-        assert!(
-            rb.extra_env
-                .iter()
-                .any(|(k, v)| k == "RUBYLIB" && v.starts_with("/tmp/code:"))
+        assert_eq!(
+            rb.extra_env,
+            [
+                ("RUBYLIB".to_owned(), "/tmp/code".to_owned()),
+                (
+                    "GEM_PATH".to_owned(),
+                    "/tmp/code/vendor/bundle/ruby/3.1.0".to_owned()
+                )
+            ]
         );
     }
 

@@ -135,7 +135,7 @@ fn code_dir_and_handler_errors() {
     let file = code.file("plain", 0o644);
     assert!(matches!(
         check_code(Runtime::Provided, "x", &file),
-        Err(CodeError::CodeDir { .. })
+        Err(CodeError::NotADirectory { .. })
     ));
     assert!(matches!(
         check_code(Runtime::Python311, "nodot", &code.0),
