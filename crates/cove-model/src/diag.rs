@@ -73,6 +73,8 @@ pub enum ErrorCode {
     LambdaInvalidParameterValue,
     /// A function of that name already exists in the tenant (Lambda's code).
     ResourceConflict,
+    /// A function parameter fails Lambda's input constraints (pattern, enum, length).
+    LambdaValidation,
 }
 
 impl ErrorCode {
@@ -114,6 +116,7 @@ impl ErrorCode {
             SecurityGroupsPerInterfaceLimitExceeded => "SecurityGroupsPerInterfaceLimitExceeded",
             LambdaInvalidParameterValue => "InvalidParameterValueException",
             ResourceConflict => "ResourceConflictException",
+            LambdaValidation => "ValidationException",
         }
     }
 }

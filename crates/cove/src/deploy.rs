@@ -324,3 +324,29 @@ impl Target {
         })
     }
 }
+
+/// Checks that the code holds what the handler needs (and warns when the runtime's
+/// client is not installed here): a bad deployment is refused before anything changes.
+pub fn check_function_code(
+    path: &str,
+    f: &cove_model::Function,
+    code: &CodeRef,
+) -> Result<(), InputError> {
+    // The runtime parsed during validation.
+    let Ok(runtime) = f.runtime.parse::<cove_runtimes::Runtime>() else {
+        return Ok(());
+    };
+    cove_runtimes::fs::check_code(runtime, &f.handler, &code.dir).map_err(|e| {
+        InputError::Argument {
+            what: "function code",
+            text: format!("{path} (handler {})", f.handler),
+            hint: e.to_string(),
+        }
+    })?;
+    let dir = std::env::var_os("COVE_RUNTIME_DIR")
+        .map_or_else(|| PathBuf::from("/var/lib/cove/runtimes"), PathBuf::from);
+    if let Err(e) = cove_runtimes::fs::check_installed(runtime, &dir) {
+        eprintln!("warning: function {path} cannot run on this host yet: {e}");
+    }
+    Ok(())
+}

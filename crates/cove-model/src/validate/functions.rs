@@ -38,8 +38,9 @@ pub(crate) fn functions(cx: &mut Ctx, spec: &Spec, sc: &Scopes) {
                     );
                 }
             }
-            let runtime_ok = runtime(cx, &path, &f.runtime);
-            handler(cx, &path, &f.handler);
+            let rt = runtime(cx, &path, &f.runtime);
+            let runtime_ok = rt.is_some();
+            handler(cx, &path, rt, &f.handler);
             if f.code.trim().is_empty() {
                 cx.error(
                     ErrorCode::MissingParameter,
@@ -133,45 +134,42 @@ fn function_name(cx: &mut Ctx, path: &Path, name: &str) -> bool {
     false
 }
 
-/// The runtimes cove runs, with the spellings AWS uses for them.
-pub const RUNTIMES: &[&str] = &[
-    "python3.11",
-    "nodejs20",
-    "nodejs20.x",
-    "go",
-    "go1.x",
-    "ruby3.1",
-    "provided",
-    "provided.al2",
-    "provided.al2023",
-];
-
-fn runtime(cx: &mut Ctx, path: &Path, runtime: &str) -> bool {
-    let r = runtime.trim();
-    if RUNTIMES.contains(&r) {
-        return true;
-    }
-    let (code, message) = if r.is_empty() {
-        (
-            ErrorCode::MissingParameter,
-            "`runtime` is missing".to_owned(),
-        )
+/// The code of a cove-runtimes error (`ValidationException` or
+/// `InvalidParameterValueException`, as AWS answers).
+fn lambda_code(aws: &str) -> ErrorCode {
+    if aws == "ValidationException" {
+        ErrorCode::LambdaValidation
     } else {
-        (
-            ErrorCode::LambdaInvalidParameterValue,
-            format!("The runtime parameter of {r} is not supported"),
-        )
-    };
-    cx.error(
-        code,
-        &path.key("runtime"),
-        message,
-        format!("use one of: {}", RUNTIMES.join(", ")),
-    );
-    false
+        ErrorCode::LambdaInvalidParameterValue
+    }
 }
 
-fn handler(cx: &mut Ctx, path: &Path, handler: &str) {
+fn runtime(cx: &mut Ctx, path: &Path, runtime: &str) -> Option<cove_runtimes::Runtime> {
+    let r = runtime.trim();
+    if r.is_empty() {
+        cx.error(
+            ErrorCode::MissingParameter,
+            &path.key("runtime"),
+            "`runtime` is missing",
+            format!("use one of {}", cove_runtimes::accepted_spellings()),
+        );
+        return None;
+    }
+    match r.parse::<cove_runtimes::Runtime>() {
+        Ok(rt) => Some(rt),
+        Err(e) => {
+            cx.error(
+                lambda_code(e.aws_code()),
+                &path.key("runtime"),
+                e.to_string(),
+                "set `runtime` to one that cove runs (listed above)",
+            );
+            None
+        }
+    }
+}
+
+fn handler(cx: &mut Ctx, path: &Path, runtime: Option<cove_runtimes::Runtime>, handler: &str) {
     if handler.is_empty() {
         cx.error(
             ErrorCode::MissingParameter,
@@ -179,12 +177,15 @@ fn handler(cx: &mut Ctx, path: &Path, handler: &str) {
             "`handler` is missing",
             "name the entry point, e.g. `app.handler` (module.function) or `bootstrap`",
         );
-    } else if handler.len() > 128 || handler.chars().any(char::is_whitespace) {
+        return;
+    }
+    let Some(rt) = runtime else { return };
+    if let Err(e) = cove_runtimes::validate_handler(rt, handler) {
         cx.error(
-            ErrorCode::LambdaInvalidParameterValue,
+            lambda_code(e.aws_code()),
             &path.key("handler"),
-            format!("handler `{handler}` is not valid"),
-            "a handler is at most 128 characters without whitespace, e.g. `app.handler`",
+            e.to_string(),
+            "e.g. `app.handler` for Python, Node.js and Ruby, `bootstrap` for Go and provided",
         );
     }
 }
@@ -222,78 +223,29 @@ fn int_field(
     }
 }
 
-/// Keys Lambda sets itself and refuses from the user.
-pub const RESERVED_ENVIRONMENT_KEYS: &[&str] = &[
-    "_HANDLER",
-    "_X_AMZN_TRACE_ID",
-    "AWS_DEFAULT_REGION",
-    "AWS_REGION",
-    "AWS_EXECUTION_ENV",
-    "AWS_LAMBDA_FUNCTION_NAME",
-    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
-    "AWS_LAMBDA_FUNCTION_VERSION",
-    "AWS_LAMBDA_INITIALIZATION_TYPE",
-    "AWS_LAMBDA_LOG_GROUP_NAME",
-    "AWS_LAMBDA_LOG_STREAM_NAME",
-    "AWS_ACCESS_KEY",
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_LAMBDA_RUNTIME_API",
-    "LAMBDA_TASK_ROOT",
-    "LAMBDA_RUNTIME_DIR",
-];
-
-/// Total size of a function's environment variables (keys and values), Lambda's 4 KB.
-pub const MAX_ENVIRONMENT_BYTES: usize = 4096;
-
 fn environment(cx: &mut Ctx, path: &Path, f: &FunctionSpec) -> Option<Vec<(String, String)>> {
-    let epath = path.key("environment");
-    let mut ok = true;
-    let mut out = Vec::with_capacity(f.environment.len());
-    let mut reserved = Vec::new();
-    for (k, v) in &f.environment {
-        let key_ok = k.len() >= 2
-            && k.starts_with(|c: char| c.is_ascii_alphabetic())
-            && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if !key_ok {
-            ok = false;
+    let vars: Vec<(String, String)> = f
+        .environment
+        .iter()
+        .map(|(k, v)| (k.clone(), v.text()))
+        .collect();
+    match cove_runtimes::validate_user_environment(&vars) {
+        Ok(()) => Some(vars),
+        Err(e) => {
+            let epath = path.key("environment");
+            let at = match &e {
+                cove_runtimes::EnvError::InvalidKeys { keys } if keys.len() == 1 => epath.key(&keys[0]),
+                _ => epath,
+            };
             cx.error(
-                ErrorCode::LambdaInvalidParameterValue,
-                &epath.key(k),
-                format!("`{k}` is not a valid environment variable name"),
-                "start with a letter, then letters, digits or `_` (at least 2 characters)",
+                lambda_code(e.aws_code()),
+                &at,
+                e.to_string(),
+                "rename or remove these variables (keys: a letter, then letters, digits or `_`; cove sets the AWS_ and LAMBDA_ ones itself; at most 4 KB in all)",
             );
-        } else if RESERVED_ENVIRONMENT_KEYS.contains(&k.as_str()) {
-            reserved.push(k.clone());
+            None
         }
-        out.push((k.clone(), v.text()));
     }
-    if !reserved.is_empty() {
-        ok = false;
-        cx.error(
-            ErrorCode::LambdaInvalidParameterValue,
-            &epath,
-            format!(
-                "Lambda was unable to configure your environment variables because the environment variables you have provided contains reserved keys that are currently not supported for modification. Reserved keys used in this request: {}",
-                reserved.join(", ")
-            ),
-            "rename these variables; cove sets them itself",
-        );
-    }
-    let size: usize = out.iter().map(|(k, v)| k.len() + v.len()).sum();
-    if size > MAX_ENVIRONMENT_BYTES {
-        ok = false;
-        cx.error(
-            ErrorCode::LambdaInvalidParameterValue,
-            &epath,
-            format!(
-                "Lambda was unable to configure your environment variables because the environment variables you have provided exceeded the 4KB limit. String measured: {size} bytes"
-            ),
-            "keep keys and values under 4 KB in total; put large settings in the code",
-        );
-    }
-    ok.then_some(out)
 }
 
 fn subnets(

@@ -25,7 +25,7 @@ use crate::model::Network;
 use crate::spec::Spec;
 
 pub use attachments::slot_name;
-pub use functions::{RESERVED_ENVIRONMENT_KEYS, RUNTIMES, is_valid_function_name};
+pub use functions::is_valid_function_name;
 pub use parse::is_valid_name;
 
 /// Result of validating a spec: the network (when there are no errors) and all

@@ -554,7 +554,9 @@ fn function_slots_are_interfaces_in_its_subnets() {
 #[test]
 fn bad_functions() {
     let path = format!("{FN_VPC}.functions[api]");
-    let v = with_function(&GOOD_FN.replace("python3.11", "python2.7"));
+    let v = with_function(&GOOD_FN.replace("python3.11", "cobol"));
+    expect_one(&v, LambdaValidation, &format!("{path}.runtime"));
+    let v = with_function(&GOOD_FN.replace("python3.11", "java21"));
     expect_one(&v, LambdaInvalidParameterValue, &format!("{path}.runtime"));
     let v = with_function(&format!("{GOOD_FN}, memory: 64"));
     expect_one(&v, LambdaInvalidParameterValue, &format!("{path}.memory"));
@@ -575,6 +577,8 @@ fn bad_functions() {
         &format!("{path}.security_groups[0]"),
     );
     let v = with_function(&GOOD_FN.replace("app.handler", "'app handler'"));
+    expect_one(&v, LambdaValidation, &format!("{path}.handler"));
+    let v = with_function(&GOOD_FN.replace("app.handler", "app"));
     expect_one(&v, LambdaInvalidParameterValue, &format!("{path}.handler"));
     let v = with_function(&format!("{GOOD_FN}, environment: {{ AWS_REGION: x }}"));
     expect_one(
@@ -583,11 +587,7 @@ fn bad_functions() {
         &format!("{path}.environment"),
     );
     let v = with_function(&format!("{GOOD_FN}, environment: {{ 1X: x }}"));
-    expect_one(
-        &v,
-        LambdaInvalidParameterValue,
-        &format!("{path}.environment.1X"),
-    );
+    expect_one(&v, LambdaValidation, &format!("{path}.environment.1X"));
     let v = with_function(&GOOD_FN.replace("name: api", "name: 'a/b'"));
     expect_one(
         &v,

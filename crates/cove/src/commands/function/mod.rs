@@ -76,6 +76,7 @@ pub fn apply_deployed(
                 )
             })?
         };
+        crate::deploy::check_function_code(&path, f, &snap)?;
         code.insert(path, snap);
     }
     let desired = crate::deploy::layout(&net, target)?;
