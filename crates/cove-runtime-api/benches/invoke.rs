@@ -27,7 +27,11 @@ const SAMPLES: usize = 20_000;
 const PAYLOAD: &[u8] = br#"{"key":"value","n":12345}"#;
 
 /// Reads one response (status, headers we need, body) off a blocking stream.
-fn read_response(reader: &mut BufReader<TcpStream>, line: &mut String, body: &mut Vec<u8>) -> (u16, Option<String>) {
+fn read_response(
+    reader: &mut BufReader<TcpStream>,
+    line: &mut String,
+    body: &mut Vec<u8>,
+) -> (u16, Option<String>) {
     line.clear();
     reader.read_line(line).unwrap();
     let status = line.split_whitespace().nth(1).unwrap().parse().unwrap();
@@ -62,7 +66,10 @@ fn runtime_loop(addr: SocketAddr) {
     let (mut line, mut body) = (String::new(), Vec::new());
     let mut request = Vec::with_capacity(256);
     loop {
-        if writer.write_all(b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: rt\r\n\r\n").is_err() {
+        if writer
+            .write_all(b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: rt\r\n\r\n")
+            .is_err()
+        {
             return;
         }
         if reader.fill_buf().map(|b| b.is_empty()).unwrap_or(true) {
@@ -95,11 +102,20 @@ fn stats(mut samples: Vec<Duration>) -> Stats {
     samples.sort_unstable();
     let total: Duration = samples.iter().sum();
     let at = |q: f64| samples[((samples.len() as f64 * q) as usize).min(samples.len() - 1)];
-    Stats { p50: at(0.50), p99: at(0.99), mean: total / u32::try_from(samples.len()).unwrap() }
+    Stats {
+        p50: at(0.50),
+        p99: at(0.99),
+        mean: total / u32::try_from(samples.len()).unwrap(),
+    }
 }
 
 fn print(name: &str, s: &Stats) {
-    println!("{name:>8}: p50 {:>7.1} µs  p99 {:>7.1} µs  mean {:>7.1} µs", us(s.p50), us(s.p99), us(s.mean));
+    println!(
+        "{name:>8}: p50 {:>7.1} µs  p99 {:>7.1} µs  mean {:>7.1} µs",
+        us(s.p50),
+        us(s.p99),
+        us(s.mean)
+    );
 }
 
 fn us(d: Duration) -> f64 {
@@ -125,7 +141,10 @@ async fn bench_invoke() -> Stats {
             payload: payload.clone(),
             deadline_ms: 4_000_000_000_000,
             invoked_function_arn: String::new(),
-            trace_id: Some("Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=1".to_owned()),
+            trace_id: Some(
+                "Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=1"
+                    .to_owned(),
+            ),
             client_context: None,
             cognito_identity: None,
         };
@@ -148,10 +167,12 @@ async fn bench_echo() -> Stats {
     let server = tokio::spawn(async move {
         let (stream, _) = listener.accept().await.unwrap();
         stream.set_nodelay(true).unwrap();
-        let service = hyper::service::service_fn(|request: hyper::Request<hyper::body::Incoming>| async move {
-            let body = request.into_body().collect().await.unwrap().to_bytes();
-            Ok::<_, Infallible>(hyper::Response::new(Full::new(body)))
-        });
+        let service = hyper::service::service_fn(
+            |request: hyper::Request<hyper::body::Incoming>| async move {
+                let body = request.into_body().collect().await.unwrap().to_bytes();
+                Ok::<_, Infallible>(hyper::Response::new(Full::new(body)))
+            },
+        );
         let _ = hyper::server::conn::http1::Builder::new()
             .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
             .await;
@@ -163,7 +184,12 @@ async fn bench_echo() -> Stats {
         let mut reader = BufReader::new(stream);
         let (mut line, mut body) = (String::new(), Vec::new());
         let mut request = Vec::new();
-        write!(request, "POST /echo HTTP/1.1\r\nHost: e\r\nContent-Length: {}\r\n\r\n", PAYLOAD.len()).unwrap();
+        write!(
+            request,
+            "POST /echo HTTP/1.1\r\nHost: e\r\nContent-Length: {}\r\n\r\n",
+            PAYLOAD.len()
+        )
+        .unwrap();
         request.extend_from_slice(PAYLOAD);
         let mut samples = Vec::with_capacity(SAMPLES);
         for i in 0..WARMUP + SAMPLES {
@@ -189,7 +215,10 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     runtime.block_on(async {
         let echo = bench_echo().await;
         let invoke = bench_invoke().await;

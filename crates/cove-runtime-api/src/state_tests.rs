@@ -173,7 +173,10 @@ fn during_the_upload_the_runtime_is_in_the_upload_state() {
     m.begin_response("a", ResponseKind::Response)
         .expect("may begin");
     assert_eq!(m.runtime_state(), RuntimeState::InvocationResponse);
-    assert_eq!(m.next_invocation(), Err(transition("InvocationResponse", "Ready")));
+    assert_eq!(
+        m.next_invocation(),
+        Err(transition("InvocationResponse", "Ready"))
+    );
     assert_eq!(
         m.begin_response("a", ResponseKind::Error),
         Err(transition("InvocationResponse", "InvocationErrorResponse"))

@@ -34,14 +34,20 @@ fn ric_dir() -> &'static Path {
     DIR.get_or_init(|| {
         let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
         let dir = tmp.parent().unwrap().join("python-ric");
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/install-test-python.sh");
+        let script =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/install-test-python.sh");
         let status = std::process::Command::new("bash")
             .arg(&script)
             .env("COVE_TEST_PYTHON_RIC", &dir)
             .stdout(Stdio::null())
             .status()
             .unwrap();
-        assert!(status.success(), "{} could not install awslambdaric into {}", script.display(), dir.display());
+        assert!(
+            status.success(),
+            "{} could not install awslambdaric into {}",
+            script.display(),
+            dir.display()
+        );
         dir
     })
 }
@@ -55,7 +61,8 @@ struct PythonRuntime {
 impl PythonRuntime {
     fn start(api: &RuntimeApi, handler: &str, name: &str) -> PythonRuntime {
         let ric = ric_dir();
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("cvapi-py-{name}-{}", std::process::id()));
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("cvapi-py-{name}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("handler.py"), HANDLER).unwrap();
         let child = Command::new("python3")
@@ -85,7 +92,9 @@ fn json_of(body: &Bytes) -> Value {
 }
 
 fn far_deadline() -> u64 {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
     u64::try_from(now.as_millis()).unwrap() + 600_000
 }
 
@@ -94,7 +103,9 @@ async fn python_echo_round_trip() {
     within(async {
         let api = serve();
         let _runtime = PythonRuntime::start(&api, "handler.echo", "echo");
-        api.ready().await.expect("the Python client asks for an invocation");
+        api.ready()
+            .await
+            .expect("the Python client asks for an invocation");
         for i in 0..3 {
             let id = format!("7c1d6f6e-0000-4000-8000-00000000000{i}");
             let mut inv = invocation(&id, &format!(r#"{{"hello":"world","n":{i}}}"#));
@@ -127,7 +138,8 @@ async fn python_handler_exception() {
         api.ready().await.unwrap();
         let mut inv = invocation("5f0c8a3e-1111-4000-8000-000000000001", r#"{"x":1}"#);
         inv.deadline_ms = far_deadline();
-        let InvokeOutcome::FunctionError { error_type, body } = api.invoke(inv).await.unwrap() else {
+        let InvokeOutcome::FunctionError { error_type, body } = api.invoke(inv).await.unwrap()
+        else {
             panic!("expected a function error")
         };
         let body = json_of(&body);
@@ -135,13 +147,21 @@ async fn python_handler_exception() {
         assert_eq!(body["errorType"], "ValueError");
         assert_eq!(body["requestId"], "5f0c8a3e-1111-4000-8000-000000000001");
         let stack = body["stackTrace"].as_array().expect("a stack trace");
-        assert!(stack.iter().any(|line| line.as_str().is_some_and(|l| l.contains("raise ValueError"))), "{stack:?}");
+        assert!(
+            stack.iter().any(|line| line
+                .as_str()
+                .is_some_and(|l| l.contains("raise ValueError"))),
+            "{stack:?}"
+        );
         // The Python client names the exception class, which is no `Runtime.`/`Function.` type.
         assert_eq!(error_type, "Runtime.Unknown");
         // The runtime carries on with the next invocation.
         let mut inv = invocation("5f0c8a3e-1111-4000-8000-000000000002", "[]");
         inv.deadline_ms = far_deadline();
-        assert!(matches!(api.invoke(inv).await, Ok(InvokeOutcome::FunctionError { .. })));
+        assert!(matches!(
+            api.invoke(inv).await,
+            Ok(InvokeOutcome::FunctionError { .. })
+        ));
     })
     .await;
 }
@@ -157,11 +177,20 @@ async fn python_init_error_for_a_missing_module() {
         assert_eq!(error_type, "Runtime.ImportModuleError");
         let body = json_of(&body);
         assert_eq!(body["errorType"], "Runtime.ImportModuleError");
-        assert_eq!(body["errorMessage"], "Unable to import module 'no_such_module': No module named 'no_such_module'");
+        assert_eq!(
+            body["errorMessage"],
+            "Unable to import module 'no_such_module': No module named 'no_such_module'"
+        );
         let status = runtime.child.wait().await.unwrap();
-        assert_eq!(status.code(), Some(1), "the client exits after posting the init error");
-        let InvokeOutcome::FunctionError { error_type, body: invoked } =
-            api.invoke(invocation("after-init", "{}")).await.unwrap()
+        assert_eq!(
+            status.code(),
+            Some(1),
+            "the client exits after posting the init error"
+        );
+        let InvokeOutcome::FunctionError {
+            error_type,
+            body: invoked,
+        } = api.invoke(invocation("after-init", "{}")).await.unwrap()
         else {
             panic!("the invoke returns the init error")
         };
