@@ -234,7 +234,9 @@ fn environment(cx: &mut Ctx, path: &Path, f: &FunctionSpec) -> Option<Vec<(Strin
         Err(e) => {
             let epath = path.key("environment");
             let at = match &e {
-                cove_runtimes::EnvError::InvalidKeys { keys } if keys.len() == 1 => epath.key(&keys[0]),
+                cove_runtimes::EnvError::InvalidKeys { keys } if keys.len() == 1 => {
+                    epath.key(&keys[0])
+                }
                 _ => epath,
             };
             cx.error(
