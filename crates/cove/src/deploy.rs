@@ -350,3 +350,23 @@ pub fn check_function_code(
     }
     Ok(())
 }
+
+/// Ends the execution environments whose network slot is gone (a deleted function,
+/// a smaller concurrency): their processes died with the namespace; this removes
+/// their cgroups. Environments of live slots are left alone.
+pub fn reap_orphan_environments(target: &Target) -> anyhow::Result<usize> {
+    let root = format!("cove-{}", target.prefix);
+    let slot_prefix = format!("{}-f-", target.prefix);
+    let report = cove_sandbox::reap_stale(&root, |id| {
+        // `p<pid>-<slot namespace>-<n>`
+        let ns = id
+            .split_once('-')
+            .and_then(|(_, rest)| rest.rsplit_once('-'))
+            .map(|(ns, _)| ns);
+        ns.is_some_and(|ns| {
+            ns.starts_with(&slot_prefix) && Path::new(cove_host::NETNS_DIR).join(ns).exists()
+        })
+    })
+    .context("removing the environments of deleted network slots")?;
+    Ok(report.reaped.len())
+}

@@ -36,5 +36,6 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
         );
     }
     args.target.record_applied(&text, &code)?;
+    crate::deploy::reap_orphan_environments(&args.target)?;
     Ok(Outcome::Ok)
 }

@@ -88,5 +88,6 @@ pub fn apply_deployed(
     }
     target.record_deployed(deployed)?;
     target.record_applied(&text, &code)?;
+    crate::deploy::reap_orphan_environments(target)?;
     Ok(net)
 }
