@@ -583,42 +583,108 @@ fn invoke_api_and_function_urls() {
     .expect("code");
     let out = d
         .cove()
-        .args(["fn", "deploy", "web", "--runtime", "python3.11", "--handler", "web.handler"])
+        .args([
+            "fn",
+            "deploy",
+            "web",
+            "--runtime",
+            "python3.11",
+            "--handler",
+            "web.handler",
+        ])
         .arg("--code")
         .arg(code.path())
-        .args(["--subnets", "functions/private-a", "--security-groups", "fn", "--concurrency", "2"])
+        .args([
+            "--subnets",
+            "functions/private-a",
+            "--security-groups",
+            "fn",
+            "--concurrency",
+            "2",
+        ])
         .output()
         .expect("deploy");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let s = serve(&d);
 
     // A function URL: the request becomes a payload-2.0 event, the answer the response.
     let (status, head, body) = http(s.addr, "POST", "/url/web/orders/7?x=1&x=2", b"hello");
     assert_eq!(status, 201, "{head}");
     let lower = head.to_ascii_lowercase();
-    assert!(lower.contains("x-from: cove") && lower.contains("set-cookie: a=1"), "{head}");
+    assert!(
+        lower.contains("x-from: cove") && lower.contains("set-cookie: a=1"),
+        "{head}"
+    );
     let v: Value = serde_json::from_slice(&body).expect("json");
-    assert_eq!(v, json!({"path": "/orders/7", "q": {"x": "1,2"}, "method": "POST", "body": "hello", "version": "2.0"}));
+    assert_eq!(
+        v,
+        json!({"path": "/orders/7", "q": {"x": "1,2"}, "method": "POST", "body": "hello", "version": "2.0"})
+    );
 
     // The Invoke API's answers and errors, as Lambda gives them.
     let (status, head, body) = http(s.addr, "GET", "/2015-03-31/functions/", b"");
     assert_eq!(status, 200, "{head}");
     let list: Value = serde_json::from_slice(&body).expect("json");
     assert_eq!(list["Functions"][0]["FunctionName"], "web");
-    assert_eq!(list["Functions"][0]["VpcConfig"]["SubnetIds"], json!(["private-a"]));
-    let (status, head, _) = http(s.addr, "POST", "/2015-03-31/functions/nope/invocations", b"{}");
+    assert_eq!(
+        list["Functions"][0]["VpcConfig"]["SubnetIds"],
+        json!(["private-a"])
+    );
+    let (status, head, _) = http(
+        s.addr,
+        "POST",
+        "/2015-03-31/functions/nope/invocations",
+        b"{}",
+    );
     assert_eq!(status, 404);
-    assert!(head.to_ascii_lowercase().contains("x-amzn-errortype: resourcenotfoundexception"), "{head}");
-    let (status, head, _) = http(s.addr, "POST", "/2015-03-31/functions/web/invocations", b"{not json");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("x-amzn-errortype: resourcenotfoundexception"),
+        "{head}"
+    );
+    let (status, head, _) = http(
+        s.addr,
+        "POST",
+        "/2015-03-31/functions/web/invocations",
+        b"{not json",
+    );
     assert_eq!(status, 400, "{head}");
-    assert!(head.to_ascii_lowercase().contains("invalidrequestcontentexception"), "{head}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("invalidrequestcontentexception"),
+        "{head}"
+    );
     let big = vec![b' '; 6 * 1024 * 1024 + 1];
-    let (status, head, _) = http(s.addr, "POST", "/2015-03-31/functions/web/invocations", &big);
+    let (status, head, _) = http(
+        s.addr,
+        "POST",
+        "/2015-03-31/functions/web/invocations",
+        &big,
+    );
     assert_eq!(status, 413, "{head}");
-    assert!(head.to_ascii_lowercase().contains("requestentitytoolargeexception"), "{head}");
-    let (status, head, body) = http(s.addr, "POST", "/2015-03-31/functions/web/invocations", br#"{"rawPath":"/","requestContext":{"http":{"method":"GET"}},"version":"1"}"#);
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("requestentitytoolargeexception"),
+        "{head}"
+    );
+    let (status, head, body) = http(
+        s.addr,
+        "POST",
+        "/2015-03-31/functions/web/invocations",
+        br#"{"rawPath":"/","requestContext":{"http":{"method":"GET"}},"version":"1"}"#,
+    );
     assert_eq!(status, 200, "{head}");
-    assert!(head.contains("X-Amz-Executed-Version: $LATEST") || head.to_ascii_lowercase().contains("x-amz-executed-version: $latest"), "{head}");
+    assert!(
+        head.contains("X-Amz-Executed-Version: $LATEST")
+            || head
+                .to_ascii_lowercase()
+                .contains("x-amz-executed-version: $latest"),
+        "{head}"
+    );
     let v: Value = serde_json::from_slice(&body).expect("json");
     assert_eq!(v["statusCode"], 201, "{v}");
 }
