@@ -87,7 +87,7 @@ pub fn snapshot(src: &Path, store: &Path) -> Result<CodeRef, CodeError> {
     let tmp = store.join(format!(".tmp-{}-{}", std::process::id(), unique()));
     let result = (|| {
         if meta.is_dir() {
-            copy_tree(src, &tmp, src)?;
+            copy_tree(src, &tmp)?;
         } else if meta.is_file()
             && src
                 .extension()
@@ -170,7 +170,7 @@ fn file_mode(mode: u32) -> u32 {
     if mode & 0o111 != 0 { 0o755 } else { 0o644 }
 }
 
-fn copy_tree(from: &Path, to: &Path, src: &Path) -> Result<(), CodeError> {
+fn copy_tree(from: &Path, to: &Path) -> Result<(), CodeError> {
     let read = |p: &Path| {
         let path = p.to_owned();
         move |source| CodeError::Read { path, source }
@@ -195,7 +195,7 @@ fn copy_tree(from: &Path, to: &Path, src: &Path) -> Result<(), CodeError> {
             let link = fs::read_link(&path).map_err(read(&path))?;
             symlink(&link, &target).map_err(write(&target))?;
         } else if kind.is_dir() {
-            copy_tree(&path, &target, src)?;
+            copy_tree(&path, &target)?;
         } else if kind.is_file() {
             fs::copy(&path, &target).map_err(write(&target))?;
             fs::set_permissions(&target, fs::Permissions::from_mode(file_mode(meta.mode())))
