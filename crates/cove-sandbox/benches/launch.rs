@@ -1,1 +1,144 @@
-fn main() {}
+//! Cost of launching an environment, against the floor of starting a process in the
+//! namespace, and what it adds to the cold start of a trivial Python program.
+//! Needs root.
+//!
+//! `cargo bench -p cove-sandbox --bench launch` (`LAUNCH_N` launches per series,
+//! default 200; `LAUNCH_PY_N` Python runs per series, default 30).
+//!
+//! Series:
+//! * `spawn floor`: `Host::spawn` of `/bin/true` in the namespace until `execve`
+//!   (what any launcher pays; no cgroup, no mounts, no init);
+//! * `launch-to-exec`: `Sandbox::launch` until the runtime's `execve` (cgroups
+//!   created and limited, init started and joined, mounts, privileges dropped);
+//! * `launch+exit+cleanup`: the whole life of an environment running `/bin/true`;
+//! * Python `-c pass`: launch until exit in the sandbox at 128 MiB (0.1 CPU floor)
+//!   and at 1769 MiB (one CPU), and on the host without any sandbox.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use cove_host::Host;
+use cove_sandbox::{CpuPolicy, EnvSpec, EnvStdio, InitProgram, Sandbox, SandboxConfig};
+
+fn env(key: &str, default: usize) -> usize {
+    std::env::var(key)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn pct(mut v: Vec<Duration>) -> (Duration, Duration, Duration) {
+    v.sort_unstable();
+    let at = |p: usize| v[(v.len() * p / 100).min(v.len() - 1)];
+    (at(50), at(90), at(99))
+}
+
+fn show(name: &str, v: Vec<Duration>) {
+    let n = v.len();
+    let (p50, p90, p99) = pct(v);
+    println!("{name:<40} n={n:<4} p50 {p50:>10.3?}  p90 {p90:>10.3?}  p99 {p99:>10.3?}");
+}
+
+struct Netns(String);
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+    }
+}
+
+fn main() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("launch bench: needs root");
+        return;
+    }
+    let n = env("LAUNCH_N", 200);
+    let py_n = env("LAUNCH_PY_N", 30);
+    let name = format!("cvsb-bench-{}", std::process::id());
+    let ok = Command::new("ip")
+        .args(["netns", "add", &name])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "ip netns add {name}");
+    let _ns = Netns(name.clone());
+    let code = std::env::temp_dir().join(&name);
+    std::fs::create_dir_all(&code).expect("code dir");
+    let host = Host::new("cvsb").expect("prefix");
+    let init = InitProgram::binary(env!("CARGO_BIN_EXE_cove-env-init"));
+    let sandbox =
+        Sandbox::new(host.clone(), SandboxConfig::new(name.clone(), init)).expect("sandbox");
+    println!(
+        "cgroup {:?}, missing controllers {:?}",
+        sandbox.cgroup_version(),
+        sandbox.missing_controllers()
+    );
+    let spec = |id: String, argv: &[&str], mib: u64| {
+        EnvSpec::new(
+            name.clone(),
+            id,
+            argv.iter().map(|s| s.to_string()).collect(),
+            &code,
+            mib,
+        )
+    };
+
+    let mut floor = Vec::with_capacity(n);
+    for _ in 0..n {
+        let mut cmd = Command::new("/bin/true");
+        cmd.stdout(Stdio::null()).stderr(Stdio::null());
+        let t = Instant::now();
+        let mut child = host.spawn(&name, cmd).expect("spawn");
+        floor.push(t.elapsed());
+        child.wait().expect("wait");
+    }
+
+    let (mut exec, mut life) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    for i in 0..n {
+        let t = Instant::now();
+        let r = sandbox
+            .launch(
+                &spec(format!("b{i}"), &["/bin/true"], 128),
+                EnvStdio::null(),
+            )
+            .expect("launch");
+        exec.push(r.report().launch_to_exec);
+        let exit = r.wait().expect("wait");
+        assert!(exit.success());
+        r.cleanup().expect("cleanup");
+        life.push(t.elapsed());
+    }
+    show("spawn floor (Host::spawn, to execve)", floor);
+    show("launch-to-exec", exec);
+    show("launch+exit+cleanup (/bin/true)", life);
+
+    let python = ["/usr/bin/python3", "-c", "pass"];
+    for mib in [128, 1769] {
+        let mut v = Vec::with_capacity(py_n);
+        for i in 0..py_n {
+            let t = Instant::now();
+            let r = sandbox
+                .launch(&spec(format!("p{mib}-{i}"), &python, mib), EnvStdio::null())
+                .expect("launch");
+            assert!(r.wait().expect("wait").success());
+            v.push(t.elapsed());
+            r.cleanup().expect("cleanup");
+        }
+        let cpu = cove_sandbox::Limits::new(mib, 1, &CpuPolicy::default()).millicpus();
+        show(&format!("python -c pass, {mib} MiB ({cpu} mCPU)"), v);
+    }
+    let mut bare = Vec::with_capacity(py_n);
+    for _ in 0..py_n {
+        let t = Instant::now();
+        let ok = Command::new(python[0])
+            .args(&python[1..])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok);
+        bare.push(t.elapsed());
+    }
+    show("python -c pass, host, no sandbox", bare);
+
+    let _ = sandbox.reap_stale(|_| false);
+    let _ = sandbox.remove_root();
+    let _ = std::fs::remove_dir_all(&code);
+}

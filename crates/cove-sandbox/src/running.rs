@@ -403,7 +403,10 @@ mod tests {
     fn exit_from_status() {
         use std::os::unix::process::ExitStatusExt as _;
         let killed = Exit::new(ExitStatus::from_raw(9), Some(1));
-        assert_eq!((killed.code, killed.signal, killed.oom_killed), (None, Some(9), true));
+        assert_eq!(
+            (killed.code, killed.signal, killed.oom_killed),
+            (None, Some(9), true)
+        );
         let ok = Exit::new(ExitStatus::from_raw(0), None);
         assert!(ok.success() && !ok.oom_killed);
         let code = Exit::new(ExitStatus::from_raw(2 << 8), Some(0));

@@ -318,7 +318,9 @@ fn reap(base: &CgroupBase, alive: impl Fn(&str) -> bool) -> Result<ReapReport, S
         let layout = base.env(&id, &limits);
         let deadline = Instant::now() + KILL_DEADLINE;
         let found = ops::members(&layout).map(|p| p.len()).unwrap_or(0);
-        match ops::kill_all(&id, &layout, deadline).and_then(|()| ops::remove(&id, &layout, deadline)) {
+        match ops::kill_all(&id, &layout, deadline)
+            .and_then(|()| ops::remove(&id, &layout, deadline))
+        {
             Ok(()) => {
                 report.killed += found;
                 report.reaped.push(id);

@@ -109,7 +109,11 @@ impl EnvSpec {
             })
         };
         if self.namespace.is_empty() {
-            return bad("namespace", &self.namespace, "name the ENI's network namespace");
+            return bad(
+                "namespace",
+                &self.namespace,
+                "name the ENI's network namespace",
+            );
         }
         if !valid_name(&self.id, MAX_ID_LEN) {
             return bad("id", &self.id, ID_RULE);
@@ -138,22 +142,42 @@ impl EnvSpec {
             check_abs("runtime_dir", dir)?;
         }
         if self.tmp_mib == 0 || self.tmp_mib > MAX_MEMORY_MIB {
-            return bad("tmp_mib", &self.tmp_mib, "use 1 to 1048576 MiB (default 512)");
+            return bad(
+                "tmp_mib",
+                &self.tmp_mib,
+                "use 1 to 1048576 MiB (default 512)",
+            );
         }
         if !(MIN_MEMORY_MIB..=MAX_MEMORY_MIB).contains(&self.memory_mib) {
             return bad("memory_mib", &self.memory_mib, "use 16 to 1048576 MiB");
         }
         if self.pids_max < 1 {
-            return bad("pids_max", &self.pids_max, "allow at least 1 process (default 1024)");
+            return bad(
+                "pids_max",
+                &self.pids_max,
+                "allow at least 1 process (default 1024)",
+            );
         }
         if self.nofile < 3 {
-            return bad("nofile", &self.nofile, "allow at least 3 files (default 1024)");
+            return bad(
+                "nofile",
+                &self.nofile,
+                "allow at least 3 files (default 1024)",
+            );
         }
         if self.uid == 0 {
-            return bad("uid", &self.uid, "use an unprivileged uid, e.g. 65534 (nobody)");
+            return bad(
+                "uid",
+                &self.uid,
+                "use an unprivileged uid, e.g. 65534 (nobody)",
+            );
         }
         if self.gid == 0 {
-            return bad("gid", &self.gid, "use an unprivileged gid, e.g. 65534 (nogroup)");
+            return bad(
+                "gid",
+                &self.gid,
+                "use an unprivileged gid, e.g. 65534 (nogroup)",
+            );
         }
         Ok(())
     }
@@ -205,7 +229,10 @@ mod tests {
         let s = spec();
         assert_eq!(field_of(&s), None);
         assert_eq!(s.cwd, Path::new(TASK_DIR));
-        assert_eq!((s.tmp_mib, s.pids_max, s.uid, s.gid), (512, 1024, 65534, 65534));
+        assert_eq!(
+            (s.tmp_mib, s.pids_max, s.uid, s.gid),
+            (512, 1024, 65534, 65534)
+        );
         assert!(s.env.is_empty());
     }
 
@@ -220,15 +247,30 @@ mod tests {
             ("argv", Box::new(|s| s.argv.clear())),
             ("argv[0]", Box::new(|s| s.argv = vec![String::new()])),
             ("argv", Box::new(|s| s.argv.push("a\0b".into()))),
-            ("env", Box::new(|s| drop(s.env.insert("A=B".into(), "1".into())))),
-            ("env", Box::new(|s| drop(s.env.insert(String::new(), "1".into())))),
-            ("env", Box::new(|s| drop(s.env.insert("A".into(), "\0".into())))),
+            (
+                "env",
+                Box::new(|s| drop(s.env.insert("A=B".into(), "1".into()))),
+            ),
+            (
+                "env",
+                Box::new(|s| drop(s.env.insert(String::new(), "1".into()))),
+            ),
+            (
+                "env",
+                Box::new(|s| drop(s.env.insert("A".into(), "\0".into()))),
+            ),
             ("cwd", Box::new(|s| s.cwd = "task".into())),
             ("code_dir", Box::new(|s| s.code_dir = "code".into())),
-            ("runtime_dir", Box::new(|s| s.runtime_dir = Some("rt".into()))),
+            (
+                "runtime_dir",
+                Box::new(|s| s.runtime_dir = Some("rt".into())),
+            ),
             ("tmp_mib", Box::new(|s| s.tmp_mib = 0)),
             ("memory_mib", Box::new(|s| s.memory_mib = 15)),
-            ("memory_mib", Box::new(|s| s.memory_mib = MAX_MEMORY_MIB + 1)),
+            (
+                "memory_mib",
+                Box::new(|s| s.memory_mib = MAX_MEMORY_MIB + 1),
+            ),
             ("pids_max", Box::new(|s| s.pids_max = 0)),
             ("nofile", Box::new(|s| s.nofile = 2)),
             ("uid", Box::new(|s| s.uid = 0)),

@@ -141,9 +141,9 @@ fn unescape(s: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        let octal = bytes.get(i + 1..i + 4).filter(|d| {
-            bytes[i] == b'\\' && d.iter().all(|c| (b'0'..=b'7').contains(c))
-        });
+        let octal = bytes
+            .get(i + 1..i + 4)
+            .filter(|d| bytes[i] == b'\\' && d.iter().all(|c| (b'0'..=b'7').contains(c)));
         match octal.and_then(|d| u8::from_str_radix(std::str::from_utf8(d).ok()?, 8).ok()) {
             Some(b) => {
                 out.push(b);
@@ -196,7 +196,11 @@ mod tests {
             got,
             vec![
                 ("/sys/fs/cgroup/cpu".into(), vec![Controller::Cpu], false),
-                ("/sys/fs/cgroup/memory".into(), vec![Controller::Memory], false),
+                (
+                    "/sys/fs/cgroup/memory".into(),
+                    vec![Controller::Memory],
+                    false
+                ),
                 ("/sys/fs/cgroup/freezer".into(), vec![], true),
                 ("/sys/fs/cgroup/pids".into(), vec![Controller::Pids], false),
             ]
@@ -214,7 +218,11 @@ mod tests {
             panic!("v1 expected");
         };
         assert_eq!(unified, None);
-        assert_eq!(mounts.len(), 2, "the bind mount of the same hierarchy is skipped");
+        assert_eq!(
+            mounts.len(),
+            2,
+            "the bind mount of the same hierarchy is skipped"
+        );
         assert_eq!(mounts[0].controllers, BTreeSet::from([Controller::Cpu]));
         assert_eq!(mounts[1].path, PathBuf::from("/cg/my mem"));
         assert!(mounts[1].freezer);

@@ -161,7 +161,9 @@ impl CgroupBase {
                 unified: Some(_), ..
             } => KillMethod::CgroupKill(last.join("cgroup.kill")),
             Hierarchy::V1 { mounts, .. }
-                if mounts.iter().any(|m| m.freezer && last.starts_with(&m.path)) =>
+                if mounts
+                    .iter()
+                    .any(|m| m.freezer && last.starts_with(&m.path)) =>
             {
                 KillMethod::Freeze(last.join("freezer.state"))
             }
@@ -285,11 +287,27 @@ mod tests {
         assert_eq!(
             files(&l),
             [
-                ("/cg/cpu/cvsb-r/e1/cpu.cfs_period_us".into(), "100000".into(), false),
+                (
+                    "/cg/cpu/cvsb-r/e1/cpu.cfs_period_us".into(),
+                    "100000".into(),
+                    false
+                ),
                 // 256 MiB buy 256/1769 = 0.144 CPU: 14.4 ms per 100 ms.
-                ("/cg/cpu/cvsb-r/e1/cpu.cfs_quota_us".into(), "14400".into(), false),
-                ("/cg/memory/cvsb-r/e1/memory.limit_in_bytes".into(), bytes.clone(), false),
-                ("/cg/memory/cvsb-r/e1/memory.memsw.limit_in_bytes".into(), bytes, true),
+                (
+                    "/cg/cpu/cvsb-r/e1/cpu.cfs_quota_us".into(),
+                    "14400".into(),
+                    false
+                ),
+                (
+                    "/cg/memory/cvsb-r/e1/memory.limit_in_bytes".into(),
+                    bytes.clone(),
+                    false
+                ),
+                (
+                    "/cg/memory/cvsb-r/e1/memory.memsw.limit_in_bytes".into(),
+                    bytes,
+                    true
+                ),
                 ("/cg/pids/cvsb-r/e1/pids.max".into(), "64".into(), false),
             ]
         );
@@ -297,7 +315,10 @@ mod tests {
             l.kill,
             KillMethod::CgroupKill("/cg/unified/cvsb-r/e1/cgroup.kill".into())
         );
-        assert_eq!(l.members, PathBuf::from("/cg/unified/cvsb-r/e1/cgroup.procs"));
+        assert_eq!(
+            l.members,
+            PathBuf::from("/cg/unified/cvsb-r/e1/cgroup.procs")
+        );
         assert_eq!(
             l.oom_events,
             Some(PathBuf::from("/cg/memory/cvsb-r/e1/memory.oom_control"))
@@ -349,7 +370,10 @@ mod tests {
             ]
         );
         assert_eq!(l.missing, [Controller::Pids]);
-        assert_eq!(l.kill, KillMethod::CgroupKill(format!("{d}/cgroup.kill").into()));
+        assert_eq!(
+            l.kill,
+            KillMethod::CgroupKill(format!("{d}/cgroup.kill").into())
+        );
         assert_eq!(l.oom_events, Some(format!("{d}/memory.events").into()));
     }
 

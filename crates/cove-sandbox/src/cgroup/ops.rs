@@ -72,7 +72,10 @@ pub(crate) fn prepare_root(
     } else {
         for c in Controller::ALL {
             if !base.available.contains(&c) {
-                missing.insert(c, "no v1 hierarchy of this controller is mounted".to_owned());
+                missing.insert(
+                    c,
+                    "no v1 hierarchy of this controller is mounted".to_owned(),
+                );
             }
         }
     }
@@ -158,7 +161,11 @@ pub(crate) fn oom_kills(layout: &EnvLayout) -> Option<u64> {
 
 /// Kills every process of the environment and waits until none is left (or
 /// `deadline` passes: [`SandboxError::KillTimeout`]).
-pub(crate) fn kill_all(id: &str, layout: &EnvLayout, deadline: Instant) -> Result<(), SandboxError> {
+pub(crate) fn kill_all(
+    id: &str,
+    layout: &EnvLayout,
+    deadline: Instant,
+) -> Result<(), SandboxError> {
     loop {
         let procs = members(layout)?;
         if procs.is_empty() {
@@ -229,7 +236,9 @@ fn remove_dir(id: &str, dir: &PathBuf, deadline: Instant) -> Result<(), SandboxE
         match fs::remove_dir(dir) {
             Ok(()) => return Ok(()),
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-            Err(e) if e.raw_os_error() == Some(Errno::EBUSY as i32) && Instant::now() < deadline => {
+            Err(e)
+                if e.raw_os_error() == Some(Errno::EBUSY as i32) && Instant::now() < deadline =>
+            {
                 thread::sleep(POLL);
             }
             Err(source) => {

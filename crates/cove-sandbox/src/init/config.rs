@@ -243,7 +243,14 @@ mod tests {
             .collect();
         assert_eq!(
             targets,
-            ["/var/task", "/opt", "/tmp", "/dev/shm", "/var/tmp", "/run/lock"]
+            [
+                "/var/task",
+                "/opt",
+                "/tmp",
+                "/dev/shm",
+                "/var/tmp",
+                "/run/lock"
+            ]
         );
         assert_eq!(
             c.mounts[0],
@@ -290,13 +297,22 @@ mod tests {
             ["/usr/local/bin/python3", "/usr/bin/python3", "/bin/python3"]
         );
         let mut s = spec();
-        s.env.insert("PATH".into(), "/var/lang/bin/:/opt/bin::".into());
+        s.env
+            .insert("PATH".into(), "/var/lang/bin/:/opt/bin::".into());
         assert_eq!(
             InitConfig::plan(&s).program,
-            ["/var/lang/bin/python3", "/opt/bin/python3", "python3", "python3"]
+            [
+                "/var/lang/bin/python3",
+                "/opt/bin/python3",
+                "python3",
+                "python3"
+            ]
         );
         assert_eq!(candidates("./bootstrap", "/x"), ["./bootstrap"]);
-        assert_eq!(candidates("/var/task/bootstrap", "/x"), ["/var/task/bootstrap"]);
+        assert_eq!(
+            candidates("/var/task/bootstrap", "/x"),
+            ["/var/task/bootstrap"]
+        );
     }
 
     #[test]
@@ -332,7 +348,10 @@ mod tests {
 
     #[test]
     fn fdinfo() {
-        assert_eq!(fdinfo_cloexec("pos:\t0\nflags:\t02100002\nmnt_id:\t1\n"), Some(true));
+        assert_eq!(
+            fdinfo_cloexec("pos:\t0\nflags:\t02100002\nmnt_id:\t1\n"),
+            Some(true)
+        );
         assert_eq!(fdinfo_cloexec("pos:\t0\nflags:\t0100002\n"), Some(false));
         assert_eq!(fdinfo_cloexec("pos:\t0\n"), None);
     }

@@ -100,7 +100,7 @@ fn run(status: &mut UnixStream) -> Result<Never, Failure> {
     setrlimit(Resource::RLIMIT_NOFILE, config.nofile, config.nofile)
         .map_err(errno("limit open files"))?;
     setrlimit(Resource::RLIMIT_CORE, 0, 0).map_err(errno("disable core dumps"))?;
-    check_descriptors(status.as_raw_fd())?;
+    close_inherited(status.as_raw_fd())?;
 
     let (uid, gid) = (Uid::from_raw(config.uid), Gid::from_raw(config.gid));
     nix::unistd::setgroups(&[]).map_err(errno("drop supplementary groups"))?;
@@ -126,9 +126,10 @@ fn run(status: &mut UnixStream) -> Result<Never, Failure> {
     }
     Err(match first {
         Some((program, e)) => fail(format!("exec {program}"))(e.to_string()),
-        None => fail(format!("exec {}", config.argv.first().map_or("", String::as_str)))(
-            format!("not found in {}", config.program.join(", ")),
-        ),
+        None => fail(format!(
+            "exec {}",
+            config.argv.first().map_or("", String::as_str)
+        ))(format!("not found in {}", config.program.join(", "))),
     })
 }
 
@@ -188,29 +189,23 @@ fn ensure_dir(target: &str) -> Result<(), String> {
     fs::create_dir_all(target).map_err(|e| format!("creating the mount point: {e}"))
 }
 
-/// Refuses to run the program with a descriptor it would inherit other than standard
-/// input, output and error: cove opens everything close-on-exec, so such a
-/// descriptor leaked into cove from whoever started it.
-fn check_descriptors(status: i32) -> Result<(), Failure> {
+/// Closes descriptors the program would inherit other than standard input, output
+/// and error: cove opens everything close-on-exec, so such a descriptor leaked into
+/// cove from whoever started it, and must not reach a tenant's code.
+fn close_inherited(status: i32) -> Result<(), Failure> {
     let dir = fs::read_dir("/proc/self/fd").map_err(|e| fail("list descriptors")(e.to_string()))?;
-    for entry in dir.flatten() {
-        let Some(fd) = entry.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
-            continue;
-        };
-        if fd <= 2 || fd == status {
-            continue;
-        }
-        let info = fs::read_to_string(format!("/proc/self/fdinfo/{fd}")).unwrap_or_default();
-        // Gone (the directory listing's own descriptor) or close-on-exec: fine.
-        if fdinfo_cloexec(&info) == Some(false) {
-            let target = fs::read_link(entry.path())
-                .map(|p| p.display().to_string())
-                .unwrap_or_default();
-            return Err(fail("check inherited descriptors")(format!(
-                "descriptor {fd} ({target}) is not close-on-exec and would leak into the \
-                 environment; start cove without it or open it with O_CLOEXEC"
-            )));
-        }
+    let leaked: Vec<i32> = dir
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|&fd| fd > 2 && fd != status)
+        // Gone (the listing's own descriptor) or close-on-exec: nothing to do.
+        .filter(|fd| {
+            let info = fs::read_to_string(format!("/proc/self/fdinfo/{fd}")).unwrap_or_default();
+            fdinfo_cloexec(&info) == Some(false)
+        })
+        .collect();
+    for fd in leaked {
+        nix::unistd::close(fd).map_err(errno(format!("close inherited descriptor {fd}")))?;
     }
     Ok(())
 }
@@ -218,6 +213,8 @@ fn check_descriptors(status: i32) -> Result<(), Failure> {
 fn cstrings(items: &[String], what: &str) -> Result<Vec<CString>, Failure> {
     items
         .iter()
-        .map(|s| CString::new(s.as_str()).map_err(|e| fail(format!("encode {what}"))(e.to_string())))
+        .map(|s| {
+            CString::new(s.as_str()).map_err(|e| fail(format!("encode {what}"))(e.to_string()))
+        })
         .collect()
 }
