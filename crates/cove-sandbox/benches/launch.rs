@@ -6,11 +6,13 @@
 //! default 200; `LAUNCH_PY_N` Python runs per series, default 30).
 //!
 //! Series:
-//! * `spawn floor`: `Host::spawn` of `/bin/true` in the namespace until `execve`
-//!   (what any launcher pays; no cgroup, no mounts, no init);
+//! * `spawn floor`: `Host::spawn` of `/bin/true` (and of the init binary) in the
+//!   namespace until `execve` (what any launcher pays; no cgroup, no mounts);
 //! * `launch-to-exec`: `Sandbox::launch` until the runtime's `execve` (cgroups
 //!   created and limited, init started and joined, mounts, privileges dropped);
 //! * `launch+exit+cleanup`: the whole life of an environment running `/bin/true`;
+//! * launches while up to `LAUNCH_N` environments stay up, then the cleanup (kill,
+//!   wait, remove cgroups) of each;
 //! * Python `-c pass`: launch until exit in the sandbox at 128 MiB (0.1 CPU floor)
 //!   and at 1769 MiB (one CPU), and on the host without any sandbox.
 
@@ -92,7 +94,20 @@ fn main() {
         child.wait().expect("wait");
     }
 
+    let mut floor_init = Vec::with_capacity(n);
+    for _ in 0..n {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_cove-env-init"));
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let t = Instant::now();
+        let mut child = host.spawn(&name, cmd).expect("spawn");
+        floor_init.push(t.elapsed());
+        child.wait().expect("wait");
+    }
+
     let (mut exec, mut life) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    let (mut cg, mut sp, mut su) = (Vec::new(), Vec::new(), Vec::new());
     for i in 0..n {
         let t = Instant::now();
         let r = sandbox
@@ -102,14 +117,44 @@ fn main() {
             )
             .expect("launch");
         exec.push(r.report().launch_to_exec);
+        let ph = r.report().phases;
+        cg.push(ph.cgroups);
+        sp.push(ph.spawn);
+        su.push(ph.setup);
         let exit = r.wait().expect("wait");
         assert!(exit.success());
         r.cleanup().expect("cleanup");
         life.push(t.elapsed());
     }
+    // Environments that stay up: launches next to many live ones, then cleanup.
+    let mut held = Vec::with_capacity(n);
+    let mut exec_held = Vec::with_capacity(n);
+    for i in 0..n {
+        let r = sandbox
+            .launch(
+                &spec(format!("h{i}"), &["/bin/sleep", "600"], 128),
+                EnvStdio::null(),
+            )
+            .expect("launch");
+        exec_held.push(r.report().launch_to_exec);
+        held.push(r);
+    }
+    let mut cleanup = Vec::with_capacity(n);
+    for r in held {
+        let t = Instant::now();
+        r.cleanup().expect("cleanup");
+        cleanup.push(t.elapsed());
+    }
+
     show("spawn floor (Host::spawn, to execve)", floor);
+    show("spawn floor (the init binary)", floor_init);
     show("launch-to-exec", exec);
+    show("  cgroups (create, limits)", cg);
+    show("  spawn init (to its execve)", sp);
+    show("  setup (join, init, to runtime execve)", su);
     show("launch+exit+cleanup (/bin/true)", life);
+    show(&format!("launch-to-exec, up to {n} running"), exec_held);
+    show("cleanup of a running environment", cleanup);
 
     let python = ["/usr/bin/python3", "-c", "pass"];
     for mib in [128, 1769] {

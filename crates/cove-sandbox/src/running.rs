@@ -68,6 +68,20 @@ pub struct LaunchReport {
     pub limits: Limits,
     /// From the start of [`crate::Sandbox::launch`] to the runtime's `execve`.
     pub launch_to_exec: Duration,
+    /// Where that time went.
+    pub phases: LaunchPhases,
+}
+
+/// The parts of [`LaunchReport::launch_to_exec`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LaunchPhases {
+    /// Validation, planning, creating the cgroups and writing their limits.
+    pub cgroups: Duration,
+    /// Starting the init in the namespace (until its `execve`).
+    pub spawn: Duration,
+    /// Moving it into the cgroups, sending its instructions, and its work until the
+    /// runtime's `execve` (mounts, limits, privileges).
+    pub setup: Duration,
 }
 
 type Outcome = Result<Exit, Arc<io::Error>>;

@@ -21,7 +21,7 @@ use crate::cgroup::ops;
 use crate::error::SandboxError;
 use crate::init::config::{InitConfig, InitOutcome};
 use crate::limits::{CpuPolicy, Limits};
-use crate::running::{KILL_DEADLINE, LaunchReport, Running};
+use crate::running::{KILL_DEADLINE, LaunchPhases, LaunchReport, Running};
 use crate::spec::{EnvSpec, ID_RULE, valid_name};
 
 /// How long the init may take to set an environment up before the launch fails.
@@ -172,7 +172,11 @@ impl Sandbox {
         let layout = self.base.env(&spec.id, &limits);
         let config = InitConfig::plan(spec);
         ops::create(&spec.id, &layout)?;
-        let child = match self.start_init(spec, &layout, &config, stdio) {
+        let mut phases = LaunchPhases {
+            cgroups: start.elapsed(),
+            ..LaunchPhases::default()
+        };
+        let child = match self.start_init(spec, &layout, &config, stdio, &mut phases) {
             Ok(child) => child,
             Err(e) => {
                 discard(&spec.id, &layout, None);
@@ -184,6 +188,7 @@ impl Sandbox {
             missing: layout.missing.clone(),
             limits,
             launch_to_exec: start.elapsed(),
+            phases,
         };
         Running::start(&spec.id, child, layout, report)
     }
@@ -196,7 +201,9 @@ impl Sandbox {
         layout: &EnvLayout,
         config: &InitConfig,
         stdio: EnvStdio,
+        phases: &mut LaunchPhases,
     ) -> Result<Child, SandboxError> {
+        let start = Instant::now();
         let channel = |source| SandboxError::InitChannel {
             id: spec.id.clone(),
             source,
@@ -216,6 +223,7 @@ impl Sandbox {
                     ns: spec.namespace.clone(),
                     source: Box::new(source),
                 })?;
+        phases.spawn = start.elapsed();
         // The init waits for its instructions, so it is in the cgroups before it does
         // anything.
         let talk = ops::join(layout, child.id()).and_then(|()| {
@@ -227,6 +235,7 @@ impl Sandbox {
             ours.read_to_end(&mut answer).map_err(channel)?;
             Ok(answer)
         });
+        phases.setup = start.elapsed() - phases.spawn;
         let outcome = match talk {
             Ok(answer) => InitOutcome::from_bytes(&answer),
             Err(e) => {

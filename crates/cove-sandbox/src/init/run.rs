@@ -7,7 +7,6 @@ use std::ffi::CString;
 use std::fs::{self, File};
 use std::io::{Read as _, Write as _};
 use std::os::fd::{AsFd as _, AsRawFd as _};
-use std::os::unix::net::UnixStream;
 use std::path::Path;
 
 use nix::errno::Errno;
@@ -48,7 +47,7 @@ pub fn init_main() -> ! {
     let status = std::io::stdin()
         .as_fd()
         .try_clone_to_owned()
-        .map(UnixStream::from);
+        .map(File::from);
     let mut status = match status {
         Ok(s) => s,
         Err(e) => {
@@ -72,7 +71,7 @@ pub fn init_main() -> ! {
 
 enum Never {}
 
-fn run(status: &mut UnixStream) -> Result<Never, Failure> {
+fn run(status: &mut File) -> Result<Never, Failure> {
     let mut bytes = Vec::new();
     status
         .read_to_end(&mut bytes)
