@@ -35,7 +35,7 @@ pub mod cgroup;
 pub mod init;
 
 pub use crate::cgroup::Controller;
-pub use crate::cgroup::detect::CgroupVersion;
+pub use crate::cgroup::detect::{CgroupVersion, Hierarchy, V1Mount};
 pub use crate::error::SandboxError;
 pub use crate::init::config::{DEFAULT_PATH, MASK_TMPFS_MIB, MASKED_DIRS};
 pub use crate::init::run::init_main;

@@ -71,6 +71,10 @@ pub struct SandboxConfig {
     pub init: InitProgram,
     /// How CPU follows memory.
     pub cpu: CpuPolicy,
+    /// The cgroup hierarchies to use; detected when `None` (see
+    /// [`Hierarchy::detect`]). Set it to use a hierarchy mounted elsewhere, or only
+    /// some of the host's.
+    pub hierarchy: Option<Hierarchy>,
 }
 
 impl SandboxConfig {
@@ -82,6 +86,7 @@ impl SandboxConfig {
             cgroup_parent: PathBuf::new(),
             init,
             cpu: CpuPolicy::default(),
+            hierarchy: None,
         }
     }
 }
@@ -137,7 +142,11 @@ impl Sandbox {
     /// also enabling memory, pids and cpu for it). Controllers the host lacks are
     /// listed by [`Sandbox::missing_controllers`], not an error.
     pub fn new(host: Host, config: SandboxConfig) -> Result<Sandbox, SandboxError> {
-        let mut base = base(&config.cgroup_root, &config.cgroup_parent)?;
+        let mut base = base(
+            &config.cgroup_root,
+            &config.cgroup_parent,
+            config.hierarchy.clone(),
+        )?;
         let missing = ops::prepare_root(&mut base)?;
         Ok(Sandbox {
             host,
@@ -311,7 +320,7 @@ pub struct ReapReport {
 /// Kills and removes the stale environments under cove's root `root` (at the top of
 /// each hierarchy), for use before a [`Sandbox`] exists, e.g. when cove starts.
 pub fn reap_stale(root: &str, alive: impl Fn(&str) -> bool) -> Result<ReapReport, SandboxError> {
-    reap(&base(root, &PathBuf::new())?, alive)
+    reap(&base(root, &PathBuf::new(), None)?, alive)
 }
 
 fn reap(base: &CgroupBase, alive: impl Fn(&str) -> bool) -> Result<ReapReport, SandboxError> {
@@ -344,8 +353,12 @@ fn reap(base: &CgroupBase, alive: impl Fn(&str) -> bool) -> Result<ReapReport, S
     }
 }
 
-/// Validates the root name and parent and detects the host's hierarchies.
-fn base(root: &str, parent: &std::path::Path) -> Result<CgroupBase, SandboxError> {
+/// Validates the root name and parent; detects the host's hierarchies unless given.
+fn base(
+    root: &str,
+    parent: &std::path::Path,
+    hierarchy: Option<Hierarchy>,
+) -> Result<CgroupBase, SandboxError> {
     if !valid_name(root, crate::spec::MAX_ID_LEN) {
         return Err(SandboxError::InvalidRoot {
             root: root.to_owned(),
@@ -360,8 +373,12 @@ fn base(root: &str, parent: &std::path::Path) -> Result<CgroupBase, SandboxError
             parent: parent.to_path_buf(),
         });
     }
+    let hierarchy = match hierarchy {
+        Some(h) => h,
+        None => Hierarchy::detect()?,
+    };
     Ok(CgroupBase::new(
-        Hierarchy::detect()?,
+        hierarchy,
         parent.to_path_buf(),
         root.to_owned(),
     ))
