@@ -45,6 +45,18 @@ fn variants() -> Vec<(&'static str, Hierarchy)> {
     out
 }
 
+/// Forks forever: children sleep, refused forks are retried.
+const FORK_FOREVER: &str = r#"
+import os, time
+while True:
+    try:
+        if os.fork() == 0:
+            time.sleep(600)
+            os._exit(0)
+    except OSError:
+        time.sleep(0.001)
+"#;
+
 /// A sandbox on `hierarchy` with its own root, removed (with its environments) on
 /// drop.
 struct Scoped {
@@ -74,21 +86,22 @@ fn every_kill_method_takes_the_whole_tree() {
             .sandbox
             .missing_controllers()
             .contains_key(&Controller::Pids);
-        // With a pids limit: a shell that never stops forking. Without one: a fixed
-        // tree of five.
+        // With a pids limit: a program that never stops forking (and shrugs off
+        // refused forks). Without one: a fixed tree of five.
         let (argv, at_least) = if limited {
-            (["sh", "-c", "while :; do sleep 600 & done"], 10)
+            ([PYTHON, "-c", FORK_FOREVER, ""], 10)
         } else {
             (
                 [
                     "sh",
                     "-c",
                     "sleep 600 & sh -c 'sleep 600 & sleep 600 & wait' & wait",
+                    "",
                 ],
                 5,
             )
         };
-        let mut spec = f.spec("tree", &argv, 64);
+        let mut spec = f.spec("tree", &argv[..3], 64);
         spec.pids_max = 32;
         let running = s.sandbox.launch(&spec, EnvStdio::null()).expect(name);
         let seen = eventually(name, || {
