@@ -14,7 +14,11 @@
 //! * launches while up to `LAUNCH_N` environments stay up, then the cleanup (kill,
 //!   wait, remove cgroups) of each;
 //! * Python `-c pass`: launch until exit in the sandbox at 128 MiB (0.1 CPU floor)
-//!   and at 1769 MiB (one CPU), and on the host without any sandbox.
+//!   and at 1769 MiB (one CPU), and on the host without any sandbox;
+//! * with `LAUNCH_RIC_DIR` (a directory holding `awslambdaric`, e.g. from
+//!   `pip install --target DIR awslambdaric`): the cold start of a trivial handler
+//!   under `python3 -m awslambdaric`, from the launch until its first Runtime API
+//!   request arrives, in the sandbox (the directory mounted at `/opt`) and on the host.
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -183,7 +187,121 @@ fn main() {
     }
     show("python -c pass, host, no sandbox", bare);
 
+    if let Ok(ric) = std::env::var("LAUNCH_RIC_DIR") {
+        ric_series(
+            &host,
+            &sandbox,
+            &name,
+            &code,
+            std::path::Path::new(&ric),
+            py_n,
+        );
+    }
+
     let _ = sandbox.reap_stale(|_| false);
     let _ = sandbox.remove_root();
     let _ = std::fs::remove_dir_all(&code);
+}
+
+/// Waits (at most 30 s) for a connection on `listener` and the first bytes of its
+/// request.
+fn first_request(listener: &std::net::TcpListener) -> bool {
+    use std::io::Read as _;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        match listener.accept() {
+            Ok((mut conn, _)) => {
+                let _ = conn.set_nonblocking(false);
+                let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
+                let mut buf = [0u8; 64];
+                return conn.read(&mut buf).is_ok_and(|n| n > 0);
+            }
+            Err(_) => std::thread::sleep(Duration::from_micros(100)),
+        }
+    }
+    false
+}
+
+/// Cold start of `python3 -m awslambdaric handler.handler` until its first
+/// `GET /next`, in the sandbox and on the host.
+fn ric_series(
+    host: &Host,
+    sandbox: &Sandbox,
+    ns: &str,
+    code: &std::path::Path,
+    ric: &std::path::Path,
+    n: usize,
+) {
+    std::fs::write(
+        code.join("handler.py"),
+        "def handler(event, context):\n    return 1\n",
+    )
+    .expect("handler");
+    let up = Command::new("ip")
+        .args(["-n", ns, "link", "set", "lo", "up"])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(up, "lo up in {ns}");
+    let addr: std::net::SocketAddr = "127.0.0.1:9001".parse().expect("addr");
+    let inside = host.bind_tcp(ns, addr).expect("listen in the namespace");
+    let argv = ["/usr/bin/python3", "-m", "awslambdaric", "handler.handler"];
+    for mib in [128, 1769] {
+        let mut v = Vec::with_capacity(n);
+        for i in 0..n {
+            let mut spec = EnvSpec::new(
+                ns,
+                format!("ric{mib}-{i}"),
+                argv.iter().map(|s| s.to_string()).collect(),
+                code,
+                mib,
+            );
+            spec.runtime_dir = Some(ric.to_path_buf());
+            for (k, val) in [
+                ("PATH", "/usr/local/bin:/usr/bin:/bin"),
+                ("PYTHONPATH", "/opt"),
+                ("LAMBDA_TASK_ROOT", "/var/task"),
+                ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"),
+                ("_HANDLER", "handler.handler"),
+            ] {
+                spec.env.insert(k.to_owned(), val.to_owned());
+            }
+            let t = Instant::now();
+            let r = sandbox.launch(&spec, EnvStdio::null()).expect("launch");
+            assert!(
+                first_request(&inside),
+                "no Runtime API request from the sandbox"
+            );
+            v.push(t.elapsed());
+            r.cleanup().expect("cleanup");
+        }
+        show(&format!("awslambdaric to first /next, {mib} MiB"), v);
+    }
+    let outside = std::net::TcpListener::bind("127.0.0.1:0").expect("listen");
+    outside.set_nonblocking(true).expect("nonblocking");
+    let api = outside.local_addr().expect("addr").to_string();
+    let mut bare = Vec::with_capacity(n);
+    for _ in 0..n {
+        let t = Instant::now();
+        let mut child = Command::new(argv[0])
+            .args(&argv[1..])
+            .env_clear()
+            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+            .env("PYTHONPATH", ric)
+            .env("LAMBDA_TASK_ROOT", code)
+            .env("AWS_LAMBDA_RUNTIME_API", &api)
+            .env("_HANDLER", "handler.handler")
+            .current_dir(code)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python");
+        assert!(
+            first_request(&outside),
+            "no Runtime API request from the host"
+        );
+        bare.push(t.elapsed());
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    show("awslambdaric to first /next, host", bare);
 }

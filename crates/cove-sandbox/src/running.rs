@@ -79,8 +79,11 @@ pub struct LaunchPhases {
     pub cgroups: Duration,
     /// Starting the init in the namespace (until its `execve`).
     pub spawn: Duration,
-    /// Moving it into the cgroups, sending its instructions, and its work until the
-    /// runtime's `execve` (mounts, limits, privileges).
+    /// Sending its instructions and moving it into the cgroups (it sets up
+    /// meanwhile).
+    pub join: Duration,
+    /// The rest of the init's work until the runtime's `execve` (mounts, limits,
+    /// privileges).
     pub setup: Duration,
 }
 

@@ -19,7 +19,7 @@ use crate::cgroup::detect::{CgroupVersion, Hierarchy};
 use crate::cgroup::layout::{CgroupBase, EnvLayout};
 use crate::cgroup::ops;
 use crate::error::SandboxError;
-use crate::init::config::{InitConfig, InitOutcome};
+use crate::init::config::{GO, GO_STEP, InitConfig, InitOutcome};
 use crate::limits::{CpuPolicy, Limits};
 use crate::running::{KILL_DEADLINE, LaunchPhases, LaunchReport, Running};
 use crate::spec::{EnvSpec, ID_RULE, valid_name};
@@ -233,25 +233,33 @@ impl Sandbox {
                     source: Box::new(source),
                 })?;
         phases.spawn = start.elapsed();
-        // The init waits for its instructions, so it is in the cgroups before it does
-        // anything.
-        let talk = ops::join(layout, child.id()).and_then(|()| {
-            ours.set_read_timeout(Some(INIT_TIMEOUT))
-                .and_then(|()| ours.write_all(&config.encode()))
-                .and_then(|()| ours.shutdown(Shutdown::Write))
-                .map_err(channel)?;
-            let mut answer = Vec::new();
-            ours.read_to_end(&mut answer).map_err(channel)?;
-            Ok(answer)
-        });
-        phases.setup = start.elapsed() - phases.spawn;
-        let outcome = match talk {
-            Ok(answer) => InitOutcome::from_bytes(&answer),
-            Err(e) => {
+        // The init sets up while it is moved into the cgroups; it runs the runtime only
+        // after the go-ahead, which is sent only once it is in all of them.
+        let sent = ours
+            .set_read_timeout(Some(INIT_TIMEOUT))
+            .and_then(|()| ours.write_all(&config.encode()));
+        let joined = sent
+            .map_err(channel)
+            .and_then(|()| ops::join(layout, child.id()));
+        phases.join = start.elapsed() - phases.spawn;
+        if joined.is_ok() {
+            // A failed write means the init is gone; its answer says why.
+            let _ = ours.write_all(GO);
+        }
+        let _ = ours.shutdown(Shutdown::Write);
+        let mut answer = Vec::new();
+        let read = ours.read_to_end(&mut answer).map(drop).map_err(channel);
+        phases.setup = start.elapsed() - phases.spawn - phases.join;
+        let outcome = InitOutcome::from_bytes(&answer);
+        // The init's own failure explains most; failing for want of the go-ahead
+        // does not.
+        let init_failed = matches!(&outcome, InitOutcome::Failed { step, .. } if step != GO_STEP);
+        if !init_failed {
+            if let Err(e) = read.and(joined) {
                 discard(&spec.id, layout, Some(child));
                 return Err(e);
             }
-        };
+        }
         match outcome {
             InitOutcome::Exec => Ok(child),
             InitOutcome::Failed { step, message } => {

@@ -5,8 +5,8 @@
 
 use std::ffi::CString;
 use std::fs::{self, File};
-use std::io::{Read as _, Write as _};
-use std::os::fd::{AsFd as _, AsRawFd as _};
+use std::io::{BufRead as _, BufReader, Write as _};
+use std::os::fd::AsFd as _;
 use std::path::Path;
 
 use nix::errno::Errno;
@@ -16,7 +16,7 @@ use nix::sys::resource::{Resource, setrlimit};
 use nix::sys::stat::Mode;
 use nix::unistd::{Gid, Uid};
 
-use crate::init::config::{InitConfig, InitMessage, MountStep, fdinfo_cloexec};
+use crate::init::config::{GO, GO_STEP, InitConfig, InitMessage, MountStep, fdinfo_cloexec};
 
 /// A failed step: which, and what went wrong.
 struct Failure {
@@ -72,12 +72,16 @@ pub fn init_main() -> ! {
 enum Never {}
 
 fn run(status: &mut File) -> Result<Never, Failure> {
-    let mut bytes = Vec::new();
-    status
-        .read_to_end(&mut bytes)
+    let mut incoming = status
+        .try_clone()
+        .map(BufReader::new)
+        .map_err(|e| fail("read configuration")(e.to_string()))?;
+    let mut line = Vec::new();
+    incoming
+        .read_until(b'\n', &mut line)
         .map_err(|e| fail("read configuration")(e.to_string()))?;
     let config =
-        InitConfig::decode(&bytes).map_err(|e| fail("decode configuration")(e.to_string()))?;
+        InitConfig::decode(&line).map_err(|e| fail("decode configuration")(e.to_string()))?;
     let null = File::open("/dev/null").map_err(|e| fail("open /dev/null")(e.to_string()))?;
     nix::unistd::dup2_stdin(&null).map_err(errno("standard input to /dev/null"))?;
     drop(null);
@@ -99,7 +103,7 @@ fn run(status: &mut File) -> Result<Never, Failure> {
     setrlimit(Resource::RLIMIT_NOFILE, config.nofile, config.nofile)
         .map_err(errno("limit open files"))?;
     setrlimit(Resource::RLIMIT_CORE, 0, 0).map_err(errno("disable core dumps"))?;
-    close_inherited(status.as_raw_fd())?;
+    close_inherited()?;
 
     let (uid, gid) = (Uid::from_raw(config.uid), Gid::from_raw(config.gid));
     nix::unistd::setgroups(&[]).map_err(errno("drop supplementary groups"))?;
@@ -112,6 +116,17 @@ fn run(status: &mut File) -> Result<Never, Failure> {
     let argv = cstrings(&config.argv, "argv")?;
     let env = cstrings(&config.env, "environment")?;
     let programs = cstrings(&config.program, "program")?;
+    // Only once the launcher has moved this process into the environment's cgroups.
+    let mut go = Vec::new();
+    incoming
+        .read_until(b'\n', &mut go)
+        .map_err(|e| fail(GO_STEP)(e.to_string()))?;
+    if go != GO {
+        return Err(fail(GO_STEP)(
+            "the launcher went away before moving the environment into its cgroups".to_owned(),
+        ));
+    }
+    drop(incoming);
     status
         .write_all(&InitMessage::Ready.line())
         .map_err(|e| fail("report ready")(e.to_string()))?;
@@ -191,12 +206,12 @@ fn ensure_dir(target: &str) -> Result<(), String> {
 /// Closes descriptors the program would inherit other than standard input, output
 /// and error: cove opens everything close-on-exec, so such a descriptor leaked into
 /// cove from whoever started it, and must not reach a tenant's code.
-fn close_inherited(status: i32) -> Result<(), Failure> {
+fn close_inherited() -> Result<(), Failure> {
     let dir = fs::read_dir("/proc/self/fd").map_err(|e| fail("list descriptors")(e.to_string()))?;
     let leaked: Vec<i32> = dir
         .flatten()
         .filter_map(|entry| entry.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|&fd| fd > 2 && fd != status)
+        .filter(|&fd| fd > 2)
         // Gone (the listing's own descriptor) or close-on-exec: nothing to do.
         .filter(|fd| {
             let info = fs::read_to_string(format!("/proc/self/fdinfo/{fd}")).unwrap_or_default();
