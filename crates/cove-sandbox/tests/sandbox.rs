@@ -534,3 +534,47 @@ fn reap_keeps_the_living() {
     stale.cleanup().expect("cleanup after reap is fine");
     live.cleanup().expect("cleanup");
 }
+
+#[test]
+fn the_init_never_runs_the_program_without_the_go_ahead() {
+    if !privileged("the_init_never_runs_the_program_without_the_go_ahead") {
+        return;
+    }
+    use std::io::{Read as _, Write as _};
+    use std::os::fd::OwnedFd;
+    use std::os::unix::net::UnixStream;
+
+    use cove_sandbox::init::config::{GO_STEP, InitConfig, InitOutcome};
+
+    // The launcher sends the instructions and then goes away before moving the init
+    // into the cgroups: the init must exit without running the program.
+    let f = Fixture::new();
+    let spec = f.spec("no-go", &["sh", "-c", "echo ran"], 64);
+    let (mut ours, theirs) = UnixStream::pair().expect("socketpair");
+    let mut init = Command::new(env!("CARGO_BIN_EXE_cove-env-init"))
+        .env_clear()
+        .stdin(Stdio::from(OwnedFd::from(theirs)))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn init");
+    ours.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+    ours.write_all(&InitConfig::plan(&spec).encode())
+        .expect("send instructions");
+    ours.shutdown(std::net::Shutdown::Write).expect("shutdown");
+    let mut answer = Vec::new();
+    ours.read_to_end(&mut answer).expect("answer");
+    let status = init.wait().expect("wait init");
+    let mut out = String::new();
+    init.stdout
+        .take()
+        .expect("stdout")
+        .read_to_string(&mut out)
+        .expect("stdout");
+    match InitOutcome::from_bytes(&answer) {
+        InitOutcome::Failed { step, .. } => assert_eq!(step, GO_STEP),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert_eq!(status.code(), Some(127));
+    assert_eq!(out, "", "the program never ran");
+}
