@@ -403,6 +403,11 @@ fn a_failed_launch_says_why_and_leaves_nothing() {
         Err(SandboxError::EnvExists { .. })
     ));
     assert_eq!(first.processes().expect("processes").len(), 1, "untouched");
+    assert_eq!(
+        any_exists(first.cgroup_dirs()).len(),
+        first.cgroup_dirs().len(),
+        "its cgroups are untouched"
+    );
     first.cleanup().expect("cleanup");
 }
 
