@@ -4,7 +4,7 @@
 //! compiled `bootstrap`) running as an isolated, limited, killable process tree in an
 //! ENI's network namespace:
 //!
-//! * its own **mount namespace**: the function's code read-only at `/var/task`, an
+//! * its own **mount namespace** (and IPC namespace): the function's code read-only at `/var/task`, an
 //!   optional runtime directory read-only at `/opt`, a private size-limited tmpfs at
 //!   `/tmp`, and empty private tmpfs over the host's other world-writable directories
 //!   ([`MASKED_DIRS`]); the rest of the host's file system is seen as is, with the

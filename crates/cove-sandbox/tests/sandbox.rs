@@ -48,6 +48,7 @@ print(json.dumps({
     "write_opt": attempt(lambda: write("/opt/x")),
     "stdin": os.readlink("/proc/self/fd/0"),
     "fds": sorted(os.listdir("/proc/self/fd")),
+    "ns": {k: os.readlink("/proc/self/ns/" + k) for k in ("mnt", "ipc", "net")},
 }))
 "#;
 
@@ -113,6 +114,12 @@ fn the_runtime_sees_its_namespace_code_tmp_and_nothing_more() {
     // Standard input, output, error and the listing's own descriptor: nothing
     // inherited from the launcher (which has leaked descriptors of its own here).
     assert_eq!(v["fds"], serde_json::json!(["0", "1", "2", "3"]));
+    // Its own mount, IPC and network namespaces.
+    for kind in ["mnt", "ipc", "net"] {
+        let host = fs::read_link(format!("/proc/self/ns/{kind}")).expect("own namespace");
+        assert_ne!(v["ns"][kind].as_str(), host.to_str(), "{kind} namespace");
+        assert!(v["ns"][kind].as_str().is_some_and(|n| n.starts_with(kind)));
+    }
 }
 
 /// A file on the host, removed on drop.

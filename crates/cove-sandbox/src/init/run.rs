@@ -86,7 +86,10 @@ fn run(status: &mut File) -> Result<Never, Failure> {
     nix::unistd::dup2_stdin(&null).map_err(errno("standard input to /dev/null"))?;
     drop(null);
 
-    nix::sched::unshare(CloneFlags::CLONE_NEWNS).map_err(errno("unshare mount namespace"))?;
+    // Its own mounts, and its own System V IPC and POSIX message queues (otherwise
+    // shared by every process of the host with the same uid).
+    nix::sched::unshare(CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWIPC)
+        .map_err(errno("unshare mount and IPC namespaces"))?;
     nix::mount::mount(
         None::<&str>,
         "/",
