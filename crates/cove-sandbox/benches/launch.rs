@@ -18,7 +18,8 @@
 //! * with `LAUNCH_RIC_DIR` (a directory holding `awslambdaric`, e.g. from
 //!   `pip install --target DIR awslambdaric`): the cold start of a trivial handler
 //!   under `python3 -m awslambdaric`, from the launch until its first Runtime API
-//!   request arrives, in the sandbox (the directory mounted at `/opt`) and on the host.
+//!   request arrives, in the sandbox (the directory mounted at `/opt`) and on the host,
+//!   and at 128 MiB with a start-up boost (a whole CPU until that first request).
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -111,7 +112,7 @@ fn main() {
     }
 
     let (mut exec, mut life) = (Vec::with_capacity(n), Vec::with_capacity(n));
-    let (mut cg, mut sp, mut su) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut cg, mut sp, mut jn, mut su) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for i in 0..n {
         let t = Instant::now();
         let r = sandbox
@@ -124,6 +125,7 @@ fn main() {
         let ph = r.report().phases;
         cg.push(ph.cgroups);
         sp.push(ph.spawn);
+        jn.push(ph.join);
         su.push(ph.setup);
         let exit = r.wait().expect("wait");
         assert!(exit.success());
@@ -155,7 +157,8 @@ fn main() {
     show("launch-to-exec", exec);
     show("  cgroups (create, limits)", cg);
     show("  spawn init (to its execve)", sp);
-    show("  setup (join, init, to runtime execve)", su);
+    show("  join (pid into the cgroups)", jn);
+    show("  rest of the init, to runtime execve", su);
     show("launch+exit+cleanup (/bin/true)", life);
     show(&format!("launch-to-exec, up to {n} running"), exec_held);
     show("cleanup of a running environment", cleanup);
@@ -222,6 +225,20 @@ fn first_request(listener: &std::net::TcpListener) -> bool {
     false
 }
 
+/// The variables of a Python function in the sandbox.
+fn ric_env() -> std::collections::BTreeMap<String, String> {
+    [
+        ("PATH", "/usr/local/bin:/usr/bin:/bin"),
+        ("PYTHONPATH", "/opt"),
+        ("LAMBDA_TASK_ROOT", "/var/task"),
+        ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"),
+        ("_HANDLER", "handler.handler"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
+}
+
 /// Cold start of `python3 -m awslambdaric handler.handler` until its first
 /// `GET /next`, in the sandbox and on the host.
 fn ric_series(
@@ -256,15 +273,7 @@ fn ric_series(
                 mib,
             );
             spec.runtime_dir = Some(ric.to_path_buf());
-            for (k, val) in [
-                ("PATH", "/usr/local/bin:/usr/bin:/bin"),
-                ("PYTHONPATH", "/opt"),
-                ("LAMBDA_TASK_ROOT", "/var/task"),
-                ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"),
-                ("_HANDLER", "handler.handler"),
-            ] {
-                spec.env.insert(k.to_owned(), val.to_owned());
-            }
+            spec.env = ric_env();
             let t = Instant::now();
             let r = sandbox.launch(&spec, EnvStdio::null()).expect("launch");
             assert!(
@@ -276,6 +285,37 @@ fn ric_series(
         }
         show(&format!("awslambdaric to first /next, {mib} MiB"), v);
     }
+    // A start-up boost: a whole CPU until the runtime is ready, then 128 MiB's share.
+    let mut config = SandboxConfig::new(
+        format!("{ns}-boost"),
+        InitProgram::binary(env!("CARGO_BIN_EXE_cove-env-init")),
+    );
+    config.cpu.min_millicpus = 1000;
+    let boosted = Sandbox::new(host.clone(), config).expect("sandbox");
+    let share = cove_sandbox::Limits::new(128, 1, &CpuPolicy::default()).millicpus();
+    let mut v = Vec::with_capacity(n);
+    for i in 0..n {
+        let mut spec = EnvSpec::new(
+            ns,
+            format!("boost-{i}"),
+            argv.iter().map(|s| s.to_string()).collect(),
+            code,
+            128,
+        );
+        spec.runtime_dir = Some(ric.to_path_buf());
+        spec.env = ric_env();
+        let t = Instant::now();
+        let r = boosted.launch(&spec, EnvStdio::null()).expect("launch");
+        assert!(
+            first_request(&inside),
+            "no Runtime API request from the sandbox"
+        );
+        v.push(t.elapsed());
+        r.set_cpu(share).expect("set cpu");
+        r.cleanup().expect("cleanup");
+    }
+    show("awslambdaric to first /next, 128 MiB, boost", v);
+    let _ = boosted.remove_root();
     let outside = std::net::TcpListener::bind("127.0.0.1:0").expect("listen");
     outside.set_nonblocking(true).expect("nonblocking");
     let api = outside.local_addr().expect("addr").to_string();

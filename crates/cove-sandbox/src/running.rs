@@ -307,6 +307,23 @@ impl Running {
         }
     }
 
+    /// Changes the environment's CPU share to `millicpus` thousandths of a CPU (the
+    /// period stays), e.g. to give a runtime a whole CPU while it starts and its
+    /// memory's share afterwards. Returns `false` when the host has no CPU controller.
+    pub fn set_cpu(&self, millicpus: u64) -> Result<bool, SandboxError> {
+        let period = self.report.limits.cpu_period_us;
+        let quota = (period.saturating_mul(millicpus) / 1000).max(crate::limits::MIN_QUOTA_US);
+        let writes = self.layout.cpu_writes(quota, period);
+        for w in &writes {
+            ops::write(&w.file, &w.value).map_err(|source| SandboxError::WriteCgroup {
+                path: w.file.clone(),
+                value: w.value.clone(),
+                source,
+            })?;
+        }
+        Ok(!writes.is_empty())
+    }
+
     /// Kills every process of the environment (children and grandchildren too) and
     /// returns once none is left. The environment's cgroup stays until
     /// [`Running::cleanup`].

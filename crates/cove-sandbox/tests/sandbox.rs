@@ -338,6 +338,20 @@ fn limits_are_written_for_the_memory_size() {
         }
     }
     assert_eq!(read("pids.max").as_deref(), Some("77"));
+    // The share can change while the environment runs (e.g. a start-up boost).
+    assert!(running.set_cpu(500).expect("set cpu"));
+    let half = limits.cpu_period_us / 2;
+    match f.sandbox.cgroup_version() {
+        cove_sandbox::CgroupVersion::V1 => {
+            assert_eq!(read("cpu.cfs_quota_us"), Some(half.to_string()));
+        }
+        cove_sandbox::CgroupVersion::V2 => {
+            assert_eq!(
+                read("cpu.max"),
+                Some(format!("{half} {}", limits.cpu_period_us))
+            );
+        }
+    }
     for c in [Controller::Memory, Controller::Pids, Controller::Cpu] {
         assert!(
             !f.sandbox.missing_controllers().contains_key(&c),
