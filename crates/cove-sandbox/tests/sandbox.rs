@@ -164,8 +164,7 @@ fn the_environment_has_exactly_the_given_variables() {
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
     .collect();
     spec.env = given.clone();
-    // SAFETY-free way to prove nothing is inherited: the launcher has variables of its
-    // own (HOME, CARGO_*), none of which may appear.
+    // The launcher has variables of its own (HOME, CARGO_*, …): none may appear.
     assert!(std::env::vars().count() > 0);
     let (exit, out) = f.run(&spec);
     assert!(exit.success(), "{exit:?}");
