@@ -10,6 +10,9 @@ need_apt=()
 for pair in nft:nftables ip:iproute2 ping:iputils-ping socat:socat nc:netcat-openbsd timeout:coreutils; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need_apt+=("${pair#*:}")
 done
+# The sandbox tests run Debian's Python as the unprivileged user (a Python under
+# /root is not readable by it).
+[ -x /usr/bin/python3 ] || need_apt+=(python3)
 if [ "${#need_apt[@]}" -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && apt-get install -y -qq "${need_apt[@]}"
