@@ -12,6 +12,9 @@ for pair in nft:nftables ip:iproute2 ping:iputils-ping socat:socat nc:netcat-ope
 done
 # PostgreSQL server binaries: the Python test function's `pg` op (cove-runtimes tests).
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
+# The sandbox tests run Debian's Python as the unprivileged user (a Python under
+# /root is not readable by it).
+[ -x /usr/bin/python3 ] || need_apt+=(python3)
 if [ "${#need_apt[@]}" -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && apt-get install -y -qq "${need_apt[@]}"

@@ -4,11 +4,11 @@
 //! compiled `bootstrap`) running as an isolated, limited, killable process tree in an
 //! ENI's network namespace:
 //!
-//! * its own **mount namespace**: the function's code read-only at `/var/task`, an
-//!   optional runtime directory read-only at `/opt`, a private size-limited tmpfs at
-//!   `/tmp`, and empty private tmpfs over the host's other world-writable directories
-//!   ([`MASKED_DIRS`]); the rest of the host's file system is seen as is, with the
-//!   unprivileged user's permissions;
+//! * its own **mount namespace** (and IPC namespace): the function's code read-only
+//!   at `/var/task`, an optional runtime directory read-only at `/opt`, a private
+//!   size-limited tmpfs at `/tmp`, and empty private tmpfs over the host's other
+//!   world-writable directories ([`MASKED_DIRS`]); the rest of the host's file
+//!   system is seen as is, with the unprivileged user's permissions;
 //! * an **unprivileged user** (default `nobody`/`nogroup`, no supplementary groups),
 //!   no capabilities, `no_new_privs`, exactly the given environment variables;
 //! * a **cgroup** per environment (v1 or v2, detected) with a hard memory limit and no
@@ -35,12 +35,12 @@ pub mod cgroup;
 pub mod init;
 
 pub use crate::cgroup::Controller;
-pub use crate::cgroup::detect::CgroupVersion;
+pub use crate::cgroup::detect::{CgroupVersion, Hierarchy, V1Mount};
 pub use crate::error::SandboxError;
 pub use crate::init::config::{DEFAULT_PATH, MASK_TMPFS_MIB, MASKED_DIRS};
 pub use crate::init::run::init_main;
 pub use crate::limits::{CpuPolicy, Limits};
-pub use crate::running::{Exit, Exited, LaunchReport, Running};
+pub use crate::running::{Exit, Exited, LaunchPhases, LaunchReport, Running};
 pub use crate::sandbox::{EnvStdio, InitProgram, ReapReport, Sandbox, SandboxConfig, reap_stale};
 pub use crate::spec::{
     DEFAULT_NOFILE, DEFAULT_PIDS_MAX, DEFAULT_TMP_MIB, EnvSpec, MAX_ID_LEN, MAX_MEMORY_MIB,

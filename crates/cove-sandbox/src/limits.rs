@@ -27,7 +27,7 @@ impl Default for CpuPolicy {
 }
 
 /// The kernel's smallest CFS quota (1 ms).
-const MIN_QUOTA_US: u64 = 1000;
+pub(crate) const MIN_QUOTA_US: u64 = 1000;
 
 /// The numbers written into an environment's cgroup.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

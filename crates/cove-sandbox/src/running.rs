@@ -68,6 +68,23 @@ pub struct LaunchReport {
     pub limits: Limits,
     /// From the start of [`crate::Sandbox::launch`] to the runtime's `execve`.
     pub launch_to_exec: Duration,
+    /// Where that time went.
+    pub phases: LaunchPhases,
+}
+
+/// The parts of [`LaunchReport::launch_to_exec`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LaunchPhases {
+    /// Validation, planning, creating the cgroups and writing their limits.
+    pub cgroups: Duration,
+    /// Starting the init in the namespace (until its `execve`).
+    pub spawn: Duration,
+    /// Sending its instructions and moving it into the cgroups (it sets up
+    /// meanwhile).
+    pub join: Duration,
+    /// The rest of the init's work until the runtime's `execve` (mounts, limits,
+    /// privileges).
+    pub setup: Duration,
 }
 
 type Outcome = Result<Exit, Arc<io::Error>>;
@@ -288,6 +305,23 @@ impl Running {
             id: self.id.clone(),
             slot: Arc::clone(&self.slot),
         }
+    }
+
+    /// Changes the environment's CPU share to `millicpus` thousandths of a CPU (the
+    /// period stays), e.g. to give a runtime a whole CPU while it starts and its
+    /// memory's share afterwards. Returns `false` when the host has no CPU controller.
+    pub fn set_cpu(&self, millicpus: u64) -> Result<bool, SandboxError> {
+        let period = self.report.limits.cpu_period_us;
+        let quota = (period.saturating_mul(millicpus) / 1000).max(crate::limits::MIN_QUOTA_US);
+        let writes = self.layout.cpu_writes(quota, period);
+        for w in &writes {
+            ops::write(&w.file, &w.value).map_err(|source| SandboxError::WriteCgroup {
+                path: w.file.clone(),
+                value: w.value.clone(),
+                source,
+            })?;
+        }
+        Ok(!writes.is_empty())
     }
 
     /// Kills every process of the environment (children and grandchildren too) and

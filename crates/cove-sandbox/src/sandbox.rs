@@ -19,9 +19,9 @@ use crate::cgroup::detect::{CgroupVersion, Hierarchy};
 use crate::cgroup::layout::{CgroupBase, EnvLayout};
 use crate::cgroup::ops;
 use crate::error::SandboxError;
-use crate::init::config::{InitConfig, InitOutcome};
+use crate::init::config::{GO, GO_STEP, InitConfig, InitOutcome};
 use crate::limits::{CpuPolicy, Limits};
-use crate::running::{KILL_DEADLINE, LaunchReport, Running};
+use crate::running::{KILL_DEADLINE, LaunchPhases, LaunchReport, Running};
 use crate::spec::{EnvSpec, ID_RULE, valid_name};
 
 /// How long the init may take to set an environment up before the launch fails.
@@ -71,6 +71,10 @@ pub struct SandboxConfig {
     pub init: InitProgram,
     /// How CPU follows memory.
     pub cpu: CpuPolicy,
+    /// The cgroup hierarchies to use; detected when `None` (see
+    /// [`Hierarchy::detect`]). Set it to use a hierarchy mounted elsewhere, or only
+    /// some of the host's.
+    pub hierarchy: Option<Hierarchy>,
 }
 
 impl SandboxConfig {
@@ -82,6 +86,7 @@ impl SandboxConfig {
             cgroup_parent: PathBuf::new(),
             init,
             cpu: CpuPolicy::default(),
+            hierarchy: None,
         }
     }
 }
@@ -137,7 +142,11 @@ impl Sandbox {
     /// also enabling memory, pids and cpu for it). Controllers the host lacks are
     /// listed by [`Sandbox::missing_controllers`], not an error.
     pub fn new(host: Host, config: SandboxConfig) -> Result<Sandbox, SandboxError> {
-        let mut base = base(&config.cgroup_root, &config.cgroup_parent)?;
+        let mut base = base(
+            &config.cgroup_root,
+            &config.cgroup_parent,
+            config.hierarchy.clone(),
+        )?;
         let missing = ops::prepare_root(&mut base)?;
         Ok(Sandbox {
             host,
@@ -172,7 +181,11 @@ impl Sandbox {
         let layout = self.base.env(&spec.id, &limits);
         let config = InitConfig::plan(spec);
         ops::create(&spec.id, &layout)?;
-        let child = match self.start_init(spec, &layout, &config, stdio) {
+        let mut phases = LaunchPhases {
+            cgroups: start.elapsed(),
+            ..LaunchPhases::default()
+        };
+        let child = match self.start_init(spec, &layout, &config, stdio, &mut phases) {
             Ok(child) => child,
             Err(e) => {
                 discard(&spec.id, &layout, None);
@@ -184,6 +197,7 @@ impl Sandbox {
             missing: layout.missing.clone(),
             limits,
             launch_to_exec: start.elapsed(),
+            phases,
         };
         Running::start(&spec.id, child, layout, report)
     }
@@ -196,7 +210,9 @@ impl Sandbox {
         layout: &EnvLayout,
         config: &InitConfig,
         stdio: EnvStdio,
+        phases: &mut LaunchPhases,
     ) -> Result<Child, SandboxError> {
+        let start = Instant::now();
         let channel = |source| SandboxError::InitChannel {
             id: spec.id.clone(),
             source,
@@ -216,24 +232,34 @@ impl Sandbox {
                     ns: spec.namespace.clone(),
                     source: Box::new(source),
                 })?;
-        // The init waits for its instructions, so it is in the cgroups before it does
-        // anything.
-        let talk = ops::join(layout, child.id()).and_then(|()| {
-            ours.set_read_timeout(Some(INIT_TIMEOUT))
-                .and_then(|()| ours.write_all(&config.encode()))
-                .and_then(|()| ours.shutdown(Shutdown::Write))
-                .map_err(channel)?;
-            let mut answer = Vec::new();
-            ours.read_to_end(&mut answer).map_err(channel)?;
-            Ok(answer)
-        });
-        let outcome = match talk {
-            Ok(answer) => InitOutcome::from_bytes(&answer),
-            Err(e) => {
+        phases.spawn = start.elapsed();
+        // The init sets up while it is moved into the cgroups; it runs the runtime only
+        // after the go-ahead, which is sent only once it is in all of them.
+        let sent = ours
+            .set_read_timeout(Some(INIT_TIMEOUT))
+            .and_then(|()| ours.write_all(&config.encode()));
+        let joined = sent
+            .map_err(channel)
+            .and_then(|()| ops::join(layout, child.id()));
+        phases.join = start.elapsed() - phases.spawn;
+        if joined.is_ok() {
+            // A failed write means the init is gone; its answer says why.
+            let _ = ours.write_all(GO);
+        }
+        let _ = ours.shutdown(Shutdown::Write);
+        let mut answer = Vec::new();
+        let read = ours.read_to_end(&mut answer).map(drop).map_err(channel);
+        phases.setup = start.elapsed() - phases.spawn - phases.join;
+        let outcome = InitOutcome::from_bytes(&answer);
+        // The init's own failure explains most; failing for want of the go-ahead
+        // does not.
+        let init_failed = matches!(&outcome, InitOutcome::Failed { step, .. } if step != GO_STEP);
+        if !init_failed {
+            if let Err(e) = read.and(joined) {
                 discard(&spec.id, layout, Some(child));
                 return Err(e);
             }
-        };
+        }
         match outcome {
             InitOutcome::Exec => Ok(child),
             InitOutcome::Failed { step, message } => {
@@ -302,7 +328,7 @@ pub struct ReapReport {
 /// Kills and removes the stale environments under cove's root `root` (at the top of
 /// each hierarchy), for use before a [`Sandbox`] exists, e.g. when cove starts.
 pub fn reap_stale(root: &str, alive: impl Fn(&str) -> bool) -> Result<ReapReport, SandboxError> {
-    reap(&base(root, &PathBuf::new())?, alive)
+    reap(&base(root, &PathBuf::new(), None)?, alive)
 }
 
 fn reap(base: &CgroupBase, alive: impl Fn(&str) -> bool) -> Result<ReapReport, SandboxError> {
@@ -335,8 +361,12 @@ fn reap(base: &CgroupBase, alive: impl Fn(&str) -> bool) -> Result<ReapReport, S
     }
 }
 
-/// Validates the root name and parent and detects the host's hierarchies.
-fn base(root: &str, parent: &std::path::Path) -> Result<CgroupBase, SandboxError> {
+/// Validates the root name and parent; detects the host's hierarchies unless given.
+fn base(
+    root: &str,
+    parent: &std::path::Path,
+    hierarchy: Option<Hierarchy>,
+) -> Result<CgroupBase, SandboxError> {
     if !valid_name(root, crate::spec::MAX_ID_LEN) {
         return Err(SandboxError::InvalidRoot {
             root: root.to_owned(),
@@ -351,8 +381,12 @@ fn base(root: &str, parent: &std::path::Path) -> Result<CgroupBase, SandboxError
             parent: parent.to_path_buf(),
         });
     }
+    let hierarchy = match hierarchy {
+        Some(h) => h,
+        None => Hierarchy::detect()?,
+    };
     Ok(CgroupBase::new(
-        Hierarchy::detect()?,
+        hierarchy,
         parent.to_path_buf(),
         root.to_owned(),
     ))

@@ -69,6 +69,20 @@ pub struct EnvLayout {
     pub members: PathBuf,
     /// `memory.events` (v2) or `memory.oom_control` (v1), which count OOM kills.
     pub oom_events: Option<PathBuf>,
+    /// The directory with the CPU controller and whether it is v2 (for changing the
+    /// CPU share of a running environment).
+    pub cpu: Option<(PathBuf, bool)>,
+}
+
+impl EnvLayout {
+    /// The writes that set the environment's CPU quota to `quota_us` per `period_us`
+    /// (none without a CPU controller).
+    pub fn cpu_writes(&self, quota_us: u64, period_us: u64) -> Vec<CgroupWrite> {
+        match &self.cpu {
+            Some((dir, v2)) => cpu_writes(dir, *v2, quota_us, period_us),
+            None => Vec::new(),
+        }
+    }
 }
 
 impl CgroupBase {
@@ -145,6 +159,7 @@ impl CgroupBase {
                 .find(|(_, cs)| cs.contains(&c))
                 .map(|(m, _)| m.join(&self.parent).join(&self.root).join(id))
         };
+        let cpu = find(Controller::Cpu).map(|d| (d, v2));
         let oom_events = find(Controller::Memory).map(|d| {
             d.join(if v2 {
                 "memory.events"
@@ -177,6 +192,7 @@ impl CgroupBase {
             missing,
             kill,
             oom_events,
+            cpu,
         }
     }
 }
@@ -200,15 +216,23 @@ fn limit_writes(dir: &Path, c: Controller, l: &Limits, v2: bool) -> Vec<CgroupWr
             w("memory.memsw.limit_in_bytes", mem, true),
         ],
         (Controller::Pids, _) => vec![w("pids.max", l.pids_max.to_string(), false)],
-        (Controller::Cpu, true) => vec![w(
-            "cpu.max",
-            format!("{} {}", l.cpu_quota_us, l.cpu_period_us),
-            false,
-        )],
-        (Controller::Cpu, false) => vec![
-            w("cpu.cfs_period_us", l.cpu_period_us.to_string(), false),
-            w("cpu.cfs_quota_us", l.cpu_quota_us.to_string(), false),
-        ],
+        (Controller::Cpu, v2) => cpu_writes(dir, v2, l.cpu_quota_us, l.cpu_period_us),
+    }
+}
+
+fn cpu_writes(dir: &Path, v2: bool, quota_us: u64, period_us: u64) -> Vec<CgroupWrite> {
+    let w = |file: &str, value: String| CgroupWrite {
+        file: dir.join(file),
+        value,
+        optional: false,
+    };
+    if v2 {
+        vec![w("cpu.max", format!("{quota_us} {period_us}"))]
+    } else {
+        vec![
+            w("cpu.cfs_period_us", period_us.to_string()),
+            w("cpu.cfs_quota_us", quota_us.to_string()),
+        ]
     }
 }
 
@@ -325,6 +349,21 @@ mod tests {
         );
         assert_eq!(l.join.len(), 4);
         assert!(l.missing.is_empty());
+        let boost: Vec<(String, String)> = l
+            .cpu_writes(200_000, 100_000)
+            .into_iter()
+            .map(|w| (w.file.display().to_string(), w.value))
+            .collect();
+        assert_eq!(
+            boost,
+            [
+                (
+                    "/cg/cpu/cvsb-r/e1/cpu.cfs_period_us".into(),
+                    "100000".into()
+                ),
+                ("/cg/cpu/cvsb-r/e1/cpu.cfs_quota_us".into(), "200000".into()),
+            ]
+        );
         assert_eq!(base.root_dirs().len(), 4);
     }
 
@@ -375,6 +414,14 @@ mod tests {
             KillMethod::CgroupKill(format!("{d}/cgroup.kill").into())
         );
         assert_eq!(l.oom_events, Some(format!("{d}/memory.events").into()));
+        let boost = l.cpu_writes(50_000, 100_000);
+        assert_eq!(boost.len(), 1);
+        assert_eq!(boost[0].file, PathBuf::from(format!("{d}/cpu.max")));
+        assert_eq!(boost[0].value, "50000 100000");
+        base.available.remove(&Controller::Cpu);
+        let no_cpu = base.env("e", &Limits::new(128, 1, &CpuPolicy::default()));
+        assert!(no_cpu.cpu_writes(1, 1).is_empty());
+        assert!(!no_cpu.writes.iter().any(|w| w.file.ends_with("cpu.max")));
     }
 
     #[test]

@@ -98,18 +98,26 @@ pub(crate) fn prepare_root(
     Ok(missing)
 }
 
-/// Creates environment `id`'s directories and writes its limits. Nothing is left
-/// behind on failure. A directory that exists already is an error: an environment id
-/// is used once (reap stale ones first).
+/// Creates environment `id`'s directories and writes its limits. On failure the
+/// directories this call created are removed again (and nothing else: a directory
+/// that exists already belongs to an environment with the same id, which is an
+/// error — an id is used once; reap stale environments first).
 pub(crate) fn create(id: &str, layout: &EnvLayout) -> Result<(), SandboxError> {
-    let result = create_inner(id, layout);
+    let mut created: Vec<&PathBuf> = Vec::with_capacity(layout.dirs.len());
+    let result = create_inner(id, layout, &mut created);
     if result.is_err() {
-        let _ = remove(id, layout, Instant::now() + Duration::from_secs(1));
+        for dir in created.into_iter().rev() {
+            let _ = fs::remove_dir(dir);
+        }
     }
     result
 }
 
-fn create_inner(id: &str, layout: &EnvLayout) -> Result<(), SandboxError> {
+fn create_inner<'l>(
+    id: &str,
+    layout: &'l EnvLayout,
+    created: &mut Vec<&'l PathBuf>,
+) -> Result<(), SandboxError> {
     for dir in &layout.dirs {
         fs::create_dir(dir).map_err(|source| match source.kind() {
             io::ErrorKind::AlreadyExists => SandboxError::EnvExists {
@@ -121,6 +129,7 @@ fn create_inner(id: &str, layout: &EnvLayout) -> Result<(), SandboxError> {
                 source,
             },
         })?;
+        created.push(dir);
     }
     for w in &layout.writes {
         match write(&w.file, &w.value) {

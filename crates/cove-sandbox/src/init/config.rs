@@ -2,10 +2,14 @@
 //!
 //! The launcher turns an [`EnvSpec`] into an [`InitConfig`] — the mounts in order, the
 //! user, the limits, the program's candidate paths, argv and environment — and sends
-//! it as JSON on the init's standard input (a socket), then closes its writing side.
-//! The init answers on the same socket with [`InitMessage`] lines: `Ready` just before
-//! `execve`, `Failed` if a step failed. A successful `execve` closes the init's end
-//! (it is close-on-exec), so the launcher reads `Ready` and then end-of-file.
+//! it as one line of JSON on the init's standard input (a socket). The init sets the
+//! environment up while the launcher moves it into the environment's cgroups (the
+//! two overlap); the launcher then sends [`GO`], and only then does the init `execve`
+//! the runtime, so the runtime never runs outside its cgroups (if the launcher goes
+//! away first, the init gets end-of-file instead and exits). The init answers on the
+//! same socket with [`InitMessage`] lines: `Ready` just before `execve`, `Failed` if
+//! a step failed. A successful `execve` closes the init's end (it is close-on-exec),
+//! so the launcher reads `Ready` and then end-of-file.
 
 use serde::{Deserialize, Serialize};
 
@@ -18,6 +22,12 @@ pub const DEFAULT_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
 /// environment (if it exists on the host), so environments cannot leave files for
 /// one another there; `/tmp` is the environment's scratch space.
 pub const MASKED_DIRS: [&str; 3] = ["/dev/shm", "/var/tmp", "/run/lock"];
+
+/// The launcher's go-ahead, sent once the init is in the environment's cgroups.
+pub const GO: &[u8] = b"go\n";
+
+/// The step the init reports when the go-ahead never comes.
+pub const GO_STEP: &str = "wait for the launcher";
 
 /// Size of each masking tmpfs, in MiB (charged to the environment's memory as used).
 pub const MASK_TMPFS_MIB: u64 = 64;
@@ -113,15 +123,18 @@ impl InitConfig {
         }
     }
 
-    /// The JSON sent to the init.
+    /// The line sent to the init: compact JSON (which never contains a raw newline)
+    /// and a newline.
     pub fn encode(&self) -> Vec<u8> {
         // A struct of strings and numbers always serializes.
-        serde_json::to_vec(self).unwrap_or_default()
+        let mut line = serde_json::to_vec(self).unwrap_or_default();
+        line.push(b'\n');
+        line
     }
 
     /// Reads what [`InitConfig::encode`] wrote.
-    pub fn decode(bytes: &[u8]) -> Result<InitConfig, serde_json::Error> {
-        serde_json::from_slice(bytes)
+    pub fn decode(line: &[u8]) -> Result<InitConfig, serde_json::Error> {
+        serde_json::from_slice(line.strip_suffix(b"\n").unwrap_or(line))
     }
 }
 
@@ -321,7 +334,10 @@ mod tests {
         s.runtime_dir = Some("/rt".into());
         s.env.insert("QUOTE".into(), "\"\n\\ é".into());
         let c = InitConfig::plan(&s);
-        assert_eq!(InitConfig::decode(&c.encode()).expect("decode"), c);
+        let line = c.encode();
+        assert_eq!(line.iter().filter(|b| **b == b'\n').count(), 1, "one line");
+        assert!(line.ends_with(b"\n"));
+        assert_eq!(InitConfig::decode(&line).expect("decode"), c);
         assert!(InitConfig::decode(b"{\"mounts\":[]}").is_err());
     }
 

@@ -5,9 +5,8 @@
 
 use std::ffi::CString;
 use std::fs::{self, File};
-use std::io::{Read as _, Write as _};
+use std::io::{BufRead as _, BufReader, Write as _};
 use std::os::fd::AsFd as _;
-use std::os::unix::net::UnixStream;
 use std::path::Path;
 
 use nix::errno::Errno;
@@ -17,7 +16,7 @@ use nix::sys::resource::{Resource, setrlimit};
 use nix::sys::stat::Mode;
 use nix::unistd::{Gid, Uid};
 
-use crate::init::config::{InitConfig, InitMessage, MountStep};
+use crate::init::config::{GO, GO_STEP, InitConfig, InitMessage, MountStep, fdinfo_cloexec};
 
 /// A failed step: which, and what went wrong.
 struct Failure {
@@ -48,7 +47,7 @@ pub fn init_main() -> ! {
     let status = std::io::stdin()
         .as_fd()
         .try_clone_to_owned()
-        .map(UnixStream::from);
+        .map(File::from);
     let mut status = match status {
         Ok(s) => s,
         Err(e) => {
@@ -72,18 +71,25 @@ pub fn init_main() -> ! {
 
 enum Never {}
 
-fn run(status: &mut UnixStream) -> Result<Never, Failure> {
-    let mut bytes = Vec::new();
-    status
-        .read_to_end(&mut bytes)
+fn run(status: &mut File) -> Result<Never, Failure> {
+    let mut incoming = status
+        .try_clone()
+        .map(BufReader::new)
+        .map_err(|e| fail("read configuration")(e.to_string()))?;
+    let mut line = Vec::new();
+    incoming
+        .read_until(b'\n', &mut line)
         .map_err(|e| fail("read configuration")(e.to_string()))?;
     let config =
-        InitConfig::decode(&bytes).map_err(|e| fail("decode configuration")(e.to_string()))?;
+        InitConfig::decode(&line).map_err(|e| fail("decode configuration")(e.to_string()))?;
     let null = File::open("/dev/null").map_err(|e| fail("open /dev/null")(e.to_string()))?;
     nix::unistd::dup2_stdin(&null).map_err(errno("standard input to /dev/null"))?;
     drop(null);
 
-    nix::sched::unshare(CloneFlags::CLONE_NEWNS).map_err(errno("unshare mount namespace"))?;
+    // Its own mounts, and its own System V IPC and POSIX message queues (otherwise
+    // shared by every process of the host with the same uid).
+    nix::sched::unshare(CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWIPC)
+        .map_err(errno("unshare mount and IPC namespaces"))?;
     nix::mount::mount(
         None::<&str>,
         "/",
@@ -100,7 +106,7 @@ fn run(status: &mut UnixStream) -> Result<Never, Failure> {
     setrlimit(Resource::RLIMIT_NOFILE, config.nofile, config.nofile)
         .map_err(errno("limit open files"))?;
     setrlimit(Resource::RLIMIT_CORE, 0, 0).map_err(errno("disable core dumps"))?;
-    close_inherited_on_exec()?;
+    close_inherited()?;
 
     let (uid, gid) = (Uid::from_raw(config.uid), Gid::from_raw(config.gid));
     nix::unistd::setgroups(&[]).map_err(errno("drop supplementary groups"))?;
@@ -113,6 +119,17 @@ fn run(status: &mut UnixStream) -> Result<Never, Failure> {
     let argv = cstrings(&config.argv, "argv")?;
     let env = cstrings(&config.env, "environment")?;
     let programs = cstrings(&config.program, "program")?;
+    // Only once the launcher has moved this process into the environment's cgroups.
+    let mut go = Vec::new();
+    incoming
+        .read_until(b'\n', &mut go)
+        .map_err(|e| fail(GO_STEP)(e.to_string()))?;
+    if go != GO {
+        return Err(fail(GO_STEP)(
+            "the launcher went away before moving the environment into its cgroups".to_owned(),
+        ));
+    }
+    drop(incoming);
     status
         .write_all(&InitMessage::Ready.line())
         .map_err(|e| fail("report ready")(e.to_string()))?;
@@ -189,29 +206,25 @@ fn ensure_dir(target: &str) -> Result<(), String> {
     fs::create_dir_all(target).map_err(|e| format!("creating the mount point: {e}"))
 }
 
-/// Marks every descriptor above standard error close-on-exec, so the runtime
-/// inherits none: cove opens its own descriptors close-on-exec, but whoever started
-/// cove may have leaked some into it (a shell's, a CI runner's), and they must not
-/// reach a function. The status socket is close-on-exec already.
-fn close_inherited_on_exec() -> Result<(), Failure> {
-    // SAFETY: `close_range` with `CLOSE_RANGE_CLOEXEC` only sets a flag on
-    // descriptors; it closes nothing now, so no Rust object's descriptor becomes
-    // invalid. The init is single-threaded at this point.
-    #[allow(unsafe_code)]
-    let rc = unsafe {
-        nix::libc::syscall(
-            nix::libc::SYS_close_range,
-            3u32,
-            u32::MAX,
-            nix::libc::CLOSE_RANGE_CLOEXEC,
-        )
-    };
-    if rc == 0 {
-        return Ok(());
+/// Closes descriptors the program would inherit other than standard input, output
+/// and error: cove opens everything close-on-exec, so such a descriptor leaked into
+/// cove from whoever started it, and must not reach a tenant's code.
+fn close_inherited() -> Result<(), Failure> {
+    let dir = fs::read_dir("/proc/self/fd").map_err(|e| fail("list descriptors")(e.to_string()))?;
+    let leaked: Vec<i32> = dir
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|&fd| fd > 2)
+        // Gone (the listing's own descriptor) or close-on-exec: nothing to do.
+        .filter(|fd| {
+            let info = fs::read_to_string(format!("/proc/self/fdinfo/{fd}")).unwrap_or_default();
+            fdinfo_cloexec(&info) == Some(false)
+        })
+        .collect();
+    for fd in leaked {
+        nix::unistd::close(fd).map_err(errno(format!("close inherited descriptor {fd}")))?;
     }
-    Err(fail("mark inherited descriptors close-on-exec")(
-        std::io::Error::last_os_error().to_string(),
-    ))
+    Ok(())
 }
 
 fn cstrings(items: &[String], what: &str) -> Result<Vec<CString>, Failure> {
