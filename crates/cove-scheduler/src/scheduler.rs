@@ -416,7 +416,6 @@ impl Scheduler {
     ) -> InvokeResult {
         let request_id = self.request_id();
         let timeout = Duration::from_secs(u64::from(f.config.timeout_s));
-        let started = Instant::now();
         let deadline_ms = SystemTime::now()
             .checked_add(timeout)
             .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
@@ -471,7 +470,7 @@ impl Scheduler {
             }
             () = tokio::time::sleep(timeout) => {
                 self.destroy(f, slot, Arc::clone(&env));
-                result(payloads::timeout_error(&request_id, started.elapsed()), Some(payloads::SANDBOX_TIMEDOUT.to_owned()))
+                result(payloads::timeout_error(&request_id, timeout), Some(payloads::SANDBOX_TIMEDOUT.to_owned()))
             }
         }
     }

@@ -351,7 +351,7 @@ fn failures_give_lambdas_results() {
     assert_eq!(code, 5, "{v}");
     assert_eq!(v["errorType"], "Sandbox.Timedout", "{v}");
     let msg = v["errorMessage"].as_str().unwrap_or_default();
-    assert!(msg.contains("Task timed out after 2.0"), "{v}");
+    assert!(msg.contains("Task timed out after 2.00 seconds"), "{v}");
 
     let (code, v) = invoke(&d, "f", &json!({"op": "exit", "code": 3}));
     assert_eq!(code, 5, "{v}");
