@@ -380,11 +380,16 @@ struct Serve {
 }
 
 fn serve(d: &Deployment) -> Serve {
+    serve_with(d, &[])
+}
+
+fn serve_with(d: &Deployment, extra: &[&str]) -> Serve {
     let bin = assert_cmd::cargo::cargo_bin("cove");
     let addr_file = d.state.path().join(&d.prefix).join("serve.addr");
     let _ = std::fs::remove_file(&addr_file);
     let child = Process::new(bin)
         .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(extra)
         .env("COVE_PREFIX", &d.prefix)
         .env("COVE_STATE_DIR", d.state.path())
         .stdout(Stdio::null())
@@ -687,4 +692,123 @@ fn invoke_api_and_function_urls() {
     );
     let v: Value = serde_json::from_slice(&body).expect("json");
     assert_eq!(v["statusCode"], 201, "{v}");
+}
+
+#[test]
+fn functions_declared_in_the_spec_and_nothing_left_after_delete() {
+    if !cove_probe::privileged("functions") || !runtimes_ready() {
+        return;
+    }
+    let d = Deployment::new("fd");
+    let dir = tempfile::tempdir().expect("spec dir");
+    let code = dir.path().join("code");
+    std::fs::create_dir_all(&code).expect("code");
+    std::fs::copy(
+        fixture("python").join("handler.py"),
+        code.join("handler.py"),
+    )
+    .expect("copy");
+    let example = std::fs::read_to_string(common::example()).expect("example");
+    let anchor = "          - { name: fn-b, subnet: private-b, security_groups: [fn] }\n";
+    let with_fn = example.replacen(
+        anchor,
+        &format!("{anchor}        functions:\n          - {{ name: declared, runtime: python3.11, handler: handler.handler, code: code, subnets: [private-b], security_groups: [fn], concurrency: 2 }}\n"),
+        1,
+    );
+    let spec = dir.path().join("spec.yaml");
+    std::fs::write(&spec, &with_fn).expect("spec");
+    let apply = |d: &Deployment| {
+        let out = d
+            .cove()
+            .args(["apply", "-f"])
+            .arg(&spec)
+            .output()
+            .expect("apply");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    apply(&d);
+    assert!(
+        apply(&d).contains("nothing to change"),
+        "applying twice changes nothing"
+    );
+    let slots = |d: &Deployment| {
+        d.namespaces()
+            .iter()
+            .filter(|n| n.starts_with(&format!("{}-f-", d.prefix)))
+            .count()
+    };
+    assert_eq!(slots(&d), 2);
+    let (code_, v) = invoke(&d, "declared", &json!({"op": "echo"}));
+    assert_eq!(code_, 0, "{v}");
+
+    // Idle environments are reaped by cove serve.
+    let s = serve_with(&d, &["--idle-timeout", "1"]);
+    let (status, _, _) = http(
+        s.addr,
+        "POST",
+        "/2015-03-31/functions/declared/invocations",
+        br#"{"op":"echo"}"#,
+    );
+    assert_eq!(status, 200);
+    assert_eq!(environments(&d).len(), 1);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !environments(&d).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the idle environment was not reaped"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (status, _, _) = http(
+        s.addr,
+        "POST",
+        "/2015-03-31/functions/declared/invocations",
+        br#"{"op":"echo"}"#,
+    );
+    assert_eq!(status, 200, "a new environment after reaping");
+    assert_eq!(environments(&d).len(), 1);
+
+    // Removing the function from the spec removes its slots and its environments.
+    std::fs::write(&spec, &example).expect("spec");
+    apply(&d);
+    assert_eq!(slots(&d), 0);
+    assert!(environments(&d).is_empty(), "{:?}", environments(&d));
+    assert_eq!(environment_processes(&d), 0);
+    drop(s);
+
+    // Same for `cove fn delete`.
+    deploy(
+        &d,
+        "gone",
+        &["--subnets", "functions/private-a", "--concurrency", "1"],
+    );
+    let (code_, _) = invoke(&d, "gone", &json!({"op": "echo"}));
+    assert_eq!(code_, 0);
+    let out = d
+        .cove()
+        .args(["fn", "delete", "gone"])
+        .output()
+        .expect("delete");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(slots(&d), 0);
+    assert!(environments(&d).is_empty());
+    let out = d
+        .cove()
+        .args(["fn", "delete", "gone"])
+        .output()
+        .expect("delete");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "deleting twice is an input error"
+    );
 }
