@@ -106,7 +106,7 @@ pub(crate) async fn start(
                 .map_err(|source| SchedulerError::Sandbox {
                     function: name,
                     ns,
-                    source,
+                    source: Box::new(source),
                 })
         })
         .await
@@ -198,7 +198,7 @@ fn prepare(
         .bind_tcp(ns, RUNTIME_API_ADDR)
         .map_err(|source| SchedulerError::Listen {
             ns: ns.to_owned(),
-            source,
+            source: Box::new(source),
         })?;
     let instance = format!("{:032x}", shared.instance_seed ^ u128::from(id));
     let stream = cove_runtimes::log_stream_name(utc_date(), "$LATEST", &instance);

@@ -89,7 +89,7 @@ pub enum SchedulerError {
         ns: String,
         /// Cause.
         #[source]
-        source: cove_host::HostError,
+        source: Box<cove_host::HostError>,
     },
     /// The Runtime API endpoint could not be served.
     #[error("cannot serve the Runtime API endpoint of network slot {ns}")]
@@ -117,14 +117,14 @@ pub enum SchedulerError {
         ns: String,
         /// Cause.
         #[source]
-        source: cove_sandbox::SandboxError,
+        source: Box<cove_sandbox::SandboxError>,
     },
     /// The sandbox could not be set up at all.
     #[error("cannot set up the sandbox for execution environments")]
     SandboxSetup {
         /// Cause.
         #[source]
-        source: cove_sandbox::SandboxError,
+        source: Box<cove_sandbox::SandboxError>,
     },
     /// The log file of a function could not be opened.
     #[error("cannot open the log file {path}")]

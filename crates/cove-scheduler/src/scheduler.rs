@@ -155,17 +155,22 @@ impl Scheduler {
     ) -> Result<Scheduler, SchedulerError> {
         let host = Host::new(&config.prefix).map_err(|source| SchedulerError::Listen {
             ns: config.prefix.clone(),
-            source,
+            source: Box::new(source),
         })?;
         let mut sandbox_cfg =
             cove_sandbox::SandboxConfig::new(config.cgroup_root.clone(), config.init.clone());
         sandbox_cfg.cgroup_root.clone_from(&config.cgroup_root);
-        let sandbox = Sandbox::new(host.clone(), sandbox_cfg)
-            .map_err(|source| SchedulerError::SandboxSetup { source })?;
+        let sandbox = Sandbox::new(host.clone(), sandbox_cfg).map_err(|source| {
+            SchedulerError::SandboxSetup {
+                source: Box::new(source),
+            }
+        })?;
         // Environments of cove processes that died (kill -9): their owner pid is gone.
         sandbox
             .reap_stale(owner_alive)
-            .map_err(|source| SchedulerError::SandboxSetup { source })?;
+            .map_err(|source| SchedulerError::SandboxSetup {
+                source: Box::new(source),
+            })?;
         let seed = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos())
@@ -513,7 +518,7 @@ impl Scheduler {
         for (slot, _) in idle {
             let env = f.lock().envs.remove(&slot);
             if let Some(env) = env {
-                let _ = self.end_env(env);
+                drop(self.end_env(env));
             }
         }
     }
