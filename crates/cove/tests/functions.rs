@@ -310,7 +310,32 @@ fn secure_compute_story() {
         "arrived from {seen}: {v}"
     );
 
-    // 5. What the function sees of itself.
+    // 5. Each environment's Runtime API is its own: reachable on its loopback, not on
+    //    another slot's address, not from the host.
+    let (_, v) = invoke(
+        &d,
+        "api",
+        &json!({"op": "connect", "host": "127.0.0.1", "port": 9001, "timeout_ms": 1500}),
+    );
+    assert_eq!(v["result"], "ok", "{v}");
+    for ip in &ips {
+        let (_, v) = invoke(
+            &d,
+            "api",
+            &json!({"op": "connect", "host": ip, "port": 9001, "timeout_ms": 1000}),
+        );
+        assert_ne!(v["result"], "ok", "the Runtime API answered on {ip}: {v}");
+    }
+    assert!(
+        std::net::TcpStream::connect_timeout(
+            &"127.0.0.1:9001".parse().expect("addr"),
+            Duration::from_millis(300)
+        )
+        .is_err(),
+        "the host reaches a Runtime API"
+    );
+
+    // 6. What the function sees of itself.
     let (_, v) = invoke(&d, "api", &json!({"op": "echo"}));
     assert_eq!(v["function_name"], "api");
     assert_eq!(v["env"]["AWS_LAMBDA_RUNTIME_API"], "127.0.0.1:9001");
