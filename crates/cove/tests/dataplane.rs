@@ -7,58 +7,17 @@
 //! Privileged: runs as root (CI runs as root and must not skip: `CI=true`).
 
 use std::net::{Ipv4Addr, TcpListener};
-use std::path::PathBuf;
 use std::process::Command as Process;
 use std::time::Duration;
 
-use assert_cmd::Command;
 use cove_analyze::{Analyzer, Endpoint, Flow};
 use cove_model::{EniId, EniOwner, Network};
 use cove_plan::names::Names;
 use cove_probe::{Probe, ProbeKind, Responder, allow_ping_sockets, in_namespace, run_batch};
 
-fn example() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/secure-compute.yaml")
-}
+mod common;
 
-/// A deployment under a unique prefix, destroyed (and checked empty) on drop.
-struct Deployment {
-    prefix: String,
-    state: tempfile::TempDir,
-}
-
-impl Deployment {
-    fn new(tag: &str) -> Self {
-        Deployment {
-            prefix: format!("{tag}{}", std::process::id() % 100_000),
-            state: tempfile::tempdir().expect("state dir"),
-        }
-    }
-
-    fn cove(&self) -> Command {
-        let mut c = Command::cargo_bin("cove").expect("binary");
-        c.env("COVE_PREFIX", &self.prefix)
-            .env("COVE_STATE_DIR", self.state.path())
-            .timeout(Duration::from_secs(120));
-        c
-    }
-
-    fn namespaces(&self) -> Vec<String> {
-        list_namespaces()
-            .into_iter()
-            .filter(|n| n.starts_with(&format!("{}-", self.prefix)))
-            .collect()
-    }
-}
-
-impl Drop for Deployment {
-    fn drop(&mut self) {
-        let _ = self.cove().arg("destroy").output();
-        for ns in self.namespaces() {
-            let _ = Process::new("ip").args(["netns", "del", &ns]).status();
-        }
-    }
-}
+use common::{Deployment, example};
 
 fn list_namespaces() -> Vec<String> {
     std::fs::read_dir("/run/netns")
@@ -71,10 +30,7 @@ fn list_namespaces() -> Vec<String> {
 }
 
 fn network() -> Network {
-    let text = std::fs::read_to_string(example()).expect("example");
-    cove_model::validate::validate_text(&text)
-        .network
-        .expect("valid")
+    common::example_network()
 }
 
 fn eni(net: &Network, name: &str) -> EniId {

@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command as Process, Stdio};
 use std::time::{Duration, Instant};
 
-use common::Deployment;
+use common::{Deployment, check_blocked, invoke};
 use serde_json::{Value, json};
 
 fn repo() -> PathBuf {
@@ -42,43 +42,14 @@ fn runtimes_ready() -> bool {
     ok
 }
 
-/// `cove fn invoke` → (exit code, answer as JSON).
-fn invoke(d: &Deployment, name: &str, event: &Value) -> (i32, Value) {
-    let out = d
-        .cove()
-        .args(["fn", "invoke", name, "--payload"])
-        .arg(event.to_string())
-        .output()
-        .expect("invoke");
-    let text = String::from_utf8_lossy(&out.stdout);
-    let v = serde_json::from_str(text.trim()).unwrap_or_else(|e| {
-        panic!(
-            "invoke {name} {event}: not JSON ({e}): {text}\nstderr: {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    (out.status.code().unwrap_or(-1), v)
-}
-
 fn deploy(d: &Deployment, name: &str, extra: &[&str]) {
-    let mut c = d.cove();
-    c.args([
-        "fn",
-        "deploy",
+    common::deploy(
+        d,
         name,
-        "--runtime",
         "python3.11",
-        "--handler",
         "handler.handler",
-    ])
-    .arg("--code")
-    .arg(fixture("python"))
-    .args(extra);
-    let out = c.output().expect("deploy");
-    assert!(
-        out.status.success(),
-        "deploy {name}: {}",
-        String::from_utf8_lossy(&out.stderr)
+        &fixture("python"),
+        extra,
     );
 }
 
@@ -242,23 +213,7 @@ fn secure_compute_story() {
         &json!({"op": "connect", "host": "10.30.1.10", "port": 6379, "timeout_ms": 1500}),
     );
     assert_eq!(v["result"], "timeout", "{v}");
-    let out = d
-        .cove()
-        .args([
-            "check",
-            "--from",
-            "fn:api",
-            "--to",
-            "prod/db-1",
-            "--proto",
-            "tcp",
-            "--port",
-            "6379",
-        ])
-        .output()
-        .expect("check");
-    assert_eq!(out.status.code(), Some(3));
-    let why = String::from_utf8_lossy(&out.stdout);
+    let why = check_blocked(&d, "fn:api", "prod/db-1", 6379);
     assert!(
         why.contains("blocked at network-acl-ingress by customer/prod/db"),
         "{why}"
@@ -272,23 +227,7 @@ fn secure_compute_story() {
         &json!({"op": "connect", "host": "10.30.1.10", "port": 5432, "timeout_ms": 1500}),
     );
     assert_eq!(v["result"], "timeout", "{v}");
-    let out = d
-        .cove()
-        .args([
-            "check",
-            "--from",
-            "fn:other",
-            "--to",
-            "prod/db-1",
-            "--proto",
-            "tcp",
-            "--port",
-            "5432",
-        ])
-        .output()
-        .expect("check");
-    assert_eq!(out.status.code(), Some(3));
-    let why = String::from_utf8_lossy(&out.stdout);
+    let why = check_blocked(&d, "fn:other", "prod/db-1", 5432);
     assert!(
         why.contains("blocked at security-group-ingress by customer/prod/db"),
         "{why}"

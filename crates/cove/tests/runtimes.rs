@@ -11,8 +11,8 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command as Process;
 
-use common::Deployment;
-use serde_json::{Value, json};
+use common::{Deployment, invoke};
+use serde_json::json;
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -72,50 +72,21 @@ fn go_build(out: &Path) {
 }
 
 fn deploy(d: &Deployment, name: &str, runtime: &str, handler: &str, code: &Path) {
-    let out = d
-        .cove()
-        .args([
-            "fn",
-            "deploy",
-            name,
-            "--runtime",
-            runtime,
-            "--handler",
-            handler,
-        ])
-        .arg("--code")
-        .arg(code)
-        .args([
-            "--subnets",
-            "functions/private-a",
-            "--security-groups",
-            "fn",
-        ])
-        .args(["--concurrency", "1", "--timeout", "2"])
-        .output()
-        .expect("deploy");
-    assert!(
-        out.status.success(),
-        "deploy {name}: {}",
-        String::from_utf8_lossy(&out.stderr)
+    let extra = [
+        "--subnets",
+        "functions/private-a",
+        "--security-groups",
+        "fn",
+    ];
+    let limits = ["--concurrency", "1", "--timeout", "2"];
+    common::deploy(
+        d,
+        name,
+        runtime,
+        handler,
+        code,
+        &[&extra[..], &limits[..]].concat(),
     );
-}
-
-fn invoke(d: &Deployment, name: &str, event: &Value) -> (i32, Value) {
-    let out = d
-        .cove()
-        .args(["fn", "invoke", name, "--payload"])
-        .arg(event.to_string())
-        .output()
-        .expect("invoke");
-    let text = String::from_utf8_lossy(&out.stdout);
-    let v = serde_json::from_str(text.trim()).unwrap_or_else(|e| {
-        panic!(
-            "{name} {event}: not JSON ({e}): {text}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    (out.status.code().unwrap_or(-1), v)
 }
 
 #[test]

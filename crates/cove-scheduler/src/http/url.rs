@@ -244,30 +244,14 @@ fn clf_time(epoch_ms: u64) -> String {
     ];
     let secs = epoch_ms / 1000;
     let days = i64::try_from(secs / 86_400).unwrap_or(0);
-    let (y, m, d) = civil(days);
+    let (y, m, d) = cove_runtime_api::payloads::civil_from_days(days);
     let rem = secs % 86_400;
     format!(
         "{d:02}/{}/{y}:{:02}:{:02}:{:02} +0000",
-        MONTHS[usize::from(m.saturating_sub(1)) % 12],
+        MONTHS[usize::try_from(m.saturating_sub(1)).unwrap_or(0) % 12],
         rem / 3600,
         rem % 3600 / 60,
         rem % 60
-    )
-}
-
-fn civil(z: i64) -> (i64, u8, u8) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (
-        yoe + era * 400 + i64::from(m <= 2),
-        u8::try_from(m).unwrap_or(1),
-        u8::try_from(d).unwrap_or(1),
     )
 }
 

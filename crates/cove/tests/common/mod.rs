@@ -114,3 +114,73 @@ impl Drop for Deployment {
         }
     }
 }
+
+/// `cove fn deploy NAME --runtime … --handler … --code CODE EXTRA…`, which must succeed.
+pub fn deploy(
+    d: &Deployment,
+    name: &str,
+    runtime: &str,
+    handler: &str,
+    code: &std::path::Path,
+    extra: &[&str],
+) {
+    let out = d
+        .cove()
+        .args([
+            "fn",
+            "deploy",
+            name,
+            "--runtime",
+            runtime,
+            "--handler",
+            handler,
+        ])
+        .arg("--code")
+        .arg(code)
+        .args(extra)
+        .output()
+        .expect("deploy");
+    assert!(
+        out.status.success(),
+        "deploy {name}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `cove fn invoke NAME --payload EVENT` → (exit code, answer as JSON).
+pub fn invoke(d: &Deployment, name: &str, event: &serde_json::Value) -> (i32, serde_json::Value) {
+    let out = d
+        .cove()
+        .args(["fn", "invoke", name, "--payload"])
+        .arg(event.to_string())
+        .output()
+        .expect("invoke");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let v = serde_json::from_str(text.trim()).unwrap_or_else(|e| {
+        panic!(
+            "invoke {name} {event}: not JSON ({e}): {text}\nstderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (out.status.code().unwrap_or(-1), v)
+}
+
+/// `cove check --from FROM --to TO --proto tcp --port PORT`, which must say BLOCKED
+/// (exit 3); returns the explanation.
+pub fn check_blocked(d: &Deployment, from: &str, to: &str, port: u16) -> String {
+    let out = d
+        .cove()
+        .args([
+            "check", "--from", from, "--to", to, "--proto", "tcp", "--port",
+        ])
+        .arg(port.to_string())
+        .output()
+        .expect("check");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{from} -> {to}:{port} is not blocked: {text}"
+    );
+    text
+}
