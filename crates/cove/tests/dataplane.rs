@@ -84,17 +84,7 @@ fn example_in_the_kernel() {
     assert!(foreign_nft.success());
 
     // Apply, then apply again: nothing to change.
-    let out = d
-        .cove()
-        .args(["apply", "-f"])
-        .arg(example())
-        .output()
-        .expect("apply");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    d.apply_example();
     let out = d
         .cove()
         .args(["apply", "-f"])

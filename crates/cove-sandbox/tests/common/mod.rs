@@ -23,20 +23,7 @@ pub const TIMEOUT: Duration = Duration::from_secs(60);
 /// Python as installed by Debian (readable by `nobody`, unlike a pyenv under /root).
 pub const PYTHON: &str = "/usr/bin/python3";
 
-/// Whether to run a privileged test: as root yes; otherwise skip, except under
-/// `CI=true`, where privileged tests must run.
-pub fn privileged(test: &str) -> bool {
-    if nix::unistd::geteuid().is_root() {
-        return true;
-    }
-    assert_ne!(
-        std::env::var("CI").as_deref(),
-        Ok("true"),
-        "{test} needs root, and CI=true: privileged tests must run in CI"
-    );
-    eprintln!("skipping {test}: needs root (namespaces, cgroups, mounts)");
-    false
-}
+pub use cove_probe::privileged;
 
 /// A name unique to this process and call: `cvsb-<pid>-<n>`.
 pub fn unique() -> String {
