@@ -380,13 +380,24 @@ fn http(
     path: &str,
     body: &[u8],
 ) -> (u16, String, Vec<u8>) {
+    http_with(addr, method, path, "", body)
+}
+
+/// [`http`] with extra header lines (each ending in `\r\n`).
+fn http_with(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &str,
+    body: &[u8],
+) -> (u16, String, Vec<u8>) {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(addr).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(60)))
         .expect("timeout");
     write!(
         s,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     )
     .expect("write");
@@ -656,6 +667,33 @@ fn invoke_api_and_function_urls() {
     );
     let v: Value = serde_json::from_slice(&body).expect("json");
     assert_eq!(v["statusCode"], 201, "{v}");
+    // Asynchronous and dry-run invocations.
+    let path = "/2015-03-31/functions/web/invocations";
+    let event = br#"{"rawPath":"/","requestContext":{"http":{"method":"GET"}},"version":"1"}"#;
+    let (status, head, body) = http_with(
+        s.addr,
+        "POST",
+        path,
+        "X-Amz-Invocation-Type: Event\r\n",
+        event,
+    );
+    assert_eq!((status, body.len()), (202, 0), "{head}");
+    let (status, head, _) = http_with(
+        s.addr,
+        "POST",
+        path,
+        "X-Amz-Invocation-Type: DryRun\r\n",
+        b"{}",
+    );
+    assert_eq!(status, 204, "{head}");
+    let (status, head, _) = http_with(
+        s.addr,
+        "POST",
+        path,
+        "X-Amz-Invocation-Type: Sometimes\r\n",
+        b"{}",
+    );
+    assert_eq!(status, 400, "{head}");
 }
 
 #[test]
