@@ -118,6 +118,9 @@ impl Shared {
 struct FunctionRuntime {
     config: Arc<FunctionConfig>,
     state: Mutex<FnState>,
+    /// Replaced by a new configuration (or removed): environments that finish an
+    /// invocation end instead of waiting for the next one.
+    retired: std::sync::atomic::AtomicBool,
 }
 
 struct FnState {
@@ -227,6 +230,7 @@ impl Scheduler {
                                 pool: Pool::new(slots),
                                 envs: HashMap::new(),
                             }),
+                            retired: std::sync::atomic::AtomicBool::new(false),
                         }),
                     );
                 }
@@ -448,11 +452,11 @@ impl Scheduler {
         tokio::select! {
             outcome = env.api.invoke(invocation) => match outcome {
                 Ok(InvokeOutcome::Response { body, .. }) => {
-                    self.finish(f, slot, Finish::Reusable);
+                    self.release(f, slot, &env);
                     result(body, None)
                 }
                 Ok(InvokeOutcome::FunctionError { error_type, body }) => {
-                    self.finish(f, slot, Finish::Reusable);
+                    self.release(f, slot, &env);
                     result(body, Some(error_type))
                 }
                 Err(e) => {
@@ -477,6 +481,16 @@ impl Scheduler {
                 self.destroy(f, slot, Arc::clone(&env));
                 result(payloads::timeout_error(&request_id, timeout), Some(payloads::SANDBOX_TIMEDOUT.to_owned()))
             }
+        }
+    }
+
+    /// An invocation ended well: the environment waits for the next one, unless its
+    /// function was reconfigured meanwhile.
+    fn release(&self, f: &Arc<FunctionRuntime>, slot: usize, env: &Arc<Env>) {
+        if f.retired.load(Ordering::Acquire) {
+            self.destroy(f, slot, Arc::clone(env));
+        } else {
+            self.finish(f, slot, Finish::Reusable);
         }
     }
 
@@ -514,6 +528,7 @@ impl Scheduler {
 
     /// Ends every idle environment of a function that is being replaced.
     fn retire(&self, f: &Arc<FunctionRuntime>) {
+        f.retired.store(true, Ordering::Release);
         let idle = f.lock().pool.drain();
         for (slot, _) in idle {
             let env = f.lock().envs.remove(&slot);
