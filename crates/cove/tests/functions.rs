@@ -307,6 +307,14 @@ fn failures_give_lambdas_results() {
     );
     let (code, v) = invoke(&d, "f", &json!({"op": "error"}));
     assert_eq!(code, 5, "{v}");
+    // The runtime's own report of the exception is in the function's log.
+    let logs = d.cove().args(["fn", "logs", "f"]).output().expect("logs");
+    assert!(logs.status.success());
+    assert!(
+        String::from_utf8_lossy(&logs.stdout).contains("requested error"),
+        "{}",
+        String::from_utf8_lossy(&logs.stdout)
+    );
     assert_eq!(v["errorType"], "FixtureError", "{v}");
     assert_eq!(v["errorMessage"], "requested error", "{v}");
     assert!(v["stackTrace"].is_array(), "{v}");

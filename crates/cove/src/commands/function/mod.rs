@@ -4,6 +4,7 @@ pub mod delete;
 pub mod deploy;
 pub mod invoke;
 pub mod list;
+pub mod logs;
 
 use crate::Outcome;
 use crate::deploy::Target;
@@ -19,6 +20,8 @@ pub enum Command {
     Delete(delete::Args),
     /// Invoke a function and print its answer (exit 5 if the function failed).
     Invoke(invoke::Args),
+    /// Print what the function's environments wrote to standard output and error.
+    Logs(logs::Args),
 }
 
 /// Runs a `cove fn` subcommand.
@@ -28,6 +31,7 @@ pub fn run(cmd: &Command) -> anyhow::Result<Outcome> {
         Command::List(a) => list::run(a),
         Command::Delete(a) => delete::run(a),
         Command::Invoke(a) => invoke::run(a),
+        Command::Logs(a) => logs::run(a),
     }
 }
 
