@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use cove_model::{EniId, EniOwner, Network, PortRange, Protocol, TrafficMatch};
+use cove_model::{Network, PortRange, Protocol, TrafficMatch};
 use serde::Serialize;
 
 use crate::analyzer::Analyzer;
@@ -75,14 +75,13 @@ fn probes(nets: &[&Network]) -> Vec<(u8, u16)> {
 
 fn endpoints(net: &Network) -> BTreeMap<String, Endpoint> {
     let mut out: BTreeMap<String, Endpoint> = net
-        .enis
-        .iter()
-        .enumerate()
-        .filter(|(_, e)| e.owner == EniOwner::User)
-        .map(|(i, e)| {
+        .workload_enis()
+        .into_iter()
+        .map(|id| {
+            let e = &net.enis[id.index()];
             (
                 format!("{}/{}", net.vpc_path(e.vpc), e.name),
-                Endpoint::Eni(EniId(cove_model::lookup::index_u32(i))),
+                Endpoint::Eni(id),
             )
         })
         .collect();

@@ -160,6 +160,19 @@ impl Network {
         }
     }
 
+    /// The interfaces that stand for the network's workloads: every user ENI, and one
+    /// network slot of each function per subnet (its slots are alike within a subnet).
+    pub fn workload_enis(&self) -> Vec<EniId> {
+        let mut out: Vec<EniId> = (0..self.enis.len())
+            .filter(|i| self.enis[*i].owner == EniOwner::User)
+            .map(|i| EniId(index_u32(i)))
+            .collect();
+        for f in &self.functions {
+            out.extend(f.slots.iter().take(f.subnets.len()).copied());
+        }
+        out
+    }
+
     /// The VPCs whose CIDRs contain `ip`.
     pub fn vpcs_containing(&self, ip: Ipv4Addr) -> Vec<VpcId> {
         (0..self.vpcs.len())

@@ -549,6 +549,15 @@ fn function_slots_are_interfaces_in_its_subnets() {
     assert_eq!(ip("functions/fn-a"), Ipv4Addr::new(10, 20, 1, 5));
     assert_eq!(ip("functions/fn:api:0"), Ipv4Addr::new(10, 20, 1, 6));
     assert_eq!(ip("functions/fn:api:1"), Ipv4Addr::new(10, 20, 2, 6));
+    // One slot per subnet stands for the function in matrices and plan deltas.
+    let workloads: Vec<_> = net
+        .workload_enis()
+        .into_iter()
+        .map(|e| net.enis[e.index()].name.clone())
+        .filter(|n| n.starts_with("fn:"))
+        .collect();
+    assert_eq!(workloads, ["fn:api:0", "fn:api:1"]);
+    assert_eq!(net.find_eni("fn:api").expect("fn:api"), f.slots[0]);
 }
 
 #[test]

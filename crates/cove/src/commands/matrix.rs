@@ -49,10 +49,7 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     let net = crate::deploy::network_arg(args.file.as_deref(), &args.target)?;
     let an = Analyzer::new(&net);
     let enis: Vec<EniId> = if args.enis.is_empty() {
-        (0..net.enis.len())
-            .filter(|i| net.enis[*i].owner == cove_model::EniOwner::User)
-            .map(|i| EniId(cove_model::lookup::index_u32(i)))
-            .collect()
+        net.workload_enis()
     } else {
         args.enis
             .iter()
