@@ -5,7 +5,8 @@
 //! already holds many ENIs. Needs root.
 //!
 //! `cargo bench -p cove-host --bench attach` (`ATTACH_N` attaches per series,
-//! default 200; `ATTACH_BACKGROUND` ENIs already present, default 1000).
+//! default 200; `ATTACH_BACKGROUND` ENIs already present, default 1000;
+//! `BENCH_PREFIX`, the namespace prefix, default `ba<pid>`).
 
 use std::io::Write as _;
 use std::process::{Command, Stdio};
@@ -241,7 +242,8 @@ fn main() {
     let n = env("ATTACH_N", 200);
     let background = env("ATTACH_BACKGROUND", 1000);
     let rules = env("ATTACH_RULES", 10);
-    let prefix = format!("ba{}", std::process::id() % 10_000);
+    let prefix = std::env::var("BENCH_PREFIX")
+        .unwrap_or_else(|_| format!("ba{}", std::process::id() % 10_000));
     println!("| series | attach p50 | attach p99 | detach p50 | detach p99 |");
     println!("|---|---|---|---|---|");
     let mut p50 = Vec::new();

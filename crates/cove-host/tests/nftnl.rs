@@ -9,9 +9,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 
 use cove_host::{Host, HostError};
-use cove_plan::{NftTable, Op, Plan};
+use cove_plan::{NftTable, Op, Plan, VethEnd, VethPair};
 
-use common::{Guard, chain, ok, privileged};
+use common::{Guard, chain, eventually, ok, privileged};
 
 type Elements = BTreeMap<String, BTreeSet<String>>;
 
@@ -179,6 +179,112 @@ fn elements_added_and_deleted_over_netlink_are_observed_as_written() {
     // Everything out.
     apply(&g.0, &elements_op(&ns, Elements::new(), want));
     assert_eq!(observed(&g.0, &ns), Elements::new());
+}
+
+/// A veth from `router` (`r0`) to a fresh namespace `<prefix>-e` (`eth0`).
+fn link_to_eni(host: &Host, router: &str) -> String {
+    let eni = format!("{}-e", host.prefix());
+    let end = |ns: &str, name: &str| VethEnd {
+        ns: ns.to_owned(),
+        name: name.to_owned(),
+        mac: None,
+    };
+    apply(
+        host,
+        &Plan {
+            ops: vec![
+                Op::CreateNamespace { ns: eni.clone() },
+                Op::CreateVeth {
+                    pair: VethPair {
+                        a: end(router, "r0"),
+                        b: end(&eni, "eth0"),
+                    },
+                },
+            ],
+        },
+    );
+    eni
+}
+
+/// Whether the router's namespace is gone from the kernel (not only from
+/// `/run/netns`): the ENI's end of their veth disappears with it.
+fn router_released(host: &Host, eni: &str) -> bool {
+    eventually(10, || !ok(host, eni, &["ip", "link", "show", "eth0"]))
+}
+
+/// The host keeps one nf_tables socket per namespace; the socket must follow the
+/// namespace the name stands for, and must not keep a deleted one alive.
+#[test]
+fn the_kept_socket_follows_a_replaced_namespace_and_releases_a_deleted_one() {
+    if !privileged("the_kept_socket_follows_a_replaced_namespace_and_releases_a_deleted_one") {
+        return;
+    }
+    let g = guard('f');
+    let ns = router(&g.0);
+    let (e1, e2) = (eni("e1a2b3c4d", 5, 0), eni("e5f6a7b8c", 6, 0));
+    let mut leaf = link_to_eni(&g.0, &ns);
+    apply(&g.0, &elements_op(&ns, e1.clone(), Elements::new()));
+
+    // Another host (another process, say) deletes the router and creates a new one
+    // under the same name: the next batch goes to the new namespace.
+    let other = Host::new(g.0.prefix()).expect("prefix");
+    apply(
+        &other,
+        &Plan {
+            ops: vec![Op::DeleteNamespace { ns: ns.clone() }],
+        },
+    );
+    router(&other);
+    apply(&g.0, &elements_op(&ns, e2.clone(), Elements::new()));
+    assert_eq!(observed(&g.0, &ns), e2, "the batch reached the new router");
+    // ... and the socket of the old one was closed, so the old one is gone.
+    assert!(
+        router_released(&g.0, &leaf),
+        "the old router is still alive"
+    );
+
+    // Deleted by this host: its socket is closed first.
+    apply(
+        &g.0,
+        &Plan {
+            ops: vec![Op::DeleteNamespace { ns: leaf.clone() }],
+        },
+    );
+    leaf = link_to_eni(&g.0, &ns);
+    apply(&g.0, &elements_op(&ns, e1.clone(), Elements::new()));
+    apply(
+        &g.0,
+        &Plan {
+            ops: vec![Op::DeleteNamespace { ns: ns.clone() }],
+        },
+    );
+    assert!(
+        router_released(&g.0, &leaf),
+        "a deleted router is still alive"
+    );
+
+    // Deleted behind this host's back: observing closes its socket.
+    router(&g.0);
+    apply(
+        &g.0,
+        &Plan {
+            ops: vec![Op::DeleteNamespace { ns: leaf.clone() }],
+        },
+    );
+    leaf = link_to_eni(&g.0, &ns);
+    apply(&g.0, &elements_op(&ns, e1, Elements::new()));
+    apply(
+        &other,
+        &Plan {
+            ops: vec![Op::DeleteNamespace { ns: ns.clone() }],
+        },
+    );
+    g.0.observe()
+        .unwrap_or_else(|e| panic!("observe failed: {}", chain(&e)));
+    assert!(
+        router_released(&g.0, &leaf),
+        "a router deleted elsewhere is kept alive after observe"
+    );
 }
 
 /// Set by the parent of [`an_attach_batch_runs_no_process`] in the environment of
