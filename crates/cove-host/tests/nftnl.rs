@@ -23,7 +23,7 @@ fn guard(tag: char) -> Guard {
 }
 
 /// The router's per-ENI sets and maps (as `cove_plan::nft::router_table` declares
-/// them), one member set, and the chains the verdict maps jump to.
+/// them) and one member set.
 fn router_table() -> NftTable {
     let body = "\
         \tset src_links { type ifname; }\n\
@@ -36,15 +36,7 @@ fn router_table() -> NftTable {
         \tmap public_to_private { type ipv4_addr : ipv4_addr; }\n\
         \tmap private_to_public { type ipv4_addr : ipv4_addr; }\n\
         \tset members_ab12cd34 { type ipv4_addr; }\n\
-        \tchain nacl_out_0 { drop; }\n\
-        \tchain nacl_in_0 { drop; }\n\
-        \tchain nacl_out_1 { drop; }\n\
-        \tchain sgc_0123abcd_out { drop; }\n\
-        \tchain sgc_0123abcd_in { drop; }\n\
-        \tmap nacl_out { type ifname : verdict; }\n\
-        \tmap nacl_in { type ifname : verdict; }\n\
-        \tmap sg_out { type ifname : verdict; }\n\
-        \tmap sg_in { type ifname : verdict; }\n";
+        \tmap link_sgc { type ifname : mark; }\n";
     NftTable {
         name: "cove".to_owned(),
         generation: "nl1".to_owned(),
@@ -59,7 +51,7 @@ fn eni(link: &str, n: u32, subnet: u32) -> Elements {
     let l = format!("\"{link}\"");
     let ip = format!("10.20.{subnet}.{n}");
     let public = format!("203.0.113.{n}");
-    let sets: [(&str, String); 14] = [
+    let sets: [(&str, String); 11] = [
         ("src_links", l.clone()),
         ("eni_src", format!("{l} . {ip}")),
         ("mac_links", l.clone()),
@@ -73,10 +65,7 @@ fn eni(link: &str, n: u32, subnet: u32) -> Elements {
         ("public_to_private", format!("{public} : {ip}")),
         ("private_to_public", format!("{ip} : {public}")),
         ("members_ab12cd34", ip.clone()),
-        ("nacl_out", format!("{l} : jump nacl_out_{subnet}")),
-        ("nacl_in", format!("{l} : jump nacl_in_0")),
-        ("sg_out", format!("{l} : jump sgc_0123abcd_out")),
-        ("sg_in", format!("{l} : jump sgc_0123abcd_in")),
+        ("link_sgc", format!("{l} : {}", subnet + 7)),
     ];
     let mut out = Elements::new();
     for (set, e) in sets {
@@ -171,7 +160,7 @@ fn elements_added_and_deleted_over_netlink_are_observed_as_written() {
     let e1_moved = eni("e1a2b3c4d", 5, 1);
     let delete = union(&e2, &minus(&e1, &e1_moved));
     let add = minus(&e1_moved, &e1);
-    assert!(add.contains_key("link_subnet") && add.contains_key("nacl_out"));
+    assert!(add.contains_key("link_subnet") && add.contains_key("link_sgc"));
     apply(&g.0, &elements_op(&ns, add, delete));
     let want = union(&e1_moved, &e3);
     assert_eq!(observed(&g.0, &ns), want, "observed after deleting");
