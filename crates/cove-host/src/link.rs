@@ -6,7 +6,9 @@ use std::os::fd::AsRawFd;
 
 use cove_plan::{Address, VethPair};
 use futures::TryStreamExt;
-use netlink_packet_route::link::{InfoData, InfoKind, InfoVeth};
+use netlink_packet_route::link::{
+    AfSpecInet6, AfSpecUnspec, In6AddrGenMode, InfoData, InfoKind, InfoVeth, LinkAttribute,
+};
 use nix::errno::Errno;
 use rtnetlink::{AddressMessageBuilder, Handle, LinkMessageBuilder, LinkUnspec, LinkVeth};
 
@@ -58,11 +60,56 @@ pub(crate) async fn set_up(handle: &Handle, ns: &str, dev: &str) -> Result<(), H
         })
 }
 
+/// Turns off IPv6 address generation on interface `dev` (named in the request, no
+/// index lookup first): no link-local
+/// address, so no duplicate-address detection or router solicitation either. cove's
+/// networks are IPv4; this is per link, over netlink, rather than the namespace's
+/// `disable_ipv6` sysctl, because the first lookup of `/proc/sys/net/ipv6` in a new
+/// namespace walks one cached entry per namespace that looked it up before (0.3 ms
+/// with 1,000 namespaces). Must happen before the link has a carrier (for a veth:
+/// before both ends are up), when the kernel would add the link-local address.
+async fn no_ipv6_addresses(handle: &Handle, ns: &str, dev: &str) -> Result<(), HostError> {
+    let off =
+        LinkAttribute::AfSpecUnspec(vec![AfSpecUnspec::Inet6(vec![AfSpecInet6::AddrGenMode(
+            In6AddrGenMode::None,
+        )])]);
+    let msg = LinkUnspec::new_with_name(dev)
+        .append_extra_attribute(off)
+        .build();
+    handle
+        .link()
+        .set(msg)
+        .execute()
+        .await
+        .map_err(|e| HostError::Ipv6Off {
+            ns: ns.to_owned(),
+            dev: dev.to_owned(),
+            source: nl_io(e),
+        })
+}
+
+/// Sets the second end `dev` of a veth pair up, after turning off its IPv6
+/// addresses (the first end is up already, so the pair gets a carrier now).
+pub(crate) async fn set_peer_up(handle: &Handle, ns: &str, dev: &str) -> Result<(), HostError> {
+    no_ipv6_addresses(handle, ns, dev).await?;
+    handle
+        .link()
+        .set(LinkUnspec::new_with_name(dev).up().build())
+        .execute()
+        .await
+        .map_err(|e| HostError::LinkUp {
+            ns: ns.to_owned(),
+            dev: dev.to_owned(),
+            source: nl_io(e),
+        })
+}
+
 /// Creates a veth pair in this namespace (`ns` = `pair.a.ns`) in one request: the
 /// peer is created directly in `pair.b.ns` (by file descriptor), MACs are set where
-/// given, and the `a` end is created up. The caller sets the `b` end up from inside
-/// `pair.b.ns` (asking for the peer to be created up fails with ENOTCONN on
-/// kernel 6.18).
+/// given, and the `a` end is created up; then the `a` end's IPv6 addresses are
+/// turned off (no carrier yet: its peer is down). The caller sets the `b` end up
+/// from inside `pair.b.ns` with [`set_peer_up`] (asking for the peer to be created
+/// up fails with ENOTCONN on kernel 6.18).
 pub(crate) async fn create_veth(
     handle: &Handle,
     ns: &str,
@@ -90,7 +137,8 @@ pub(crate) async fn create_veth(
         peer_ns: b.ns.clone(),
         peer: b.name.clone(),
         source: nl_io(e),
-    })
+    })?;
+    no_ipv6_addresses(handle, ns, &a.name).await
 }
 
 /// Deletes interface `dev` (both ends, for a veth). Absent is not an error: deleting
