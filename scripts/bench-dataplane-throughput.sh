@@ -3,16 +3,37 @@
 #   (a) across two subnets of one VPC, destination SG with 1,000 ingress entries
 #   (b) the same routed path with a single allow-all rule
 #   (c) across a VPC peering (same SG as b)
-# and the ratios a/b and c/b, all measured in this run. Needs root.
+# and, for reference, the same two routed paths without cove (plain namespaces,
+# veths and routes; no nftables, no conntrack, no policy routing):
+#   (pi) client -> router -> server          (the shape of b)
+#   (pp) client -> router -> router -> server (the shape of c)
+# The networks are deployed side by side (prefixes <p>a, <p>b, <p>c, <p>x) and
+# measured in turns, BENCH_ROUNDS times (the order rotates every round); the ratios
+# a/b, c/b and pp/pi are computed per round and their medians reported, with the
+# range. Needs root.
+#
+#   BENCH_SECONDS   length of each iperf3 run (default 5)
+#   BENCH_ROUNDS    rounds (default 5)
+#   BENCH_PREFIX    namespace prefix (default bt)
+#   BENCH_PATHS     which networks to measure (default "a b c pi pp")
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v iperf3 >/dev/null || apt-get install -y -qq iperf3 >/dev/null
 cargo build --release --locked -q -p cove
-cove=$PWD/target/release/cove
+cove=${CARGO_TARGET_DIR:-$PWD/target}/release/cove
 work=$(mktemp -d)
-export COVE_PREFIX=bt COVE_STATE_DIR=$work/state
+prefix=${BENCH_PREFIX:-bt}
 secs=${BENCH_SECONDS:-5}
-trap '"$cove" destroy >/dev/null 2>&1; rm -rf "$work"' EXIT
+rounds=${BENCH_ROUNDS:-5}
+paths=${BENCH_PATHS:-a b c pi pp}
+export COVE_STATE_DIR=$work/state
+plain=(c1 r1 s1 c2 ra rb s2)
+cleanup() {
+  for p in a b c; do COVE_PREFIX=$prefix$p "$cove" destroy >/dev/null 2>&1 || true; done
+  for n in "${plain[@]}"; do ip netns del "${prefix}x-$n" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
 
 spec() { # $1 = number of extra SG entries, $2 = peered (0/1)
   local n=$1 peered=$2
@@ -64,30 +85,111 @@ spec() { # $1 = number of extra SG entries, $2 = peered (0/1)
   echo "$work/spec-$n-$peered.yaml"
 }
 
-measure() { # $1 spec, $2 server ip -> "tcp_gbps udp_kpps"
-  "$cove" destroy >/dev/null
-  "$cove" apply -f "$1" >/dev/null
-  "$cove" exec -f "$1" s -- iperf3 -s -D -1 --logfile "$work/srv.log" >/dev/null
-  sleep 0.3
-  local tcp udp
-  tcp=$("$cove" exec -f "$1" c -- iperf3 -c "$2" -t "$secs" -J | python3 -c 'import json,sys; print(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e9)')
-  "$cove" exec -f "$1" s -- iperf3 -s -D -1 --logfile "$work/srv.log" >/dev/null
-  sleep 0.3
-  udp=$("$cove" exec -f "$1" c -- iperf3 -c "$2" -u -l 64 -b 0 -t "$secs" -J | python3 -c 'import json,sys; e=json.load(sys.stdin)["end"]["sum"]; print((e["packets"]-e["lost_packets"])/e["seconds"]/1e3)')
-  echo "$tcp $udp"
+plain_chains() { # the reference paths pi and pp, in namespaces <prefix>x-*
+  local x=${prefix}x n
+  for n in "${plain[@]}"; do
+    ip netns del "$x-$n" 2>/dev/null || true
+    ip netns add "$x-$n"
+    ip -n "$x-$n" link set lo up
+  done
+  for n in r1 ra rb; do ip netns exec "$x-$n" sysctl -qw net.ipv4.ip_forward=1; done
+  veth() { # ns1 dev1 ns2 dev2
+    ip -n "$x-$1" link add "$2" type veth peer name "$4" netns "$x-$3"
+    ip -n "$x-$1" link set "$2" up
+    ip -n "$x-$3" link set "$4" up
+  }
+  host() { # ns address gateway
+    ip -n "$x-$1" addr add "$2/32" dev eth0
+    ip -n "$x-$1" route add default via "$3" dev eth0 onlink
+  }
+  veth c1 eth0 r1 e1; veth s1 eth0 r1 e2
+  ip -n "$x-r1" addr add 10.50.1.1/32 dev lo; ip -n "$x-r1" addr add 10.50.2.1/32 dev lo
+  host c1 10.50.1.10 10.50.1.1; host s1 10.50.2.10 10.50.2.1
+  ip -n "$x-r1" route add 10.50.1.10/32 dev e1; ip -n "$x-r1" route add 10.50.2.10/32 dev e2
+  veth c2 eth0 ra e1; veth ra pa rb pb; veth s2 eth0 rb e2
+  ip -n "$x-ra" addr add 10.50.1.1/32 dev lo; ip -n "$x-rb" addr add 10.60.2.1/32 dev lo
+  ip -n "$x-ra" addr add 169.254.0.0/31 dev pa; ip -n "$x-rb" addr add 169.254.0.1/31 dev pb
+  host c2 10.50.1.10 10.50.1.1; host s2 10.60.2.10 10.60.2.1
+  ip -n "$x-ra" route add 10.50.1.10/32 dev e1; ip -n "$x-ra" route add 10.60.0.0/16 via 169.254.0.1
+  ip -n "$x-rb" route add 10.60.2.10/32 dev e2; ip -n "$x-rb" route add 10.50.0.0/16 via 169.254.0.0
 }
 
-read -r a_tcp a_udp < <(measure "$(spec 1000 0)" 10.50.2.10)
-read -r b_tcp b_udp < <(measure "$(spec 0 0)" 10.50.2.10)
-read -r c_tcp c_udp < <(measure "$(spec 0 1)" 10.60.2.10)
-python3 - "$a_tcp" "$a_udp" "$b_tcp" "$b_udp" "$c_tcp" "$c_udp" <<'PY'
-import sys
-a_t, a_u, b_t, b_u, c_t, c_u = map(float, sys.argv[1:])
-print("| path | TCP Gbit/s | UDP 64 B kpps (received) |")
+declare -A spec_of server_of
+spec_of[a]=$(spec 1000 0); server_of[a]=10.50.2.10
+spec_of[b]=$(spec 0 0); server_of[b]=10.50.2.10
+spec_of[c]=$(spec 0 1); server_of[c]=10.60.2.10
+server_of[pi]=10.50.2.10; server_of[pp]=10.60.2.10
+for p in $paths; do
+  case $p in
+    pi|pp) [ -e "/run/netns/${prefix}x-c1" ] || plain_chains ;;
+    *)
+      COVE_PREFIX=$prefix$p "$cove" destroy >/dev/null
+      COVE_PREFIX=$prefix$p "$cove" apply -f "${spec_of[$p]}" >/dev/null
+      ;;
+  esac
+done
+
+in_ns() { # $1 path, $2 c|s (client or server), then the command
+  local p=$1 who=$2
+  shift 2
+  case $p in
+    pi) ip netns exec "${prefix}x-${who}1" "$@" ;;
+    pp) ip netns exec "${prefix}x-${who}2" "$@" ;;
+    *) COVE_PREFIX=$prefix$p "$cove" exec -f "${spec_of[$p]}" "$who" -- "$@" ;;
+  esac
+}
+
+measure() { # $1 path, $2 tcp|udp -> Gbit/s (tcp) or received kpps (udp)
+  local p=$1 kind=$2
+  in_ns "$p" s iperf3 -s -D -1 --logfile "$work/srv-$p.log" >/dev/null
+  sleep 0.3
+  if [ "$kind" = tcp ]; then
+    in_ns "$p" c iperf3 -c "${server_of[$p]}" -t "$secs" -J |
+      python3 -c 'import json,sys; print(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e9)'
+  else
+    in_ns "$p" c iperf3 -c "${server_of[$p]}" -u -l 64 -b 0 -t "$secs" -J |
+      python3 -c 'import json,sys; e=json.load(sys.stdin)["end"]["sum"]; print((e["packets"]-e["lost_packets"])/e["seconds"]/1e3)'
+  fi
+}
+
+: > "$work/results.txt"
+read -r -a order <<< "$paths"
+for r in $(seq 1 "$rounds"); do
+  for kind in tcp udp; do
+    for p in "${order[@]}"; do
+      echo "$r $kind $p $(measure "$p" "$kind")" >> "$work/results.txt"
+    done
+  done
+  order=("${order[@]:1}" "${order[0]}")
+done
+
+python3 - "$work/results.txt" "$paths" <<'PY'
+import collections, statistics, sys
+rows = [l.split() for l in open(sys.argv[1])]
+paths = sys.argv[2].split()
+v = collections.defaultdict(dict)
+for r, kind, p, x in rows:
+    v[(int(r), kind)][p] = float(x)
+rounds = sorted({r for r, _ in v})
+label = {"a": "across subnets, SG with 1,000 entries", "b": "across subnets, allow-all SG (baseline)",
+         "c": "across a peering, allow-all SG", "pi": "plain chain, one router (no cove)",
+         "pp": "plain chain, two routers (no cove)"}
+print("| path | TCP Gbit/s (median, range) | UDP 64 B kpps received (median, range) |")
 print("|---|---|---|")
-print(f"| across subnets, SG with 1,000 entries | {a_t:.2f} | {a_u:.0f} |")
-print(f"| across subnets, allow-all SG (baseline) | {b_t:.2f} | {b_u:.0f} |")
-print(f"| across a peering, allow-all SG | {c_t:.2f} | {c_u:.0f} |")
-print(f"ratio 1,000-entry SG / baseline: TCP {a_t/b_t:.2f}, UDP {a_u/b_u:.2f}")
-print(f"ratio peered / intra-VPC: TCP {c_t/b_t:.2f}, UDP {c_u/b_u:.2f}")
+for p in paths:
+    cells = []
+    for kind in ("tcp", "udp"):
+        xs = [v[(r, kind)][p] for r in rounds]
+        fmt = "{:.2f}" if kind == "tcp" else "{:.0f}"
+        cells.append(f"{fmt.format(statistics.median(xs))} ({fmt.format(min(xs))}-{fmt.format(max(xs))})")
+    print(f"| {label[p]} | {cells[0]} | {cells[1]} |")
+for num, den, name in (("a", "b", "1,000-entry SG / baseline"), ("c", "b", "peered / intra-VPC"),
+                       ("pp", "pi", "plain two routers / one router")):
+    if num not in paths or den not in paths:
+        continue
+    out = []
+    for kind in ("tcp", "udp"):
+        rs = [v[(r, kind)][num] / v[(r, kind)][den] for r in rounds]
+        out.append(f"{kind.upper()} {statistics.median(rs):.2f} ({min(rs):.2f}-{max(rs):.2f})")
+    print(f"ratio {name}, median of {len(rounds)} rounds: " + ", ".join(out))
 PY

@@ -1,12 +1,24 @@
-//! Attach one ENI (namespace + veth + address + routes + rule + its security-group
-//! rules in the router's firewall) and detach it, with cove's executor, against the
-//! same steps done with `ip -batch` plus one `nft -f` (the floor for a tool that
-//! spawns processes), measured in the same run, on an empty VPC and on one that
-//! already holds many ENIs. Needs root.
+//! Attach one ENI (namespace + veth + address + routes + its entries in the router's
+//! firewall sets and maps) and detach it, with cove's executor, against the same
+//! steps done with `ip -batch` plus one `nft -f` (the floor for a tool that spawns
+//! processes), on a VPC with one ENI and on one that already holds many ENIs and a
+//! large security group. Needs root.
 //!
-//! `cargo bench -p cove-host --bench attach` (`ATTACH_N` attaches per series,
-//! default 200; `ATTACH_BACKGROUND` ENIs already present, default 1000).
+//! `cargo bench -p cove-host --bench attach`. Environment:
+//! * `ATTACH_N` attaches per series and round (default 200), `ATTACH_ROUNDS`
+//!   (default 3): every ratio is computed per round, the median is reported;
+//! * `ATTACH_BACKGROUND` ENIs in the large VPC (default 1000), `ATTACH_RULES` rules
+//!   in its security group (default 10,000; the small VPC's group has 10);
+//! * `ATTACH_MODE`: `interleaved` (default) keeps both VPCs on the host and
+//!   alternates their attaches, so both series see the same machine at the same
+//!   moment (what grows with the size of the VPC); `phases` alternates a phase with
+//!   only the small VPC on the host and one with the large VPC too, rebuilt every
+//!   round (what also grows with the number of namespaces on the host);
+//! * `ATTACH_FLOOR=0` skips the `ip -batch` floor; `ATTACH_PER_OP=1` times each
+//!   operation alone instead (diagnostics);
+//! * `BENCH_PREFIX` (default `ba<pid>`): the VPCs use `<prefix>s` and `<prefix>b`.
 
+use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -14,7 +26,7 @@ use std::time::{Duration, Instant};
 use cove_host::Host;
 use cove_model::Network;
 use cove_model::validate::validate;
-use cove_plan::{HostState, desired, diff};
+use cove_plan::{HostState, Plan, desired, diff};
 
 fn env(key: &str, default: usize) -> usize {
     std::env::var(key)
@@ -44,7 +56,7 @@ fn pct(mut v: Vec<Duration>) -> (Duration, Duration) {
 
 /// The `ip -batch` input (one batch for the root namespace, then one per namespace
 /// touched, in plan order) and the nft texts that do what cove's plan does.
-fn ip_batch(plan: &cove_plan::Plan) -> (Vec<(Option<String>, String)>, Vec<String>) {
+fn ip_batch(plan: &Plan) -> (Vec<(Option<String>, String)>, Vec<String>) {
     let mut batches: Vec<(Option<String>, String)> = Vec::new();
     let mut nft = Vec::new();
     let mut push = |ns: Option<&str>, line: String| {
@@ -159,79 +171,147 @@ fn run_ip_batch(ip: &[(Option<String>, String)], nft: &[String]) {
     }
 }
 
-/// Attaches ENIs `base..base+n` one by one (and detaches them) with cove and with
-/// `ip -batch` + `nft -f`; returns (cove attach, cove detach, floor attach, floor
-/// detach) samples.
-fn series(prefix: &str, base: usize, n: usize, rules: usize) -> [Vec<Duration>; 4] {
-    let host = Host::new(prefix).expect("host");
-    let _ = host.destroy();
-    let states: Vec<HostState> = (base..=base + n)
-        .map(|k| desired(&network(k, rules), prefix).expect("layout"))
-        .collect();
-    // Background ENIs.
-    host.apply(&diff(&HostState::default(), &states[0]))
-        .expect("background");
-    let mut out: [Vec<Duration>; 4] = Default::default();
-    let per_op = std::env::var("ATTACH_PER_OP").is_ok();
-    let mut by_kind: std::collections::BTreeMap<String, Vec<Duration>> = Default::default();
-    for k in 0..n {
-        let attach = diff(&observed(&states[k]), &states[k + 1]);
-        if per_op {
-            // Diagnostics: each operation on its own (slower in all: one worker each).
-            for op in &attach.ops {
-                let kind = op
-                    .to_string()
-                    .split(' ')
-                    .take(2)
-                    .collect::<Vec<_>>()
-                    .join(" ");
-                let t = Instant::now();
-                host.apply(&cove_plan::Plan {
-                    ops: vec![op.clone()],
-                })
-                .expect("op");
-                by_kind.entry(kind).or_default().push(t.elapsed());
-            }
-            continue;
-        }
-        let t = Instant::now();
-        host.apply(&attach).expect("attach");
-        out[0].push(t.elapsed());
-    }
-    if per_op {
-        for (kind, v) in by_kind {
-            let (p50, p99) = pct(v);
-            println!("  {base} ENIs: {kind:<28} p50 {p50:.2?} p99 {p99:.2?}");
-        }
-        out[0].push(Duration::ZERO);
-    }
-    for k in (0..n).rev() {
-        let detach = diff(&observed(&states[k + 1]), &states[k]);
-        let t = Instant::now();
-        host.apply(&detach).expect("detach");
-        out[1].push(t.elapsed());
-    }
-    if std::env::var("ATTACH_FLOOR").as_deref() == Ok("0") {
-        // Only cove (e.g. to count processes with strace): the floor series are empty.
-        out[2].push(Duration::ZERO);
-        out[3].push(Duration::ZERO);
+/// The plans that attach ENI `base + k` to a VPC of `base + k` ENIs and detach it
+/// again, for `k < n`.
+struct Plans {
+    attach: Vec<Plan>,
+    detach: Vec<Plan>,
+}
+
+/// One VPC on the host (its namespaces under `host`'s prefix).
+struct Vpc {
+    host: Host,
+    base: usize,
+    rules: usize,
+    background: HostState,
+    plans: Plans,
+}
+
+impl Vpc {
+    /// Plans for `n` attaches to a VPC of `base` ENIs with `rules` rules; builds
+    /// nothing yet.
+    fn new(prefix: &str, base: usize, n: usize, rules: usize) -> Vpc {
+        let host = Host::new(prefix).expect("host");
         let _ = host.destroy();
-        return out;
+        let state = |k| desired(&network(k, rules), prefix).expect("layout");
+        let background = state(base);
+        let mut plans = Plans {
+            attach: Vec::new(),
+            detach: Vec::new(),
+        };
+        let mut prev = background.clone();
+        for k in base + 1..=base + n {
+            let next = state(k);
+            plans.attach.push(diff(&observed(&prev), &next));
+            plans.detach.push(diff(&observed(&next), &prev));
+            prev = next;
+        }
+        Vpc {
+            host,
+            base,
+            rules,
+            background,
+            plans,
+        }
     }
+
+    /// Creates the VPC's background ENIs.
+    fn build(&self) {
+        let _ = self.host.destroy();
+        self.host
+            .apply(&diff(&HostState::default(), &self.background))
+            .expect("background");
+    }
+}
+
+fn timed(host: &Host, plan: &Plan) -> Duration {
+    let t = Instant::now();
+    host.apply(plan).expect("apply");
+    t.elapsed()
+}
+
+fn timed_floor(plan: &Plan) -> Duration {
+    let (ip, nft) = ip_batch(plan);
+    let t = Instant::now();
+    run_ip_batch(&ip, &nft);
+    t.elapsed()
+}
+
+/// Samples of one round for one VPC: cove attach, cove detach, floor attach, floor
+/// detach.
+type Samples = [Vec<Duration>; 4];
+
+/// One round over `vpcs` (each already built): the ENIs are attached one by one,
+/// alternating between the VPCs (and which goes first), then detached the same way;
+/// then the same with the floor.
+fn round(vpcs: &[&Vpc], n: usize, floor: bool) -> Vec<Samples> {
+    let mut out: Vec<Samples> = vpcs.iter().map(|_| Default::default()).collect();
+    let order = |k: usize| -> Vec<usize> {
+        let mut o: Vec<usize> = (0..vpcs.len()).collect();
+        if k % 2 == 1 {
+            o.reverse();
+        }
+        o
+    };
     for k in 0..n {
-        let (ip, nft) = ip_batch(&diff(&observed(&states[k]), &states[k + 1]));
-        let t = Instant::now();
-        run_ip_batch(&ip, &nft);
-        out[2].push(t.elapsed());
+        for v in order(k) {
+            out[v][0].push(timed(&vpcs[v].host, &vpcs[v].plans.attach[k]));
+        }
     }
     for k in (0..n).rev() {
-        let (ip, nft) = ip_batch(&diff(&observed(&states[k + 1]), &states[k]));
-        let t = Instant::now();
-        run_ip_batch(&ip, &nft);
-        out[3].push(t.elapsed());
+        for v in order(k) {
+            out[v][1].push(timed(&vpcs[v].host, &vpcs[v].plans.detach[k]));
+        }
     }
-    let _ = host.destroy();
+    if floor {
+        for k in 0..n {
+            for v in order(k) {
+                out[v][2].push(timed_floor(&vpcs[v].plans.attach[k]));
+            }
+        }
+        for k in (0..n).rev() {
+            for v in order(k) {
+                out[v][3].push(timed_floor(&vpcs[v].plans.detach[k]));
+            }
+        }
+    }
     out
+}
+
+/// Diagnostics: each operation of each attach applied alone (one worker each, so
+/// slower in all), timed by kind.
+fn per_op(v: &Vpc, n: usize) {
+    let mut by_kind: BTreeMap<String, Vec<Duration>> = BTreeMap::new();
+    for plan in &v.plans.attach[..n] {
+        for op in &plan.ops {
+            let kind = op
+                .to_string()
+                .split(' ')
+                .take(2)
+                .collect::<Vec<_>>()
+                .join(" ");
+            let one = Plan {
+                ops: vec![op.clone()],
+            };
+            by_kind.entry(kind).or_default().push(timed(&v.host, &one));
+        }
+    }
+    for plan in v.plans.detach[..n].iter().rev() {
+        v.host.apply(plan).expect("detach");
+    }
+    for (kind, samples) in by_kind {
+        let (p50, p99) = pct(samples);
+        println!("  {} ENIs: {kind:<28} p50 {p50:.2?} p99 {p99:.2?}", v.base);
+    }
+}
+
+fn median(mut v: Vec<f64>) -> (f64, f64, f64) {
+    v.sort_by(f64::total_cmp);
+    (v[v.len() / 2], v[0], v[v.len() - 1])
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2}", d.as_secs_f64() * 1e3)
 }
 
 fn main() {
@@ -239,31 +319,101 @@ fn main() {
         return;
     }
     let n = env("ATTACH_N", 200);
+    let rounds = env("ATTACH_ROUNDS", 3).max(1);
     let background = env("ATTACH_BACKGROUND", 1000);
-    let rules = env("ATTACH_RULES", 10);
-    let prefix = format!("ba{}", std::process::id() % 10_000);
-    println!("| series | attach p50 | attach p99 | detach p50 | detach p99 |");
-    println!("|---|---|---|---|---|");
-    let mut p50 = Vec::new();
-    for (label, base) in [("empty VPC", 1usize), ("with background ENIs", background)] {
-        let [a, d, fa, fd] = series(&prefix, base, n, rules);
-        let (a50, a99) = pct(a);
-        let (d50, d99) = pct(d);
-        let (fa50, fa99) = pct(fa);
-        let (fd50, fd99) = pct(fd);
-        println!("| cove, {label} ({base} ENIs) | {a50:.2?} | {a99:.2?} | {d50:.2?} | {d99:.2?} |");
-        println!(
-            "| ip -batch + nft -f, {label} | {fa50:.2?} | {fa99:.2?} | {fd50:.2?} | {fd99:.2?} |"
-        );
-        println!(
-            "ratio cove/floor ({label}): attach p50 {:.2}, p99 {:.2}",
-            a50.as_secs_f64() / fa50.as_secs_f64(),
-            a99.as_secs_f64() / fa99.as_secs_f64()
-        );
-        p50.push(a50);
+    let rules = env("ATTACH_RULES", 10_000);
+    let floor = std::env::var("ATTACH_FLOOR").as_deref() != Ok("0");
+    let phases = std::env::var("ATTACH_MODE").as_deref() == Ok("phases");
+    let prefix = std::env::var("BENCH_PREFIX")
+        .unwrap_or_else(|_| format!("ba{}", std::process::id() % 10_000));
+    let small = Vpc::new(&format!("{prefix}s"), 1, n, 10);
+    let large = Vpc::new(&format!("{prefix}b"), background, n, rules);
+    small.build();
+    if std::env::var("ATTACH_PER_OP").is_ok() {
+        large.build();
+        per_op(&small, n);
+        per_op(&large, n);
+        let _ = small.host.destroy();
+        let _ = large.host.destroy();
+        return;
     }
     println!(
-        "attach p50 with {background} ENIs / empty: {:.2}",
-        p50[1].as_secs_f64() / p50[0].as_secs_f64()
+        "small VPC: {} ENI, {} rules; large VPC: {} ENIs, {} rules; {n} attaches each per round; mode {}",
+        small.base,
+        small.rules,
+        large.base,
+        large.rules,
+        if phases { "phases" } else { "interleaved" }
     );
+    println!(
+        "| round | series | attach p50 | attach p99 | detach p50 | detach p99 | floor attach p50 | floor attach p99 |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    let mut grow = Vec::new();
+    let mut vs_floor: [Vec<f64>; 2] = Default::default();
+    let mut p50s: [Vec<Duration>; 2] = Default::default();
+    for r in 0..rounds {
+        let samples = if phases {
+            let _ = large.host.destroy();
+            let s = round(&[&small], n, floor).remove(0);
+            large.build();
+            let l = round(&[&large], n, floor).remove(0);
+            vec![s, l]
+        } else {
+            if r == 0 {
+                large.build();
+            }
+            round(&[&small, &large], n, floor)
+        };
+        let mut a50 = Vec::new();
+        for (i, [a, d, fa, _fd]) in samples.into_iter().enumerate() {
+            let label = if i == 0 { "small" } else { "large" };
+            let (x50, x99) = pct(a);
+            let (d50, d99) = pct(d);
+            let (f50, f99) = if floor {
+                pct(fa)
+            } else {
+                (Duration::ZERO, Duration::ZERO)
+            };
+            println!(
+                "| {} | {label} | {} | {} | {} | {} | {} | {} |",
+                r + 1,
+                ms(x50),
+                ms(x99),
+                ms(d50),
+                ms(d99),
+                ms(f50),
+                ms(f99)
+            );
+            if floor {
+                vs_floor[i].push(x99.as_secs_f64() / f99.as_secs_f64());
+            }
+            p50s[i].push(x50);
+            a50.push(x50);
+        }
+        grow.push(a50[1].as_secs_f64() / a50[0].as_secs_f64());
+    }
+    let _ = small.host.destroy();
+    let _ = large.host.destroy();
+    println!("(milliseconds)");
+    let (m, lo, hi) = median(grow);
+    println!("attach p50 large / small, median of {rounds} rounds: {m:.2} (range {lo:.2}-{hi:.2})");
+    let med = |v: &[Duration]| {
+        let mut v = v.to_vec();
+        v.sort_unstable();
+        v[v.len() / 2]
+    };
+    println!(
+        "attach p50, median of rounds: small {}, large {} ms",
+        ms(med(&p50s[0])),
+        ms(med(&p50s[1]))
+    );
+    if floor {
+        for (i, label) in ["small", "large"].iter().enumerate() {
+            let (m, lo, hi) = median(vs_floor[i].clone());
+            println!(
+                "attach p99 cove / floor ({label}), median of rounds: {m:.2} (range {lo:.2}-{hi:.2})"
+            );
+        }
+    }
 }

@@ -261,6 +261,18 @@ pub enum HostError {
         source: io::Error,
     },
 
+    /// Turning off IPv6 address generation on an interface failed.
+    #[error("could not turn off IPv6 addresses on interface {dev} in namespace {ns}")]
+    Ipv6Off {
+        /// Namespace name.
+        ns: String,
+        /// Interface name.
+        dev: String,
+        /// Cause.
+        #[source]
+        source: io::Error,
+    },
+
     /// Deleting an interface failed.
     #[error("could not delete interface {dev} in namespace {ns}")]
     LinkDelete {

@@ -8,11 +8,14 @@
 //! to touch any other. Namespace work runs on OS threads that enter the namespace
 //! (one worker thread per namespace during [`Host::apply`], with a current-thread
 //! tokio runtime and one rtnetlink connection); the caller's thread never changes
-//! namespace. Everything here needs root (CAP_SYS_ADMIN and CAP_NET_ADMIN).
+//! namespace. Set-element batches go over one nf_tables socket per namespace that
+//! the `Host` keeps open (opened inside the namespace, used from the caller's
+//! thread). Everything here needs root (CAP_SYS_ADMIN and CAP_NET_ADMIN).
 
 mod error;
 mod link;
 mod netns;
+mod nfsockets;
 mod nft;
 mod nftnl;
 mod observe;
@@ -22,12 +25,14 @@ mod worker;
 
 use std::collections::HashMap;
 use std::process::{Child, Command, ExitStatus};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cove_plan::{DevName, HostState, Op, Plan};
 
 pub use crate::error::HostError;
 pub use crate::netns::NETNS_DIR;
+use crate::nfsockets::NfSockets;
 pub use crate::nft::TABLE as NFT_TABLE;
 use crate::worker::Worker;
 
@@ -43,10 +48,14 @@ pub struct ApplyReport {
     pub elapsed: Duration,
 }
 
-/// The executor for the namespaces of one prefix.
+/// The executor for the namespaces of one prefix. Clones share its open nf_tables
+/// sockets (one per router namespace that had elements changed; each holds its
+/// namespace until the namespace is deleted through this `Host`, observed as gone,
+/// or replaced, and until the last clone is dropped).
 #[derive(Debug, Clone)]
 pub struct Host {
     prefix: String,
+    nf_sockets: Arc<NfSockets>,
 }
 
 impl Host {
@@ -64,6 +73,7 @@ impl Host {
         }
         Ok(Host {
             prefix: prefix.to_owned(),
+            nf_sockets: Arc::default(),
         })
     }
 
@@ -86,6 +96,9 @@ impl Host {
     /// only). `veths` is left empty: a pair exists when both of its ends do.
     pub fn observe(&self) -> Result<HostState, HostError> {
         let names = netns::list(&self.prefix)?;
+        // Sockets of namespaces deleted behind this host's back must not keep them.
+        self.nf_sockets
+            .retain(|ns| names.binary_search_by(|n| n.as_str().cmp(ns)).is_ok());
         let mut workers = Vec::with_capacity(names.len());
         // A leftover file of an interrupted create is not a namespace: it is observed
         // as missing, and creating the namespace replaces it.
@@ -145,10 +158,18 @@ impl Host {
         match op {
             Op::CreateNamespace { .. } => netns::create(ns)?,
             Op::DeleteNamespace { .. } => {
-                // The worker's thread is inside the namespace: stop it first.
+                // The worker's thread and the nf_tables socket are inside the
+                // namespace: stop and close them first.
                 workers.remove(ns);
+                self.nf_sockets.forget(ns);
                 netns::delete(ns)?;
                 return Ok(());
+            }
+            Op::NftElements {
+                table, add, delete, ..
+            } if nftnl::handles(add, delete) => {
+                // No worker: the namespace's socket is used from this thread.
+                return self.nf_sockets.update_elements(ns, table, add, delete);
             }
             _ => {}
         }
@@ -222,6 +243,7 @@ impl Host {
         let mut removed = 0;
         let mut errors = Vec::new();
         for ns in &names {
+            self.nf_sockets.forget(ns);
             match netns::delete(ns) {
                 Ok(true) => removed += 1,
                 Ok(false) => {}

@@ -6,7 +6,9 @@ use std::os::fd::AsRawFd;
 
 use cove_plan::{Address, VethPair};
 use futures::TryStreamExt;
-use netlink_packet_route::link::{InfoData, InfoKind, InfoVeth};
+use netlink_packet_route::link::{
+    AfSpecInet6, AfSpecUnspec, In6AddrGenMode, InfoData, InfoKind, InfoVeth, LinkAttribute,
+};
 use nix::errno::Errno;
 use rtnetlink::{AddressMessageBuilder, Handle, LinkMessageBuilder, LinkUnspec, LinkVeth};
 
@@ -58,11 +60,74 @@ pub(crate) async fn set_up(handle: &Handle, ns: &str, dev: &str) -> Result<(), H
         })
 }
 
+/// Turns off IPv6 address generation on interface `dev` (named in the request, no
+/// index lookup first): no link-local
+/// address, so no duplicate-address detection or router solicitation either. cove's
+/// networks are IPv4; this is per link, over netlink, rather than the namespace's
+/// `disable_ipv6` sysctl, because the first lookup of `/proc/sys/net/ipv6` in a new
+/// namespace walks one cached entry per namespace that looked it up before (0.3 ms
+/// with 1,000 namespaces). Must happen before the link has a carrier (for a veth:
+/// before both ends are up), when the kernel would add the link-local address.
+async fn no_ipv6_addresses(handle: &Handle, ns: &str, dev: &str) -> Result<(), HostError> {
+    let off =
+        LinkAttribute::AfSpecUnspec(vec![AfSpecUnspec::Inet6(vec![AfSpecInet6::AddrGenMode(
+            In6AddrGenMode::None,
+        )])]);
+    let msg = LinkUnspec::new_with_name(dev)
+        .append_extra_attribute(off)
+        .build();
+    handle
+        .link()
+        .set(msg)
+        .execute()
+        .await
+        .map_err(|e| HostError::Ipv6Off {
+            ns: ns.to_owned(),
+            dev: dev.to_owned(),
+            source: nl_io(e),
+        })
+}
+
+/// Sets the second end `dev` of a veth pair up, after turning off its IPv6
+/// addresses (the first end is up already, so the pair gets a carrier now).
+pub(crate) async fn set_peer_up(handle: &Handle, ns: &str, dev: &str) -> Result<(), HostError> {
+    no_ipv6_addresses(handle, ns, dev).await?;
+    handle
+        .link()
+        .set(LinkUnspec::new_with_name(dev).up().build())
+        .execute()
+        .await
+        .map_err(|e| HostError::LinkUp {
+            ns: ns.to_owned(),
+            dev: dev.to_owned(),
+            source: nl_io(e),
+        })
+}
+
+/// The largest IPv4 GSO and GRO packet on every veth end cove creates: 192 KiB
+/// ("BIG TCP" for IPv4, kernel 6.3 and later; older kernels ignore the attributes
+/// and keep 64 KiB; 192 KiB is also Cilium's default). A TCP sender in an ENI
+/// namespace then hands the stack packets of up to 192 KiB that stay whole across
+/// every veth and router on the way, and each hop costs per packet, not per byte:
+/// at 64 KiB a path through two routers (a peering) carried 13 % less than one
+/// through a single router (docs/benchmarks.md). Nothing a rule matches changes:
+/// the MTU stays 1,500 and a packet is still cut into segments of at most the MTU
+/// wherever segments are needed.
+pub(crate) const BIG_TCP_MAX: u32 = 192 * 1024;
+
+fn big_tcp() -> [LinkAttribute; 2] {
+    [
+        LinkAttribute::GsoIpv4MaxSize(BIG_TCP_MAX),
+        LinkAttribute::GroIpv4MaxSize(BIG_TCP_MAX),
+    ]
+}
+
 /// Creates a veth pair in this namespace (`ns` = `pair.a.ns`) in one request: the
 /// peer is created directly in `pair.b.ns` (by file descriptor), MACs are set where
-/// given, and the `a` end is created up. The caller sets the `b` end up from inside
-/// `pair.b.ns` (asking for the peer to be created up fails with ENOTCONN on
-/// kernel 6.18).
+/// given, both ends get [`BIG_TCP_MAX`], and the `a` end is created up; then the `a` end's IPv6 addresses are
+/// turned off (no carrier yet: its peer is down). The caller sets the `b` end up
+/// from inside `pair.b.ns` with [`set_peer_up`] (asking for the peer to be created
+/// up fails with ENOTCONN on kernel 6.18).
 pub(crate) async fn create_veth(
     handle: &Handle,
     ns: &str,
@@ -75,10 +140,16 @@ pub(crate) async fn create_veth(
     if let Some(mac) = b.mac {
         peer = peer.address(mac.to_vec());
     }
+    for attr in big_tcp() {
+        peer = peer.append_extra_attribute(attr);
+    }
     let mut msg = LinkMessageBuilder::<LinkVeth>::new_with_info_kind(InfoKind::Veth)
         .name(a.name.clone())
         .set_info_data(InfoData::Veth(InfoVeth::Peer(peer.build())))
         .up();
+    for attr in big_tcp() {
+        msg = msg.append_extra_attribute(attr);
+    }
     if let Some(mac) = a.mac {
         msg = msg.address(mac.to_vec());
     }
@@ -90,7 +161,8 @@ pub(crate) async fn create_veth(
         peer_ns: b.ns.clone(),
         peer: b.name.clone(),
         source: nl_io(e),
-    })
+    })?;
+    no_ipv6_addresses(handle, ns, &a.name).await
 }
 
 /// Deletes interface `dev` (both ends, for a veth). Absent is not an error: deleting

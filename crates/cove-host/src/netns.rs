@@ -124,12 +124,9 @@ pub(crate) fn create(ns: &str) -> Result<(), HostError> {
             // half-way never leaves a namespace whose loopback is down.
             let (rt, handle) = crate::worker::connect_here(&name)?;
             rt.block_on(crate::link::set_up(&handle, &name, "lo"))?;
-            // cove's networks are IPv4: no IPv6 on any link of its namespaces (no
-            // link-local addresses, no duplicate-address detection per new link).
-            // Best effort: a kernel without IPv6 has no such files.
-            for key in ["all", "default"] {
-                let _ = fs::write(format!("/proc/sys/net/ipv6/conf/{key}/disable_ipv6"), "1");
-            }
+            // No sysctl here (IPv6 addresses are turned off per veth, see
+            // `link::create_veth`): the first access to `/proc/sys/net/ipv6` in a
+            // new namespace costs time that grows with the namespaces on the host.
             nix::mount::mount(
                 Some("/proc/thread-self/ns/net"),
                 &target,

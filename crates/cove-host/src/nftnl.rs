@@ -13,8 +13,12 @@
 //! is not there does (the planner only asks for real changes, so either means the
 //! kernel is not what was observed).
 //!
-//! The socket is opened on the calling thread, so call this on the namespace's
-//! worker thread: it then talks to that namespace's nf_tables.
+//! A [`Session`] is one `NETLINK_NETFILTER` socket, opened on a thread inside the
+//! namespace: it talks to that namespace's nf_tables from whatever thread uses it
+//! afterwards. Keep it open across batches ([`crate::nfsockets`] does, one per
+//! namespace): on this kernel, closing a netfilter socket waits for nf_tables'
+//! deferred release of the previous transactions (an RCU grace period, ~10 ms),
+//! which was most of a rule change's time when every batch opened its own socket.
 
 mod elem;
 mod wire;
@@ -38,7 +42,7 @@ use wire::{
 };
 
 /// Elements by set name, as in [`cove_plan::Op::NftElements`].
-type Elements = BTreeMap<String, BTreeSet<String>>;
+pub(crate) type Elements = BTreeMap<String, BTreeSet<String>>;
 
 /// The largest `NFTA_SET_ELEM_LIST_ELEMENTS` written before the set continues in
 /// the next message (an attribute's length is 16 bits).
@@ -61,19 +65,73 @@ pub(crate) fn handles(add: &Elements, delete: &Elements) -> bool {
 }
 
 /// Removes `delete` and adds `add` to the sets of table `inet table`, in one
-/// atomic nf_tables batch over netlink. Call only on a thread inside namespace
-/// `ns`, and only when [`handles`] is true.
+/// atomic nf_tables batch over a socket opened for this batch only. Call only on a
+/// thread inside namespace `ns`, and only when [`handles`] is true. (Closing the
+/// socket afterwards can take an RCU grace period; [`Session`] avoids that.)
 pub(crate) fn update_elements(
     ns: &str,
     table: &str,
     add: &Elements,
     delete: &Elements,
 ) -> Result<(), HostError> {
-    let batch = Batch::build(ns, table, add, delete)?;
-    if batch.msgs.is_empty() {
-        return Ok(());
+    Session::open_here(ns, table)?.update_elements(ns, table, add, delete)
+}
+
+/// The first sequence number of a session; numbers restart here before they
+/// could wrap.
+const FIRST_SEQ: u32 = 1;
+
+/// A `NETLINK_NETFILTER` socket of one namespace and the next sequence number to
+/// use on it (each batch gets numbers of its own, so a late answer to an earlier
+/// batch is never taken for one of this batch).
+#[derive(Debug)]
+pub(crate) struct Session {
+    sock: Socket,
+    next_seq: u32,
+}
+
+impl Session {
+    /// Opens a socket in the namespace of the calling thread (`ns` and `table`
+    /// name it in errors).
+    pub(crate) fn open_here(ns: &str, table: &str) -> Result<Session, HostError> {
+        let open = |source: io::Error| HostError::NftNetlink {
+            ns: ns.to_owned(),
+            table: table.to_owned(),
+            what: "open a netfilter netlink socket",
+            source,
+        };
+        let mut sock = Socket::new(NETLINK_NETFILTER).map_err(open)?;
+        sock.bind_auto().map_err(open)?;
+        // Acknowledgements without the request echoed, with the offset of the
+        // element the kernel refused.
+        sock.set_cap_ack(true).map_err(open)?;
+        sock.set_ext_ack(true).map_err(open)?;
+        Ok(Session {
+            sock,
+            next_seq: FIRST_SEQ,
+        })
     }
-    batch.send(ns, table)
+
+    /// Removes `delete` and adds `add` to the sets of table `inet table` of the
+    /// socket's namespace `ns`, in one atomic batch, and waits for the kernel's
+    /// answer. Only when [`handles`] is true.
+    pub(crate) fn update_elements(
+        &mut self,
+        ns: &str,
+        table: &str,
+        add: &Elements,
+        delete: &Elements,
+    ) -> Result<(), HostError> {
+        if self.next_seq > u32::MAX / 2 {
+            self.next_seq = FIRST_SEQ;
+        }
+        let batch = Batch::build_at(ns, table, add, delete, self.next_seq)?;
+        if batch.msgs.is_empty() {
+            return Ok(());
+        }
+        self.next_seq = batch.last_seq.saturating_add(1);
+        batch.send(&self.sock, ns, table)
+    }
 }
 
 /// Add or delete.
@@ -115,12 +173,28 @@ struct Open {
 struct Batch {
     buf: MsgBuf,
     msgs: Vec<Msg>,
+    /// Sequence numbers of the batch's messages, begin and end included.
+    first_seq: u32,
+    last_seq: u32,
 }
 
 impl Batch {
-    /// Encodes the deletions, then the additions. Elements that do not parse with
-    /// their set's schema are refused here, before anything is sent.
+    /// [`Batch::build_at`] numbered from 1.
+    #[cfg(test)]
     fn build(ns: &str, table: &str, add: &Elements, delete: &Elements) -> Result<Batch, HostError> {
+        Batch::build_at(ns, table, add, delete, FIRST_SEQ)
+    }
+
+    /// Encodes the deletions, then the additions, numbering the messages from
+    /// `first_seq`. Elements that do not parse with their set's schema are refused
+    /// here, before anything is sent.
+    fn build_at(
+        ns: &str,
+        table: &str,
+        add: &Elements,
+        delete: &Elements,
+        first_seq: u32,
+    ) -> Result<Batch, HostError> {
         let enc = |source| HostError::NftNetlink {
             ns: ns.to_owned(),
             table: table.to_owned(),
@@ -130,8 +204,10 @@ impl Batch {
         let mut b = Batch {
             buf: MsgBuf::default(),
             msgs: Vec::new(),
+            first_seq,
+            last_seq: first_seq,
         };
-        let mut seq = 1;
+        let mut seq = first_seq;
         let begin = b.buf.begin_msg(
             NFNL_MSG_BATCH_BEGIN,
             NLM_F_REQUEST,
@@ -196,6 +272,7 @@ impl Batch {
             NFNL_SUBSYS_NFTABLES,
         );
         b.buf.end_msg(end).map_err(enc)?;
+        b.last_seq = seq + 1;
         Ok(b)
     }
 
@@ -232,9 +309,10 @@ impl Batch {
         Ok(())
     }
 
-    /// Sends the batch on a new `NETLINK_NETFILTER` socket and waits for the
-    /// acknowledgement of every element message.
-    fn send(&self, ns: &str, table: &str) -> Result<(), HostError> {
+    /// Sends the batch on `sock` and waits for the acknowledgement of every
+    /// element message. Answers left over from an earlier batch are read first and
+    /// dropped.
+    fn send(&self, sock: &Socket, ns: &str, table: &str) -> Result<(), HostError> {
         let net = |what: &'static str| {
             move |source: io::Error| HostError::NftNetlink {
                 ns: ns.to_owned(),
@@ -243,17 +321,13 @@ impl Batch {
                 source,
             }
         };
-        let open = net("open a netfilter netlink socket");
-        let mut sock = Socket::new(NETLINK_NETFILTER).map_err(&open)?;
-        sock.bind_auto().map_err(&open)?;
-        // Acknowledgements without the request echoed, with the offset of the
-        // element the kernel refused.
-        sock.set_cap_ack(true).map_err(&open)?;
-        sock.set_ext_ack(true).map_err(&open)?;
+        let open = net("size the netfilter netlink socket");
+        let mut datagram = Vec::with_capacity(64 * 1024);
+        drain(sock, &mut datagram).map_err(net("read earlier answers"))?;
         let bytes = self.buf.bytes();
         if bytes.len() > DEFAULT_SNDBUF {
             nix::sys::socket::setsockopt(
-                &sock,
+                sock,
                 nix::sys::socket::sockopt::SndBufForce,
                 &(bytes.len() + 4096),
             )
@@ -270,19 +344,22 @@ impl Batch {
         }
         let read = net("read the kernel's acknowledgements");
         let mut pending: BTreeSet<u32> = self.msgs.iter().map(|m| m.seq).collect();
-        let mut datagram = Vec::with_capacity(64 * 1024);
         while !pending.is_empty() {
             datagram.clear();
             match sock.recv(&mut datagram, nix::libc::MSG_DONTWAIT) {
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    wait(&sock).map_err(&read)?;
+                    wait(sock).map_err(&read)?;
                     continue;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(read(e)),
             }
             for ack in wire::parse_acks(&datagram).map_err(&read)? {
+                if !(self.first_seq..=self.last_seq).contains(&ack.seq) {
+                    // An earlier batch's, answered late.
+                    continue;
+                }
                 if ack.error != 0 {
                     // The kernel rolled the batch back; the first refusal is the
                     // first failing message's.
@@ -324,6 +401,19 @@ impl Batch {
             verb: m.verb.name(),
             element,
             source,
+        }
+    }
+}
+
+/// Reads and drops whatever is waiting on the socket.
+fn drain(sock: &Socket, buf: &mut Vec<u8>) -> io::Result<()> {
+    loop {
+        buf.clear();
+        match sock.recv(buf, nix::libc::MSG_DONTWAIT) {
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
         }
     }
 }

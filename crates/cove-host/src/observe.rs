@@ -9,7 +9,9 @@ use futures::TryStreamExt;
 use ipnet::Ipv4Net;
 use netlink_packet_route::AddressFamily;
 use netlink_packet_route::address::{AddressAttribute, AddressMessage};
-use netlink_packet_route::link::{InfoKind, LinkAttribute, LinkFlags, LinkInfo, LinkMessage};
+use netlink_packet_route::link::{
+    AfSpecInet, AfSpecUnspec, InfoKind, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
+};
 use rtnetlink::{Handle, IpVersion, RouteMessageBuilder};
 
 use crate::error::{HostError, nl_io};
@@ -20,10 +22,15 @@ fn dump_err(ns: &str, what: &'static str) -> impl FnOnce(io::Error) -> HostError
     move |source| HostError::Dump { ns, what, source }
 }
 
-/// Links, addresses, routes and rules of the namespace this worker is in
-/// (`forwarding` and `nft` are left at their defaults for the caller to fill).
-pub(crate) async fn netlink_state(handle: &Handle, ns: &str) -> Result<NsState, HostError> {
+/// Links, addresses, routes and rules of the namespace this worker is in, and
+/// `forwarding` when the link dump shows it (`None`: the caller reads the sysctl;
+/// `nft` is left for the caller to fill).
+pub(crate) async fn netlink_state(
+    handle: &Handle,
+    ns: &str,
+) -> Result<(NsState, Option<bool>), HostError> {
     let mut state = NsState::default();
+    let mut forwarding = None;
 
     let links: Vec<LinkMessage> = handle
         .link()
@@ -53,6 +60,9 @@ pub(crate) async fn netlink_state(handle: &Handle, ns: &str) -> Result<NsState, 
             let up = link.header.flags.contains(LinkFlags::Up);
             if veth && up && name != "lo" {
                 state.links.insert(name.clone());
+            }
+            if name == "lo" {
+                forwarding = ipv4_forwarding(link);
             }
             names.insert(link.header.index, name);
         }
@@ -93,7 +103,24 @@ pub(crate) async fn netlink_state(handle: &Handle, ns: &str) -> Result<NsState, 
         .rules
         .extend(rules.iter().filter_map(rule_from_message));
 
-    Ok(state)
+    Ok((state, forwarding))
+}
+
+/// IPv4 forwarding as `lo`'s IPv4 settings in a link dump show it. Setting
+/// `net.ipv4.ip_forward` sets `forwarding` on every interface, so this is the
+/// sysctl's value, read without `/proc/sys` (whose first lookup in a namespace
+/// takes time that grows with the namespaces on the host).
+fn ipv4_forwarding(link: &LinkMessage) -> Option<bool> {
+    link.attributes.iter().find_map(|attr| match attr {
+        LinkAttribute::AfSpecUnspec(specs) => specs.iter().find_map(|spec| match spec {
+            AfSpecUnspec::Inet(inet) => inet.iter().find_map(|a| match a {
+                AfSpecInet::DevConf(conf) => Some(conf.forwarding != 0),
+                _ => None,
+            }),
+            _ => None,
+        }),
+        _ => None,
+    })
 }
 
 /// An IPv4 address, except the loopback ones on `lo`.
@@ -119,4 +146,33 @@ fn address_from_message(msg: &AddressMessage, names: &HashMap<u32, String>) -> O
         dev: DevName::new(name)?,
         addr: Ipv4Net::new(ip, msg.header.prefix_len).ok()?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use netlink_packet_route::link::InetDevConf;
+
+    use super::*;
+
+    fn lo_with(forwarding: Option<i32>) -> LinkMessage {
+        let mut link = LinkMessage::default();
+        link.attributes.push(LinkAttribute::IfName("lo".to_owned()));
+        if let Some(f) = forwarding {
+            let mut conf = InetDevConf::default();
+            conf.forwarding = f;
+            link.attributes
+                .push(LinkAttribute::AfSpecUnspec(vec![AfSpecUnspec::Inet(vec![
+                    AfSpecInet::DevConf(conf),
+                ])]));
+        }
+        link
+    }
+
+    #[test]
+    fn forwarding_is_read_from_the_ipv4_settings_of_a_link() {
+        assert_eq!(ipv4_forwarding(&lo_with(Some(1))), Some(true));
+        assert_eq!(ipv4_forwarding(&lo_with(Some(0))), Some(false));
+        // Not in the dump: the caller falls back to the sysctl.
+        assert_eq!(ipv4_forwarding(&lo_with(None)), None);
+    }
 }

@@ -19,7 +19,7 @@ use crate::{link, netns, nft, nftnl, observe, route, sysctl};
 enum Job {
     /// Carry out one operation of a plan.
     Apply(Op, mpsc::Sender<Result<(), HostError>>),
-    /// Set an interface up.
+    /// Set the second end of a new veth pair up (IPv6 addresses off first).
     LinkUp(String, mpsc::Sender<Result<(), HostError>>),
     /// Read the namespace's state.
     Observe(mpsc::Sender<Result<NsState, HostError>>),
@@ -82,7 +82,8 @@ impl Worker {
         rx.recv().map_err(|_| self.gone())?
     }
 
-    /// Sets interface `dev` up and waits for it.
+    /// Sets `dev`, the second end of a veth pair just created, up (with its IPv6
+    /// addresses off) and waits for it.
     pub(crate) fn link_up(&self, dev: &str) -> Result<(), HostError> {
         let (tx, rx) = mpsc::channel();
         self.send(Job::LinkUp(dev.to_owned(), tx))?;
@@ -127,7 +128,7 @@ fn run(ns: &str, ready: &mpsc::Sender<Result<(), HostError>>, jobs: &mpsc::Recei
                 let _ = reply.send(apply(&rt, &handle, ns, &op));
             }
             Job::LinkUp(dev, reply) => {
-                let _ = reply.send(rt.block_on(link::set_up(&handle, ns, &dev)));
+                let _ = reply.send(rt.block_on(link::set_peer_up(&handle, ns, &dev)));
             }
             Job::Observe(reply) => {
                 let _ = reply.send(observe(&rt, &handle, ns));
@@ -193,8 +194,11 @@ fn apply(rt: &Runtime, h: &Handle, ns: &str, op: &Op) -> Result<(), HostError> {
 }
 
 fn observe(rt: &Runtime, h: &Handle, ns: &str) -> Result<NsState, HostError> {
-    let mut state = rt.block_on(observe::netlink_state(h, ns))?;
-    state.forwarding = sysctl::forwarding(ns)?;
+    let (mut state, forwarding) = rt.block_on(observe::netlink_state(h, ns))?;
+    state.forwarding = match forwarding {
+        Some(f) => f,
+        None => sysctl::forwarding(ns)?,
+    };
     state.nft = nft::observe(ns)?;
     Ok(state)
 }

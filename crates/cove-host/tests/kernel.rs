@@ -291,6 +291,35 @@ fn observe_after_apply_equals_the_desired_state() {
         }
     }
 
+    // No IPv6 address on any veth end (none is generated when the pair gets its
+    // carrier, which happens during the apply), and none will be.
+    for pair in &desired.veths {
+        for end in [&pair.a, &pair.b] {
+            let addrs = run(
+                &g.0,
+                &end.ns,
+                &["ip", "-6", "-o", "addr", "show", "dev", &end.name],
+            );
+            assert!(addrs.status.success(), "{addrs:?}");
+            assert_eq!(
+                String::from_utf8_lossy(&addrs.stdout),
+                "",
+                "{} {}",
+                end.ns,
+                end.name
+            );
+            let link = run(
+                &g.0,
+                &end.ns,
+                &["ip", "-d", "-o", "link", "show", &end.name],
+            );
+            assert!(
+                String::from_utf8_lossy(&link.stdout).contains("addrgenmode none"),
+                "{link:?}"
+            );
+        }
+    }
+
     // MACs are set where the pair asks for them (`observe` does not report them).
     let h1 = format!("{}-h1", g.0.prefix());
     let link = run(&g.0, &h1, &["ip", "-br", "link", "show", "eth0"]);

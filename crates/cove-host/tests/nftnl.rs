@@ -9,9 +9,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 
 use cove_host::{Host, HostError};
-use cove_plan::{NftTable, Op, Plan};
+use cove_plan::{NftTable, Op, Plan, VethEnd, VethPair};
 
-use common::{Guard, chain, ok, privileged};
+use common::{Guard, chain, eventually, ok, privileged};
 
 type Elements = BTreeMap<String, BTreeSet<String>>;
 
@@ -23,7 +23,7 @@ fn guard(tag: char) -> Guard {
 }
 
 /// The router's per-ENI sets and maps (as `cove_plan::nft::router_table` declares
-/// them), one member set, and the chains the verdict maps jump to.
+/// them) and one member set.
 fn router_table() -> NftTable {
     let body = "\
         \tset src_links { type ifname; }\n\
@@ -36,15 +36,7 @@ fn router_table() -> NftTable {
         \tmap public_to_private { type ipv4_addr : ipv4_addr; }\n\
         \tmap private_to_public { type ipv4_addr : ipv4_addr; }\n\
         \tset members_ab12cd34 { type ipv4_addr; }\n\
-        \tchain nacl_out_0 { drop; }\n\
-        \tchain nacl_in_0 { drop; }\n\
-        \tchain nacl_out_1 { drop; }\n\
-        \tchain sgc_0123abcd_out { drop; }\n\
-        \tchain sgc_0123abcd_in { drop; }\n\
-        \tmap nacl_out { type ifname : verdict; }\n\
-        \tmap nacl_in { type ifname : verdict; }\n\
-        \tmap sg_out { type ifname : verdict; }\n\
-        \tmap sg_in { type ifname : verdict; }\n";
+        \tmap link_sgc { type ifname : mark; }\n";
     NftTable {
         name: "cove".to_owned(),
         generation: "nl1".to_owned(),
@@ -59,7 +51,7 @@ fn eni(link: &str, n: u32, subnet: u32) -> Elements {
     let l = format!("\"{link}\"");
     let ip = format!("10.20.{subnet}.{n}");
     let public = format!("203.0.113.{n}");
-    let sets: [(&str, String); 14] = [
+    let sets: [(&str, String); 11] = [
         ("src_links", l.clone()),
         ("eni_src", format!("{l} . {ip}")),
         ("mac_links", l.clone()),
@@ -73,10 +65,7 @@ fn eni(link: &str, n: u32, subnet: u32) -> Elements {
         ("public_to_private", format!("{public} : {ip}")),
         ("private_to_public", format!("{ip} : {public}")),
         ("members_ab12cd34", ip.clone()),
-        ("nacl_out", format!("{l} : jump nacl_out_{subnet}")),
-        ("nacl_in", format!("{l} : jump nacl_in_0")),
-        ("sg_out", format!("{l} : jump sgc_0123abcd_out")),
-        ("sg_in", format!("{l} : jump sgc_0123abcd_in")),
+        ("link_sgc", format!("{l} : {}", subnet + 7)),
     ];
     let mut out = Elements::new();
     for (set, e) in sets {
@@ -171,7 +160,7 @@ fn elements_added_and_deleted_over_netlink_are_observed_as_written() {
     let e1_moved = eni("e1a2b3c4d", 5, 1);
     let delete = union(&e2, &minus(&e1, &e1_moved));
     let add = minus(&e1_moved, &e1);
-    assert!(add.contains_key("link_subnet") && add.contains_key("nacl_out"));
+    assert!(add.contains_key("link_subnet") && add.contains_key("link_sgc"));
     apply(&g.0, &elements_op(&ns, add, delete));
     let want = union(&e1_moved, &e3);
     assert_eq!(observed(&g.0, &ns), want, "observed after deleting");
@@ -179,6 +168,112 @@ fn elements_added_and_deleted_over_netlink_are_observed_as_written() {
     // Everything out.
     apply(&g.0, &elements_op(&ns, Elements::new(), want));
     assert_eq!(observed(&g.0, &ns), Elements::new());
+}
+
+/// A veth from `router` (`r0`) to a fresh namespace `<prefix>-e` (`eth0`).
+fn link_to_eni(host: &Host, router: &str) -> String {
+    let eni = format!("{}-e", host.prefix());
+    let end = |ns: &str, name: &str| VethEnd {
+        ns: ns.to_owned(),
+        name: name.to_owned(),
+        mac: None,
+    };
+    apply(
+        host,
+        &Plan {
+            ops: vec![
+                Op::CreateNamespace { ns: eni.clone() },
+                Op::CreateVeth {
+                    pair: VethPair {
+                        a: end(router, "r0"),
+                        b: end(&eni, "eth0"),
+                    },
+                },
+            ],
+        },
+    );
+    eni
+}
+
+/// Whether the router's namespace is gone from the kernel (not only from
+/// `/run/netns`): the ENI's end of their veth disappears with it.
+fn router_released(host: &Host, eni: &str) -> bool {
+    eventually(10, || !ok(host, eni, &["ip", "link", "show", "eth0"]))
+}
+
+/// The host keeps one nf_tables socket per namespace; the socket must follow the
+/// namespace the name stands for, and must not keep a deleted one alive.
+#[test]
+fn the_kept_socket_follows_a_replaced_namespace_and_releases_a_deleted_one() {
+    if !privileged("the_kept_socket_follows_a_replaced_namespace_and_releases_a_deleted_one") {
+        return;
+    }
+    let g = guard('f');
+    let ns = router(&g.0);
+    let (e1, e2) = (eni("e1a2b3c4d", 5, 0), eni("e5f6a7b8c", 6, 0));
+    let mut leaf = link_to_eni(&g.0, &ns);
+    apply(&g.0, &elements_op(&ns, e1.clone(), Elements::new()));
+
+    // Another host (another process, say) deletes the router and creates a new one
+    // under the same name: the next batch goes to the new namespace.
+    let other = Host::new(g.0.prefix()).expect("prefix");
+    apply(
+        &other,
+        &Plan {
+            ops: vec![Op::DeleteNamespace { ns: ns.clone() }],
+        },
+    );
+    router(&other);
+    apply(&g.0, &elements_op(&ns, e2.clone(), Elements::new()));
+    assert_eq!(observed(&g.0, &ns), e2, "the batch reached the new router");
+    // ... and the socket of the old one was closed, so the old one is gone.
+    assert!(
+        router_released(&g.0, &leaf),
+        "the old router is still alive"
+    );
+
+    // Deleted by this host: its socket is closed first.
+    apply(
+        &g.0,
+        &Plan {
+            ops: vec![Op::DeleteNamespace { ns: leaf.clone() }],
+        },
+    );
+    leaf = link_to_eni(&g.0, &ns);
+    apply(&g.0, &elements_op(&ns, e1.clone(), Elements::new()));
+    apply(
+        &g.0,
+        &Plan {
+            ops: vec![Op::DeleteNamespace { ns: ns.clone() }],
+        },
+    );
+    assert!(
+        router_released(&g.0, &leaf),
+        "a deleted router is still alive"
+    );
+
+    // Deleted behind this host's back: observing closes its socket.
+    router(&g.0);
+    apply(
+        &g.0,
+        &Plan {
+            ops: vec![Op::DeleteNamespace { ns: leaf.clone() }],
+        },
+    );
+    leaf = link_to_eni(&g.0, &ns);
+    apply(&g.0, &elements_op(&ns, e1, Elements::new()));
+    apply(
+        &other,
+        &Plan {
+            ops: vec![Op::DeleteNamespace { ns: ns.clone() }],
+        },
+    );
+    g.0.observe()
+        .unwrap_or_else(|e| panic!("observe failed: {}", chain(&e)));
+    assert!(
+        router_released(&g.0, &leaf),
+        "a router deleted elsewhere is kept alive after observe"
+    );
 }
 
 /// Set by the parent of [`an_attach_batch_runs_no_process`] in the environment of

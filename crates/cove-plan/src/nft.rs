@@ -15,6 +15,12 @@
 //!   (egress) and of the receiving ENI (ingress);
 //! * `filter_input`: nothing may reach the router itself.
 //!
+//! Per-ENI data are set and map elements, and none of them is a verdict: a link's
+//! subnet and its security-group combination are numbers (`link_subnet`,
+//! `link_sgc`), turned into jumps by verdict maps that are part of the ruleset. The
+//! kernel re-validates every jump of a table on each commit that adds a jump
+//! element, so per-ENI jump elements made an attach cost grow with the ENIs.
+//!
 //! The generation (a hash of the text) is the table's comment (`gen:<hash>`), so the
 //! executor can read it back without parsing rules.
 
@@ -197,6 +203,7 @@ pub fn router_table(net: &Network, names: &Names<'_>, v: VpcId) -> NftTable {
         "map link_subnet { type ifname : mark; }",
         "map link_table { type ifname : mark; }",
         "set link_subnet_pair { type ifname . mark; }",
+        "map link_sgc { type ifname : mark; }",
         "set igw_sources { type ipv4_addr; }",
         "map public_to_private { type ipv4_addr : ipv4_addr; }",
         "map private_to_public { type ipv4_addr : ipv4_addr; }",
@@ -267,9 +274,13 @@ pub fn router_table(net: &Network, names: &Names<'_>, v: VpcId) -> NftTable {
             "saddr",
         );
     }
-    for m in ["nacl_out", "nacl_in", "sg_out", "sg_in"] {
-        let _ = writeln!(out, "\tmap {m} {{ type ifname : verdict; }}");
-    }
+    // Each combination's number (from 1) in the `link_sgc` map; the static
+    // dispatch maps below turn it into a jump to the combination's chains.
+    let combo_ids: BTreeMap<&str, usize> = combos
+        .keys()
+        .enumerate()
+        .map(|(i, k)| (k.as_str(), i + 1))
+        .collect();
     // Elements per ENI link.
     let mut public: BTreeMap<Ipv4Addr, Ipv4Addr> = BTreeMap::new();
     for e in &vpc.enis {
@@ -301,20 +312,11 @@ pub fn router_table(net: &Network, names: &Names<'_>, v: VpcId) -> NftTable {
             "link_subnet_pair",
             format!("{link} . {}", subnet + 1),
         );
-        add(
-            &mut el,
-            "nacl_out",
-            format!("{link} : jump nacl_out_{subnet}"),
-        );
-        add(
-            &mut el,
-            "nacl_in",
-            format!("{link} : jump nacl_in_{subnet}"),
-        );
         if !eni.security_groups.is_empty() {
             let key = combo_key(net, &eni.security_groups);
-            add(&mut el, "sg_out", format!("{link} : jump sgc_{key}_out"));
-            add(&mut el, "sg_in", format!("{link} : jump sgc_{key}_in"));
+            if let Some(id) = combo_ids.get(key.as_str()) {
+                add(&mut el, "link_sgc", format!("{link} : {id}"));
+            }
         }
         if let Some(p) = eni.public_ip {
             public.entry(p).or_insert(eni.private_ip);
@@ -403,21 +405,60 @@ pub fn router_table(net: &Network, names: &Names<'_>, v: VpcId) -> NftTable {
     // Network ACLs: skipped between two links of one subnet. Packets from ENI links
     // get their subnet's number as mark; any other packet arrived over a veth from
     // another namespace, which clears the mark, so it carries 0 and matches no pair.
+    // Then the mark (the sending link's subnet, then the receiving link's) picks the
+    // subnet's ACL chain from a map written with the ruleset: the per-ENI data are
+    // marks, never jumps, so that adding an ENI's elements does not make the kernel
+    // re-validate every jump of the table (it does for each new verdict element).
+    let subnet_ids: Vec<(usize, usize)> = (0..vpc.subnets.len()).map(|i| (i + 1, i)).collect();
     let _ = writeln!(
         out,
         "\tchain nacl {{\n\t\tmeta mark set iifname map @link_subnet\n\
-         \t\toifname . meta mark @link_subnet_pair return\n\
-         \t\tiifname vmap @nacl_out\n\t\toifname vmap @nacl_in\n\t}}"
+         \t\toifname . meta mark @link_subnet_pair return"
     );
-    let _ = writeln!(
-        out,
-        "\tchain sg {{\n\t\tiifname vmap @sg_out\n\t\toifname vmap @sg_in\n\t}}"
-    );
+    dispatch(&mut out, None, "nacl_out_", "", &subnet_ids);
+    let to = Some(("link_subnet", "oifname"));
+    dispatch(&mut out, to, "nacl_in_", "", &subnet_ids);
+    let _ = writeln!(out, "\t}}");
+    // Security groups: the same with each link's group combination.
+    let _ = writeln!(out, "\tchain sg {{");
+    let combo_targets: Vec<(usize, &str)> = combo_ids.iter().map(|(k, i)| (*i, *k)).collect();
+    let (from, to) = (Some(("link_sgc", "iifname")), Some(("link_sgc", "oifname")));
+    dispatch(&mut out, from, "sgc_", "_out", &combo_targets);
+    dispatch(&mut out, to, "sgc_", "_in", &combo_targets);
+    let _ = writeln!(out, "\t}}");
     let _ = writeln!(
         out,
         "\tchain filter_input {{\n\t\ttype filter hook input priority filter; policy drop;\n\t}}"
     );
     finish(&out, el)
+}
+
+/// Rules that jump from a link to its chain through a mark: with `link = Some((map,
+/// dir))`, first `meta mark set 0` and `meta mark set <dir> map @<map>` (the reset
+/// because a link missing from the map leaves the mark as it was); with `None` the
+/// mark is already set. Then `meta mark vmap { id : jump <prefix><target><suffix>,
+/// … }`, a map that is part of the ruleset. Nothing when there are no targets.
+fn dispatch<T: std::fmt::Display>(
+    out: &mut String,
+    link: Option<(&str, &str)>,
+    prefix: &str,
+    suffix: &str,
+    targets: &[(usize, T)],
+) {
+    if targets.is_empty() {
+        return;
+    }
+    if let Some((map, dir)) = link {
+        let _ = writeln!(
+            out,
+            "\t\tmeta mark set 0\n\t\tmeta mark set {dir} map @{map}"
+        );
+    }
+    let entries: Vec<String> = targets
+        .iter()
+        .map(|(id, t)| format!("{id} : jump {prefix}{t}{suffix}"))
+        .collect();
+    let _ = writeln!(out, "\t\tmeta mark vmap {{ {} }}", entries.join(", "));
 }
 
 /// The type of one part of a set element (a key field or a map value).
@@ -501,11 +542,10 @@ pub fn set_schema(name: &str) -> Option<SetSchema> {
         "src_links" | "mac_links" => (vec![Ifname], None),
         "eni_src" => (vec![Ifname, Ipv4], None),
         "link_mac" => (vec![Ifname, Mac], None),
-        "link_subnet" | "link_table" => (vec![Ifname], Some(Mark)),
+        "link_subnet" | "link_table" | "link_sgc" => (vec![Ifname], Some(Mark)),
         "link_subnet_pair" => (vec![Ifname, Mark], None),
         "igw_sources" => (vec![Ipv4], None),
         "public_to_private" | "private_to_public" => (vec![Ipv4], Some(Ipv4)),
-        "nacl_out" | "nacl_in" | "sg_out" | "sg_in" => (vec![Ifname], Some(Verdict)),
         n if n.starts_with("members_") => (vec![Ipv4], None),
         _ => return None,
     };

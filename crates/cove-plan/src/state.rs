@@ -201,7 +201,7 @@ pub struct NftTable {
     #[serde(skip)]
     pub text: String,
     /// Elements by set or map name, each in `nft` syntax (`"e1" . 10.0.0.5`,
-    /// `"e1" : jump nacl_out_1`).
+    /// `"e1" : 3`).
     pub elements: BTreeMap<String, BTreeSet<String>>,
 }
 

@@ -434,8 +434,7 @@ mod tests {
         assert_eq!(e.key, vec![203, 0, 113, 10]);
         assert_eq!(e.data, Some(Data::Value(vec![10, 20, 0, 4])));
 
-        let s = set_schema("nacl_out").expect("schema");
-        let e = parse(&s, "\"e1a2b3c4d\" : jump nacl_out_0").expect("element");
+        let e = parse(&vmap(), "\"e1a2b3c4d\" : jump nacl_out_0").expect("element");
         assert_eq!(
             e.data,
             Some(Data::Verdict {
@@ -457,19 +456,29 @@ mod tests {
             ("link_subnet", "\"e1\""),
             ("link_subnet", "\"e1\" : -1"),
             ("src_links", "\"e1\" : 1"),
-            ("nacl_out", "\"e1\" : jump"),
-            ("nacl_out", "\"e1\" : leap nacl_out_0"),
         ];
         for (set, text) in bad {
             let schema = set_schema(set).expect("schema");
             assert!(parse(&schema, text).is_err(), "{set}: {text} accepted");
         }
+        for text in ["\"e1\" : jump", "\"e1\" : leap nacl_out_0"] {
+            assert!(parse(&vmap(), text).is_err(), "{text} accepted");
+        }
+    }
+
+    /// A verdict map keyed by interface (cove's router tables no longer have one:
+    /// per-link jumps are marks, see `cove_plan::nft`; the encoding stays tested).
+    fn vmap() -> SetSchema {
+        SetSchema {
+            key: vec![ElemType::Ifname],
+            data: Some(ElemType::Verdict),
+            interval: false,
+        }
     }
 
     #[test]
     fn encodes_a_jump_map_element() {
-        let s = set_schema("sg_in").expect("schema");
-        let e = parse(&s, "\"e1\" : jump sgc_1_in").expect("element");
+        let e = parse(&vmap(), "\"e1\" : jump sgc_1_in").expect("element");
         let mut b = MsgBuf::default();
         encode(&mut b, &e, true).expect("encode");
         let mut want = Vec::new();

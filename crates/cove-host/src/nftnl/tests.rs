@@ -45,7 +45,7 @@ fn only_sets_with_a_schema_take_the_netlink_path() {
 fn deletions_then_additions_between_begin_and_end() {
     let add = elements(&[
         ("eni_src", &["\"e2\" . 10.0.0.6"]),
-        ("nacl_out", &["\"e2\" : jump nacl_out_0"]),
+        ("link_sgc", &["\"e2\" : 1"]),
     ]);
     let delete = elements(&[("eni_src", &["\"e1\" . 10.0.0.5", "\"e3\" . 10.0.0.7"])]);
     let b = Batch::build("ns", "cove", &add, &delete).expect("batch");
