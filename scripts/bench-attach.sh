@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Attach benchmark (issue 3), all in one run:
 #  1. cove: attach/detach one ENI, and the same steps with `ip -batch` + `nft -f`
-#     (cargo bench -p cove-host --bench attach), on an empty VPC and with 1,000 ENIs;
+#     (cargo bench -p cove-host --bench attach; see its header for ATTACH_* and
+#     BENCH_PREFIX), on a VPC with one ENI and on one with 1,000 ENIs and a
+#     10,000-rule security group, in rounds;
 #  2. Debian's netavark (1.4, iptables firewall) setting up one container network
 #     namespace on a bridge, ATTACH_N times, inside a throwaway "host" namespace so
-#     nothing touches this host's own networking;
-# then the ratio cove attach p50 / netavark setup p50. Needs root.
+#     nothing touches this host's own networking (namespaces <BENCH_PREFIX>h<pid>
+#     and <BENCH_PREFIX>c<pid>-<i>);
+# then the ratio cove attach p50 (small VPC, median of rounds) / netavark setup p50.
+# Needs root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${ATTACH_N:-200}
@@ -14,23 +18,24 @@ for pkg in netavark iptables; do
 done
 nv=/usr/lib/podman/netavark
 work=$(mktemp -d)
-host=nvh$$
+nsp=${BENCH_PREFIX:-nv}
+host=${nsp}h$$
 cleanup() {
-  for ns in $(ip netns list | awk '{print $1}' | grep -E "^(nvc$$-|$host$)"); do ip netns del "$ns"; done
+  for ns in $(ip netns list | awk '{print $1}' | grep -E "^(${nsp}c$$-|$host$)"); do ip netns del "$ns"; done
   rm -rf "$work"
 }
 trap cleanup EXIT
 
 echo "== cove (attach bench)"
-ATTACH_N=$n ATTACH_BACKGROUND=${ATTACH_BACKGROUND:-1000} cargo bench --locked -q -p cove-host --bench attach 2>/dev/null \
-  | grep -E '^\||^ratio|^attach' | tee "$work/cove.txt"
+ATTACH_N=$n cargo bench --locked -q -p cove-host --bench attach 2>/dev/null \
+  | grep -E '^\||^ratio|^attach|^small|^\(' | tee "$work/cove.txt"
 
 echo "== netavark $($nv --version | awk '{print $2}') setup of one container netns ($n times)"
 ip netns add "$host"
 ip netns exec "$host" ip link set lo up
 setup=() teardown=()
 for i in $(seq 1 "$n"); do
-  c=nvc$$-$i
+  c=${nsp}c$$-$i
   ip netns add "$c"
   id=$(printf '%064x' "$i")
   ip=10.88.$((i / 250)).$((i % 250 + 2))
@@ -49,7 +54,7 @@ JSON
   setup+=($(( (t1 - t0) / 1000 )))
 done
 for i in $(seq 1 "$n"); do
-  c=nvc$$-$i
+  c=${nsp}c$$-$i
   t0=$(date +%s%N)
   ip netns exec "$host" "$nv" --config "$work/cfg" teardown "/run/netns/$c" < "$work/$i.json" >/dev/null
   t1=$(date +%s%N)
@@ -70,8 +75,8 @@ t50, t99 = pct(f"{work}/teardown.txt")
 print(f"| netavark setup (includes its process start) | {s50:.2f} ms | {s99:.2f} ms |")
 print(f"| netavark teardown | {t50:.2f} ms | {t99:.2f} ms |")
 cove = open(f"{work}/cove.txt").read()
-m = re.search(r"\| cove, empty VPC[^|]*\| ([0-9.]+)(ms|µs)", cove)
+m = re.search(r"attach p50, median of rounds: small ([0-9.]+)", cove)
 if m:
-    c50 = float(m.group(1)) / (1000 if m.group(2) == "µs" else 1)
-    print(f"ratio cove attach p50 / netavark setup p50: {c50 / s50:.2f}")
+    c50 = float(m.group(1))
+    print(f"ratio cove attach p50 (small VPC) / netavark setup p50: {c50 / s50:.2f}")
 PY

@@ -131,7 +131,7 @@ fn main() {
     for (k, (c, r)) in rounds.iter().enumerate() {
         let (q50, q99) = (ratio(c.p50, r.p50), ratio(c.p99, r.p99));
         println!(
-            "| {} | {:.2?} | {:.2?} | {:.2?} | {:.2?} | {q50:.3} | {q99:.3} |",
+            "| {} | {:.2?} | {:.2?} | {:.2?} | {:.2?} | {q50:.4} | {q99:.4} |",
             k + 1,
             c.p50,
             c.p99,
@@ -149,6 +149,6 @@ fn main() {
     let (m50, lo50, hi50) = median(r50);
     let (m99, lo99, hi99) = median(r99);
     println!(
-        "ratio change/reload, median of {repeats} repeats: p50 {m50:.3} (range {lo50:.3}-{hi50:.3}), p99 {m99:.3} (range {lo99:.3}-{hi99:.3})"
+        "ratio change/reload, median of {repeats} repeats: p50 {m50:.4} (range {lo50:.4}-{hi50:.4}), p99 {m99:.4} (range {lo99:.4}-{hi99:.4})"
     );
 }

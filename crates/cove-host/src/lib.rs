@@ -51,7 +51,9 @@ pub struct ApplyReport {
 /// The executor for the namespaces of one prefix. Clones share its open nf_tables
 /// sockets (one per router namespace that had elements changed; each holds its
 /// namespace until the namespace is deleted through this `Host`, observed as gone,
-/// or replaced, and until the last clone is dropped).
+/// or replaced, and until the last clone is dropped). Keep one `Host` per prefix for
+/// as long as the process runs: closing a socket can take an RCU grace period
+/// (~10 ms), paid by whichever thread drops the last clone.
 #[derive(Debug, Clone)]
 pub struct Host {
     prefix: String,
@@ -359,6 +361,12 @@ mod tests {
         for bad in ["", "Cove", "a-b", "a1b2c3d4e5f6x", "th/1"] {
             assert!(Host::new(bad).is_err(), "{bad:?} accepted");
         }
+    }
+
+    #[test]
+    fn a_host_can_be_shared_between_threads() {
+        fn shared<T: Send + Sync + Clone + 'static>(_: &T) {}
+        shared(&Host::new("t1").expect("prefix"));
     }
 
     #[test]

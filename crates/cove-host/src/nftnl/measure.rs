@@ -1,7 +1,8 @@
 //! Measurement (ignored; needs root): one attach-shaped element change (8 elements
 //! across the router's per-ENI sets) in a table that already holds 1,000 ENIs'
 //! elements, over netlink and with an `nft -f` process, both from a thread inside
-//! the namespace, plus the whole `Host::apply` of the netlink path.
+//! the namespace (a socket opened and closed per batch), plus the whole
+//! `Host::apply` of the netlink path (on the socket the host keeps).
 //!
 //! `cargo test -p cove-host --lib -- --ignored --nocapture nftnl::measure`
 //! (`NFTNL_RUNS`, default 200).
@@ -130,7 +131,7 @@ fn measure_attach_netlink_vs_nft_process() {
     println!("attach-shaped NftElements (8 elements), table with 1,000 ENIs, {runs} runs:");
     println!("  netlink batch (on the namespace thread): p50 {n50:.2?}  p99 {n99:.2?}");
     println!("  nft -f process (on the namespace thread): p50 {p50:.2?}  p99 {p99:.2?}");
-    println!("  Host::apply, netlink path (worker start included): p50 {a50:.2?}  p99 {a99:.2?}");
+    println!("  Host::apply, netlink path (the host's kept socket): p50 {a50:.2?}  p99 {a99:.2?}");
     println!(
         "  process / netlink at p50: {:.1}x",
         p50.as_secs_f64() / n50.as_secs_f64()
