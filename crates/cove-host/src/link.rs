@@ -48,9 +48,25 @@ pub(crate) async fn require_index(handle: &Handle, ns: &str, dev: &str) -> Resul
 /// Sets interface `dev` up.
 pub(crate) async fn set_up(handle: &Handle, ns: &str, dev: &str) -> Result<(), HostError> {
     let idx = require_index(handle, ns, dev).await?;
+    send_up(
+        handle,
+        ns,
+        dev,
+        LinkUnspec::new_with_index(idx).up().build(),
+    )
+    .await
+}
+
+/// Sends a link-up request for `dev`.
+async fn send_up(
+    handle: &Handle,
+    ns: &str,
+    dev: &str,
+    msg: netlink_packet_route::link::LinkMessage,
+) -> Result<(), HostError> {
     handle
         .link()
-        .set(LinkUnspec::new_with_index(idx).up().build())
+        .set(msg)
         .execute()
         .await
         .map_err(|e| HostError::LinkUp {
@@ -92,16 +108,7 @@ async fn no_ipv6_addresses(handle: &Handle, ns: &str, dev: &str) -> Result<(), H
 /// addresses (the first end is up already, so the pair gets a carrier now).
 pub(crate) async fn set_peer_up(handle: &Handle, ns: &str, dev: &str) -> Result<(), HostError> {
     no_ipv6_addresses(handle, ns, dev).await?;
-    handle
-        .link()
-        .set(LinkUnspec::new_with_name(dev).up().build())
-        .execute()
-        .await
-        .map_err(|e| HostError::LinkUp {
-            ns: ns.to_owned(),
-            dev: dev.to_owned(),
-            source: nl_io(e),
-        })
+    send_up(handle, ns, dev, LinkUnspec::new_with_name(dev).up().build()).await
 }
 
 /// The largest IPv4 GSO and GRO packet on every veth end cove creates: 192 KiB
