@@ -82,10 +82,16 @@ pub fn runtime_env(runtime: Runtime, layout: &Layout) -> Vec<(String, String)> {
     let pair = |k: &str, v: String| (k.to_owned(), v);
     match runtime {
         // Lambda's order: the function's code first, then the runtime's libraries.
-        Runtime::Python311 => vec![pair(
-            "PYTHONPATH",
-            format!("{}:{}", layout.task_root, layout.runtime("python")),
-        )],
+        // Unbuffered output: what the function and awslambdaric print (the error
+        // report of a failed invocation among it) reaches the log before the
+        // invocation's answer, even if the environment is ended right after.
+        Runtime::Python311 => vec![
+            pair(
+                "PYTHONPATH",
+                format!("{}:{}", layout.task_root, layout.runtime("python")),
+            ),
+            pair("PYTHONUNBUFFERED", "1".to_owned()),
+        ],
         // Lambda's Ruby runtime: the code's directory on the load path, gems vendored
         // with bundler (`bundle config set path vendor/bundle`) on the gem path.
         Runtime::Ruby31 => vec![
@@ -211,10 +217,13 @@ mod tests {
         let py = launch_in(Runtime::Python311, "a.b", &layout).expect("valid");
         assert_eq!(
             py.extra_env,
-            [(
-                "PYTHONPATH".to_owned(),
-                "/tmp/code:/srv/rt/python".to_owned()
-            )]
+            [
+                (
+                    "PYTHONPATH".to_owned(),
+                    "/tmp/code:/srv/rt/python".to_owned()
+                ),
+                ("PYTHONUNBUFFERED".to_owned(), "1".to_owned())
+            ]
         );
         let rb = launch_in(Runtime::Ruby31, "f.m", &layout).expect("valid");
         assert_eq!(rb.argv[1], "/srv/rt/ruby/bootstrap.rb");

@@ -59,7 +59,14 @@ fn standard_variables_follow_the_developer_guide() {
     assert!(get(&env, "AWS_ACCESS_KEY_ID").is_none());
     // Every reserved variable cove sets comes from the reserved list.
     for (k, _) in &env {
-        let unreserved = ["LANG", "PATH", "LD_LIBRARY_PATH", "TZ", "PYTHONPATH"];
+        let unreserved = [
+            "LANG",
+            "PATH",
+            "LD_LIBRARY_PATH",
+            "TZ",
+            "PYTHONPATH",
+            "PYTHONUNBUFFERED",
+        ];
         assert!(
             RESERVED_KEYS.contains(&k.as_str()) || unreserved.contains(&k.as_str()),
             "{k}"
