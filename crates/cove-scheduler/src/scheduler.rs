@@ -571,15 +571,18 @@ impl Scheduler {
     }
 }
 
-/// Whether the cove process that launched environment `id` (`p<pid>-…`) still runs.
+/// Whether the cove process that launched environment `id` (`p<pid>-…`) still runs:
+/// a live process with that pid running the same program as this one (so a pid
+/// reused by an unrelated process does not keep a dead cove's environments alive).
 fn owner_alive(id: &str) -> bool {
     let pid = id
         .strip_prefix('p')
         .and_then(|r| r.split('-').next())
         .and_then(|p| p.parse::<u32>().ok());
+    let comm = |p: &str| std::fs::read_to_string(format!("/proc/{p}/comm")).ok();
     match pid {
         Some(p) if p == std::process::id() => true,
-        Some(p) => std::path::Path::new(&format!("/proc/{p}")).exists(),
+        Some(p) => comm(&p.to_string()).is_some_and(|c| Some(c) == comm("self")),
         None => false,
     }
 }
