@@ -44,6 +44,9 @@ pub(crate) struct Env {
     pub(crate) api: RuntimeApi,
     /// The runtime's process tree.
     pub(crate) running: Running,
+    /// The environment's log (its runtime's standard output and error, and the
+    /// platform's START/END/REPORT lines), if logs are kept.
+    pub(crate) log: Option<std::sync::Mutex<std::fs::File>>,
     /// The slot, held until the environment is gone.
     _lease: SlotLease,
 }
@@ -77,7 +80,7 @@ pub(crate) async fn start(
     let Some(lease) = SlotLease::try_take(&shared.config.lock_dir, &ns)? else {
         return Ok(Started::Taken);
     };
-    let (listener, spec, stdio) = {
+    let (listener, spec, stdio, log) = {
         let (shared, f, ns) = (Arc::clone(shared), Arc::clone(f), ns.clone());
         tokio::task::spawn_blocking(move || prepare(&shared, &f, &ns, id))
             .await
@@ -129,6 +132,7 @@ pub(crate) async fn start(
         slot,
         api,
         running,
+        log: log.map(std::sync::Mutex::new),
         _lease: lease,
     };
     let started = Instant::now();
@@ -184,7 +188,7 @@ fn prepare(
     f: &FunctionConfig,
     ns: &str,
     id: EnvId,
-) -> Result<(std::net::TcpListener, EnvSpec, EnvStdio), SchedulerError> {
+) -> Result<Prepared, SchedulerError> {
     let launch_err = |reason: String| SchedulerError::Launch {
         function: f.name.clone(),
         reason,
@@ -224,32 +228,82 @@ fn prepare(
     let uid = shared.next_uid();
     spec.uid = uid;
     spec.gid = uid;
-    let stdio = match &shared.config.log_dir {
+    // One log per environment, like a Lambda log stream: `<logs>/<function>/<instance>.log`.
+    let (stdio, log) = match &shared.config.log_dir {
         Some(dir) => {
-            let path = dir.join(format!("{}.log", f.name));
-            let open = || {
-                std::fs::create_dir_all(dir)?;
-                std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(&path)
+            let fn_dir = dir.join(&f.name);
+            let path = fn_dir.join(format!("{instance}.log"));
+            let log_err = |source| SchedulerError::Log {
+                path: path.clone(),
+                source,
             };
-            let out = open().map_err(|source| SchedulerError::Log {
-                path: path.clone(),
-                source,
-            })?;
-            let err = out.try_clone().map_err(|source| SchedulerError::Log {
-                path: path.clone(),
-                source,
-            })?;
-            EnvStdio {
-                stdout: out.into(),
-                stderr: err.into(),
-            }
+            std::fs::create_dir_all(&fn_dir).map_err(log_err)?;
+            // Readable too: the scheduler reads an invocation's lines back (`Tail`).
+            let out = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .read(true)
+                .open(&path)
+                .map_err(log_err)?;
+            let err = out.try_clone().map_err(log_err)?;
+            let mine = out.try_clone().map_err(log_err)?;
+            (
+                EnvStdio {
+                    stdout: out.into(),
+                    stderr: err.into(),
+                },
+                Some(mine),
+            )
         }
-        None => EnvStdio::null(),
+        None => (EnvStdio::null(), None),
     };
-    Ok((listener, spec, stdio))
+    Ok((listener, spec, stdio, log))
+}
+
+/// What the blocking part of a cold start prepares.
+type Prepared = (
+    std::net::TcpListener,
+    EnvSpec,
+    EnvStdio,
+    Option<std::fs::File>,
+);
+
+impl Env {
+    /// Appends a platform line to the environment's log; returns where in the log
+    /// the line starts.
+    pub(crate) fn log_line(&self, line: &str) -> Option<u64> {
+        use std::io::{Seek, SeekFrom, Write};
+        let mut f = self.log.as_ref()?.lock().unwrap_or_else(|e| e.into_inner());
+        let at = f.seek(SeekFrom::End(0)).ok()?;
+        f.write_all(format!("{line}\n").as_bytes()).ok()?;
+        Some(at)
+    }
+
+    /// The last `max` bytes the log received since offset `from`.
+    pub(crate) fn log_since(&self, from: u64, max: u64) -> Option<Vec<u8>> {
+        use std::io::{Read, Seek, SeekFrom};
+        let mut f = self.log.as_ref()?.lock().unwrap_or_else(|e| e.into_inner());
+        let end = f.seek(SeekFrom::End(0)).ok()?;
+        let start = from.max(end.saturating_sub(max));
+        // The handle is append-only for writes; reading needs a handle of its own.
+        let mut r = f.try_clone().ok()?;
+        drop(f);
+        r.seek(SeekFrom::Start(start)).ok()?;
+        let mut buf = Vec::new();
+        r.take(end - start).read_to_end(&mut buf).ok()?;
+        Some(buf)
+    }
+
+    /// The most memory the environment has used, MB (from its memory cgroup).
+    pub(crate) fn max_memory_used_mb(&self) -> Option<u64> {
+        self.running.cgroup_dirs().iter().find_map(|d| {
+            ["memory.peak", "memory.max_usage_in_bytes"]
+                .iter()
+                .find_map(|f| std::fs::read_to_string(d.join(f)).ok())
+                .and_then(|t| t.trim().parse::<u64>().ok())
+                .map(|b| b.div_ceil(1 << 20))
+        })
+    }
 }
 
 /// Today's date (UTC) as (year, month, day), for log stream names.

@@ -17,6 +17,9 @@ use cove_sandbox::Sandbox;
 use crate::environment::{self, Env, Started};
 use crate::error::{InvokeError, SchedulerError};
 
+/// How much of an invocation's log `X-Amz-Log-Type: Tail` returns (Lambda's 4 KB).
+pub const LOG_TAIL_BYTES: u64 = 4096;
+
 /// Lambda's limit on a synchronous invocation's payload (6 MB).
 pub const MAX_PAYLOAD_BYTES: usize = 6 * 1024 * 1024;
 
@@ -50,6 +53,8 @@ pub struct InvokeRequest {
     pub client_context: Option<String>,
     /// X-Ray trace header.
     pub trace_id: Option<String>,
+    /// Return the end of the invocation's log (`X-Amz-Log-Type: Tail`).
+    pub log_tail: bool,
 }
 
 /// What the function answered.
@@ -69,6 +74,8 @@ pub struct InvokeResult {
     pub environment: EnvId,
     /// Time from the call to the answer.
     pub duration: Duration,
+    /// The last 4 KB of the invocation's log, when asked for (`X-Amz-Log-Result`).
+    pub log_tail: Option<Vec<u8>>,
 }
 
 /// Counts of what the scheduler did (for tests and `cove serve`'s status).
@@ -365,6 +372,7 @@ impl Scheduler {
                                 request_id: self.request_id(),
                                 environment: id,
                                 duration: t0.elapsed(),
+                                log_tail: None,
                             });
                         }
                         Ok(Started::Taken) => {
@@ -439,48 +447,61 @@ impl Scheduler {
             cognito_identity: None,
         };
         let slot = env.slot;
-        let result = |payload, error_type: Option<String>| InvokeResult {
+        let log_start = env.log_line(&format!("START RequestId: {request_id} Version: $LATEST"));
+        let started = Instant::now();
+        let exited = env.running.exited();
+        // (answer, error type, whether the environment can be reused)
+        let (payload, error_type, reusable) = tokio::select! {
+            outcome = env.api.invoke(invocation) => match outcome {
+                Ok(InvokeOutcome::Response { body, .. }) => (body, None, true),
+                Ok(InvokeOutcome::FunctionError { error_type, body }) => (body, Some(error_type), true),
+                Err(e) => {
+                    let body = payloads::exit_error(Some(&request_id), cove_runtime_api::ExitStatus::Code(-1));
+                    (body, Some(format!("{}: {e}", payloads::RUNTIME_EXIT_ERROR)), false)
+                }
+            },
+            exit = exited => {
+                let exit = exit.ok();
+                let status = exit.as_ref().map_or(cove_runtime_api::ExitStatus::Code(-1), environment::exit_status);
+                if exit.as_ref().is_some_and(|e| e.oom_killed) {
+                    (payloads::out_of_memory_error(&request_id, status), Some(payloads::RUNTIME_OUT_OF_MEMORY.to_owned()), false)
+                } else {
+                    (payloads::exit_error(Some(&request_id), status), Some(payloads::RUNTIME_EXIT_ERROR.to_owned()), false)
+                }
+            }
+            () = tokio::time::sleep(timeout) => {
+                env.log_line(&payloads::timeout_log_line(&request_id, timeout, SystemTime::now()));
+                (payloads::timeout_error(&request_id, timeout), Some(payloads::SANDBOX_TIMEDOUT.to_owned()), false)
+            }
+        };
+        let ms = started.elapsed().as_secs_f64() * 1000.0;
+        env.log_line(&format!("END RequestId: {request_id}"));
+        let used = env
+            .max_memory_used_mb()
+            .map_or_else(String::new, |mb| format!("\tMax Memory Used: {mb} MB"));
+        env.log_line(&format!(
+            "REPORT RequestId: {request_id}\tDuration: {ms:.2} ms\tBilled Duration: {} ms\tMemory Size: {} MB{used}",
+            ms.ceil(),
+            f.config.memory_mb
+        ));
+        let log_tail = match (req.log_tail, log_start) {
+            (true, Some(from)) => env.log_since(from, LOG_TAIL_BYTES),
+            _ => None,
+        };
+        if reusable {
+            self.release(f, slot, &env);
+        } else {
+            self.destroy(f, slot, Arc::clone(&env));
+        }
+        InvokeResult {
             payload,
             function_error: error_type.as_ref().map(|_| "Unhandled".to_owned()),
             error_type,
             cold_start,
-            request_id: request_id.clone(),
+            request_id,
             environment: env.id,
             duration: t0.elapsed(),
-        };
-        let exited = env.running.exited();
-        tokio::select! {
-            outcome = env.api.invoke(invocation) => match outcome {
-                Ok(InvokeOutcome::Response { body, .. }) => {
-                    self.release(f, slot, &env);
-                    result(body, None)
-                }
-                Ok(InvokeOutcome::FunctionError { error_type, body }) => {
-                    self.release(f, slot, &env);
-                    result(body, Some(error_type))
-                }
-                Err(e) => {
-                    self.destroy(f, slot, Arc::clone(&env));
-                    let body = payloads::exit_error(Some(&request_id), cove_runtime_api::ExitStatus::Code(-1));
-                    let mut r = result(body, Some(payloads::RUNTIME_EXIT_ERROR.to_owned()));
-                    r.error_type = Some(format!("{}: {e}", payloads::RUNTIME_EXIT_ERROR));
-                    r
-                }
-            },
-            exit = exited => {
-                self.destroy(f, slot, Arc::clone(&env));
-                let exit = exit.ok();
-                let status = exit.as_ref().map_or(cove_runtime_api::ExitStatus::Code(-1), environment::exit_status);
-                if exit.as_ref().is_some_and(|e| e.oom_killed) {
-                    result(payloads::out_of_memory_error(&request_id, status), Some(payloads::RUNTIME_OUT_OF_MEMORY.to_owned()))
-                } else {
-                    result(payloads::exit_error(Some(&request_id), status), Some(payloads::RUNTIME_EXIT_ERROR.to_owned()))
-                }
-            }
-            () = tokio::time::sleep(timeout) => {
-                self.destroy(f, slot, Arc::clone(&env));
-                result(payloads::timeout_error(&request_id, timeout), Some(payloads::SANDBOX_TIMEDOUT.to_owned()))
-            }
+            log_tail,
         }
     }
 

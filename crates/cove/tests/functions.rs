@@ -307,6 +307,28 @@ fn failures_give_lambdas_results() {
     );
     let (code, v) = invoke(&d, "f", &json!({"op": "error"}));
     assert_eq!(code, 5, "{v}");
+    // `--log-type Tail` prints the invocation's log: the platform's lines and the
+    // runtime's report of the exception.
+    let out = d
+        .cove()
+        .args([
+            "fn",
+            "invoke",
+            "f",
+            "--log-type",
+            "Tail",
+            "--payload",
+            r#"{"op":"error"}"#,
+        ])
+        .output()
+        .expect("invoke");
+    let tail = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        tail.contains("START RequestId: ")
+            && tail.contains("requested error")
+            && tail.contains("REPORT RequestId: "),
+        "{tail}"
+    );
     // The runtime's own report of the exception is in the function's log.
     let logs = d.cove().args(["fn", "logs", "f"]).output().expect("logs");
     assert!(logs.status.success());
@@ -702,6 +724,32 @@ fn invoke_api_and_function_urls() {
         b"{}",
     );
     assert_eq!(status, 400, "{head}");
+    // The end of the invocation's log, as `aws lambda invoke --log-type Tail` gets it.
+    let (status, head, _) = http_with(s.addr, "POST", path, "X-Amz-Log-Type: Tail\r\n", event);
+    assert_eq!(status, 200, "{head}");
+    let b64 = head
+        .lines()
+        .find_map(|l| {
+            l.split_once(':')
+                .filter(|(k, _)| k.eq_ignore_ascii_case("x-amz-log-result"))
+        })
+        .map(|(_, v)| v.trim().to_owned())
+        .unwrap_or_else(|| panic!("no X-Amz-Log-Result: {head}"));
+    let log = {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .expect("base64")
+    };
+    let log = String::from_utf8_lossy(&log);
+    for line in [
+        "START RequestId: ",
+        "END RequestId: ",
+        "REPORT RequestId: ",
+        "Memory Size: 128 MB",
+    ] {
+        assert!(log.contains(line), "{line} missing in {log}");
+    }
 }
 
 #[test]

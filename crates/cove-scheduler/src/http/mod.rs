@@ -177,6 +177,7 @@ async fn invoke(s: &Scheduler, req: Request<Incoming>, name: &str) -> Resp {
         payload,
         client_context: header(&parts, "x-amz-client-context"),
         trace_id: header(&parts, "x-amzn-trace-id"),
+        log_tail: header(&parts, "x-amz-log-type").is_some_and(|t| t == "Tail"),
     };
     let kind = header(&parts, "x-amz-invocation-type").unwrap_or_else(|| "RequestResponse".into());
     match kind.as_str() {
@@ -220,6 +221,13 @@ fn invoke_ok(r: &InvokeResult) -> Resp {
     ];
     if let Some(fe) = &r.function_error {
         headers.push(("X-Amz-Function-Error", fe.clone()));
+    }
+    if let Some(tail) = &r.log_tail {
+        use base64::Engine as _;
+        headers.push((
+            "X-Amz-Log-Result",
+            base64::engine::general_purpose::STANDARD.encode(tail),
+        ));
     }
     json_response(200, r.payload.clone(), &headers)
 }
@@ -311,8 +319,7 @@ async fn function_url(
     });
     let request = InvokeRequest {
         payload: Bytes::from(event.to_string()),
-        client_context: None,
-        trace_id: None,
+        ..Default::default()
     };
     match s.invoke(name, request).await {
         Ok(r) if r.function_error.is_none() => {

@@ -26,6 +26,9 @@ pub struct Args {
     /// Run it in this process even when `cove serve` is running.
     #[arg(long)]
     pub local: bool,
+    /// `Tail`: also print the end of the invocation's log (4 KB) on standard error.
+    #[arg(long, value_parser = ["None", "Tail"], default_value = "None")]
+    pub log_type: String,
     /// Which deployment.
     #[command(flatten)]
     pub target: Target,
@@ -67,16 +70,25 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
         .flatten()
         .and_then(|a| a.trim().parse::<SocketAddr>().ok())
         .filter(|a| TcpStream::connect_timeout(a, Duration::from_millis(200)).is_ok());
-    let (status, function_error, body) = match served {
-        Some(addr) => over_http(addr, &args.name, &payload)?,
-        None => in_process(args, payload)?,
+    let tail = args.log_type == "Tail";
+    let (status, function_error, body, log) = match served {
+        Some(addr) => over_http(addr, &args.name, &payload, tail)?,
+        None => in_process(args, payload, tail)?,
     };
+    if let Some(log) = log {
+        eprint!("{}", String::from_utf8_lossy(&log));
+    }
     std::io::stdout().write_all(&body)?;
     println!();
     match (status, function_error) {
         (200, None) => Ok(Outcome::Ok),
         (200, Some(kind)) => {
-            eprintln!("function error: {kind}");
+            // The error document's own type (a handler's exception class) says more
+            // than the one the runtime recorded (`Runtime.Unknown` when it sent none).
+            let document_type = serde_json::from_slice::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|v| v.get("errorType")?.as_str().map(str::to_owned));
+            eprintln!("function error: {}", document_type.unwrap_or(kind));
             Ok(Outcome::FunctionError)
         }
         (404, _) => Err(InputError::Argument {
@@ -89,9 +101,10 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     }
 }
 
-type Answer = (u16, Option<String>, Vec<u8>);
+/// HTTP status, function error, answer, log tail.
+type Answer = (u16, Option<String>, Vec<u8>, Option<Vec<u8>>);
 
-fn in_process(args: &Args, payload: Vec<u8>) -> anyhow::Result<Answer> {
+fn in_process(args: &Args, payload: Vec<u8>, tail: bool) -> anyhow::Result<Answer> {
     let config = args.target.scheduler_config(&args.run)?;
     let functions = args.target.applied_functions()?;
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -105,6 +118,7 @@ fn in_process(args: &Args, payload: Vec<u8>) -> anyhow::Result<Answer> {
                 &args.name,
                 cove_scheduler::InvokeRequest {
                     payload: bytes::Bytes::from(payload),
+                    log_tail: tail,
                     ..Default::default()
                 },
             )
@@ -118,10 +132,15 @@ fn in_process(args: &Args, payload: Vec<u8>) -> anyhow::Result<Answer> {
                     r.duration,
                     if r.cold_start { "cold" } else { "warm" }
                 );
-                Ok((200, r.error_type.or(r.function_error), r.payload.to_vec()))
+                Ok((
+                    200,
+                    r.error_type.or(r.function_error),
+                    r.payload.to_vec(),
+                    r.log_tail,
+                ))
             }
             Err(e @ cove_scheduler::InvokeError::NotFound { .. }) => {
-                Ok((404, None, e.to_string().into_bytes()))
+                Ok((404, None, e.to_string().into_bytes(), None))
             }
             Err(e) => {
                 let code = e.code();
@@ -132,12 +151,13 @@ fn in_process(args: &Args, payload: Vec<u8>) -> anyhow::Result<Answer> {
 }
 
 /// One `POST /2015-03-31/functions/NAME/invocations` to `cove serve`.
-fn over_http(addr: SocketAddr, name: &str, payload: &[u8]) -> anyhow::Result<Answer> {
+fn over_http(addr: SocketAddr, name: &str, payload: &[u8], tail: bool) -> anyhow::Result<Answer> {
     let mut s =
         TcpStream::connect(addr).with_context(|| format!("connecting to cove serve at {addr}"))?;
     write!(
         s,
-        "POST /2015-03-31/functions/{name}/invocations HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "POST /2015-03-31/functions/{name}/invocations HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nX-Amz-Log-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        if tail { "Tail" } else { "None" },
         payload.len()
     )?;
     s.write_all(payload)?;
@@ -157,15 +177,21 @@ fn over_http(addr: SocketAddr, name: &str, payload: &[u8]) -> anyhow::Result<Ans
         .and_then(|c| c.parse::<u16>().ok())
         .context("cove serve sent no status")?;
     let mut function_error = None;
+    let mut log = None;
     for l in lines {
         if let Some((k, v)) = l.split_once(':') {
             if k.eq_ignore_ascii_case("x-amz-function-error") {
                 function_error = Some(v.trim().to_owned());
+            } else if k.eq_ignore_ascii_case("x-amz-log-result") {
+                use base64::Engine as _;
+                log = base64::engine::general_purpose::STANDARD
+                    .decode(v.trim())
+                    .ok();
             }
         }
     }
     if status != 200 && status != 404 {
         eprintln!("{}", String::from_utf8_lossy(&body));
     }
-    Ok((status, function_error, body))
+    Ok((status, function_error, body, log))
 }

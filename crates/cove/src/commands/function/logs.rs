@@ -1,7 +1,7 @@
 //! `cove fn logs NAME`: what the function's environments wrote (standard output and
-//! error of every environment, in order of writing).
+//! error, and the platform's START/END/REPORT lines), one environment after another.
 
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{Read, Write};
 
 use crate::Outcome;
 use crate::deploy::Target;
@@ -34,24 +34,40 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
         }
         .into());
     }
-    let path = args
+    // One log per environment (`<logs>/<function>/<instance>.log`), oldest first.
+    let dir = args
         .target
         .state_dir
         .join(&args.target.prefix)
         .join("logs")
-        .join(format!("{}.log", args.name));
-    let mut file = match std::fs::File::open(&path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            eprintln!("function {} has not run yet", args.name);
-            return Ok(Outcome::Ok);
-        }
-        Err(e) => return Err(anyhow::Error::new(e).context(format!("reading {}", path.display()))),
+        .join(&args.name);
+    let mut files: Vec<(std::time::SystemTime, std::path::PathBuf)> = match std::fs::read_dir(&dir)
+    {
+        Ok(entries) => entries
+            .filter_map(Result::ok)
+            .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+            .collect(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(anyhow::Error::new(e).context(format!("reading {}", dir.display()))),
     };
-    let len = file.metadata()?.len();
-    file.seek(SeekFrom::Start(len.saturating_sub(args.tail)))?;
-    let mut buf = Vec::new();
-    file.read_to_end(&mut buf)?;
-    std::io::stdout().write_all(&buf)?;
+    if files.is_empty() {
+        eprintln!("function {} has not run yet", args.name);
+        return Ok(Outcome::Ok);
+    }
+    files.sort();
+    let mut out = Vec::new();
+    for (_, path) in &files {
+        let stream = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        out.extend_from_slice(format!("== environment {stream}\n").as_bytes());
+        let mut f = std::fs::File::open(path)?;
+        f.read_to_end(&mut out)?;
+    }
+    let from = out
+        .len()
+        .saturating_sub(usize::try_from(args.tail).unwrap_or(usize::MAX));
+    std::io::stdout().write_all(&out[from..])?;
     Ok(Outcome::Ok)
 }
