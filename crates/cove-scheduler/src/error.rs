@@ -71,6 +71,15 @@ impl InvokeError {
 /// A step of the scheduler's own work that failed.
 #[derive(Debug, thiserror::Error)]
 pub enum SchedulerError {
+    /// The deployment's prefix is not one cove accepts.
+    #[error("the prefix {prefix} is not usable")]
+    Prefix {
+        /// The prefix.
+        prefix: String,
+        /// Cause.
+        #[source]
+        source: Box<cove_host::HostError>,
+    },
     /// The slot's lock file could not be opened or locked.
     #[error("cannot lock network slot {ns} ({path})")]
     Lease {

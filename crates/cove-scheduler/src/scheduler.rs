@@ -163,8 +163,8 @@ impl Scheduler {
         config: SchedulerConfig,
         functions: Vec<FunctionConfig>,
     ) -> Result<Scheduler, SchedulerError> {
-        let host = Host::new(&config.prefix).map_err(|source| SchedulerError::Listen {
-            ns: config.prefix.clone(),
+        let host = Host::new(&config.prefix).map_err(|source| SchedulerError::Prefix {
+            prefix: config.prefix.clone(),
             source: Box::new(source),
         })?;
         let mut sandbox_cfg =

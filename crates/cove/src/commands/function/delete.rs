@@ -9,6 +9,9 @@ use crate::input::InputError;
 pub struct Args {
     /// The function.
     pub name: String,
+    /// Its VPC (`tenant/vpc`), when tenants have functions of the same name.
+    #[arg(long)]
+    pub vpc: Option<String>,
     /// Which deployment.
     #[command(flatten)]
     pub target: Target,
@@ -19,7 +22,26 @@ pub struct Args {
 pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     let mut deployed = args.target.deployed()?;
     let before = deployed.len();
-    deployed.retain(|d| d.function.name != args.name);
+    let matches = |d: &cove_model::spec::DeployedFunction| {
+        d.function.name == args.name && args.vpc.as_deref().is_none_or(|v| v == d.vpc)
+    };
+    let vpcs: Vec<&str> = deployed
+        .iter()
+        .filter(|d| matches(d))
+        .map(|d| d.vpc.as_str())
+        .collect();
+    if vpcs.len() > 1 {
+        return Err(InputError::Argument {
+            what: "function",
+            text: args.name.clone(),
+            hint: format!(
+                "several tenants deployed a function of this name (in {}); say which with --vpc TENANT/VPC",
+                vpcs.join(", ")
+            ),
+        }
+        .into());
+    }
+    deployed.retain(|d| !matches(d));
     if deployed.len() == before {
         let in_spec = args
             .target
