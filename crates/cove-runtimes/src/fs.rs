@@ -14,6 +14,15 @@ use crate::handler::{CodeNeed, HandlerError, validate_handler};
 use crate::launch::{Launch, Layout, NODE, PYTHON, RUBY};
 use crate::runtime::Runtime;
 
+/// Where `scripts/install-runtimes.sh` installs the runtime clients by default.
+pub const DEFAULT_RUNTIME_DIR: &str = "/var/lib/cove/runtimes";
+
+/// The runtime directory: `COVE_RUNTIME_DIR`, else [`DEFAULT_RUNTIME_DIR`].
+pub fn runtime_dir() -> PathBuf {
+    std::env::var_os("COVE_RUNTIME_DIR")
+        .map_or_else(|| PathBuf::from(DEFAULT_RUNTIME_DIR), PathBuf::from)
+}
+
 /// Files of `runtime`'s client, relative to the runtime directory (empty when the
 /// runtime needs none: `go` and `provided` bring their own).
 pub fn client_files(runtime: Runtime) -> &'static [&'static str] {

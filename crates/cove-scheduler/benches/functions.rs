@@ -131,8 +131,7 @@ fn main() {
     );
     let config = SchedulerConfig {
         prefix: prefix.clone(),
-        runtime_dir: std::env::var_os("COVE_RUNTIME_DIR")
-            .map_or_else(|| PathBuf::from("/var/lib/cove/runtimes"), PathBuf::from),
+        runtime_dir: cove_runtimes::fs::runtime_dir(),
         lock_dir: work.join("slots"),
         log_dir: None,
         cgroup_root: format!("cove-{prefix}"),

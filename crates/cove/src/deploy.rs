@@ -281,7 +281,7 @@ pub struct RunOptions {
     #[arg(
         long,
         env = "COVE_RUNTIME_DIR",
-        default_value = "/var/lib/cove/runtimes"
+        default_value = cove_runtimes::fs::DEFAULT_RUNTIME_DIR
     )]
     pub runtime_dir: PathBuf,
     /// Idle environments are ended after this many seconds.
@@ -343,9 +343,7 @@ pub fn check_function_code(
             hint: e.to_string(),
         }
     })?;
-    let dir = std::env::var_os("COVE_RUNTIME_DIR")
-        .map_or_else(|| PathBuf::from("/var/lib/cove/runtimes"), PathBuf::from);
-    if let Err(e) = cove_runtimes::fs::check_installed(runtime, &dir) {
+    if let Err(e) = cove_runtimes::fs::check_installed(runtime, &cove_runtimes::fs::runtime_dir()) {
         eprintln!("warning: function {path} cannot run on this host yet: {e}");
     }
     Ok(())

@@ -30,9 +30,7 @@ fn fixture(runtime: &str) -> PathBuf {
 
 /// The runtime clients must be installed; under CI a missing install is a failure.
 fn runtimes_ready() -> bool {
-    let dir = PathBuf::from(
-        std::env::var("COVE_RUNTIME_DIR").unwrap_or_else(|_| "/var/lib/cove/runtimes".into()),
-    );
+    let dir = cove_runtimes::fs::runtime_dir();
     let ok = dir.join("python/awslambdaric").is_dir() && dir.join("python/pg8000").is_dir();
     assert!(
         ok || std::env::var("CI").as_deref() != Ok("true"),

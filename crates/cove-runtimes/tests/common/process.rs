@@ -47,8 +47,7 @@ pub fn is_root() -> bool {
 pub fn runtime_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let dir = std::env::var_os("COVE_RUNTIME_DIR")
-            .map_or_else(|| PathBuf::from("/var/lib/cove/runtimes"), PathBuf::from);
+        let dir = cove_runtimes::fs::runtime_dir();
         let script = repo_root().join("scripts/install-runtimes.sh");
         let out = Command::new("bash")
             .arg(&script)
