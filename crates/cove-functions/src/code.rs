@@ -84,6 +84,19 @@ pub fn snapshot(src: &Path, store: &Path) -> Result<CodeRef, CodeError> {
     };
     fs::create_dir_all(store).map_err(store_err(store))?;
     fs::set_permissions(store, fs::Permissions::from_mode(0o755)).map_err(store_err(store))?;
+    // A directory is hashed where it is: code already stored is not copied again
+    // (every `cove apply` snapshots every function's code).
+    let known = if meta.is_dir() {
+        let (sha256, size) = digest(src, src)?;
+        check_size(src, size)?;
+        let dir = store.join(&sha256);
+        if dir.is_dir() {
+            return Ok(CodeRef { sha256, dir, size });
+        }
+        Some((sha256, size))
+    } else {
+        None
+    };
     let tmp = store.join(format!(".tmp-{}-{}", std::process::id(), unique()));
     let result = (|| {
         if meta.is_dir() {
@@ -99,13 +112,13 @@ pub fn snapshot(src: &Path, store: &Path) -> Result<CodeRef, CodeError> {
                 path: src.to_owned(),
             });
         }
-        let (sha256, size) = digest(&tmp, src)?;
-        if size > MAX_UNZIPPED_BYTES {
-            return Err(CodeError::TooLarge {
-                path: src.to_owned(),
-                size,
-            });
-        }
+        // The copy hashes as its source does (same names, kinds, executable bits,
+        // contents), so a directory's hash is not computed twice.
+        let (sha256, size) = match known.clone() {
+            Some(k) => k,
+            None => digest(&tmp, src)?,
+        };
+        check_size(src, size)?;
         let dir = store.join(&sha256);
         if dir.is_dir() {
             // Identical code is already stored.
@@ -119,6 +132,17 @@ pub fn snapshot(src: &Path, store: &Path) -> Result<CodeRef, CodeError> {
         remove_tree(&tmp);
     }
     result
+}
+
+/// Refuses code over Lambda's unzipped-size limit.
+fn check_size(src: &Path, size: u64) -> Result<(), CodeError> {
+    if size > MAX_UNZIPPED_BYTES {
+        return Err(CodeError::TooLarge {
+            path: src.to_owned(),
+            size,
+        });
+    }
+    Ok(())
 }
 
 /// `src` itself, if it is a snapshot directory of `store` (`<store>/<64 hex>`).
@@ -297,6 +321,11 @@ fn walk(root: &Path, dir: &Path, h: &mut Sha256, size: &mut u64) -> io::Result<(
         let path = e.path();
         let rel = path.strip_prefix(root).unwrap_or(&path);
         let meta = fs::symlink_metadata(&path)?;
+        let kind = meta.file_type();
+        if !(kind.is_symlink() || kind.is_dir() || kind.is_file()) {
+            // Sockets, FIFOs and devices are not code (`copy_tree` leaves them out).
+            continue;
+        }
         h.update(rel.as_os_str().as_encoded_bytes());
         h.update([0]);
         if meta.file_type().is_symlink() {
