@@ -47,6 +47,9 @@ pub(crate) struct Env {
     /// The environment's log (its runtime's standard output and error, and the
     /// platform's START/END/REPORT lines), if logs are kept.
     pub(crate) log: Option<std::sync::Mutex<std::fs::File>>,
+    /// The memory cgroup's high-water mark file (`memory.peak` or
+    /// `memory.max_usage_in_bytes`), found once at start, for `REPORT` lines.
+    memory_peak: Option<std::path::PathBuf>,
     /// The slot, held until the environment is gone.
     _lease: SlotLease,
 }
@@ -127,7 +130,9 @@ pub(crate) async fn start(
     // of a cold start throttled while its interpreter loads.
     let share = env_share(&running);
     let _ = running.set_cpu(INIT_MILLICPUS.max(share));
+    let memory_peak = log.as_ref().and_then(|_| memory_peak_file(&running));
     let env = Env {
+        memory_peak,
         id,
         slot,
         api,
@@ -296,14 +301,20 @@ impl Env {
 
     /// The most memory the environment has used, MB (from its memory cgroup).
     pub(crate) fn max_memory_used_mb(&self) -> Option<u64> {
-        self.running.cgroup_dirs().iter().find_map(|d| {
-            ["memory.peak", "memory.max_usage_in_bytes"]
-                .iter()
-                .find_map(|f| std::fs::read_to_string(d.join(f)).ok())
-                .and_then(|t| t.trim().parse::<u64>().ok())
-                .map(|b| b.div_ceil(1 << 20))
-        })
+        let text = std::fs::read_to_string(self.memory_peak.as_ref()?).ok()?;
+        text.trim().parse::<u64>().ok().map(|b| b.div_ceil(1 << 20))
     }
+}
+
+/// The file of `running`'s memory cgroup that holds its high-water mark (v2
+/// `memory.peak`, v1 `memory.max_usage_in_bytes`).
+fn memory_peak_file(running: &Running) -> Option<std::path::PathBuf> {
+    running.cgroup_dirs().iter().find_map(|d| {
+        ["memory.peak", "memory.max_usage_in_bytes"]
+            .iter()
+            .map(|f| d.join(f))
+            .find(|p| p.is_file())
+    })
 }
 
 /// Today's date (UTC) as (year, month, day), for log stream names.

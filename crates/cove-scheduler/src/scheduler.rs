@@ -447,7 +447,11 @@ impl Scheduler {
             cognito_identity: None,
         };
         let slot = env.slot;
-        let log_start = env.log_line(&format!("START RequestId: {request_id} Version: $LATEST"));
+        // Platform log lines only where logs are kept (none in benchmarks).
+        let logging = env.log.is_some();
+        let log_start = logging
+            .then(|| env.log_line(&format!("START RequestId: {request_id} Version: $LATEST")))
+            .flatten();
         let started = Instant::now();
         let exited = env.running.exited();
         // (answer, error type, whether the environment can be reused)
@@ -474,16 +478,17 @@ impl Scheduler {
                 (payloads::timeout_error(&request_id, timeout), Some(payloads::SANDBOX_TIMEDOUT.to_owned()), false)
             }
         };
-        let ms = started.elapsed().as_secs_f64() * 1000.0;
-        env.log_line(&format!("END RequestId: {request_id}"));
-        let used = env
-            .max_memory_used_mb()
-            .map_or_else(String::new, |mb| format!("\tMax Memory Used: {mb} MB"));
-        env.log_line(&format!(
-            "REPORT RequestId: {request_id}\tDuration: {ms:.2} ms\tBilled Duration: {} ms\tMemory Size: {} MB{used}",
-            ms.ceil(),
-            f.config.memory_mb
-        ));
+        if logging {
+            let ms = started.elapsed().as_secs_f64() * 1000.0;
+            let used = env
+                .max_memory_used_mb()
+                .map_or_else(String::new, |mb| format!("\tMax Memory Used: {mb} MB"));
+            env.log_line(&format!(
+                "END RequestId: {request_id}\nREPORT RequestId: {request_id}\tDuration: {ms:.2} ms\tBilled Duration: {} ms\tMemory Size: {} MB{used}",
+                ms.ceil(),
+                f.config.memory_mb
+            ));
+        }
         let log_tail = match (req.log_tail, log_start) {
             (true, Some(from)) => env.log_since(from, LOG_TAIL_BYTES),
             _ => None,
