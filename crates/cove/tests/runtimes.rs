@@ -11,16 +11,9 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command as Process;
 
+use common::functions::{fixture, repo};
 use common::{Deployment, invoke};
 use serde_json::json;
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn fixtures() -> PathBuf {
-    repo().join("crates/cove-runtimes/fixtures")
-}
 
 fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| repo().join("target"), PathBuf::from)
@@ -58,7 +51,7 @@ fn code_dir(base: &Path, name: &str, files: &[(&Path, &str)]) -> PathBuf {
 
 fn go_build(out: &Path) {
     let status = Process::new("go")
-        .current_dir(fixtures().join("go"))
+        .current_dir(fixture("go"))
         .env("GOFLAGS", "-mod=mod")
         .env("GOPROXY", "off")
         .env("CGO_ENABLED", "0")
@@ -98,7 +91,6 @@ fn every_runtime_through_the_runtime_api() {
     let d = Deployment::new("rt");
     d.apply_example();
     let work = tempfile::tempdir().expect("tmp");
-    let fx = fixtures();
     let go_dir = work.path().join("go");
     std::fs::create_dir_all(&go_dir).expect("go dir");
     go_build(&go_dir.join("handler"));
@@ -125,21 +117,21 @@ fn every_runtime_through_the_runtime_api() {
             "py",
             "python3.11",
             "handler.handler",
-            fx.join("python"),
+            fixture("python"),
             Some("broken.handler"),
         ),
         (
             "node",
             "nodejs20",
             "handler.handler",
-            fx.join("node"),
+            fixture("node"),
             Some("broken.handler"),
         ),
         (
             "rb",
             "ruby3.1",
             "handler.handler",
-            fx.join("ruby"),
+            fixture("ruby"),
             Some("broken.handler"),
         ),
         ("go", "go", "handler", go_dir.clone(), Some("broken")),

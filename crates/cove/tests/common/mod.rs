@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod functions;
+
 use std::path::PathBuf;
 use std::process::Command as Process;
 use std::time::Duration;
