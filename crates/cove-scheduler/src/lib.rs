@@ -21,6 +21,4 @@ mod lease;
 mod scheduler;
 
 pub use crate::error::{InvokeError, SchedulerError};
-pub use crate::scheduler::{
-    InvokeRequest, InvokeResult, Scheduler, SchedulerConfig, SchedulerStats,
-};
+pub use crate::scheduler::{InvokeRequest, InvokeResult, Scheduler, SchedulerConfig};

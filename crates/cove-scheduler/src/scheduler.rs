@@ -78,21 +78,6 @@ pub struct InvokeResult {
     pub log_tail: Option<Vec<u8>>,
 }
 
-/// Counts of what the scheduler did (for tests and `cove serve`'s status).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct SchedulerStats {
-    /// Environments started.
-    pub cold_starts: u64,
-    /// Invocations answered by a warm environment.
-    pub warm_starts: u64,
-    /// Environments ended (timeouts, crashes, reaping, shutdown).
-    pub destroyed: u64,
-    /// Invocations throttled.
-    pub throttled: u64,
-    /// Environments alive now.
-    pub live: usize,
-}
-
 /// What environments share.
 pub(crate) struct Shared {
     pub(crate) config: SchedulerConfig,
@@ -101,7 +86,6 @@ pub(crate) struct Shared {
     pub(crate) instance_seed: u128,
     uids: AtomicU32,
     requests: AtomicU64,
-    stats: Mutex<SchedulerStats>,
     functions: Mutex<HashMap<String, Arc<FunctionRuntime>>>,
     epoch: Instant,
 }
@@ -114,10 +98,6 @@ impl Shared {
 
     fn now_ms(&self) -> u64 {
         u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
-    }
-
-    fn stats(&self) -> MutexGuard<'_, SchedulerStats> {
-        self.stats.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -192,7 +172,6 @@ impl Scheduler {
             instance_seed: seed,
             uids: AtomicU32::new(u32::try_from(seed % 100_000).unwrap_or(0)),
             requests: AtomicU64::new(0),
-            stats: Mutex::new(SchedulerStats::default()),
             functions: Mutex::new(HashMap::new()),
             epoch: Instant::now(),
         });
@@ -261,18 +240,6 @@ impl Scheduler {
         v
     }
 
-    /// What it has done so far.
-    pub fn stats(&self) -> SchedulerStats {
-        let mut s = *self.shared.stats();
-        let map = self
-            .shared
-            .functions
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        s.live = map.values().map(|f| f.lock().pool.environments()).sum();
-        s
-    }
-
     /// Ends every environment (busy ones are killed too) and waits for them.
     pub async fn shutdown(&self) {
         let fns: Vec<_> = {
@@ -320,7 +287,6 @@ impl Scheduler {
             let placement = f.lock().pool.acquire();
             match placement {
                 Placement::Throttled => {
-                    self.shared.stats().throttled += 1;
                     return Err(InvokeError::Throttled {
                         function: name.to_owned(),
                         concurrency: f.config.slots.len(),
@@ -337,7 +303,6 @@ impl Scheduler {
                         self.destroy(&f, slot, env);
                         continue;
                     }
-                    self.shared.stats().warm_starts += 1;
                     return Ok(self.run(&f, env, req, false, t0).await);
                 }
                 Placement::Cold { slot, env: id } => {
@@ -353,7 +318,6 @@ impl Scheduler {
                                         source: SchedulerError::Pool { source },
                                     })?;
                             }
-                            self.shared.stats().cold_starts += 1;
                             return Ok(self.run(&f, env, req, true, t0).await);
                         }
                         Ok(Started::InitFailed {
@@ -361,7 +325,6 @@ impl Scheduler {
                             error_type,
                             body,
                         }) => {
-                            self.shared.stats().cold_starts += 1;
                             let id = env.id;
                             self.destroy(&f, slot, Arc::new(env));
                             return Ok(InvokeResult {
@@ -545,7 +508,6 @@ impl Scheduler {
     /// Kills an environment's processes, removes its cgroup and releases its slot.
     fn end_env(&self, env: Arc<Env>) -> tokio::task::JoinHandle<()> {
         env.api.shutdown();
-        self.shared.stats().destroyed += 1;
         tokio::task::spawn_blocking(move || {
             let _ = env.running.cleanup();
             drop(env);
