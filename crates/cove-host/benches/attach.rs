@@ -132,6 +132,10 @@ fn rule_text(r: &cove_plan::Rule) -> String {
         cove_plan::RuleSelector::Fwmark(m) => {
             format!("priority {} fwmark {m} lookup {}", r.priority, r.table)
         }
+        cove_plan::RuleSelector::ToMarked { to, mark, mask } => format!(
+            "priority {} to {to} fwmark {mark}/{mask} lookup {}",
+            r.priority, r.table
+        ),
     }
 }
 

@@ -70,7 +70,7 @@ fn main() {
         .namespaces
         .iter()
         .find_map(|(ns, s)| {
-            (ns.contains("-r-"))
+            (ns.ends_with("-router"))
                 .then(|| s.nft.clone().map(|t| (ns.clone(), t)))
                 .flatten()
         })

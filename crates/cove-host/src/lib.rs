@@ -49,7 +49,7 @@ pub struct ApplyReport {
 }
 
 /// The executor for the namespaces of one prefix. Clones share its open nf_tables
-/// sockets (one per router namespace that had elements changed; each holds its
+/// sockets (one per namespace that had elements changed; each holds its
 /// namespace until the namespace is deleted through this `Host`, observed as gone,
 /// or replaced, and until the last clone is dropped). Keep one `Host` per prefix for
 /// as long as the process runs: closing a socket can take an RCU grace period

@@ -116,7 +116,8 @@ pub(crate) async fn set_peer_up(handle: &Handle, ns: &str, dev: &str) -> Result<
 /// and keep 64 KiB; 192 KiB is also Cilium's default). A TCP sender in an ENI
 /// namespace then hands the stack packets of up to 192 KiB that stay whole across
 /// every veth and router on the way, and each hop costs per packet, not per byte:
-/// at 64 KiB a path through two routers (a peering) carried 13 % less than one
+/// at 64 KiB a path through two routers (a peering, before cove had one host
+/// router) carried 13 % less than one
 /// through a single router (docs/benchmarks.md). Nothing a rule matches changes:
 /// the MTU stays 1,500 and a packet is still cut into segments of at most the MTU
 /// wherever segments are needed.

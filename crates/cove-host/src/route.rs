@@ -134,6 +134,15 @@ pub(crate) fn rule_message(rule: &Rule) -> RuleMessage {
             msg.attributes.push(RuleAttribute::FwMark(mark));
             msg.attributes.push(RuleAttribute::FwMask(u32::MAX));
         }
+        RuleSelector::ToMarked { to, mark, mask } => {
+            msg.header.dst_len = to.prefix_len();
+            if to.prefix_len() > 0 {
+                msg.attributes
+                    .push(RuleAttribute::Destination(IpAddr::V4(to.addr())));
+            }
+            msg.attributes.push(RuleAttribute::FwMark(mark));
+            msg.attributes.push(RuleAttribute::FwMask(mask));
+        }
     }
     msg
 }
@@ -150,6 +159,7 @@ pub(crate) fn rule_from_message(msg: &RuleMessage) -> Option<Rule> {
     let mut dst = Ipv4Addr::UNSPECIFIED;
     let mut iif = None;
     let mut fwmark = None;
+    let mut fwmask = u32::MAX;
     for attr in &msg.attributes {
         match attr {
             RuleAttribute::Table(t) => table = *t,
@@ -157,7 +167,7 @@ pub(crate) fn rule_from_message(msg: &RuleMessage) -> Option<Rule> {
             RuleAttribute::Destination(IpAddr::V4(a)) => dst = *a,
             RuleAttribute::Iifname(n) => iif = Some(DevName::new(n)?),
             RuleAttribute::FwMark(m) => fwmark = Some(*m),
-            RuleAttribute::FwMask(m) if *m != u32::MAX => return None,
+            RuleAttribute::FwMask(m) => fwmask = *m,
             RuleAttribute::Source(_)
             | RuleAttribute::Oifname(_)
             | RuleAttribute::Goto(_)
@@ -173,7 +183,12 @@ pub(crate) fn rule_from_message(msg: &RuleMessage) -> Option<Rule> {
     }
     let selector = match (iif, fwmark) {
         (Some(dev), None) if h.dst_len == 0 => RuleSelector::Iif(dev),
-        (None, Some(m)) if h.dst_len == 0 => RuleSelector::Fwmark(m),
+        (None, Some(m)) if h.dst_len == 0 && fwmask == u32::MAX => RuleSelector::Fwmark(m),
+        (None, Some(mark)) => RuleSelector::ToMarked {
+            to: Ipv4Net::new(dst, h.dst_len).ok()?,
+            mark,
+            mask: fwmask,
+        },
         (None, None) => RuleSelector::To(Ipv4Net::new(dst, h.dst_len).ok()?),
         _ => return None,
     };
@@ -351,6 +366,20 @@ mod tests {
                 priority: 102,
                 selector: RuleSelector::To(net("0.0.0.0/0")),
                 table: 254,
+            },
+            Rule {
+                priority: 103,
+                selector: RuleSelector::Fwmark(0x0010_0002),
+                table: 0x0010_0002,
+            },
+            Rule {
+                priority: 104,
+                selector: RuleSelector::ToMarked {
+                    to: net("10.1.0.0/16"),
+                    mark: 0x0030_0000,
+                    mask: 0xfff0_0000,
+                },
+                table: 0x0030_0000,
             },
         ];
         for r in rules {

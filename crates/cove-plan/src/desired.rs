@@ -1,55 +1,35 @@
 //! A validated network → the kernel state that realizes it.
 //!
 //! Topology (see docs/ARCHITECTURE.md for the reasons):
-//! * one **router namespace per VPC** (the VPC's implicit router): forwarding on, the
-//!   subnet router addresses (`.1` of each subnet) on `lo`, a point-to-point veth to
-//!   every ENI, policy routing (`to <VPC CIDR>` → the local table; `fwmark <table>` →
-//!   that route table, the mark set from the ENI link by the firewall) and the VPC's
-//!   security groups and network ACLs in one nftables table;
+//! * one **host router namespace** for every VPC (each VPC's implicit router):
+//!   forwarding on, the subnet router addresses (`.1` of each subnet) on `lo`, a
+//!   point-to-point veth to every ENI, policy routing by mark (see [`crate::routing`])
+//!   and one nftables table with every VPC's security groups and network ACLs;
 //! * one **namespace per ENI** (workloads run there): `eth0` with the private IP as
 //!   a /32 and a default route to the subnet router;
 //! * a NAT gateway's ENI namespace forwards and source-translates to its address;
-//! * a **peering** is a veth between the two router namespaces (only while active);
+//! * an active **peering** is routes: a peering route sends packets straight to the
+//!   peer VPC's ENI links, so a peered packet is forwarded once, like one inside a VPC;
 //! * an **internet gateway** is a veth from the router to the outside namespace (the
 //!   stand-in for the internet), with 1:1 NAT of public IPs in the router.
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 
 use cove_model::lookup::index_u32;
-use cove_model::{
-    EniId, EniOwner, Network, PeeringId, PeeringStatus, RouteDestination, RouteTarget, VpcId,
-};
+use cove_model::{EniId, EniOwner, Network, VpcId};
 use ipnet::Ipv4Net;
 
 use crate::names::{Names, short_hash, valid_prefix};
 use crate::nft;
+use crate::routing::{
+    ENDPOINT_ROUTER_IP, ENDPOINT_SERVICES_IP, IGW_OUTSIDE_IP, IGW_ROUTER_IP, MARK_VPC_MASK,
+    MAX_ROUTE_TABLES, MAX_VPCS, RULE_PRIORITY_LOCAL, RULE_PRIORITY_SUBNET, route_table,
+    route_table_mark, vpc_mark,
+};
 use crate::state::{
     Address, DevName, HostState, NsState, Route, RouteKind, Rule, RuleSelector, VethEnd, VethPair,
 };
-
-/// Routing table holding the routes to the VPC's own addresses (ENI /32s, and a
-/// blackhole for the rest of each VPC block).
-pub const TABLE_LOCAL: u32 = 100;
-/// Table id of a VPC's route table number `j` is `TABLE_ROUTE_BASE + j`.
-pub const TABLE_ROUTE_BASE: u32 = 1000;
-/// Priority of the `to <VPC CIDR>` rules (the implicit local route wins first).
-pub const RULE_PRIORITY_LOCAL: u32 = 1000;
-/// Priority of the `fwmark <table>` rules (the subnet's route table, chosen by the
-/// mark the router's firewall puts on packets from ENI links).
-pub const RULE_PRIORITY_SUBNET: u32 = 2000;
-/// Router end of every internet-gateway link.
-pub const IGW_ROUTER_IP: Ipv4Addr = Ipv4Addr::new(169, 254, 255, 1);
-/// Outside end of every internet-gateway link.
-pub const IGW_OUTSIDE_IP: Ipv4Addr = Ipv4Addr::new(169, 254, 255, 2);
-/// Router end of every gateway-endpoint link.
-pub const ENDPOINT_ROUTER_IP: Ipv4Addr = Ipv4Addr::new(169, 254, 254, 1);
-/// Services end of every gateway-endpoint link.
-pub const ENDPOINT_SERVICES_IP: Ipv4Addr = Ipv4Addr::new(169, 254, 254, 2);
-/// Peering link `k` uses 169.254.0.0 + 2k (requester) and + 2k + 1 (accepter).
-const PEERING_LINK_BASE: u32 = 0xA9FE_0000;
-/// Peering links that fit below the internet-gateway link addresses.
-pub const MAX_PEERING_LINKS: usize = 32_000;
 
 /// Why a network cannot be laid out in the kernel.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -72,10 +52,20 @@ pub enum PlanError {
         /// The other.
         second: String,
     },
-    /// More active peerings than link addresses.
-    #[error("{count} active peerings exceed the {max} peering links cove can address")]
-    TooManyPeerings {
-        /// Active peerings.
+    /// More VPCs than the host router's marks can tell apart.
+    #[error("{count} VPCs exceed the {max} one host router can hold; split the spec")]
+    TooManyVpcs {
+        /// VPCs in the spec.
+        count: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// More route tables in one VPC than its marks can tell apart.
+    #[error("VPC {vpc} has {count} route tables, more than the {max} cove can route")]
+    TooManyRouteTables {
+        /// The VPC's path.
+        vpc: String,
+        /// Its route tables.
         count: usize,
         /// The limit.
         max: usize,
@@ -87,15 +77,10 @@ fn host(ip: Ipv4Addr) -> Ipv4Net {
 }
 
 fn dev(name: &str) -> DevName {
-    DevName::new(name).unwrap_or_else(|| DevName::new("invalid").unwrap_or(DEV_LO))
+    DevName::new(name).unwrap_or(DevName::LO)
 }
 
-const DEV_LO: DevName = {
-    let mut b = [0u8; 16];
-    b[0] = b'l';
-    b[1] = b'o';
-    DevName::from_bytes(b)
-};
+const DEV_LO: DevName = DevName::LO;
 
 /// A locally administered unicast MAC derived from the ENI's path.
 fn eni_mac(net: &Network, e: EniId) -> [u8; 6] {
@@ -124,19 +109,11 @@ pub fn subnet_router(net: &Network, e: EniId) -> Ipv4Addr {
     Ipv4Addr::from(u32::from(s.cidr.network()) + 1)
 }
 
-/// The addresses of peering link `k`: (requester end, accepter end).
-fn peering_addresses(k: usize) -> (Ipv4Addr, Ipv4Addr) {
-    let base = PEERING_LINK_BASE + 2 * index_u32(k);
-    (Ipv4Addr::from(base), Ipv4Addr::from(base + 1))
-}
-
 struct Builder<'n> {
     net: &'n Network,
     names: Names<'n>,
     state: HostState,
-    owners: BTreeMap<String, String>,
-    /// Active peerings, in name order, with their link index.
-    peering_index: BTreeMap<PeeringId, usize>,
+    owners: std::collections::BTreeMap<String, String>,
 }
 
 /// The kernel state that realizes `net` under `prefix`.
@@ -146,42 +123,41 @@ pub fn desired(net: &Network, prefix: &str) -> Result<HostState, PlanError> {
             prefix: prefix.to_owned(),
         });
     }
-    let mut active: Vec<(String, PeeringId)> = net
-        .peerings
-        .iter()
-        .enumerate()
-        .filter(|(_, p)| p.status == PeeringStatus::Active)
-        .map(|(i, p)| (p.name.clone(), PeeringId(index_u32(i))))
-        .collect();
-    active.sort();
-    if active.len() > MAX_PEERING_LINKS {
-        return Err(PlanError::TooManyPeerings {
-            count: active.len(),
-            max: MAX_PEERING_LINKS,
+    if net.vpcs.len() > MAX_VPCS {
+        return Err(PlanError::TooManyVpcs {
+            count: net.vpcs.len(),
+            max: MAX_VPCS,
         });
+    }
+    for (v, vpc) in net.vpcs.iter().enumerate() {
+        if vpc.route_tables.len() > MAX_ROUTE_TABLES {
+            return Err(PlanError::TooManyRouteTables {
+                vpc: net.vpc_path(VpcId(index_u32(v))),
+                count: vpc.route_tables.len(),
+                max: MAX_ROUTE_TABLES,
+            });
+        }
     }
     let mut b = Builder {
         net,
         names: Names::new(net, prefix),
         state: HostState::default(),
-        owners: BTreeMap::new(),
-        peering_index: active
-            .iter()
-            .enumerate()
-            .map(|(k, (_, p))| (*p, k))
-            .collect(),
+        owners: std::collections::BTreeMap::new(),
     };
     if net.vpcs.iter().any(|v| v.internet_gateway.is_some()) {
         b.outside()?;
     }
+    if !net.vpcs.is_empty() {
+        let router = b.names.router_ns();
+        b.ns(&router, "the host router")?.forwarding = true;
+    }
     for v in 0..net.vpcs.len() {
         b.vpc(VpcId(index_u32(v)))?;
     }
-    for (_, p) in &active {
-        b.peering(*p)?;
-    }
-    for v in 0..net.vpcs.len() {
-        b.firewall(VpcId(index_u32(v)));
+    if !net.vpcs.is_empty() {
+        let router = b.names.router_ns();
+        let table = nft::router_table(net, &b.names);
+        b.existing(&router).nft = Some(table);
     }
     Ok(b.state)
 }
@@ -236,9 +212,9 @@ impl Builder<'_> {
     fn vpc(&mut self, v: VpcId) -> Result<(), PlanError> {
         let net = self.net;
         let vpc = &net.vpcs[v.index()];
-        let router = self.names.router_ns(v);
-        let ns = self.ns(&router, &format!("VPC {}", net.vpc_path(v)))?;
-        ns.forwarding = true;
+        let router = self.names.router_ns();
+        let local = vpc_mark(v);
+        let ns = self.existing(&router);
         for s in &vpc.subnets {
             let cidr = net.subnets[s.index()].cidr;
             ns.addresses.insert(Address {
@@ -246,14 +222,18 @@ impl Builder<'_> {
                 addr: host(Ipv4Addr::from(u32::from(cidr.network()) + 1)),
             });
         }
-        for (i, cidr) in vpc.cidrs.iter().enumerate() {
+        for cidr in &vpc.cidrs {
             ns.rules.insert(Rule {
-                priority: RULE_PRIORITY_LOCAL + index_u32(i),
-                selector: RuleSelector::To(*cidr),
-                table: TABLE_LOCAL,
+                priority: RULE_PRIORITY_LOCAL,
+                selector: RuleSelector::ToMarked {
+                    to: *cidr,
+                    mark: local,
+                    mask: MARK_VPC_MASK,
+                },
+                table: local,
             });
             ns.routes.insert(Route {
-                table: TABLE_LOCAL,
+                table: local,
                 dst: *cidr,
                 kind: RouteKind::Blackhole,
             });
@@ -265,9 +245,9 @@ impl Builder<'_> {
             self.igw(v)?;
         }
         self.gateway_endpoints(v)?;
-        for (j, t) in vpc.route_tables.iter().enumerate() {
-            let table = TABLE_ROUTE_BASE + index_u32(j);
-            let routes = self.route_table_routes(v, *t, table);
+        for j in 0..vpc.route_tables.len() {
+            let table = route_table_mark(v, j);
+            let routes = route_table(net, &self.names, v, j).routes;
             let r = self.existing(&router);
             r.routes.extend(routes);
             // The router's firewall marks each packet from an ENI link with the table
@@ -285,7 +265,7 @@ impl Builder<'_> {
         let net = self.net;
         let eni = &net.enis[e.index()];
         let name = self.names.eni_ns(e);
-        let router = self.names.router_ns(eni.vpc);
+        let router = self.names.router_ns();
         let link = self.names.eni_router_link(e);
         let gw = subnet_router(net, e);
         let is_nat = matches!(eni.owner, EniOwner::NatGateway(_));
@@ -322,7 +302,7 @@ impl Builder<'_> {
         )?;
         let r = self.existing(&router);
         r.routes.insert(Route {
-            table: TABLE_LOCAL,
+            table: vpc_mark(eni.vpc),
             dst: host(eni.private_ip),
             kind: RouteKind::Dev { dev: dev(&link) },
         });
@@ -331,13 +311,14 @@ impl Builder<'_> {
 
     fn igw(&mut self, v: VpcId) -> Result<(), PlanError> {
         let net = self.net;
-        let router = self.names.router_ns(v);
+        let router = self.names.router_ns();
         let outside = self.names.outside_ns();
         let link = self.names.igw_outside_link(v);
+        let router_link = self.names.igw_router_link(v);
         self.veth(
             VethEnd {
                 ns: router.clone(),
-                name: self.names.igw_router_link().to_owned(),
+                name: router_link.clone(),
                 mac: None,
             },
             VethEnd {
@@ -347,7 +328,7 @@ impl Builder<'_> {
             },
         )?;
         self.existing(&router).addresses.insert(Address {
-            dev: dev("igw0"),
+            dev: dev(&router_link),
             addr: host(IGW_ROUTER_IP),
         });
         let o = self.existing(&outside);
@@ -384,7 +365,7 @@ impl Builder<'_> {
     fn gateway_endpoints(&mut self, v: VpcId) -> Result<(), PlanError> {
         let net = self.net;
         let vpc = &net.vpcs[v.index()];
-        let cidrs: std::collections::BTreeSet<Ipv4Net> = vpc
+        let cidrs: BTreeSet<Ipv4Net> = vpc
             .endpoints
             .iter()
             .filter_map(|e| match &net.endpoints[e.index()].kind {
@@ -398,7 +379,7 @@ impl Builder<'_> {
         if cidrs.is_empty() {
             return Ok(());
         }
-        let router = self.names.router_ns(v);
+        let router = self.names.router_ns();
         let services = self.names.services_ns(v);
         let link = self.names.endpoint_services_link(v);
         let ns = self.ns(&services, &format!("services of VPC {}", net.vpc_path(v)))?;
@@ -423,10 +404,11 @@ impl Builder<'_> {
                 },
             });
         }
+        let router_link = self.names.endpoint_router_link(v);
         self.veth(
             VethEnd {
                 ns: router.clone(),
-                name: self.names.endpoint_router_link().to_owned(),
+                name: router_link.clone(),
                 mac: None,
             },
             VethEnd {
@@ -435,9 +417,8 @@ impl Builder<'_> {
                 mac: None,
             },
         )?;
-        let router_link = dev(self.names.endpoint_router_link());
         self.existing(&router).addresses.insert(Address {
-            dev: router_link,
+            dev: dev(&router_link),
             addr: host(ENDPOINT_ROUTER_IP),
         });
         self.existing(&services).addresses.insert(Address {
@@ -446,124 +427,4 @@ impl Builder<'_> {
         });
         Ok(())
     }
-
-    fn peering(&mut self, p: PeeringId) -> Result<(), PlanError> {
-        let net = self.net;
-        let peering = &net.peerings[p.index()];
-        let k = self.peering_index.get(&p).copied().unwrap_or_default();
-        let (ra, aa) = peering_addresses(k);
-        let rq = self.names.router_ns(peering.requester);
-        let ac = self.names.router_ns(peering.accepter);
-        let la = self.names.peering_link_requester(p);
-        let lb = self.names.peering_link_accepter(p);
-        self.veth(
-            VethEnd {
-                ns: rq.clone(),
-                name: la.clone(),
-                mac: None,
-            },
-            VethEnd {
-                ns: ac.clone(),
-                name: lb.clone(),
-                mac: None,
-            },
-        )?;
-        self.existing(&rq).addresses.insert(Address {
-            dev: dev(&la),
-            addr: host(ra),
-        });
-        self.existing(&ac).addresses.insert(Address {
-            dev: dev(&lb),
-            addr: host(aa),
-        });
-        Ok(())
-    }
-
-    /// The kernel routes of one route table: every route but `local` (the local
-    /// rule handles those), prefix lists expanded, and for each CIDR only the route
-    /// AWS would pick (a static route beats a prefix-list route of the same CIDR).
-    fn route_table_routes(&self, v: VpcId, t: cove_model::RouteTableId, table: u32) -> Vec<Route> {
-        let net = self.net;
-        let mut best: BTreeMap<Ipv4Net, (u8, usize, RouteKind)> = BTreeMap::new();
-        for (i, r) in net.route_tables[t.index()].routes.iter().enumerate() {
-            if r.target == RouteTarget::Local {
-                continue;
-            }
-            let (rank, cidrs): (u8, &[Ipv4Net]) = match &r.destination {
-                RouteDestination::Cidr(c) => (1, std::slice::from_ref(c)),
-                RouteDestination::PrefixList(p) => (2, &net.prefix_lists[p.index()].cidrs),
-            };
-            let kind = self.route_kind(v, &r.target);
-            for c in cidrs {
-                let better = best.get(c).is_none_or(|(r0, i0, _)| (rank, i) < (*r0, *i0));
-                if better {
-                    best.insert(*c, (rank, i, kind));
-                }
-            }
-        }
-        best.into_iter()
-            .map(|(dst, (_, _, kind))| Route { table, dst, kind })
-            .collect()
-    }
-
-    fn route_kind(&self, v: VpcId, target: &RouteTarget) -> RouteKind {
-        let net = self.net;
-        match target {
-            RouteTarget::Peering(p) => {
-                let peering = &net.peerings[p.index()];
-                match (self.peering_index.get(p), peering.peer_of(v)) {
-                    (Some(k), Some(_)) => {
-                        let (ra, aa) = peering_addresses(*k);
-                        if peering.requester == v {
-                            RouteKind::Via {
-                                gateway: aa,
-                                dev: dev(&self.names.peering_link_requester(*p)),
-                            }
-                        } else {
-                            RouteKind::Via {
-                                gateway: ra,
-                                dev: dev(&self.names.peering_link_accepter(*p)),
-                            }
-                        }
-                    }
-                    _ => RouteKind::Blackhole,
-                }
-            }
-            RouteTarget::NatGateway(n) => {
-                let nat = &net.nat_gateways[n.index()];
-                RouteKind::Via {
-                    gateway: net.enis[nat.eni.index()].private_ip,
-                    dev: dev(&self.names.eni_router_link(nat.eni)),
-                }
-            }
-            RouteTarget::InternetGateway(_) => RouteKind::Via {
-                gateway: IGW_OUTSIDE_IP,
-                dev: dev(self.names.igw_router_link()),
-            },
-            RouteTarget::GatewayEndpoint(_) => RouteKind::Via {
-                gateway: ENDPOINT_SERVICES_IP,
-                dev: dev(self.names.endpoint_router_link()),
-            },
-            // Unmodeled targets and blackholes drop.
-            RouteTarget::Blackhole | RouteTarget::Unmodeled(_) | RouteTarget::Local => {
-                RouteKind::Blackhole
-            }
-        }
-    }
-
-    fn firewall(&mut self, v: VpcId) {
-        let net = self.net;
-        let router = self.names.router_ns(v);
-        let table = nft::router_table(net, &self.names, v);
-        self.existing(&router).nft = Some(table);
-    }
-}
-
-/// The kernel routing table of an ENI's subnet's route table.
-pub fn route_table_id(net: &Network, e: EniId) -> u32 {
-    let eni = &net.enis[e.index()];
-    let t = net.subnets[eni.subnet.index()].route_table;
-    let vpc = &net.vpcs[eni.vpc.index()];
-    let j = vpc.route_tables.iter().position(|x| *x == t).unwrap_or(0);
-    TABLE_ROUTE_BASE + index_u32(j)
 }

@@ -13,9 +13,11 @@ pub mod diff;
 pub mod names;
 pub mod nft;
 pub mod plan;
+pub mod routing;
 pub mod sgsets;
 pub mod simulate;
 pub mod state;
+pub mod zones;
 
 pub use desired::{PlanError, desired};
 pub use diff::diff;

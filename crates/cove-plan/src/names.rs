@@ -2,7 +2,7 @@
 //! resource's qualified path — never from user-written text, so no name a user
 //! chooses ever reaches a command line or a ruleset.
 
-use cove_model::{EniId, Network, PeeringId, VpcId};
+use cove_model::{EniId, Network, VpcId};
 use sha2::{Digest, Sha256};
 
 /// Eight hex digits of SHA-256 of `kind:path`.
@@ -45,13 +45,9 @@ impl<'n> Names<'n> {
         short_hash("vpc", &self.net.vpc_path(v))
     }
 
-    fn peering_hash(&self, p: PeeringId) -> String {
-        short_hash("pcx", &self.net.peerings[p.index()].name)
-    }
-
-    /// The router namespace of a VPC: `<prefix>-r-<hash>`.
-    pub fn router_ns(&self, v: VpcId) -> String {
-        format!("{}-r-{}", self.prefix, self.vpc_hash(v))
+    /// The host router's namespace (every VPC's implicit router): `<prefix>-router`.
+    pub fn router_ns(&self) -> String {
+        format!("{}-router", self.prefix)
     }
 
     /// The namespace of an ENI: `<prefix>-e-<hash>` (`-n-` for a NAT gateway's ENI,
@@ -76,9 +72,9 @@ impl<'n> Names<'n> {
         format!("{}-s-{}", self.prefix, self.vpc_hash(v))
     }
 
-    /// Router-side interface of the gateway-endpoint link.
-    pub fn endpoint_router_link(&self) -> &'static str {
-        "gwe0"
+    /// Router-side interface of a VPC's gateway-endpoint link: `w<hash>`.
+    pub fn endpoint_router_link(&self, v: VpcId) -> String {
+        format!("w{}", self.vpc_hash(v))
     }
 
     /// Services-side interface of a VPC's gateway-endpoint link: `s<hash>`.
@@ -96,19 +92,9 @@ impl<'n> Names<'n> {
         "eth0"
     }
 
-    /// Requester-side interface of a peering link: `pa<hash>`.
-    pub fn peering_link_requester(&self, p: PeeringId) -> String {
-        format!("pa{}", self.peering_hash(p))
-    }
-
-    /// Accepter-side interface of a peering link: `pb<hash>`.
-    pub fn peering_link_accepter(&self, p: PeeringId) -> String {
-        format!("pb{}", self.peering_hash(p))
-    }
-
-    /// Router-side interface of the internet gateway link.
-    pub fn igw_router_link(&self) -> &'static str {
-        "igw0"
+    /// Router-side interface of a VPC's internet gateway link: `i<hash>`.
+    pub fn igw_router_link(&self, v: VpcId) -> String {
+        format!("i{}", self.vpc_hash(v))
     }
 
     /// Outside-side interface of a VPC's internet gateway link: `g<hash>`.

@@ -3,13 +3,14 @@
 //! Only cove's own data reaches the text: interface names cove generated, addresses,
 //! ports and protocol numbers. No user-written name or description is spliced in.
 //!
-//! Router table of a VPC, in packet order:
+//! The host router's table (every VPC's), in packet order:
 //! * `from_links` (prerouting, raw): each ENI link may only send from its ENI's MAC
-//!   and private IP (forged sources are dropped before conntrack sees them);
-//! * `public_in` / `public_out` (nat): the internet gateway's 1:1 NAT of public IPs;
-//! * `filter_forward`: IPv6 dropped; from a peering link only to this VPC's blocks
-//!   (no transit, no edge-to-edge); to the internet gateway only from an address that
-//!   has a public IP; then the **network ACLs** (stateless, every packet, skipped
+//!   and private IP (forged sources are dropped before conntrack sees them); then
+//!   the routing mark (`link_table`, see [`crate::routing`]) and the conntrack zone
+//!   (`link_zone`, `peer_zone`, see [`crate::zones`]);
+//! * `public_in` / `public_out` (nat): the internet gateways' 1:1 NAT of public IPs;
+//! * `filter_forward`: IPv6 dropped; to an internet gateway only from an address
+//!   that has a public IP; then the **network ACLs** (stateless, every packet, skipped
 //!   between two links of one subnet), then `ct state established,related accept`
 //!   (security groups are stateful), then the **security groups** of the sending ENI
 //!   (egress) and of the receiving ENI (ingress);
@@ -34,7 +35,9 @@ use cove_model::{
 use sha2::{Digest, Sha256};
 
 use crate::names::Names;
+use crate::routing;
 use crate::state::NftTable;
+use crate::zones::Zones;
 
 /// The table name cove owns in every namespace.
 pub const TABLE: &str = "cove";
@@ -187,14 +190,13 @@ fn sg_chain(
     let _ = writeln!(out, "\t\tdrop\n\t}}");
 }
 
-/// The router table of VPC `v`: a static part that depends on the VPC's subnets,
-/// ACLs, security-group combinations, peerings and gateway; everything per ENI lives
-/// in sets and maps.
-pub fn router_table(net: &Network, names: &Names<'_>, v: VpcId) -> NftTable {
-    let vpc = &net.vpcs[v.index()];
+/// The host router's table: a static part that depends on the VPCs' subnets, ACLs,
+/// security-group combinations and gateways; everything per ENI lives in sets and
+/// maps.
+pub fn router_table(net: &Network, names: &Names<'_>) -> NftTable {
     let mut out = String::new();
     let mut el = Elements::new();
-    // Per-ENI data.
+    // Per-link data.
     let decls = [
         "set src_links { type ifname; }",
         "set eni_src { type ifname . ipv4_addr; }",
@@ -204,17 +206,20 @@ pub fn router_table(net: &Network, names: &Names<'_>, v: VpcId) -> NftTable {
         "map link_table { type ifname : mark; }",
         "set link_subnet_pair { type ifname . mark; }",
         "map link_sgc { type ifname : mark; }",
-        "set igw_sources { type ipv4_addr; }",
-        "map public_to_private { type ipv4_addr : ipv4_addr; }",
-        "map private_to_public { type ipv4_addr : ipv4_addr; }",
+        "map link_zone { typeof iifname : ct zone; }",
+        "map peer_zone { typeof meta mark . ip daddr : ct zone; }",
+        "set igw_links { type ifname; }",
+        "set igw_sources { type ifname . ipv4_addr; }",
+        "set gwe_links { type ifname; }",
+        "map public_to_private { type ifname . ipv4_addr : ipv4_addr; }",
+        "map private_to_public { type ifname . ipv4_addr : ipv4_addr; }",
     ];
     for d in decls {
         let _ = writeln!(out, "\t{d}");
     }
     // Security-group combinations and the groups they reference.
     let mut combos: BTreeMap<String, Vec<SgId>> = BTreeMap::new();
-    for e in &vpc.enis {
-        let eni = &net.enis[e.index()];
+    for eni in &net.enis {
         if !eni.security_groups.is_empty() {
             combos
                 .entry(combo_key(net, &eni.security_groups))
@@ -243,8 +248,9 @@ pub fn router_table(net: &Network, names: &Names<'_>, v: VpcId) -> NftTable {
         }
     }
     // Chains that maps jump to must exist before the maps: ACL and SG chains first.
-    for (i, s) in vpc.subnets.iter().enumerate() {
-        let acl = &net.network_acls[net.subnets[s.index()].network_acl.index()];
+    // Subnets are numbered across all VPCs (from 1 in the marks).
+    for (i, subnet) in net.subnets.iter().enumerate() {
+        let acl = &net.network_acls[subnet.network_acl.index()];
         nacl_chain(&mut out, &format!("nacl_out_{i}"), &acl.egress, "daddr");
         nacl_chain(&mut out, &format!("nacl_in_{i}"), &acl.ingress, "saddr");
     }
@@ -281,17 +287,13 @@ pub fn router_table(net: &Network, names: &Names<'_>, v: VpcId) -> NftTable {
         .enumerate()
         .map(|(i, k)| (k.as_str(), i + 1))
         .collect();
+    let zones = Zones::new(net);
     // Elements per ENI link.
-    let mut public: BTreeMap<Ipv4Addr, Ipv4Addr> = BTreeMap::new();
-    for e in &vpc.enis {
-        let eni = &net.enis[e.index()];
-        let link = format!("\"{}\"", names.eni_router_link(*e));
-        let mac = crate::desired::eni_mac_text(net, *e);
-        let subnet = vpc
-            .subnets
-            .iter()
-            .position(|s| *s == eni.subnet)
-            .unwrap_or(0);
+    for (i, eni) in net.enis.iter().enumerate() {
+        let e = cove_model::EniId(cove_model::lookup::index_u32(i));
+        let link = format!("\"{}\"", names.eni_router_link(e));
+        let mac = crate::desired::eni_mac_text(net, e);
+        let subnet = eni.subnet.index();
         let nat = matches!(eni.owner, EniOwner::NatGateway(_));
         add(&mut el, "mac_links", link.clone());
         add(&mut el, "link_mac", format!("{link} . {mac}"));
@@ -305,60 +307,97 @@ pub fn router_table(net: &Network, names: &Names<'_>, v: VpcId) -> NftTable {
         add(
             &mut el,
             "link_table",
-            format!("{link} : {}", crate::desired::route_table_id(net, *e)),
+            format!("{link} : {}", routing::eni_route_table_mark(net, e)),
         );
         add(
             &mut el,
             "link_subnet_pair",
             format!("{link} . {}", subnet + 1),
         );
+        add(&mut el, "link_zone", format!("{link} : {}", zones.vpc(eni.vpc)));
         if !eni.security_groups.is_empty() {
             let key = combo_key(net, &eni.security_groups);
             if let Some(id) = combo_ids.get(key.as_str()) {
                 add(&mut el, "link_sgc", format!("{link} : {id}"));
             }
         }
-        if let Some(p) = eni.public_ip {
-            public.entry(p).or_insert(eni.private_ip);
-        }
-        if let EniOwner::NatGateway(n) = eni.owner {
-            if let Some(p) = net.nat_gateways[n.index()].public_ips.first() {
-                public.entry(*p).or_insert(eni.private_ip);
+    }
+    let mut has_igw = false;
+    let mut has_endpoint_link = false;
+    for (v, vpc) in net.vpcs.iter().enumerate() {
+        let v = VpcId(cove_model::lookup::index_u32(v));
+        let zone = zones.vpc(v);
+        // Peering routes: the flow to a peer ENI is tracked in the peering's zone.
+        for j in 0..vpc.route_tables.len() {
+            let mark = routing::route_table_mark(v, j);
+            for h in routing::route_table(net, names, v, j).peer_hosts {
+                let ip = net.enis[h.eni.index()].private_ip;
+                let z = zones.peering(h.peering);
+                add(&mut el, "peer_zone", format!("{mark} . {ip} : {z}"));
             }
         }
-    }
-    let has_igw = vpc.internet_gateway.is_some();
-    if has_igw {
-        let mut by_private: BTreeMap<Ipv4Addr, Ipv4Addr> = BTreeMap::new();
-        for (p, i) in &public {
-            add(&mut el, "public_to_private", format!("{p} : {i}"));
-            by_private.entry(*i).or_insert(*p);
+        if vpc.internet_gateway.is_some() {
+            has_igw = true;
+            let link = format!("\"{}\"", names.igw_router_link(v));
+            add(&mut el, "igw_links", link.clone());
+            add(&mut el, "link_table", format!("{link} : {}", routing::vpc_mark(v)));
+            add(&mut el, "link_zone", format!("{link} : {zone}"));
+            let mut public: BTreeMap<Ipv4Addr, Ipv4Addr> = BTreeMap::new();
+            for e in &vpc.enis {
+                let eni = &net.enis[e.index()];
+                if let Some(p) = eni.public_ip {
+                    public.entry(p).or_insert(eni.private_ip);
+                }
+                if let EniOwner::NatGateway(n) = eni.owner {
+                    if let Some(p) = net.nat_gateways[n.index()].public_ips.first() {
+                        public.entry(*p).or_insert(eni.private_ip);
+                    }
+                }
+            }
+            let mut by_private: BTreeMap<Ipv4Addr, Ipv4Addr> = BTreeMap::new();
+            for (p, i) in &public {
+                add(&mut el, "public_to_private", format!("{link} . {p} : {i}"));
+                by_private.entry(*i).or_insert(*p);
+            }
+            for (i, p) in &by_private {
+                add(&mut el, "private_to_public", format!("{link} . {i} : {p}"));
+                add(&mut el, "igw_sources", format!("{link} . {i}"));
+            }
         }
-        for (i, p) in &by_private {
-            add(&mut el, "private_to_public", format!("{i} : {p}"));
-            add(&mut el, "igw_sources", i.to_string());
+        let gateway_endpoint = vpc.endpoints.iter().any(|e| {
+            matches!(
+                net.endpoints[e.index()].kind,
+                cove_model::EndpointKind::Gateway { .. }
+            )
+        });
+        if gateway_endpoint {
+            has_endpoint_link = true;
+            let link = format!("\"{}\"", names.endpoint_router_link(v));
+            add(&mut el, "gwe_links", link.clone());
+            add(&mut el, "link_table", format!("{link} : {}", routing::vpc_mark(v)));
+            add(&mut el, "link_zone", format!("{link} : {zone}"));
         }
     }
-    // Routing: packets from an ENI link carry the table of its subnet's route table.
-    let _ = writeln!(
-        out,
-        "\tchain route_by_link {{\n\t\ttype filter hook prerouting priority mangle; policy accept;\n\
-         \t\tmeta mark set iifname map @link_table\n\t}}"
-    );
-    // Anti-spoofing, before conntrack.
+    // Before conntrack: anti-spoofing, then the routing mark (VPC and route table)
+    // and the conntrack zone: the peering's for a flow to a peer ENI, else the VPC's.
+    // The first `ct zone set` that finds its key wins (it attaches the template the
+    // later ones see), so the peering's comes first.
     let _ = writeln!(
         out,
         "\tchain from_links {{\n\t\ttype filter hook prerouting priority raw; policy accept;\n\
          \t\tiifname @mac_links iifname . ether saddr != @link_mac drop\n\
-         \t\tiifname @src_links iifname . ip saddr != @eni_src drop\n\t}}"
+         \t\tiifname @src_links iifname . ip saddr != @eni_src drop\n\
+         \t\tmeta mark set iifname map @link_table\n\
+         \t\tct zone set meta mark . ip daddr map @peer_zone\n\
+         \t\tct zone set iifname map @link_zone\n\t}}"
     );
     if has_igw {
         let _ = writeln!(
             out,
             "\tchain public_in {{\n\t\ttype nat hook prerouting priority dstnat; policy accept;\n\
-             \t\tiifname \"igw0\" dnat ip to ip daddr map @public_to_private\n\t}}\n\
+             \t\tiifname @igw_links dnat ip to iifname . ip daddr map @public_to_private\n\t}}\n\
              \tchain public_out {{\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n\
-             \t\toifname \"igw0\" snat ip to ip saddr map @private_to_public\n\t}}"
+             \t\toifname @igw_links snat ip to oifname . ip saddr map @private_to_public\n\t}}"
         );
     }
     // Forwarding filter.
@@ -366,53 +405,30 @@ pub fn router_table(net: &Network, names: &Names<'_>, v: VpcId) -> NftTable {
         out,
         "\tchain filter_forward {{\n\t\ttype filter hook forward priority filter; policy drop;\n\t\tmeta nfproto ipv6 drop"
     );
-    let blocks: Vec<String> = vpc.cidrs.iter().map(ToString::to_string).collect();
-    for (i, p) in net.peerings.iter().enumerate() {
-        if p.status != cove_model::PeeringStatus::Active {
-            continue;
-        }
-        let id = cove_model::PeeringId(cove_model::lookup::index_u32(i));
-        let link = if p.requester == v {
-            names.peering_link_requester(id)
-        } else if p.accepter == v {
-            names.peering_link_accepter(id)
-        } else {
-            continue;
-        };
+    if has_igw {
         let _ = writeln!(
             out,
-            "\t\tiifname \"{link}\" ip daddr != {{ {} }} drop",
-            blocks.join(", ")
+            "\t\toifname @igw_links oifname . ip saddr != @igw_sources drop"
         );
     }
-    if has_igw {
-        let _ = writeln!(out, "\t\toifname \"igw0\" ip saddr != @igw_sources drop");
-    }
-    let has_endpoint_link = vpc.endpoints.iter().any(|e| {
-        matches!(
-            net.endpoints[e.index()].kind,
-            cove_model::EndpointKind::Gateway { .. }
-        )
-    });
     if has_endpoint_link {
         // Services behind a gateway endpoint answer; they do not open connections.
-        let _ = writeln!(out, "\t\tiifname \"gwe0\" ct state new drop");
+        let _ = writeln!(out, "\t\tiifname @gwe_links ct state new drop");
     }
     let _ = writeln!(
         out,
         "\t\tjump nacl\n\t\tct state established,related accept\n\t\tct state invalid drop\n\t\tjump sg\n\t\taccept\n\t}}"
     );
     // Network ACLs: skipped between two links of one subnet. Packets from ENI links
-    // get their subnet's number as mark; any other packet arrived over a veth from
-    // another namespace, which clears the mark, so it carries 0 and matches no pair.
+    // get their subnet's number as mark (any other packet 0, which matches no pair).
     // Then the mark (the sending link's subnet, then the receiving link's) picks the
     // subnet's ACL chain from a map written with the ruleset: the per-ENI data are
     // marks, never jumps, so that adding an ENI's elements does not make the kernel
     // re-validate every jump of the table (it does for each new verdict element).
-    let subnet_ids: Vec<(usize, usize)> = (0..vpc.subnets.len()).map(|i| (i + 1, i)).collect();
+    let subnet_ids: Vec<(usize, usize)> = (0..net.subnets.len()).map(|i| (i + 1, i)).collect();
     let _ = writeln!(
         out,
-        "\tchain nacl {{\n\t\tmeta mark set iifname map @link_subnet\n\
+        "\tchain nacl {{\n\t\tmeta mark set 0\n\t\tmeta mark set iifname map @link_subnet\n\
          \t\toifname . meta mark @link_subnet_pair return"
     );
     dispatch(&mut out, None, "nacl_out_", "", &subnet_ids);
@@ -484,6 +500,8 @@ pub enum ElemType {
     InetServiceInterval,
     /// One port (`inet_service`: `5432`; 2 bytes in network order on the wire).
     InetService,
+    /// A conntrack zone (`ct zone`: `300`; 2 bytes in host order on the wire).
+    CtZone,
 }
 
 /// The shape of one of cove's sets or maps: key fields (concatenated with ` . `) and,
@@ -544,8 +562,11 @@ pub fn set_schema(name: &str) -> Option<SetSchema> {
         "link_mac" => (vec![Ifname, Mac], None),
         "link_subnet" | "link_table" | "link_sgc" => (vec![Ifname], Some(Mark)),
         "link_subnet_pair" => (vec![Ifname, Mark], None),
-        "igw_sources" => (vec![Ipv4], None),
-        "public_to_private" | "private_to_public" => (vec![Ipv4], Some(Ipv4)),
+        "link_zone" => (vec![Ifname], Some(CtZone)),
+        "peer_zone" => (vec![Mark, Ipv4], Some(CtZone)),
+        "igw_links" | "gwe_links" => (vec![Ifname], None),
+        "igw_sources" => (vec![Ifname, Ipv4], None),
+        "public_to_private" | "private_to_public" => (vec![Ifname, Ipv4], Some(Ipv4)),
         n if n.starts_with("members_") => (vec![Ipv4], None),
         _ => return None,
     };
@@ -573,8 +594,8 @@ mod schema_tests {
             .network
             .expect("valid");
         let names = Names::new(&net, "cove");
-        for v in 0..net.vpcs.len() {
-            let t = router_table(&net, &names, VpcId(cove_model::lookup::index_u32(v)));
+        {
+            let t = router_table(&net, &names);
             for (set, elems) in &t.elements {
                 let schema = set_schema(set).unwrap_or_else(|| panic!("no schema for {set}"));
                 // Security-group rule sets are interval sets; the others are not.

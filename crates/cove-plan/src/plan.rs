@@ -213,7 +213,12 @@ impl fmt::Display for RuleText<'_> {
         match r.selector {
             To(p) => write!(f, "{}: to {p} lookup {}", r.priority, r.table),
             Iif(d) => write!(f, "{}: iif {d} lookup {}", r.priority, r.table),
-            Fwmark(m) => write!(f, "{}: fwmark {m} lookup {}", r.priority, r.table),
+            Fwmark(m) => write!(f, "{}: fwmark {m:#x} lookup {}", r.priority, r.table),
+            ToMarked { to, mark, mask } => write!(
+                f,
+                "{}: to {to} fwmark {mark:#x}/{mask:#x} lookup {}",
+                r.priority, r.table
+            ),
         }
     }
 }

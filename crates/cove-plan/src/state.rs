@@ -83,6 +83,14 @@ impl DevName {
     /// The longest interface name Linux accepts.
     pub const MAX: usize = 15;
 
+    /// The loopback interface.
+    pub const LO: DevName = {
+        let mut b = [0u8; 16];
+        b[0] = b'l';
+        b[1] = b'o';
+        DevName(b)
+    };
+
     /// A name; `None` if longer than 15 bytes, empty, or containing `/`, whitespace or
     /// NUL.
     pub fn new(name: &str) -> Option<Self> {
@@ -172,6 +180,16 @@ pub enum RuleSelector {
     Iif(DevName),
     /// Packets carrying this mark (`fwmark M`, full mask).
     Fwmark(u32),
+    /// Packets to a destination prefix whose mark has these bits
+    /// (`to PREFIX fwmark MARK/MASK`).
+    ToMarked {
+        /// Destination prefix.
+        to: Ipv4Net,
+        /// Mark bits to match.
+        mark: u32,
+        /// Which bits of the mark count.
+        mask: u32,
+    },
 }
 
 /// A policy-routing rule: `priority SELECTOR lookup TABLE`.

@@ -131,14 +131,19 @@ fn attaching_an_eni_changes_only_set_elements() {
         "an attach must not reload a ruleset:\n{text}"
     );
     assert!(text.contains("+ netns cove-e-"), "{text}");
-    // The functions router learns the link; the database's router learns the new
-    // member of the `fn` group its security group refers to.
+    // One element batch in the host router: the link's data, and the new member of
+    // the `fn` group the database's security group refers to.
     let element_ops = plan
         .ops
         .iter()
         .filter(|op| matches!(op, cove_plan::Op::NftElements { .. }))
         .count();
-    assert_eq!(element_ops, 2, "{text}");
+    assert_eq!(element_ops, 1, "{text}");
+    // The peered VPC's route table reaches the new ENI directly (one forwarding).
+    assert!(
+        text.matches("+ route cove-router: 10.20.1.6/32 dev").count() >= 2,
+        "{text}"
+    );
     check_golden("secure-compute.attach.txt", &text);
 }
 

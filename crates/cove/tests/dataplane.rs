@@ -327,7 +327,7 @@ fn example_in_the_kernel() {
     drop(listeners);
 
     // 6. Drift: a flushed firewall and a deleted namespace are reported and repaired.
-    let router = names.router_ns(net.enis[db.index()].vpc);
+    let router = names.router_ns();
     assert!(
         Process::new("ip")
             .args(["netns", "exec", &router, "nft", "flush", "ruleset"])

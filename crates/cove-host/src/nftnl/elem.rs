@@ -291,6 +291,10 @@ fn value(ty: ElemType, s: &str) -> Result<Vec<u8>, String> {
         },
         ElemType::Verdict => verdict(s).map(|_| Vec::new()),
         ElemType::InetService => port(s).map(|p| p.to_be_bytes().to_vec()),
+        ElemType::CtZone => s
+            .parse::<u16>()
+            .map(|z| z.to_ne_bytes().to_vec())
+            .map_err(|_| format!("{s} is not a conntrack zone (0 to 65535)")),
         ElemType::Ipv4Interval | ElemType::InetServiceInterval => {
             let (lo, hi) = field(ty, true, s)?;
             if lo == hi {

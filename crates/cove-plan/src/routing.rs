@@ -1,0 +1,221 @@
+//! Policy routing in the host router: marks, table numbers, and each route table's
+//! kernel routes.
+//!
+//! Every VPC of a deployment is routed by one namespace (the host router). Packets
+//! are told apart by a **mark** the firewall sets from the link they arrived on
+//! (before conntrack): the VPC's number in the high bits, the route table of the
+//! link's subnet in the low bits (0 for links that are not an ENI's: the internet
+//! gateway and the gateway endpoint). The mark is also the kernel table number:
+//!
+//! * `to <VPC CIDR> fwmark <VPC bits>/<VPC mask> lookup <VPC mark>` — the VPC's
+//!   implicit local route, always first (its table has a /32 per ENI and a blackhole
+//!   for the rest of each block); VPCs whose blocks overlap never see each other's
+//!   addresses;
+//! * `fwmark <route table mark> lookup <route table mark>` — the subnet's route
+//!   table, where the kernel's longest-prefix match is AWS's.
+//!
+//! A route to an active peering is forwarded **once**: the peer VPC's ENIs are in
+//! the same namespace, so the route table gets a /32 straight to each peer ENI its
+//! peering route wins for (longest prefix match decided here), and the route itself
+//! becomes a blackhole for the rest of its prefix. Only the peer's own interfaces
+//! are reachable that way: no transit to a third VPC, no edge-to-edge use of the
+//! peer's gateways.
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+
+use cove_model::lookup::index_u32;
+use cove_model::{EniId, Network, PeeringId, PeeringStatus, RouteDestination, RouteTarget, VpcId};
+use ipnet::Ipv4Net;
+
+use crate::names::Names;
+use crate::state::{DevName, Route, RouteKind};
+
+/// Bits of a mark (and table number) that hold the VPC's number (from 1).
+pub const MARK_VPC_MASK: u32 = 0xfff0_0000;
+/// Shift of the VPC's number in a mark.
+const MARK_VPC_SHIFT: u32 = 20;
+/// VPCs one host router can tell apart.
+pub const MAX_VPCS: usize = 4095;
+/// Route tables per VPC the mark can tell apart.
+pub const MAX_ROUTE_TABLES: usize = (1 << MARK_VPC_SHIFT) - 2;
+/// Priority of the `to <VPC CIDR>` rules (the implicit local route wins first).
+pub const RULE_PRIORITY_LOCAL: u32 = 1000;
+/// Priority of the `fwmark <table>` rules (the subnet's route table).
+pub const RULE_PRIORITY_SUBNET: u32 = 2000;
+/// Router end of every internet-gateway link.
+pub const IGW_ROUTER_IP: Ipv4Addr = Ipv4Addr::new(169, 254, 255, 1);
+/// Outside end of every internet-gateway link.
+pub const IGW_OUTSIDE_IP: Ipv4Addr = Ipv4Addr::new(169, 254, 255, 2);
+/// Router end of every gateway-endpoint link.
+pub const ENDPOINT_ROUTER_IP: Ipv4Addr = Ipv4Addr::new(169, 254, 254, 1);
+/// Services end of every gateway-endpoint link.
+pub const ENDPOINT_SERVICES_IP: Ipv4Addr = Ipv4Addr::new(169, 254, 254, 2);
+
+/// The mark of packets from a VPC's non-ENI links, and the number of its local
+/// table.
+pub fn vpc_mark(v: VpcId) -> u32 {
+    (v.0 + 1) << MARK_VPC_SHIFT
+}
+
+/// The mark (and table number) of route table number `j` of VPC `v`.
+pub fn route_table_mark(v: VpcId, j: usize) -> u32 {
+    vpc_mark(v) | (index_u32(j) + 1)
+}
+
+/// The mark (and table number) of an ENI's subnet's route table.
+pub fn eni_route_table_mark(net: &Network, e: EniId) -> u32 {
+    let eni = &net.enis[e.index()];
+    let t = net.subnets[eni.subnet.index()].route_table;
+    let vpc = &net.vpcs[eni.vpc.index()];
+    let j = vpc.route_tables.iter().position(|x| *x == t).unwrap_or(0);
+    route_table_mark(eni.vpc, j)
+}
+
+/// A peer ENI that a route table reaches over an active peering: the route table
+/// has a /32 to its link, and conntrack keeps the flow in the peering's zone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerHost {
+    /// The peer VPC's ENI.
+    pub eni: EniId,
+    /// The peering the route goes through.
+    pub peering: PeeringId,
+}
+
+/// The kernel side of one route table.
+#[derive(Debug, Clone, Default)]
+pub struct TableRoutes {
+    /// Its routes (table number set), the peer /32s included.
+    pub routes: Vec<Route>,
+    /// The peer ENIs it reaches.
+    pub peer_hosts: Vec<PeerHost>,
+}
+
+/// Where a route sends packets, before peering routes are expanded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Hop {
+    Kernel(RouteKind),
+    Peer { peering: PeeringId, peer: VpcId },
+}
+
+fn dev(name: &str) -> DevName {
+    DevName::new(name).unwrap_or(DevName::LO)
+}
+
+fn host(ip: Ipv4Addr) -> Ipv4Net {
+    Ipv4Net::new(ip, 32).unwrap_or_default()
+}
+
+/// The kernel routes of route table number `j` of VPC `v`: every route but `local`
+/// (the local rule handles those), prefix lists expanded, for each CIDR only the
+/// route AWS would pick (a static route beats a prefix-list route of the same
+/// CIDR), and each active-peering route expanded to the peer ENIs it wins for.
+pub fn route_table(net: &Network, names: &Names<'_>, v: VpcId, j: usize) -> TableRoutes {
+    let vpc = &net.vpcs[v.index()];
+    let table = route_table_mark(v, j);
+    let Some(t) = vpc.route_tables.get(j) else {
+        return TableRoutes::default();
+    };
+    let mut best: BTreeMap<Ipv4Net, (u8, usize, Hop)> = BTreeMap::new();
+    for (i, r) in net.route_tables[t.index()].routes.iter().enumerate() {
+        if r.target == RouteTarget::Local {
+            continue;
+        }
+        let (rank, cidrs): (u8, &[Ipv4Net]) = match &r.destination {
+            RouteDestination::Cidr(c) => (1, std::slice::from_ref(c)),
+            RouteDestination::PrefixList(p) => (2, &net.prefix_lists[p.index()].cidrs),
+        };
+        let hop = hop(net, names, v, &r.target);
+        for c in cidrs {
+            let better = best.get(c).is_none_or(|(r0, i0, _)| (rank, i) < (*r0, *i0));
+            if better {
+                best.insert(*c, (rank, i, hop));
+            }
+        }
+    }
+    let mut out = TableRoutes::default();
+    for (dst, (_, _, h)) in &best {
+        let kind = match h {
+            Hop::Kernel(kind) => *kind,
+            Hop::Peer { peering, peer } => {
+                for e in &net.vpcs[peer.index()].enis {
+                    let ip = net.enis[e.index()].private_ip;
+                    let wins = dst.contains(&ip)
+                        && !best
+                            .keys()
+                            .any(|c| c.prefix_len() > dst.prefix_len() && c.contains(&ip));
+                    if wins {
+                        out.peer_hosts.push(PeerHost {
+                            eni: *e,
+                            peering: *peering,
+                        });
+                        out.routes.push(Route {
+                            table,
+                            dst: host(ip),
+                            kind: RouteKind::Dev {
+                                dev: dev(&names.eni_router_link(*e)),
+                            },
+                        });
+                    }
+                }
+                RouteKind::Blackhole
+            }
+        };
+        out.routes.push(Route {
+            table,
+            dst: *dst,
+            kind,
+        });
+    }
+    out
+}
+
+fn hop(net: &Network, names: &Names<'_>, v: VpcId, target: &RouteTarget) -> Hop {
+    match target {
+        RouteTarget::Peering(p) => {
+            let peering = &net.peerings[p.index()];
+            match peering.peer_of(v) {
+                Some(peer) if peering.status == PeeringStatus::Active => Hop::Peer {
+                    peering: *p,
+                    peer,
+                },
+                _ => Hop::Kernel(RouteKind::Blackhole),
+            }
+        }
+        RouteTarget::NatGateway(n) => {
+            let nat = &net.nat_gateways[n.index()];
+            Hop::Kernel(RouteKind::Via {
+                gateway: net.enis[nat.eni.index()].private_ip,
+                dev: dev(&names.eni_router_link(nat.eni)),
+            })
+        }
+        RouteTarget::InternetGateway(_) => Hop::Kernel(RouteKind::Via {
+            gateway: IGW_OUTSIDE_IP,
+            dev: dev(&names.igw_router_link(v)),
+        }),
+        RouteTarget::GatewayEndpoint(_) => Hop::Kernel(RouteKind::Via {
+            gateway: ENDPOINT_SERVICES_IP,
+            dev: dev(&names.endpoint_router_link(v)),
+        }),
+        // Unmodeled targets and blackholes drop.
+        RouteTarget::Blackhole | RouteTarget::Unmodeled(_) | RouteTarget::Local => {
+            Hop::Kernel(RouteKind::Blackhole)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn marks_hold_the_vpc_and_the_table() {
+        assert_eq!(vpc_mark(VpcId(0)), 0x0010_0000);
+        assert_eq!(route_table_mark(VpcId(2), 0), 0x0030_0001);
+        assert_eq!(route_table_mark(VpcId(2), 4) & MARK_VPC_MASK, vpc_mark(VpcId(2)));
+        assert_eq!(
+            vpc_mark(VpcId(index_u32(MAX_VPCS - 1))) & MARK_VPC_MASK,
+            0xfff0_0000
+        );
+    }
+}
