@@ -314,7 +314,11 @@ pub fn router_table(net: &Network, names: &Names<'_>) -> NftTable {
             "link_subnet_pair",
             format!("{link} . {}", subnet + 1),
         );
-        add(&mut el, "link_zone", format!("{link} : {}", zones.vpc(eni.vpc)));
+        add(
+            &mut el,
+            "link_zone",
+            format!("{link} : {}", zones.vpc(eni.vpc)),
+        );
         if !eni.security_groups.is_empty() {
             let key = combo_key(net, &eni.security_groups);
             if let Some(id) = combo_ids.get(key.as_str()) {
@@ -340,7 +344,11 @@ pub fn router_table(net: &Network, names: &Names<'_>) -> NftTable {
             has_igw = true;
             let link = format!("\"{}\"", names.igw_router_link(v));
             add(&mut el, "igw_links", link.clone());
-            add(&mut el, "link_table", format!("{link} : {}", routing::vpc_mark(v)));
+            add(
+                &mut el,
+                "link_table",
+                format!("{link} : {}", routing::vpc_mark(v)),
+            );
             add(&mut el, "link_zone", format!("{link} : {zone}"));
             let mut public: BTreeMap<Ipv4Addr, Ipv4Addr> = BTreeMap::new();
             for e in &vpc.enis {
@@ -374,7 +382,11 @@ pub fn router_table(net: &Network, names: &Names<'_>) -> NftTable {
             has_endpoint_link = true;
             let link = format!("\"{}\"", names.endpoint_router_link(v));
             add(&mut el, "gwe_links", link.clone());
-            add(&mut el, "link_table", format!("{link} : {}", routing::vpc_mark(v)));
+            add(
+                &mut el,
+                "link_table",
+                format!("{link} : {}", routing::vpc_mark(v)),
+            );
             add(&mut el, "link_zone", format!("{link} : {zone}"));
         }
     }

@@ -175,10 +175,9 @@ fn hop(net: &Network, names: &Names<'_>, v: VpcId, target: &RouteTarget) -> Hop 
         RouteTarget::Peering(p) => {
             let peering = &net.peerings[p.index()];
             match peering.peer_of(v) {
-                Some(peer) if peering.status == PeeringStatus::Active => Hop::Peer {
-                    peering: *p,
-                    peer,
-                },
+                Some(peer) if peering.status == PeeringStatus::Active => {
+                    Hop::Peer { peering: *p, peer }
+                }
                 _ => Hop::Kernel(RouteKind::Blackhole),
             }
         }
@@ -212,7 +211,10 @@ mod tests {
     fn marks_hold_the_vpc_and_the_table() {
         assert_eq!(vpc_mark(VpcId(0)), 0x0010_0000);
         assert_eq!(route_table_mark(VpcId(2), 0), 0x0030_0001);
-        assert_eq!(route_table_mark(VpcId(2), 4) & MARK_VPC_MASK, vpc_mark(VpcId(2)));
+        assert_eq!(
+            route_table_mark(VpcId(2), 4) & MARK_VPC_MASK,
+            vpc_mark(VpcId(2))
+        );
         assert_eq!(
             vpc_mark(VpcId(index_u32(MAX_VPCS - 1))) & MARK_VPC_MASK,
             0xfff0_0000

@@ -141,7 +141,9 @@ fn attaching_an_eni_changes_only_set_elements() {
     assert_eq!(element_ops, 1, "{text}");
     // The peered VPC's route table reaches the new ENI directly (one forwarding).
     assert!(
-        text.matches("+ route cove-router: 10.20.1.6/32 dev").count() >= 2,
+        text.matches("+ route cove-router: 10.20.1.6/32 dev")
+            .count()
+            >= 2,
         "{text}"
     );
     check_golden("secure-compute.attach.txt", &text);
