@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr};
 
-use cove_plan::{Address, DevName, NsState};
+use cove_plan::{Address, DevName, LOCAL_RULE_LAST, NsState};
 use futures::TryStreamExt;
 use ipnet::Ipv4Net;
 use netlink_packet_route::AddressFamily;
@@ -15,7 +15,7 @@ use netlink_packet_route::link::{
 use rtnetlink::{Handle, IpVersion, RouteMessageBuilder};
 
 use crate::error::{HostError, nl_io};
-use crate::route::{route_from_message, rule_from_message};
+use crate::route::{local_rule_priority, route_from_message, rule_from_message};
 
 fn dump_err(ns: &str, what: &'static str) -> impl FnOnce(io::Error) -> HostError {
     let ns = ns.to_owned();
@@ -102,6 +102,8 @@ pub(crate) async fn netlink_state(
     state
         .rules
         .extend(rules.iter().filter_map(rule_from_message));
+    let local: Vec<u32> = rules.iter().filter_map(local_rule_priority).collect();
+    state.local_rule_last = local.contains(&LOCAL_RULE_LAST) && !local.contains(&0);
 
     Ok((state, forwarding))
 }

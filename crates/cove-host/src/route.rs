@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
 
 use cove_plan::plan::{RouteText, RuleText};
-use cove_plan::{DevName, Route, RouteKind, Rule, RuleSelector};
+use cove_plan::{DevName, LOCAL_RULE_LAST, Route, RouteKind, Rule, RuleSelector};
 use ipnet::Ipv4Net;
 use netlink_packet_route::AddressFamily;
 use netlink_packet_route::route::{
@@ -24,6 +24,53 @@ pub(crate) const TABLE_LOCAL: u32 = 255;
 
 /// Priorities of the rules every namespace starts with (never observed).
 pub(crate) const DEFAULT_RULE_PRIORITIES: [u32; 3] = [0, 32766, 32767];
+
+/// The `lookup local` rule at `priority`.
+fn local_rule(priority: u32) -> Rule {
+    Rule {
+        priority,
+        selector: RuleSelector::To(Ipv4Net::default()),
+        table: TABLE_LOCAL,
+    }
+}
+
+/// The priority of a rule message if it is a plain IPv4 `lookup local` rule (no
+/// selector), the one every namespace starts with at priority 0.
+pub(crate) fn local_rule_priority(msg: &RuleMessage) -> Option<u32> {
+    let rule = rule_message_fields(msg)?;
+    (rule.table == TABLE_LOCAL && rule.selector == RuleSelector::To(Ipv4Net::default()))
+        .then_some(rule.priority)
+}
+
+/// Moves the `lookup local` rule to [`LOCAL_RULE_LAST`] (`last`) or back to
+/// priority 0: the new place is added before the old one is removed, so the
+/// namespace never lacks it; either step already done is not an error.
+pub(crate) async fn set_local_rule_last(
+    handle: &Handle,
+    ns: &str,
+    last: bool,
+) -> Result<(), HostError> {
+    let (to, from) = if last {
+        (LOCAL_RULE_LAST, 0)
+    } else {
+        (0, LOCAL_RULE_LAST)
+    };
+    let add = local_rule(to);
+    let mut req = handle.rule().add();
+    *req.message_mut() = rule_message(&add);
+    match req.execute().await.map_err(nl_io) {
+        Ok(()) => {}
+        Err(e) if is_errno(&e, Errno::EEXIST) => {}
+        Err(source) => {
+            return Err(HostError::RuleAdd {
+                ns: ns.to_owned(),
+                rule: RuleText(&add).to_string(),
+                source,
+            });
+        }
+    }
+    delete_rule(handle, ns, &local_rule(from)).await
+}
 
 /// The header byte and `RTA_TABLE`/`FRA_TABLE` attribute for a table id, as
 /// iproute2 sends them (ids above 255 only fit in the attribute).
@@ -150,6 +197,16 @@ pub(crate) fn rule_message(rule: &Rule) -> RuleMessage {
 /// The rule a kernel message describes, if cove can express it (IPv4, "lookup", at
 /// most one selector, not one of the default rules).
 pub(crate) fn rule_from_message(msg: &RuleMessage) -> Option<Rule> {
+    let rule = rule_message_fields(msg)?;
+    let moved_local = rule.priority == LOCAL_RULE_LAST && local_rule_priority(msg).is_some();
+    if DEFAULT_RULE_PRIORITIES.contains(&rule.priority) || moved_local {
+        return None;
+    }
+    Some(rule)
+}
+
+/// Any rule cove can express, the default ones included.
+fn rule_message_fields(msg: &RuleMessage) -> Option<Rule> {
     let h = &msg.header;
     if h.family != AddressFamily::Inet || h.action != RuleAction::ToTable || h.src_len != 0 {
         return None;
@@ -177,9 +234,6 @@ pub(crate) fn rule_from_message(msg: &RuleMessage) -> Option<Rule> {
             | RuleAttribute::DestinationPortRange(_) => return None,
             _ => {}
         }
-    }
-    if DEFAULT_RULE_PRIORITIES.contains(&priority) {
-        return None;
     }
     let selector = match (iif, fwmark) {
         (Some(dev), None) if h.dst_len == 0 => RuleSelector::Iif(dev),

@@ -25,13 +25,20 @@ fn write(ns: &str, path: PathBuf, value: &str) -> Result<(), HostError> {
     })
 }
 
-/// Sets `net.ipv4.ip_forward`. When enabling, first sets `send_redirects` and
+/// Sets `net.ipv4.ip_forward`. When enabling, first sets `accept_local` in
+/// `conf/all` to 1, and `send_redirects` and
 /// `rp_filter` to 0 in `conf/all`, `conf/default` and every existing interface: the
 /// kernel sends redirects if `all` OR the interface says so and uses the larger
 /// `rp_filter`, so `all` alone is not enough, and `default` covers interfaces created
 /// later.
 pub(crate) fn set_forwarding(ns: &str, enabled: bool) -> Result<(), HostError> {
     if enabled {
+        // A forwarded packet may come from an address that is also one of this
+        // namespace's own: the host router holds every VPC's subnet router
+        // addresses, and a VPC may use another VPC's `.1` for an ENI. The kernel
+        // would drop such a packet as a martian; cove checks sources in nftables.
+        // (`all` is enough: the kernel ORs it with the interface's setting.)
+        write(ns, Path::new(CONF).join("all/accept_local"), "1\n")?;
         let dir = Path::new(CONF);
         let entries = fs::read_dir(dir).map_err(|source| HostError::Sysctl {
             ns: ns.to_owned(),

@@ -171,6 +171,7 @@ fn apply(rt: &Runtime, h: &Handle, ns: &str, op: &Op) -> Result<(), HostError> {
         Op::CreateNamespace { .. } => rt.block_on(link::set_up(h, ns, "lo")),
         Op::DeleteNamespace { .. } => Ok(()),
         Op::SetForwarding { enabled, .. } => sysctl::set_forwarding(ns, *enabled),
+        Op::SetLocalRuleLast { last, .. } => rt.block_on(route::set_local_rule_last(h, ns, *last)),
         Op::CreateVeth { pair } => rt.block_on(link::create_veth(h, ns, pair)),
         Op::DeleteLink { name, .. } => rt.block_on(link::delete(h, ns, name)),
         Op::AddAddress { address, .. } => rt.block_on(link::add_address(h, ns, address)),

@@ -84,6 +84,7 @@ fn three_namespaces(p: &str) -> HostState {
     });
     let host = |gw: &str, ip: &str, extra: &[Address], routes: &[Route]| NsState {
         forwarding: false,
+        local_rule_last: false,
         links: BTreeSet::from(["eth0".to_owned()]),
         addresses: [addr("eth0", ip)]
             .into_iter()
@@ -128,6 +129,7 @@ fn three_namespaces(p: &str) -> HostState {
         r,
         NsState {
             forwarding: true,
+            local_rule_last: true,
             links: BTreeSet::from(["r1".to_owned(), "r2".to_owned()]),
             addresses: [addr("r1", "10.0.1.1/32"), addr("r2", "10.0.2.1/32")].into(),
             routes: [
@@ -145,6 +147,16 @@ fn three_namespaces(p: &str) -> HostState {
                     RuleSelector::To("10.0.0.0/8".parse().expect("net")),
                     1000,
                 ),
+                rule(
+                    300,
+                    RuleSelector::ToMarked {
+                        to: "10.0.0.0/16".parse().expect("net"),
+                        mark: 0x0010_0000,
+                        mask: 0xfff0_0000,
+                    },
+                    0x0010_0000,
+                ),
+                rule(301, RuleSelector::Fwmark(0x0010_0001), 0x0010_0001),
             ]
             .into(),
             nft: Some(firewall("g1")),
@@ -162,6 +174,12 @@ fn plan_for(s: &HostState) -> Plan {
             ops.push(Op::SetForwarding {
                 ns: ns.clone(),
                 enabled: true,
+            });
+        }
+        if st.local_rule_last {
+            ops.push(Op::SetLocalRuleLast {
+                ns: ns.clone(),
+                last: true,
             });
         }
     }

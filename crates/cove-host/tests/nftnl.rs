@@ -32,11 +32,13 @@ fn router_table() -> NftTable {
         \tset link_mac { type ifname . ether_addr; }\n\
         \tmap link_subnet { type ifname : mark; }\n\
         \tset link_subnet_pair { type ifname . mark; }\n\
-        \tset igw_sources { type ipv4_addr; }\n\
-        \tmap public_to_private { type ipv4_addr : ipv4_addr; }\n\
-        \tmap private_to_public { type ipv4_addr : ipv4_addr; }\n\
+        \tset igw_sources { type ifname . ipv4_addr; }\n\
+        \tmap public_to_private { type ifname . ipv4_addr : ipv4_addr; }\n\
+        \tmap private_to_public { type ifname . ipv4_addr : ipv4_addr; }\n\
         \tset members_ab12cd34 { type ipv4_addr; }\n\
-        \tmap link_sgc { type ifname : mark; }\n";
+        \tmap link_sgc { type ifname : mark; }\n\
+        \tmap link_zone { typeof iifname : ct zone; }\n\
+        \tmap peer_zone { typeof meta mark . ip daddr : ct zone; }\n";
     NftTable {
         name: "cove".to_owned(),
         generation: "nl1".to_owned(),
@@ -51,7 +53,7 @@ fn eni(link: &str, n: u32, subnet: u32) -> Elements {
     let l = format!("\"{link}\"");
     let ip = format!("10.20.{subnet}.{n}");
     let public = format!("203.0.113.{n}");
-    let sets: [(&str, String); 11] = [
+    let sets: [(&str, String); 13] = [
         ("src_links", l.clone()),
         ("eni_src", format!("{l} . {ip}")),
         ("mac_links", l.clone()),
@@ -61,11 +63,16 @@ fn eni(link: &str, n: u32, subnet: u32) -> Elements {
         ),
         ("link_subnet", format!("{l} : {}", subnet + 1)),
         ("link_subnet_pair", format!("{l} . {}", subnet + 1)),
-        ("igw_sources", ip.clone()),
-        ("public_to_private", format!("{public} : {ip}")),
-        ("private_to_public", format!("{ip} : {public}")),
+        ("igw_sources", format!("\"i0\" . {ip}")),
+        ("public_to_private", format!("\"i0\" . {public} : {ip}")),
+        ("private_to_public", format!("\"i0\" . {ip} : {public}")),
         ("members_ab12cd34", ip.clone()),
         ("link_sgc", format!("{l} : {}", subnet + 7)),
+        ("link_zone", format!("{l} : {}", subnet + 100)),
+        (
+            "peer_zone",
+            format!("{} . {ip} : 300", 0x0010_0001 + subnet),
+        ),
     ];
     let mut out = Elements::new();
     for (set, e) in sets {
@@ -376,7 +383,7 @@ fn a_batch_with_one_bad_element_changes_nothing_and_names_it() {
 
     // Detach e1, but delete an element that is not there.
     let mut delete = e1.clone();
-    let missing = "203.0.113.99 : 10.20.0.99".to_owned();
+    let missing = "\"i0\" . 203.0.113.99 : 10.20.0.99".to_owned();
     delete
         .get_mut("public_to_private")
         .expect("map")
@@ -446,7 +453,10 @@ fn sets_without_a_schema_still_go_through_nft() {
     );
     let add: Elements = [
         ("other".to_owned(), ["10.1.2.3".to_owned()].into()),
-        ("igw_sources".to_owned(), ["10.1.2.4".to_owned()].into()),
+        (
+            "members_ab12cd34".to_owned(),
+            ["10.1.2.4".to_owned()].into(),
+        ),
     ]
     .into();
     apply(&g.0, &elements_op(&ns, add.clone(), Elements::new()));

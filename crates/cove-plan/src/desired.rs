@@ -149,7 +149,9 @@ pub fn desired(net: &Network, prefix: &str) -> Result<HostState, PlanError> {
     }
     if !net.vpcs.is_empty() {
         let router = b.names.router_ns();
-        b.ns(&router, "the host router")?.forwarding = true;
+        let r = b.ns(&router, "the host router")?;
+        r.forwarding = true;
+        r.local_rule_last = true;
     }
     for v in 0..net.vpcs.len() {
         b.vpc(VpcId(index_u32(v)))?;

@@ -1,7 +1,7 @@
 //! Observed state + desired state → plan.
 //!
 //! Order: namespaces cove no longer wants are deleted first; then new namespaces,
-//! forwarding, stale links, new veth pairs (a pair with only one end left is
+//! forwarding and the place of the `lookup local` rule, stale links, new veth pairs (a pair with only one end left is
 //! recreated), then per namespace addresses (additions first, so an interface never
 //! loses its last address and with it its routes), routes and rules (removals before
 //! additions, so a changed route never collides with its old self), then the
@@ -43,6 +43,12 @@ pub fn diff(observed: &HostState, desired: &HostState) -> Plan {
             ops.push(Op::SetForwarding {
                 ns: ns.clone(),
                 enabled: want.forwarding,
+            });
+        }
+        if want.local_rule_last != have.local_rule_last {
+            ops.push(Op::SetLocalRuleLast {
+                ns: ns.clone(),
+                last: want.local_rule_last,
             });
         }
     }

@@ -24,6 +24,6 @@ pub use diff::diff;
 pub use nft::{ElemType, SetSchema, set_schema};
 pub use plan::{Op, Plan};
 pub use state::{
-    Address, DevName, HostState, NftTable, NsState, Route, RouteKind, Rule, RuleSelector, VethEnd,
-    VethPair,
+    Address, DevName, HostState, LOCAL_RULE_LAST, NftTable, NsState, Route, RouteKind, Rule,
+    RuleSelector, VethEnd, VethPair,
 };

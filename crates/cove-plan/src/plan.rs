@@ -30,6 +30,14 @@ pub enum Op {
         /// On or off.
         enabled: bool,
     },
+    /// Move the `lookup local` rule to the end (priority
+    /// [`crate::state::LOCAL_RULE_LAST`]) or back to priority 0.
+    SetLocalRuleLast {
+        /// Namespace.
+        ns: String,
+        /// At the end (`true`) or first (`false`).
+        last: bool,
+    },
     /// Create a veth pair, set MACs, move ends into their namespaces, set both up.
     CreateVeth {
         /// The pair.
@@ -120,6 +128,7 @@ impl Op {
             Op::CreateNamespace { ns }
             | Op::DeleteNamespace { ns }
             | Op::SetForwarding { ns, .. }
+            | Op::SetLocalRuleLast { ns, .. }
             | Op::DeleteLink { ns, .. }
             | Op::AddAddress { ns, .. }
             | Op::DeleteAddress { ns, .. }
@@ -142,6 +151,14 @@ impl fmt::Display for Op {
             Op::DeleteNamespace { ns } => write!(f, "- netns {ns}"),
             Op::SetForwarding { ns, enabled } => {
                 write!(f, "~ {ns}: net.ipv4.ip_forward = {}", u8::from(*enabled))
+            }
+            Op::SetLocalRuleLast { ns, last } => {
+                let priority = if *last {
+                    crate::state::LOCAL_RULE_LAST
+                } else {
+                    0
+                };
+                write!(f, "~ {ns}: rule `lookup local` at priority {priority}")
             }
             Op::CreateVeth { pair } => write!(
                 f,

@@ -84,6 +84,13 @@ fn step(state: &mut HostState, op: &Op) -> Result<(), String> {
                 .ok_or_else(|| missing(ns))?
                 .forwarding = *enabled;
         }
+        Op::SetLocalRuleLast { ns, last } => {
+            state
+                .namespaces
+                .get_mut(ns)
+                .ok_or_else(|| missing(ns))?
+                .local_rule_last = *last;
+        }
         Op::CreateVeth { pair } => {
             for end in [&pair.a, &pair.b] {
                 let n = state

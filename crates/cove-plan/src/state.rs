@@ -12,6 +12,10 @@ use std::net::Ipv4Addr;
 use ipnet::Ipv4Net;
 use serde::Serialize;
 
+/// Priority of the `lookup local` rule in a namespace with
+/// [`NsState::local_rule_last`] (after every rule cove adds, before `main`).
+pub const LOCAL_RULE_LAST: u32 = 32765;
+
 /// Every namespace cove owns under one prefix, and the veth pairs between them.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct HostState {
@@ -29,6 +33,11 @@ pub struct NsState {
     /// back out of the interface it came in on) and `rp_filter = 0` (cove checks
     /// source addresses in nftables instead).
     pub forwarding: bool,
+    /// The kernel's `lookup local` rule moved from priority 0 to
+    /// [`LOCAL_RULE_LAST`] (the host router): cove's policy rules then see packets
+    /// before the router's own addresses do, so an ENI may use an address that is
+    /// another VPC's subnet router address (`.1`) on the router's `lo`.
+    pub local_rule_last: bool,
     /// Names of the veth interfaces in this namespace (`lo` not listed). In desired
     /// state this repeats the ends of [`HostState::veths`]; in observed state it is
     /// what exists, and `veths` is left empty: a pair exists when both of its ends do.

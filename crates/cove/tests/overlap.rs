@@ -34,7 +34,8 @@ fn own_port(vpc: &str) -> u16 {
         "hub" => 1000,
         "a" => 1001,
         "b" => 1002,
-        _ => 1003,
+        "c" => 1003,
+        _ => 1004,
     }
 }
 
@@ -59,7 +60,18 @@ fn overlapping_vpcs_share_the_router_without_meeting() {
     );
     let eni = |name: &str| -> EniId { net.find_eni(name).expect("eni") };
     let mut responders = Vec::new();
-    for name in ["hub/hub-1", "a/x1", "a/x2", "b/x1", "b/x2", "c/x1", "c/x2"] {
+    let all = [
+        "hub/hub-1",
+        "a/x1",
+        "a/x2",
+        "b/x1",
+        "b/x2",
+        "c/x1",
+        "c/x2",
+        "d/x1",
+        "d/x2",
+    ];
+    for name in all {
         let vpc = name.split('/').next().unwrap_or_default();
         let ports = [80, own_port(vpc)];
         let mut udp = ports.to_vec();
@@ -104,6 +116,15 @@ fn overlapping_vpcs_share_the_router_without_meeting() {
     for from in ["a/x2", "b/x2", "c/x2"] {
         sport += 1;
         cases.push((from, hub, 1000, sport));
+    }
+    // d/x1's address is a subnet router address of a, b and c (on the router's
+    // `lo`): still d's ENI, both ways.
+    let d1 = Ipv4Addr::new(10, 1, 1, 1);
+    for port in [1003, 1004] {
+        sport += 1;
+        cases.push(("d/x2", d1, port, sport));
+        sport += 1;
+        cases.push(("d/x1", x2, port, sport));
     }
     let an = Analyzer::new(&net);
     let probes: Vec<Probe> = cases
@@ -196,8 +217,9 @@ fn overlapping_vpcs_share_the_router_without_meeting() {
     );
     // Reachable: hub -> 10.1.1.10:1001 (a) and 10.1.2.10:1002 (b); inside a, b, c:
     // the own port and the shared 5-tuple to port 80; b/x2 -> hub (the hub's
-    // replies to 10.1.2.10 go to b, so a/x2's connection fails).
-    assert_eq!(reachable, 2 + 3 * 2 + 1, "{got:?}");
+    // replies to 10.1.2.10 go to b, so a/x2's connection fails); d's own port
+    // both ways between 10.1.1.1 and 10.1.2.10.
+    assert_eq!(reachable, 2 + 3 * 2 + 1 + 2, "{got:?}");
     d.cove()
         .args(["destroy", "-f"])
         .arg(spec())

@@ -402,7 +402,7 @@ mod tests {
     #[test]
     fn single_fields() {
         assert_eq!(key("src_links", "\"e1a2b3c4d\""), ifname("e1a2b3c4d"));
-        assert_eq!(key("igw_sources", "10.0.0.5"), vec![10, 0, 0, 5]);
+        assert_eq!(key("gwe_links", "\"w1a2b3c4d\""), ifname("w1a2b3c4d"));
         assert_eq!(
             key("members_ab12cd34", "192.168.1.254"),
             vec![192, 168, 1, 254]
@@ -424,6 +424,33 @@ mod tests {
         want.extend_from_slice(&3u32.to_ne_bytes());
         assert_eq!(key("link_subnet_pair", "\"e1a2b3c4d\" . 3"), want);
         assert_eq!(want.len(), 20);
+
+        let mut want = ifname("i1a2b3c4d");
+        want.extend_from_slice(&[10, 20, 1, 5]);
+        assert_eq!(key("igw_sources", "\"i1a2b3c4d\" . 10.20.1.5"), want);
+    }
+
+    #[test]
+    fn conntrack_zones_are_two_bytes_in_host_order() {
+        let s = set_schema("peer_zone").expect("schema");
+        let e = parse(&s, "1048577 . 10.30.1.10 : 53381").expect("element");
+        let mut want = 1_048_577u32.to_ne_bytes().to_vec();
+        want.extend_from_slice(&[10, 30, 1, 10]);
+        assert_eq!(e.key, want);
+        assert_eq!(e.data, Some(Data::Value(53381u16.to_ne_bytes().to_vec())));
+        let s = set_schema("link_zone").expect("schema");
+        let e = parse(&s, "\"e1\" : 7").expect("element");
+        assert_eq!(e.data, Some(Data::Value(7u16.to_ne_bytes().to_vec())));
+        assert!(parse(&s, "\"e1\" : 70000").is_err());
+    }
+
+    /// A map from one IPv4 address to another (the shape of a NAT map).
+    fn ipv4_map() -> SetSchema {
+        SetSchema {
+            key: vec![ElemType::Ipv4],
+            data: Some(ElemType::Ipv4),
+            interval: false,
+        }
     }
 
     #[test]
@@ -433,7 +460,7 @@ mod tests {
         assert_eq!(e.key, ifname("e1"));
         assert_eq!(e.data, Some(Data::Value(3u32.to_ne_bytes().to_vec())));
 
-        let s = set_schema("public_to_private").expect("schema");
+        let s = ipv4_map();
         let e = parse(&s, "203.0.113.10 : 10.20.0.4").expect("element");
         assert_eq!(e.key, vec![203, 0, 113, 10]);
         assert_eq!(e.data, Some(Data::Value(vec![10, 20, 0, 4])));
@@ -512,7 +539,7 @@ mod tests {
 
     #[test]
     fn encodes_a_value_map_element() {
-        let s = set_schema("private_to_public").expect("schema");
+        let s = ipv4_map();
         let e = parse(&s, "10.20.0.4 : 203.0.113.10").expect("element");
         let mut b = MsgBuf::default();
         encode(&mut b, &e, true).expect("encode");

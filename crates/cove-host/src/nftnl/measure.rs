@@ -21,11 +21,13 @@ const DECLS: &str = "\
     \tset link_mac { type ifname . ether_addr; }\n\
     \tmap link_subnet { type ifname : mark; }\n\
     \tset link_subnet_pair { type ifname . mark; }\n\
-    \tset igw_sources { type ipv4_addr; }\n\
-    \tmap public_to_private { type ipv4_addr : ipv4_addr; }\n\
-    \tmap private_to_public { type ipv4_addr : ipv4_addr; }\n\
+    \tset igw_sources { type ifname . ipv4_addr; }\n\
+    \tmap public_to_private { type ifname . ipv4_addr : ipv4_addr; }\n\
+    \tmap private_to_public { type ifname . ipv4_addr : ipv4_addr; }\n\
     \tset members_ab12cd34 { type ipv4_addr; }\n\
-    \tmap link_sgc { type ifname : mark; }\n";
+    \tmap link_sgc { type ifname : mark; }\n\
+        \tmap link_zone { typeof iifname : ct zone; }\n\
+        \tmap peer_zone { typeof meta mark . ip daddr : ct zone; }\n";
 
 /// The 8 elements of ENI `i` (no public IP) into `out`.
 fn eni(out: &mut Elements, i: u32) {

@@ -117,7 +117,7 @@ fn malformed_elements_are_refused_before_sending() {
 
 #[test]
 fn a_refusal_names_the_element_the_kernel_points_at() {
-    let add = elements(&[("igw_sources", &["10.0.0.1", "10.0.0.2", "10.0.0.3"])]);
+    let add = elements(&[("members_0123abcd", &["10.0.0.1", "10.0.0.2", "10.0.0.3"])]);
     let b = Batch::build("ns", "cove", &add, &Elements::new()).expect("batch");
     let m = &b.msgs[0];
     let offset = u32::try_from(m.elems[1].0.start).expect("offset");
@@ -138,7 +138,7 @@ fn a_refusal_names_the_element_the_kernel_points_at() {
     });
     assert_eq!(
         (set.as_str(), verb, element.as_str(), errno),
-        ("igw_sources", "add", "10.0.0.2", Some(17))
+        ("members_0123abcd", "add", "10.0.0.2", Some(17))
     );
     let (_, _, element, _) = named(wire::Ack {
         seq: m.seq,
