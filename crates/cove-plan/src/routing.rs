@@ -138,6 +138,7 @@ pub fn route_table(net: &Network, names: &Names<'_>, v: VpcId, j: usize) -> Tabl
         let kind = match h {
             Hop::Kernel(kind) => *kind,
             Hop::Peer { peering, peer } => {
+                let mut covers_all = false;
                 for e in &net.vpcs[peer.index()].enis {
                     let ip = net.enis[e.index()].private_ip;
                     let wins = dst.contains(&ip)
@@ -145,6 +146,8 @@ pub fn route_table(net: &Network, names: &Names<'_>, v: VpcId, j: usize) -> Tabl
                             .keys()
                             .any(|c| c.prefix_len() > dst.prefix_len() && c.contains(&ip));
                     if wins {
+                        // A /32 peering route to the ENI is the ENI's route itself.
+                        covers_all |= dst.prefix_len() == 32;
                         out.peer_hosts.push(PeerHost {
                             eni: *e,
                             peering: *peering,
@@ -157,6 +160,9 @@ pub fn route_table(net: &Network, names: &Names<'_>, v: VpcId, j: usize) -> Tabl
                             },
                         });
                     }
+                }
+                if covers_all {
+                    continue;
                 }
                 RouteKind::Blackhole
             }
@@ -206,6 +212,75 @@ fn hop(net: &Network, names: &Names<'_>, v: VpcId, target: &RouteTarget) -> Hop 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const SPEC: &str = r#"
+tenants:
+  - name: t
+    vpcs:
+      - name: a
+        cidr: 10.1.0.0/16
+        subnets: [{ name: s, cidr: 10.1.1.0/24, az: us-east-1a, route_table: rt }]
+        route_tables:
+          - name: rt
+            routes:
+              - { destination: 10.2.0.0/16, peering: ab }
+              - { destination: 10.2.2.0/24, blackhole: true }
+              - { destination: 10.3.0.77/32, peering: ac }
+        enis: [{ name: x, subnet: s, private_ip: 10.1.1.10 }]
+      - name: b
+        cidr: 10.2.0.0/16
+        subnets:
+          - { name: s1, cidr: 10.2.1.0/24, az: us-east-1a }
+          - { name: s2, cidr: 10.2.2.0/24, az: us-east-1a }
+        enis:
+          - { name: y1, subnet: s1, private_ip: 10.2.1.10 }
+          - { name: y2, subnet: s2, private_ip: 10.2.2.10 }
+      - name: c
+        cidr: 10.3.0.0/16
+        subnets: [{ name: s, cidr: 10.3.0.0/24, az: us-east-1a }]
+        enis:
+          - { name: z1, subnet: s, private_ip: 10.3.0.77 }
+          - { name: z2, subnet: s, private_ip: 10.3.0.78 }
+peerings:
+  - { name: ab, requester: t/a, accepter: t/b, status: active }
+  - { name: ac, requester: t/a, accepter: t/c, status: active }
+"#;
+
+    /// A peering route becomes a /32 to each peer ENI it wins for (a more specific
+    /// route elsewhere keeps its addresses) and a blackhole for the rest; a /32
+    /// peering route is just the ENI's route.
+    #[test]
+    fn peering_routes_reach_the_peer_enis_they_win_for() {
+        let net = cove_model::validate::validate_text(SPEC)
+            .network
+            .expect("valid");
+        let names = Names::new(&net, "t");
+        let got = route_table(&net, &names, VpcId(0), 0);
+        let text: Vec<String> = got
+            .routes
+            .iter()
+            .map(|r| crate::plan::RouteText(r).to_string())
+            .collect();
+        let table = route_table_mark(VpcId(0), 0);
+        let y1 = names.eni_router_link(net.find_eni("b/y1").expect("y1"));
+        let z1 = names.eni_router_link(net.find_eni("c/z1").expect("z1"));
+        let mut want = vec![
+            format!("10.2.1.10/32 dev {y1} scope link table {table}"),
+            format!("blackhole 10.2.0.0/16 table {table}"),
+            format!("blackhole 10.2.2.0/24 table {table}"),
+            format!("10.3.0.77/32 dev {z1} scope link table {table}"),
+        ];
+        let mut text = text;
+        text.sort();
+        want.sort();
+        assert_eq!(text, want);
+        let hosts: Vec<String> = got
+            .peer_hosts
+            .iter()
+            .map(|h| net.eni_label(h.eni))
+            .collect();
+        assert_eq!(hosts, ["t/b/y1", "t/c/z1"]);
+    }
 
     #[test]
     fn marks_hold_the_vpc_and_the_table() {
