@@ -9,6 +9,9 @@ use crate::error::HostError;
 /// `net.ipv4.ip_forward`.
 const IP_FORWARD: &str = "/proc/sys/net/ipv4/ip_forward";
 
+/// `net.ipv4.fwmark_reflect`.
+const FWMARK_REFLECT: &str = "/proc/sys/net/ipv4/fwmark_reflect";
+
 /// Per-interface IPv4 settings (`all`, `default`, and one directory per interface).
 const CONF: &str = "/proc/sys/net/ipv4/conf";
 
@@ -26,7 +29,7 @@ fn write(ns: &str, path: PathBuf, value: &str) -> Result<(), HostError> {
 }
 
 /// Sets `net.ipv4.ip_forward`. When enabling, first sets `accept_local` in
-/// `conf/all` to 1, and `send_redirects` and
+/// `conf/all` and `fwmark_reflect` to 1, and `send_redirects` and
 /// `rp_filter` to 0 in `conf/all`, `conf/default` and every existing interface: the
 /// kernel sends redirects if `all` OR the interface says so and uses the larger
 /// `rp_filter`, so `all` alone is not enough, and `default` covers interfaces created
@@ -39,6 +42,10 @@ pub(crate) fn set_forwarding(ns: &str, enabled: bool) -> Result<(), HostError> {
         // would drop such a packet as a martian; cove checks sources in nftables.
         // (`all` is enough: the kernel ORs it with the interface's setting.)
         write(ns, Path::new(CONF).join("all/accept_local"), "1\n")?;
+        // ICMP errors the namespace sends (time exceeded, unreachable) carry the mark
+        // of the packet that caused them, so the host router routes them back into
+        // that packet's VPC (its own packets have no mark, and no VPC route).
+        write(ns, FWMARK_REFLECT.into(), "1\n")?;
         let dir = Path::new(CONF);
         let entries = fs::read_dir(dir).map_err(|source| HostError::Sysctl {
             ns: ns.to_owned(),

@@ -132,6 +132,23 @@ fn example_in_the_kernel() {
         vec![true, false],
         "fn-a -> db-1: 5432 open, 22 blocked"
     );
+    // A packet whose TTL runs out in the router gets ICMP time exceeded back, within
+    // the VPC and across the peering (the error takes the packet's routing mark).
+    for dst in [db_ip, net.enis[fn_b.index()].private_ip] {
+        let out = d
+            .cove()
+            .args(["exec", "-f"])
+            .arg(example())
+            .args(["functions/fn-a", "--", "ping", "-n", "-c1", "-t1", "-W2"])
+            .arg(dst.to_string())
+            .output()
+            .expect("ping");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains("Time to live exceeded"),
+            "ping -t1 {dst}: {text}"
+        );
+    }
 
     // 2. Outbound traffic leaves from the NAT gateway's static IP.
     let seen = in_namespace(&outside, || {
