@@ -2,8 +2,8 @@
 //!
 //! Topology (see docs/ARCHITECTURE.md for the reasons):
 //! * one **host router namespace** for every VPC (each VPC's implicit router):
-//!   forwarding on, the subnet router addresses (`.1` of each subnet) on `lo`, a
-//!   point-to-point veth to every ENI, policy routing by mark (see [`crate::routing`])
+//!   forwarding on, a point-to-point veth to every ENI (its subnet router address,
+//!   `.1`, on the router's end), policy routing by mark (see [`crate::routing`])
 //!   and one nftables table with every VPC's security groups and network ACLs;
 //! * one **namespace per ENI** (workloads run there): `eth0` with the private IP as
 //!   a /32 and a default route to the subnet router;
@@ -24,8 +24,8 @@ use crate::names::{Names, short_hash, valid_prefix};
 use crate::nft;
 use crate::routing::{
     ENDPOINT_ROUTER_IP, ENDPOINT_SERVICES_IP, IGW_OUTSIDE_IP, IGW_ROUTER_IP, MARK_VPC_MASK,
-    MAX_ROUTE_TABLES, MAX_VPCS, RULE_PRIORITY_LOCAL, RULE_PRIORITY_SUBNET, route_table,
-    route_table_mark, vpc_mark,
+    MAX_ROUTE_TABLES, MAX_VPCS, MAX_ZONES, RULE_PRIORITY_LOCAL, RULE_PRIORITY_SUBNET,
+    RULE_PRIORITY_UNROUTED, route_table, route_table_mark, vpc_mark,
 };
 use crate::state::{
     Address, DevName, HostState, NsState, Route, RouteKind, Rule, RuleSelector, VethEnd, VethPair,
@@ -56,6 +56,16 @@ pub enum PlanError {
     #[error("{count} VPCs exceed the {max} one host router can hold; split the spec")]
     TooManyVpcs {
         /// VPCs in the spec.
+        count: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// More VPCs and active peerings than conntrack zones.
+    #[error(
+        "{count} VPCs and active peerings exceed the {max} conntrack zones of one host router; split the spec"
+    )]
+    TooManyZones {
+        /// VPCs plus active peerings.
         count: usize,
         /// The limit.
         max: usize,
@@ -138,6 +148,18 @@ pub fn desired(net: &Network, prefix: &str) -> Result<HostState, PlanError> {
             });
         }
     }
+    let zones = net.vpcs.len()
+        + net
+            .peerings
+            .iter()
+            .filter(|p| p.status == cove_model::PeeringStatus::Active)
+            .count();
+    if zones > MAX_ZONES {
+        return Err(PlanError::TooManyZones {
+            count: zones,
+            max: MAX_ZONES,
+        });
+    }
     let mut b = Builder {
         net,
         names: Names::new(net, prefix),
@@ -217,13 +239,22 @@ impl Builder<'_> {
         let router = self.names.router_ns();
         let local = vpc_mark(v);
         let ns = self.existing(&router);
-        for s in &vpc.subnets {
-            let cidr = net.subnets[s.index()].cidr;
-            ns.addresses.insert(Address {
-                dev: DEV_LO,
-                addr: host(Ipv4Addr::from(u32::from(cidr.network()) + 1)),
-            });
-        }
+        // Whatever the VPC's route tables do not route is dropped here, silently
+        // (as AWS does), before the kernel's `lookup local` and `main`.
+        ns.rules.insert(Rule {
+            priority: RULE_PRIORITY_UNROUTED,
+            selector: RuleSelector::ToMarked {
+                to: Ipv4Net::default(),
+                mark: local,
+                mask: MARK_VPC_MASK,
+            },
+            table: local,
+        });
+        ns.routes.insert(Route {
+            table: local,
+            dst: Ipv4Net::default(),
+            kind: RouteKind::Blackhole,
+        });
         for cidr in &vpc.cidrs {
             ns.rules.insert(Rule {
                 priority: RULE_PRIORITY_LOCAL,
@@ -307,6 +338,13 @@ impl Builder<'_> {
             table: vpc_mark(eni.vpc),
             dst: host(eni.private_ip),
             kind: RouteKind::Dev { dev: dev(&link) },
+        });
+        // The subnet router address on the router's end of the link: the ENI's
+        // gateway answers ARP there, and what the router itself sends on the link
+        // (ARP, ICMP errors) comes from it, never from another VPC's address.
+        r.addresses.insert(Address {
+            dev: dev(&link),
+            addr: host(gw),
         });
         Ok(())
     }

@@ -4,13 +4,15 @@
 //! ports and protocol numbers. No user-written name or description is spliced in.
 //!
 //! The host router's table (every VPC's), in packet order:
-//! * `from_links` (prerouting, raw): each ENI link may only send from its ENI's MAC
-//!   and private IP (forged sources are dropped before conntrack sees them); then
+//! * `from_links` (prerouting, priority -450, before defragmentation and conntrack):
+//!   each ENI link may only send from its ENI's MAC and private IP (forged sources,
+//!   each fragment on its own, are dropped before reassembly and conntrack); then
 //!   the routing mark (`link_table`, see [`crate::routing`]) and the conntrack zone
 //!   (`link_zone`, `peer_zone`, see [`crate::zones`]);
 //! * `public_in` / `public_out` (nat): the internet gateways' 1:1 NAT of public IPs;
 //! * `filter_forward`: IPv6 dropped; to an internet gateway only from an address
-//!   that has a public IP; then the **network ACLs** (stateless, every packet, skipped
+//!   that has a public IP; from a gateway endpoint no new connections; then the
+//!   **network ACLs** (stateless, every packet, skipped
 //!   between two links of one subnet), then `ct state established,related accept`
 //!   (security groups are stateful), then the **security groups** of the sending ENI
 //!   (egress) and of the receiving ENI (ingress);
@@ -390,13 +392,16 @@ pub fn router_table(net: &Network, names: &Names<'_>) -> NftTable {
             add(&mut el, "link_zone", format!("{link} : {zone}"));
         }
     }
-    // Before conntrack: anti-spoofing, then the routing mark (VPC and route table)
+    // Before defragmentation (-400) and conntrack: anti-spoofing of every fragment
+    // on its own link, then the routing mark (VPC and route table)
     // and the conntrack zone: the peering's for a flow to a peer ENI, else the VPC's.
     // The first `ct zone set` that finds its key wins (it attaches the template the
-    // later ones see), so the peering's comes first.
+    // later ones see), so the peering's comes first. A zone set before
+    // defragmentation also keys reassembly, so fragments of different VPCs never
+    // meet in one queue.
     let _ = writeln!(
         out,
-        "\tchain from_links {{\n\t\ttype filter hook prerouting priority raw; policy accept;\n\
+        "\tchain from_links {{\n\t\ttype filter hook prerouting priority -450; policy accept;\n\
          \t\tiifname @mac_links iifname . ether saddr != @link_mac drop\n\
          \t\tiifname @src_links iifname . ip saddr != @eni_src drop\n\
          \t\tmeta mark set iifname map @link_table\n\

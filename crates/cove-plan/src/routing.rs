@@ -12,7 +12,11 @@
 //!   for the rest of each block); VPCs whose blocks overlap never see each other's
 //!   addresses;
 //! * `fwmark <route table mark> lookup <route table mark>` — the subnet's route
-//!   table, where the kernel's longest-prefix match is AWS's.
+//!   table, where the kernel's longest-prefix match is AWS's;
+//! * `fwmark <VPC bits>/<VPC mask> lookup <VPC mark>` — what no route table routed
+//!   ends at the local table's `blackhole 0.0.0.0/0`, dropped without an ICMP error
+//!   and before the kernel's `lookup local` (moved after these rules), so a VPC
+//!   never reaches the router's own addresses.
 //!
 //! A route to an active peering is forwarded **once**: the peer VPC's ENIs are in
 //! the same namespace, so the route table gets a /32 straight to each peer ENI its
@@ -43,6 +47,11 @@ pub const MAX_ROUTE_TABLES: usize = (1 << MARK_VPC_SHIFT) - 2;
 pub const RULE_PRIORITY_LOCAL: u32 = 1000;
 /// Priority of the `fwmark <table>` rules (the subnet's route table).
 pub const RULE_PRIORITY_SUBNET: u32 = 2000;
+/// Priority of the `fwmark <VPC>` rules that send whatever a VPC's route tables
+/// did not route to its local table's default blackhole.
+pub const RULE_PRIORITY_UNROUTED: u32 = 3000;
+/// Conntrack zones one host router can use (1–65535; 0 is the default zone).
+pub const MAX_ZONES: usize = 65_535;
 /// Router end of every internet-gateway link.
 pub const IGW_ROUTER_IP: Ipv4Addr = Ipv4Addr::new(169, 254, 255, 1);
 /// Outside end of every internet-gateway link.

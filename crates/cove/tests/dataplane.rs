@@ -144,9 +144,27 @@ fn example_in_the_kernel() {
             .output()
             .expect("ping");
         let text = String::from_utf8_lossy(&out.stdout);
+        // From fn-a's own subnet router, never from another VPC's address.
         assert!(
-            text.contains("Time to live exceeded"),
+            text.contains("From 10.20.1.1 ") && text.contains("Time to live exceeded"),
             "ping -t1 {dst}: {text}"
+        );
+    }
+    // What no route table routes is dropped silently (AWS sends no ICMP error):
+    // the customer VPC has no route to 10.20.0.0/24 (only to the private subnets)
+    // nor to the internet, and the router's own addresses are not reachable.
+    for dst in ["10.20.0.4", "198.51.100.1", "10.30.1.1", "169.254.255.1"] {
+        let out = d
+            .cove()
+            .args(["exec", "-f"])
+            .arg(example())
+            .args(["prod/db-1", "--", "ping", "-n", "-c1", "-W1", dst])
+            .output()
+            .expect("ping");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            !out.status.success() && !text.contains("From "),
+            "ping {dst}: {text}"
         );
     }
 
