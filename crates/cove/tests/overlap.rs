@@ -173,6 +173,23 @@ fn overlapping_vpcs_share_the_router_without_meeting() {
             ));
         }
     }
+    // Fragments (a 3,000-byte ping, both ways) pass the per-fragment checks and are
+    // reassembled in the peering's zone; the same between overlapping VPCs' own
+    // ENIs inside c.
+    for (from, to) in [("hub/hub-1", "10.1.1.10"), ("c/x1", "10.1.2.10")] {
+        let out = d
+            .cove()
+            .args(["exec", "-f"])
+            .arg(spec())
+            .args([from, "--", "ping", "-n", "-c1", "-W2", "-s", "3000", to])
+            .output()
+            .expect("ping");
+        assert!(
+            out.status.success(),
+            "{from} ping -s 3000 {to}: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
     // Conntrack keeps the VPCs apart: c/x1:46000 <-> c/x2:2000 over UDP (allowed in
     // c) leaves a connection whose reply looks exactly like a datagram b/x2:2000 ->
     // 10.1.1.10:46000 in b, where b/x1's security group admits no UDP. Were the
