@@ -3,6 +3,8 @@
 #   (a) across two subnets of one VPC, destination SG with 1,000 ingress entries
 #   (b) the same routed path with a single allow-all rule
 #   (c) across a VPC peering (same SG as b)
+#   (v) b's path with BENCH_EXTRA_VPCS other VPCs (default 100) in the same host
+#       router, listed before it (their policy rules come first)
 # and, for reference, the same two routed paths without cove (plain namespaces,
 # veths and routes; no nftables, no conntrack, no policy routing):
 #   (pi) client -> router -> server          (the shape of b)
@@ -15,7 +17,9 @@
 #   BENCH_SECONDS   length of each iperf3 run (default 5)
 #   BENCH_ROUNDS    rounds (default 5)
 #   BENCH_PREFIX    namespace prefix (default bt)
-#   BENCH_PATHS     which networks to measure (default "a b c pi pp")
+#   BENCH_PATHS     which networks to measure (default "a b c pi pp"; add v for
+#                   the cost of other VPCs in the host router)
+#   BENCH_EXTRA_VPCS  other VPCs in path v (default 100)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v iperf3 >/dev/null || apt-get install -y -qq iperf3 >/dev/null
@@ -29,18 +33,26 @@ paths=${BENCH_PATHS:-a b c pi pp}
 export COVE_STATE_DIR=$work/state
 plain=(c1 r1 s1 c2 ra rb s2)
 cleanup() {
-  for p in a b c; do COVE_PREFIX=$prefix$p "$cove" destroy >/dev/null 2>&1 || true; done
+  for p in a b c v; do COVE_PREFIX=$prefix$p "$cove" destroy >/dev/null 2>&1 || true; done
   for n in "${plain[@]}"; do ip netns del "${prefix}x-$n" 2>/dev/null || true; done
   rm -rf "$work"
 }
 trap cleanup EXIT
 
-spec() { # $1 = number of extra SG entries, $2 = peered (0/1)
-  local n=$1 peered=$2
+spec() { # $1 = number of extra SG entries, $2 = peered (0/1), $3 = other VPCs
+  local n=$1 peered=$2 extra=${3:-0} i
   {
     echo "tenants:"
     echo "  - name: t"
     echo "    vpcs:"
+    for i in $(seq 0 $((extra - 1))); do
+      # /20s of 172.16.0.0/12, each with one subnet and one ENI-less route table
+      local second=$((16 + i / 16)) third=$(( (i % 16) * 16 ))
+      echo "      - name: x$i"
+      echo "        cidr: 172.$second.$third.0/20"
+      echo "        subnets: [ { name: s, cidr: 172.$second.$third.0/24, az: z1, route_table: rt } ]"
+      echo "        route_tables: [ { name: rt, routes: [] } ]"
+    done
     echo "      - name: a"
     echo "        cidr: 10.50.0.0/16"
     echo "        subnets:"
@@ -81,8 +93,8 @@ spec() { # $1 = number of extra SG entries, $2 = peered (0/1)
       echo "peerings:"
       echo "  - { name: p, requester: t/a, accepter: t/b, status: active }"
     fi
-  } > "$work/spec-$n-$peered.yaml"
-  echo "$work/spec-$n-$peered.yaml"
+  } > "$work/spec-$n-$peered-$extra.yaml"
+  echo "$work/spec-$n-$peered-$extra.yaml"
 }
 
 plain_chains() { # the reference paths pi and pp, in namespaces <prefix>x-*
@@ -118,6 +130,7 @@ declare -A spec_of server_of
 spec_of[a]=$(spec 1000 0); server_of[a]=10.50.2.10
 spec_of[b]=$(spec 0 0); server_of[b]=10.50.2.10
 spec_of[c]=$(spec 0 1); server_of[c]=10.60.2.10
+spec_of[v]=$(spec 0 0 "${BENCH_EXTRA_VPCS:-100}"); server_of[v]=10.50.2.10
 server_of[pi]=10.50.2.10; server_of[pp]=10.60.2.10
 for p in $paths; do
   case $p in
@@ -172,6 +185,7 @@ for r, kind, p, x in rows:
     v[(int(r), kind)][p] = float(x)
 rounds = sorted({r for r, _ in v})
 label = {"a": "across subnets, SG with 1,000 entries", "b": "across subnets, allow-all SG (baseline)",
+         "v": "baseline with other VPCs in the host router",
          "c": "across a peering, allow-all SG", "pi": "plain chain, one router (no cove)",
          "pp": "plain chain, two routers (no cove)"}
 print("| path | TCP Gbit/s (median, range) | UDP 64 B kpps received (median, range) |")
@@ -184,6 +198,7 @@ for p in paths:
         cells.append(f"{fmt.format(statistics.median(xs))} ({fmt.format(min(xs))}-{fmt.format(max(xs))})")
     print(f"| {label[p]} | {cells[0]} | {cells[1]} |")
 for num, den, name in (("a", "b", "1,000-entry SG / baseline"), ("c", "b", "peered / intra-VPC"),
+                       ("v", "b", "other VPCs in the router / baseline"),
                        ("pp", "pi", "plain two routers / one router")):
     if num not in paths or den not in paths:
         continue
