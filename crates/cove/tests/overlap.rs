@@ -17,6 +17,52 @@ mod common;
 
 use common::Deployment;
 
+/// Sends hand-made IPv4 fragments of one UDP datagram (10.1.1.10:SPORT ->
+/// 10.1.2.10:2000, IP id ID) from the namespace it runs in: argv = sport, id, which
+/// fragments (`1`, `2` or `12`), and `wait` to wait up to 2 s for the echo on a UDP
+/// socket bound to SPORT. Prints `echo` or `none`.
+const FRAGMENTS: &str = r#"
+import socket, struct, sys
+sport, ident, which, wait = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4] == "wait"
+data = b"cove-fragments-" + b"x" * 17
+udp = struct.pack("!HHHH", sport, 2000, 8 + len(data), 0) + data
+def ip(payload, offset_units, more):
+    flags = (0x2000 if more else 0) | offset_units
+    return struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(payload), ident, flags, 64, 17, 0,
+                       socket.inet_aton("10.1.1.10"), socket.inet_aton("10.1.2.10")) + payload
+frags = {"1": ip(udp[:16], 0, True), "2": ip(udp[16:], 2, False)}
+rx = None
+if wait:
+    rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rx.bind(("0.0.0.0", sport))
+    rx.settimeout(2.0)
+raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+for k in which:
+    raw.sendto(frags[k], ("10.1.2.10", 0))
+if wait:
+    try:
+        rx.recvfrom(2048)
+        print("echo")
+    except socket.timeout:
+        print("none")
+"#;
+
+/// Runs [`FRAGMENTS`] in namespace `ns`; its output, trimmed.
+fn fragments(ns: &str, sport: u16, id: u16, which: &str, wait: bool) -> String {
+    let out = std::process::Command::new("timeout")
+        .args(["10", "ip", "netns", "exec", ns, "python3", "-c", FRAGMENTS])
+        .args([sport.to_string(), id.to_string(), which.to_owned()])
+        .arg(if wait { "wait" } else { "send" })
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "fragments in {ns}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
 fn spec() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/overlap.yaml")
 }
@@ -224,6 +270,17 @@ fn overlapping_vpcs_share_the_router_without_meeting() {
         second,
         vec![false],
         "b/x2 -> b/x1 udp/46000 passed as the reply of c's flow"
+    );
+    // Reassembly is per zone: the last fragment from b/x1 and the first from c/x1
+    // (same addresses, same IP id; each source legitimate on its own link) never
+    // make one datagram for c/x2. Both fragments from c/x1 do (the control).
+    let (b1, c1) = (names.eni_ns(eni("b/x1")), names.eni_ns(eni("c/x1")));
+    assert_eq!(fragments(&c1, 47001, 0x4241, "12", true), "echo", "control");
+    assert_eq!(fragments(&b1, 47002, 0x4242, "2", false), "");
+    assert_eq!(
+        fragments(&c1, 47002, 0x4242, "1", true),
+        "none",
+        "fragments of b and c were reassembled into one datagram"
     );
     drop(responders);
     assert!(
