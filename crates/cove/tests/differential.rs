@@ -98,8 +98,10 @@ fn plan_flows(
         if matches!((s, d), (Endpoint::External(_), Endpoint::External(_))) {
             continue;
         }
+        // Source ports 33001–60990: above every port the responders listen on
+        // (`RANDOM_PORTS`, the highest 33000), so a probe never collides with one.
         *next_port = if *next_port >= 60990 {
-            33000
+            33001
         } else {
             *next_port + 1
         };
