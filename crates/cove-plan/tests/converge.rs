@@ -7,7 +7,7 @@
 use cove_model::validate::validate;
 use cove_plan::simulate::{delete_namespace, simulate};
 use cove_plan::{HostState, desired, diff};
-use cove_testgen::{SplitMix64, random_network};
+use cove_testgen::{SplitMix64, random_network, random_network_overlapping};
 
 fn as_observed(s: &HostState) -> HostState {
     let mut o = s.clone();
@@ -30,6 +30,24 @@ fn converges(kernel: &HostState, want: &HostState, what: &str) {
     assert_eq!(after, as_observed(want), "{what}:\n{plan}");
     let again = diff(&after, want);
     assert!(again.is_empty(), "{what}: second plan not empty:\n{again}");
+}
+
+#[test]
+fn overlapping_vpcs_from_empty_host_and_to_each_other() {
+    let mut previous = HostState::default();
+    for seed in 0..100 {
+        let net = validate(&random_network_overlapping(seed))
+            .network
+            .expect("generated networks are valid");
+        let want = desired(&net, "t").expect("layout");
+        converges(&HostState::default(), &want, &format!("seed {seed}"));
+        converges(
+            &previous,
+            &want,
+            &format!("seed {seed} after the previous one"),
+        );
+        previous = want;
+    }
 }
 
 #[test]

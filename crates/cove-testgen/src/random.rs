@@ -29,8 +29,28 @@ fn pick<'a>(rng: &mut SplitMix64, items: &[&'a str]) -> &'a str {
 /// A random valid spec, deterministic in `seed`: 2–4 VPCs of one or two tenants, each
 /// `10.<v+1>.0.0/16` with 2–3 subnets.
 pub fn random_network(seed: u64) -> Spec {
+    generate(seed, false)
+}
+
+/// [`random_network`] where the last VPC (of three or four) reuses the first one's
+/// block, `10.1.0.0/16`: the same draws otherwise, so two VPCs overlap (their ENIs
+/// get the same addresses, and a peering between them is `failed`), while routes,
+/// ACL and security-group rules that name `10.1.…` now mean either of them.
+pub fn random_network_overlapping(seed: u64) -> Spec {
+    generate(seed, true)
+}
+
+fn generate(seed: u64, overlap: bool) -> Spec {
     let mut rng = SplitMix64::new(seed);
     let nvpcs = 2 + rng.index(3);
+    // The second octet of each VPC's block.
+    let block = |v: usize| {
+        if overlap && nvpcs >= 3 && v == nvpcs - 1 {
+            1
+        } else {
+            v + 1
+        }
+    };
     let mut spec = Spec::default();
     for t in 0..2 {
         spec.tenants.push(TenantSpec {
@@ -63,7 +83,7 @@ pub fn random_network(seed: u64) -> Spec {
     }
 
     for (v, &nsub) in nsubnets.iter().enumerate() {
-        let base = format!("10.{}", v + 1);
+        let base = format!("10.{}", block(v));
         let mut vpc = VpcSpec {
             name: format!("v{v}"),
             cidr: format!("{base}.0.0/16"),
@@ -103,19 +123,29 @@ pub fn random_network(seed: u64) -> Spec {
         for t in 0..ntables {
             let mut routes = Vec::new();
             for (peer, name) in &peers {
-                let peer_base = format!("10.{}", peer + 1);
-                match rng.below(4) {
-                    0 => {}
-                    1 => routes.push(RouteSpec {
+                let peer_base = format!("10.{}", block(*peer));
+                let route = match rng.below(4) {
+                    0 => None,
+                    1 => Some(RouteSpec {
                         destination: Some(format!("{peer_base}.{}.0/24", rng.below(3))),
                         peering: Some(name.clone()),
                         ..Default::default()
                     }),
-                    _ => routes.push(RouteSpec {
+                    _ => Some(RouteSpec {
                         destination: Some(format!("{peer_base}.0.0/16")),
                         peering: Some(name.clone()),
                         ..Default::default()
                     }),
+                };
+                // A route into the VPC's own block is invalid (the local route), and
+                // two overlapping peers may draw the same destination.
+                let taken = |r: &RouteSpec| {
+                    routes
+                        .iter()
+                        .any(|x: &RouteSpec| x.destination == r.destination)
+                };
+                if let Some(r) = route.filter(|r| block(*peer) != block(v) && !taken(r)) {
+                    routes.push(r);
                 }
             }
             if t == 0 && has_igw {
@@ -139,10 +169,11 @@ pub fn random_network(seed: u64) -> Spec {
             }
             if rng.chance(20) {
                 let other = (v + 1 + rng.index(nvpcs - 1)) % nvpcs;
-                let dest = format!("10.{}.{}.0/24", other + 1, rng.below(3));
-                if !routes
-                    .iter()
-                    .any(|r| r.destination.as_deref() == Some(dest.as_str()))
+                let dest = format!("10.{}.{}.0/24", block(other), rng.below(3));
+                if block(other) != block(v)
+                    && !routes
+                        .iter()
+                        .any(|r| r.destination.as_deref() == Some(dest.as_str()))
                 {
                     routes.push(RouteSpec {
                         destination: Some(dest),
