@@ -165,7 +165,7 @@ fn same_address<'a>(net: &'a Network, flow: &'a Flow) -> impl Iterator<Item = Fl
         })
         .map(move |e| Flow {
             dst: Endpoint::Eni(e),
-            ..flow.clone()
+            ..*flow
         })
 }
 
