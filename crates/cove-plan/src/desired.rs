@@ -24,8 +24,8 @@ use crate::names::{Names, short_hash, valid_prefix};
 use crate::nft;
 use crate::routing::{
     ENDPOINT_ROUTER_IP, ENDPOINT_SERVICES_IP, IGW_OUTSIDE_IP, IGW_ROUTER_IP, MARK_VPC_MASK,
-    MAX_ROUTE_TABLES, MAX_VPCS, MAX_ZONES, RULE_PRIORITY_LOCAL, RULE_PRIORITY_SUBNET,
-    RULE_PRIORITY_UNROUTED, route_table, route_table_mark, vpc_mark,
+    MAX_ROUTE_TABLES, MAX_VPCS, MAX_ZONES, PeerHost, RULE_PRIORITY_LOCAL, RULE_PRIORITY_SUBNET,
+    RULE_PRIORITY_UNROUTED, dev, host, route_table, route_table_mark, vpc_mark,
 };
 use crate::state::{
     Address, DevName, HostState, NsState, Route, RouteKind, Rule, RuleSelector, VethEnd, VethPair,
@@ -82,14 +82,6 @@ pub enum PlanError {
     },
 }
 
-fn host(ip: Ipv4Addr) -> Ipv4Net {
-    Ipv4Net::new(ip, 32).unwrap_or_default()
-}
-
-fn dev(name: &str) -> DevName {
-    DevName::new(name).unwrap_or(DevName::LO)
-}
-
 const DEV_LO: DevName = DevName::LO;
 
 /// A locally administered unicast MAC derived from the ENI's path.
@@ -124,6 +116,9 @@ struct Builder<'n> {
     names: Names<'n>,
     state: HostState,
     owners: std::collections::BTreeMap<String, String>,
+    /// The peer ENIs each route table reaches (its mark, the ENI), for the
+    /// firewall's `peer_zone` map: route tables are expanded once, here.
+    peer_hosts: Vec<(u32, PeerHost)>,
 }
 
 /// The kernel state that realizes `net` under `prefix`.
@@ -165,6 +160,7 @@ pub fn desired(net: &Network, prefix: &str) -> Result<HostState, PlanError> {
         names: Names::new(net, prefix),
         state: HostState::default(),
         owners: std::collections::BTreeMap::new(),
+        peer_hosts: Vec::new(),
     };
     if net.vpcs.iter().any(|v| v.internet_gateway.is_some()) {
         b.outside()?;
@@ -180,7 +176,7 @@ pub fn desired(net: &Network, prefix: &str) -> Result<HostState, PlanError> {
     }
     if !net.vpcs.is_empty() {
         let router = b.names.router_ns();
-        let table = nft::router_table(net, &b.names);
+        let table = nft::router_table(net, &b.names, &b.peer_hosts);
         b.existing(&router).nft = Some(table);
     }
     Ok(b.state)
@@ -280,9 +276,11 @@ impl Builder<'_> {
         self.gateway_endpoints(v)?;
         for j in 0..vpc.route_tables.len() {
             let table = route_table_mark(v, j);
-            let routes = route_table(net, &self.names, v, j).routes;
+            let expanded = route_table(net, &self.names, v, j);
+            self.peer_hosts
+                .extend(expanded.peer_hosts.into_iter().map(|h| (table, h)));
             let r = self.existing(&router);
-            r.routes.extend(routes);
+            r.routes.extend(expanded.routes);
             // The router's firewall marks each packet from an ENI link with the table
             // of the link's subnet (`link_table`); one rule per table, not per ENI.
             r.rules.insert(Rule {

@@ -27,3 +27,16 @@ pub use state::{
     Address, DevName, HostState, LOCAL_RULE_LAST, NftTable, NsState, Route, RouteKind, Rule,
     RuleSelector, VethEnd, VethPair,
 };
+
+/// The shipped example's network, for unit tests.
+#[cfg(test)]
+pub(crate) fn example_network() -> cove_model::Network {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/secure-compute.yaml"
+    ))
+    .expect("example");
+    cove_model::validate::validate_text(&text)
+        .network
+        .expect("valid")
+}

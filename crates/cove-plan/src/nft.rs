@@ -194,8 +194,13 @@ fn sg_chain(
 
 /// The host router's table: a static part that depends on the VPCs' subnets, ACLs,
 /// security-group combinations and gateways; everything per ENI lives in sets and
-/// maps.
-pub fn router_table(net: &Network, names: &Names<'_>) -> NftTable {
+/// maps. `peer_hosts`: the peer ENIs each route table (by mark) reaches over a
+/// peering, as [`routing::route_table`] expanded them.
+pub fn router_table(
+    net: &Network,
+    names: &Names<'_>,
+    peer_hosts: &[(u32, routing::PeerHost)],
+) -> NftTable {
     let mut out = String::new();
     let mut el = Elements::new();
     // Per-link data.
@@ -328,20 +333,17 @@ pub fn router_table(net: &Network, names: &Names<'_>) -> NftTable {
             }
         }
     }
+    // Peering routes: the flow to a peer ENI is tracked in the peering's zone.
+    for (mark, h) in peer_hosts {
+        let ip = net.enis[h.eni.index()].private_ip;
+        let z = zones.peering(h.peering);
+        add(&mut el, "peer_zone", format!("{mark} . {ip} : {z}"));
+    }
     let mut has_igw = false;
     let mut has_endpoint_link = false;
     for (v, vpc) in net.vpcs.iter().enumerate() {
         let v = VpcId(cove_model::lookup::index_u32(v));
         let zone = zones.vpc(v);
-        // Peering routes: the flow to a peer ENI is tracked in the peering's zone.
-        for j in 0..vpc.route_tables.len() {
-            let mark = routing::route_table_mark(v, j);
-            for h in routing::route_table(net, names, v, j).peer_hosts {
-                let ip = net.enis[h.eni.index()].private_ip;
-                let z = zones.peering(h.peering);
-                add(&mut el, "peer_zone", format!("{mark} . {ip} : {z}"));
-            }
-        }
         if vpc.internet_gateway.is_some() {
             has_igw = true;
             let link = format!("\"{}\"", names.igw_router_link(v));
@@ -602,17 +604,11 @@ mod schema_tests {
     /// arity matches the elements the planner writes.
     #[test]
     fn router_sets_have_schemas_matching_their_elements() {
-        let text = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../examples/secure-compute.yaml"
-        ))
-        .expect("example");
-        let net = cove_model::validate::validate_text(&text)
-            .network
-            .expect("valid");
-        let names = Names::new(&net, "cove");
+        let net = crate::example_network();
+        let state = crate::desired::desired(&net, "cove").expect("layout");
+        let router = Names::new(&net, "cove").router_ns();
         {
-            let t = router_table(&net, &names);
+            let t = state.namespaces[&router].nft.clone().expect("router table");
             for (set, elems) in &t.elements {
                 let schema = set_schema(set).unwrap_or_else(|| panic!("no schema for {set}"));
                 // Security-group rule sets are interval sets; the others are not.

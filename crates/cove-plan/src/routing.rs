@@ -107,11 +107,13 @@ enum Hop {
     Peer { peering: PeeringId, peer: VpcId },
 }
 
-fn dev(name: &str) -> DevName {
+/// An interface name cove generated (`lo` if it were not a valid one).
+pub(crate) fn dev(name: &str) -> DevName {
     DevName::new(name).unwrap_or(DevName::LO)
 }
 
-fn host(ip: Ipv4Addr) -> Ipv4Net {
+/// `ip` as a /32.
+pub(crate) fn host(ip: Ipv4Addr) -> Ipv4Net {
     Ipv4Net::new(ip, 32).unwrap_or_default()
 }
 

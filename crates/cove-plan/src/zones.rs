@@ -99,14 +99,7 @@ mod tests {
 
     #[test]
     fn zones_are_distinct_and_stable() {
-        let text = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../examples/secure-compute.yaml"
-        ))
-        .expect("example");
-        let net = cove_model::validate::validate_text(&text)
-            .network
-            .expect("valid");
+        let net = crate::example_network();
         let z = Zones::new(&net);
         let mut all: Vec<u16> = (0..net.vpcs.len())
             .map(|v| z.vpc(VpcId(index_u32(v))))
