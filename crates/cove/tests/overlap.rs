@@ -93,17 +93,7 @@ fn overlapping_vpcs_share_the_router_without_meeting() {
     let d = Deployment::new("ov");
     let net = network();
     let names = Names::new(&net, &d.prefix);
-    let out = d
-        .cove()
-        .args(["apply", "-f"])
-        .arg(spec())
-        .output()
-        .expect("apply");
-    assert!(
-        out.status.success(),
-        "apply: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    d.apply(&spec());
     let eni = |name: &str| -> EniId { net.find_eni(name).expect("eni") };
     let mut responders = Vec::new();
     let all = [

@@ -53,10 +53,15 @@ impl Deployment {
 
     /// `cove apply -f examples/secure-compute.yaml`, which must succeed.
     pub fn apply_example(&self) {
+        self.apply(&example());
+    }
+
+    /// `cove apply -f SPEC`, which must succeed.
+    pub fn apply(&self, spec: &std::path::Path) {
         let out = self
             .cove()
             .args(["apply", "-f"])
-            .arg(example())
+            .arg(spec)
             .output()
             .expect("apply");
         assert!(
