@@ -659,3 +659,19 @@ fn api_errors_render_lambdas_document() {
         r#"{"errorMessage":"Exceeded maximum allowed payload size (6291556 bytes).","errorType":"RequestEntityTooLarge"}"#
     );
 }
+
+#[test]
+fn response_mode_header_as_lambda_reads_it() {
+    use super::{ResponseMode, response_mode};
+    assert_eq!(response_mode(None), Ok(ResponseMode::Buffered));
+    assert_eq!(response_mode(Some("Buffered")), Ok(ResponseMode::Buffered));
+    assert_eq!(
+        response_mode(Some("streaming")),
+        Ok(ResponseMode::Streaming)
+    );
+    let refused = response_mode(Some("chunky")).expect_err("unknown mode");
+    assert_eq!(
+        (refused.status, refused.error_type),
+        (400, "InvalidFunctionResponseMode")
+    );
+}
