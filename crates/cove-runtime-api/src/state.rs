@@ -512,16 +512,13 @@ impl Machine {
                 body: body.clone(),
             }));
         }
+        // The id of the invocation just answered may come again: Lambda retries an
+        // asynchronous event under its request id, possibly in the same environment.
         if let Some(slot) = &self.slot {
             if slot.phase != Phase::Done {
                 return Err(InvokeFailure::Busy {
                     request_id: invocation.request_id,
                     running: slot.invocation.request_id.clone(),
-                });
-            }
-            if slot.invocation.request_id == invocation.request_id {
-                return Err(InvokeFailure::DuplicateRequestId {
-                    request_id: invocation.request_id,
                 });
             }
         }

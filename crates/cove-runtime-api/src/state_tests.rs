@@ -518,7 +518,7 @@ fn one_invocation_at_a_time() {
 }
 
 #[test]
-fn a_repeated_request_id_is_refused() {
+fn an_answered_request_id_may_come_again_as_a_retry() {
     let mut m = running("a");
     respond(
         &mut m,
@@ -526,12 +526,12 @@ fn a_repeated_request_id_is_refused() {
         ResponseKind::Response,
         BodyRead::Complete(Bytes::new()),
     );
-    assert_eq!(
-        m.invoke(inv("a")),
-        Err(InvokeFailure::DuplicateRequestId {
-            request_id: "a".to_owned()
-        })
-    );
+    // Lambda retries an asynchronous event under its request id.
+    assert_eq!(m.invoke(inv("a")), Ok(InvokeStep::Queued));
+    assert!(matches!(
+        m.next_invocation(),
+        Ok(NextStep::Deliver { ref invocation, .. }) if invocation.request_id == "a"
+    ));
 }
 
 #[test]
