@@ -205,7 +205,7 @@ async fn run_queue(weak: Weak<Shared>, name: String, queue: Arc<Queue>) {
                 s.event_log(
                     &name,
                     &format!(
-                        "EVENT RequestId: {} dropped: the function was deleted",
+                        "EVENT RequestId: {} dropped: the function is no longer served (deleted, or cove serve stopped)",
                         e.request_id
                     ),
                 );
