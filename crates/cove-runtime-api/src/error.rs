@@ -36,14 +36,6 @@ pub enum InvokeFailure {
         /// The invocation that occupies the environment.
         running: String,
     },
-    /// The request id is the one of the environment's current invocation.
-    #[error(
-        "invocation {request_id} refused: this environment already has an invocation with that request id; give every invocation a fresh id"
-    )]
-    DuplicateRequestId {
-        /// The repeated request id.
-        request_id: String,
-    },
     /// A field of the invocation cannot be sent to the runtime.
     #[error("invocation field `{field}` {problem}; {fix}")]
     InvalidField {

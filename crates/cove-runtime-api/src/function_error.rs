@@ -162,6 +162,26 @@ pub fn response_too_large(limit: usize) -> InvokeOutcome {
     }
 }
 
+/// The error type Lambda records when the runtime posts a response with an unknown
+/// `Lambda-Runtime-Function-Response-Mode`.
+pub const RUNTIME_INVALID_RESPONSE_MODE_HEADER: &str = "Runtime.InvalidResponseModeHeader";
+
+/// The invoker's document when the runtime posted a response with an unknown
+/// `Lambda-Runtime-Function-Response-Mode` (the invocation ends with it).
+pub fn invalid_response_mode(value: &str) -> InvokeOutcome {
+    let message = format!(
+        "Invalid function response mode {value:?}: the runtime must send Lambda-Runtime-Function-Response-Mode buffered or streaming, or no such header"
+    );
+    InvokeOutcome::FunctionError {
+        error_type: RUNTIME_INVALID_RESPONSE_MODE_HEADER.to_owned(),
+        body: ErrorDocument {
+            error_message: &message,
+            error_type: RUNTIME_INVALID_RESPONSE_MODE_HEADER,
+        }
+        .to_bytes(),
+    }
+}
+
 /// The invoker's document when the runtime's upload of a response or error broke off
 /// before its end.
 pub fn truncated_response(request_id: &str) -> InvokeOutcome {

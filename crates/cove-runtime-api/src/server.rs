@@ -18,7 +18,9 @@ use tokio::task::JoinSet;
 use crate::api::{Lifecycle, Shared};
 use crate::function_error::ERROR_TYPE_HEADER;
 use crate::route::{Route, route};
-use crate::state::{ApiError, BodyRead, NextStep, ResponseKind};
+use crate::state::{
+    ApiError, BodyRead, NextStep, RESPONSE_MODE_HEADER, ResponseKind, response_mode,
+};
 use crate::types::Invocation;
 
 /// Accepts connections until `stop` turns true; then every connection task is aborted
@@ -172,6 +174,22 @@ async fn answer(
     if let Err(refused) = began {
         drain(body).await;
         return error(&refused);
+    }
+    let mode = header(headers, RESPONSE_MODE_HEADER);
+    if kind == ResponseKind::Response && response_mode(mode).is_err() {
+        drain(body).await;
+        let mut inner = shared.lock();
+        let refused =
+            inner
+                .machine
+                .refuse_response_mode(request_id, kind, mode.unwrap_or_default());
+        if let Some((id, outcome)) = refused.outcome {
+            inner.complete(&id, outcome);
+        }
+        return match refused.reply {
+            Ok(()) => accepted(),
+            Err(e) => error(&e),
+        };
     }
     // From here on the upload must end in `finish_response`, even if this future is
     // dropped mid-body (the connection went away): the guard does it then.

@@ -102,6 +102,31 @@ pub const REQUEST_ENTITY_TOO_LARGE: &str = "RequestEntityTooLarge";
 pub const TRUNCATED_HTTP_REQUEST: &str = "TruncatedHTTPRequest";
 /// The error type of an internal failure.
 pub const INTERNAL_SERVER_ERROR: &str = "InternalServerError";
+/// The error type of a response with an unknown response mode.
+pub const INVALID_FUNCTION_RESPONSE_MODE: &str = "InvalidFunctionResponseMode";
+/// The header naming how the runtime sends a response (`buffered` or `streaming`).
+pub const RESPONSE_MODE_HEADER: &str = "Lambda-Runtime-Function-Response-Mode";
+
+/// How the runtime sends a response (`Lambda-Runtime-Function-Response-Mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResponseMode {
+    /// The whole body at once (also what no header means).
+    Buffered,
+    /// A chunked stream (read to its end: cove does not stream to the invoker yet).
+    Streaming,
+}
+
+/// Lambda's reading of `Lambda-Runtime-Function-Response-Mode`: absent is buffered,
+/// `buffered` and `streaming` in any case are themselves, anything else is
+/// `400 InvalidFunctionResponseMode`.
+pub fn response_mode(header: Option<&str>) -> Result<ResponseMode, ApiError> {
+    match header {
+        None => Ok(ResponseMode::Buffered),
+        Some(v) if v.eq_ignore_ascii_case("buffered") => Ok(ResponseMode::Buffered),
+        Some(v) if v.eq_ignore_ascii_case("streaming") => Ok(ResponseMode::Streaming),
+        Some(_) => Err(ApiError::invalid_response_mode()),
+    }
+}
 
 impl ApiError {
     /// `400 InvalidRequestID`: the path's id is not the current invocation's.
@@ -141,6 +166,16 @@ impl ApiError {
             status: 400,
             error_type: TRUNCATED_HTTP_REQUEST,
             message: "HTTP request detected as truncated".to_owned(),
+        }
+    }
+
+    /// `400 InvalidFunctionResponseMode`: an unknown
+    /// `Lambda-Runtime-Function-Response-Mode`.
+    pub fn invalid_response_mode() -> Self {
+        ApiError {
+            status: 400,
+            error_type: INVALID_FUNCTION_RESPONSE_MODE,
+            message: "Invalid function response mode".to_owned(),
         }
     }
 
@@ -395,6 +430,36 @@ impl Machine {
         Finished { reply, outcome }
     }
 
+    /// The response begun with [`Machine::begin_response`] names an unknown response
+    /// mode (`value`): as Lambda does, the invocation ends with the function error
+    /// `Runtime.InvalidResponseModeHeader` and the runtime gets
+    /// `400 InvalidFunctionResponseMode`.
+    pub fn refuse_response_mode(
+        &mut self,
+        request_id: &str,
+        kind: ResponseKind,
+        value: &str,
+    ) -> Finished {
+        match &mut self.slot {
+            Some(slot)
+                if self.runtime == kind.state() && slot.invocation.request_id == request_id =>
+            {
+                self.runtime = RuntimeState::ResponseSent;
+                slot.phase = Phase::Done;
+                let outcome = function_error::invalid_response_mode(value);
+                Finished {
+                    reply: Err(ApiError::invalid_response_mode()),
+                    outcome: (!slot.abandoned)
+                        .then(|| (slot.invocation.request_id.clone(), outcome)),
+                }
+            }
+            _ => Finished {
+                reply: Err(ApiError::internal()),
+                outcome: None,
+            },
+        }
+    }
+
     /// `POST /runtime/init/error`, with the request's `Lambda-Runtime-Function-Error-Type`
     /// and `Content-Type`. Allowed only during init; a body over the limit or broken
     /// off is refused without a transition (the runtime may post again).
@@ -447,16 +512,13 @@ impl Machine {
                 body: body.clone(),
             }));
         }
+        // The id of the invocation just answered may come again: Lambda retries an
+        // asynchronous event under its request id, possibly in the same environment.
         if let Some(slot) = &self.slot {
             if slot.phase != Phase::Done {
                 return Err(InvokeFailure::Busy {
                     request_id: invocation.request_id,
                     running: slot.invocation.request_id.clone(),
-                });
-            }
-            if slot.invocation.request_id == invocation.request_id {
-                return Err(InvokeFailure::DuplicateRequestId {
-                    request_id: invocation.request_id,
                 });
             }
         }
@@ -547,7 +609,7 @@ pub fn validate(invocation: &Invocation) -> Result<(), InvokeFailure> {
             return Err(InvokeFailure::InvalidField {
                 field,
                 problem: format!("has a byte at offset {bad} that an HTTP header cannot carry"),
-                fix: "send visible ASCII only (base64-encode client contexts, JSON-escape identities)",
+                fix: "send visible ASCII only (escape non-ASCII characters in JSON as \\uXXXX)",
             });
         }
     }

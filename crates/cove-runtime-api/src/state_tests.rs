@@ -518,7 +518,7 @@ fn one_invocation_at_a_time() {
 }
 
 #[test]
-fn a_repeated_request_id_is_refused() {
+fn an_answered_request_id_may_come_again_as_a_retry() {
     let mut m = running("a");
     respond(
         &mut m,
@@ -526,12 +526,12 @@ fn a_repeated_request_id_is_refused() {
         ResponseKind::Response,
         BodyRead::Complete(Bytes::new()),
     );
-    assert_eq!(
-        m.invoke(inv("a")),
-        Err(InvokeFailure::DuplicateRequestId {
-            request_id: "a".to_owned()
-        })
-    );
+    // Lambda retries an asynchronous event under its request id.
+    assert_eq!(m.invoke(inv("a")), Ok(InvokeStep::Queued));
+    assert!(matches!(
+        m.next_invocation(),
+        Ok(NextStep::Deliver { ref invocation, .. }) if invocation.request_id == "a"
+    ));
 }
 
 #[test]
@@ -657,5 +657,21 @@ fn api_errors_render_lambdas_document() {
     assert_eq!(
         std::str::from_utf8(&raw).expect("utf-8"),
         r#"{"errorMessage":"Exceeded maximum allowed payload size (6291556 bytes).","errorType":"RequestEntityTooLarge"}"#
+    );
+}
+
+#[test]
+fn response_mode_header_as_lambda_reads_it() {
+    use super::{ResponseMode, response_mode};
+    assert_eq!(response_mode(None), Ok(ResponseMode::Buffered));
+    assert_eq!(response_mode(Some("Buffered")), Ok(ResponseMode::Buffered));
+    assert_eq!(
+        response_mode(Some("streaming")),
+        Ok(ResponseMode::Streaming)
+    );
+    let refused = response_mode(Some("chunky")).expect_err("unknown mode");
+    assert_eq!(
+        (refused.status, refused.error_type),
+        (400, "InvalidFunctionResponseMode")
     );
 }

@@ -31,8 +31,9 @@ pub struct Invocation {
     pub invoked_function_arn: String,
     /// The X-Ray tracing header (`Lambda-Runtime-Trace-Id`), if any.
     pub trace_id: Option<String>,
-    /// The client context, base64-encoded JSON as Lambda passes it
-    /// (`Lambda-Runtime-Client-Context`), if any.
+    /// The client context as Lambda passes it to the runtime
+    /// (`Lambda-Runtime-Client-Context`): the JSON object itself, which the invoker
+    /// sent base64-encoded, if any.
     pub client_context: Option<String>,
     /// The Cognito identity JSON (`Lambda-Runtime-Cognito-Identity`), if any.
     pub cognito_identity: Option<String>,

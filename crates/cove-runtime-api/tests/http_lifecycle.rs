@@ -6,7 +6,7 @@ mod common;
 
 use bytes::Bytes;
 use common::{Client, info, invocation, serve, within};
-use cove_runtime_api::{InitFailure, InvokeFailure, InvokeOutcome, RuntimeApi};
+use cove_runtime_api::{InitFailure, InvokeFailure, InvokeOutcome, RuntimeApi, RuntimeState};
 
 #[tokio::test]
 async fn one_invocation_at_a_time() {
@@ -30,12 +30,6 @@ async fn one_invocation_at_a_time() {
         );
         assert_eq!(runtime.respond("first", b"1").await.status, 202);
         assert!(first.await.unwrap().is_ok());
-        assert_eq!(
-            api.invoke(invocation("first", "{}")).await,
-            Err(InvokeFailure::DuplicateRequestId {
-                request_id: "first".to_owned()
-            })
-        );
         let invalid = api.invoke(invocation("has space", "{}")).await;
         assert!(
             matches!(
@@ -225,4 +219,61 @@ fn serve_needs_a_tokio_runtime() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let error = RuntimeApi::serve(listener, info()).unwrap_err();
     assert!(error.to_string().contains("tokio runtime"), "{error}");
+}
+
+#[tokio::test]
+async fn response_modes_buffered_and_streaming_pass_and_an_unknown_one_is_400() {
+    within(async {
+        let api = serve();
+        let mut runtime = Client::connect(api.local_addr()).await;
+        for (id, mode, status) in [
+            ("m1", "buffered", 202),
+            ("m2", "STREAMING", 202),
+            ("m3", "bogus", 400),
+        ] {
+            let invoke = {
+                let api = api.clone();
+                tokio::spawn(async move { api.invoke(invocation(id, "{}")).await })
+            };
+            assert_eq!(
+                runtime.next().await.header("Lambda-Runtime-Aws-Request-Id"),
+                Some(id)
+            );
+            let reply = runtime
+                .request(
+                    "POST",
+                    &format!("/2018-06-01/runtime/invocation/{id}/response"),
+                    &[("Lambda-Runtime-Function-Response-Mode", mode)],
+                    b"{\"ok\":true}",
+                )
+                .await;
+            assert_eq!(reply.status, status, "{mode}: {}", reply.text());
+            let outcome = invoke.await.unwrap().unwrap();
+            if status == 400 {
+                assert_eq!(
+                    reply.json(),
+                    serde_json::json!({
+                        "errorMessage": "Invalid function response mode",
+                        "errorType": "InvalidFunctionResponseMode"
+                    })
+                );
+                match outcome {
+                    InvokeOutcome::FunctionError { error_type, body } => {
+                        assert_eq!(error_type, "Runtime.InvalidResponseModeHeader");
+                        let doc: serde_json::Value = serde_json::from_slice(&body).unwrap();
+                        assert_eq!(doc["errorType"], "Runtime.InvalidResponseModeHeader");
+                    }
+                    other => panic!("{other:?}"),
+                }
+            } else {
+                assert!(
+                    matches!(outcome, InvokeOutcome::Response { ref body, .. } if body.as_ref() == b"{\"ok\":true}"),
+                    "{outcome:?}"
+                );
+            }
+        }
+        // The invocation ended: the runtime goes on with the next one.
+        assert_eq!(api.runtime_state(), RuntimeState::ResponseSent);
+    })
+    .await;
 }

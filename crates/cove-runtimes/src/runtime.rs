@@ -55,6 +55,8 @@ const AWS_ONLY: &[&str] = &[
     "python3.14",
     "ruby2.5",
     "ruby2.7",
+    "ruby3.2",
+    "ruby3.3",
     "ruby3.4",
     "java8",
     "java8.al2",
@@ -85,13 +87,15 @@ impl Runtime {
     }
 
     /// Every spelling [`FromStr`] accepts for this runtime, canonical name first
-    /// (AWS's identifiers included: `nodejs20.x`, `go1.x`, `ruby3.2`, `provided.al2`, …).
+    /// (AWS's identifiers included: `nodejs20.x`, `go1.x`, `provided.al2`, …). An AWS
+    /// identifier is accepted only where cove really runs that version: `ruby3.2` and
+    /// `ruby3.3` are not (Debian's Ruby is 3.1), so they are refused.
     pub fn spellings(self) -> &'static [&'static str] {
         match self {
             Runtime::Python311 => &["python3.11"],
             Runtime::Nodejs20 => &["nodejs20", "nodejs20.x"],
             Runtime::Go => &["go", "go1.x"],
-            Runtime::Ruby31 => &["ruby3.1", "ruby3.2", "ruby3.3"],
+            Runtime::Ruby31 => &["ruby3.1"],
             Runtime::Provided => &["provided", "provided.al2", "provided.al2023"],
         }
     }
@@ -189,7 +193,7 @@ mod tests {
     fn aws_identifiers_map_to_cove_runtimes() {
         assert_eq!("nodejs20.x".parse(), Ok(Runtime::Nodejs20));
         assert_eq!("go1.x".parse(), Ok(Runtime::Go));
-        assert_eq!("ruby3.3".parse(), Ok(Runtime::Ruby31));
+        assert_eq!("ruby3.1".parse(), Ok(Runtime::Ruby31));
         assert_eq!("provided.al2023".parse(), Ok(Runtime::Provided));
     }
 
@@ -235,6 +239,21 @@ mod tests {
         assert_eq!(err.aws_code(), "InvalidParameterValueException");
         assert!(err.to_string().contains("java21"));
         assert!(err.to_string().contains("python3.11"));
+    }
+
+    #[test]
+    fn versions_cove_does_not_run_are_refused_with_what_it_has() {
+        // Ruby 3.2 and 3.3 ran on Ruby 3.1 before: a runtime is provided or refused.
+        for v in ["ruby3.2", "ruby3.3"] {
+            let err = v.parse::<Runtime>().expect_err(v);
+            assert_eq!(err.aws_code(), "InvalidParameterValueException", "{v}");
+            let msg = err.to_string();
+            assert!(msg.contains(v) && msg.contains("ruby3.1"), "{msg}");
+            assert!(
+                !msg.contains("ruby3.3]") && !msg.contains("ruby3.3,"),
+                "{msg}"
+            );
+        }
     }
 
     #[test]

@@ -50,6 +50,8 @@ pub(crate) struct Env {
     /// The memory cgroup's high-water mark file (`memory.peak` or
     /// `memory.max_usage_in_bytes`), found once at start, for `REPORT` lines.
     memory_peak: Option<std::path::PathBuf>,
+    /// From the runtime's start to its first `next` (a cold start's `Init Duration`).
+    pub(crate) init_duration: Duration,
     /// The slot, held until the environment is gone.
     _lease: SlotLease,
 }
@@ -131,7 +133,8 @@ pub(crate) async fn start(
     let share = env_share(&running);
     let _ = running.set_cpu(INIT_MILLICPUS.max(share));
     let memory_peak = log.as_ref().and_then(|_| memory_peak_file(&running));
-    let env = Env {
+    let mut env = Env {
+        init_duration: Duration::ZERO,
         memory_peak,
         id,
         slot,
@@ -145,6 +148,7 @@ pub(crate) async fn start(
     tokio::select! {
         ready = env.api.ready() => match ready {
             Ok(()) => {
+                env.init_duration = started.elapsed();
                 let _ = env.running.set_cpu(share);
                 Ok(Started::Ready(env))
             }

@@ -20,8 +20,8 @@ pub enum InvokeError {
         /// Its concurrency.
         concurrency: usize,
     },
-    /// The payload is over Lambda's 6 MB synchronous limit
-    /// (`RequestEntityTooLargeException`, 413).
+    /// The payload is over Lambda's limit: 6 MB synchronous, 1 MB asynchronous
+    /// (`RequestTooLargeException`, 413, the name in Lambda's API model).
     #[error("Request must be smaller than {limit} bytes for the InvokeFunction operation")]
     PayloadTooLarge {
         /// The payload's size.
@@ -34,6 +34,25 @@ pub enum InvokeError {
     InvalidPayload {
         /// What the parser said.
         reason: String,
+    },
+    /// The function name in the path breaks Lambda's constraint
+    /// (`ValidationException`, 400).
+    #[error(transparent)]
+    InvalidName(#[from] crate::http::name::InvalidName),
+    /// `X-Amz-Client-Context` is not base64 of a JSON object
+    /// (`InvalidRequestContentException`, 400).
+    #[error(transparent)]
+    InvalidClientContext(#[from] crate::http::client_context::InvalidClientContext),
+    /// The qualifier after the name and the `Qualifier` parameter differ
+    /// (`InvalidParameterValueException`, 400).
+    #[error(
+        "The derived qualifier from the function name does not match the specified qualifier. (name says {derived}, Qualifier says {given}; give one of them, or the same in both)"
+    )]
+    QualifierMismatch {
+        /// The qualifier after the name.
+        derived: String,
+        /// The `Qualifier` query parameter.
+        given: String,
     },
     /// cove itself failed (`ServiceException`, 500).
     #[error("the function service failed to run the invocation")]
@@ -50,8 +69,12 @@ impl InvokeError {
         match self {
             InvokeError::NotFound { .. } => "ResourceNotFoundException",
             InvokeError::Throttled { .. } => "TooManyRequestsException",
-            InvokeError::PayloadTooLarge { .. } => "RequestEntityTooLargeException",
-            InvokeError::InvalidPayload { .. } => "InvalidRequestContentException",
+            InvokeError::PayloadTooLarge { .. } => "RequestTooLargeException",
+            InvokeError::InvalidPayload { .. } | InvokeError::InvalidClientContext(_) => {
+                "InvalidRequestContentException"
+            }
+            InvokeError::InvalidName(_) => "ValidationException",
+            InvokeError::QualifierMismatch { .. } => "InvalidParameterValueException",
             InvokeError::Service { .. } => "ServiceException",
         }
     }
@@ -62,7 +85,10 @@ impl InvokeError {
             InvokeError::NotFound { .. } => 404,
             InvokeError::Throttled { .. } => 429,
             InvokeError::PayloadTooLarge { .. } => 413,
-            InvokeError::InvalidPayload { .. } => 400,
+            InvokeError::InvalidPayload { .. }
+            | InvokeError::InvalidName(_)
+            | InvokeError::InvalidClientContext(_)
+            | InvokeError::QualifierMismatch { .. } => 400,
             InvokeError::Service { .. } => 500,
         }
     }

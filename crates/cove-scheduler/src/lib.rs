@@ -16,9 +16,14 @@
 
 mod environment;
 mod error;
+pub mod events;
 pub mod http;
 mod lease;
 mod scheduler;
 
 pub use crate::error::{InvokeError, SchedulerError};
-pub use crate::scheduler::{InvokeRequest, InvokeResult, Scheduler, SchedulerConfig};
+pub use crate::events::AsyncConfig;
+pub use crate::scheduler::{
+    InvokeRequest, InvokeResult, MAX_ASYNC_PAYLOAD_BYTES, MAX_PAYLOAD_BYTES, Scheduler,
+    SchedulerConfig,
+};

@@ -16,12 +16,16 @@ use cove_sandbox::Sandbox;
 
 use crate::environment::{self, Env, Started};
 use crate::error::{InvokeError, SchedulerError};
+use crate::events::{self, AsyncConfig, Event, Queue};
 
 /// How much of an invocation's log `X-Amz-Log-Type: Tail` returns (Lambda's 4 KB).
 pub const LOG_TAIL_BYTES: u64 = 4096;
 
 /// Lambda's limit on a synchronous invocation's payload (6 MB).
 pub const MAX_PAYLOAD_BYTES: usize = 6 * 1024 * 1024;
+
+/// Lambda's limit on an asynchronous invocation's payload (1 MB).
+pub const MAX_ASYNC_PAYLOAD_BYTES: usize = 1024 * 1024;
 
 /// How the scheduler runs environments.
 #[derive(Debug, Clone)]
@@ -49,12 +53,16 @@ pub struct SchedulerConfig {
 pub struct InvokeRequest {
     /// The event (JSON).
     pub payload: Bytes,
-    /// Base64 client context (`X-Amz-Client-Context`).
+    /// The client context JSON the runtime receives (`Lambda-Runtime-Client-Context`),
+    /// decoded from the invoker's base64 `X-Amz-Client-Context`.
     pub client_context: Option<String>,
     /// X-Ray trace header.
     pub trace_id: Option<String>,
     /// Return the end of the invocation's log (`X-Amz-Log-Type: Tail`).
     pub log_tail: bool,
+    /// The request id to run it under (an asynchronous event keeps one through its
+    /// retries); none: a new one.
+    pub request_id: Option<String>,
 }
 
 /// What the function answered.
@@ -88,6 +96,9 @@ pub(crate) struct Shared {
     requests: AtomicU64,
     functions: Mutex<HashMap<String, Arc<FunctionRuntime>>>,
     epoch: Instant,
+    async_config: Mutex<AsyncConfig>,
+    /// The asynchronous events of each function, by name.
+    queues: Mutex<HashMap<String, Arc<Queue>>>,
 }
 
 impl Shared {
@@ -102,12 +113,14 @@ impl Shared {
 }
 
 /// One function's configuration, pool and live environments.
-struct FunctionRuntime {
-    config: Arc<FunctionConfig>,
+pub(crate) struct FunctionRuntime {
+    pub(crate) config: Arc<FunctionConfig>,
     state: Mutex<FnState>,
     /// Replaced by a new configuration (or removed): environments that finish an
     /// invocation end instead of waiting for the next one.
     retired: std::sync::atomic::AtomicBool,
+    /// Notified whenever an environment is handed back (queued events wait on it).
+    freed: Arc<tokio::sync::Notify>,
 }
 
 struct FnState {
@@ -174,6 +187,8 @@ impl Scheduler {
             requests: AtomicU64::new(0),
             functions: Mutex::new(HashMap::new()),
             epoch: Instant::now(),
+            async_config: Mutex::new(AsyncConfig::default()),
+            queues: Mutex::new(HashMap::new()),
         });
         let scheduler = Scheduler { shared };
         scheduler.set_functions(functions);
@@ -217,6 +232,7 @@ impl Scheduler {
                                 envs: HashMap::new(),
                             }),
                             retired: std::sync::atomic::AtomicBool::new(false),
+                            freed: Arc::new(tokio::sync::Notify::new()),
                         }),
                     );
                 }
@@ -270,21 +286,108 @@ impl Scheduler {
     ) -> Result<InvokeResult, InvokeError> {
         let t0 = Instant::now();
         let f = self.function(name)?;
-        if req.payload.len() > MAX_PAYLOAD_BYTES {
-            return Err(InvokeError::PayloadTooLarge {
-                size: req.payload.len(),
-                limit: MAX_PAYLOAD_BYTES,
-            });
+        check_payload(&req.payload, MAX_PAYLOAD_BYTES)?;
+        self.place(&f, None, req, t0).await
+    }
+
+    /// Queues an asynchronous invocation of `name` (`Event`): it runs when an
+    /// environment is free, with Lambda's retries (see [`crate::events`]). Returns its
+    /// request id. The payload is checked now: too large or not JSON is refused.
+    pub fn invoke_async(&self, name: &str, req: InvokeRequest) -> Result<String, InvokeError> {
+        self.function(name)?;
+        check_payload(&req.payload, MAX_ASYNC_PAYLOAD_BYTES)?;
+        let request_id = req.request_id.clone().unwrap_or_else(|| self.request_id());
+        let queue = {
+            let mut queues = self.shared.queues.lock().unwrap_or_else(|e| e.into_inner());
+            Arc::clone(queues.entry(name.to_owned()).or_default())
+        };
+        let now = Instant::now();
+        queue.push(Event {
+            request_id: request_id.clone(),
+            request: req,
+            received: now,
+            due: now,
+            tally: events::Tally::default(),
+        });
+        events::ensure_running(&self.shared, name, &queue);
+        Ok(request_id)
+    }
+
+    /// How asynchronous invocations are retried and aged from now on.
+    pub fn set_async_config(&self, config: AsyncConfig) {
+        *self
+            .shared
+            .async_config
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = config;
+    }
+
+    /// How asynchronous invocations are retried and aged.
+    pub fn async_config(&self) -> AsyncConfig {
+        *self
+            .shared
+            .async_config
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Asynchronous events of `name` waiting to run (retries included).
+    pub fn queued_events(&self, name: &str) -> usize {
+        let queues = self.shared.queues.lock().unwrap_or_else(|e| e.into_inner());
+        queues.get(name).map_or(0, |q| q.len())
+    }
+
+    pub(crate) fn from_shared(shared: Arc<Shared>) -> Scheduler {
+        Scheduler { shared }
+    }
+
+    /// The function's runtime and the notification of its freed environments.
+    pub(crate) fn function_runtime(
+        &self,
+        name: &str,
+    ) -> Option<(Arc<FunctionRuntime>, Arc<tokio::sync::Notify>)> {
+        let f = self.function(name).ok()?;
+        let freed = Arc::clone(&f.freed);
+        Some((f, freed))
+    }
+
+    /// A placement for one invocation of `f`, unless every environment is busy.
+    pub(crate) fn try_place(&self, f: &FunctionRuntime) -> Option<Placement> {
+        match f.lock().pool.acquire() {
+            Placement::Throttled => None,
+            p => Some(p),
         }
-        if !req.payload.is_empty() {
-            if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&req.payload) {
-                return Err(InvokeError::InvalidPayload {
-                    reason: e.to_string(),
-                });
-            }
+    }
+
+    /// Appends a line to the function's asynchronous-events log, if logs are kept.
+    pub(crate) fn event_log(&self, function: &str, line: &str) {
+        use std::io::Write;
+        let Some(dir) = &self.shared.config.log_dir else {
+            return;
+        };
+        let dir = dir.join(function);
+        let _ = std::fs::create_dir_all(&dir);
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("async-events.log"))
+        {
+            let _ = writeln!(f, "{line}");
         }
+    }
+
+    /// Runs an invocation of `f`: in the environment `first` names, else wherever the
+    /// pool places it (warm, cold, or throttled).
+    pub(crate) async fn place(
+        &self,
+        f: &Arc<FunctionRuntime>,
+        mut first: Option<Placement>,
+        req: InvokeRequest,
+        t0: Instant,
+    ) -> Result<InvokeResult, InvokeError> {
+        let name = f.config.name.as_str();
         loop {
-            let placement = f.lock().pool.acquire();
+            let placement = first.take().unwrap_or_else(|| f.lock().pool.acquire());
             match placement {
                 Placement::Throttled => {
                     return Err(InvokeError::Throttled {
@@ -295,15 +398,15 @@ impl Scheduler {
                 Placement::Warm { slot, .. } => {
                     let env = f.lock().envs.get(&slot).cloned();
                     let Some(env) = env else {
-                        self.finish(&f, slot, Finish::Destroyed);
+                        self.finish(f, slot, Finish::Destroyed);
                         continue;
                     };
                     if env.running.try_wait().is_some() {
                         // Died while idle: replace it, then place the invocation again.
-                        self.destroy(&f, slot, env);
+                        self.destroy(f, slot, env);
                         continue;
                     }
-                    return Ok(self.run(&f, env, req, false, t0).await);
+                    return Ok(self.run(f, env, req, false, t0).await);
                 }
                 Placement::Cold { slot, env: id } => {
                     match environment::start(&self.shared, &f.config, slot, id).await {
@@ -318,7 +421,7 @@ impl Scheduler {
                                         source: SchedulerError::Pool { source },
                                     })?;
                             }
-                            return Ok(self.run(&f, env, req, true, t0).await);
+                            return Ok(self.run(f, env, req, true, t0).await);
                         }
                         Ok(Started::InitFailed {
                             env,
@@ -326,13 +429,13 @@ impl Scheduler {
                             body,
                         }) => {
                             let id = env.id;
-                            self.destroy(&f, slot, Arc::new(env));
+                            self.destroy(f, slot, Arc::new(env));
                             return Ok(InvokeResult {
                                 payload: body,
                                 function_error: Some("Unhandled".to_owned()),
                                 error_type: Some(error_type),
                                 cold_start: true,
-                                request_id: self.request_id(),
+                                request_id: req.request_id.unwrap_or_else(|| self.request_id()),
                                 environment: id,
                                 duration: t0.elapsed(),
                                 log_tail: None,
@@ -343,7 +446,7 @@ impl Scheduler {
                             continue;
                         }
                         Err(source) => {
-                            self.finish(&f, slot, Finish::Destroyed);
+                            self.finish(f, slot, Finish::Destroyed);
                             return Err(InvokeError::Service { source });
                         }
                     }
@@ -394,7 +497,7 @@ impl Scheduler {
         cold_start: bool,
         t0: Instant,
     ) -> InvokeResult {
-        let request_id = self.request_id();
+        let request_id = req.request_id.unwrap_or_else(|| self.request_id());
         let timeout = Duration::from_secs(u64::from(f.config.timeout_s));
         let deadline_ms = SystemTime::now()
             .checked_add(timeout)
@@ -446,8 +549,17 @@ impl Scheduler {
             let used = env
                 .max_memory_used_mb()
                 .map_or_else(String::new, |mb| format!("\tMax Memory Used: {mb} MB"));
+            // Lambda reports the initialization on a cold start's line only.
+            let init = if cold_start {
+                format!(
+                    "\tInit Duration: {:.2} ms",
+                    env.init_duration.as_secs_f64() * 1000.0
+                )
+            } else {
+                String::new()
+            };
             env.log_line(&format!(
-                "END RequestId: {request_id}\nREPORT RequestId: {request_id}\tDuration: {ms:.2} ms\tBilled Duration: {} ms\tMemory Size: {} MB{used}",
+                "END RequestId: {request_id}\nREPORT RequestId: {request_id}\tDuration: {ms:.2} ms\tBilled Duration: {} ms\tMemory Size: {} MB{used}{init}",
                 ms.ceil(),
                 f.config.memory_mb
             ));
@@ -491,6 +603,8 @@ impl Scheduler {
         }
         // A refused transition means the slot was already handed back (retired).
         let _ = st.pool.finish(slot, how, now);
+        drop(st);
+        f.freed.notify_waiters();
     }
 
     /// Ends `env` in the background; its slot becomes free once it is gone.
@@ -557,6 +671,25 @@ impl Scheduler {
             }
         }
     }
+}
+
+/// Refuses a payload over `limit` bytes (`RequestTooLargeException`) or one that is
+/// not JSON (`InvalidRequestContentException`); an empty payload is allowed.
+fn check_payload(payload: &[u8], limit: usize) -> Result<(), InvokeError> {
+    if payload.len() > limit {
+        return Err(InvokeError::PayloadTooLarge {
+            size: payload.len(),
+            limit,
+        });
+    }
+    if !payload.is_empty() {
+        if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(payload) {
+            return Err(InvokeError::InvalidPayload {
+                reason: e.to_string(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Whether the cove process that launched environment `id` (`p<pid>-…`) still runs:

@@ -326,7 +326,7 @@ fn invoke_api_and_function_urls() {
     assert_eq!(status, 413, "{head}");
     assert!(
         head.to_ascii_lowercase()
-            .contains("requestentitytoolargeexception"),
+            .contains("requesttoolargeexception"),
         "{head}"
     );
     let (status, head, body) = http(

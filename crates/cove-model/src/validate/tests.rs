@@ -567,6 +567,9 @@ fn bad_functions() {
     expect_one(&v, LambdaValidation, &format!("{path}.runtime"));
     let v = with_function(&GOOD_FN.replace("python3.11", "java21"));
     expect_one(&v, LambdaInvalidParameterValue, &format!("{path}.runtime"));
+    // A version cove would only approximate (Ruby 3.3 on Ruby 3.1) is refused too.
+    let v = with_function(&GOOD_FN.replace("python3.11", "ruby3.3"));
+    expect_one(&v, LambdaInvalidParameterValue, &format!("{path}.runtime"));
     let v = with_function(&format!("{GOOD_FN}, memory: 64"));
     expect_one(&v, LambdaInvalidParameterValue, &format!("{path}.memory"));
     let v = with_function(&format!("{GOOD_FN}, timeout: 901"));

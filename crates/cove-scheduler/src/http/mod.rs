@@ -3,24 +3,35 @@
 //! * `POST /2015-03-31/functions/{name}/invocations` — `Invoke` (invocation types
 //!   `RequestResponse`, `Event`, `DryRun`; `X-Amz-Function-Error: Unhandled` on a
 //!   function error; Lambda's error codes in `x-amzn-ErrorType`).
-//! * `GET /2015-03-31/functions/` and `GET /2015-03-31/functions/{name}` —
-//!   `ListFunctions`, `GetFunction` (configuration only).
+//! * `GET /2015-03-31/functions/`, `GET /2015-03-31/functions/{name}` and
+//!   `GET /2015-03-31/functions/{name}/configuration` — `ListFunctions`,
+//!   `GetFunction` (configuration only), `GetFunctionConfiguration`.
+//!
+//! `{name}` is what Lambda accepts in every path ([`name`]): a name, a partial or a
+//! full ARN, optionally with `:QUALIFIER` (only `$LATEST` exists here), percent-encoded;
+//! an invalid one is `400 ValidationException`. `Event` invocations are queued
+//! ([`crate::events`]); the client context is decoded for the runtime
+//! ([`client_context`]).
 //! * Function URLs: any request to `/url/{name}/{path…}`, or with a `Host` of
 //!   `{name}.lambda-url.…`, becomes an API Gateway payload-2.0 event ([`url`]).
 
+pub mod client_context;
+pub mod name;
 pub mod url;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use bytes::{Bytes, BytesMut};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::header::HeaderValue;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use serde_json::json;
+
+use cove_functions::config::{DEFAULT_ACCOUNT, DEFAULT_REGION, FunctionConfig};
 
 use crate::scheduler::MAX_PAYLOAD_BYTES;
 use crate::{InvokeError, InvokeRequest, InvokeResult, Scheduler};
@@ -64,10 +75,17 @@ async fn handle(s: &Scheduler, req: Request<Incoming>, peer: SocketAddr) -> Resp
             Some(name) if !name.contains('/') => invoke(s, req, name).await,
             _ => unknown(&path),
         },
-        (&Method::GET, Some(r)) => match r.strip_prefix('/') {
-            Some(name) if !name.contains('/') && !name.is_empty() => get(s, name),
-            _ => unknown(&path),
-        },
+        (&Method::GET, Some(r)) => {
+            let query = req.uri().query();
+            match r
+                .strip_prefix('/')
+                .map(|r| r.split_once('/').unwrap_or((r, "")))
+            {
+                Some((name, "")) if !name.is_empty() => get(s, name, query, false),
+                Some((name, "configuration")) => get(s, name, query, true),
+                _ => unknown(&path),
+            }
+        }
         _ => unknown(&path),
     }
 }
@@ -138,25 +156,89 @@ fn unknown(path: &str) -> Resp {
     )
 }
 
+/// Most bytes of an oversized body read (and dropped) so that the client, which sends
+/// its whole body before it reads the answer, gets `RequestTooLargeException` rather
+/// than a reset connection.
+const DRAIN_LIMIT: usize = 64 * 1024 * 1024;
+
+/// Reads a request's body, at most [`MAX_PAYLOAD_BYTES`]; a longer one is read to its
+/// end (up to [`DRAIN_LIMIT`]) and refused.
 async fn read_body(
     req: Request<Incoming>,
 ) -> Result<(hyper::http::request::Parts, Bytes), InvokeError> {
-    let (parts, body) = req.into_parts();
-    match Limited::new(body, MAX_PAYLOAD_BYTES + 1).collect().await {
-        Ok(c) => {
-            let b = c.to_bytes();
-            if b.len() > MAX_PAYLOAD_BYTES {
-                return Err(InvokeError::PayloadTooLarge {
-                    size: b.len(),
-                    limit: MAX_PAYLOAD_BYTES,
-                });
-            }
-            Ok((parts, b))
+    let (parts, mut body) = req.into_parts();
+    let mut kept = BytesMut::new();
+    let mut total = 0usize;
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame.map(hyper::body::Frame::into_data) else {
+            break;
+        };
+        let Ok(data) = data else { continue };
+        total = total.saturating_add(data.len());
+        if total <= MAX_PAYLOAD_BYTES {
+            kept.extend_from_slice(&data);
+        } else if total > DRAIN_LIMIT {
+            break;
         }
-        Err(_) => Err(InvokeError::PayloadTooLarge {
-            size: MAX_PAYLOAD_BYTES + 1,
+    }
+    if total > MAX_PAYLOAD_BYTES {
+        return Err(InvokeError::PayloadTooLarge {
+            size: total,
             limit: MAX_PAYLOAD_BYTES,
-        }),
+        });
+    }
+    Ok((parts, kept.freeze()))
+}
+
+/// A query parameter's value, percent-decoded.
+fn query_param(query: Option<&str>, key: &str) -> Option<String> {
+    query?.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        (k == key).then(|| name::percent_decode(&v.replace('+', " ")))
+    })
+}
+
+/// The function a path names (see [`name`]) with the `Qualifier` parameter: only
+/// `$LATEST` exists, in the account and region of the function's own ARN.
+fn resolve(
+    s: &Scheduler,
+    raw: &str,
+    query: Option<&str>,
+) -> Result<std::sync::Arc<FunctionConfig>, InvokeError> {
+    let asked = name::parse(raw)?;
+    let qualifier = match (asked.qualifier.clone(), query_param(query, "Qualifier")) {
+        (Some(derived), Some(given)) if derived != given => {
+            return Err(InvokeError::QualifierMismatch { derived, given });
+        }
+        (derived, given) => derived.or(given),
+    };
+    let found = s.functions().into_iter().find(|f| {
+        f.name == asked.name
+            && name::arn_region_account(&f.arn).is_some_and(|(region, account)| {
+                asked.region.as_deref().is_none_or(|r| r == region)
+                    && asked.account.as_deref().is_none_or(|a| a == account)
+            })
+    });
+    match (found, qualifier.as_deref()) {
+        (Some(f), None | Some("$LATEST")) => Ok(f),
+        (found, _) => {
+            let (region, account) = found
+                .as_ref()
+                .and_then(|f| name::arn_region_account(&f.arn))
+                .map_or(
+                    (DEFAULT_REGION.to_owned(), DEFAULT_ACCOUNT.to_owned()),
+                    |(r, a)| (r.to_owned(), a.to_owned()),
+                );
+            let region = asked.region.unwrap_or(region);
+            let account = asked.account.unwrap_or(account);
+            let tail = qualifier.map_or_else(String::new, |q| format!(":{q}"));
+            Err(InvokeError::NotFound {
+                arn: format!(
+                    "arn:aws:lambda:{region}:{account}:function:{}{tail}",
+                    asked.name
+                ),
+            })
+        }
     }
 }
 
@@ -168,40 +250,44 @@ fn header(parts: &hyper::http::request::Parts, name: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
-async fn invoke(s: &Scheduler, req: Request<Incoming>, name: &str) -> Resp {
+async fn invoke(s: &Scheduler, req: Request<Incoming>, raw_name: &str) -> Resp {
+    let f = match resolve(s, raw_name, req.uri().query()) {
+        Ok(f) => f,
+        Err(e) => return invoke_error(&e),
+    };
     let (parts, payload) = match read_body(req).await {
         Ok(x) => x,
         Err(e) => return invoke_error(&e),
     };
-    let request = InvokeRequest {
+    let client_context = match header(&parts, "x-amz-client-context") {
+        Some(b64) => match client_context::decode(&b64) {
+            Ok(json) => Some(json),
+            Err(e) => return invoke_error(&e.into()),
+        },
+        None => None,
+    };
+    let mut request = InvokeRequest {
         payload,
-        client_context: header(&parts, "x-amz-client-context"),
+        client_context,
         trace_id: header(&parts, "x-amzn-trace-id"),
         log_tail: header(&parts, "x-amz-log-type").is_some_and(|t| t == "Tail"),
+        request_id: None,
     };
     let kind = header(&parts, "x-amz-invocation-type").unwrap_or_else(|| "RequestResponse".into());
     match kind.as_str() {
-        "RequestResponse" => match s.invoke(name, request).await {
+        "RequestResponse" => match s.invoke(&f.name, request).await {
             Ok(r) => invoke_ok(&r),
             Err(e) => invoke_error(&e),
         },
-        "DryRun" => match s.functions().iter().any(|f| f.name == name) {
-            true => json_response(204, Bytes::new(), &[]),
-            false => invoke_error(&InvokeError::NotFound {
-                arn: format!("function:{name}"),
-            }),
-        },
+        "DryRun" => json_response(204, Bytes::new(), &[]),
         "Event" => {
-            if !s.functions().iter().any(|f| f.name == name) {
-                return invoke_error(&InvokeError::NotFound {
-                    arn: format!("function:{name}"),
-                });
+            // Lambda hands the client context to synchronous invocations only.
+            request.client_context = None;
+            request.log_tail = false;
+            match s.invoke_async(&f.name, request) {
+                Ok(id) => json_response(202, Bytes::new(), &[("x-amzn-RequestId", id)]),
+                Err(e) => invoke_error(&e),
             }
-            let (s, name) = (s.clone(), name.to_owned());
-            tokio::spawn(async move {
-                let _ = s.invoke(&name, request).await;
-            });
-            json_response(202, Bytes::new(), &[])
         }
         other => error_response(
             "InvalidParameterValueException",
@@ -264,16 +350,20 @@ fn list(s: &Scheduler) -> Resp {
     )
 }
 
-fn get(s: &Scheduler, name: &str) -> Resp {
-    match s.functions().iter().find(|f| f.name == name) {
-        Some(f) => json_response(
-            200,
-            Bytes::from(json!({ "Configuration": configuration(f) }).to_string()),
-            &[],
-        ),
-        None => invoke_error(&InvokeError::NotFound {
-            arn: format!("function:{name}"),
-        }),
+/// `GetFunction` (`{"Configuration": …}`), or with `configuration_only`
+/// `GetFunctionConfiguration` (the same Configuration object alone).
+fn get(s: &Scheduler, raw_name: &str, query: Option<&str>, configuration_only: bool) -> Resp {
+    match resolve(s, raw_name, query) {
+        Ok(f) => {
+            let config = configuration(&f);
+            let body = if configuration_only {
+                config
+            } else {
+                json!({ "Configuration": config })
+            };
+            json_response(200, Bytes::from(body.to_string()), &[])
+        }
+        Err(e) => invoke_error(&e),
     }
 }
 

@@ -22,6 +22,18 @@ pub struct Args {
     /// How environments run.
     #[command(flatten)]
     pub run: RunOptions,
+    /// Seconds before the first retry of an asynchronous (`Event`) invocation that
+    /// failed; the second retry waits twice as long. Lambda: 60. Tests scale it down.
+    #[arg(long, env = "COVE_ASYNC_RETRY_DELAY", default_value_t = 60.0)]
+    pub async_retry_delay: f64,
+    /// Asynchronous events older than this many seconds are dropped without running
+    /// (Lambda's `MaximumEventAgeInSeconds`; default 6 hours).
+    #[arg(long, env = "COVE_MAX_EVENT_AGE", default_value_t = 21_600.0)]
+    pub max_event_age: f64,
+    /// Retries of an asynchronous invocation after a function error (Lambda's
+    /// `MaximumRetryAttempts`, 0 to 2).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(0..=2))]
+    pub max_retry_attempts: u32,
 }
 
 /// Runs until interrupted (SIGINT or SIGTERM), then ends every environment.
@@ -38,6 +50,15 @@ async fn serve(args: &Args) -> anyhow::Result<()> {
     let config = args.target.scheduler_config(&args.run)?;
     let functions = args.target.applied_functions()?;
     let scheduler = cove_scheduler::Scheduler::new(config, functions)?;
+    let seconds = |what: &str, v: f64| {
+        Duration::try_from_secs_f64(v)
+            .with_context(|| format!("--{what} {v}: give a number of seconds, 0 or more"))
+    };
+    scheduler.set_async_config(cove_scheduler::AsyncConfig {
+        retry_delay: seconds("async-retry-delay", args.async_retry_delay)?,
+        max_retries: args.max_retry_attempts,
+        max_event_age: seconds("max-event-age", args.max_event_age)?,
+    });
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;

@@ -55,13 +55,14 @@ pub fn apply_deployed(
     let validated = cove_model::validate::validate_text_with(&text, deployed);
     let Some(net) = validated.network else {
         crate::output::print_diagnostics_stderr(&validated.diagnostics);
+        let concerned = functions_in_errors(&validated.diagnostics);
         return Err(crate::input::InputError::Argument {
             what: "function",
-            text: deployed
-                .iter()
-                .map(|d| d.function.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
+            text: if concerned.is_empty() {
+                "(the applied spec)".to_owned()
+            } else {
+                concerned.join(", ")
+            },
             hint: "fix the errors above; nothing was changed".into(),
         }
         .into());
@@ -94,4 +95,48 @@ pub fn apply_deployed(
     target.record_applied(&text, &code)?;
     crate::deploy::reap_orphan_environments(target)?;
     Ok(net)
+}
+
+/// The functions an error is about (`…functions[NAME]…` in its path), each once, in
+/// order: the error names them, not every deployed function.
+fn functions_in_errors(diagnostics: &[cove_model::Diagnostic]) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for d in diagnostics
+        .iter()
+        .filter(|d| d.severity == cove_model::diag::Severity::Error)
+    {
+        let name = d
+            .path
+            .split_once("functions[")
+            .and_then(|(_, rest)| rest.split_once(']'))
+            .map(|(name, _)| name.to_owned());
+        if let Some(name) = name.filter(|n| !names.contains(n)) {
+            names.push(name);
+        }
+    }
+    names
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_name_only_the_functions_they_are_about() {
+        let error = |path: &str| {
+            cove_model::Diagnostic::error(
+                cove_model::diag::ErrorCode::LambdaInvalidParameterValue,
+                path,
+                "m",
+                "h",
+            )
+        };
+        let diags = [
+            error("tenants[p].vpcs[v].functions[rb].runtime"),
+            error("tenants[p].vpcs[v].functions[rb].handler"),
+            error("tenants[p].vpcs[v].subnets[a].cidr"),
+        ];
+        assert_eq!(functions_in_errors(&diags), ["rb"]);
+        assert!(functions_in_errors(&diags[2..]).is_empty());
+    }
 }
