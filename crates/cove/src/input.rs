@@ -10,14 +10,14 @@ use crate::output;
 /// A problem with what the user gave (exit status 2).
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {
-    /// The spec file could not be read.
+    /// The spec file could not be read (missing, unreadable, too large, not text).
     #[error("cannot read spec file {path}; check the path given with -f")]
     ReadSpec {
         /// The file.
         path: PathBuf,
         /// Why.
         #[source]
-        source: std::io::Error,
+        source: crate::state::ReadError,
     },
     /// The spec has errors (already printed).
     #[error(
@@ -62,13 +62,23 @@ pub enum InputError {
     },
 }
 
-/// Reads and validates a spec file.
-pub fn read_and_validate(path: &Path) -> Result<Validated, InputError> {
-    let text = std::fs::read_to_string(path).map_err(|source| InputError::ReadSpec {
+/// Reads a spec file: UTF-8 text of at most [`crate::state::MAX_FILE_BYTES`].
+pub fn read_spec(path: &Path) -> Result<String, InputError> {
+    let err = |source| InputError::ReadSpec {
         path: path.to_owned(),
         source,
-    })?;
-    Ok(validate_text(&text))
+    };
+    crate::state::read_text(path).map_err(err)?.ok_or_else(|| {
+        err(crate::state::ReadError::Io {
+            path: path.to_owned(),
+            source: std::io::ErrorKind::NotFound.into(),
+        })
+    })
+}
+
+/// Reads and validates a spec file.
+pub fn read_and_validate(path: &Path) -> Result<Validated, InputError> {
+    Ok(validate_text(&read_spec(path)?))
 }
 
 /// Reads a spec that must be valid; prints its diagnostics (to stderr) if not.

@@ -9,6 +9,7 @@ mod commands;
 mod deploy;
 mod input;
 mod output;
+mod state;
 
 use std::process::ExitCode;
 

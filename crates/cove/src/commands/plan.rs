@@ -22,7 +22,7 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     let deploy::Comparison {
         network: net, plan, ..
     } = deploy::compare(&args.spec)?;
-    let applied = args.spec.target.applied_network();
+    let applied = args.spec.target.applied_network()?;
     let delta = reachability_delta(applied.as_ref(), &net);
     if args.json {
         let doc = serde_json::json!({ "changes": plan.ops, "reachability": delta });

@@ -45,7 +45,7 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     if deployed.len() == before {
         let in_spec = args
             .target
-            .applied_network()
+            .applied_network()?
             .is_some_and(|n| n.functions.iter().any(|f| f.name == args.name));
         let hint = if in_spec {
             "it is declared in the spec file: remove it there and run `cove apply -f SPEC`"

@@ -54,7 +54,7 @@ pub struct Args {
 
 /// Runs the command.
 pub fn run(args: &Args) -> anyhow::Result<Outcome> {
-    let net = args.target.applied_network().ok_or_else(|| InputError::Argument {
+    let net = args.target.applied_network()?.ok_or_else(|| InputError::Argument {
         what: "--prefix",
         text: args.target.prefix.clone(),
         hint: format!(

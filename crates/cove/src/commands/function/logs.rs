@@ -24,7 +24,7 @@ pub struct Args {
 pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     let known = args
         .target
-        .applied_network()
+        .applied_network()?
         .is_some_and(|n| n.functions.iter().any(|f| f.name == args.name));
     if !known {
         return Err(InputError::Argument {
