@@ -35,6 +35,14 @@ pub enum InvokeError {
         /// What the parser said.
         reason: String,
     },
+    /// Another cove command is changing the function's network or state and held
+    /// the prefix lock too long (`ResourceConflictException`, 409).
+    #[error("The operation cannot be performed at this time: {source}")]
+    Conflict {
+        /// Cause ([`SchedulerError::Busy`]).
+        #[source]
+        source: SchedulerError,
+    },
     /// cove itself failed (`ServiceException`, 500).
     #[error("the function service failed to run the invocation")]
     Service {
@@ -52,6 +60,7 @@ impl InvokeError {
             InvokeError::Throttled { .. } => "TooManyRequestsException",
             InvokeError::PayloadTooLarge { .. } => "RequestEntityTooLargeException",
             InvokeError::InvalidPayload { .. } => "InvalidRequestContentException",
+            InvokeError::Conflict { .. } => "ResourceConflictException",
             InvokeError::Service { .. } => "ServiceException",
         }
     }
@@ -63,6 +72,7 @@ impl InvokeError {
             InvokeError::Throttled { .. } => 429,
             InvokeError::PayloadTooLarge { .. } => 413,
             InvokeError::InvalidPayload { .. } => 400,
+            InvokeError::Conflict { .. } => 409,
             InvokeError::Service { .. } => 500,
         }
     }
@@ -85,6 +95,28 @@ pub enum SchedulerError {
     Lease {
         /// The slot's namespace.
         ns: String,
+        /// The lock file.
+        path: std::path::PathBuf,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Another cove command (`apply`, `destroy`, …) held the prefix's lock for
+    /// longer than the scheduler waits (`ResourceConflictException`, 409).
+    #[error(
+        "busy: {holder} holds the lock on prefix {prefix} ({path}); invoke again when it has finished"
+    )]
+    Busy {
+        /// The prefix.
+        prefix: String,
+        /// The lock file.
+        path: std::path::PathBuf,
+        /// Who held it last.
+        holder: String,
+    },
+    /// The prefix's lock file could not be opened or locked.
+    #[error("cannot take the prefix lock {path}")]
+    PrefixLock {
         /// The lock file.
         path: std::path::PathBuf,
         /// Cause.

@@ -21,4 +21,5 @@ mod lease;
 mod scheduler;
 
 pub use crate::error::{InvokeError, SchedulerError};
+pub use crate::lease::{LockMode, PrefixLock};
 pub use crate::scheduler::{InvokeRequest, InvokeResult, Scheduler, SchedulerConfig};

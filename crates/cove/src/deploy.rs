@@ -21,6 +21,10 @@ pub struct Target {
     /// Where cove keeps the last applied spec of each prefix.
     #[arg(long, env = "COVE_STATE_DIR", default_value = "/var/lib/cove")]
     pub state_dir: PathBuf,
+    /// Seconds a command that changes the deployment waits while another one holds
+    /// the prefix (then it fails as busy, exit status 6).
+    #[arg(long, env = "COVE_LOCK_WAIT", default_value_t = 30)]
+    pub lock_wait: u64,
 }
 
 impl Target {
@@ -351,6 +355,8 @@ impl Target {
             init,
             idle_timeout: std::time::Duration::from_secs(run.idle_timeout),
             region: cove_functions::config::DEFAULT_REGION.to_owned(),
+            prefix_lock: Some(self.lock_path()),
+            lock_wait: std::time::Duration::from_secs(self.lock_wait),
         })
     }
 }

@@ -2,12 +2,14 @@
 //!
 //! Exit status: 0 success (valid spec, REACHABLE, in sync), 3 a check found the flow
 //! BLOCKED, 4 `status` found drift, 5 an invoked function failed, 2 invalid input (bad
-//! spec, unknown ENI, unreadable file), 1 internal failure; `exec` exits with its
-//! command's status.
+//! spec, unknown ENI, unreadable file), 1 internal failure (including a damaged state
+//! file), 6 busy (another cove command held the prefix's lock for `--lock-wait`
+//! seconds); `exec` exits with its command's status.
 
 mod commands;
 mod deploy;
 mod input;
+mod lock;
 mod output;
 mod state;
 
@@ -102,7 +104,16 @@ fn main() -> ExitCode {
         Ok(Outcome::FunctionError) => ExitCode::from(5),
         Err(err) => {
             output::print_error_chain(&err);
-            if err.downcast_ref::<input::InputError>().is_some() {
+            let busy = err.chain().any(|e| {
+                matches!(e.downcast_ref(), Some(lock::LockError::Busy { .. }))
+                    || matches!(
+                        e.downcast_ref(),
+                        Some(cove_scheduler::SchedulerError::Busy { .. })
+                    )
+            });
+            if busy {
+                ExitCode::from(lock::EXIT_BUSY)
+            } else if err.downcast_ref::<input::InputError>().is_some() {
                 ExitCode::from(2)
             } else {
                 ExitCode::from(1)

@@ -36,36 +36,39 @@ fn run(state: &Path, args: &[&str]) -> (Option<i32>, String) {
 }
 
 /// Every way a state file can be bad, each with a word the error must contain.
-fn damage(file: &Path) -> Vec<(&'static str, Box<dyn Fn()>)> {
-    let text = std::fs::read_to_string(example()).expect("example");
-    let half = text[..text.len() / 2].to_owned();
-    let (f1, f2, f3, f4) = (
-        file.to_owned(),
-        file.to_owned(),
-        file.to_owned(),
-        file.to_owned(),
-    );
-    vec![
-        (
-            "truncated",
-            Box::new(move || std::fs::write(&f1, &half).expect("write")),
-        ),
-        (
-            "not UTF-8",
-            Box::new(move || std::fs::write(&f2, [0x7f, 0x45, 0xff, 0x00, 0x80]).expect("write")),
-        ),
-        (
-            "Is a directory",
-            Box::new(move || std::fs::create_dir(&f3).expect("mkdir")),
-        ),
-        (
-            "larger than",
-            Box::new(move || {
-                let f = std::fs::File::create(&f4).expect("create");
-                f.set_len(64 * 1024 * 1024 + 1).expect("grow");
-            }),
-        ),
-    ]
+const DAMAGE: [(&str, Damage); 4] = [
+    ("truncated", Damage::Truncated),
+    ("not UTF-8", Damage::Binary),
+    ("Is a directory", Damage::Directory),
+    ("larger than", Damage::TooLarge),
+];
+
+#[derive(Clone, Copy)]
+enum Damage {
+    /// The first half of a spec.
+    Truncated,
+    /// Bytes that are not text.
+    Binary,
+    /// A directory where the file belongs.
+    Directory,
+    /// One byte over the cap (sparse).
+    TooLarge,
+}
+
+fn damage(file: &Path, how: Damage) {
+    clear(file);
+    match how {
+        Damage::Truncated => {
+            let text = std::fs::read_to_string(example()).expect("example");
+            std::fs::write(file, &text[..text.len() / 2]).expect("write");
+        }
+        Damage::Binary => std::fs::write(file, [0x7f, 0x45, 0xff, 0x00, 0x80]).expect("write"),
+        Damage::Directory => std::fs::create_dir(file).expect("mkdir"),
+        Damage::TooLarge => {
+            let f = std::fs::File::create(file).expect("create");
+            f.set_len(64 * 1024 * 1024 + 1).expect("grow");
+        }
+    }
 }
 
 fn clear(file: &Path) {
@@ -83,9 +86,8 @@ fn a_bad_applied_spec_is_an_error_naming_the_file_not_nothing_applied() {
     let (code, err) = run(state.path(), &["fn", "list"]);
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("nothing is applied"), "{err}");
-    for (word, make) in damage(&file) {
-        clear(&file);
-        make();
+    for (word, how) in DAMAGE {
+        damage(&file, how);
         for args in [
             &["fn", "list"][..],
             &["check", "--from", "fn-a", "--to", "db-1", "--port", "5432"],
@@ -113,9 +115,8 @@ fn a_bad_deployed_functions_record_is_an_error_naming_the_file() {
     let dir = prefix_dir(state.path());
     std::fs::create_dir_all(&dir).expect("mkdir");
     let file = dir.join("deployed.yaml");
-    for (word, make) in damage(&file) {
-        clear(&file);
-        make();
+    for (word, how) in DAMAGE {
+        damage(&file, how);
         // `validate` reads no state; `plan` with a spec reads the deployed functions.
         let out = cove(state.path())
             .args(["plan", "-f"])

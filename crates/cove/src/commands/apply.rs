@@ -11,6 +11,7 @@ pub type Args = SpecTarget;
 /// Runs the command.
 pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     let started = Instant::now();
+    let _lock = args.target.lock("apply")?;
     let deploy::Comparison {
         network,
         text,

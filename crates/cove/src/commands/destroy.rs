@@ -20,6 +20,7 @@ pub struct Args {
 /// Runs the command. Continues past errors and reports all of them.
 pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     let host = args.target.host()?;
+    let _lock = args.target.lock("destroy")?;
     let destroyed = host.destroy();
     // Execution environments: their processes died with their namespaces; their
     // cgroups go too (whoever launched them).

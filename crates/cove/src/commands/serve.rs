@@ -36,8 +36,11 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
 
 async fn serve(args: &Args) -> anyhow::Result<()> {
     let config = args.target.scheduler_config(&args.run)?;
+    // Starting up reaps stale environments and prepares the cgroup root: a writer.
+    let lock = args.target.lock("serve")?;
     let functions = args.target.applied_functions()?;
     let scheduler = cove_scheduler::Scheduler::new(config, functions)?;
+    drop(lock);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;

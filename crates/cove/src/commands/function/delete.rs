@@ -20,6 +20,7 @@ pub struct Args {
 /// Runs the command: removes the function and its network slots (and whatever
 /// runs in them).
 pub fn run(args: &Args) -> anyhow::Result<Outcome> {
+    let _lock = args.target.lock("fn delete")?;
     let mut deployed = args.target.deployed()?;
     let before = deployed.len();
     let matches = |d: &cove_model::spec::DeployedFunction| {

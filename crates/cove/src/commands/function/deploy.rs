@@ -54,6 +54,7 @@ pub struct Args {
 
 /// Runs the command.
 pub fn run(args: &Args) -> anyhow::Result<Outcome> {
+    let _lock = args.target.lock("fn deploy")?;
     let net = args.target.applied_network()?.ok_or_else(|| InputError::Argument {
         what: "--prefix",
         text: args.target.prefix.clone(),

@@ -112,7 +112,10 @@ fn in_process(args: &Args, payload: Vec<u8>, tail: bool) -> anyhow::Result<Answe
         .build()
         .context("starting the async runtime")?;
     rt.block_on(async {
+        // Starting up reaps stale environments and prepares the cgroup root.
+        let lock = args.target.lock("fn invoke")?;
         let scheduler = cove_scheduler::Scheduler::new(config, functions)?;
+        drop(lock);
         let result = scheduler
             .invoke(
                 &args.name,
