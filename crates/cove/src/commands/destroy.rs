@@ -24,7 +24,7 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     let destroyed = host.destroy();
     // Execution environments: their processes died with their namespaces; their
     // cgroups go too (whoever launched them).
-    let reaped = cove_sandbox::reap_stale(&format!("cove-{}", args.target.prefix), |_| false);
+    let reaped = cove_sandbox::remove_all(&format!("cove-{}", args.target.prefix), None);
     match destroyed {
         Ok(n) => {
             let envs = reaped.map_err(|e| {
