@@ -5,8 +5,6 @@ use std::path::{Path, PathBuf};
 use cove_model::Network;
 use cove_model::validate::{Validated, validate_text};
 
-use crate::output;
-
 /// A problem with what the user gave (exit status 2).
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {
@@ -19,7 +17,7 @@ pub enum InputError {
         #[source]
         source: crate::state::ReadError,
     },
-    /// The spec has errors (already printed).
+    /// The spec has errors (printed at the edge, or put into the JSON answer).
     #[error(
         "the spec {path} is invalid ({count} error(s) above); run `cove validate -f {path}` and fix them"
     )]
@@ -28,6 +26,8 @@ pub enum InputError {
         path: PathBuf,
         /// Number of errors.
         count: usize,
+        /// Every diagnostic of the spec.
+        diagnostics: Vec<cove_model::Diagnostic>,
     },
     /// A flow endpoint or ENI did not resolve.
     #[error("{what} `{text}` is not usable: {reason}")]
@@ -81,14 +81,13 @@ pub fn read_and_validate(path: &Path) -> Result<Validated, InputError> {
     Ok(validate_text(&read_spec(path)?))
 }
 
-/// Reads a spec that must be valid; prints its diagnostics (to stderr) if not.
+/// Reads a spec that must be valid; its diagnostics are in the error if not.
 pub fn load_network(path: &Path) -> Result<Network, InputError> {
     network_of(path, read_and_validate(path)?)
 }
 
 /// The network of spec `text` (read from `path`) with the functions deployed
-/// outside the spec file; it must be valid: its diagnostics are printed (to stderr)
-/// if not.
+/// outside the spec file; it must be valid: its diagnostics are in the error if not.
 pub fn network_from_text_with(
     path: &Path,
     text: &str,
@@ -103,12 +102,10 @@ pub fn network_from_text_with(
 fn network_of(path: &Path, v: Validated) -> Result<Network, InputError> {
     match v.network {
         Some(n) => Ok(n),
-        None => {
-            output::print_diagnostics_stderr(&v.diagnostics);
-            Err(InputError::InvalidSpec {
-                path: path.to_owned(),
-                count: v.errors().count(),
-            })
-        }
+        None => Err(InputError::InvalidSpec {
+            path: path.to_owned(),
+            count: v.errors().count(),
+            diagnostics: v.diagnostics,
+        }),
     }
 }

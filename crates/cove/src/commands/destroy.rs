@@ -31,7 +31,7 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
                 anyhow::Error::new(e).context("removing the execution environments' cgroups")
             })?;
             args.target.forget_applied()?;
-            println!(
+            crate::output::outln!(
                 "destroyed {n} namespace(s) and {} execution environment(s) with prefix {}",
                 envs.reaped.len(),
                 args.target.prefix

@@ -49,7 +49,7 @@ async fn serve(args: &Args) -> anyhow::Result<()> {
         .context("reading the listening address")?;
     let addr_file = args.target.serve_addr_path();
     crate::deploy::write_atomically(&addr_file, &addr.to_string())?;
-    println!(
+    crate::output::outln!(
         "cove serve: {} function(s) of prefix {} on http://{addr} (POST /2015-03-31/functions/NAME/invocations, function URLs at /url/NAME/)",
         scheduler.functions().len(),
         args.target.prefix
@@ -69,7 +69,7 @@ async fn serve(args: &Args) -> anyhow::Result<()> {
     watcher.abort();
     scheduler.shutdown().await;
     let _ = std::fs::remove_file(&addr_file);
-    println!("cove serve: stopped; every environment ended");
+    crate::output::outln!("cove serve: stopped; every environment ended");
     Ok(())
 }
 

@@ -63,6 +63,6 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
         .into());
     }
     super::apply_deployed(&args.target, &deployed)?;
-    println!("deleted function {} and its network slots", args.name);
+    crate::output::outln!("deleted function {} and its network slots", args.name);
     Ok(Outcome::Ok)
 }

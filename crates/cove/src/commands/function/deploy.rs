@@ -115,7 +115,7 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
         .iter()
         .map(|s| net.subnets[s.index()].name.as_str())
         .collect();
-    println!(
+    crate::output::outln!(
         "deployed function {} ({}, {} MB, {} s) in {vpc}: {} network slot(s) in {}; code sha256 {} ({} bytes)",
         f.name,
         f.runtime,

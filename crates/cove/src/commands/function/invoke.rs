@@ -78,8 +78,8 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     if let Some(log) = log {
         eprint!("{}", String::from_utf8_lossy(&log));
     }
-    std::io::stdout().write_all(&body)?;
-    println!();
+    crate::output::write_stdout(&body);
+    crate::output::outln!();
     match (status, function_error) {
         (200, None) => Ok(Outcome::Ok),
         (200, Some(kind)) => {

@@ -1,7 +1,7 @@
 //! `cove fn logs NAME`: what the function's environments wrote (standard output and
 //! error, and the platform's START/END/REPORT lines), one environment after another.
 
-use std::io::{Read, Write};
+use std::io::Read;
 
 use crate::Outcome;
 use crate::deploy::Target;
@@ -68,6 +68,6 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     let from = out
         .len()
         .saturating_sub(usize::try_from(args.tail).unwrap_or(usize::MAX));
-    std::io::stdout().write_all(&out[from..])?;
+    crate::output::write_stdout(&out[from..]);
     Ok(Outcome::Ok)
 }
