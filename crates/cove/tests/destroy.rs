@@ -1,6 +1,7 @@
 //! `cove destroy` leaves nothing of the deployment: no namespace, no deployed-functions
 //! record (the functions do not come back with the next apply), no cgroup directory
-//! of the prefix in any hierarchy (v1 mounts and the v2 / hybrid v2 mount).
+//! of the prefix in any hierarchy (v1 mounts and the v2 / hybrid v2 mount); and a
+//! running `cove serve` starts no environment while another command holds the prefix.
 //! Privileged (root) and needs the runtime clients (`scripts/install-runtimes.sh`).
 
 mod common;
@@ -71,4 +72,72 @@ fn destroy_removes_the_functions_record_and_the_cgroups() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// One `POST /2015-03-31/functions/NAME/invocations` → (status, whole answer).
+fn post_invoke(addr: &str, name: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(std::time::Duration::from_secs(60)))
+        .expect("timeout");
+    let body = r#"{"op": "echo"}"#;
+    write!(
+        s,
+        "POST /2015-03-31/functions/{name}/invocations HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("send");
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).expect("answer");
+    let status = answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .expect("status");
+    (status, answer)
+}
+
+#[test]
+fn a_cold_start_in_serve_respects_the_prefix_lock() {
+    if !cove_probe::privileged("a_cold_start_in_serve_respects_the_prefix_lock")
+        || !runtimes_ready()
+    {
+        return;
+    }
+    let d = Deployment::new("hsl");
+    d.apply_example();
+    deploy_python(&d, "hsfn", &["--subnets", "functions/private-a"]);
+    let addr_file = d.state.path().join(&d.prefix).join("serve.addr");
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("cove"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--lock-wait", "0"])
+        .env("COVE_PREFIX", &d.prefix)
+        .env("COVE_STATE_DIR", d.state.path())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("cove serve");
+    let _serve = common::functions::Background(child);
+    let addr = loop {
+        if let Ok(a) = std::fs::read_to_string(&addr_file) {
+            break a.trim().to_owned();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    // An apply (say) holds the prefix: a cold start does not run meanwhile.
+    let path = d.state.path().join(&d.prefix).join("lock");
+    let mut lock = cove_scheduler::PrefixLock::take(
+        &path,
+        cove_scheduler::LockMode::Exclusive,
+        std::time::Duration::ZERO,
+    )
+    .expect("lock")
+    .expect("free");
+    lock.record_holder(&format!("{} apply", std::process::id()))
+        .expect("record");
+    let (status, answer) = post_invoke(&addr, "hsfn");
+    assert_eq!(status, 409, "{answer}");
+    assert!(answer.contains("ResourceConflictException"), "{answer}");
+    assert!(answer.contains("busy"), "{answer}");
+    drop(lock);
+    let (status, answer) = post_invoke(&addr, "hsfn");
+    assert_eq!(status, 200, "{answer}");
 }
