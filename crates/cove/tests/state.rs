@@ -155,5 +155,14 @@ fn spec_reads_are_size_capped() {
             assert!(err.contains("larger than the 64 MiB"), "{err}");
             assert!(err.contains(&spec.display().to_string()), "{err}");
         }
+        // An invocation's payload file too.
+        let out = cove(state.path())
+            .args(["fn", "invoke", "f", "--payload-file"])
+            .arg(spec)
+            .output()
+            .expect("run");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains("larger than the 64 MiB"), "{err}");
     }
 }

@@ -49,11 +49,25 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
                 .context("reading the payload from stdin")?;
             v
         }
-        (None, Some(f)) => std::fs::read(f).map_err(|e| InputError::Argument {
-            what: "--payload-file",
-            text: f.display().to_string(),
-            hint: format!("cannot read it: {e}"),
-        })?,
+        (None, Some(f)) => match crate::state::read_text(f) {
+            Ok(Some(text)) => text.into_bytes(),
+            Ok(None) => {
+                return Err(InputError::Argument {
+                    what: "--payload-file",
+                    text: f.display().to_string(),
+                    hint: "no such file".into(),
+                }
+                .into());
+            }
+            Err(e) => {
+                return Err(InputError::Argument {
+                    what: "--payload-file",
+                    text: f.display().to_string(),
+                    hint: format!("cannot use it: {}", crate::deploy::DisplayChain(&e)),
+                }
+                .into());
+            }
+        },
         (None, None) => b"{}".to_vec(),
     };
     if serde_json::from_slice::<serde_json::Value>(&payload).is_err() {
@@ -66,7 +80,11 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
         .into());
     }
     let served = (!args.local)
-        .then(|| std::fs::read_to_string(args.target.serve_addr_path()).ok())
+        .then(|| {
+            crate::state::read_text(&args.target.serve_addr_path())
+                .ok()
+                .flatten()
+        })
         .flatten()
         .and_then(|a| a.trim().parse::<SocketAddr>().ok())
         .filter(|a| TcpStream::connect_timeout(a, Duration::from_millis(200)).is_ok());
