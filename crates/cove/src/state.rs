@@ -125,8 +125,8 @@ impl Kind {
     pub fn fix(self, path: &Path) -> String {
         match self {
             Kind::Applied | Kind::Registry => format!(
-                "run `cove apply -f SPEC` with the spec you last applied (it compares the kernel with SPEC itself and rewrites {}), or `cove destroy` to remove the deployment",
-                path.display()
+                "move it aside (`mv {p} {p}.bad`) and run `cove apply -f SPEC` with the spec you last applied (apply compares the kernel with SPEC itself and writes the file again), or run `cove destroy` to remove the deployment",
+                p = path.display()
             ),
             Kind::Deployed => format!(
                 "it is the only record of the functions deployed with `cove fn deploy`: restore it from a backup, or move it aside (`mv {p} {p}.bad`) and deploy those functions again (until then `cove apply` removes their network slots); `cove destroy` removes the deployment",

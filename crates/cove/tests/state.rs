@@ -88,10 +88,17 @@ fn a_bad_applied_spec_is_an_error_naming_the_file_not_nothing_applied() {
     assert!(err.contains("nothing is applied"), "{err}");
     for (word, how) in DAMAGE {
         damage(&file, how);
-        for args in [
+        let example = example();
+        let plan = ["plan", "-f", example.to_str().expect("utf-8")];
+        let mut commands = vec![
             &["fn", "list"][..],
             &["check", "--from", "fn-a", "--to", "db-1", "--port", "5432"],
-        ] {
+        ];
+        // `plan` observes the kernel first (root).
+        if nix::unistd::geteuid().is_root() {
+            commands.push(&plan);
+        }
+        for args in commands {
             let (code, err) = run(state.path(), args);
             assert_eq!(code, Some(1), "{word} {args:?}: {err}");
             assert!(
