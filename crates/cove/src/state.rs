@@ -88,7 +88,9 @@ pub enum StateError {
         source: ReadError,
     },
     /// The file ends early (its checksum trailer is missing or does not match).
-    #[error("the state file {path} is truncated or damaged (its checksum does not match); {fix}")]
+    #[error(
+        "the state file {path} is truncated or damaged (its checksum line is missing or does not match); {fix}"
+    )]
     Damaged {
         /// The file.
         path: PathBuf,
