@@ -4,7 +4,9 @@
 //! BLOCKED, 4 `status` found drift, 5 an invoked function failed, 2 invalid input (bad
 //! spec, unknown ENI, unreadable file), 1 internal failure (including a damaged state
 //! file), 6 busy (another cove command held the prefix's lock for `--lock-wait`
-//! seconds); `exec` exits with its command's status.
+//! seconds); `exec` exits with its command's status. With `--json` a failure is also
+//! a JSON document on standard output. A closed standard output is not a failure:
+//! the output is dropped, the command finishes and exits with its usual status.
 
 mod commands;
 mod deploy;
