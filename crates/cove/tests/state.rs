@@ -173,3 +173,36 @@ fn spec_reads_are_size_capped() {
         assert!(err.contains("larger than the 64 MiB"), "{err}");
     }
 }
+
+#[test]
+fn a_bad_code_registry_is_an_error_naming_the_file() {
+    use sha2::{Digest, Sha256};
+    let state = tempfile::tempdir().expect("state dir");
+    let dir = prefix_dir(state.path());
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    // An intact applied spec (as cove writes it: the text, then its checksum line).
+    let text = std::fs::read_to_string(example()).expect("example");
+    let sum: String = Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    std::fs::write(
+        dir.join("applied.yaml"),
+        format!("{text}# cove-sha256: {sum}\n"),
+    )
+    .expect("write");
+    let (code, err) = run(state.path(), &["fn", "list"]);
+    assert_eq!(code, Some(0), "an intact applied spec reads: {err}");
+    let file = dir.join("functions.json");
+    for (word, how) in DAMAGE {
+        damage(&file, how);
+        // JSON that ends early does not parse: "corrupt".
+        let word = if word == "truncated" { "corrupt" } else { word };
+        let (code, err) = run(state.path(), &["fn", "list"]);
+        assert_eq!(code, Some(1), "{word}: {err}");
+        assert!(err.contains(&file.display().to_string()), "{word}: {err}");
+        assert!(err.contains(word), "{word}: {err}");
+        assert!(err.contains("cove apply -f SPEC"), "{word}: {err}");
+    }
+    clear(&file);
+}
