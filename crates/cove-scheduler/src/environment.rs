@@ -203,7 +203,7 @@ fn prefix_lock(config: &SchedulerConfig) -> Result<Option<PrefixLock>, Scheduler
         Ok(None) => Err(SchedulerError::Busy {
             prefix: config.prefix.clone(),
             path: path.clone(),
-            holder: PrefixLock::last_holder(path).unwrap_or_else(|| "another cove process".into()),
+            holder: PrefixLock::holder(path),
         }),
         Err(source) => Err(SchedulerError::PrefixLock {
             path: path.clone(),

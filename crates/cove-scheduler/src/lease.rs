@@ -105,6 +105,13 @@ impl PrefixLock {
         self.lock.flush()
     }
 
+    /// Who holds the lock at `path`, for a "busy" message: the last exclusive
+    /// holder's record `<pid> <command>` if that process is alive, else (the lock
+    /// is held shared) environments starting.
+    pub fn holder(path: &Path) -> String {
+        describe_holder(Self::last_holder(path).as_deref())
+    }
+
     /// What the last exclusive holder of the lock at `path` recorded (it may have
     /// ended since).
     pub fn last_holder(path: &Path) -> Option<String> {
@@ -116,6 +123,20 @@ impl PrefixLock {
             .ok()?;
         let text = text.trim();
         (!text.is_empty()).then(|| text.to_owned())
+    }
+}
+
+/// Describes the holder from a lock file's record `<pid> <command>`.
+fn describe_holder(record: Option<&str>) -> String {
+    let parsed = record
+        .and_then(|r| r.split_once(' '))
+        .and_then(|(pid, cmd)| Some((pid.parse::<u32>().ok()?, cmd)));
+    match parsed {
+        Some((pid, cmd)) if Path::new(&format!("/proc/{pid}")).exists() => {
+            format!("another cove command (pid {pid}, `cove {cmd}`)")
+        }
+        _ => "another cove process (a `cove serve` or `cove fn invoke` starting a function environment)"
+            .to_owned(),
     }
 }
 
@@ -139,6 +160,20 @@ mod tests {
         drop(first);
         assert!(SlotLease::try_take(&dir, "t-f-1").expect("lock").is_some());
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn the_holder_is_named_when_it_is_alive() {
+        let me = format!("{} apply", std::process::id());
+        assert_eq!(
+            describe_holder(Some(&me)),
+            format!(
+                "another cove command (pid {}, `cove apply`)",
+                std::process::id()
+            )
+        );
+        assert!(describe_holder(Some("4294967295 destroy")).contains("cove serve"));
+        assert!(describe_holder(None).contains("another cove process"));
     }
 
     #[test]

@@ -70,46 +70,11 @@ impl Target {
             }
             None => Err(LockError::Busy {
                 prefix: self.prefix.clone(),
-                holder: holder(PrefixLock::last_holder(&path).as_deref()),
+                holder: PrefixLock::holder(&path),
                 path,
                 waited: self.lock_wait,
             }
             .into()),
         }
-    }
-}
-
-/// Describes the holder from the lock file's record `<pid> <command>`.
-fn holder(record: Option<&str>) -> String {
-    let parsed = record
-        .and_then(|r| r.split_once(' '))
-        .and_then(|(pid, cmd)| Some((pid.parse::<u32>().ok()?, cmd)));
-    match parsed {
-        Some((pid, cmd)) if std::path::Path::new(&format!("/proc/{pid}")).exists() => {
-            format!("another cove command (pid {pid}, `cove {cmd}`)")
-        }
-        // The recorded holder is gone: the lock is held shared, by environments
-        // starting.
-        _ => "another cove process (a `cove serve` or `cove fn invoke` starting a function environment)"
-            .to_owned(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_holder_is_named_when_it_is_alive() {
-        let me = format!("{} apply", std::process::id());
-        assert_eq!(
-            holder(Some(&me)),
-            format!(
-                "another cove command (pid {}, `cove apply`)",
-                std::process::id()
-            )
-        );
-        assert!(holder(Some("4294967295 destroy")).contains("cove serve"));
-        assert!(holder(None).contains("another cove process"));
     }
 }

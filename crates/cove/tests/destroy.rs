@@ -137,6 +137,10 @@ fn a_cold_start_in_serve_respects_the_prefix_lock() {
     assert_eq!(status, 409, "{answer}");
     assert!(answer.contains("ResourceConflictException"), "{answer}");
     assert!(answer.contains("busy"), "{answer}");
+    assert!(
+        answer.contains(&format!("pid {}, `cove apply`", std::process::id())),
+        "{answer}"
+    );
     drop(lock);
     let (status, answer) = post_invoke(&addr, "hsfn");
     assert_eq!(status, 200, "{answer}");
