@@ -141,6 +141,18 @@ fn a_cold_start_in_serve_respects_the_prefix_lock() {
         answer.contains(&format!("pid {}, `cove apply`", std::process::id())),
         "{answer}"
     );
+    // `cove fn invoke` goes through the running serve: busy, exit 6.
+    let out = d
+        .cove()
+        .args(["fn", "invoke", "hsfn", "--payload", r#"{"op": "echo"}"#])
+        .output()
+        .expect("invoke");
+    assert_eq!(
+        out.status.code(),
+        Some(6),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     drop(lock);
     let (status, answer) = post_invoke(&addr, "hsfn");
     assert_eq!(status, 200, "{answer}");

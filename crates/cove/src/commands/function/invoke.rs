@@ -115,6 +115,8 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
             hint: "ResourceNotFoundException: no such function; `cove fn list` shows them".into(),
         }
         .into()),
+        // ResourceConflictException: another cove command holds the prefix.
+        (409, _) => Ok(Outcome::Exit(crate::lock::EXIT_BUSY)),
         (code, _) => anyhow::bail!("the invoke failed with HTTP status {code}"),
     }
 }
