@@ -11,7 +11,9 @@
 #     the peering, serve it over Lambda's Invoke API and a function URL; then destroy
 #     everything.
 # Nothing leaves the machine: "the internet" is a namespace cove creates.
-set -uo pipefail
+# COVE_PREFIX (default demo) and COVE_STATE_DIR choose the deployment. Everything the
+# script starts is stopped by its pid (process group), also when a step fails.
+set -euo pipefail
 cd "$(dirname "$0")/.."
 for pair in nft:nftables socat:socat nc:netcat-openbsd ip:iproute2; do
   if ! command -v "${pair%%:*}" >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
@@ -21,7 +23,41 @@ done
 cargo build --release --locked -q -p cove
 cove=target/release/cove
 spec=examples/secure-compute.yaml
-run() { echo; echo "\$ cove $*"; "$cove" "$@"; echo "(exit $?)"; }
+# Runs cove and shows its exit status; 0 and 3 (a flow BLOCKED) are expected, any
+# other status stops the demo.
+run() {
+  local rc=0
+  echo; echo "\$ cove $*"
+  "$cove" "$@" || rc=$?
+  echo "(exit $rc)"
+  case $rc in 0|3) return 0 ;; *) return "$rc" ;; esac
+}
+
+# What the script started, stopped by pid on exit (success or failure).
+groups=()      # process groups (setsid) of background servers
+serve=""       # cove serve
+pgdata=""      # the PostgreSQL cluster
+deployed=""    # set once the data plane is touched
+cleanup() {
+  local rc=$?
+  trap - EXIT
+  set +e
+  [ -n "$serve" ] && kill "$serve" 2>/dev/null && wait "$serve" 2>/dev/null
+  if [ -n "$pgdata" ] && [ -f "$pgdata/data/postmaster.pid" ]; then
+    runuser -u postgres -- "$pg/pg_ctl" stop -s -m fast -D "$pgdata/data" >/dev/null 2>&1 || true
+  fi
+  for g in "${groups[@]}"; do kill -- "-$g" 2>/dev/null || true; done
+  if [ -n "$deployed" ]; then "$cove" destroy >/dev/null 2>&1 || true; fi
+  [ -n "$pgdata" ] && rm -rf "$pgdata"
+  if [ "$rc" != 0 ]; then echo "demo failed (exit $rc); everything it started is stopped" >&2; fi
+  exit "$rc"
+}
+trap cleanup EXIT
+# Starts a command in the background in its own process group; records the group.
+background() {
+  setsid "$@" &
+  groups+=("$!")
+}
 
 echo "=== 1. analyzer ==="
 run validate -f "$spec"
@@ -42,8 +78,10 @@ if [ "$(id -u)" != 0 ]; then
   echo "skipping the data plane: it needs root (network namespaces, nftables)"
   exit 0
 fi
-export COVE_PREFIX=demo COVE_STATE_DIR="${TMPDIR:-/tmp}/cove-demo"
-"$cove" destroy >/dev/null 2>&1
+export COVE_PREFIX="${COVE_PREFIX:-demo}"
+export COVE_STATE_DIR="${COVE_STATE_DIR:-${TMPDIR:-/tmp}/cove-demo-$COVE_PREFIX}"
+deployed=1
+"$cove" destroy >/dev/null 2>&1 || true
 echo; echo "\$ cove plan -f $spec   # (kernel changes abridged)"
 "$cove" plan -f "$spec" | sed -n '1,4p;/^reachability/,$p'
 run apply -f "$spec"
@@ -51,20 +89,22 @@ run apply -f "$spec"
 run status -f "$spec"
 # A stand-in PostgreSQL port and SSH port on the database ENI, a web server on the
 # internet stand-in (the outside namespace).
-( "$cove" exec prod/db-1 -- timeout 30 socat TCP-LISTEN:5432,fork,reuseaddr SYSTEM:'echo db says hello to $SOCAT_PEERADDR' 2>/dev/null & )
-( "$cove" exec prod/db-1 -- timeout 30 socat TCP-LISTEN:22,fork,reuseaddr SYSTEM:'echo ssh' 2>/dev/null & )
-( ip netns exec demo-outside timeout 30 socat TCP-LISTEN:443,bind=198.51.100.1,fork,reuseaddr SYSTEM:'echo internet host sees you as $SOCAT_PEERADDR' 2>/dev/null & )
+background "$cove" exec prod/db-1 -- timeout --foreground 60 socat TCP-LISTEN:5432,fork,reuseaddr SYSTEM:'echo db says hello to $SOCAT_PEERADDR' 2>/dev/null
+db_socat=${groups[-1]}
+background "$cove" exec prod/db-1 -- timeout --foreground 60 socat TCP-LISTEN:22,fork,reuseaddr SYSTEM:'echo ssh' 2>/dev/null
+background ip netns exec "$COVE_PREFIX-outside" timeout --foreground 60 socat TCP-LISTEN:443,bind=198.51.100.1,fork,reuseaddr SYSTEM:'echo internet host sees you as $SOCAT_PEERADDR' 2>/dev/null
 sleep 0.5
 echo
 echo "\$ cove exec functions/fn-a -- nc -w2 10.30.1.10 5432    # across the peering"
-"$cove" exec functions/fn-a -- nc -w2 10.30.1.10 5432; echo "(exit $?)"
+rc=0; "$cove" exec functions/fn-a -- nc -w2 10.30.1.10 5432 || rc=$?; echo "(exit $rc)"
 echo
 echo "\$ cove exec functions/fn-a -- nc -w2 10.30.1.10 22      # blocked"
-"$cove" exec functions/fn-a -- nc -w2 10.30.1.10 22; echo "(exit $?: no answer — the analyzer says why:)"
-"$cove" check -f "$spec" --from functions/fn-a --to prod/db-1 --proto tcp --port 22 | tail -1
+rc=0; "$cove" exec functions/fn-a -- nc -w2 10.30.1.10 22 || rc=$?
+echo "(exit $rc: no answer — the analyzer says why:)"
+{ "$cove" check -f "$spec" --from functions/fn-a --to prod/db-1 --proto tcp --port 22 || true; } | tail -1
 echo
 echo "\$ cove exec functions/fn-b -- nc -w2 198.51.100.1 443   # out through the NAT gateway"
-"$cove" exec functions/fn-b -- nc -w2 198.51.100.1 443; echo "(exit $?)"
+rc=0; "$cove" exec functions/fn-b -- nc -w2 198.51.100.1 443 || rc=$?; echo "(exit $rc)"
 
 echo
 echo "=== 3. functions ==="
@@ -73,29 +113,34 @@ echo "=== 3. functions ==="
 bash scripts/install-runtimes.sh >/dev/null || { echo "installing the runtimes failed"; exit 1; }
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || apt-get install -y -qq postgresql >/dev/null
 cargo build --release --locked -q -p cove-sandbox --bin cove-env-init
-pkill -f "socat TCP-LISTEN:5432" 2>/dev/null; sleep 0.3
+# The stand-in on port 5432 makes way for PostgreSQL.
+kill -- "-$db_socat" 2>/dev/null || true; sleep 0.3
 # A real PostgreSQL server on the database ENI (10.30.1.10) of the customer's VPC,
 # trusting the platform VPC's addresses (its security group and NACL still decide).
 pg=$(ls -d /usr/lib/postgresql/*/bin | tail -1)
 pgdata=$(mktemp -d); chown postgres "$pgdata"
 runuser -u postgres -- "$pg/initdb" -A trust -U postgres -D "$pgdata/data" >/dev/null
 echo "host all all 10.20.0.0/16 trust" >> "$pgdata/data/pg_hba.conf"
-( "$cove" exec prod/db-1 -- runuser -u postgres -- "$pg/postgres" -D "$pgdata/data" \
-    -c listen_addresses=10.30.1.10 -c unix_socket_directories="$pgdata" >/dev/null 2>&1 & )
+background "$cove" exec prod/db-1 -- runuser -u postgres -- "$pg/postgres" -D "$pgdata/data" \
+    -c listen_addresses=10.30.1.10 -c unix_socket_directories="$pgdata" >/dev/null 2>&1
 for _ in $(seq 50); do runuser -u postgres -- "$pg/pg_isready" -q -h "$pgdata" && break; sleep 0.2; done
 run fn deploy orders --runtime python3.11 --handler app.handler --code examples/functions/orders \
   --subnets functions/private-a,functions/private-b --security-groups fn --env DB_HOST=10.30.1.10
 run fn list
 run fn invoke orders --payload '{"order": 42}'
 run check --from fn:orders --to prod/db-1 --proto tcp --port 5432
-"$cove" serve --listen 127.0.0.1:9000 >/dev/null 2>&1 &
+# On a free port (the address is in the state directory once it listens).
+addr_file="$COVE_STATE_DIR/$COVE_PREFIX/serve.addr"
+rm -f "$addr_file"
+"$cove" serve --listen 127.0.0.1:0 >/dev/null 2>&1 &
 serve=$!
-for _ in $(seq 50); do curl -s -o /dev/null http://127.0.0.1:9000/2015-03-31/functions/ && break; sleep 0.1; done
-echo; echo "\$ curl -X POST http://127.0.0.1:9000/2015-03-31/functions/orders/invocations -d '{\"order\": 43}'"
-curl -s -X POST http://127.0.0.1:9000/2015-03-31/functions/orders/invocations -d '{"order": 43}'; echo
-echo; echo "\$ curl http://127.0.0.1:9000/url/orders/status?verbose=1     # a function URL"
-curl -s "http://127.0.0.1:9000/url/orders/status?verbose=1" | head -c 600; echo
-kill "$serve"; wait "$serve" 2>/dev/null
-pkill -f "postgres -D $pgdata" 2>/dev/null
+for _ in $(seq 100); do [ -s "$addr_file" ] && break; sleep 0.1; done
+addr=$(cat "$addr_file")
+echo; echo "\$ curl -X POST http://$addr/2015-03-31/functions/orders/invocations -d '{\"order\": 43}'"
+curl -sf -X POST "http://$addr/2015-03-31/functions/orders/invocations" -d '{"order": 43}'; echo
+echo; echo "\$ curl http://$addr/url/orders/status?verbose=1     # a function URL"
+body=$(curl -sf "http://$addr/url/orders/status?verbose=1"); echo "${body:0:600}"
+kill "$serve"; wait "$serve" 2>/dev/null || true; serve=""
+runuser -u postgres -- "$pg/pg_ctl" stop -s -m fast -D "$pgdata/data" >/dev/null 2>&1 || true
 run destroy
-rm -rf "$pgdata"
+deployed=""

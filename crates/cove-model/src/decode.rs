@@ -39,7 +39,10 @@ pub fn decode_tree(tree: &Value) -> Result<(Spec, Vec<Diagnostic>), Vec<Diagnost
     let spec: Spec = match serde_path_to_error::deserialize(ignored) {
         Ok(s) => s,
         Err(e) => {
-            let path = pretty_path(tree, &e.path().to_string());
+            let (path, node) = walk(tree, &e.path().to_string());
+            if let Some(d) = unquoted_account_id(&path, node) {
+                return Err(vec![d]);
+            }
             let inner = e.into_inner().to_string();
             return Err(vec![Diagnostic::error(
                 ErrorCode::MalformedSpec,
@@ -65,9 +68,39 @@ pub fn decode_tree(tree: &Value) -> Result<(Spec, Vec<Diagnostic>), Vec<Diagnost
     Ok((spec, diags))
 }
 
+/// An account id written without quotes: YAML reads `012345678901` as a number and
+/// drops the leading zero, so say to quote it.
+fn unquoted_account_id(path: &str, node: Option<&Value>) -> Option<Diagnostic> {
+    if path.rsplit('.').next() != Some("account_id") {
+        return None;
+    }
+    let n = node?.as_f64()?;
+    let text = format!("{n}");
+    let digits = if text.len() <= 12 && text.chars().all(|c| c.is_ascii_digit()) {
+        format!("{text:0>12}")
+    } else {
+        "111122223333".to_owned()
+    };
+    Some(Diagnostic::error(
+        ErrorCode::InvalidParameterValue,
+        path,
+        format!(
+            "the account id is not quoted, so YAML read it as the number {n} (leading zeros are dropped)"
+        ),
+        format!(
+            "quote it: account_id: \"{digits}\" (an account id is 12 digits, leading zeros included)"
+        ),
+    ))
+}
+
 /// Turns serde's `tenants[0].vpcs[1].cidr` (or `tenants.0.vpcs.1.cidr`) into
 /// `tenants[acme].vpcs[app].cidr` by looking up the `name` of each list item in the tree.
 pub fn pretty_path(tree: &Value, raw: &str) -> String {
+    walk(tree, raw).0
+}
+
+/// The pretty path of `raw` and the node there, if the tree has one.
+fn walk<'t>(tree: &'t Value, raw: &str) -> (String, Option<&'t Value>) {
     enum Tok<'a> {
         Key(&'a str),
         Index(usize),
@@ -90,7 +123,7 @@ pub fn pretty_path(tree: &Value, raw: &str) -> String {
         }
     }
     if toks.is_empty() {
-        return "(document)".to_owned();
+        return ("(document)".to_owned(), Some(tree));
     }
     let mut out = String::new();
     let mut node = Some(tree);
@@ -113,7 +146,7 @@ pub fn pretty_path(tree: &Value, raw: &str) -> String {
             }
         }
     }
-    out
+    (out, node)
 }
 
 #[cfg(test)]

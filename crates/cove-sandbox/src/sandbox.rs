@@ -180,6 +180,7 @@ impl Sandbox {
         let limits = Limits::new(spec.memory_mib, spec.pids_max, &self.config.cpu);
         let layout = self.base.env(&spec.id, &limits);
         let config = InitConfig::plan(spec);
+        self.ensure_root()?;
         ops::create(&spec.id, &layout)?;
         let mut phases = LaunchPhases {
             cgroups: start.elapsed(),
@@ -300,6 +301,15 @@ impl Sandbox {
     pub fn remove_root(&self) -> Result<(), SandboxError> {
         ops::remove_root(&self.base)
     }
+
+    /// Creates cove's root directories again if they are gone (`cove destroy`
+    /// removes them, also while a `cove serve` keeps running).
+    fn ensure_root(&self) -> Result<(), SandboxError> {
+        if self.base.root_dirs().iter().all(|d| d.is_dir()) {
+            return Ok(());
+        }
+        ops::prepare_root(&mut self.base.clone()).map(|_| ())
+    }
 }
 
 /// Ends an environment that failed to launch: its processes, its init (if given,
@@ -359,6 +369,16 @@ fn reap(base: &CgroupBase, alive: impl Fn(&str) -> bool) -> Result<ReapReport, S
     } else {
         Err(SandboxError::Reap(errors))
     }
+}
+
+/// Kills and removes every environment under cove's root `root`, then the root
+/// directories themselves, in every hierarchy (`cove destroy`); `hierarchy` is
+/// detected when not given.
+pub fn remove_all(root: &str, hierarchy: Option<Hierarchy>) -> Result<ReapReport, SandboxError> {
+    let base = base(root, &PathBuf::new(), hierarchy)?;
+    let report = reap(&base, |_| false)?;
+    ops::remove_root(&base)?;
+    Ok(report)
 }
 
 /// Validates the root name and parent; detects the host's hierarchies unless given.

@@ -138,6 +138,8 @@ fn main() {
         init: cove_sandbox::InitProgram::binary(init),
         idle_timeout: Duration::from_secs(3600),
         region: "us-east-1".into(),
+        prefix_lock: None,
+        lock_wait: Duration::ZERO,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -14,8 +14,8 @@ use cove_runtime_api::{ExitStatus, FunctionInfo, InitFailure, RuntimeApi, payloa
 use cove_sandbox::{EnvSpec, EnvStdio, Running};
 
 use crate::error::SchedulerError;
-use crate::lease::SlotLease;
-use crate::scheduler::Shared;
+use crate::lease::{LockMode, PrefixLock, SlotLease};
+use crate::scheduler::{SchedulerConfig, Shared};
 
 /// Where each environment's Runtime API listens, inside its own namespace (Lambda's
 /// address).
@@ -85,11 +85,17 @@ pub(crate) async fn start(
     let Some(lease) = SlotLease::try_take(&shared.config.lock_dir, &ns)? else {
         return Ok(Started::Taken);
     };
-    let (listener, spec, stdio, log) = {
+    // The prefix lock, shared, while the environment's cgroups and socket are made:
+    // `cove apply` / `destroy` (exclusive) wait for cold starts and the reverse.
+    let (prefix_lock, listener, spec, stdio, log) = {
         let (shared, f, ns) = (Arc::clone(shared), Arc::clone(f), ns.clone());
-        tokio::task::spawn_blocking(move || prepare(&shared, &f, &ns, id))
-            .await
-            .map_err(|source| SchedulerError::Task { source })??
+        tokio::task::spawn_blocking(move || {
+            let lock = prefix_lock(&shared.config)?;
+            let (listener, spec, stdio, log) = prepare(&shared, &f, &ns, id)?;
+            Ok::<_, SchedulerError>((lock, listener, spec, stdio, log))
+        })
+        .await
+        .map_err(|source| SchedulerError::Task { source })??
     };
     let api = RuntimeApi::serve(
         listener,
@@ -120,6 +126,7 @@ pub(crate) async fn start(
         .await
         .map_err(|source| SchedulerError::Task { source })?
     };
+    drop(prefix_lock);
     let running = match running {
         Ok(r) => r,
         Err(e) => {
@@ -187,6 +194,25 @@ pub(crate) fn exit_status(e: &cove_sandbox::Exit) -> ExitStatus {
             core_dumped: false,
         },
         (None, None) => ExitStatus::Code(-1),
+    }
+}
+
+/// Takes the prefix lock shared (if configured), waiting at most the configured time.
+fn prefix_lock(config: &SchedulerConfig) -> Result<Option<PrefixLock>, SchedulerError> {
+    let Some(path) = &config.prefix_lock else {
+        return Ok(None);
+    };
+    match PrefixLock::take(path, LockMode::Shared, config.lock_wait) {
+        Ok(Some(lock)) => Ok(Some(lock)),
+        Ok(None) => Err(SchedulerError::Busy {
+            prefix: config.prefix.clone(),
+            path: path.clone(),
+            holder: PrefixLock::holder(path),
+        }),
+        Err(source) => Err(SchedulerError::PrefixLock {
+            path: path.clone(),
+            source,
+        }),
     }
 }
 

@@ -54,6 +54,14 @@ pub enum InvokeError {
         /// The `Qualifier` query parameter.
         given: String,
     },
+    /// Another cove command is changing the function's network or state and held
+    /// the prefix lock too long (`ResourceConflictException`, 409).
+    #[error("The operation cannot be performed at this time: {source}")]
+    Conflict {
+        /// Cause ([`SchedulerError::Busy`]).
+        #[source]
+        source: SchedulerError,
+    },
     /// cove itself failed (`ServiceException`, 500).
     #[error("the function service failed to run the invocation")]
     Service {
@@ -75,6 +83,7 @@ impl InvokeError {
             }
             InvokeError::InvalidName(_) => "ValidationException",
             InvokeError::QualifierMismatch { .. } => "InvalidParameterValueException",
+            InvokeError::Conflict { .. } => "ResourceConflictException",
             InvokeError::Service { .. } => "ServiceException",
         }
     }
@@ -89,6 +98,7 @@ impl InvokeError {
             | InvokeError::InvalidName(_)
             | InvokeError::InvalidClientContext(_)
             | InvokeError::QualifierMismatch { .. } => 400,
+            InvokeError::Conflict { .. } => 409,
             InvokeError::Service { .. } => 500,
         }
     }
@@ -111,6 +121,28 @@ pub enum SchedulerError {
     Lease {
         /// The slot's namespace.
         ns: String,
+        /// The lock file.
+        path: std::path::PathBuf,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Another cove command (`apply`, `destroy`, …) held the prefix's lock for
+    /// longer than the scheduler waits (`ResourceConflictException`, 409).
+    #[error(
+        "busy: {holder} holds the lock on prefix {prefix} ({path}); invoke again when it has finished"
+    )]
+    Busy {
+        /// The prefix.
+        prefix: String,
+        /// The lock file.
+        path: std::path::PathBuf,
+        /// Who held it last.
+        holder: String,
+    },
+    /// The prefix's lock file could not be opened or locked.
+    #[error("cannot take the prefix lock {path}")]
+    PrefixLock {
         /// The lock file.
         path: std::path::PathBuf,
         /// Cause.

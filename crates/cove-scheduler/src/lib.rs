@@ -27,3 +27,4 @@ pub use crate::scheduler::{
     InvokeRequest, InvokeResult, MAX_ASYNC_PAYLOAD_BYTES, MAX_PAYLOAD_BYTES, Scheduler,
     SchedulerConfig,
 };
+pub use crate::lease::{LockMode, PrefixLock};

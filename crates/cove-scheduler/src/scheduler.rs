@@ -46,6 +46,12 @@ pub struct SchedulerConfig {
     pub idle_timeout: Duration,
     /// `AWS_REGION` of the functions.
     pub region: String,
+    /// The prefix's lock file (`<state>/<prefix>/lock`), held shared while an
+    /// environment starts so that `cove apply`/`destroy` never run meanwhile; none:
+    /// no lock.
+    pub prefix_lock: Option<PathBuf>,
+    /// How long a cold start waits for the prefix lock.
+    pub lock_wait: Duration,
 }
 
 /// An invocation as the caller gives it.
@@ -447,7 +453,10 @@ impl Scheduler {
                         }
                         Err(source) => {
                             self.finish(f, slot, Finish::Destroyed);
-                            return Err(InvokeError::Service { source });
+                            return Err(match source {
+                                SchedulerError::Busy { .. } => InvokeError::Conflict { source },
+                                source => InvokeError::Service { source },
+                            });
                         }
                     }
                 }

@@ -9,6 +9,7 @@ use cove_functions::config::{CodeRef, FunctionConfig};
 use cove_model::Network;
 
 use crate::input::{self, InputError};
+use crate::state::{self, StateError};
 
 /// Which deployment on this host.
 #[derive(Debug, Clone, clap::Args)]
@@ -20,6 +21,10 @@ pub struct Target {
     /// Where cove keeps the last applied spec of each prefix.
     #[arg(long, env = "COVE_STATE_DIR", default_value = "/var/lib/cove")]
     pub state_dir: PathBuf,
+    /// Seconds a command that changes the deployment waits while another one holds
+    /// the prefix (then it fails as busy, exit status 6).
+    #[arg(long, env = "COVE_LOCK_WAIT", default_value_t = 30)]
+    pub lock_wait: u64,
 }
 
 impl Target {
@@ -28,12 +33,36 @@ impl Target {
         self.state_dir.join(&self.prefix).join("applied.yaml")
     }
 
-    /// The last applied network with the deployed functions, if any (and still
-    /// valid).
-    pub fn applied_network(&self) -> Option<Network> {
-        let text = std::fs::read_to_string(self.applied_path()).ok()?;
-        let deployed = self.deployed().ok()?;
-        cove_model::validate::validate_text_with(&text, &deployed).network
+    /// The last applied spec's text; `None` if nothing is applied. A damaged,
+    /// unreadable or oversized file is an error, never "nothing applied".
+    pub fn applied_text(&self) -> Result<Option<String>, StateError> {
+        state::read_state(&self.applied_path(), state::Kind::Applied)
+    }
+
+    /// The last applied network with the deployed functions; `None` if nothing is
+    /// applied. A state file that cannot be read, parsed or validated is an error.
+    pub fn applied_network(&self) -> anyhow::Result<Option<Network>> {
+        let Some(text) = self.applied_text()? else {
+            return Ok(None);
+        };
+        let deployed = self.deployed()?;
+        let v = cove_model::validate::validate_text_with(&text, &deployed);
+        match v.network {
+            Some(n) => Ok(Some(n)),
+            None => Err(StateError::Corrupt {
+                path: self.applied_path(),
+                reason: format!(
+                    "with the deployed functions it does not validate: {}",
+                    v.errors()
+                        .map(|d| format!("{}: {}", d.path, d.message))
+                        .take(3)
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ),
+                fix: state::Kind::Applied.fix(&self.applied_path()),
+            }
+            .into()),
+        }
     }
 
     /// `<state_dir>/<prefix>/deployed.yaml`: functions deployed with `cove fn deploy`.
@@ -52,14 +81,17 @@ impl Target {
         self.state_dir.join(&self.prefix).join("code")
     }
 
-    /// The functions deployed with `cove fn deploy` (none if the file is absent).
-    pub fn deployed(&self) -> anyhow::Result<Vec<cove_model::spec::DeployedFunction>> {
+    /// The functions deployed with `cove fn deploy` (none if the file is absent; any
+    /// other failure is an error naming the file).
+    pub fn deployed(&self) -> Result<Vec<cove_model::spec::DeployedFunction>, StateError> {
         let path = self.deployed_path();
-        match std::fs::read_to_string(&path) {
-            Ok(text) => serde_saphyr::from_str(&text)
-                .with_context(|| format!("reading deployed functions from {}", path.display())),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-            Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+        match state::read_state(&path, state::Kind::Deployed)? {
+            Some(text) => serde_saphyr::from_str(&text).map_err(|e| StateError::Corrupt {
+                reason: e.to_string(),
+                fix: state::Kind::Deployed.fix(&path),
+                path,
+            }),
+            None => Ok(Vec::new()),
         }
     }
 
@@ -69,31 +101,37 @@ impl Target {
         deployed: &[cove_model::spec::DeployedFunction],
     ) -> anyhow::Result<()> {
         let text = serde_saphyr::to_string(&deployed).context("encoding deployed functions")?;
-        write_atomically(&self.deployed_path(), &text)
+        Ok(write_atomically(
+            &self.deployed_path(),
+            &state::with_trailer(&text),
+        )?)
     }
 
-    /// The code snapshots recorded by the last apply.
-    pub fn registry(&self) -> anyhow::Result<BTreeMap<String, CodeRef>> {
+    /// The code snapshots recorded by the last apply (none if the file is absent).
+    pub fn registry(&self) -> Result<BTreeMap<String, CodeRef>, StateError> {
         let path = self.registry_path();
-        match std::fs::read_to_string(&path) {
-            Ok(text) => {
-                serde_json::from_str(&text).with_context(|| format!("reading {}", path.display()))
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BTreeMap::new()),
-            Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+        match state::read_state(&path, state::Kind::Registry)? {
+            Some(text) => serde_json::from_str(&text).map_err(|e| StateError::Corrupt {
+                reason: e.to_string(),
+                fix: state::Kind::Registry.fix(&path),
+                path,
+            }),
+            None => Ok(BTreeMap::new()),
         }
     }
 
     /// The applied functions, ready to run.
     pub fn applied_functions(&self) -> anyhow::Result<Vec<FunctionConfig>> {
-        let net = self.applied_network().ok_or_else(|| InputError::Argument {
-            what: "--prefix",
-            text: self.prefix.clone(),
-            hint: format!(
-                "nothing is applied under prefix {}; run `cove apply -f SPEC` first",
-                self.prefix
-            ),
-        })?;
+        let net = self
+            .applied_network()?
+            .ok_or_else(|| InputError::Argument {
+                what: "--prefix",
+                text: self.prefix.clone(),
+                hint: format!(
+                    "nothing is applied under prefix {}; run `cove apply -f SPEC` first",
+                    self.prefix
+                ),
+            })?;
         let registry = self.registry()?;
         Ok(cove_functions::config::functions(
             &net,
@@ -111,13 +149,20 @@ impl Target {
     ) -> anyhow::Result<()> {
         let json = serde_json::to_string_pretty(code).context("encoding the code registry")?;
         write_atomically(&self.registry_path(), &json)?;
-        write_atomically(&self.applied_path(), spec_text)
+        Ok(write_atomically(
+            &self.applied_path(),
+            &state::with_trailer(spec_text),
+        )?)
     }
 
-    /// Forgets the applied spec and the code registry (deployed functions and code
-    /// snapshots stay: the next apply brings them back).
+    /// Forgets the deployment: the applied spec, the code registry and the functions
+    /// deployed with `cove fn deploy` (so they do not come back with the next apply).
     pub fn forget_applied(&self) -> anyhow::Result<()> {
-        for path in [self.applied_path(), self.registry_path()] {
+        for path in [
+            self.applied_path(),
+            self.registry_path(),
+            self.deployed_path(),
+        ] {
             match std::fs::remove_file(&path) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -140,10 +185,7 @@ impl Target {
 /// Reads and validates a spec with the target's deployed functions; returns the
 /// network and the text.
 pub fn load(file: &Path, target: &Target) -> anyhow::Result<(Network, String)> {
-    let text = std::fs::read_to_string(file).map_err(|source| InputError::ReadSpec {
-        path: file.to_owned(),
-        source,
-    })?;
+    let text = input::read_spec(file)?;
     let deployed = target.deployed()?;
     // Validated from the same text that is recorded as applied.
     let net = input::network_from_text_with(file, &text, &deployed)?;
@@ -191,17 +233,9 @@ impl std::fmt::Display for DisplayChain<'_> {
     }
 }
 
-/// Writes `text` to a temporary file beside `path`, then renames it over `path`.
-pub fn write_atomically(path: &Path, text: &str) -> anyhow::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("creating the state directory {}", dir.display()))?;
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("replacing {}", path.display()))?;
-    Ok(())
+/// Writes `text` atomically (see [`state::write_atomically`]).
+pub fn write_atomically(path: &Path, text: &str) -> Result<(), state::WriteError> {
+    state::write_atomically(path, text.as_bytes())
 }
 
 /// The kernel layout of `net` under the target's prefix.
@@ -259,7 +293,7 @@ pub fn compare(args: &SpecTarget) -> anyhow::Result<Comparison> {
 pub fn network_arg(file: Option<&Path>, target: &Target) -> anyhow::Result<Network> {
     match file {
         Some(f) => Ok(input::load_network(f)?),
-        None => target.applied_network().ok_or_else(|| {
+        None => target.applied_network()?.ok_or_else(|| {
             InputError::Argument {
                 what: "-f",
                 text: String::new(),
@@ -321,6 +355,8 @@ impl Target {
             init,
             idle_timeout: std::time::Duration::from_secs(run.idle_timeout),
             region: cove_functions::config::DEFAULT_REGION.to_owned(),
+            prefix_lock: Some(self.lock_path()),
+            lock_wait: std::time::Duration::from_secs(self.lock_wait),
         })
     }
 }

@@ -5,21 +5,19 @@ use std::path::{Path, PathBuf};
 use cove_model::Network;
 use cove_model::validate::{Validated, validate_text};
 
-use crate::output;
-
 /// A problem with what the user gave (exit status 2).
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {
-    /// The spec file could not be read.
+    /// The spec file could not be read (missing, unreadable, too large, not text).
     #[error("cannot read spec file {path}; check the path given with -f")]
     ReadSpec {
         /// The file.
         path: PathBuf,
         /// Why.
         #[source]
-        source: std::io::Error,
+        source: crate::state::ReadError,
     },
-    /// The spec has errors (already printed).
+    /// The spec has errors (printed at the edge, or put into the JSON answer).
     #[error(
         "the spec {path} is invalid ({count} error(s) above); run `cove validate -f {path}` and fix them"
     )]
@@ -28,6 +26,8 @@ pub enum InputError {
         path: PathBuf,
         /// Number of errors.
         count: usize,
+        /// Every diagnostic of the spec.
+        diagnostics: Vec<cove_model::Diagnostic>,
     },
     /// A flow endpoint or ENI did not resolve.
     #[error("{what} `{text}` is not usable: {reason}")]
@@ -62,23 +62,32 @@ pub enum InputError {
     },
 }
 
-/// Reads and validates a spec file.
-pub fn read_and_validate(path: &Path) -> Result<Validated, InputError> {
-    let text = std::fs::read_to_string(path).map_err(|source| InputError::ReadSpec {
+/// Reads a spec file: UTF-8 text of at most [`crate::state::MAX_FILE_BYTES`].
+pub fn read_spec(path: &Path) -> Result<String, InputError> {
+    let err = |source| InputError::ReadSpec {
         path: path.to_owned(),
         source,
-    })?;
-    Ok(validate_text(&text))
+    };
+    crate::state::read_text(path).map_err(err)?.ok_or_else(|| {
+        err(crate::state::ReadError::Io {
+            path: path.to_owned(),
+            source: std::io::ErrorKind::NotFound.into(),
+        })
+    })
 }
 
-/// Reads a spec that must be valid; prints its diagnostics (to stderr) if not.
+/// Reads and validates a spec file.
+pub fn read_and_validate(path: &Path) -> Result<Validated, InputError> {
+    Ok(validate_text(&read_spec(path)?))
+}
+
+/// Reads a spec that must be valid; its diagnostics are in the error if not.
 pub fn load_network(path: &Path) -> Result<Network, InputError> {
     network_of(path, read_and_validate(path)?)
 }
 
 /// The network of spec `text` (read from `path`) with the functions deployed
-/// outside the spec file; it must be valid: its diagnostics are printed (to stderr)
-/// if not.
+/// outside the spec file; it must be valid: its diagnostics are in the error if not.
 pub fn network_from_text_with(
     path: &Path,
     text: &str,
@@ -93,12 +102,10 @@ pub fn network_from_text_with(
 fn network_of(path: &Path, v: Validated) -> Result<Network, InputError> {
     match v.network {
         Some(n) => Ok(n),
-        None => {
-            output::print_diagnostics_stderr(&v.diagnostics);
-            Err(InputError::InvalidSpec {
-                path: path.to_owned(),
-                count: v.errors().count(),
-            })
-        }
+        None => Err(InputError::InvalidSpec {
+            path: path.to_owned(),
+            count: v.errors().count(),
+            diagnostics: v.diagnostics,
+        }),
     }
 }

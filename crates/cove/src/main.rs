@@ -2,13 +2,18 @@
 //!
 //! Exit status: 0 success (valid spec, REACHABLE, in sync), 3 a check found the flow
 //! BLOCKED, 4 `status` found drift, 5 an invoked function failed, 2 invalid input (bad
-//! spec, unknown ENI, unreadable file), 1 internal failure; `exec` exits with its
-//! command's status.
+//! spec, unknown ENI, unreadable file), 1 internal failure (including a damaged state
+//! file), 6 busy (another cove command held the prefix's lock for `--lock-wait`
+//! seconds); `exec` exits with its command's status. With `--json` a failure is also
+//! a JSON document on standard output. A closed standard output is not a failure:
+//! the output is dropped, the command finishes and exits with its usual status.
 
 mod commands;
 mod deploy;
 mod input;
+mod lock;
 mod output;
+mod state;
 
 use std::process::ExitCode;
 
@@ -78,7 +83,11 @@ fn main() -> ExitCode {
     {
         cove_sandbox::init_main();
     }
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(&e),
+    };
+    let json = cli.command.json();
     let result = match cli.command {
         Command::Validate(a) => commands::validate::run(&a),
         Command::Check(a) => commands::check::run(&a),
@@ -99,13 +108,83 @@ fn main() -> ExitCode {
         Ok(Outcome::Drift) => ExitCode::from(4),
         Ok(Outcome::Exit(code)) => ExitCode::from(code),
         Ok(Outcome::FunctionError) => ExitCode::from(5),
-        Err(err) => {
-            output::print_error_chain(&err);
-            if err.downcast_ref::<input::InputError>().is_some() {
-                ExitCode::from(2)
-            } else {
-                ExitCode::from(1)
-            }
+        Err(err) => ExitCode::from(report_error(&err, json)),
+    }
+}
+
+/// Prints a failed command's error (standard error; with `--json` also a JSON
+/// document on standard output) and returns its exit status.
+fn report_error(err: &anyhow::Error, json: bool) -> u8 {
+    let busy = err.chain().any(|e| {
+        matches!(e.downcast_ref(), Some(lock::LockError::Busy { .. }))
+            || matches!(
+                e.downcast_ref(),
+                Some(cove_scheduler::SchedulerError::Busy { .. })
+            )
+    });
+    let input = err.downcast_ref::<input::InputError>();
+    let (kind, code) = if busy {
+        ("busy", lock::EXIT_BUSY)
+    } else if input.is_some() {
+        ("invalid_input", 2)
+    } else {
+        ("failed", 1)
+    };
+    let diagnostics = match input {
+        Some(input::InputError::InvalidSpec { diagnostics, .. }) => Some(diagnostics.as_slice()),
+        _ => None,
+    };
+    if json {
+        let causes: Vec<String> = err.chain().skip(1).map(ToString::to_string).collect();
+        output::print_json(&output::error_json(
+            kind,
+            &err.to_string(),
+            &causes,
+            code,
+            diagnostics,
+        ));
+    } else if let Some(d) = diagnostics {
+        output::print_diagnostics_stderr(d);
+    }
+    output::print_error_chain(err);
+    code
+}
+
+/// A command line clap refused (exit status 2); with `--json` also as a JSON
+/// document on standard output.
+fn usage_error(e: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    let json = std::env::args_os().any(|a| a == "--json");
+    if !json || matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        e.exit();
+    }
+    let text = e.render().to_string();
+    // The error without clap's usage and help lines, on one line.
+    let message = text
+        .split("\n\nUsage:")
+        .next()
+        .unwrap_or_default()
+        .trim_start_matches("error: ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    output::print_json(&output::error_json("invalid_input", &message, &[], 2, None));
+    eprint!("{text}");
+    ExitCode::from(2)
+}
+
+impl Command {
+    /// Whether the command was asked to answer in JSON.
+    fn json(&self) -> bool {
+        match self {
+            Command::Validate(a) => a.json,
+            Command::Check(a) => a.json,
+            Command::Matrix(a) => a.json,
+            Command::Import(commands::import::Source::Aws(a)) => a.json,
+            Command::Plan(a) => a.json,
+            Command::Status(a) => a.json,
+            Command::Function(commands::function::Command::List(a)) => a.json,
+            _ => false,
         }
     }
 }

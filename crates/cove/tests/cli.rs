@@ -323,3 +323,166 @@ fn import_aws_snapshot_round_trips_through_validate() {
         stdout(&out)
     );
 }
+
+/// Runs `cove ARGS` with an empty state directory; returns (exit code, stdout as
+/// JSON, stderr).
+fn json_run(args: &[&std::ffi::OsStr]) -> (Option<i32>, serde_json::Value, String) {
+    let state = tempfile::tempdir().expect("state");
+    let out = cove()
+        .env("COVE_STATE_DIR", state.path())
+        .env("COVE_PREFIX", "hsjson")
+        .args(args)
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    let doc = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{args:?}: stdout is not JSON ({e}): {}\nstderr: {err}",
+            stdout(&out)
+        )
+    });
+    (out.status.code(), doc, err)
+}
+
+#[test]
+fn json_answers_every_failure_in_json() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().expect("tmp");
+    let invalid = dir.path().join("invalid.yaml");
+    let text = std::fs::read_to_string(example()).expect("example");
+    std::fs::write(
+        &invalid,
+        text.replacen("cidr: 10.40.0.0/16", "cidr: 10.40.0.0/8", 1),
+    )
+    .expect("write");
+    let binary = dir.path().join("binary.yaml");
+    std::fs::write(&binary, b"tenants:\n  - name: \xff\xfe\n").expect("write");
+    let f = OsStr::new;
+    let (inv, bin) = (invalid.as_os_str(), binary.as_os_str());
+    fn check(spec: &OsStr) -> Vec<&OsStr> {
+        let f = OsStr::new;
+        vec![
+            f("check"),
+            f("--json"),
+            f("-f"),
+            spec,
+            f("--from"),
+            f("fn-a"),
+            f("--to"),
+            f("db-1"),
+            f("--port"),
+            f("5432"),
+        ]
+    }
+    // An invalid spec: the diagnostics, as JSON, on stdout.
+    for args in [check(inv), vec![f("plan"), f("--json"), f("-f"), inv]] {
+        let (code, doc, _) = json_run(&args);
+        assert_eq!(code, Some(2), "{args:?}: {doc}");
+        assert_eq!(doc["error"]["kind"], "invalid_input", "{doc}");
+        let diags = doc["diagnostics"].as_array().expect("diagnostics");
+        assert!(
+            diags
+                .iter()
+                .any(|d| d["code"] == "InvalidVpc.Range" && d["path"].as_str().is_some()),
+            "{args:?}: {doc}"
+        );
+    }
+    // Unreadable, not UTF-8, a missing state, a bad argument, a non-UTF-8 argument.
+    let cases: Vec<(Vec<&OsStr>, i32, &str)> = vec![
+        (
+            vec![f("validate"), f("--json"), f("-f"), bin],
+            2,
+            "not UTF-8",
+        ),
+        (check(bin), 2, "not UTF-8"),
+        (
+            vec![f("status"), f("--json"), f("-f"), f("/nonexistent.yaml")],
+            2,
+            "cannot read spec file",
+        ),
+        (
+            vec![f("matrix"), f("--json"), f("-f"), f("/dev/zero")],
+            2,
+            "larger than",
+        ),
+        (
+            vec![f("fn"), f("list"), f("--json")],
+            2,
+            "nothing is applied",
+        ),
+        (
+            vec![f("check"), f("--json"), f("--from"), f("a")],
+            2,
+            "--to",
+        ),
+        (
+            vec![
+                f("check"),
+                f("--json"),
+                f("--from"),
+                OsStr::from_bytes(b"\xff"),
+                f("--to"),
+                f("b"),
+            ],
+            2,
+            "UTF-8",
+        ),
+        (
+            vec![f("import"), f("aws"), f("/nonexistent"), f("--json")],
+            2,
+            "cannot import",
+        ),
+    ];
+    for (args, want, word) in cases {
+        let (code, doc, err) = json_run(&args);
+        assert_eq!(code, Some(want), "{args:?}: {doc} {err}");
+        assert_eq!(doc["error"]["exit_code"], want, "{doc}");
+        let all = format!("{} {}", doc["error"]["message"], doc["error"]["causes"]);
+        assert!(all.contains(word), "{args:?}: {doc}");
+    }
+}
+
+#[test]
+fn a_closed_stdout_ends_the_command_quietly() {
+    use std::process::{Command as Process, Stdio};
+    let example = example();
+    let spec = example.to_str().expect("utf-8");
+    let runs: [(&[&str], i32); 4] = [
+        (
+            &[
+                "matrix",
+                "--json",
+                "-f",
+                spec,
+                "--ports",
+                "tcp/443,tcp/5432,icmp",
+            ],
+            0,
+        ),
+        (&["validate", "-f", spec], 0),
+        (
+            &[
+                "check", "--json", "-f", spec, "--from", "fn-a", "--to", "db-1", "--port", "22",
+            ],
+            3,
+        ),
+        (&["validate", "--json", "-f", "/nonexistent.yaml"], 2),
+    ];
+    for (args, want) in runs {
+        // A pipe whose reading end is closed before cove starts: every write fails
+        // with EPIPE (what `cove … | head -1` does once head has exited).
+        let (reader, writer) = nix::unistd::pipe().expect("pipe");
+        drop(reader);
+        let out = Process::new(assert_cmd::cargo::cargo_bin("cove"))
+            .args(args)
+            .stdout(Stdio::from(writer))
+            .stderr(Stdio::piped())
+            .output()
+            .expect("run");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(want), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert!(!err.contains("Broken pipe"), "{args:?}: {err}");
+    }
+}

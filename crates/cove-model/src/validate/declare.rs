@@ -5,7 +5,7 @@ use super::scope::{Scopes, VpcScope, next_id};
 use super::{Ctx, Path, addressing, filters, parse};
 use crate::diag::ErrorCode;
 use crate::model::*;
-use crate::spec::{Spec, TenantSpec, VpcSpec};
+use crate::spec::{Scalar, Spec, TenantSpec, VpcSpec};
 
 /// Runs pass 1 and returns the name tables.
 pub(crate) fn declare(cx: &mut Ctx, spec: &Spec) -> Scopes {
@@ -33,7 +33,26 @@ pub(crate) fn declare(cx: &mut Ctx, spec: &Spec) -> Scopes {
         sc.tenant_prefix_lists.push(Default::default());
         if let Some(a) = &t.account_id {
             let text = a.text();
-            if text.len() != 12 || !text.chars().all(|c| c.is_ascii_digit()) {
+            if let Scalar::Int(n) = a
+                && text.len() != 12
+            {
+                // YAML reads an unquoted `012345678901` as the number 12345678901.
+                cx.error(
+                    ErrorCode::InvalidParameterValue,
+                    &tpath.key("account_id"),
+                    format!(
+                        "the account id is not quoted, so YAML read it as the number {n} and dropped any leading zeros"
+                    ),
+                    format!(
+                        "quote it: account_id: \"{}\" (an account id is 12 digits, leading zeros included)",
+                        if (0..1_000_000_000_000).contains(n) {
+                            format!("{n:012}")
+                        } else {
+                            "111122223333".to_owned()
+                        }
+                    ),
+                );
+            } else if text.len() != 12 || !text.chars().all(|c| c.is_ascii_digit()) {
                 cx.error(
                     ErrorCode::InvalidParameterValue,
                     &tpath.key("account_id"),

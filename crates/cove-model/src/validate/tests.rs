@@ -634,3 +634,26 @@ fn function_names_are_unique_per_tenant() {
     assert_eq!(errors[0].code, ResourceConflict);
     assert_eq!(errors[0].path, format!("{FN_VPC}.functions[api].name"));
 }
+
+#[test]
+fn unquoted_account_id_with_a_leading_zero_says_to_quote_it() {
+    let v = mutate("account_id: \"111111111111\"", "account_id: 012345678901");
+    expect_one(&v, InvalidParameterValue, "tenants[platform].account_id");
+    let e = v.errors().next().expect("one error");
+    assert!(e.message.contains("not quoted"), "{}", e.message);
+    assert!(e.hint.contains("\"012345678901\""), "{}", e.hint);
+    // Quoted, it is fine; unquoted without a leading zero too.
+    assert!(
+        mutate(
+            "account_id: \"111111111111\"",
+            "account_id: \"012345678901\""
+        )
+        .network
+        .is_some()
+    );
+    assert!(
+        mutate("account_id: \"111111111111\"", "account_id: 111111111111")
+            .network
+            .is_some()
+    );
+}

@@ -11,6 +11,7 @@ pub type Args = SpecTarget;
 /// Runs the command.
 pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     let started = Instant::now();
+    let _lock = args.target.lock("apply")?;
     let deploy::Comparison {
         network,
         text,
@@ -21,14 +22,14 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     // Every function's code is checked and stored before the kernel is touched.
     let code = deploy::snapshot_code(&network, &args.file, &args.target)?;
     if plan.is_empty() {
-        println!(
+        crate::output::outln!(
             "nothing to change: the kernel already matches {} ({} namespaces)",
             args.file.display(),
             want.namespaces.len()
         );
     } else {
         host.apply(&plan)?;
-        println!(
+        crate::output::outln!(
             "applied {} change(s) in {} namespace(s) in {:.0?}",
             plan.ops.len(),
             want.namespaces.len(),

@@ -118,7 +118,7 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
                 "port": port, "verdict": verdict,
             }));
         } else {
-            print!("{}", render(&args.from, &args.to, protocol, port, &verdict));
+            crate::output::out!("{}", render(&args.from, &args.to, protocol, port, &verdict));
         }
     }
     if args.json {
@@ -127,7 +127,7 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
         } else {
             serde_json::Value::Array(docs)
         };
-        println!("{}", serde_json::to_string_pretty(&doc)?);
+        crate::output::outln!("{}", serde_json::to_string_pretty(&doc)?);
     }
     Ok(if all_ok {
         Outcome::Ok

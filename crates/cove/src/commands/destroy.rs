@@ -20,17 +20,18 @@ pub struct Args {
 /// Runs the command. Continues past errors and reports all of them.
 pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     let host = args.target.host()?;
+    let _lock = args.target.lock("destroy")?;
     let destroyed = host.destroy();
     // Execution environments: their processes died with their namespaces; their
     // cgroups go too (whoever launched them).
-    let reaped = cove_sandbox::reap_stale(&format!("cove-{}", args.target.prefix), |_| false);
+    let reaped = cove_sandbox::remove_all(&format!("cove-{}", args.target.prefix), None);
     match destroyed {
         Ok(n) => {
             let envs = reaped.map_err(|e| {
                 anyhow::Error::new(e).context("removing the execution environments' cgroups")
             })?;
             args.target.forget_applied()?;
-            println!(
+            crate::output::outln!(
                 "destroyed {n} namespace(s) and {} execution environment(s) with prefix {}",
                 envs.reaped.len(),
                 args.target.prefix

@@ -26,7 +26,7 @@ pub struct Args {
 pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     let net = match &args.file {
         Some(f) => deploy::load(f, &args.target)?.0,
-        None => args.target.applied_network().ok_or_else(|| InputError::Argument {
+        None => args.target.applied_network()?.ok_or_else(|| InputError::Argument {
             what: "-f",
             text: String::new(),
             hint: format!(

@@ -86,7 +86,7 @@ fn write_out(args: &AwsArgs, text: &str) -> anyhow::Result<()> {
     match &args.output {
         Some(p) => std::fs::write(p, text).with_context(|| format!("writing {}", p.display())),
         None => {
-            print!("{text}");
+            crate::output::out!("{text}");
             Ok(())
         }
     }

@@ -76,7 +76,7 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     if args.json {
         let labels: Vec<String> = enis.iter().map(|e| net.eni_label(*e)).collect();
         let doc = serde_json::json!({ "enis": labels, "matrix": m });
-        println!("{}", serde_json::to_string_pretty(&doc)?);
+        crate::output::outln!("{}", serde_json::to_string_pretty(&doc)?);
         return Ok(Outcome::Ok);
     }
     for (pi, (proto, port)) in probes.iter().enumerate() {
@@ -86,7 +86,7 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
         } else {
             p.to_string()
         };
-        println!("{title}: rows = from, columns = to (Y reachable, . blocked)");
+        crate::output::outln!("{title}: rows = from, columns = to (Y reachable, . blocked)");
         let mut table = comfy_table::Table::new();
         table.load_style(comfy_table::presets::UTF8_FULL_CONDENSED);
         let mut header = vec![String::new()];
@@ -105,7 +105,7 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
             }
             table.add_row(row);
         }
-        println!("{table}");
+        crate::output::outln!("{table}");
     }
     Ok(Outcome::Ok)
 }

@@ -22,18 +22,18 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     let deploy::Comparison {
         network: net, plan, ..
     } = deploy::compare(&args.spec)?;
-    let applied = args.spec.target.applied_network();
+    let applied = args.spec.target.applied_network()?;
     let delta = reachability_delta(applied.as_ref(), &net);
     if args.json {
         let doc = serde_json::json!({ "changes": plan.ops, "reachability": delta });
-        println!("{}", serde_json::to_string_pretty(&doc)?);
+        crate::output::outln!("{}", serde_json::to_string_pretty(&doc)?);
         return Ok(Outcome::Ok);
     }
     if plan.is_empty() {
-        println!("kernel: nothing to change");
+        crate::output::outln!("kernel: nothing to change");
     } else {
-        println!("kernel: {} change(s)", plan.ops.len());
-        print!("{plan}");
+        crate::output::outln!("kernel: {} change(s)", plan.ops.len());
+        crate::output::out!("{plan}");
     }
     let against = if applied.is_some() {
         "the applied spec"
@@ -41,9 +41,9 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
         "nothing applied"
     };
     if delta.is_empty() {
-        println!("reachability: no flow changes (against {against})");
+        crate::output::outln!("reachability: no flow changes (against {against})");
     } else {
-        println!("reachability (against {against}):");
+        crate::output::outln!("reachability (against {against}):");
         for c in &delta {
             let mark = match c.change {
                 Change::Opened => "+ opens ",
@@ -54,7 +54,7 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
             } else {
                 format!("{}/{}", c.protocol, c.port)
             };
-            println!("  {mark} {} -> {} {what}", c.from, c.to);
+            crate::output::outln!("  {mark} {} -> {} {what}", c.from, c.to);
         }
     }
     Ok(Outcome::Ok)

@@ -48,6 +48,8 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
 
 async fn serve(args: &Args) -> anyhow::Result<()> {
     let config = args.target.scheduler_config(&args.run)?;
+    // Starting up reaps stale environments and prepares the cgroup root: a writer.
+    let lock = args.target.lock("serve")?;
     let functions = args.target.applied_functions()?;
     let scheduler = cove_scheduler::Scheduler::new(config, functions)?;
     let seconds = |what: &str, v: f64| {
@@ -59,6 +61,7 @@ async fn serve(args: &Args) -> anyhow::Result<()> {
         max_retries: args.max_retry_attempts,
         max_event_age: seconds("max-event-age", args.max_event_age)?,
     });
+    drop(lock);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
@@ -67,7 +70,7 @@ async fn serve(args: &Args) -> anyhow::Result<()> {
         .context("reading the listening address")?;
     let addr_file = args.target.serve_addr_path();
     crate::deploy::write_atomically(&addr_file, &addr.to_string())?;
-    println!(
+    crate::output::outln!(
         "cove serve: {} function(s) of prefix {} on http://{addr} (POST /2015-03-31/functions/NAME/invocations, function URLs at /url/NAME/)",
         scheduler.functions().len(),
         args.target.prefix
@@ -87,7 +90,7 @@ async fn serve(args: &Args) -> anyhow::Result<()> {
     watcher.abort();
     scheduler.shutdown().await;
     let _ = std::fs::remove_file(&addr_file);
-    println!("cove serve: stopped; every environment ended");
+    crate::output::outln!("cove serve: stopped; every environment ended");
     Ok(())
 }
 

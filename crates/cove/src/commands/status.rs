@@ -23,20 +23,20 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     } = deploy::compare(&args.spec)?;
     if args.json {
         let doc = serde_json::json!({ "in_sync": plan.is_empty(), "repairs": plan.ops });
-        println!("{}", serde_json::to_string_pretty(&doc)?);
+        crate::output::outln!("{}", serde_json::to_string_pretty(&doc)?);
     } else if plan.is_empty() {
-        println!(
+        crate::output::outln!(
             "in sync: {} namespace(s) match {}",
             want.namespaces.len(),
             args.spec.file.display()
         );
     } else {
-        println!(
+        crate::output::outln!(
             "DRIFT: {} repair(s) needed (`cove apply -f {}` makes them):",
             plan.ops.len(),
             args.spec.file.display()
         );
-        print!("{plan}");
+        crate::output::out!("{plan}");
     }
     Ok(if plan.is_empty() {
         Outcome::Ok

@@ -31,13 +31,13 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
             "diagnostics": v.diagnostics,
             "summary": summary,
         });
-        println!("{}", serde_json::to_string_pretty(&doc)?);
+        crate::output::outln!("{}", serde_json::to_string_pretty(&doc)?);
     } else {
         if !v.diagnostics.is_empty() {
-            print!("{}", output::render_diagnostics(&v.diagnostics));
+            crate::output::out!("{}", output::render_diagnostics(&v.diagnostics));
         }
         if let Some(n) = &v.network {
-            println!(
+            crate::output::outln!(
                 "valid: {} tenant(s), {} VPC(s), {} subnet(s), {} ENI(s), {} peering(s)",
                 n.tenants.len(),
                 n.vpcs.len(),

@@ -20,6 +20,7 @@ pub struct Args {
 /// Runs the command: removes the function and its network slots (and whatever
 /// runs in them).
 pub fn run(args: &Args) -> anyhow::Result<Outcome> {
+    let _lock = args.target.lock("fn delete")?;
     let mut deployed = args.target.deployed()?;
     let before = deployed.len();
     let matches = |d: &cove_model::spec::DeployedFunction| {
@@ -45,7 +46,7 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     if deployed.len() == before {
         let in_spec = args
             .target
-            .applied_network()
+            .applied_network()?
             .is_some_and(|n| n.functions.iter().any(|f| f.name == args.name));
         let hint = if in_spec {
             "it is declared in the spec file: remove it there and run `cove apply -f SPEC`"
@@ -62,6 +63,6 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
         .into());
     }
     super::apply_deployed(&args.target, &deployed)?;
-    println!("deleted function {} and its network slots", args.name);
+    crate::output::outln!("deleted function {} and its network slots", args.name);
     Ok(Outcome::Ok)
 }

@@ -54,7 +54,8 @@ pub struct Args {
 
 /// Runs the command.
 pub fn run(args: &Args) -> anyhow::Result<Outcome> {
-    let net = args.target.applied_network().ok_or_else(|| InputError::Argument {
+    let _lock = args.target.lock("fn deploy")?;
+    let net = args.target.applied_network()?.ok_or_else(|| InputError::Argument {
         what: "--prefix",
         text: args.target.prefix.clone(),
         hint: format!(
@@ -114,7 +115,7 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
         .iter()
         .map(|s| net.subnets[s.index()].name.as_str())
         .collect();
-    println!(
+    crate::output::outln!(
         "deployed function {} ({}, {} MB, {} s) in {vpc}: {} network slot(s) in {}; code sha256 {} ({} bytes)",
         f.name,
         f.runtime,

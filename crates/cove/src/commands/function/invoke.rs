@@ -49,11 +49,25 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
                 .context("reading the payload from stdin")?;
             v
         }
-        (None, Some(f)) => std::fs::read(f).map_err(|e| InputError::Argument {
-            what: "--payload-file",
-            text: f.display().to_string(),
-            hint: format!("cannot read it: {e}"),
-        })?,
+        (None, Some(f)) => match crate::state::read_text(f) {
+            Ok(Some(text)) => text.into_bytes(),
+            Ok(None) => {
+                return Err(InputError::Argument {
+                    what: "--payload-file",
+                    text: f.display().to_string(),
+                    hint: "no such file".into(),
+                }
+                .into());
+            }
+            Err(e) => {
+                return Err(InputError::Argument {
+                    what: "--payload-file",
+                    text: f.display().to_string(),
+                    hint: format!("cannot use it: {}", crate::deploy::DisplayChain(&e)),
+                }
+                .into());
+            }
+        },
         (None, None) => b"{}".to_vec(),
     };
     if serde_json::from_slice::<serde_json::Value>(&payload).is_err() {
@@ -66,7 +80,11 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
         .into());
     }
     let served = (!args.local)
-        .then(|| std::fs::read_to_string(args.target.serve_addr_path()).ok())
+        .then(|| {
+            crate::state::read_text(&args.target.serve_addr_path())
+                .ok()
+                .flatten()
+        })
         .flatten()
         .and_then(|a| a.trim().parse::<SocketAddr>().ok())
         .filter(|a| TcpStream::connect_timeout(a, Duration::from_millis(200)).is_ok());
@@ -78,8 +96,8 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     if let Some(log) = log {
         eprint!("{}", String::from_utf8_lossy(&log));
     }
-    std::io::stdout().write_all(&body)?;
-    println!();
+    crate::output::write_stdout(&body);
+    crate::output::outln!();
     match (status, function_error) {
         (200, None) => Ok(Outcome::Ok),
         (200, Some(kind)) => {
@@ -97,6 +115,8 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
             hint: "ResourceNotFoundException: no such function; `cove fn list` shows them".into(),
         }
         .into()),
+        // ResourceConflictException: another cove command holds the prefix.
+        (409, _) => Ok(Outcome::Exit(crate::lock::EXIT_BUSY)),
         (code, _) => anyhow::bail!("the invoke failed with HTTP status {code}"),
     }
 }
@@ -112,7 +132,10 @@ fn in_process(args: &Args, payload: Vec<u8>, tail: bool) -> anyhow::Result<Answe
         .build()
         .context("starting the async runtime")?;
     rt.block_on(async {
+        // Starting up reaps stale environments and prepares the cgroup root.
+        let lock = args.target.lock("fn invoke")?;
         let scheduler = cove_scheduler::Scheduler::new(config, functions)?;
+        drop(lock);
         let result = scheduler
             .invoke(
                 &args.name,

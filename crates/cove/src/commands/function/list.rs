@@ -18,11 +18,11 @@ pub struct Args {
 pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     let fns = args.target.applied_functions()?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&fns)?);
+        crate::output::outln!("{}", serde_json::to_string_pretty(&fns)?);
         return Ok(Outcome::Ok);
     }
     if fns.is_empty() {
-        println!("no functions under prefix {}", args.target.prefix);
+        crate::output::outln!("no functions under prefix {}", args.target.prefix);
         return Ok(Outcome::Ok);
     }
     let mut table = comfy_table::Table::new();
@@ -49,6 +49,6 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
             f.code.sha256.chars().take(12).collect(),
         ]);
     }
-    println!("{table}");
+    crate::output::outln!("{table}");
     Ok(Outcome::Ok)
 }

@@ -1,7 +1,7 @@
 //! `cove fn logs NAME`: what the function's environments wrote (standard output and
 //! error, and the platform's START/END/REPORT lines), one environment after another.
 
-use std::io::{Read, Write};
+use std::io::Read;
 
 use crate::Outcome;
 use crate::deploy::Target;
@@ -24,7 +24,7 @@ pub struct Args {
 pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     let known = args
         .target
-        .applied_network()
+        .applied_network()?
         .is_some_and(|n| n.functions.iter().any(|f| f.name == args.name));
     if !known {
         return Err(InputError::Argument {
@@ -68,6 +68,6 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     let from = out
         .len()
         .saturating_sub(usize::try_from(args.tail).unwrap_or(usize::MAX));
-    std::io::stdout().write_all(&out[from..])?;
+    crate::output::write_stdout(&out[from..]);
     Ok(Outcome::Ok)
 }

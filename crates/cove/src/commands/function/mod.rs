@@ -43,8 +43,7 @@ pub fn apply_deployed(
     target: &Target,
     deployed: &[cove_model::spec::DeployedFunction],
 ) -> anyhow::Result<cove_model::Network> {
-    let applied = target.applied_path();
-    let text = std::fs::read_to_string(&applied).map_err(|_| crate::input::InputError::Argument {
+    let text = target.applied_text()?.ok_or_else(|| crate::input::InputError::Argument {
         what: "--prefix",
         text: target.prefix.clone(),
         hint: format!(
