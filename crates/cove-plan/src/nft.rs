@@ -54,6 +54,8 @@ fn finish(body: &str, mut elements: Elements) -> NftTable {
         generation,
         text,
         elements,
+        rules_digest: None,
+        loaded_digest: None,
     }
 }
 
