@@ -1,5 +1,7 @@
 //! Drift that leaves every object in place but changes what it does, on the shipped
-//! example in the kernel, with real traffic: a flushed, deleted or re-policied
+//! example in the kernel (db-1's security group also admitting port 22 from the
+//! functions, so that one flow is blocked by a network ACL alone), with real
+//! traffic: a flushed, deleted or re-policied
 //! chain of cove's table, an inserted `accept` rule, a foreign table that accepts
 //! everything or drops everything, an ENI link with another MAC or MTU, a route
 //! with another `proto`. For each: `cove status` reports it (exit 4, naming it);
@@ -11,13 +13,14 @@
 //! Which drift cannot fail closed, and why: an `accept` inserted in a base chain of
 //! cove's table, or a deleted `filter_forward` chain, lets through everything that
 //! chain would have dropped (nothing else in the table sees the packet after an
-//! accept in, or the absence of, its only forward chain); a flushed `nacl` chain
-//! skips the network ACLs (its jumps are gone; the security groups and the rest
-//! still run). Those are detected and repaired, not contained.
+//! accept in, or the absence of, its only forward chain). Those are detected and
+//! repaired, not contained. Flushing any other chain of the forward path fails
+//! closed: the path is a pipeline of `goto`s that ends in `policy drop`.
 //!
 //! Privileged: runs as root (CI runs as root and must not skip: `CI=true`).
 
 use std::net::Ipv4Addr;
+use std::path::PathBuf;
 use std::process::Command as Process;
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::Duration;
@@ -38,8 +41,32 @@ static NEXT_PORT: AtomicU16 = AtomicU16::new(33001);
 /// The example applied under a fresh prefix, with responders on every user ENI.
 struct Setup {
     d: Deployment,
+    spec: PathBuf,
     net: Network,
     _responders: Vec<Responder>,
+}
+
+/// The security group rule of db-1 in the example, and the one this spec adds: port
+/// 22 from the functions is then blocked by db-1's network ACL alone.
+const DB_RULE: &str = "- { protocol: tcp, ports: 5432, security_group: platform/functions/fn }";
+
+/// The example with db-1's security group also admitting port 22 from the
+/// functions, written into the deployment's state directory.
+fn spec(d: &Deployment) -> (PathBuf, Network) {
+    let text = std::fs::read_to_string(example()).expect("example");
+    assert!(text.contains(DB_RULE));
+    let text = text.replace(
+        DB_RULE,
+        &format!(
+            "{DB_RULE}\n              - {{ protocol: tcp, ports: 22, security_group: platform/functions/fn }}"
+        ),
+    );
+    let net = cove_model::validate::validate_text(&text)
+        .network
+        .expect("valid spec");
+    let path = d.state.path().join("drift.yaml");
+    std::fs::write(&path, text).expect("write spec");
+    (path, net)
 }
 
 const PORTS: [u16; 3] = [5432, 22, 443];
@@ -47,8 +74,8 @@ const PORTS: [u16; 3] = [5432, 22, 443];
 impl Setup {
     fn new(tag: &str) -> Setup {
         let d = Deployment::new(tag);
-        d.apply_example();
-        let net = common::example_network();
+        let (spec, net) = spec(&d);
+        d.apply(&spec);
         let names = Names::new(&net, &d.prefix);
         let responders = users(&net)
             .into_iter()
@@ -59,6 +86,7 @@ impl Setup {
             .collect();
         let s = Setup {
             d,
+            spec,
             net,
             _responders: responders,
         };
@@ -94,7 +122,7 @@ impl Setup {
             .d
             .cove()
             .args(["status", "-f"])
-            .arg(example())
+            .arg(&self.spec)
             .output()
             .expect("status");
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -110,7 +138,7 @@ impl Setup {
             .d
             .cove()
             .args(["status", "-f"])
-            .arg(example())
+            .arg(&self.spec)
             .output()
             .expect("status");
         assert_eq!(
@@ -126,7 +154,7 @@ impl Setup {
             .d
             .cove()
             .args(["apply", "-f"])
-            .arg(example())
+            .arg(&self.spec)
             .output()
             .expect("apply");
         assert!(
@@ -267,10 +295,19 @@ fn flushed_acl_chain() {
     if !privileged("drift flushed acl chain") {
         return;
     }
+    // The forward path is a pipeline of `goto`s: a packet that falls off an
+    // emptied step meets `policy drop`, it does not skip the check. (fn-a to
+    // db-1 on port 22 is allowed by db-1's security group in this spec, and only
+    // its network ACL blocks it.)
     router_rules_drift(
         "hdb",
         &["nft", "flush", "chain", "inet", "cove", "nacl"],
-        false,
+        true,
+    );
+    router_rules_drift(
+        "hdj",
+        &["nft", "flush", "chain", "inet", "cove", "sg"],
+        true,
     );
 }
 
