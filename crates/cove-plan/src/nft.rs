@@ -15,12 +15,15 @@
 //!   **network ACLs** (stateless, every packet, skipped
 //!   between two links of one subnet), then `ct state established,related accept`
 //!   (security groups are stateful), then the **security groups** of the sending ENI
-//!   (egress) and of the receiving ENI (ingress);
+//!   (egress) and of the receiving ENI (ingress). The path after the guards is a
+//!   pipeline of `goto`s (no `jump`): a check is passed only by a `goto` to the next
+//!   step, the last step accepts, and a packet that falls off an emptied chain meets
+//!   `policy drop` (a flushed chain fails closed);
 //! * `filter_input`: nothing may reach the router itself.
 //!
 //! Per-ENI data are set and map elements, and none of them is a verdict: a link's
 //! subnet and its security-group combination are numbers (`link_subnet`,
-//! `link_sgc`), turned into jumps by verdict maps that are part of the ruleset. The
+//! `link_sgc`), turned into gotos by verdict maps that are part of the ruleset. The
 //! kernel re-validates every jump of a table on each commit that adds a jump
 //! element, so per-ENI jump elements made an attach cost grow with the ENIs.
 //!
