@@ -189,6 +189,9 @@ fn canonical_exprs(out: &mut Vec<u8>, exprs: &[u8]) {
     }
 }
 
+/// The messages of a dump: (family, payload after the `nfgenmsg`).
+pub(crate) type Msgs = Vec<(u8, Vec<u8>)>;
+
 /// The messages of one kind from a dump, for one table: (family, attributes).
 type Dump<'a> = Vec<(u8, Vec<(u16, &'a [u8])>)>;
 
@@ -252,7 +255,7 @@ pub(crate) fn digest(
 /// Sends one dump request and collects the answers' (family, payload after the
 /// `nfgenmsg`). `Ok(None)` if the ruleset changed during the dump.
 /// `NFT_MSG_GETGEN` is not a dump: its one answer ends it.
-fn dump(sock: &Socket, seq: u32, ty: u16) -> io::Result<Option<Vec<(u8, Vec<u8>)>>> {
+fn dump(sock: &Socket, seq: u32, ty: u16) -> io::Result<Option<Msgs>> {
     let single = ty == NFT_MSG_GETGEN;
     let mut b = MsgBuf::default();
     let m = b.begin_msg(
