@@ -342,6 +342,13 @@ fn deleted_chain_and_changed_policy() {
         &["nft", "delete", "chain", "inet", "cove", "filter_input"],
         true,
     );
+    // The only forward chain: what it would drop passes until the repair (cannot
+    // fail closed).
+    router_rules_drift(
+        "hdk",
+        &["nft", "delete", "chain", "inet", "cove", "filter_forward"],
+        false,
+    );
     // The forward chain ends in its own verdicts: its policy decides nothing.
     router_rules_drift(
         "hde",

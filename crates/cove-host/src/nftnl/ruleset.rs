@@ -269,7 +269,9 @@ fn dump(sock: &Socket, seq: u32, ty: u16) -> io::Result<Option<Msgs>> {
     sock.send_to(b.bytes(), &SocketAddr::new(0, 0), 0)?;
     let mut out = Vec::new();
     let mut intr = false;
-    let mut datagram = Vec::with_capacity(64 * 1024);
+    // The kernel fills dump datagrams up to 32 KiB (more only for one message that
+    // does not fit); a datagram cut short is refused below as malformed.
+    let mut datagram = Vec::with_capacity(128 * 1024);
     loop {
         datagram.clear();
         match sock.recv(&mut datagram, nix::libc::MSG_DONTWAIT) {
