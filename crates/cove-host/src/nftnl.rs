@@ -20,6 +20,7 @@
 //! deferred release of the previous transactions (an RCU grace period, ~10 ms),
 //! which was most of a rule change's time when every batch opened its own socket.
 
+mod decode;
 mod elem;
 pub(crate) mod ruleset;
 mod wire;

@@ -211,8 +211,8 @@ fn observe(rt: &Runtime, h: &Handle, ns: &str) -> Result<NsState, HostError> {
         Some(f) => f,
         None => sysctl::forwarding(ns)?,
     };
-    // Every table over netlink; `nft` only for the elements of cove's named sets
-    // (the router's), so most namespaces cost no process.
+    // Every table, cove's rules and its elements over netlink, no process (`nft`
+    // only if a set has no schema to read its elements with).
     let rs = nftnl::Session::open_here(ns, nft::TABLE)?.read_ruleset(ns, nft::TABLE)?;
     for t in &rs.tables {
         if t.family == nftnl::ruleset::INET && t.name == nft::TABLE {
@@ -232,9 +232,12 @@ fn observe(rt: &Runtime, h: &Handle, ns: &str) -> Result<NsState, HostError> {
                 .find(|t| t.family == nftnl::ruleset::INET && t.name == nft::TABLE)
                 .and_then(|t| t.comment.as_deref());
             let mut t = NftTable::new(nft::TABLE, nft::generation(comment), String::new());
-            if rs.named_sets {
-                t.elements = nft::elements(ns)?;
-            }
+            t.elements = match (&rs.elements, rs.named_sets) {
+                (Some(e), _) => e.clone(),
+                (None, false) => Default::default(),
+                // A set without a schema: `nft` reads them all.
+                (None, true) => nft::elements(ns)?,
+            };
             t.rules_digest = Some(digest.clone());
             t.loaded_digest = rs.recorded.clone();
             Some(t)

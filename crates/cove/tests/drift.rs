@@ -430,6 +430,63 @@ fn changed_mac_and_mtu() {
 }
 
 #[test]
+fn changed_elements_are_elements_not_rules() {
+    if !privileged("drift elements") {
+        return;
+    }
+    let s = Setup::new("hdl");
+    let router = s.names().router_ns();
+    // A link's subnet mark gone, and an address added to a group's member set:
+    // element drift, repaired by one element batch (attaching an ENI changes
+    // elements too, and must never look like changed rules).
+    let fn_a = s
+        .names()
+        .eni_router_link(s.net.find_eni("functions/fn-a").expect("fn-a"));
+    s.in_ns(
+        &router,
+        &[
+            "nft",
+            "delete",
+            "element",
+            "inet",
+            "cove",
+            "link_subnet",
+            &format!("{{ \"{fn_a}\" }}"),
+        ],
+    );
+    let members = Process::new("ip")
+        .args([
+            "netns", "exec", &router, "nft", "list", "sets", "table", "inet", "cove",
+        ])
+        .output()
+        .expect("nft");
+    let text = String::from_utf8_lossy(&members.stdout);
+    let set = text
+        .split_whitespace()
+        .find(|w| w.starts_with("members_"))
+        .expect("a member set");
+    s.in_ns(
+        &router,
+        &[
+            "nft",
+            "add",
+            "element",
+            "inet",
+            "cove",
+            set,
+            "{ 10.30.9.9 }",
+        ],
+    );
+    let out = s.status_reports(&[&router, "+1 -1 element(s)"]);
+    assert!(!out.contains("not the ones cove loaded"), "{out}");
+    // Meanwhile fn-a's packets miss the subnet map and skip its egress ACL (a
+    // missing element cannot fail closed); that ACL allows everything here, so
+    // nothing blocked passes.
+    s.blocked_stay_blocked("element drift");
+    s.repaired("element drift");
+}
+
+#[test]
 fn route_with_another_proto() {
     if !privileged("drift route proto") {
         return;

@@ -7,7 +7,8 @@
 //! chains (name, hook, priority, policy, type, flags), then rules (chain,
 //! every expression's attributes in order, user data), then set declarations,
 //! each in dump order, with what changes by itself or by reloading left out:
-//! handles, positions, ids, reference counts, and the values of stateful
+//! handles, positions, ids, reference counts, a set's element count and backend,
+//! and the values of stateful
 //! expressions (`counter`, `quota`, `last`, `connlimit`). cove records it right
 //! after it loads a generation, as the name of an empty chain
 //! `digest_<hex>` ([`DIGEST_CHAIN`]); observing computes it again, so a flushed or
@@ -28,7 +29,8 @@ use super::wire::{
     MsgBuf, NFNL_MSG_BATCH_BEGIN, NFNL_MSG_BATCH_END, NFNL_SUBSYS_NFTABLES, NFPROTO_INET,
     NFPROTO_UNSPEC, NLM_F_ACK, NLM_F_CREATE, NLM_F_REQUEST, NLMSG_ERROR, NLMSG_HDRLEN,
 };
-use super::{drain, wait};
+use super::wire::{NFTA_SET_ELEM_LIST_SET, NFTA_SET_ELEM_LIST_TABLE};
+use super::{Elements, drain, wait};
 
 /// The `inet` family's number.
 pub(crate) const INET: u8 = NFPROTO_INET;
@@ -48,6 +50,7 @@ const NFT_MSG_NEWCHAIN: u16 = 3;
 const NFT_MSG_GETCHAIN: u16 = 4;
 const NFT_MSG_GETRULE: u16 = 7;
 const NFT_MSG_GETSET: u16 = 10;
+const NFT_MSG_GETSETELEM: u16 = 13;
 /// The answer to `NFT_MSG_GETGEN` (one message, not a dump).
 const NFT_MSG_NEWGEN: u16 = 15;
 const NFT_MSG_GETGEN: u16 = 16;
@@ -65,8 +68,10 @@ const NFTA_RULE_EXPRESSIONS: u16 = 4;
 /// Rule attributes left out: handle, position, pad, id, position id, chain id.
 const RULE_VOLATILE: [u16; 6] = [3, 6, 8, 9, 10, 11];
 const NFTA_SET_TABLE: u16 = 1;
-/// Set attributes left out: id, pad, handle.
-const SET_VOLATILE: [u16; 3] = [10, 14, 16];
+const NFTA_SET_NAME: u16 = 2;
+/// Set attributes left out: id, pad, handle, and (kernel 6.18) the backend the
+/// kernel picked and the number of elements, which elements change.
+const SET_VOLATILE: [u16; 5] = [10, 14, 16, 19, 20];
 const NFTA_GEN_ID: u16 = 1;
 const NFTA_EXPR_NAME: u16 = 1;
 /// Expressions whose data is state, not configuration.
@@ -98,8 +103,11 @@ pub(crate) struct Ruleset {
     pub(crate) digest: Option<String>,
     /// The digest recorded in the table, if any.
     pub(crate) recorded: Option<String>,
-    /// Whether the table has named sets (whose elements are read separately).
+    /// Whether the table has named sets.
     pub(crate) named_sets: bool,
+    /// The elements of its named sets in the planner's syntax, if every one of
+    /// them has a schema (`None`: read them another way).
+    pub(crate) elements: Option<Elements>,
 }
 
 /// The family's name as `nft` writes it.
@@ -239,7 +247,7 @@ pub(crate) fn digest(
     let mut named_sets = false;
     for (_, a) in of_table(sets, NFTA_SET_TABLE, table) {
         // Anonymous sets (`__set0`, …) are constant and belong to their rules.
-        named_sets |= get(&a, 2).is_some_and(|n| !n.starts_with(b"__"));
+        named_sets |= get(&a, NFTA_SET_NAME).is_some_and(|n| !n.starts_with(b"__"));
         canon.push(b'S');
         for (ty, v) in a {
             if ty != NFTA_SET_TABLE && !SET_VOLATILE.contains(&ty) {
@@ -256,15 +264,27 @@ pub(crate) fn digest(
 /// `nfgenmsg`). `Ok(None)` if the ruleset changed during the dump.
 /// `NFT_MSG_GETGEN` is not a dump: its one answer ends it.
 fn dump(sock: &Socket, seq: u32, ty: u16) -> io::Result<Option<Msgs>> {
+    dump_of(sock, seq, ty, NFPROTO_UNSPEC, |_| Ok(()))
+}
+
+/// [`dump`] of one family, with attributes (`write`) that select what to dump.
+fn dump_of(
+    sock: &Socket,
+    seq: u32,
+    ty: u16,
+    family: u8,
+    write: impl FnOnce(&mut MsgBuf) -> io::Result<()>,
+) -> io::Result<Option<Msgs>> {
     let single = ty == NFT_MSG_GETGEN;
     let mut b = MsgBuf::default();
     let m = b.begin_msg(
         (NFNL_SUBSYS_NFTABLES << 8) | ty,
         NLM_F_REQUEST | if single { 0 } else { NLM_F_DUMP },
         seq,
-        NFPROTO_UNSPEC,
+        family,
         0,
     );
+    write(&mut b)?;
     b.end_msg(m)?;
     sock.send_to(b.bytes(), &SocketAddr::new(0, 0), 0)?;
     let mut out = Vec::new();
@@ -341,8 +361,9 @@ fn generation(sock: &Socket, seq: u32) -> io::Result<Option<u32>> {
     }))
 }
 
-/// Reads the namespace's tables and the digest of `inet table`. `seq` is the first
-/// sequence number to use; returns the reading and the next free number.
+/// Reads the namespace's tables, the digest of `inet table` and the elements of its
+/// named sets. `seq` is the first sequence number to use; returns the reading and
+/// the next free number.
 pub(crate) fn read(sock: &Socket, table: &str, mut seq: u32) -> io::Result<(Ruleset, u32)> {
     let mut buf = Vec::new();
     drain(sock, &mut buf)?;
@@ -360,8 +381,7 @@ pub(crate) fn read(sock: &Socket, table: &str, mut seq: u32) -> io::Result<(Rule
         ) else {
             continue;
         };
-        let after = generation(sock, next())?;
-        if before.is_none() || before != after {
+        if before.is_none() {
             continue;
         }
         let tables: Vec<TableInfo> = tables
@@ -384,12 +404,46 @@ pub(crate) fn read(sock: &Socket, table: &str, mut seq: u32) -> io::Result<(Rule
         } else {
             (None, None, false)
         };
+        let mut elements = Some(Elements::new());
+        let mut interrupted = false;
+        for name in set_names(table, &sets) {
+            let Some(schema) = cove_plan::nft::set_schema(&name) else {
+                elements = None;
+                break;
+            };
+            let Some(msgs) = dump_of(sock, next(), NFT_MSG_GETSETELEM, NFPROTO_INET, |b| {
+                b.attr_strz(NFTA_SET_ELEM_LIST_TABLE, table)?;
+                b.attr_strz(NFTA_SET_ELEM_LIST_SET, &name)
+            })?
+            else {
+                interrupted = true;
+                break;
+            };
+            let payloads: Vec<&[u8]> = msgs.iter().map(|(_, p)| p.as_slice()).collect();
+            match super::decode::elements(&schema, &payloads) {
+                Some(e) if e.is_empty() => {}
+                Some(e) => {
+                    if let Some(all) = &mut elements {
+                        all.insert(name, e);
+                    }
+                }
+                None => {
+                    elements = None;
+                    break;
+                }
+            }
+        }
+        let after = generation(sock, next())?;
+        if interrupted || before != after {
+            continue;
+        }
         return Ok((
             Ruleset {
                 tables,
                 digest,
                 recorded,
                 named_sets,
+                elements,
             },
             seq + 1,
         ));
@@ -398,6 +452,15 @@ pub(crate) fn read(sock: &Socket, table: &str, mut seq: u32) -> io::Result<(Rule
         io::ErrorKind::Interrupted,
         format!("the ruleset kept changing during {TRIES} readings"),
     ))
+}
+
+/// The named (not anonymous) sets of table `inet table`.
+fn set_names(table: &str, sets: &[(u8, Vec<u8>)]) -> Vec<String> {
+    of_table(sets, NFTA_SET_TABLE, table)
+        .into_iter()
+        .filter_map(|(_, a)| get(&a, NFTA_SET_NAME).map(strz))
+        .filter(|n| !n.starts_with("__"))
+        .collect()
 }
 
 /// Sends a batch holding one message (`write` adds its attributes) and waits for
@@ -564,6 +627,18 @@ mod tests {
         for other in [&flushed, &inserted, &policy, &deleted] {
             assert_ne!(other, &d);
         }
+        // A set's element count changes with its elements, not its declaration.
+        let set = |count: u8| {
+            let mut p = attr(NFTA_SET_TABLE, b"cove\0");
+            p.extend(attr(NFTA_SET_NAME, b"link_subnet\0"));
+            p.extend(attr(3, &[0, 0, 0, 8]));
+            p.extend(attr(20, &[0, 0, 0, count]));
+            (NFPROTO_INET, p)
+        };
+        let (with_set, _, named) = digest("cove", &chains, &rules, &[set(9)]);
+        assert!(named);
+        assert_eq!(digest("cove", &chains, &rules, &[set(10)]).0, with_set);
+        assert_ne!(with_set, d);
         // Another table's chains do not count.
         let mut foreign = chains.clone();
         let mut c = attr(NFTA_CHAIN_TABLE, b"other\0");
