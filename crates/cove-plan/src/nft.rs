@@ -47,6 +47,14 @@ use crate::zones::Zones;
 /// The table name cove owns in every namespace.
 pub const TABLE: &str = "cove";
 
+/// The mark the router's forward pipeline gives a packet it accepts; the second
+/// forward chain (`forward_guard`) accepts only packets that carry it. (Routing is
+/// done by then, and the mark is cleared when the packet leaves the namespace.)
+pub const PASSED_MARK: u32 = 0x7fff_fffe;
+
+/// How every step of the forward pipeline accepts.
+const PASSED: &str = "meta mark set 0x7ffffffe accept";
+
 fn finish(body: &str, mut elements: Elements) -> NftTable {
     let digest = Sha256::digest(body.as_bytes());
     let generation: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
@@ -309,7 +317,7 @@ pub fn router_table(
             &format!("sgc_{key}_in"),
             &ingress,
             "saddr",
-            "accept",
+            PASSED,
         );
     }
     // Each combination's number (from 1) in the `link_sgc` map; the static
@@ -487,7 +495,7 @@ pub fn router_table(
     // security groups; the ACLs above saw them.
     let _ = writeln!(
         out,
-        "\tchain stateful {{\n\t\tct state established,related accept\n\t\tct state invalid drop\n\t\tgoto sg\n\t}}"
+        "\tchain stateful {{\n\t\tct state established,related {PASSED}\n\t\tct state invalid drop\n\t\tgoto sg\n\t}}"
     );
     // Security groups: the same with each link's group combination.
     let _ = writeln!(out, "\tchain sg {{");
@@ -496,7 +504,16 @@ pub fn router_table(
     dispatch(&mut out, from, "sgc_", "_out", &combo_targets);
     let _ = writeln!(out, "\t\tgoto sg_in\n\t}}\n\tchain sg_in {{");
     dispatch(&mut out, to, "sgc_", "_in", &combo_targets);
-    let _ = writeln!(out, "\t\taccept\n\t}}");
+    let _ = writeln!(out, "\t\t{PASSED}\n\t}}");
+    // The second forward chain lets through only what the first one passed with
+    // its token: an `accept` inserted into `filter_forward`, or `filter_forward`
+    // deleted, then drops instead of letting everything through; flushing this
+    // one drops everything.
+    let _ = writeln!(
+        out,
+        "\tchain forward_guard {{\n\t\ttype filter hook forward priority filter + 10; policy drop;\n\
+         \t\tmeta mark {PASSED_MARK:#x} accept\n\t}}"
+    );
     let _ = writeln!(
         out,
         "\tchain filter_input {{\n\t\ttype filter hook input priority filter; policy drop;\n\t}}"
@@ -635,6 +652,11 @@ pub fn set_schema(name: &str) -> Option<SetSchema> {
 #[cfg(test)]
 mod schema_tests {
     use super::*;
+
+    #[test]
+    fn the_forward_token_is_the_guards_mark() {
+        assert_eq!(PASSED, format!("meta mark set {PASSED_MARK:#x} accept"));
+    }
 
     /// Every per-ENI set the router table declares has a schema, and the schema's
     /// arity matches the elements the planner writes.

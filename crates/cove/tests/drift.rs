@@ -10,12 +10,15 @@
 //! every probed flow (each user ENI to each other one, TCP 5432, 22 and 443) gets
 //! the analyzer's verdict again.
 //!
-//! Which drift cannot fail closed, and why: an `accept` inserted in a base chain of
-//! cove's table, or a deleted `filter_forward` chain, lets through everything that
-//! chain would have dropped (nothing else in the table sees the packet after an
-//! accept in, or the absence of, its only forward chain). Those are detected and
-//! repaired, not contained. Flushing any other chain of the forward path fails
-//! closed: the path is a pipeline of `goto`s that ends in `policy drop`.
+//! Every kind of drift here fails closed for the probed flows: the forward path is
+//! a pipeline of `goto`s ending in `policy drop` (an emptied step drops), and a
+//! second forward chain (`forward_guard`, `policy drop`) accepts only packets that
+//! the pipeline accepted with its mark, so an `accept` inserted into
+//! `filter_forward`, or `filter_forward` deleted, drops instead of letting
+//! everything through. What cannot fail closed: the same change made to both
+//! forward chains; a missing element (a link absent from `link_subnet` skips its
+//! subnet's ACLs, see `changed_elements_are_elements_not_rules`). Those are
+//! detected and repaired, not contained.
 //!
 //! Privileged: runs as root (CI runs as root and must not skip: `CI=true`).
 
@@ -288,6 +291,12 @@ fn flushed_forward_chain() {
         &["nft", "flush", "chain", "inet", "cove", "filter_forward"],
         true,
     );
+    // The guard chain emptied: its `policy drop` drops everything.
+    router_rules_drift(
+        "hdn",
+        &["nft", "flush", "chain", "inet", "cove", "forward_guard"],
+        true,
+    );
 }
 
 #[test]
@@ -327,7 +336,7 @@ fn inserted_accept_rule() {
             "filter_forward",
             "accept",
         ],
-        false,
+        true,
     );
 }
 
@@ -342,12 +351,18 @@ fn deleted_chain_and_changed_policy() {
         &["nft", "delete", "chain", "inet", "cove", "filter_input"],
         true,
     );
-    // The only forward chain: what it would drop passes until the repair (cannot
-    // fail closed).
+    // The forward chain, and the guard chain after it: packets without the
+    // forward pipeline's mark are dropped by the guard (and with the guard gone,
+    // the forward chain still decides).
     router_rules_drift(
         "hdk",
         &["nft", "delete", "chain", "inet", "cove", "filter_forward"],
-        false,
+        true,
+    );
+    router_rules_drift(
+        "hdm",
+        &["nft", "delete", "chain", "inet", "cove", "forward_guard"],
+        true,
     );
     // The forward chain ends in its own verdicts: its policy decides nothing.
     router_rules_drift(
