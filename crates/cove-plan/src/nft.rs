@@ -18,7 +18,11 @@
 //!   (egress) and of the receiving ENI (ingress). The path after the guards is a
 //!   pipeline of `goto`s (no `jump`): a check is passed only by a `goto` to the next
 //!   step, the last step accepts, and a packet that falls off an emptied chain meets
-//!   `policy drop` (a flushed chain fails closed);
+//!   `policy drop` (a flushed chain fails closed); every accept sets
+//!   [`PASSED_MARK`];
+//! * `forward_guard` (forward, after `filter_forward`, `policy drop`): accepts only
+//!   packets with [`PASSED_MARK`], so an `accept` inserted into `filter_forward` or
+//!   a deleted `filter_forward` fails closed too;
 //! * `filter_input`: nothing may reach the router itself.
 //!
 //! Per-ENI data are set and map elements, and none of them is a verdict: a link's
