@@ -101,7 +101,7 @@ fn ip_batch(plan: &Plan) -> (Vec<(Option<String>, String)>, Vec<String>) {
             ),
             AddRule { ns, rule } => push(Some(ns), format!("rule add {}\n", rule_text(rule))),
             DeleteRule { ns, rule } => push(Some(ns), format!("rule del {}\n", rule_text(rule))),
-            ReplaceNft { ns, table } => nft.push(format!(
+            ReplaceNft { ns, table, .. } => nft.push(format!(
                 "{ns}\ntable inet cove\ndelete table inet cove\n{}",
                 table.batch_text()
             )),

@@ -83,6 +83,7 @@ fn main() {
         ops: vec![Op::ReplaceNft {
             ns: router.clone(),
             table: table.clone(),
+            why: cove_plan::NftWhy::Missing,
         }],
     };
     let timed = |plan: &Plan| {

@@ -476,6 +476,35 @@ pub enum HostError {
         source: io::Error,
     },
 
+    /// Deleting an nftables table that is not cove's (in a namespace cove owns)
+    /// failed.
+    #[error("could not delete table {family} {name} (not cove's) in namespace {ns}")]
+    NftTableDelete {
+        /// Namespace name.
+        ns: String,
+        /// Family as `nft` writes it.
+        family: String,
+        /// Table name.
+        name: String,
+        /// Cause.
+        #[source]
+        source: io::Error,
+    },
+
+    /// Setting an interface's MAC address or MTU back failed.
+    #[error("could not set {what} of interface {dev} in namespace {ns}")]
+    LinkSet {
+        /// Namespace name.
+        ns: String,
+        /// Interface name.
+        dev: String,
+        /// What was set (`mtu 1500 address …`).
+        what: String,
+        /// Cause.
+        #[source]
+        source: io::Error,
+    },
+
     /// [`crate::Host::exec`] was given no program.
     #[error("no command given to run in namespace {ns}")]
     EmptyCommand {

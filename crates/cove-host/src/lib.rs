@@ -94,8 +94,11 @@ impl Host {
     /// Reads what cove owns: every namespace under `/run/netns` whose name starts
     /// with `<prefix>-`, with its veth links, IPv4 addresses (not `127.0.0.0/8` on
     /// `lo`), routes (all tables but `local`, no protocol-`kernel` routes), rules
-    /// (not the default ones), `ip_forward` and cove's nftables table (generation
-    /// only). `veths` is left empty: a pair exists when both of its ends do.
+    /// (not the default ones), `ip_forward`, each veth's MAC and MTU, every
+    /// nftables table that is not cove's, and cove's table (generation, the digest
+    /// of its chains and rules and the one recorded when it was loaded, and its set
+    /// elements), all over netlink but the elements of the router's sets (one
+    /// `nft` process). `veths` is left empty: a pair exists when both of its ends do.
     pub fn observe(&self) -> Result<HostState, HostError> {
         let names = netns::list(&self.prefix)?;
         // Sockets of namespaces deleted behind this host's back must not keep them.
@@ -213,7 +216,9 @@ impl Host {
             }
         }
         match op {
-            Op::DeleteLink { name, .. } if DevName::new(name).is_none() => {
+            Op::DeleteLink { name, .. } | Op::SetLink { name, .. }
+                if DevName::new(name).is_none() =>
+            {
                 Err(invalid("interface", name, IFNAME_RULE))
             }
             Op::ReplaceNft { table, .. } if !valid_nft_name(&table.name) => {
@@ -415,7 +420,10 @@ mod tests {
                 generation: "g".into(),
                 text: String::new(),
                 elements: Default::default(),
+                rules_digest: None,
+                loaded_digest: None,
             },
+            why: cove_plan::NftWhy::Missing,
         };
         assert!(h.check(&nft("cove")).is_ok());
         assert!(h.check(&nft("cove; flush ruleset")).is_err());

@@ -4,7 +4,7 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr};
 use std::os::fd::AsRawFd;
 
-use cove_plan::{Address, VethPair};
+use cove_plan::{Address, LinkSettings, VethPair};
 use futures::TryStreamExt;
 use netlink_packet_route::link::{
     AfSpecInet6, AfSpecUnspec, In6AddrGenMode, InfoData, InfoKind, InfoVeth, LinkAttribute,
@@ -239,4 +239,30 @@ pub(crate) async fn delete_address(
             source,
         }),
     }
+}
+
+/// Sets the MAC address (if `settings` fixes one) and the MTU of interface `dev`.
+pub(crate) async fn set_settings(
+    handle: &Handle,
+    ns: &str,
+    dev: &str,
+    settings: &LinkSettings,
+) -> Result<(), HostError> {
+    let mut msg = LinkUnspec::new_with_name(dev).mtu(settings.mtu);
+    let mut what = format!("mtu {}", settings.mtu);
+    if let Some(mac) = settings.mac {
+        msg = msg.address(mac.to_vec());
+        what.push_str(" and its MAC address");
+    }
+    handle
+        .link()
+        .set(msg.build())
+        .execute()
+        .await
+        .map_err(|e| HostError::LinkSet {
+            ns: ns.to_owned(),
+            dev: dev.to_owned(),
+            what,
+            source: nl_io(e),
+        })
 }

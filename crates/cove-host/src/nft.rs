@@ -2,7 +2,7 @@
 //! is inside the namespace (a child inherits the spawning thread's namespace).
 //!
 //! cove's table carries its generation as the table comment (`comment "gen:<g>"`),
-//! so that it can be observed without parsing the rules.
+//! read back over netlink (`nftnl/ruleset.rs`) with the digest of its rules.
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -87,36 +87,20 @@ pub(crate) fn delete(ns: &str, name: &str) -> Result<(), HostError> {
     run(ns, &["-f", "-"], Some(&input)).map(drop)
 }
 
-/// Reads cove's table: its generation from the table comment, the text left empty.
-/// A table without a `gen:` comment is reported with an empty generation (so that
-/// it is replaced).
-pub(crate) fn observe(ns: &str) -> Result<Option<NftTable>, HostError> {
-    // One process for the table's existence and its elements (most namespaces — the
-    // ENIs' — have no table, so this is all they cost).
-    let json = run(ns, &["-j", "list", "ruleset"], None)?;
-    let Some(comment) = find_table(ns, &json)? else {
-        return Ok(None);
-    };
-    let comment = match comment {
-        Some(c) => Some(c),
-        // nft before 1.0.7 leaves table comments out of its JSON: read the text.
-        None => {
-            let text = run(ns, &["-t", "list", "table", "inet", TABLE], None)?;
-            comment_in_text(&text)
-        }
-    };
-    let generation = comment
-        .as_deref()
+/// The generation in a table comment (`gen:<g>`); empty without one (so that the
+/// table is replaced).
+pub(crate) fn generation(comment: Option<&str>) -> String {
+    comment
         .and_then(|c| c.strip_prefix(GEN_PREFIX))
         .unwrap_or_default()
-        .to_owned();
-    let elements = elements_in_json(ns, &json)?;
-    Ok(Some(NftTable {
-        name: TABLE.to_owned(),
-        generation,
-        text: String::new(),
-        elements,
-    }))
+        .to_owned()
+}
+
+/// The elements of the sets and maps of cove's table (one `nft` process; only for
+/// a table that has named sets).
+pub(crate) fn elements(ns: &str) -> Result<BTreeMap<String, BTreeSet<String>>, HostError> {
+    let json = run(ns, &["-j", "list", "table", "inet", TABLE], None)?;
+    elements_in_json(ns, &json)
 }
 
 /// One element part in nft syntax: interface names quoted, verdicts as `jump X`,
@@ -227,68 +211,9 @@ fn elements_in_json(ns: &str, json: &str) -> Result<BTreeMap<String, BTreeSet<St
     Ok(out)
 }
 
-/// In `nft -j list tables` output: `None` if there is no `inet` table named
-/// [`TABLE`], else its comment if the JSON carries one.
-fn find_table(ns: &str, json: &str) -> Result<Option<Option<String>>, HostError> {
-    let v: serde_json::Value =
-        serde_json::from_str(json).map_err(|source| HostError::NftOutput {
-            ns: ns.to_owned(),
-            source,
-        })?;
-    let entries = v
-        .get("nftables")
-        .and_then(|n| n.as_array())
-        .map(Vec::as_slice)
-        .unwrap_or_default();
-    for entry in entries {
-        let Some(t) = entry.get("table") else {
-            continue;
-        };
-        let family = t.get("family").and_then(|f| f.as_str());
-        let name = t.get("name").and_then(|f| f.as_str());
-        if family == Some("inet") && name == Some(TABLE) {
-            let comment = t.get("comment").and_then(|c| c.as_str()).map(str::to_owned);
-            return Ok(Some(comment));
-        }
-    }
-    Ok(None)
-}
-
-/// The table comment in `nft list table` text: the `comment "…"` line before the
-/// first set, map or chain.
-fn comment_in_text(text: &str) -> Option<String> {
-    for line in text.lines().skip(1) {
-        let line = line.trim();
-        if let Some(rest) = line.strip_prefix("comment \"") {
-            return rest.strip_suffix('"').map(str::to_owned);
-        }
-        if line.ends_with('{') {
-            break;
-        }
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn finds_the_table_in_json() {
-        let old = r#"{"nftables": [{"metainfo": {"version": "1.0.6"}},
-            {"table": {"family": "ip", "name": "cove", "handle": 1}},
-            {"table": {"family": "inet", "name": "cove", "handle": 2}}]}"#;
-        assert_eq!(find_table("x", old).expect("json"), Some(None));
-        let new = r#"{"nftables": [{"table": {"family": "inet", "name": "cove",
-            "handle": 2, "comment": "gen:abc"}}]}"#;
-        assert_eq!(
-            find_table("x", new).expect("json"),
-            Some(Some("gen:abc".to_owned()))
-        );
-        let none = r#"{"nftables": [{"metainfo": {"version": "1.0.6"}}]}"#;
-        assert_eq!(find_table("x", none).expect("json"), None);
-        assert!(find_table("x", "not json").is_err());
-    }
 
     #[test]
     fn reads_elements_in_the_planner_syntax() {
@@ -316,14 +241,5 @@ mod tests {
         );
         assert_eq!(get("p2p"), Some(vec!["203.0.113.10 : 10.0.0.5".to_owned()]));
         assert_eq!(get("empty"), None);
-    }
-
-    #[test]
-    fn reads_the_comment_from_text() {
-        let text =
-            "table inet cove {\n\tcomment \"gen:42\"\n\tchain fw {\n\t\tcomment \"no\"\n\t}\n}\n";
-        assert_eq!(comment_in_text(text).as_deref(), Some("gen:42"));
-        let bare = "table inet cove {\n\tchain fw {\n\t\tcomment \"no\"\n\t}\n}\n";
-        assert_eq!(comment_in_text(bare), None);
     }
 }

@@ -20,7 +20,9 @@
 //! deferred release of the previous transactions (an RCU grace period, ~10 ms),
 //! which was most of a rule change's time when every batch opened its own socket.
 
+mod decode;
 mod elem;
+pub(crate) mod ruleset;
 mod wire;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -131,6 +133,82 @@ impl Session {
         }
         self.next_seq = batch.last_seq.saturating_add(1);
         batch.send(&self.sock, ns, table)
+    }
+}
+
+impl Session {
+    /// Takes `n` sequence numbers (restarting before they could wrap).
+    fn take_seq(&mut self, n: u32) -> u32 {
+        if self.next_seq > u32::MAX / 2 {
+            self.next_seq = FIRST_SEQ;
+        }
+        let seq = self.next_seq;
+        self.next_seq += n;
+        seq
+    }
+
+    /// Reads every table of the socket's namespace `ns` and the digest of the
+    /// chains, rules and sets of `inet table` (see `ruleset.rs`).
+    pub(crate) fn read_ruleset(
+        &mut self,
+        ns: &str,
+        table: &str,
+    ) -> Result<ruleset::Ruleset, HostError> {
+        let seq = self.take_seq(0);
+        let (rs, next) =
+            ruleset::read(&self.sock, table, seq).map_err(|source| HostError::NftNetlink {
+                ns: ns.to_owned(),
+                table: table.to_owned(),
+                what: "read the ruleset back",
+                source,
+            })?;
+        self.next_seq = next;
+        Ok(rs)
+    }
+
+    /// Reads `inet table` back and records the digest of its chains, rules and
+    /// sets in it: right after cove loads the table, so that any later change to
+    /// them is seen by [`Session::read_ruleset`].
+    pub(crate) fn record_digest(&mut self, ns: &str, table: &str) -> Result<(), HostError> {
+        let rs = self.read_ruleset(ns, table)?;
+        let Some(digest) = rs.digest else {
+            return Err(HostError::NftNetlink {
+                ns: ns.to_owned(),
+                table: table.to_owned(),
+                what: "find the table just loaded",
+                source: io::Error::from_raw_os_error(nix::libc::ENOENT),
+            });
+        };
+        let seq = self.take_seq(3);
+        ruleset::record(&self.sock, table, &digest, seq).map_err(|source| HostError::NftNetlink {
+            ns: ns.to_owned(),
+            table: table.to_owned(),
+            what: "record the digest of its rules",
+            source,
+        })
+    }
+
+    /// Deletes table `name` of `family` (as `nft` writes it), which is not cove's.
+    pub(crate) fn delete_table(
+        &mut self,
+        ns: &str,
+        family: &str,
+        name: &str,
+    ) -> Result<(), HostError> {
+        let err = |source| HostError::NftTableDelete {
+            ns: ns.to_owned(),
+            family: family.to_owned(),
+            name: name.to_owned(),
+            source,
+        };
+        let number = ruleset::family_number(family).ok_or_else(|| {
+            err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "unknown nftables family",
+            ))
+        })?;
+        let seq = self.take_seq(3);
+        ruleset::delete_table(&self.sock, number, name, seq).map_err(err)
     }
 }
 

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr};
 
-use cove_plan::{Address, DevName, LOCAL_RULE_LAST, NsState};
+use cove_plan::{Address, DevName, LOCAL_RULE_LAST, LinkSettings, NsState};
 use futures::TryStreamExt;
 use ipnet::Ipv4Net;
 use netlink_packet_route::AddressFamily;
@@ -43,9 +43,13 @@ pub(crate) async fn netlink_state(
     for link in &links {
         let mut name = None;
         let mut veth = false;
+        let mut mac = None;
+        let mut mtu = 0;
         for attr in &link.attributes {
             match attr {
                 LinkAttribute::IfName(n) => name = Some(n.clone()),
+                LinkAttribute::Address(a) => mac = <[u8; 6]>::try_from(a.as_slice()).ok(),
+                LinkAttribute::Mtu(m) => mtu = *m,
                 LinkAttribute::LinkInfo(infos) => {
                     veth |= infos
                         .iter()
@@ -60,6 +64,9 @@ pub(crate) async fn netlink_state(
             let up = link.header.flags.contains(LinkFlags::Up);
             if veth && up && name != "lo" {
                 state.links.insert(name.clone());
+                state
+                    .link_settings
+                    .insert(name.clone(), LinkSettings { mac, mtu });
             }
             if name == "lo" {
                 forwarding = ipv4_forwarding(link);

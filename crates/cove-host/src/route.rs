@@ -85,7 +85,7 @@ pub(crate) fn route_message(route: &Route, oif: Option<u32>) -> RouteMessage {
     h.address_family = AddressFamily::Inet;
     h.destination_prefix_length = route.dst.prefix_len();
     h.table = table_header(route.table);
-    h.protocol = RouteProtocol::Static;
+    h.protocol = RouteProtocol::from(route.proto);
     h.scope = RouteScope::Universe;
     h.kind = RouteType::Unicast;
     let attrs = &mut msg.attributes;
@@ -154,7 +154,12 @@ pub(crate) fn route_from_message(
         },
         _ => return None,
     };
-    Some(Route { table, dst, kind })
+    Some(Route {
+        table,
+        dst,
+        kind,
+        proto: u8::from(h.protocol),
+    })
 }
 
 /// The netlink message for `rule` (action "lookup table").
@@ -341,6 +346,8 @@ pub(crate) async fn delete_rule(handle: &Handle, ns: &str, rule: &Rule) -> Resul
 
 #[cfg(test)]
 mod tests {
+    use cove_plan::ROUTE_PROTO_STATIC;
+
     use super::*;
 
     fn dev(n: &str) -> DevName {
@@ -359,6 +366,7 @@ mod tests {
                 table: 254,
                 dst: net("10.0.0.0/24"),
                 kind: RouteKind::Dev { dev: dev("eth0") },
+                proto: ROUTE_PROTO_STATIC,
             },
             Route {
                 table: 1000,
@@ -367,16 +375,20 @@ mod tests {
                     gateway: "10.0.0.1".parse().expect("ip"),
                     dev: dev("eth0"),
                 },
+                proto: ROUTE_PROTO_STATIC,
             },
             Route {
                 table: 100,
                 dst: net("10.9.0.0/16"),
                 kind: RouteKind::Blackhole,
+                proto: ROUTE_PROTO_STATIC,
             },
             Route {
                 table: 70000,
                 dst: net("10.8.0.0/16"),
                 kind: RouteKind::Unreachable,
+                // Someone else's (`proto boot`): deleting it must name it.
+                proto: 3,
             },
         ];
         for r in routes {
@@ -392,6 +404,7 @@ mod tests {
             table: 254,
             dst: net("10.0.0.0/24"),
             kind: RouteKind::Blackhole,
+            proto: ROUTE_PROTO_STATIC,
         };
         let mut msg = route_message(&r, None);
         msg.header.protocol = RouteProtocol::Kernel;

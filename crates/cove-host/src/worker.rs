@@ -8,7 +8,7 @@
 use std::sync::mpsc;
 use std::thread::{self, JoinHandle};
 
-use cove_plan::{NsState, Op};
+use cove_plan::{ForeignTable, NftTable, NsState, Op};
 use rtnetlink::Handle;
 use tokio::runtime::Runtime;
 
@@ -180,7 +180,18 @@ fn apply(rt: &Runtime, h: &Handle, ns: &str, op: &Op) -> Result<(), HostError> {
         Op::DeleteRoute { route, .. } => rt.block_on(route::delete_route(h, ns, route)),
         Op::AddRule { rule, .. } => rt.block_on(route::add_rule(h, ns, rule)),
         Op::DeleteRule { rule, .. } => rt.block_on(route::delete_rule(h, ns, rule)),
-        Op::ReplaceNft { table, .. } => nft::replace(ns, table),
+        Op::ReplaceNft { table, .. } => {
+            nft::replace(ns, table)?;
+            // Read back at once: the digest of what the kernel made of the text is
+            // what later observations compare with.
+            nftnl::Session::open_here(ns, &table.name)?.record_digest(ns, &table.name)
+        }
+        Op::DeleteForeignNft { table, .. } => {
+            nftnl::Session::open_here(ns, nft::TABLE)?.delete_table(ns, &table.family, &table.name)
+        }
+        Op::SetLink { name, settings, .. } => {
+            rt.block_on(link::set_settings(h, ns, name, settings))
+        }
         Op::NftElements {
             table, add, delete, ..
         } => {
@@ -200,6 +211,37 @@ fn observe(rt: &Runtime, h: &Handle, ns: &str) -> Result<NsState, HostError> {
         Some(f) => f,
         None => sysctl::forwarding(ns)?,
     };
-    state.nft = nft::observe(ns)?;
+    // Every table, cove's rules and its elements over netlink, no process (`nft`
+    // only if a set has no schema to read its elements with).
+    let rs = nftnl::Session::open_here(ns, nft::TABLE)?.read_ruleset(ns, nft::TABLE)?;
+    for t in &rs.tables {
+        if t.family == nftnl::ruleset::INET && t.name == nft::TABLE {
+            continue;
+        }
+        state.foreign_tables.insert(ForeignTable {
+            family: nftnl::ruleset::family_name(t.family),
+            name: t.name.clone(),
+        });
+    }
+    state.nft = match &rs.digest {
+        None => None,
+        Some(digest) => {
+            let comment = rs
+                .tables
+                .iter()
+                .find(|t| t.family == nftnl::ruleset::INET && t.name == nft::TABLE)
+                .and_then(|t| t.comment.as_deref());
+            let mut t = NftTable::new(nft::TABLE, nft::generation(comment), String::new());
+            t.elements = match (&rs.elements, rs.named_sets) {
+                (Some(e), _) => e.clone(),
+                (None, false) => Default::default(),
+                // A set without a schema: `nft` reads them all.
+                (None, true) => nft::elements(ns)?,
+            };
+            t.rules_digest = Some(digest.clone());
+            t.loaded_digest = rs.recorded.clone();
+            Some(t)
+        }
+    };
     Ok(state)
 }

@@ -36,6 +36,7 @@ fn route(table: u32, dst: &str, kind: RouteKind) -> Route {
         table,
         dst: dst.parse().expect("prefix"),
         kind,
+        proto: cove_plan::ROUTE_PROTO_STATIC,
     }
 }
 
@@ -65,6 +66,8 @@ fn firewall(generation: &str) -> NftTable {
              tcp dport 8081 drop\n  }}\n}}\n"
         ),
         elements: Default::default(),
+        rules_digest: None,
+        loaded_digest: None,
     }
 }
 
@@ -96,6 +99,8 @@ fn three_namespaces(p: &str) -> HostState {
             .collect(),
         rules: BTreeSet::new(),
         nft: None,
+        link_settings: Default::default(),
+        foreign_tables: Default::default(),
     };
     s.namespaces.insert(
         h1,
@@ -160,6 +165,8 @@ fn three_namespaces(p: &str) -> HostState {
             ]
             .into(),
             nft: Some(firewall("g1")),
+            link_settings: Default::default(),
+            foreign_tables: Default::default(),
         },
     );
     s
@@ -201,17 +208,20 @@ fn plan_for(s: &HostState) -> Plan {
             ops.push(Op::ReplaceNft {
                 ns: ns(),
                 table: t.clone(),
+                why: cove_plan::NftWhy::Missing,
             });
         }
     }
     Plan { ops }
 }
 
-/// What `observe` can report for `s`: no veth pairs, nft text empty.
+/// What `observe` can report for `s`: no veth pairs, nft text empty (link
+/// settings and rule digests are compared by `observe`, then left out).
 fn as_observed(s: &HostState) -> HostState {
     let mut s = s.clone();
     s.veths.clear();
     for st in s.namespaces.values_mut() {
+        st.link_settings.clear();
         if let Some(t) = &mut st.nft {
             t.text.clear();
         }
@@ -225,8 +235,21 @@ fn apply(host: &Host, plan: &Plan) -> cove_host::ApplyReport {
 }
 
 fn observe(host: &Host) -> HostState {
-    host.observe()
-        .unwrap_or_else(|e| panic!("observe failed: {}", chain(&e)))
+    let mut s = host
+        .observe()
+        .unwrap_or_else(|e| panic!("observe failed: {}", chain(&e)));
+    for st in s.namespaces.values_mut() {
+        for (link, settings) in std::mem::take(&mut st.link_settings) {
+            assert_eq!(settings.mtu, cove_plan::VETH_MTU, "{link}");
+        }
+        if let Some(t) = &mut st.nft {
+            assert!(t.rules_digest.is_some());
+            assert!(t.rules_as_loaded(), "{t:?}");
+            t.rules_digest = None;
+            t.loaded_digest = None;
+        }
+    }
+    s
 }
 
 #[test]
@@ -361,6 +384,7 @@ fn observe_after_apply_equals_the_desired_state() {
             Op::ReplaceNft {
                 ns: r.clone(),
                 table: firewall("g2"),
+                why: cove_plan::NftWhy::Missing,
             },
             Op::DeleteRoute {
                 ns: r.clone(),

@@ -44,6 +44,8 @@ fn router_table() -> NftTable {
         generation: "nl1".to_owned(),
         text: format!("table inet cove {{\n\tcomment \"gen:nl1\"\n{body}}}\n"),
         elements: Elements::new(),
+        rules_digest: None,
+        loaded_digest: None,
     }
 }
 
@@ -122,6 +124,7 @@ fn router(host: &Host) -> String {
             Op::ReplaceNft {
                 ns: ns.clone(),
                 table: router_table(),
+                why: cove_plan::NftWhy::Missing,
             },
         ],
     };
@@ -447,6 +450,7 @@ fn sets_without_a_schema_still_go_through_nft() {
                 Op::ReplaceNft {
                     ns: ns.clone(),
                     table,
+                    why: cove_plan::NftWhy::Missing,
                 },
             ],
         },
@@ -478,6 +482,8 @@ fn sg_table(elements: Elements) -> NftTable {
         generation: "nl1".to_owned(),
         text: format!("table inet cove {{\n\tcomment \"gen:nl1\"\n{body}}}\n"),
         elements,
+        rules_digest: None,
+        loaded_digest: None,
     }
 }
 
@@ -622,6 +628,7 @@ fn security_group_interval_sets_round_trip_over_netlink() {
                 Op::ReplaceNft {
                     ns: ns.clone(),
                     table: sg_table(sg_initial()),
+                    why: cove_plan::NftWhy::Missing,
                 },
             ],
         },

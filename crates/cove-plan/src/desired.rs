@@ -28,7 +28,8 @@ use crate::routing::{
     RULE_PRIORITY_UNROUTED, dev, host, route_table, route_table_mark, vpc_mark,
 };
 use crate::state::{
-    Address, DevName, HostState, NsState, Route, RouteKind, Rule, RuleSelector, VethEnd, VethPair,
+    Address, DevName, HostState, LinkSettings, NsState, Route, RouteKind, Rule, RuleSelector,
+    VETH_MTU, VethEnd, VethPair,
 };
 
 /// Why a network cannot be laid out in the kernel.
@@ -212,6 +213,13 @@ impl Builder<'_> {
                     second: "another link".to_owned(),
                 });
             }
+            ns.link_settings.insert(
+                end.name.clone(),
+                LinkSettings {
+                    mac: end.mac,
+                    mtu: VETH_MTU,
+                },
+            );
         }
         self.state.veths.insert(VethPair { a, b });
         Ok(())
@@ -247,6 +255,7 @@ impl Builder<'_> {
             table: local,
         });
         ns.routes.insert(Route {
+            proto: crate::state::ROUTE_PROTO_STATIC,
             table: local,
             dst: Ipv4Net::default(),
             kind: RouteKind::Blackhole,
@@ -262,6 +271,7 @@ impl Builder<'_> {
                 table: local,
             });
             ns.routes.insert(Route {
+                proto: crate::state::ROUTE_PROTO_STATIC,
                 table: local,
                 dst: *cidr,
                 kind: RouteKind::Blackhole,
@@ -307,6 +317,7 @@ impl Builder<'_> {
             addr: host(eni.private_ip),
         });
         ns.routes.insert(Route {
+            proto: crate::state::ROUTE_PROTO_STATIC,
             table: 254,
             dst: Ipv4Net::default(),
             kind: RouteKind::Via {
@@ -333,6 +344,7 @@ impl Builder<'_> {
         )?;
         let r = self.existing(&router);
         r.routes.insert(Route {
+            proto: crate::state::ROUTE_PROTO_STATIC,
             table: vpc_mark(eni.vpc),
             dst: host(eni.private_ip),
             kind: RouteKind::Dev { dev: dev(&link) },
@@ -386,6 +398,7 @@ impl Builder<'_> {
             );
         for ip in publics {
             o.routes.insert(Route {
+                proto: crate::state::ROUTE_PROTO_STATIC,
                 table: 254,
                 dst: host(ip),
                 kind: RouteKind::Via {
@@ -434,6 +447,7 @@ impl Builder<'_> {
         }
         for b in &vpc.cidrs {
             ns.routes.insert(Route {
+                proto: crate::state::ROUTE_PROTO_STATIC,
                 table: 254,
                 dst: *b,
                 kind: RouteKind::Via {

@@ -5,12 +5,13 @@
 //! recreated), then per namespace addresses (additions first, so an interface never
 //! loses its last address and with it its routes), routes and rules (removals before
 //! additions, so a changed route never collides with its old self), then the
-//! firewall tables. Objects that vanish with a deleted or recreated link (its
+//! firewall tables (tables that are not cove's removed first). A link that stays
+//! but lost its MAC or MTU is set back after the new pairs. Objects that vanish with a deleted or recreated link (its
 //! addresses and routes) are not deleted twice.
 
 use std::collections::BTreeSet;
 
-use crate::plan::{Op, Plan};
+use crate::plan::{NftWhy, Op, Plan};
 use crate::state::{DevName, HostState, NsState, RouteKind, VethPair};
 
 fn pair_present(observed: &HostState, pair: &VethPair) -> bool {
@@ -88,6 +89,30 @@ pub fn diff(observed: &HostState, desired: &HostState) -> Plan {
     for pair in create {
         ops.push(Op::CreateVeth { pair: pair.clone() });
     }
+    // Links that stay: a MAC or MTU someone changed is set back (anti-spoofing
+    // drops whatever an ENI sends from another MAC).
+    for (ns, want) in &desired.namespaces {
+        let Some(have) = observed.namespaces.get(ns) else {
+            continue;
+        };
+        for (link, w) in &want.link_settings {
+            let stays = have.links.contains(link) && !gone.contains(&(ns.clone(), link.clone()));
+            if !stays {
+                continue;
+            }
+            let differs = have
+                .link_settings
+                .get(link)
+                .is_none_or(|h| h.mtu != w.mtu || w.mac.is_some_and(|m| h.mac != Some(m)));
+            if differs {
+                ops.push(Op::SetLink {
+                    ns: ns.clone(),
+                    name: link.clone(),
+                    settings: *w,
+                });
+            }
+        }
+    }
     // Per-namespace configuration.
     for (ns, want) in &desired.namespaces {
         let have = observed.namespaces.get(ns).unwrap_or(&empty);
@@ -146,6 +171,14 @@ pub fn diff(observed: &HostState, desired: &HostState) -> Plan {
                 rule: *r,
             });
         }
+        // Tables that are not cove's go first: one of them can drop what cove's
+        // table accepts.
+        for t in &have.foreign_tables {
+            ops.push(Op::DeleteForeignNft {
+                ns: ns.clone(),
+                table: t.clone(),
+            });
+        }
         match (&have.nft, &want.nft) {
             (Some(h), Some(w)) if h.same(w) => {
                 let mut add = std::collections::BTreeMap::new();
@@ -173,9 +206,16 @@ pub fn diff(observed: &HostState, desired: &HostState) -> Plan {
                     });
                 }
             }
-            (_, Some(w)) => ops.push(Op::ReplaceNft {
+            (h, Some(w)) => ops.push(Op::ReplaceNft {
                 ns: ns.clone(),
                 table: w.clone(),
+                why: match h {
+                    None => NftWhy::Missing,
+                    Some(h) if h.name == w.name && h.generation == w.generation => {
+                        NftWhy::RulesChanged
+                    }
+                    Some(_) => NftWhy::Generation,
+                },
             }),
             (Some(h), None) => ops.push(Op::DeleteNft {
                 ns: ns.clone(),

@@ -22,10 +22,10 @@ pub mod zones;
 pub use desired::{PlanError, desired};
 pub use diff::diff;
 pub use nft::{ElemType, SetSchema, set_schema};
-pub use plan::{Op, Plan};
+pub use plan::{NftWhy, Op, Plan};
 pub use state::{
-    Address, DevName, HostState, LOCAL_RULE_LAST, NftTable, NsState, Route, RouteKind, Rule,
-    RuleSelector, VethEnd, VethPair,
+    Address, DevName, ForeignTable, HostState, LOCAL_RULE_LAST, LinkSettings, NftTable, NsState,
+    ROUTE_PROTO_STATIC, Route, RouteKind, Rule, RuleSelector, VETH_MTU, VethEnd, VethPair,
 };
 
 /// The shipped example's network, for unit tests.

@@ -15,12 +15,19 @@
 //!   **network ACLs** (stateless, every packet, skipped
 //!   between two links of one subnet), then `ct state established,related accept`
 //!   (security groups are stateful), then the **security groups** of the sending ENI
-//!   (egress) and of the receiving ENI (ingress);
+//!   (egress) and of the receiving ENI (ingress). The path after the guards is a
+//!   pipeline of `goto`s (no `jump`): a check is passed only by a `goto` to the next
+//!   step, the last step accepts, and a packet that falls off an emptied chain meets
+//!   `policy drop` (a flushed chain fails closed); every accept sets
+//!   [`PASSED_MARK`];
+//! * `forward_guard` (forward, after `filter_forward`, `policy drop`): accepts only
+//!   packets with [`PASSED_MARK`], so an `accept` inserted into `filter_forward` or
+//!   a deleted `filter_forward` fails closed too;
 //! * `filter_input`: nothing may reach the router itself.
 //!
 //! Per-ENI data are set and map elements, and none of them is a verdict: a link's
 //! subnet and its security-group combination are numbers (`link_subnet`,
-//! `link_sgc`), turned into jumps by verdict maps that are part of the ruleset. The
+//! `link_sgc`), turned into gotos by verdict maps that are part of the ruleset. The
 //! kernel re-validates every jump of a table on each commit that adds a jump
 //! element, so per-ENI jump elements made an attach cost grow with the ENIs.
 //!
@@ -44,6 +51,14 @@ use crate::zones::Zones;
 /// The table name cove owns in every namespace.
 pub const TABLE: &str = "cove";
 
+/// The mark the router's forward pipeline gives a packet it accepts; the second
+/// forward chain (`forward_guard`) accepts only packets that carry it. (Routing is
+/// done by then, and the mark is cleared when the packet leaves the namespace.)
+pub const PASSED_MARK: u32 = 0x7fff_fffe;
+
+/// How every step of the forward pipeline accepts.
+const PASSED: &str = "meta mark set 0x7ffffffe accept";
+
 fn finish(body: &str, mut elements: Elements) -> NftTable {
     let digest = Sha256::digest(body.as_bytes());
     let generation: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
@@ -54,6 +69,8 @@ fn finish(body: &str, mut elements: Elements) -> NftTable {
         generation,
         text,
         elements,
+        rules_digest: None,
+        loaded_digest: None,
     }
 }
 
@@ -105,11 +122,14 @@ fn traffic(t: &TrafficMatch) -> String {
     }
 }
 
-fn nacl_chain(out: &mut String, name: &str, entries: &[NaclEntry], remote: &str) {
+/// A network ACL's chain: its entries in order, then drop. An allowing entry goes
+/// on to `pass` (the next step of the forward pipeline), never `return`s: see
+/// [`router_table`] on failing closed.
+fn nacl_chain(out: &mut String, name: &str, entries: &[NaclEntry], remote: &str, pass: &str) {
     let _ = writeln!(out, "\tchain {name} {{");
     for e in entries {
         let verdict = match e.action {
-            NaclAction::Allow => "return",
+            NaclAction::Allow => pass,
             NaclAction::Deny => "drop",
         };
         let _ = writeln!(
@@ -153,7 +173,8 @@ fn peer_matches(net: &Network, peer: &SgPeer) -> Vec<String> {
 
 /// A security-group chain: CIDR rules as lookups in two interval sets (their
 /// elements are per-table data, so changing such a rule changes elements only), the
-/// other rules one by one, then drop.
+/// other rules one by one, then drop. A match goes on to `pass` (`goto sg_in` or
+/// `accept`).
 fn sg_chain(
     out: &mut String,
     el: &mut Elements,
@@ -161,6 +182,7 @@ fn sg_chain(
     name: &str,
     rules: &[&SgRule],
     remote: &str,
+    pass: &str,
 ) {
     let sets = crate::sgsets::sg_sets(net, rules);
     let _ = writeln!(
@@ -181,12 +203,12 @@ fn sg_chain(
     let _ = writeln!(out, "\tchain {name} {{");
     let _ = writeln!(
         out,
-        "\t\tip {remote} . meta l4proto . th dport @{name}_x return\n\
-         \t\tip {remote} . meta l4proto . th dport @{name}_l4 return\n\t\tip {remote} @{name}_all return"
+        "\t\tip {remote} . meta l4proto . th dport @{name}_x {pass}\n\
+         \t\tip {remote} . meta l4proto . th dport @{name}_l4 {pass}\n\t\tip {remote} @{name}_all {pass}"
     );
     for r in sets.rules {
         for m in peer_matches(net, &r.peer) {
-            let _ = writeln!(out, "\t\tip {remote} {m} {}return", traffic(&r.traffic));
+            let _ = writeln!(out, "\t\tip {remote} {m} {}{pass}", traffic(&r.traffic));
         }
     }
     let _ = writeln!(out, "\t\tdrop\n\t}}");
@@ -258,8 +280,21 @@ pub fn router_table(
     // Subnets are numbered across all VPCs (from 1 in the marks).
     for (i, subnet) in net.subnets.iter().enumerate() {
         let acl = &net.network_acls[subnet.network_acl.index()];
-        nacl_chain(&mut out, &format!("nacl_out_{i}"), &acl.egress, "daddr");
-        nacl_chain(&mut out, &format!("nacl_in_{i}"), &acl.ingress, "saddr");
+        let (egress, ingress) = (&acl.egress, &acl.ingress);
+        nacl_chain(
+            &mut out,
+            &format!("nacl_out_{i}"),
+            egress,
+            "daddr",
+            "goto nacl_in",
+        );
+        nacl_chain(
+            &mut out,
+            &format!("nacl_in_{i}"),
+            ingress,
+            "saddr",
+            "goto stateful",
+        );
     }
     for (key, groups) in &combos {
         let egress: Vec<&SgRule> = groups
@@ -277,6 +312,7 @@ pub fn router_table(
             &format!("sgc_{key}_out"),
             &egress,
             "daddr",
+            "goto sg_in",
         );
         sg_chain(
             &mut out,
@@ -285,6 +321,7 @@ pub fn router_table(
             &format!("sgc_{key}_in"),
             &ingress,
             "saddr",
+            PASSED,
         );
     }
     // Each combination's number (from 1) in the `link_sgc` map; the static
@@ -434,33 +471,53 @@ pub fn router_table(
         // Services behind a gateway endpoint answer; they do not open connections.
         let _ = writeln!(out, "\t\tiifname @gwe_links ct state new drop");
     }
-    let _ = writeln!(
-        out,
-        "\t\tjump nacl\n\t\tct state established,related accept\n\t\tct state invalid drop\n\t\tjump sg\n\t\taccept\n\t}}"
-    );
+    // From here on the forward path is a pipeline of `goto`s with no `jump`: a
+    // packet passes a step only by an explicit `goto` to the next one (the last
+    // step accepts), and one that falls off the end of any chain meets the base
+    // chain's `policy drop`. So a flushed ACL, security-group or dispatch chain
+    // drops traffic instead of letting it skip the check (fails closed).
+    let _ = writeln!(out, "\t\tgoto nacl\n\t}}");
     // Network ACLs: skipped between two links of one subnet. Packets from ENI links
     // get their subnet's number as mark (any other packet 0, which matches no pair).
     // Then the mark (the sending link's subnet, then the receiving link's) picks the
     // subnet's ACL chain from a map written with the ruleset: the per-ENI data are
     // marks, never jumps, so that adding an ENI's elements does not make the kernel
     // re-validate every jump of the table (it does for each new verdict element).
+    // A link with no subnet (a gateway's) misses the map and goes on.
     let subnet_ids: Vec<(usize, usize)> = (0..net.subnets.len()).map(|i| (i + 1, i)).collect();
     let _ = writeln!(
         out,
         "\tchain nacl {{\n\t\tmeta mark set 0\n\t\tmeta mark set iifname map @link_subnet\n\
-         \t\toifname . meta mark @link_subnet_pair return"
+         \t\toifname . meta mark @link_subnet_pair goto stateful"
     );
     dispatch(&mut out, None, "nacl_out_", "", &subnet_ids);
+    let _ = writeln!(out, "\t\tgoto nacl_in\n\t}}\n\tchain nacl_in {{");
     let to = Some(("link_subnet", "oifname"));
     dispatch(&mut out, to, "nacl_in_", "", &subnet_ids);
-    let _ = writeln!(out, "\t}}");
+    let _ = writeln!(out, "\t\tgoto stateful\n\t}}");
+    // Replies and related packets of allowed connections pass the (stateful)
+    // security groups; the ACLs above saw them.
+    let _ = writeln!(
+        out,
+        "\tchain stateful {{\n\t\tct state established,related {PASSED}\n\t\tct state invalid drop\n\t\tgoto sg\n\t}}"
+    );
     // Security groups: the same with each link's group combination.
     let _ = writeln!(out, "\tchain sg {{");
     let combo_targets: Vec<(usize, &str)> = combo_ids.iter().map(|(k, i)| (*i, *k)).collect();
     let (from, to) = (Some(("link_sgc", "iifname")), Some(("link_sgc", "oifname")));
     dispatch(&mut out, from, "sgc_", "_out", &combo_targets);
+    let _ = writeln!(out, "\t\tgoto sg_in\n\t}}\n\tchain sg_in {{");
     dispatch(&mut out, to, "sgc_", "_in", &combo_targets);
-    let _ = writeln!(out, "\t}}");
+    let _ = writeln!(out, "\t\t{PASSED}\n\t}}");
+    // The second forward chain lets through only what the first one passed with
+    // its token: an `accept` inserted into `filter_forward`, or `filter_forward`
+    // deleted, then drops instead of letting everything through; flushing this
+    // one drops everything.
+    let _ = writeln!(
+        out,
+        "\tchain forward_guard {{\n\t\ttype filter hook forward priority filter + 10; policy drop;\n\
+         \t\tmeta mark {PASSED_MARK:#x} accept\n\t}}"
+    );
     let _ = writeln!(
         out,
         "\tchain filter_input {{\n\t\ttype filter hook input priority filter; policy drop;\n\t}}"
@@ -468,10 +525,10 @@ pub fn router_table(
     finish(&out, el)
 }
 
-/// Rules that jump from a link to its chain through a mark: with `link = Some((map,
+/// Rules that go from a link to its chain through a mark: with `link = Some((map,
 /// dir))`, first `meta mark set 0` and `meta mark set <dir> map @<map>` (the reset
 /// because a link missing from the map leaves the mark as it was); with `None` the
-/// mark is already set. Then `meta mark vmap { id : jump <prefix><target><suffix>,
+/// mark is already set. Then `meta mark vmap { id : goto <prefix><target><suffix>,
 /// … }`, a map that is part of the ruleset. Nothing when there are no targets.
 fn dispatch<T: std::fmt::Display>(
     out: &mut String,
@@ -491,7 +548,7 @@ fn dispatch<T: std::fmt::Display>(
     }
     let entries: Vec<String> = targets
         .iter()
-        .map(|(id, t)| format!("{id} : jump {prefix}{t}{suffix}"))
+        .map(|(id, t)| format!("{id} : goto {prefix}{t}{suffix}"))
         .collect();
     let _ = writeln!(out, "\t\tmeta mark vmap {{ {} }}", entries.join(", "));
 }
@@ -599,6 +656,11 @@ pub fn set_schema(name: &str) -> Option<SetSchema> {
 #[cfg(test)]
 mod schema_tests {
     use super::*;
+
+    #[test]
+    fn the_forward_token_is_the_guards_mark() {
+        assert_eq!(PASSED, format!("meta mark set {PASSED_MARK:#x} accept"));
+    }
 
     /// Every per-ENI set the router table declares has a schema, and the schema's
     /// arity matches the elements the planner writes.

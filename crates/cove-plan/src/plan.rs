@@ -7,7 +7,22 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::state::{Address, NftTable, Route, Rule, VethPair};
+use crate::state::{Address, ForeignTable, LinkSettings, NftTable, Route, Rule, VethPair};
+
+/// Why cove's nftables table is (re)loaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NftWhy {
+    /// The namespace has no cove table.
+    Missing,
+    /// The table holds another generation (the spec changed, or the table was
+    /// written by something else).
+    Generation,
+    /// The generation is right, but the chains or rules are not the ones cove
+    /// loaded (a chain flushed, deleted or with another policy, a rule inserted,
+    /// deleted or changed), or cove recorded nothing at load time.
+    RulesChanged,
+}
 
 /// One kernel change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -42,6 +57,15 @@ pub enum Op {
     CreateVeth {
         /// The pair.
         pair: VethPair,
+    },
+    /// Set the MAC address (if cove fixes one) and the MTU of an existing link.
+    SetLink {
+        /// Namespace.
+        ns: String,
+        /// Interface name.
+        name: String,
+        /// The settings it must have.
+        settings: LinkSettings,
     },
     /// Delete a link (deleting one end of a veth deletes both).
     DeleteLink {
@@ -99,6 +123,8 @@ pub enum Op {
         ns: String,
         /// The table, with its full text.
         table: NftTable,
+        /// Why it is loaded.
+        why: NftWhy,
     },
     /// Add and remove set and map elements of cove's table (one `nft -f` batch;
     /// the static part is unchanged).
@@ -119,6 +145,13 @@ pub enum Op {
         /// Table name.
         name: String,
     },
+    /// Remove an nftables table that is not cove's from a namespace cove owns.
+    DeleteForeignNft {
+        /// Namespace.
+        ns: String,
+        /// The table.
+        table: ForeignTable,
+    },
 }
 
 impl Op {
@@ -138,7 +171,9 @@ impl Op {
             | Op::DeleteRule { ns, .. }
             | Op::ReplaceNft { ns, .. }
             | Op::NftElements { ns, .. }
-            | Op::DeleteNft { ns, .. } => ns,
+            | Op::DeleteNft { ns, .. }
+            | Op::SetLink { ns, .. }
+            | Op::DeleteForeignNft { ns, .. } => ns,
             Op::CreateVeth { pair } => &pair.a.ns,
         }
     }
@@ -166,6 +201,17 @@ impl fmt::Display for Op {
                 pair.a.ns, pair.a.name, pair.b.ns, pair.b.name
             ),
             Op::DeleteLink { ns, name } => write!(f, "- link {ns}:{name}"),
+            Op::SetLink { ns, name, settings } => {
+                write!(f, "~ link {ns}:{name}: mtu {}", settings.mtu)?;
+                match settings.mac {
+                    Some(m) => write!(
+                        f,
+                        " address {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+                        m[0], m[1], m[2], m[3], m[4], m[5]
+                    ),
+                    None => Ok(()),
+                }
+            }
             Op::AddAddress { ns, address } => {
                 write!(f, "+ addr {ns}: {} dev {}", address.addr, address.dev)
             }
@@ -176,11 +222,20 @@ impl fmt::Display for Op {
             Op::DeleteRoute { ns, route } => write!(f, "- route {ns}: {}", RouteText(route)),
             Op::AddRule { ns, rule } => write!(f, "+ rule {ns}: {}", RuleText(rule)),
             Op::DeleteRule { ns, rule } => write!(f, "- rule {ns}: {}", RuleText(rule)),
-            Op::ReplaceNft { ns, table } => write!(
-                f,
-                "~ nft {ns}: table inet {} generation {}",
-                table.name, table.generation
-            ),
+            Op::ReplaceNft { ns, table, why } => {
+                write!(
+                    f,
+                    "~ nft {ns}: table inet {} generation {}",
+                    table.name, table.generation
+                )?;
+                match why {
+                    NftWhy::Missing => Ok(()),
+                    NftWhy::Generation => f.write_str(" (it holds another generation)"),
+                    NftWhy::RulesChanged => f.write_str(
+                        " (its chains or rules are not the ones cove loaded: flushed, deleted, inserted or changed)",
+                    ),
+                }
+            }
             Op::NftElements {
                 ns,
                 table,
@@ -199,6 +254,11 @@ impl fmt::Display for Op {
                 )
             }
             Op::DeleteNft { ns, name } => write!(f, "- nft {ns}: table inet {name}"),
+            Op::DeleteForeignNft { ns, table } => write!(
+                f,
+                "- nft {ns}: table {} {} (not cove's, in a namespace cove owns)",
+                table.family, table.name
+            ),
         }
     }
 }
@@ -216,7 +276,16 @@ impl fmt::Display for RouteText<'_> {
             Blackhole => write!(f, "blackhole {}", r.dst)?,
             Unreachable => write!(f, "unreachable {}", r.dst)?,
         }
-        write!(f, " table {}", r.table)
+        write!(f, " table {}", r.table)?;
+        match r.proto {
+            crate::state::ROUTE_PROTO_STATIC => {}
+            // The names `ip route` prints for the usual ones.
+            2 => f.write_str(" proto kernel")?,
+            3 => f.write_str(" proto boot")?,
+            16 => f.write_str(" proto dhcp")?,
+            p => write!(f, " proto {p}")?,
+        }
+        Ok(())
     }
 }
 

@@ -164,6 +164,7 @@ pub fn route_table(net: &Network, names: &Names<'_>, v: VpcId, j: usize) -> Tabl
                             peering: *peering,
                         });
                         out.routes.push(Route {
+                            proto: crate::state::ROUTE_PROTO_STATIC,
                             table,
                             dst: host(ip),
                             kind: RouteKind::Dev {
@@ -179,6 +180,7 @@ pub fn route_table(net: &Network, names: &Names<'_>, v: VpcId, j: usize) -> Tabl
             }
         };
         out.routes.push(Route {
+            proto: crate::state::ROUTE_PROTO_STATIC,
             table,
             dst: *dst,
             kind,

@@ -35,6 +35,7 @@ pub fn simulate(mut state: HostState, plan: &Plan) -> Result<HostState, SimError
 fn remove_link(state: &mut HostState, ns: &str, name: &str) {
     if let Some(n) = state.namespaces.get_mut(ns) {
         n.links.remove(name);
+        n.link_settings.remove(name);
         n.addresses.retain(|a| a.dev.as_str() != name);
         n.routes.retain(|r| match r.kind {
             RouteKind::Dev { dev } | RouteKind::Via { dev, .. } => dev.as_str() != name,
@@ -104,6 +105,13 @@ fn step(state: &mut HostState, op: &Op) -> Result<(), String> {
             for end in [&pair.a, &pair.b] {
                 if let Some(n) = state.namespaces.get_mut(&end.ns) {
                     n.links.insert(end.name.clone());
+                    n.link_settings.insert(
+                        end.name.clone(),
+                        crate::state::LinkSettings {
+                            mac: end.mac,
+                            mtu: crate::state::VETH_MTU,
+                        },
+                    );
                 }
             }
             state.veths.insert(pair.clone());
@@ -189,7 +197,20 @@ fn step(state: &mut HostState, op: &Op) -> Result<(), String> {
                 return Err("no such rule".into());
             }
         }
-        Op::ReplaceNft { ns, table } => {
+        Op::SetLink { ns, name, settings } => {
+            let n = state.namespaces.get_mut(ns).ok_or_else(|| missing(ns))?;
+            if !n.links.contains(name) {
+                return Err(format!("no link {name}"));
+            }
+            n.link_settings.insert(name.clone(), *settings);
+        }
+        Op::DeleteForeignNft { ns, table } => {
+            let n = state.namespaces.get_mut(ns).ok_or_else(|| missing(ns))?;
+            if !n.foreign_tables.remove(table) {
+                return Err(format!("no table {} {}", table.family, table.name));
+            }
+        }
+        Op::ReplaceNft { ns, table, .. } => {
             let n = state.namespaces.get_mut(ns).ok_or_else(|| missing(ns))?;
             let mut t = table.clone();
             t.elements.retain(|_, v| !v.is_empty());

@@ -53,6 +53,34 @@ pub struct NsState {
     pub rules: BTreeSet<Rule>,
     /// cove's nftables table in this namespace, if any.
     pub nft: Option<NftTable>,
+    /// MAC address and MTU of each veth interface, by name. Desired: the MAC cove
+    /// fixes (`None`: any) and the MTU; observed: what the link has.
+    pub link_settings: BTreeMap<String, LinkSettings>,
+    /// nftables tables in this namespace that are not cove's (any family, or
+    /// another name): the namespace is cove's, so they are drift (empty in desired
+    /// state).
+    pub foreign_tables: BTreeSet<ForeignTable>,
+}
+
+/// The settings of a veth interface that cove fixes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct LinkSettings {
+    /// MAC address (desired: `None` when cove lets the kernel choose one).
+    pub mac: Option<[u8; 6]>,
+    /// MTU in bytes.
+    pub mtu: u32,
+}
+
+/// The MTU of every veth interface cove creates.
+pub const VETH_MTU: u32 = 1500;
+
+/// An nftables table that is not cove's, in a namespace cove owns.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct ForeignTable {
+    /// Family as `nft` writes it (`ip`, `ip6`, `inet`, `arp`, `bridge`, `netdev`).
+    pub family: String,
+    /// Table name.
+    pub name: String,
 }
 
 /// One end of a veth pair.
@@ -168,6 +196,9 @@ pub enum RouteKind {
     Unreachable,
 }
 
+/// The routing protocol (`rtm_protocol`) of the routes cove adds: `static`.
+pub const ROUTE_PROTO_STATIC: u8 = 4;
+
 /// A route in a routing table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct Route {
@@ -177,6 +208,11 @@ pub struct Route {
     pub dst: Ipv4Net,
     /// What it does.
     pub kind: RouteKind,
+    /// Routing protocol: [`ROUTE_PROTO_STATIC`] for cove's routes; a route someone
+    /// else added (e.g. `proto boot`, 3) is observed with its own, so that it is
+    /// drift even where it equals a desired route, and so that deleting it names
+    /// the protocol the kernel matches.
+    pub proto: u8,
 }
 
 /// What a policy-routing rule selects.
@@ -230,13 +266,44 @@ pub struct NftTable {
     /// Elements by set or map name, each in `nft` syntax (`"e1" . 10.0.0.5`,
     /// `"e1" : 3`).
     pub elements: BTreeMap<String, BTreeSet<String>>,
+    /// Observed only (`None` in desired state): a digest of the chains (hooks,
+    /// priorities, policies), rules (every expression, in order; handles and
+    /// counter values left out) and set declarations the kernel holds now.
+    pub rules_digest: Option<String>,
+    /// Observed only: the digest cove recorded in the table right after it loaded
+    /// this generation (`None`: none recorded, e.g. a load interrupted before).
+    pub loaded_digest: Option<String>,
 }
 
 impl NftTable {
+    /// A table with no elements and nothing observed.
+    pub fn new(name: &str, generation: String, text: String) -> NftTable {
+        NftTable {
+            name: name.to_owned(),
+            generation,
+            text,
+            elements: BTreeMap::new(),
+            rules_digest: None,
+            loaded_digest: None,
+        }
+    }
+
     /// Two tables have the same static part when name and generation agree (the text
-    /// is not read back from the kernel).
+    /// is not read back from the kernel) and the observed one's chains and rules are
+    /// still the ones cove loaded ([`NftTable::rules_as_loaded`]).
     pub fn same(&self, other: &NftTable) -> bool {
-        self.name == other.name && self.generation == other.generation
+        self.name == other.name
+            && self.generation == other.generation
+            && self.rules_as_loaded()
+            && other.rules_as_loaded()
+    }
+
+    /// Whether the chains and rules are the ones cove loaded: the digest of what
+    /// the kernel holds equals the one recorded at load time (a desired table, with
+    /// neither, is as loaded by definition). A flushed or deleted chain, an inserted
+    /// rule or a changed policy changes the digest.
+    pub fn rules_as_loaded(&self) -> bool {
+        self.rules_digest == self.loaded_digest
     }
 
     /// The whole table as one `nft -f` batch: the static text, then the elements.

@@ -69,6 +69,8 @@ fn measure_attach_netlink_vs_nft_process() {
         generation: "m".to_owned(),
         text: format!("table inet cove {{\n\tcomment \"gen:m\"\n{DECLS}}}\n"),
         elements: Elements::new(),
+        rules_digest: None,
+        loaded_digest: None,
     };
     let mut background = Elements::new();
     for i in 0..1000 {
@@ -83,6 +85,7 @@ fn measure_attach_netlink_vs_nft_process() {
             Op::ReplaceNft {
                 ns: ns.clone(),
                 table,
+                why: cove_plan::NftWhy::Missing,
             },
             // 8,000 elements in one netlink batch.
             Op::NftElements {

@@ -1,0 +1,660 @@
+//! Reading nf_tables back over netlink, with no process: every table of the
+//! namespace (cove's, and any other, which is drift), and a digest of cove's
+//! table's chains, rules and set declarations; writing the digest into the table
+//! right after cove loads it; deleting a table that is not cove's.
+//!
+//! **The digest** is a SHA-256 of the kernel's own dump of cove's table:
+//! chains (name, hook, priority, policy, type, flags), then rules (chain,
+//! every expression's attributes in order, user data), then set declarations,
+//! each in dump order, with what changes by itself or by reloading left out:
+//! handles, positions, ids, reference counts, a set's element count and backend,
+//! and the values of stateful
+//! expressions (`counter`, `quota`, `last`, `connlimit`). cove records it right
+//! after it loads a generation, as the name of an empty chain
+//! `digest_<hex>` ([`DIGEST_CHAIN`]); observing computes it again, so a flushed or
+//! deleted chain, an inserted, deleted or changed rule, a changed policy or a
+//! changed set declaration makes the two differ. Set *elements* are not in it
+//! (they are observed one by one).
+//!
+//! The dumps are made between two reads of the ruleset's generation counter
+//! (`NFT_MSG_GETGEN`) and repeated if it moved, so the chains, rules and sets of
+//! one reading belong together.
+
+use std::io;
+
+use netlink_sys::{Socket, SocketAddr};
+use sha2::{Digest, Sha256};
+
+use super::wire::{
+    MsgBuf, NFNL_MSG_BATCH_BEGIN, NFNL_MSG_BATCH_END, NFNL_SUBSYS_NFTABLES, NFPROTO_INET,
+    NFPROTO_UNSPEC, NLM_F_ACK, NLM_F_CREATE, NLM_F_REQUEST, NLMSG_ERROR, NLMSG_HDRLEN,
+};
+use super::wire::{NFTA_SET_ELEM_LIST_SET, NFTA_SET_ELEM_LIST_TABLE};
+use super::{Elements, drain, wait};
+
+/// The `inet` family's number.
+pub(crate) const INET: u8 = NFPROTO_INET;
+
+/// What precedes the hex digest in the name of the chain that records it.
+pub(crate) const DIGEST_CHAIN: &str = "digest_";
+
+const NLMSG_DONE: u16 = 3;
+const NLM_F_DUMP: u16 = 0x300;
+/// On a dump message: the ruleset changed while it was dumped.
+const NLM_F_DUMP_INTR: u16 = 0x10;
+const NLA_TYPE_MASK: u16 = 0x3fff;
+
+const NFT_MSG_GETTABLE: u16 = 1;
+const NFT_MSG_DELTABLE: u16 = 2;
+const NFT_MSG_NEWCHAIN: u16 = 3;
+const NFT_MSG_GETCHAIN: u16 = 4;
+const NFT_MSG_GETRULE: u16 = 7;
+const NFT_MSG_GETSET: u16 = 10;
+const NFT_MSG_GETSETELEM: u16 = 13;
+/// The answer to `NFT_MSG_GETGEN` (one message, not a dump).
+const NFT_MSG_NEWGEN: u16 = 15;
+const NFT_MSG_GETGEN: u16 = 16;
+
+const NFTA_TABLE_NAME: u16 = 1;
+const NFTA_TABLE_USERDATA: u16 = 6;
+const NFTA_CHAIN_TABLE: u16 = 1;
+const NFTA_CHAIN_NAME: u16 = 3;
+/// Chain attributes left out of the digest: handle, use, counters, pad, id.
+const CHAIN_VOLATILE: [u16; 5] = [2, 6, 8, 9, 11];
+const NFTA_RULE_TABLE: u16 = 1;
+#[cfg(test)]
+const NFTA_RULE_CHAIN: u16 = 2;
+const NFTA_RULE_EXPRESSIONS: u16 = 4;
+/// Rule attributes left out: handle, position, pad, id, position id, chain id.
+const RULE_VOLATILE: [u16; 6] = [3, 6, 8, 9, 10, 11];
+const NFTA_SET_TABLE: u16 = 1;
+const NFTA_SET_NAME: u16 = 2;
+/// Set attributes left out: id, pad, handle, and (kernel 6.18) the backend the
+/// kernel picked and the number of elements, which elements change.
+const SET_VOLATILE: [u16; 5] = [10, 14, 16, 19, 20];
+const NFTA_GEN_ID: u16 = 1;
+const NFTA_EXPR_NAME: u16 = 1;
+/// Expressions whose data is state, not configuration.
+const STATEFUL_EXPRS: [&str; 4] = ["counter", "quota", "last", "connlimit"];
+/// libnftnl's user-data TLV type of a table comment.
+const UDATA_TABLE_COMMENT: u8 = 0;
+
+/// How often a reading is repeated when the ruleset changes under it.
+const TRIES: usize = 5;
+
+/// A table in the namespace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct TableInfo {
+    /// `NFPROTO_*` family.
+    pub(crate) family: u8,
+    /// Name.
+    pub(crate) name: String,
+    /// The comment, if any.
+    pub(crate) comment: Option<String>,
+}
+
+/// What a reading found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Ruleset {
+    /// Every table, in dump order.
+    pub(crate) tables: Vec<TableInfo>,
+    /// Digest of table `inet <table>`'s chains, rules and sets (the recording
+    /// chain left out), if the table exists.
+    pub(crate) digest: Option<String>,
+    /// The digest recorded in the table, if any.
+    pub(crate) recorded: Option<String>,
+    /// Whether the table has named sets.
+    pub(crate) named_sets: bool,
+    /// The elements of its named sets in the planner's syntax, if every one of
+    /// them has a schema (`None`: read them another way).
+    pub(crate) elements: Option<Elements>,
+}
+
+/// The family's name as `nft` writes it.
+pub(crate) fn family_name(family: u8) -> String {
+    match family {
+        1 => "inet".into(),
+        2 => "ip".into(),
+        3 => "arp".into(),
+        5 => "netdev".into(),
+        7 => "bridge".into(),
+        10 => "ip6".into(),
+        other => format!("family{other}"),
+    }
+}
+
+/// The family number of a name [`family_name`] gives.
+pub(crate) fn family_number(name: &str) -> Option<u8> {
+    Some(match name {
+        "inet" => 1,
+        "ip" => 2,
+        "arp" => 3,
+        "netdev" => 5,
+        "bridge" => 7,
+        "ip6" => 10,
+        other => other.strip_prefix("family")?.parse().ok()?,
+    })
+}
+
+/// The attributes in `b`: (type without flags, payload). Stops at a malformed one.
+pub(crate) fn attrs(b: &[u8]) -> Vec<(u16, &[u8])> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at + 4 <= b.len() {
+        let len = usize::from(u16::from_ne_bytes([b[at], b[at + 1]]));
+        let ty = u16::from_ne_bytes([b[at + 2], b[at + 3]]) & NLA_TYPE_MASK;
+        if len < 4 || at + len > b.len() {
+            break;
+        }
+        out.push((ty, &b[at + 4..at + len]));
+        at += super::wire::align(len);
+    }
+    out
+}
+
+fn strz(b: &[u8]) -> String {
+    let end = b.iter().position(|c| *c == 0).unwrap_or(b.len());
+    String::from_utf8_lossy(&b[..end]).into_owned()
+}
+
+fn get<'a>(a: &[(u16, &'a [u8])], ty: u16) -> Option<&'a [u8]> {
+    a.iter().find(|(t, _)| *t == ty).map(|(_, v)| *v)
+}
+
+/// A table comment in libnftnl's user-data TLVs.
+pub(crate) fn table_comment(udata: &[u8]) -> Option<String> {
+    let mut at = 0;
+    while at + 2 <= udata.len() {
+        let (ty, len) = (udata[at], usize::from(udata[at + 1]));
+        let value = udata.get(at + 2..at + 2 + len)?;
+        if ty == UDATA_TABLE_COMMENT {
+            return Some(strz(value));
+        }
+        at += 2 + len;
+    }
+    None
+}
+
+/// Appends an attribute to the canonical form: type, length, payload.
+fn put(out: &mut Vec<u8>, ty: u16, v: &[u8]) {
+    out.extend_from_slice(&ty.to_be_bytes());
+    out.extend_from_slice(&u32::try_from(v.len()).unwrap_or(u32::MAX).to_be_bytes());
+    out.extend_from_slice(v);
+}
+
+/// A rule's expressions in canonical form: each expression's name and, unless it
+/// is stateful, its data.
+fn canonical_exprs(out: &mut Vec<u8>, exprs: &[u8]) {
+    for (_, elem) in attrs(exprs) {
+        let parts = attrs(elem);
+        let name = get(&parts, NFTA_EXPR_NAME).map(strz).unwrap_or_default();
+        for (ty, v) in parts {
+            if ty != NFTA_EXPR_NAME && STATEFUL_EXPRS.contains(&name.as_str()) {
+                continue;
+            }
+            put(out, ty, v);
+        }
+    }
+}
+
+/// The messages of a dump: (family, payload after the `nfgenmsg`).
+pub(crate) type Msgs = Vec<(u8, Vec<u8>)>;
+
+/// The messages of one kind from a dump, for one table: (family, attributes).
+type Dump<'a> = Vec<(u8, Vec<(u16, &'a [u8])>)>;
+
+fn of_table<'a>(msgs: &'a [(u8, Vec<u8>)], table_attr: u16, table: &str) -> Dump<'a> {
+    msgs.iter()
+        .filter(|(family, _)| *family == NFPROTO_INET)
+        .map(|(family, payload)| (*family, attrs(payload)))
+        .filter(|(_, a)| get(a, table_attr).map(strz).as_deref() == Some(table))
+        .collect()
+}
+
+/// The digest of a table's chains, rules and sets as dumped (payloads after the
+/// `nfgenmsg`), and the digest recorded in it.
+pub(crate) fn digest(
+    table: &str,
+    chains: &[(u8, Vec<u8>)],
+    rules: &[(u8, Vec<u8>)],
+    sets: &[(u8, Vec<u8>)],
+) -> (String, Option<String>, bool) {
+    let mut canon = Vec::new();
+    let mut recorded = None;
+    for (_, a) in of_table(chains, NFTA_CHAIN_TABLE, table) {
+        let name = get(&a, NFTA_CHAIN_NAME).map(strz).unwrap_or_default();
+        if let Some(d) = name.strip_prefix(DIGEST_CHAIN) {
+            recorded = Some(d.to_owned());
+            continue;
+        }
+        canon.push(b'C');
+        for (ty, v) in a {
+            if ty != NFTA_CHAIN_TABLE && !CHAIN_VOLATILE.contains(&ty) {
+                put(&mut canon, ty, v);
+            }
+        }
+    }
+    for (_, a) in of_table(rules, NFTA_RULE_TABLE, table) {
+        canon.push(b'R');
+        for (ty, v) in a {
+            if ty == NFTA_RULE_EXPRESSIONS {
+                canonical_exprs(&mut canon, v);
+            } else if ty != NFTA_RULE_TABLE && !RULE_VOLATILE.contains(&ty) {
+                put(&mut canon, ty, v);
+            }
+        }
+    }
+    let mut named_sets = false;
+    for (_, a) in of_table(sets, NFTA_SET_TABLE, table) {
+        // Anonymous sets (`__set0`, …) are constant and belong to their rules.
+        named_sets |= get(&a, NFTA_SET_NAME).is_some_and(|n| !n.starts_with(b"__"));
+        canon.push(b'S');
+        for (ty, v) in a {
+            if ty != NFTA_SET_TABLE && !SET_VOLATILE.contains(&ty) {
+                put(&mut canon, ty, v);
+            }
+        }
+    }
+    let hash = Sha256::digest(&canon);
+    let hex: String = hash[..16].iter().map(|b| format!("{b:02x}")).collect();
+    (hex, recorded, named_sets)
+}
+
+/// Sends one dump request and collects the answers' (family, payload after the
+/// `nfgenmsg`). `Ok(None)` if the ruleset changed during the dump.
+/// `NFT_MSG_GETGEN` is not a dump: its one answer ends it.
+fn dump(sock: &Socket, seq: u32, ty: u16) -> io::Result<Option<Msgs>> {
+    dump_of(sock, seq, ty, NFPROTO_UNSPEC, |_| Ok(()))
+}
+
+/// [`dump`] of one family, with attributes (`write`) that select what to dump.
+fn dump_of(
+    sock: &Socket,
+    seq: u32,
+    ty: u16,
+    family: u8,
+    write: impl FnOnce(&mut MsgBuf) -> io::Result<()>,
+) -> io::Result<Option<Msgs>> {
+    let single = ty == NFT_MSG_GETGEN;
+    let mut b = MsgBuf::default();
+    let m = b.begin_msg(
+        (NFNL_SUBSYS_NFTABLES << 8) | ty,
+        NLM_F_REQUEST | if single { 0 } else { NLM_F_DUMP },
+        seq,
+        family,
+        0,
+    );
+    write(&mut b)?;
+    b.end_msg(m)?;
+    sock.send_to(b.bytes(), &SocketAddr::new(0, 0), 0)?;
+    let mut out = Vec::new();
+    let mut intr = false;
+    // The kernel fills dump datagrams up to 32 KiB (more only for one message that
+    // does not fit); a datagram cut short is refused below as malformed.
+    let mut datagram = Vec::with_capacity(128 * 1024);
+    loop {
+        datagram.clear();
+        match sock.recv(&mut datagram, nix::libc::MSG_DONTWAIT) {
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                wait(sock)?;
+                continue;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+        let mut at = 0;
+        while at + NLMSG_HDRLEN <= datagram.len() {
+            let d = &datagram;
+            let len = u32::from_ne_bytes([d[at], d[at + 1], d[at + 2], d[at + 3]]) as usize;
+            let mty = u16::from_ne_bytes([d[at + 4], d[at + 5]]);
+            let flags = u16::from_ne_bytes([d[at + 6], d[at + 7]]);
+            let mseq = u32::from_ne_bytes([d[at + 8], d[at + 9], d[at + 10], d[at + 11]]);
+            if len < NLMSG_HDRLEN || at + len > d.len() {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "malformed netlink dump",
+                ));
+            }
+            let msg = &d[at..at + len];
+            at += super::wire::align(len);
+            if mseq != seq {
+                continue;
+            }
+            intr |= flags & NLM_F_DUMP_INTR != 0;
+            match mty {
+                NLMSG_DONE => return Ok((!intr).then_some(out)),
+                NLMSG_ERROR => {
+                    let err = msg
+                        .get(16..20)
+                        .map(|b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
+                        .unwrap_or(-libc_eproto());
+                    if err != 0 {
+                        return Err(io::Error::from_raw_os_error(-err));
+                    }
+                }
+                _ if msg.len() >= NLMSG_HDRLEN + 4 => {
+                    out.push((msg[NLMSG_HDRLEN], msg[NLMSG_HDRLEN + 4..].to_vec()));
+                    if single && mty == (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWGEN {
+                        return Ok(Some(out));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+fn libc_eproto() -> i32 {
+    nix::libc::EPROTO
+}
+
+/// The ruleset's generation counter.
+fn generation(sock: &Socket, seq: u32) -> io::Result<Option<u32>> {
+    let msgs = dump(sock, seq, NFT_MSG_GETGEN)?;
+    Ok(msgs.and_then(|m| {
+        m.iter().find_map(|(_, p)| {
+            get(&attrs(p), NFTA_GEN_ID)
+                .and_then(|v| v.get(..4))
+                .map(|v| u32::from_be_bytes([v[0], v[1], v[2], v[3]]))
+        })
+    }))
+}
+
+/// Reads the namespace's tables, the digest of `inet table` and the elements of its
+/// named sets. `seq` is the first sequence number to use; returns the reading and
+/// the next free number.
+pub(crate) fn read(sock: &Socket, table: &str, mut seq: u32) -> io::Result<(Ruleset, u32)> {
+    let mut buf = Vec::new();
+    drain(sock, &mut buf)?;
+    for _ in 0..TRIES {
+        let mut next = || {
+            seq += 1;
+            seq
+        };
+        let before = generation(sock, next())?;
+        let (Some(tables), Some(chains), Some(rules), Some(sets)) = (
+            dump(sock, next(), NFT_MSG_GETTABLE)?,
+            dump(sock, next(), NFT_MSG_GETCHAIN)?,
+            dump(sock, next(), NFT_MSG_GETRULE)?,
+            dump(sock, next(), NFT_MSG_GETSET)?,
+        ) else {
+            continue;
+        };
+        if before.is_none() {
+            continue;
+        }
+        let tables: Vec<TableInfo> = tables
+            .iter()
+            .map(|(family, p)| {
+                let a = attrs(p);
+                TableInfo {
+                    family: *family,
+                    name: get(&a, NFTA_TABLE_NAME).map(strz).unwrap_or_default(),
+                    comment: get(&a, NFTA_TABLE_USERDATA).and_then(table_comment),
+                }
+            })
+            .collect();
+        let ours = tables
+            .iter()
+            .any(|t| t.family == NFPROTO_INET && t.name == table);
+        let (digest, recorded, named_sets) = if ours {
+            let (d, r, n) = digest(table, &chains, &rules, &sets);
+            (Some(d), r, n)
+        } else {
+            (None, None, false)
+        };
+        let mut elements = Some(Elements::new());
+        let mut interrupted = false;
+        for name in set_names(table, &sets) {
+            let Some(schema) = cove_plan::nft::set_schema(&name) else {
+                elements = None;
+                break;
+            };
+            let Some(msgs) = dump_of(sock, next(), NFT_MSG_GETSETELEM, NFPROTO_INET, |b| {
+                b.attr_strz(NFTA_SET_ELEM_LIST_TABLE, table)?;
+                b.attr_strz(NFTA_SET_ELEM_LIST_SET, &name)
+            })?
+            else {
+                interrupted = true;
+                break;
+            };
+            let payloads: Vec<&[u8]> = msgs.iter().map(|(_, p)| p.as_slice()).collect();
+            match super::decode::elements(&schema, &payloads) {
+                Some(e) if e.is_empty() => {}
+                Some(e) => {
+                    if let Some(all) = &mut elements {
+                        all.insert(name, e);
+                    }
+                }
+                None => {
+                    elements = None;
+                    break;
+                }
+            }
+        }
+        let after = generation(sock, next())?;
+        if interrupted || before != after {
+            continue;
+        }
+        return Ok((
+            Ruleset {
+                tables,
+                digest,
+                recorded,
+                named_sets,
+                elements,
+            },
+            seq + 1,
+        ));
+    }
+    Err(io::Error::new(
+        io::ErrorKind::Interrupted,
+        format!("the ruleset kept changing during {TRIES} readings"),
+    ))
+}
+
+/// The named (not anonymous) sets of table `inet table`.
+fn set_names(table: &str, sets: &[(u8, Vec<u8>)]) -> Vec<String> {
+    of_table(sets, NFTA_SET_TABLE, table)
+        .into_iter()
+        .filter_map(|(_, a)| get(&a, NFTA_SET_NAME).map(strz))
+        .filter(|n| !n.starts_with("__"))
+        .collect()
+}
+
+/// Sends a batch holding one message (`write` adds its attributes) and waits for
+/// its acknowledgement.
+fn one_message_batch(
+    sock: &Socket,
+    seq: u32,
+    ty: u16,
+    flags: u16,
+    family: u8,
+    write: impl FnOnce(&mut MsgBuf) -> io::Result<()>,
+) -> io::Result<()> {
+    let mut b = MsgBuf::default();
+    let m = b.begin_msg(
+        NFNL_MSG_BATCH_BEGIN,
+        NLM_F_REQUEST,
+        seq,
+        NFPROTO_UNSPEC,
+        NFNL_SUBSYS_NFTABLES,
+    );
+    b.end_msg(m)?;
+    let m = b.begin_msg(
+        (NFNL_SUBSYS_NFTABLES << 8) | ty,
+        NLM_F_REQUEST | NLM_F_ACK | flags,
+        seq + 1,
+        family,
+        0,
+    );
+    write(&mut b)?;
+    b.end_msg(m)?;
+    let m = b.begin_msg(
+        NFNL_MSG_BATCH_END,
+        NLM_F_REQUEST,
+        seq + 2,
+        NFPROTO_UNSPEC,
+        NFNL_SUBSYS_NFTABLES,
+    );
+    b.end_msg(m)?;
+    let mut datagram = Vec::with_capacity(8192);
+    drain(sock, &mut datagram)?;
+    sock.send_to(b.bytes(), &SocketAddr::new(0, 0), 0)?;
+    loop {
+        datagram.clear();
+        match sock.recv(&mut datagram, nix::libc::MSG_DONTWAIT) {
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                wait(sock)?;
+                continue;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+        for ack in super::wire::parse_acks(&datagram)? {
+            if ack.seq == seq + 1 {
+                return if ack.error == 0 {
+                    Ok(())
+                } else {
+                    Err(io::Error::from_raw_os_error(-ack.error))
+                };
+            }
+        }
+    }
+}
+
+/// Records `digest` in table `inet table` (an empty chain named after it).
+pub(crate) fn record(sock: &Socket, table: &str, digest: &str, seq: u32) -> io::Result<()> {
+    one_message_batch(
+        sock,
+        seq,
+        NFT_MSG_NEWCHAIN,
+        NLM_F_CREATE,
+        NFPROTO_INET,
+        |b| {
+            b.attr_strz(NFTA_CHAIN_TABLE, table)?;
+            b.attr_strz(NFTA_CHAIN_NAME, &format!("{DIGEST_CHAIN}{digest}"))
+        },
+    )
+}
+
+/// Deletes table `name` of `family`; absent is not an error.
+pub(crate) fn delete_table(sock: &Socket, family: u8, name: &str, seq: u32) -> io::Result<()> {
+    match one_message_batch(sock, seq, NFT_MSG_DELTABLE, 0, family, |b| {
+        b.attr_strz(NFTA_TABLE_NAME, name)
+    }) {
+        Err(e) if e.raw_os_error() == Some(nix::libc::ENOENT) => Ok(()),
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attr(ty: u16, v: &[u8]) -> Vec<u8> {
+        let mut b = MsgBuf::default();
+        b.attr(ty, v).expect("attr");
+        b.bytes().to_vec()
+    }
+
+    fn chain(name: &str, handle: u8, policy: u8) -> (u8, Vec<u8>) {
+        let mut p = attr(NFTA_CHAIN_TABLE, b"cove\0");
+        p.extend(attr(2, &[0, 0, 0, 0, 0, 0, 0, handle]));
+        p.extend(attr(NFTA_CHAIN_NAME, format!("{name}\0").as_bytes()));
+        p.extend(attr(5, &[0, 0, 0, policy]));
+        (NFPROTO_INET, p)
+    }
+
+    fn rule(chain: &str, handle: u8, exprs: &[(&str, &[u8])]) -> (u8, Vec<u8>) {
+        let mut p = attr(NFTA_RULE_TABLE, b"cove\0");
+        p.extend(attr(NFTA_RULE_CHAIN, format!("{chain}\0").as_bytes()));
+        p.extend(attr(3, &[0, 0, 0, 0, 0, 0, 0, handle]));
+        let mut list = Vec::new();
+        for (name, data) in exprs {
+            let mut e = attr(NFTA_EXPR_NAME, format!("{name}\0").as_bytes());
+            e.extend(attr(2, data));
+            list.extend(attr(1, &e));
+        }
+        p.extend(attr(NFTA_RULE_EXPRESSIONS, &list));
+        (NFPROTO_INET, p)
+    }
+
+    #[test]
+    fn the_digest_ignores_handles_and_counters_but_sees_rules_and_policies() {
+        let chains = vec![chain("filter_forward", 1, 0), chain("nacl", 2, 1)];
+        let rules = vec![
+            rule(
+                "filter_forward",
+                3,
+                &[("counter", &[0, 0, 0, 9]), ("immediate", &[1])],
+            ),
+            rule("nacl", 4, &[("cmp", &[5])]),
+        ];
+        let (d, recorded, _) = digest("cove", &chains, &rules, &[]);
+        assert_eq!(recorded, None);
+
+        // Other handles and counter values, and a recording chain: same digest.
+        let mut chains2 = vec![chain("filter_forward", 7, 0), chain("nacl", 8, 1)];
+        chains2.push(chain(&format!("{DIGEST_CHAIN}{d}"), 9, 1));
+        let rules2 = vec![
+            rule(
+                "filter_forward",
+                10,
+                &[("counter", &[0, 0, 7, 7]), ("immediate", &[1])],
+            ),
+            rule("nacl", 11, &[("cmp", &[5])]),
+        ];
+        let (d2, recorded2, _) = digest("cove", &chains2, &rules2, &[]);
+        assert_eq!(d2, d);
+        assert_eq!(recorded2.as_deref(), Some(d.as_str()));
+
+        // A flushed chain, an inserted rule, a changed policy, a deleted chain.
+        let flushed = digest("cove", &chains, &rules[..1], &[]).0;
+        let mut inserted = rules.clone();
+        inserted.insert(0, rule("filter_forward", 12, &[("immediate", &[1])]));
+        let inserted = digest("cove", &chains, &inserted, &[]).0;
+        let policy = digest(
+            "cove",
+            &[chain("filter_forward", 1, 1), chain("nacl", 2, 1)],
+            &rules,
+            &[],
+        )
+        .0;
+        let deleted = digest("cove", &chains[..1], &rules[..1], &[]).0;
+        for other in [&flushed, &inserted, &policy, &deleted] {
+            assert_ne!(other, &d);
+        }
+        // A set's element count changes with its elements, not its declaration.
+        let set = |count: u8| {
+            let mut p = attr(NFTA_SET_TABLE, b"cove\0");
+            p.extend(attr(NFTA_SET_NAME, b"link_subnet\0"));
+            p.extend(attr(3, &[0, 0, 0, 8]));
+            p.extend(attr(20, &[0, 0, 0, count]));
+            (NFPROTO_INET, p)
+        };
+        let (with_set, _, named) = digest("cove", &chains, &rules, &[set(9)]);
+        assert!(named);
+        assert_eq!(digest("cove", &chains, &rules, &[set(10)]).0, with_set);
+        assert_ne!(with_set, d);
+        // Another table's chains do not count.
+        let mut foreign = chains.clone();
+        let mut c = attr(NFTA_CHAIN_TABLE, b"other\0");
+        c.extend(attr(NFTA_CHAIN_NAME, b"x\0"));
+        foreign.push((NFPROTO_INET, c));
+        assert_eq!(digest("cove", &foreign, &rules, &[]).0, d);
+    }
+
+    #[test]
+    fn table_comments_and_families() {
+        let mut udata = vec![UDATA_TABLE_COMMENT, 8];
+        udata.extend_from_slice(b"gen:abc\0");
+        assert_eq!(table_comment(&udata).as_deref(), Some("gen:abc"));
+        assert_eq!(table_comment(&[1, 2, 0, 0]), None);
+        for f in [1, 2, 3, 5, 7, 10, 42] {
+            assert_eq!(family_number(&family_name(f)), Some(f));
+        }
+    }
+}
