@@ -237,6 +237,10 @@ pub enum RouteOrigin {
     Local,
     /// Written in the spec; the index of the route in the table's `routes`.
     Spec(usize),
+    /// Propagated by a virtual private gateway (written with `propagated: true`); the
+    /// index of the route in the spec's `routes`. Weaker than a static route of the
+    /// same destination.
+    Propagated(usize),
     /// Added because a gateway endpoint is associated with the table.
     Endpoint(EndpointId),
 }

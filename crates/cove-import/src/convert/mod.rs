@@ -356,14 +356,33 @@ fn assemble(mut b: Builder) -> (Spec, Report) {
     }
     let mut peerings = std::mem::take(&mut b.peering_specs);
     peerings.sort_by(|a, c| a.name.cmp(&c.name));
+    let tenants: Vec<TenantSpec> = tenants
+        .into_values()
+        .filter(|t| !t.vpcs.is_empty())
+        .collect();
+    let quotas = rules_quota(&tenants);
     let spec = Spec {
-        tenants: tenants
-            .into_values()
-            .filter(|t| !t.vpcs.is_empty())
-            .collect(),
+        tenants,
         peerings,
+        quotas,
     };
     (spec, b.report)
+}
+
+/// The account's rules-per-group quota when a group has more rules than AWS's
+/// default allows (the account had it raised), so the spec validates as written.
+fn rules_quota(tenants: &[TenantSpec]) -> Option<cove_model::spec::QuotasSpec> {
+    let most = tenants
+        .iter()
+        .flat_map(|t| &t.vpcs)
+        .flat_map(|v| &v.security_groups)
+        .map(|g| g.ingress.len().max(g.egress.as_ref().map_or(0, Vec::len)))
+        .max()?;
+    (most > cove_model::validate::DEFAULT_RULES_PER_SECURITY_GROUP).then(|| {
+        cove_model::spec::QuotasSpec {
+            rules_per_security_group: Some(Scalar::Int(i64::try_from(most).unwrap_or(i64::MAX))),
+        }
+    })
 }
 
 /// The text of an optional field for messages.

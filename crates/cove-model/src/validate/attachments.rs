@@ -227,24 +227,8 @@ pub(crate) fn addresses(cx: &mut Ctx, spec: &Spec, sc: &Scopes) {
             Err(e) => address_error(cx, &p.path, e, &cx.net.subnet_label(p.subnet)),
         }
     }
-    let mut public: HashMap<Ipv4Addr, String> = HashMap::new();
-    for n in &cx.net.nat_gateways {
-        for ip in &n.public_ips {
-            public.insert(*ip, format!("NAT gateway {}", n.name));
-        }
-    }
     for (p, ip) in pending.into_iter().zip(assigned) {
         let Some(ip) = ip else { continue };
-        if let Some(pip) = p.public_ip {
-            if let Some(other) = public.insert(pip, format!("ENI {}", p.name)) {
-                cx.error(
-                    ErrorCode::InvalidIpAddressInUse,
-                    &p.path.key("public_ip"),
-                    format!("public address {pip} is already used by {other}"),
-                    "give every interface and NAT gateway its own public address",
-                );
-            }
-        }
         let id = EniId(next_id(cx.net.enis.len()));
         match p.owner {
             EniOwner::NatGateway(n) => cx.net.nat_gateways[n.index()].eni = id,
@@ -336,6 +320,16 @@ fn collect_enis(
         };
         let path = scope.path.item("endpoints", &e.name, ei);
         let groups = groups(cx, scope, vid, &path, &e.security_groups);
+        if let Some(name) = &e.private_dns_name {
+            if let Some(why) = parse::hostname_problem(name) {
+                cx.error(
+                    ErrorCode::InvalidParameterValue,
+                    &path.key("private_dns_name"),
+                    format!("{name:?} is not a valid DNS name: it {why}"),
+                    "write a host name such as `secretsmanager.us-east-1.amazonaws.com` (labels of letters, digits and `-`, separated by dots)",
+                );
+            }
+        }
         if let EndpointKind::Interface {
             private_dns_name, ..
         } = &mut cx.net.endpoints[eid.index()].kind
@@ -412,7 +406,7 @@ fn collect_enis(
         let public_ip = e
             .public_ip
             .as_ref()
-            .and_then(|t| parse::ip(cx, &path.key("public_ip"), t));
+            .and_then(|t| parse::public_ip(cx, &path.key("public_ip"), t));
         if public_ip.is_some() && cx.net.vpcs[vid.index()].internet_gateway.is_none() {
             cx.warning(
                 ErrorCode::GatewayNotAttached,

@@ -15,8 +15,10 @@ mod attachments;
 mod declare;
 mod filters;
 mod functions;
+mod ids;
 mod parse;
 mod peering;
+mod public;
 mod routing;
 mod scope;
 
@@ -25,8 +27,9 @@ use crate::model::Network;
 use crate::spec::Spec;
 
 pub use attachments::slot_name;
+pub use filters::DEFAULT_RULES_PER_SECURITY_GROUP;
 pub use functions::is_valid_function_name;
-pub use parse::is_valid_name;
+pub use parse::{hostname_problem, is_valid_name, public_ip_problem};
 
 /// Result of validating a spec: the network (when there are no errors) and all
 /// diagnostics (errors and warnings).
@@ -57,6 +60,8 @@ pub fn validate(spec: &Spec) -> Validated {
     routing::routes(&mut cx, spec, &scopes);
     functions::functions(&mut cx, spec, &scopes);
     attachments::addresses(&mut cx, spec, &scopes);
+    public::public_addresses(&mut cx, spec, &scopes);
+    ids::aws_ids(&mut cx, spec);
     let has_error = cx.diags.iter().any(|d| d.severity == Severity::Error);
     Validated {
         network: (!has_error).then_some(cx.net),
@@ -168,3 +173,5 @@ impl Path {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_net;
