@@ -186,7 +186,9 @@ pub(crate) fn traffic(cx: &mut Ctx, path: &Path, f: TrafficFields<'_>) -> Option
 
 /// Why `ip` cannot be a public IPv4 address (an ENI's public IP, a NAT gateway's
 /// Elastic IP), or `None` if it can: it must be unicast and routable on the
-/// internet. The documentation ranges (192.0.2.0/24, 198.51.100.0/24,
+/// internet — exactly the addresses [`crate::lookup::is_special_purpose`] does not
+/// hold, so the analyzer treats every valid public IP as an internet address. The
+/// documentation ranges (192.0.2.0/24, 198.51.100.0/24,
 /// 203.0.113.0/24) are accepted: cove's examples and tests use them as public
 /// addresses, as AWS's documentation does.
 pub fn public_ip_problem(ip: Ipv4Addr) -> Option<&'static str> {
@@ -207,10 +209,6 @@ pub fn public_ip_problem(ip: Ipv4Addr) -> Option<&'static str> {
         "is a private address (RFC 1918)"
     } else if o[0] == 100 && (o[1] & 0xc0) == 64 {
         "is in the shared address space 100.64.0.0/10 (carrier-grade NAT)"
-    } else if o[0] == 192 && o[1] == 0 && o[2] == 0 {
-        "is in the IETF protocol assignments 192.0.0.0/24"
-    } else if o[0] == 198 && (o[1] & 0xfe) == 18 {
-        "is in the benchmarking range 198.18.0.0/15"
     } else {
         return None;
     })

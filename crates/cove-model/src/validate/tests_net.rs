@@ -163,7 +163,6 @@ fn public_ips_must_be_public_unicast_and_unused() {
         "192.168.1.1",
         "100.64.0.1",
         "240.0.0.1",
-        "198.18.0.1",
     ] {
         let v = mutate(
             "public_ips: [203.0.113.10]",
@@ -201,11 +200,23 @@ fn public_ips_must_be_public_unicast_and_unused() {
         "{ name: fn-a, subnet: private-a, security_groups: [fn], public_ip: 10.30.1.10 }",
     );
     expect_one(&v, InvalidParameterValue, &eni);
-    let v = mutate(
-        "{ name: fn-a, subnet: private-a, security_groups: [fn] }",
-        "{ name: fn-a, subnet: private-a, security_groups: [fn], public_ip: 198.51.100.7 }",
-    );
-    expect_valid(&v);
+    for good in ["198.51.100.7", "198.18.0.7", "8.8.8.8"] {
+        let v = mutate(
+            "{ name: fn-a, subnet: private-a, security_groups: [fn] }",
+            &format!(
+                "{{ name: fn-a, subnet: private-a, security_groups: [fn], public_ip: {good} }}"
+            ),
+        );
+        expect_valid(&v);
+    }
+    for ip in 0..=u32::from(u16::MAX) {
+        let ip = std::net::Ipv4Addr::from(ip.wrapping_mul(65_537).wrapping_add(ip << 7));
+        assert_eq!(
+            public_ip_problem(ip).is_some(),
+            crate::lookup::is_special_purpose(ip),
+            "{ip}"
+        );
+    }
 }
 
 #[test]
