@@ -256,6 +256,20 @@ pub struct Route {
     pub origin: RouteOrigin,
 }
 
+impl Route {
+    /// AWS's tie-break among routes of equal prefix length; lower is stronger: the
+    /// local route, then static routes (a CIDR), then prefix-list routes, then
+    /// routes propagated by a virtual private gateway.
+    pub fn priority(&self) -> u8 {
+        match (&self.target, &self.destination, self.origin) {
+            (RouteTarget::Local, _, _) => 0,
+            (_, _, RouteOrigin::Propagated(_)) => 3,
+            (_, RouteDestination::Cidr(_), _) => 1,
+            (_, RouteDestination::PrefixList(_), _) => 2,
+        }
+    }
+}
+
 /// The remote side of a security-group rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum SgPeer {

@@ -56,7 +56,9 @@ impl Replay {
                     return None;
                 }
                 let n = NEXT_PREFIX.fetch_add(1, Ordering::Relaxed);
-                let prefix = format!("sc{}x{n}", std::process::id() % 100_000);
+                // `COVE_TEST_PREFIX` keeps concurrent runs' namespaces apart by name.
+                let base = std::env::var("COVE_TEST_PREFIX").unwrap_or_else(|_| "sc".into());
+                let prefix = format!("{base}{}x{n}", std::process::id() % 100_000);
                 let host = Host::new(&prefix).expect("prefix");
                 let want = cove_plan::desired(net, &prefix).expect("layout");
                 let plan = cove_plan::diff(&host.observe().expect("observe"), &want);
@@ -94,7 +96,30 @@ impl Replay {
         };
         let expected = Analyzer::new(net).check(&pinned);
         // Where the destination lives, its address, and what to bind there.
+        let user_at = |ip: Ipv4Addr, public: bool| {
+            net.enis.iter().position(|x| {
+                x.owner == EniOwner::User
+                    && if public {
+                        x.public_ip == Some(ip)
+                    } else {
+                        x.private_ip == ip
+                    }
+            })
+        };
+        let eni_ns = |i: usize| names.eni_ns(cove_model::EniId(u32::try_from(i).expect("small")));
+        let nat_at = |ip: Ipv4Addr| net.nat_gateways.iter().find(|n| n.public_ips.contains(&ip));
         let (dst_ns, dst_ip, bind) = match flow.dst {
+            // A NAT gateway's private address (nothing may answer there).
+            Endpoint::Eni(e) if matches!(net.enis[e.index()].owner, EniOwner::NatGateway(_)) => {
+                if src_ip.is_some() {
+                    return;
+                }
+                (
+                    names.eni_ns(e),
+                    net.enis[e.index()].private_ip,
+                    Ipv4Addr::UNSPECIFIED,
+                )
+            }
             Endpoint::Eni(e) if net.enis[e.index()].owner != EniOwner::User => return,
             Endpoint::Eni(e) => {
                 let eni = &net.enis[e.index()];
@@ -109,6 +134,22 @@ impl Replay {
                 (names.eni_ns(e), ip, Ipv4Addr::UNSPECIFIED)
             }
             Endpoint::External(ip) if ip == internet && has_outside => (names.outside_ns(), ip, ip),
+            // An ENI's public IP, a NAT gateway's Elastic IP, and (from the
+            // internet) an ENI's private address: a host listens behind each.
+            Endpoint::External(ip) if user_at(ip, true).is_some() => (
+                eni_ns(user_at(ip, true).expect("found")),
+                ip,
+                Ipv4Addr::UNSPECIFIED,
+            ),
+            Endpoint::External(ip) if nat_at(ip).is_some() => {
+                let nat = nat_at(ip).expect("found");
+                (names.eni_ns(nat.eni), ip, Ipv4Addr::UNSPECIFIED)
+            }
+            Endpoint::External(ip) if src_ip.is_some() && user_at(ip, false).is_some() => (
+                eni_ns(user_at(ip, false).expect("found")),
+                ip,
+                Ipv4Addr::UNSPECIFIED,
+            ),
             Endpoint::External(ip) => {
                 // An address behind a gateway endpoint, when the analyzer's path for
                 // this flow goes through the endpoint; any other internet address has
