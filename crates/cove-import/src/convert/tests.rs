@@ -222,3 +222,41 @@ fn unknown_files_are_reported() {
     );
     assert!(import.spec.tenants.is_empty());
 }
+
+#[test]
+fn propagated_routes_are_kept_beside_static_ones() {
+    let mut snap = base();
+    snap.route_tables.push(typed(json!({
+        "RouteTableId": "rtb-1", "VpcId": "vpc-1",
+        "Associations": [{"Main": true}],
+        "PropagatingVgws": [{"GatewayId": "vgw-1"}],
+        "Routes": [
+            {"DestinationCidrBlock": "10.0.0.0/16", "GatewayId": "local", "State": "active", "Origin": "CreateRouteTable"},
+            {"DestinationCidrBlock": "172.16.0.0/12", "GatewayId": "vgw-1", "State": "active", "Origin": "EnableVgwRoutePropagation"},
+            {"DestinationCidrBlock": "172.16.0.0/12", "TransitGatewayId": "tgw-1", "State": "active", "Origin": "CreateRoute"},
+            {"DestinationCidrBlock": "192.168.0.0/16", "GatewayId": "vgw-1", "State": "active", "Origin": "EnableVgwRoutePropagation"},
+            {"DestinationCidrBlock": "192.168.0.0/16", "GatewayId": "vgw-1", "State": "active", "Origin": "CreateRoute"}
+        ]
+    })));
+    let (spec, _) = run(snap);
+    let routes = &vpc(&spec).route_tables[0].routes;
+    let got: Vec<(Option<&str>, Option<&str>, bool)> = routes
+        .iter()
+        .map(|r| {
+            (
+                r.destination.as_deref(),
+                r.unmodeled.as_deref(),
+                r.propagated,
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (Some("172.16.0.0/12"), Some("vgw-1"), true),
+            (Some("172.16.0.0/12"), Some("tgw-1"), false),
+            (Some("192.168.0.0/16"), Some("vgw-1"), true),
+            (Some("192.168.0.0/16"), Some("vgw-1"), false),
+        ]
+    );
+}
