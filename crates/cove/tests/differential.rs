@@ -120,7 +120,7 @@ fn plan_flows(
             protocol,
             port: match kind {
                 ProbeKind::Tcp(p) | ProbeKind::Udp(p) => p,
-                ProbeKind::IcmpEcho => 0,
+                ProbeKind::IcmpEcho | ProbeKind::Raw(_) => 0,
             },
             src_port: Some(src_port),
             icmp: (8, 0),

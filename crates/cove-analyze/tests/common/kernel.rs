@@ -2,8 +2,9 @@
 //! scenario's network is applied with cove's data plane (a unique prefix per
 //! scenario), and every flow a test asks about is also sent as real traffic — with a
 //! pinned source port — and must get the analyzer's verdict for that exact flow.
-//! Flows the data plane has no host for (an arbitrary internet address, a protocol
-//! other than TCP/UDP/ICMP echo) are left to the analyzer alone.
+//! Other IP protocols are sent as raw packets (`ProbeKind::Raw`). Flows the data
+//! plane has no host for (an arbitrary internet address, ICMP other than echo) are
+//! left to the analyzer alone.
 //!
 //! Not root: skipped, except under `CI=true`, where it is an error.
 //! `COVE_SCENARIOS_KERNEL=0` turns the kernel part off.
@@ -169,14 +170,19 @@ impl Replay {
             6 => ProbeKind::Tcp(flow.port),
             17 => ProbeKind::Udp(flow.port),
             1 if flow.icmp == (8, 0) => ProbeKind::IcmpEcho,
-            _ => return,
+            1 => return,
+            other => ProbeKind::Raw(other),
         };
         let (tcp, udp): (Vec<u16>, Vec<u16>) = match kind {
             ProbeKind::Tcp(p) => (vec![p], vec![]),
             ProbeKind::Udp(p) => (vec![], vec![p]),
-            ProbeKind::IcmpEcho => (vec![], vec![]),
+            ProbeKind::IcmpEcho | ProbeKind::Raw(_) => (vec![], vec![]),
         };
-        let _server = Responder::start(&dst_ns, bind, &tcp, &udp).expect("responder");
+        let _server = match kind {
+            ProbeKind::Raw(p) => Responder::raw(&dst_ns, bind, &[p]),
+            _ => Responder::start(&dst_ns, bind, &tcp, &udp),
+        }
+        .expect("responder");
         allow_ping_sockets(&src_ns).expect("ping sockets");
         let probe = Probe {
             ns: src_ns,
