@@ -435,5 +435,15 @@ mod tests {
                 .iter()
                 .any(|r| r.target == cove_model::RouteTarget::Blackhole)
         })));
+        // A propagated route beside a static one of the same destination.
+        assert!(nets.iter().any(|n| n.route_tables.iter().any(|t| {
+            t.routes.iter().any(|p| {
+                matches!(p.origin, cove_model::RouteOrigin::Propagated(_))
+                    && t.routes.iter().any(|r| {
+                        matches!(r.origin, cove_model::RouteOrigin::Spec(_))
+                            && r.destination == p.destination
+                    })
+            })
+        })));
     }
 }
