@@ -230,6 +230,7 @@ fn example_in_the_kernel() {
                     ProbeKind::Tcp(p) => (6, p),
                     ProbeKind::Udp(p) => (17, p),
                     ProbeKind::IcmpEcho => (1, 0),
+                    ProbeKind::Raw(n) => (n, 0),
                 };
                 flows.push(Flow {
                     src: Endpoint::Eni(*s),
