@@ -59,7 +59,11 @@ fn example_in_the_kernel() {
     let d = Deployment::new("d");
     let net = network();
     let names = Names::new(&net, &d.prefix);
-    let foreign = format!("foreign{}", std::process::id() % 100_000);
+    let foreign = format!(
+        "{}foreign{}",
+        std::env::var("COVE_TEST_PREFIX").unwrap_or_default(),
+        std::process::id() % 100_000
+    );
     // Removed when the test ends, also when it fails.
     struct Foreign(String);
     impl Drop for Foreign {
