@@ -66,6 +66,15 @@ pub struct QuotasSpec {
     /// (1–1000; AWS's default 60).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rules_per_security_group: Option<Scalar>,
+    /// Most security groups on one interface (1–16; AWS's default 5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security_groups_per_interface: Option<Scalar>,
+    /// Most active peering connections of one VPC (1–125; AWS's default 50).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active_peerings_per_vpc: Option<Scalar>,
+    /// Most CIDR blocks of one VPC, the primary included (1–50; AWS's default 5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cidr_blocks_per_vpc: Option<Scalar>,
 }
 
 /// A tenant: one account, owning VPCs and prefix lists.

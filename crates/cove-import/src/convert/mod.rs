@@ -21,7 +21,9 @@ use std::path::Path;
 use crate::files::{Rec, Snapshot};
 use crate::net;
 use crate::report::Report;
-use cove_model::spec::{PrefixListSpec, Scalar, Spec, TenantSpec, VpcSpec};
+use cove_model::spec::{
+    PeeringSpec, PrefixListSpec, QuotasSpec, Scalar, Spec, TenantSpec, VpcSpec,
+};
 use ipnet::Ipv4Net;
 
 /// An imported VPC being filled in.
@@ -360,7 +362,7 @@ fn assemble(mut b: Builder) -> (Spec, Report) {
         .into_values()
         .filter(|t| !t.vpcs.is_empty())
         .collect();
-    let quotas = rules_quota(&tenants);
+    let quotas = quotas(&tenants, &peerings);
     let spec = Spec {
         tenants,
         peerings,
@@ -369,20 +371,44 @@ fn assemble(mut b: Builder) -> (Spec, Report) {
     (spec, b.report)
 }
 
-/// The account's rules-per-group quota when a group has more rules than AWS's
-/// default allows (the account had it raised), so the spec validates as written.
-fn rules_quota(tenants: &[TenantSpec]) -> Option<cove_model::spec::QuotasSpec> {
-    let most = tenants
-        .iter()
-        .flat_map(|t| &t.vpcs)
+/// The quotas the account must have had raised, where the export exceeds AWS's
+/// defaults (most rules in a group, groups on an interface, active peerings of a
+/// VPC, blocks of a VPC), so that the spec validates as written.
+fn quotas(tenants: &[TenantSpec], peerings: &[PeeringSpec]) -> Option<QuotasSpec> {
+    let d = cove_model::validate::Quotas::AWS_DEFAULT;
+    let vpcs = || tenants.iter().flat_map(|t| &t.vpcs);
+    let rules = vpcs()
         .flat_map(|v| &v.security_groups)
         .map(|g| g.ingress.len().max(g.egress.as_ref().map_or(0, Vec::len)))
-        .max()?;
-    (most > cove_model::validate::DEFAULT_RULES_PER_SECURITY_GROUP).then(|| {
-        cove_model::spec::QuotasSpec {
-            rules_per_security_group: Some(Scalar::Int(i64::try_from(most).unwrap_or(i64::MAX))),
+        .max()
+        .unwrap_or(0);
+    let groups = vpcs()
+        .flat_map(|v| &v.enis)
+        .map(|e| e.security_groups.len())
+        .max()
+        .unwrap_or(0);
+    let blocks = vpcs()
+        .map(|v| 1 + v.secondary_cidrs.len())
+        .max()
+        .unwrap_or(0);
+    let mut active: BTreeMap<&str, usize> = BTreeMap::new();
+    for p in peerings {
+        if p.status.as_deref().is_none_or(|s| s == "active") {
+            *active.entry(&p.requester).or_default() += 1;
+            *active.entry(&p.accepter).or_default() += 1;
         }
-    })
+    }
+    let peers = active.values().copied().max().unwrap_or(0);
+    let raised = |n: usize, default: usize| {
+        (n > default).then(|| Scalar::Int(i64::try_from(n).unwrap_or(i64::MAX)))
+    };
+    let q = QuotasSpec {
+        rules_per_security_group: raised(rules, d.rules_per_security_group),
+        security_groups_per_interface: raised(groups, d.security_groups_per_interface),
+        active_peerings_per_vpc: raised(peers, d.active_peerings_per_vpc),
+        cidr_blocks_per_vpc: raised(blocks, d.cidr_blocks_per_vpc),
+    };
+    (q != QuotasSpec::default()).then_some(q)
 }
 
 /// The text of an optional field for messages.

@@ -260,3 +260,35 @@ fn propagated_routes_are_kept_beside_static_ones() {
         ]
     );
 }
+
+/// An account with raised quotas (7 groups on an interface, 6 blocks on a VPC)
+/// imports to a spec that says so, and validates.
+#[test]
+fn raised_quotas_are_written_into_the_spec() {
+    let mut snap = base();
+    let mut groups = Vec::new();
+    for g in 0..7 {
+        snap.security_groups.push(typed(json!({
+            "GroupId": format!("sg-{g}"), "GroupName": format!("g{g}"), "VpcId": "vpc-1",
+            "IpPermissions": [], "IpPermissionsEgress": []
+        })));
+        groups.push(json!({"GroupId": format!("sg-{g}")}));
+    }
+    snap.network_interfaces.push(typed(json!({
+        "NetworkInterfaceId": "eni-1", "VpcId": "vpc-1", "SubnetId": "subnet-1",
+        "PrivateIpAddress": "10.0.1.10", "Groups": groups
+    })));
+    let blocks: Vec<Value> = (0..6)
+        .map(|i| json!({"CidrBlock": format!("10.{i}.0.0/16"), "CidrBlockState": {"State": "associated"}}))
+        .collect();
+    snap.vpcs[0] = typed(json!({
+        "VpcId": "vpc-1", "CidrBlock": "10.0.0.0/16", "OwnerId": "111122223333",
+        "CidrBlockAssociationSet": blocks
+    }));
+    let (spec, _) = run(snap);
+    assert_eq!(vpc(&spec).enis[0].security_groups.len(), 7);
+    let q = spec.quotas.expect("quotas");
+    assert_eq!(q.security_groups_per_interface, Some(Scalar::Int(7)));
+    assert_eq!(q.cidr_blocks_per_vpc, Some(Scalar::Int(6)));
+    assert_eq!(q.rules_per_security_group, None);
+}

@@ -10,9 +10,6 @@ use crate::diag::ErrorCode;
 use crate::model::*;
 use crate::spec::VpcSpec;
 
-/// Largest number of CIDR blocks on one VPC (AWS's default quota).
-pub(crate) const MAX_VPC_CIDRS: usize = 5;
-
 const RFC1918: [(u32, u8); 3] = [
     (0x0A00_0000, 8),  // 10.0.0.0/8
     (0xAC10_0000, 12), // 172.16.0.0/12
@@ -108,15 +105,16 @@ pub(crate) fn vpc_cidrs(cx: &mut Ctx, path: &Path, v: &VpcSpec) -> (Vec<Ipv4Net>
         }
         out.push(net);
     }
-    if 1 + v.secondary_cidrs.len() > MAX_VPC_CIDRS {
+    let max = cx.quotas.cidr_blocks_per_vpc;
+    if 1 + v.secondary_cidrs.len() > max {
         cx.error(
             ErrorCode::CidrLimitExceeded,
             &path.key("secondary_cidrs"),
             format!(
-                "the VPC has {} CIDR blocks; at most {MAX_VPC_CIDRS} are allowed",
+                "the VPC has {} CIDR blocks; at most {max} are allowed",
                 1 + v.secondary_cidrs.len()
             ),
-            "remove secondary blocks, or use larger blocks",
+            "remove secondary blocks, use larger blocks, or raise `quotas.cidr_blocks_per_vpc` (AWS's ceiling is 50)",
         );
         ok = false;
     }

@@ -15,9 +15,6 @@ use crate::ipam::{IpamError, SubnetIpam};
 use crate::model::*;
 use crate::spec::{EndpointSpec, Spec};
 
-/// Largest number of security groups on one interface (AWS's default quota).
-pub(crate) const MAX_GROUPS_PER_ENI: usize = 5;
-
 /// Pass 3a: resolves endpoint kinds and adds gateway-endpoint routes.
 pub(crate) fn endpoints(cx: &mut Ctx, spec: &Spec, sc: &Scopes) {
     for (vi, scope) in sc.vpcs.iter().enumerate() {
@@ -472,15 +469,16 @@ pub(crate) fn groups(
     if names.is_empty() {
         return vec![cx.net.vpcs[vid.index()].default_security_group];
     }
-    if names.len() > MAX_GROUPS_PER_ENI {
+    let max = cx.quotas.security_groups_per_interface;
+    if names.len() > max {
         cx.error(
             ErrorCode::SecurityGroupsPerInterfaceLimitExceeded,
             &path.key("security_groups"),
             format!(
-                "{} security groups; an interface can have at most {MAX_GROUPS_PER_ENI}",
+                "{} security groups; an interface can have at most {max}",
                 names.len()
             ),
-            "merge the rules into fewer groups",
+            "merge the rules into fewer groups, or raise `quotas.security_groups_per_interface` (AWS's ceiling is 16)",
         );
     }
     let mut out = Vec::new();

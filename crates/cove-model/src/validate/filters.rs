@@ -222,7 +222,7 @@ fn allow_all_egress() -> SgRule {
 
 /// Pass 3: parses and resolves the rules of every declared security group.
 pub(crate) fn security_group_rules(cx: &mut Ctx, spec: &Spec, sc: &Scopes) {
-    let quota = rules_quota(cx, spec);
+    let quota = cx.quotas.rules_per_security_group;
     for (vi, scope) in sc.vpcs.iter().enumerate() {
         let vid = VpcId(next_id(vi));
         let v = &spec.tenants[scope.tenant_index].vpcs[scope.vpc_index];
@@ -238,7 +238,7 @@ pub(crate) fn security_group_rules(cx: &mut Ctx, spec: &Spec, sc: &Scopes) {
                         ErrorCode::RulesPerSecurityGroupLimitExceeded,
                         &gpath.key(dir),
                         format!("the group has {count} {dir} rules; the quota is {quota}"),
-                        "merge rules (a wider CIDR, a prefix list or a group reference), split the group, or raise `quotas.rules_per_security_group`",
+                        "merge rules (a wider CIDR, a prefix list or a group reference), split the group, or raise `quotas.rules_per_security_group` (AWS's ceiling is 1000)",
                     );
                 }
             }
@@ -250,36 +250,6 @@ pub(crate) fn security_group_rules(cx: &mut Ctx, spec: &Spec, sc: &Scopes) {
             let group = &mut cx.net.security_groups[id.index()];
             group.ingress = ingress;
             group.egress = egress;
-        }
-    }
-}
-
-/// AWS's default quota of inbound rules, and of outbound rules, per security group.
-pub const DEFAULT_RULES_PER_SECURITY_GROUP: usize = 60;
-
-/// Largest value `quotas.rules_per_security_group` may take (AWS's ceiling).
-const MAX_RULES_PER_SECURITY_GROUP: usize = 1000;
-
-/// The rules-per-group quota of the spec (`quotas.rules_per_security_group`, or
-/// AWS's default 60).
-fn rules_quota(cx: &mut Ctx, spec: &Spec) -> usize {
-    let Some(q) = spec
-        .quotas
-        .as_ref()
-        .and_then(|q| q.rules_per_security_group.as_ref())
-    else {
-        return DEFAULT_RULES_PER_SECURITY_GROUP;
-    };
-    match q.text().trim().parse::<usize>() {
-        Ok(n) if (1..=MAX_RULES_PER_SECURITY_GROUP).contains(&n) => n,
-        _ => {
-            cx.error(
-                ErrorCode::InvalidParameterValue,
-                &Path::root().key("quotas").key("rules_per_security_group"),
-                format!("`{}` is not a rule quota", q.text()),
-                format!("write a number from 1 to {MAX_RULES_PER_SECURITY_GROUP} (AWS's default is {DEFAULT_RULES_PER_SECURITY_GROUP})"),
-            );
-            DEFAULT_RULES_PER_SECURITY_GROUP
         }
     }
 }

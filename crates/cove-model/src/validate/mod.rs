@@ -19,6 +19,7 @@ mod ids;
 mod parse;
 mod peering;
 mod public;
+mod quotas;
 mod routing;
 mod scope;
 
@@ -27,9 +28,9 @@ use crate::model::Network;
 use crate::spec::Spec;
 
 pub use attachments::slot_name;
-pub use filters::DEFAULT_RULES_PER_SECURITY_GROUP;
 pub use functions::is_valid_function_name;
 pub use parse::{hostname_problem, is_valid_name, public_ip_problem};
+pub use quotas::Quotas;
 
 /// Result of validating a spec: the network (when there are no errors) and all
 /// diagnostics (errors and warnings).
@@ -53,6 +54,7 @@ impl Validated {
 /// Validates a spec, reporting every error (and warning) found.
 pub fn validate(spec: &Spec) -> Validated {
     let mut cx = Ctx::default();
+    cx.quotas = quotas::read(&mut cx, spec);
     let scopes = declare::declare(&mut cx, spec);
     peering::peerings(&mut cx, spec, &scopes);
     filters::security_group_rules(&mut cx, spec, &scopes);
@@ -111,6 +113,7 @@ pub fn validate_text_with(text: &str, deployed: &[crate::spec::DeployedFunction]
 pub(crate) struct Ctx {
     pub(crate) net: Network,
     pub(crate) diags: Vec<Diagnostic>,
+    pub(crate) quotas: Quotas,
 }
 
 impl Ctx {

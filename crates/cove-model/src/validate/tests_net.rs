@@ -289,3 +289,65 @@ fn propagated_routes_may_share_a_static_destination() {
         &format!("{PROD}.route_tables[main].routes[2].propagated"),
     );
 }
+
+#[test]
+fn raised_quotas_admit_more_groups_blocks_and_peerings() {
+    let six =
+        "{ name: fn-a, subnet: private-a, security_groups: [fn, endpoints, default, g4, g5, g6] }";
+    let groups = "          - name: fn\n";
+    let text = EXAMPLE
+        .replacen("{ name: fn-a, subnet: private-a, security_groups: [fn] }", six, 1)
+        .replacen(
+            groups,
+            &format!("{groups}          - {{ name: g4 }}\n          - {{ name: g5 }}\n          - {{ name: g6 }}\n          - name: fn-x\n"),
+            1,
+        );
+    let path = format!("{FN_VPC}.enis[fn-a].security_groups");
+    expect_one(
+        &validate_text(&text),
+        SecurityGroupsPerInterfaceLimitExceeded,
+        &path,
+    );
+    let raised = format!("{text}quotas:\n  security_groups_per_interface: 6\n");
+    expect_valid(&validate_text(&raised));
+    let too_high = format!("{text}quotas:\n  security_groups_per_interface: 17\n");
+    let v = validate_text(&too_high);
+    assert!(
+        v.errors()
+            .any(|d| d.code == InvalidParameterValue
+                && d.path == "quotas.security_groups_per_interface"),
+        "{:#?}",
+        v.diagnostics
+    );
+
+    let blocks = "        cidr: 10.40.0.0/16\n        secondary_cidrs: [10.41.0.0/16, 10.42.0.0/16, 10.43.0.0/16, 10.44.0.0/16, 10.45.0.0/16]\n";
+    let text = EXAMPLE.replacen("        cidr: 10.40.0.0/16\n", blocks, 1);
+    expect_one(
+        &validate_text(&text),
+        CidrLimitExceeded,
+        &format!("{WAREHOUSE}.secondary_cidrs"),
+    );
+    expect_valid(&validate_text(&format!(
+        "{text}quotas:\n  cidr_blocks_per_vpc: 6\n"
+    )));
+
+    // 51 active peerings of one VPC.
+    let mut text = String::from("tenants:\n  - name: t\n    vpcs:\n");
+    for v in 0..52 {
+        text.push_str(&format!("      - {{ name: v{v}, cidr: 10.{v}.0.0/16 }}\n"));
+    }
+    text.push_str("peerings:\n");
+    for v in 1..52 {
+        text.push_str(&format!(
+            "  - {{ name: p{v}, requester: t/v0, accepter: t/v{v} }}\n"
+        ));
+    }
+    expect_one(
+        &validate_text(&text),
+        ActiveVpcPeeringConnectionPerVpcLimitExceeded,
+        "peerings[p51]",
+    );
+    expect_valid(&validate_text(&format!(
+        "{text}quotas:\n  active_peerings_per_vpc: 51\n"
+    )));
+}
