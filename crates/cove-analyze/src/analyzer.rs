@@ -44,6 +44,21 @@ impl<'n> Analyzer<'n> {
         resolve(self.network(), self.internet, text)
     }
 
+    /// Resolves the source of a flow: like [`Analyzer::resolve`], and an ENI's
+    /// public IP stands for that ENI (only it sends from that address).
+    pub fn resolve_source(&self, text: &str) -> Result<Endpoint, LookupError> {
+        resolve_source(self.network(), self.internet, text)
+    }
+
+    /// Resolves the destination of a flow from `src`: like [`Analyzer::resolve`],
+    /// except that from outside every VPC (the internet) an address stands for
+    /// itself: a private address typed as such is not routable there, even when it is
+    /// an ENI's (only its public IP is translated to it). An ENI named (or given by
+    /// id) is reached from the internet at its public IP.
+    pub fn resolve_destination(&self, src: Endpoint, text: &str) -> Result<Endpoint, LookupError> {
+        resolve_destination(self.network(), self.internet, src, text)
+    }
+
     /// The verdict with every hop explained.
     pub fn check(&self, flow: &Flow) -> Verdict {
         let mut rec = Recorder::default();
@@ -79,6 +94,16 @@ impl<'n> NaiveAnalyzer<'n> {
     /// Like [`Analyzer::resolve`].
     pub fn resolve(&self, text: &str) -> Result<Endpoint, LookupError> {
         resolve(self.lookup.network(), self.internet, text)
+    }
+
+    /// Like [`Analyzer::resolve_source`].
+    pub fn resolve_source(&self, text: &str) -> Result<Endpoint, LookupError> {
+        resolve_source(self.lookup.network(), self.internet, text)
+    }
+
+    /// Like [`Analyzer::resolve_destination`].
+    pub fn resolve_destination(&self, src: Endpoint, text: &str) -> Result<Endpoint, LookupError> {
+        resolve_destination(self.lookup.network(), self.internet, src, text)
     }
 
     /// Like [`Analyzer::check`].
@@ -118,4 +143,30 @@ fn resolve(net: &Network, internet: Ipv4Addr, text: &str) -> Result<Endpoint, Lo
         };
     }
     net.find_eni(t).map(Endpoint::Eni)
+}
+
+fn resolve_source(net: &Network, internet: Ipv4Addr, text: &str) -> Result<Endpoint, LookupError> {
+    if let Ok(ip) = text.trim().parse::<Ipv4Addr>() {
+        let owner = (0..net.enis.len()).find(|i| net.enis[*i].public_ip == Some(ip));
+        if let Some(i) = owner {
+            return Ok(Endpoint::Eni(cove_model::EniId(
+                cove_model::lookup::index_u32(i),
+            )));
+        }
+    }
+    resolve(net, internet, text)
+}
+
+fn resolve_destination(
+    net: &Network,
+    internet: Ipv4Addr,
+    src: Endpoint,
+    text: &str,
+) -> Result<Endpoint, LookupError> {
+    if matches!(src, Endpoint::External(_)) {
+        if let Ok(ip) = text.trim().parse::<Ipv4Addr>() {
+            return Ok(Endpoint::External(ip));
+        }
+    }
+    resolve(net, internet, text)
 }

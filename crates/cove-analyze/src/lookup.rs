@@ -6,8 +6,8 @@ use std::net::Ipv4Addr;
 
 use cove_model::lookup::index_u32;
 use cove_model::{
-    EniId, NaclEntry, NaclId, NatId, Network, Route, RouteDestination, RouteTableId, RouteTarget,
-    SgId, SgRule, VpcId,
+    EniId, NaclEntry, NaclId, NatId, Network, Route, RouteDestination, RouteTableId, SgId, SgRule,
+    VpcId,
 };
 use foldhash::HashMap;
 use ipnet::Ipv4Net;
@@ -29,13 +29,10 @@ pub struct RouteMatch<'n> {
 }
 
 /// AWS's tie-break among routes of equal prefix length: the local route first, then
-/// static routes (a CIDR), then prefix-list routes; lower is stronger.
+/// static routes (a CIDR), then prefix-list routes, then propagated routes; lower is
+/// stronger ([`Route::priority`]).
 pub fn route_rank(route: &Route) -> u8 {
-    match (&route.target, &route.destination) {
-        (RouteTarget::Local, _) => 0,
-        (_, RouteDestination::Cidr(_)) => 1,
-        (_, RouteDestination::PrefixList(_)) => 2,
-    }
+    route.priority()
 }
 
 /// Every CIDR a route matches.

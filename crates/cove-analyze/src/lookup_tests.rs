@@ -26,9 +26,10 @@ fn reference(net: &Network, table: usize, ip: Ipv4Addr) -> Option<(usize, Ipv4Ne
             };
             for c in cidrs {
                 if c.prefix_len() == len && c.contains(&ip) {
-                    let rank = match (&r.target, &r.destination) {
-                        (RouteTarget::Local, _) => 0,
-                        (_, RouteDestination::Cidr(_)) => 1,
+                    let rank = match (&r.target, &r.destination, r.origin) {
+                        (RouteTarget::Local, _, _) => 0,
+                        (_, _, RouteOrigin::Propagated(_)) => 3,
+                        (_, RouteDestination::Cidr(_), _) => 1,
                         _ => 2,
                     };
                     found.push((rank, i, c));
@@ -93,7 +94,10 @@ fn bare_network() -> Network {
 fn network() -> impl Strategy<Value = Network> {
     let lists = prop::collection::vec(prop::collection::vec(cidr(), 1..4), 0..3);
     let tables = prop::collection::vec(
-        prop::collection::vec((cidr(), target(), any::<bool>(), 0usize..3), 0..12),
+        prop::collection::vec(
+            (cidr(), target(), any::<bool>(), 0usize..3, any::<bool>()),
+            0..12,
+        ),
         1..3,
     );
     (lists, tables).prop_map(|(lists, tables)| {
@@ -110,7 +114,7 @@ fn network() -> impl Strategy<Value = Network> {
             let routes = routes
                 .into_iter()
                 .enumerate()
-                .map(|(i, (c, target, use_list, list))| Route {
+                .map(|(i, (c, target, use_list, list, propagated))| Route {
                     destination: if use_list && !lists.is_empty() {
                         RouteDestination::PrefixList(PrefixListId(
                             u32::try_from(list % lists.len()).expect("small"),
@@ -119,7 +123,11 @@ fn network() -> impl Strategy<Value = Network> {
                         RouteDestination::Cidr(c)
                     },
                     target,
-                    origin: RouteOrigin::Spec(i),
+                    origin: if propagated {
+                        RouteOrigin::Propagated(i)
+                    } else {
+                        RouteOrigin::Spec(i)
+                    },
                 })
                 .collect();
             net.route_tables.push(RouteTable {
@@ -199,4 +207,51 @@ fn static_route_beats_prefix_list_route_of_equal_length() {
     let naive = Naive::new(&net);
     let m = naive.route(RouteTableId(0), ip).expect("route");
     assert_eq!(m.index, 1);
+}
+
+#[test]
+fn static_beats_prefix_list_beats_propagated_route_of_equal_length() {
+    let c: Ipv4Net = "52.216.0.0/15".parse().expect("cidr");
+    let mut net = bare_network();
+    net.prefix_lists.push(PrefixList {
+        tenant: TenantId(0),
+        name: "s3".into(),
+        aws_id: None,
+        cidrs: vec![c],
+    });
+    let propagated = Route {
+        destination: RouteDestination::Cidr(c),
+        target: RouteTarget::Unmodeled("vgw-1".into()),
+        origin: RouteOrigin::Propagated(0),
+    };
+    let list = Route {
+        destination: RouteDestination::PrefixList(PrefixListId(0)),
+        target: RouteTarget::Blackhole,
+        origin: RouteOrigin::Spec(1),
+    };
+    let fixed = Route {
+        destination: RouteDestination::Cidr(c),
+        target: RouteTarget::Peering(PeeringId(0)),
+        origin: RouteOrigin::Spec(2),
+    };
+    let ip = Ipv4Addr::new(52, 217, 1, 1);
+    for (routes, winner) in [
+        (vec![propagated.clone(), list.clone(), fixed], 2),
+        (vec![propagated, list], 1),
+    ] {
+        let mut net = net.clone();
+        net.route_tables.push(RouteTable {
+            vpc: VpcId(0),
+            name: "rt".into(),
+            aws_id: None,
+            main: true,
+            routes,
+        });
+        let indexed = Indexed::new(&net);
+        let m = indexed.route(RouteTableId(0), ip).expect("route");
+        assert_eq!(m.index, winner);
+        let naive = Naive::new(&net);
+        let m = naive.route(RouteTableId(0), ip).expect("route");
+        assert_eq!(m.index, winner);
+    }
 }

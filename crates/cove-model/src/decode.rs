@@ -10,11 +10,45 @@ use serde_json::Value;
 use crate::diag::{Diagnostic, ErrorCode};
 use crate::spec::Spec;
 
+/// Largest spec text cove reads: far beyond any real network (an import of tens of
+/// thousands of interfaces is a few MiB), small enough that the parsed tree fits in
+/// memory.
+pub const MAX_SPEC_BYTES: usize = 256 * 1024 * 1024;
+
+/// The parser's resource budget for `len` bytes of text. Without aliases every YAML
+/// node takes at least one byte of text and at most two parser events, so node and
+/// event limits proportional to the length (never below the parser's defaults)
+/// admit every spec that fits [`MAX_SPEC_BYTES`] — however many objects `cove
+/// import aws` wrote — while alias expansion ("billion laughs") and nesting keep the
+/// parser's own fixed limits.
+pub fn budget_for(len: usize) -> serde_saphyr::Budget {
+    let d = serde_saphyr::Budget::default();
+    let mut b = serde_saphyr::Budget::default();
+    b.max_nodes = d.max_nodes.max(len.saturating_add(16));
+    b.max_events = d.max_events.max(len.saturating_mul(2).saturating_add(16));
+    b.max_total_scalar_bytes = d.max_total_scalar_bytes.max(len);
+    b
+}
+
 /// Parses spec text. On success returns the spec and a diagnostic for each unknown
 /// field (those make the spec invalid, but the rest can still be checked).
 pub fn decode_spec(text: &str) -> Result<(Spec, Vec<Diagnostic>), Vec<Diagnostic>> {
+    if text.len() > MAX_SPEC_BYTES {
+        return Err(vec![Diagnostic::error(
+            ErrorCode::MalformedSpec,
+            "(document)",
+            format!(
+                "the file is {} bytes; cove reads specs of at most {MAX_SPEC_BYTES} bytes",
+                text.len()
+            ),
+            "split the network into several specs",
+        )]);
+    }
     // YAML 1.2 booleans only: a name such as `y`, `on` or `no` stays a string.
-    let options = serde_saphyr::options! { strict_booleans: true };
+    let options = serde_saphyr::options! {
+        strict_booleans: true,
+        budget: Some(budget_for(text.len())),
+    };
     let tree: Value = match serde_saphyr::from_str_with_options(text, options) {
         Ok(Value::Null) => Value::Object(Default::default()),
         Ok(v) => v,

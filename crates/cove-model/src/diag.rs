@@ -51,6 +51,14 @@ pub enum ErrorCode {
     InvalidPrefixListIdNotFound,
     /// Two routes of one table have the same destination.
     RouteAlreadyExists,
+    /// A route's target does not support its destination (a gateway endpoint's route
+    /// must have the endpoint's prefix list as destination).
+    RouteNotSupported,
+    /// The same AWS resource id is used by two objects (e.g. one internet gateway
+    /// attached to two VPCs).
+    ResourceAlreadyAssociated,
+    /// A security group has more inbound (or outbound) rules than the quota allows.
+    RulesPerSecurityGroupLimitExceeded,
     /// Two ACL entries of one direction have the same number.
     NetworkAclEntryAlreadyExists,
     /// An address is given to two interfaces.
@@ -103,6 +111,9 @@ impl ErrorCode {
             InvalidVpcEndpointIdNotFound => "InvalidVpcEndpointId.NotFound",
             InvalidPrefixListIdNotFound => "InvalidPrefixListID.NotFound",
             RouteAlreadyExists => "RouteAlreadyExists",
+            RouteNotSupported => "RouteNotSupported",
+            ResourceAlreadyAssociated => "Resource.AlreadyAssociated",
+            RulesPerSecurityGroupLimitExceeded => "RulesPerSecurityGroupLimitExceeded",
             NetworkAclEntryAlreadyExists => "NetworkAclEntryAlreadyExists",
             InvalidIpAddressInUse => "InvalidIPAddress.InUse",
             InsufficientFreeAddressesInSubnet => "InsufficientFreeAddressesInSubnet",

@@ -237,6 +237,10 @@ pub enum RouteOrigin {
     Local,
     /// Written in the spec; the index of the route in the table's `routes`.
     Spec(usize),
+    /// Propagated by a virtual private gateway (written with `propagated: true`); the
+    /// index of the route in the spec's `routes`. Weaker than a static route of the
+    /// same destination.
+    Propagated(usize),
     /// Added because a gateway endpoint is associated with the table.
     Endpoint(EndpointId),
 }
@@ -250,6 +254,20 @@ pub struct Route {
     pub target: RouteTarget,
     /// Why it exists.
     pub origin: RouteOrigin,
+}
+
+impl Route {
+    /// AWS's tie-break among routes of equal prefix length; lower is stronger: the
+    /// local route, then static routes (a CIDR), then prefix-list routes, then
+    /// routes propagated by a virtual private gateway.
+    pub fn priority(&self) -> u8 {
+        match (&self.target, &self.destination, self.origin) {
+            (RouteTarget::Local, _, _) => 0,
+            (_, _, RouteOrigin::Propagated(_)) => 3,
+            (_, RouteDestination::Cidr(_), _) => 1,
+            (_, RouteDestination::PrefixList(_), _) => 2,
+        }
+    }
 }
 
 /// The remote side of a security-group rule.

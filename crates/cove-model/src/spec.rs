@@ -54,6 +54,27 @@ pub struct Spec {
     /// VPC peering connections, possibly between tenants.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub peerings: Vec<PeeringSpec>,
+    /// Quotas validation enforces (AWS's defaults when omitted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quotas: Option<QuotasSpec>,
+}
+
+/// Adjustable quotas, as an AWS account may have them raised.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct QuotasSpec {
+    /// Most inbound rules, and most outbound rules, of one security group
+    /// (1–1000; AWS's default 60).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rules_per_security_group: Option<Scalar>,
+    /// Most security groups on one interface (1–16; AWS's default 5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security_groups_per_interface: Option<Scalar>,
+    /// Most active peering connections of one VPC (1–125; AWS's default 50).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active_peerings_per_vpc: Option<Scalar>,
+    /// Most CIDR blocks of one VPC, the primary included (1–50; AWS's default 5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cidr_blocks_per_vpc: Option<Scalar>,
 }
 
 /// A tenant: one account, owning VPCs and prefix lists.
@@ -192,6 +213,11 @@ pub struct RouteSpec {
     /// by its resource id. Traffic that takes this route cannot be followed further.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unmodeled: Option<String>,
+    /// Whether the route was propagated by a virtual private gateway (its target
+    /// is then `unmodeled: vgw-…`). A static route with the same destination wins
+    /// over it; two routes with one destination are an error only if both are static.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub propagated: bool,
     /// Free text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,

@@ -81,11 +81,14 @@ fn add(elements: &mut Elements, set: &str, element: String) {
     elements.entry(set.to_owned()).or_default().insert(element);
 }
 
-/// The NAT gateway's table: source-translate everything it forwards to its own
-/// address (ports 1024–65535, like AWS), accept nothing addressed to itself.
+/// The NAT gateway's table: forward only TCP, UDP and ICMP (AWS's NAT gateway drops
+/// other IP protocols, before translation), source-translate what it forwards to its
+/// own address (ports 1024–65535, like AWS), accept nothing addressed to itself.
 pub fn nat_gateway_table(ip: Ipv4Addr) -> NftTable {
     let body = format!(
-        "\tchain translate {{\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n\
+        "\tchain filter_forward {{\n\t\ttype filter hook forward priority filter; policy accept;\n\
+         \t\tmeta l4proto != {{ tcp, udp, icmp }} drop\n\t}}\n\
+         \tchain translate {{\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n\
          \t\toifname \"eth0\" ip saddr != {ip} meta l4proto {{ tcp, udp }} snat ip to {ip}:1024-65535\n\
          \t\toifname \"eth0\" ip saddr != {ip} snat ip to {ip}\n\t}}\n\
          \tchain filter_input {{\n\t\ttype filter hook input priority filter; policy drop;\n\

@@ -120,7 +120,7 @@ pub(crate) fn host(ip: Ipv4Addr) -> Ipv4Net {
 /// The kernel routes of route table number `j` of VPC `v`: every route but `local`
 /// (the local rule handles those), prefix lists expanded, for each CIDR only the
 /// route AWS would pick (a static route beats a prefix-list route of the same
-/// CIDR), and each active-peering route expanded to the peer ENIs it wins for.
+/// CIDR, which beats a propagated one), and each active-peering route expanded to the peer ENIs it wins for.
 pub fn route_table(net: &Network, names: &Names<'_>, v: VpcId, j: usize) -> TableRoutes {
     let vpc = &net.vpcs[v.index()];
     let table = route_table_mark(v, j);
@@ -132,9 +132,11 @@ pub fn route_table(net: &Network, names: &Names<'_>, v: VpcId, j: usize) -> Tabl
         if r.target == RouteTarget::Local {
             continue;
         }
-        let (rank, cidrs): (u8, &[Ipv4Net]) = match &r.destination {
-            RouteDestination::Cidr(c) => (1, std::slice::from_ref(c)),
-            RouteDestination::PrefixList(p) => (2, &net.prefix_lists[p.index()].cidrs),
+        // AWS's tie-break: static, then prefix list, then propagated.
+        let rank = r.priority();
+        let cidrs: &[Ipv4Net] = match &r.destination {
+            RouteDestination::Cidr(c) => std::slice::from_ref(c),
+            RouteDestination::PrefixList(p) => &net.prefix_lists[p.index()].cidrs,
         };
         let hop = hop(net, names, v, &r.target);
         for c in cidrs {
@@ -293,6 +295,44 @@ peerings:
             .map(|h| net.eni_label(h.eni))
             .collect();
         assert_eq!(hosts, ["t/b/y1", "t/c/z1"]);
+    }
+
+    /// A static route beats a propagated route of the same prefix (listed first), so
+    /// the kernel gets the static route's hops; a propagated route alone goes to a
+    /// virtual private gateway cove does not model: a blackhole.
+    #[test]
+    fn static_route_beats_propagated_route_in_the_kernel() {
+        let texts = |spec: &str| {
+            let net = cove_model::validate::validate_text(spec)
+                .network
+                .expect("valid");
+            let names = Names::new(&net, "t");
+            let mut t: Vec<String> = route_table(&net, &names, VpcId(0), 0)
+                .routes
+                .iter()
+                .map(|r| crate::plan::RouteText(r).to_string())
+                .collect();
+            t.sort();
+            t
+        };
+        let static_route = "- { destination: 10.2.0.0/16, peering: ab }";
+        let propagated = "- { destination: 10.2.0.0/16, unmodeled: vgw-1, propagated: true }";
+        let both = SPEC.replacen(
+            static_route,
+            &format!("{propagated}\n              {static_route}"),
+            1,
+        );
+        assert_eq!(texts(&both), texts(SPEC));
+        let only = texts(&SPEC.replacen(static_route, propagated, 1));
+        let table = route_table_mark(VpcId(0), 0);
+        assert!(
+            only.contains(&format!("blackhole 10.2.0.0/16 table {table}")),
+            "{only:?}"
+        );
+        assert!(
+            !only.iter().any(|r| r.starts_with("10.2.1.10/32")),
+            "{only:?}"
+        );
     }
 
     #[test]

@@ -18,6 +18,20 @@ pub enum ProbeKind {
     Udp(u16),
     /// An ICMP echo request (success: the echo reply comes back).
     IcmpEcho,
+    /// A raw IP packet of this protocol (not TCP, UDP or ICMP), answered by a
+    /// [`crate::Responder::raw`] (success: its answer comes back).
+    Raw(u8),
+}
+
+/// The payload of a raw request: this marker, then the probe's 2-byte id.
+pub(crate) const RAW_REQUEST: &[u8] = b"cove-req";
+/// The payload of a raw answer: this marker, then the request's id.
+pub(crate) const RAW_REPLY: &[u8] = b"cove-rep";
+
+/// The IP payload of a received raw packet (after the header), if well-formed.
+pub(crate) fn ip_payload(packet: &[u8]) -> Option<&[u8]> {
+    let ihl = usize::from(packet.first()? & 0x0f) * 4;
+    packet.get(ihl..)
 }
 
 /// One probe: from a namespace, a source address and port, to a destination.
@@ -38,6 +52,8 @@ pub struct Probe {
 struct Pending {
     socket: Socket,
     kind: ProbeKind,
+    /// The raw probe's id (its `src_port`).
+    id: u16,
     done: Option<bool>,
 }
 
@@ -51,10 +67,11 @@ fn open(p: &Probe) -> Result<Pending, ProbeError> {
         ProbeKind::Tcp(port) => (Type::STREAM, Protocol::TCP, port),
         ProbeKind::Udp(port) => (Type::DGRAM, Protocol::UDP, port),
         ProbeKind::IcmpEcho => (Type::DGRAM, Protocol::ICMPV4, 0),
+        ProbeKind::Raw(n) => (Type::RAW, Protocol::from(i32::from(n)), 0),
     };
     let s = Socket::new(Domain::IPV4, ty, Some(proto)).map_err(err("create"))?;
     s.set_nonblocking(true).map_err(err("nonblocking"))?;
-    if p.kind != ProbeKind::IcmpEcho {
+    if matches!(p.kind, ProbeKind::Tcp(_) | ProbeKind::Udp(_)) {
         s.set_reuse_address(true).map_err(err("reuse"))?;
         s.set_linger(Some(Duration::ZERO)).map_err(err("linger"))?;
         let src = SocketAddr::V4(SocketAddrV4::new(
@@ -67,6 +84,7 @@ fn open(p: &Probe) -> Result<Pending, ProbeError> {
             .map_err(err("bind"))?;
     }
     let dst = SocketAddr::V4(SocketAddrV4::new(p.dst, port));
+    let raw_request = [RAW_REQUEST, &p.src_port.to_be_bytes()].concat();
     let mut done = None;
     match s.connect(&dst.into()) {
         Ok(()) => {}
@@ -80,6 +98,7 @@ fn open(p: &Probe) -> Result<Pending, ProbeError> {
             ProbeKind::Udp(_) => b"cove-probe",
             // Echo request: type 8, code 0, checksum and id filled in by the kernel.
             ProbeKind::IcmpEcho => &[8, 0, 0, 0, 0, 0, 0, 1, b'c', b'o', b'v', b'e'],
+            ProbeKind::Raw(_) => &raw_request,
         };
         if !payload.is_empty() && s.send(payload).is_err() {
             done = Some(false);
@@ -88,6 +107,7 @@ fn open(p: &Probe) -> Result<Pending, ProbeError> {
     Ok(Pending {
         socket: s,
         kind: p.kind,
+        id: p.src_port,
         done,
     })
 }
@@ -146,13 +166,26 @@ pub fn run_batch(probes: &[Probe], timeout: Duration) -> Result<Vec<bool>, Probe
         drop(fds);
         for (i, _) in ready {
             let p = &mut pending[i];
-            p.done = Some(match p.kind {
-                ProbeKind::Tcp(_) => matches!(p.socket.take_error(), Ok(None)),
-                _ => {
-                    let r = std::io::Read::read(&mut &p.socket, &mut buf);
-                    matches!(r, Ok(n) if n > 0)
+            p.done = match p.kind {
+                // Only the answer to this probe counts (the socket also sees
+                // requests the destination sends, and answers to other probes).
+                ProbeKind::Raw(_) => {
+                    let want = [RAW_REPLY, &p.id.to_be_bytes()].concat();
+                    match std::io::Read::read(&mut &p.socket, &mut buf) {
+                        Ok(n) if ip_payload(&buf[..n]) == Some(&want[..]) => Some(true),
+                        Ok(_) => None,
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => None,
+                        Err(_) => Some(false),
+                    }
                 }
-            });
+                _ => Some(match p.kind {
+                    ProbeKind::Tcp(_) => matches!(p.socket.take_error(), Ok(None)),
+                    _ => {
+                        let r = std::io::Read::read(&mut &p.socket, &mut buf);
+                        matches!(r, Ok(n) if n > 0)
+                    }
+                }),
+            };
         }
     }
     Ok(pending

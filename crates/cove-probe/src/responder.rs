@@ -1,4 +1,5 @@
-//! Servers for probes: accept TCP connections, echo UDP datagrams.
+//! Servers for probes: accept TCP connections, echo UDP datagrams, answer raw IP
+//! packets of other protocols.
 
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpListener, UdpSocket};
 use std::os::fd::AsFd;
@@ -7,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-use socket2::{Domain, Socket, Type};
+use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::netns::{ProbeError, in_namespace};
 
@@ -63,13 +64,37 @@ impl Responder {
             }
             Ok::<_, ProbeError>((ls, us))
         })??;
+        Ok(Self::serving(listeners, datagrams, Vec::new()))
+    }
+
+    /// Answers raw IP packets of `protocols` (other than TCP, UDP and ICMP) sent by
+    /// [`crate::ProbeKind::Raw`] probes to address `bind` (`0.0.0.0`: every address)
+    /// in namespace `ns`, from that address.
+    pub fn raw(ns: &str, bind: Ipv4Addr, protocols: &[u8]) -> Result<Responder, ProbeError> {
+        let sockets = in_namespace(ns, || {
+            let mut out = Vec::new();
+            for p in protocols {
+                let what = || format!("raw/{p}");
+                let s = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::from(i32::from(*p))))
+                    .map_err(socket_err(ns, what()))?;
+                s.bind(&SocketAddr::V4(SocketAddrV4::new(bind, 0)).into())
+                    .map_err(socket_err(ns, what()))?;
+                s.set_nonblocking(true).map_err(socket_err(ns, what()))?;
+                out.push(s);
+            }
+            Ok::<_, ProbeError>(out)
+        })??;
+        Ok(Self::serving(Vec::new(), Vec::new(), sockets))
+    }
+
+    fn serving(listeners: Vec<TcpListener>, datagrams: Vec<UdpSocket>, raw: Vec<Socket>) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
-        let thread = std::thread::spawn(move || serve(&listeners, &datagrams, &flag));
-        Ok(Responder {
+        let thread = std::thread::spawn(move || serve(&listeners, &datagrams, &raw, &flag));
+        Responder {
             stop,
             thread: Some(thread),
-        })
+        }
     }
 
     /// Stops serving and closes the sockets.
@@ -91,7 +116,7 @@ impl Drop for Responder {
     }
 }
 
-fn serve(listeners: &[TcpListener], datagrams: &[UdpSocket], stop: &AtomicBool) {
+fn serve(listeners: &[TcpListener], datagrams: &[UdpSocket], raw: &[Socket], stop: &AtomicBool) {
     let mut buf = [0u8; 2048];
     while !stop.load(Ordering::Relaxed) {
         let mut fds: Vec<PollFd<'_>> = listeners
@@ -101,6 +126,10 @@ fn serve(listeners: &[TcpListener], datagrams: &[UdpSocket], stop: &AtomicBool) 
                 datagrams
                     .iter()
                     .map(|u| PollFd::new(u.as_fd(), PollFlags::POLLIN)),
+            )
+            .chain(
+                raw.iter()
+                    .map(|r| PollFd::new(r.as_fd(), PollFlags::POLLIN)),
             )
             .collect();
         if poll(&mut fds, PollTimeout::from(50u8)).unwrap_or(0) == 0 {
@@ -117,5 +146,27 @@ fn serve(listeners: &[TcpListener], datagrams: &[UdpSocket], stop: &AtomicBool) 
                 let _ = u.send_to(&buf[..n], from);
             }
         }
+        for r in raw {
+            while let Ok(n) = std::io::Read::read(&mut &*r, &mut buf) {
+                answer_raw(r, &buf[..n]);
+            }
+        }
     }
+}
+
+/// Answers one raw request (marker and id after the IP header) to its source; the
+/// socket also sees answers and other packets of its protocol, which it ignores.
+fn answer_raw(socket: &Socket, packet: &[u8]) {
+    let Some(payload) = crate::client::ip_payload(packet) else {
+        return;
+    };
+    let Some(id) = payload.strip_prefix(crate::client::RAW_REQUEST) else {
+        return;
+    };
+    let Some(src) = packet.get(12..16) else {
+        return;
+    };
+    let from = Ipv4Addr::new(src[0], src[1], src[2], src[3]);
+    let reply = [crate::client::RAW_REPLY, id].concat();
+    let _ = socket.send_to(&reply, &SocketAddr::V4(SocketAddrV4::new(from, 0)).into());
 }

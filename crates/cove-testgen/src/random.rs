@@ -2,7 +2,7 @@
 //! peerings in every state, route tables with peering / NAT / internet-gateway /
 //! blackhole routes (whole peer VPCs or single subnets of them), security groups with
 //! CIDR and group-reference rules, network ACLs with allow and deny entries, public
-//! IPs. Used by the randomized tests (indexed vs naive analyzer, and later the kernel).
+//! IPs, routes propagated by a virtual private gateway beside static ones. Used by the randomized tests (indexed vs naive analyzer, and later the kernel).
 
 use cove_model::spec::*;
 
@@ -42,6 +42,9 @@ pub fn random_network_overlapping(seed: u64) -> Spec {
 
 fn generate(seed: u64, overlap: bool) -> Spec {
     let mut rng = SplitMix64::new(seed);
+    // Draws for features added later come from their own generator, so that the
+    // networks of a seed stay what they were otherwise.
+    let mut extra = SplitMix64::new(seed ^ 0x9E37_79B9_7F4A_7C15);
     let nvpcs = 2 + rng.index(3);
     // The second octet of each VPC's block.
     let block = |v: usize| {
@@ -181,6 +184,21 @@ fn generate(seed: u64, overlap: bool) -> Spec {
                         ..Default::default()
                     });
                 }
+            }
+            // A route a virtual private gateway propagated, with the destination of
+            // a static route and listed first: the static route must still win.
+            if !routes.is_empty() && extra.chance(30) {
+                let i = extra.index(routes.len());
+                let destination = routes[i].destination.clone();
+                routes.insert(
+                    0,
+                    RouteSpec {
+                        destination,
+                        unmodeled: Some(format!("vgw-{v}")),
+                        propagated: true,
+                        ..Default::default()
+                    },
+                );
             }
             vpc.route_tables.push(RouteTableSpec {
                 name: format!("rt{t}"),
@@ -416,6 +434,16 @@ mod tests {
             t.routes
                 .iter()
                 .any(|r| r.target == cove_model::RouteTarget::Blackhole)
+        })));
+        // A propagated route beside a static one of the same destination.
+        assert!(nets.iter().any(|n| n.route_tables.iter().any(|t| {
+            t.routes.iter().any(|p| {
+                matches!(p.origin, cove_model::RouteOrigin::Propagated(_))
+                    && t.routes.iter().any(|r| {
+                        matches!(r.origin, cove_model::RouteOrigin::Spec(_))
+                            && r.destination == p.destination
+                    })
+            })
         })));
     }
 }

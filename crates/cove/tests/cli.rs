@@ -486,3 +486,54 @@ fn a_closed_stdout_ends_the_command_quietly() {
         assert!(!err.contains("Broken pipe"), "{args:?}: {err}");
     }
 }
+
+/// From the internet, an ENI's private address is not routed (only its public IP is
+/// translated to it), and a NAT gateway's Elastic IP accepts nothing unsolicited.
+#[test]
+fn check_from_the_internet_takes_addresses_as_written() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let spec = dir.path().join("public.yaml");
+    std::fs::write(
+        &spec,
+        r#"
+tenants:
+  - name: acme
+    vpcs:
+      - name: vpc
+        cidr: 10.0.0.0/16
+        internet_gateway: { name: igw }
+        subnets: [{ name: public, cidr: 10.0.0.0/24, az: a, route_table: public }]
+        nat_gateways: [{ name: nat, subnet: public, public_ips: [203.0.113.10] }]
+        route_tables:
+          - { name: public, routes: [{ destination: 0.0.0.0/0, internet_gateway: igw }] }
+        security_groups:
+          - { name: web, ingress: [{ protocol: tcp, ports: 80, cidr: 0.0.0.0/0 }] }
+        enis:
+          - { name: web-1, subnet: public, private_ip: 10.0.0.20, public_ip: 203.0.113.20, security_groups: [web] }
+"#,
+    )
+    .expect("write");
+    let check = |to: &str| {
+        let out = cove()
+            .args(["check", "--json", "-f"])
+            .arg(&spec)
+            .args(["--from", "internet", "--to", to, "--port", "80"])
+            .output()
+            .expect("run");
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        (out.status.code(), doc)
+    };
+    let (code, doc) = check("10.0.0.20");
+    assert_eq!(code, Some(3), "{doc:#}");
+    assert_eq!(
+        doc["verdict"]["blocked"]["step"], "internet-gateway",
+        "{doc:#}"
+    );
+    let (code, doc) = check("203.0.113.20");
+    assert_eq!(code, Some(0), "{doc:#}");
+    let (code, doc) = check("acme/vpc/web-1");
+    assert_eq!(code, Some(0), "{doc:#}");
+    let (code, doc) = check("203.0.113.10");
+    assert_eq!(code, Some(3), "{doc:#}");
+    assert_eq!(doc["verdict"]["blocked"]["step"], "nat-gateway", "{doc:#}");
+}

@@ -59,7 +59,11 @@ fn example_in_the_kernel() {
     let d = Deployment::new("d");
     let net = network();
     let names = Names::new(&net, &d.prefix);
-    let foreign = format!("foreign{}", std::process::id() % 100_000);
+    let foreign = format!(
+        "{}foreign{}",
+        std::env::var("COVE_TEST_PREFIX").unwrap_or_default(),
+        std::process::id() % 100_000
+    );
     // Removed when the test ends, also when it fails.
     struct Foreign(String);
     impl Drop for Foreign {
@@ -230,6 +234,7 @@ fn example_in_the_kernel() {
                     ProbeKind::Tcp(p) => (6, p),
                     ProbeKind::Udp(p) => (17, p),
                     ProbeKind::IcmpEcho => (1, 0),
+                    ProbeKind::Raw(n) => (n, 0),
                 };
                 flows.push(Flow {
                     src: Endpoint::Eni(*s),

@@ -1,6 +1,8 @@
 //! The central data-plane test: random valid networks are applied to the kernel and
-//! real TCP, UDP and ICMP traffic is sent between ENI namespaces and the outside
-//! namespace; every outcome must equal the analyzer's verdict.
+//! real TCP, UDP, ICMP and raw IP (protocol 253) traffic is sent between ENI
+//! namespaces and the outside namespace — to private addresses, public IPs, NAT
+//! gateways' addresses and Elastic IPs; every outcome must equal the analyzer's
+//! verdict.
 //!
 //! Each spec is applied over the previous one (so the planner's diffs are exercised
 //! against the real kernel), with a full destroy every ten specs. A disagreement
@@ -20,6 +22,31 @@ use cove_model::{EniId, EniOwner, Network};
 use cove_plan::names::Names;
 use cove_probe::{Probe, ProbeKind, Responder, allow_ping_sockets, run_batch};
 use cove_testgen::{RANDOM_PORTS, SplitMix64, random_network, random_network_overlapping};
+
+/// The raw IP protocols the probes use besides TCP, UDP and ICMP.
+const RAW: [u8; 2] = [253, 254];
+
+/// Which host an endpoint is, whatever address it is reached at: an ENI (by its
+/// private address, its public IP, or a NAT gateway's Elastic IP) or the internet.
+fn host_key(net: &Network, e: Endpoint) -> u64 {
+    match e {
+        Endpoint::Eni(x) => u64::from(x.0),
+        Endpoint::External(ip) => net
+            .enis
+            .iter()
+            .position(|x| {
+                x.public_ip == Some(ip) || (x.owner == EniOwner::User && x.private_ip == ip)
+            })
+            .or_else(|| {
+                let n = net
+                    .nat_gateways
+                    .iter()
+                    .find(|n| n.public_ips.contains(&ip))?;
+                Some(n.eni.index())
+            })
+            .map_or(u64::MAX, |i| i as u64),
+    }
+}
 
 fn env_usize(key: &str, default: usize) -> usize {
     std::env::var(key)
@@ -68,6 +95,39 @@ fn plan_flows(
             }
         }
     }
+    // Destinations beyond the ENIs' own addresses, each once from every source
+    // (then among the random pairs): the NAT gateways' private addresses (from
+    // ENIs), every public IP and Elastic IP, and from the internet every ENI's
+    // private address (not routed there).
+    let mut extra: Vec<Endpoint> = Vec::new();
+    for n in &net.nat_gateways {
+        extra.push(Endpoint::Eni(n.eni));
+        extra.extend(n.public_ips.iter().map(|ip| Endpoint::External(*ip)));
+    }
+    for e in user_enis(net) {
+        if let Some(p) = net.enis[e.index()].public_ip {
+            extra.push(Endpoint::External(p));
+        }
+    }
+    for s in &ends {
+        for d in &extra {
+            let own_public = match (s, d) {
+                (Endpoint::Eni(a), Endpoint::External(ip)) => {
+                    net.enis[a.index()].public_ip == Some(*ip)
+                }
+                _ => false,
+            };
+            let nat_from_outside = matches!((s, d), (Endpoint::External(_), Endpoint::Eni(_)));
+            if !own_public && !nat_from_outside {
+                pairs.push((*s, *d));
+            }
+        }
+        if matches!(s, Endpoint::External(_)) {
+            for e in user_enis(net) {
+                pairs.push((*s, Endpoint::External(net.enis[e.index()].private_ip)));
+            }
+        }
+    }
     let mut out = Vec::new();
     let mut i = 0;
     while !pairs.is_empty() && out.len() < per_spec.max(pairs.len()) {
@@ -82,6 +142,9 @@ fn plan_flows(
             Endpoint::External(ip) => (outside.clone(), Some(ip)),
         };
         let dst_ip = match d {
+            Endpoint::Eni(e) if net.enis[e.index()].owner != EniOwner::User => {
+                net.enis[e.index()].private_ip
+            }
             Endpoint::Eni(e) => {
                 let eni = &net.enis[e.index()];
                 if matches!(s, Endpoint::External(_)) {
@@ -95,7 +158,7 @@ fn plan_flows(
             }
             Endpoint::External(ip) => ip,
         };
-        if matches!((s, d), (Endpoint::External(_), Endpoint::External(_))) {
+        if matches!((s, d), (Endpoint::External(_), Endpoint::External(y)) if y == internet) {
             continue;
         }
         // Source ports 33001–60990: above every port the responders listen on
@@ -109,7 +172,18 @@ fn plan_flows(
         // Candidate probes; half of the time pick one the analyzer calls reachable
         // (when there is one), so that both outcomes are tested in bulk. The choice
         // uses only the analyzer; the comparison is unaffected.
-        let mut candidates: Vec<(u8, ProbeKind)> = vec![(1, ProbeKind::IcmpEcho)];
+        // Protocols 253 and 254 (for experiments) stand for every protocol a NAT
+        // gateway does not translate; no conntrack helper judges their payload.
+        // Conntrack tracks them by address alone, so a probe one way would let a
+        // concurrent probe the other way pass as its reply: the two directions
+        // between two hosts use different numbers.
+        let raw = if host_key(net, s) < host_key(net, d) {
+            RAW[0]
+        } else {
+            RAW[1]
+        };
+        let mut candidates: Vec<(u8, ProbeKind)> =
+            vec![(1, ProbeKind::IcmpEcho), (raw, ProbeKind::Raw(raw))];
         for p in RANDOM_PORTS {
             candidates.push((6, ProbeKind::Tcp(p)));
             candidates.push((17, ProbeKind::Udp(p)));
@@ -120,7 +194,7 @@ fn plan_flows(
             protocol,
             port: match kind {
                 ProbeKind::Tcp(p) | ProbeKind::Udp(p) => p,
-                ProbeKind::IcmpEcho => 0,
+                ProbeKind::IcmpEcho | ProbeKind::Raw(_) => 0,
             },
             src_port: Some(src_port),
             icmp: (8, 0),
@@ -177,7 +251,9 @@ fn kernel_agrees_with_analyzer_on_random_networks() {
     let specs = env_usize("COVE_DIFF_SPECS", 50);
     let min_flows = env_usize("COVE_DIFF_FLOWS", 10_000);
     let per_spec = min_flows.div_ceil(specs.max(1));
-    let prefix = format!("x{}", std::process::id() % 100_000);
+    // `COVE_TEST_PREFIX` keeps concurrent runs' namespaces apart by name.
+    let base = std::env::var("COVE_TEST_PREFIX").unwrap_or_else(|_| "x".into());
+    let prefix = format!("{base}{}", std::process::id() % 100_000);
     let host = Host::new(&prefix).expect("host");
     let cleanup = Cleanup(host);
     let host = &cleanup.0;
@@ -219,6 +295,10 @@ fn kernel_agrees_with_analyzer_on_random_networks() {
         for e in user_enis(&net) {
             serving.insert(names.eni_ns(e));
         }
+        // NAT gateways listen too, so that nothing but their firewall refuses.
+        for n in &net.nat_gateways {
+            serving.insert(names.eni_ns(n.eni));
+        }
         if net.vpcs.iter().any(|v| v.internet_gateway.is_some()) {
             serving.insert(names.outside_ns());
         }
@@ -230,6 +310,7 @@ fn kernel_agrees_with_analyzer_on_random_networks() {
                 Ipv4Addr::UNSPECIFIED
             };
             responders.push(Responder::start(ns, bind, &ports, &ports).expect("responder"));
+            responders.push(Responder::raw(ns, bind, &RAW).expect("raw responder"));
             allow_ping_sockets(ns).expect("ping sockets");
         }
         let an = Analyzer::new(&net);
@@ -252,8 +333,9 @@ fn kernel_agrees_with_analyzer_on_random_networks() {
                 ));
                 if disagreements.len() <= 3 {
                     eprintln!(
-                        "--- disagreement, spec (seed {seed}):\n{}",
-                        serde_saphyr::to_string(&spec).unwrap_or_default()
+                        "--- disagreement, spec (seed {seed}):\n{}\n{}",
+                        serde_saphyr::to_string(&spec).unwrap_or_default(),
+                        disagreements.last().map_or("", String::as_str)
                     );
                 }
             }

@@ -79,7 +79,11 @@ fn kill_9_at_random_points_then_apply_converges_and_destroy_leaves_nothing() {
         return;
     }
     let env = Env {
-        prefix: format!("k{}", std::process::id() % 100_000),
+        prefix: format!(
+            "{}k{}",
+            std::env::var("COVE_TEST_PREFIX").unwrap_or_default(),
+            std::process::id() % 100_000
+        ),
         state: tempfile::tempdir().expect("tmp"),
     };
     let spec = example();

@@ -3,7 +3,7 @@
 
 use std::net::Ipv4Addr;
 
-use cove_model::{EndpointId, EniId, NatConnectivity, NatId, PortRange, RouteTarget};
+use cove_model::{EndpointId, EniId, NatConnectivity, NatId, PortRange, Protocol, RouteTarget};
 
 use cove_model::lookup::is_special_purpose;
 
@@ -39,6 +39,18 @@ impl<L: Lookup, T: Trace> Walk<'_, L, T> {
             )
         {
             return false;
+        }
+        if !matches!(
+            self.flow.protocol,
+            Protocol::TCP | Protocol::UDP | Protocol::ICMP
+        ) {
+            let proto = Protocol::from_number(self.flow.protocol);
+            return self.deny(
+                Step::NatGateway,
+                Forward,
+                || format!("NAT gateway {}", net.nat_label(n)),
+                || format!("a NAT gateway translates only TCP, UDP and ICMP; protocol {proto} is dropped"),
+            );
         }
         let public = nat.connectivity == NatConnectivity::Public;
         let outside_ip = match (public, nat.public_ips.first()) {
@@ -185,7 +197,6 @@ impl<L: Lookup, T: Trace> Walk<'_, L, T> {
         dip: Ipv4Addr,
         want: Option<EniId>,
     ) -> bool {
-        let net = self.net;
         if let Some(e) = self.lk.eni_with_public_ip(dip) {
             let sender = Party {
                 ip: from_ip,
@@ -206,12 +217,7 @@ impl<L: Lookup, T: Trace> Walk<'_, L, T> {
             );
         }
         if let Some(n) = self.lk.nat_with_public_ip(dip) {
-            return self.deny(
-                Step::Delivery,
-                Forward,
-                || format!("NAT gateway {}", net.nat_label(n)),
-                || format!("{dip} is a NAT gateway's address: it accepts no connections it did not start"),
-            );
+            return self.unsolicited_to_nat(n, dip);
         }
         self.allow(
             Step::Delivery,
@@ -222,19 +228,66 @@ impl<L: Lookup, T: Trace> Walk<'_, L, T> {
         true
     }
 
-    /// From an address outside every VPC to ENI `d`.
-    pub(super) fn enter_from_outside(&mut self, x: Ipv4Addr, d: EniId) -> bool {
+    /// From address `x` outside every VPC to address `y`, which no ENI has as its
+    /// private address: an ENI's public IP is translated to the ENI (through its
+    /// VPC's internet gateway); a NAT gateway's Elastic IP accepts nothing it did not
+    /// start; a private address is not routed on the internet; anything else is
+    /// outside the network on both ends.
+    pub(super) fn outside_to_address(&mut self, x: Ipv4Addr, y: Ipv4Addr) -> bool {
         if is_special_purpose(x) || self.lk.in_any_vpc(x) {
+            return self.private_source(x);
+        }
+        if let Some(e) = self.lk.eni_with_public_ip(y) {
+            let sender = Party { ip: x, eni: None };
+            return self.inbound_from_internet(sender, self.flow.client_ports(), e);
+        }
+        if let Some(n) = self.lk.nat_with_public_ip(y) {
+            return self.unsolicited_to_nat(n, y);
+        }
+        if is_special_purpose(y) || self.lk.in_any_vpc(y) {
             return self.deny(
                 Step::InternetGateway,
                 Forward,
                 || "internet".to_owned(),
-                || {
-                    format!(
-                        "{x} is a private address that no ENI has; a flow must start at an ENI or at an internet address"
-                    )
-                },
+                || format!("{y} is a private address: the internet does not route it; from the internet an ENI is reached at its public IP"),
             );
+        }
+        self.deny(
+            Step::Delivery,
+            Forward,
+            || "network".to_owned(),
+            || format!("neither {x} nor {y} is in a VPC or a public IP of one; at least one side of a flow must be"),
+        )
+    }
+
+    /// Traffic to NAT gateway `n`'s Elastic IP `ip` that it did not start.
+    fn unsolicited_to_nat(&mut self, n: NatId, ip: Ipv4Addr) -> bool {
+        let net = self.net;
+        self.deny(
+            Step::NatGateway,
+            Forward,
+            || format!("NAT gateway {}", net.nat_label(n)),
+            || format!("{ip} is the NAT gateway's Elastic IP: a NAT gateway accepts no connections it did not start, so unsolicited inbound traffic is dropped"),
+        )
+    }
+
+    fn private_source(&mut self, x: Ipv4Addr) -> bool {
+        self.deny(
+            Step::InternetGateway,
+            Forward,
+            || "internet".to_owned(),
+            || {
+                format!(
+                    "{x} is a private address that no ENI has; a flow must start at an ENI or at an internet address"
+                )
+            },
+        )
+    }
+
+    /// From an address outside every VPC to ENI `d`.
+    pub(super) fn enter_from_outside(&mut self, x: Ipv4Addr, d: EniId) -> bool {
+        if is_special_purpose(x) || self.lk.in_any_vpc(x) {
+            return self.private_source(x);
         }
         let sender = Party { ip: x, eni: None };
         self.inbound_from_internet(sender, self.flow.client_ports(), d)

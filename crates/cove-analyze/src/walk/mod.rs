@@ -60,7 +60,10 @@ impl<L: Lookup, T: Trace> Walk<'_, L, T> {
         match (self.flow.src, self.flow.dst) {
             (Endpoint::Eni(s), Endpoint::Eni(d)) if s == d => {
                 self.tr.hop(Step::Delivery, Forward, Outcome::Allow, || {
-                    (self.lk.labels().eni(d).to_owned(), "source and destination are the same ENI".to_owned())
+                    (
+                        self.lk.labels().eni(d).to_owned(),
+                        "source and destination are the same ENI".to_owned(),
+                    )
                 });
                 true
             }
@@ -70,12 +73,7 @@ impl<L: Lookup, T: Trace> Walk<'_, L, T> {
             }
             (Endpoint::Eni(s), Endpoint::External(ip)) => self.leave_eni(s, ip, None),
             (Endpoint::External(x), Endpoint::Eni(d)) => self.enter_from_outside(x, d),
-            (Endpoint::External(x), Endpoint::External(y)) => self.deny(
-                Step::Delivery,
-                Forward,
-                || "network".to_owned(),
-                || format!("neither {x} nor {y} is an ENI; at least one side of a flow must be in a VPC"),
-            ),
+            (Endpoint::External(x), Endpoint::External(y)) => self.outside_to_address(x, y),
         }
     }
 

@@ -2,7 +2,7 @@
 
 use std::net::Ipv4Addr;
 
-use cove_model::{EniId, PeeringId, PeeringStatus, RouteTarget, VpcId};
+use cove_model::{EniId, EniOwner, PeeringId, PeeringStatus, RouteTarget, VpcId};
 
 use super::{Sender, Walk};
 use crate::lookup::Lookup;
@@ -153,6 +153,14 @@ impl<L: Lookup, T: Trace> Walk<'_, L, T> {
             )
         {
             return false;
+        }
+        if let EniOwner::NatGateway(n) = dst.owner {
+            return self.deny(
+                Step::NatGateway,
+                Forward,
+                || format!("NAT gateway {}", net.nat_label(n)),
+                || format!("{dip} is the NAT gateway's private address: a NAT gateway only forwards; it accepts no connections to itself"),
+            );
         }
         if !self.security_groups(d, RuleDirection::Ingress, from.party) {
             return false;

@@ -2,8 +2,9 @@
 //! scenario's network is applied with cove's data plane (a unique prefix per
 //! scenario), and every flow a test asks about is also sent as real traffic — with a
 //! pinned source port — and must get the analyzer's verdict for that exact flow.
-//! Flows the data plane has no host for (an arbitrary internet address, a protocol
-//! other than TCP/UDP/ICMP echo) are left to the analyzer alone.
+//! Other IP protocols are sent as raw packets (`ProbeKind::Raw`). Flows the data
+//! plane has no host for (an arbitrary internet address, ICMP other than echo) are
+//! left to the analyzer alone.
 //!
 //! Not root: skipped, except under `CI=true`, where it is an error.
 //! `COVE_SCENARIOS_KERNEL=0` turns the kernel part off.
@@ -56,7 +57,9 @@ impl Replay {
                     return None;
                 }
                 let n = NEXT_PREFIX.fetch_add(1, Ordering::Relaxed);
-                let prefix = format!("sc{}x{n}", std::process::id() % 100_000);
+                // `COVE_TEST_PREFIX` keeps concurrent runs' namespaces apart by name.
+                let base = std::env::var("COVE_TEST_PREFIX").unwrap_or_else(|_| "sc".into());
+                let prefix = format!("{base}{}x{n}", std::process::id() % 100_000);
                 let host = Host::new(&prefix).expect("prefix");
                 let want = cove_plan::desired(net, &prefix).expect("layout");
                 let plan = cove_plan::diff(&host.observe().expect("observe"), &want);
@@ -94,7 +97,30 @@ impl Replay {
         };
         let expected = Analyzer::new(net).check(&pinned);
         // Where the destination lives, its address, and what to bind there.
+        let user_at = |ip: Ipv4Addr, public: bool| {
+            net.enis.iter().position(|x| {
+                x.owner == EniOwner::User
+                    && if public {
+                        x.public_ip == Some(ip)
+                    } else {
+                        x.private_ip == ip
+                    }
+            })
+        };
+        let eni_ns = |i: usize| names.eni_ns(cove_model::EniId(u32::try_from(i).expect("small")));
+        let nat_at = |ip: Ipv4Addr| net.nat_gateways.iter().find(|n| n.public_ips.contains(&ip));
         let (dst_ns, dst_ip, bind) = match flow.dst {
+            // A NAT gateway's private address (nothing may answer there).
+            Endpoint::Eni(e) if matches!(net.enis[e.index()].owner, EniOwner::NatGateway(_)) => {
+                if src_ip.is_some() {
+                    return;
+                }
+                (
+                    names.eni_ns(e),
+                    net.enis[e.index()].private_ip,
+                    Ipv4Addr::UNSPECIFIED,
+                )
+            }
             Endpoint::Eni(e) if net.enis[e.index()].owner != EniOwner::User => return,
             Endpoint::Eni(e) => {
                 let eni = &net.enis[e.index()];
@@ -109,6 +135,22 @@ impl Replay {
                 (names.eni_ns(e), ip, Ipv4Addr::UNSPECIFIED)
             }
             Endpoint::External(ip) if ip == internet && has_outside => (names.outside_ns(), ip, ip),
+            // An ENI's public IP, a NAT gateway's Elastic IP, and (from the
+            // internet) an ENI's private address: a host listens behind each.
+            Endpoint::External(ip) if user_at(ip, true).is_some() => (
+                eni_ns(user_at(ip, true).expect("found")),
+                ip,
+                Ipv4Addr::UNSPECIFIED,
+            ),
+            Endpoint::External(ip) if nat_at(ip).is_some() => {
+                let nat = nat_at(ip).expect("found");
+                (names.eni_ns(nat.eni), ip, Ipv4Addr::UNSPECIFIED)
+            }
+            Endpoint::External(ip) if src_ip.is_some() && user_at(ip, false).is_some() => (
+                eni_ns(user_at(ip, false).expect("found")),
+                ip,
+                Ipv4Addr::UNSPECIFIED,
+            ),
             Endpoint::External(ip) => {
                 // An address behind a gateway endpoint, when the analyzer's path for
                 // this flow goes through the endpoint; any other internet address has
@@ -128,14 +170,19 @@ impl Replay {
             6 => ProbeKind::Tcp(flow.port),
             17 => ProbeKind::Udp(flow.port),
             1 if flow.icmp == (8, 0) => ProbeKind::IcmpEcho,
-            _ => return,
+            1 => return,
+            other => ProbeKind::Raw(other),
         };
         let (tcp, udp): (Vec<u16>, Vec<u16>) = match kind {
             ProbeKind::Tcp(p) => (vec![p], vec![]),
             ProbeKind::Udp(p) => (vec![], vec![p]),
-            ProbeKind::IcmpEcho => (vec![], vec![]),
+            ProbeKind::IcmpEcho | ProbeKind::Raw(_) => (vec![], vec![]),
         };
-        let _server = Responder::start(&dst_ns, bind, &tcp, &udp).expect("responder");
+        let _server = match kind {
+            ProbeKind::Raw(p) => Responder::raw(&dst_ns, bind, &[p]),
+            _ => Responder::start(&dst_ns, bind, &tcp, &udp),
+        }
+        .expect("responder");
         allow_ping_sockets(&src_ns).expect("ping sockets");
         let probe = Probe {
             ns: src_ns,

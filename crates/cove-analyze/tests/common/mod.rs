@@ -53,11 +53,19 @@ impl Scenario {
             .unwrap_or_else(|e| panic!("cannot resolve `{text}`: {e}"))
     }
 
-    /// A flow between two named endpoints.
+    /// A flow between two named endpoints (resolved as `cove check` resolves them:
+    /// from the internet, an address is itself, never an ENI's private address).
     pub fn flow(&self, src: &str, dst: &str, protocol: u8, port: u16) -> Flow {
+        let an = Analyzer::new(&self.net);
+        let src = an
+            .resolve_source(src)
+            .unwrap_or_else(|e| panic!("cannot resolve `{src}`: {e}"));
+        let dst = an
+            .resolve_destination(src, dst)
+            .unwrap_or_else(|e| panic!("cannot resolve `{dst}`: {e}"));
         Flow {
-            src: self.endpoint(src),
-            dst: self.endpoint(dst),
+            src,
+            dst,
             protocol,
             port,
             src_port: None,

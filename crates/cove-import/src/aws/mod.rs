@@ -159,6 +159,8 @@ pub struct Route {
     pub core_network_arn: Option<String>,
     /// `active` or `blackhole`.
     pub state: Option<String>,
+    /// `CreateRouteTable`, `CreateRoute` or `EnableVgwRoutePropagation`.
+    pub origin: Option<String>,
 }
 
 /// `describe-security-groups`.

@@ -12,8 +12,9 @@ use crate::aws;
 use crate::files::Rec;
 use crate::net;
 
-/// AWS's default limit of security groups per interface.
-const MAX_GROUPS: usize = 5;
+/// Most security groups an interface can have (AWS's ceiling of the adjustable
+/// quota; above the default of 5, the spec's `quotas:` says so).
+const MAX_GROUPS: usize = cove_model::validate::Quotas::AWS_CEILING.security_groups_per_interface;
 
 /// Interface types that belong to objects cove imports separately.
 const SERVICE_TYPES: &[&str] = &["nat_gateway", "vpc_endpoint"];
@@ -157,7 +158,7 @@ fn import_one(
             "network-interface",
             &id,
             format!(
-                "it has {} security groups, more than AWS's default limit of {MAX_GROUPS}",
+                "it has {} security groups, more than AWS allows ({MAX_GROUPS})",
                 groups.len()
             ),
             file,

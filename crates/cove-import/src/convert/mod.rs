@@ -21,7 +21,9 @@ use std::path::Path;
 use crate::files::{Rec, Snapshot};
 use crate::net;
 use crate::report::Report;
-use cove_model::spec::{PrefixListSpec, Scalar, Spec, TenantSpec, VpcSpec};
+use cove_model::spec::{
+    PeeringSpec, PrefixListSpec, QuotasSpec, Scalar, Spec, TenantSpec, VpcSpec,
+};
 use ipnet::Ipv4Net;
 
 /// An imported VPC being filled in.
@@ -356,14 +358,57 @@ fn assemble(mut b: Builder) -> (Spec, Report) {
     }
     let mut peerings = std::mem::take(&mut b.peering_specs);
     peerings.sort_by(|a, c| a.name.cmp(&c.name));
+    let tenants: Vec<TenantSpec> = tenants
+        .into_values()
+        .filter(|t| !t.vpcs.is_empty())
+        .collect();
+    let quotas = quotas(&tenants, &peerings);
     let spec = Spec {
-        tenants: tenants
-            .into_values()
-            .filter(|t| !t.vpcs.is_empty())
-            .collect(),
+        tenants,
         peerings,
+        quotas,
     };
     (spec, b.report)
+}
+
+/// The quotas the account must have had raised, where the export exceeds AWS's
+/// defaults (most rules in a group, groups on an interface, active peerings of a
+/// VPC, blocks of a VPC), so that the spec validates as written.
+fn quotas(tenants: &[TenantSpec], peerings: &[PeeringSpec]) -> Option<QuotasSpec> {
+    let d = cove_model::validate::Quotas::AWS_DEFAULT;
+    let vpcs = || tenants.iter().flat_map(|t| &t.vpcs);
+    let rules = vpcs()
+        .flat_map(|v| &v.security_groups)
+        .map(|g| g.ingress.len().max(g.egress.as_ref().map_or(0, Vec::len)))
+        .max()
+        .unwrap_or(0);
+    let groups = vpcs()
+        .flat_map(|v| &v.enis)
+        .map(|e| e.security_groups.len())
+        .max()
+        .unwrap_or(0);
+    let blocks = vpcs()
+        .map(|v| 1 + v.secondary_cidrs.len())
+        .max()
+        .unwrap_or(0);
+    let mut active: BTreeMap<&str, usize> = BTreeMap::new();
+    for p in peerings {
+        if p.status.as_deref().is_none_or(|s| s == "active") {
+            *active.entry(&p.requester).or_default() += 1;
+            *active.entry(&p.accepter).or_default() += 1;
+        }
+    }
+    let peers = active.values().copied().max().unwrap_or(0);
+    let raised = |n: usize, default: usize| {
+        (n > default).then(|| Scalar::Int(i64::try_from(n).unwrap_or(i64::MAX)))
+    };
+    let q = QuotasSpec {
+        rules_per_security_group: raised(rules, d.rules_per_security_group),
+        security_groups_per_interface: raised(groups, d.security_groups_per_interface),
+        active_peerings_per_vpc: raised(peers, d.active_peerings_per_vpc),
+        cidr_blocks_per_vpc: raised(blocks, d.cidr_blocks_per_vpc),
+    };
+    (q != QuotasSpec::default()).then_some(q)
 }
 
 /// The text of an optional field for messages.

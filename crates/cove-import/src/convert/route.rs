@@ -94,6 +94,12 @@ pub(super) fn import(b: &mut Builder, tables: Vec<Rec<aws::RouteTable>>) {
                 (_, Some(p)) => format!("pl {p}"),
                 _ => continue,
             };
+            // Propagated routes may share a destination with a static one (and with
+            // each other): only two static routes to one destination conflict.
+            if spec.propagated {
+                routes.push(spec);
+                continue;
+            }
             if !seen.insert(key.clone()) {
                 b.report.add(
                     "route",
@@ -217,6 +223,21 @@ pub(crate) fn convert_route(
     ]
     .into_iter()
     .find_map(|t| t.clone());
+    // A route a virtual private gateway propagated: kept as such (a static route of
+    // the same destination wins over it), its target unmodeled like any VGW's.
+    if route.origin.as_deref() == Some("EnableVgwRoutePropagation") {
+        if let Some(vgw) = target.as_ref().filter(|t| t.starts_with("vgw-")) {
+            b.report.add(
+                "route",
+                rtb,
+                format!("route to {dest} propagated by {vgw}: the gateway is not modeled; imported as `unmodeled`, `propagated: true`"),
+                file,
+            );
+            spec.unmodeled = Some(vgw.clone());
+            spec.propagated = true;
+            return Some(spec);
+        }
+    }
     if route.state.as_deref() == Some("blackhole") {
         spec.blackhole = true;
         spec.description = Some(match &target {

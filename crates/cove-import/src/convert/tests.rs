@@ -222,3 +222,73 @@ fn unknown_files_are_reported() {
     );
     assert!(import.spec.tenants.is_empty());
 }
+
+#[test]
+fn propagated_routes_are_kept_beside_static_ones() {
+    let mut snap = base();
+    snap.route_tables.push(typed(json!({
+        "RouteTableId": "rtb-1", "VpcId": "vpc-1",
+        "Associations": [{"Main": true}],
+        "PropagatingVgws": [{"GatewayId": "vgw-1"}],
+        "Routes": [
+            {"DestinationCidrBlock": "10.0.0.0/16", "GatewayId": "local", "State": "active", "Origin": "CreateRouteTable"},
+            {"DestinationCidrBlock": "172.16.0.0/12", "GatewayId": "vgw-1", "State": "active", "Origin": "EnableVgwRoutePropagation"},
+            {"DestinationCidrBlock": "172.16.0.0/12", "TransitGatewayId": "tgw-1", "State": "active", "Origin": "CreateRoute"},
+            {"DestinationCidrBlock": "192.168.0.0/16", "GatewayId": "vgw-1", "State": "active", "Origin": "EnableVgwRoutePropagation"},
+            {"DestinationCidrBlock": "192.168.0.0/16", "GatewayId": "vgw-1", "State": "active", "Origin": "CreateRoute"}
+        ]
+    })));
+    let (spec, _) = run(snap);
+    let routes = &vpc(&spec).route_tables[0].routes;
+    let got: Vec<(Option<&str>, Option<&str>, bool)> = routes
+        .iter()
+        .map(|r| {
+            (
+                r.destination.as_deref(),
+                r.unmodeled.as_deref(),
+                r.propagated,
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (Some("172.16.0.0/12"), Some("vgw-1"), true),
+            (Some("172.16.0.0/12"), Some("tgw-1"), false),
+            (Some("192.168.0.0/16"), Some("vgw-1"), true),
+            (Some("192.168.0.0/16"), Some("vgw-1"), false),
+        ]
+    );
+}
+
+/// An account with raised quotas (7 groups on an interface, 6 blocks on a VPC)
+/// imports to a spec that says so, and validates.
+#[test]
+fn raised_quotas_are_written_into_the_spec() {
+    let mut snap = base();
+    let mut groups = Vec::new();
+    for g in 0..7 {
+        snap.security_groups.push(typed(json!({
+            "GroupId": format!("sg-{g}"), "GroupName": format!("g{g}"), "VpcId": "vpc-1",
+            "IpPermissions": [], "IpPermissionsEgress": []
+        })));
+        groups.push(json!({"GroupId": format!("sg-{g}")}));
+    }
+    snap.network_interfaces.push(typed(json!({
+        "NetworkInterfaceId": "eni-1", "VpcId": "vpc-1", "SubnetId": "subnet-1",
+        "PrivateIpAddress": "10.0.1.10", "Groups": groups
+    })));
+    let blocks: Vec<Value> = (0..6)
+        .map(|i| json!({"CidrBlock": format!("10.{i}.0.0/16"), "CidrBlockState": {"State": "associated"}}))
+        .collect();
+    snap.vpcs[0] = typed(json!({
+        "VpcId": "vpc-1", "CidrBlock": "10.0.0.0/16", "OwnerId": "111122223333",
+        "CidrBlockAssociationSet": blocks
+    }));
+    let (spec, _) = run(snap);
+    assert_eq!(vpc(&spec).enis[0].security_groups.len(), 7);
+    let q = spec.quotas.expect("quotas");
+    assert_eq!(q.security_groups_per_interface, Some(Scalar::Int(7)));
+    assert_eq!(q.cidr_blocks_per_vpc, Some(Scalar::Int(6)));
+    assert_eq!(q.rules_per_security_group, None);
+}

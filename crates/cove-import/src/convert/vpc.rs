@@ -10,8 +10,9 @@ use crate::aws;
 use crate::files::Rec;
 use crate::net;
 
-/// AWS's default limit of IPv4 CIDR blocks per VPC.
-const MAX_CIDRS: usize = 5;
+/// Most IPv4 CIDR blocks a VPC can have (AWS's ceiling of the adjustable quota;
+/// above the default of 5, the spec's `quotas:` says so).
+const MAX_CIDRS: usize = cove_model::validate::Quotas::AWS_CEILING.cidr_blocks_per_vpc;
 
 /// Imports VPCs: the primary CIDR and every associated, valid secondary CIDR.
 pub(super) fn import_vpcs(b: &mut Builder, vpcs: Vec<Rec<aws::Vpc>>) {
@@ -80,7 +81,7 @@ pub(super) fn import_vpcs(b: &mut Builder, vpcs: Vec<Rec<aws::Vpc>>) {
                 b.report.add(
                     "vpc-cidr",
                     assoc_id,
-                    format!("{id} already has {MAX_CIDRS} CIDR blocks (AWS's default limit)"),
+                    format!("{id} already has {MAX_CIDRS} CIDR blocks (AWS's limit)"),
                     &file,
                 );
                 continue;

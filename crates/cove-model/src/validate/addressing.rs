@@ -10,9 +10,6 @@ use crate::diag::ErrorCode;
 use crate::model::*;
 use crate::spec::VpcSpec;
 
-/// Largest number of CIDR blocks on one VPC (AWS's default quota).
-pub(crate) const MAX_VPC_CIDRS: usize = 5;
-
 const RFC1918: [(u32, u8); 3] = [
     (0x0A00_0000, 8),  // 10.0.0.0/8
     (0xAC10_0000, 12), // 172.16.0.0/12
@@ -32,6 +29,24 @@ pub(crate) fn overlaps(a: Ipv4Net, b: Ipv4Net) -> bool {
     a.contains(&b.network()) || b.contains(&a.network())
 }
 
+/// Parses a VPC or subnet block: a well-formed CIDR whose size is outside /16–/28
+/// is `code` (EC2's range code), checked first; anything else malformed (syntax,
+/// host bits) is `InvalidParameterValue`.
+fn block(cx: &mut Ctx, path: &Path, text: &str, code: ErrorCode, what: &str) -> Option<Ipv4Net> {
+    if let Ok(net) = text.trim().parse::<Ipv4Net>() {
+        if !(16..=28).contains(&net.prefix_len()) {
+            cx.error(
+                code,
+                path,
+                format!("the CIDR `{net}` is invalid: {what} must be between /16 and /28"),
+                "choose a block from /16 (65,536 addresses) to /28 (16 addresses), e.g. 10.20.0.0/16",
+            );
+            return None;
+        }
+    }
+    parse::cidr(cx, path, text)
+}
+
 /// Parses and checks a VPC's CIDR blocks. Returns the valid blocks (primary first)
 /// and whether all of them were valid.
 pub(crate) fn vpc_cidrs(cx: &mut Ctx, path: &Path, v: &VpcSpec) -> (Vec<Ipv4Net>, bool) {
@@ -44,7 +59,7 @@ pub(crate) fn vpc_cidrs(cx: &mut Ctx, path: &Path, v: &VpcSpec) -> (Vec<Ipv4Net>
             .map(|(i, c)| (path.key("secondary_cidrs").index(i), c)),
     );
     for (i, (p, text)) in all.enumerate() {
-        let Some(net) = parse::cidr(cx, &p, text, ErrorCode::InvalidVpcRange) else {
+        let Some(net) = block(cx, &p, text, ErrorCode::InvalidVpcRange, "a VPC block") else {
             ok = false;
             continue;
         };
@@ -90,15 +105,16 @@ pub(crate) fn vpc_cidrs(cx: &mut Ctx, path: &Path, v: &VpcSpec) -> (Vec<Ipv4Net>
         }
         out.push(net);
     }
-    if 1 + v.secondary_cidrs.len() > MAX_VPC_CIDRS {
+    let max = cx.quotas.cidr_blocks_per_vpc;
+    if 1 + v.secondary_cidrs.len() > max {
         cx.error(
             ErrorCode::CidrLimitExceeded,
             &path.key("secondary_cidrs"),
             format!(
-                "the VPC has {} CIDR blocks; at most {MAX_VPC_CIDRS} are allowed",
+                "the VPC has {} CIDR blocks; at most {max} are allowed",
                 1 + v.secondary_cidrs.len()
             ),
-            "remove secondary blocks, or use larger blocks",
+            "remove secondary blocks, use larger blocks, or raise `quotas.cidr_blocks_per_vpc` (AWS's ceiling is 50)",
         );
         ok = false;
     }
@@ -130,7 +146,13 @@ pub(crate) fn subnets(cx: &mut Ctx, scope: &mut VpcScope, vid: VpcId, v: &VpcSpe
             );
         }
         let cpath = spath.key("cidr");
-        let net = parse::cidr(cx, &cpath, &s.cidr, ErrorCode::InvalidSubnetRange);
+        let net = block(
+            cx,
+            &cpath,
+            &s.cidr,
+            ErrorCode::InvalidSubnetRange,
+            "a subnet",
+        );
         let net = net.filter(|net| subnet_range_ok(cx, &cpath, *net, &vpc_cidrs, scope.cidrs_ok));
         if let Some(net) = net {
             if let Some((other, oname)) = placed.iter().find(|(o, _)| overlaps(*o, net)) {

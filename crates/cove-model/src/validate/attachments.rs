@@ -15,9 +15,6 @@ use crate::ipam::{IpamError, SubnetIpam};
 use crate::model::*;
 use crate::spec::{EndpointSpec, Spec};
 
-/// Largest number of security groups on one interface (AWS's default quota).
-pub(crate) const MAX_GROUPS_PER_ENI: usize = 5;
-
 /// Pass 3a: resolves endpoint kinds and adds gateway-endpoint routes.
 pub(crate) fn endpoints(cx: &mut Ctx, spec: &Spec, sc: &Scopes) {
     for (vi, scope) in sc.vpcs.iter().enumerate() {
@@ -227,24 +224,8 @@ pub(crate) fn addresses(cx: &mut Ctx, spec: &Spec, sc: &Scopes) {
             Err(e) => address_error(cx, &p.path, e, &cx.net.subnet_label(p.subnet)),
         }
     }
-    let mut public: HashMap<Ipv4Addr, String> = HashMap::new();
-    for n in &cx.net.nat_gateways {
-        for ip in &n.public_ips {
-            public.insert(*ip, format!("NAT gateway {}", n.name));
-        }
-    }
     for (p, ip) in pending.into_iter().zip(assigned) {
         let Some(ip) = ip else { continue };
-        if let Some(pip) = p.public_ip {
-            if let Some(other) = public.insert(pip, format!("ENI {}", p.name)) {
-                cx.error(
-                    ErrorCode::InvalidIpAddressInUse,
-                    &p.path.key("public_ip"),
-                    format!("public address {pip} is already used by {other}"),
-                    "give every interface and NAT gateway its own public address",
-                );
-            }
-        }
         let id = EniId(next_id(cx.net.enis.len()));
         match p.owner {
             EniOwner::NatGateway(n) => cx.net.nat_gateways[n.index()].eni = id,
@@ -336,6 +317,16 @@ fn collect_enis(
         };
         let path = scope.path.item("endpoints", &e.name, ei);
         let groups = groups(cx, scope, vid, &path, &e.security_groups);
+        if let Some(name) = &e.private_dns_name {
+            if let Some(why) = parse::hostname_problem(name) {
+                cx.error(
+                    ErrorCode::InvalidParameterValue,
+                    &path.key("private_dns_name"),
+                    format!("{name:?} is not a valid DNS name: it {why}"),
+                    "write a host name such as `secretsmanager.us-east-1.amazonaws.com` (labels of letters, digits and `-`, separated by dots)",
+                );
+            }
+        }
         if let EndpointKind::Interface {
             private_dns_name, ..
         } = &mut cx.net.endpoints[eid.index()].kind
@@ -412,7 +403,7 @@ fn collect_enis(
         let public_ip = e
             .public_ip
             .as_ref()
-            .and_then(|t| parse::ip(cx, &path.key("public_ip"), t));
+            .and_then(|t| parse::public_ip(cx, &path.key("public_ip"), t));
         if public_ip.is_some() && cx.net.vpcs[vid.index()].internet_gateway.is_none() {
             cx.warning(
                 ErrorCode::GatewayNotAttached,
@@ -478,15 +469,16 @@ pub(crate) fn groups(
     if names.is_empty() {
         return vec![cx.net.vpcs[vid.index()].default_security_group];
     }
-    if names.len() > MAX_GROUPS_PER_ENI {
+    let max = cx.quotas.security_groups_per_interface;
+    if names.len() > max {
         cx.error(
             ErrorCode::SecurityGroupsPerInterfaceLimitExceeded,
             &path.key("security_groups"),
             format!(
-                "{} security groups; an interface can have at most {MAX_GROUPS_PER_ENI}",
+                "{} security groups; an interface can have at most {max}",
                 names.len()
             ),
-            "merge the rules into fewer groups",
+            "merge the rules into fewer groups, or raise `quotas.security_groups_per_interface` (AWS's ceiling is 16)",
         );
     }
     let mut out = Vec::new();

@@ -89,14 +89,7 @@ fn prefix_lists(cx: &mut Ctx, sc: &mut Scopes, t: &TenantSpec, tid: TenantId, tp
             .cidrs
             .iter()
             .enumerate()
-            .filter_map(|(i, c)| {
-                parse::cidr(
-                    cx,
-                    &path.key("cidrs").index(i),
-                    c,
-                    ErrorCode::InvalidParameterValue,
-                )
-            })
+            .filter_map(|(i, c)| parse::cidr(cx, &path.key("cidrs").index(i), c))
             .collect();
         cx.net.prefix_lists.push(PrefixList {
             tenant: tid,
@@ -291,7 +284,7 @@ fn nat_gateways(cx: &mut Ctx, scope: &mut VpcScope, vid: VpcId, v: &VpcSpec, pat
             .public_ips
             .iter()
             .enumerate()
-            .filter_map(|(i, ip)| parse::ip(cx, &npath.key("public_ips").index(i), ip))
+            .filter_map(|(i, ip)| parse::public_ip(cx, &npath.key("public_ips").index(i), ip))
             .collect();
         match connectivity {
             NatConnectivity::Public if n.public_ips.is_empty() => cx.error(

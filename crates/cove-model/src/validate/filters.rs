@@ -137,12 +137,7 @@ fn nacl_entries(cx: &mut Ctx, path: &Path, specs: &[NaclEntrySpec]) -> Vec<NaclE
                 icmp_code: e.icmp_code,
             },
         );
-        let cidr = parse::cidr(
-            cx,
-            &epath.key("cidr"),
-            &e.cidr,
-            ErrorCode::InvalidParameterValue,
-        );
+        let cidr = parse::cidr(cx, &epath.key("cidr"), &e.cidr);
         if let (Some(rule), Some(action), Some(traffic), Some(cidr)) = (rule, action, traffic, cidr)
         {
             out.push(NaclEntry {
@@ -227,6 +222,7 @@ fn allow_all_egress() -> SgRule {
 
 /// Pass 3: parses and resolves the rules of every declared security group.
 pub(crate) fn security_group_rules(cx: &mut Ctx, spec: &Spec, sc: &Scopes) {
+    let quota = cx.quotas.rules_per_security_group;
     for (vi, scope) in sc.vpcs.iter().enumerate() {
         let vid = VpcId(next_id(vi));
         let v = &spec.tenants[scope.tenant_index].vpcs[scope.vpc_index];
@@ -235,6 +231,17 @@ pub(crate) fn security_group_rules(cx: &mut Ctx, spec: &Spec, sc: &Scopes) {
                 continue;
             };
             let gpath = scope.path.item("security_groups", &g.name, gi);
+            let egress_count = g.egress.as_ref().map_or(0, Vec::len);
+            for (dir, count) in [("ingress", g.ingress.len()), ("egress", egress_count)] {
+                if count > quota {
+                    cx.error(
+                        ErrorCode::RulesPerSecurityGroupLimitExceeded,
+                        &gpath.key(dir),
+                        format!("the group has {count} {dir} rules; the quota is {quota}"),
+                        "merge rules (a wider CIDR, a prefix list or a group reference), split the group, or raise `quotas.rules_per_security_group` (AWS's ceiling is 1000)",
+                    );
+                }
+            }
             let ingress = sg_rules(cx, sc, vid, &gpath.key("ingress"), &g.ingress);
             let egress = match &g.egress {
                 None => vec![allow_all_egress()],
@@ -315,8 +322,7 @@ fn sg_peer(cx: &mut Ctx, sc: &Scopes, vid: VpcId, path: &Path, r: &SgRuleSpec) -
         return None;
     }
     if let Some(c) = &r.cidr {
-        return parse::cidr(cx, &path.key("cidr"), c, ErrorCode::InvalidParameterValue)
-            .map(SgPeer::Cidr);
+        return parse::cidr(cx, &path.key("cidr"), c).map(SgPeer::Cidr);
     }
     let tenant = cx.net.vpcs[vid.index()].tenant;
     if let Some(p) = &r.prefix_list {

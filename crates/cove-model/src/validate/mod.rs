@@ -15,8 +15,11 @@ mod attachments;
 mod declare;
 mod filters;
 mod functions;
+mod ids;
 mod parse;
 mod peering;
+mod public;
+mod quotas;
 mod routing;
 mod scope;
 
@@ -26,7 +29,8 @@ use crate::spec::Spec;
 
 pub use attachments::slot_name;
 pub use functions::is_valid_function_name;
-pub use parse::is_valid_name;
+pub use parse::{hostname_problem, is_valid_name, public_ip_problem};
+pub use quotas::Quotas;
 
 /// Result of validating a spec: the network (when there are no errors) and all
 /// diagnostics (errors and warnings).
@@ -50,6 +54,7 @@ impl Validated {
 /// Validates a spec, reporting every error (and warning) found.
 pub fn validate(spec: &Spec) -> Validated {
     let mut cx = Ctx::default();
+    cx.quotas = quotas::read(&mut cx, spec);
     let scopes = declare::declare(&mut cx, spec);
     peering::peerings(&mut cx, spec, &scopes);
     filters::security_group_rules(&mut cx, spec, &scopes);
@@ -57,6 +62,8 @@ pub fn validate(spec: &Spec) -> Validated {
     routing::routes(&mut cx, spec, &scopes);
     functions::functions(&mut cx, spec, &scopes);
     attachments::addresses(&mut cx, spec, &scopes);
+    public::public_addresses(&mut cx, spec, &scopes);
+    ids::aws_ids(&mut cx, spec);
     let has_error = cx.diags.iter().any(|d| d.severity == Severity::Error);
     Validated {
         network: (!has_error).then_some(cx.net),
@@ -106,6 +113,7 @@ pub fn validate_text_with(text: &str, deployed: &[crate::spec::DeployedFunction]
 pub(crate) struct Ctx {
     pub(crate) net: Network,
     pub(crate) diags: Vec<Diagnostic>,
+    pub(crate) quotas: Quotas,
 }
 
 impl Ctx {
@@ -168,3 +176,5 @@ impl Path {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_net;

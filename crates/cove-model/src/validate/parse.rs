@@ -44,8 +44,12 @@ pub(crate) fn name(cx: &mut Ctx, path: &Path, value: &str) -> bool {
     false
 }
 
-/// Parses a canonical IPv4 CIDR. `code` is the error code for a malformed value.
-pub(crate) fn cidr(cx: &mut Ctx, path: &Path, text: &str, code: ErrorCode) -> Option<Ipv4Net> {
+/// Parses a canonical IPv4 CIDR. A malformed value (or one with host bits set) is
+/// `InvalidParameterValue`, as EC2 reports it for VPC, subnet and route CIDRs alike;
+/// the range codes (`InvalidVpc.Range`, `InvalidSubnet.Range`) are for well-formed
+/// blocks of the wrong size, checked by the callers.
+pub(crate) fn cidr(cx: &mut Ctx, path: &Path, text: &str) -> Option<Ipv4Net> {
+    let code = ErrorCode::InvalidParameterValue;
     let t = text.trim();
     let Ok(net) = t.parse::<Ipv4Net>() else {
         let hint = if t.parse::<Ipv4Addr>().is_ok() {
@@ -178,4 +182,95 @@ pub(crate) fn traffic(cx: &mut Ctx, path: &Path, f: TrafficFields<'_>) -> Option
         icmp_type,
         icmp_code,
     })
+}
+
+/// Why `ip` cannot be a public IPv4 address (an ENI's public IP, a NAT gateway's
+/// Elastic IP), or `None` if it can: it must be unicast and routable on the
+/// internet — exactly the addresses [`crate::lookup::is_special_purpose`] does not
+/// hold, so the analyzer treats every valid public IP as an internet address. The
+/// documentation ranges (192.0.2.0/24, 198.51.100.0/24,
+/// 203.0.113.0/24) are accepted: cove's examples and tests use them as public
+/// addresses, as AWS's documentation does.
+pub fn public_ip_problem(ip: Ipv4Addr) -> Option<&'static str> {
+    let o = ip.octets();
+    Some(if ip.is_unspecified() || o[0] == 0 {
+        "is in 0.0.0.0/8 (\"this network\")"
+    } else if ip.is_broadcast() {
+        "is the limited broadcast address"
+    } else if ip.is_multicast() {
+        "is a multicast address (224.0.0.0/4)"
+    } else if o[0] >= 240 {
+        "is in the reserved range 240.0.0.0/4"
+    } else if ip.is_loopback() {
+        "is a loopback address (127.0.0.0/8)"
+    } else if ip.is_link_local() {
+        "is a link-local address (169.254.0.0/16)"
+    } else if ip.is_private() {
+        "is a private address (RFC 1918)"
+    } else if o[0] == 100 && (o[1] & 0xc0) == 64 {
+        "is in the shared address space 100.64.0.0/10 (carrier-grade NAT)"
+    } else {
+        return None;
+    })
+}
+
+/// Parses a public IPv4 address: well-formed and [`public_ip_problem`]-free
+/// (`InvalidParameterValue`, naming the field).
+pub(crate) fn public_ip(cx: &mut Ctx, path: &Path, text: &str) -> Option<Ipv4Addr> {
+    let ip = ip(cx, path, text)?;
+    if let Some(why) = public_ip_problem(ip) {
+        cx.error(
+            ErrorCode::InvalidParameterValue,
+            path,
+            format!("`{ip}` {why}: it cannot be a public IP"),
+            "use a public unicast address (an Elastic IP), e.g. 203.0.113.10",
+        );
+        return None;
+    }
+    Some(ip)
+}
+
+/// Why `name` is not a valid DNS host name, or `None` if it is: labels of 1–63
+/// letters, digits and hyphens, not starting or ending with a hyphen, separated by
+/// dots, at most 253 characters (one trailing dot allowed); the first label may be
+/// `*` (a wildcard name, as interface endpoints' private DNS names use).
+pub fn hostname_problem(name: &str) -> Option<String> {
+    let n = name.strip_suffix('.').unwrap_or(name);
+    if n.is_empty() {
+        return Some("is empty".to_owned());
+    }
+    if n.len() > 253 {
+        return Some(format!(
+            "is {} characters long; at most 253 are allowed",
+            n.len()
+        ));
+    }
+    for (i, label) in n.split('.').enumerate() {
+        if i == 0 && label == "*" {
+            continue;
+        }
+        if label.is_empty() {
+            return Some("has an empty label (two dots in a row, or a leading dot)".to_owned());
+        }
+        if label.len() > 63 {
+            return Some(format!(
+                "has a label of {} characters; at most 63 are allowed",
+                label.len()
+            ));
+        }
+        if let Some(c) = label
+            .chars()
+            .find(|c| !c.is_ascii_alphanumeric() && *c != '-')
+        {
+            return Some(format!(
+                "contains {c:?}; a label may hold only letters, digits and `-`"
+            ));
+        }
+        if label.starts_with('-') || label.ends_with('-') {
+            return Some(format!(
+                "has the label `{label}`, which starts or ends with `-`"
+            ));
+        }
+    }
+    None
 }

@@ -1,6 +1,6 @@
 //! VPC peering connections: both ends must exist and differ; overlapping CIDRs make
 //! the connection `failed` (as AWS does); one connection per pair of VPCs; at most 50
-//! active connections per VPC.
+//! active connections per VPC (`quotas.active_peerings_per_vpc`).
 
 use std::collections::HashMap;
 
@@ -10,9 +10,6 @@ use super::{Ctx, Path, parse};
 use crate::diag::ErrorCode;
 use crate::model::*;
 use crate::spec::Spec;
-
-/// Largest number of active peerings per VPC (AWS's quota).
-pub(crate) const MAX_ACTIVE_PEERINGS_PER_VPC: usize = 50;
 
 /// Pass 2: resolves and checks every peering connection.
 pub(crate) fn peerings(cx: &mut Ctx, spec: &Spec, sc: &Scopes) {
@@ -102,13 +99,14 @@ pub(crate) fn peerings(cx: &mut Ctx, spec: &Spec, sc: &Scopes) {
             for v in [r, a] {
                 let n = active.entry(v).or_default();
                 *n += 1;
-                if *n == MAX_ACTIVE_PEERINGS_PER_VPC + 1 {
+                let max = cx.quotas.active_peerings_per_vpc;
+                if *n == max + 1 {
                     let label = cx.net.vpc_path(v);
                     cx.error(
                         ErrorCode::ActiveVpcPeeringConnectionPerVpcLimitExceeded,
                         &path,
-                        format!("VPC {label} would have more than {MAX_ACTIVE_PEERINGS_PER_VPC} active peerings"),
-                        "remove peerings from this VPC (or connect through fewer, larger VPCs)",
+                        format!("VPC {label} would have more than {max} active peerings"),
+                        "remove peerings from this VPC (or connect through fewer, larger VPCs), or raise `quotas.active_peerings_per_vpc` (AWS's ceiling is 125)",
                     );
                 }
             }

@@ -1,7 +1,8 @@
 //! Subnet associations (route table, network ACL) and routes.
 //!
-//! AWS rules checked here: one destination and one target per route; destinations
-//! unique per table; no route equal to or more specific than a VPC block (only the
+//! AWS rules checked here: one destination and one target per route; static
+//! destinations unique per table (a route propagated by a virtual private gateway may
+//! share its destination; the static route wins); no route equal to or more specific than a VPC block (only the
 //! implicit `local` route covers the VPC); targets must belong to the table's VPC
 //! (NAT, internet gateway, gateway endpoint) or connect it (peering).
 
@@ -35,7 +36,10 @@ pub(crate) fn routes(cx: &mut Ctx, spec: &Spec, sc: &Scopes) {
             for (i, r) in rt.routes.iter().enumerate() {
                 let path = rpath.key("routes").index(i);
                 if let Some(route) = route(cx, sc, scope, vid, &path, i, r) {
-                    if !seen.insert(route.destination.clone()) {
+                    // Propagated routes may share a destination with any route: a
+                    // static one wins over them.
+                    let propagated = matches!(route.origin, RouteOrigin::Propagated(_));
+                    if !propagated && !seen.insert(route.destination.clone()) {
                         cx.error(
                             ErrorCode::RouteAlreadyExists,
                             &path,
@@ -144,12 +148,7 @@ fn route(
     let tenant = cx.net.vpcs[vid.index()].tenant;
     let destination = match (&r.destination, &r.destination_prefix_list) {
         (Some(c), None) => {
-            let net = parse::cidr(
-                cx,
-                &path.key("destination"),
-                c,
-                ErrorCode::InvalidParameterValue,
-            )?;
+            let net = parse::cidr(cx, &path.key("destination"), c)?;
             let vpc = &cx.net.vpcs[vid.index()];
             if let Some(block) = vpc.cidrs.iter().find(|b| b.contains(&net)) {
                 cx.error(
@@ -251,10 +250,23 @@ fn route(
     } else {
         RouteTarget::Blackhole
     };
+    if r.propagated && !matches!(&target, RouteTarget::Unmodeled(u) if u.starts_with("vgw-")) {
+        cx.error(
+            ErrorCode::InvalidParameterCombination,
+            &path.key("propagated"),
+            "only a virtual private gateway propagates routes",
+            "remove `propagated: true` (a route to a modeled target is static), or target the gateway with `unmodeled: vgw-…`",
+        );
+        return None;
+    }
     Some(Route {
         destination,
         target,
-        origin: RouteOrigin::Spec(index),
+        origin: if r.propagated {
+            RouteOrigin::Propagated(index)
+        } else {
+            RouteOrigin::Spec(index)
+        },
     })
 }
 
@@ -343,7 +355,7 @@ fn endpoint_target(
             if *destination != RouteDestination::PrefixList(*prefix_list) {
                 let pl = cx.net.prefix_list_label(*prefix_list);
                 cx.error(
-                    ErrorCode::InvalidParameterValue,
+                    ErrorCode::RouteNotSupported,
                     &path.key("gateway_endpoint"),
                     format!("a route to gateway endpoint `{e}` must have the endpoint's prefix list {pl} as destination"),
                     "use `destination_prefix_list:` with the endpoint's prefix list (or list the table in the endpoint's `route_tables`)",

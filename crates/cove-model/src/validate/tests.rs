@@ -125,7 +125,7 @@ fn bad_vpc_cidrs() {
     let v = mutate("cidr: 10.40.0.0/16", "cidr: 10.40.0.1/16");
     expect_one(
         &v,
-        InvalidVpcRange,
+        InvalidParameterValue,
         "tenants[analytics].vpcs[warehouse].cidr",
     );
     let v = mutate("cidr: 10.40.0.0/16", "cidr: 10.40.0.0/29");

@@ -83,8 +83,12 @@ pub fn probes(proto: &str, port: Option<u16>) -> Result<Vec<(u8, u16)>, InputErr
     })
 }
 
-fn resolve(an: &Analyzer<'_>, what: &'static str, text: &str) -> Result<Endpoint, InputError> {
-    an.resolve(text).map_err(|e| InputError::Endpoint {
+fn resolve(
+    what: &'static str,
+    text: &str,
+    got: Result<Endpoint, cove_model::lookup::LookupError>,
+) -> Result<Endpoint, InputError> {
+    got.map_err(|e| InputError::Endpoint {
         what,
         text: text.to_owned(),
         reason: e.to_string(),
@@ -95,8 +99,10 @@ fn resolve(an: &Analyzer<'_>, what: &'static str, text: &str) -> Result<Endpoint
 pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     let net = crate::deploy::network_arg(args.file.as_deref(), &args.target)?;
     let an = Analyzer::new(&net);
-    let src = resolve(&an, "--from", &args.from)?;
-    let dst = resolve(&an, "--to", &args.to)?;
+    // An ENI's public IP as the source is that ENI; from the internet, an address
+    // as the destination is itself (a private address is not routed there).
+    let src = resolve("--from", &args.from, an.resolve_source(&args.from))?;
+    let dst = resolve("--to", &args.to, an.resolve_destination(src, &args.to))?;
     let probes = probes(&args.proto, args.port)?;
     let mut all_ok = true;
     let mut docs = Vec::new();

@@ -34,10 +34,12 @@ pub struct Deployment {
 }
 
 impl Deployment {
-    /// A new deployment; `tag` (1–4 letters) keeps tests apart.
+    /// A new deployment; `tag` (1–4 letters) keeps tests apart, and
+    /// `COVE_TEST_PREFIX` (if set) concurrent runs.
     pub fn new(tag: &str) -> Self {
+        let base = std::env::var("COVE_TEST_PREFIX").unwrap_or_default();
         Deployment {
-            prefix: format!("{tag}{}", std::process::id() % 100_000),
+            prefix: format!("{base}{tag}{}", std::process::id() % 100_000),
             state: tempfile::tempdir().expect("state dir"),
         }
     }
