@@ -37,11 +37,12 @@ pub mod init;
 pub use crate::cgroup::Controller;
 pub use crate::cgroup::detect::{CgroupVersion, Hierarchy, V1Mount};
 pub use crate::error::SandboxError;
-pub use crate::init::config::{DEFAULT_PATH, MASK_TMPFS_MIB, MASKED_DIRS};
+pub use crate::init::config::DEFAULT_PATH;
 pub use crate::init::run::init_main;
 pub use crate::limits::{CpuPolicy, Limits};
 pub use crate::running::{Exit, Exited, LaunchPhases, LaunchReport, Running};
-pub use crate::sandbox::{EnvStdio, InitProgram, ReapReport, Sandbox, SandboxConfig, reap_stale};
+pub use crate::sandbox::{
+    EnvStdio, INIT_PROCESSES, InitProgram, ReapReport, Sandbox, SandboxConfig, reap_stale};
 pub use crate::spec::{
     DEFAULT_NOFILE, DEFAULT_PIDS_MAX, DEFAULT_TMP_MIB, EnvSpec, MAX_ID_LEN, MAX_MEMORY_MIB,
     MIN_MEMORY_MIB, NOBODY, RUNTIME_DIR, TASK_DIR, TMP_DIR,
