@@ -42,7 +42,8 @@ pub use crate::init::run::init_main;
 pub use crate::limits::{CpuPolicy, Limits};
 pub use crate::running::{Exit, Exited, LaunchPhases, LaunchReport, Running};
 pub use crate::sandbox::{
-    EnvStdio, INIT_PROCESSES, InitProgram, ReapReport, Sandbox, SandboxConfig, reap_stale};
+    EnvStdio, INIT_PROCESSES, InitProgram, ReapReport, Sandbox, SandboxConfig, reap_stale,
+};
 pub use crate::spec::{
     DEFAULT_NOFILE, DEFAULT_PIDS_MAX, DEFAULT_TMP_MIB, EnvSpec, MAX_ID_LEN, MAX_MEMORY_MIB,
     MIN_MEMORY_MIB, NOBODY, RUNTIME_DIR, TASK_DIR, TMP_DIR,

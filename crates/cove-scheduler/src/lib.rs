@@ -18,6 +18,7 @@ mod environment;
 mod error;
 pub mod http;
 mod lease;
+mod log;
 mod scheduler;
 
 pub use crate::error::{InvokeError, SchedulerError};

@@ -193,13 +193,21 @@ impl std::fmt::Display for DisplayChain<'_> {
 
 /// Writes `text` to a temporary file beside `path`, then renames it over `path`.
 pub fn write_atomically(path: &Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
     let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("creating the state directory {}", dir.display()))?;
+    crate::state::secure(dir)?;
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
     let tmp = PathBuf::from(tmp);
-    std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
+        .with_context(|| format!("writing {}", tmp.display()))?;
     std::fs::rename(&tmp, path).with_context(|| format!("replacing {}", path.display()))?;
     Ok(())
 }
@@ -312,6 +320,7 @@ impl Target {
             }
         };
         let base = self.state_dir.join(&self.prefix);
+        crate::state::secure(&base)?;
         Ok(cove_scheduler::SchedulerConfig {
             prefix: self.prefix.clone(),
             runtime_dir: run.runtime_dir.clone(),

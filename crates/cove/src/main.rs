@@ -9,6 +9,7 @@ mod commands;
 mod deploy;
 mod input;
 mod output;
+mod state;
 
 use std::process::ExitCode;
 
@@ -79,6 +80,11 @@ fn main() -> ExitCode {
         cove_sandbox::init_main();
     }
     let cli = Cli::parse();
+    // What cove writes is root's alone (state, logs, locks), whatever else sets
+    // explicit modes; commands it runs for the user (`cove exec`) keep the usual mask.
+    if !matches!(cli.command, Command::Exec(_)) {
+        nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
+    }
     let result = match cli.command {
         Command::Validate(a) => commands::validate::run(&a),
         Command::Check(a) => commands::check::run(&a),

@@ -267,7 +267,9 @@ mod tests {
             .collect();
         assert_eq!(
             tops.into_iter().collect::<Vec<_>>(),
-            ["bin", "dev", "etc", "lib", "lib64", "opt", "proc", "sbin", "tmp", "usr", "var"]
+            [
+                "bin", "dev", "etc", "lib", "lib64", "opt", "proc", "sbin", "tmp", "usr", "var"
+            ]
         );
         // Nothing of the host's state, homes, runtime state or kernel interfaces.
         for hidden in ["/var/lib", "/root", "/home", "/run", "/sys", "/var/tmp"] {
@@ -339,7 +341,11 @@ mod tests {
                 optional: true
             }));
         }
-        assert!(!ETC_FILES.iter().any(|f| f.ends_with("shadow") || f.ends_with("passwd")));
+        assert!(
+            !ETC_FILES
+                .iter()
+                .any(|f| f.ends_with("shadow") || f.ends_with("passwd"))
+        );
     }
 
     #[test]

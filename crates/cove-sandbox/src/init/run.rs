@@ -173,9 +173,7 @@ fn setup(status: &mut File) -> Result<Never, Failure> {
     // Only once the launcher has moved this process into the environment's cgroups
     // (the next stages inherit them).
     let mut go = Vec::new();
-    incoming
-        .read_until(b'\n', &mut go)
-        .map_err(io(GO_STEP))?;
+    incoming.read_until(b'\n', &mut go).map_err(io(GO_STEP))?;
     if go != GO {
         return Err(fail(GO_STEP)(
             "the launcher went away before moving the environment into its cgroups".to_owned(),
@@ -197,7 +195,9 @@ fn setup(status: &mut File) -> Result<Never, Failure> {
             return Err(Failure { step, message });
         }
         InitOutcome::Died => {
-            let st = child.wait().map_or_else(|e| e.to_string(), |s| s.to_string());
+            let st = child
+                .wait()
+                .map_or_else(|e| e.to_string(), |s| s.to_string());
             return Err(fail("start the environment's pid 1")(st));
         }
     }
@@ -221,6 +221,10 @@ fn end_like_the_runtime(lines: &mut BufReader<UnixStream>, child: &mut std::proc
         }
     };
     if let Some(sig) = signal.and_then(|s| nix::sys::signal::Signal::try_from(s).ok()) {
+        // Twice: Rust's own SIGSEGV/SIGBUS handler takes the first one (and restores
+        // the default action). A signal that stays ignored (SIGPIPE) falls through
+        // to exit status 128 + signal.
+        let _ = nix::sys::signal::kill(Pid::this(), sig);
         let _ = nix::sys::signal::kill(Pid::this(), sig);
     }
     std::process::exit(code.unwrap_or_else(|| 128 + signal.unwrap_or(0)))
@@ -284,8 +288,8 @@ fn exec(status: &mut File) -> Result<Never, Failure> {
     let argv = cstrings(&config.argv, "argv")?;
     let env = cstrings(&config.env, "environment")?;
     let programs = cstrings(&config.program, "program")?;
-    let filters = crate::init::seccomp::filters()
-        .map_err(|e| fail("build the seccomp filter")(e.0))?;
+    let filters =
+        crate::init::seccomp::filters().map_err(|e| fail("build the seccomp filter")(e.0))?;
     for f in &filters {
         seccompiler::apply_filter(f)
             .map_err(|e| fail("install the seccomp filter")(e.to_string()))?;

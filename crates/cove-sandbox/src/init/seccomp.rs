@@ -175,8 +175,13 @@ pub fn filters() -> Result<Vec<BpfProgram>, FilterError> {
     let clone_rules = CLONE_NAMESPACE_FLAGS
         .iter()
         .map(|(_, flag)| {
-            SeccompCondition::new(0, SeccompCmpArgLen::Qword, SeccompCmpOp::MaskedEq(*flag), *flag)
-                .and_then(|c| SeccompRule::new(vec![c]))
+            SeccompCondition::new(
+                0,
+                SeccompCmpArgLen::Qword,
+                SeccompCmpOp::MaskedEq(*flag),
+                *flag,
+            )
+            .and_then(|c| SeccompRule::new(vec![c]))
         })
         .collect::<Result<Vec<_>, _>>()
         .map_err(bad)?;
@@ -220,10 +225,20 @@ mod tests {
     fn the_list_has_no_duplicates_and_spares_what_runtimes_use() {
         let set: std::collections::BTreeSet<&str> = DENIED.iter().copied().collect();
         assert_eq!(set.len(), DENIED.len());
-        for needed in ["clone", "execve", "socket", "connect", "mmap", "futex", "wait4"] {
+        for needed in [
+            "clone", "execve", "socket", "connect", "mmap", "futex", "wait4",
+        ] {
             assert!(!set.contains(needed), "{needed}");
         }
-        for dangerous in ["unshare", "setns", "mount", "ptrace", "bpf", "keyctl", "kexec_load"] {
+        for dangerous in [
+            "unshare",
+            "setns",
+            "mount",
+            "ptrace",
+            "bpf",
+            "keyctl",
+            "kexec_load",
+        ] {
             assert!(set.contains(dangerous), "{dangerous}");
         }
     }

@@ -37,7 +37,7 @@ impl Deployment {
     /// A new deployment; `tag` (1–4 letters) keeps tests apart.
     pub fn new(tag: &str) -> Self {
         Deployment {
-            prefix: format!("{tag}{}", std::process::id() % 100_000),
+            prefix: format!("hi{tag}{}", std::process::id() % 100_000),
             state: tempfile::tempdir().expect("state dir"),
         }
     }
