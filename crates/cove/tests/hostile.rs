@@ -3,8 +3,9 @@
 //! function of its own (with a secret variable, code, logs and a file in its `/tmp`)
 //! runs beside the attacker in the same VPC, under `cove serve`.
 //!
-//! Python probes everything; Node.js and a `provided` shell bootstrap check the
-//! seccomp filter (`unshare -Ur`) and the PID namespace in their runtimes too.
+//! Python probes everything; Node.js, Ruby and a `provided` shell bootstrap check
+//! the seccomp filter (`unshare -Ur`), the PID namespace and the hidden host in
+//! their runtimes too (Go runs under the same filter in `runtimes.rs`).
 //!
 //! Privileged: runs as root (CI runs as root and must not skip: `CI=true`). Needs the
 //! runtime clients (`scripts/install-runtimes.sh`).
@@ -174,6 +175,15 @@ exports.handler = async () => {
   const pids = fs.readdirSync("/proc").filter((d) => /^\d+$/.test(d)).map(Number);
   return { unshare: [u.status, (u.stderr || "").trim()], pids, var: fs.existsSync("/var/lib") };
 };
+"#;
+
+const HOSTILE_RUBY: &str = r#"
+require 'open3'
+def handler(event:, context:)
+  _, err, st = Open3.capture3('unshare', '-Ur', 'true')
+  pids = Dir.children('/proc').grep(/\A\d+\z/).map(&:to_i).sort
+  { 'unshare' => [st.exitstatus, err.strip], 'pids' => pids, 'var' => File.exist?('/var/lib') }
+end
 "#;
 
 /// A `provided` bootstrap as written for Lambda's images: `#!/bin/sh` with
@@ -563,7 +573,7 @@ fn hostile_handlers_fail_where_they_must() {
 }
 
 #[test]
-fn node_and_provided_are_confined_too() {
+fn node_ruby_and_provided_are_confined_too() {
     if !cove_probe::privileged("hostile") || !runtimes_ready() {
         return;
     }
@@ -585,17 +595,22 @@ fn node_and_provided_are_confined_too() {
     );
     deploy(&d, "hsh", "provided", "handler", &sh, &args);
 
-    let (code, v) = invoke(&d, "hnode", &json!({}));
-    assert_eq!(code, 0, "{v}");
-    assert_eq!(v["unshare"][0], 1, "{v}");
-    assert!(
-        v["unshare"][1]
-            .as_str()
-            .is_some_and(|s| s.contains("Operation not permitted")),
-        "{v}"
-    );
-    assert_eq!(v["pids"], json!([1, 2]), "{v}");
-    assert_eq!(v["var"], false, "{v}");
+    let ruby = code_dir(work.path(), "ruby", &[("app.rb", HOSTILE_RUBY, 0o644)]);
+    deploy(&d, "hruby", "ruby3.1", "app.handler", &ruby, &args);
+
+    for name in ["hnode", "hruby"] {
+        let (code, v) = invoke(&d, name, &json!({}));
+        assert_eq!(code, 0, "{name}: {v}");
+        assert_eq!(v["unshare"][0], 1, "{name}: {v}");
+        assert!(
+            v["unshare"][1]
+                .as_str()
+                .is_some_and(|s| s.contains("Operation not permitted")),
+            "{name}: {v}"
+        );
+        assert_eq!(v["pids"], json!([1, 2]), "{name}: {v}");
+        assert_eq!(v["var"], false, "{name}: {v}");
+    }
 
     let (code, v) = invoke(&d, "hsh", &json!({}));
     assert_eq!(code, 0, "{v}");
