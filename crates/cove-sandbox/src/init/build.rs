@@ -91,6 +91,22 @@ fn apply(step: &RootStep) -> Result<(), Failure> {
             let at = mount_point(&inside(target), meta.is_dir()).map_err(io(&what))?;
             bind_read_only(Path::new(source), &at, &what)
         }
+        RootStep::Copy { path } => {
+            let what = format!("copy {path}");
+            let Ok(meta) = fs::metadata(path) else {
+                return Ok(());
+            };
+            let target = inside(path);
+            if meta.is_dir() {
+                make_dir(&target, 0o755).map_err(io(&what))?;
+                bind_read_only(Path::new(path), &target, &what)
+            } else if meta.is_file() {
+                fs::copy(path, &target).map_err(io(&what))?;
+                fs::set_permissions(&target, fs::Permissions::from_mode(0o644)).map_err(io(&what))
+            } else {
+                Ok(())
+            }
+        }
         RootStep::Device { path } => {
             let what = format!("mount device {path}");
             let at = inside(path);

@@ -10,8 +10,9 @@
 //! * `/bin/sh` is bash, as on Lambda's images (a read-only bind of `/usr/bin/bash`);
 //! * a minimal `/dev` ([`DEVICES`], the `/proc/self/fd` links, a private `/dev/shm`);
 //! * an `/etc` with only what runtimes need ([`ETC_FILES`]: name resolution, CA
-//!   certificates, the dynamic linker's cache, time zone) and a `passwd`/`group` that
-//!   name the environment's own user ([`SANDBOX_USER`]);
+//!   certificates, the dynamic linker's cache, time zone; files copied, directories
+//!   bound read-only) and a `passwd`/`group` that name the environment's own user
+//!   ([`SANDBOX_USER`]);
 //! * a private `/tmp` of the spec's size (ENOSPC beyond it);
 //! * `/proc` of the environment's own PID namespace (mounted by its pid 1).
 //!
@@ -38,8 +39,8 @@ pub const SHM_MIB: u64 = 64;
 /// nothing.
 pub const SYSTEM_DIRS: [&str; 5] = ["/usr", "/bin", "/sbin", "/lib", "/lib64"];
 
-/// Files and directories of the host's `/etc` the runtimes need, bound read-only when
-/// they exist: name resolution (`resolv.conf`, `hosts`, `nsswitch.conf`, `host.conf`,
+/// Files and directories of the host's `/etc` the runtimes need, copied (files) or
+/// bound read-only (directories) when they exist: name resolution (`resolv.conf`, `hosts`, `nsswitch.conf`, `host.conf`,
 /// `gai.conf`, `protocols`, `services`), CA certificates (`ssl`, `ca-certificates`,
 /// `ca-certificates.conf`), the dynamic linker (`ld.so.cache`, `ld.so.conf`,
 /// `ld.so.conf.d`), the time zone (`localtime`), Debian's `alternatives` links (some
@@ -105,6 +106,13 @@ pub enum RootStep {
         /// Skip when `source` does not exist.
         optional: bool,
     },
+    /// The host's `path` at the same path, read-only: a file (or a link to one) is
+    /// copied into the root (no mount: cheaper than a bind), a directory is bound
+    /// read-only; nothing when the host has neither.
+    Copy {
+        /// Host path, and path inside the root.
+        path: String,
+    },
     /// Bind the host's device node `path` at the same path (read-write, `nosuid`,
     /// `noexec`).
     Device {
@@ -144,6 +152,7 @@ impl RootStep {
         match self {
             RootStep::Dir { path, .. }
             | RootStep::System { path }
+            | RootStep::Copy { path }
             | RootStep::Device { path }
             | RootStep::Symlink { path, .. }
             | RootStep::File { path, .. } => path,
@@ -178,7 +187,9 @@ pub fn layout(spec: &EnvSpec) -> Vec<RootStep> {
     // may use bash-isms. The bind lands on what `/usr/bin/sh` points to.
     steps.push(bind(SH, "/usr/bin/sh", true));
     steps.push(dir("/etc", 0o755));
-    steps.extend(ETC_FILES.iter().map(|p| bind(p, p, true)));
+    steps.extend(ETC_FILES.iter().map(|p| RootStep::Copy {
+        path: (*p).to_owned(),
+    }));
     steps.push(RootStep::File {
         path: "/etc/passwd".to_owned(),
         contents: passwd(spec.uid, spec.gid),
@@ -333,13 +344,9 @@ mod tests {
             Some("sbx_user1051:x:200007:200007::/tmp:/usr/sbin/nologin")
         );
         assert!(group(5).contains("sbx_user1051:x:5:"));
-        // Host files in /etc are optional binds; the root's own /etc is a directory.
+        // Host files in /etc are copied (directories bound) when they exist.
         for f in ETC_FILES {
-            assert!(steps.contains(&RootStep::BindReadOnly {
-                source: f.into(),
-                target: f.into(),
-                optional: true
-            }));
+            assert!(steps.contains(&RootStep::Copy { path: f.into() }));
         }
         assert!(
             !ETC_FILES
