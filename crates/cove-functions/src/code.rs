@@ -3,8 +3,10 @@
 //! function deployed: later edits to the source do not change a deployed function
 //! (as with Lambda's deployment packages), and identical code is stored once.
 //!
-//! The snapshot is world-readable (environments run as an unprivileged user) and
-//! never written again; it is mounted read-only at `/var/task`.
+//! A snapshot's files are readable (environments run as an unprivileged user) and
+//! never written again; it is mounted read-only at `/var/task` of the environments
+//! that run it, which is their only way to it: the store itself is root's alone
+//! (`0700`), and environments have their own root file system.
 
 use std::fs;
 use std::io::{self, Read, Write};
@@ -83,7 +85,9 @@ pub fn snapshot(src: &Path, store: &Path) -> Result<CodeRef, CodeError> {
         move |source| CodeError::Store { path, source }
     };
     fs::create_dir_all(store).map_err(store_err(store))?;
-    fs::set_permissions(store, fs::Permissions::from_mode(0o755)).map_err(store_err(store))?;
+    // Root only: a snapshot is read by the environments that run it through their
+    // read-only bind at /var/task, never through this path.
+    fs::set_permissions(store, fs::Permissions::from_mode(0o700)).map_err(store_err(store))?;
     // A directory is hashed where it is: code already stored is not copied again
     // (every `cove apply` snapshots every function's code).
     let known = if meta.is_dir() {

@@ -242,7 +242,9 @@ impl Running {
         &self.id
     }
 
-    /// The main process's pid (the runtime; it was the init before `execve`).
+    /// The main process's pid: the init's first stage, which waits for the rest and
+    /// ends the way the runtime ends (the runtime itself runs in the environment's
+    /// own PID namespace).
     pub fn pid(&self) -> u32 {
         self.pid
     }

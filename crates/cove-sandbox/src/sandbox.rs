@@ -24,6 +24,11 @@ use crate::limits::{CpuPolicy, Limits};
 use crate::running::{KILL_DEADLINE, LaunchPhases, LaunchReport, Running};
 use crate::spec::{EnvSpec, ID_RULE, valid_name};
 
+/// Processes of the init that stay for the environment's life (its first stage,
+/// which waits for the rest, and the PID namespace's pid 1); `pids.max` is the spec's
+/// limit plus these.
+pub const INIT_PROCESSES: u64 = 2;
+
 /// How long the init may take to set an environment up before the launch fails.
 const INIT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -177,7 +182,12 @@ impl Sandbox {
     pub fn launch(&self, spec: &EnvSpec, stdio: EnvStdio) -> Result<Running, SandboxError> {
         let start = Instant::now();
         spec.validate()?;
-        let limits = Limits::new(spec.memory_mib, spec.pids_max, &self.config.cpu);
+        // The init's first two stages stay (waiting, and pid 1): they count too.
+        let limits = Limits::new(
+            spec.memory_mib,
+            spec.pids_max + INIT_PROCESSES,
+            &self.config.cpu,
+        );
         let layout = self.base.env(&spec.id, &limits);
         let config = InitConfig::plan(spec);
         self.ensure_root()?;

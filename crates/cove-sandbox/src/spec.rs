@@ -47,8 +47,9 @@ pub struct EnvSpec {
     /// Working directory inside the environment (default [`TASK_DIR`]).
     pub cwd: PathBuf,
     /// Host directory with the function's code, mounted read-only at [`TASK_DIR`].
-    /// The environment's user must be able to read it; anything mounted below it on
-    /// the host is not carried over.
+    /// The environment's user must be able to read its files (its host parents need
+    /// not be reachable: the bind is the environment's only way to it); anything
+    /// mounted below it on the host is not carried over.
     pub code_dir: PathBuf,
     /// Optional host directory with the runtime client, mounted read-only at
     /// [`RUNTIME_DIR`] (hiding the host's `/opt` from the environment).
@@ -63,8 +64,10 @@ pub struct EnvSpec {
     pub pids_max: u64,
     /// Most open files per process (`RLIMIT_NOFILE`, default [`DEFAULT_NOFILE`]).
     pub nofile: u64,
-    /// User the runtime runs as (default [`NOBODY`]); never 0. Environments that share
-    /// a uid can signal and trace each other: give each live environment its own.
+    /// User the runtime runs as (default [`NOBODY`]); never 0. Each environment has
+    /// its own PID namespace and root, so environments cannot see each other's
+    /// processes or files whatever their uids; a uid of its own per environment still
+    /// keeps the host's view (e.g. `ps` as root) apart.
     pub uid: u32,
     /// Group the runtime runs as (default [`NOBODY`]); never 0. It has no
     /// supplementary groups.

@@ -80,7 +80,7 @@ fn every_kill_method_takes_the_whole_tree() {
         let mut config = SandboxConfig::new(unique(), init());
         config.hierarchy = Some(hierarchy);
         let s = Scoped {
-            sandbox: Sandbox::new(Host::new("cvsb").expect("prefix"), config).expect(name),
+            sandbox: Sandbox::new(Host::new("hisb").expect("prefix"), config).expect(name),
         };
         let limited = !s
             .sandbox
@@ -141,7 +141,7 @@ fn without_controllers_the_launch_works_and_says_what_is_missing() {
     let mut config = SandboxConfig::new(unique(), init());
     config.hierarchy = Some(hierarchy);
     let s = Scoped {
-        sandbox: Sandbox::new(Host::new("cvsb").expect("prefix"), config).expect("sandbox"),
+        sandbox: Sandbox::new(Host::new("hisb").expect("prefix"), config).expect("sandbox"),
     };
     assert_eq!(s.sandbox.cgroup_version(), CgroupVersion::V2);
     let missing = s.sandbox.missing_controllers();

@@ -2,7 +2,7 @@
 //! cleanup and reaping after a SIGKILLed launcher.
 //!
 //! Privileged: runs as root (CI runs as root and must not skip: `CI=true`). Every
-//! test has its own namespace and cgroup root (`cvsb-<pid>-<n>`), removed on drop.
+//! test has its own namespace and cgroup root (`hisb-<pid>-<n>`), removed on drop.
 
 mod common;
 
@@ -13,7 +13,7 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 
 use common::*;
-use cove_sandbox::{Controller, EnvStdio, SandboxError, reap_stale};
+use cove_sandbox::{Controller, EnvStdio, INIT_PROCESSES, SandboxError, reap_stale};
 
 /// What the runtime sees, printed as JSON by a Python program.
 const VIEW: &str = r#"
@@ -240,7 +240,8 @@ time.sleep(600)
         "the parent plus its children fill pids.max"
     );
     assert_eq!(errno, nix::errno::Errno::EAGAIN as u64);
-    assert_eq!(procs.len() as u64, pids_max);
+    // The runtime and its children, plus the init's waiting stage and pid 1.
+    assert_eq!(procs.len() as u64, pids_max + INIT_PROCESSES);
 
     running.cleanup().expect("cleanup");
     assert!(procs.iter().all(|&p| dead(p)), "all killed");
@@ -268,10 +269,10 @@ fn kill_takes_children_and_grandchildren_and_cleanup_leaves_no_cgroup() {
         "{:?}",
         running.report()
     );
-    // sh, sleep, sh, sleep, sleep.
+    // sh, sleep, sh, sleep, sleep, and the init's two waiting stages.
     let procs = eventually("the tree is up", || {
         let p = running.processes().ok()?;
-        (p.len() == 5).then_some(p)
+        (p.len() == 7).then_some(p)
     });
     assert!(procs.contains(&(running.pid() as i32)));
     let dirs = running.cgroup_dirs().to_vec();
@@ -336,7 +337,8 @@ fn limits_are_written_for_the_memory_size() {
             );
         }
     }
-    assert_eq!(read("pids.max").as_deref(), Some("77"));
+    let pids = (77 + INIT_PROCESSES).to_string();
+    assert_eq!(read("pids.max").as_deref(), Some(pids.as_str()));
     // The share can change while the environment runs (e.g. a start-up boost).
     assert!(running.set_cpu(500).expect("set cpu"));
     let half = limits.cpu_period_us / 2;
@@ -385,7 +387,7 @@ fn a_failed_launch_says_why_and_leaves_nothing() {
     let f = Fixture::new();
     let mut missing_code = f.spec("no-code", &["true"], 64);
     missing_code.code_dir = f.dir.join("does-not-exist");
-    let missing_program = f.spec("no-program", &["no-such-program-cvsb"], 64);
+    let missing_program = f.spec("no-program", &["no-such-program-hisb"], 64);
     let mut missing_ns = f.spec("no-ns", &["true"], 64);
     missing_ns.namespace = format!("{}-gone", f.name);
     let mut bad = f.spec("bad", &["true"], 64);
@@ -399,7 +401,7 @@ fn a_failed_launch_says_why_and_leaves_nothing() {
         Err(SandboxError::Init { step, message, .. }) => {
             assert!(step.starts_with("exec"), "{step}");
             assert!(
-                message.contains("/usr/bin/no-such-program-cvsb"),
+                message.contains("/usr/bin/no-such-program-hisb"),
                 "{message}"
             );
         }
@@ -422,7 +424,11 @@ fn a_failed_launch_says_why_and_leaves_nothing() {
         f.sandbox.launch(&once, EnvStdio::null()),
         Err(SandboxError::EnvExists { .. })
     ));
-    assert_eq!(first.processes().expect("processes").len(), 1, "untouched");
+    assert_eq!(
+        first.processes().expect("processes").len() as u64,
+        1 + INIT_PROCESSES,
+        "untouched"
+    );
     assert_eq!(
         any_exists(first.cgroup_dirs()).len(),
         first.cgroup_dirs().len(),
@@ -449,7 +455,7 @@ fn reap_after_the_launcher_is_sigkilled_leaves_nothing() {
             )
         };
         let sandbox = cove_sandbox::Sandbox::new(
-            cove_host::Host::new("cvsb").expect("prefix"),
+            cove_host::Host::new("hisb").expect("prefix"),
             cove_sandbox::SandboxConfig::new(root, init()),
         )
         .expect("sandbox");
@@ -463,9 +469,10 @@ fn reap_after_the_launcher_is_sigkilled_leaves_nothing() {
             64,
         );
         let running = sandbox.launch(&spec, EnvStdio::null()).expect("launch");
+        // sh, sleep, sh, sleep and the init's two waiting stages.
         let procs = eventually("tree", || {
             let p = running.processes().ok()?;
-            (p.len() == 4).then_some(p)
+            (p.len() == 6).then_some(p)
         });
         println!("CVSB-PIDS {procs:?}");
         std::thread::sleep(TIMEOUT);
@@ -507,7 +514,7 @@ fn reap_after_the_launcher_is_sigkilled_leaves_nothing() {
         .split(", ")
         .map(|p| p.parse().expect("pid"))
         .collect();
-    assert_eq!(pids.len(), 4);
+    assert_eq!(pids.len(), 6);
     // The environment outlived its launcher.
     assert!(pids.iter().all(|&p| !dead(p)), "still running: {pids:?}");
     assert_eq!(
@@ -521,7 +528,7 @@ fn reap_after_the_launcher_is_sigkilled_leaves_nothing() {
 
     let report = reap_stale(&f.name, |_| false).expect("reap");
     assert_eq!(report.reaped, ["stale-env"]);
-    assert_eq!(report.killed, 4);
+    assert_eq!(report.killed, 6);
     assert!(pids.iter().all(|&p| dead(p)), "every process is gone");
     assert!(f.sandbox.environments().expect("list").is_empty());
     f.sandbox.remove_root().expect("root is empty");
@@ -555,7 +562,9 @@ fn reap_keeps_the_living() {
         live.try_wait().is_none(),
         "the living environment still runs"
     );
-    assert_eq!(live.processes().expect("processes"), [live.pid() as i32]);
+    let procs = live.processes().expect("processes");
+    assert_eq!(procs.len() as u64, 1 + INIT_PROCESSES);
+    assert!(procs.contains(&(live.pid() as i32)));
     stale.cleanup().expect("cleanup after reap is fine");
     live.cleanup().expect("cleanup");
 }

@@ -12,7 +12,9 @@
 //!    (Rust) runtime.
 //!
 //! `FN_COLD_N` cold starts per series (default 30), `FN_WARM_N` warm invocations per
-//! series (default 2000).
+//! series (default 2000), `FN_INIT` the init program (default `cove-env-init` beside
+//! the bench). Every cold start is also printed on standard error as `SAMPLE <series>
+//! <ns>`, which `scripts/bench-functions.sh` uses to compare two builds in one run.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -123,7 +125,9 @@ fn main() {
     bare_fn.slot_ips = vec![std::net::Ipv4Addr::LOCALHOST; bare.len()];
     fns.push(bare_fn);
 
-    let init = target_release().join("cove-env-init");
+    let init = std::env::var_os("FN_INIT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| target_release().join("cove-env-init"));
     assert!(
         init.is_file(),
         "{} missing (cargo build --release -p cove-sandbox)",
@@ -179,6 +183,8 @@ async fn cold_starts(s: &Scheduler, fns: &[FunctionConfig]) {
             let r = s.invoke(which, payload()).await.expect("invoke");
             let d = t.elapsed();
             assert!(r.cold_start && r.function_error.is_none(), "{which}: {r:?}");
+            // One line per sample, for scripts that compare runs of two builds.
+            eprintln!("SAMPLE {which} {}", d.as_nanos());
             series.entry(which).or_default().push(d);
         }
     }

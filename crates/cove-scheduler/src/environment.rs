@@ -15,6 +15,7 @@ use cove_sandbox::{EnvSpec, EnvStdio, Running};
 
 use crate::error::SchedulerError;
 use crate::lease::{LockMode, PrefixLock, SlotLease};
+use crate::log::Log;
 use crate::scheduler::{SchedulerConfig, Shared};
 
 /// Where each environment's Runtime API listens, inside its own namespace (Lambda's
@@ -44,9 +45,9 @@ pub(crate) struct Env {
     pub(crate) api: RuntimeApi,
     /// The runtime's process tree.
     pub(crate) running: Running,
-    /// The environment's log (its runtime's standard output and error, and the
-    /// platform's START/END/REPORT lines), if logs are kept.
-    pub(crate) log: Option<std::sync::Mutex<std::fs::File>>,
+    /// The environment's log (its runtime's standard output and error, through
+    /// pipes, and the platform's START/END/REPORT lines), if logs are kept.
+    pub(crate) log: Option<Log>,
     /// The memory cgroup's high-water mark file (`memory.peak` or
     /// `memory.max_usage_in_bytes`), found once at start, for `REPORT` lines.
     memory_peak: Option<std::path::PathBuf>,
@@ -127,12 +128,26 @@ pub(crate) async fn start(
         .map_err(|source| SchedulerError::Task { source })?
     };
     drop(prefix_lock);
-    let running = match running {
+    let mut running = match running {
         Ok(r) => r,
         Err(e) => {
             api.shutdown();
             return Err(e);
         }
+    };
+    let log = match (log, running.take_stdout(), running.take_stderr()) {
+        (Some((file, path)), Some(out), Some(err)) => {
+            let out = std::fs::File::from(std::os::fd::OwnedFd::from(out));
+            let err = std::fs::File::from(std::os::fd::OwnedFd::from(err));
+            match Log::start(file, out, err, running.id()) {
+                Ok(log) => Some(log),
+                Err(source) => {
+                    api.shutdown();
+                    return Err(SchedulerError::Log { path, source });
+                }
+            }
+        }
+        _ => None,
     };
     // The runtime initializes with a whole CPU, then runs with its memory's share
     // (1 CPU per 1,769 MB, as Lambda): a 128 MB function would otherwise spend most
@@ -147,7 +162,7 @@ pub(crate) async fn start(
         slot,
         api,
         running,
-        log: log.map(std::sync::Mutex::new),
+        log,
         _lease: lease,
     };
     let started = Instant::now();
@@ -264,31 +279,15 @@ fn prepare(
     spec.uid = uid;
     spec.gid = uid;
     // One log per environment, like a Lambda log stream: `<logs>/<function>/<instance>.log`.
+    // The runtime writes into pipes; cove alone holds the file.
     let (stdio, log) = match &shared.config.log_dir {
         Some(dir) => {
-            let fn_dir = dir.join(&f.name);
-            let path = fn_dir.join(format!("{instance}.log"));
-            let log_err = |source| SchedulerError::Log {
+            let path = dir.join(&f.name).join(format!("{instance}.log"));
+            let file = crate::log::open(&path).map_err(|source| SchedulerError::Log {
                 path: path.clone(),
                 source,
-            };
-            std::fs::create_dir_all(&fn_dir).map_err(log_err)?;
-            // Readable too: the scheduler reads an invocation's lines back (`Tail`).
-            let out = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .read(true)
-                .open(&path)
-                .map_err(log_err)?;
-            let err = out.try_clone().map_err(log_err)?;
-            let mine = out.try_clone().map_err(log_err)?;
-            (
-                EnvStdio {
-                    stdout: out.into(),
-                    stderr: err.into(),
-                },
-                Some(mine),
-            )
+            })?;
+            (EnvStdio::piped(), Some((file, path)))
         }
         None => (EnvStdio::null(), None),
     };
@@ -300,33 +299,19 @@ type Prepared = (
     std::net::TcpListener,
     EnvSpec,
     EnvStdio,
-    Option<std::fs::File>,
+    Option<(std::fs::File, std::path::PathBuf)>,
 );
 
 impl Env {
     /// Appends a platform line to the environment's log; returns where in the log
     /// the line starts.
     pub(crate) fn log_line(&self, line: &str) -> Option<u64> {
-        use std::io::{Seek, SeekFrom, Write};
-        let mut f = self.log.as_ref()?.lock().unwrap_or_else(|e| e.into_inner());
-        let at = f.seek(SeekFrom::End(0)).ok()?;
-        f.write_all(format!("{line}\n").as_bytes()).ok()?;
-        Some(at)
+        self.log.as_ref()?.line(line)
     }
 
     /// The last `max` bytes the log received since offset `from`.
     pub(crate) fn log_since(&self, from: u64, max: u64) -> Option<Vec<u8>> {
-        use std::io::{Read, Seek, SeekFrom};
-        let mut f = self.log.as_ref()?.lock().unwrap_or_else(|e| e.into_inner());
-        let end = f.seek(SeekFrom::End(0)).ok()?;
-        let start = from.max(end.saturating_sub(max));
-        // The handle is append-only for writes; reading needs a handle of its own.
-        let mut r = f.try_clone().ok()?;
-        drop(f);
-        r.seek(SeekFrom::Start(start)).ok()?;
-        let mut buf = Vec::new();
-        r.take(end - start).read_to_end(&mut buf).ok()?;
-        Some(buf)
+        self.log.as_ref()?.since(from, max)
     }
 
     /// The most memory the environment has used, MB (from its memory cgroup).

@@ -19,12 +19,13 @@ mod error;
 pub mod events;
 pub mod http;
 mod lease;
+mod log;
 mod scheduler;
 
 pub use crate::error::{InvokeError, SchedulerError};
 pub use crate::events::AsyncConfig;
+pub use crate::lease::{LockMode, PrefixLock};
 pub use crate::scheduler::{
     InvokeRequest, InvokeResult, MAX_ASYNC_PAYLOAD_BYTES, MAX_PAYLOAD_BYTES, Scheduler,
     SchedulerConfig,
 };
-pub use crate::lease::{LockMode, PrefixLock};

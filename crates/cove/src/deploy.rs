@@ -101,10 +101,7 @@ impl Target {
         deployed: &[cove_model::spec::DeployedFunction],
     ) -> anyhow::Result<()> {
         let text = serde_saphyr::to_string(&deployed).context("encoding deployed functions")?;
-        Ok(write_atomically(
-            &self.deployed_path(),
-            &state::with_trailer(&text),
-        )?)
+        write_atomically(&self.deployed_path(), &state::with_trailer(&text))
     }
 
     /// The code snapshots recorded by the last apply (none if the file is absent).
@@ -149,10 +146,7 @@ impl Target {
     ) -> anyhow::Result<()> {
         let json = serde_json::to_string_pretty(code).context("encoding the code registry")?;
         write_atomically(&self.registry_path(), &json)?;
-        Ok(write_atomically(
-            &self.applied_path(),
-            &state::with_trailer(spec_text),
-        )?)
+        write_atomically(&self.applied_path(), &state::with_trailer(spec_text))
     }
 
     /// Forgets the deployment: the applied spec, the code registry and the functions
@@ -233,9 +227,12 @@ impl std::fmt::Display for DisplayChain<'_> {
     }
 }
 
-/// Writes `text` atomically (see [`state::write_atomically`]).
-pub fn write_atomically(path: &Path, text: &str) -> Result<(), state::WriteError> {
-    state::write_atomically(path, text.as_bytes())
+/// Writes `text` atomically (see [`state::write_atomically`]) into a directory that
+/// is first made root's alone ([`crate::perms::secure`]).
+pub fn write_atomically(path: &Path, text: &str) -> anyhow::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    crate::perms::secure(dir)?;
+    Ok(state::write_atomically(path, text.as_bytes())?)
 }
 
 /// The kernel layout of `net` under the target's prefix.
@@ -346,6 +343,7 @@ impl Target {
             }
         };
         let base = self.state_dir.join(&self.prefix);
+        crate::perms::secure(&base)?;
         Ok(cove_scheduler::SchedulerConfig {
             prefix: self.prefix.clone(),
             runtime_dir: run.runtime_dir.clone(),

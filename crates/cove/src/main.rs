@@ -13,6 +13,7 @@ mod deploy;
 mod input;
 mod lock;
 mod output;
+mod perms;
 mod state;
 
 use std::process::ExitCode;
@@ -88,6 +89,11 @@ fn main() -> ExitCode {
         Err(e) => return usage_error(&e),
     };
     let json = cli.command.json();
+    // What cove writes is root's alone (state, logs, locks), whatever else sets
+    // explicit modes; commands it runs for the user (`cove exec`) keep the usual mask.
+    if !matches!(cli.command, Command::Exec(_)) {
+        nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
+    }
     let result = match cli.command {
         Command::Validate(a) => commands::validate::run(&a),
         Command::Check(a) => commands::check::run(&a),

@@ -13,15 +13,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::spec::{EnvSpec, RUNTIME_DIR, TASK_DIR, TMP_DIR};
+use crate::init::root::{self, RootStep};
+use crate::spec::EnvSpec;
 
 /// The `PATH` programs are looked up in when the environment has none.
 pub const DEFAULT_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
-
-/// Host directories any user may write to. Each gets an empty private tmpfs in the
-/// environment (if it exists on the host), so environments cannot leave files for
-/// one another there; `/tmp` is the environment's scratch space.
-pub const MASKED_DIRS: [&str; 3] = ["/dev/shm", "/var/tmp", "/run/lock"];
 
 /// The launcher's go-ahead, sent once the init is in the environment's cgroups.
 pub const GO: &[u8] = b"go\n";
@@ -29,41 +25,14 @@ pub const GO: &[u8] = b"go\n";
 /// The step the init reports when the go-ahead never comes.
 pub const GO_STEP: &str = "wait for the launcher";
 
-/// Size of each masking tmpfs, in MiB (charged to the environment's memory as used).
-pub const MASK_TMPFS_MIB: u64 = 64;
-
-/// One mount the init makes in the environment's mount namespace, in order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum MountStep {
-    /// Bind `source` (a host directory) read-only, `nosuid`, `nodev` at `target`
-    /// (created, as an empty directory on the host, if missing).
-    BindReadOnly {
-        /// Host directory.
-        source: String,
-        /// Path inside the environment.
-        target: String,
-    },
-    /// A fresh tmpfs of `size_bytes` with permissions `mode` at `target`, `nosuid`,
-    /// `nodev`. With `if_exists` a missing `target` is skipped instead of created.
-    Tmpfs {
-        /// Path inside the environment.
-        target: String,
-        /// Size limit in bytes.
-        size_bytes: u64,
-        /// Permission bits of its root directory.
-        mode: u32,
-        /// Skip when `target` does not exist on the host.
-        if_exists: bool,
-    },
-}
+/// The environment's host name (its own UTS namespace; the host's is not shown).
+pub const HOSTNAME: &str = "cove-env";
 
 /// Everything the init needs, decided by the launcher.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InitConfig {
-    /// Mounts, in order (read-only binds before the tmpfs mounts, so that a source
-    /// under the host's `/tmp` is still reachable when it is bound).
-    pub mounts: Vec<MountStep>,
+    /// How to build the environment's root file system, in order.
+    pub root: Vec<RootStep>,
     /// Working directory, entered after dropping privileges.
     pub cwd: String,
     /// User to run as.
@@ -84,36 +53,11 @@ pub struct InitConfig {
 impl InitConfig {
     /// The init's instructions for `spec` (which must be valid).
     pub fn plan(spec: &EnvSpec) -> InitConfig {
-        let path_str = |p: &std::path::Path| p.to_string_lossy().into_owned();
-        let mut mounts = vec![MountStep::BindReadOnly {
-            source: path_str(&spec.code_dir),
-            target: TASK_DIR.to_owned(),
-        }];
-        if let Some(dir) = &spec.runtime_dir {
-            mounts.push(MountStep::BindReadOnly {
-                source: path_str(dir),
-                target: RUNTIME_DIR.to_owned(),
-            });
-        }
-        mounts.push(MountStep::Tmpfs {
-            target: TMP_DIR.to_owned(),
-            size_bytes: spec.tmp_mib << 20,
-            mode: 0o1777,
-            if_exists: false,
-        });
-        for dir in MASKED_DIRS {
-            mounts.push(MountStep::Tmpfs {
-                target: dir.to_owned(),
-                size_bytes: MASK_TMPFS_MIB << 20,
-                mode: 0o1777,
-                if_exists: true,
-            });
-        }
         let argv0 = spec.argv.first().map(String::as_str).unwrap_or_default();
         let path = spec.env.get("PATH").map_or(DEFAULT_PATH, String::as_str);
         InitConfig {
-            mounts,
-            cwd: path_str(&spec.cwd),
+            root: root::layout(spec),
+            cwd: spec.cwd.to_string_lossy().into_owned(),
             uid: spec.uid,
             gid: spec.gid,
             nofile: spec.nofile,
@@ -165,6 +109,14 @@ pub enum InitMessage {
         step: String,
         /// What the kernel said.
         message: String,
+    },
+    /// The runtime ended (between the init's stages: the environment's pid 1 tells
+    /// the first stage, which ends the same way).
+    Exited {
+        /// Its exit code, if it exited.
+        code: Option<i32>,
+        /// The signal that ended it, if one did.
+        signal: Option<i32>,
     },
 }
 
@@ -240,66 +192,15 @@ mod tests {
     }
 
     #[test]
-    fn plan_binds_first_then_tmpfs_and_masks() {
+    fn plan_carries_the_spec() {
         let mut s = spec();
         s.runtime_dir = Some("/srv/runtimes/python".into());
         s.tmp_mib = 10;
         let c = InitConfig::plan(&s);
-        let targets: Vec<&str> = c
-            .mounts
-            .iter()
-            .map(|m| match m {
-                MountStep::BindReadOnly { target, .. } | MountStep::Tmpfs { target, .. } => {
-                    target.as_str()
-                }
-            })
-            .collect();
-        assert_eq!(
-            targets,
-            [
-                "/var/task",
-                "/opt",
-                "/tmp",
-                "/dev/shm",
-                "/var/tmp",
-                "/run/lock"
-            ]
-        );
-        assert_eq!(
-            c.mounts[0],
-            MountStep::BindReadOnly {
-                source: "/srv/code/fn-a".into(),
-                target: "/var/task".into()
-            }
-        );
-        assert_eq!(
-            c.mounts[2],
-            MountStep::Tmpfs {
-                target: "/tmp".into(),
-                size_bytes: 10 << 20,
-                mode: 0o1777,
-                if_exists: false
-            }
-        );
-        assert!(c.mounts[3..].iter().all(|m| matches!(
-            m,
-            MountStep::Tmpfs {
-                if_exists: true,
-                ..
-            }
-        )));
+        assert_eq!(c.root, root::layout(&s));
         // Variables exactly as given (sorted by name), values kept whole.
         assert_eq!(c.env, ["A=x=y", "B=2"]);
         assert_eq!((c.uid, c.gid, c.cwd.as_str()), (65534, 65534, "/var/task"));
-    }
-
-    #[test]
-    fn no_runtime_dir_no_opt_mount() {
-        let c = InitConfig::plan(&spec());
-        assert!(!c.mounts.iter().any(|m| matches!(
-            m,
-            MountStep::BindReadOnly { target, .. } if target == "/opt"
-        )));
     }
 
     #[test]

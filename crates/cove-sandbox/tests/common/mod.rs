@@ -1,5 +1,5 @@
-//! Fixtures for the privileged tests: a throwaway network namespace (`cvsb-…`), a
-//! sandbox with its own cgroup root (`cvsb-…`), a code directory, and runs with
+//! Fixtures for the privileged tests: a throwaway network namespace (`hisb-…`), a
+//! sandbox with its own cgroup root (`hisb-…`), a code directory, and runs with
 //! timeouts. Everything is removed on drop, also when a test fails.
 
 #![allow(dead_code)]
@@ -25,11 +25,11 @@ pub const PYTHON: &str = "/usr/bin/python3";
 
 pub use cove_probe::privileged;
 
-/// A name unique to this process and call: `cvsb-<pid>-<n>`.
+/// A name unique to this process and call: `hisb-<pid>-<n>`.
 pub fn unique() -> String {
     static N: AtomicUsize = AtomicUsize::new(0);
     format!(
-        "cvsb-{}-{}",
+        "hisb-{}-{}",
         std::process::id(),
         N.fetch_add(1, Ordering::SeqCst)
     )
@@ -39,9 +39,9 @@ pub fn unique() -> String {
 pub struct Netns(pub String);
 
 impl Netns {
-    /// Creates `name` (which must start with `cvsb-`).
+    /// Creates `name` (which must start with `hisb-`).
     pub fn new(name: &str) -> Netns {
-        assert!(name.starts_with("cvsb-"));
+        assert!(name.starts_with("hisb-"));
         let ok = Command::new("ip")
             .args(["netns", "add", name])
             .status()
@@ -79,7 +79,7 @@ impl Fixture {
         let name = unique();
         let ns = Netns::new(&name);
         let sandbox = Sandbox::new(
-            Host::new("cvsb").expect("prefix"),
+            Host::new("hisb").expect("prefix"),
             SandboxConfig::new(name.clone(), init()),
         )
         .expect("sandbox");
