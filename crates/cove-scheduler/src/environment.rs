@@ -139,7 +139,7 @@ pub(crate) async fn start(
         (Some((file, path)), Some(out), Some(err)) => {
             let out = std::fs::File::from(std::os::fd::OwnedFd::from(out));
             let err = std::fs::File::from(std::os::fd::OwnedFd::from(err));
-            match Log::start(file, out, err, running.id()) {
+            match Log::start(file, out, err, running.id(), crate::log::OUTPUT_LIMIT_BYTES) {
                 Ok(log) => Some(log),
                 Err(source) => {
                     api.shutdown();

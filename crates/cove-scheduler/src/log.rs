@@ -6,6 +6,10 @@
 //! what arrives; the platform's own lines (`START`, `END`, `REPORT`) first take
 //! whatever the pipes already hold, so a function's output stays before the `END` of
 //! its invocation.
+//!
+//! What one environment may write is capped ([`OUTPUT_LIMIT_BYTES`]): past it, its
+//! output is read and dropped (the writer never blocks) and one line says so, so a
+//! function that prints forever cannot fill the host's disk for every other tenant.
 
 use std::fs::{DirBuilder, File, OpenOptions};
 use std::io::{self, Read as _, Seek as _, SeekFrom, Write as _};
@@ -30,10 +34,18 @@ pub(crate) fn open(path: &Path) -> io::Result<File> {
         .open(path)
 }
 
+/// The most a single environment's standard output and error may add to its log
+/// (the platform's own lines are not counted).
+pub(crate) const OUTPUT_LIMIT_BYTES: u64 = 64 * 1024 * 1024;
+
 struct State {
     file: File,
     /// Standard output and error (non-blocking); `None` once at end of file.
     pipes: [Option<File>; 2],
+    /// Output bytes still allowed into the file.
+    room: u64,
+    /// Whether the line saying the limit was reached is written.
+    capped: bool,
 }
 
 impl State {
@@ -49,7 +61,15 @@ impl State {
                         break;
                     }
                     Ok(n) => {
-                        let _ = self.file.write_all(&buf[..n]);
+                        let keep = usize::try_from(self.room).map_or(n, |room| n.min(room));
+                        let _ = self.file.write_all(&buf[..keep]);
+                        self.room -= keep as u64;
+                        if keep < n && !self.capped {
+                            self.capped = true;
+                            let _ = self.file.write_all(
+                                b"\n[cove] this environment's output reached the log limit; the rest of it is dropped\n",
+                            );
+                        }
                     }
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
@@ -78,7 +98,15 @@ impl std::fmt::Debug for Log {
 impl Log {
     /// Starts copying `stdout` and `stderr` into `file` (opened with [`open`]) until
     /// both are at end of file (every process of the environment is gone).
-    pub(crate) fn start(file: File, stdout: File, stderr: File, name: &str) -> io::Result<Log> {
+    /// At most `limit` bytes of output are kept ([`OUTPUT_LIMIT_BYTES`] for an
+    /// environment).
+    pub(crate) fn start(
+        file: File,
+        stdout: File,
+        stderr: File,
+        name: &str,
+        limit: u64,
+    ) -> io::Result<Log> {
         let watch = [stdout.try_clone()?, stderr.try_clone()?];
         for p in [&stdout, &stderr] {
             fcntl(p.as_fd(), FcntlArg::F_SETFL(OFlag::O_NONBLOCK)).map_err(io::Error::from)?;
@@ -87,6 +115,8 @@ impl Log {
             state: Arc::new(Mutex::new(State {
                 file,
                 pipes: [Some(stdout), Some(stderr)],
+                room: limit,
+                capped: false,
             })),
         };
         let pump = log.clone();
@@ -163,7 +193,7 @@ mod tests {
         let path = dir.join("f").join("e.log");
         let file = open(&path).expect("open");
         let ((out_r, mut out_w), (err_r, mut err_w)) = (pipe(), pipe());
-        let log = Log::start(file, out_r, err_r, "t").expect("start");
+        let log = Log::start(file, out_r, err_r, "t", OUTPUT_LIMIT_BYTES).expect("start");
         let from = log.line("START").expect("start line");
         out_w.write_all(b"printed\n").expect("write");
         err_w.write_all(b"warned\n").expect("write");
@@ -181,6 +211,32 @@ mod tests {
         assert_eq!(meta.permissions().mode() & 0o777, 0o600);
         let dmeta = std::fs::metadata(path.parent().expect("dir")).expect("meta");
         assert_eq!(dmeta.permissions().mode() & 0o777, 0o700);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn output_past_the_limit_is_dropped_and_said_so_once() {
+        let dir = std::env::temp_dir().join(format!("hi-logcap-{}", std::process::id()));
+        let path = dir.join("e.log");
+        let file = open(&path).expect("open");
+        let ((out_r, mut out_w), (err_r, mut err_w)) = (pipe(), pipe());
+        let log = Log::start(file, out_r, err_r, "t", 1000).expect("start");
+        log.line("START");
+        // Far more than the limit, and more than a pipe holds: the writer must not
+        // block, and the file must not grow past the limit.
+        let big = vec![b'x'; 1 << 20];
+        out_w.write_all(&big).expect("big write");
+        err_w.write_all(&big).expect("big write");
+        drop((out_w, err_w));
+        log.line("END");
+        let text = String::from_utf8(std::fs::read(&path).expect("read")).expect("utf8");
+        let xs = text.bytes().filter(|&b| b == b'x').count();
+        assert_eq!(xs, 1000, "{} bytes in the log", text.len());
+        assert_eq!(text.matches("reached the log limit").count(), 1, "{text}");
+        assert!(
+            text.starts_with("START\n") && text.ends_with("END\n"),
+            "{text}"
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
