@@ -6,7 +6,9 @@
 #
 # With FN_BASELINE=<commit> it instead compares the cold start (VPC slot) of this
 # tree with that commit's, in one run: the baseline is built in a temporary git
-# worktree (same target directory, its init kept apart) and rounds of both benches
+# worktree with a target directory of its own (cargo hashes a workspace member by
+# its path relative to the workspace, so two checkouts sharing one target directory
+# would mix their crates) and rounds of both benches
 # alternate, FN_COLD_N cold starts each per round, FN_ROUNDS rounds (issue 9: the
 # isolated environment against 31e04fe, before it):
 #   FN_BASELINE=31e04fe FN_ROUNDS=6 FN_COLD_N=5 bash scripts/bench-functions.sh
@@ -32,14 +34,15 @@ git worktree add --detach "$base" "$FN_BASELINE" >/dev/null
 sed -i -e 's|^\( *\)series.entry(which).or_default().push(d);|\1eprintln!("SAMPLE {which} {}", d.as_nanos());\n&|' \
   -e 's|let init = target_release().join("cove-env-init");|let init = std::env::var_os("FN_INIT").map(PathBuf::from).unwrap_or_else(\|\| target_release().join("cove-env-init"));|' \
   "$base/crates/cove-scheduler/benches/functions.rs"
-(cd "$base" && build)
-cp "$CARGO_TARGET_DIR/release/cove-env-init" "$base/cove-env-init"
+base_target="$CARGO_TARGET_DIR/bench-baseline"
+(cd "$base" && CARGO_TARGET_DIR="$base_target" build)
+cp "$base_target/release/cove-env-init" "$base/cove-env-init"
 build
 for round in $(seq "${FN_ROUNDS:-6}"); do
   for which in after before; do
-    dir=.; init="$CARGO_TARGET_DIR/release/cove-env-init"
-    if [ "$which" = before ]; then dir="$base"; init="$base/cove-env-init"; fi
-    (cd "$dir" && FN_INIT="$init" FN_WARM_N=1 FN_COLD_N="${FN_COLD_N:-5}" \
+    dir=.; init="$CARGO_TARGET_DIR/release/cove-env-init"; target="$CARGO_TARGET_DIR"
+    if [ "$which" = before ]; then dir="$base"; init="$base/cove-env-init"; target="$base_target"; fi
+    (cd "$dir" && CARGO_TARGET_DIR="$target" FN_INIT="$init" FN_WARM_N=1 FN_COLD_N="${FN_COLD_N:-5}" \
       cargo bench -q -p cove-scheduler --bench functions 2>&1 >/dev/null) |
       sed -n "s/^SAMPLE vpc /$which /p" >> "$samples"
   done
