@@ -12,6 +12,7 @@ pub mod desired;
 pub mod diff;
 pub mod names;
 pub mod nft;
+pub mod nftsets;
 pub mod plan;
 pub mod routing;
 pub mod sgsets;
@@ -21,7 +22,7 @@ pub mod zones;
 
 pub use desired::{PlanError, desired};
 pub use diff::diff;
-pub use nft::{ElemType, SetSchema, set_schema};
+pub use nftsets::{ElemType, SetDecl, SetKind, SetSchema, set_schema};
 pub use plan::{NftWhy, Op, Plan};
 pub use state::{
     Address, DevName, ForeignTable, HostState, LOCAL_RULE_LAST, LinkSettings, NftTable, NsState,
