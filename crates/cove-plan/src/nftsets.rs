@@ -146,6 +146,26 @@ pub struct SetSchema {
     pub interval: bool,
 }
 
+impl SetSchema {
+    /// The key's length on the wire, as the kernel records it for the set
+    /// (`NFTA_SET_KEY_LEN`): one field's width, or a concatenation's fields each
+    /// padded to a multiple of 4 bytes.
+    pub fn key_len(&self) -> usize {
+        match self.key.as_slice() {
+            [one] => one.width(),
+            fields => fields.iter().map(|t| t.width().next_multiple_of(4)).sum(),
+        }
+    }
+
+    /// A map value's length on the wire (`NFTA_SET_DATA_LEN`); `None` for a set,
+    /// and for a verdict map (the kernel records its own size for verdicts).
+    pub fn data_len(&self) -> Option<usize> {
+        self.data
+            .filter(|t| *t != ElemType::Verdict)
+            .map(ElemType::width)
+    }
+}
+
 /// Every kind of set or map cove declares. The per-link ones have one fixed name
 /// each; the others are a family of sets named after a security group or chain
 /// (see [`SetKind::name`]).

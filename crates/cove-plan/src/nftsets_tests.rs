@@ -182,3 +182,21 @@ fn security_group_rule_sets_are_interval_sets() {
     }
     assert!(!set_schema("members_0123abcd").expect("schema").interval);
 }
+
+#[test]
+fn key_and_value_lengths_as_the_kernel_records_them() {
+    let len = |k: SetKind| {
+        let s = k.schema();
+        (s.key_len(), s.data_len())
+    };
+    assert_eq!(len(SetKind::SrcLinks), (16, None));
+    assert_eq!(len(SetKind::LinkMac), (24, None));
+    assert_eq!(len(SetKind::LinkSubnet), (16, Some(4)));
+    assert_eq!(len(SetKind::LinkZone), (16, Some(2)));
+    assert_eq!(len(SetKind::PeerZone), (8, Some(2)));
+    assert_eq!(len(SetKind::PublicToPrivate), (20, Some(4)));
+    assert_eq!(len(SetKind::Members), (4, None));
+    assert_eq!(len(SetKind::SgExact), (12, None));
+    assert_eq!(len(SetKind::SgL4), (12, None));
+    assert_eq!(len(SetKind::SgAll), (4, None));
+}
