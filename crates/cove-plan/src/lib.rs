@@ -5,6 +5,8 @@
 //!   realizes it (topology, addresses, routes, policy rules, nftables rulesets).
 //! * [`diff`]: observed [`HostState`] + desired [`HostState`] → [`Plan`].
 //! * [`plan`]: the typed operations the executor (`cove-host`) carries out.
+//! * [`nftsets`]: the one typed description of cove's nftables sets and maps, from
+//!   which [`nft`]'s declarations and the executor's element encodings derive.
 //!
 //! No I/O, no threads, no async.
 
