@@ -200,3 +200,28 @@ fn key_and_value_lengths_as_the_kernel_records_them() {
     assert_eq!(len(SetKind::SgL4), (12, None));
     assert_eq!(len(SetKind::SgAll), (4, None));
 }
+
+/// Rules name only declared sets (`@name`), and every declared set is used by a
+/// rule.
+#[test]
+fn rules_reference_exactly_the_declared_sets() {
+    let t = example_router_table();
+    let decls = declared(&t.text);
+    let mut used = std::collections::BTreeSet::new();
+    for line in t.text.lines() {
+        for part in line.split('@').skip(1) {
+            let name: String = part
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            assert!(decls.contains_key(&name), "{line}: @{name} is not declared");
+            used.insert(name);
+        }
+    }
+    for name in decls.keys() {
+        assert!(
+            used.contains(name),
+            "{name} is declared but no rule uses it"
+        );
+    }
+}
