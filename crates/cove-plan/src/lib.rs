@@ -5,6 +5,8 @@
 //!   realizes it (topology, addresses, routes, policy rules, nftables rulesets).
 //! * [`diff`]: observed [`HostState`] + desired [`HostState`] → [`Plan`].
 //! * [`plan`]: the typed operations the executor (`cove-host`) carries out.
+//! * [`nftsets`]: the one typed description of cove's nftables sets and maps, from
+//!   which [`nft`]'s declarations and the executor's element encodings derive.
 //!
 //! No I/O, no threads, no async.
 
@@ -12,6 +14,7 @@ pub mod desired;
 pub mod diff;
 pub mod names;
 pub mod nft;
+pub mod nftsets;
 pub mod plan;
 pub mod routing;
 pub mod sgsets;
@@ -21,7 +24,7 @@ pub mod zones;
 
 pub use desired::{PlanError, desired};
 pub use diff::diff;
-pub use nft::{ElemType, SetSchema, set_schema};
+pub use nftsets::{ElemType, SetDecl, SetKind, SetSchema, set_schema};
 pub use plan::{NftWhy, Op, Plan};
 pub use state::{
     Address, DevName, ForeignTable, HostState, LOCAL_RULE_LAST, LinkSettings, NftTable, NsState,

@@ -44,6 +44,8 @@ use cove_model::{
 use sha2::{Digest, Sha256};
 
 use crate::names::Names;
+pub use crate::nftsets::{ElemType, SetSchema, set_schema};
+use crate::nftsets::{SetDecl, SetKind, declarations};
 use crate::routing;
 use crate::state::NftTable;
 use crate::zones::Zones;
@@ -79,6 +81,11 @@ type Elements = BTreeMap<String, BTreeSet<String>>;
 
 fn add(elements: &mut Elements, set: &str, element: String) {
     elements.entry(set.to_owned()).or_default().insert(element);
+}
+
+/// [`add`] to a per-link set (see [`SetKind::LINK_SETS`]).
+fn put(elements: &mut Elements, kind: SetKind, element: String) {
+    add(elements, &kind.name(""), element);
 }
 
 /// The NAT gateway's table: forward only TCP, UDP and ICMP (AWS's NAT gateway drops
@@ -188,20 +195,12 @@ fn sg_chain(
     pass: &str,
 ) {
     let sets = crate::sgsets::sg_sets(net, rules);
-    let _ = writeln!(
-        out,
-        "\tset {name}_x {{ type ipv4_addr . inet_proto . inet_service; }}\n\
-         \tset {name}_l4 {{ type ipv4_addr . inet_proto . inet_service; flags interval; }}\n\
-         \tset {name}_all {{ type ipv4_addr; flags interval; }}"
-    );
-    for e in sets.exact {
-        add(el, &format!("{name}_x"), e);
-    }
-    for e in sets.l4 {
-        add(el, &format!("{name}_l4"), e);
-    }
-    for e in sets.all {
-        add(el, &format!("{name}_all"), e);
+    let [x, l4, all] = SetKind::SG_RULE_SETS.map(|k| SetDecl::new(k, name));
+    out.push_str(&declarations([&x, &l4, &all]));
+    for (decl, elems) in [(&x, sets.exact), (&l4, sets.l4), (&all, sets.all)] {
+        for e in elems {
+            add(el, &decl.name, e);
+        }
     }
     let _ = writeln!(out, "\tchain {name} {{");
     let _ = writeln!(
@@ -229,26 +228,11 @@ pub fn router_table(
     let mut out = String::new();
     let mut el = Elements::new();
     // Per-link data.
-    let decls = [
-        "set src_links { type ifname; }",
-        "set eni_src { type ifname . ipv4_addr; }",
-        "set mac_links { type ifname; }",
-        "set link_mac { type ifname . ether_addr; }",
-        "map link_subnet { type ifname : mark; }",
-        "map link_table { type ifname : mark; }",
-        "set link_subnet_pair { type ifname . mark; }",
-        "map link_sgc { type ifname : mark; }",
-        "map link_zone { typeof iifname : ct zone; }",
-        "map peer_zone { typeof meta mark . ip daddr : ct zone; }",
-        "set igw_links { type ifname; }",
-        "set igw_sources { type ifname . ipv4_addr; }",
-        "set gwe_links { type ifname; }",
-        "map public_to_private { type ifname . ipv4_addr : ipv4_addr; }",
-        "map private_to_public { type ifname . ipv4_addr : ipv4_addr; }",
-    ];
-    for d in decls {
-        let _ = writeln!(out, "\t{d}");
-    }
+    let link_sets: Vec<SetDecl> = SetKind::LINK_SETS
+        .iter()
+        .map(|k| SetDecl::new(*k, ""))
+        .collect();
+    out.push_str(&declarations(&link_sets));
     // Security-group combinations and the groups they reference.
     let mut combos: BTreeMap<String, Vec<SgId>> = BTreeMap::new();
     for eni in &net.enis {
@@ -270,13 +254,10 @@ pub fn router_table(
         }
     }
     for (key, g) in &referenced {
-        let _ = writeln!(out, "\tset members_{key} {{ type ipv4_addr; }}");
+        let members = SetDecl::new(SetKind::Members, key);
+        out.push_str(&declarations([&members]));
         for eni in net.enis.iter().filter(|e| e.security_groups.contains(g)) {
-            add(
-                &mut el,
-                &format!("members_{key}"),
-                eni.private_ip.to_string(),
-            );
+            add(&mut el, &members.name, eni.private_ip.to_string());
         }
     }
     // Chains that maps jump to must exist before the maps: ACL and SG chains first.
@@ -342,34 +323,42 @@ pub fn router_table(
         let mac = crate::desired::eni_mac_text(net, e);
         let subnet = eni.subnet.index();
         let nat = matches!(eni.owner, EniOwner::NatGateway(_));
-        add(&mut el, "mac_links", link.clone());
-        add(&mut el, "link_mac", format!("{link} . {mac}"));
+        put(&mut el, SetKind::MacLinks, link.clone());
+        put(&mut el, SetKind::LinkMac, format!("{link} . {mac}"));
         // A NAT gateway forwards replies with other sources (source/destination check
         // disabled, as on AWS); every other ENI sends only from its own IP.
         if !nat {
-            add(&mut el, "src_links", link.clone());
-            add(&mut el, "eni_src", format!("{link} . {}", eni.private_ip));
+            put(&mut el, SetKind::SrcLinks, link.clone());
+            put(
+                &mut el,
+                SetKind::EniSrc,
+                format!("{link} . {}", eni.private_ip),
+            );
         }
-        add(&mut el, "link_subnet", format!("{link} : {}", subnet + 1));
-        add(
+        put(
             &mut el,
-            "link_table",
+            SetKind::LinkSubnet,
+            format!("{link} : {}", subnet + 1),
+        );
+        put(
+            &mut el,
+            SetKind::LinkTable,
             format!("{link} : {}", routing::eni_route_table_mark(net, e)),
         );
-        add(
+        put(
             &mut el,
-            "link_subnet_pair",
+            SetKind::LinkSubnetPair,
             format!("{link} . {}", subnet + 1),
         );
-        add(
+        put(
             &mut el,
-            "link_zone",
+            SetKind::LinkZone,
             format!("{link} : {}", zones.vpc(eni.vpc)),
         );
         if !eni.security_groups.is_empty() {
             let key = combo_key(net, &eni.security_groups);
             if let Some(id) = combo_ids.get(key.as_str()) {
-                add(&mut el, "link_sgc", format!("{link} : {id}"));
+                put(&mut el, SetKind::LinkSgc, format!("{link} : {id}"));
             }
         }
     }
@@ -377,7 +366,7 @@ pub fn router_table(
     for (mark, h) in peer_hosts {
         let ip = net.enis[h.eni.index()].private_ip;
         let z = zones.peering(h.peering);
-        add(&mut el, "peer_zone", format!("{mark} . {ip} : {z}"));
+        put(&mut el, SetKind::PeerZone, format!("{mark} . {ip} : {z}"));
     }
     let mut has_igw = false;
     let mut has_endpoint_link = false;
@@ -387,13 +376,13 @@ pub fn router_table(
         if vpc.internet_gateway.is_some() {
             has_igw = true;
             let link = format!("\"{}\"", names.igw_router_link(v));
-            add(&mut el, "igw_links", link.clone());
-            add(
+            put(&mut el, SetKind::IgwLinks, link.clone());
+            put(
                 &mut el,
-                "link_table",
+                SetKind::LinkTable,
                 format!("{link} : {}", routing::vpc_mark(v)),
             );
-            add(&mut el, "link_zone", format!("{link} : {zone}"));
+            put(&mut el, SetKind::LinkZone, format!("{link} : {zone}"));
             let mut public: BTreeMap<Ipv4Addr, Ipv4Addr> = BTreeMap::new();
             for e in &vpc.enis {
                 let eni = &net.enis[e.index()];
@@ -408,12 +397,20 @@ pub fn router_table(
             }
             let mut by_private: BTreeMap<Ipv4Addr, Ipv4Addr> = BTreeMap::new();
             for (p, i) in &public {
-                add(&mut el, "public_to_private", format!("{link} . {p} : {i}"));
+                put(
+                    &mut el,
+                    SetKind::PublicToPrivate,
+                    format!("{link} . {p} : {i}"),
+                );
                 by_private.entry(*i).or_insert(*p);
             }
             for (i, p) in &by_private {
-                add(&mut el, "private_to_public", format!("{link} . {i} : {p}"));
-                add(&mut el, "igw_sources", format!("{link} . {i}"));
+                put(
+                    &mut el,
+                    SetKind::PrivateToPublic,
+                    format!("{link} . {i} : {p}"),
+                );
+                put(&mut el, SetKind::IgwSources, format!("{link} . {i}"));
             }
         }
         let gateway_endpoint = vpc.endpoints.iter().any(|e| {
@@ -425,13 +422,13 @@ pub fn router_table(
         if gateway_endpoint {
             has_endpoint_link = true;
             let link = format!("\"{}\"", names.endpoint_router_link(v));
-            add(&mut el, "gwe_links", link.clone());
-            add(
+            put(&mut el, SetKind::GweLinks, link.clone());
+            put(
                 &mut el,
-                "link_table",
+                SetKind::LinkTable,
                 format!("{link} : {}", routing::vpc_mark(v)),
             );
-            add(&mut el, "link_zone", format!("{link} : {zone}"));
+            put(&mut el, SetKind::LinkZone, format!("{link} : {zone}"));
         }
     }
     // Before defragmentation (-400) and conntrack: anti-spoofing of every fragment
@@ -556,162 +553,12 @@ fn dispatch<T: std::fmt::Display>(
     let _ = writeln!(out, "\t\tmeta mark vmap {{ {} }}", entries.join(", "));
 }
 
-/// The type of one part of a set element (a key field or a map value).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ElemType {
-    /// An interface name (`"e1a2b3c4d"`, quoted in nft syntax; 16 bytes on the wire).
-    Ifname,
-    /// An IPv4 address (`10.0.0.5`).
-    Ipv4,
-    /// An Ethernet address (`02:aa:bb:cc:dd:01`).
-    Mac,
-    /// A packet mark (`3`, host byte order on the wire).
-    Mark,
-    /// A verdict (`jump CHAIN`).
-    Verdict,
-    /// An IPv4 interval in an interval set: a bare address (`10.0.0.5`), a prefix
-    /// (`10.0.0.0/16`) or a range (`10.0.0.0-10.0.0.9`), as `nft` prints them.
-    Ipv4Interval,
-    /// A layer-4 protocol (`inet_proto`: `tcp` or `udp`; 1 byte on the wire).
-    InetProto,
-    /// A port interval in an interval set (`inet_service`: `5432` or `1000-2000`;
-    /// 2 bytes in network order on the wire).
-    InetServiceInterval,
-    /// One port (`inet_service`: `5432`; 2 bytes in network order on the wire).
-    InetService,
-    /// A conntrack zone (`ct zone`: `300`; 2 bytes in host order on the wire).
-    CtZone,
-}
-
-/// The shape of one of cove's sets or maps: key fields (concatenated with ` . `) and,
-/// for a map, the value type (after ` : `).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SetSchema {
-    /// Key fields, in order.
-    pub key: Vec<ElemType>,
-    /// Map value type; `None` for a set.
-    pub data: Option<ElemType>,
-    /// The set is declared with `flags interval`: an element is a range of keys
-    /// (one field: start and end elements; concatenated: start and end keys).
-    pub interval: bool,
-}
-
-/// Whether `name` is `sgc_<8 hex digits>_<in|out>_<suffix>` (a security-group
-/// chain's rule set, see `sg_chain`).
-fn is_sg_set(name: &str, suffix: &str) -> bool {
-    let Some(rest) = name.strip_prefix("sgc_") else {
-        return false;
-    };
-    let Some((hash, rest)) = rest.split_at_checked(8) else {
-        return false;
-    };
-    hash.bytes().all(|b| b.is_ascii_hexdigit())
-        && matches!(rest.strip_suffix(suffix), Some("_in_" | "_out_"))
-}
-
-/// The schema of the per-ENI sets and maps of a router table (the ones an attach
-/// changes) and of the security-group rule sets (`sgc_…_l4`, `sgc_…_all`, the ones
-/// a rule change changes), by name; `None` for other sets.
-pub fn set_schema(name: &str) -> Option<SetSchema> {
-    use ElemType::*;
-    if is_sg_set(name, "l4") {
-        return Some(SetSchema {
-            key: vec![Ipv4Interval, InetProto, InetServiceInterval],
-            data: None,
-            interval: true,
-        });
-    }
-    if is_sg_set(name, "x") {
-        return Some(SetSchema {
-            key: vec![Ipv4, InetProto, InetService],
-            data: None,
-            interval: false,
-        });
-    }
-    if is_sg_set(name, "all") {
-        return Some(SetSchema {
-            key: vec![Ipv4Interval],
-            data: None,
-            interval: true,
-        });
-    }
-    let (key, data): (Vec<ElemType>, Option<ElemType>) = match name {
-        "src_links" | "mac_links" => (vec![Ifname], None),
-        "eni_src" => (vec![Ifname, Ipv4], None),
-        "link_mac" => (vec![Ifname, Mac], None),
-        "link_subnet" | "link_table" | "link_sgc" => (vec![Ifname], Some(Mark)),
-        "link_subnet_pair" => (vec![Ifname, Mark], None),
-        "link_zone" => (vec![Ifname], Some(CtZone)),
-        "peer_zone" => (vec![Mark, Ipv4], Some(CtZone)),
-        "igw_links" | "gwe_links" => (vec![Ifname], None),
-        "igw_sources" => (vec![Ifname, Ipv4], None),
-        "public_to_private" | "private_to_public" => (vec![Ifname, Ipv4], Some(Ipv4)),
-        n if n.starts_with("members_") => (vec![Ipv4], None),
-        _ => return None,
-    };
-    Some(SetSchema {
-        key,
-        data,
-        interval: false,
-    })
-}
-
 #[cfg(test)]
-mod schema_tests {
+mod tests {
     use super::*;
 
     #[test]
     fn the_forward_token_is_the_guards_mark() {
         assert_eq!(PASSED, format!("meta mark set {PASSED_MARK:#x} accept"));
-    }
-
-    /// Every per-ENI set the router table declares has a schema, and the schema's
-    /// arity matches the elements the planner writes.
-    #[test]
-    fn router_sets_have_schemas_matching_their_elements() {
-        let net = crate::example_network();
-        let state = crate::desired::desired(&net, "cove").expect("layout");
-        let router = Names::new(&net, "cove").router_ns();
-        {
-            let t = state.namespaces[&router].nft.clone().expect("router table");
-            for (set, elems) in &t.elements {
-                let schema = set_schema(set).unwrap_or_else(|| panic!("no schema for {set}"));
-                // Security-group rule sets are interval sets; the others are not.
-                assert_eq!(schema.interval, set.starts_with("sgc_"), "{set}");
-                for e in elems {
-                    let (key, data) = match e.split_once(" : ") {
-                        Some((k, d)) => (k, Some(d)),
-                        None => (e.as_str(), None),
-                    };
-                    assert_eq!(key.split(" . ").count(), schema.key.len(), "{set}: {e}");
-                    assert_eq!(data.is_some(), schema.data.is_some(), "{set}: {e}");
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn security_group_rule_sets_are_interval_sets() {
-        use ElemType::*;
-        for dir in ["in", "out"] {
-            let l4 = set_schema(&format!("sgc_0123abcd_{dir}_l4")).expect("l4 schema");
-            assert_eq!(l4.key, vec![Ipv4Interval, InetProto, InetServiceInterval]);
-            assert_eq!((l4.data, l4.interval), (None, true));
-            let all = set_schema(&format!("sgc_0123ABcd_{dir}_all")).expect("all schema");
-            assert_eq!(all.key, vec![Ipv4Interval]);
-            assert_eq!((all.data, all.interval), (None, true));
-        }
-        for name in [
-            "sgc_0123abc_in_l4",
-            "sgc_0123abcg_in_l4",
-            "sgc_0123abcd_up_l4",
-            "sgc_0123abcd_in",
-            "sgc_0123abcd_in_l4x",
-            "sgc_0123abcd__l4",
-            "sgc_",
-        ] {
-            assert!(set_schema(name).is_none(), "{name}");
-        }
-        assert!(!set_schema("members_0123abcd").expect("schema").interval);
     }
 }

@@ -21,18 +21,6 @@ use super::wire::{
     NFTA_VERDICT_CODE,
 };
 
-/// The width of one field on the wire (unpadded).
-fn width(ty: ElemType) -> usize {
-    match ty {
-        ElemType::Ifname => 16,
-        ElemType::Ipv4 | ElemType::Ipv4Interval | ElemType::Mark => 4,
-        ElemType::Mac => 6,
-        ElemType::InetProto => 1,
-        ElemType::InetService | ElemType::InetServiceInterval | ElemType::CtZone => 2,
-        ElemType::Verdict => 0,
-    }
-}
-
 fn ipv4(b: &[u8]) -> Option<u32> {
     Some(u32::from_be_bytes(b.get(..4)?.try_into().ok()?))
 }
@@ -97,7 +85,7 @@ fn key(schema: &SetSchema, lo: &[u8], hi: &[u8]) -> Option<String> {
     let mut at = 0;
     let mut parts = Vec::with_capacity(schema.key.len());
     for ty in &schema.key {
-        let w = width(*ty);
+        let w = ty.width();
         parts.push(field(*ty, lo.get(at..at + w)?, hi.get(at..at + w)?)?);
         at += if concat { super::wire::align(w) } else { w };
     }

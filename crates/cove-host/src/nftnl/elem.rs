@@ -399,6 +399,36 @@ mod tests {
         b
     }
 
+    /// Every field's encoding is as wide as cove-plan's description says (the
+    /// decoder reads fields at those widths), in the byte order it says.
+    #[test]
+    fn every_type_encodes_to_its_described_width() {
+        let samples = [
+            (ElemType::Ifname, "\"e1\""),
+            (ElemType::Ipv4, "10.0.0.1"),
+            (ElemType::Mac, "02:aa:bb:cc:dd:01"),
+            (ElemType::Mark, "258"),
+            (ElemType::Ipv4Interval, "10.0.0.1"),
+            (ElemType::InetProto, "tcp"),
+            (ElemType::InetServiceInterval, "258"),
+            (ElemType::InetService, "258"),
+            (ElemType::CtZone, "258"),
+        ];
+        for (ty, text) in samples {
+            let v = value(ty, text).expect("value");
+            assert_eq!(v.len(), ty.width(), "{ty:?}");
+            if text == "258" {
+                let want = if ty.host_order() {
+                    258u16.to_ne_bytes()
+                } else {
+                    258u16.to_be_bytes()
+                };
+                assert_eq!(v[..2], want[..], "{ty:?}");
+            }
+        }
+        assert_eq!(ElemType::Verdict.width(), 0);
+    }
+
     #[test]
     fn single_fields() {
         assert_eq!(key("src_links", "\"e1a2b3c4d\""), ifname("e1a2b3c4d"));

@@ -14,20 +14,17 @@ use cove_plan::{NftTable, Op, Plan};
 use super::Elements;
 use crate::{Host, netns, nft};
 
-const DECLS: &str = "\
-    \tset src_links { type ifname; }\n\
-    \tset eni_src { type ifname . ipv4_addr; }\n\
-    \tset mac_links { type ifname; }\n\
-    \tset link_mac { type ifname . ether_addr; }\n\
-    \tmap link_subnet { type ifname : mark; }\n\
-    \tset link_subnet_pair { type ifname . mark; }\n\
-    \tset igw_sources { type ifname . ipv4_addr; }\n\
-    \tmap public_to_private { type ifname . ipv4_addr : ipv4_addr; }\n\
-    \tmap private_to_public { type ifname . ipv4_addr : ipv4_addr; }\n\
-    \tset members_ab12cd34 { type ipv4_addr; }\n\
-    \tmap link_sgc { type ifname : mark; }\n\
-        \tmap link_zone { typeof iifname : ct zone; }\n\
-        \tmap peer_zone { typeof meta mark . ip daddr : ct zone; }\n";
+/// The router's per-link sets and maps and one member set, declared as
+/// cove-plan's description writes them.
+fn decls() -> String {
+    use cove_plan::nftsets::{SetDecl, SetKind, declarations};
+    let mut d: Vec<SetDecl> = SetKind::LINK_SETS
+        .iter()
+        .map(|k| SetDecl::new(*k, ""))
+        .collect();
+    d.push(SetDecl::new(SetKind::Members, "ab12cd34"));
+    declarations(&d)
+}
 
 /// The 8 elements of ENI `i` (no public IP) into `out`.
 fn eni(out: &mut Elements, i: u32) {
@@ -67,7 +64,7 @@ fn measure_attach_netlink_vs_nft_process() {
     let table = NftTable {
         name: "cove".to_owned(),
         generation: "m".to_owned(),
-        text: format!("table inet cove {{\n\tcomment \"gen:m\"\n{DECLS}}}\n"),
+        text: format!("table inet cove {{\n\tcomment \"gen:m\"\n{}}}\n", decls()),
         elements: Elements::new(),
         rules_digest: None,
         loaded_digest: None,

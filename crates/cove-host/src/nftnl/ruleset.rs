@@ -69,6 +69,12 @@ const NFTA_RULE_EXPRESSIONS: u16 = 4;
 const RULE_VOLATILE: [u16; 6] = [3, 6, 8, 9, 10, 11];
 const NFTA_SET_TABLE: u16 = 1;
 const NFTA_SET_NAME: u16 = 2;
+const NFTA_SET_FLAGS: u16 = 3;
+const NFTA_SET_KEY_LEN: u16 = 5;
+const NFTA_SET_DATA_LEN: u16 = 7;
+/// Set flags: `NFT_SET_INTERVAL`, `NFT_SET_MAP`.
+const NFT_SET_INTERVAL: u32 = 0x4;
+const NFT_SET_MAP: u32 = 0x8;
 /// Set attributes left out: id, pad, handle, and (kernel 6.18) the backend the
 /// kernel picked and the number of elements, which elements change.
 const SET_VOLATILE: [u16; 5] = [10, 14, 16, 19, 20];
@@ -406,8 +412,12 @@ pub(crate) fn read(sock: &Socket, table: &str, mut seq: u32) -> io::Result<(Rule
         };
         let mut elements = Some(Elements::new());
         let mut interrupted = false;
-        for name in set_names(table, &sets) {
-            let Some(schema) = cove_plan::nft::set_schema(&name) else {
+        for (name, declared) in set_names(table, &sets) {
+            // The description's schema, and only if the kernel's set has its
+            // shape: a set with one of cove's names but declared otherwise is read
+            // the other way, never decoded with the wrong field widths.
+            let Some(schema) = cove_plan::nft::set_schema(&name).filter(|s| declared.fits(s))
+            else {
                 elements = None;
                 break;
             };
@@ -454,12 +464,52 @@ pub(crate) fn read(sock: &Socket, table: &str, mut seq: u32) -> io::Result<(Rule
     ))
 }
 
-/// The named (not anonymous) sets of table `inet table`.
-fn set_names(table: &str, sets: &[(u8, Vec<u8>)]) -> Vec<String> {
+/// The shape of a set as the kernel records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Declared {
+    /// `NFTA_SET_FLAGS`.
+    pub(crate) flags: u32,
+    /// `NFTA_SET_KEY_LEN`.
+    pub(crate) key_len: u32,
+    /// `NFTA_SET_DATA_LEN` (maps only).
+    pub(crate) data_len: Option<u32>,
+}
+
+impl Declared {
+    fn of(a: &[(u16, &[u8])]) -> Declared {
+        let be32 =
+            |ty| get(a, ty).and_then(|v| Some(u32::from_be_bytes(v.get(..4)?.try_into().ok()?)));
+        Declared {
+            flags: be32(NFTA_SET_FLAGS).unwrap_or(0),
+            key_len: be32(NFTA_SET_KEY_LEN).unwrap_or(0),
+            data_len: be32(NFTA_SET_DATA_LEN),
+        }
+    }
+
+    /// Whether the set has `schema`'s shape: key length, value length (a map),
+    /// and interval flag.
+    pub(crate) fn fits(&self, schema: &cove_plan::SetSchema) -> bool {
+        let len = |n: usize| u32::try_from(n).ok();
+        let map = self.flags & NFT_SET_MAP != 0;
+        let data_ok = match (schema.data, map) {
+            (None, false) => true,
+            (Some(_), true) => {
+                schema.data_len().is_none() || schema.data_len().and_then(len) == self.data_len
+            }
+            _ => false,
+        };
+        len(schema.key_len()) == Some(self.key_len)
+            && data_ok
+            && (self.flags & NFT_SET_INTERVAL != 0) == schema.interval
+    }
+}
+
+/// The named (not anonymous) sets of table `inet table`, with their shape.
+fn set_names(table: &str, sets: &[(u8, Vec<u8>)]) -> Vec<(String, Declared)> {
     of_table(sets, NFTA_SET_TABLE, table)
         .into_iter()
-        .filter_map(|(_, a)| get(&a, NFTA_SET_NAME).map(strz))
-        .filter(|n| !n.starts_with("__"))
+        .filter_map(|(_, a)| Some((get(&a, NFTA_SET_NAME).map(strz)?, Declared::of(&a))))
+        .filter(|(n, _)| !n.starts_with("__"))
         .collect()
 }
 
@@ -580,6 +630,31 @@ mod tests {
         }
         p.extend(attr(NFTA_RULE_EXPRESSIONS, &list));
         (NFPROTO_INET, p)
+    }
+
+    /// The kernel's record of a set decides whether the description's schema
+    /// may decode it.
+    #[test]
+    fn a_set_is_decoded_only_when_the_kernel_declares_the_descriptions_shape() {
+        use cove_plan::SetKind;
+        let d = |flags, key_len, data_len| Declared {
+            flags,
+            key_len,
+            data_len,
+        };
+        let schema = |k: SetKind| k.schema();
+        assert!(d(0, 16, None).fits(&schema(SetKind::SrcLinks)));
+        assert!(d(0x80, 24, None).fits(&schema(SetKind::LinkMac)));
+        assert!(d(NFT_SET_MAP, 16, Some(4)).fits(&schema(SetKind::LinkSubnet)));
+        assert!(d(NFT_SET_MAP | 0x80, 8, Some(2)).fits(&schema(SetKind::PeerZone)));
+        assert!(d(NFT_SET_INTERVAL | 0x80, 12, None).fits(&schema(SetKind::SgL4)));
+        assert!(d(NFT_SET_INTERVAL, 4, None).fits(&schema(SetKind::SgAll)));
+        // Another key, another value, a set for a map, a missing interval flag.
+        assert!(!d(0, 16, None).fits(&schema(SetKind::Members)));
+        assert!(!d(NFT_SET_MAP, 16, Some(2)).fits(&schema(SetKind::LinkSubnet)));
+        assert!(!d(0, 16, None).fits(&schema(SetKind::LinkSubnet)));
+        assert!(!d(NFT_SET_MAP, 16, Some(4)).fits(&schema(SetKind::SrcLinks)));
+        assert!(!d(0, 4, None).fits(&schema(SetKind::SgAll)));
     }
 
     #[test]
