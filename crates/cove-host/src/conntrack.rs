@@ -246,7 +246,8 @@ mod tests {
             d.tuple,
             tuple(CTA_TUPLE_ORIG, [10, 1, 0, 5], [198, 51, 100, 1])
         );
-        assert_eq!(d.zone, Some(zone));
+        // The attribute as the kernel wrote it, without its padding.
+        assert_eq!(d.zone.as_deref(), Some(&zone[..6]));
         let inbound = [
             tuple(CTA_TUPLE_ORIG, [198, 51, 100, 1], [198, 18, 0, 11]),
             tuple(CTA_TUPLE_REPLY, [10, 1, 0, 5], [198, 51, 100, 1]),
