@@ -290,6 +290,8 @@ fn kernel_agrees_with_analyzer_on_random_networks() {
     let mut rng = SplitMix64::new(0x5EED);
     let mut next_port = 33000u16;
     let (mut total, mut reachable, mut disagreements) = (0usize, 0usize, Vec::new());
+    // Raw IP probes from ENIs to the internet: how many, how many reachable.
+    let (mut raw_out, mut raw_out_reachable) = (0usize, 0usize);
     let started = Instant::now();
     for k in 0..specs {
         let seed = 10_000 + k as u64;
@@ -362,6 +364,14 @@ fn kernel_agrees_with_analyzer_on_random_networks() {
             let expected = v.reachable || same_address(&net, flow).any(|f| an.check(&f).reachable);
             total += 1;
             reachable += usize::from(*kernel);
+            if let (Endpoint::Eni(_), Endpoint::External(ip), ProbeKind::Raw(_)) =
+                (flow.src, flow.dst, probe.kind)
+            {
+                if ip == net.internet_stand_in() {
+                    raw_out += 1;
+                    raw_out_reachable += usize::from(*kernel);
+                }
+            }
             if expected != *kernel {
                 disagreements.push(format!(
                     "seed {seed}: {probe:?}\n  kernel: {}\n  analyzer: {} {:?}",
@@ -385,6 +395,9 @@ fn kernel_agrees_with_analyzer_on_random_networks() {
         "differential: {specs} specs, {total} flows ({reachable} reachable), {} disagreements, {:.1?}",
         disagreements.len(),
         started.elapsed()
+    );
+    eprintln!(
+        "differential: raw IP from ENIs to the internet: {raw_out} flows ({raw_out_reachable} reachable)"
     );
     assert!(total >= min_flows, "only {total} flows");
     assert!(
