@@ -66,7 +66,10 @@ mod tests {
         let m = flush_request();
         assert_eq!(m.len(), 20);
         assert_eq!(u32::from_ne_bytes(m[0..4].try_into().expect("bytes")), 20);
-        assert_eq!(u16::from_ne_bytes(m[4..6].try_into().expect("bytes")), 0x0102);
+        assert_eq!(
+            u16::from_ne_bytes(m[4..6].try_into().expect("bytes")),
+            0x0102
+        );
         assert_eq!(m[16], AF_INET);
     }
 
