@@ -476,6 +476,18 @@ pub enum HostError {
         source: io::Error,
     },
 
+    /// Reading or deleting tracked connections over ctnetlink failed.
+    #[error("could not {what} in namespace {ns}")]
+    Conntrack {
+        /// Namespace name.
+        ns: String,
+        /// The step that failed.
+        what: &'static str,
+        /// Cause.
+        #[source]
+        source: io::Error,
+    },
+
     /// Deleting an nftables table that is not cove's (in a namespace cove owns)
     /// failed.
     #[error("could not delete table {family} {name} (not cove's) in namespace {ns}")]

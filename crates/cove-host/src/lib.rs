@@ -12,6 +12,7 @@
 //! the `Host` keeps open (opened inside the namespace, used from the caller's
 //! thread). Everything here needs root (CAP_SYS_ADMIN and CAP_NET_ADMIN).
 
+mod conntrack;
 mod error;
 mod link;
 mod netns;

@@ -202,6 +202,7 @@ fn apply(rt: &Runtime, h: &Handle, ns: &str, op: &Op) -> Result<(), HostError> {
             }
         }
         Op::DeleteNft { name, .. } => nft::delete(ns, name),
+        Op::ForgetNatFlows { bindings, .. } => crate::conntrack::forget_nat_flows(ns, bindings),
     }
 }
 

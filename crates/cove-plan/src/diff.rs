@@ -11,8 +11,8 @@
 
 use std::collections::BTreeSet;
 
-use crate::plan::{NftWhy, Op, Plan};
-use crate::state::{DevName, HostState, NsState, RouteKind, VethPair};
+use crate::plan::{NatBinding, NftWhy, Op, Plan};
+use crate::state::{DevName, HostState, NftTable, NsState, RouteKind, VethPair};
 
 fn pair_present(observed: &HostState, pair: &VethPair) -> bool {
     let has = |ns: &str, name: &str| {
@@ -223,8 +223,43 @@ pub fn diff(observed: &HostState, desired: &HostState) -> Plan {
             }),
             (None, None) => {}
         }
+        // After the new bindings are in place: flows of the old ones end.
+        let bindings = removed_nat_bindings(have.nft.as_ref(), want.nft.as_ref());
+        if !bindings.is_empty() {
+            ops.push(Op::ForgetNatFlows {
+                ns: ns.clone(),
+                bindings,
+            });
+        }
     }
     Plan { ops }
+}
+
+/// The map of the internet gateways' 1:1 NAT (`"link" . private : public`), written
+/// by `nft.rs`.
+const NAT_MAP: &str = "private_to_public";
+
+/// The 1:1 NAT bindings in `have` that `want` no longer holds.
+fn removed_nat_bindings(have: Option<&NftTable>, want: Option<&NftTable>) -> BTreeSet<NatBinding> {
+    let bindings = |t: Option<&NftTable>| -> BTreeSet<NatBinding> {
+        t.and_then(|t| t.elements.get(NAT_MAP))
+            .into_iter()
+            .flatten()
+            .filter_map(|e| nat_binding(e))
+            .collect()
+    };
+    let want = bindings(want);
+    bindings(have).difference(&want).copied().collect()
+}
+
+/// `"link" . 10.0.0.5 : 198.51.100.7` → the binding 10.0.0.5 ↔ 198.51.100.7.
+fn nat_binding(element: &str) -> Option<NatBinding> {
+    let (key, public) = element.split_once(" : ")?;
+    let (_, private) = key.rsplit_once(" . ")?;
+    Some(NatBinding {
+        private: private.trim().parse().ok()?,
+        public: public.trim().parse().ok()?,
+    })
 }
 
 /// The other end of the desired veth pair that has `(ns, link)` as an end.

@@ -25,7 +25,7 @@ pub mod zones;
 pub use desired::{PlanError, desired};
 pub use diff::diff;
 pub use nftsets::{ElemType, SetDecl, SetKind, SetSchema, set_schema};
-pub use plan::{NftWhy, Op, Plan};
+pub use plan::{NatBinding, NftWhy, Op, Plan};
 pub use state::{
     Address, DevName, ForeignTable, HostState, LOCAL_RULE_LAST, LinkSettings, NftTable, NsState,
     ROUTE_PROTO_STATIC, Route, RouteKind, Rule, RuleSelector, VETH_MTU, VethEnd, VethPair,

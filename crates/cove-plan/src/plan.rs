@@ -152,6 +152,28 @@ pub enum Op {
         /// The table.
         table: ForeignTable,
     },
+    /// Forget the connections the router tracks through 1:1 NAT bindings of public
+    /// IPs that no longer exist (a public IP moved to another ENI, or its ENI's
+    /// private address changed): as when AWS disassociates an address, their flows
+    /// end. Without this, a still-tracked flow keeps reaching the old private
+    /// address, and a protocol without ports (neither TCP, UDP nor ICMP) cannot be
+    /// translated for the new owner until the old entry expires (600 s), since its
+    /// translated tuple is taken.
+    ForgetNatFlows {
+        /// Namespace (the host router).
+        ns: String,
+        /// The removed bindings.
+        bindings: std::collections::BTreeSet<NatBinding>,
+    },
+}
+
+/// A 1:1 NAT binding of the internet gateway: a private address and its public IP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct NatBinding {
+    /// The private address (an ENI's, or a NAT gateway's).
+    pub private: std::net::Ipv4Addr,
+    /// The public IP (or Elastic IP) it is translated to.
+    pub public: std::net::Ipv4Addr,
 }
 
 impl Op {
@@ -173,7 +195,8 @@ impl Op {
             | Op::NftElements { ns, .. }
             | Op::DeleteNft { ns, .. }
             | Op::SetLink { ns, .. }
-            | Op::DeleteForeignNft { ns, .. } => ns,
+            | Op::DeleteForeignNft { ns, .. }
+            | Op::ForgetNatFlows { ns, .. } => ns,
             Op::CreateVeth { pair } => &pair.a.ns,
         }
     }
@@ -254,6 +277,13 @@ impl fmt::Display for Op {
                 )
             }
             Op::DeleteNft { ns, name } => write!(f, "- nft {ns}: table inet {name}"),
+            Op::ForgetNatFlows { ns, bindings } => {
+                write!(f, "- conntrack {ns}: flows of removed public-IP bindings")?;
+                for b in bindings {
+                    write!(f, " {}<->{}", b.private, b.public)?;
+                }
+                Ok(())
+            }
             Op::DeleteForeignNft { ns, table } => write!(
                 f,
                 "- nft {ns}: table {} {} (not cove's, in a namespace cove owns)",

@@ -204,6 +204,10 @@ fn step(state: &mut HostState, op: &Op) -> Result<(), String> {
             }
             n.link_settings.insert(name.clone(), *settings);
         }
+        // The model holds no connection tracking.
+        Op::ForgetNatFlows { ns, .. } => {
+            state.namespaces.get(ns).ok_or_else(|| missing(ns))?;
+        }
         Op::DeleteForeignNft { ns, table } => {
             let n = state.namespaces.get_mut(ns).ok_or_else(|| missing(ns))?;
             if !n.foreign_tables.remove(table) {
