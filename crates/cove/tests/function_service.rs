@@ -8,7 +8,6 @@
 
 mod common;
 
-use std::process::{Command as Process, Stdio};
 use std::time::{Duration, Instant};
 
 use common::functions::{Background, deploy_python, fixture, runtimes_ready};
@@ -26,29 +25,8 @@ fn serve(d: &Deployment) -> Serve {
 }
 
 fn serve_with(d: &Deployment, extra: &[&str]) -> Serve {
-    let bin = assert_cmd::cargo::cargo_bin("cove");
-    let addr_file = d.state.path().join(&d.prefix).join("serve.addr");
-    let _ = std::fs::remove_file(&addr_file);
-    let child = Process::new(bin)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .args(extra)
-        .env("COVE_PREFIX", &d.prefix)
-        .env("COVE_STATE_DIR", d.state.path())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("cove serve");
-    let child = Background(child);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(addr) = std::fs::read_to_string(&addr_file)
-            .ok()
-            .and_then(|a| a.trim().parse().ok())
-        {
-            return Serve { child, addr };
-        }
-        assert!(Instant::now() < deadline, "cove serve did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let (child, addr) = common::functions::serve(d, extra);
+    Serve { child, addr }
 }
 
 /// One HTTP/1.1 request → (status, headers, body).

@@ -15,9 +15,8 @@ mod common;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command as Process, Stdio};
-use std::time::{Duration, Instant};
 
-use common::functions::{Background, runtimes_ready};
+use common::functions::{Background, runtimes_ready, serve};
 use common::{Deployment, deploy, invoke};
 use serde_json::{Value, json};
 
@@ -205,30 +204,6 @@ while true; do
 done
 "#;
 
-/// `cove serve` for a deployment; killed on drop. Returns its address.
-fn serve(d: &Deployment) -> (Background, std::net::SocketAddr) {
-    let addr_file = d.state.path().join(&d.prefix).join("serve.addr");
-    let child = Process::new(assert_cmd::cargo::cargo_bin("cove"))
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("COVE_PREFIX", &d.prefix)
-        .env("COVE_STATE_DIR", d.state.path())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("cove serve");
-    let child = Background(child);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(addr) = std::fs::read_to_string(&addr_file)
-            .ok()
-            .and_then(|a| a.trim().parse().ok())
-        {
-            return (child, addr);
-        }
-        assert!(Instant::now() < deadline, "cove serve did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 /// A TCP listener in namespace `ns` (`None`: the host's) on `ip:port` that appends a
 /// line to `log` for every connection it accepts.
 fn listener(ns: Option<&str>, ip: &str, port: u16, log: &Path) -> Background {
@@ -378,7 +353,7 @@ fn hostile_handlers_fail_where_they_must() {
         &hostile_code,
         &args,
     );
-    let (_serve, serve_addr) = serve(&d);
+    let (_serve, serve_addr) = serve(&d, &[]);
 
     // The victim is warm, with a file in its /tmp; it has written a log.
     let (code, v) = invoke(&d, "victim", &json!({"name": "hi-victim-file"}));

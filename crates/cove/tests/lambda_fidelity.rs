@@ -16,10 +16,9 @@ mod common;
 
 use std::path::PathBuf;
 use std::process::{Command as Process, Stdio};
-use std::time::{Duration, Instant};
 
 use common::Deployment;
-use common::functions::{Background, runtimes_ready};
+use common::functions::{runtimes_ready, serve};
 
 fn fidelity_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fidelity")
@@ -42,32 +41,6 @@ fn clients_ready() -> bool {
         "boto3 or the AWS CLI is missing: pip install boto3 awscli (scripts/test.sh does)"
     );
     boto3 && cli
-}
-
-/// `cove serve` on a free port with `extra` arguments; killed on drop.
-fn serve(d: &Deployment, extra: &[&str]) -> (Background, std::net::SocketAddr) {
-    let addr_file = d.state.path().join(&d.prefix).join("serve.addr");
-    let _ = std::fs::remove_file(&addr_file);
-    let child = Process::new(assert_cmd::cargo::cargo_bin("cove"))
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .args(extra)
-        .env("COVE_PREFIX", &d.prefix)
-        .env("COVE_STATE_DIR", d.state.path())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("cove serve");
-    let child = Background(child);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(addr) = std::fs::read_to_string(&addr_file)
-            .ok()
-            .and_then(|a| a.trim().parse().ok())
-        {
-            return (child, addr);
-        }
-        assert!(Instant::now() < deadline, "cove serve did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 /// Runs the driver's `phase` against `addr`; it must print `OK <phase> <checks>`.

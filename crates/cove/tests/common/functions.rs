@@ -2,7 +2,8 @@
 //! processes that end with the test.
 
 use std::path::PathBuf;
-use std::process::Child;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 use super::Deployment;
 
@@ -47,5 +48,32 @@ impl Drop for Background {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
+    }
+}
+
+/// `cove serve` for a deployment on a free loopback port, with `extra` arguments;
+/// killed on drop. Returns it with the address it listens on.
+pub fn serve(d: &Deployment, extra: &[&str]) -> (Background, std::net::SocketAddr) {
+    let addr_file = d.state.path().join(&d.prefix).join("serve.addr");
+    let _ = std::fs::remove_file(&addr_file);
+    let child = Command::new(assert_cmd::cargo::cargo_bin("cove"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(extra)
+        .env("COVE_PREFIX", &d.prefix)
+        .env("COVE_STATE_DIR", d.state.path())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("cove serve");
+    let child = Background(child);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(addr) = std::fs::read_to_string(&addr_file)
+            .ok()
+            .and_then(|a| a.trim().parse().ok())
+        {
+            return (child, addr);
+        }
+        assert!(Instant::now() < deadline, "cove serve did not start");
+        std::thread::sleep(Duration::from_millis(100));
     }
 }
