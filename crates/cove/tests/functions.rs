@@ -17,9 +17,9 @@ use std::path::PathBuf;
 use std::process::{Command as Process, Stdio};
 use std::time::{Duration, Instant};
 
-use common::functions::{Background, deploy_python, runtimes_ready};
+use common::functions::{Background, deploy_python, runtimes_ready, slot_ips};
 use common::{Deployment, check_blocked, invoke};
-use serde_json::{Value, json};
+use serde_json::json;
 
 fn postgres(ns: &str, ip: Ipv4Addr, dir: &std::path::Path) -> Background {
     let bin = PathBuf::from("/usr/lib/postgresql/15/bin");
@@ -86,25 +86,6 @@ fn whoami_server(ns: &str, ip: Ipv4Addr, port: u16) -> Background {
         .expect("http server");
     std::thread::sleep(Duration::from_millis(500));
     Background(child)
-}
-
-fn slot_ips(d: &Deployment, name: &str) -> Vec<String> {
-    let out = d
-        .cove()
-        .args(["fn", "list", "--json"])
-        .output()
-        .expect("list");
-    let fns: Value = serde_json::from_slice(&out.stdout).expect("json");
-    fns.as_array()
-        .expect("array")
-        .iter()
-        .find(|f| f["name"] == name)
-        .expect("function listed")["slot_ips"]
-        .as_array()
-        .expect("ips")
-        .iter()
-        .map(|v| v.as_str().unwrap_or_default().to_owned())
-        .collect()
 }
 
 #[test]

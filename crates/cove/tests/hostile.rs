@@ -16,7 +16,7 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command as Process, Stdio};
 
-use common::functions::{Background, runtimes_ready, serve};
+use common::functions::{Background, runtimes_ready, serve, slot_ips};
 use common::{Deployment, deploy, invoke};
 use serde_json::{Value, json};
 
@@ -229,25 +229,6 @@ fn listener(ns: Option<&str>, ip: &str, port: u16, log: &Path) -> Background {
     std::io::BufRead::read_line(&mut std::io::BufReader::new(out), &mut ready).expect("ready");
     assert_eq!(ready.trim(), "ready", "listener on {ip}:{port}");
     child
-}
-
-fn slot_ips(d: &Deployment, name: &str) -> Vec<String> {
-    let out = d
-        .cove()
-        .args(["fn", "list", "--json"])
-        .output()
-        .expect("list");
-    let fns: Value = serde_json::from_slice(&out.stdout).expect("json");
-    fns.as_array()
-        .expect("array")
-        .iter()
-        .find(|f| f["name"] == name)
-        .expect("function listed")["slot_ips"]
-        .as_array()
-        .expect("ips")
-        .iter()
-        .map(|v| v.as_str().unwrap_or_default().to_owned())
-        .collect()
 }
 
 fn code_dir(root: &Path, name: &str, files: &[(&str, &str, u32)]) -> PathBuf {

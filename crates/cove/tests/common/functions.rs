@@ -77,3 +77,23 @@ pub fn serve(d: &Deployment, extra: &[&str]) -> (Background, std::net::SocketAdd
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// The private addresses of function `name`'s network slots (`cove fn list --json`).
+pub fn slot_ips(d: &Deployment, name: &str) -> Vec<String> {
+    let out = d
+        .cove()
+        .args(["fn", "list", "--json"])
+        .output()
+        .expect("list");
+    let fns: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    fns.as_array()
+        .expect("array")
+        .iter()
+        .find(|f| f["name"] == name)
+        .expect("function listed")["slot_ips"]
+        .as_array()
+        .expect("ips")
+        .iter()
+        .map(|v| v.as_str().unwrap_or_default().to_owned())
+        .collect()
+}
