@@ -423,16 +423,7 @@ impl Batch {
         let read = net("read the kernel's acknowledgements");
         let mut pending: BTreeSet<u32> = self.msgs.iter().map(|m| m.seq).collect();
         while !pending.is_empty() {
-            datagram.clear();
-            match sock.recv(&mut datagram, nix::libc::MSG_DONTWAIT) {
-                Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    wait(sock).map_err(&read)?;
-                    continue;
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(read(e)),
-            }
+            recv_next(sock, &mut datagram).map_err(&read)?;
             for ack in wire::parse_acks(&datagram).map_err(&read)? {
                 if !(self.first_seq..=self.last_seq).contains(&ack.seq) {
                     // An earlier batch's, answered late.
@@ -490,6 +481,20 @@ fn drain(sock: &Socket, buf: &mut Vec<u8>) -> io::Result<()> {
         match sock.recv(buf, nix::libc::MSG_DONTWAIT) {
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Receives the next datagram into `buf` (replacing what it held), waiting for one
+/// up to the acknowledgement timeout.
+fn recv_next(sock: &Socket, buf: &mut Vec<u8>) -> io::Result<()> {
+    loop {
+        buf.clear();
+        match sock.recv(buf, nix::libc::MSG_DONTWAIT) {
+            Ok(_) => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => wait(sock)?,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
         }

@@ -239,28 +239,22 @@ impl SetKind {
     /// A security-group chain's rule sets, in the order it declares them.
     pub const SG_RULE_SETS: [SetKind; 3] = [SetKind::SgExact, SetKind::SgL4, SetKind::SgAll];
 
-    /// Every kind.
-    pub const ALL: [SetKind; 19] = [
-        SetKind::SrcLinks,
-        SetKind::EniSrc,
-        SetKind::MacLinks,
-        SetKind::LinkMac,
-        SetKind::LinkSubnet,
-        SetKind::LinkTable,
-        SetKind::LinkSubnetPair,
-        SetKind::LinkSgc,
-        SetKind::LinkZone,
-        SetKind::PeerZone,
-        SetKind::IgwLinks,
-        SetKind::IgwSources,
-        SetKind::GweLinks,
-        SetKind::PublicToPrivate,
-        SetKind::PrivateToPublic,
-        SetKind::Members,
-        SetKind::SgExact,
-        SetKind::SgL4,
-        SetKind::SgAll,
-    ];
+    /// Every kind: the per-link sets, the member sets, then a chain's rule sets.
+    pub const ALL: [SetKind; 19] = {
+        let mut all = [SetKind::Members; 19];
+        let mut i = 0;
+        while i < Self::LINK_SETS.len() {
+            all[i] = Self::LINK_SETS[i];
+            i += 1;
+        }
+        // all[15] is Members.
+        let mut j = 0;
+        while j < Self::SG_RULE_SETS.len() {
+            all[16 + j] = Self::SG_RULE_SETS[j];
+            j += 1;
+        }
+        all
+    };
 
     /// How the key and value are declared: the single source of each set's types.
     pub fn key_decl(self) -> KeyDecl {

@@ -143,16 +143,7 @@ fn a_busy_prefix_names_the_holder_and_exits_6() {
     }
     let d = Deployment::new("hsb");
     // Hold the lock as a cove command would.
-    let path = d.state.path().join(&d.prefix).join("lock");
-    let mut lock = cove_scheduler::PrefixLock::take(
-        &path,
-        cove_scheduler::LockMode::Exclusive,
-        std::time::Duration::ZERO,
-    )
-    .expect("lock")
-    .expect("free");
-    lock.record_holder(&format!("{} apply", std::process::id()))
-        .expect("record");
+    let lock = d.hold_lock_as_apply();
     let example = example();
     let runs: [(&str, Vec<&str>); 4] = [
         (

@@ -123,16 +123,7 @@ fn a_cold_start_in_serve_respects_the_prefix_lock() {
         std::thread::sleep(std::time::Duration::from_millis(50));
     };
     // An apply (say) holds the prefix: a cold start does not run meanwhile.
-    let path = d.state.path().join(&d.prefix).join("lock");
-    let mut lock = cove_scheduler::PrefixLock::take(
-        &path,
-        cove_scheduler::LockMode::Exclusive,
-        std::time::Duration::ZERO,
-    )
-    .expect("lock")
-    .expect("free");
-    lock.record_holder(&format!("{} apply", std::process::id()))
-        .expect("record");
+    let lock = d.hold_lock_as_apply();
     let (status, answer) = post_invoke(&addr, "hsfn");
     assert_eq!(status, 409, "{answer}");
     assert!(answer.contains("ResourceConflictException"), "{answer}");

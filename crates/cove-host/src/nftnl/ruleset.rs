@@ -30,7 +30,7 @@ use super::wire::{
     NFPROTO_UNSPEC, NLM_F_ACK, NLM_F_CREATE, NLM_F_REQUEST, NLMSG_ERROR, NLMSG_HDRLEN,
 };
 use super::wire::{NFTA_SET_ELEM_LIST_SET, NFTA_SET_ELEM_LIST_TABLE};
-use super::{Elements, drain, wait};
+use super::{Elements, drain, recv_next};
 
 /// The `inet` family's number.
 pub(crate) const INET: u8 = NFPROTO_INET;
@@ -299,16 +299,7 @@ fn dump_of(
     // does not fit); a datagram cut short is refused below as malformed.
     let mut datagram = Vec::with_capacity(128 * 1024);
     loop {
-        datagram.clear();
-        match sock.recv(&mut datagram, nix::libc::MSG_DONTWAIT) {
-            Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                wait(sock)?;
-                continue;
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        }
+        recv_next(sock, &mut datagram)?;
         let mut at = 0;
         while at + NLMSG_HDRLEN <= datagram.len() {
             let d = &datagram;
@@ -553,16 +544,7 @@ fn one_message_batch(
     drain(sock, &mut datagram)?;
     sock.send_to(b.bytes(), &SocketAddr::new(0, 0), 0)?;
     loop {
-        datagram.clear();
-        match sock.recv(&mut datagram, nix::libc::MSG_DONTWAIT) {
-            Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                wait(sock)?;
-                continue;
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        }
+        recv_next(sock, &mut datagram)?;
         for ack in super::wire::parse_acks(&datagram)? {
             if ack.seq == seq + 1 {
                 return if ack.error == 0 {

@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 
 use cove_host::Host;
 
+pub mod nft;
+
 /// Whether the kernel tests can run: root. Not root: skipped with a message, except
 /// under `CI=true`, where it is a failure (the tests must run there).
 pub fn privileged(test: &str) -> bool {

@@ -8,7 +8,7 @@ use super::*;
 use crate::diag::ErrorCode::*;
 use crate::model::*;
 
-const EXAMPLE: &str = include_str!("../../../../examples/secure-compute.yaml");
+pub(super) const EXAMPLE: &str = include_str!("../../../../examples/secure-compute.yaml");
 
 fn example() -> Network {
     let v = validate_text(EXAMPLE);
@@ -93,13 +93,13 @@ fn cross_tenant_group_reference_resolves_across_peering() {
 }
 
 /// Applies `from → to` to the example text (exactly once) and validates.
-fn mutate(from: &str, to: &str) -> Validated {
+pub(super) fn mutate(from: &str, to: &str) -> Validated {
     assert_eq!(EXAMPLE.matches(from).count(), 1, "`{from}` must occur once");
     validate_text(&EXAMPLE.replacen(from, to, 1))
 }
 
-/// Asserts exactly one error, with this code and path, and no network.
-fn expect_one(v: &Validated, code: crate::diag::ErrorCode, path: &str) {
+/// Asserts exactly one error, with this code and path, a hint, and no network.
+pub(super) fn expect_one(v: &Validated, code: crate::diag::ErrorCode, path: &str) {
     let errors: Vec<_> = v.errors().collect();
     assert_eq!(errors.len(), 1, "expected one error, got {errors:#?}");
     assert_eq!(errors[0].code, code, "{:#?}", errors[0]);

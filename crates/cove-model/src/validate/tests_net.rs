@@ -2,33 +2,14 @@
 //! gateway-endpoint routes, reused ids and the rules-per-group quota; public
 //! addresses; DNS names; propagated routes.
 
+use super::tests::{EXAMPLE, expect_one, mutate};
 use super::*;
 use crate::diag::ErrorCode::*;
 use crate::model::*;
 
-const EXAMPLE: &str = include_str!("../../../../examples/secure-compute.yaml");
 const FN_VPC: &str = "tenants[platform].vpcs[functions]";
 const PROD: &str = "tenants[customer].vpcs[prod]";
 const WAREHOUSE: &str = "tenants[analytics].vpcs[warehouse]";
-
-/// Applies `from → to` to the example text (exactly once) and validates.
-fn mutate(from: &str, to: &str) -> Validated {
-    assert_eq!(EXAMPLE.matches(from).count(), 1, "`{from}` must occur once");
-    validate_text(&EXAMPLE.replacen(from, to, 1))
-}
-
-/// Asserts exactly one error, with this code and path, a hint, and no network.
-fn expect_one(v: &Validated, code: crate::diag::ErrorCode, path: &str) {
-    let errors: Vec<_> = v.errors().collect();
-    assert_eq!(errors.len(), 1, "expected one error, got {errors:#?}");
-    assert_eq!(errors[0].code, code, "{:#?}", errors[0]);
-    assert_eq!(errors[0].path, path, "{:#?}", errors[0]);
-    assert!(!errors[0].hint.is_empty());
-    assert!(
-        v.network.is_none(),
-        "an invalid spec must not give a network"
-    );
-}
 
 fn expect_valid(v: &Validated) -> Network {
     let errors: Vec<_> = v.errors().collect();

@@ -73,6 +73,22 @@ impl Deployment {
         );
     }
 
+    /// Takes this deployment's prefix lock as `cove apply` would (holder recorded as
+    /// `<pid> apply`); held until the returned lock is dropped.
+    pub fn hold_lock_as_apply(&self) -> cove_scheduler::PrefixLock {
+        let path = self.state.path().join(&self.prefix).join("lock");
+        let mut lock = cove_scheduler::PrefixLock::take(
+            &path,
+            cove_scheduler::LockMode::Exclusive,
+            std::time::Duration::ZERO,
+        )
+        .expect("lock")
+        .expect("free");
+        lock.record_holder(&format!("{} apply", std::process::id()))
+            .expect("record");
+        lock
+    }
+
     /// This deployment's namespaces.
     pub fn namespaces(&self) -> Vec<String> {
         std::fs::read_dir("/run/netns")
