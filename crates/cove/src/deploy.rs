@@ -227,11 +227,9 @@ impl std::fmt::Display for DisplayChain<'_> {
     }
 }
 
-/// Writes `text` atomically (see [`state::write_atomically`]) into a directory that
-/// is first made root's alone ([`crate::perms::secure`]).
+/// Writes `text` atomically (see [`state::write_atomically`]); the directory was
+/// made root's alone when the command took the prefix lock.
 pub fn write_atomically(path: &Path, text: &str) -> anyhow::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    crate::perms::secure(dir)?;
     Ok(state::write_atomically(path, text.as_bytes())?)
 }
 
@@ -343,7 +341,6 @@ impl Target {
             }
         };
         let base = self.state_dir.join(&self.prefix);
-        crate::perms::secure(&base)?;
         Ok(cove_scheduler::SchedulerConfig {
             prefix: self.prefix.clone(),
             runtime_dir: run.runtime_dir.clone(),

@@ -55,6 +55,10 @@ impl Target {
     pub fn lock(&self, command: &str) -> anyhow::Result<PrefixLock> {
         // The prefix names the lock's directory: it must be a valid one first.
         self.host()?;
+        // Every command that writes state takes this lock first: here, once per
+        // command, the prefix's directory is made (and an older install's modes
+        // fixed to) root's alone.
+        crate::perms::secure(&self.state_dir.join(&self.prefix))?;
         let path = self.lock_path();
         let wait = Duration::from_secs(self.lock_wait);
         let open = |source| LockError::Open {

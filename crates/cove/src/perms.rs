@@ -5,7 +5,8 @@
 //! runs one can read it through its read-only bind at `/var/task`), but nobody else
 //! reaches them: `code/` is `0700`. The state directory itself is `0711` (no
 //! listing; the runtime clients installed in `<state>/runtimes` stay reachable for
-//! tools that run them directly). Existing installs are fixed on every write.
+//! tools that run them directly). Existing installs are fixed by every command that
+//! writes state (when it takes the prefix lock).
 
 use std::fs;
 use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
