@@ -132,7 +132,7 @@ run check --from fn:orders --to prod/db-1 --proto tcp --port 5432
 # On a free port (the address is in the state directory once it listens).
 addr_file="$COVE_STATE_DIR/$COVE_PREFIX/serve.addr"
 rm -f "$addr_file"
-"$cove" serve --listen 127.0.0.1:0 >/dev/null 2>&1 &
+"$cove" serve --listen 127.0.0.1:0 --api-listen 127.0.0.1:0 >/dev/null 2>&1 &
 serve=$!
 for _ in $(seq 100); do [ -s "$addr_file" ] && break; sleep 0.1; done
 addr=$(cat "$addr_file")

@@ -10,7 +10,8 @@ need_apt=()
 for pair in nft:nftables ip:iproute2 ping:iputils-ping socat:socat nc:netcat-openbsd timeout:coreutils; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need_apt+=("${pair#*:}")
 done
-# PostgreSQL server binaries: the Python test function's `pg` op (cove-runtimes tests).
+# PostgreSQL server binaries: the Python test function's `pg` op (cove-runtimes tests) and
+# the store's tests (cove-store, against SQLite and PostgreSQL).
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
 # The sandbox tests run Debian's Python as the unprivileged user (a Python under
 # /root is not readable by it).
@@ -40,9 +41,15 @@ cargo fmt --all -- --check
 echo "== cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test"
+# One throwaway PostgreSQL for the whole run (the store's tests run against SQLite and
+# it); a COVE_TEST_POSTGRES_URL already set is used instead.
+if [ -z "${COVE_TEST_POSTGRES_URL:-}" ]; then
+  pg_env=$(bash scripts/pg-throwaway.sh start --watch-pid $$)
+  eval "$pg_env"
+fi
 # The AWS snapshot tests need ../shared/aws-snapshots (CI clones shared/ beside the repo).
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+trap 'rm -f "$log"; [ -z "${COVE_PG_THROWAWAY_DIR:-}" ] || bash scripts/pg-throwaway.sh stop "$COVE_PG_THROWAWAY_DIR"' EXIT
 cargo test --workspace --locked 2>&1 | tee "$log"
 passed=$(grep -Eo '^test result: ok\. [0-9]+ passed' "$log" | awk '{s+=$4} END {print s+0}')
 failed=$(grep -Eo '[0-9]+ failed' "$log" | awk '{s+=$1} END {print s+0}')

@@ -361,6 +361,20 @@ pub enum HostError {
         source: io::Error,
     },
 
+    /// Opening or subscribing an observation socket in a namespace failed.
+    #[error("could not open {what} in namespace {ns}{hint}")]
+    ObserveSocket {
+        /// Namespace name.
+        ns: String,
+        /// Which socket.
+        what: &'static str,
+        /// What to do, when the cause says (e.g. too many open files).
+        hint: String,
+        /// Cause.
+        #[source]
+        source: io::Error,
+    },
+
     /// Dumping kernel objects (links, addresses, routes, rules) failed.
     #[error("could not list {what} in namespace {ns}")]
     Dump {

@@ -20,7 +20,9 @@ mod nfsockets;
 mod nft;
 mod nftnl;
 mod observe;
+mod observer;
 mod route;
+mod scan;
 mod sysctl;
 mod worker;
 
@@ -35,6 +37,8 @@ pub use crate::error::HostError;
 pub use crate::netns::NETNS_DIR;
 use crate::nfsockets::NfSockets;
 pub use crate::nft::TABLE as NFT_TABLE;
+use crate::observer::Observers;
+pub use crate::observer::{MAX_THREADS as OBSERVE_THREADS, ObserveReport, Observer};
 use crate::worker::Worker;
 
 /// The longest prefix [`Host::new`] accepts.
@@ -59,6 +63,7 @@ pub struct ApplyReport {
 pub struct Host {
     prefix: String,
     nf_sockets: Arc<NfSockets>,
+    observers: Arc<Observers>,
 }
 
 impl Host {
@@ -77,6 +82,7 @@ impl Host {
         Ok(Host {
             prefix: prefix.to_owned(),
             nf_sockets: Arc::default(),
+            observers: Arc::default(),
         })
     }
 
@@ -98,35 +104,25 @@ impl Host {
     /// (not the default ones), `ip_forward`, each veth's MAC and MTU, every
     /// nftables table that is not cove's, and cove's table (generation, the digest
     /// of its chains and rules and the one recorded when it was loaded, and its set
-    /// elements), all over netlink but the elements of the router's sets (one
-    /// `nft` process). `veths` is left empty: a pair exists when both of its ends do.
+    /// elements), all over netlink, with no process (`nft` only for a set in
+    /// cove's table that cove does not declare). `veths` is left empty: a pair
+    /// exists when both of its ends do.
+    ///
+    /// A few threads (one per core, at most [`OBSERVE_THREADS`]) each enter the
+    /// namespaces in turn and dump them over blocking netlink sockets opened
+    /// there; nothing is kept. A process that observes again and again keeps an
+    /// [`Observer`] instead, which reads again only what changed.
     pub fn observe(&self) -> Result<HostState, HostError> {
-        let names = netns::list(&self.prefix)?;
+        let state = observer::observe_once(&self.prefix)?;
         // Sockets of namespaces deleted behind this host's back must not keep them.
         self.nf_sockets
-            .retain(|ns| names.binary_search_by(|n| n.as_str().cmp(ns)).is_ok());
-        let mut workers = Vec::with_capacity(names.len());
-        // A leftover file of an interrupted create is not a namespace: it is observed
-        // as missing, and creating the namespace replaces it.
-        for ns in names.into_iter().filter(|n| netns::is_mounted(n)) {
-            match Worker::start(&ns) {
-                Ok(w) => workers.push((ns, w)),
-                // Deleted since it was listed.
-                Err(HostError::OpenNamespace { source, .. })
-                    if source.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(e),
-            }
-        }
-        let pending = workers
-            .iter()
-            .map(|(ns, w)| Ok((ns, w, w.observe()?)))
-            .collect::<Result<Vec<_>, HostError>>()?;
-        let mut state = HostState::default();
-        for (ns, w, rx) in pending {
-            let ns_state = rx.recv().map_err(|_| w.gone())??;
-            state.namespaces.insert(ns.clone(), ns_state);
-        }
+            .retain(|ns| state.namespaces.contains_key(ns));
         Ok(state)
+    }
+
+    /// A persistent [`Observer`] of this host's namespaces.
+    pub fn observer(&self) -> Observer {
+        Observer::new(self)
     }
 
     /// Executes the plan's operations in order and stops at the first failure, with
@@ -168,6 +164,7 @@ impl Host {
                 // namespace: stop and close them first.
                 workers.remove(ns);
                 self.nf_sockets.forget(ns);
+                self.observers.forget(ns);
                 netns::delete(ns)?;
                 return Ok(());
             }
@@ -252,6 +249,7 @@ impl Host {
         let mut errors = Vec::new();
         for ns in &names {
             self.nf_sockets.forget(ns);
+            self.observers.forget(ns);
             match netns::delete(ns) {
                 Ok(true) => removed += 1,
                 Ok(false) => {}

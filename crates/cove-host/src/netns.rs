@@ -25,6 +25,9 @@ use crate::error::HostError;
 /// Where namespaces are bind-mounted (same place as `ip netns`).
 pub const NETNS_DIR: &str = "/run/netns";
 
+/// The identity of a network namespace: device and inode of its nsfs file.
+pub(crate) type NsId = (u64, u64);
+
 /// Serializes the preparation of [`NETNS_DIR`] within this process.
 static RUN_DIR: Mutex<()> = Mutex::new(());
 
@@ -283,6 +286,53 @@ pub(crate) fn enter(ns: &str) -> Result<(), HostError> {
         ns: ns.to_owned(),
         source,
     })
+}
+
+/// Moves the calling thread into namespace `ns` and returns the identity of the
+/// namespace entered (which may be newer than a listing). Only on a thread cove
+/// started for the purpose.
+pub(crate) fn enter_with_id(ns: &str) -> Result<NsId, HostError> {
+    let file = open(ns)?;
+    let meta = file.metadata().map_err(|source| HostError::OpenNamespace {
+        ns: ns.to_owned(),
+        path: ns_path(ns),
+        source,
+    })?;
+    nix::sched::setns(&file, CloneFlags::CLONE_NEWNET).map_err(|source| {
+        HostError::EnterNamespace {
+            ns: ns.to_owned(),
+            source,
+        }
+    })?;
+    Ok((meta.dev(), meta.ino()))
+}
+
+/// The namespaces mounted under `/run/netns` whose names start with `<prefix>-`,
+/// sorted, with their identity (device and inode of the nsfs file): [`list`]
+/// without the leftover files of interrupted creates, one `stat` each.
+pub(crate) fn list_mounted(prefix: &str) -> Result<Vec<(String, NsId)>, HostError> {
+    let names = list(prefix)?;
+    let Ok(dir) = fs::metadata(NETNS_DIR) else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::with_capacity(names.len());
+    for name in names {
+        match fs::metadata(ns_path(&name)) {
+            // A plain file on the directory's own file system: not a namespace.
+            Ok(m) if m.dev() != dir.dev() => out.push((name, (m.dev(), m.ino()))),
+            Ok(_) => {}
+            // Deleted since it was listed.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(source) => {
+                return Err(HostError::OpenNamespace {
+                    path: ns_path(&name),
+                    ns: name,
+                    source,
+                });
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Opens the file of namespace `ns` (to enter it or to move a link into it).

@@ -104,10 +104,15 @@ impl Session {
         };
         let mut sock = Socket::new(NETLINK_NETFILTER).map_err(open)?;
         sock.bind_auto().map_err(open)?;
+        Session::from_socket(sock).map_err(open)
+    }
+
+    /// A session on `sock`, a bound `NETLINK_NETFILTER` socket.
+    pub(crate) fn from_socket(sock: Socket) -> io::Result<Session> {
         // Acknowledgements without the request echoed, with the offset of the
         // element the kernel refused.
-        sock.set_cap_ack(true).map_err(open)?;
-        sock.set_ext_ack(true).map_err(open)?;
+        sock.set_cap_ack(true)?;
+        sock.set_ext_ack(true)?;
         Ok(Session {
             sock,
             next_seq: FIRST_SEQ,
@@ -137,6 +142,37 @@ impl Session {
 }
 
 impl Session {
+    /// The socket (to subscribe it to notifications, or to poll it).
+    pub(crate) fn socket(&self) -> &Socket {
+        &self.sock
+    }
+
+    /// Re-reads the elements of the named sets of `inet table` only (their
+    /// declarations unchanged since the last [`Session::read_ruleset`]); `None`
+    /// if the ruleset changed meanwhile or is not at generation `expect`.
+    /// Notifications read meanwhile go to `other`.
+    pub(crate) fn read_sets<'a>(
+        &mut self,
+        ns: &str,
+        table: &str,
+        sets: impl IntoIterator<Item = &'a String>,
+        expect: Option<u32>,
+        other: &mut dyn FnMut(&[u8]),
+    ) -> Result<Option<ruleset::SetReading>, HostError> {
+        let seq = self.take_seq(0);
+        let (out, next) =
+            ruleset::read_sets(&self.sock, table, sets, seq, expect, other).map_err(|source| {
+                HostError::NftNetlink {
+                    ns: ns.to_owned(),
+                    table: table.to_owned(),
+                    what: "read set elements back",
+                    source,
+                }
+            })?;
+        self.next_seq = next;
+        Ok(out)
+    }
+
     /// Takes `n` sequence numbers (restarting before they could wrap).
     fn take_seq(&mut self, n: u32) -> u32 {
         if self.next_seq > u32::MAX / 2 {
@@ -154,13 +190,26 @@ impl Session {
         ns: &str,
         table: &str,
     ) -> Result<ruleset::Ruleset, HostError> {
+        self.read_ruleset_deferring(ns, table, None)
+    }
+
+    /// [`Session::read_ruleset`], leaving the elements of more than `defer_over`
+    /// sets to the caller (see `ruleset::read_deferring`).
+    pub(crate) fn read_ruleset_deferring(
+        &mut self,
+        ns: &str,
+        table: &str,
+        defer_over: Option<usize>,
+    ) -> Result<ruleset::Ruleset, HostError> {
         let seq = self.take_seq(0);
         let (rs, next) =
-            ruleset::read(&self.sock, table, seq).map_err(|source| HostError::NftNetlink {
-                ns: ns.to_owned(),
-                table: table.to_owned(),
-                what: "read the ruleset back",
-                source,
+            ruleset::read_deferring(&self.sock, table, seq, defer_over).map_err(|source| {
+                HostError::NftNetlink {
+                    ns: ns.to_owned(),
+                    table: table.to_owned(),
+                    what: "read the ruleset back",
+                    source,
+                }
             })?;
         self.next_seq = next;
         Ok(rs)
@@ -474,28 +523,35 @@ impl Batch {
     }
 }
 
-/// Reads and drops whatever is waiting on the socket.
-fn drain(sock: &Socket, buf: &mut Vec<u8>) -> io::Result<()> {
+/// Reads and drops whatever is waiting on the socket; whether there was anything
+/// (an overrun, `ENOBUFS`, counts: notifications were lost).
+pub(crate) fn drain(sock: &Socket, buf: &mut Vec<u8>) -> io::Result<bool> {
+    let mut any = false;
     loop {
         buf.clear();
         match sock.recv(buf, nix::libc::MSG_DONTWAIT) {
-            Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+            Ok(_) => any = true,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(any),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.raw_os_error() == Some(nix::libc::ENOBUFS) => any = true,
             Err(e) => return Err(e),
         }
     }
 }
 
 /// Receives the next datagram into `buf` (replacing what it held), waiting for one
-/// up to the acknowledgement timeout.
-fn recv_next(sock: &Socket, buf: &mut Vec<u8>) -> io::Result<()> {
+/// up to the acknowledgement timeout. `ENOBUFS` (the receive queue overran:
+/// multicast notifications, or a dump's next part, were held back) is skipped: a
+/// dump goes on with the next read, and a lost acknowledgement ends in the
+/// timeout's error.
+pub(crate) fn recv_next(sock: &Socket, buf: &mut Vec<u8>) -> io::Result<()> {
     loop {
         buf.clear();
         match sock.recv(buf, nix::libc::MSG_DONTWAIT) {
             Ok(_) => return Ok(()),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => wait(sock)?,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.raw_os_error() == Some(nix::libc::ENOBUFS) => {}
             Err(e) => return Err(e),
         }
     }

@@ -1,46 +1,41 @@
 //! Reading back what exists in one namespace, in the terms of [`NsState`].
 
 use std::collections::HashMap;
-use std::io;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 
 use cove_plan::{Address, DevName, LOCAL_RULE_LAST, LinkSettings, NsState};
-use futures::TryStreamExt;
 use ipnet::Ipv4Net;
 use netlink_packet_route::AddressFamily;
 use netlink_packet_route::address::{AddressAttribute, AddressMessage};
 use netlink_packet_route::link::{
     AfSpecInet, AfSpecUnspec, InfoKind, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
 };
-use rtnetlink::{Handle, IpVersion, RouteMessageBuilder};
+use netlink_packet_route::route::RouteMessage;
+use netlink_packet_route::rule::RuleMessage;
 
-use crate::error::{HostError, nl_io};
 use crate::route::{local_rule_priority, route_from_message, rule_from_message};
 
-fn dump_err(ns: &str, what: &'static str) -> impl FnOnce(io::Error) -> HostError {
-    let ns = ns.to_owned();
-    move |source| HostError::Dump { ns, what, source }
+/// What one namespace's route-netlink dumps hold, as messages.
+#[derive(Debug, Default)]
+pub(crate) struct Dumps {
+    /// `RTM_GETLINK`.
+    pub(crate) links: Vec<LinkMessage>,
+    /// `RTM_GETADDR`.
+    pub(crate) addresses: Vec<AddressMessage>,
+    /// `RTM_GETROUTE` (IPv4).
+    pub(crate) routes: Vec<RouteMessage>,
+    /// `RTM_GETRULE` (IPv4).
+    pub(crate) rules: Vec<RuleMessage>,
 }
 
-/// Links, addresses, routes and rules of the namespace this worker is in, and
+/// Links, addresses, routes and rules of a namespace from its dumps, and
 /// `forwarding` when the link dump shows it (`None`: the caller reads the sysctl;
 /// `nft` is left for the caller to fill).
-pub(crate) async fn netlink_state(
-    handle: &Handle,
-    ns: &str,
-) -> Result<(NsState, Option<bool>), HostError> {
+pub(crate) fn netlink_state(d: &Dumps) -> (NsState, Option<bool>) {
     let mut state = NsState::default();
     let mut forwarding = None;
-
-    let links: Vec<LinkMessage> = handle
-        .link()
-        .get()
-        .execute()
-        .try_collect()
-        .await
-        .map_err(|e| dump_err(ns, "links")(nl_io(e)))?;
     let mut names = HashMap::new();
-    for link in &links {
+    for link in &d.links {
         let mut name = None;
         let mut veth = false;
         let mut mac = None;
@@ -74,45 +69,22 @@ pub(crate) async fn netlink_state(
             names.insert(link.header.index, name);
         }
     }
-
-    let addresses: Vec<AddressMessage> = handle
-        .address()
-        .get()
-        .execute()
-        .try_collect()
-        .await
-        .map_err(|e| dump_err(ns, "addresses")(nl_io(e)))?;
-    for msg in &addresses {
+    for msg in &d.addresses {
         if let Some(a) = address_from_message(msg, &names) {
             state.addresses.insert(a);
         }
     }
-
-    let routes: Vec<_> = handle
-        .route()
-        .get(RouteMessageBuilder::<Ipv4Addr>::new().build())
-        .execute()
-        .try_collect()
-        .await
-        .map_err(|e| dump_err(ns, "routes")(nl_io(e)))?;
-    state
-        .routes
-        .extend(routes.iter().filter_map(|m| route_from_message(m, &names)));
-
-    let rules: Vec<_> = handle
-        .rule()
-        .get(IpVersion::V4)
-        .execute()
-        .try_collect()
-        .await
-        .map_err(|e| dump_err(ns, "rules")(nl_io(e)))?;
+    state.routes.extend(
+        d.routes
+            .iter()
+            .filter_map(|m| route_from_message(m, &names)),
+    );
     state
         .rules
-        .extend(rules.iter().filter_map(rule_from_message));
-    let local: Vec<u32> = rules.iter().filter_map(local_rule_priority).collect();
+        .extend(d.rules.iter().filter_map(rule_from_message));
+    let local: Vec<u32> = d.rules.iter().filter_map(local_rule_priority).collect();
     state.local_rule_last = local.contains(&LOCAL_RULE_LAST) && !local.contains(&0);
-
-    Ok((state, forwarding))
+    (state, forwarding)
 }
 
 /// IPv4 forwarding as `lo`'s IPv4 settings in a link dump show it. Setting

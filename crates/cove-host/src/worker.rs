@@ -8,12 +8,12 @@
 use std::sync::mpsc;
 use std::thread::{self, JoinHandle};
 
-use cove_plan::{ForeignTable, NftTable, NsState, Op};
+use cove_plan::Op;
 use rtnetlink::Handle;
 use tokio::runtime::Runtime;
 
 use crate::error::HostError;
-use crate::{link, netns, nft, nftnl, observe, route, sysctl};
+use crate::{link, netns, nft, nftnl, route, sysctl};
 
 /// Work for a worker, with where to send the answer.
 enum Job {
@@ -21,8 +21,6 @@ enum Job {
     Apply(Op, mpsc::Sender<Result<(), HostError>>),
     /// Set the second end of a new veth pair up (IPv6 addresses off first).
     LinkUp(String, mpsc::Sender<Result<(), HostError>>),
-    /// Read the namespace's state.
-    Observe(mpsc::Sender<Result<NsState, HostError>>),
 }
 
 /// A thread inside one namespace; stopped (and joined) on drop.
@@ -89,14 +87,6 @@ impl Worker {
         self.send(Job::LinkUp(dev.to_owned(), tx))?;
         rx.recv().map_err(|_| self.gone())?
     }
-
-    /// Asks for the namespace's state without waiting; receive the answer from the
-    /// returned channel (so that several namespaces are read in parallel).
-    pub(crate) fn observe(&self) -> Result<mpsc::Receiver<Result<NsState, HostError>>, HostError> {
-        let (tx, rx) = mpsc::channel();
-        self.send(Job::Observe(tx))?;
-        Ok(rx)
-    }
 }
 
 impl Drop for Worker {
@@ -129,9 +119,6 @@ fn run(ns: &str, ready: &mpsc::Sender<Result<(), HostError>>, jobs: &mpsc::Recei
             }
             Job::LinkUp(dev, reply) => {
                 let _ = reply.send(rt.block_on(link::set_peer_up(&handle, ns, &dev)));
-            }
-            Job::Observe(reply) => {
-                let _ = reply.send(observe(&rt, &handle, ns));
             }
         }
     }
@@ -204,45 +191,4 @@ fn apply(rt: &Runtime, h: &Handle, ns: &str, op: &Op) -> Result<(), HostError> {
         Op::DeleteNft { name, .. } => nft::delete(ns, name),
         Op::ForgetNatFlows { bindings, .. } => crate::conntrack::forget_nat_flows(ns, bindings),
     }
-}
-
-fn observe(rt: &Runtime, h: &Handle, ns: &str) -> Result<NsState, HostError> {
-    let (mut state, forwarding) = rt.block_on(observe::netlink_state(h, ns))?;
-    state.forwarding = match forwarding {
-        Some(f) => f,
-        None => sysctl::forwarding(ns)?,
-    };
-    // Every table, cove's rules and its elements over netlink, no process (`nft`
-    // only if a set has no schema to read its elements with).
-    let rs = nftnl::Session::open_here(ns, nft::TABLE)?.read_ruleset(ns, nft::TABLE)?;
-    for t in &rs.tables {
-        if t.family == nftnl::ruleset::INET && t.name == nft::TABLE {
-            continue;
-        }
-        state.foreign_tables.insert(ForeignTable {
-            family: nftnl::ruleset::family_name(t.family),
-            name: t.name.clone(),
-        });
-    }
-    state.nft = match &rs.digest {
-        None => None,
-        Some(digest) => {
-            let comment = rs
-                .tables
-                .iter()
-                .find(|t| t.family == nftnl::ruleset::INET && t.name == nft::TABLE)
-                .and_then(|t| t.comment.as_deref());
-            let mut t = NftTable::new(nft::TABLE, nft::generation(comment), String::new());
-            t.elements = match (&rs.elements, rs.named_sets) {
-                (Some(e), _) => e.clone(),
-                (None, false) => Default::default(),
-                // A set without a schema: `nft` reads them all.
-                (None, true) => nft::elements(ns)?,
-            };
-            t.rules_digest = Some(digest.clone());
-            t.loaded_digest = rs.recorded.clone();
-            Some(t)
-        }
-    };
-    Ok(state)
 }

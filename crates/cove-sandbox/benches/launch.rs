@@ -72,8 +72,11 @@ fn main() {
     std::fs::create_dir_all(&code).expect("code dir");
     let host = Host::new("cvsb").expect("prefix");
     let init = InitProgram::binary(env!("CARGO_BIN_EXE_cove-env-init"));
-    let sandbox =
-        Sandbox::new(host.clone(), SandboxConfig::new(name.clone(), init)).expect("sandbox");
+    let sandbox = Sandbox::new(
+        host.clone(),
+        SandboxConfig::new(cove_sandbox::CgroupRoot::new(&name).expect("root"), init),
+    )
+    .expect("sandbox");
     println!(
         "cgroup {:?}, missing controllers {:?}",
         sandbox.cgroup_version(),
@@ -82,7 +85,7 @@ fn main() {
     let spec = |id: String, argv: &[&str], mib: u64| {
         EnvSpec::new(
             name.clone(),
-            id,
+            cove_sandbox::EnvId::new(&id).expect("id"),
             argv.iter().map(|s| s.to_string()).collect(),
             &code,
             mib,
@@ -267,7 +270,7 @@ fn ric_series(
         for i in 0..n {
             let mut spec = EnvSpec::new(
                 ns,
-                format!("ric{mib}-{i}"),
+                cove_sandbox::EnvId::new(&format!("ric{mib}-{i}")).expect("id"),
                 argv.iter().map(|s| s.to_string()).collect(),
                 code,
                 mib,
@@ -287,7 +290,7 @@ fn ric_series(
     }
     // A start-up boost: a whole CPU until the runtime is ready, then 128 MiB's share.
     let mut config = SandboxConfig::new(
-        format!("{ns}-boost"),
+        cove_sandbox::CgroupRoot::new(&format!("{ns}-boost")).expect("root"),
         InitProgram::binary(env!("CARGO_BIN_EXE_cove-env-init")),
     );
     config.cpu.min_millicpus = 1000;
@@ -297,7 +300,7 @@ fn ric_series(
     for i in 0..n {
         let mut spec = EnvSpec::new(
             ns,
-            format!("boost-{i}"),
+            cove_sandbox::EnvId::new(&format!("boost-{i}")).expect("id"),
             argv.iter().map(|s| s.to_string()).collect(),
             code,
             128,

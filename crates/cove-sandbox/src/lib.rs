@@ -29,6 +29,7 @@
 //! shell (`cgroup::ops`, the init's `run`) only carries them out.
 
 mod error;
+mod ids;
 mod limits;
 mod running;
 mod sandbox;
@@ -40,6 +41,7 @@ pub mod init;
 pub use crate::cgroup::Controller;
 pub use crate::cgroup::detect::{CgroupVersion, Hierarchy, V1Mount};
 pub use crate::error::SandboxError;
+pub use crate::ids::{CgroupRoot, EnvId};
 pub use crate::init::config::DEFAULT_PATH;
 pub use crate::init::run::init_main;
 pub use crate::limits::{CpuPolicy, Limits};

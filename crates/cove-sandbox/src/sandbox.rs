@@ -19,10 +19,11 @@ use crate::cgroup::detect::{CgroupVersion, Hierarchy};
 use crate::cgroup::layout::{CgroupBase, EnvLayout};
 use crate::cgroup::ops;
 use crate::error::SandboxError;
+use crate::ids::{CgroupRoot, EnvId};
 use crate::init::config::{GO, GO_STEP, InitConfig, InitOutcome};
 use crate::limits::{CpuPolicy, Limits};
 use crate::running::{KILL_DEADLINE, LaunchPhases, LaunchReport, Running};
-use crate::spec::{EnvSpec, ID_RULE, valid_name};
+use crate::spec::EnvSpec;
 
 /// Processes of the init that stay for the environment's life (its first stage,
 /// which waits for the rest, and the PID namespace's pid 1); `pids.max` is the spec's
@@ -68,7 +69,7 @@ impl InitProgram {
 pub struct SandboxConfig {
     /// Name of cove's cgroup root, one directory in every hierarchy (e.g.
     /// `cove-<prefix>`); every directory in it is an environment of this sandbox.
-    pub cgroup_root: String,
+    pub cgroup_root: CgroupRoot,
     /// Where the root is created inside each hierarchy: relative, empty for the top.
     /// On cgroup v2 under systemd, a delegated subtree of cove's service.
     pub cgroup_parent: PathBuf,
@@ -85,9 +86,9 @@ pub struct SandboxConfig {
 impl SandboxConfig {
     /// Root `cgroup_root` at the top of each hierarchy, the given init, Lambda's CPU
     /// proportion.
-    pub fn new(cgroup_root: impl Into<String>, init: InitProgram) -> SandboxConfig {
+    pub fn new(cgroup_root: CgroupRoot, init: InitProgram) -> SandboxConfig {
         SandboxConfig {
-            cgroup_root: cgroup_root.into(),
+            cgroup_root,
             cgroup_parent: PathBuf::new(),
             init,
             cpu: CpuPolicy::default(),
@@ -188,10 +189,10 @@ impl Sandbox {
             spec.pids_max + INIT_PROCESSES,
             &self.config.cpu,
         );
-        let layout = self.base.env(&spec.id, &limits);
+        let layout = self.base.env(spec.id.as_str(), &limits);
         let config = InitConfig::plan(spec);
         self.ensure_root()?;
-        ops::create(&spec.id, &layout)?;
+        ops::create(spec.id.as_str(), &layout)?;
         let mut phases = LaunchPhases {
             cgroups: start.elapsed(),
             ..LaunchPhases::default()
@@ -199,7 +200,7 @@ impl Sandbox {
         let child = match self.start_init(spec, &layout, &config, stdio, &mut phases) {
             Ok(child) => child,
             Err(e) => {
-                discard(&spec.id, &layout, None);
+                discard(spec.id.as_str(), &layout, None);
                 return Err(e);
             }
         };
@@ -210,7 +211,7 @@ impl Sandbox {
             launch_to_exec: start.elapsed(),
             phases,
         };
-        Running::start(&spec.id, child, layout, report)
+        Running::start(spec.id.as_str(), child, layout, report)
     }
 
     /// Starts the init, moves it into the cgroups, sends its instructions and waits
@@ -225,7 +226,7 @@ impl Sandbox {
     ) -> Result<Child, SandboxError> {
         let start = Instant::now();
         let channel = |source| SandboxError::InitChannel {
-            id: spec.id.clone(),
+            id: spec.id.to_string(),
             source,
         };
         let (mut ours, theirs) = UnixStream::pair().map_err(channel)?;
@@ -239,7 +240,7 @@ impl Sandbox {
             self.host
                 .spawn(&spec.namespace, cmd)
                 .map_err(|source| SandboxError::Spawn {
-                    id: spec.id.clone(),
+                    id: spec.id.to_string(),
                     ns: spec.namespace.clone(),
                     source: Box::new(source),
                 })?;
@@ -267,16 +268,16 @@ impl Sandbox {
         let init_failed = matches!(&outcome, InitOutcome::Failed { step, .. } if step != GO_STEP);
         if !init_failed {
             if let Err(e) = read.and(joined) {
-                discard(&spec.id, layout, Some(child));
+                discard(spec.id.as_str(), layout, Some(child));
                 return Err(e);
             }
         }
         match outcome {
             InitOutcome::Exec => Ok(child),
             InitOutcome::Failed { step, message } => {
-                discard(&spec.id, layout, Some(child));
+                discard(spec.id.as_str(), layout, Some(child));
                 Err(SandboxError::Init {
-                    id: spec.id.clone(),
+                    id: spec.id.to_string(),
                     step,
                     message,
                 })
@@ -286,9 +287,9 @@ impl Sandbox {
                 let status = child
                     .wait()
                     .map_or_else(|e| e.to_string(), |s| s.to_string());
-                discard(&spec.id, layout, None);
+                discard(spec.id.as_str(), layout, None);
                 Err(SandboxError::InitDied {
-                    id: spec.id.clone(),
+                    id: spec.id.to_string(),
                     status,
                 })
             }
@@ -303,7 +304,7 @@ impl Sandbox {
     /// Kills and removes every environment under cove's root for which `alive`
     /// returns `false` (e.g. after cove was killed: none of the old ids is alive).
     /// Continues past failures and reports them all.
-    pub fn reap_stale(&self, alive: impl Fn(&str) -> bool) -> Result<ReapReport, SandboxError> {
+    pub fn reap_stale(&self, alive: impl Fn(&EnvId) -> bool) -> Result<ReapReport, SandboxError> {
         reap(&self.base, alive)
     }
 
@@ -347,17 +348,21 @@ pub struct ReapReport {
 
 /// Kills and removes the stale environments under cove's root `root` (at the top of
 /// each hierarchy), for use before a [`Sandbox`] exists, e.g. when cove starts.
-pub fn reap_stale(root: &str, alive: impl Fn(&str) -> bool) -> Result<ReapReport, SandboxError> {
+pub fn reap_stale(
+    root: &CgroupRoot,
+    alive: impl Fn(&EnvId) -> bool,
+) -> Result<ReapReport, SandboxError> {
     reap(&base(root, &PathBuf::new(), None)?, alive)
 }
 
-fn reap(base: &CgroupBase, alive: impl Fn(&str) -> bool) -> Result<ReapReport, SandboxError> {
+fn reap(base: &CgroupBase, alive: impl Fn(&EnvId) -> bool) -> Result<ReapReport, SandboxError> {
     // Limits do not matter for finding, killing and removing.
     let limits = Limits::new(crate::spec::MIN_MEMORY_MIB, 1, &CpuPolicy::default());
     let mut report = ReapReport::default();
     let mut errors = Vec::new();
     for id in ops::list(base)? {
-        if alive(&id) {
+        // A directory whose name is not an environment id is nobody's: removed.
+        if EnvId::new(&id).is_ok_and(|id| alive(&id)) {
             report.kept.push(id);
             continue;
         }
@@ -384,7 +389,10 @@ fn reap(base: &CgroupBase, alive: impl Fn(&str) -> bool) -> Result<ReapReport, S
 /// Kills and removes every environment under cove's root `root`, then the root
 /// directories themselves, in every hierarchy (`cove destroy`); `hierarchy` is
 /// detected when not given.
-pub fn remove_all(root: &str, hierarchy: Option<Hierarchy>) -> Result<ReapReport, SandboxError> {
+pub fn remove_all(
+    root: &CgroupRoot,
+    hierarchy: Option<Hierarchy>,
+) -> Result<ReapReport, SandboxError> {
     let base = base(root, &PathBuf::new(), hierarchy)?;
     let report = reap(&base, |_| false)?;
     ops::remove_root(&base)?;
@@ -393,16 +401,10 @@ pub fn remove_all(root: &str, hierarchy: Option<Hierarchy>) -> Result<ReapReport
 
 /// Validates the root name and parent; detects the host's hierarchies unless given.
 fn base(
-    root: &str,
+    root: &CgroupRoot,
     parent: &std::path::Path,
     hierarchy: Option<Hierarchy>,
 ) -> Result<CgroupBase, SandboxError> {
-    if !valid_name(root, crate::spec::MAX_ID_LEN) {
-        return Err(SandboxError::InvalidRoot {
-            root: root.to_owned(),
-            rule: ID_RULE,
-        });
-    }
     if !parent
         .components()
         .all(|c| matches!(c, Component::Normal(_)))
@@ -418,6 +420,6 @@ fn base(
     Ok(CgroupBase::new(
         hierarchy,
         parent.to_path_buf(),
-        root.to_owned(),
+        root.as_str().to_owned(),
     ))
 }

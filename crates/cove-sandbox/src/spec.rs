@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::error::SandboxError;
+use crate::ids::EnvId;
 
 /// Where the function's code (`code_dir`) appears inside the environment, read-only.
 pub const TASK_DIR: &str = "/var/task";
@@ -36,9 +37,9 @@ pub struct EnvSpec {
     /// The network namespace (an ENI slot) the environment runs in; it must exist and
     /// belong to the sandbox's [`cove_host::Host`].
     pub namespace: String,
-    /// Unique id of the environment; names its cgroup directories. 1–64 characters
-    /// `[A-Za-z0-9_.-]`, not starting with `.`.
-    pub id: String,
+    /// Unique id of the environment; names its cgroup directories (checked when
+    /// made, see [`EnvId`]).
+    pub id: EnvId,
     /// The program and its arguments. A program without `/` is looked up in the
     /// `PATH` of [`EnvSpec::env`] (or `/usr/local/bin:/usr/bin:/bin` without one).
     pub argv: Vec<String>,
@@ -79,14 +80,14 @@ impl EnvSpec {
     /// runtime directory, 512 MiB `/tmp`, 1024 processes, 1024 files, `nobody`.
     pub fn new(
         namespace: impl Into<String>,
-        id: impl Into<String>,
+        id: EnvId,
         argv: Vec<String>,
         code_dir: impl Into<PathBuf>,
         memory_mib: u64,
     ) -> EnvSpec {
         EnvSpec {
             namespace: namespace.into(),
-            id: id.into(),
+            id,
             argv,
             env: BTreeMap::new(),
             cwd: PathBuf::from(TASK_DIR),
@@ -117,9 +118,6 @@ impl EnvSpec {
                 &self.namespace,
                 "name the ENI's network namespace",
             );
-        }
-        if !valid_name(&self.id, MAX_ID_LEN) {
-            return bad("id", &self.id, ID_RULE);
         }
         match self.argv.first() {
             None => return bad("argv", &self.argv, "give at least the program to run"),
@@ -216,7 +214,13 @@ mod tests {
     use super::*;
 
     fn spec() -> EnvSpec {
-        EnvSpec::new("cvsb-a", "env-1", vec!["python3".into()], "/srv/code", 128)
+        EnvSpec::new(
+            "cvsb-a",
+            EnvId::new("env-1").expect("id"),
+            vec!["python3".into()],
+            "/srv/code",
+            128,
+        )
     }
 
     fn field_of(s: &EnvSpec) -> Option<&'static str> {
@@ -244,9 +248,6 @@ mod tests {
         type Change = Box<dyn Fn(&mut EnvSpec)>;
         let cases: Vec<(&str, Change)> = vec![
             ("namespace", Box::new(|s| s.namespace.clear())),
-            ("id", Box::new(|s| s.id = "../etc".into())),
-            ("id", Box::new(|s| s.id = ".hidden".into())),
-            ("id", Box::new(|s| s.id = "x".repeat(65))),
             ("argv", Box::new(|s| s.argv.clear())),
             ("argv[0]", Box::new(|s| s.argv = vec![String::new()])),
             ("argv", Box::new(|s| s.argv.push("a\0b".into()))),

@@ -14,7 +14,7 @@ use nix::errno::Errno;
 
 /// Probes from inside, printed as JSON by a Python program.
 const PROBES: &str = r#"
-import ctypes, json, os, pwd, socket, subprocess
+import ctypes, json, os, pwd, socket, subprocess, time
 libc = ctypes.CDLL(None, use_errno=True)
 def call(f, *args):
     ctypes.set_errno(0)
@@ -51,6 +51,15 @@ def orphan():
         os._exit(0)
     os.waitpid(pid, 0)
 orphan()
+def pids_after_reaping():
+    # pid 1 reaps the orphan asynchronously: wait for it (bounded), then list.
+    for _ in range(1000):
+        pids = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
+        if pids == [1, os.getpid()]:
+            break
+        time.sleep(0.01)
+    return pids
+pids = pids_after_reaping()
 sh = subprocess.run(["/bin/sh", "-c", "[[ x == x ]] && a=(1 2) && echo ${#a[@]} $BASH_VERSION"],
                     capture_output=True, text=True)
 print(json.dumps({
@@ -58,7 +67,7 @@ print(json.dumps({
     "etc": sorted(os.listdir("/etc")),
     "dev": sorted(os.listdir("/dev")),
     "visible": {p: os.path.exists(p) for p in HIDDEN},
-    "pids": sorted(int(p) for p in os.listdir("/proc") if p.isdigit()),
+    "pids": pids,
     "me": os.getpid(),
     "user": pwd.getpwuid(os.getuid()).pw_name,
     "hostname": socket.gethostname(),

@@ -77,7 +77,10 @@ fn every_kill_method_takes_the_whole_tree() {
     }
     let f = Fixture::new();
     for (name, hierarchy) in variants() {
-        let mut config = SandboxConfig::new(unique(), init());
+        let mut config = SandboxConfig::new(
+            cove_sandbox::CgroupRoot::new(&unique()).expect("root"),
+            init(),
+        );
         config.hierarchy = Some(hierarchy);
         let s = Scoped {
             sandbox: Sandbox::new(Host::new("hisb").expect("prefix"), config).expect(name),
@@ -138,7 +141,10 @@ fn without_controllers_the_launch_works_and_says_what_is_missing() {
         return;
     };
     let f = Fixture::new();
-    let mut config = SandboxConfig::new(unique(), init());
+    let mut config = SandboxConfig::new(
+        cove_sandbox::CgroupRoot::new(&unique()).expect("root"),
+        init(),
+    );
     config.hierarchy = Some(hierarchy);
     let s = Scoped {
         sandbox: Sandbox::new(Host::new("hisb").expect("prefix"), config).expect("sandbox"),

@@ -57,7 +57,8 @@ fn remove_all_leaves_no_cgroup_and_a_running_sandbox_recreates_its_root() {
     let code = std::env::temp_dir().join(format!("hssb-code-{}", std::process::id()));
     std::fs::create_dir_all(&code).expect("code dir");
     for (i, (what, hierarchy)) in variants().into_iter().enumerate() {
-        let root = format!("hssb-{}-{i}", std::process::id());
+        let root = cove_sandbox::CgroupRoot::new(&format!("hssb-{}-{i}", std::process::id()))
+            .expect("root");
         let mut config = SandboxConfig::new(
             root.clone(),
             InitProgram::binary(env!("CARGO_BIN_EXE_cove-env-init")),
@@ -68,7 +69,7 @@ fn remove_all_leaves_no_cgroup_and_a_running_sandbox_recreates_its_root() {
         let spec = |id: &str| {
             EnvSpec::new(
                 ns.0.clone(),
-                id,
+                cove_sandbox::EnvId::new(id).expect("id"),
                 vec!["sleep".into(), "600".into()],
                 &code,
                 64,

@@ -456,12 +456,15 @@ fn reap_after_the_launcher_is_sigkilled_leaves_nothing() {
         };
         let sandbox = cove_sandbox::Sandbox::new(
             cove_host::Host::new("hisb").expect("prefix"),
-            cove_sandbox::SandboxConfig::new(root, init()),
+            cove_sandbox::SandboxConfig::new(
+                cove_sandbox::CgroupRoot::new(&root).expect("root"),
+                init(),
+            ),
         )
         .expect("sandbox");
         let spec = cove_sandbox::EnvSpec::new(
             ns,
-            "stale-env",
+            cove_sandbox::EnvId::new("stale-env").expect("id"),
             ["sh", "-c", "sleep 600 & sh -c 'sleep 600 & wait' & wait"]
                 .map(String::from)
                 .to_vec(),
@@ -526,7 +529,8 @@ fn reap_after_the_launcher_is_sigkilled_leaves_nothing() {
         ["stale-env"]
     );
 
-    let report = reap_stale(&f.name, |_| false).expect("reap");
+    let root = cove_sandbox::CgroupRoot::new(&f.name).expect("root");
+    let report = reap_stale(&root, |_| false).expect("reap");
     assert_eq!(report.reaped, ["stale-env"]);
     assert_eq!(report.killed, 6);
     assert!(pids.iter().all(|&p| dead(p)), "every process is gone");
@@ -552,7 +556,10 @@ fn reap_keeps_the_living() {
         .sandbox
         .launch(&f.spec("stale", &["sleep", "600"], 64), EnvStdio::null())
         .expect("launch");
-    let report = f.sandbox.reap_stale(|id| id == "live").expect("reap");
+    let report = f
+        .sandbox
+        .reap_stale(|id| id.as_str() == "live")
+        .expect("reap");
     assert_eq!(
         (report.reaped, report.kept),
         (vec!["stale".to_owned()], vec!["live".to_owned()])

@@ -136,9 +136,9 @@ fn main() {
     let config = SchedulerConfig {
         prefix: prefix.clone(),
         runtime_dir: cove_runtimes::fs::runtime_dir(),
-        lock_dir: work.join("slots"),
+        lock_dir: cove_scheduler::SlotLocks::new(work.join("slots")),
         log_dir: None,
-        cgroup_root: format!("cove-{prefix}"),
+        cgroup_root: cove_sandbox::CgroupRoot::for_prefix(&prefix).expect("root"),
         init: cove_sandbox::InitProgram::binary(init),
         idle_timeout: Duration::from_secs(3600),
         region: "us-east-1".into(),

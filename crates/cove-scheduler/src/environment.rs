@@ -269,7 +269,8 @@ fn prepare(
     let env: BTreeMap<String, String> = cove_runtimes::lambda_environment(&info)
         .into_iter()
         .collect();
-    let env_id = format!("p{}-{}-{id}", std::process::id(), ns);
+    let env_id = cove_sandbox::EnvId::for_slot(std::process::id(), ns, id)
+        .map_err(|e| launch_err(e.to_string()))?;
     let mut spec = EnvSpec::new(ns, env_id, launch.argv, &f.code.dir, u64::from(f.memory_mb));
     spec.env = env;
     spec.cwd = launch.cwd.into();
@@ -282,7 +283,12 @@ fn prepare(
     // The runtime writes into pipes; cove alone holds the file.
     let (stdio, log) = match &shared.config.log_dir {
         Some(dir) => {
-            let path = dir.join(&f.name).join(format!("{instance}.log"));
+            let path = dir.env_log(&f.name, &instance).ok_or_else(|| {
+                launch_err(format!(
+                    "the function name {:?} cannot name a log directory",
+                    f.name
+                ))
+            })?;
             let file = crate::log::open(&path).map_err(|source| SchedulerError::Log {
                 path: path.clone(),
                 source,

@@ -5,7 +5,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -22,8 +22,19 @@ pub(crate) struct SlotLease {
 impl SlotLease {
     /// Takes the lock of slot `ns` without waiting: `Ok(None)` if another process
     /// (or another scheduler in this one) holds it.
-    pub(crate) fn try_take(dir: &Path, ns: &str) -> Result<Option<SlotLease>, SchedulerError> {
-        let path = lock_path(dir, ns);
+    pub(crate) fn try_take(
+        locks: &crate::SlotLocks,
+        ns: &str,
+    ) -> Result<Option<SlotLease>, SchedulerError> {
+        let dir = locks.path();
+        let path = locks.lease(ns).ok_or_else(|| SchedulerError::Lease {
+            ns: ns.to_owned(),
+            path: dir.to_owned(),
+            source: io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a slot namespace is one path component",
+            ),
+        })?;
         let err = |source| SchedulerError::Lease {
             ns: ns.to_owned(),
             path: path.clone(),
@@ -146,17 +157,14 @@ fn describe_holder(record: Option<&str>) -> String {
     }
 }
 
-fn lock_path(dir: &Path, ns: &str) -> PathBuf {
-    dir.join(format!("{ns}.lock"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn a_slot_is_held_once_and_freed_on_drop() {
-        let dir = std::env::temp_dir().join(format!("cove-lease-{}", std::process::id()));
+        let path = std::env::temp_dir().join(format!("cove-lease-{}", std::process::id()));
+        let dir = crate::SlotLocks::new(path.clone());
         let first = SlotLease::try_take(&dir, "t-f-1")
             .expect("lock")
             .expect("free");
@@ -165,7 +173,7 @@ mod tests {
         assert!(SlotLease::try_take(&dir, "t-f-2").expect("lock").is_some());
         drop(first);
         assert!(SlotLease::try_take(&dir, "t-f-1").expect("lock").is_some());
-        let _ = std::fs::remove_dir_all(&dir);
+        let _ = std::fs::remove_dir_all(&path);
     }
 
     #[test]

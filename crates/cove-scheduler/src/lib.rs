@@ -20,11 +20,13 @@ pub mod events;
 pub mod http;
 mod lease;
 mod log;
+mod paths;
 mod scheduler;
 
 pub use crate::error::{InvokeError, SchedulerError};
 pub use crate::events::AsyncConfig;
 pub use crate::lease::{LockMode, PrefixLock};
+pub use crate::paths::{ASYNC_EVENTS_LOG, LogDir, SlotLocks};
 pub use crate::scheduler::{
     InvokeRequest, InvokeResult, MAX_ASYNC_PAYLOAD_BYTES, MAX_PAYLOAD_BYTES, Scheduler,
     SchedulerConfig,

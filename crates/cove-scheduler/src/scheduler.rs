@@ -35,11 +35,11 @@ pub struct SchedulerConfig {
     /// Where the runtime clients are installed (mounted at `/opt`).
     pub runtime_dir: PathBuf,
     /// Where slot locks live (shared by every cove process of the prefix).
-    pub lock_dir: PathBuf,
-    /// Where each function's output goes (`<dir>/<function>.log`); none: discarded.
-    pub log_dir: Option<PathBuf>,
-    /// The cgroup directory name for environments (`cove-<prefix>`).
-    pub cgroup_root: String,
+    pub lock_dir: crate::SlotLocks,
+    /// Where each environment's output goes ([`crate::LogDir`]); none: discarded.
+    pub log_dir: Option<crate::LogDir>,
+    /// The cgroup directory of the environments (`cove-<prefix>`).
+    pub cgroup_root: cove_sandbox::CgroupRoot,
     /// The environment init program (see [`cove_sandbox::InitProgram`]).
     pub init: cove_sandbox::InitProgram,
     /// Idle environments older than this are reaped.
@@ -166,9 +166,8 @@ impl Scheduler {
             prefix: config.prefix.clone(),
             source: Box::new(source),
         })?;
-        let mut sandbox_cfg =
+        let sandbox_cfg =
             cove_sandbox::SandboxConfig::new(config.cgroup_root.clone(), config.init.clone());
-        sandbox_cfg.cgroup_root.clone_from(&config.cgroup_root);
         let sandbox = Sandbox::new(host.clone(), sandbox_cfg).map_err(|source| {
             SchedulerError::SandboxSetup {
                 source: Box::new(source),
@@ -371,12 +370,16 @@ impl Scheduler {
         let Some(dir) = &self.shared.config.log_dir else {
             return;
         };
-        let dir = dir.join(function);
-        let _ = std::fs::create_dir_all(&dir);
+        let Some(path) = dir.async_events_log(function) else {
+            return;
+        };
+        if let Some(parent) = path.parent() {
+            let _ = std::fs::create_dir_all(parent);
+        }
         if let Ok(mut f) = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(dir.join("async-events.log"))
+            .open(&path)
         {
             let _ = writeln!(f, "{line}");
         }
@@ -704,13 +707,9 @@ fn check_payload(payload: &[u8], limit: usize) -> Result<(), InvokeError> {
 /// Whether the cove process that launched environment `id` (`p<pid>-…`) still runs:
 /// a live process with that pid running the same program as this one (so a pid
 /// reused by an unrelated process does not keep a dead cove's environments alive).
-fn owner_alive(id: &str) -> bool {
-    let pid = id
-        .strip_prefix('p')
-        .and_then(|r| r.split('-').next())
-        .and_then(|p| p.parse::<u32>().ok());
+fn owner_alive(id: &cove_sandbox::EnvId) -> bool {
     let comm = |p: &str| std::fs::read_to_string(format!("/proc/{p}/comm")).ok();
-    match pid {
+    match id.launcher_pid() {
         Some(p) if p == std::process::id() => true,
         Some(p) => comm(&p.to_string()).is_some_and(|c| Some(c) == comm("self")),
         None => false,

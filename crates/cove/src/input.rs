@@ -15,7 +15,7 @@ pub enum InputError {
         path: PathBuf,
         /// Why.
         #[source]
-        source: crate::state::ReadError,
+        source: cove_deploy::store::ReadError,
     },
     /// The spec has errors (printed at the edge, or put into the JSON answer).
     #[error(
@@ -50,6 +50,9 @@ pub enum InputError {
         #[source]
         source: cove_import::ImportError,
     },
+    /// The prefix is not usable.
+    #[error(transparent)]
+    Prefix(#[from] cove_deploy::InvalidPrefix),
     /// An argument is malformed.
     #[error("invalid {what} `{text}`: {hint}")]
     Argument {
@@ -62,18 +65,20 @@ pub enum InputError {
     },
 }
 
-/// Reads a spec file: UTF-8 text of at most [`crate::state::MAX_FILE_BYTES`].
+/// Reads a spec file: UTF-8 text of at most [`cove_deploy::store::MAX_FILE_BYTES`].
 pub fn read_spec(path: &Path) -> Result<String, InputError> {
     let err = |source| InputError::ReadSpec {
         path: path.to_owned(),
         source,
     };
-    crate::state::read_text(path).map_err(err)?.ok_or_else(|| {
-        err(crate::state::ReadError::Io {
-            path: path.to_owned(),
-            source: std::io::ErrorKind::NotFound.into(),
+    cove_deploy::store::read_text(path)
+        .map_err(err)?
+        .ok_or_else(|| {
+            err(cove_deploy::store::ReadError::Io {
+                path: path.to_owned(),
+                source: std::io::ErrorKind::NotFound.into(),
+            })
         })
-    })
 }
 
 /// Reads and validates a spec file.
@@ -84,19 +89,6 @@ pub fn read_and_validate(path: &Path) -> Result<Validated, InputError> {
 /// Reads a spec that must be valid; its diagnostics are in the error if not.
 pub fn load_network(path: &Path) -> Result<Network, InputError> {
     network_of(path, read_and_validate(path)?)
-}
-
-/// The network of spec `text` (read from `path`) with the functions deployed
-/// outside the spec file; it must be valid: its diagnostics are in the error if not.
-pub fn network_from_text_with(
-    path: &Path,
-    text: &str,
-    deployed: &[cove_model::spec::DeployedFunction],
-) -> Result<Network, InputError> {
-    network_of(
-        path,
-        cove_model::validate::validate_text_with(text, deployed),
-    )
 }
 
 fn network_of(path: &Path, v: Validated) -> Result<Network, InputError> {

@@ -11,10 +11,7 @@
 mod commands;
 mod deploy;
 mod input;
-mod lock;
 mod output;
-mod perms;
-mod state;
 
 use std::process::ExitCode;
 
@@ -54,6 +51,18 @@ enum Command {
     Function(commands::function::Command),
     /// Run the function service: Lambda's Invoke API and function URLs over HTTP.
     Serve(commands::serve::Args),
+    /// Secure Compute networks, through the API (`--server`, `--token`).
+    #[command(subcommand)]
+    Network(commands::network::Command),
+    /// Peering connections, through the API.
+    #[command(subcommand)]
+    Peering(commands::peering::Command),
+    /// Tenants, through the API (admin token).
+    #[command(subcommand)]
+    Tenant(commands::tenant::Command),
+    /// API tokens, through the API.
+    #[command(subcommand)]
+    Token(commands::token::Command),
 }
 
 /// What a command concluded, mapped onto the exit status.
@@ -72,6 +81,9 @@ pub enum Outcome {
     /// An invoked function failed (its error document was printed).
     FunctionError,
 }
+
+/// Exit status of a command that found the prefix busy.
+pub const EXIT_BUSY: u8 = 6;
 
 /// The hidden first argument that makes `cove` an execution environment's init
 /// (used when `cove-env-init` is not installed beside it).
@@ -106,6 +118,10 @@ fn main() -> ExitCode {
         Command::Exec(a) => commands::exec::run(&a),
         Command::Function(c) => commands::function::run(&c),
         Command::Serve(a) => commands::serve::run(&a),
+        Command::Network(c) => commands::network::run(&c),
+        Command::Peering(c) => commands::peering::run(&c),
+        Command::Tenant(c) => commands::tenant::run(&c),
+        Command::Token(c) => commands::token::run(&c),
     };
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
@@ -121,24 +137,26 @@ fn main() -> ExitCode {
 /// Prints a failed command's error (standard error; with `--json` also a JSON
 /// document on standard output) and returns its exit status.
 fn report_error(err: &anyhow::Error, json: bool) -> u8 {
-    let busy = err.chain().any(|e| {
-        matches!(e.downcast_ref(), Some(lock::LockError::Busy { .. }))
-            || matches!(
+    let deploy = err.downcast_ref::<cove_deploy::DeployError>();
+    let busy = deploy.is_some_and(cove_deploy::DeployError::is_busy)
+        || err.chain().any(|e| {
+            matches!(
                 e.downcast_ref(),
                 Some(cove_scheduler::SchedulerError::Busy { .. })
             )
-    });
+        });
     let input = err.downcast_ref::<input::InputError>();
+    let invalid = input.is_some() || deploy.is_some_and(cove_deploy::DeployError::is_invalid_input);
     let (kind, code) = if busy {
-        ("busy", lock::EXIT_BUSY)
-    } else if input.is_some() {
+        ("busy", EXIT_BUSY)
+    } else if invalid {
         ("invalid_input", 2)
     } else {
         ("failed", 1)
     };
     let diagnostics = match input {
         Some(input::InputError::InvalidSpec { diagnostics, .. }) => Some(diagnostics.as_slice()),
-        _ => None,
+        _ => deploy.and_then(cove_deploy::DeployError::diagnostics),
     };
     if json {
         let causes: Vec<String> = err.chain().skip(1).map(ToString::to_string).collect();
@@ -190,6 +208,9 @@ impl Command {
             Command::Plan(a) => a.json,
             Command::Status(a) => a.json,
             Command::Function(commands::function::Command::List(a)) => a.json,
+            Command::Network(_) | Command::Peering(_) | Command::Tenant(_) | Command::Token(_) => {
+                std::env::args_os().any(|a| a == "--json")
+            }
             _ => false,
         }
     }

@@ -48,6 +48,11 @@ pub(crate) use outln;
 
 /// Prints an error and its whole `source()` chain once, at the edge.
 pub fn print_error_chain(err: &anyhow::Error) {
+    print_error(err.as_ref());
+}
+
+/// Prints an error and its whole `source()` chain.
+pub fn print_error(err: &dyn std::error::Error) {
     eprintln!("error: {err}");
     let mut cause = err.source();
     while let Some(c) = cause {

@@ -88,7 +88,17 @@ fn ten_concurrent_pairs_each_end_in_a_state_status_confirms() {
     let d = Deployment::new("hsc");
     let a = example();
     let b = spec_b(d.state.path());
-    let applied = d.state.path().join(&d.prefix).join("applied.yaml");
+    let recorded_spec = || {
+        cove_deploy::Target::new(
+            cove_deploy::Prefix::new(&d.prefix).expect("prefix"),
+            d.state.path().to_owned(),
+            std::time::Duration::from_secs(30),
+        )
+        .store()
+        .expect("store")
+        .spec()
+        .expect("spec")
+    };
     for round in 0..10 {
         if round % 2 == 0 {
             // apply A against apply B: exactly one of them is what the kernel holds.
@@ -104,11 +114,11 @@ fn ten_concurrent_pairs_each_end_in_a_state_status_confirms() {
                 if sa { "both" } else { "neither" }
             );
             // The recorded state is the spec that won.
-            let recorded = std::fs::read_to_string(&applied).expect("applied.yaml");
+            let recorded = recorded_spec().expect("an applied spec");
             let won = std::fs::read_to_string(if sa { &a } else { &b }).expect("spec");
             assert!(
                 recorded.starts_with(&won),
-                "round {round}: applied.yaml lies"
+                "round {round}: the recorded spec lies"
             );
         } else {
             // apply against destroy: the spec in sync, or nothing left.
@@ -118,14 +128,20 @@ fn ten_concurrent_pairs_each_end_in_a_state_status_confirms() {
             finish(c1, "apply");
             finish(c2, "destroy");
             if d.namespaces().is_empty() {
-                assert!(!applied.exists(), "round {round}: destroyed, state kept");
+                assert!(
+                    recorded_spec().is_none(),
+                    "round {round}: destroyed, state kept"
+                );
             } else {
                 assert!(
                     in_sync(&d, spec),
                     "round {round}: namespaces left that match no spec: {:?}",
                     d.namespaces()
                 );
-                assert!(applied.exists(), "round {round}: applied, state deleted");
+                assert!(
+                    recorded_spec().is_some(),
+                    "round {round}: applied, state deleted"
+                );
             }
         }
         assert_eq!(
@@ -152,7 +168,16 @@ fn a_busy_prefix_names_the_holder_and_exits_6() {
         ),
         ("destroy", vec!["destroy"]),
         ("fn delete", vec!["fn", "delete", "f"]),
-        ("serve", vec!["serve", "--listen", "127.0.0.1:0"]),
+        (
+            "serve",
+            vec![
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--api-listen",
+                "127.0.0.1:0",
+            ],
+        ),
     ];
     for (what, args) in runs {
         let out = d

@@ -43,8 +43,18 @@ fn destroy_removes_the_functions_record_and_the_cgroups() {
         roots.iter().any(|p| p.starts_with("/sys/fs/cgroup/memory")),
         "the invoke made no v1 cgroup root: {roots:?}"
     );
-    let deployed = d.state.path().join(&d.prefix).join("deployed.yaml");
-    assert!(deployed.exists());
+    let deployed = || {
+        cove_deploy::Target::new(
+            cove_deploy::Prefix::new(&d.prefix).expect("prefix"),
+            d.state.path().to_owned(),
+            std::time::Duration::from_secs(30),
+        )
+        .store()
+        .expect("store")
+        .deployed()
+        .expect("deployed")
+    };
+    assert_eq!(deployed().len(), 1);
 
     let out = d.cove().arg("destroy").output().expect("destroy");
     assert!(
@@ -53,7 +63,10 @@ fn destroy_removes_the_functions_record_and_the_cgroups() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(d.namespaces().is_empty(), "{:?}", d.namespaces());
-    assert!(!deployed.exists(), "the functions record survived destroy");
+    assert!(
+        deployed().is_empty(),
+        "the functions record survived destroy"
+    );
     assert_eq!(cgroup_roots(&d), Vec::<PathBuf>::new(), "cgroups survived");
 
     // The next apply brings back the network only.
@@ -109,7 +122,15 @@ fn a_cold_start_in_serve_respects_the_prefix_lock() {
     deploy_python(&d, "hsfn", &["--subnets", "functions/private-a"]);
     let addr_file = d.state.path().join(&d.prefix).join("serve.addr");
     let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("cove"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--lock-wait", "0"])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--api-listen",
+            "127.0.0.1:0",
+            "--lock-wait",
+            "0",
+        ])
         .env("COVE_PREFIX", &d.prefix)
         .env("COVE_STATE_DIR", d.state.path())
         .stdout(std::process::Stdio::null())

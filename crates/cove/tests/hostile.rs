@@ -343,7 +343,7 @@ fn hostile_handlers_fail_where_they_must() {
     // 1. cove's state is root's alone on the host.
     let base = d.state.path().join(&d.prefix);
     assert_eq!(mode(&base), 0o700);
-    assert_eq!(mode(&base.join("deployed.yaml")), 0o600);
+    assert_eq!(mode(&base.join("cove.db")), 0o600);
     assert_eq!(mode(&base.join("code")), 0o700);
     let logs = base.join("logs").join("victim");
     let log = std::fs::read_dir(&logs)
@@ -366,7 +366,7 @@ fn hostile_handlers_fail_where_they_must() {
     // 2. Nothing of it, or of the victim, is visible from inside.
     let paths = [
         d.state.path().to_path_buf(),
-        base.join("deployed.yaml"),
+        base.join("cove.db"),
         snapshot.clone(),
         log.clone(),
         PathBuf::from("/var/lib/cove"),

@@ -20,6 +20,7 @@
 //! (`NFT_MSG_GETGEN`) and repeated if it moved, so the chains, rules and sets of
 //! one reading belong together.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 
 use netlink_sys::{Socket, SocketAddr};
@@ -72,6 +73,7 @@ const NFTA_SET_NAME: u16 = 2;
 const NFTA_SET_FLAGS: u16 = 3;
 const NFTA_SET_KEY_LEN: u16 = 5;
 const NFTA_SET_DATA_LEN: u16 = 7;
+const NFTA_SET_COUNT: u16 = 20;
 /// Set flags: `NFT_SET_INTERVAL`, `NFT_SET_MAP`.
 const NFT_SET_INTERVAL: u32 = 0x4;
 const NFT_SET_MAP: u32 = 0x8;
@@ -114,6 +116,18 @@ pub(crate) struct Ruleset {
     /// The elements of its named sets in the planner's syntax, if every one of
     /// them has a schema (`None`: read them another way).
     pub(crate) elements: Option<Elements>,
+    /// Sets whose elements were left for the caller to read (`elements` is then
+    /// empty), in parallel; see [`read_deferring`].
+    pub(crate) deferred: Option<Deferred>,
+}
+
+/// Set elements left to read: the generation the rest was read at, and the sets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Deferred {
+    /// The ruleset's generation when the tables, chains, rules and sets were read.
+    pub(crate) generation: u32,
+    /// The named sets of cove's table (each with its schema's shape).
+    pub(crate) sets: Vec<String>,
 }
 
 /// The family's name as `nft` writes it.
@@ -281,6 +295,19 @@ fn dump_of(
     family: u8,
     write: impl FnOnce(&mut MsgBuf) -> io::Result<()>,
 ) -> io::Result<Option<Msgs>> {
+    dump_with(sock, seq, ty, family, write, &mut |_| {})
+}
+
+/// [`dump_of`], handing every message that does not answer it (a notification,
+/// on a subscribed socket) to `other`.
+fn dump_with(
+    sock: &Socket,
+    seq: u32,
+    ty: u16,
+    family: u8,
+    write: impl FnOnce(&mut MsgBuf) -> io::Result<()>,
+    other: &mut dyn FnMut(&[u8]),
+) -> io::Result<Option<Msgs>> {
     let single = ty == NFT_MSG_GETGEN;
     let mut b = MsgBuf::default();
     let m = b.begin_msg(
@@ -316,6 +343,7 @@ fn dump_of(
             let msg = &d[at..at + len];
             at += super::wire::align(len);
             if mseq != seq {
+                other(msg);
                 continue;
             }
             intr |= flags & NLM_F_DUMP_INTR != 0;
@@ -348,7 +376,16 @@ fn libc_eproto() -> i32 {
 
 /// The ruleset's generation counter.
 fn generation(sock: &Socket, seq: u32) -> io::Result<Option<u32>> {
-    let msgs = dump(sock, seq, NFT_MSG_GETGEN)?;
+    generation_with(sock, seq, &mut |_| {})
+}
+
+/// [`generation`], handing notifications to `other`.
+fn generation_with(
+    sock: &Socket,
+    seq: u32,
+    other: &mut dyn FnMut(&[u8]),
+) -> io::Result<Option<u32>> {
+    let msgs = dump_with(sock, seq, NFT_MSG_GETGEN, NFPROTO_UNSPEC, |_| Ok(()), other)?;
     Ok(msgs.and_then(|m| {
         m.iter().find_map(|(_, p)| {
             get(&attrs(p), NFTA_GEN_ID)
@@ -361,7 +398,16 @@ fn generation(sock: &Socket, seq: u32) -> io::Result<Option<u32>> {
 /// Reads the namespace's tables, the digest of `inet table` and the elements of its
 /// named sets. `seq` is the first sequence number to use; returns the reading and
 /// the next free number.
-pub(crate) fn read(sock: &Socket, table: &str, mut seq: u32) -> io::Result<(Ruleset, u32)> {
+///
+/// When cove's table has more than `defer_over` named sets, each with its
+/// schema's shape, their elements are not read: the reading says which
+/// ([`Ruleset::deferred`]), for [`read_sets`] on other sockets at once.
+pub(crate) fn read_deferring(
+    sock: &Socket,
+    table: &str,
+    mut seq: u32,
+    defer_over: Option<usize>,
+) -> io::Result<(Ruleset, u32)> {
     let mut buf = Vec::new();
     drain(sock, &mut buf)?;
     for _ in 0..TRIES {
@@ -403,7 +449,36 @@ pub(crate) fn read(sock: &Socket, table: &str, mut seq: u32) -> io::Result<(Rule
         };
         let mut elements = Some(Elements::new());
         let mut interrupted = false;
-        for (name, declared) in set_names(table, &sets) {
+        let names = set_names(table, &sets);
+        let defer = defer_over.is_some_and(|limit| names.len() > limit)
+            && names.iter().all(|(name, declared)| {
+                cove_plan::nft::set_schema(name).is_some_and(|s| declared.fits(&s))
+            });
+        if defer {
+            let after = generation(sock, next())?;
+            let Some(generation) = before.filter(|b| Some(*b) == after) else {
+                continue;
+            };
+            return Ok((
+                Ruleset {
+                    tables,
+                    digest,
+                    recorded,
+                    named_sets,
+                    elements,
+                    deferred: Some(Deferred {
+                        generation,
+                        sets: names
+                            .into_iter()
+                            .filter(|(_, d)| !d.empty())
+                            .map(|(n, _)| n)
+                            .collect(),
+                    }),
+                },
+                seq + 1,
+            ));
+        }
+        for (name, declared) in names {
             // The description's schema, and only if the kernel's set has its
             // shape: a set with one of cove's names but declared otherwise is read
             // the other way, never decoded with the wrong field widths.
@@ -412,6 +487,9 @@ pub(crate) fn read(sock: &Socket, table: &str, mut seq: u32) -> io::Result<(Rule
                 elements = None;
                 break;
             };
+            if declared.empty() {
+                continue;
+            }
             let Some(msgs) = dump_of(sock, next(), NFT_MSG_GETSETELEM, NFPROTO_INET, |b| {
                 b.attr_strz(NFTA_SET_ELEM_LIST_TABLE, table)?;
                 b.attr_strz(NFTA_SET_ELEM_LIST_SET, &name)
@@ -445,6 +523,7 @@ pub(crate) fn read(sock: &Socket, table: &str, mut seq: u32) -> io::Result<(Rule
                 recorded,
                 named_sets,
                 elements,
+                deferred: None,
             },
             seq + 1,
         ));
@@ -453,6 +532,54 @@ pub(crate) fn read(sock: &Socket, table: &str, mut seq: u32) -> io::Result<(Rule
         io::ErrorKind::Interrupted,
         format!("the ruleset kept changing during {TRIES} readings"),
     ))
+}
+
+/// By set, its elements (`None`: gone, or not decodable).
+pub(crate) type SetReading = BTreeMap<String, Option<BTreeSet<String>>>;
+
+/// Re-reads the elements of `sets` of table `inet table` (see
+/// `Session::read_sets`) between two readings of the generation counter;
+/// `None` if the ruleset changed meanwhile, or is not at generation `expect`
+/// (read it all then). Notifications that arrive meanwhile go to `other`; none
+/// is dropped.
+pub(crate) fn read_sets<'a>(
+    sock: &Socket,
+    table: &str,
+    sets: impl IntoIterator<Item = &'a String>,
+    mut seq: u32,
+    expect: Option<u32>,
+    other: &mut dyn FnMut(&[u8]),
+) -> io::Result<(Option<SetReading>, u32)> {
+    let mut next = || {
+        seq += 1;
+        seq
+    };
+    let before = generation_with(sock, next(), other)?;
+    let mut out = BTreeMap::new();
+    for name in sets {
+        let Some(schema) = cove_plan::nft::set_schema(name) else {
+            out.insert(name.clone(), None);
+            continue;
+        };
+        let write = |b: &mut MsgBuf| {
+            b.attr_strz(NFTA_SET_ELEM_LIST_TABLE, table)?;
+            b.attr_strz(NFTA_SET_ELEM_LIST_SET, name)
+        };
+        let msgs = match dump_with(sock, next(), NFT_MSG_GETSETELEM, NFPROTO_INET, write, other) {
+            Ok(Some(m)) => m,
+            Ok(None) => return Ok((None, seq + 1)),
+            Err(e) if e.raw_os_error() == Some(nix::libc::ENOENT) => {
+                out.insert(name.clone(), None);
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        let payloads: Vec<&[u8]> = msgs.iter().map(|(_, p)| p.as_slice()).collect();
+        out.insert(name.clone(), super::decode::elements(&schema, &payloads));
+    }
+    let after = generation_with(sock, next(), other)?;
+    let same = before.is_some() && before == after && expect.is_none_or(|g| before == Some(g));
+    Ok((same.then_some(out), seq + 1))
 }
 
 /// The shape of a set as the kernel records it.
@@ -464,9 +591,20 @@ pub(crate) struct Declared {
     pub(crate) key_len: u32,
     /// `NFTA_SET_DATA_LEN` (maps only).
     pub(crate) data_len: Option<u32>,
+    /// `NFTA_SET_COUNT`, the number of elements (recent kernels; `None` before).
+    pub(crate) count: Option<u32>,
 }
 
 impl Declared {
+    /// Whether the kernel says the set has no element (then its elements need no
+    /// dump: most of cove's sets are empty, and each dump costs a lookup of the
+    /// set by name in a list of all of them). Not for interval sets: the kernel
+    /// counts an interval that runs to the end of the key space (`0.0.0.0/0`) as
+    /// half an element, so one such element reads as zero.
+    pub(crate) fn empty(&self) -> bool {
+        self.count == Some(0) && self.flags & NFT_SET_INTERVAL == 0
+    }
+
     fn of(a: &[(u16, &[u8])]) -> Declared {
         let be32 =
             |ty| get(a, ty).and_then(|v| Some(u32::from_be_bytes(v.get(..4)?.try_into().ok()?)));
@@ -474,6 +612,7 @@ impl Declared {
             flags: be32(NFTA_SET_FLAGS).unwrap_or(0),
             key_len: be32(NFTA_SET_KEY_LEN).unwrap_or(0),
             data_len: be32(NFTA_SET_DATA_LEN),
+            count: be32(NFTA_SET_COUNT),
         }
     }
 
@@ -583,135 +722,4 @@ pub(crate) fn delete_table(sock: &Socket, family: u8, name: &str, seq: u32) -> i
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn attr(ty: u16, v: &[u8]) -> Vec<u8> {
-        let mut b = MsgBuf::default();
-        b.attr(ty, v).expect("attr");
-        b.bytes().to_vec()
-    }
-
-    fn chain(name: &str, handle: u8, policy: u8) -> (u8, Vec<u8>) {
-        let mut p = attr(NFTA_CHAIN_TABLE, b"cove\0");
-        p.extend(attr(2, &[0, 0, 0, 0, 0, 0, 0, handle]));
-        p.extend(attr(NFTA_CHAIN_NAME, format!("{name}\0").as_bytes()));
-        p.extend(attr(5, &[0, 0, 0, policy]));
-        (NFPROTO_INET, p)
-    }
-
-    fn rule(chain: &str, handle: u8, exprs: &[(&str, &[u8])]) -> (u8, Vec<u8>) {
-        let mut p = attr(NFTA_RULE_TABLE, b"cove\0");
-        p.extend(attr(NFTA_RULE_CHAIN, format!("{chain}\0").as_bytes()));
-        p.extend(attr(3, &[0, 0, 0, 0, 0, 0, 0, handle]));
-        let mut list = Vec::new();
-        for (name, data) in exprs {
-            let mut e = attr(NFTA_EXPR_NAME, format!("{name}\0").as_bytes());
-            e.extend(attr(2, data));
-            list.extend(attr(1, &e));
-        }
-        p.extend(attr(NFTA_RULE_EXPRESSIONS, &list));
-        (NFPROTO_INET, p)
-    }
-
-    /// The kernel's record of a set decides whether the description's schema
-    /// may decode it.
-    #[test]
-    fn a_set_is_decoded_only_when_the_kernel_declares_the_descriptions_shape() {
-        use cove_plan::SetKind;
-        let d = |flags, key_len, data_len| Declared {
-            flags,
-            key_len,
-            data_len,
-        };
-        let schema = |k: SetKind| k.schema();
-        assert!(d(0, 16, None).fits(&schema(SetKind::SrcLinks)));
-        assert!(d(0x80, 24, None).fits(&schema(SetKind::LinkMac)));
-        assert!(d(NFT_SET_MAP, 16, Some(4)).fits(&schema(SetKind::LinkSubnet)));
-        assert!(d(NFT_SET_MAP | 0x80, 8, Some(2)).fits(&schema(SetKind::PeerZone)));
-        assert!(d(NFT_SET_INTERVAL | 0x80, 12, None).fits(&schema(SetKind::SgL4)));
-        assert!(d(NFT_SET_INTERVAL, 4, None).fits(&schema(SetKind::SgAll)));
-        // Another key, another value, a set for a map, a missing interval flag.
-        assert!(!d(0, 16, None).fits(&schema(SetKind::Members)));
-        assert!(!d(NFT_SET_MAP, 16, Some(2)).fits(&schema(SetKind::LinkSubnet)));
-        assert!(!d(0, 16, None).fits(&schema(SetKind::LinkSubnet)));
-        assert!(!d(NFT_SET_MAP, 16, Some(4)).fits(&schema(SetKind::SrcLinks)));
-        assert!(!d(0, 4, None).fits(&schema(SetKind::SgAll)));
-    }
-
-    #[test]
-    fn the_digest_ignores_handles_and_counters_but_sees_rules_and_policies() {
-        let chains = vec![chain("filter_forward", 1, 0), chain("nacl", 2, 1)];
-        let rules = vec![
-            rule(
-                "filter_forward",
-                3,
-                &[("counter", &[0, 0, 0, 9]), ("immediate", &[1])],
-            ),
-            rule("nacl", 4, &[("cmp", &[5])]),
-        ];
-        let (d, recorded, _) = digest("cove", &chains, &rules, &[]);
-        assert_eq!(recorded, None);
-
-        // Other handles and counter values, and a recording chain: same digest.
-        let mut chains2 = vec![chain("filter_forward", 7, 0), chain("nacl", 8, 1)];
-        chains2.push(chain(&format!("{DIGEST_CHAIN}{d}"), 9, 1));
-        let rules2 = vec![
-            rule(
-                "filter_forward",
-                10,
-                &[("counter", &[0, 0, 7, 7]), ("immediate", &[1])],
-            ),
-            rule("nacl", 11, &[("cmp", &[5])]),
-        ];
-        let (d2, recorded2, _) = digest("cove", &chains2, &rules2, &[]);
-        assert_eq!(d2, d);
-        assert_eq!(recorded2.as_deref(), Some(d.as_str()));
-
-        // A flushed chain, an inserted rule, a changed policy, a deleted chain.
-        let flushed = digest("cove", &chains, &rules[..1], &[]).0;
-        let mut inserted = rules.clone();
-        inserted.insert(0, rule("filter_forward", 12, &[("immediate", &[1])]));
-        let inserted = digest("cove", &chains, &inserted, &[]).0;
-        let policy = digest(
-            "cove",
-            &[chain("filter_forward", 1, 1), chain("nacl", 2, 1)],
-            &rules,
-            &[],
-        )
-        .0;
-        let deleted = digest("cove", &chains[..1], &rules[..1], &[]).0;
-        for other in [&flushed, &inserted, &policy, &deleted] {
-            assert_ne!(other, &d);
-        }
-        // A set's element count changes with its elements, not its declaration.
-        let set = |count: u8| {
-            let mut p = attr(NFTA_SET_TABLE, b"cove\0");
-            p.extend(attr(NFTA_SET_NAME, b"link_subnet\0"));
-            p.extend(attr(3, &[0, 0, 0, 8]));
-            p.extend(attr(20, &[0, 0, 0, count]));
-            (NFPROTO_INET, p)
-        };
-        let (with_set, _, named) = digest("cove", &chains, &rules, &[set(9)]);
-        assert!(named);
-        assert_eq!(digest("cove", &chains, &rules, &[set(10)]).0, with_set);
-        assert_ne!(with_set, d);
-        // Another table's chains do not count.
-        let mut foreign = chains.clone();
-        let mut c = attr(NFTA_CHAIN_TABLE, b"other\0");
-        c.extend(attr(NFTA_CHAIN_NAME, b"x\0"));
-        foreign.push((NFPROTO_INET, c));
-        assert_eq!(digest("cove", &foreign, &rules, &[]).0, d);
-    }
-
-    #[test]
-    fn table_comments_and_families() {
-        let mut udata = vec![UDATA_TABLE_COMMENT, 8];
-        udata.extend_from_slice(b"gen:abc\0");
-        assert_eq!(table_comment(&udata).as_deref(), Some("gen:abc"));
-        assert_eq!(table_comment(&[1, 2, 0, 0]), None);
-        for f in [1, 2, 3, 5, 7, 10, 42] {
-            assert_eq!(family_number(&family_name(f)), Some(f));
-        }
-    }
-}
+mod tests;

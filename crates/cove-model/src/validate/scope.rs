@@ -87,66 +87,70 @@ pub(crate) struct Scopes {
 }
 
 impl Scopes {
-    /// Resolves `tenant/vpc`, `vpc` (unique across tenants, or in `home` tenant first)
-    /// or an imported VPC id.
+    /// Resolves `tenant/vpc`, `vpc` (in `home` tenant first, then unique across
+    /// tenants) or an imported VPC id. Names are looked up before imported ids, so an
+    /// `id` written on one VPC can never take over another's name (ids are free text).
     pub(crate) fn find_vpc(&self, home: Option<TenantId>, text: &str) -> Option<VpcId> {
-        if let Some(v) = self.vpcs_by_id.get(text) {
-            return Some(*v);
+        let by_name = match text.split_once('/') {
+            Some((t, v)) => self
+                .tenants
+                .get(t)
+                .and_then(|tid| self.tenant_vpcs[tid.index()].get(v)),
+            None => home.and_then(|h| self.tenant_vpcs[h.index()].get(text)),
+        };
+        if let Some(v) = by_name.or_else(|| self.vpcs_by_id.get(text).copied()) {
+            return Some(v);
         }
-        match text.split_once('/') {
-            Some((t, v)) => {
-                let tid = self.tenants.get(t)?;
-                self.tenant_vpcs[tid.index()].get(v)
-            }
-            None => {
-                if let Some(h) = home {
-                    if let Some(v) = self.tenant_vpcs[h.index()].get(text) {
-                        return Some(v);
-                    }
-                }
-                let hits: Vec<VpcId> = self
-                    .tenant_vpcs
-                    .iter()
-                    .filter_map(|names| names.get(text))
-                    .collect();
-                (hits.len() == 1).then(|| hits[0])
-            }
+        if text.contains('/') {
+            return None;
         }
+        let hits: Vec<VpcId> = self
+            .tenant_vpcs
+            .iter()
+            .filter_map(|names| names.get(text))
+            .collect();
+        (hits.len() == 1).then(|| hits[0])
     }
 
     /// Resolves a security group reference from inside VPC `from`: `name`, `vpc/name`
-    /// (same tenant), `tenant/vpc/name`, or an imported `sg-…` id.
+    /// (same tenant), `tenant/vpc/name`, or an imported `sg-…` id. The names (and ids)
+    /// of the scope the reference points into come first, then ids anywhere: an `id`
+    /// declared in another VPC (another tenant's) never shadows a name.
     pub(crate) fn find_group(&self, net: &Network, from: VpcId, text: &str) -> Option<SgId> {
-        if let Some(g) = self.groups_by_id.get(text) {
-            return Some(*g);
-        }
         let parts: Vec<&str> = text.split('/').collect();
         let tenant = net.vpcs[from.index()].tenant;
         let vpc = match parts.as_slice() {
             [_] => Some(from),
             [v, _] => self.tenant_vpcs[tenant.index()].get(v),
-            [t, v, _] => {
-                let tid = self.tenants.get(t)?;
-                self.tenant_vpcs[tid.index()].get(v)
-            }
+            [t, v, _] => self
+                .tenants
+                .get(t)
+                .and_then(|tid| self.tenant_vpcs[tid.index()].get(v)),
             _ => None,
-        }?;
-        let name = parts.last()?;
-        self.vpcs[vpc.index()].security_groups.get(name)
+        };
+        let local = vpc.and_then(|v| {
+            let name = parts.last()?;
+            self.vpcs[v.index()].security_groups.get(name)
+        });
+        local.or_else(|| self.groups_by_id.get(text).copied())
     }
 
-    /// Resolves a prefix list: a name in the home tenant, `tenant/name`, or an id.
+    /// Resolves a prefix list: a name (or id) in the home tenant, `tenant/name`, or
+    /// an id anywhere, in that order: another tenant's list never shadows one of the
+    /// home tenant's (prefix-list ids may repeat across tenants).
     pub(crate) fn find_prefix_list(&self, home: TenantId, text: &str) -> Option<PrefixListId> {
-        if let Some(p) = self.prefix_lists_by_id.get(text) {
-            return Some(*p);
+        if let Some(p) = self.tenant_prefix_lists[home.index()].get(text) {
+            return Some(p);
         }
-        match text.split_once('/') {
-            Some((t, n)) => {
-                let tid = self.tenants.get(t)?;
-                self.tenant_prefix_lists[tid.index()].get(n)
-            }
-            None => self.tenant_prefix_lists[home.index()].get(text),
+        if let Some((t, n)) = text.split_once('/')
+            && let Some(p) = self
+                .tenants
+                .get(t)
+                .and_then(|tid| self.tenant_prefix_lists[tid.index()].get(n))
+        {
+            return Some(p);
         }
+        self.prefix_lists_by_id.get(text).copied()
     }
 }
 

@@ -657,3 +657,51 @@ fn unquoted_account_id_with_a_leading_zero_says_to_quote_it() {
             .is_some()
     );
 }
+
+/// An `id` written in one tenant's part is free text: it must never take over a name
+/// another tenant (or VPC) uses, or the other's rules would point at its objects.
+#[test]
+fn names_resolve_before_imported_ids_of_other_tenants() {
+    let text = r#"
+tenants:
+  - name: acme
+    prefix_lists:
+      - { name: corp, cidrs: [10.9.0.0/16] }
+    vpcs:
+      - name: app
+        cidr: 10.1.0.0/16
+        security_groups:
+          - name: db
+          - name: api
+            ingress:
+              - { protocol: tcp, ports: 5432, security_group: db }
+              - { protocol: tcp, ports: 443, prefix_list: corp }
+  - name: evil
+    prefix_lists:
+      - { name: mine, id: corp, cidrs: [0.0.0.0/0] }
+    vpcs:
+      - name: x
+        cidr: 10.2.0.0/16
+        security_groups:
+          - { name: g, id: db }
+"#;
+    let v = validate_text(text);
+    let errors: Vec<_> = v.errors().collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    let net = v.network.expect("valid");
+    let api = net
+        .security_groups
+        .iter()
+        .find(|g| g.name == "api")
+        .expect("api");
+    let SgPeer::Group(g) = api.ingress[0].peer else {
+        panic!("{:?}", api.ingress[0].peer)
+    };
+    assert_eq!(net.security_groups[g.index()].vpc, api.vpc);
+    assert_eq!(net.security_groups[g.index()].name, "db");
+    let SgPeer::PrefixList(p) = api.ingress[1].peer else {
+        panic!("{:?}", api.ingress[1].peer)
+    };
+    assert_eq!(net.prefix_lists[p.index()].name, "corp");
+    assert_eq!(net.prefix_lists[p.index()].tenant, TenantId(0));
+}

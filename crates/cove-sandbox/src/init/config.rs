@@ -181,7 +181,7 @@ mod tests {
     fn spec() -> EnvSpec {
         let mut s = EnvSpec::new(
             "cvsb-a",
-            "e1",
+            crate::EnvId::new("e1").expect("id"),
             vec!["python3".into(), "-m".into(), "awslambdaric".into()],
             "/srv/code/fn-a",
             256,

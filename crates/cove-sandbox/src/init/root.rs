@@ -257,7 +257,13 @@ mod tests {
     use super::*;
 
     fn spec() -> EnvSpec {
-        let mut s = EnvSpec::new("ns", "e1", vec!["python3".into()], "/srv/code/a", 128);
+        let mut s = EnvSpec::new(
+            "ns",
+            crate::EnvId::new("e1").expect("id"),
+            vec!["python3".into()],
+            "/srv/code/a",
+            128,
+        );
         s.runtime_dir = Some("/srv/rt".into());
         s.tmp_mib = 10;
         s.uid = 200_007;

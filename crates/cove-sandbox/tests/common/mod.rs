@@ -80,7 +80,7 @@ impl Fixture {
         let ns = Netns::new(&name);
         let sandbox = Sandbox::new(
             Host::new("hisb").expect("prefix"),
-            SandboxConfig::new(name.clone(), init()),
+            SandboxConfig::new(cove_sandbox::CgroupRoot::new(&name).expect("root"), init()),
         )
         .expect("sandbox");
         // Under the host's /tmp on purpose: the code is bound before /tmp is
@@ -109,7 +109,7 @@ impl Fixture {
     pub fn spec(&self, id: &str, argv: &[&str], memory_mib: u64) -> EnvSpec {
         EnvSpec::new(
             self._ns.0.clone(),
-            id,
+            cove_sandbox::EnvId::new(id).expect("id"),
             argv.iter().map(|s| s.to_string()).collect(),
             &self.code,
             memory_mib,
@@ -129,7 +129,7 @@ impl Fixture {
 
     /// Launches `spec`, waits (bounded) and returns the exit and standard output.
     pub fn run(&self, spec: &EnvSpec) -> (Exit, String) {
-        let (stdio, out, err) = self.files(&spec.id);
+        let (stdio, out, err) = self.files(spec.id.as_str());
         let running = self.sandbox.launch(spec, stdio).expect("launch");
         let exit = wait(&running);
         running.cleanup().expect("cleanup");

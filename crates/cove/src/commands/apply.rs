@@ -1,9 +1,10 @@
-//! `cove apply -f spec.yaml`: make the kernel match the spec.
+//! `cove apply -f spec.yaml`: make the spec the desired state and the kernel match
+//! it.
 
 use std::time::Instant;
 
 use crate::Outcome;
-use crate::deploy::{self, SpecTarget};
+use crate::deploy::SpecTarget;
 
 /// Arguments of `cove apply`.
 pub type Args = SpecTarget;
@@ -11,32 +12,26 @@ pub type Args = SpecTarget;
 /// Runs the command.
 pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     let started = Instant::now();
-    let _lock = args.target.lock("apply")?;
-    let deploy::Comparison {
-        network,
-        text,
-        desired: want,
-        host,
-        plan,
-    } = deploy::compare(args)?;
-    // Every function's code is checked and stored before the kernel is touched.
-    let code = deploy::snapshot_code(&network, &args.file, &args.target)?;
-    if plan.is_empty() {
+    let deployment = args.target.deployment()?;
+    let lock = deployment.lock("apply")?;
+    let text = crate::input::read_spec(&args.file)?;
+    // Validated, every function's code checked and stored, then recorded; then the
+    // kernel is made to match.
+    deployment.set_spec(&lock, &args.file, &text)?;
+    let applied = deployment.reconcile(&lock)?;
+    if applied.changes == 0 {
         crate::output::outln!(
             "nothing to change: the kernel already matches {} ({} namespaces)",
             args.file.display(),
-            want.namespaces.len()
+            applied.namespaces
         );
     } else {
-        host.apply(&plan)?;
         crate::output::outln!(
             "applied {} change(s) in {} namespace(s) in {:.0?}",
-            plan.ops.len(),
-            want.namespaces.len(),
+            applied.changes,
+            applied.namespaces,
             started.elapsed()
         );
     }
-    args.target.record_applied(&text, &code)?;
-    crate::deploy::reap_orphan_environments(&args.target)?;
     Ok(Outcome::Ok)
 }

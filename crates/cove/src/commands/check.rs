@@ -97,7 +97,7 @@ fn resolve(
 
 /// Runs the command.
 pub fn run(args: &Args) -> anyhow::Result<Outcome> {
-    let net = crate::deploy::network_arg(args.file.as_deref(), &args.target)?;
+    let net = crate::deploy::network_arg(args.file.as_deref(), &args.target, false)?;
     let an = Analyzer::new(&net);
     // An ENI's public IP as the source is that ENI; from the internet, an address
     // as the destination is itself (a private address is not routed there).

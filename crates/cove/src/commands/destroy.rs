@@ -19,34 +19,24 @@ pub struct Args {
 
 /// Runs the command. Continues past errors and reports all of them.
 pub fn run(args: &Args) -> anyhow::Result<Outcome> {
-    let host = args.target.host()?;
-    let _lock = args.target.lock("destroy")?;
-    let destroyed = host.destroy();
-    // Execution environments: their processes died with their namespaces; their
-    // cgroups go too (whoever launched them).
-    let reaped = cove_sandbox::remove_all(&format!("cove-{}", args.target.prefix), None);
-    match destroyed {
-        Ok(n) => {
-            let envs = reaped.map_err(|e| {
-                anyhow::Error::new(e).context("removing the execution environments' cgroups")
-            })?;
-            args.target.forget_applied()?;
+    let deployment = args.target.deployment()?;
+    let lock = deployment.lock("destroy")?;
+    match deployment.destroy(&lock) {
+        Ok(d) => {
             crate::output::outln!(
-                "destroyed {n} namespace(s) and {} execution environment(s) with prefix {}",
-                envs.reaped.len(),
+                "destroyed {} namespace(s) and {} execution environment(s) with prefix {}",
+                d.namespaces,
+                d.environments,
                 args.target.prefix
             );
             Ok(Outcome::Ok)
         }
-        Err(errors) => {
-            let count = errors.len();
-            for e in errors {
-                crate::output::print_error_chain(&anyhow::Error::new(e));
+        Err(cove_deploy::DeployError::Destroy { prefix, errors }) => {
+            for e in &errors {
+                crate::output::print_error(e.as_ref());
             }
-            anyhow::bail!(
-                "{count} error(s) while destroying prefix {}; run `cove destroy` again after fixing them",
-                args.target.prefix
-            )
+            Err(cove_deploy::DeployError::Destroy { prefix, errors }.into())
         }
+        Err(e) => Err(e.into()),
     }
 }

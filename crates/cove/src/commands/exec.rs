@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use crate::Outcome;
-use crate::deploy::{self, Target};
+use crate::deploy::Target;
 use crate::input::InputError;
 
 /// Arguments of `cove exec`.
@@ -24,24 +24,19 @@ pub struct Args {
 
 /// Runs the command; its exit status becomes cove's.
 pub fn run(args: &Args) -> anyhow::Result<Outcome> {
-    let net = match &args.file {
-        Some(f) => deploy::load(f, &args.target)?.0,
-        None => args.target.applied_network()?.ok_or_else(|| InputError::Argument {
-            what: "-f",
-            text: String::new(),
-            hint: format!(
-                "nothing is applied under prefix {}; run `cove apply -f SPEC` first or pass -f SPEC",
-                args.target.prefix
-            ),
-        })?,
-    };
+    let net = crate::deploy::network_arg(args.file.as_deref(), &args.target, true)?;
     let eni = net.find_eni(&args.eni).map_err(|e| InputError::Endpoint {
         what: "ENI",
         text: args.eni.clone(),
         reason: e.to_string(),
     })?;
     let ns = cove_plan::names::Names::new(&net, &args.target.prefix).eni_ns(eni);
-    let status = args.target.host()?.exec(&ns, &args.command)?;
+    let status = args
+        .target
+        .deployment()?
+        .kernel()
+        .host
+        .exec(&ns, &args.command)?;
     Ok(Outcome::Exit(
         status.code().map_or(1, |c| u8::try_from(c).unwrap_or(1)),
     ))

@@ -46,7 +46,7 @@ fn parse_probe(text: &str) -> Result<Vec<(u8, u16)>, InputError> {
 
 /// Runs the command.
 pub fn run(args: &Args) -> anyhow::Result<Outcome> {
-    let net = crate::deploy::network_arg(args.file.as_deref(), &args.target)?;
+    let net = crate::deploy::network_arg(args.file.as_deref(), &args.target, false)?;
     let an = Analyzer::new(&net);
     let enis: Vec<EniId> = if args.enis.is_empty() {
         net.workload_enis()

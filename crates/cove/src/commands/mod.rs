@@ -2,12 +2,17 @@
 
 pub mod apply;
 pub mod check;
+pub mod client;
 pub mod destroy;
 pub mod exec;
 pub mod function;
 pub mod import;
 pub mod matrix;
+pub mod network;
+pub mod peering;
 pub mod plan;
 pub mod serve;
 pub mod status;
+pub mod tenant;
+pub mod token;
 pub mod validate;

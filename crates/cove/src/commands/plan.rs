@@ -4,7 +4,7 @@
 use cove_analyze::{Change, reachability_delta};
 
 use crate::Outcome;
-use crate::deploy::{self, SpecTarget};
+use crate::deploy::SpecTarget;
 
 /// Arguments of `cove plan`.
 #[derive(Debug, clap::Args)]
@@ -19,11 +19,13 @@ pub struct Args {
 
 /// Runs the command.
 pub fn run(args: &Args) -> anyhow::Result<Outcome> {
-    let deploy::Comparison {
-        network: net, plan, ..
-    } = deploy::compare(&args.spec)?;
-    let applied = args.spec.target.applied_network()?;
-    let delta = reachability_delta(applied.as_ref(), &net);
+    let deployment = args.spec.target.deployment()?;
+    let text = crate::input::read_spec(&args.spec.file)?;
+    let net = deployment.validate_spec(&args.spec.file, &text)?;
+    let preview = deployment.preview(net)?;
+    let (net, plan) = (&preview.network, &preview.changes);
+    let applied = deployment.network()?;
+    let delta = reachability_delta(applied.as_ref(), net);
     if args.json {
         let doc = serde_json::json!({ "changes": plan.ops, "reachability": delta });
         crate::output::outln!("{}", serde_json::to_string_pretty(&doc)?);

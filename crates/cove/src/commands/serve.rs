@@ -3,7 +3,7 @@
 //! changes them.
 
 use std::net::SocketAddr;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use anyhow::Context;
 
@@ -34,6 +34,24 @@ pub struct Args {
     /// `MaximumRetryAttempts`, 0 to 2).
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(0..=2))]
     pub max_retry_attempts: u32,
+    /// Seconds the reconciler's lease lasts unless renewed: with several `cove serve`
+    /// processes on one store, another one takes over this long after the leader died.
+    #[arg(long, env = "COVE_LEASE_TTL", default_value_t = 5.0)]
+    pub lease_ttl: f64,
+    /// Do not run the reconciler in this process (only serve functions).
+    #[arg(long)]
+    pub no_reconcile: bool,
+    /// Where the control-plane API listens (tenants, tokens, networks, peerings,
+    /// specs, reachability; OpenAPI at `/openapi.json`). Every request needs a token.
+    #[arg(long, env = "COVE_API_LISTEN", default_value = "127.0.0.1:9001")]
+    pub api_listen: SocketAddr,
+    /// Do not serve the control-plane API in this process.
+    #[arg(long)]
+    pub no_api: bool,
+    /// Where the operator's admin token is written at the first start (once, mode
+    /// 0600); default `<state dir>/<prefix>/admin-token`.
+    #[arg(long, env = "COVE_ADMIN_TOKEN_FILE")]
+    pub admin_token_file: Option<std::path::PathBuf>,
 }
 
 /// Runs until interrupted (SIGINT or SIGTERM), then ends every environment.
@@ -47,10 +65,16 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
 }
 
 async fn serve(args: &Args) -> anyhow::Result<()> {
-    let config = args.target.scheduler_config(&args.run)?;
+    let deployment = args.target.deployment()?;
+    let config = crate::deploy::scheduler_config(deployment.target(), &args.run)?;
     // Starting up reaps stale environments and prepares the cgroup root: a writer.
-    let lock = args.target.lock("serve")?;
-    let functions = args.target.applied_functions()?;
+    let lock = deployment.lock("serve")?;
+    let generations = deployment.generations()?;
+    // Nothing desired yet (a new store): no functions until a change arrives.
+    let functions = match deployment.functions() {
+        Err(cove_deploy::DeployError::NothingApplied { .. }) => Vec::new(),
+        other => other?,
+    };
     let scheduler = cove_scheduler::Scheduler::new(config, functions)?;
     let seconds = |what: &str, v: f64| {
         Duration::try_from_secs_f64(v)
@@ -68,17 +92,39 @@ async fn serve(args: &Args) -> anyhow::Result<()> {
     let addr = listener
         .local_addr()
         .context("reading the listening address")?;
-    let addr_file = args.target.serve_addr_path();
-    crate::deploy::write_atomically(&addr_file, &addr.to_string())?;
+    deployment.store().set_serve_addr(addr)?;
+    let api = if args.no_api {
+        None
+    } else {
+        Some(start_api(args, &deployment).await?)
+    };
     crate::output::outln!(
         "cove serve: {} function(s) of prefix {} on http://{addr} (POST /2015-03-31/functions/NAME/invocations, function URLs at /url/NAME/)",
         scheduler.functions().len(),
         args.target.prefix
     );
     let server = tokio::spawn(cove_scheduler::http::serve(listener, scheduler.clone()));
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reconciler = if args.no_reconcile {
+        None
+    } else {
+        let mut target = deployment.target().clone();
+        // The reconciler skips a tick rather than wait long for a command.
+        target.lock_wait = target.lock_wait.min(Duration::from_secs(1));
+        let mut config = cove_deploy::ReconcilerConfig::for_this_process();
+        config.lease_ttl = seconds("lease-ttl", args.lease_ttl)?;
+        let stop = stop.clone();
+        Some(
+            std::thread::Builder::new()
+                .name("cove-reconciler".into())
+                .spawn(move || reconcile_loop(target, config, &stop))
+                .context("starting the reconciler's thread")?,
+        )
+    };
     let watcher = {
-        let (target, scheduler) = (args.target.clone(), scheduler.clone());
-        tokio::spawn(async move { watch(target, scheduler).await })
+        let scheduler = scheduler.clone();
+        let target = deployment.target().clone();
+        tokio::spawn(async move { watch(target, generations, scheduler).await })
     };
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("installing the SIGTERM handler")?;
@@ -87,35 +133,137 @@ async fn serve(args: &Args) -> anyhow::Result<()> {
         _ = term.recv() => {}
     }
     server.abort();
+    if let Some(api) = api {
+        api.abort();
+    }
     watcher.abort();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    if let Some(r) = reconciler {
+        let _ = tokio::task::spawn_blocking(move || r.join()).await;
+    }
     scheduler.shutdown().await;
-    let _ = std::fs::remove_file(&addr_file);
+    let _ = deployment.store().forget_serve_addr();
     crate::output::outln!("cove serve: stopped; every environment ended");
     Ok(())
 }
 
-/// Reloads the functions when the applied state changes.
-async fn watch(target: Target, scheduler: cove_scheduler::Scheduler) {
-    let stamp = |t: &Target| -> Vec<Option<SystemTime>> {
-        [t.applied_path(), t.deployed_path(), t.registry_path()]
-            .iter()
-            .map(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
-            .collect()
+/// Opens the store again in this runtime (a connection belongs to the runtime that
+/// made it), makes the admin token at the first start, and serves the control-plane
+/// API; what it records reaches the kernel through the reconciler.
+async fn start_api(
+    args: &Args,
+    deployment: &cove_deploy::Deployment,
+) -> anyhow::Result<tokio::task::JoinHandle<std::io::Result<()>>> {
+    let url = deployment.store().database_url();
+    let store = cove_store::Store::open_with(url, &cove_store::StoreOptions::default())
+        .await
+        .with_context(|| format!("opening {} for the API", url.redacted()))?;
+    let token_file = args
+        .admin_token_file
+        .clone()
+        .unwrap_or_else(|| deployment.store().dir().join("admin-token"));
+    if cove_api::bootstrap(&store, &token_file).await? {
+        crate::output::outln!(
+            "cove serve: the operator's admin token was written to {} (once; keep it)",
+            token_file.display()
+        );
+    }
+    let listener = tokio::net::TcpListener::bind(args.api_listen)
+        .await
+        .with_context(|| format!("listening on {} (--api-listen)", args.api_listen))?;
+    let addr = listener
+        .local_addr()
+        .context("reading the API's listening address")?;
+    crate::output::outln!("cove serve: control-plane API on http://{addr} (/openapi.json)");
+    Ok(tokio::spawn(cove_api::serve(
+        listener,
+        cove_api::ApiState::new(store),
+    )))
+}
+
+/// Reloads the functions when a reconcile realized a new generation (`cove apply`,
+/// `cove fn deploy`/`delete`, `cove destroy`).
+async fn watch(
+    target: cove_deploy::Target,
+    mut last: cove_deploy::Generations,
+    scheduler: cove_scheduler::Scheduler,
+) {
+    let deployment = match cove_deploy::Deployment::open(target) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("cove serve: not watching for changes: {e}");
+            return;
+        }
     };
-    let mut last = stamp(&target);
     loop {
         tokio::time::sleep(Duration::from_millis(500)).await;
-        let now = stamp(&target);
-        if now == last {
+        let now = match deployment.generations() {
+            Ok(g) => g,
+            Err(e) => {
+                eprintln!("cove serve: keeping the previous functions: {e}");
+                continue;
+            }
+        };
+        if now.applied == last.applied {
             continue;
         }
         last = now;
-        match target.applied_functions() {
+        let functions = match deployment.network() {
+            // Destroyed: nothing is applied any more.
+            Ok(None) => Ok(Vec::new()),
+            Ok(Some(_)) => deployment.functions(),
+            Err(e) => Err(e),
+        };
+        match functions {
             Ok(fns) => {
-                eprintln!("cove serve: reloaded {} function(s)", fns.len());
+                eprintln!(
+                    "cove serve: reloaded {} function(s) (generation {})",
+                    fns.len(),
+                    now.applied
+                );
                 scheduler.set_functions(fns);
             }
-            Err(e) => eprintln!("cove serve: keeping the previous functions: {e:#}"),
+            Err(e) => eprintln!("cove serve: keeping the previous functions: {e}"),
         }
     }
+}
+
+/// The reconciler's thread (never a tokio worker: the executor enters namespaces).
+fn reconcile_loop(
+    target: cove_deploy::Target,
+    config: cove_deploy::ReconcilerConfig,
+    stop: &std::sync::Arc<std::sync::atomic::AtomicBool>,
+) {
+    let deployment = match cove_deploy::Deployment::open_observing(target) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!(
+                "cove serve: not reconciling: {}",
+                crate::deploy::DisplayChain(&e)
+            );
+            return;
+        }
+    };
+    let mut reconciler = cove_deploy::Reconciler::new(deployment, config);
+    reconciler.run(stop, |tick| match tick {
+        Ok(cove_deploy::Tick::Applied {
+            generation,
+            ops,
+            drift,
+            took,
+        }) => eprintln!(
+            "cove serve: reconciled generation {generation}: {ops} kernel operation(s) in {:.1} ms{}",
+            took.as_secs_f64() * 1000.0,
+            if *drift { " (drift repaired)" } else { "" }
+        ),
+        Ok(cove_deploy::Tick::Follower { leader }) => {
+            eprintln!("cove serve: {leader} reconciles; serving only")
+        }
+        Ok(cove_deploy::Tick::InSync) => eprintln!("cove serve: reconciler: leader, in sync"),
+        Ok(cove_deploy::Tick::Empty | cove_deploy::Tick::Busy) => {}
+        Err(e) => eprintln!(
+            "cove serve: reconcile failed (retrying): {}",
+            crate::deploy::DisplayChain(e)
+        ),
+    });
 }

@@ -1,7 +1,7 @@
 //! `cove status -f spec.yaml`: compare the kernel with the spec; list every drift.
 
 use crate::Outcome;
-use crate::deploy::{self, SpecTarget};
+use crate::deploy::SpecTarget;
 
 /// Arguments of `cove status`.
 #[derive(Debug, clap::Args)]
@@ -16,11 +16,14 @@ pub struct Args {
 
 /// Runs the command (exit 0 in sync, 4 drift).
 pub fn run(args: &Args) -> anyhow::Result<Outcome> {
-    let deploy::Comparison {
-        desired: want,
-        plan,
+    let deployment = args.spec.target.deployment()?;
+    let text = crate::input::read_spec(&args.spec.file)?;
+    let net = deployment.validate_spec(&args.spec.file, &text)?;
+    let cove_deploy::Plan {
+        layout: want,
+        changes: plan,
         ..
-    } = deploy::compare(&args.spec)?;
+    } = deployment.preview(net)?;
     if args.json {
         let doc = serde_json::json!({ "in_sync": plan.is_empty(), "repairs": plan.ops });
         crate::output::outln!("{}", serde_json::to_string_pretty(&doc)?);

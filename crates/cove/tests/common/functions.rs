@@ -57,7 +57,13 @@ pub fn serve(d: &Deployment, extra: &[&str]) -> (Background, std::net::SocketAdd
     let addr_file = d.state.path().join(&d.prefix).join("serve.addr");
     let _ = std::fs::remove_file(&addr_file);
     let child = Command::new(assert_cmd::cargo::cargo_bin("cove"))
-        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--api-listen",
+            "127.0.0.1:0",
+        ])
         .args(extra)
         .env("COVE_PREFIX", &d.prefix)
         .env("COVE_STATE_DIR", d.state.path())

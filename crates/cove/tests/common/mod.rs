@@ -80,7 +80,8 @@ impl Deployment {
         let mut lock = cove_scheduler::PrefixLock::take(
             &path,
             cove_scheduler::LockMode::Exclusive,
-            std::time::Duration::ZERO,
+            // A running `cove serve` may be reconciling (its reconciler takes the lock too).
+            std::time::Duration::from_secs(30),
         )
         .expect("lock")
         .expect("free");

@@ -54,26 +54,13 @@ pub struct Args {
 
 /// Runs the command.
 pub fn run(args: &Args) -> anyhow::Result<Outcome> {
-    let _lock = args.target.lock("fn deploy")?;
-    let net = args.target.applied_network()?.ok_or_else(|| InputError::Argument {
-        what: "--prefix",
-        text: args.target.prefix.clone(),
-        hint: format!(
-            "nothing is applied under prefix {}; run `cove apply -f SPEC` first (functions attach to an applied VPC)",
-            args.target.prefix
-        ),
-    })?;
+    let deployment = args.target.deployment()?;
+    let lock = deployment.lock("fn deploy")?;
+    let net = deployment.applied_network(" (functions attach to an applied VPC)")?;
     let (vpc, subnets) = resolve_subnets(&net, &args.subnets)?;
     let environment = parse_env(&args.env)?;
     // The code is checked and stored before anything else changes.
-    let code =
-        cove_functions::code::snapshot(&args.code, &args.target.code_store()).map_err(|e| {
-            InputError::Argument {
-                what: "--code",
-                text: args.code.display().to_string(),
-                hint: crate::deploy::DisplayChain(&e).to_string(),
-            }
-        })?;
+    let code = cove_deploy::code::snapshot_given(&args.code, &deployment.target().code_store())?;
     let function = FunctionSpec {
         name: args.name.clone(),
         runtime: args.runtime.clone(),
@@ -91,20 +78,16 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
         concurrency: Some(Scalar::Int(i64::from(args.concurrency))),
         description: args.description.clone(),
     };
-    let mut deployed = args.target.deployed()?;
-    let entry = DeployedFunction {
-        vpc: vpc.clone(),
-        function,
-    };
-    let tenant = vpc.split('/').next().unwrap_or_default();
-    match deployed
-        .iter_mut()
-        .find(|d| d.function.name == args.name && d.vpc.split('/').next() == Some(tenant))
-    {
-        Some(existing) => *existing = entry,
-        None => deployed.push(entry),
-    }
-    let net = super::apply_deployed(&args.target, &deployed)?;
+    let change = deployment.deploy_function(
+        &lock,
+        DeployedFunction {
+            vpc: vpc.clone(),
+            function,
+        },
+    )?;
+    super::warn(&change);
+    deployment.reconcile(&lock)?;
+    let net = change.network;
     let f = net
         .functions
         .iter()

@@ -49,7 +49,7 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
                 .context("reading the payload from stdin")?;
             v
         }
-        (None, Some(f)) => match crate::state::read_text(f) {
+        (None, Some(f)) => match cove_deploy::store::read_text(f) {
             Ok(Some(text)) => text.into_bytes(),
             Ok(None) => {
                 return Err(InputError::Argument {
@@ -79,19 +79,15 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
         }
         .into());
     }
+    let deployment = args.target.deployment()?;
     let served = (!args.local)
-        .then(|| {
-            crate::state::read_text(&args.target.serve_addr_path())
-                .ok()
-                .flatten()
-        })
+        .then(|| deployment.store().serve_addr())
         .flatten()
-        .and_then(|a| a.trim().parse::<SocketAddr>().ok())
         .filter(|a| TcpStream::connect_timeout(a, Duration::from_millis(200)).is_ok());
     let tail = args.log_type == "Tail";
     let (status, function_error, body, log) = match served {
         Some(addr) => over_http(addr, &args.name, &payload, tail)?,
-        None => in_process(args, payload, tail)?,
+        None => in_process(args, &deployment, payload, tail)?,
     };
     if let Some(log) = log {
         eprint!("{}", String::from_utf8_lossy(&log));
@@ -116,7 +112,7 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
         }
         .into()),
         // ResourceConflictException: another cove command holds the prefix.
-        (409, _) => Ok(Outcome::Exit(crate::lock::EXIT_BUSY)),
+        (409, _) => Ok(Outcome::Exit(crate::EXIT_BUSY)),
         (code, _) => anyhow::bail!("the invoke failed with HTTP status {code}"),
     }
 }
@@ -124,16 +120,21 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
 /// HTTP status, function error, answer, log tail.
 type Answer = (u16, Option<String>, Vec<u8>, Option<Vec<u8>>);
 
-fn in_process(args: &Args, payload: Vec<u8>, tail: bool) -> anyhow::Result<Answer> {
-    let config = args.target.scheduler_config(&args.run)?;
-    let functions = args.target.applied_functions()?;
+fn in_process(
+    args: &Args,
+    deployment: &cove_deploy::Deployment,
+    payload: Vec<u8>,
+    tail: bool,
+) -> anyhow::Result<Answer> {
+    let config = crate::deploy::scheduler_config(deployment.target(), &args.run)?;
+    let functions = deployment.functions()?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
     rt.block_on(async {
         // Starting up reaps stale environments and prepares the cgroup root.
-        let lock = args.target.lock("fn invoke")?;
+        let lock = deployment.lock("fn invoke")?;
         let scheduler = cove_scheduler::Scheduler::new(config, functions)?;
         drop(lock);
         let result = scheduler

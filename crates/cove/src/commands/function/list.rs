@@ -16,7 +16,7 @@ pub struct Args {
 
 /// Runs the command.
 pub fn run(args: &Args) -> anyhow::Result<Outcome> {
-    let fns = args.target.applied_functions()?;
+    let fns = args.target.deployment()?.functions()?;
     if args.json {
         crate::output::outln!("{}", serde_json::to_string_pretty(&fns)?);
         return Ok(Outcome::Ok);

@@ -22,9 +22,9 @@ pub struct Args {
 
 /// Prints the end of the function's log.
 pub fn run(args: &Args) -> anyhow::Result<Outcome> {
-    let known = args
-        .target
-        .applied_network()?
+    let deployment = args.target.deployment()?;
+    let known = deployment
+        .network()?
         .is_some_and(|n| n.functions.iter().any(|f| f.name == args.name));
     if !known {
         return Err(InputError::Argument {
@@ -35,12 +35,9 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
         .into());
     }
     // One log per environment (`<logs>/<function>/<instance>.log`), oldest first.
-    let dir = args
-        .target
-        .state_dir
-        .join(&args.target.prefix)
-        .join("logs")
-        .join(&args.name);
+    let Some(dir) = deployment.target().logs().function_dir(&args.name) else {
+        return Ok(Outcome::Ok);
+    };
     let mut files: Vec<(std::time::SystemTime, std::path::PathBuf)> = match std::fs::read_dir(&dir)
     {
         Ok(entries) => entries

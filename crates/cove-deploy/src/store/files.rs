@@ -1,5 +1,5 @@
 //! Reading and writing cove's state files (`applied.yaml`, `deployed.yaml`,
-//! `functions.json`) and spec files: reads are size-capped and every failure but a
+//! `functions.json`, `generation.yaml`) and spec files: reads are size-capped and every failure but a
 //! missing file is an error that names the file; writes are atomic (temporary file in
 //! the same directory, fsync, rename) and YAML state ends with a checksum trailer
 //! (required), so a truncated or damaged file is never read as a smaller deployment.
@@ -120,13 +120,15 @@ pub enum Kind {
     /// `functions.json`: the applied functions' code snapshots (rewritten by every
     /// apply).
     Registry,
+    /// `generation.yaml`: the desired and the applied generation.
+    Generation,
 }
 
 impl Kind {
     /// What the user can safely do about a bad file of this kind.
     pub fn fix(self, path: &Path) -> String {
         match self {
-            Kind::Applied | Kind::Registry => format!(
+            Kind::Applied | Kind::Registry | Kind::Generation => format!(
                 "move it aside (`mv {p} {p}.bad`) and run `cove apply -f SPEC` with the spec you last applied (apply compares the kernel with SPEC itself and writes the file again), or run `cove destroy` to remove the deployment",
                 p = path.display()
             ),
@@ -178,6 +180,7 @@ fn checksum(body: &str) -> String {
 }
 
 /// `text` with the checksum trailer that [`read_state`] verifies.
+#[cfg(test)]
 pub fn with_trailer(text: &str) -> String {
     let mut body = text.to_owned();
     if !body.ends_with('\n') {

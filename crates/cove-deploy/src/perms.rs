@@ -12,8 +12,6 @@ use std::fs;
 use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
 use std::path::Path;
 
-use anyhow::Context as _;
-
 /// The mode of the state directory itself (`/var/lib/cove`).
 pub const STATE_DIR_MODE: u32 = 0o711;
 
@@ -30,33 +28,26 @@ pub fn mode_for(rel: &Path, is_dir: bool) -> Option<u32> {
 
 /// Creates `<state>/<prefix>` (`dir`) and its parent if missing and gives them and
 /// everything cove wrote in them their modes ([`mode_for`], [`STATE_DIR_MODE`]).
-pub fn secure(dir: &Path) -> anyhow::Result<()> {
-    let context = || format!("securing the state directory {}", dir.display());
+pub fn secure(dir: &Path) -> std::io::Result<()> {
     if let Some(state) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
         if !state.is_dir() {
             fs::DirBuilder::new()
                 .recursive(true)
                 .mode(STATE_DIR_MODE)
-                .create(state)
-                .with_context(context)?;
+                .create(state)?;
         }
-        let mode = fs::metadata(state)
-            .with_context(context)?
-            .permissions()
-            .mode()
-            & 0o7777;
+        let mode = fs::metadata(state)?.permissions().mode() & 0o7777;
         // Only ever take permissions away from the state directory.
         let want = mode & (0o7700 | STATE_DIR_MODE);
         if want != mode {
-            fs::set_permissions(state, fs::Permissions::from_mode(want)).with_context(context)?;
+            fs::set_permissions(state, fs::Permissions::from_mode(want))?;
         }
     }
     fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
-        .create(dir)
-        .with_context(context)?;
-    fix(dir, dir).with_context(context)
+        .create(dir)?;
+    fix(dir, dir)
 }
 
 fn fix(base: &Path, path: &Path) -> std::io::Result<()> {

@@ -2,17 +2,13 @@
 //! objects or state (`apply`, `destroy`, `fn deploy`, `fn delete`, a scheduler
 //! starting up in `serve` or `fn invoke`) hold `<state>/<prefix>/lock` exclusively
 //! for their whole run; environments starting hold it shared. A second command waits
-//! up to `--lock-wait` seconds, then fails with [`LockError::Busy`] (exit status 6).
+//! up to the target's lock wait, then fails with [`LockError::Busy`].
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use cove_scheduler::{LockMode, PrefixLock};
 
-use crate::deploy::Target;
-
-/// Exit status of a command that found the prefix busy.
-pub const EXIT_BUSY: u8 = 6;
+use crate::target::Target;
 
 /// Why the prefix lock was not taken.
 #[derive(Debug, thiserror::Error)]
@@ -31,6 +27,15 @@ pub enum LockError {
         /// How long this command waited, in seconds.
         waited: u64,
     },
+    /// The prefix's state directory could not be made root's alone.
+    #[error("securing the state directory {dir}")]
+    Secure {
+        /// `<state>/<prefix>`.
+        dir: PathBuf,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
     /// The lock file could not be opened or locked.
     #[error("cannot take the lock of prefix {prefix} ({path})")]
     Open {
@@ -44,41 +49,60 @@ pub enum LockError {
     },
 }
 
+/// The prefix lock, held exclusively until dropped: what every change of the
+/// deployment's state or kernel objects takes as proof that it is the only writer.
+#[derive(Debug)]
+pub struct Locked {
+    _lock: PrefixLock,
+}
+
+impl Locked {
+    /// A lock on `path` for unit tests (taken at once, or the test fails).
+    #[cfg(test)]
+    pub(crate) fn for_tests(path: &std::path::Path) -> Locked {
+        #[allow(clippy::expect_used)]
+        let lock = PrefixLock::take(path, LockMode::Exclusive, std::time::Duration::ZERO)
+            .expect("lock")
+            .expect("free");
+        Locked { _lock: lock }
+    }
+}
+
 impl Target {
     /// `<state_dir>/<prefix>/lock`.
     pub fn lock_path(&self) -> PathBuf {
-        self.state_dir.join(&self.prefix).join("lock")
+        self.dir().join("lock")
     }
 
     /// Takes the prefix's lock exclusively for `command` (e.g. `apply`), waiting at
-    /// most `--lock-wait` seconds; held until the returned guard is dropped.
-    pub fn lock(&self, command: &str) -> anyhow::Result<PrefixLock> {
-        // The prefix names the lock's directory: it must be a valid one first.
-        self.host()?;
+    /// most the target's lock wait; held until the returned guard is dropped.
+    pub fn lock(&self, command: &str) -> Result<Locked, LockError> {
         // Every command that writes state takes this lock first: here, once per
         // command, the prefix's directory is made (and an older install's modes
         // fixed to) root's alone.
-        crate::perms::secure(&self.state_dir.join(&self.prefix))?;
+        let dir = self.dir();
+        crate::perms::secure(&dir).map_err(|source| LockError::Secure {
+            dir: dir.clone(),
+            source,
+        })?;
         let path = self.lock_path();
-        let wait = Duration::from_secs(self.lock_wait);
         let open = |source| LockError::Open {
-            prefix: self.prefix.clone(),
+            prefix: self.prefix().to_string(),
             path: path.clone(),
             source,
         };
-        match PrefixLock::take(&path, LockMode::Exclusive, wait).map_err(open)? {
+        match PrefixLock::take(&path, LockMode::Exclusive, self.lock_wait).map_err(open)? {
             Some(mut lock) => {
                 lock.record_holder(&format!("{} {command}", std::process::id()))
                     .map_err(open)?;
-                Ok(lock)
+                Ok(Locked { _lock: lock })
             }
             None => Err(LockError::Busy {
-                prefix: self.prefix.clone(),
+                prefix: self.prefix().to_string(),
                 holder: PrefixLock::holder(&path),
                 path,
-                waited: self.lock_wait,
-            }
-            .into()),
+                waited: self.lock_wait.as_secs(),
+            }),
         }
     }
 }

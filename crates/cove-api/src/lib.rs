@@ -1,0 +1,257 @@
+//! cove's HTTP API: `router(ApiState)` serves tenants, tokens, the IP pool, Secure
+//! Compute networks, peerings, the tenant's spec and reachability, with an OpenAPI
+//! 3.1 document generated from the handlers at `/openapi.json`.
+//!
+//! * [`service`]: the one mapping of cove-control's documents to cove-store's, and
+//!   read → decide (pure, cove-control) → commit with the expected generation.
+//! * [`layer`]: request ids, `Authorization: Bearer …`, `Idempotency-Key`.
+//! * [`error`]: `{ "error": { code, message, field, hint, request_id } }`.
+//!
+//! Scoping is cove-control's: another tenant's object is not found (404), never
+//! forbidden.
+
+pub mod admin;
+pub mod error;
+pub mod layer;
+pub mod networks;
+pub mod peerings;
+pub mod service;
+pub mod spec;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use cove_store::{ChangeMeta, Store};
+use serde::de::DeserializeOwned;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::error::ApiError;
+use crate::service::{ControlService, ServiceError};
+
+/// What every handler shares.
+#[derive(Debug, Clone)]
+pub struct ApiState {
+    /// The control plane over the store.
+    pub service: ControlService,
+    openapi: Arc<String>,
+}
+
+impl ApiState {
+    /// The state over `store`: every request sees the latest committed generation.
+    pub fn new(store: Store) -> ApiState {
+        ApiState::with_service(ControlService::new(store))
+    }
+
+    /// The state over a configured service (e.g.
+    /// [`ControlService::with_max_staleness`]).
+    pub fn with_service(service: ControlService) -> ApiState {
+        ApiState {
+            service,
+            openapi: Arc::new(openapi().to_json().unwrap_or_default()),
+        }
+    }
+}
+
+/// Decodes a JSON request body (an empty body is `{}`); errors name the field.
+pub(crate) fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        body
+    };
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let result: Result<T, serde_json::Error> = T::deserialize(&mut de);
+    result.map_err(|e| {
+        let msg = e.to_string();
+        let field = msg
+            .split('`')
+            .nth(1)
+            .filter(|_| msg.contains("field"))
+            .unwrap_or("body")
+            .to_owned();
+        ApiError::invalid(
+            &field,
+            format!("the request body is not valid: {msg}"),
+            "send a JSON object as the OpenAPI document (/openapi.json) describes",
+        )
+    })
+}
+
+fn routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::new()
+        .routes(routes!(admin::create_tenant, admin::list_tenants))
+        .routes(routes!(admin::create_token))
+        .routes(routes!(admin::list_tokens))
+        .routes(routes!(admin::revoke_token))
+        .routes(routes!(admin::put_ip_pool))
+        .routes(routes!(networks::create_network, networks::list_networks))
+        .routes(routes!(
+            networks::get_network,
+            networks::patch_network,
+            networks::delete_network
+        ))
+        .routes(routes!(peerings::request_peering, peerings::list_peerings))
+        .routes(routes!(peerings::get_peering, peerings::delete_peering))
+        .routes(routes!(peerings::accept_peering))
+        .routes(routes!(peerings::reject_peering))
+        .routes(routes!(spec::get_spec, spec::put_spec))
+        .routes(routes!(spec::reachability))
+        .routes(routes!(spec::plan))
+}
+
+/// The OpenAPI 3.1 document of every route (generated from the handlers).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let mut doc = routes().into_openapi();
+    doc.info.title = "cove API".to_owned();
+    doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    doc.info.description = Some(
+        "Private networks for serverless functions: tenants, tokens, Secure Compute \
+         networks, peerings, the tenant's spec and reachability."
+            .to_owned(),
+    );
+    let components = doc.components.get_or_insert_with(Default::default);
+    components.add_security_scheme(
+        "bearer",
+        SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+    );
+    doc
+}
+
+async fn openapi_json(State(api): State<ApiState>) -> impl IntoResponse {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        api.openapi.as_ref().clone(),
+    )
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+async fn fallback() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "NotFound",
+        None,
+        "no such route",
+        "see /openapi.json for the routes",
+    )
+}
+
+/// The API's router (state applied): every route, `/openapi.json`, `/healthz`.
+pub fn router(api: ApiState) -> Router {
+    let (router, _) = routes().split_for_parts();
+    router
+        .route("/openapi.json", axum::routing::get(openapi_json))
+        .route("/healthz", axum::routing::get(healthz))
+        .fallback(fallback)
+        .layer(axum::middleware::from_fn_with_state(
+            api.clone(),
+            layer::middleware,
+        ))
+        .with_state(api)
+}
+
+/// Serves the API on `listener` until the task is dropped or the listener fails.
+pub async fn serve(listener: tokio::net::TcpListener, api: ApiState) -> std::io::Result<()> {
+    axum::serve(listener, router(api)).await
+}
+
+/// Failures of [`bootstrap`].
+#[derive(Debug, thiserror::Error)]
+pub enum BootstrapError {
+    /// Making the admin token failed.
+    #[error("cannot create the admin token")]
+    Create {
+        /// The cause.
+        #[source]
+        source: ServiceError,
+    },
+    /// The store has no admin token but the token file exists (from another store).
+    #[error(
+        "the store has no admin token but {path} exists: move it aside (it belongs to another store) and start again"
+    )]
+    StaleFile {
+        /// The file.
+        path: String,
+    },
+    /// Writing the token file failed.
+    #[error("cannot write the admin token to {path}")]
+    Write {
+        /// The file.
+        path: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// At the first start: creates the operator's admin token and writes its secret to
+/// `path` (mode 0600, created new). Answers `Ok(false)` and writes nothing when the
+/// store already has a live admin token: the secret is written once and never
+/// again, and never logged. A store without one whose `path` already exists is an
+/// error (the file is another store's).
+pub async fn bootstrap(store: &Store, path: &Path) -> Result<bool, BootstrapError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let svc = ControlService::new(store.clone());
+    let cur = svc
+        .current()
+        .await
+        .map_err(|source| BootstrapError::Create { source })?;
+    let now = service::os_env()
+        .map_err(|source| BootstrapError::Create { source })?
+        .now;
+    let has_admin = cur
+        .state
+        .tokens
+        .values()
+        .any(|t| t.owner == cove_control::TokenOwner::Admin && t.is_live(now));
+    if has_admin {
+        return Ok(false);
+    }
+    if path.exists() {
+        // A token file of another store: writing over it would lose that secret,
+        // and an admin-less store would otherwise stay unusable.
+        return Err(BootstrapError::StaleFile {
+            path: path.display().to_string(),
+        });
+    }
+    let write_err = |source| BootstrapError::Write {
+        path: path.display().to_string(),
+        source,
+    };
+    // The file first (so the secret is never minted without a place to go).
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(write_err)?;
+    let meta = ChangeMeta {
+        summary: "bootstrap: admin token".to_owned(),
+        ..ChangeMeta::default()
+    };
+    let made = svc
+        .run(&meta, |cur, env| {
+            cove_control::bootstrap_admin(&cur.state, env)
+        })
+        .await;
+    let token = match made {
+        Ok((t, _)) => t,
+        Err(source) => {
+            let _ = std::fs::remove_file(path);
+            return Err(BootstrapError::Create { source });
+        }
+    };
+    file.write_all(format!("{}\n", token.secret).as_bytes())
+        .and_then(|()| file.sync_all())
+        .map_err(write_err)?;
+    Ok(true)
+}

@@ -1,0 +1,542 @@
+//! The tenant's own part of the spec (`GET/PUT /v1/spec`) and reachability
+//! (`GET /v1/reachability`), both scoped: messages and hops name only the caller's
+//! objects.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use cove_analyze::{Analyzer, Endpoint, Flow, Verdict};
+use cove_control::{Tenant, TenantId};
+use cove_model::Protocol;
+use cove_model::spec::{Spec, TenantSpec};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::ApiState;
+use crate::error::{ApiError, ErrorBody};
+use crate::layer::Caller;
+use crate::service::{Current, Decided};
+
+/// What `GET /v1/spec` answers and `PUT /v1/spec` takes: the caller's tenant in the
+/// format of `cove apply` (`name`, `prefix_lists`, `vpcs`), as JSON or YAML. A VPC
+/// named like one of the caller's networks (or by its id or VPC id) adds to that
+/// network's VPC.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SpecDocument {
+    /// The tenant's name (optional in a PUT; must be the caller's).
+    #[serde(default)]
+    pub name: String,
+    /// Prefix lists.
+    #[serde(default)]
+    #[schema(value_type = Vec<Object>)]
+    pub prefix_lists: Vec<serde_json::Value>,
+    /// VPCs, as in `cove apply` (see docs/spec.md).
+    #[serde(default)]
+    #[schema(value_type = Vec<Object>)]
+    pub vpcs: Vec<serde_json::Value>,
+}
+
+/// The caller's spec.
+#[utoipa::path(get, path = "/v1/spec", tag = "spec",
+    responses((status = 200, body = SpecDocument), (status = "4XX", body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn get_spec(
+    State(api): State<ApiState>,
+    caller: Caller,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let tenant = caller.tenant()?;
+    let cur = api.service.current().await?;
+    let spec = cur.spec_of(tenant);
+    serde_json::to_value(&spec)
+        .map(Json)
+        .map_err(|e| ApiError::internal(&e))
+}
+
+/// Replaces the caller's spec after validating it with `cove validate`'s codes and
+/// field paths (relative to the document), its networks and quotas.
+#[utoipa::path(put, path = "/v1/spec", tag = "spec", request_body = SpecDocument,
+    responses((status = 200, body = SpecDocument), (status = "4XX", body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn put_spec(
+    State(api): State<ApiState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let tenant = caller.tenant()?.clone();
+    let text = std::str::from_utf8(&body).map_err(|_| {
+        ApiError::invalid("body", "the spec is not UTF-8", "send UTF-8 JSON or YAML")
+    })?;
+    let json = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("json"));
+    // `run` decides with ControlError; the spec's own error is kept aside.
+    let refused: std::sync::Mutex<Option<ApiError>> = std::sync::Mutex::new(None);
+    let ran =
+        api.service
+            .run(&caller.meta("PUT /v1/spec"), |cur, _env| match decide_spec(
+                cur, &tenant, text, json,
+            ) {
+                Ok(spec) => Ok(Decided {
+                    value: (),
+                    changes: Vec::new(),
+                    specs: vec![(tenant.clone(), Some(spec))],
+                }),
+                Err(e) => {
+                    let placeholder = cove_control::ControlError::general(
+                        cove_control::ErrorCode::InvalidParameterValue,
+                        e.message.clone(),
+                        e.hint.clone(),
+                    );
+                    if let Ok(mut slot) = refused.lock() {
+                        *slot = Some(e);
+                    }
+                    Err(placeholder)
+                }
+            })
+            .await;
+    if let Err(e) = ran {
+        let kept = refused.lock().ok().and_then(|mut s| s.take());
+        return Err(kept.unwrap_or_else(|| e.into()));
+    }
+    let cur = api.service.current().await?;
+    serde_json::to_value(cur.spec_of(&tenant))
+        .map(Json)
+        .map_err(|e| ApiError::internal(&e))
+}
+
+/// The part of a spec path after the tenant (`tenants[acme].vpcs[app]` → `vpcs[app]`).
+fn relative(path: &str) -> Option<&str> {
+    let rest = path.strip_prefix("tenants[")?;
+    let close = rest.find(']')?;
+    Some(rest[close + 1..].trim_start_matches('.'))
+}
+
+fn model_error(d: &cove_model::Diagnostic, field: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        d.code.as_str(),
+        Some(if field.is_empty() { "spec" } else { field }),
+        d.message.clone(),
+        d.hint.clone(),
+    )
+}
+
+/// Decodes and validates a tenant's spec (pure): the document alone, then its
+/// networks and quotas, then the whole desired spec it would make. Errors name only
+/// the caller's objects; a whole spec that fails outside the caller's part is a
+/// generic conflict.
+pub fn decide_spec(
+    cur: &Current,
+    tenant: &TenantId,
+    text: &str,
+    json: bool,
+) -> Result<TenantSpec, ApiError> {
+    let t: &Tenant = cur.state.tenants.get(tenant).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "AuthFailure",
+            None,
+            "the tenant is gone",
+            "",
+        )
+    })?;
+    let value: serde_json::Value = if json {
+        serde_json::from_str(text).map_err(|e| {
+            ApiError::invalid(
+                "body",
+                format!("the spec is not JSON: {e}"),
+                "send a JSON object",
+            )
+        })?
+    } else {
+        serde_saphyr::from_str(text).map_err(|e| {
+            ApiError::invalid(
+                "body",
+                format!("the spec is not YAML: {e}"),
+                "send a YAML mapping",
+            )
+        })?
+    };
+    let mut value = match value {
+        serde_json::Value::Object(m) => m,
+        _ => {
+            return Err(ApiError::invalid(
+                "body",
+                "the spec is not a mapping",
+                "send `{name, prefix_lists, vpcs}`",
+            ));
+        }
+    };
+    match value.get("name") {
+        None | Some(serde_json::Value::Null) => {}
+        Some(serde_json::Value::String(n)) if n.is_empty() || *n == t.name => {}
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "name",
+                "`name` is not your tenant's name",
+                format!("omit `name`, or write `{}`", t.name),
+            ));
+        }
+    }
+    value.insert("name".to_owned(), serde_json::Value::String(t.name.clone()));
+    // A VPC that extends a network takes the network's block: `cidr` may be left out
+    // (a VPC of its own without one is refused by validation, naming its `cidr`).
+    if let Some(serde_json::Value::Array(vpcs)) = value.get_mut("vpcs") {
+        for v in vpcs {
+            if let serde_json::Value::Object(v) = v {
+                v.entry("cidr")
+                    .or_insert_with(|| serde_json::Value::String(String::new()));
+            }
+        }
+    }
+    let whole = serde_json::json!({ "tenants": [value] }).to_string();
+    let (spec, diags): (Spec, _) = cove_model::decode::decode_spec(&whole).map_err(|d| {
+        d.first()
+            .map(|d| model_error(d, relative(&d.path).unwrap_or("spec")))
+            .unwrap_or_else(|| ApiError::invalid("spec", "the spec does not decode", ""))
+    })?;
+    if let Some(d) = diags
+        .iter()
+        .find(|d| d.severity == cove_model::Severity::Error)
+    {
+        return Err(model_error(d, relative(&d.path).unwrap_or("spec")));
+    }
+    let Some(own) = spec.tenants.into_iter().next() else {
+        return Err(ApiError::invalid("spec", "the spec is empty", ""));
+    };
+    cove_control::check_tenant_spec(&cur.state, tenant, &own)?;
+    let mut specs: BTreeMap<TenantId, TenantSpec> = cur.specs.clone();
+    specs.insert(tenant.clone(), own.clone());
+    let desired = cove_control::desired_spec(&cur.state, &specs);
+    let v = cove_model::validate::validate(&desired);
+    let prefix = format!("tenants[{}]", t.name);
+    // The desired spec names a network's VPC by the network's id: errors are told in
+    // the names the tenant's document uses.
+    let nets = cur.state.networks_of(tenant);
+    let renames: Vec<(String, String)> = own
+        .vpcs
+        .iter()
+        .filter_map(|v| {
+            nets.iter()
+                .find(|n| v.name == n.name || v.name == n.id.0 || v.name == n.vpc_id)
+                .filter(|n| n.id.0 != v.name)
+                .map(|n| (format!("vpcs[{}]", n.id), format!("vpcs[{}]", v.name)))
+        })
+        .collect();
+    let told = |text: &str| {
+        renames
+            .iter()
+            .fold(text.to_owned(), |acc, (from, to)| acc.replace(from, to))
+    };
+    let mut others = false;
+    for d in v.errors() {
+        if d.path == prefix || d.path.starts_with(&format!("{prefix}.")) {
+            let mut e = model_error(d, relative(&d.path).unwrap_or("spec"));
+            e.field = e.field.map(|f| told(&f));
+            e.message = told(&e.message);
+            return Err(e);
+        }
+        others = true;
+    }
+    if others {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "InvalidParameterCombination",
+            Some("spec"),
+            "the spec conflicts with the platform's configuration outside your part",
+            "change the spec (e.g. other names or blocks); ask the operator if it persists",
+        ));
+    }
+    Ok(own)
+}
+
+/// What a proposed spec would change: the flows between the caller's ENIs (and the
+/// internet) it opens and closes.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PlanAnswer {
+    /// Flows blocked now and reachable with the proposed spec.
+    #[schema(value_type = Vec<Object>)]
+    pub opened: Vec<cove_analyze::FlowChange>,
+    /// Flows reachable now and blocked with the proposed spec.
+    #[schema(value_type = Vec<Object>)]
+    pub closed: Vec<cove_analyze::FlowChange>,
+}
+
+/// Validates a proposed spec (as `PUT /v1/spec`, without storing it) and answers the
+/// reachability delta between the caller's ENIs and the internet, like `cove plan`.
+#[utoipa::path(post, path = "/v1/plan", tag = "spec", request_body = SpecDocument,
+    responses((status = 200, body = PlanAnswer), (status = "4XX", body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn plan(
+    State(api): State<ApiState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<PlanAnswer>, ApiError> {
+    let tenant = caller.tenant()?;
+    let text = std::str::from_utf8(&body).map_err(|_| {
+        ApiError::invalid("body", "the spec is not UTF-8", "send UTF-8 JSON or YAML")
+    })?;
+    let json = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("json"));
+    let cur = api.service.current().await?;
+    Ok(Json(plan_spec(&cur, tenant, text, json)?))
+}
+
+/// The plan (pure): the proposal validated, then the delta limited to flows whose
+/// both ends are the caller's ENIs or the internet.
+pub fn plan_spec(
+    cur: &Current,
+    tenant: &TenantId,
+    text: &str,
+    json: bool,
+) -> Result<PlanAnswer, ApiError> {
+    let proposed = decide_spec(cur, tenant, text, json)?;
+    let name = cur
+        .state
+        .tenants
+        .get(tenant)
+        .map(|t| t.name.clone())
+        .unwrap_or_default();
+    let old =
+        cove_model::validate::validate(&cove_control::desired_spec(&cur.state, &cur.specs)).network;
+    let mut specs = cur.specs.clone();
+    specs.insert(tenant.clone(), proposed);
+    let new = cove_model::validate::validate(&cove_control::desired_spec(&cur.state, &specs))
+        .network
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::CONFLICT,
+                "InvalidParameterCombination",
+                Some("spec"),
+                "the spec conflicts with the platform's configuration outside your part",
+                "change the spec; ask the operator if it persists",
+            )
+        })?;
+    let own = |end: &str| end == "internet" || end.starts_with(&format!("{name}/"));
+    let mut answer = PlanAnswer {
+        opened: Vec::new(),
+        closed: Vec::new(),
+    };
+    for f in cove_analyze::reachability_delta(old.as_ref(), &new) {
+        if !(own(&f.from) && own(&f.to)) {
+            continue;
+        }
+        match f.change {
+            cove_analyze::Change::Opened => answer.opened.push(f),
+            cove_analyze::Change::Closed => answer.closed.push(f),
+        }
+    }
+    Ok(answer)
+}
+
+/// `GET /v1/reachability` parameters.
+#[derive(Debug, Clone, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ReachQuery {
+    /// Source: one of your ENIs (`vpc/eni`, `eni-…`, its private IP).
+    pub from: String,
+    /// Destination: one of your ENIs, a peered ENI's private IP, or an internet
+    /// address.
+    pub to: String,
+    /// `tcp`, `udp`, `icmp` or an IP protocol number (default `tcp`).
+    pub protocol: Option<String>,
+    /// Destination port (TCP/UDP).
+    pub port: Option<u16>,
+}
+
+/// The analyzer's answer, limited to the caller's hops.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Reachability {
+    /// Whether the flow works, replies included.
+    pub reachable: bool,
+    /// The verdict: forward and return hops; hops on another tenant's side show
+    /// only their step and outcome.
+    #[schema(value_type = Object)]
+    pub verdict: Verdict,
+}
+
+fn not_found(field: &str, text: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "InvalidNetworkInterfaceID.NotFound",
+        Some(field),
+        format!("`{text}` is none of your network interfaces"),
+        "name one of your ENIs as `vpc/eni`, by id, or by its private IP",
+    )
+}
+
+/// Can `from` reach `to`? The analyzer's hop-by-hop answer on the desired network.
+#[utoipa::path(get, path = "/v1/reachability", tag = "spec", params(ReachQuery),
+    responses((status = 200, body = Reachability), (status = "4XX", body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn reachability(
+    State(api): State<ApiState>,
+    caller: Caller,
+    Query(q): Query<ReachQuery>,
+) -> Result<Json<Reachability>, ApiError> {
+    let tenant = caller.tenant()?;
+    let cur = api.service.current().await?;
+    Ok(Json(reach(&cur, tenant, &q)?))
+}
+
+/// The answer (pure).
+pub fn reach(cur: &Current, tenant: &TenantId, q: &ReachQuery) -> Result<Reachability, ApiError> {
+    let t = cur
+        .state
+        .tenants
+        .get(tenant)
+        .ok_or_else(|| not_found("from", &q.from))?;
+    let proto_text = q.protocol.as_deref().unwrap_or("tcp");
+    let proto = Protocol::parse(proto_text)
+        .and_then(Protocol::number)
+        .ok_or_else(|| {
+            ApiError::invalid(
+                "protocol",
+                format!("unknown protocol `{proto_text}`"),
+                "use tcp, udp, icmp or a number 0-255",
+            )
+        })?;
+    let port = match (Protocol::from_number(proto).has_ports(), q.port) {
+        (true, Some(p)) => p,
+        (true, None) => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "MissingParameter",
+                Some("port"),
+                format!("protocol `{proto_text}` needs a port"),
+                "add `port=5432` (the destination port)",
+            ));
+        }
+        (false, _) => 0,
+    };
+    let desired = cove_control::desired_spec(&cur.state, &cur.specs);
+    let v = cove_model::validate::validate(&desired);
+    let net = v.network.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::CONFLICT,
+            "IncorrectState",
+            None,
+            "the platform's desired network does not validate right now",
+            "fix your spec (GET /v1/spec); ask the operator if it persists",
+        )
+    })?;
+    let owner = |e: Endpoint| -> Option<&str> {
+        match e {
+            Endpoint::Eni(id) => {
+                let vpc = &net.vpcs[net.enis[id.index()].vpc.index()];
+                Some(net.tenants[vpc.tenant.index()].name.as_str())
+            }
+            Endpoint::External(_) => None,
+        }
+    };
+    // Names resolve inside the caller's tenant only (`vpc/eni` → `tenant/vpc/eni`); a
+    // network is named by its name or id (its VPC is named by the id).
+    let scoped = |text: &str| -> String {
+        match text.split_once('/') {
+            Some((vpc, eni))
+                if !eni.contains('/') && vpc.parse::<std::net::Ipv4Addr>().is_err() =>
+            {
+                let vpc = cove_control::get_network(&cur.state, tenant, vpc)
+                    .map_or(vpc, |n| n.id.as_str());
+                format!("{}/{vpc}/{eni}", t.name)
+            }
+            _ => text.to_owned(),
+        }
+    };
+    let an = Analyzer::new(&net);
+    let src = an
+        .resolve_source(&scoped(&q.from))
+        .map_err(|_| not_found("from", &q.from))?;
+    if owner(src) != Some(t.name.as_str()) {
+        return Err(not_found("from", &q.from));
+    }
+    let dst = an
+        .resolve_destination(src, &scoped(&q.to))
+        .map_err(|_| not_found("to", &q.to))?;
+    if let (Some(o), Endpoint::Eni(eni)) = (owner(dst), dst) {
+        // Another tenant's ENI: only by address, and only in a VPC peered (up) with
+        // one of the caller's.
+        let by_address = q.to.parse::<std::net::Ipv4Addr>().is_ok();
+        let vpc = net.vpcs[net.enis[eni.index()].vpc.index()]
+            .aws_id
+            .as_deref();
+        let peered = cove_control::list_peerings(&cur.state, tenant)
+            .iter()
+            .any(|p| {
+                p.status.is_up()
+                    && (Some(p.accepter.vpc_id.as_str()) == vpc
+                        || Some(p.requester.vpc_id.as_str()) == vpc)
+            });
+        if o != t.name && !(by_address && peered) {
+            return Err(not_found("to", &q.to));
+        }
+    }
+    let mut verdict = an.check(&Flow {
+        src,
+        dst,
+        protocol: proto,
+        port,
+        src_port: None,
+        icmp: (8, 0),
+    });
+    // Hops on another tenant's objects show only step and outcome; a peer VPC named
+    // in one of the caller's hops is shown by its VPC id (what a peering shows).
+    let others: Vec<&str> = net
+        .tenants
+        .iter()
+        .map(|x| x.name.as_str())
+        .filter(|n| *n != t.name)
+        .collect();
+    let peer_vpcs: Vec<(String, String)> = net
+        .vpcs
+        .iter()
+        .filter(|v| net.tenants[v.tenant.index()].name != t.name)
+        .map(|v| {
+            let name = &net.tenants[v.tenant.index()].name;
+            let shown = v.aws_id.clone().unwrap_or_else(|| "a peer VPC".to_owned());
+            (format!("{name}/{}", v.name), shown)
+        })
+        .collect();
+    let hide = |component: &mut String, detail: &mut String| {
+        if others.iter().any(|o| mentions(component, o)) {
+            *component = "(the peer's side)".to_owned();
+            detail.clear();
+            return;
+        }
+        for (path, shown) in &peer_vpcs {
+            *detail = detail.replace(path.as_str(), shown);
+        }
+        if others.iter().any(|o| mentions(detail, o)) {
+            detail.clear();
+        }
+    };
+    for h in verdict.forward.iter_mut().chain(verdict.ret.iter_mut()) {
+        hide(&mut h.component, &mut h.detail);
+    }
+    if let Some(b) = verdict.blocked.as_mut() {
+        hide(&mut b.component, &mut b.reason);
+    }
+    Ok(Reachability {
+        reachable: verdict.reachable,
+        verdict,
+    })
+}
+
+/// Whether `text` names something of tenant `name` (`name/…` at a word start).
+fn mentions(text: &str, name: &str) -> bool {
+    let needle = format!("{name}/");
+    text.match_indices(&needle).any(|(i, _)| {
+        text[..i]
+            .chars()
+            .next_back()
+            .is_none_or(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+    })
+}

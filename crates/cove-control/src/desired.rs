@@ -1,0 +1,388 @@
+//! The desired spec: networks become VPCs with the standard layout (named by the
+//! network's id) in their tenant's part of a [`Spec`], merged with what the tenant's
+//! own spec adds to them (a spec VPC named like the network, or by its id or VPC id);
+//! the tenant's other VPCs are kept as written; live peerings become peering
+//! objects with AWS's status, and an active one gets routes in its networks'
+//! private route tables.
+
+use std::collections::BTreeMap;
+
+use cove_model::spec::{
+    InternetGatewaySpec, NatGatewaySpec, PeeringSpec, QuotasSpec, RouteSpec, RouteTableSpec,
+    Scalar, Spec, SubnetSpec, TenantSpec, VpcSpec,
+};
+
+use crate::error::{ControlError, ErrorCode, Result};
+use crate::ids::TenantId;
+use crate::network::{extends, standalone_vpcs};
+use crate::state::ControlState;
+use crate::types::{Network, NetworkStatus, PeeringStatus, SubnetTier, Tenant};
+
+/// cove-model's default of active peerings per VPC.
+const MODEL_DEFAULT_PEERINGS: u32 = 50;
+
+/// Function slots of a function whose spec gives no concurrency (cove-model's
+/// default).
+const DEFAULT_CONCURRENCY: u64 = 10;
+
+/// The VPC of a network, standard layout only. It is named by the network's id,
+/// which never changes: the kernel's objects are named from resource paths, so a
+/// network renamed with PATCH keeps its namespaces (and its functions keep running).
+pub fn network_vpc(n: &Network) -> VpcSpec {
+    let mut route_tables: Vec<RouteTableSpec> = Vec::new();
+    for s in &n.subnets {
+        if route_tables.iter().any(|r| r.name == s.route_table) {
+            continue;
+        }
+        let route = match s.tier {
+            SubnetTier::Public => RouteSpec {
+                destination: Some("0.0.0.0/0".to_owned()),
+                internet_gateway: Some("igw".to_owned()),
+                ..Default::default()
+            },
+            SubnetTier::Private => {
+                let nat = n
+                    .nat_gateways
+                    .iter()
+                    .find(|g| g.availability_zone == s.availability_zone)
+                    .map(|g| g.name.clone());
+                RouteSpec {
+                    destination: Some("0.0.0.0/0".to_owned()),
+                    nat_gateway: nat,
+                    ..Default::default()
+                }
+            }
+        };
+        route_tables.push(RouteTableSpec {
+            name: s.route_table.clone(),
+            id: Some(s.route_table_id.clone()),
+            main: false,
+            routes: vec![route],
+        });
+    }
+    VpcSpec {
+        name: n.id.0.clone(),
+        id: Some(n.vpc_id.clone()),
+        cidr: n.cidr.to_string(),
+        subnets: n
+            .subnets
+            .iter()
+            .map(|s| SubnetSpec {
+                name: s.name.clone(),
+                id: Some(s.id.clone()),
+                cidr: s.cidr.to_string(),
+                az: s.availability_zone.clone(),
+                route_table: Some(s.route_table.clone()),
+                network_acl: None,
+            })
+            .collect(),
+        route_tables,
+        internet_gateway: Some(InternetGatewaySpec {
+            name: "igw".to_owned(),
+            id: Some(n.internet_gateway_id.clone()),
+        }),
+        nat_gateways: n
+            .nat_gateways
+            .iter()
+            .map(|g| NatGatewaySpec {
+                name: g.name.clone(),
+                id: Some(g.id.clone()),
+                subnet: g.subnet.clone(),
+                connectivity: None,
+                private_ip: None,
+                public_ips: vec![g.public_ip.to_string()],
+            })
+            .collect(),
+        ..Default::default()
+    }
+}
+
+/// Adds what a tenant's spec VPC declares to its network's VPC: subnets (of
+/// secondary blocks), routes (into route tables of the same name) and route
+/// tables, security groups, ACLs, endpoints, ENIs, functions. The layout itself
+/// (block, internet and NAT gateways) is the network's ([`check_tenant_spec`]
+/// refuses a spec that sets them).
+fn merge(v: &mut VpcSpec, ext: &VpcSpec) {
+    v.secondary_cidrs
+        .extend(ext.secondary_cidrs.iter().cloned());
+    v.subnets.extend(ext.subnets.iter().cloned());
+    for rt in &ext.route_tables {
+        match v.route_tables.iter_mut().find(|r| r.name == rt.name) {
+            Some(r) => r.routes.extend(rt.routes.iter().cloned()),
+            None => v.route_tables.push(rt.clone()),
+        }
+    }
+    v.security_groups
+        .extend(ext.security_groups.iter().cloned());
+    v.network_acls.extend(ext.network_acls.iter().cloned());
+    v.endpoints.extend(ext.endpoints.iter().cloned());
+    v.enis.extend(ext.enis.iter().cloned());
+    v.functions.extend(ext.functions.iter().cloned());
+}
+
+fn tenants_in_order(state: &ControlState) -> Vec<&Tenant> {
+    let mut v: Vec<&Tenant> = state.tenants.values().collect();
+    v.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+    v
+}
+
+/// The spec the kernel should have: every tenant (oldest first) with its networks
+/// (not those being deleted) merged with its spec (`specs`, keyed by tenant), the
+/// rest of its spec's VPCs, and the live peerings between networks.
+pub fn desired_spec(state: &ControlState, specs: &BTreeMap<TenantId, TenantSpec>) -> Spec {
+    let empty = TenantSpec::default();
+    // Where a VPC is in the spec: `tenant/network`, and its VPC, by VPC id.
+    let mut place: BTreeMap<&str, (String, usize, usize)> = BTreeMap::new();
+    let mut spec = Spec::default();
+    for (ti, t) in tenants_in_order(state).into_iter().enumerate() {
+        let own = specs.get(&t.id).unwrap_or(&empty);
+        let nets = state.networks_of(&t.id);
+        let mut ts = TenantSpec {
+            name: t.name.clone(),
+            account_id: Some(Scalar::Str(t.account_id.clone())),
+            prefix_lists: own.prefix_lists.clone(),
+            vpcs: Vec::new(),
+        };
+        for n in nets.iter().filter(|n| n.status != NetworkStatus::Deleting) {
+            let mut v = network_vpc(n);
+            for ext in own.vpcs.iter().filter(|x| extends(x, n)) {
+                merge(&mut v, ext);
+            }
+            blackhole_gone_peerings(&mut v, |p| crate::scoping::peering_of(state, n, p));
+            place.insert(
+                n.vpc_id.as_str(),
+                (format!("{}/{}", t.name, n.id), ti, ts.vpcs.len()),
+            );
+            ts.vpcs.push(v);
+        }
+        for x in own
+            .vpcs
+            .iter()
+            .filter(|x| !nets.iter().any(|n| extends(x, n)))
+        {
+            let mut x = x.clone();
+            // Peerings connect networks only: a standalone VPC has none.
+            blackhole_gone_peerings(&mut x, |_| false);
+            ts.vpcs.push(x);
+        }
+        spec.tenants.push(ts);
+    }
+    let mut peerings: Vec<_> = state
+        .peerings
+        .values()
+        .filter(|p| p.status.is_live())
+        .collect();
+    peerings.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+    for p in peerings {
+        let (Some(r), Some(a)) = (
+            place.get(p.requester.vpc_id.as_str()).cloned(),
+            place.get(p.accepter.vpc_id.as_str()).cloned(),
+        ) else {
+            continue;
+        };
+        let status = match p.status {
+            PeeringStatus::PendingAcceptance | PeeringStatus::InitiatingRequest => {
+                "pending-acceptance"
+            }
+            _ => "active",
+        };
+        if p.status.is_up() {
+            let (rc, ac) = (
+                spec.tenants[r.1].vpcs[r.2].cidr.clone(),
+                spec.tenants[a.1].vpcs[a.2].cidr.clone(),
+            );
+            add_peering_routes(&mut spec.tenants[r.1].vpcs[r.2], &ac, p.id.as_str());
+            add_peering_routes(&mut spec.tenants[a.1].vpcs[a.2], &rc, p.id.as_str());
+        }
+        spec.peerings.push(PeeringSpec {
+            name: p.id.0.clone(),
+            id: None,
+            requester: r.0,
+            accepter: a.0,
+            status: Some(status.to_owned()),
+        });
+    }
+    // The quota checks new peerings; what is up stays valid after the operator
+    // lowered a quota (as AWS keeps them): the limit is never below the most any
+    // VPC has, or the whole spec would be invalid for every tenant.
+    let mut up: BTreeMap<&str, u32> = BTreeMap::new();
+    for p in state.peerings.values().filter(|p| p.status.is_up()) {
+        for v in [&p.requester.vpc_id, &p.accepter.vpc_id] {
+            *up.entry(v.as_str()).or_default() += 1;
+        }
+    }
+    let most = state
+        .tenants
+        .values()
+        .map(|t| t.quotas.peerings_per_network)
+        .chain(up.into_values())
+        .max()
+        .unwrap_or(MODEL_DEFAULT_PEERINGS);
+    if most > MODEL_DEFAULT_PEERINGS {
+        spec.quotas = Some(QuotasSpec {
+            active_peerings_per_vpc: Some(Scalar::Int(i64::from(most))),
+            ..Default::default()
+        });
+    }
+    spec
+}
+
+/// Turns a route of the tenant's spec whose peering connection is no longer live
+/// (deleted, expired, rejected by the peer — or never the VPC's) into a `blackhole`
+/// route, as AWS shows a route whose target is gone. Otherwise the other side
+/// deleting the peering would make the whole desired spec invalid for everyone.
+fn blackhole_gone_peerings(v: &mut VpcSpec, live: impl Fn(&str) -> bool) {
+    for r in v.route_tables.iter_mut().flat_map(|t| t.routes.iter_mut()) {
+        if r.peering.as_deref().is_some_and(|p| !live(p)) {
+            r.peering = None;
+            r.blackhole = true;
+        }
+    }
+}
+
+/// A route to `peer_cidr` over the peering in each private route table of `v` that
+/// has no route to that destination yet (two peers with one block: the older
+/// peering keeps the route, as AWS refuses a second route to one destination).
+fn add_peering_routes(v: &mut VpcSpec, peer_cidr: &str, peering: &str) {
+    for rt in v
+        .route_tables
+        .iter_mut()
+        .filter(|r| r.name.starts_with("private-"))
+    {
+        if rt
+            .routes
+            .iter()
+            .any(|x| x.destination.as_deref() == Some(peer_cidr))
+        {
+            continue;
+        }
+        rt.routes.push(RouteSpec {
+            destination: Some(peer_cidr.to_owned()),
+            peering: Some(peering.to_owned()),
+            ..Default::default()
+        });
+    }
+}
+
+/// Checks a tenant's spec against its networks and quotas before it is stored: a
+/// VPC that extends a network may not set the network's block or gateways, nor add
+/// to a network being deleted; the
+/// VPCs, network interfaces (ENIs and function slots), functions and reserved
+/// concurrency stay within the tenant's quotas.
+pub fn check_tenant_spec(state: &ControlState, tenant: &TenantId, spec: &TenantSpec) -> Result<()> {
+    let t = state.tenant(tenant)?;
+    let q = t.quotas;
+    crate::scoping::check_scope(state, t, spec)?;
+    let nets = state.networks_of(tenant);
+    for v in &spec.vpcs {
+        let Some(n) = nets.iter().find(|n| extends(v, n)) else {
+            continue;
+        };
+        let path = format!("vpcs[{}]", v.name);
+        if n.status == NetworkStatus::Deleting {
+            return Err(ControlError::field(
+                ErrorCode::IncorrectState,
+                path,
+                format!("network `{}` is being deleted", n.name),
+                "remove this VPC from your spec, or add to another network",
+            ));
+        }
+        if !v.cidr.trim().is_empty() && v.cidr.trim().parse::<ipnet::Ipv4Net>().ok() != Some(n.cidr)
+        {
+            return Err(ControlError::field(
+                ErrorCode::InvalidParameterCombination,
+                format!("{path}.cidr"),
+                format!(
+                    "VPC `{}` is your network's; its block is {}",
+                    v.name, n.cidr
+                ),
+                "leave `cidr` empty (or write the network's block) in a VPC that extends a network",
+            ));
+        }
+        if v.internet_gateway.is_some() || !v.nat_gateways.is_empty() {
+            let field = if v.internet_gateway.is_some() {
+                "internet_gateway"
+            } else {
+                "nat_gateways"
+            };
+            return Err(ControlError::field(
+                ErrorCode::InvalidParameterCombination,
+                format!("{path}.{field}"),
+                format!(
+                    "VPC `{}` is your network's: its gateways are the network's",
+                    v.name
+                ),
+                format!(
+                    "remove `{field}`; the network has an internet gateway and a NAT gateway per zone"
+                ),
+            ));
+        }
+    }
+    let vpcs = nets.len() + standalone_vpcs(state, tenant, spec).len();
+    let functions: Vec<_> = spec.vpcs.iter().flat_map(|v| &v.functions).collect();
+    // Saturating: a concurrency of 2^64-1 twice must not wrap around to a small sum.
+    let concurrency: u64 = functions
+        .iter()
+        .map(|f| {
+            f.concurrency
+                .as_ref()
+                .and_then(|c| c.text().trim().parse::<u64>().ok())
+                .unwrap_or(DEFAULT_CONCURRENCY)
+        })
+        .fold(0, u64::saturating_add);
+    let enis = spec
+        .vpcs
+        .iter()
+        .flat_map(|v| {
+            // Interface endpoints have an ENI in each of their subnets.
+            let endpoints = v
+                .endpoints
+                .iter()
+                .filter(|e| e.kind.trim() != "gateway")
+                .map(|e| e.subnets.len());
+            std::iter::once(v.enis.len()).chain(endpoints)
+        })
+        .map(|n| n as u64)
+        .fold(concurrency, u64::saturating_add);
+    let limits = [
+        (
+            vpcs as u64,
+            q.vpcs,
+            ErrorCode::VpcLimitExceeded,
+            "VPCs (networks included)",
+            "vpcs",
+        ),
+        (
+            enis,
+            q.enis,
+            ErrorCode::NetworkInterfaceLimitExceeded,
+            "network interfaces (ENIs, function slots and interface endpoints)",
+            "enis",
+        ),
+        (
+            functions.len() as u64,
+            q.functions,
+            ErrorCode::FunctionLimitExceeded,
+            "functions",
+            "functions",
+        ),
+        (
+            concurrency,
+            q.concurrency,
+            ErrorCode::ConcurrencyLimitExceeded,
+            "reserved concurrency",
+            "concurrency",
+        ),
+    ];
+    for (used, quota, code, what, name) in limits {
+        if used > u64::from(quota) {
+            return Err(ControlError::field(
+                code,
+                "vpcs",
+                format!("the spec needs {used} {what}; your quota is {quota}"),
+                format!("declare less, or ask the operator to raise your `{name}` quota"),
+            ));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,95 @@
+//! What the workflow needs from the host: observe and change the prefix's kernel
+//! objects, and clean up execution environments. [`HostKernel`] is the real one; tests can put a model behind the trait.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use cove_plan::{HostState, Plan};
+use cove_sandbox::CgroupRoot;
+
+use crate::error::KernelError;
+
+/// The kernel side of a deployment (everything the workflow does to the host).
+pub trait Kernel {
+    /// What the prefix's namespaces hold now.
+    fn observe(&self) -> Result<HostState, KernelError>;
+    /// Carries out `plan`'s operations in order.
+    fn apply(&self, plan: &Plan) -> Result<(), KernelError>;
+    /// Removes every namespace of the prefix; continues past errors and returns all
+    /// of them, else the number of namespaces removed.
+    fn destroy(&self) -> Result<usize, Vec<KernelError>>;
+    /// Ends the execution environments whose network slot is gone (a deleted
+    /// function, a smaller concurrency); returns how many.
+    fn reap_orphan_environments(&self) -> Result<usize, KernelError>;
+    /// Removes every execution environment of the prefix and their cgroup roots;
+    /// returns how many environments were removed.
+    fn remove_environments(&self) -> Result<usize, KernelError>;
+}
+
+/// This host's kernel for one prefix: its executor and its environments' cgroup
+/// root.
+#[derive(Debug, Clone)]
+pub struct HostKernel {
+    /// The executor of the prefix's namespaces.
+    pub host: cove_host::Host,
+    /// `cove-<prefix>`.
+    pub cgroup_root: CgroupRoot,
+    /// A persistent observer (`cove serve`'s reconciler), which reads again only
+    /// what changed; `None`: every observation reads everything (one-shot commands).
+    pub observer: Option<Arc<Mutex<cove_host::Observer>>>,
+}
+
+impl HostKernel {
+    /// The kernel of `host`, observed one-shot.
+    pub fn new(host: cove_host::Host, cgroup_root: CgroupRoot) -> HostKernel {
+        HostKernel {
+            host,
+            cgroup_root,
+            observer: None,
+        }
+    }
+
+    /// The same kernel observed by a persistent [`cove_host::Observer`].
+    #[must_use]
+    pub fn observing(mut self) -> HostKernel {
+        self.observer = Some(Arc::new(Mutex::new(self.host.observer())));
+        self
+    }
+}
+
+impl Kernel for HostKernel {
+    fn observe(&self) -> Result<HostState, KernelError> {
+        match &self.observer {
+            Some(o) => Ok(o.lock().unwrap_or_else(|e| e.into_inner()).observe()?),
+            None => Ok(self.host.observe()?),
+        }
+    }
+
+    fn apply(&self, plan: &Plan) -> Result<(), KernelError> {
+        self.host.apply(plan)?;
+        Ok(())
+    }
+
+    fn destroy(&self) -> Result<usize, Vec<KernelError>> {
+        self.host
+            .destroy()
+            .map_err(|errors| errors.into_iter().map(|e| Box::new(e) as _).collect())
+    }
+
+    fn reap_orphan_environments(&self) -> Result<usize, KernelError> {
+        let slot_prefix = format!("{}-f-", self.host.prefix());
+        let report = cove_sandbox::reap_stale(&self.cgroup_root, |id| {
+            id.slot().is_some_and(|ns| {
+                ns.starts_with(&slot_prefix) && Path::new(cove_host::NETNS_DIR).join(ns).exists()
+            })
+        })?;
+        Ok(report.reaped.len())
+    }
+
+    fn remove_environments(&self) -> Result<usize, KernelError> {
+        // Their processes died with their namespaces; their cgroups go too
+        // (whoever launched them).
+        let report = cove_sandbox::remove_all(&self.cgroup_root, None)?;
+        Ok(report.reaped.len())
+    }
+}

@@ -1,0 +1,350 @@
+//! The continuous reconciler of `cove serve`: on a dedicated OS thread (never a
+//! tokio worker: the executor enters namespaces), it keeps the kernel in line with
+//! the store without any command.
+//!
+//! Every tick (`poll`, 50 ms by default) a follower asks for the `reconciler` lease and a
+//! leader renews it once a quarter of its TTL has passed
+//! (`cove-store`, the database's clock): only the holder reconciles, the other
+//! `cove serve` processes on the store only serve, and when the holder dies another
+//! takes over once its lease lapses. The leader reconciles when the store's
+//! generation is not the applied one (a change through the CLI or the API), and
+//! every `drift_every` it observes the kernel and repairs whatever differs (a
+//! deleted namespace, a flushed or edited ruleset, a removed route or link). The
+//! applied generation is recorded fenced by the lease, and the control plane's
+//! objects waiting for the kernel are completed (`cove_control::complete`,
+//! `expire_peerings`) in one more change.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crate::error::DeployError;
+use crate::kernel::Kernel;
+use crate::reconcile::Deployment;
+use crate::store::Generation;
+
+/// The lease's name in the store.
+pub const LEASE: &str = "reconciler";
+
+/// How the reconciler runs.
+#[derive(Debug, Clone)]
+pub struct ReconcilerConfig {
+    /// Who this process is in the lease (unique per process: host and pid).
+    pub holder: String,
+    /// How long the lease lasts unless renewed; another process takes over this long
+    /// after the leader died.
+    pub lease_ttl: Duration,
+    /// How often the store's generation is looked at (and the lease renewed).
+    pub poll: Duration,
+    /// How often the kernel is observed for drift.
+    pub drift_every: Duration,
+}
+
+impl ReconcilerConfig {
+    /// The defaults for this process: 50 ms polls, a drift check every 500 ms, a
+    /// 5 s lease.
+    pub fn for_this_process() -> ReconcilerConfig {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_owned())
+            .unwrap_or_else(|_| "host".to_owned());
+        ReconcilerConfig {
+            holder: format!("{host}/{}", std::process::id()),
+            lease_ttl: Duration::from_secs(5),
+            poll: Duration::from_millis(50),
+            drift_every: Duration::from_millis(500),
+        }
+    }
+}
+
+/// What one tick did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Tick {
+    /// Another process holds the lease.
+    Follower {
+        /// The leader.
+        leader: String,
+    },
+    /// Leader; the kernel matched (nothing applied).
+    InSync,
+    /// Leader; the kernel was changed to generation `generation` (`ops` operations:
+    /// a change of the desired state, or repaired drift).
+    Applied {
+        /// The generation the kernel holds now.
+        generation: Generation,
+        /// Kernel operations carried out.
+        ops: usize,
+        /// Whether the desired state had not changed (drift was repaired).
+        drift: bool,
+        /// How long the tick took (observe, plan, apply, record).
+        took: Duration,
+    },
+    /// Leader; nothing is desired (nothing applied and no tenant).
+    Empty,
+    /// Leader, but another command held the prefix: next tick.
+    Busy,
+}
+
+/// The reconciler of one deployment.
+pub struct Reconciler<K: Kernel> {
+    deployment: Deployment<K>,
+    config: ReconcilerConfig,
+    lease: Option<cove_store::Lease>,
+    /// When this process last took or renewed the lease (its own clock).
+    renewed_at: Option<Instant>,
+    last_drift_check: Option<Instant>,
+}
+
+impl<K: Kernel> Reconciler<K> {
+    /// The reconciler of `deployment`.
+    pub fn new(deployment: Deployment<K>, config: ReconcilerConfig) -> Self {
+        Reconciler {
+            deployment,
+            config,
+            lease: None,
+            renewed_at: None,
+            last_drift_check: None,
+        }
+    }
+
+    /// The deployment.
+    pub fn deployment(&self) -> &Deployment<K> {
+        &self.deployment
+    }
+
+    fn take_lease(&mut self) -> Result<Option<String>, DeployError> {
+        let store = self.deployment.store();
+        let state = store
+            .block_on(store.database().acquire_or_renew(
+                LEASE,
+                &self.config.holder,
+                self.config.lease_ttl,
+            ))
+            .map_err(|source| crate::store::StoreError::Database {
+                step: "taking the reconciler's lease",
+                db: store.database().url().to_owned(),
+                source: Box::new(source),
+            })?;
+        match state {
+            cove_store::LeaseState::Held(lease) => {
+                self.lease = Some(lease);
+                self.renewed_at = Some(Instant::now());
+                Ok(None)
+            }
+            cove_store::LeaseState::NotLeader { holder, .. } => {
+                if self.lease.take().is_some() {
+                    // Lost it: look at the kernel afresh when it comes back.
+                    self.last_drift_check = None;
+                }
+                Ok(Some(holder))
+            }
+        }
+    }
+
+    /// The lease renewed (a kernel change may take longer than its TTL); refused
+    /// as [`cove_store::StoreError::LeaseLost`] by the store if another process
+    /// took it meanwhile.
+    fn renewed_lease(&self) -> Result<Option<cove_store::Lease>, DeployError> {
+        let store = self.deployment.store();
+        let state = store
+            .block_on(store.database().acquire_or_renew(
+                LEASE,
+                &self.config.holder,
+                self.config.lease_ttl,
+            ))
+            .map_err(|source| crate::store::StoreError::Database {
+                step: "renewing the reconciler's lease",
+                db: store.database().url().to_owned(),
+                source: Box::new(source),
+            })?;
+        Ok(match state {
+            cove_store::LeaseState::Held(lease) => Some(lease),
+            // Fenced by the old lease: the store refuses it, naming the lease.
+            cove_store::LeaseState::NotLeader { .. } => self.lease.clone(),
+        })
+    }
+
+    /// One tick: the lease, then (as leader) a reconcile if the store moved or a
+    /// drift check is due and finds a difference.
+    pub fn tick(&mut self) -> Result<Tick, DeployError> {
+        let started = Instant::now();
+        // A leader renews once a quarter of the lease has passed, not on every tick:
+        // ticks are frequent (a change should reach the kernel soon) and a renewal
+        // is a write. A follower asks every tick (taking over is a read until the
+        // lease lapses).
+        let fresh = self.lease.is_some()
+            && self
+                .renewed_at
+                .is_some_and(|t| t.elapsed() < self.config.lease_ttl / 4);
+        if !fresh {
+            if let Some(leader) = self.take_lease()? {
+                return Ok(Tick::Follower { leader });
+            }
+        }
+        let generations = self.deployment.generations()?;
+        let changed = generations.desired != generations.applied;
+        let drift_due = self
+            .last_drift_check
+            .is_none_or(|t| t.elapsed() >= self.config.drift_every);
+        if !changed && !drift_due {
+            return Ok(Tick::InSync);
+        }
+        self.last_drift_check = Some(Instant::now());
+        // Without the prefix lock first: a drift check that finds nothing to do
+        // takes no lock and changes nothing.
+        let plan = match self.deployment.plan() {
+            Ok(p) => p,
+            Err(DeployError::NothingApplied { .. }) => return Ok(Tick::Empty),
+            Err(e) => return Err(e),
+        };
+        if plan.changes.is_empty() && !changed {
+            return Ok(Tick::InSync);
+        }
+        let lock = match self.deployment.lock("serve (reconciler)") {
+            Ok(l) => l,
+            Err(e) if e.is_busy() => return Ok(Tick::Busy),
+            Err(e) => return Err(e),
+        };
+        // Under the lock, against what is there now.
+        let plan = self.deployment.plan()?;
+        let crate::reconcile::Stamp::Generation(planned) = plan.stamp else {
+            return Ok(Tick::InSync);
+        };
+        let applied = self
+            .deployment
+            .apply_fenced(&lock, &plan, &mut || self.renewed_lease())?;
+        drop(lock);
+        self.complete_control(planned)?;
+        Ok(Tick::Applied {
+            generation: planned,
+            ops: applied.changes,
+            drift: !changed,
+            took: started.elapsed(),
+        })
+    }
+
+    /// Records what the control plane waited for (networks `ready`, peerings
+    /// `active`, networks being deleted gone) and expires pending peerings: one
+    /// change, made only if there is something to record — and only while the store
+    /// is still at `applied`, the generation the kernel now has: a network created
+    /// after that plan is not in the kernel yet, so it must not be called `ready`
+    /// (the next tick plans for it, applies it and records it then).
+    fn complete_control(&self, applied: crate::store::Generation) -> Result<(), DeployError> {
+        let store = self.deployment.store();
+        let snapshot = store.snapshot()?;
+        if snapshot.generation != applied.to_store() {
+            return Ok(());
+        }
+        let (state, _) =
+            crate::store::docs::control_from_snapshot(&snapshot).map_err(|source| {
+                crate::store::StoreError::Decode {
+                    db: store.database().url().to_owned(),
+                    source,
+                }
+            })?;
+        let env = cove_control::Env {
+            now: cove_control::UnixTime(
+                SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs()),
+            ),
+            random: [0; 32],
+        };
+        let waiting = cove_control::Applied::of(&state);
+        let mut changes = cove_control::complete(&state, &env, &waiting).changes;
+        changes.extend(cove_control::expire_peerings(&state, &env).changes);
+        let ops = control_ops(&snapshot, &changes);
+        if ops.is_empty() {
+            return Ok(());
+        }
+        let meta = cove_store::ChangeMeta {
+            summary: "reconciler: the kernel caught up".to_owned(),
+            ..cove_store::ChangeMeta::default()
+        };
+        match store.block_on(
+            store
+                .database()
+                .change(&meta, Some(snapshot.generation), &ops),
+        ) {
+            // The next tick reconciles again and retries.
+            Err(e) if e.is_conflict() => Ok(()),
+            Err(source) => Err(crate::store::StoreError::Database {
+                step: "recording what the control plane waited for",
+                db: store.database().url().to_owned(),
+                source: Box::new(source),
+            }
+            .into()),
+            Ok(_) => Ok(()),
+        }
+    }
+
+    /// Runs ticks every `poll` until `stop` is set; `report` hears every tick that
+    /// did something and every error (the loop goes on after an error).
+    pub fn run(
+        &mut self,
+        stop: &Arc<AtomicBool>,
+        mut report: impl FnMut(&Result<Tick, DeployError>),
+    ) {
+        let mut last: Option<Tick> = None;
+        while !stop.load(Ordering::Relaxed) {
+            let started = Instant::now();
+            let tick = self.tick();
+            let quiet = matches!(&tick, Ok(t) if Some(t) == last.as_ref()
+                && matches!(t, Tick::InSync | Tick::Follower { .. } | Tick::Empty));
+            if !quiet {
+                report(&tick);
+            }
+            last = tick.ok();
+            if let Some(rest) = self.config.poll.checked_sub(started.elapsed()) {
+                std::thread::sleep(rest);
+            }
+        }
+        self.release();
+    }
+
+    /// Gives up the lease now (if held), so another process need not wait for it
+    /// to lapse.
+    pub fn release(&mut self) {
+        if let Some(lease) = self.lease.take() {
+            let store = self.deployment.store();
+            let _ = store.block_on(store.database().release(&lease));
+        }
+    }
+}
+
+/// The control plane's changes as store operations (deletes name the stored
+/// document, found in `snapshot`).
+fn control_ops(
+    snapshot: &cove_store::Snapshot,
+    changes: &[cove_control::Change],
+) -> Vec<cove_store::DocOp> {
+    let mut ops = Vec::new();
+    for c in changes {
+        match c {
+            cove_control::Change::Put(obj) => {
+                let key = obj.key();
+                let id = cove_store::DocId::new(
+                    key.kind.as_str(),
+                    obj.tenant().map(|t| t.0.as_str()),
+                    key.key,
+                );
+                if let Ok(body) = obj.to_body() {
+                    ops.push(cove_store::DocOp::Put { id, body });
+                }
+            }
+            cove_control::Change::Delete(key) => {
+                if let Some(d) = snapshot
+                    .documents
+                    .iter()
+                    .find(|d| d.id.kind == key.kind.as_str() && d.id.key == key.key)
+                {
+                    ops.push(cove_store::DocOp::Delete { id: d.id.clone() });
+                }
+            }
+        }
+    }
+    ops
+}
+
+#[cfg(test)]
+#[path = "reconciler_tests.rs"]
+mod tests;

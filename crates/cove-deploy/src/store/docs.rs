@@ -1,0 +1,247 @@
+//! The deployment's desired state as store documents, both ways (pure):
+//!
+//! * kind `operator_spec`, operator-wide, key `spec`: the spec `cove apply` was given,
+//!   as the text it was applied from (`{"text": …}`);
+//! * kind `function`, operator-wide, key `<tenant>/<vpc>/<name>`: a function deployed
+//!   with `cove fn deploy` (`{"order": n, "function": …}`; `order` keeps the order
+//!   they were deployed in, which address assignment follows);
+//! * kind `code`, operator-wide, key `<tenant>/<vpc>/<function>`: where a function's
+//!   code snapshot is (the blobs stay content-addressed directories in the state
+//!   directory);
+//! * kind `deployment`, key `destroyed`: written by `cove destroy` (a change needs
+//!   at least one document, and forgetting everything is a change);
+//! * the control plane's documents (kinds of [`cove_control::Kind::as_str`], bodies
+//!   the JSON of [`cove_control::Object`]) and the tenants' specs (kind `spec`, key
+//!   `spec`, tenant = the tenant's id): [`control_from_snapshot`].
+
+use std::collections::BTreeMap;
+
+use cove_control::{ControlState, Object, TenantId};
+use cove_model::spec::{DeployedFunction, TenantSpec};
+use cove_store::{DocId, DocOp, Document, Snapshot};
+use serde::{Deserialize, Serialize};
+
+use super::Desired;
+
+/// The operator's spec.
+pub const OPERATOR_SPEC: &str = "operator_spec";
+/// A function deployed with `cove fn deploy`.
+pub const FUNCTION: &str = "function";
+/// A function's code snapshot.
+pub const CODE: &str = "code";
+/// The deployment's own bookkeeping (`destroyed`).
+pub const DEPLOYMENT: &str = "deployment";
+/// A tenant's spec (written by the API).
+pub const TENANT_SPEC: &str = "spec";
+/// The legacy files imported into the store (their checksums).
+pub const LEGACY_IMPORT: &str = "legacy_import";
+
+/// A stored document that does not decode.
+#[derive(Debug, thiserror::Error)]
+#[error("the stored document {id} does not decode")]
+pub struct DocError {
+    /// Which document.
+    pub id: String,
+    /// Why.
+    #[source]
+    pub source: serde_json::Error,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SpecBody {
+    text: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct FunctionBody {
+    order: usize,
+    function: DeployedFunction,
+}
+
+fn decode<T: serde::de::DeserializeOwned>(d: &Document) -> Result<T, DocError> {
+    d.decode().map_err(|source| DocError {
+        id: d.id.to_string(),
+        source,
+    })
+}
+
+fn operator(d: &Document, kind: &str) -> bool {
+    d.id.tenant.is_none() && d.id.kind == kind
+}
+
+/// The operator's desired state in `snapshot`.
+pub fn desired_of(snapshot: &Snapshot) -> Result<Desired, DocError> {
+    let mut spec = None;
+    let mut functions: Vec<(usize, DeployedFunction)> = Vec::new();
+    let mut code = BTreeMap::new();
+    for d in &snapshot.documents {
+        if operator(d, OPERATOR_SPEC) {
+            spec = Some(decode::<SpecBody>(d)?.text);
+        } else if operator(d, FUNCTION) {
+            let f: FunctionBody = decode(d)?;
+            functions.push((f.order, f.function));
+        } else if operator(d, CODE) {
+            code.insert(d.id.key.clone(), decode(d)?);
+        }
+    }
+    functions.sort_by_key(|(order, _)| *order);
+    Ok(Desired {
+        spec,
+        deployed: functions.into_iter().map(|(_, f)| f).collect(),
+        code,
+    })
+}
+
+/// A deployed function's key: `<tenant>/<vpc>/<name>`.
+fn function_key(f: &DeployedFunction) -> String {
+    format!("{}/{}", f.vpc, f.function.name)
+}
+
+/// Every document of `new` (operator-wide), by id.
+fn documents_of(new: &Desired) -> Result<BTreeMap<DocId, serde_json::Value>, serde_json::Error> {
+    let mut docs = BTreeMap::new();
+    if let Some(text) = &new.spec {
+        docs.insert(
+            DocId::new(OPERATOR_SPEC, None, "spec"),
+            serde_json::to_value(SpecBody { text: text.clone() })?,
+        );
+    }
+    for (order, f) in new.deployed.iter().enumerate() {
+        docs.insert(
+            DocId::new(FUNCTION, None, function_key(f)),
+            serde_json::to_value(FunctionBody {
+                order,
+                function: f.clone(),
+            })?,
+        );
+    }
+    for (key, c) in &new.code {
+        docs.insert(
+            DocId::new(CODE, None, key.clone()),
+            serde_json::to_value(c)?,
+        );
+    }
+    Ok(docs)
+}
+
+/// The operations that turn the operator's documents of `old` into `new`: puts of
+/// what is new or different, deletes of what is gone; empty if nothing changed.
+pub fn operator_ops(old: &Snapshot, new: &Desired) -> Result<Vec<DocOp>, serde_json::Error> {
+    let wanted = documents_of(new)?;
+    let mut ops = Vec::new();
+    for d in &old.documents {
+        let ours = [OPERATOR_SPEC, FUNCTION, CODE]
+            .iter()
+            .any(|k| operator(d, k));
+        if ours && !wanted.contains_key(&d.id) {
+            ops.push(DocOp::Delete { id: d.id.clone() });
+        }
+    }
+    for (id, body) in wanted {
+        let same = old
+            .documents
+            .iter()
+            .find(|d| d.id == id)
+            .and_then(|d| serde_json::from_str::<serde_json::Value>(d.body.get()).ok())
+            .is_some_and(|b| b == body);
+        if !same {
+            ops.push(DocOp::put(id, &body)?);
+        }
+    }
+    Ok(ops)
+}
+
+/// The control plane's state and the tenants' specs in `snapshot` (the API's
+/// documents, bodies as [`Object::to_body`] writes them).
+pub fn control_from_snapshot(
+    snapshot: &Snapshot,
+) -> Result<(ControlState, BTreeMap<TenantId, TenantSpec>), DocError> {
+    let mut objects = Vec::new();
+    let mut specs = BTreeMap::new();
+    for d in &snapshot.documents {
+        if let Some(kind) = cove_control::Kind::from_name(&d.id.kind) {
+            objects.push(
+                Object::from_body(kind, d.body.get()).map_err(|source| DocError {
+                    id: d.id.to_string(),
+                    source,
+                })?,
+            );
+        } else if d.id.kind == TENANT_SPEC {
+            if let Some(t) = &d.id.tenant {
+                specs.insert(TenantId(t.clone()), decode::<TenantSpec>(d)?);
+            }
+        }
+    }
+    Ok((ControlState::from_objects(objects), specs))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use cove_store::Generation;
+
+    fn snapshot(ops: &[DocOp]) -> Snapshot {
+        let documents = ops
+            .iter()
+            .filter_map(|op| match op {
+                DocOp::Put { id, body } => Some(Document {
+                    id: id.clone(),
+                    body: body.clone(),
+                    generation: Generation(1),
+                }),
+                _ => None,
+            })
+            .collect();
+        Snapshot {
+            generation: Generation(1),
+            applied: Generation::ZERO,
+            documents,
+        }
+    }
+
+    fn function(vpc: &str, name: &str) -> DeployedFunction {
+        let mut f = DeployedFunction {
+            vpc: vpc.into(),
+            ..DeployedFunction::default()
+        };
+        f.function.name = name.into();
+        f
+    }
+
+    #[test]
+    fn the_desired_state_round_trips_in_deployment_order_and_the_same_state_is_no_change() {
+        let desired = Desired {
+            spec: Some("tenants: []\n".into()),
+            // Deployed in this order (not the keys' order): kept.
+            deployed: vec![function("t/v", "zeta"), function("t/v", "alpha")],
+            code: BTreeMap::new(),
+        };
+        let empty = snapshot(&[]);
+        let ops = operator_ops(&empty, &desired).unwrap();
+        assert_eq!(ops.len(), 3);
+        let stored = snapshot(&ops);
+        assert_eq!(desired_of(&stored).unwrap(), desired);
+        assert!(operator_ops(&stored, &desired).unwrap().is_empty());
+        // Removing one function deletes its document and renumbers the rest.
+        let fewer = Desired {
+            deployed: vec![function("t/v", "alpha")],
+            ..desired.clone()
+        };
+        let ops = operator_ops(&stored, &fewer).unwrap();
+        assert!(
+            ops.iter()
+                .any(|o| matches!(o, DocOp::Delete { id } if id.key == "t/v/zeta"))
+        );
+        // Nothing of the API's documents is touched.
+        let mut with_api = stored.clone();
+        with_api.documents.push(Document {
+            id: DocId::new(TENANT_SPEC, Some("t-1"), "spec"),
+            body: serde_json::value::to_raw_value(&TenantSpec::default()).unwrap(),
+            generation: Generation(1),
+        });
+        assert!(operator_ops(&with_api, &desired).unwrap().is_empty());
+        let (_, specs) = control_from_snapshot(&with_api).unwrap();
+        assert_eq!(specs.len(), 1);
+    }
+}

@@ -1,0 +1,179 @@
+//! The HTTP client of the API commands (`cove network|peering|tenant|token`):
+//! `--server URL --token T` (or `COVE_SERVER` / `COVE_TOKEN`), JSON in and out, the
+//! API's error document turned into an error naming its code, field, hint and
+//! request id.
+
+use serde_json::Value;
+
+/// Where the API is and who calls it.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Conn {
+    /// The API's base URL (`http://127.0.0.1:9100`).
+    #[arg(long, env = "COVE_SERVER")]
+    pub server: String,
+    /// An API token (`cove_…`); the operator's admin token for `tenant` and
+    /// `token create`.
+    #[arg(long, env = "COVE_TOKEN", hide_env_values = true)]
+    pub token: String,
+    /// Print the API's JSON answer.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Failures of an API call.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The server could not be reached or answered garbage.
+    #[error("cannot {method} {url}")]
+    Transport {
+        /// The method.
+        method: &'static str,
+        /// The URL.
+        url: String,
+        /// The cause.
+        #[source]
+        source: ureq::Error,
+    },
+    /// The answer is not JSON.
+    #[error("{method} {url} answered {status} with a body that is not JSON")]
+    NotJson {
+        /// The method.
+        method: &'static str,
+        /// The URL.
+        url: String,
+        /// The HTTP status.
+        status: u16,
+        /// The decoder's error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The API refused the request.
+    #[error("{code}: {message}{}{} (HTTP {status}, request {request_id})\nhint: {hint}",
+        .field.as_ref().map(|f| format!(" (field `{f}`)")).unwrap_or_default(), "")]
+    Api {
+        /// HTTP status.
+        status: u16,
+        /// The API's error code.
+        code: String,
+        /// Its message.
+        message: String,
+        /// The field, if any.
+        field: Option<String>,
+        /// How to fix it.
+        hint: String,
+        /// The request id.
+        request_id: String,
+    },
+}
+
+impl Conn {
+    /// Sends `method path` with an optional JSON body; answers the JSON body of a
+    /// 2xx answer.
+    pub fn call(
+        &self,
+        method: &'static str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, ClientError> {
+        let url = format!("{}{path}", self.server.trim_end_matches('/'));
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let auth = format!("Bearer {}", self.token);
+        let transport = |source| ClientError::Transport {
+            method,
+            url: url.clone(),
+            source,
+        };
+        let sent = match (method, body) {
+            ("GET", _) => agent.get(&url).header("authorization", &auth).call(),
+            ("DELETE", _) => agent.delete(&url).header("authorization", &auth).call(),
+            ("POST", b) => {
+                let r = agent.post(&url).header("authorization", &auth);
+                match b {
+                    Some(b) => r.send_json(b),
+                    None => r.send_empty(),
+                }
+            }
+            ("PATCH", b) => agent
+                .patch(&url)
+                .header("authorization", &auth)
+                .send_json(b.unwrap_or(&Value::Null)),
+            (_, b) => agent
+                .put(&url)
+                .header("authorization", &auth)
+                .send_json(b.unwrap_or(&Value::Null)),
+        };
+        let mut resp = sent.map_err(transport)?;
+        let status = resp.status().as_u16();
+        let text = resp
+            .body_mut()
+            .read_to_string()
+            .map_err(|source| ClientError::Transport {
+                method,
+                url: url.clone(),
+                source,
+            })?;
+        let v: Value = serde_json::from_str(&text).map_err(|source| ClientError::NotJson {
+            method,
+            url: url.clone(),
+            status,
+            source,
+        })?;
+        if (200..300).contains(&status) {
+            return Ok(v);
+        }
+        let e = &v["error"];
+        let s = |k: &str| e[k].as_str().unwrap_or_default().to_owned();
+        Err(ClientError::Api {
+            status,
+            code: s("code"),
+            message: s("message"),
+            field: e["field"].as_str().map(str::to_owned),
+            hint: s("hint"),
+            request_id: s("request_id"),
+        })
+    }
+
+    /// Prints `v` as JSON with `--json`, else `text(v)`.
+    pub fn print(&self, v: &Value, text: impl FnOnce(&Value) -> String) {
+        if self.json {
+            crate::output::outln!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+        } else {
+            crate::output::out!("{}", text(v));
+        }
+    }
+}
+
+/// A JSON field as text (`-` when absent).
+pub fn field(v: &Value, k: &str) -> String {
+    match &v[k] {
+        Value::String(s) => s.clone(),
+        Value::Null => "-".to_owned(),
+        Value::Array(a) => a
+            .iter()
+            .map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_owned))
+            .collect::<Vec<_>>()
+            .join(","),
+        other => other.to_string(),
+    }
+}
+
+/// Rows of `keys` for each object of a list, as a table.
+pub fn table(list: &Value, keys: &[&str]) -> String {
+    let mut t = comfy_table::Table::new();
+    t.load_style(comfy_table::presets::NOTHING);
+    t.set_header(keys.iter().map(|k| k.to_uppercase()));
+    for v in list.as_array().map(Vec::as_slice).unwrap_or_default() {
+        t.add_row(keys.iter().map(|k| field(v, k)));
+    }
+    format!("{t}\n")
+}
+
+/// `key: value` lines of an object.
+pub fn lines(v: &Value, keys: &[&str]) -> String {
+    keys.iter()
+        .map(|k| format!("{k}: {}\n", field(v, k)))
+        .collect()
+}

@@ -1,0 +1,95 @@
+//! `cove network create|list|show|delete`: Secure Compute networks through the API.
+
+use serde_json::json;
+
+use super::client::{Conn, lines, table};
+use crate::Outcome;
+
+/// The `cove network` subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Create a network (status `creating` until the kernel has it).
+    Create(CreateArgs),
+    /// List your networks.
+    List(Conn),
+    /// Show one network, by id or name.
+    Show(IdArgs),
+    /// Delete a network (`deleting`, then gone; its static IPs are released).
+    Delete(IdArgs),
+}
+
+/// `cove network create`.
+#[derive(Debug, clap::Args)]
+pub struct CreateArgs {
+    /// Its name, unique among your networks.
+    pub name: String,
+    /// Region (`us-east-1`).
+    #[arg(long, default_value = "us-east-1")]
+    pub region: String,
+    /// The VPC block; a free /16 when omitted.
+    #[arg(long)]
+    pub cidr: Option<String>,
+    /// Availability zones (comma-separated); `<region>a,<region>b` when omitted.
+    #[arg(long, value_delimiter = ',')]
+    pub azs: Vec<String>,
+    /// The server and token.
+    #[command(flatten)]
+    pub conn: Conn,
+}
+
+/// A command on one network.
+#[derive(Debug, clap::Args)]
+pub struct IdArgs {
+    /// The network's id (`net-…`) or name.
+    pub id: String,
+    /// The server and token.
+    #[command(flatten)]
+    pub conn: Conn,
+}
+
+const SHOW: [&str; 8] = [
+    "id",
+    "name",
+    "status",
+    "cidr",
+    "region",
+    "availability_zones",
+    "vpc_id",
+    "static_ips",
+];
+
+/// Runs a `cove network` subcommand.
+pub fn run(cmd: &Command) -> anyhow::Result<Outcome> {
+    match cmd {
+        Command::Create(a) => {
+            let mut body = json!({ "name": a.name, "region": a.region });
+            if let Some(c) = &a.cidr {
+                body["cidr"] = json!(c);
+            }
+            if !a.azs.is_empty() {
+                body["availability_zones"] = json!(a.azs);
+            }
+            let v = a.conn.call("POST", "/v1/connect/networks", Some(&body))?;
+            a.conn.print(&v, |v| lines(v, &SHOW));
+        }
+        Command::List(c) => {
+            let v = c.call("GET", "/v1/connect/networks", None)?;
+            c.print(&v, |v| {
+                table(v, &["id", "name", "status", "cidr", "static_ips"])
+            });
+        }
+        Command::Show(a) => {
+            let v = a
+                .conn
+                .call("GET", &format!("/v1/connect/networks/{}", a.id), None)?;
+            a.conn.print(&v, |v| lines(v, &SHOW));
+        }
+        Command::Delete(a) => {
+            let v = a
+                .conn
+                .call("DELETE", &format!("/v1/connect/networks/{}", a.id), None)?;
+            a.conn.print(&v, |v| lines(v, &["id", "name", "status"]));
+        }
+    }
+    Ok(Outcome::Ok)
+}
