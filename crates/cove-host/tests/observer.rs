@@ -12,7 +12,7 @@ use cove_model::validate::validate;
 use cove_plan::{HostState, desired, diff};
 use cove_testgen::{LargeParams, large_network};
 
-use common::{Guard, chain, holders_of_netns, netns_inode, privileged, run};
+use common::{Guard, NsWitness, chain, privileged, run};
 
 /// A small generated network (3 VPCs x 1 ENI: a router with cove's table and
 /// its sets, three ENI namespaces) applied under `cvob<pid><tag>`.
@@ -253,9 +253,9 @@ fn a_deleted_namespace_is_seen_and_released() {
     let net = Net::new('d');
     let (mut o, _) = settled(&net);
     let eni = net.eni();
-    let ino = netns_inode(&eni);
+    let witness = NsWitness::enter(&eni);
     assert!(
-        !holders_of_netns(ino).is_empty(),
+        !witness.holders().is_empty(),
         "the observer holds no socket in {eni}: the check below would prove nothing"
     );
     let out = std::process::Command::new("timeout")
@@ -267,8 +267,12 @@ fn a_deleted_namespace_is_seen_and_released() {
     let report = o.last_report();
     assert!(!after.namespaces.contains_key(&eni));
     assert_eq!(report.dropped, 1);
-    let held = holders_of_netns(ino);
-    assert!(held.is_empty(), "{eni} is deleted but still held by {held:?}");
+    let held = witness.holders();
+    drop(witness);
+    assert!(
+        held.is_empty(),
+        "{eni} is deleted but still held by {held:?}"
+    );
     let seen = watch(&mut o);
     assert_eq!(seen, once(net.host()));
     let repair = diff(&seen, &net.want);
@@ -306,9 +310,9 @@ fn a_namespace_cove_deletes_is_released_by_its_observers() {
     let net = Net::new('x');
     let (_o, _) = settled(&net);
     let eni = net.eni();
-    let ino = netns_inode(&eni);
+    let witness = NsWitness::enter(&eni);
     assert!(
-        !holders_of_netns(ino).is_empty(),
+        !witness.holders().is_empty(),
         "the observer holds no socket in {eni}: the check below would prove nothing"
     );
     let plan = cove_plan::Plan {
@@ -317,8 +321,12 @@ fn a_namespace_cove_deletes_is_released_by_its_observers() {
     net.host()
         .apply(&plan)
         .unwrap_or_else(|e| panic!("apply: {}", chain(&e)));
-    let held = holders_of_netns(ino);
-    assert!(held.is_empty(), "{eni} is deleted but still held by {held:?}");
+    let held = witness.holders();
+    drop(witness);
+    assert!(
+        held.is_empty(),
+        "{eni} is deleted but still held by {held:?}"
+    );
     assert!(!once(net.host()).namespaces.contains_key(&eni));
 }
 

@@ -126,60 +126,90 @@ pub fn eventually(secs: u64, mut f: impl FnMut() -> bool) -> bool {
     }
 }
 
-/// The identity (inode) of the network namespace mounted at `/run/netns/<ns>`.
-pub fn netns_inode(ns: &str) -> u64 {
-    std::fs::metadata(format!("/run/netns/{ns}"))
-        .unwrap_or_else(|e| panic!("stat /run/netns/{ns}: {e}"))
-        .ino()
+/// A thread parked inside a network namespace that reports what else in this
+/// process still refers to it, after the namespace is unmounted: netlink sockets
+/// opened in it (`/proc/thread-self/net/netlink`, read from inside, kernel
+/// sockets left out) and other threads inside it (`/proc/self/task/*/ns/net`).
+/// The witness itself keeps the namespace alive until it is dropped.
+pub struct NsWitness {
+    ask: Option<std::sync::mpsc::Sender<()>>,
+    answers: std::sync::mpsc::Receiver<Vec<String>>,
+    thread: Option<thread::JoinHandle<()>>,
 }
 
-/// What in this process still refers to the network namespace with inode `ino`:
-/// threads inside it (`/proc/self/task/*/ns/net`) and sockets opened in it (asked
-/// of each socket with `SIOCGSKNS`). Empty when this process does not keep the
-/// namespace alive. File descriptors closed meanwhile by other tests are skipped.
-pub fn holders_of_netns(ino: u64) -> Vec<String> {
-    use std::os::fd::{FromRawFd, OwnedFd};
-    /// `SIOCGSKNS` (linux/sockios.h): a new descriptor of a socket's namespace.
-    const SIOCGSKNS: nix::libc::c_ulong = 0x894C;
-    let mut held = Vec::new();
-    let link_ino = |path: &std::path::Path| {
-        std::fs::read_link(path).ok().and_then(|t| {
-            t.to_str()?
-                .strip_prefix("net:[")?
-                .strip_suffix(']')?
-                .parse::<u64>()
+impl NsWitness {
+    /// Parks a thread in namespace `ns` (mounted at `/run/netns/ns`).
+    pub fn enter(ns: &str) -> NsWitness {
+        let (ask, asked) = std::sync::mpsc::channel::<()>();
+        let (answer, answers) = std::sync::mpsc::channel();
+        let path = format!("/run/netns/{ns}");
+        let thread = thread::spawn(move || {
+            let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("open {path}: {e}"));
+            let ino = file.metadata().expect("stat the namespace").ino();
+            nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWNET)
+                .unwrap_or_else(|e| panic!("enter {path}: {e}"));
+            drop(file);
+            // `/proc/thread-self` links to `<pid>/task/<tid>`.
+            let me = std::fs::read_link("/proc/thread-self")
                 .ok()
-        })
-    };
-    if let Ok(tasks) = std::fs::read_dir("/proc/self/task") {
-        for task in tasks.flatten() {
-            if link_ino(&task.path().join("ns/net")) == Some(ino) {
-                held.push(format!("thread {}", task.file_name().to_string_lossy()));
+                .and_then(|l| Some(l.file_name()?.to_string_lossy().into_owned()))
+                .unwrap_or_default();
+            while asked.recv().is_ok() {
+                let _ = answer.send(holders(ino, &me));
             }
+        });
+        NsWitness {
+            ask: Some(ask),
+            answers,
+            thread: Some(thread),
         }
     }
-    if let Ok(fds) = std::fs::read_dir("/proc/self/fd") {
-        for fd in fds.flatten() {
-            let target = std::fs::read_link(fd.path()).unwrap_or_default();
-            let Some(n) = fd.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
-                continue;
-            };
-            if !target.to_string_lossy().starts_with("socket:") {
-                continue;
-            }
-            // SAFETY: an ioctl on a descriptor number; a closed or reused number
-            // fails (EBADF / ENOTTY) or names another socket, both harmless.
-            let ns_fd = unsafe { nix::libc::ioctl(n, SIOCGSKNS as _) };
-            if ns_fd < 0 {
-                continue;
-            }
-            // SAFETY: the ioctl returned a new descriptor this function owns.
-            let ns = unsafe { OwnedFd::from_raw_fd(ns_fd) };
-            let same = std::fs::File::from(ns)
-                .metadata()
-                .is_ok_and(|m| m.ino() == ino);
-            if same {
-                held.push(format!("socket fd {n} ({})", target.display()));
+
+    /// What else holds the namespace now (empty: nothing but the witness).
+    pub fn holders(&self) -> Vec<String> {
+        self.ask
+            .as_ref()
+            .expect("witness running")
+            .send(())
+            .expect("the witness thread ended");
+        self.answers
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the witness thread answers")
+    }
+}
+
+impl Drop for NsWitness {
+    fn drop(&mut self) {
+        self.ask.take();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Netlink sockets of the calling thread's namespace that a process opened (not
+/// the kernel's own), and the threads of this process other than `me` inside the
+/// namespace with inode `ino`.
+fn holders(ino: u64, me: &str) -> Vec<String> {
+    let mut held = Vec::new();
+    let table = std::fs::read_to_string("/proc/thread-self/net/netlink").unwrap_or_default();
+    for line in table.lines().skip(1) {
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        // sk Eth Pid Groups Rmem Wmem Dump Locks Drops Inode
+        // The kernel's own sockets have port id 0; a bound user socket does not.
+        if cols.len() >= 10 && cols[2] != "0" {
+            held.push(format!(
+                "netlink socket protocol {} port {} inode {}",
+                cols[1], cols[2], cols[9]
+            ));
+        }
+    }
+    if let Ok(tasks) = std::fs::read_dir("/proc/self/task") {
+        for task in tasks.flatten() {
+            let tid = task.file_name().to_string_lossy().into_owned();
+            let link = std::fs::read_link(task.path().join("ns/net")).unwrap_or_default();
+            if tid != me && link.to_string_lossy() == format!("net:[{ino}]") {
+                held.push(format!("thread {tid}"));
             }
         }
     }
