@@ -1,10 +1,10 @@
 //! What is answered: REACHABLE or BLOCKED, the hops on the way, and the exact component
 //! that blocked the flow.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// One stage of AWS's evaluation order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Step {
     /// The sender's security groups, outbound rules.
@@ -48,7 +48,7 @@ impl Step {
 }
 
 /// Which way the packets of a hop travel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Direction {
     /// From the client towards the server.
@@ -58,7 +58,7 @@ pub enum Direction {
 }
 
 /// What a hop did with the traffic.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
     /// A rule or route let it through.
@@ -70,7 +70,7 @@ pub enum Outcome {
 }
 
 /// One evaluated hop.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Hop {
     /// The stage.
     pub step: Step,
@@ -85,7 +85,7 @@ pub struct Hop {
 }
 
 /// Where and why a flow is blocked.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Blocked {
     /// The stage.
     pub step: Step,
@@ -98,7 +98,7 @@ pub struct Blocked {
 }
 
 /// The analyzer's answer for one flow.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Verdict {
     /// Whether the flow works end to end (including replies).
     pub reachable: bool,

@@ -206,6 +206,7 @@ impl Command {
             Command::Matrix(a) => a.json,
             Command::Import(commands::import::Source::Aws(a)) => a.json,
             Command::Plan(a) => a.json,
+            Command::Apply(a) => a.json,
             Command::Status(a) => a.json,
             Command::Function(commands::function::Command::List(a)) => a.json,
             Command::Network(_) | Command::Peering(_) | Command::Tenant(_) | Command::Token(_) => {

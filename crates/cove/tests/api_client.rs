@@ -22,8 +22,10 @@ impl Drop for Api {
     }
 }
 
-fn api() -> Api {
-    let dir = std::env::temp_dir().join(format!("cvap_cli_{}", std::process::id()));
+/// A fresh API server over a store of its own (`tag` tells the tests' apart).
+fn api(tag: &str) -> Api {
+    let dir = std::env::temp_dir().join(format!("cvap_cli_{}_{tag}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("dir");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -77,7 +79,7 @@ fn json(out: &Output) -> Value {
 
 #[test]
 fn tenants_tokens_networks_and_peerings_from_the_command_line() {
-    let api = api();
+    let api = api("net");
     let a = json(&cove(
         &api,
         &api.admin,
@@ -192,4 +194,117 @@ fn tenants_tokens_networks_and_peerings_from_the_command_line() {
     json(&cove(&api, &ta, &["network", "create", "tmp", "--json"]));
     let deleted = json(&cove(&api, &ta, &["network", "delete", "tmp", "--json"]));
     assert_eq!(deleted["status"], "deleting");
+}
+
+/// `cove plan`, `apply` and `check` with `--server`: the caller's tenant spec
+/// through the API (`POST /v1/plan`, `PUT /v1/spec`, `GET /v1/reachability`),
+/// answered as the local commands answer (text, `--json`, exit status 3 when
+/// blocked); `--server` without a token and `check -f` with `--server` are refused
+/// naming the argument.
+#[test]
+fn plan_apply_and_check_through_the_server() {
+    let api = api("spec");
+    let t = json(&cove(
+        &api,
+        &api.admin,
+        &["tenant", "create", "charlie", "--json"],
+    ));
+    let tok = json(&cove(
+        &api,
+        &api.admin,
+        &[
+            "token",
+            "create",
+            "--tenant",
+            t["id"].as_str().expect("id"),
+            "--json",
+        ],
+    ))["secret"]
+        .as_str()
+        .expect("secret")
+        .to_owned();
+    ureq::agent()
+        .put(format!("{}/v1/ip-pool", api.base))
+        .header("authorization", format!("Bearer {}", api.admin))
+        .send_json(serde_json::json!({ "blocks": ["203.0.113.8/29"] }))
+        .expect("pool");
+    json(&cove(&api, &tok, &["network", "create", "one", "--json"]));
+    let spec = api.dir.join("charlie.yaml");
+    std::fs::write(
+        &spec,
+        "vpcs:
+  - name: one
+    security_groups:
+      - name: sg
+        ingress:
+          - { protocol: tcp, ports: 5432, security_group: sg }
+    enis:
+      - { name: db, subnet: private-a, security_groups: [sg] }
+      - { name: app, subnet: private-b, security_groups: [sg] }
+",
+    )
+    .expect("spec");
+    let spec = spec.to_string_lossy().into_owned();
+    let planned = cove(&api, &tok, &["plan", "-f", &spec]);
+    let text = String::from_utf8_lossy(&planned.stdout);
+    assert!(planned.status.success(), "{text}");
+    assert!(
+        text.contains("+ opens ") && text.contains("/db tcp/5432"),
+        "{text}"
+    );
+    let stored = json(&cove(&api, &tok, &["apply", "-f", &spec, "--json"]));
+    assert_eq!(stored["vpcs"][0]["enis"].as_array().map(Vec::len), Some(2));
+    let again = json(&cove(&api, &tok, &["plan", "-f", &spec, "--json"]));
+    assert_eq!(again["opened"], serde_json::json!([]), "{again}");
+    let ok = cove(
+        &api,
+        &tok,
+        &[
+            "check", "--from", "one/app", "--to", "one/db", "--port", "5432",
+        ],
+    );
+    let text = String::from_utf8_lossy(&ok.stdout);
+    assert_eq!(ok.status.code(), Some(0), "{text}");
+    assert!(
+        text.starts_with("REACHABLE one/app -> one/db tcp/5432"),
+        "{text}"
+    );
+    let blocked = cove(
+        &api,
+        &tok,
+        &[
+            "check", "--from", "one/app", "--to", "one/db", "--port", "22", "--json",
+        ],
+    );
+    assert_eq!(blocked.status.code(), Some(3));
+    let doc: Value = serde_json::from_slice(&blocked.stdout).expect("JSON");
+    assert_eq!(doc["verdict"]["reachable"], false, "{doc}");
+    assert_eq!(
+        doc["verdict"]["blocked"]["step"], "security-group-ingress",
+        "{doc}"
+    );
+    // Misuse is refused before anything is sent.
+    let no_token = Command::cargo_bin("cove")
+        .expect("binary")
+        .env_remove("COVE_TOKEN")
+        .args(["apply", "-f", &spec, "--server", &api.base])
+        .output()
+        .expect("run");
+    assert_eq!(no_token.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&no_token.stderr).contains("--token"),
+        "{no_token:?}"
+    );
+    let with_file = cove(
+        &api,
+        &tok,
+        &[
+            "check", "-f", &spec, "--from", "one/app", "--to", "one/db", "--port", "5432",
+        ],
+    );
+    assert_eq!(with_file.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&with_file.stderr).contains("--file"),
+        "{with_file:?}"
+    );
 }

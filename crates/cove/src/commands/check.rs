@@ -41,6 +41,10 @@ pub struct Args {
     /// ICMP code (default 0).
     #[arg(long, default_value_t = 0)]
     pub icmp_code: u8,
+    /// Through a server (the caller's tenant's ENIs, `GET /v1/reachability`)
+    /// instead of the local deployment.
+    #[command(flatten)]
+    pub remote: super::client::Remote,
     /// Print the verdict(s) as JSON.
     #[arg(long)]
     pub json: bool,
@@ -97,6 +101,9 @@ fn resolve(
 
 /// Runs the command.
 pub fn run(args: &Args) -> anyhow::Result<Outcome> {
+    if let Some(conn) = args.remote.conn(args.json)? {
+        return remote(args, &conn);
+    }
     let net = crate::deploy::network_arg(args.file.as_deref(), &args.target, false)?;
     let an = Analyzer::new(&net);
     // An ENI's public IP as the source is that ENI; from the internet, an address
@@ -140,6 +147,68 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     } else {
         Outcome::Blocked
     })
+}
+
+/// `cove check --server`: one `GET /v1/reachability` per probe.
+fn remote(args: &Args, conn: &super::client::Conn) -> anyhow::Result<Outcome> {
+    if args.file.is_some() || args.src_port.is_some() {
+        return Err(InputError::Argument {
+            what: if args.file.is_some() { "--file" } else { "--src-port" },
+            text: String::new(),
+            hint: "with --server, cove check answers for the stored spec and the ephemeral source ports: drop it, or check a spec file locally without --server".to_owned(),
+        }
+        .into());
+    }
+    let mut all_ok = true;
+    let mut docs = Vec::new();
+    for (protocol, port) in probes(&args.proto, args.port)? {
+        let proto = Protocol::from_number(protocol).to_string();
+        let mut path = format!(
+            "/v1/reachability?from={}&to={}&protocol={}",
+            query(&args.from),
+            query(&args.to),
+            query(&proto)
+        );
+        if Protocol::from_number(protocol).has_ports() {
+            path.push_str(&format!("&port={port}"));
+        }
+        let v = conn.call("GET", &path, None)?;
+        let verdict: Verdict = serde_json::from_value(v["verdict"].clone())?;
+        all_ok &= verdict.reachable;
+        if args.json {
+            docs.push(serde_json::json!({
+                "from": args.from, "to": args.to, "protocol": proto,
+                "port": port, "verdict": v["verdict"],
+            }));
+        } else {
+            crate::output::out!("{}", render(&args.from, &args.to, protocol, port, &verdict));
+        }
+    }
+    if args.json {
+        let doc = if docs.len() == 1 {
+            docs.remove(0)
+        } else {
+            serde_json::Value::Array(docs)
+        };
+        crate::output::outln!("{}", serde_json::to_string_pretty(&doc)?);
+    }
+    Ok(if all_ok {
+        Outcome::Ok
+    } else {
+        Outcome::Blocked
+    })
+}
+
+/// `text` percent-encoded for a query string (RFC 3986 unreserved kept).
+fn query(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// Text rendering of one verdict.

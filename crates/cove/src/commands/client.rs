@@ -20,6 +20,42 @@ pub struct Conn {
     pub json: bool,
 }
 
+/// `--server` / `--token` of a command that also works without a server (on the
+/// local deployment): with a server (or `COVE_SERVER`) it goes through the API.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct Remote {
+    /// The API's base URL (`http://127.0.0.1:9001`): work through it instead of on
+    /// the local deployment.
+    #[arg(long, env = "COVE_SERVER")]
+    pub server: Option<String>,
+    /// An API token (`cove_…`) for `--server`.
+    #[arg(long, env = "COVE_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+}
+
+impl Remote {
+    /// The connection when `--server` is given (`None`: work locally).
+    pub fn conn(&self, json: bool) -> Result<Option<Conn>, crate::input::InputError> {
+        let Some(server) = &self.server else {
+            return Ok(None);
+        };
+        let token = self
+            .token
+            .clone()
+            .ok_or_else(|| crate::input::InputError::Argument {
+                what: "--token",
+                text: String::new(),
+                hint: "--server needs an API token: give --token cove_… or set COVE_TOKEN"
+                    .to_owned(),
+            })?;
+        Ok(Some(Conn {
+            server: server.clone(),
+            token,
+            json,
+        }))
+    }
+}
+
 /// Failures of an API call.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -66,6 +102,16 @@ pub enum ClientError {
     },
 }
 
+/// A request body.
+enum Body<'a> {
+    /// None.
+    Empty,
+    /// JSON.
+    Json(&'a Value),
+    /// Text with its content type (a YAML or JSON spec as written).
+    Text(&'a str, &'a str),
+}
+
 impl Conn {
     /// Sends `method path` with an optional JSON body; answers the JSON body of a
     /// 2xx answer.
@@ -75,6 +121,27 @@ impl Conn {
         path: &str,
         body: Option<&Value>,
     ) -> Result<Value, ClientError> {
+        let body = match (method, body) {
+            ("GET" | "DELETE", _) | ("POST", None) => Body::Empty,
+            (_, Some(b)) => Body::Json(b),
+            (_, None) => Body::Json(&Value::Null),
+        };
+        self.send(method, path, body)
+    }
+
+    /// Sends `text` (of `content_type`) as the body of `method path`; answers the
+    /// JSON body of a 2xx answer.
+    pub fn call_text(
+        &self,
+        method: &'static str,
+        path: &str,
+        content_type: &str,
+        text: &str,
+    ) -> Result<Value, ClientError> {
+        self.send(method, path, Body::Text(content_type, text))
+    }
+
+    fn send(&self, method: &'static str, path: &str, body: Body<'_>) -> Result<Value, ClientError> {
         let url = format!("{}{path}", self.server.trim_end_matches('/'));
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
@@ -89,21 +156,19 @@ impl Conn {
         let sent = match (method, body) {
             ("GET", _) => agent.get(&url).header("authorization", &auth).call(),
             ("DELETE", _) => agent.delete(&url).header("authorization", &auth).call(),
-            ("POST", b) => {
-                let r = agent.post(&url).header("authorization", &auth);
-                match b {
-                    Some(b) => r.send_json(b),
-                    None => r.send_empty(),
+            (m, body) => {
+                let r = match m {
+                    "POST" => agent.post(&url),
+                    "PATCH" => agent.patch(&url),
+                    _ => agent.put(&url),
+                }
+                .header("authorization", &auth);
+                match body {
+                    Body::Empty => r.send_empty(),
+                    Body::Json(b) => r.send_json(b),
+                    Body::Text(ct, text) => r.header("content-type", ct).send(text),
                 }
             }
-            ("PATCH", b) => agent
-                .patch(&url)
-                .header("authorization", &auth)
-                .send_json(b.unwrap_or(&Value::Null)),
-            (_, b) => agent
-                .put(&url)
-                .header("authorization", &auth)
-                .send_json(b.unwrap_or(&Value::Null)),
         };
         let mut resp = sent.map_err(transport)?;
         let status = resp.status().as_u16();

@@ -12,6 +12,10 @@ pub struct Args {
     /// The spec and deployment.
     #[command(flatten)]
     pub spec: SpecTarget,
+    /// Through a server (the caller's tenant spec, `POST /v1/plan`) instead of the
+    /// local deployment.
+    #[command(flatten)]
+    pub remote: super::client::Remote,
     /// Print `{changes, reachability}` as JSON.
     #[arg(long)]
     pub json: bool,
@@ -19,8 +23,34 @@ pub struct Args {
 
 /// Runs the command.
 pub fn run(args: &Args) -> anyhow::Result<Outcome> {
-    let deployment = args.spec.target.deployment()?;
     let text = crate::input::read_spec(&args.spec.file)?;
+    if let Some(conn) = args.remote.conn(args.json)? {
+        let ct = super::apply::content_type(&args.spec.file);
+        let v = conn.call_text("POST", "/v1/plan", ct, &text)?;
+        conn.print(&v, |v| {
+            let mut out = String::new();
+            let mut rows = |key: &str, mark: &str| {
+                for c in v[key].as_array().map(Vec::as_slice).unwrap_or_default() {
+                    let s = |k: &str| super::client::field(c, k);
+                    let what = if s("protocol") == "icmp" {
+                        "icmp".to_owned()
+                    } else {
+                        format!("{}/{}", s("protocol"), s("port"))
+                    };
+                    out.push_str(&format!("  {mark} {} -> {} {what}\n", s("from"), s("to")));
+                }
+            };
+            rows("opened", "+ opens ");
+            rows("closed", "- closes");
+            if out.is_empty() {
+                "reachability: no flow changes (against the stored spec)\n".to_owned()
+            } else {
+                format!("reachability (against the stored spec):\n{out}")
+            }
+        });
+        return Ok(Outcome::Ok);
+    }
+    let deployment = args.spec.target.deployment()?;
     let net = deployment.validate_spec(&args.spec.file, &text)?;
     let preview = deployment.preview(net)?;
     let (net, plan) = (&preview.network, &preview.changes);
