@@ -12,6 +12,7 @@
 
 pub mod admin;
 pub mod error;
+pub mod kernel_preview;
 pub mod layer;
 pub mod networks;
 pub mod peerings;

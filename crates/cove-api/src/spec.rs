@@ -265,6 +265,9 @@ pub struct PlanAnswer {
     /// Flows reachable now and blocked with the proposed spec.
     #[schema(value_type = Vec<Object>)]
     pub closed: Vec<cove_analyze::FlowChange>,
+    /// The kernel changes of the caller's objects (their namespaces), against
+    /// the kernel the stored spec makes; the shared router's are not shown.
+    pub kernel: Vec<crate::kernel_preview::KernelChange>,
 }
 
 /// Validates a proposed spec (as `PUT /v1/spec`, without storing it) and answers the
@@ -321,9 +324,20 @@ pub fn plan_spec(
             )
         })?;
     let own = |end: &str| end == "internet" || end.starts_with(&format!("{name}/"));
+    let kernel =
+        crate::kernel_preview::kernel_changes(old.as_ref(), &new, &name).ok_or_else(|| {
+            ApiError::new(
+                StatusCode::CONFLICT,
+                "InvalidParameterCombination",
+                Some("spec"),
+                "the spec cannot be laid out on the host (too many VPCs, route tables or peerings)",
+                "remove VPCs, route tables or peerings; ask the operator about the host's limits",
+            )
+        })?;
     let mut answer = PlanAnswer {
         opened: Vec::new(),
         closed: Vec::new(),
+        kernel,
     };
     for f in cove_analyze::reachability_delta(old.as_ref(), &new) {
         if !(own(&f.from) && own(&f.to)) {

@@ -359,6 +359,22 @@ async fn errors_quotas_and_validation(db: TestDb) {
         plan["closed"].as_array().expect("closed").is_empty(),
         "{plan}"
     );
+    // The kernel side: the new ENI's namespace is made; the stored one is untouched.
+    let kernel = plan["kernel"].as_array().expect("kernel");
+    assert!(
+        kernel.iter().any(
+            |k| k["object"].as_str().is_some_and(|o| o.ends_with("/app"))
+                && k["action"] == "create"
+                && k["operations"].as_u64().unwrap_or(0) > 1
+        ),
+        "{plan}"
+    );
+    assert!(
+        !kernel
+            .iter()
+            .any(|k| k["object"].as_str().is_some_and(|o| o.ends_with("/db"))),
+        "{plan}"
+    );
     let still = srv.ok(200, "GET", "/v1/spec", &ta, None).await;
     assert_eq!(still["vpcs"][0]["enis"].as_array().expect("enis").len(), 1);
     let nid = n["id"].as_str().expect("id");
