@@ -10,7 +10,7 @@ use cove_store::Generation;
 use serde_json::{Value, json};
 
 use common::Server;
-use common::db::TestDb;
+use cove_testdb::{TestDb, both};
 
 both!(
     tokens_are_checked_and_revocation_is_immediate,

@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use serde_json::{Value, json};
 
 use common::Server;
-use common::db::TestDb;
+use cove_testdb::{TestDb, both};
 
 both!(two_tenants_peer_and_see_nothing_of_each_other);
 

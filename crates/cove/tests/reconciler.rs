@@ -28,74 +28,10 @@ const GUARD: Duration = Duration::from_secs(10);
 
 static NEXT_PORT: AtomicU16 = AtomicU16::new(41001);
 
-/// The store a test runs on: SQLite (default) or a fresh PostgreSQL database.
-struct Db {
-    url: Option<String>,
-    drop_sql: Option<(String, String)>,
-}
-
-impl Db {
-    fn sqlite() -> Db {
-        Db {
-            url: None,
-            drop_sql: None,
-        }
-    }
-
-    fn postgres(tag: &str) -> Db {
-        let admin = match std::env::var("COVE_TEST_POSTGRES_URL") {
-            Ok(u) if !u.is_empty() => u,
-            _ => {
-                assert!(
-                    std::env::var("CI").as_deref() != Ok("true"),
-                    "COVE_TEST_POSTGRES_URL is not set and CI=true: run `bash scripts/test.sh`"
-                );
-                panic!(
-                    "COVE_TEST_POSTGRES_URL is not set: run `bash scripts/pg-throwaway.sh run -- cargo test -p cove --test reconciler`"
-                );
-            }
-        };
-        let name = format!("cvre_{tag}_{}", std::process::id());
-        psql(&admin, &format!("DROP DATABASE IF EXISTS {name}"));
-        psql(&admin, &format!("CREATE DATABASE {name}"));
-        let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
-        Db {
-            url: Some(format!("{base}/{name}")),
-            drop_sql: Some((
-                admin.clone(),
-                format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-            )),
-        }
-    }
-
-    fn env(&self, c: &mut Process) {
-        if let Some(u) = &self.url {
-            c.env("COVE_DATABASE", u);
-        }
-    }
-}
-
-impl Drop for Db {
-    fn drop(&mut self) {
-        if let Some((admin, sql)) = &self.drop_sql {
-            let _ = Process::new("psql")
-                .args([admin.as_str(), "-qc", sql])
-                .output();
-        }
-    }
-}
-
-fn psql(url: &str, sql: &str) {
-    let out = Process::new("psql")
-        .args([url, "-qc", sql])
-        .output()
-        .expect("psql");
-    assert!(
-        out.status.success(),
-        "{sql}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
+/// The store a test runs on: a fresh SQLite file or a fresh PostgreSQL database
+/// (`cove-testdb`; with `CI=true` and no `COVE_TEST_POSTGRES_URL` a PostgreSQL test
+/// fails, never skips), removed when dropped.
+use cove_testdb::TestDb as Db;
 
 /// A deployment (prefix `cvre…`) on a store, destroyed when dropped.
 struct Setup {
@@ -145,8 +81,8 @@ impl Setup {
     fn cove(&self) -> Process {
         let mut c = Process::new(assert_cmd::cargo::cargo_bin("cove"));
         c.env("COVE_PREFIX", &self.d.prefix)
-            .env("COVE_STATE_DIR", self.d.state.path());
-        self.db.env(&mut c);
+            .env("COVE_STATE_DIR", self.d.state.path())
+            .env("COVE_DATABASE", &self.db.url);
         c
     }
 
@@ -333,7 +269,7 @@ fn drift_is_repaired_without_a_command_sqlite() {
 #[test]
 fn drift_is_repaired_without_a_command_postgres() {
     if privileged() {
-        drift_is_repaired(Db::postgres("dp"), "dp");
+        drift_is_repaired(Db::postgres_blocking(), "dp");
     }
 }
 
@@ -435,7 +371,7 @@ fn two_serves_one_leader_and_takeover_sqlite() {
 #[test]
 fn two_serves_one_leader_and_takeover_postgres() {
     if privileged() {
-        one_leader_then_takeover(Db::postgres("lp"), "lp");
+        one_leader_then_takeover(Db::postgres_blocking(), "lp");
     }
 }
 
@@ -452,7 +388,7 @@ fn killed_mid_reconcile(db: Db, tag: &str) {
         s.d.state.path().to_owned(),
         Duration::from_secs(30),
     )
-    .with_database(s.db.url.clone());
+    .with_database(Some(s.db.url.clone()));
     let lib = cove_deploy::Deployment::open(target).expect("open");
     let mut delay_ms = u64::from(std::process::id() % 7) * 50;
     for (round, file) in [&big, &example(), &big].into_iter().enumerate() {
@@ -494,7 +430,7 @@ fn kill_9_mid_reconcile_converges_and_leaks_nothing_sqlite() {
 #[test]
 fn kill_9_mid_reconcile_converges_and_leaks_nothing_postgres() {
     if privileged() {
-        killed_mid_reconcile(Db::postgres("kp"), "kp");
+        killed_mid_reconcile(Db::postgres_blocking(), "kp");
     }
 }
 
@@ -513,7 +449,7 @@ fn a_recorded_change_reaches_the_kernel(db: Db, tag: &str) {
         s.d.state.path().to_owned(),
         Duration::from_secs(30),
     )
-    .with_database(s.db.url.clone());
+    .with_database(Some(s.db.url.clone()));
     let lib = cove_deploy::Deployment::open(target).expect("open");
     let text = std::fs::read_to_string(example()).expect("example");
     // serve's first start wrote the admin token (a change): the spec comes after it.
@@ -542,7 +478,7 @@ fn a_recorded_change_reaches_the_kernel_with_no_command_sqlite() {
 #[test]
 fn a_recorded_change_reaches_the_kernel_with_no_command_postgres() {
     if privileged() {
-        a_recorded_change_reaches_the_kernel(Db::postgres("cp"), "cp");
+        a_recorded_change_reaches_the_kernel(Db::postgres_blocking(), "cp");
     }
 }
 
@@ -720,6 +656,6 @@ fn an_api_network_reaches_the_kernel_sqlite() {
 #[test]
 fn an_api_network_reaches_the_kernel_postgres() {
     if privileged() {
-        an_api_network_reaches_the_kernel(Db::postgres("ap"), "ap");
+        an_api_network_reaches_the_kernel(Db::postgres_blocking(), "ap");
     }
 }
