@@ -12,7 +12,9 @@
 //! deleted namespace, a flushed or edited ruleset, a removed route or link). The
 //! applied generation is recorded fenced by the lease, and the control plane's
 //! objects waiting for the kernel are completed (`cove_control::complete`,
-//! `expire_peerings`) in one more change.
+//! `expire_peerings`) in one more change. The leader also sweeps the API's
+//! idempotency records older than their TTL (24 h by default, as Stripe keeps
+//! them) every `sweep_every`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -38,11 +40,22 @@ pub struct ReconcilerConfig {
     pub poll: Duration,
     /// How often the kernel is observed for drift.
     pub drift_every: Duration,
+    /// How long an `Idempotency-Key`'s record is kept (by the database's clock);
+    /// older ones are swept by the leader.
+    pub idempotency_ttl: Duration,
+    /// How often the leader sweeps the idempotency records.
+    pub sweep_every: Duration,
 }
+
+/// How long idempotency records are kept by default: 24 hours (as Stripe, and
+/// as `cove_control`'s idempotency decisions count).
+pub const IDEMPOTENCY_TTL: Duration =
+    Duration::from_secs(cove_control::idempotency::RETENTION_SECS);
 
 impl ReconcilerConfig {
     /// The defaults for this process: 50 ms polls, a drift check every 500 ms, a
-    /// 5 s lease.
+    /// 5 s lease, idempotency records kept [`IDEMPOTENCY_TTL`] and swept every
+    /// minute.
     pub fn for_this_process() -> ReconcilerConfig {
         let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
             .map(|h| h.trim().to_owned())
@@ -52,6 +65,8 @@ impl ReconcilerConfig {
             lease_ttl: Duration::from_secs(5),
             poll: Duration::from_millis(50),
             drift_every: Duration::from_millis(500),
+            idempotency_ttl: IDEMPOTENCY_TTL,
+            sweep_every: Duration::from_secs(60),
         }
     }
 }
@@ -92,6 +107,7 @@ pub struct Reconciler<K: Kernel> {
     /// When this process last took or renewed the lease (its own clock).
     renewed_at: Option<Instant>,
     last_drift_check: Option<Instant>,
+    last_sweep: Option<Instant>,
 }
 
 impl<K: Kernel> Reconciler<K> {
@@ -103,6 +119,7 @@ impl<K: Kernel> Reconciler<K> {
             lease: None,
             renewed_at: None,
             last_drift_check: None,
+            last_sweep: None,
         }
     }
 
@@ -180,6 +197,7 @@ impl<K: Kernel> Reconciler<K> {
                 return Ok(Tick::Follower { leader });
             }
         }
+        self.sweep_if_due()?;
         let generations = self.deployment.generations()?;
         let changed = generations.desired != generations.applied;
         let drift_due = self
@@ -220,6 +238,33 @@ impl<K: Kernel> Reconciler<K> {
             drift: !changed,
             took: started.elapsed(),
         })
+    }
+
+    /// As leader: deletes the idempotency records older than
+    /// [`ReconcilerConfig::idempotency_ttl`] once `sweep_every` has passed since the
+    /// last sweep (tried or not: a failing database is not asked again every tick).
+    /// Returns how many were deleted (`None` when no sweep was due).
+    fn sweep_if_due(&mut self) -> Result<Option<u64>, DeployError> {
+        if self
+            .last_sweep
+            .is_some_and(|t| t.elapsed() < self.config.sweep_every)
+        {
+            return Ok(None);
+        }
+        self.last_sweep = Some(Instant::now());
+        let store = self.deployment.store();
+        let swept = store
+            .block_on(
+                store
+                    .database()
+                    .sweep_idempotency(self.config.idempotency_ttl),
+            )
+            .map_err(|source| crate::store::StoreError::Database {
+                step: "sweeping expired idempotency records",
+                db: store.database().url().to_owned(),
+                source: Box::new(source),
+            })?;
+        Ok(Some(swept))
     }
 
     /// Records what the control plane waited for (networks `ready`, peerings

@@ -6,11 +6,21 @@ use super::*;
 use crate::test_kernel::ModelKernel;
 
 fn reconciler(holder: &str, state: &std::path::Path) -> Reconciler<ModelKernel> {
+    reconciler_on(holder, state, None)
+}
+
+/// A reconciler on the store at `database` (`None`: SQLite in `state`).
+fn reconciler_on(
+    holder: &str,
+    state: &std::path::Path,
+    database: Option<String>,
+) -> Reconciler<ModelKernel> {
     let target = crate::Target::new(
         crate::Prefix::new("cvrecn").unwrap(),
         state.to_owned(),
         Duration::ZERO,
-    );
+    )
+    .with_database(database);
     let d = Deployment::with_kernel(target, ModelKernel::default()).unwrap();
     Reconciler::new(
         d,
@@ -19,6 +29,8 @@ fn reconciler(holder: &str, state: &std::path::Path) -> Reconciler<ModelKernel> 
             lease_ttl: Duration::from_secs(60),
             poll: Duration::from_millis(10),
             drift_every: Duration::ZERO,
+            idempotency_ttl: IDEMPOTENCY_TTL,
+            sweep_every: Duration::ZERO,
         },
     )
 }
@@ -185,4 +197,69 @@ fn an_apply_longer_than_the_lease_is_recorded() {
     );
     let g = r.deployment().generations().unwrap();
     assert_eq!(g.applied, g.desired);
+}
+
+/// The leader sweeps idempotency records older than their TTL (database clock),
+/// and only those; a follower sweeps nothing.
+fn idempotency_records_are_swept(db: cove_testdb::TestDb) {
+    let state = tempfile::tempdir().unwrap();
+    let mut r = reconciler_on("a", state.path(), Some(db.url.clone()));
+    let store = r.deployment().store().clone();
+    let begin = |key: &str| {
+        store
+            .block_on(
+                store
+                    .database()
+                    .idempotency_begin(Some("acme"), key, "hash"),
+            )
+            .unwrap()
+    };
+    let finish = |key: &str| {
+        store
+            .block_on(
+                store
+                    .database()
+                    .idempotency_finish(Some("acme"), key, "hash", 201, "{}"),
+            )
+            .unwrap()
+    };
+    assert_eq!(begin("k1"), cove_store::IdempotencyBegin::Started);
+    finish("k1");
+    let replayed = |key: &str| matches!(begin(key), cove_store::IdempotencyBegin::Replay(_));
+    // Younger than the TTL (24 h): kept.
+    r.tick().unwrap();
+    assert!(replayed("k1"), "a record younger than its TTL was swept");
+
+    // A follower never sweeps, even with a tiny TTL.
+    let other_state = tempfile::tempdir().unwrap();
+    let mut other = reconciler_on("b", other_state.path(), Some(db.url.clone()));
+    other.config.idempotency_ttl = Duration::from_millis(1);
+    std::thread::sleep(Duration::from_millis(20));
+    assert!(matches!(other.tick().unwrap(), Tick::Follower { .. }));
+    assert!(replayed("k1"), "a follower swept");
+
+    // The leader with a 1 ms TTL: the record is older, swept; the key is new again.
+    r.config.idempotency_ttl = Duration::from_millis(1);
+    r.tick().unwrap();
+    assert_eq!(
+        begin("k1"),
+        cove_store::IdempotencyBegin::Started,
+        "the expired record was not swept"
+    );
+    // Not due again before `sweep_every`.
+    finish("k1");
+    r.config.sweep_every = Duration::from_secs(3600);
+    std::thread::sleep(Duration::from_millis(20));
+    r.tick().unwrap();
+    assert!(replayed("k1"), "swept before sweep_every passed");
+}
+
+#[test]
+fn idempotency_records_older_than_their_ttl_are_swept_sqlite() {
+    idempotency_records_are_swept(cove_testdb::TestDb::sqlite());
+}
+
+#[test]
+fn idempotency_records_older_than_their_ttl_are_swept_postgres() {
+    idempotency_records_are_swept(cove_testdb::TestDb::postgres_blocking());
 }
