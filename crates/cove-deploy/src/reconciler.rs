@@ -12,9 +12,10 @@
 //! deleted namespace, a flushed or edited ruleset, a removed route or link). The
 //! applied generation is recorded fenced by the lease, and the control plane's
 //! objects waiting for the kernel are completed (`cove_control::complete`,
-//! `expire_peerings`) in one more change. The leader also sweeps the API's
-//! idempotency records older than their TTL (24 h by default, as Stripe keeps
-//! them) every `sweep_every`.
+//! `expire_peerings`) in one more change. Every `sweep_every` the leader also
+//! sweeps the API's idempotency records older than their TTL (24 h by default, as
+//! Stripe keeps them) and expires pending peering requests whose time is up, even
+//! when nothing else changes.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -43,7 +44,8 @@ pub struct ReconcilerConfig {
     /// How long an `Idempotency-Key`'s record is kept (by the database's clock);
     /// older ones are swept by the leader.
     pub idempotency_ttl: Duration,
-    /// How often the leader sweeps the idempotency records.
+    /// How often the leader sweeps the idempotency records and expires pending
+    /// peering requests.
     pub sweep_every: Duration,
 }
 
@@ -108,6 +110,18 @@ pub struct Reconciler<K: Kernel> {
     renewed_at: Option<Instant>,
     last_drift_check: Option<Instant>,
     last_sweep: Option<Instant>,
+    /// The control plane's clock (Unix seconds): the system's, or a test's.
+    clock: Clock,
+}
+
+/// A clock of Unix seconds.
+pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
+
+/// The system's clock in Unix seconds.
+fn system_clock() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 impl<K: Kernel> Reconciler<K> {
@@ -120,6 +134,24 @@ impl<K: Kernel> Reconciler<K> {
             renewed_at: None,
             last_drift_check: None,
             last_sweep: None,
+            clock: Arc::new(system_clock),
+        }
+    }
+
+    /// The same reconciler deciding the control plane's times (a pending peering
+    /// request's expiry, when a network became ready) by `clock` instead of the
+    /// system's: for tests.
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The control plane's `Env` now (no random bytes: the reconciler creates no
+    /// ids).
+    fn env(&self) -> cove_control::Env {
+        cove_control::Env {
+            now: cove_control::UnixTime((self.clock)()),
+            random: [0; 32],
         }
     }
 
@@ -197,7 +229,7 @@ impl<K: Kernel> Reconciler<K> {
                 return Ok(Tick::Follower { leader });
             }
         }
-        self.sweep_if_due()?;
+        self.housekeeping_if_due()?;
         let generations = self.deployment.generations()?;
         let changed = generations.desired != generations.applied;
         let drift_due = self
@@ -240,11 +272,14 @@ impl<K: Kernel> Reconciler<K> {
         })
     }
 
-    /// As leader: deletes the idempotency records older than
-    /// [`ReconcilerConfig::idempotency_ttl`] once `sweep_every` has passed since the
-    /// last sweep (tried or not: a failing database is not asked again every tick).
-    /// Returns how many were deleted (`None` when no sweep was due).
-    fn sweep_if_due(&mut self) -> Result<Option<u64>, DeployError> {
+    /// As leader, once `sweep_every` has passed since the last time (tried or not:
+    /// a failing database is not asked again every tick): deletes the idempotency
+    /// records older than [`ReconcilerConfig::idempotency_ttl`], and expires the
+    /// pending peering requests whose time is up (and removes ended ones AWS no
+    /// longer shows) — also while nothing else changes, when no reconcile would
+    /// record it. Returns how many idempotency records were deleted (`None` when
+    /// nothing was due).
+    fn housekeeping_if_due(&mut self) -> Result<Option<u64>, DeployError> {
         if self
             .last_sweep
             .is_some_and(|t| t.elapsed() < self.config.sweep_every)
@@ -264,7 +299,48 @@ impl<K: Kernel> Reconciler<K> {
                 db: store.database().url().to_owned(),
                 source: Box::new(source),
             })?;
+        if !self.expire_control()? {
+            // Another change came first: try again next tick.
+            self.last_sweep = None;
+        }
         Ok(Some(swept))
+    }
+
+    /// Expires pending peering requests whose time is up (one change, if any);
+    /// `false` if another change came between the read and the write.
+    fn expire_control(&self) -> Result<bool, DeployError> {
+        let store = self.deployment.store();
+        let snapshot = store.snapshot()?;
+        let (state, _) =
+            crate::store::docs::control_from_snapshot(&snapshot).map_err(|source| {
+                crate::store::StoreError::Decode {
+                    db: store.database().url().to_owned(),
+                    source,
+                }
+            })?;
+        let changes = cove_control::expire_peerings(&state, &self.env()).changes;
+        let ops = control_ops(&snapshot, &changes);
+        if ops.is_empty() {
+            return Ok(true);
+        }
+        let meta = cove_store::ChangeMeta {
+            summary: "reconciler: pending peering requests expired".to_owned(),
+            ..cove_store::ChangeMeta::default()
+        };
+        match store.block_on(
+            store
+                .database()
+                .change(&meta, Some(snapshot.generation), &ops),
+        ) {
+            Err(e) if e.is_conflict() => Ok(false),
+            Err(source) => Err(crate::store::StoreError::Database {
+                step: "expiring pending peering requests",
+                db: store.database().url().to_owned(),
+                source: Box::new(source),
+            }
+            .into()),
+            Ok(_) => Ok(true),
+        }
     }
 
     /// Records what the control plane waited for (networks `ready`, peerings
@@ -286,14 +362,7 @@ impl<K: Kernel> Reconciler<K> {
                     source,
                 }
             })?;
-        let env = cove_control::Env {
-            now: cove_control::UnixTime(
-                SystemTime::now()
-                    .duration_since(UNIX_EPOCH)
-                    .map_or(0, |d| d.as_secs()),
-            ),
-            random: [0; 32],
-        };
+        let env = self.env();
         let waiting = cove_control::Applied::of(&state);
         let mut changes = cove_control::complete(&state, &env, &waiting).changes;
         changes.extend(cove_control::expire_peerings(&state, &env).changes);
