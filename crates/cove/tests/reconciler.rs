@@ -1,7 +1,8 @@
 //! `cove serve` keeps the kernel in line with the store without any command: each
 //! kind of drift (a deleted namespace, a flushed or edited ruleset, a removed route
 //! or link) is repaired; a flushed ruleset lets no flow through while it is
-//! missing (real traffic); of two `cove serve` processes on one store one
+//! missing, the router's as a NAT gateway's (nothing leaves untranslated; real
+//! traffic); of two `cove serve` processes on one store one
 //! reconciles, and when it is killed the other takes over; `kill -9` of `cove
 //! serve` in the middle of a large change, then a restart, converges and leaks
 //! nothing. Every test runs on SQLite and on PostgreSQL (`COVE_TEST_POSTGRES_URL`).
@@ -69,8 +70,13 @@ impl Drop for Setup {
 
 impl Setup {
     fn new(tag: &str, db: Db) -> Setup {
+        Setup::prefixed(&format!("cvre{tag}"), db)
+    }
+
+    /// A deployment whose prefix starts with `prefix` (then the process id).
+    fn prefixed(prefix: &str, db: Db) -> Setup {
         let s = Setup {
-            d: Deployment::new(&format!("cvre{tag}")),
+            d: Deployment::new(prefix),
             db,
             serves: Vec::new(),
         };
@@ -328,6 +334,121 @@ fn a_flushed_ruleset_fails_closed_with_real_traffic() {
     );
     assert!(probe(5432), "the allowed flow passes again");
     assert!(!probe(22), "the blocked flow is still blocked");
+}
+
+/// A NAT gateway whose table is flushed or missing drops what it would forward:
+/// nothing reaches the internet untranslated (from a private address) while
+/// nothing repairs it, nor while `cove serve` repairs it; every connection that
+/// arrives comes from the NAT gateway's static IP. Real TCP from fn-a (private
+/// subnet a, default route to nat-a) to the outside namespace. Two drifts: the
+/// NAT namespace's whole ruleset flushed, and only its translating chain flushed
+/// (forwarding would go on, untranslated).
+#[test]
+fn a_flushed_nat_table_fails_closed_with_real_traffic() {
+    if !privileged() {
+        return;
+    }
+    let mut s = Setup::prefixed("cvhdnf", Db::sqlite());
+    let net = example_network();
+    let names = Names::new(&net, &s.d.prefix);
+    let nat = net
+        .nat_gateways
+        .iter()
+        .find(|n| n.name == "nat-a")
+        .expect("nat-a");
+    let static_ip = std::net::IpAddr::V4(nat.public_ips[0]);
+    let nat_ns = names.eni_ns(nat.eni);
+    let internet = net.internet_stand_in();
+    let port = 9443;
+    let outside = common::internet::Internet::listen(&names.outside_ns(), internet, port);
+    let fn_a = s.eni_ns("functions/fn-a");
+    let probe = || {
+        let p = Probe {
+            ns: fn_a.clone(),
+            src: None,
+            src_port: NEXT_PORT.fetch_add(1, Ordering::Relaxed),
+            dst: internet,
+            kind: ProbeKind::Tcp(port),
+        };
+        run_batch(&[p], Duration::from_millis(500)).expect("probe")[0]
+    };
+    let untranslated = |outside: &common::internet::Internet| {
+        outside
+            .sources()
+            .into_iter()
+            .filter(|ip| *ip != static_ip)
+            .collect::<Vec<_>>()
+    };
+    // A passed probe's connection is accepted by the listener's thread soon after.
+    let seen = |outside: &common::internet::Internet, n: usize| {
+        wait("the connection to be accepted", || {
+            outside.sources().len() >= n
+        })
+    };
+    assert!(probe(), "fn-a reaches the internet through nat-a before");
+    seen(&outside, 1);
+    assert_eq!(outside.sources(), vec![static_ip], "from nat-a's static IP");
+    let drifts: [(&str, &[&str]); 2] = [
+        ("flushed ruleset", &["nft", "flush", "ruleset"]),
+        (
+            "flushed translate chain",
+            &["nft", "flush", "chain", "inet", "cove", "translate"],
+        ),
+    ];
+    for (what, command) in drifts {
+        s.in_ns(&nat_ns, command);
+        assert!(!s.in_sync(&example()), "{what}: not seen as drift");
+        // Nothing repairs it yet: nothing passes, translated or not.
+        let before = outside.sources().len();
+        for _ in 0..3 {
+            assert!(
+                !probe(),
+                "{what}: a flow passed the NAT gateway without its table"
+            );
+        }
+        assert_eq!(
+            outside.sources().len(),
+            before,
+            "{what}: a connection arrived"
+        );
+        assert_eq!(
+            untranslated(&outside),
+            Vec::<std::net::IpAddr>::new(),
+            "{what}: untranslated"
+        );
+        s.serve("2");
+        let started = Instant::now();
+        let mut probes = 0;
+        while !s.in_sync(&example()) {
+            assert!(
+                started.elapsed() < GUARD,
+                "{what}: not repaired within {GUARD:?}"
+            );
+            probe();
+            probes += 1;
+            assert_eq!(
+                untranslated(&outside),
+                Vec::<std::net::IpAddr>::new(),
+                "{what}: a connection left untranslated while it was repaired"
+            );
+        }
+        eprintln!(
+            "nat[{what}]: repaired by cove serve in {:?} ({probes} probes meanwhile)",
+            started.elapsed()
+        );
+        let n = outside.sources().len();
+        assert!(probe(), "{what}: fn-a reaches the internet again");
+        // Accepted in order: every earlier connection is recorded by now too.
+        seen(&outside, n + 1);
+        assert_eq!(
+            untranslated(&outside),
+            Vec::<std::net::IpAddr>::new(),
+            "{what}: untranslated"
+        );
+        assert_eq!(outside.sources().last(), Some(&static_ip));
+        // Stop serving before the next drift, so nothing repairs it.
+        s.serves.clear();
+    }
 }
 
 /// Two `cove serve` on one store: one leads, the other only serves; `kill -9` of
