@@ -486,6 +486,8 @@ async fn openapi_lists_every_route(db: TestDb) {
         ("GET", "/v1/tokens"),
         ("DELETE", "/v1/tokens/{id}"),
         ("PUT", "/v1/ip-pool"),
+        ("GET", "/v1/ip-pool"),
+        ("PATCH", "/v1/ip-pool"),
         ("POST", "/v1/connect/networks"),
         ("GET", "/v1/connect/networks"),
         ("GET", "/v1/connect/networks/{id}"),

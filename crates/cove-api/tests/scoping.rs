@@ -290,6 +290,13 @@ async fn two_tenants_peer_and_see_nothing_of_each_other(db: TestDb) {
             Some(json!({ "blocks": ["198.51.100.1"] })),
             403,
         ),
+        ("GET", "/v1/ip-pool".into(), None, 403),
+        (
+            "PATCH",
+            "/v1/ip-pool".into(),
+            Some(json!({ "add": ["198.51.100.1"] })),
+            403,
+        ),
     ];
     let secrets = [
         na_id.as_str(),
