@@ -84,7 +84,10 @@ proptest! {
         let mut host = HostState::default();
         let mut stepped = HostState::default();
         let mut previous = HostState::default();
-        let mut step = |host: HostState, stepped: HostState, previous: &mut HostState, want: HostState| {
+        let step = |host: HostState,
+                    stepped: HostState,
+                    previous: &mut HostState,
+                    want: HostState| {
             let plan = cove_plan::diff(previous, &want);
             let stepped = cove_plan::simulate::simulate(stepped, &plan)
                 .unwrap_or_else(|e| panic!("a plan between desired states fails: {e}"));

@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+#[allow(unused_imports)]
 pub use cove_testdb::{TestDb, both, chain};
 
 /// A change's metadata for tests.
