@@ -246,7 +246,7 @@ impl<K: Kernel> Reconciler<K> {
             Err(DeployError::NothingApplied { .. }) => return Ok(Tick::Empty),
             Err(e) => return Err(e),
         };
-        if plan.changes.is_empty() && !changed {
+        if plan.changes.is_empty() && !changed && self.no_leftovers()? {
             return Ok(Tick::InSync);
         }
         let lock = match self.deployment.lock("serve (reconciler)") {
@@ -270,6 +270,20 @@ impl<K: Kernel> Reconciler<K> {
             drift: !changed,
             took: started.elapsed(),
         })
+    }
+
+    /// Whether nothing an interrupted namespace create or delete left is there (a
+    /// plan does not see it; the apply under the prefix lock removes it).
+    fn no_leftovers(&self) -> Result<bool, DeployError> {
+        let leftovers =
+            self.deployment
+                .kernel()
+                .leftovers()
+                .map_err(|source| DeployError::Observe {
+                    prefix: self.deployment.target().prefix().as_str().to_owned(),
+                    source,
+                })?;
+        Ok(leftovers.is_empty())
     }
 
     /// As leader, once `sweep_every` has passed since the last time (tried or not:
