@@ -33,6 +33,18 @@ pub struct IpPoolRequest {
     pub blocks: Vec<String>,
 }
 
+/// `PATCH /v1/ip-pool`: blocks to add and blocks to remove, in one change.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IpPoolChange {
+    /// Public addresses (`203.0.113.7`) or blocks (`203.0.113.0/28`) to add.
+    #[serde(default)]
+    pub add: Vec<String>,
+    /// Blocks of the pool to remove, as listed (an address is a `/32`).
+    #[serde(default)]
+    pub remove: Vec<String>,
+}
+
 /// Creates a tenant (admin).
 #[utoipa::path(post, path = "/v1/tenants", tag = "admin", request_body = CreateTenant,
     responses((status = 201, body = Tenant), (status = "4XX", body = ErrorBody)),
@@ -139,6 +151,38 @@ pub async fn put_ip_pool(
         .service
         .run(&caller.meta("PUT /v1/ip-pool"), |cur, _env| {
             cove_control::set_ip_pool(&cur.state, &caller.actor, &req.blocks)
+        })
+        .await?;
+    Ok(Json(p))
+}
+
+/// The public IP pool (admin).
+#[utoipa::path(get, path = "/v1/ip-pool", tag = "admin",
+    responses((status = 200, body = IpPool), (status = "4XX", body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn get_ip_pool(
+    State(api): State<ApiState>,
+    caller: Caller,
+) -> Result<Json<IpPool>, ApiError> {
+    let cur = api.service.current().await?;
+    Ok(Json(cove_control::get_ip_pool(&cur.state, &caller.actor)?))
+}
+
+/// Adds blocks to the public IP pool and removes blocks from it, decided on the
+/// current pool (admin).
+#[utoipa::path(patch, path = "/v1/ip-pool", tag = "admin", request_body = IpPoolChange,
+    responses((status = 200, body = IpPool), (status = "4XX", body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn patch_ip_pool(
+    State(api): State<ApiState>,
+    caller: Caller,
+    body: Bytes,
+) -> Result<Json<IpPool>, ApiError> {
+    let req: IpPoolChange = parse_json(&body)?;
+    let (p, _) = api
+        .service
+        .run(&caller.meta("PATCH /v1/ip-pool"), |cur, _env| {
+            cove_control::change_ip_pool(&cur.state, &caller.actor, &req.add, &req.remove)
         })
         .await?;
     Ok(Json(p))

@@ -90,7 +90,11 @@ fn routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(admin::create_token))
         .routes(routes!(admin::list_tokens))
         .routes(routes!(admin::revoke_token))
-        .routes(routes!(admin::put_ip_pool))
+        .routes(routes!(
+            admin::put_ip_pool,
+            admin::get_ip_pool,
+            admin::patch_ip_pool
+        ))
         .routes(routes!(networks::create_network, networks::list_networks))
         .routes(routes!(
             networks::get_network,

@@ -10,7 +10,7 @@ use cove_store::Generation;
 use serde_json::{Value, json};
 
 use common::Server;
-use common::db::TestDb;
+use cove_testdb::{TestDb, both};
 
 both!(
     tokens_are_checked_and_revocation_is_immediate,
@@ -502,6 +502,8 @@ async fn openapi_lists_every_route(db: TestDb) {
         ("GET", "/v1/tokens"),
         ("DELETE", "/v1/tokens/{id}"),
         ("PUT", "/v1/ip-pool"),
+        ("GET", "/v1/ip-pool"),
+        ("PATCH", "/v1/ip-pool"),
         ("POST", "/v1/connect/networks"),
         ("GET", "/v1/connect/networks"),
         ("GET", "/v1/connect/networks/{id}"),

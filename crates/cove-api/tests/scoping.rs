@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use serde_json::{Value, json};
 
 use common::Server;
-use common::db::TestDb;
+use cove_testdb::{TestDb, both};
 
 both!(two_tenants_peer_and_see_nothing_of_each_other);
 
@@ -288,6 +288,13 @@ async fn two_tenants_peer_and_see_nothing_of_each_other(db: TestDb) {
             "PUT",
             "/v1/ip-pool".into(),
             Some(json!({ "blocks": ["198.51.100.1"] })),
+            403,
+        ),
+        ("GET", "/v1/ip-pool".into(), None, 403),
+        (
+            "PATCH",
+            "/v1/ip-pool".into(),
+            Some(json!({ "add": ["198.51.100.1"] })),
             403,
         ),
     ];

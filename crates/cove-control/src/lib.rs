@@ -45,7 +45,7 @@ pub use peering::{
     RequestPeering, accept_peering, delete_peering, get_peering, list_peerings, reject_peering,
     request_peering,
 };
-pub use pool::set_ip_pool;
+pub use pool::{change_ip_pool, get_ip_pool, set_ip_pool};
 pub use scoping::CODE_DIGEST_PREFIX;
 pub use state::{Actor, Change, ControlState, Kind, Object, ObjectKey, Outcome};
 pub use tenants::{CreateTenant, create_tenant, get_tenant, list_tenants, set_quotas};

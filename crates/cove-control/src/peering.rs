@@ -455,8 +455,11 @@ pub fn reject_peering(
     })
 }
 
-/// Deletes a connection: either side an active one; the requester a pending one
-/// (the accepter rejects it instead).
+/// Deletes a connection (AWS's DeleteVpcPeeringConnection: either owner, at any
+/// time): either side an active or `provisioning` one (accepted, its routes not yet
+/// in the kernel: they are never added, or removed again); the requester a pending
+/// one (the accepter rejects it instead). It goes through `deleting` to `deleted`.
+/// An ended one (rejected, failed, expired, deleted) cannot be deleted.
 pub fn delete_peering(
     state: &ControlState,
     tenant: &TenantId,
@@ -473,7 +476,7 @@ pub fn delete_peering(
                 "reject it instead",
             ));
         }
-        PeeringStatus::PendingAcceptance | PeeringStatus::Active => {}
+        PeeringStatus::PendingAcceptance | PeeringStatus::Provisioning | PeeringStatus::Active => {}
         other => {
             return Err(ControlError::field(
                 ErrorCode::InvalidStateTransition,
@@ -482,11 +485,7 @@ pub fn delete_peering(
                     "peering connection `{id}` is `{}` and cannot be deleted",
                     other.as_str()
                 ),
-                if other == PeeringStatus::Provisioning {
-                    "wait until it is active"
-                } else {
-                    "nothing to do: it no longer connects anything"
-                },
+                "nothing to do: it no longer connects anything",
             ));
         }
     }

@@ -107,6 +107,73 @@ pub fn set_ip_pool(
     })
 }
 
+/// The pool as it is (admin only): `GET /v1/ip-pool`, `cove ip-pool list`.
+pub fn get_ip_pool(state: &ControlState, actor: &Actor) -> Result<IpPool> {
+    actor.require_admin("reading the public IP pool")?;
+    Ok(state.ip_pool.clone())
+}
+
+/// Adds blocks to the pool and removes blocks from it in one decision (admin
+/// only): `PATCH /v1/ip-pool`, `cove ip-pool add|remove`. Decided on the current
+/// pool, so two operators adding blocks at once both keep theirs (a `PUT` of a
+/// list read earlier would drop the other's). A removed entry must be a block of
+/// the pool as listed (`InvalidAddress.NotFound` otherwise); the result is checked
+/// as [`set_ip_pool`] checks a whole list (an added block overlapping the pool, an
+/// address a network holds removed, …), with the field named `add[i]` or
+/// `remove[i]`.
+pub fn change_ip_pool(
+    state: &ControlState,
+    actor: &Actor,
+    add: &[String],
+    remove: &[String],
+) -> Result<Outcome<IpPool>> {
+    actor.require_admin("configuring the public IP pool")?;
+    let mut kept: Vec<Ipv4Net> = state.ip_pool.blocks.clone();
+    for (i, text) in remove.iter().enumerate() {
+        let field = format!("remove[{i}]");
+        let t = text.trim();
+        let net = match (t.parse::<Ipv4Net>(), t.parse::<Ipv4Addr>()) {
+            (Ok(n), _) => n,
+            (_, Ok(a)) => Ipv4Net::from(a),
+            _ => {
+                return Err(ControlError::field(
+                    ErrorCode::InvalidParameterValue,
+                    field,
+                    format!("`{t}` is not an IPv4 address or CIDR block"),
+                    "write a block of the pool as listed, such as 203.0.113.0/28",
+                ));
+            }
+        };
+        let Some(at) = kept.iter().position(|b| *b == net) else {
+            return Err(ControlError::field(
+                ErrorCode::InvalidAddressNotFound,
+                field,
+                format!("`{t}` is not a block of the public IP pool"),
+                "list the pool and remove a block exactly as listed",
+            ));
+        };
+        kept.remove(at);
+    }
+    let mut entries: Vec<String> = kept.iter().map(ToString::to_string).collect();
+    let from_pool = entries.len();
+    entries.extend(add.iter().cloned());
+    set_ip_pool(state, actor, &entries).map_err(|mut e| {
+        // `blocks[i]` of the combined list: name the request's own field.
+        let index = e
+            .field
+            .as_deref()
+            .and_then(|f| f.strip_prefix("blocks["))
+            .and_then(|f| f.strip_suffix(']'))
+            .and_then(|n| n.parse::<usize>().ok());
+        e.field = match (index, e.field.as_deref()) {
+            (Some(n), _) if n >= from_pool => Some(format!("add[{}]", n - from_pool)),
+            (None, Some("blocks")) => Some("remove".to_owned()),
+            (_, other) => other.map(str::to_owned),
+        };
+        e
+    })
+}
+
 /// Every address of a block, in order.
 fn addresses(net: Ipv4Net) -> impl Iterator<Item = Ipv4Addr> {
     let first = u32::from(net.network());

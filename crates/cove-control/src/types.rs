@@ -329,7 +329,7 @@ impl PeeringStatus {
         match self {
             InitiatingRequest => &[PendingAcceptance, Failed],
             PendingAcceptance => &[Provisioning, Rejected, Expired, Failed, Deleted],
-            Provisioning => &[Active, Failed],
+            Provisioning => &[Active, Failed, Deleting],
             Active => &[Deleting],
             Deleting => &[Deleted],
             Rejected | Failed | Expired | Deleted => &[],

@@ -237,11 +237,9 @@ fn every_bad_request_names_its_field() {
         );
     }
     assert!(list_peerings(&w.state, &c).is_empty());
-    // Provisioning cannot be deleted or accepted again.
+    // Provisioning cannot be accepted again.
     w.run(|s, e| accept_peering(s, &b, e, &p.id)).unwrap();
     let e = w.refused(|s, e| accept_peering(s, &b, e, &p.id));
-    expect_error(&e, ErrorCode::InvalidStateTransition, Some("id"));
-    let e = w.refused(|s, e| delete_peering(s, &a, e, &p.id));
     expect_error(&e, ErrorCode::InvalidStateTransition, Some("id"));
     // A network being deleted cannot request.
     let spare = w.network(&a, "spare", None);
@@ -370,5 +368,61 @@ fn the_lifecycle_is_aws_s() {
     );
     for end in [Rejected, Failed, Expired, Deleted] {
         assert!(end.next().is_empty() && end.is_final());
+    }
+}
+
+/// A peering stuck in `provisioning` (accepted, the kernel not caught up) can be
+/// deleted by either side, as AWS lets either owner delete a connection at any
+/// time: it becomes `deleted`, the reconciler's completion no longer makes it
+/// `active`, and the desired spec has no route over it.
+#[test]
+fn a_provisioning_peering_can_be_deleted_by_either_side() {
+    for by_accepter in [false, true] {
+        let Two {
+            mut w,
+            a,
+            b,
+            na,
+            nb,
+        } = two();
+        let p = w.request(&a, &na, &nb);
+        let accepted = w.run(|s, e| accept_peering(s, &b, e, &p.id)).unwrap();
+        assert_eq!(accepted.status, PeeringStatus::Provisioning);
+        // What the reconciler was waiting for when it planned, before the delete.
+        let waiting = cove_control::Applied::of(&w.state);
+        assert_eq!(waiting.provisioned, vec![p.id.clone()]);
+        let who = if by_accepter { &b } else { &a };
+        let gone = w.run(|s, e| delete_peering(s, who, e, &p.id)).unwrap();
+        assert_eq!(gone.status, PeeringStatus::Deleted);
+        assert!(PeeringStatus::Provisioning.may_become(PeeringStatus::Deleted));
+        let msg = gone.status_message.as_deref().unwrap_or_default();
+        assert!(
+            msg.contains(if by_accepter { "accepter" } else { "requester" }),
+            "{msg}"
+        );
+        // The reconciler completing its old plan does not bring it back.
+        let env = Env {
+            now: UnixTime(10_000),
+            random: [0; 32],
+        };
+        let done = complete(&w.state, &env, &waiting);
+        assert!(done.changes.is_empty(), "{:?}", done.changes);
+        // Both sides see it deleted; deleting again is refused.
+        for t in [&a, &b] {
+            assert_eq!(
+                get_peering(&w.state, t, &p.id).unwrap().status,
+                PeeringStatus::Deleted
+            );
+        }
+        let e = w.refused(|s, e| delete_peering(s, &a, e, &p.id));
+        expect_error(&e, ErrorCode::InvalidStateTransition, Some("id"));
+        // And nothing routes over it.
+        let spec = desired_spec(&w.state, &Default::default());
+        assert!(
+            spec.peerings.iter().all(|x| x.name != p.id.as_str()),
+            "a deleted peering is still in the desired spec"
+        );
+        let json = serde_json::to_string(&spec).unwrap();
+        assert!(!json.contains(p.id.as_str()), "a route over it: {json}");
     }
 }

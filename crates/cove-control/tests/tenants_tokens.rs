@@ -374,3 +374,95 @@ fn state_round_trips_as_documents_and_as_json() {
         assert_eq!(read.key(), o.key());
     }
 }
+
+/// `PATCH /v1/ip-pool` (`cove ip-pool add|remove`): blocks added and removed on the
+/// current pool in one decision, each refusal naming `add[i]` or `remove[i]`; the
+/// admin only, reading included.
+#[test]
+fn the_pool_changes_by_adding_and_removing_blocks() {
+    let mut w = World::new();
+    let admin = w.admin.clone();
+    let list = |entries: &[&str]| entries.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    w.run(|s, _| set_ip_pool(s, &admin, &list(&["203.0.113.0/28"])))
+        .unwrap();
+    let p = w
+        .run(|s, _| change_ip_pool(s, &admin, &list(&["198.51.100.7", "192.0.2.0/30"]), &[]))
+        .unwrap();
+    let shown: Vec<String> = p.blocks.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        shown,
+        ["203.0.113.0/28", "198.51.100.7/32", "192.0.2.0/30"],
+        "added after the pool's own, in order"
+    );
+    assert_eq!(get_ip_pool(&w.state, &admin).unwrap(), p);
+    // Removing an address given as written (a /32) and adding in one change.
+    let p = w
+        .run(|s, _| {
+            change_ip_pool(
+                s,
+                &admin,
+                &list(&["198.51.100.8"]),
+                &list(&["198.51.100.7", "192.0.2.0/30"]),
+            )
+        })
+        .unwrap();
+    let shown: Vec<String> = p.blocks.iter().map(ToString::to_string).collect();
+    assert_eq!(shown, ["203.0.113.0/28", "198.51.100.8/32"]);
+    // Nothing to change: no document written.
+    let same = change_ip_pool(&w.state, &admin, &[], &[]).unwrap();
+    assert!(same.changes.is_empty());
+    // Refusals name the request's field; nothing changes.
+    let cases: [(&[&str], &[&str], ErrorCode, &str); 5] = [
+        (
+            &["nonsense"],
+            &[],
+            ErrorCode::InvalidParameterValue,
+            "add[0]",
+        ),
+        (
+            &["10.0.0.1"],
+            &[],
+            ErrorCode::InvalidParameterValue,
+            "add[0]",
+        ),
+        (
+            &["192.0.2.0/30", "203.0.113.8/29"],
+            &[],
+            ErrorCode::InvalidParameterValue,
+            "add[1]",
+        ),
+        (
+            &[],
+            &["192.0.2.0/30"],
+            ErrorCode::InvalidAddressNotFound,
+            "remove[0]",
+        ),
+        (
+            &[],
+            &["203.0.113.0/29"],
+            ErrorCode::InvalidAddressNotFound,
+            "remove[0]",
+        ),
+    ];
+    for (add, remove, code, field) in cases {
+        let e = w.refused(|s, _| change_ip_pool(s, &admin, &list(add), &list(remove)));
+        expect_error(&e, code, Some(field));
+    }
+    assert_eq!(get_ip_pool(&w.state, &admin).unwrap(), p);
+    // An address a network holds stays in the pool.
+    let a = w.tenant("acme");
+    let n = w.network(&a, "app", None);
+    assert!(
+        n.static_ips
+            .iter()
+            .all(|ip| ip.octets()[..3] == [203, 0, 113])
+    );
+    let e = w.refused(|s, _| change_ip_pool(s, &admin, &[], &list(&["203.0.113.0/28"])));
+    expect_error(&e, ErrorCode::DependencyViolation, Some("remove"));
+    // A tenant can neither read nor change it.
+    let actor = tenant_actor(&mut w, &a);
+    let e = get_ip_pool(&w.state, &actor).unwrap_err();
+    expect_error(&e, ErrorCode::UnauthorizedOperation, None);
+    let e = w.refused(|s, _| change_ip_pool(s, &actor, &list(&["198.51.100.9"]), &[]));
+    expect_error(&e, ErrorCode::UnauthorizedOperation, None);
+}

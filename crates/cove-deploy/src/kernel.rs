@@ -24,6 +24,15 @@ pub trait Kernel {
     /// Removes every execution environment of the prefix and their cgroup roots;
     /// returns how many environments were removed.
     fn remove_environments(&self) -> Result<usize, KernelError>;
+    /// Names of what interrupted namespace creates or deletes left (files that hold
+    /// no namespace; observations skip them). None by default.
+    fn leftovers(&self) -> Result<Vec<String>, KernelError> {
+        Ok(Vec::new())
+    }
+    /// Removes [`Kernel::leftovers`] (under the prefix lock); returns how many.
+    fn remove_leftovers(&self) -> Result<usize, KernelError> {
+        Ok(0)
+    }
 }
 
 /// This host's kernel for one prefix: its executor and its environments' cgroup
@@ -84,6 +93,14 @@ impl Kernel for HostKernel {
             })
         })?;
         Ok(report.reaped.len())
+    }
+
+    fn leftovers(&self) -> Result<Vec<String>, KernelError> {
+        Ok(self.host.leftovers()?)
+    }
+
+    fn remove_leftovers(&self) -> Result<usize, KernelError> {
+        Ok(self.host.remove_leftovers()?.len())
     }
 
     fn remove_environments(&self) -> Result<usize, KernelError> {

@@ -473,6 +473,15 @@ impl<K: Kernel> Deployment<K> {
             });
         }
         let started = Instant::now();
+        // What an interrupted create or delete left (the plan does not see it).
+        let leftovers = self
+            .kernel
+            .remove_leftovers()
+            .map_err(|source| DeployError::Apply {
+                prefix: self.prefix(),
+                generation: planned,
+                source,
+            })?;
         if !plan.changes.is_empty() {
             self.kernel
                 .apply(&plan.changes)
@@ -498,7 +507,7 @@ impl<K: Kernel> Deployment<K> {
                 })?;
         Ok(Applied {
             generation: planned,
-            changes: plan.changes.ops.len(),
+            changes: plan.changes.ops.len() + leftovers,
             namespaces: plan.layout.namespaces.len(),
             reaped,
             elapsed,

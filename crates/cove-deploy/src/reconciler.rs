@@ -12,7 +12,10 @@
 //! deleted namespace, a flushed or edited ruleset, a removed route or link). The
 //! applied generation is recorded fenced by the lease, and the control plane's
 //! objects waiting for the kernel are completed (`cove_control::complete`,
-//! `expire_peerings`) in one more change.
+//! `expire_peerings`) in one more change. Every `sweep_every` the leader also
+//! sweeps the API's idempotency records older than their TTL (24 h by default, as
+//! Stripe keeps them) and expires pending peering requests whose time is up, even
+//! when nothing else changes.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -38,11 +41,23 @@ pub struct ReconcilerConfig {
     pub poll: Duration,
     /// How often the kernel is observed for drift.
     pub drift_every: Duration,
+    /// How long an `Idempotency-Key`'s record is kept (by the database's clock);
+    /// older ones are swept by the leader.
+    pub idempotency_ttl: Duration,
+    /// How often the leader sweeps the idempotency records and expires pending
+    /// peering requests.
+    pub sweep_every: Duration,
 }
+
+/// How long idempotency records are kept by default: 24 hours (as Stripe, and
+/// as `cove_control`'s idempotency decisions count).
+pub const IDEMPOTENCY_TTL: Duration =
+    Duration::from_secs(cove_control::idempotency::RETENTION_SECS);
 
 impl ReconcilerConfig {
     /// The defaults for this process: 50 ms polls, a drift check every 500 ms, a
-    /// 5 s lease.
+    /// 5 s lease, idempotency records kept [`IDEMPOTENCY_TTL`] and swept every
+    /// minute.
     pub fn for_this_process() -> ReconcilerConfig {
         let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
             .map(|h| h.trim().to_owned())
@@ -52,6 +67,8 @@ impl ReconcilerConfig {
             lease_ttl: Duration::from_secs(5),
             poll: Duration::from_millis(50),
             drift_every: Duration::from_millis(500),
+            idempotency_ttl: IDEMPOTENCY_TTL,
+            sweep_every: Duration::from_secs(60),
         }
     }
 }
@@ -92,6 +109,19 @@ pub struct Reconciler<K: Kernel> {
     /// When this process last took or renewed the lease (its own clock).
     renewed_at: Option<Instant>,
     last_drift_check: Option<Instant>,
+    last_sweep: Option<Instant>,
+    /// The control plane's clock (Unix seconds): the system's, or a test's.
+    clock: Clock,
+}
+
+/// A clock of Unix seconds.
+pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
+
+/// The system's clock in Unix seconds.
+fn system_clock() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 impl<K: Kernel> Reconciler<K> {
@@ -103,6 +133,25 @@ impl<K: Kernel> Reconciler<K> {
             lease: None,
             renewed_at: None,
             last_drift_check: None,
+            last_sweep: None,
+            clock: Arc::new(system_clock),
+        }
+    }
+
+    /// The same reconciler deciding the control plane's times (a pending peering
+    /// request's expiry, when a network became ready) by `clock` instead of the
+    /// system's: for tests.
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The control plane's `Env` now (no random bytes: the reconciler creates no
+    /// ids).
+    fn env(&self) -> cove_control::Env {
+        cove_control::Env {
+            now: cove_control::UnixTime((self.clock)()),
+            random: [0; 32],
         }
     }
 
@@ -180,6 +229,7 @@ impl<K: Kernel> Reconciler<K> {
                 return Ok(Tick::Follower { leader });
             }
         }
+        self.housekeeping_if_due()?;
         let generations = self.deployment.generations()?;
         let changed = generations.desired != generations.applied;
         let drift_due = self
@@ -196,7 +246,7 @@ impl<K: Kernel> Reconciler<K> {
             Err(DeployError::NothingApplied { .. }) => return Ok(Tick::Empty),
             Err(e) => return Err(e),
         };
-        if plan.changes.is_empty() && !changed {
+        if plan.changes.is_empty() && !changed && self.no_leftovers()? {
             return Ok(Tick::InSync);
         }
         let lock = match self.deployment.lock("serve (reconciler)") {
@@ -222,6 +272,91 @@ impl<K: Kernel> Reconciler<K> {
         })
     }
 
+    /// Whether nothing an interrupted namespace create or delete left is there (a
+    /// plan does not see it; the apply under the prefix lock removes it).
+    fn no_leftovers(&self) -> Result<bool, DeployError> {
+        let leftovers =
+            self.deployment
+                .kernel()
+                .leftovers()
+                .map_err(|source| DeployError::Observe {
+                    prefix: self.deployment.target().prefix().as_str().to_owned(),
+                    source,
+                })?;
+        Ok(leftovers.is_empty())
+    }
+
+    /// As leader, once `sweep_every` has passed since the last time (tried or not:
+    /// a failing database is not asked again every tick): deletes the idempotency
+    /// records older than [`ReconcilerConfig::idempotency_ttl`], and expires the
+    /// pending peering requests whose time is up (and removes ended ones AWS no
+    /// longer shows) — also while nothing else changes, when no reconcile would
+    /// record it. Returns how many idempotency records were deleted (`None` when
+    /// nothing was due).
+    fn housekeeping_if_due(&mut self) -> Result<Option<u64>, DeployError> {
+        if self
+            .last_sweep
+            .is_some_and(|t| t.elapsed() < self.config.sweep_every)
+        {
+            return Ok(None);
+        }
+        self.last_sweep = Some(Instant::now());
+        let store = self.deployment.store();
+        let swept = store
+            .block_on(
+                store
+                    .database()
+                    .sweep_idempotency(self.config.idempotency_ttl),
+            )
+            .map_err(|source| crate::store::StoreError::Database {
+                step: "sweeping expired idempotency records",
+                db: store.database().url().to_owned(),
+                source: Box::new(source),
+            })?;
+        if !self.expire_control()? {
+            // Another change came first: try again next tick.
+            self.last_sweep = None;
+        }
+        Ok(Some(swept))
+    }
+
+    /// Expires pending peering requests whose time is up (one change, if any);
+    /// `false` if another change came between the read and the write.
+    fn expire_control(&self) -> Result<bool, DeployError> {
+        let store = self.deployment.store();
+        let snapshot = store.snapshot()?;
+        let (state, _) =
+            crate::store::docs::control_from_snapshot(&snapshot).map_err(|source| {
+                crate::store::StoreError::Decode {
+                    db: store.database().url().to_owned(),
+                    source,
+                }
+            })?;
+        let changes = cove_control::expire_peerings(&state, &self.env()).changes;
+        let ops = control_ops(&snapshot, &changes);
+        if ops.is_empty() {
+            return Ok(true);
+        }
+        let meta = cove_store::ChangeMeta {
+            summary: "reconciler: pending peering requests expired".to_owned(),
+            ..cove_store::ChangeMeta::default()
+        };
+        match store.block_on(
+            store
+                .database()
+                .change(&meta, Some(snapshot.generation), &ops),
+        ) {
+            Err(e) if e.is_conflict() => Ok(false),
+            Err(source) => Err(crate::store::StoreError::Database {
+                step: "expiring pending peering requests",
+                db: store.database().url().to_owned(),
+                source: Box::new(source),
+            }
+            .into()),
+            Ok(_) => Ok(true),
+        }
+    }
+
     /// Records what the control plane waited for (networks `ready`, peerings
     /// `active`, networks being deleted gone) and expires pending peerings: one
     /// change, made only if there is something to record — and only while the store
@@ -241,14 +376,7 @@ impl<K: Kernel> Reconciler<K> {
                     source,
                 }
             })?;
-        let env = cove_control::Env {
-            now: cove_control::UnixTime(
-                SystemTime::now()
-                    .duration_since(UNIX_EPOCH)
-                    .map_or(0, |d| d.as_secs()),
-            ),
-            random: [0; 32],
-        };
+        let env = self.env();
         let waiting = cove_control::Applied::of(&state);
         let mut changes = cove_control::complete(&state, &env, &waiting).changes;
         changes.extend(cove_control::expire_peerings(&state, &env).changes);

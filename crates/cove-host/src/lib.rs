@@ -120,6 +120,28 @@ impl Host {
         Ok(state)
     }
 
+    /// The files under `/run/netns` named for this prefix that hold no namespace:
+    /// what a create or a delete interrupted half-way (a process killed between
+    /// creating the file and mounting on it, or between unmounting and removing it)
+    /// left. Observations skip them, so a plan never removes them: the caller
+    /// removes them with [`Host::remove_leftovers`], holding the prefix lock (a
+    /// create in progress looks the same for a moment).
+    pub fn leftovers(&self) -> Result<Vec<String>, HostError> {
+        netns::list_leftovers(&self.prefix)
+    }
+
+    /// Removes the [`Host::leftovers`]; returns their names. Call it only while no
+    /// other process changes this prefix (under the prefix lock).
+    pub fn remove_leftovers(&self) -> Result<Vec<String>, HostError> {
+        let mut removed = Vec::new();
+        for ns in netns::list_leftovers(&self.prefix)? {
+            if netns::delete(&ns)? {
+                removed.push(ns);
+            }
+        }
+        Ok(removed)
+    }
+
     /// A persistent [`Observer`] of this host's namespaces.
     pub fn observer(&self) -> Observer {
         Observer::new(self)

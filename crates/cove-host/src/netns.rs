@@ -335,6 +335,33 @@ pub(crate) fn list_mounted(prefix: &str) -> Result<Vec<(String, NsId)>, HostErro
     Ok(out)
 }
 
+/// The entries under `/run/netns` whose names start with `<prefix>-` and that are
+/// plain files, not namespaces: left by a create or a delete that was interrupted
+/// (a process killed between creating the file and mounting the namespace on it,
+/// or between unmounting and removing it). The observers skip them ([`list_mounted`]).
+pub(crate) fn list_leftovers(prefix: &str) -> Result<Vec<String>, HostError> {
+    let names = list(prefix)?;
+    let Ok(dir) = fs::metadata(NETNS_DIR) else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for name in names {
+        match fs::metadata(ns_path(&name)) {
+            Ok(m) if m.dev() == dir.dev() => out.push(name),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(source) => {
+                return Err(HostError::OpenNamespace {
+                    path: ns_path(&name),
+                    ns: name,
+                    source,
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Opens the file of namespace `ns` (to enter it or to move a link into it).
 pub(crate) fn open(ns: &str) -> Result<File, HostError> {
     let path = ns_path(ns);

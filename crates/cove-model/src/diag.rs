@@ -105,7 +105,7 @@ impl ErrorCode {
             InvalidRouteTableIdNotFound => "InvalidRouteTableID.NotFound",
             InvalidGroupNotFound => "InvalidGroup.NotFound",
             InvalidNetworkAclIdNotFound => "InvalidNetworkAclID.NotFound",
-            InvalidVpcPeeringConnectionIdNotFound => "InvalidVpcPeeringConnectionId.NotFound",
+            InvalidVpcPeeringConnectionIdNotFound => "InvalidVpcPeeringConnectionID.NotFound",
             InvalidNatGatewayIdNotFound => "InvalidNatGatewayID.NotFound",
             InvalidInternetGatewayIdNotFound => "InvalidInternetGatewayID.NotFound",
             InvalidVpcEndpointIdNotFound => "InvalidVpcEndpointId.NotFound",

@@ -7,7 +7,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::process::{Command, Stdio};
 
-use common::{TestDb, chain, put};
+use common::{TestDb, both, chain, put};
 use cove_store::{ChangeMeta, DocId, DocOp, Filter, Generation, Store};
 use serde_json::json;
 

@@ -4,7 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{TestDb, chain, meta, put};
+use common::{TestDb, both, chain, meta, put};
 use cove_store::{Generation, IdempotencyBegin, LeaseState, StoreError};
 use serde_json::json;
 

@@ -9,7 +9,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::{TestDb, meta, put};
+use common::{TestDb, both, meta, put};
 use cove_store::{Filter, Generation, Store};
 use serde_json::json;
 

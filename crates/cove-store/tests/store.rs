@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{TestDb, chain, meta, put};
+use common::{TestDb, both, chain, meta, put};
 use cove_store::{DocId, DocOp, Filter, Generation, Store, StoreError};
 use serde_json::json;
 

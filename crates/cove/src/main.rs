@@ -63,6 +63,9 @@ enum Command {
     /// API tokens, through the API.
     #[command(subcommand)]
     Token(commands::token::Command),
+    /// The operator's public IP pool (networks' static IPs), through the API.
+    #[command(subcommand)]
+    IpPool(commands::ip_pool::Command),
 }
 
 /// What a command concluded, mapped onto the exit status.
@@ -122,6 +125,7 @@ fn main() -> ExitCode {
         Command::Peering(c) => commands::peering::run(&c),
         Command::Tenant(c) => commands::tenant::run(&c),
         Command::Token(c) => commands::token::run(&c),
+        Command::IpPool(c) => commands::ip_pool::run(&c),
     };
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
@@ -209,9 +213,11 @@ impl Command {
             Command::Apply(a) => a.json,
             Command::Status(a) => a.json,
             Command::Function(commands::function::Command::List(a)) => a.json,
-            Command::Network(_) | Command::Peering(_) | Command::Tenant(_) | Command::Token(_) => {
-                std::env::args_os().any(|a| a == "--json")
-            }
+            Command::Network(_)
+            | Command::Peering(_)
+            | Command::Tenant(_)
+            | Command::Token(_)
+            | Command::IpPool(_) => std::env::args_os().any(|a| a == "--json"),
             _ => false,
         }
     }

@@ -112,13 +112,12 @@ fn tenants_tokens_networks_and_peerings_from_the_command_line() {
     };
     let (ta, _) = tok(&a);
     let (tb, tb_id) = tok(&b);
-    // The pool is operator configuration (no command yet): the API directly.
-    let agent = ureq::agent();
-    agent
-        .put(format!("{}/v1/ip-pool", api.base))
-        .header("authorization", format!("Bearer {}", api.admin))
-        .send_json(serde_json::json!({ "blocks": ["203.0.113.0/29"] }))
-        .expect("pool");
+    // The pool is operator configuration (`cove ip-pool`, tests/ip_pool_cli.rs).
+    json(&cove(
+        &api,
+        &api.admin,
+        &["ip-pool", "add", "203.0.113.0/29", "--json"],
+    ));
     let na = json(&cove(&api, &ta, &["network", "create", "prod", "--json"]));
     assert_eq!(na["static_ips"].as_array().expect("ips").len(), 2);
     let shown = cove(&api, &ta, &["network", "show", "prod"]);

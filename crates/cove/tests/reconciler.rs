@@ -1,7 +1,8 @@
 //! `cove serve` keeps the kernel in line with the store without any command: each
 //! kind of drift (a deleted namespace, a flushed or edited ruleset, a removed route
 //! or link) is repaired; a flushed ruleset lets no flow through while it is
-//! missing (real traffic); of two `cove serve` processes on one store one
+//! missing, the router's as a NAT gateway's (nothing leaves untranslated; real
+//! traffic); of two `cove serve` processes on one store one
 //! reconciles, and when it is killed the other takes over; `kill -9` of `cove
 //! serve` in the middle of a large change, then a restart, converges and leaks
 //! nothing. Every test runs on SQLite and on PostgreSQL (`COVE_TEST_POSTGRES_URL`).
@@ -28,74 +29,10 @@ const GUARD: Duration = Duration::from_secs(10);
 
 static NEXT_PORT: AtomicU16 = AtomicU16::new(41001);
 
-/// The store a test runs on: SQLite (default) or a fresh PostgreSQL database.
-struct Db {
-    url: Option<String>,
-    drop_sql: Option<(String, String)>,
-}
-
-impl Db {
-    fn sqlite() -> Db {
-        Db {
-            url: None,
-            drop_sql: None,
-        }
-    }
-
-    fn postgres(tag: &str) -> Db {
-        let admin = match std::env::var("COVE_TEST_POSTGRES_URL") {
-            Ok(u) if !u.is_empty() => u,
-            _ => {
-                assert!(
-                    std::env::var("CI").as_deref() != Ok("true"),
-                    "COVE_TEST_POSTGRES_URL is not set and CI=true: run `bash scripts/test.sh`"
-                );
-                panic!(
-                    "COVE_TEST_POSTGRES_URL is not set: run `bash scripts/pg-throwaway.sh run -- cargo test -p cove --test reconciler`"
-                );
-            }
-        };
-        let name = format!("cvre_{tag}_{}", std::process::id());
-        psql(&admin, &format!("DROP DATABASE IF EXISTS {name}"));
-        psql(&admin, &format!("CREATE DATABASE {name}"));
-        let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
-        Db {
-            url: Some(format!("{base}/{name}")),
-            drop_sql: Some((
-                admin.clone(),
-                format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-            )),
-        }
-    }
-
-    fn env(&self, c: &mut Process) {
-        if let Some(u) = &self.url {
-            c.env("COVE_DATABASE", u);
-        }
-    }
-}
-
-impl Drop for Db {
-    fn drop(&mut self) {
-        if let Some((admin, sql)) = &self.drop_sql {
-            let _ = Process::new("psql")
-                .args([admin.as_str(), "-qc", sql])
-                .output();
-        }
-    }
-}
-
-fn psql(url: &str, sql: &str) {
-    let out = Process::new("psql")
-        .args([url, "-qc", sql])
-        .output()
-        .expect("psql");
-    assert!(
-        out.status.success(),
-        "{sql}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
+/// The store a test runs on: a fresh SQLite file or a fresh PostgreSQL database
+/// (`cove-testdb`; with `CI=true` and no `COVE_TEST_POSTGRES_URL` a PostgreSQL test
+/// fails, never skips), removed when dropped.
+use cove_testdb::TestDb as Db;
 
 /// A deployment (prefix `cvre…`) on a store, destroyed when dropped.
 struct Setup {
@@ -133,8 +70,13 @@ impl Drop for Setup {
 
 impl Setup {
     fn new(tag: &str, db: Db) -> Setup {
+        Setup::prefixed(&format!("cvre{tag}"), db)
+    }
+
+    /// A deployment whose prefix starts with `prefix` (then the process id).
+    fn prefixed(prefix: &str, db: Db) -> Setup {
         let s = Setup {
-            d: Deployment::new(&format!("cvre{tag}")),
+            d: Deployment::new(prefix),
             db,
             serves: Vec::new(),
         };
@@ -145,8 +87,8 @@ impl Setup {
     fn cove(&self) -> Process {
         let mut c = Process::new(assert_cmd::cargo::cargo_bin("cove"));
         c.env("COVE_PREFIX", &self.d.prefix)
-            .env("COVE_STATE_DIR", self.d.state.path());
-        self.db.env(&mut c);
+            .env("COVE_STATE_DIR", self.d.state.path())
+            .env("COVE_DATABASE", &self.db.url);
         c
     }
 
@@ -319,8 +261,9 @@ fn drift_is_repaired(db: Db, tag: &str) {
         eprintln!("reconciler[{tag}]: {what} repaired in {took:?}");
         times.push((what.to_string(), took));
     }
-    let log = s.serves[0].log();
-    assert!(log.contains("(drift repaired)"), "{log}");
+    wait("cove serve to report a repair", || {
+        s.serves[0].log().contains("(drift repaired)")
+    });
 }
 
 #[test]
@@ -333,7 +276,7 @@ fn drift_is_repaired_without_a_command_sqlite() {
 #[test]
 fn drift_is_repaired_without_a_command_postgres() {
     if privileged() {
-        drift_is_repaired(Db::postgres("dp"), "dp");
+        drift_is_repaired(Db::postgres_blocking(), "dp");
     }
 }
 
@@ -394,6 +337,121 @@ fn a_flushed_ruleset_fails_closed_with_real_traffic() {
     assert!(!probe(22), "the blocked flow is still blocked");
 }
 
+/// A NAT gateway whose table is flushed or missing drops what it would forward:
+/// nothing reaches the internet untranslated (from a private address) while
+/// nothing repairs it, nor while `cove serve` repairs it; every connection that
+/// arrives comes from the NAT gateway's static IP. Real TCP from fn-a (private
+/// subnet a, default route to nat-a) to the outside namespace. Two drifts: the
+/// NAT namespace's whole ruleset flushed, and only its translating chain flushed
+/// (forwarding would go on, untranslated).
+#[test]
+fn a_flushed_nat_table_fails_closed_with_real_traffic() {
+    if !privileged() {
+        return;
+    }
+    let mut s = Setup::prefixed("cvhdnf", Db::sqlite());
+    let net = example_network();
+    let names = Names::new(&net, &s.d.prefix);
+    let nat = net
+        .nat_gateways
+        .iter()
+        .find(|n| n.name == "nat-a")
+        .expect("nat-a");
+    let static_ip = std::net::IpAddr::V4(nat.public_ips[0]);
+    let nat_ns = names.eni_ns(nat.eni);
+    let internet = net.internet_stand_in();
+    let port = 9443;
+    let outside = common::internet::Internet::listen(&names.outside_ns(), internet, port);
+    let fn_a = s.eni_ns("functions/fn-a");
+    let probe = || {
+        let p = Probe {
+            ns: fn_a.clone(),
+            src: None,
+            src_port: NEXT_PORT.fetch_add(1, Ordering::Relaxed),
+            dst: internet,
+            kind: ProbeKind::Tcp(port),
+        };
+        run_batch(&[p], Duration::from_millis(500)).expect("probe")[0]
+    };
+    let untranslated = |outside: &common::internet::Internet| {
+        outside
+            .sources()
+            .into_iter()
+            .filter(|ip| *ip != static_ip)
+            .collect::<Vec<_>>()
+    };
+    // A passed probe's connection is accepted by the listener's thread soon after.
+    let seen = |outside: &common::internet::Internet, n: usize| {
+        wait("the connection to be accepted", || {
+            outside.sources().len() >= n
+        })
+    };
+    assert!(probe(), "fn-a reaches the internet through nat-a before");
+    seen(&outside, 1);
+    assert_eq!(outside.sources(), vec![static_ip], "from nat-a's static IP");
+    let drifts: [(&str, &[&str]); 2] = [
+        ("flushed ruleset", &["nft", "flush", "ruleset"]),
+        (
+            "flushed translate chain",
+            &["nft", "flush", "chain", "inet", "cove", "translate"],
+        ),
+    ];
+    for (what, command) in drifts {
+        s.in_ns(&nat_ns, command);
+        assert!(!s.in_sync(&example()), "{what}: not seen as drift");
+        // Nothing repairs it yet: nothing passes, translated or not.
+        let before = outside.sources().len();
+        for _ in 0..3 {
+            assert!(
+                !probe(),
+                "{what}: a flow passed the NAT gateway without its table"
+            );
+        }
+        assert_eq!(
+            outside.sources().len(),
+            before,
+            "{what}: a connection arrived"
+        );
+        assert_eq!(
+            untranslated(&outside),
+            Vec::<std::net::IpAddr>::new(),
+            "{what}: untranslated"
+        );
+        s.serve("2");
+        let started = Instant::now();
+        let mut probes = 0;
+        while !s.in_sync(&example()) {
+            assert!(
+                started.elapsed() < GUARD,
+                "{what}: not repaired within {GUARD:?}"
+            );
+            probe();
+            probes += 1;
+            assert_eq!(
+                untranslated(&outside),
+                Vec::<std::net::IpAddr>::new(),
+                "{what}: a connection left untranslated while it was repaired"
+            );
+        }
+        eprintln!(
+            "nat[{what}]: repaired by cove serve in {:?} ({probes} probes meanwhile)",
+            started.elapsed()
+        );
+        let n = outside.sources().len();
+        assert!(probe(), "{what}: fn-a reaches the internet again");
+        // Accepted in order: every earlier connection is recorded by now too.
+        seen(&outside, n + 1);
+        assert_eq!(
+            untranslated(&outside),
+            Vec::<std::net::IpAddr>::new(),
+            "{what}: untranslated"
+        );
+        assert_eq!(outside.sources().last(), Some(&static_ip));
+        // Stop serving before the next drift, so nothing repairs it.
+        s.serves.clear();
+    }
+}
+
 /// Two `cove serve` on one store: one leads, the other only serves; `kill -9` of
 /// the leader and the other takes over after the lease's TTL and repairs drift.
 fn one_leader_then_takeover(db: Db, tag: &str) {
@@ -421,8 +479,10 @@ fn one_leader_then_takeover(db: Db, tag: &str) {
         "reconciler[{tag}]: leader killed; drift repaired by the other after {:?} (lease TTL 2 s)",
         killed.elapsed()
     );
-    let log = s.serves[other].log();
-    assert!(log.contains("(drift repaired)"), "{log}");
+    // The kernel is repaired a moment before the tick reports it.
+    wait("the other serve to report the repair", || {
+        s.serves[other].log().contains("(drift repaired)")
+    });
 }
 
 #[test]
@@ -435,7 +495,7 @@ fn two_serves_one_leader_and_takeover_sqlite() {
 #[test]
 fn two_serves_one_leader_and_takeover_postgres() {
     if privileged() {
-        one_leader_then_takeover(Db::postgres("lp"), "lp");
+        one_leader_then_takeover(Db::postgres_blocking(), "lp");
     }
 }
 
@@ -452,7 +512,7 @@ fn killed_mid_reconcile(db: Db, tag: &str) {
         s.d.state.path().to_owned(),
         Duration::from_secs(30),
     )
-    .with_database(s.db.url.clone());
+    .with_database(Some(s.db.url.clone()));
     let lib = cove_deploy::Deployment::open(target).expect("open");
     let mut delay_ms = u64::from(std::process::id() % 7) * 50;
     for (round, file) in [&big, &example(), &big].into_iter().enumerate() {
@@ -494,7 +554,7 @@ fn kill_9_mid_reconcile_converges_and_leaks_nothing_sqlite() {
 #[test]
 fn kill_9_mid_reconcile_converges_and_leaks_nothing_postgres() {
     if privileged() {
-        killed_mid_reconcile(Db::postgres("kp"), "kp");
+        killed_mid_reconcile(Db::postgres_blocking(), "kp");
     }
 }
 
@@ -513,7 +573,7 @@ fn a_recorded_change_reaches_the_kernel(db: Db, tag: &str) {
         s.d.state.path().to_owned(),
         Duration::from_secs(30),
     )
-    .with_database(s.db.url.clone());
+    .with_database(Some(s.db.url.clone()));
     let lib = cove_deploy::Deployment::open(target).expect("open");
     let text = std::fs::read_to_string(example()).expect("example");
     // serve's first start wrote the admin token (a change): the spec comes after it.
@@ -525,11 +585,11 @@ fn a_recorded_change_reaches_the_kernel(db: Db, tag: &str) {
     };
     let took = s.converged(&example(), "the recorded change to reach the kernel");
     eprintln!("reconciler[{tag}]: a recorded change reached the kernel in {took:?}");
-    let log = s.serves[0].log();
-    assert!(
-        log.contains(&format!("reconciled generation {recorded}:")),
-        "{log}"
-    );
+    // The kernel has the change a moment before the tick reports it.
+    let reported = format!("reconciled generation {recorded}:");
+    wait("cove serve to report the change", || {
+        s.serves[0].log().contains(&reported)
+    });
 }
 
 #[test]
@@ -542,7 +602,7 @@ fn a_recorded_change_reaches_the_kernel_with_no_command_sqlite() {
 #[test]
 fn a_recorded_change_reaches_the_kernel_with_no_command_postgres() {
     if privileged() {
-        a_recorded_change_reaches_the_kernel(Db::postgres("cp"), "cp");
+        a_recorded_change_reaches_the_kernel(Db::postgres_blocking(), "cp");
     }
 }
 
@@ -720,6 +780,6 @@ fn an_api_network_reaches_the_kernel_sqlite() {
 #[test]
 fn an_api_network_reaches_the_kernel_postgres() {
     if privileged() {
-        an_api_network_reaches_the_kernel(Db::postgres("ap"), "ap");
+        an_api_network_reaches_the_kernel(Db::postgres_blocking(), "ap");
     }
 }

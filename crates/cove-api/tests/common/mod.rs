@@ -2,8 +2,6 @@
 
 #![allow(dead_code)]
 
-pub mod db;
-
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 
@@ -12,7 +10,7 @@ use cove_store::{ChangeMeta, Generation, Store};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use db::TestDb;
+use cove_testdb::TestDb;
 
 /// One answer: status, request id header, replayed header, JSON body.
 #[derive(Debug, Clone)]

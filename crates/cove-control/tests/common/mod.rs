@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod ops;
+
 use cove_control::*;
 use cove_model::spec::TenantSpec;
 

@@ -207,6 +207,11 @@ fn bad_references() {
         InvalidVpcPeeringConnectionIdNotFound,
         &format!("{PROD}.route_tables[main].routes[1].peering"),
     );
+    // AWS's spelling: `ID`, as in InvalidVpcID.NotFound (cove-control's API error too).
+    assert_eq!(
+        InvalidVpcPeeringConnectionIdNotFound.as_str(),
+        "InvalidVpcPeeringConnectionID.NotFound"
+    );
     let v = mutate("nat_gateway: nat-b }", "nat_gateway: nat-c }");
     expect_one(
         &v,

@@ -7,6 +7,7 @@ pub mod destroy;
 pub mod exec;
 pub mod function;
 pub mod import;
+pub mod ip_pool;
 pub mod matrix;
 pub mod network;
 pub mod peering;

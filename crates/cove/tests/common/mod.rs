@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod functions;
+pub mod internet;
 
 use std::path::PathBuf;
 use std::process::Command as Process;
