@@ -268,7 +268,10 @@ fn a_deleted_namespace_is_seen_and_released() {
     assert!(!after.namespaces.contains_key(&eni));
     assert_eq!(report.dropped, 1);
     let held = holders_of_netns(ino);
-    assert!(held.is_empty(), "{eni} is deleted but still held by {held:?}");
+    assert!(
+        held.is_empty(),
+        "{eni} is deleted but still held by {held:?}"
+    );
     let seen = watch(&mut o);
     assert_eq!(seen, once(net.host()));
     let repair = diff(&seen, &net.want);
@@ -318,7 +321,10 @@ fn a_namespace_cove_deletes_is_released_by_its_observers() {
         .apply(&plan)
         .unwrap_or_else(|e| panic!("apply: {}", chain(&e)));
     let held = holders_of_netns(ino);
-    assert!(held.is_empty(), "{eni} is deleted but still held by {held:?}");
+    assert!(
+        held.is_empty(),
+        "{eni} is deleted but still held by {held:?}"
+    );
     assert!(!once(net.host()).namespaces.contains_key(&eni));
 }
 
