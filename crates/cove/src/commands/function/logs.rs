@@ -18,10 +18,19 @@ pub struct Args {
     /// Which deployment.
     #[command(flatten)]
     pub target: Target,
+    /// Through the API instead.
+    #[command(flatten)]
+    pub remote: super::remote::Remote,
+    /// Print JSON (with `--server`).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Prints the end of the function's log.
 pub fn run(args: &Args) -> anyhow::Result<Outcome> {
+    if let Some(c) = args.remote.conn(args.json)? {
+        return super::remote::logs(&c, &args.name, args.tail);
+    }
     let deployment = args.target.deployment()?;
     let net = deployment.network()?;
     // Names are unique within a tenant: the operator names one that one tenant has.
