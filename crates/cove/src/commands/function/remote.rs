@@ -71,7 +71,11 @@ pub fn zip_code(path: &Path) -> anyhow::Result<Vec<u8>> {
         entries.sort_by_key(std::fs::DirEntry::file_name);
         for e in entries {
             let p = e.path();
-            let rel = p.strip_prefix(path).unwrap_or(&p).to_string_lossy().into_owned();
+            let rel = p
+                .strip_prefix(path)
+                .unwrap_or(&p)
+                .to_string_lossy()
+                .into_owned();
             let m = std::fs::symlink_metadata(&p)?;
             if m.is_dir() {
                 stack.push(p);
