@@ -27,6 +27,9 @@ use crate::{ApiState, parse_json};
 /// Lambda's limit on a zipped deployment package uploaded directly (50 MB).
 pub const MAX_ZIP_BYTES: usize = 52_428_800;
 
+/// Lambda's limit on a synchronous invocation's payload (6 MB).
+pub const MAX_PAYLOAD_BYTES: usize = 6 * 1024 * 1024;
+
 /// What an upload answers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct UploadAnswer {
@@ -352,9 +355,24 @@ pub async fn invoke_function(
     caller: Caller,
     Path(name): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Result<Response, ApiError> {
     let function = key_of(&api, &caller, &name).await?;
+    // Lambda's 6 MB limit of a synchronous payload (the runner checks an event's
+    // 1 MB); read here, past the router's default body limit.
+    let body = axum::body::to_bytes(body, MAX_PAYLOAD_BYTES)
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "RequestTooLargeException",
+                Some("body"),
+                format!(
+                    "Request must be smaller than {MAX_PAYLOAD_BYTES} bytes for the InvokeFunction operation"
+                ),
+                "send a smaller event (or a reference to the data)",
+            )
+        })?;
     let kind = match headers
         .get("x-amz-invocation-type")
         .map(|v| v.to_str().unwrap_or("?"))

@@ -550,6 +550,19 @@ async fn invoke_and_logs_go_to_the_runner_for_the_caller_only(db: TestDb) {
     assert_eq!(a.json["errorMessage"], "boom");
     let (a, _) = inv("api", r#"{"x":2}"#, Some("Event")).await;
     assert_eq!((a.status, a.text.as_str()), (202, ""));
+    // Payloads up to Lambda's 6 MB pass (past the router's default limit); more is
+    // refused before the runner.
+    let big = format!("{{\"x\":\"{}\"}}", "a".repeat(3 << 20));
+    let (a, _) = inv("api", &big, None).await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    let huge = format!("{{\"x\":\"{}\"}}", "a".repeat(7 << 20));
+    let (a, _) = inv("api", &huge, None).await;
+    assert_eq!(
+        error_of(&a),
+        (413, "RequestTooLargeException".into(), "body".into()),
+        "{}",
+        a.text
+    );
     let (a, _) = inv("api", "{}", Some("Sometimes")).await;
     assert_eq!(
         error_of(&a),
@@ -584,6 +597,7 @@ async fn invoke_and_logs_go_to_the_runner_for_the_caller_only(db: TestDb) {
                 ("api", InvocationType::RequestResponse),
                 ("api", InvocationType::RequestResponse),
                 ("api", InvocationType::Event),
+                ("api", InvocationType::RequestResponse),
                 ("pending-one", InvocationType::RequestResponse),
             ],
             "refused requests never reach the runner"

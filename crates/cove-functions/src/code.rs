@@ -127,8 +127,13 @@ pub fn snapshot(src: &Path, store: &Path) -> Result<CodeRef, CodeError> {
         if dir.is_dir() {
             // Identical code is already stored.
             remove_tree(&tmp);
-        } else {
-            fs::rename(&tmp, &dir).map_err(store_err(&dir))?;
+        } else if let Err(e) = fs::rename(&tmp, &dir) {
+            // Another snapshot of the same code may have been renamed into place
+            // meanwhile (two uploads at once): that one is as good.
+            if !dir.is_dir() {
+                return Err(store_err(&dir)(e));
+            }
+            remove_tree(&tmp);
         }
         Ok(CodeRef { sha256, dir, size })
     })();
