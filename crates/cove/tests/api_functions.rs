@@ -35,16 +35,87 @@ fn deployment(tag: &str) -> Deployment {
     }
 }
 
-/// `cove serve` with its API; killed on drop (before the deployment is destroyed).
+/// A fresh PostgreSQL database for a test (from `COVE_TEST_POSTGRES_URL`, which
+/// `scripts/pg-throwaway.sh run -- …` sets), dropped with the test.
+struct PgDb {
+    admin: String,
+    name: String,
+    url: String,
+}
+
+impl PgDb {
+    fn new(tag: &str) -> PgDb {
+        let admin = match std::env::var("COVE_TEST_POSTGRES_URL") {
+            Ok(u) if !u.is_empty() => u,
+            _ => panic!(
+                "COVE_TEST_POSTGRES_URL is not set: run `bash scripts/pg-throwaway.sh run -- cargo test -p cove --test api_functions`"
+            ),
+        };
+        let name = format!("cvhf_{tag}_{}", std::process::id());
+        psql(&admin, &format!("DROP DATABASE IF EXISTS {name}"));
+        psql(&admin, &format!("CREATE DATABASE {name}"));
+        let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+        let url = format!("{base}/{name}");
+        PgDb { admin, name, url }
+    }
+}
+
+impl Drop for PgDb {
+    fn drop(&mut self) {
+        let _ = Process::new("timeout")
+            .args([
+                "60",
+                "psql",
+                &self.admin,
+                "-qc",
+                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+            ])
+            .output();
+    }
+}
+
+fn psql(url: &str, sql: &str) {
+    let out = Process::new("timeout")
+        .args(["60", "psql", url, "-qc", sql])
+        .output()
+        .expect("psql");
+    assert!(
+        out.status.success(),
+        "{sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `cove serve` with its API; stopped on drop (SIGTERM: it ends every environment;
+/// SIGKILL if it does not exit), before the deployment is destroyed.
 struct Serve {
-    _child: Background,
+    child: Background,
     log: std::path::PathBuf,
     base: String,
     admin: String,
 }
 
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let pid = self.child.0.id().to_string();
+        let _ = Process::new("kill").args(["-TERM", &pid]).status();
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(20) {
+            if self.child.0.try_wait().ok().flatten().is_some() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
 impl Serve {
     fn start(d: &Deployment) -> Serve {
+        Serve::start_on(d, None)
+    }
+
+    /// `cove serve` on the store `database` (a URL), or the default SQLite file.
+    fn start_on(d: &Deployment, database: Option<&str>) -> Serve {
         let log = d.state.path().join("serve.log");
         let out = std::fs::File::create(&log).expect("log");
         let err = out.try_clone().expect("log");
@@ -60,6 +131,7 @@ impl Serve {
             .env("COVE_STATE_DIR", d.state.path())
             .env_remove("COVE_SERVER")
             .env_remove("COVE_TOKEN")
+            .envs(database.map(|u| ("COVE_DATABASE", u)))
             .stdout(Stdio::from(out))
             .stderr(Stdio::from(err))
             .spawn()
@@ -86,7 +158,7 @@ impl Serve {
             .trim()
             .to_owned();
         Serve {
-            _child: child,
+            child,
             log,
             base,
             admin,
@@ -443,6 +515,24 @@ fn two_tenants_through_the_api_alone() {
     }
     let d = deployment("t");
     let s = Serve::start(&d);
+    two_tenants(&d, &s);
+}
+
+#[test]
+fn two_tenants_through_the_api_alone_postgres() {
+    if !cove_probe::privileged("two tenants (PostgreSQL)") || !runtimes_ready() {
+        return;
+    }
+    let db = PgDb::new("tt");
+    let d = deployment("p");
+    let s = Serve::start_on(&d, Some(&db.url));
+    two_tenants(&d, &s);
+    drop(s);
+    drop(d);
+}
+
+/// Issue 10's two tenants on the `cove serve` `s` of `d`.
+fn two_tenants(d: &Deployment, s: &Serve) {
     s.ok(
         200,
         "PUT",
