@@ -628,7 +628,7 @@ fn two_tenants(d: &Deployment, s: &Serve) {
             std::thread::sleep(Duration::from_millis(100));
         }
     };
-    assert_eq!(ns_of_ip(&d, db_ip), db_ns);
+    assert_eq!(ns_of_ip(d, db_ip), db_ns);
     let _db = tcp_recorder(&db_ns, db_ip, 5432, &seen);
     let to_db =
         json!({ "op": "connect", "host": db_ip.to_string(), "port": 5432, "timeout_ms": 1500 });
@@ -691,7 +691,7 @@ fn two_tenants(d: &Deployment, s: &Serve) {
         "the database's clients come from A's block: {clients}"
     );
     //    Its internet traffic leaves from one of A's static IPs.
-    let host = internet(&d);
+    let host = internet(d);
     let _web = http_whoami(&format!("{}-outside", d.prefix), host, 8080);
     let v = s.invoke(
         "api",
