@@ -541,7 +541,7 @@ fn two_tenants(d: &Deployment, s: &Serve) {
         Some(json!({ "blocks": ["198.51.100.16/29"] })),
     );
     let (ta_doc, ta, ta_tok) = s.tenant("alpha");
-    let (_, tb, _) = s.tenant("bravo");
+    let (tb_doc, tb, _) = s.tenant("bravo");
     // 1. A creates a network and gets its static IP pair.
     let na = s.ok(
         201,
@@ -777,9 +777,51 @@ fn two_tenants(d: &Deployment, s: &Serve) {
         (404, Some("ResourceNotFoundException")),
         "{v}"
     );
-    // A is untouched by all that.
-    let v = s.invoke("api", &ta, &json!({ "op": "echo" }));
-    assert_eq!(v["function_name"], "api");
+    // B's own function of the same name (the same code, which B uploads itself: the
+    //    same digest) runs as B's, and A's as A's: each ARN names its own account,
+    //    and each tenant's logs hold only its own invocations.
+    let (st, up_b) = s.raw(
+        "POST",
+        "/v1/functions/code",
+        &tb,
+        Some(zip_dir(&fixture("python"))),
+        "application/zip",
+    );
+    assert_eq!(
+        (st, up_b["code"].as_str()),
+        (201, Some(code.as_str())),
+        "{up_b}"
+    );
+    s.ok(
+        201,
+        "POST",
+        "/v1/functions",
+        &tb,
+        Some(
+            json!({ "name": "api", "network": "data", "runtime": "python3.11",
+            "handler": "handler.handler", "code": code, "timeout": 10, "concurrency": 1 }),
+        ),
+    );
+    let account = |t: &Value| t["account_id"].as_str().expect("account").to_owned();
+    let (acct_a, acct_b) = (account(&ta_doc), account(&tb_doc));
+    let vb = s.invoke("api", &tb, &json!({ "op": "echo", "who": "bravo" }));
+    let arn_b = vb["invoked_function_arn"].as_str().unwrap_or_default();
+    assert!(arn_b.contains(&acct_b) && !arn_b.contains(&acct_a), "{vb}");
+    let va = s.invoke("api", &ta, &json!({ "op": "echo", "who": "alpha" }));
+    let arn_a = va["invoked_function_arn"].as_str().unwrap_or_default();
+    assert!(arn_a.contains(&acct_a) && !arn_a.contains(&acct_b), "{va}");
+    let logs_of = |t: &str| {
+        let (st, l) = s.call("GET", "/v1/functions/api/logs?tail=10000000", t, None);
+        assert_eq!(st, 200, "{l}");
+        l.as_str().unwrap_or_default().to_owned()
+    };
+    let (rid_a, rid_b) = (
+        va["request_id"].as_str().expect("request id"),
+        vb["request_id"].as_str().expect("request id"),
+    );
+    let (la, lb) = (logs_of(&ta), logs_of(&tb));
+    assert!(la.contains(rid_a) && !la.contains(rid_b), "A's logs:\n{la}");
+    assert!(lb.contains(rid_b) && !lb.contains(rid_a), "B's logs:\n{lb}");
     // 6. A revoked token gets 401.
     let id = ta_doc["id"].as_str().expect("id");
     let second = s.ok(
