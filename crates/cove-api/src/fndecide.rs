@@ -118,6 +118,30 @@ pub struct FunctionView {
     pub concurrency: Option<String>,
     /// Description.
     pub description: Option<String>,
+    /// `Active` when the function service runs exactly this code and configuration
+    /// (memory, timeout, concurrency), `Pending` until the change is applied;
+    /// absent from a server that runs no functions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+}
+
+impl FunctionView {
+    /// Sets [`FunctionView::state`] from what the runner runs (`None`: nothing).
+    pub fn with_state(mut self, running: Option<&crate::runner::Running>) -> FunctionView {
+        let num = |v: &Option<String>, default: u32| {
+            v.as_deref()
+                .and_then(|t| t.trim().parse::<u32>().ok())
+                .unwrap_or(default)
+        };
+        let active = running.is_some_and(|r| {
+            self.code.strip_prefix(cove_control::CODE_DIGEST_PREFIX) == Some(&r.code_sha256)
+                && num(&self.memory, cove_model::DEFAULT_FUNCTION_MEMORY_MB) == r.memory_mb
+                && num(&self.timeout, cove_model::DEFAULT_FUNCTION_TIMEOUT_S) == r.timeout_s
+                && num(&self.concurrency, cove_model::DEFAULT_FUNCTION_CONCURRENCY) == r.concurrency
+        });
+        self.state = Some(if active { "Active" } else { "Pending" }.to_owned());
+        self
+    }
 }
 
 /// The network a spec VPC extends (by name, id or VPC id), among `tenant`'s.
@@ -147,6 +171,7 @@ fn view(cur: &Current, tenant: &TenantId, vpc: &VpcSpec, f: &FunctionSpec) -> Fu
         security_groups: f.security_groups.clone(),
         concurrency: f.concurrency.as_ref().map(Scalar::text),
         description: f.description.clone(),
+        state: None,
     }
 }
 

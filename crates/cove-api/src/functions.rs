@@ -227,7 +227,11 @@ pub async fn create_function(
         fndecide::create(cur, t, &req)
     })
     .await?;
-    Ok((StatusCode::CREATED, Json(v)))
+    let cur = api.service.current().await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(with_state(&api, &cur, caller.tenant()?, v)),
+    ))
 }
 
 /// The caller's functions.
@@ -240,7 +244,25 @@ pub async fn list_functions(
 ) -> Result<Json<Vec<FunctionView>>, ApiError> {
     let tenant = caller.tenant()?;
     let cur = api.service.current().await?;
-    Ok(Json(fndecide::list(&cur, tenant)))
+    let views = fndecide::list(&cur, tenant);
+    Ok(Json(
+        views
+            .into_iter()
+            .map(|v| with_state(&api, &cur, tenant, v))
+            .collect(),
+    ))
+}
+
+/// The view with its state, when this server runs functions.
+fn with_state(api: &ApiState, cur: &Current, tenant: &TenantId, v: FunctionView) -> FunctionView {
+    let (Some(runner), Some(t)) = (&api.runner, cur.state.tenants.get(tenant)) else {
+        return v;
+    };
+    let running = runner.running(&FunctionKey {
+        tenant: t.name.clone(),
+        name: v.name.clone(),
+    });
+    v.with_state(running.as_ref())
 }
 
 /// One of the caller's functions.
@@ -255,7 +277,8 @@ pub async fn get_function(
 ) -> Result<Json<FunctionView>, ApiError> {
     let tenant = caller.tenant()?;
     let cur = api.service.current().await?;
-    Ok(Json(fndecide::get(&cur, tenant, &name)?))
+    let v = fndecide::get(&cur, tenant, &name)?;
+    Ok(Json(with_state(&api, &cur, tenant, v)))
 }
 
 /// Changes a function's code or configuration.
@@ -275,7 +298,8 @@ pub async fn update_function(
         fndecide::update(cur, t, &name, &req)
     })
     .await?;
-    Ok(Json(v))
+    let cur = api.service.current().await?;
+    Ok(Json(with_state(&api, &cur, caller.tenant()?, v)))
 }
 
 /// Deletes a function (its environments end once the reconciler applied it).

@@ -65,6 +65,19 @@ pub struct RunError {
     pub message: String,
 }
 
+/// What the runner runs of a function now (its applied configuration).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Running {
+    /// The code's digest (64 hex digits).
+    pub code_sha256: String,
+    /// Memory in MB.
+    pub memory_mb: u32,
+    /// Timeout in seconds.
+    pub timeout_s: u32,
+    /// Network slots (reserved concurrency).
+    pub concurrency: u32,
+}
+
 /// A boxed future of the runner.
 pub type RunFuture<T> = Pin<Box<dyn Future<Output = Result<T, RunError>> + Send>>;
 
@@ -77,4 +90,7 @@ pub trait FunctionRunner: Send + Sync + Debug + 'static {
     /// The end (at most `tail` bytes) of the function's logs: every environment's
     /// output, oldest environment first. A function that has not run yet has none.
     fn logs(&self, function: FunctionKey, tail: u64) -> RunFuture<Vec<u8>>;
+
+    /// What the runner runs of the function now (`None`: not running it).
+    fn running(&self, function: &FunctionKey) -> Option<Running>;
 }

@@ -9,7 +9,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use cove_api::runner::{
-    FunctionKey, FunctionRunner, InvocationType, InvokeCall, Invoked, RunError, RunFuture,
+    FunctionKey, FunctionRunner, InvocationType, InvokeCall, Invoked, RunError, RunFuture, Running,
 };
 use serde_json::{Value, json};
 
@@ -29,9 +29,20 @@ both!(
 struct Recorder {
     calls: Mutex<Vec<InvokeCall>>,
     logs: Mutex<Vec<(FunctionKey, u64)>>,
+    /// What it claims to run of each function.
+    running: Mutex<Vec<(FunctionKey, Running)>>,
 }
 
 impl FunctionRunner for Recorder {
+    fn running(&self, function: &FunctionKey) -> Option<Running> {
+        self.running
+            .lock()
+            .expect("running")
+            .iter()
+            .find(|(k, _)| k == function)
+            .map(|(_, r)| r.clone())
+    }
+
     fn invoke(&self, call: InvokeCall) -> RunFuture<Invoked> {
         self.calls.lock().expect("calls").push(call.clone());
         Box::pin(async move {
@@ -259,7 +270,7 @@ async fn uploads_are_checked_and_content_addressed(db: TestDb) {
 }
 
 async fn functions_are_the_tenants_spec(db: TestDb) {
-    let (srv, _) = start(db).await;
+    let (srv, rec) = start(db).await;
     let (_, ta, _) = srv
         .tenant("alpha", Some(json!({ "functions": 3, "concurrency": 25 })))
         .await;
@@ -293,6 +304,28 @@ async fn functions_are_the_tenants_spec(db: TestDb) {
     assert_eq!(vpc["functions"][0]["name"], "api", "{spec}");
     assert_eq!(vpc["functions"][0]["code"], code.as_str());
     assert_eq!(srv.ok(200, "GET", "/v1/functions/api", &ta, None).await, f);
+    // Pending until the function service runs exactly this code and configuration.
+    assert_eq!(f["state"], "Pending");
+    let key = FunctionKey {
+        tenant: "alpha".into(),
+        name: "api".into(),
+    };
+    let hex = code.strip_prefix("sha256:").expect("digest").to_owned();
+    let runs = |memory_mb| Running {
+        code_sha256: hex.clone(),
+        memory_mb,
+        timeout_s: 3,
+        concurrency: 10,
+    };
+    rec.running
+        .lock()
+        .expect("running")
+        .push((key.clone(), runs(128)));
+    let active = srv.ok(200, "GET", "/v1/functions/api", &ta, None).await;
+    assert_eq!(active["state"], "Active", "{active}");
+    rec.running.lock().expect("running")[0].1 = runs(512);
+    let stale = srv.ok(200, "GET", "/v1/functions", &ta, None).await;
+    assert_eq!(stale[0]["state"], "Pending", "{stale}");
     // A function set with PUT /v1/spec is listed too.
     let mut spec2 = spec.clone();
     let mut g = spec["vpcs"][0]["functions"][0].clone();

@@ -605,6 +605,8 @@ fn two_tenants(d: &Deployment, s: &Serve) {
             "handler": "handler.handler", "code": code, "timeout": 10, "concurrency": 2 }),
         ),
     );
+    // Pending, then Active once cove serve runs it (the reconciler applied it).
+    s.wait_for("/v1/functions/api", &ta, "state", "Active");
     // The database: a TCP server in the ENI's namespace that records its clients.
     let seen = d.state.path().join("db-clients");
     let db_ns = {

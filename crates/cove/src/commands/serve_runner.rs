@@ -6,7 +6,7 @@
 use std::io::Read;
 
 use cove_api::runner::{
-    FunctionKey, FunctionRunner, InvocationType, InvokeCall, Invoked, RunError, RunFuture,
+    FunctionKey, FunctionRunner, InvocationType, InvokeCall, Invoked, RunError, RunFuture, Running,
 };
 
 /// `cove serve`'s scheduler and log directory, for the API.
@@ -60,6 +60,20 @@ impl FunctionRunner for ServeRunner {
                 }
             }
         })
+    }
+
+    fn running(&self, function: &FunctionKey) -> Option<Running> {
+        let key = format!("{}/{}", function.tenant, function.name);
+        self.scheduler
+            .functions()
+            .into_iter()
+            .find(|f| f.key() == key)
+            .map(|f| Running {
+                code_sha256: f.code.sha256.clone(),
+                memory_mb: f.memory_mb,
+                timeout_s: f.timeout_s,
+                concurrency: u32::try_from(f.slots.len()).unwrap_or(u32::MAX),
+            })
     }
 
     fn logs(&self, function: FunctionKey, tail: u64) -> RunFuture<Vec<u8>> {
