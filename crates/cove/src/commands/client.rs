@@ -1,4 +1,5 @@
-//! The HTTP client of the API commands (`cove network|peering|tenant|token`):
+//! The HTTP client of the API commands (`cove network|peering|tenant|token`, and
+//! `cove fn …` with `--server`):
 //! `--server URL --token T` (or `COVE_SERVER` / `COVE_TOKEN`), JSON in and out, the
 //! API's error document turned into an error naming its code, field, hint and
 //! request id.
@@ -230,17 +231,15 @@ impl Raw {
 
 /// The API's error document as an error.
 fn api_error(status: u16, v: &Value) -> ClientError {
-    {
-        let e = &v["error"];
-        let s = |k: &str| e[k].as_str().unwrap_or_default().to_owned();
-        ClientError::Api {
-            status,
-            code: s("code"),
-            message: s("message"),
-            field: e["field"].as_str().map(str::to_owned),
-            hint: s("hint"),
-            request_id: s("request_id"),
-        }
+    let e = &v["error"];
+    let s = |k: &str| e[k].as_str().unwrap_or_default().to_owned();
+    ClientError::Api {
+        status,
+        code: s("code"),
+        message: s("message"),
+        field: e["field"].as_str().map(str::to_owned),
+        hint: s("hint"),
+        request_id: s("request_id"),
     }
 }
 
