@@ -350,16 +350,34 @@ fn ns_of_ip(d: &Deployment, ip: Ipv4Addr) -> String {
 /// A Python program in namespace `ns`: an HTTP server answering the client's
 /// address (`http`), or a TCP server on `ip:port` that writes each client's
 /// address to `seen` (`tcp`).
-fn server(ns: &str, script: &str) -> Background {
+fn server(ns: &str, script: &str) -> Stopped {
     let child = Process::new("timeout")
         .args(["600", "ip", "netns", "exec", ns, "python3", "-c", script])
         .spawn()
         .expect("server");
     std::thread::sleep(Duration::from_millis(500));
-    Background(child)
+    Stopped(Background(child))
 }
 
-fn http_whoami(ns: &str, ip: Ipv4Addr, port: u16) -> Background {
+/// A `timeout …` process stopped with SIGTERM on drop (which `timeout` hands on to
+/// its command; a SIGKILL would leave the command running), then killed.
+struct Stopped(Background);
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        let pid = self.0.0.id().to_string();
+        let _ = Process::new("kill").args(["-TERM", &pid]).status();
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(5) {
+            if self.0.0.try_wait().ok().flatten().is_some() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+fn http_whoami(ns: &str, ip: Ipv4Addr, port: u16) -> Stopped {
     server(
         ns,
         &format!(
@@ -368,7 +386,7 @@ fn http_whoami(ns: &str, ip: Ipv4Addr, port: u16) -> Background {
     )
 }
 
-fn tcp_recorder(ns: &str, ip: Ipv4Addr, port: u16, seen: &Path) -> Background {
+fn tcp_recorder(ns: &str, ip: Ipv4Addr, port: u16, seen: &Path) -> Stopped {
     server(
         ns,
         &format!(
