@@ -176,8 +176,11 @@ async fn handle(api: ApiState, mut req: Request, next: Next) -> Result<Response,
         .headers()
         .get(IDEMPOTENCY_HEADER)
         .map(|v| v.to_str().map(str::to_owned));
+    // An upload is content-addressed, so repeating it is harmless, and its body may
+    // be far larger than what idempotency records keep.
+    let upload = req.uri().path() == "/v1/functions/code";
     match key {
-        Some(key) if mutating => {
+        Some(key) if mutating && !upload => {
             let key = key.map_err(|_| {
                 ApiError::invalid(
                     "Idempotency-Key",

@@ -6,16 +6,21 @@
 //!   read → decide (pure, cove-control) → commit with the expected generation.
 //! * [`layer`]: request ids, `Authorization: Bearer …`, `Idempotency-Key`.
 //! * [`error`]: `{ "error": { code, message, field, hint, request_id } }`.
+//! * [`functions`]: code upload, functions (the tenant spec's `functions`), invoke
+//!   and logs over a [`runner::FunctionRunner`] the function service implements.
 //!
 //! Scoping is cove-control's: another tenant's object is not found (404), never
 //! forbidden.
 
 pub mod admin;
 pub mod error;
+pub mod fndecide;
+pub mod functions;
 pub mod kernel_preview;
 pub mod layer;
 pub mod networks;
 pub mod peerings;
+pub mod runner;
 pub mod service;
 pub mod spec;
 
@@ -41,6 +46,12 @@ pub struct ApiState {
     /// The control plane over the store.
     pub service: ControlService,
     openapi: Arc<String>,
+    /// The deployment's content-addressed code store (`<state>/<prefix>/code`);
+    /// none: uploads are refused (503).
+    pub code_store: Option<std::path::PathBuf>,
+    /// What runs the functions (`cove serve`'s scheduler); none: invoke and logs
+    /// are refused (503).
+    pub runner: Option<Arc<dyn runner::FunctionRunner>>,
 }
 
 impl ApiState {
@@ -55,7 +66,23 @@ impl ApiState {
         ApiState {
             service,
             openapi: Arc::new(openapi().to_json().unwrap_or_default()),
+            code_store: None,
+            runner: None,
         }
+    }
+
+    /// Uploads go into `dir` (the deployment's code store).
+    #[must_use]
+    pub fn with_code_store(mut self, dir: std::path::PathBuf) -> ApiState {
+        self.code_store = Some(dir);
+        self
+    }
+
+    /// Invocations and logs go to `runner`.
+    #[must_use]
+    pub fn with_runner(mut self, runner: Arc<dyn runner::FunctionRunner>) -> ApiState {
+        self.runner = Some(runner);
+        self
     }
 }
 
@@ -108,6 +135,18 @@ fn routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(spec::get_spec, spec::put_spec))
         .routes(routes!(spec::reachability))
         .routes(routes!(spec::plan))
+        .routes(routes!(functions::upload_code))
+        .routes(routes!(
+            functions::create_function,
+            functions::list_functions
+        ))
+        .routes(routes!(
+            functions::get_function,
+            functions::update_function,
+            functions::delete_function
+        ))
+        .routes(routes!(functions::invoke_function))
+        .routes(routes!(functions::function_logs))
 }
 
 /// The OpenAPI 3.1 document of every route (generated from the handlers).
@@ -117,7 +156,8 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
     doc.info.description = Some(
         "Private networks for serverless functions: tenants, tokens, Secure Compute \
-         networks, peerings, the tenant's spec and reachability."
+         networks, peerings, the tenant's spec, functions (code, deploy, invoke, logs) \
+         and reachability."
             .to_owned(),
     );
     let components = doc.components.get_or_insert_with(Default::default);

@@ -20,6 +20,9 @@ use cove_store::{ChangeMeta, DocId, DocOp, Generation, Snapshot, Store, StoreErr
 pub const SPEC_KIND: &str = "spec";
 /// The key of a tenant's spec document.
 pub const SPEC_KEY: &str = "spec";
+/// The store kind of a tenant's uploaded code package (key: the snapshot's SHA-256,
+/// tenant = the uploader). A tenant may use only the code it uploaded itself.
+pub const UPLOAD_KIND: &str = "upload";
 /// How many times [`ControlService::run`] decides again after a conflicting writer.
 pub const ATTEMPTS: u32 = 16;
 
@@ -110,6 +113,62 @@ pub struct Current {
     pub state: ControlState,
     /// Each tenant's spec (`PUT /v1/spec`).
     pub specs: BTreeMap<TenantId, TenantSpec>,
+    /// Each tenant's uploaded code packages, by snapshot digest (64 hex digits).
+    pub uploads: BTreeMap<TenantId, BTreeMap<String, Upload>>,
+}
+
+/// A code package a tenant uploaded (`POST /v1/functions/code`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Upload {
+    /// SHA-256 of the unpacked code (every file's path, kind, mode and contents), 64
+    /// hex digits: the name of its snapshot in the code store.
+    pub sha256: String,
+    /// Bytes of the unpacked files.
+    pub size: u64,
+    /// Bytes of the zip as uploaded.
+    pub zip_size: u64,
+    /// When it was first uploaded.
+    pub uploaded_at: UnixTime,
+}
+
+impl Current {
+    /// Whether `tenant` uploaded the code `sha256` (64 hex digits).
+    pub fn has_upload(&self, tenant: &TenantId, sha256: &str) -> bool {
+        self.uploads
+            .get(tenant)
+            .is_some_and(|u| u.contains_key(sha256))
+    }
+}
+
+/// Every tenant's uploads in a snapshot.
+pub fn uploads_from_snapshot(
+    snap: &Snapshot,
+) -> Result<BTreeMap<TenantId, BTreeMap<String, Upload>>, ServiceError> {
+    let mut out: BTreeMap<TenantId, BTreeMap<String, Upload>> = BTreeMap::new();
+    for d in snap.documents.iter().filter(|d| d.id.kind == UPLOAD_KIND) {
+        let Some(t) = &d.id.tenant else { continue };
+        let u: Upload = d.decode().map_err(|source| ServiceError::Decode {
+            id: d.id.to_string(),
+            kind: UPLOAD_KIND,
+            source,
+        })?;
+        out.entry(TenantId(t.clone()))
+            .or_default()
+            .insert(u.sha256.clone(), u);
+    }
+    Ok(out)
+}
+
+/// The store operation recording `tenant`'s upload.
+pub fn upload_op(tenant: &TenantId, upload: &Upload) -> Result<DocOp, ServiceError> {
+    DocOp::put(
+        DocId::new(UPLOAD_KIND, Some(tenant.as_str()), upload.sha256.clone()),
+        upload,
+    )
+    .map_err(|source| ServiceError::Encode {
+        what: format!("upload {}", upload.sha256),
+        source,
+    })
 }
 
 impl Current {
@@ -140,6 +199,8 @@ pub struct Decided<T> {
     pub changes: Vec<Change>,
     /// Tenant specs to write.
     pub specs: Vec<(TenantId, Option<TenantSpec>)>,
+    /// Other documents to write (uploads).
+    pub docs: Vec<DocOp>,
 }
 
 impl<T> From<Outcome<T>> for Decided<T> {
@@ -148,6 +209,7 @@ impl<T> From<Outcome<T>> for Decided<T> {
             value: o.value,
             changes: o.changes,
             specs: Vec::new(),
+            docs: Vec::new(),
         }
     }
 }
@@ -344,10 +406,12 @@ impl ControlService {
             .await
             .map_err(|source| ServiceError::Read { source })?;
         let (state, specs) = control_from_snapshot(&snap)?;
+        let uploads = uploads_from_snapshot(&snap)?;
         let fresh = Arc::new(Current {
             generation: snap.generation,
             state,
             specs,
+            uploads,
         });
         if let Ok(mut g) = self.cache.lock() {
             if g.generation < fresh.generation {
@@ -379,11 +443,12 @@ impl ControlService {
             let cur = self.latest().await?;
             let env = os_env()?;
             let d: Decided<T> = f(&cur, &env)?.into();
-            if d.changes.is_empty() && d.specs.is_empty() {
+            if d.changes.is_empty() && d.specs.is_empty() && d.docs.is_empty() {
                 return Ok((d.value, cur.generation));
             }
             let mut ops = change_ops(&cur.state, &d.changes)?;
             ops.extend(spec_ops(&d.specs)?);
+            ops.extend(d.docs);
             match self.store.change(meta, Some(cur.generation), &ops).await {
                 Ok(g) => {
                     // The next read sees this change.

@@ -85,6 +85,7 @@ pub async fn put_spec(
                     value: (),
                     changes: Vec::new(),
                     specs: vec![(tenant.clone(), Some(spec))],
+                    docs: Vec::new(),
                 }),
                 Err(e) => {
                     let placeholder = cove_control::ControlError::general(
@@ -107,6 +108,33 @@ pub async fn put_spec(
     serde_json::to_value(cur.spec_of(&tenant))
         .map(Json)
         .map_err(|e| ApiError::internal(&e))
+}
+
+/// Every function's code must be a package the tenant uploaded itself: another
+/// tenant's digest is not found, exactly as one nobody uploaded.
+pub fn check_code_owned(
+    cur: &Current,
+    tenant: &TenantId,
+    own: &TenantSpec,
+) -> Result<(), ApiError> {
+    for v in &own.vpcs {
+        for f in &v.functions {
+            let digest = f
+                .code
+                .strip_prefix(cove_control::CODE_DIGEST_PREFIX)
+                .unwrap_or(&f.code);
+            if !cur.has_upload(tenant, digest) {
+                return Err(ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    "ResourceNotFoundException",
+                    Some(&format!("vpcs[{}].functions[{}].code", v.name, f.name)),
+                    format!("code `{}` is not a package you uploaded", f.code),
+                    "upload the zip with POST /v1/functions/code and use the `code` it answers",
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The part of a spec path after the tenant (`tenants[acme].vpcs[app]` → `vpcs[app]`).
@@ -210,6 +238,7 @@ pub fn decide_spec(
         return Err(ApiError::invalid("spec", "the spec is empty", ""));
     };
     cove_control::check_tenant_spec(&cur.state, tenant, &own)?;
+    check_code_owned(cur, tenant, &own)?;
     let mut specs: BTreeMap<TenantId, TenantSpec> = cur.specs.clone();
     specs.insert(tenant.clone(), own.clone());
     let desired = cove_control::desired_spec(&cur.state, &specs);

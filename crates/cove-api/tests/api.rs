@@ -519,6 +519,14 @@ async fn openapi_lists_every_route(db: TestDb) {
         ("PUT", "/v1/spec"),
         ("GET", "/v1/reachability"),
         ("POST", "/v1/plan"),
+        ("POST", "/v1/functions/code"),
+        ("POST", "/v1/functions"),
+        ("GET", "/v1/functions"),
+        ("GET", "/v1/functions/{name}"),
+        ("PATCH", "/v1/functions/{name}"),
+        ("DELETE", "/v1/functions/{name}"),
+        ("POST", "/v1/functions/{name}/invocations"),
+        ("GET", "/v1/functions/{name}/logs"),
     ];
     let want: BTreeSet<(String, String)> = want
         .iter()
@@ -527,7 +535,7 @@ async fn openapi_lists_every_route(db: TestDb) {
     assert_eq!(listed, want, "the document lists exactly the API's routes");
     // And the router serves each listed route (not the fallback's 404 or a 405).
     for (m, p) in &listed {
-        let path = p.replace("{id}", "x-none");
+        let path = p.replace("{id}", "x-none").replace("{name}", "x-none");
         let ans = srv.send(m, &path, Some(&srv.admin), None, None).await;
         assert_ne!(ans.status, 405, "{m} {p}");
         assert_ne!(ans.code(), "NotFound", "{m} {p} is not routed");

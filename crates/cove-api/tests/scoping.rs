@@ -277,6 +277,38 @@ async fn two_tenants_peer_and_see_nothing_of_each_other(db: TestDb) {
             404,
         ),
         ("POST", "/v1/plan".into(), Some(json!({ "vpcs": [] })), 200),
+        // Functions: a name A might use, and A's network (this server runs none and
+        // has no code store: an upload is refused as unavailable).
+        ("GET", "/v1/functions/alpha-secret-fn".into(), None, 404),
+        (
+            "PATCH",
+            "/v1/functions/alpha-secret-fn".into(),
+            Some(json!({ "memory": 256 })),
+            404,
+        ),
+        ("DELETE", "/v1/functions/alpha-secret-fn".into(), None, 404),
+        (
+            "POST",
+            "/v1/functions/alpha-secret-fn/invocations".into(),
+            Some(json!({})),
+            404,
+        ),
+        (
+            "GET",
+            "/v1/functions/alpha-secret-fn/logs".into(),
+            None,
+            404,
+        ),
+        (
+            "POST",
+            "/v1/functions".into(),
+            Some(
+                json!({ "name": "f", "network": na_id, "runtime": "python3.11",
+                "handler": "app.handler", "code": format!("sha256:{}", "0".repeat(64)) }),
+            ),
+            404,
+        ),
+        ("POST", "/v1/functions/code".into(), Some(json!({})), 503),
         ("GET", "/v1/tenants".into(), None, 403),
         (
             "POST",
@@ -325,6 +357,7 @@ async fn two_tenants_peer_and_see_nothing_of_each_other(db: TestDb) {
         ("GET", "/v1/peerings"),
         ("GET", "/v1/spec"),
         ("GET", "/v1/tokens"),
+        ("GET", "/v1/functions"),
     ] {
         let ans = srv.send(m, path, Some(&tb), None, None).await;
         assert_eq!(ans.status, 200, "{path}: {}", ans.text);
@@ -411,7 +444,11 @@ fn template(path: &str) -> String {
         .map(|(i, seg)| {
             let is_id = i == 3 && !matches!(seg, "networks")
                 || (i == 4 && path.starts_with("/v1/connect/networks/"));
-            if is_id && !seg.is_empty() {
+            if path.starts_with("/v1/functions/") && i == 3 && seg != "code" {
+                "{name}"
+            } else if path.starts_with("/v1/functions/") && i == 3 {
+                seg
+            } else if is_id && !seg.is_empty() {
                 "{id}"
             } else {
                 seg

@@ -3,18 +3,58 @@
 //! desired spec (`cove_control::desired_spec` of the tenants' networks, peerings
 //! and specs). A tenant named by both is refused.
 
+use std::collections::BTreeSet;
+use std::path::Path;
+
 use cove_model::Diagnostic;
 use cove_model::diag::ErrorCode;
 use cove_model::spec::{DeployedFunction, Spec};
 use cove_model::validate::Validated;
 
+/// The store kind of a tenant's uploaded code package (cove-api writes it: key the
+/// snapshot's SHA-256, tenant the uploader's id).
+pub const UPLOAD_KIND: &str = "upload";
+
 /// The control plane's desired spec from a store snapshot's documents (`None` when
-/// the control plane has no tenants: the operator's spec alone).
+/// the control plane has no tenants: the operator's spec alone). A tenant
+/// function's code, `sha256:<hex>`, becomes the snapshot `<code_store>/<hex>` when
+/// the tenant uploaded that package; a function whose code the tenant did not
+/// upload is left out (the API refuses such a spec: this only keeps a tenant from
+/// ever running another's code).
 pub fn control_spec(
     snapshot: &cove_store::Snapshot,
+    code_store: &Path,
 ) -> Result<Option<Spec>, crate::store::docs::DocError> {
     let (state, specs) = crate::store::docs::control_from_snapshot(snapshot)?;
-    let spec = cove_control::desired_spec(&state, &specs);
+    let mut spec = cove_control::desired_spec(&state, &specs);
+    let uploads: BTreeSet<(&str, &str)> = snapshot
+        .documents
+        .iter()
+        .filter(|d| d.id.kind == UPLOAD_KIND)
+        .filter_map(|d| Some((d.id.tenant.as_deref()?, d.id.key.as_str())))
+        .collect();
+    for t in &mut spec.tenants {
+        let Some(id) = state
+            .tenants
+            .values()
+            .find(|x| x.name == t.name)
+            .map(|x| &x.id)
+        else {
+            continue;
+        };
+        for v in &mut t.vpcs {
+            v.functions.retain_mut(|f| {
+                let Some(hex) = f.code.strip_prefix(cove_control::CODE_DIGEST_PREFIX) else {
+                    return false;
+                };
+                if !uploads.contains(&(id.as_str(), hex)) {
+                    return false;
+                }
+                f.code = code_store.join(hex).display().to_string();
+                true
+            });
+        }
+    }
     Ok((!spec.tenants.is_empty() || !spec.peerings.is_empty()).then_some(spec))
 }
 

@@ -175,12 +175,12 @@ impl<K: Kernel> Deployment<K> {
         let snapshot = self.store.snapshot()?;
         let generation = Generation::of(snapshot.generation);
         let desired = self.store.desired_of(&snapshot)?;
-        let control = crate::desired::control_spec(&snapshot).map_err(|source| {
-            crate::store::StoreError::Decode {
+        let control = crate::desired::control_spec(&snapshot, &self.target.code_store()).map_err(
+            |source| crate::store::StoreError::Decode {
                 db: self.store.database().url().to_owned(),
                 source,
-            }
-        })?;
+            },
+        )?;
         let Some(v) =
             crate::desired::validate_desired(desired.spec.as_deref(), &desired.deployed, control)
         else {
@@ -217,7 +217,23 @@ impl<K: Kernel> Deployment<K> {
     /// The functions of the desired state, ready to run.
     pub fn functions(&self) -> Result<Vec<FunctionConfig>, DeployError> {
         let net = self.applied_network("")?;
-        let code = self.store.code()?;
+        let mut code = self.store.code()?;
+        // Tenants' functions (the API's) run their uploaded snapshot, which the
+        // desired spec names by its path in the code store.
+        let store = self.target.code_store();
+        for (i, f) in net.functions.iter().enumerate() {
+            let path = std::path::Path::new(&f.code);
+            if path.parent() != Some(store.as_path()) {
+                continue;
+            }
+            let id = cove_model::FunctionId(u32::try_from(i).unwrap_or(u32::MAX));
+            let key = cove_functions::config::function_path(&net, id);
+            if code.contains_key(&key) {
+                continue;
+            }
+            let snap = crate::code::snapshot_given(path, &store)?;
+            code.insert(key, snap);
+        }
         cove_functions::config::functions(&net, self.target.prefix().as_str(), &code).map_err(
             |source| DeployError::Functions {
                 prefix: self.prefix(),

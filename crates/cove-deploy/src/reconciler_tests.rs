@@ -457,3 +457,114 @@ fn a_provisioning_peering_deleted_never_reaches_the_kernel() {
     in_sync(&mut r);
     assert!(*r.deployment().kernel().state.borrow() == pending_kernel);
 }
+
+/// A tenant function's `sha256:` code becomes its uploaded snapshot in the code
+/// store; code the tenant did not upload (another tenant did) is never run: the
+/// function is left out of the desired spec.
+#[test]
+fn a_tenant_runs_only_code_it_uploaded() {
+    let state = tempfile::tempdir().unwrap();
+    let r = reconciler("code", state.path());
+    let env = cove_control::Env {
+        now: cove_control::UnixTime(1_000),
+        random: [7; 32],
+    };
+    let admin = cove_control::Actor::Admin {
+        token: cove_control::TokenId("tok-admin".into()),
+    };
+    let store = r.deployment().store().clone();
+    let pool =
+        cove_control::set_ip_pool(&control(&store), &admin, &["203.0.113.0/28".into()]).unwrap();
+    commit(&store, &pool.changes);
+    let mut tenants = Vec::new();
+    for (i, name) in ["acme", "evil"].into_iter().enumerate() {
+        let t = cove_control::create_tenant(
+            &control(&store),
+            &admin,
+            &cove_control::Env {
+                random: [10 + u8::try_from(i).unwrap(); 32],
+                ..env
+            },
+            cove_control::CreateTenant {
+                name: Some(name.into()),
+                quotas: None,
+            },
+        )
+        .unwrap();
+        commit(&store, &t.changes);
+        tenants.push(t.value.id);
+    }
+    let net = cove_control::create_network(
+        &control(&store),
+        &tenants[0],
+        &cove_control::Env {
+            random: [8; 32],
+            ..env
+        },
+        cove_control::CreateNetwork {
+            name: Some("web".into()),
+            region: Some("us-east-1".into()),
+            ..Default::default()
+        },
+        &cove_model::spec::TenantSpec::default(),
+    )
+    .unwrap();
+    commit(&store, &net.changes);
+    let (mine, theirs) = ("a".repeat(64), "b".repeat(64));
+    let function = |name: &str, hex: &str| cove_model::spec::FunctionSpec {
+        name: name.into(),
+        runtime: "python3.11".into(),
+        handler: "app.handler".into(),
+        code: format!("sha256:{hex}"),
+        subnets: vec!["private-a".into()],
+        ..Default::default()
+    };
+    let spec = cove_model::spec::TenantSpec {
+        name: "acme".into(),
+        vpcs: vec![cove_model::spec::VpcSpec {
+            name: net.value.id.0.clone(),
+            functions: vec![function("own", &mine), function("stolen", &theirs)],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let upload = |tenant: &cove_control::TenantId, hex: &str| {
+        cove_store::DocOp::put(
+            cove_store::DocId::new(crate::desired::UPLOAD_KIND, Some(tenant.as_str()), hex),
+            &serde_json::json!({ "sha256": hex }),
+        )
+        .unwrap()
+    };
+    let ops = vec![
+        cove_store::DocOp::put(
+            cove_store::DocId::new("spec", Some(tenants[0].as_str()), "spec"),
+            &spec,
+        )
+        .unwrap(),
+        upload(&tenants[0], &mine),
+        upload(&tenants[1], &theirs),
+    ];
+    let snapshot = store.snapshot().unwrap();
+    store
+        .block_on(store.database().change(
+            &cove_store::ChangeMeta::default(),
+            Some(snapshot.generation),
+            &ops,
+        ))
+        .unwrap();
+    let code_store = std::path::Path::new("/state/p/code");
+    let desired = crate::desired::control_spec(&store.snapshot().unwrap(), code_store)
+        .unwrap()
+        .expect("a desired spec");
+    let functions: Vec<(String, String)> = desired
+        .tenants
+        .iter()
+        .flat_map(|t| &t.vpcs)
+        .flat_map(|v| &v.functions)
+        .map(|f| (f.name.clone(), f.code.clone()))
+        .collect();
+    assert_eq!(
+        functions,
+        [("own".to_owned(), format!("/state/p/code/{mine}"))]
+    );
+}

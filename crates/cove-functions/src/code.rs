@@ -127,8 +127,13 @@ pub fn snapshot(src: &Path, store: &Path) -> Result<CodeRef, CodeError> {
         if dir.is_dir() {
             // Identical code is already stored.
             remove_tree(&tmp);
-        } else {
-            fs::rename(&tmp, &dir).map_err(store_err(&dir))?;
+        } else if let Err(e) = fs::rename(&tmp, &dir) {
+            // Another snapshot of the same code may have been renamed into place
+            // meanwhile (two uploads at once): that one is as good.
+            if !dir.is_dir() {
+                return Err(store_err(&dir)(e));
+            }
+            remove_tree(&tmp);
         }
         Ok(CodeRef { sha256, dir, size })
     })();
@@ -255,11 +260,17 @@ fn unzip(zip_path: &Path, to: &Path) -> Result<(), CodeError> {
     let mut total: u64 = 0;
     for i in 0..archive.len() {
         let mut entry = archive.by_index(i).map_err(|e| bad(e.to_string()))?;
+        let raw = entry.name().map(|n| n.into_owned()).unwrap_or_default();
+        if raw.starts_with('/') || raw.starts_with('\\') || raw.get(1..2) == Some(":") {
+            return Err(bad(format!(
+                "entry `{raw}` has an absolute path (paths are relative to the code's top)"
+            )));
+        }
         let Some(rel) = entry.enclosed_name() else {
             let name = entry.name().map(|n| n.into_owned()).unwrap_or_default();
             return Err(bad(format!("entry `{name}` points outside the archive")));
         };
-        let target = to.join(rel);
+        let target = to.join(&rel);
         if entry.is_dir() {
             fs::create_dir_all(&target).map_err(write(&target))?;
             fs::set_permissions(&target, fs::Permissions::from_mode(0o755))
@@ -277,6 +288,24 @@ fn unzip(zip_path: &Path, to: &Path) -> Result<(), CodeError> {
             });
         }
         let mode = entry.unix_mode().unwrap_or(0o644);
+        if mode & 0o170_000 == 0o120_000 {
+            // A symbolic link: kept as one if it stays inside the code, refused if it
+            // would lead out of it (an absolute target, or `..` past the top).
+            let mut link = String::new();
+            entry
+                .by_ref()
+                .take(4096)
+                .read_to_string(&mut link)
+                .map_err(|e| bad(format!("entry `{}`: {e}", rel.display())))?;
+            if !link_stays_inside(&rel, &link) {
+                return Err(bad(format!(
+                    "entry `{}` is a symbolic link to `{link}`, outside the archive",
+                    rel.display()
+                )));
+            }
+            symlink(&link, &target).map_err(write(&target))?;
+            continue;
+        }
         let mut out = fs::File::create(&target).map_err(write(&target))?;
         let mut buf = Vec::with_capacity(usize::try_from(entry.size()).unwrap_or(0));
         entry
@@ -288,6 +317,31 @@ fn unzip(zip_path: &Path, to: &Path) -> Result<(), CodeError> {
     }
     // Directories created implicitly for files are made traversable too.
     fix_dirs(to).map_err(write(to))
+}
+
+/// Whether a link at `rel` (relative to the code's top) to `target` resolves inside
+/// the code, by its text alone (links are not followed).
+fn link_stays_inside(rel: &Path, target: &str) -> bool {
+    let t = Path::new(target);
+    if target.is_empty() || t.is_absolute() {
+        return false;
+    }
+    // Depth of the link's directory below the top.
+    let mut depth = rel.components().count().saturating_sub(1);
+    for c in t.components() {
+        match c {
+            std::path::Component::Normal(_) => depth += 1,
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                if depth == 0 {
+                    return false;
+                }
+                depth -= 1;
+            }
+            std::path::Component::RootDir | std::path::Component::Prefix(_) => return false,
+        }
+    }
+    true
 }
 
 fn rel_name(p: &Path, base: &Path) -> String {
@@ -442,6 +496,49 @@ mod tests {
         let escaped = snapshot(&evil, &store);
         assert!(matches!(escaped, Err(CodeError::Zip { .. })), "{escaped:?}");
         assert_eq!(fs::read_dir(&store).expect("store").count(), 0);
+        remove_tree(&base);
+    }
+
+    fn zip_with_link(path: &Path, link: &str, target: &str) {
+        let mut z = zip::ZipWriter::new(fs::File::create(path).expect("zip"));
+        z.start_file("lib/app.py", zip::write::SimpleFileOptions::default())
+            .expect("entry");
+        z.write_all(b"X = 1\n").expect("write");
+        z.add_symlink(link, target, zip::write::SimpleFileOptions::default())
+            .expect("link");
+        z.finish().expect("finish");
+    }
+
+    #[test]
+    fn zip_links_inside_the_code_are_kept_and_escaping_ones_refused() {
+        let base = tmpdir("links");
+        let store = base.join("store");
+        let ok = base.join("ok.zip");
+        zip_with_link(&ok, "lib/alias.py", "app.py");
+        let snap = snapshot(&ok, &store).expect("a link inside the code");
+        assert_eq!(
+            fs::read_link(snap.dir.join("lib/alias.py")).expect("link"),
+            PathBuf::from("app.py")
+        );
+        for (i, (link, target)) in [
+            ("etc", "/etc"),
+            ("up", "../x"),
+            ("lib/up2", "../../x"),
+            ("lib/deep", "./../../etc/passwd"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let evil = base.join(format!("evil{i}.zip"));
+            zip_with_link(&evil, link, target);
+            let e = snapshot(&evil, &store).expect_err(target);
+            assert!(
+                e.to_string().contains("symbolic link") && e.to_string().contains(target),
+                "{e}"
+            );
+        }
+        // Only the good snapshot is in the store (no temporary directory left).
+        assert_eq!(fs::read_dir(&store).expect("store").count(), 1);
         remove_tree(&base);
     }
 }

@@ -57,6 +57,14 @@ pub struct FunctionConfig {
     pub code: CodeRef,
 }
 
+impl FunctionConfig {
+    /// What identifies the function on a host: `tenant/name` (names are unique
+    /// within a tenant only).
+    pub fn key(&self) -> String {
+        format!("{}/{}", self.tenant, self.name)
+    }
+}
+
 /// A function whose code was not snapshotted (a bug in the caller: every function
 /// of an applied network has a snapshot).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -279,14 +279,15 @@ fn prepare(
     let uid = shared.next_uid();
     spec.uid = uid;
     spec.gid = uid;
-    // One log per environment, like a Lambda log stream: `<logs>/<function>/<instance>.log`.
+    // One log per environment, like a Lambda log stream:
+    // `<logs>/<tenant>/<function>/<instance>.log`.
     // The runtime writes into pipes; cove alone holds the file.
     let (stdio, log) = match &shared.config.log_dir {
         Some(dir) => {
-            let path = dir.env_log(&f.name, &instance).ok_or_else(|| {
+            let path = dir.env_log(&f.tenant, &f.name, &instance).ok_or_else(|| {
                 launch_err(format!(
-                    "the function name {:?} cannot name a log directory",
-                    f.name
+                    "the tenant {:?} or function name {:?} cannot name a log directory",
+                    f.tenant, f.name
                 ))
             })?;
             let file = crate::log::open(&path).map_err(|source| SchedulerError::Log {

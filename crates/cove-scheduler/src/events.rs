@@ -285,7 +285,7 @@ async fn run_event(
         Err(crate::InvokeError::Throttled { .. }) => (Attempt::Throttled, String::new()),
         Err(e) => (Attempt::ServiceError, e.to_string()),
     };
-    let name = &f.config.name;
+    let name = &f.config.key();
     match after_attempt(config, attempt, &mut event.tally) {
         AfterAttempt::Done => {}
         AfterAttempt::Retry(wait) => {

@@ -5,9 +5,10 @@
 
 use std::path::{Path, PathBuf};
 
-/// `<dir>/<function>/<instance>.log` for each environment and
-/// `<dir>/<function>/async-events.log`. Shared by the scheduler (which writes) and
-/// `cove fn logs` (which reads).
+/// `<dir>/<tenant>/<function>/<instance>.log` for each environment and
+/// `<dir>/<tenant>/<function>/async-events.log` (function names are unique within a
+/// tenant only: two tenants' functions of one name never share a log). Shared by the
+/// scheduler (which writes), `cove fn logs` and the API's log reader.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogDir(PathBuf);
 
@@ -25,23 +26,28 @@ impl LogDir {
         &self.0
     }
 
-    /// The directory of `function`'s logs; `None` unless the name is one safe path
-    /// component (Lambda's names always are: `[A-Za-z0-9_-]{1,64}`).
-    pub fn function_dir(&self, function: &str) -> Option<PathBuf> {
-        safe_component(function).then(|| self.0.join(function))
+    /// The directory of the logs of `tenant`'s `function`; `None` unless both names
+    /// are one safe path component each (Lambda's names always are:
+    /// `[A-Za-z0-9_-]{1,64}`).
+    pub fn function_dir(&self, tenant: &str, function: &str) -> Option<PathBuf> {
+        (safe_component(tenant) && safe_component(function))
+            .then(|| self.0.join(tenant).join(function))
     }
 
-    /// The log of environment `instance` of `function`.
-    pub fn env_log(&self, function: &str, instance: &str) -> Option<PathBuf> {
+    /// The log of environment `instance` of `tenant`'s `function`.
+    pub fn env_log(&self, tenant: &str, function: &str, instance: &str) -> Option<PathBuf> {
         if !safe_component(instance) {
             return None;
         }
-        Some(self.function_dir(function)?.join(format!("{instance}.log")))
+        Some(
+            self.function_dir(tenant, function)?
+                .join(format!("{instance}.log")),
+        )
     }
 
-    /// The asynchronous-events log of `function`.
-    pub fn async_events_log(&self, function: &str) -> Option<PathBuf> {
-        Some(self.function_dir(function)?.join(ASYNC_EVENTS_LOG))
+    /// The asynchronous-events log of `tenant`'s `function`.
+    pub fn async_events_log(&self, tenant: &str, function: &str) -> Option<PathBuf> {
+        Some(self.function_dir(tenant, function)?.join(ASYNC_EVENTS_LOG))
     }
 }
 
@@ -84,12 +90,12 @@ mod tests {
     fn paths_stay_inside_the_log_directory() {
         let logs = LogDir::new(PathBuf::from("/s/p/logs"));
         assert_eq!(
-            logs.env_log("orders", "0af2").as_deref(),
-            Some(Path::new("/s/p/logs/orders/0af2.log"))
+            logs.env_log("acme", "orders", "0af2").as_deref(),
+            Some(Path::new("/s/p/logs/acme/orders/0af2.log"))
         );
         assert_eq!(
-            logs.async_events_log("orders").as_deref(),
-            Some(Path::new("/s/p/logs/orders/async-events.log"))
+            logs.async_events_log("acme", "orders").as_deref(),
+            Some(Path::new("/s/p/logs/acme/orders/async-events.log"))
         );
         let slots = SlotLocks::new(PathBuf::from("/s/p/slots"));
         assert_eq!(
@@ -97,8 +103,9 @@ mod tests {
             Some(Path::new("/s/p/slots/cove-f-0a1b2c3d.lock"))
         );
         for bad in ["", "..", "../x", "a/b", ".hidden"] {
-            assert_eq!(logs.function_dir(bad), None, "{bad:?}");
-            assert_eq!(logs.env_log("orders", bad), None, "{bad:?}");
+            assert_eq!(logs.function_dir("acme", bad), None, "{bad:?}");
+            assert_eq!(logs.function_dir(bad, "orders"), None, "{bad:?}");
+            assert_eq!(logs.env_log("acme", "orders", bad), None, "{bad:?}");
             assert_eq!(slots.lease(bad), None, "{bad:?}");
         }
     }

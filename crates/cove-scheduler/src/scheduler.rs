@@ -219,9 +219,10 @@ impl Scheduler {
             .unwrap_or_else(|e| e.into_inner());
         let mut next = HashMap::new();
         for f in functions {
-            match map.remove(&f.name) {
+            let key = f.key();
+            match map.remove(&key) {
                 Some(existing) if *existing.config == f => {
-                    next.insert(f.name.clone(), existing);
+                    next.insert(key, existing);
                 }
                 old => {
                     if let Some(old) = old {
@@ -229,7 +230,7 @@ impl Scheduler {
                     }
                     let slots = f.slots.len();
                     next.insert(
-                        f.name.clone(),
+                        key,
                         Arc::new(FunctionRuntime {
                             config: Arc::new(f),
                             state: Mutex::new(FnState {
@@ -283,7 +284,9 @@ impl Scheduler {
         }
     }
 
-    /// Invokes function `name` synchronously.
+    /// Invokes function `name` synchronously. `name` is `tenant/function` (the
+    /// function's [`FunctionConfig::key`]), or a function name that one tenant alone
+    /// uses (the operator's Invoke API and `cove fn invoke`).
     pub async fn invoke(
         &self,
         name: &str,
@@ -299,7 +302,8 @@ impl Scheduler {
     /// environment is free, with Lambda's retries (see [`crate::events`]). Returns its
     /// request id. The payload is checked now: too large or not JSON is refused.
     pub fn invoke_async(&self, name: &str, req: InvokeRequest) -> Result<String, InvokeError> {
-        self.function(name)?;
+        let key = self.function(name)?.config.key();
+        let name = key.as_str();
         check_payload(&req.payload, MAX_ASYNC_PAYLOAD_BYTES)?;
         let request_id = req.request_id.clone().unwrap_or_else(|| self.request_id());
         let queue = {
@@ -338,8 +342,11 @@ impl Scheduler {
 
     /// Asynchronous events of `name` waiting to run (retries included).
     pub fn queued_events(&self, name: &str) -> usize {
+        let Ok(f) = self.function(name) else {
+            return 0;
+        };
         let queues = self.shared.queues.lock().unwrap_or_else(|e| e.into_inner());
-        queues.get(name).map_or(0, |q| q.len())
+        queues.get(&f.config.key()).map_or(0, |q| q.len())
     }
 
     pub(crate) fn from_shared(shared: Arc<Shared>) -> Scheduler {
@@ -364,13 +371,17 @@ impl Scheduler {
         }
     }
 
-    /// Appends a line to the function's asynchronous-events log, if logs are kept.
-    pub(crate) fn event_log(&self, function: &str, line: &str) {
+    /// Appends a line to the asynchronous-events log of the function `key`
+    /// (`tenant/function`), if logs are kept.
+    pub(crate) fn event_log(&self, key: &str, line: &str) {
         use std::io::Write;
         let Some(dir) = &self.shared.config.log_dir else {
             return;
         };
-        let Some(path) = dir.async_events_log(function) else {
+        let Some((tenant, function)) = key.split_once('/') else {
+            return;
+        };
+        let Some(path) = dir.async_events_log(tenant, function) else {
             return;
         };
         if let Some(parent) = path.parent() {
@@ -473,11 +484,22 @@ impl Scheduler {
             .functions
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        map.get(name).cloned().ok_or_else(|| InvokeError::NotFound {
+        let found = if name.contains('/') {
+            map.get(name).cloned()
+        } else {
+            // A bare name: the one function of that name, if one tenant alone has it.
+            let mut named = map.values().filter(|f| f.config.name == name);
+            match (named.next(), named.next()) {
+                (Some(f), None) => Some(Arc::clone(f)),
+                _ => None,
+            }
+        };
+        found.ok_or_else(|| InvokeError::NotFound {
             arn: format!(
-                "arn:aws:lambda:{}:{}:function:{name}",
+                "arn:aws:lambda:{}:{}:function:{}",
                 self.shared.config.region,
-                cove_functions::config::DEFAULT_ACCOUNT
+                cove_functions::config::DEFAULT_ACCOUNT,
+                name.rsplit('/').next().unwrap_or(name)
             ),
         })
     }

@@ -345,7 +345,7 @@ fn hostile_handlers_fail_where_they_must() {
     assert_eq!(mode(&base), 0o700);
     assert_eq!(mode(&base.join("cove.db")), 0o600);
     assert_eq!(mode(&base.join("code")), 0o700);
-    let logs = base.join("logs").join("victim");
+    let logs = base.join("logs").join("platform").join("victim");
     let log = std::fs::read_dir(&logs)
         .expect("victim logs")
         .next()

@@ -479,8 +479,9 @@ fn one_leader_then_takeover(db: Db, tag: &str) {
         "reconciler[{tag}]: leader killed; drift repaired by the other after {:?} (lease TTL 2 s)",
         killed.elapsed()
     );
-    // The kernel is repaired a moment before the tick reports it.
-    wait("the other serve to report the repair", || {
+    // The kernel is in sync before the reconciler has recorded the applied
+    // generation and printed its line: wait for the line.
+    wait("the other's log to report the repair", || {
         s.serves[other].log().contains("(drift repaired)")
     });
 }

@@ -65,6 +65,28 @@ impl Server {
 
     /// Like [`Server::start`], reads allowed to be `stale` old.
     pub async fn start_with(db: TestDb, stale: std::time::Duration) -> Server {
+        Server::start_full(db, stale, None).await
+    }
+
+    /// A server with a code store (`<its dir>/code`, see [`Server::code_store`]) and
+    /// `runner` behind invoke and logs.
+    pub async fn start_functions(
+        db: TestDb,
+        runner: std::sync::Arc<dyn cove_api::runner::FunctionRunner>,
+    ) -> Server {
+        Server::start_full(db, std::time::Duration::ZERO, Some(runner)).await
+    }
+
+    /// The code store of a server made with [`Server::start_functions`].
+    pub fn code_store(&self) -> PathBuf {
+        self.dir.join("code")
+    }
+
+    async fn start_full(
+        db: TestDb,
+        stale: std::time::Duration,
+        runner: Option<std::sync::Arc<dyn cove_api::runner::FunctionRunner>>,
+    ) -> Server {
         let store = db.open().await;
         let dir =
             std::env::temp_dir().join(format!("cvap_srv_{}_{}", std::process::id(), rand_suffix()));
@@ -90,7 +112,11 @@ impl Server {
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let service = ControlService::new(store.clone()).with_max_staleness(stale);
-        let app = cove_api::router(cove_api::ApiState::with_service(service));
+        let mut state = cove_api::ApiState::with_service(service);
+        if let Some(r) = runner {
+            state = state.with_code_store(dir.join("code")).with_runner(r);
+        }
+        let app = cove_api::router(state);
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
@@ -148,6 +174,51 @@ impl Server {
             text,
             json,
         }
+    }
+
+    /// Sends a raw body with a content type and extra headers.
+    pub async fn send_raw(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Vec<u8>,
+        headers: &[(&str, &str)],
+    ) -> (Answer, reqwest::header::HeaderMap) {
+        let method = Method::from_bytes(method.as_bytes()).expect("method");
+        let mut rb = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .body(body);
+        if let Some(t) = token {
+            rb = rb.header("authorization", format!("Bearer {t}"));
+        }
+        for (k, v) in headers {
+            rb = rb.header(*k, *v);
+        }
+        let resp = rb.send().await.expect("send");
+        let status = resp.status().as_u16();
+        let hdrs = resp.headers().clone();
+        let header = |name: &str| {
+            hdrs.get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_owned()
+        };
+        let request_id = header("x-request-id");
+        let replayed = header("idempotent-replayed") == "true";
+        let text = resp.text().await.expect("body");
+        let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+        (
+            Answer {
+                status,
+                request_id,
+                replayed,
+                text,
+                json,
+            },
+            hdrs,
+        )
     }
 
     /// A request that must answer `want`.

@@ -1,4 +1,5 @@
-//! The HTTP client of the API commands (`cove network|peering|tenant|token`):
+//! The HTTP client of the API commands (`cove network|peering|tenant|token`, and
+//! `cove fn …` with `--server`):
 //! `--server URL --token T` (or `COVE_SERVER` / `COVE_TOKEN`), JSON in and out, the
 //! API's error document turned into an error naming its code, field, hint and
 //! request id.
@@ -180,6 +181,10 @@ impl Conn {
                 url: url.clone(),
                 source,
             })?;
+        if text.trim().is_empty() && (200..300).contains(&status) {
+            // 204 No Content (a delete).
+            return Ok(Value::Null);
+        }
         let v: Value = serde_json::from_str(&text).map_err(|source| ClientError::NotJson {
             method,
             url: url.clone(),
@@ -189,16 +194,73 @@ impl Conn {
         if (200..300).contains(&status) {
             return Ok(v);
         }
-        let e = &v["error"];
-        let s = |k: &str| e[k].as_str().unwrap_or_default().to_owned();
-        Err(ClientError::Api {
+        Err(api_error(status, &v))
+    }
+
+    /// Sends `method path` with a raw body of `content_type` and extra headers;
+    /// answers the status, the headers asked for in `want` and the raw body of a 2xx
+    /// answer (an error answer is the API's error).
+    pub fn call_raw(
+        &self,
+        method: &'static str,
+        path: &str,
+        body: &[u8],
+        headers: &[(&str, &str)],
+        want: &[&str],
+    ) -> Result<Raw, ClientError> {
+        let url = format!("{}{path}", self.server.trim_end_matches('/'));
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let auth = format!("Bearer {}", self.token);
+        let transport = |source| ClientError::Transport {
+            method,
+            url: url.clone(),
+            source,
+        };
+        let sent = if method == "GET" {
+            let mut r = agent.get(&url).header("authorization", &auth);
+            for (k, v) in headers {
+                r = r.header(*k, *v);
+            }
+            r.call()
+        } else {
+            let mut r = agent.post(&url).header("authorization", &auth);
+            for (k, v) in headers {
+                r = r.header(*k, *v);
+            }
+            r.send(body)
+        };
+        let mut resp = sent.map_err(transport)?;
+        let status = resp.status().as_u16();
+        let got: Vec<(String, String)> = want
+            .iter()
+            .filter_map(|k| {
+                let v = resp.headers().get(*k)?.to_str().ok()?;
+                Some(((*k).to_owned(), v.to_owned()))
+            })
+            .collect();
+        let bytes = resp
+            .body_mut()
+            .with_config()
+            .limit(64 << 20)
+            .read_to_vec()
+            .map_err(transport)?;
+        if (200..300).contains(&status) {
+            return Ok(Raw {
+                status,
+                headers: got,
+                body: bytes,
+            });
+        }
+        let v: Value = serde_json::from_slice(&bytes).map_err(|source| ClientError::NotJson {
+            method,
+            url: url.clone(),
             status,
-            code: s("code"),
-            message: s("message"),
-            field: e["field"].as_str().map(str::to_owned),
-            hint: s("hint"),
-            request_id: s("request_id"),
-        })
+            source,
+        })?;
+        Err(api_error(status, &v))
     }
 
     /// Prints `v` as JSON with `--json`, else `text(v)`.
@@ -208,6 +270,41 @@ impl Conn {
         } else {
             crate::output::out!("{}", text(v));
         }
+    }
+}
+
+/// A raw answer: status, the headers asked for, body.
+#[derive(Debug, Clone)]
+pub struct Raw {
+    /// HTTP status.
+    pub status: u16,
+    /// `(name, value)` of the headers asked for that were present.
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+impl Raw {
+    /// A header's value.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// The API's error document as an error.
+fn api_error(status: u16, v: &Value) -> ClientError {
+    let e = &v["error"];
+    let s = |k: &str| e[k].as_str().unwrap_or_default().to_owned();
+    ClientError::Api {
+        status,
+        code: s("code"),
+        message: s("message"),
+        field: e["field"].as_str().map(str::to_owned),
+        hint: s("hint"),
+        request_id: s("request_id"),
     }
 }
 

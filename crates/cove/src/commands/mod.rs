@@ -13,6 +13,7 @@ pub mod network;
 pub mod peering;
 pub mod plan;
 pub mod serve;
+pub mod serve_runner;
 pub mod status;
 pub mod tenant;
 pub mod token;

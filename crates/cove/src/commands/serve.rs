@@ -96,7 +96,7 @@ async fn serve(args: &Args) -> anyhow::Result<()> {
     let api = if args.no_api {
         None
     } else {
-        Some(start_api(args, &deployment).await?)
+        Some(start_api(args, &deployment, &scheduler).await?)
     };
     crate::output::outln!(
         "cove serve: {} function(s) of prefix {} on http://{addr} (POST /2015-03-31/functions/NAME/invocations, function URLs at /url/NAME/)",
@@ -153,6 +153,7 @@ async fn serve(args: &Args) -> anyhow::Result<()> {
 async fn start_api(
     args: &Args,
     deployment: &cove_deploy::Deployment,
+    scheduler: &cove_scheduler::Scheduler,
 ) -> anyhow::Result<tokio::task::JoinHandle<std::io::Result<()>>> {
     let url = deployment.store().database_url();
     let store = cove_store::Store::open_with(url, &cove_store::StoreOptions::default())
@@ -175,10 +176,16 @@ async fn start_api(
         .local_addr()
         .context("reading the API's listening address")?;
     crate::output::outln!("cove serve: control-plane API on http://{addr} (/openapi.json)");
-    Ok(tokio::spawn(cove_api::serve(
-        listener,
-        cove_api::ApiState::new(store),
-    )))
+    // Tenants' functions run in this process's scheduler; their code goes into
+    // the deployment's code store.
+    let runner = super::serve_runner::ServeRunner {
+        scheduler: scheduler.clone(),
+        logs: deployment.target().logs(),
+    };
+    let state = cove_api::ApiState::new(store)
+        .with_code_store(deployment.target().code_store())
+        .with_runner(std::sync::Arc::new(runner));
+    Ok(tokio::spawn(cove_api::serve(listener, state)))
 }
 
 /// Reloads the functions when a reconcile realized a new generation (`cove apply`,

@@ -14,11 +14,20 @@ pub struct Args {
     /// Which deployment.
     #[command(flatten)]
     pub target: Target,
+    /// Through the API instead.
+    #[command(flatten)]
+    pub remote: super::remote::Remote,
+    /// Print JSON (with `--server`).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Runs the command: removes the function and its network slots (and whatever
 /// runs in them).
 pub fn run(args: &Args) -> anyhow::Result<Outcome> {
+    if let Some(c) = args.remote.conn(args.json)? {
+        return super::remote::delete(&c, &args.name);
+    }
     let deployment = args.target.deployment()?;
     let lock = deployment.lock("fn delete")?;
     let change = deployment.delete_function(&lock, &args.name, args.vpc.as_deref())?;

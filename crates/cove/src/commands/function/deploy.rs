@@ -27,8 +27,13 @@ pub struct Args {
     pub code: PathBuf,
     /// Subnets to attach to (`tenant/vpc/subnet`, `vpc/subnet`, or a subnet name when
     /// unique), all in one VPC; comma-separated or repeated.
-    #[arg(long, value_delimiter = ',', required = true)]
+    /// Required locally; with `--server`, subnet names of the network (default: its
+    /// private subnets).
+    #[arg(long, value_delimiter = ',')]
     pub subnets: Vec<String>,
+    /// With `--server`: the network (id or name) a new function attaches to.
+    #[arg(long)]
+    pub network: Option<String>,
     /// Security groups (names in the subnets' VPC); the VPC's default group when omitted.
     #[arg(long = "security-groups", value_delimiter = ',')]
     pub security_groups: Vec<String>,
@@ -50,10 +55,28 @@ pub struct Args {
     /// Which deployment.
     #[command(flatten)]
     pub target: Target,
+    /// Through the API instead.
+    #[command(flatten)]
+    pub remote: super::remote::Remote,
+    /// Print the API's JSON answer (with `--server`).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Runs the command.
 pub fn run(args: &Args) -> anyhow::Result<Outcome> {
+    if let Some(c) = args.remote.conn(args.json)? {
+        return super::remote::deploy(&c, args);
+    }
+    if args.subnets.is_empty() {
+        return Err(InputError::Argument {
+            what: "--subnets",
+            text: String::new(),
+            hint: "name the subnets the function attaches to (`vpc/subnet`, comma-separated)"
+                .into(),
+        }
+        .into());
+    }
     let deployment = args.target.deployment()?;
     let lock = deployment.lock("fn deploy")?;
     let net = deployment.applied_network(" (functions attach to an applied VPC)")?;

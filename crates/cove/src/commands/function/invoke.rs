@@ -35,6 +35,12 @@ pub struct Args {
     /// How environments run (in-process invokes).
     #[command(flatten)]
     pub run: RunOptions,
+    /// Through the API instead.
+    #[command(flatten)]
+    pub remote: super::remote::Remote,
+    /// Print JSON: status, function error, request id, payload (with `--server`).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Runs the command: prints the function's answer on standard output (exit 0), or
@@ -78,6 +84,9 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
                 .into(),
         }
         .into());
+    }
+    if let Some(c) = args.remote.conn(args.json)? {
+        return super::remote::invoke(&c, &args.name, &payload);
     }
     let deployment = args.target.deployment()?;
     let served = (!args.local)

@@ -12,10 +12,16 @@ pub struct Args {
     /// Print JSON (the function configurations).
     #[arg(long)]
     pub json: bool,
+    /// Through the API instead.
+    #[command(flatten)]
+    pub remote: super::remote::Remote,
 }
 
 /// Runs the command.
 pub fn run(args: &Args) -> anyhow::Result<Outcome> {
+    if let Some(c) = args.remote.conn(args.json)? {
+        return super::remote::list(&c);
+    }
     let fns = args.target.deployment()?.functions()?;
     if args.json {
         crate::output::outln!("{}", serde_json::to_string_pretty(&fns)?);

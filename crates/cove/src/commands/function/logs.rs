@@ -18,24 +18,46 @@ pub struct Args {
     /// Which deployment.
     #[command(flatten)]
     pub target: Target,
+    /// Through the API instead.
+    #[command(flatten)]
+    pub remote: super::remote::Remote,
+    /// Print JSON (with `--server`).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Prints the end of the function's log.
 pub fn run(args: &Args) -> anyhow::Result<Outcome> {
+    if let Some(c) = args.remote.conn(args.json)? {
+        return super::remote::logs(&c, &args.name, args.tail);
+    }
     let deployment = args.target.deployment()?;
-    let known = deployment
-        .network()?
-        .is_some_and(|n| n.functions.iter().any(|f| f.name == args.name));
-    if !known {
+    let net = deployment.network()?;
+    // Names are unique within a tenant: the operator names one that one tenant has.
+    let tenants: Vec<String> = net
+        .iter()
+        .flat_map(|n| {
+            n.functions
+                .iter()
+                .filter(|f| f.name == args.name)
+                .map(|f| n.tenants[n.vpcs[f.vpc.index()].tenant.index()].name.clone())
+        })
+        .collect();
+    let [tenant] = tenants.as_slice() else {
         return Err(InputError::Argument {
             what: "function",
             text: args.name.clone(),
-            hint: "ResourceNotFoundException: no such function; `cove fn list` shows them".into(),
+            hint: if tenants.is_empty() {
+                "ResourceNotFoundException: no such function; `cove fn list` shows them".into()
+            } else {
+                "several tenants have a function of that name; read its logs through the API (`--server`)".into()
+            },
         }
         .into());
-    }
-    // One log per environment (`<logs>/<function>/<instance>.log`), oldest first.
-    let Some(dir) = deployment.target().logs().function_dir(&args.name) else {
+    };
+    // One log per environment (`<logs>/<tenant>/<function>/<instance>.log`), oldest
+    // first.
+    let Some(dir) = deployment.target().logs().function_dir(tenant, &args.name) else {
         return Ok(Outcome::Ok);
     };
     let mut files: Vec<(std::time::SystemTime, std::path::PathBuf)> = match std::fs::read_dir(&dir)

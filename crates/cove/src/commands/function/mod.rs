@@ -1,10 +1,12 @@
-//! `cove fn …`: functions attached to a VPC.
+//! `cove fn …`: functions attached to a VPC, in the local deployment or, with
+//! `--server URL --token …`, through the API ([`remote`]).
 
 pub mod delete;
 pub mod deploy;
 pub mod invoke;
 pub mod list;
 pub mod logs;
+pub mod remote;
 
 use crate::Outcome;
 
