@@ -13,8 +13,8 @@ use cove_api::runner::{
 };
 use serde_json::{Value, json};
 
-use cove_testdb::{TestDb, both};
 use common::{Answer, Server};
+use cove_testdb::{TestDb, both};
 
 both!(
     uploads_are_checked_and_content_addressed,
