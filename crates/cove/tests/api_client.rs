@@ -251,6 +251,28 @@ fn plan_apply_and_check_through_the_server() {
         text.contains("+ opens ") && text.contains("/db tcp/5432"),
         "{text}"
     );
+    let valid = cove(&api, &tok, &["validate", "-f", &spec]);
+    assert_eq!(valid.status.code(), Some(0), "{valid:?}");
+    let bad = api.dir.join("bad.yaml");
+    std::fs::write(
+        &bad,
+        "vpcs:\n  - name: one\n    enis: [{ name: db, subnet: nowhere }]\n",
+    )
+    .expect("spec");
+    let invalid = cove(
+        &api,
+        &tok,
+        &["validate", "-f", &bad.to_string_lossy(), "--json"],
+    );
+    assert_eq!(invalid.status.code(), Some(2), "{invalid:?}");
+    let doc: Value = serde_json::from_slice(&invalid.stdout).expect("JSON");
+    assert_eq!(doc["valid"], false, "{doc}");
+    assert!(
+        doc["diagnostics"][0]["path"]
+            .as_str()
+            .is_some_and(|p| p.contains("subnet")),
+        "{doc}"
+    );
     let stored = json(&cove(&api, &tok, &["apply", "-f", &spec, "--json"]));
     assert_eq!(stored["vpcs"][0]["enis"].as_array().map(Vec::len), Some(2));
     let again = json(&cove(&api, &tok, &["plan", "-f", &spec, "--json"]));
@@ -282,6 +304,12 @@ fn plan_apply_and_check_through_the_server() {
         doc["verdict"]["blocked"]["step"], "security-group-ingress",
         "{doc}"
     );
+    // No reconciler behind this API: the network stays `creating`, so not in sync.
+    let status = cove(&api, &tok, &["status", "--json"]);
+    assert_eq!(status.status.code(), Some(4), "{status:?}");
+    let doc: Value = serde_json::from_slice(&status.stdout).expect("JSON");
+    assert_eq!(doc["in_sync"], false, "{doc}");
+    assert_eq!(doc["networks"][0]["status"], "creating", "{doc}");
     // Misuse is refused before anything is sent.
     let no_token = Command::cargo_bin("cove")
         .expect("binary")

@@ -500,6 +500,14 @@ fn a_tenant_deploys_invokes_and_reads_logs_with_the_cli() {
     assert_eq!(st, Some(0), "{out}\n{err}");
     let v: Value = serde_json::from_str(out.trim()).expect("answer");
     assert_eq!(v["event"]["marker"], "cli-2");
+    // Applied: `cove status --server` is in sync (network ready, function active).
+    s.wait_for("/v1/functions/hello", &token, "state", "Active");
+    let (st, out, err) = cli(&["status"]);
+    assert_eq!(st, Some(0), "{out}\n{err}");
+    assert!(
+        out.starts_with("in sync: 1 network(s) ready, 1 function(s) active"),
+        "{out}"
+    );
     // A function error: exit 5, the error document.
     let (st, out, _) = cli(&["fn", "invoke", "hello", "--payload", r#"{"op":"error"}"#]);
     assert_eq!(st, Some(5), "{out}");

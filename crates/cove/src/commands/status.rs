@@ -1,14 +1,27 @@
 //! `cove status -f spec.yaml`: compare the kernel with the spec; list every drift.
+//! With `--server`: whether the server has brought the caller's networks and
+//! functions in line (every network `ready`, every function `Active`).
 
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+use super::client::{Conn, Remote, table};
 use crate::Outcome;
-use crate::deploy::SpecTarget;
+use crate::input::InputError;
 
 /// Arguments of `cove status`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The spec and deployment.
+    /// The spec file (YAML); needed without `--server`.
+    #[arg(short = 'f', long = "file")]
+    pub file: Option<PathBuf>,
+    /// Which deployment.
     #[command(flatten)]
-    pub spec: SpecTarget,
+    pub target: crate::deploy::Target,
+    /// Through a server: the caller's networks and functions.
+    #[command(flatten)]
+    pub remote: Remote,
     /// Print the drift as JSON.
     #[arg(long)]
     pub json: bool,
@@ -16,9 +29,20 @@ pub struct Args {
 
 /// Runs the command (exit 0 in sync, 4 drift).
 pub fn run(args: &Args) -> anyhow::Result<Outcome> {
-    let deployment = args.spec.target.deployment()?;
-    let text = crate::input::read_spec(&args.spec.file)?;
-    let net = deployment.validate_spec(&args.spec.file, &text)?;
+    if let Some(conn) = args.remote.conn(args.json)? {
+        return remote(&conn);
+    }
+    let Some(file) = &args.file else {
+        return Err(InputError::Argument {
+            what: "--file",
+            text: String::new(),
+            hint: "give the spec to compare the kernel with: cove status -f SPEC (or --server to ask a server)".to_owned(),
+        }
+        .into());
+    };
+    let deployment = args.target.deployment()?;
+    let text = crate::input::read_spec(file)?;
+    let net = deployment.validate_spec(file, &text)?;
     let cove_deploy::Plan {
         layout: want,
         changes: plan,
@@ -31,13 +55,13 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
         crate::output::outln!(
             "in sync: {} namespace(s) match {}",
             want.namespaces.len(),
-            args.spec.file.display()
+            file.display()
         );
     } else {
         crate::output::outln!(
             "DRIFT: {} repair(s) needed (`cove apply -f {}` makes them):",
             plan.ops.len(),
-            args.spec.file.display()
+            file.display()
         );
         crate::output::out!("{plan}");
     }
@@ -46,4 +70,42 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     } else {
         Outcome::Drift
     })
+}
+
+/// `cove status --server`: in sync when every network is `ready` and every
+/// function `Active` (the server's reconciler has applied them).
+fn remote(conn: &Conn) -> anyhow::Result<Outcome> {
+    let networks = conn.call("GET", "/v1/connect/networks", None)?;
+    let functions = conn.call("GET", "/v1/functions", None)?;
+    let list = |v: &Value, key: &str| -> Vec<Value> {
+        v.as_array()
+            .or_else(|| v[key].as_array())
+            .cloned()
+            .unwrap_or_default()
+    };
+    let (networks, functions) = (list(&networks, "networks"), list(&functions, "functions"));
+    let pending_networks = networks.iter().filter(|n| n["status"] != "ready").count();
+    let pending_functions = functions.iter().filter(|f| f["state"] != "Active").count();
+    let in_sync = pending_networks == 0 && pending_functions == 0;
+    let doc = serde_json::json!({
+        "in_sync": in_sync,
+        "networks": networks,
+        "functions": functions,
+    });
+    conn.print(&doc, |_| {
+        let head = if in_sync {
+            format!(
+                "in sync: {} network(s) ready, {} function(s) active\n",
+                networks.len(),
+                functions.len()
+            )
+        } else {
+            format!(
+                "NOT YET APPLIED: {pending_networks} network(s) not ready, {pending_functions} function(s) pending (the server's reconciler is applying them)\n"
+            )
+        };
+        head + &table(&Value::Array(networks.clone()), &["id", "name", "status", "static_ips"])
+            + &table(&Value::Array(functions.clone()), &["name", "runtime", "state"])
+    });
+    Ok(if in_sync { Outcome::Ok } else { Outcome::Drift })
 }
