@@ -54,7 +54,8 @@ const SHOW: [&str; 4] = ["id", "status", "role", "status_message"];
 
 /// Runs a `cove peering` subcommand.
 pub fn run(cmd: &Command) -> anyhow::Result<Outcome> {
-    let (s, v) = match cmd {
+    // The session, the answer, and whether to read the peering again once applied.
+    let (s, v, again) = match cmd {
         Command::Request(a) => {
             let mut body = json!({ "vpc_id": a.vpc, "peer_vpc_id": a.peer_vpc });
             if let Some(acc) = &a.peer_account {
@@ -62,22 +63,22 @@ pub fn run(cmd: &Command) -> anyhow::Result<Outcome> {
             }
             let s = a.api.session()?;
             let v = s.call("POST", "/v1/peerings", Some(&body))?;
-            (s, v)
+            (s, v, true)
         }
         Command::Accept(a) => {
             let s = a.api.session()?;
             let v = s.call("POST", &format!("/v1/peerings/{}/accept", a.id), None)?;
-            (s, v)
+            (s, v, true)
         }
         Command::Reject(a) => {
             let s = a.api.session()?;
             let v = s.call("POST", &format!("/v1/peerings/{}/reject", a.id), None)?;
-            (s, v)
+            (s, v, false)
         }
         Command::Delete(a) => {
             let s = a.api.session()?;
             let v = s.call("DELETE", &format!("/v1/peerings/{}", a.id), None)?;
-            (s, v)
+            (s, v, false)
         }
         Command::List(a) => {
             let s = a.session()?;
@@ -88,7 +89,7 @@ pub fn run(cmd: &Command) -> anyhow::Result<Outcome> {
     };
     // Applied to the kernel (embedded), then read again: `active` once it is.
     let path = format!("/v1/peerings/{}", field(&v, "id"));
-    let v = s.settle(v, Some(&path))?;
+    let v = s.settle(v, again.then_some(path.as_str()))?;
     s.print(&v, |v| lines(v, &SHOW));
     Ok(Outcome::Ok)
 }
