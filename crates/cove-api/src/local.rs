@@ -49,16 +49,20 @@ impl LocalCall {
         match &self.0 {
             LocalIdentity::Operator => Ok(Actor::Admin { token }),
             LocalIdentity::Tenant(who) => {
-                let found = state
-                    .tenants
-                    .get(&TenantId(who.clone()))
-                    .or_else(|| state.tenants.values().find(|t| &t.name == who));
-                match found {
-                    Some(t) => Ok(Actor::Tenant {
+                let by_id = state.tenants.get(&TenantId(who.clone()));
+                let by_name = state.tenants.values().find(|t| &t.name == who);
+                match (by_id, by_name) {
+                    // A tenant named like another's id: never guess which one.
+                    (Some(a), Some(b)) if a.id != b.id => Err(ApiError::invalid(
+                        "tenant",
+                        format!("`{who}` is one tenant's id and another tenant's name"),
+                        "give the id of the tenant you mean (`cove tenant list`)",
+                    )),
+                    (Some(t), _) | (None, Some(t)) => Ok(Actor::Tenant {
                         tenant: t.id.clone(),
                         token,
                     }),
-                    None => Err(ApiError::new(
+                    (None, None) => Err(ApiError::new(
                         StatusCode::NOT_FOUND,
                         ErrorCode::InvalidTenantIdNotFound.as_str(),
                         Some("tenant"),

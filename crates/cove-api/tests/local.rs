@@ -122,6 +122,14 @@ async fn in_process_calls_share_the_router_and_cannot_come_over_http(db: TestDb)
             .is_some_and(|r| r.starts_with("req-"))
     );
 
+    // A tenant named like another's id: refused, never guessed.
+    let name = json!({ "name": id_of(&bravo) });
+    let (st, _) = local(&api, &op, "POST", "/v1/tenants", Some(name)).await;
+    assert_eq!(st, 201);
+    let (st, err) = local(&api, &b, "GET", "/v1/connect/networks", None).await;
+    assert_eq!(st, 400, "{err}");
+    assert_eq!(err["error"]["field"], "tenant");
+
     // Over HTTP, nothing acts without a token, whatever the headers say.
     let (status, _) = srv
         .send_raw(
