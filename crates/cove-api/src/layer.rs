@@ -1,5 +1,6 @@
 //! What every request goes through: a request id (`x-request-id`, and in every
-//! error body), authentication (`Authorization: Bearer …` → [`Caller`]) and
+//! error body), authentication (`Authorization: Bearer …` → [`Caller`], or the
+//! identity of an in-process call, [`crate::local`]) and
 //! `Idempotency-Key` on POST/PUT/PATCH/DELETE (the first answer replayed, another
 //! body refused with 409 `IdempotentParameterMismatch`).
 
@@ -153,16 +154,25 @@ async fn handle(api: ApiState, mut req: Request, next: Next) -> Result<Response,
     if PUBLIC.contains(&req.uri().path()) {
         return Ok(next.run(req).await);
     }
-    let secret = req
-        .headers()
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(|s| s.trim().to_owned())
-        .ok_or_else(|| auth_error("the request has no `Authorization: Bearer …` token"))?;
     let cur = api.service.current().await?;
     let now = crate::service::os_env()?.now;
-    let actor = authenticate(&cur.state, &secret, now).map_err(ApiError::from)?;
+    // An in-process call (the CLI's embedded mode) carries its identity as a
+    // private request extension that no HTTP request can have; any other request
+    // authenticates with its bearer token.
+    let local = req.extensions().get::<crate::local::LocalCall>().cloned();
+    let actor = match local {
+        Some(local) => local.actor(&cur.state)?,
+        None => {
+            let secret = req
+                .headers()
+                .get(axum::http::header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .map(|s| s.trim().to_owned())
+                .ok_or_else(|| auth_error("the request has no `Authorization: Bearer …` token"))?;
+            authenticate(&cur.state, &secret, now).map_err(ApiError::from)?
+        }
+    };
     let caller = Caller {
         actor,
         request_id: current_request_id(),

@@ -6,6 +6,8 @@
 //!   read → decide (pure, cove-control) → commit with the expected generation.
 //! * [`layer`]: request ids, `Authorization: Bearer …`, `Idempotency-Key`.
 //! * [`error`]: `{ "error": { code, message, field, hint, request_id } }`.
+//! * [`local`]: in-process calls through the same router (the CLI's embedded
+//!   mode), as the local operator or as one tenant.
 //! * [`functions`]: code upload, functions (the tenant spec's `functions`), invoke
 //!   and logs over a [`runner::FunctionRunner`] the function service implements.
 //!
@@ -18,6 +20,7 @@ pub mod fndecide;
 pub mod functions;
 pub mod kernel_preview;
 pub mod layer;
+pub mod local;
 pub mod networks;
 pub mod peerings;
 pub mod runner;

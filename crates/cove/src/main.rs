@@ -51,19 +51,21 @@ enum Command {
     Function(commands::function::Command),
     /// Run the function service: Lambda's Invoke API and function URLs over HTTP.
     Serve(commands::serve::Args),
-    /// Secure Compute networks, through the API (`--server`, `--token`).
+    /// Secure Compute networks: through the API (`--server`, `--token`), or on the
+    /// local store as `--tenant`.
     #[command(subcommand)]
     Network(commands::network::Command),
-    /// Peering connections, through the API.
+    /// Peering connections: through the API, or on the local store as `--tenant`.
     #[command(subcommand)]
     Peering(commands::peering::Command),
-    /// Tenants, through the API (admin token).
+    /// Tenants: through the API (admin token), or on the local store.
     #[command(subcommand)]
     Tenant(commands::tenant::Command),
-    /// API tokens, through the API.
+    /// API tokens: through the API, or on the local store.
     #[command(subcommand)]
     Token(commands::token::Command),
-    /// The operator's public IP pool (networks' static IPs), through the API.
+    /// The operator's public IP pool (networks' static IPs): through the API, or on
+    /// the local store.
     #[command(subcommand)]
     IpPool(commands::ip_pool::Command),
 }

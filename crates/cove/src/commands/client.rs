@@ -1,23 +1,19 @@
-//! The HTTP client of the API commands (`cove network|peering|tenant|token`, and
-//! `cove fn …` with `--server`):
+//! The HTTP client of the API commands (`cove network|peering|tenant|token|ip-pool`
+//! with `--server`, and `cove fn …` with `--server`):
 //! `--server URL --token T` (or `COVE_SERVER` / `COVE_TOKEN`), JSON in and out, the
 //! API's error document turned into an error naming its code, field, hint and
-//! request id.
+//! request id (the same for the in-process calls of embedded mode, `embedded.rs`).
 
 use serde_json::Value;
 
 /// Where the API is and who calls it.
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Debug, Clone)]
 pub struct Conn {
     /// The API's base URL (`http://127.0.0.1:9100`).
-    #[arg(long, env = "COVE_SERVER")]
     pub server: String,
-    /// An API token (`cove_…`); the operator's admin token for `tenant` and
-    /// `token create`.
-    #[arg(long, env = "COVE_TOKEN", hide_env_values = true)]
+    /// An API token (`cove_…`).
     pub token: String,
     /// Print the API's JSON answer.
-    #[arg(long)]
     pub json: bool,
 }
 
@@ -83,6 +79,13 @@ pub enum ClientError {
         /// The decoder's error.
         #[source]
         source: serde_json::Error,
+    },
+    /// An in-process call (embedded mode) could not be made.
+    #[error("the embedded API call failed")]
+    Local {
+        /// The cause.
+        #[source]
+        source: cove_api::local::LocalError,
     },
     /// The API refused the request.
     #[error("{code}: {message}{}{} (HTTP {status}, request {request_id})\nhint: {hint}",
@@ -181,20 +184,7 @@ impl Conn {
                 url: url.clone(),
                 source,
             })?;
-        if text.trim().is_empty() && (200..300).contains(&status) {
-            // 204 No Content (a delete).
-            return Ok(Value::Null);
-        }
-        let v: Value = serde_json::from_str(&text).map_err(|source| ClientError::NotJson {
-            method,
-            url: url.clone(),
-            status,
-            source,
-        })?;
-        if (200..300).contains(&status) {
-            return Ok(v);
-        }
-        Err(api_error(status, &v))
+        parse_answer(method, &url, status, &text)
     }
 
     /// Sends `method path` with a raw body of `content_type` and extra headers;
@@ -271,6 +261,29 @@ impl Conn {
             crate::output::out!("{}", text(v));
         }
     }
+}
+
+/// The JSON body of a 2xx answer (`null` for 204), or the API's error.
+pub fn parse_answer(
+    method: &'static str,
+    url: &str,
+    status: u16,
+    text: &str,
+) -> Result<Value, ClientError> {
+    if text.trim().is_empty() && (200..300).contains(&status) {
+        // 204 No Content (a delete).
+        return Ok(Value::Null);
+    }
+    let v: Value = serde_json::from_str(text).map_err(|source| ClientError::NotJson {
+        method,
+        url: url.to_owned(),
+        status,
+        source,
+    })?;
+    if (200..300).contains(&status) {
+        return Ok(v);
+    }
+    Err(api_error(status, &v))
 }
 
 /// A raw answer: status, the headers asked for, body.

@@ -4,6 +4,7 @@ pub mod apply;
 pub mod check;
 pub mod client;
 pub mod destroy;
+pub mod embedded;
 pub mod exec;
 pub mod function;
 pub mod import;

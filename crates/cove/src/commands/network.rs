@@ -1,8 +1,11 @@
-//! `cove network create|list|show|delete`: Secure Compute networks through the API.
+//! `cove network create|list|show|delete`: Secure Compute networks, through the API
+//! or embedded on the local store as `--tenant` (a change is then applied by one
+//! reconciler tick in this process, see `embedded.rs`).
 
 use serde_json::json;
 
-use super::client::{Conn, lines, table};
+use super::client::{field, lines, table};
+use super::embedded::TenantApi;
 use crate::Outcome;
 
 /// The `cove network` subcommands.
@@ -11,7 +14,7 @@ pub enum Command {
     /// Create a network (status `creating` until the kernel has it).
     Create(CreateArgs),
     /// List your networks.
-    List(Conn),
+    List(TenantApi),
     /// Show one network, by id or name.
     Show(IdArgs),
     /// Delete a network (`deleting`, then gone; its static IPs are released).
@@ -32,9 +35,9 @@ pub struct CreateArgs {
     /// Availability zones (comma-separated); `<region>a,<region>b` when omitted.
     #[arg(long, value_delimiter = ',')]
     pub azs: Vec<String>,
-    /// The server and token.
+    /// The server and token, or the local deployment and tenant.
     #[command(flatten)]
-    pub conn: Conn,
+    pub api: TenantApi,
 }
 
 /// A command on one network.
@@ -42,9 +45,9 @@ pub struct CreateArgs {
 pub struct IdArgs {
     /// The network's id (`net-…`) or name.
     pub id: String,
-    /// The server and token.
+    /// The server and token, or the local deployment and tenant.
     #[command(flatten)]
-    pub conn: Conn,
+    pub api: TenantApi,
 }
 
 const SHOW: [&str; 8] = [
@@ -69,26 +72,29 @@ pub fn run(cmd: &Command) -> anyhow::Result<Outcome> {
             if !a.azs.is_empty() {
                 body["availability_zones"] = json!(a.azs);
             }
-            let v = a.conn.call("POST", "/v1/connect/networks", Some(&body))?;
-            a.conn.print(&v, |v| lines(v, &SHOW));
+            let s = a.api.session()?;
+            let v = s.call("POST", "/v1/connect/networks", Some(&body))?;
+            let path = format!("/v1/connect/networks/{}", field(&v, "id"));
+            let v = s.settle(v, Some(&path))?;
+            s.print(&v, |v| lines(v, &SHOW));
         }
-        Command::List(c) => {
-            let v = c.call("GET", "/v1/connect/networks", None)?;
-            c.print(&v, |v| {
+        Command::List(a) => {
+            let s = a.session()?;
+            let v = s.call("GET", "/v1/connect/networks", None)?;
+            s.print(&v, |v| {
                 table(v, &["id", "name", "status", "cidr", "static_ips"])
             });
         }
         Command::Show(a) => {
-            let v = a
-                .conn
-                .call("GET", &format!("/v1/connect/networks/{}", a.id), None)?;
-            a.conn.print(&v, |v| lines(v, &SHOW));
+            let s = a.api.session()?;
+            let v = s.call("GET", &format!("/v1/connect/networks/{}", a.id), None)?;
+            s.print(&v, |v| lines(v, &SHOW));
         }
         Command::Delete(a) => {
-            let v = a
-                .conn
-                .call("DELETE", &format!("/v1/connect/networks/{}", a.id), None)?;
-            a.conn.print(&v, |v| lines(v, &["id", "name", "status"]));
+            let s = a.api.session()?;
+            let v = s.call("DELETE", &format!("/v1/connect/networks/{}", a.id), None)?;
+            let v = s.settle(v, None)?;
+            s.print(&v, |v| lines(v, &["id", "name", "status"]));
         }
     }
     Ok(Outcome::Ok)

@@ -1,9 +1,11 @@
-//! `cove peering request|accept|reject|delete|list`: peering connections through the
-//! API, with AWS's lifecycle.
+//! `cove peering request|accept|reject|delete|list`: peering connections with AWS's
+//! lifecycle, through the API or embedded on the local store as `--tenant` (a
+//! change is then applied by one reconciler tick in this process).
 
 use serde_json::json;
 
-use super::client::{Conn, lines, table};
+use super::client::{field, lines, table};
+use super::embedded::TenantApi;
 use crate::Outcome;
 
 /// The `cove peering` subcommands.
@@ -18,7 +20,7 @@ pub enum Command {
     /// Delete a peering.
     Delete(IdArgs),
     /// List your peerings (either side).
-    List(Conn),
+    List(TenantApi),
 }
 
 /// `cove peering request`.
@@ -33,9 +35,9 @@ pub struct RequestArgs {
     /// The accepter's 12-digit account id; yours when omitted.
     #[arg(long)]
     pub peer_account: Option<String>,
-    /// The server and token.
+    /// The server and token, or the local deployment and tenant.
     #[command(flatten)]
-    pub conn: Conn,
+    pub api: TenantApi,
 }
 
 /// A command on one peering.
@@ -43,44 +45,51 @@ pub struct RequestArgs {
 pub struct IdArgs {
     /// The peering's id (`pcx-…`).
     pub id: String,
-    /// The server and token.
+    /// The server and token, or the local deployment and tenant.
     #[command(flatten)]
-    pub conn: Conn,
+    pub api: TenantApi,
 }
 
 const SHOW: [&str; 4] = ["id", "status", "role", "status_message"];
 
 /// Runs a `cove peering` subcommand.
 pub fn run(cmd: &Command) -> anyhow::Result<Outcome> {
-    let (conn, v) = match cmd {
+    // The session, the answer, and whether to read the peering again once applied.
+    let (s, v, again) = match cmd {
         Command::Request(a) => {
             let mut body = json!({ "vpc_id": a.vpc, "peer_vpc_id": a.peer_vpc });
             if let Some(acc) = &a.peer_account {
                 body["peer_owner_id"] = json!(acc);
             }
-            (&a.conn, a.conn.call("POST", "/v1/peerings", Some(&body))?)
+            let s = a.api.session()?;
+            let v = s.call("POST", "/v1/peerings", Some(&body))?;
+            (s, v, true)
         }
-        Command::Accept(a) => (
-            &a.conn,
-            a.conn
-                .call("POST", &format!("/v1/peerings/{}/accept", a.id), None)?,
-        ),
-        Command::Reject(a) => (
-            &a.conn,
-            a.conn
-                .call("POST", &format!("/v1/peerings/{}/reject", a.id), None)?,
-        ),
-        Command::Delete(a) => (
-            &a.conn,
-            a.conn
-                .call("DELETE", &format!("/v1/peerings/{}", a.id), None)?,
-        ),
-        Command::List(c) => {
-            let v = c.call("GET", "/v1/peerings", None)?;
-            c.print(&v, |v| table(v, &["id", "status", "role"]));
+        Command::Accept(a) => {
+            let s = a.api.session()?;
+            let v = s.call("POST", &format!("/v1/peerings/{}/accept", a.id), None)?;
+            (s, v, true)
+        }
+        Command::Reject(a) => {
+            let s = a.api.session()?;
+            let v = s.call("POST", &format!("/v1/peerings/{}/reject", a.id), None)?;
+            (s, v, false)
+        }
+        Command::Delete(a) => {
+            let s = a.api.session()?;
+            let v = s.call("DELETE", &format!("/v1/peerings/{}", a.id), None)?;
+            (s, v, false)
+        }
+        Command::List(a) => {
+            let s = a.session()?;
+            let v = s.call("GET", "/v1/peerings", None)?;
+            s.print(&v, |v| table(v, &["id", "status", "role"]));
             return Ok(Outcome::Ok);
         }
     };
-    conn.print(&v, |v| lines(v, &SHOW));
+    // Applied to the kernel (embedded), then read again: `active` once it is.
+    let path = format!("/v1/peerings/{}", field(&v, "id"));
+    let v = s.settle(v, again.then_some(path.as_str()))?;
+    s.print(&v, |v| lines(v, &SHOW));
     Ok(Outcome::Ok)
 }

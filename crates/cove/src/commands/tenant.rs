@@ -1,17 +1,19 @@
-//! `cove tenant create|list`: the operator's tenants through the API (admin token).
+//! `cove tenant create|list`: the operator's tenants, through the API (admin token)
+//! or embedded on the local store (as the local operator).
 
 use serde_json::json;
 
-use super::client::{Conn, lines, table};
+use super::client::{lines, table};
+use super::embedded::Api;
 use crate::Outcome;
 
 /// The `cove tenant` subcommands.
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
-    /// Create a tenant (admin token).
+    /// Create a tenant (admin token, or the local store).
     Create(CreateArgs),
-    /// List the tenants (admin token).
-    List(Conn),
+    /// List the tenants (admin token, or the local store).
+    List(Api),
 }
 
 /// `cove tenant create`.
@@ -19,24 +21,23 @@ pub enum Command {
 pub struct CreateArgs {
     /// Its unique name.
     pub name: String,
-    /// The server and token.
+    /// The server and token, or the local deployment.
     #[command(flatten)]
-    pub conn: Conn,
+    pub api: Api,
 }
 
 /// Runs a `cove tenant` subcommand.
 pub fn run(cmd: &Command) -> anyhow::Result<Outcome> {
     match cmd {
         Command::Create(a) => {
-            let v = a
-                .conn
-                .call("POST", "/v1/tenants", Some(&json!({ "name": a.name })))?;
-            a.conn
-                .print(&v, |v| lines(v, &["id", "name", "account_id"]));
+            let s = a.api.session()?;
+            let v = s.call("POST", "/v1/tenants", Some(&json!({ "name": a.name })))?;
+            s.print(&v, |v| lines(v, &["id", "name", "account_id"]));
         }
-        Command::List(c) => {
-            let v = c.call("GET", "/v1/tenants", None)?;
-            c.print(&v, |v| table(v, &["id", "name", "account_id"]));
+        Command::List(a) => {
+            let s = a.session()?;
+            let v = s.call("GET", "/v1/tenants", None)?;
+            s.print(&v, |v| table(v, &["id", "name", "account_id"]));
         }
     }
     Ok(Outcome::Ok)

@@ -1,8 +1,10 @@
-//! `cove token create|revoke`: API tokens (the secret is shown once).
+//! `cove token create|revoke`: API tokens (the secret is shown once), through the
+//! API or embedded on the local store (as the local operator).
 
 use serde_json::json;
 
-use super::client::{Conn, lines};
+use super::client::lines;
+use super::embedded::Api;
 use crate::Outcome;
 
 /// The `cove token` subcommands.
@@ -26,9 +28,9 @@ pub struct CreateArgs {
     /// Free text.
     #[arg(long)]
     pub description: Option<String>,
-    /// The server and token.
+    /// The server and token, or the local deployment.
     #[command(flatten)]
-    pub conn: Conn,
+    pub api: Api,
 }
 
 /// `cove token revoke`.
@@ -36,9 +38,9 @@ pub struct CreateArgs {
 pub struct RevokeArgs {
     /// The token's id (`tok-…`).
     pub id: String,
-    /// The server and token.
+    /// The server and token, or the local deployment.
     #[command(flatten)]
-    pub conn: Conn,
+    pub api: Api,
 }
 
 /// Runs a `cove token` subcommand.
@@ -47,8 +49,9 @@ pub fn run(cmd: &Command) -> anyhow::Result<Outcome> {
         Command::Create(a) => {
             let body = json!({ "expires_at": a.expires_at, "description": a.description });
             let path = format!("/v1/tenants/{}/tokens", a.tenant);
-            let v = a.conn.call("POST", &path, Some(&body))?;
-            a.conn.print(&v, |v| {
+            let s = a.api.session()?;
+            let v = s.call("POST", &path, Some(&body))?;
+            s.print(&v, |v| {
                 format!(
                     "{}secret: {} (shown once: keep it now)\n",
                     lines(&v["token"], &["id"]),
@@ -57,10 +60,9 @@ pub fn run(cmd: &Command) -> anyhow::Result<Outcome> {
             });
         }
         Command::Revoke(a) => {
-            let v = a
-                .conn
-                .call("DELETE", &format!("/v1/tokens/{}", a.id), None)?;
-            a.conn.print(&v, |v| lines(v, &["id", "revoked_at"]));
+            let s = a.api.session()?;
+            let v = s.call("DELETE", &format!("/v1/tokens/{}", a.id), None)?;
+            s.print(&v, |v| lines(v, &["id", "revoked_at"]));
         }
     }
     Ok(Outcome::Ok)
