@@ -36,22 +36,25 @@ fn every_kind() -> Vec<(SetDecl, Vec<&'static str>)> {
                 SetKind::PeerZone => ("", &["1048578 . 10.30.1.10 : 7"]),
                 SetKind::PublicToPrivate => ("", &["\"i1\" . 203.0.113.10 : 10.20.1.5"]),
                 SetKind::PrivateToPublic => ("", &["\"i1\" . 10.20.1.5 : 203.0.113.10"]),
-                SetKind::Members => ("ab12cd34", &["192.168.1.254", "10.0.0.1"]),
-                SetKind::SgExact => ("sgc_0123abcd_in", &["10.0.0.5 . tcp . 5432"]),
+                SetKind::Members => ("", &["1 . 192.168.1.254", "258 . 10.0.0.1"]),
+                SetKind::SgExact => (
+                    "in",
+                    &["1 . 10.0.0.5 . tcp . 5432", "258 . 10.0.0.5 . tcp . 5432"],
+                ),
                 SetKind::SgL4 => (
-                    "sgc_0123abcd_in",
+                    "in",
                     &[
-                        "10.0.0.0/16 . tcp . 1000-2000",
-                        "10.1.0.0-10.1.0.9 . udp . 53",
-                        "0.0.0.0/0 . tcp . 443",
+                        "1 . 10.0.0.0/16 . tcp . 1000-2000",
+                        "1 . 10.1.0.0-10.1.0.9 . udp . 53",
+                        "258 . 0.0.0.0/0 . tcp . 443",
                     ],
                 ),
                 SetKind::SgAll => (
-                    "sgc_0123abcd_in",
+                    "in",
                     &[
-                        "10.0.0.0/16",
-                        "10.1.0.0-10.1.0.9",
-                        "200.0.0.0-255.255.255.255",
+                        "1 . 10.0.0.0/16",
+                        "258 . 10.1.0.0-10.1.0.9",
+                        "3 . 200.0.0.0-255.255.255.255",
                     ],
                 ),
             };
@@ -164,9 +167,9 @@ fn a_set_declared_unlike_the_description_is_not_decoded_with_its_schema() {
     let mut table = table_of(&[SetDecl::new(SetKind::SrcLinks, "")], Elements::new());
     table.text = table.text.replace(
         "\tset src_links",
-        "\tset members_ab12cd34 { type ifname; }\n\tset src_links",
+        "\tset members { type ifname; }\n\tset src_links",
     );
-    table.elements = [("members_ab12cd34".to_owned(), ["\"e1\"".to_owned()].into())].into();
+    table.elements = [("members".to_owned(), ["\"e1\"".to_owned()].into())].into();
     apply(
         &g.0,
         &Plan {

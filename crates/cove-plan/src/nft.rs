@@ -167,50 +167,62 @@ fn combo_key(net: &Network, groups: &[SgId]) -> String {
     crate::names::short_hash("sgc", &keys.join(","))
 }
 
-/// The rule text matching a security-group rule's remote side: CIDRs as written, a
-/// group as its named member set, a prefix list as its CIDRs (one rule each).
-fn peer_matches(net: &Network, peer: &SgPeer) -> Vec<String> {
+/// The rule text matching a security-group rule's remote side (`remote`: `saddr`
+/// or `daddr`): CIDRs as written, a prefix list as its CIDRs (one rule each), a
+/// group as a lookup of its number and the address in the member set. The group's
+/// number is put in the mark first (`meta mark set G meta mark . ip daddr
+/// @members`): in a security-group chain the mark held the combination's number,
+/// which only the set lookups at the top of the chain use; the next step resets it.
+fn peer_matches(net: &Network, groups: &BTreeMap<SgId, usize>, peer: &SgPeer, remote: &str) -> Vec<String> {
     match peer {
-        SgPeer::Cidr(c) => vec![c.to_string()],
+        SgPeer::Cidr(c) => vec![format!("ip {remote} {c}")],
         SgPeer::PrefixList(p) => net.prefix_lists[p.index()]
             .cidrs
             .iter()
-            .map(ToString::to_string)
+            .map(|c| format!("ip {remote} {c}"))
             .collect(),
-        SgPeer::Group(g) => vec![format!("@members_{}", sg_key(net, *g))],
+        SgPeer::Group(g) => {
+            let members = SetKind::Members.name("");
+            let id = groups.get(g).copied().unwrap_or_default();
+            vec![format!("meta mark set {id} meta mark . ip {remote} @{members}")]
+        }
     }
 }
 
-/// A security-group chain: CIDR rules as lookups in two interval sets (their
-/// elements are per-table data, so changing such a rule changes elements only), the
-/// other rules one by one, then drop. A match goes on to `pass` (`goto sg_in` or
-/// `accept`).
+/// A security-group chain of combination number `id`: CIDR rules as lookups of
+/// the combination's number (the mark, which the dispatch to this chain set) and
+/// the packet in three sets shared by every combination of the direction (their
+/// elements are per-table data, so changing such a rule changes elements only),
+/// the other rules one by one, then drop. A match goes on to `pass` (`goto sg_in`
+/// or `accept`).
+#[allow(clippy::too_many_arguments)]
 fn sg_chain(
     out: &mut String,
     el: &mut Elements,
     net: &Network,
-    name: &str,
+    groups: &BTreeMap<SgId, usize>,
+    (name, id, dir): (&str, usize, &str),
     rules: &[&SgRule],
     remote: &str,
     pass: &str,
 ) {
     let sets = crate::sgsets::sg_sets(net, rules);
-    let [x, l4, all] = SetKind::SG_RULE_SETS.map(|k| SetDecl::new(k, name));
-    out.push_str(&declarations([&x, &l4, &all]));
-    for (decl, elems) in [(&x, sets.exact), (&l4, sets.l4), (&all, sets.all)] {
+    let [x, l4, all] = SetKind::SG_RULE_SETS.map(|k| k.name(dir));
+    for (set, elems) in [(&x, sets.exact), (&l4, sets.l4), (&all, sets.all)] {
         for e in elems {
-            add(el, &decl.name, e);
+            add(el, set, format!("{id} . {e}"));
         }
     }
     let _ = writeln!(out, "\tchain {name} {{");
     let _ = writeln!(
         out,
-        "\t\tip {remote} . meta l4proto . th dport @{name}_x {pass}\n\
-         \t\tip {remote} . meta l4proto . th dport @{name}_l4 {pass}\n\t\tip {remote} @{name}_all {pass}"
+        "\t\tmeta mark . ip {remote} . meta l4proto . th dport @{x} {pass}\n\
+         \t\tmeta mark . ip {remote} . meta l4proto . th dport @{l4} {pass}\n\
+         \t\tmeta mark . ip {remote} @{all} {pass}"
     );
     for r in sets.rules {
-        for m in peer_matches(net, &r.peer) {
-            let _ = writeln!(out, "\t\tip {remote} {m} {}{pass}", traffic(&r.traffic));
+        for m in peer_matches(net, groups, &r.peer, remote) {
+            let _ = writeln!(out, "\t\t{m} {}{pass}", traffic(&r.traffic));
         }
     }
     let _ = writeln!(out, "\t\tdrop\n\t}}");
@@ -242,6 +254,8 @@ pub fn router_table(
                 .or_insert_with(|| eni.security_groups.clone());
         }
     }
+    // The groups that rules reference, numbered from 1 in the order of their keys,
+    // and their members, in one set keyed by the number.
     let mut referenced: BTreeMap<String, SgId> = BTreeMap::new();
     for groups in combos.values() {
         for g in groups {
@@ -253,12 +267,28 @@ pub fn router_table(
             }
         }
     }
-    for (key, g) in &referenced {
-        let members = SetDecl::new(SetKind::Members, key);
+    let group_ids: BTreeMap<SgId, usize> = referenced
+        .values()
+        .enumerate()
+        .map(|(i, g)| (*g, i + 1))
+        .collect();
+    if !referenced.is_empty() {
+        let members = SetDecl::new(SetKind::Members, "");
         out.push_str(&declarations([&members]));
-        for eni in net.enis.iter().filter(|e| e.security_groups.contains(g)) {
-            add(&mut el, &members.name, eni.private_ip.to_string());
+        for (g, id) in &group_ids {
+            for eni in net.enis.iter().filter(|e| e.security_groups.contains(g)) {
+                add(&mut el, &members.name, format!("{id} . {}", eni.private_ip));
+            }
         }
+    }
+    // The security groups' rule sets, one of each kind per direction, keyed by the
+    // combination's number.
+    if !combos.is_empty() {
+        let decls: Vec<SetDecl> = ["out", "in"]
+            .iter()
+            .flat_map(|dir| SetKind::SG_RULE_SETS.map(|k| SetDecl::new(k, dir)))
+            .collect();
+        out.push_str(&declarations(&decls));
     }
     // Chains that maps jump to must exist before the maps: ACL and SG chains first.
     // Subnets are numbered across all VPCs (from 1 in the marks).
@@ -280,7 +310,16 @@ pub fn router_table(
             "goto stateful",
         );
     }
+    // Each combination's number (from 1) in the `link_sgc` map; the static
+    // dispatch maps below turn it into a jump to the combination's chains, and the
+    // chains look it up in the rule sets.
+    let combo_ids: BTreeMap<&str, usize> = combos
+        .keys()
+        .enumerate()
+        .map(|(i, k)| (k.as_str(), i + 1))
+        .collect();
     for (key, groups) in &combos {
+        let id = combo_ids[key.as_str()];
         let egress: Vec<&SgRule> = groups
             .iter()
             .flat_map(|g| net.security_groups[g.index()].egress.iter())
@@ -293,7 +332,8 @@ pub fn router_table(
             &mut out,
             &mut el,
             net,
-            &format!("sgc_{key}_out"),
+            &group_ids,
+            (&format!("sgc_{key}_out"), id, "out"),
             &egress,
             "daddr",
             "goto sg_in",
@@ -302,19 +342,13 @@ pub fn router_table(
             &mut out,
             &mut el,
             net,
-            &format!("sgc_{key}_in"),
+            &group_ids,
+            (&format!("sgc_{key}_in"), id, "in"),
             &ingress,
             "saddr",
             PASSED,
         );
     }
-    // Each combination's number (from 1) in the `link_sgc` map; the static
-    // dispatch maps below turn it into a jump to the combination's chains.
-    let combo_ids: BTreeMap<&str, usize> = combos
-        .keys()
-        .enumerate()
-        .map(|(i, k)| (k.as_str(), i + 1))
-        .collect();
     let zones = Zones::new(net);
     // Elements per ENI link.
     for (i, eni) in net.enis.iter().enumerate() {
