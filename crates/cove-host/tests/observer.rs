@@ -6,13 +6,16 @@
 //! with nothing changed it reads nothing again. Needs root; prefixes `cvob…`.
 
 mod common;
+#[path = "common/held.rs"]
+mod held;
 
 use cove_host::{Host, ObserveReport, Observer};
 use cove_model::validate::validate;
 use cove_plan::{HostState, desired, diff};
 use cove_testgen::{LargeParams, large_network};
 
-use common::{Guard, chain, holders_of_netns, netns_inode, privileged, run};
+use common::{Guard, chain, netns_inode, privileged, run};
+use held::holders_of_netns;
 
 /// A small generated network (3 VPCs x 1 ENI: a router with cove's table and
 /// its sets, three ENI namespaces) applied under `cvob<pid><tag>`.
@@ -268,7 +271,10 @@ fn a_deleted_namespace_is_seen_and_released() {
     assert!(!after.namespaces.contains_key(&eni));
     assert_eq!(report.dropped, 1);
     let held = holders_of_netns(ino);
-    assert!(held.is_empty(), "{eni} is deleted but still held by {held:?}");
+    assert!(
+        held.is_empty(),
+        "{eni} is deleted but still held by {held:?}"
+    );
     let seen = watch(&mut o);
     assert_eq!(seen, once(net.host()));
     let repair = diff(&seen, &net.want);
@@ -318,7 +324,10 @@ fn a_namespace_cove_deletes_is_released_by_its_observers() {
         .apply(&plan)
         .unwrap_or_else(|e| panic!("apply: {}", chain(&e)));
     let held = holders_of_netns(ino);
-    assert!(held.is_empty(), "{eni} is deleted but still held by {held:?}");
+    assert!(
+        held.is_empty(),
+        "{eni} is deleted but still held by {held:?}"
+    );
     assert!(!once(net.host()).namespaces.contains_key(&eni));
 }
 

@@ -173,7 +173,12 @@ fn combo_key(net: &Network, groups: &[SgId]) -> String {
 /// number is put in the mark first (`meta mark set G meta mark . ip daddr
 /// @members`): in a security-group chain the mark held the combination's number,
 /// which only the set lookups at the top of the chain use; the next step resets it.
-fn peer_matches(net: &Network, groups: &BTreeMap<SgId, usize>, peer: &SgPeer, remote: &str) -> Vec<String> {
+fn peer_matches(
+    net: &Network,
+    groups: &BTreeMap<SgId, usize>,
+    peer: &SgPeer,
+    remote: &str,
+) -> Vec<String> {
     match peer {
         SgPeer::Cidr(c) => vec![format!("ip {remote} {c}")],
         SgPeer::PrefixList(p) => net.prefix_lists[p.index()]
@@ -184,7 +189,9 @@ fn peer_matches(net: &Network, groups: &BTreeMap<SgId, usize>, peer: &SgPeer, re
         SgPeer::Group(g) => {
             let members = SetKind::Members.name("");
             let id = groups.get(g).copied().unwrap_or_default();
-            vec![format!("meta mark set {id} meta mark . ip {remote} @{members}")]
+            vec![format!(
+                "meta mark set {id} meta mark . ip {remote} @{members}"
+            )]
         }
     }
 }

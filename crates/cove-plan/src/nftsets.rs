@@ -296,10 +296,7 @@ impl SetKind {
             SetKind::PublicToPrivate | SetKind::PrivateToPublic => ty(IF_IP, Some(Ipv4)),
             SetKind::Members => ty(&[Mark, Ipv4], None),
             SetKind::SgExact => ty(&[Mark, Ipv4, InetProto, InetService], None),
-            SetKind::SgL4 => ty(
-                &[Mark, Ipv4Interval, InetProto, InetServiceInterval],
-                None,
-            ),
+            SetKind::SgL4 => ty(&[Mark, Ipv4Interval, InetProto, InetServiceInterval], None),
             SetKind::SgAll => ty(&[Mark, Ipv4Interval], None),
         }
     }
