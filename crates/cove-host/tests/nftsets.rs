@@ -203,3 +203,50 @@ fn a_set_declared_unlike_the_description_is_not_decoded_with_its_schema() {
     );
     assert_eq!(observed(&g.0, &ns), table.elements);
 }
+
+/// A whole table loaded by `nft -f` with thousands of elements in the
+/// combination-keyed interval sets reads back as written: `nft` 1.0.6 stored the
+/// first element of each continuation message of one `add element` statement with
+/// its mark byte-swapped, so the planner writes at most
+/// `cove_plan::state::ELEMENTS_PER_STATEMENT` elements per statement.
+#[test]
+fn a_large_table_load_keeps_every_mark_in_network_order() {
+    const TEST: &str = "a_large_table_load_keeps_every_mark_in_network_order";
+    if !privileged(TEST) {
+        return;
+    }
+    let g = fresh_host("cvhp", 'l');
+    let ns = format!("{}-r", g.0.prefix());
+    let decls: Vec<SetDecl> = SetKind::SG_RULE_SETS
+        .iter()
+        .map(|k| SetDecl::new(*k, "in"))
+        .collect();
+    let mut want = Elements::new();
+    for k in 1..=3000u32 {
+        let net = format!("10.{}.{}.0/24", k / 250, k % 250);
+        for (set, e) in [
+            (
+                "sg_in_x",
+                format!("{k} . 10.{}.{}.1 . tcp . 22", k / 250, k % 250),
+            ),
+            ("sg_in_l4", format!("{k} . {net} . tcp . 22")),
+            ("sg_in_all", format!("{k} . {net}")),
+        ] {
+            want.entry(set.to_owned()).or_default().insert(e);
+        }
+    }
+    apply(
+        &g.0,
+        &Plan {
+            ops: vec![
+                Op::CreateNamespace { ns: ns.clone() },
+                Op::ReplaceNft {
+                    ns: ns.clone(),
+                    table: table_of(&decls, want.clone()),
+                    why: cove_plan::NftWhy::Missing,
+                },
+            ],
+        },
+    );
+    assert_eq!(observed(&g.0, &ns), want);
+}
