@@ -251,10 +251,10 @@ impl SetKind {
         SetKind::PrivateToPublic,
     ];
 
-    /// A security-group chain's rule sets, in the order it declares them.
+    /// A direction's security-group rule sets, in the order the table declares them.
     pub const SG_RULE_SETS: [SetKind; 3] = [SetKind::SgExact, SetKind::SgL4, SetKind::SgAll];
 
-    /// Every kind: the per-link sets, the member sets, then a chain's rule sets.
+    /// Every kind: the per-link sets, the member set, then the rule sets.
     pub const ALL: [SetKind; 19] = {
         let mut all = [SetKind::Members; 19];
         let mut i = 0;
