@@ -18,6 +18,9 @@
 //!   operation alone instead (diagnostics);
 //! * `BENCH_PREFIX` (default `ba<pid>`): the VPCs use `<prefix>s` and `<prefix>b`.
 
+#[path = "common/quota.rs"]
+mod quota;
+
 use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::process::{Command, Stdio};
@@ -37,7 +40,7 @@ fn env(key: &str, default: usize) -> usize {
 
 /// The benchmark network: `enis` ENIs, a group of `rules` CIDR rules.
 fn network(enis: usize, rules: usize) -> Network {
-    validate(&cove_testgen::flat_vpc(enis, rules, None))
+    validate(&quota::flat_vpc(enis, rules, None))
         .network
         .expect("valid")
 }

@@ -7,6 +7,9 @@
 //! default 5: the ratio is computed per repeat and the median reported;
 //! `BENCH_PREFIX`, the namespace prefix, default `br<pid>`).
 
+#[path = "common/quota.rs"]
+mod quota;
+
 use std::time::{Duration, Instant};
 
 use cove_host::Host;
@@ -23,7 +26,7 @@ fn env(key: &str, default: usize) -> usize {
 
 /// Two ENIs; their group has `rules` CIDR rules, rule `changed` on another port.
 fn network(rules: usize, changed: Option<usize>) -> Network {
-    validate(&cove_testgen::flat_vpc(2, rules, changed))
+    validate(&quota::flat_vpc(2, rules, changed))
         .network
         .expect("valid")
 }

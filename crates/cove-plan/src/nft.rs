@@ -31,6 +31,12 @@
 //! kernel re-validates every jump of a table on each commit that adds a jump
 //! element, so per-ENI jump elements made an attach cost grow with the ENIs.
 //!
+//! The number of named sets is fixed: the security groups' rule sets are shared
+//! by every group combination (keyed by the combination's number, the mark its
+//! chain is dispatched with), and the members of referenced groups are one set
+//! keyed by the group's number. nf_tables finds sets by name in a list, so a set
+//! per chain made loading and reading a large router's table quadratic.
+//!
 //! The generation (a hash of the text) is the table's comment (`gen:<hash>`), so the
 //! executor can read it back without parsing rules.
 
@@ -167,53 +173,96 @@ fn combo_key(net: &Network, groups: &[SgId]) -> String {
     crate::names::short_hash("sgc", &keys.join(","))
 }
 
-/// The rule text matching a security-group rule's remote side: CIDRs as written, a
-/// group as its named member set, a prefix list as its CIDRs (one rule each).
-fn peer_matches(net: &Network, peer: &SgPeer) -> Vec<String> {
+/// The rule text matching a security-group rule's remote side (`remote`: `saddr`
+/// or `daddr`): CIDRs as written, a prefix list as its CIDRs (one rule each), a
+/// group as a lookup of its number and the address in the member set. The group's
+/// number is put in the mark first (`meta mark set G meta mark . ip daddr
+/// @members`): in a security-group chain the mark held the combination's number,
+/// which the dispatch to the chain (and its rule-set lookups) already used; the
+/// next step resets it.
+fn peer_matches(
+    net: &Network,
+    groups: &BTreeMap<SgId, usize>,
+    peer: &SgPeer,
+    remote: &str,
+) -> Vec<String> {
     match peer {
-        SgPeer::Cidr(c) => vec![c.to_string()],
+        SgPeer::Cidr(c) => vec![format!("ip {remote} {c}")],
         SgPeer::PrefixList(p) => net.prefix_lists[p.index()]
             .cidrs
             .iter()
-            .map(ToString::to_string)
+            .map(|c| format!("ip {remote} {c}"))
             .collect(),
-        SgPeer::Group(g) => vec![format!("@members_{}", sg_key(net, *g))],
+        SgPeer::Group(g) => {
+            let members = SetKind::Members.name("");
+            let id = groups.get(g).copied().unwrap_or_default();
+            vec![format!(
+                "meta mark set {id} meta mark . ip {remote} @{members}"
+            )]
+        }
     }
 }
 
-/// A security-group chain: CIDR rules as lookups in two interval sets (their
-/// elements are per-table data, so changing such a rule changes elements only), the
-/// other rules one by one, then drop. A match goes on to `pass` (`goto sg_in` or
-/// `accept`).
+/// A combination's security groups in one direction: their CIDR rules become
+/// elements of the direction's three rule sets, keyed by the combination's number
+/// `id` (the lookups are in the dispatching chain, [`sg_lookups`]; changing such a
+/// rule changes elements only). The other rules (ICMP, other protocols, group
+/// references), if any, make the chain `name`: the rules one by one, then drop; a
+/// match goes on to `pass` (`goto sg_in` or `accept`). Returns whether it wrote
+/// the chain.
+#[allow(clippy::too_many_arguments)]
 fn sg_chain(
     out: &mut String,
     el: &mut Elements,
     net: &Network,
-    name: &str,
+    groups: &BTreeMap<SgId, usize>,
+    (name, id, dir): (&str, usize, &str),
     rules: &[&SgRule],
     remote: &str,
     pass: &str,
-) {
+) -> bool {
     let sets = crate::sgsets::sg_sets(net, rules);
-    let [x, l4, all] = SetKind::SG_RULE_SETS.map(|k| SetDecl::new(k, name));
-    out.push_str(&declarations([&x, &l4, &all]));
-    for (decl, elems) in [(&x, sets.exact), (&l4, sets.l4), (&all, sets.all)] {
+    let [x, l4, all] = SetKind::SG_RULE_SETS.map(|k| k.name(dir));
+    for (set, elems) in [(&x, sets.exact), (&l4, sets.l4), (&all, sets.all)] {
         for e in elems {
-            add(el, &decl.name, e);
+            add(el, set, format!("{id} . {e}"));
         }
     }
+    if sets.rules.is_empty() {
+        return false;
+    }
     let _ = writeln!(out, "\tchain {name} {{");
-    let _ = writeln!(
-        out,
-        "\t\tip {remote} . meta l4proto . th dport @{name}_x {pass}\n\
-         \t\tip {remote} . meta l4proto . th dport @{name}_l4 {pass}\n\t\tip {remote} @{name}_all {pass}"
-    );
     for r in sets.rules {
-        for m in peer_matches(net, &r.peer) {
-            let _ = writeln!(out, "\t\tip {remote} {m} {}{pass}", traffic(&r.traffic));
+        for m in peer_matches(net, groups, &r.peer, remote) {
+            let _ = writeln!(out, "\t\t{m} {}{pass}", traffic(&r.traffic));
         }
     }
     let _ = writeln!(out, "\t\tdrop\n\t}}");
+    true
+}
+
+/// The security-group step of one direction (`dir`: `out` from the sending link,
+/// `in` to the receiving one): the link's combination number into the mark, the
+/// three rule-set lookups (a match goes on to `pass`), then the combinations that
+/// have other rules to their chains (`targets`), then a link with a combination
+/// that nothing allowed is dropped; a link with none (a gateway's) goes on to
+/// `pass`.
+fn sg_lookups(out: &mut String, dir: &str, pass: &str, targets: &[(usize, &str)]) {
+    let (link, remote) = if dir == "out" {
+        ("iifname", "daddr")
+    } else {
+        ("oifname", "saddr")
+    };
+    let [x, l4, all] = SetKind::SG_RULE_SETS.map(|k| k.name(dir));
+    let _ = writeln!(
+        out,
+        "\t\tmeta mark set 0\n\t\tmeta mark set {link} map @link_sgc\n\
+         \t\tmeta mark . ip {remote} . meta l4proto . th dport @{x} {pass}\n\
+         \t\tmeta mark . ip {remote} . meta l4proto . th dport @{l4} {pass}\n\
+         \t\tmeta mark . ip {remote} @{all} {pass}"
+    );
+    dispatch(out, None, "sgc_", &format!("_{dir}"), targets);
+    let _ = writeln!(out, "\t\tmeta mark != 0 drop\n\t\t{pass}");
 }
 
 /// The host router's table: a static part that depends on the VPCs' subnets, ACLs,
@@ -242,6 +291,8 @@ pub fn router_table(
                 .or_insert_with(|| eni.security_groups.clone());
         }
     }
+    // The groups that rules reference, numbered from 1 in the order of their keys,
+    // and their members, in one set keyed by the number.
     let mut referenced: BTreeMap<String, SgId> = BTreeMap::new();
     for groups in combos.values() {
         for g in groups {
@@ -253,34 +304,62 @@ pub fn router_table(
             }
         }
     }
-    for (key, g) in &referenced {
-        let members = SetDecl::new(SetKind::Members, key);
+    let group_ids: BTreeMap<SgId, usize> = referenced
+        .values()
+        .enumerate()
+        .map(|(i, g)| (*g, i + 1))
+        .collect();
+    if !referenced.is_empty() {
+        let members = SetDecl::new(SetKind::Members, "");
         out.push_str(&declarations([&members]));
-        for eni in net.enis.iter().filter(|e| e.security_groups.contains(g)) {
-            add(&mut el, &members.name, eni.private_ip.to_string());
+        for (g, id) in &group_ids {
+            for eni in net.enis.iter().filter(|e| e.security_groups.contains(g)) {
+                add(&mut el, &members.name, format!("{id} . {}", eni.private_ip));
+            }
         }
     }
+    // The security groups' rule sets, one of each kind per direction, keyed by the
+    // combination's number.
+    if !combos.is_empty() {
+        let decls: Vec<SetDecl> = ["out", "in"]
+            .iter()
+            .flat_map(|dir| SetKind::SG_RULE_SETS.map(|k| SetDecl::new(k, dir)))
+            .collect();
+        out.push_str(&declarations(&decls));
+    }
     // Chains that maps jump to must exist before the maps: ACL and SG chains first.
-    // Subnets are numbered across all VPCs (from 1 in the marks).
-    for (i, subnet) in net.subnets.iter().enumerate() {
-        let acl = &net.network_acls[subnet.network_acl.index()];
-        let (egress, ingress) = (&acl.egress, &acl.ingress);
+    // One pair of chains per network ACL that a subnet uses (subnets with the same
+    // ACL share it; the dispatch below maps each subnet's number to its ACL's).
+    let used_acls: BTreeSet<usize> = net.subnets.iter().map(|s| s.network_acl.index()).collect();
+    for a in &used_acls {
+        let acl = &net.network_acls[*a];
         nacl_chain(
             &mut out,
-            &format!("nacl_out_{i}"),
-            egress,
+            &format!("nacl_out_{a}"),
+            &acl.egress,
             "daddr",
             "goto nacl_in",
         );
         nacl_chain(
             &mut out,
-            &format!("nacl_in_{i}"),
-            ingress,
+            &format!("nacl_in_{a}"),
+            &acl.ingress,
             "saddr",
             "goto stateful",
         );
     }
+    // Each combination's number (from 1) in the `link_sgc` map; the static
+    // dispatch maps below turn it into a jump to the combination's chains, and the
+    // chains look it up in the rule sets.
+    let combo_ids: BTreeMap<&str, usize> = combos
+        .keys()
+        .enumerate()
+        .map(|(i, k)| (k.as_str(), i + 1))
+        .collect();
+    // The combinations whose chains exist, per direction.
+    let (mut out_chains, mut in_chains) = (Vec::new(), Vec::new());
     for (key, groups) in &combos {
+        let id = combo_ids[key.as_str()];
         let egress: Vec<&SgRule> = groups
             .iter()
             .flat_map(|g| net.security_groups[g.index()].egress.iter())
@@ -289,32 +368,31 @@ pub fn router_table(
             .iter()
             .flat_map(|g| net.security_groups[g.index()].ingress.iter())
             .collect();
-        sg_chain(
+        if sg_chain(
             &mut out,
             &mut el,
             net,
-            &format!("sgc_{key}_out"),
+            &group_ids,
+            (&format!("sgc_{key}_out"), id, "out"),
             &egress,
             "daddr",
             "goto sg_in",
-        );
-        sg_chain(
+        ) {
+            out_chains.push((id, key.as_str()));
+        }
+        if sg_chain(
             &mut out,
             &mut el,
             net,
-            &format!("sgc_{key}_in"),
+            &group_ids,
+            (&format!("sgc_{key}_in"), id, "in"),
             &ingress,
             "saddr",
             PASSED,
-        );
+        ) {
+            in_chains.push((id, key.as_str()));
+        }
     }
-    // Each combination's number (from 1) in the `link_sgc` map; the static
-    // dispatch maps below turn it into a jump to the combination's chains.
-    let combo_ids: BTreeMap<&str, usize> = combos
-        .keys()
-        .enumerate()
-        .map(|(i, k)| (k.as_str(), i + 1))
-        .collect();
     let zones = Zones::new(net);
     // Elements per ENI link.
     for (i, eni) in net.enis.iter().enumerate() {
@@ -484,7 +562,13 @@ pub fn router_table(
     // marks, never jumps, so that adding an ENI's elements does not make the kernel
     // re-validate every jump of the table (it does for each new verdict element).
     // A link with no subnet (a gateway's) misses the map and goes on.
-    let subnet_ids: Vec<(usize, usize)> = (0..net.subnets.len()).map(|i| (i + 1, i)).collect();
+    // Subnets are numbered across all VPCs (from 1 in the marks).
+    let subnet_ids: Vec<(usize, usize)> = net
+        .subnets
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (i + 1, s.network_acl.index()))
+        .collect();
     let _ = writeln!(
         out,
         "\tchain nacl {{\n\t\tmeta mark set 0\n\t\tmeta mark set iifname map @link_subnet\n\
@@ -501,14 +585,20 @@ pub fn router_table(
         out,
         "\tchain stateful {{\n\t\tct state established,related {PASSED}\n\t\tct state invalid drop\n\t\tgoto sg\n\t}}"
     );
-    // Security groups: the same with each link's group combination.
-    let _ = writeln!(out, "\tchain sg {{");
-    let combo_targets: Vec<(usize, &str)> = combo_ids.iter().map(|(k, i)| (*i, *k)).collect();
-    let (from, to) = (Some(("link_sgc", "iifname")), Some(("link_sgc", "oifname")));
-    dispatch(&mut out, from, "sgc_", "_out", &combo_targets);
-    let _ = writeln!(out, "\t\tgoto sg_in\n\t}}\n\tchain sg_in {{");
-    dispatch(&mut out, to, "sgc_", "_in", &combo_targets);
-    let _ = writeln!(out, "\t\t{PASSED}\n\t}}");
+    // Security groups: the same with each link's group combination, whose number
+    // keys the rule sets.
+    if combos.is_empty() {
+        let _ = writeln!(
+            out,
+            "\tchain sg {{\n\t\tgoto sg_in\n\t}}\n\tchain sg_in {{\n\t\t{PASSED}\n\t}}"
+        );
+    } else {
+        let _ = writeln!(out, "\tchain sg {{");
+        sg_lookups(&mut out, "out", "goto sg_in", &out_chains);
+        let _ = writeln!(out, "\t}}\n\tchain sg_in {{");
+        sg_lookups(&mut out, "in", PASSED, &in_chains);
+        let _ = writeln!(out, "\t}}");
+    }
     // The second forward chain lets through only what the first one passed with
     // its token: an `accept` inserted into `filter_forward`, or `filter_forward`
     // deleted, then drops instead of letting everything through; flushing this

@@ -72,7 +72,10 @@ impl ElemType {
     }
 
     /// Whether a multi-byte value is in host byte order on the wire (a mark, a
-    /// zone); the others are in network order or are bytes.
+    /// zone); the others are in network order or are bytes. In a concatenated
+    /// interval set (the kernel's pipapo set, which compares bytes in order) `nft`
+    /// stores such a field in network order instead, and converts the packet's
+    /// value (`byteorder hton`) before the lookup: see [`SetSchema::field_host_order`].
     pub fn host_order(self) -> bool {
         matches!(self, ElemType::Mark | ElemType::CtZone)
     }
@@ -157,6 +160,13 @@ impl SetSchema {
         }
     }
 
+    /// Whether key field `ty` of this set is in host byte order on the wire: a
+    /// host-order type ([`ElemType::host_order`]), except in a concatenated interval
+    /// set, where `nft` writes every field in network order.
+    pub fn field_host_order(&self, ty: ElemType) -> bool {
+        ty.host_order() && !(self.interval && self.key.len() > 1)
+    }
+
     /// A map value's length on the wire (`NFTA_SET_DATA_LEN`); `None` for a set,
     /// and for a verdict map (the kernel records its own size for verdicts).
     pub fn data_len(&self) -> Option<usize> {
@@ -166,9 +176,13 @@ impl SetSchema {
     }
 }
 
-/// Every kind of set or map cove declares. The per-link ones have one fixed name
-/// each; the others are a family of sets named after a security group or chain
-/// (see [`SetKind::name`]).
+/// Every kind of set or map cove declares. The per-link ones and the member set
+/// have one fixed name each; the security groups' rule sets are a pair of sets,
+/// one per direction (see [`SetKind::name`]). There is no set per security group
+/// or per group combination: their elements carry the group's or combination's
+/// number as the first key field, so the router's table has a few dozen named
+/// sets however many groups there are (the kernel finds a set by name in a list,
+/// which made loading and reading thousands of sets quadratic).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum SetKind {
     /// `src_links`: ENI links whose source address is checked.
@@ -201,20 +215,21 @@ pub enum SetKind {
     PublicToPrivate,
     /// `private_to_public`: gateway link . private IP → public IP.
     PrivateToPublic,
-    /// `members_<group key>`: a security group's member addresses.
+    /// `members`: group number . a member address of that security group (the
+    /// groups that rules reference, numbered from 1).
     Members,
-    /// `<chain>_x`: a security-group chain's exact `addr . proto . port` rules.
+    /// `sg_<in|out>_x`: combination number . `addr . proto . port`, the exact
+    /// rules of the security-group chains of that direction.
     SgExact,
-    /// `<chain>_l4`: its TCP/UDP rules as intervals.
+    /// `sg_<in|out>_l4`: combination number . TCP/UDP rules as intervals.
     SgL4,
-    /// `<chain>_all`: its all-protocol CIDR rules as intervals.
+    /// `sg_<in|out>_all`: combination number . all-protocol CIDR rules as
+    /// intervals.
     SgAll,
 }
 
-/// Prefix of a security-group chain's name (`sgc_<8 hex digits>_<in|out>`).
-const SG_CHAIN_PREFIX: &str = "sgc_";
-/// Prefix of a member set's name (`members_<8 hex digits>`).
-const MEMBERS_PREFIX: &str = "members_";
+/// Prefix of a security group's rule set (`sg_<in|out>_<x|l4|all>`).
+const SG_SET_PREFIX: &str = "sg_";
 
 impl SetKind {
     /// The per-link sets and maps, in the order the router table declares them.
@@ -236,10 +251,10 @@ impl SetKind {
         SetKind::PrivateToPublic,
     ];
 
-    /// A security-group chain's rule sets, in the order it declares them.
+    /// A direction's security-group rule sets, in the order the table declares them.
     pub const SG_RULE_SETS: [SetKind; 3] = [SetKind::SgExact, SetKind::SgL4, SetKind::SgAll];
 
-    /// Every kind: the per-link sets, the member sets, then a chain's rule sets.
+    /// Every kind: the per-link sets, the member set, then the rule sets.
     pub const ALL: [SetKind; 19] = {
         let mut all = [SetKind::Members; 19];
         let mut i = 0;
@@ -247,7 +262,7 @@ impl SetKind {
             all[i] = Self::LINK_SETS[i];
             i += 1;
         }
-        // all[15] is Members.
+        // all[15] is Members (fixed name, not per link).
         let mut j = 0;
         while j < Self::SG_RULE_SETS.len() {
             all[16 + j] = Self::SG_RULE_SETS[j];
@@ -279,10 +294,10 @@ impl SetKind {
                 data: Some(TypeofExpr::CtZone),
             },
             SetKind::PublicToPrivate | SetKind::PrivateToPublic => ty(IF_IP, Some(Ipv4)),
-            SetKind::Members => ty(&[Ipv4], None),
-            SetKind::SgExact => ty(&[Ipv4, InetProto, InetService], None),
-            SetKind::SgL4 => ty(&[Ipv4Interval, InetProto, InetServiceInterval], None),
-            SetKind::SgAll => ty(&[Ipv4Interval], None),
+            SetKind::Members => ty(&[Mark, Ipv4], None),
+            SetKind::SgExact => ty(&[Mark, Ipv4, InetProto, InetService], None),
+            SetKind::SgL4 => ty(&[Mark, Ipv4Interval, InetProto, InetServiceInterval], None),
+            SetKind::SgAll => ty(&[Mark, Ipv4Interval], None),
         }
     }
 
@@ -307,7 +322,8 @@ impl SetKind {
         }
     }
 
-    /// The name of a per-link set; `None` for a family of sets.
+    /// The name of a per-link set or of the member set; `None` for a security
+    /// group's rule sets (one per direction).
     pub fn fixed_name(self) -> Option<&'static str> {
         Some(match self {
             SetKind::SrcLinks => "src_links",
@@ -325,9 +341,8 @@ impl SetKind {
             SetKind::GweLinks => "gwe_links",
             SetKind::PublicToPrivate => "public_to_private",
             SetKind::PrivateToPublic => "private_to_public",
-            SetKind::Members | SetKind::SgExact | SetKind::SgL4 | SetKind::SgAll => {
-                return None;
-            }
+            SetKind::Members => "members",
+            SetKind::SgExact | SetKind::SgL4 | SetKind::SgAll => return None,
         })
     }
 
@@ -341,50 +356,32 @@ impl SetKind {
         }
     }
 
-    /// A set's name. `scope` names its family member: the security group's key
-    /// (8 hex digits) for [`SetKind::Members`], the security-group chain
-    /// (`sgc_<8 hex digits>_<in|out>`) for a chain's rule sets; ignored for a
-    /// per-link set.
+    /// A set's name. `scope` is the direction (`in` or `out`) of a security
+    /// group's rule set; ignored for a set with a fixed name.
     pub fn name(self, scope: &str) -> String {
         if let Some(n) = self.fixed_name() {
             return n.to_owned();
         }
-        match self.sg_suffix() {
-            Some(suffix) => format!("{scope}{suffix}"),
-            None => format!("{MEMBERS_PREFIX}{scope}"),
-        }
+        let suffix = self.sg_suffix().unwrap_or_default();
+        format!("{SG_SET_PREFIX}{scope}{suffix}")
     }
 
     /// The kind of the set called `name` (the inverse of [`SetKind::name`]);
     /// `None` for a name cove does not give.
     pub fn of_name(name: &str) -> Option<SetKind> {
-        if let Some(k) = SetKind::LINK_SETS
+        if let Some(k) = SetKind::ALL
             .into_iter()
             .find(|k| k.fixed_name() == Some(name))
         {
             return Some(k);
         }
-        if let Some(key) = name.strip_prefix(MEMBERS_PREFIX) {
-            return is_key(key).then_some(SetKind::Members);
-        }
+        let rest = name.strip_prefix(SG_SET_PREFIX)?;
         SetKind::SG_RULE_SETS.into_iter().find(|k| {
             k.sg_suffix()
-                .and_then(|s| name.strip_suffix(s))
-                .is_some_and(is_sg_chain)
+                .and_then(|s| rest.strip_suffix(s))
+                .is_some_and(|dir| matches!(dir, "in" | "out"))
         })
     }
-}
-
-/// Whether `s` is a security group's or combination's key: 8 hex digits.
-fn is_key(s: &str) -> bool {
-    s.len() == 8 && s.bytes().all(|b| b.is_ascii_hexdigit())
-}
-
-/// Whether `s` is a security-group chain's name: `sgc_<key>_<in|out>`.
-fn is_sg_chain(s: &str) -> bool {
-    s.strip_prefix(SG_CHAIN_PREFIX)
-        .and_then(|r| r.split_at_checked(8))
-        .is_some_and(|(key, dir)| is_key(key) && matches!(dir, "_in" | "_out"))
 }
 
 /// The schema of a set cove declares, by its name (see [`SetKind::of_name`]);
@@ -403,7 +400,8 @@ pub struct SetDecl {
 }
 
 impl SetDecl {
-    /// The set of `kind` for `scope` (see [`SetKind::name`]).
+    /// The set of `kind` for `scope` (a direction for a security group's rule
+    /// set, see [`SetKind::name`]).
     pub fn new(kind: SetKind, scope: &str) -> SetDecl {
         SetDecl {
             name: kind.name(scope),

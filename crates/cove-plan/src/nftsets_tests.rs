@@ -85,30 +85,26 @@ fn router_elements_fit_their_schemas() {
 #[test]
 fn names_round_trip_through_their_kind() {
     for kind in SetKind::ALL {
-        let scope = match kind {
-            SetKind::Members => "0123abCD",
-            SetKind::SgExact | SetKind::SgL4 | SetKind::SgAll => "sgc_0123abcd_in",
-            _ => "",
-        };
-        let name = kind.name(scope);
-        assert_eq!(SetKind::of_name(&name), Some(kind), "{name}");
-        if kind.fixed_name().is_none() {
-            let out = kind.name("sgc_0123abcd_out");
-            let want = (kind != SetKind::Members).then_some(kind);
-            assert_eq!(SetKind::of_name(&out), want, "{out}");
+        for dir in ["in", "out"] {
+            let name = kind.name(dir);
+            assert_eq!(SetKind::of_name(&name), Some(kind), "{name}");
         }
+        assert_eq!(
+            kind.fixed_name().is_none(),
+            SetKind::SG_RULE_SETS.contains(&kind),
+            "{kind:?}"
+        );
     }
     for name in [
-        "sgc_0123abc_in_l4",
-        "sgc_0123abcg_in_l4",
-        "sgc_0123abcd_up_l4",
-        "sgc_0123abcd_in",
-        "sgc_0123abcd_in_l4x",
-        "sgc_0123abcd__l4",
-        "sgc_",
+        "sg_up_l4",
+        "sg_in",
+        "sg_in_l4x",
+        "sg__l4",
+        "sg_",
+        "sg_inout_x",
+        "sgc_0123abcd_in_l4",
         "members_",
-        "members_0123abc",
-        "members_0123abcd_in_x",
+        "members_0123abcd",
         "link_subnets",
         "other",
     ] {
@@ -143,7 +139,7 @@ fn every_kind_is_declarable() {
             .iter()
             .any(|t| matches!(t, ElemType::Ipv4Interval | ElemType::InetServiceInterval));
         assert_eq!(schema.interval, interval_field, "{kind:?}");
-        let d = SetDecl::new(kind, "sgc_0123abcd_in").declaration();
+        let d = SetDecl::new(kind, "in").declaration();
         assert!(!d.contains('?'), "{d}");
     }
 }
@@ -160,27 +156,37 @@ fn declarations_as_nft_writes_them() {
         "map public_to_private { type ifname . ipv4_addr : ipv4_addr; }"
     );
     assert_eq!(
-        d(SetKind::SgL4, "sgc_0123abcd_out"),
-        "set sgc_0123abcd_out_l4 { type ipv4_addr . inet_proto . inet_service; flags interval; }"
+        d(SetKind::SgL4, "out"),
+        "set sg_out_l4 { type mark . ipv4_addr . inet_proto . inet_service; flags interval; }"
     );
     assert_eq!(
-        d(SetKind::Members, "0123abcd"),
-        "set members_0123abcd { type ipv4_addr; }"
+        d(SetKind::Members, ""),
+        "set members { type mark . ipv4_addr; }"
     );
 }
 
 #[test]
-fn security_group_rule_sets_are_interval_sets() {
+fn security_group_rule_sets_are_keyed_by_the_combination() {
     use ElemType::*;
     for dir in ["in", "out"] {
-        let l4 = set_schema(&format!("sgc_0123abcd_{dir}_l4")).expect("l4 schema");
-        assert_eq!(l4.key, vec![Ipv4Interval, InetProto, InetServiceInterval]);
+        let x = set_schema(&format!("sg_{dir}_x")).expect("x schema");
+        assert_eq!(x.key, vec![Mark, Ipv4, InetProto, InetService]);
+        assert_eq!((x.data, x.interval), (None, false));
+        let l4 = set_schema(&format!("sg_{dir}_l4")).expect("l4 schema");
+        assert_eq!(
+            l4.key,
+            vec![Mark, Ipv4Interval, InetProto, InetServiceInterval]
+        );
         assert_eq!((l4.data, l4.interval), (None, true));
-        let all = set_schema(&format!("sgc_0123ABcd_{dir}_all")).expect("all schema");
-        assert_eq!(all.key, vec![Ipv4Interval]);
+        let all = set_schema(&format!("sg_{dir}_all")).expect("all schema");
+        assert_eq!(all.key, vec![Mark, Ipv4Interval]);
         assert_eq!((all.data, all.interval), (None, true));
+        // nft writes a mark in network order in a concatenated interval set only.
+        assert!(x.field_host_order(Mark));
+        assert!(!l4.field_host_order(Mark) && !all.field_host_order(Mark));
     }
-    assert!(!set_schema("members_0123abcd").expect("schema").interval);
+    let members = set_schema("members").expect("schema");
+    assert_eq!((members.key, members.interval), (vec![Mark, Ipv4], false));
 }
 
 #[test]
@@ -195,10 +201,10 @@ fn key_and_value_lengths_as_the_kernel_records_them() {
     assert_eq!(len(SetKind::LinkZone), (16, Some(2)));
     assert_eq!(len(SetKind::PeerZone), (8, Some(2)));
     assert_eq!(len(SetKind::PublicToPrivate), (20, Some(4)));
-    assert_eq!(len(SetKind::Members), (4, None));
-    assert_eq!(len(SetKind::SgExact), (12, None));
-    assert_eq!(len(SetKind::SgL4), (12, None));
-    assert_eq!(len(SetKind::SgAll), (4, None));
+    assert_eq!(len(SetKind::Members), (8, None));
+    assert_eq!(len(SetKind::SgExact), (16, None));
+    assert_eq!(len(SetKind::SgL4), (16, None));
+    assert_eq!(len(SetKind::SgAll), (8, None));
 }
 
 /// Rules name only declared sets (`@name`), and every declared set is used by a

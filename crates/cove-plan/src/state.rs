@@ -314,7 +314,16 @@ impl NftTable {
     }
 }
 
-/// `add element inet TABLE SET { e1, e2 }` lines (or `delete element …`).
+/// Elements per `add element` statement in [`element_statements`]. `nft` (1.0.6)
+/// sends the elements of one statement in as many netlink messages as they need,
+/// and the first element of a continuation message of a concatenated interval set
+/// loses the conversion of a host-order field (a mark) to network order: that
+/// element is stored with its mark byte-swapped (1 of 2,000 in a test). A
+/// statement this small fits in one message.
+pub const ELEMENTS_PER_STATEMENT: usize = 256;
+
+/// `add element inet TABLE SET { e1, e2 }` lines (or `delete element …`), at most
+/// [`ELEMENTS_PER_STATEMENT`] elements each.
 pub fn element_statements(
     verb: &str,
     table: &str,
@@ -322,14 +331,13 @@ pub fn element_statements(
 ) -> String {
     let mut out = String::new();
     for (set, elems) in elements {
-        if elems.is_empty() {
-            continue;
-        }
         let list: Vec<&str> = elems.iter().map(String::as_str).collect();
-        out.push_str(&format!(
-            "{verb} element inet {table} {set} {{ {} }}\n",
-            list.join(", ")
-        ));
+        for chunk in list.chunks(ELEMENTS_PER_STATEMENT) {
+            out.push_str(&format!(
+                "{verb} element inet {table} {set} {{ {} }}\n",
+                chunk.join(", ")
+            ));
+        }
     }
     out
 }

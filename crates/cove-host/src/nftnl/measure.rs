@@ -38,7 +38,7 @@ fn eni(out: &mut Elements, i: u32) {
         ("link_mac", format!("{l} . {mac}")),
         ("link_subnet", format!("{l} : 1")),
         ("link_subnet_pair", format!("{l} . 1")),
-        ("members_ab12cd34", ip.clone()),
+        ("members", format!("1 . {ip}")),
         ("link_sgc", format!("{l} : 1")),
     ] {
         out.entry(set.to_owned()).or_default().insert(e);

@@ -33,7 +33,7 @@ fn headers(bytes: &[u8]) -> Vec<(u16, u16, u32, usize, usize)> {
 #[test]
 fn only_sets_with_a_schema_take_the_netlink_path() {
     let a = elements(&[("eni_src", &["\"e1\" . 10.0.0.5"])]);
-    let d = elements(&[("members_ab12cd34", &["10.0.0.5"])]);
+    let d = elements(&[("members", &["1 . 10.0.0.5"])]);
     assert!(handles(&a, &d));
     assert!(handles(&Elements::new(), &Elements::new()));
     let other = elements(&[("some_set", &["1"])]);
@@ -117,7 +117,7 @@ fn malformed_elements_are_refused_before_sending() {
 
 #[test]
 fn a_refusal_names_the_element_the_kernel_points_at() {
-    let add = elements(&[("members_0123abcd", &["10.0.0.1", "10.0.0.2", "10.0.0.3"])]);
+    let add = elements(&[("members", &["1 . 10.0.0.1", "1 . 10.0.0.2", "1 . 10.0.0.3"])]);
     let b = Batch::build("ns", "cove", &add, &Elements::new()).expect("batch");
     let m = &b.msgs[0];
     let offset = u32::try_from(m.elems[1].0.start).expect("offset");
@@ -138,14 +138,14 @@ fn a_refusal_names_the_element_the_kernel_points_at() {
     });
     assert_eq!(
         (set.as_str(), verb, element.as_str(), errno),
-        ("members_0123abcd", "add", "10.0.0.2", Some(17))
+        ("members", "add", "1 . 10.0.0.2", Some(17))
     );
     let (_, _, element, _) = named(wire::Ack {
         seq: m.seq,
         error: -17,
         offset: None,
     });
-    assert_eq!(element, "(one of 10.0.0.1, 10.0.0.2, 10.0.0.3)");
+    assert_eq!(element, "(one of 1 . 10.0.0.1, 1 . 10.0.0.2, 1 . 10.0.0.3)");
     // Not an element message: the batch as a whole.
     assert!(matches!(
         b.refusal(

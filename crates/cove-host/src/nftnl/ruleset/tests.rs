@@ -46,14 +46,16 @@ fn a_set_is_decoded_only_when_the_kernel_declares_the_descriptions_shape() {
     assert!(d(0x80, 24, None).fits(&schema(SetKind::LinkMac)));
     assert!(d(NFT_SET_MAP, 16, Some(4)).fits(&schema(SetKind::LinkSubnet)));
     assert!(d(NFT_SET_MAP | 0x80, 8, Some(2)).fits(&schema(SetKind::PeerZone)));
-    assert!(d(NFT_SET_INTERVAL | 0x80, 12, None).fits(&schema(SetKind::SgL4)));
-    assert!(d(NFT_SET_INTERVAL, 4, None).fits(&schema(SetKind::SgAll)));
+    assert!(d(NFT_SET_INTERVAL | 0x80, 16, None).fits(&schema(SetKind::SgL4)));
+    assert!(d(NFT_SET_INTERVAL | 0x80, 8, None).fits(&schema(SetKind::SgAll)));
+    assert!(d(0x80, 8, None).fits(&schema(SetKind::Members)));
     // Another key, another value, a set for a map, a missing interval flag.
     assert!(!d(0, 16, None).fits(&schema(SetKind::Members)));
+    assert!(!d(NFT_SET_INTERVAL, 4, None).fits(&schema(SetKind::SgAll)));
     assert!(!d(NFT_SET_MAP, 16, Some(2)).fits(&schema(SetKind::LinkSubnet)));
     assert!(!d(0, 16, None).fits(&schema(SetKind::LinkSubnet)));
     assert!(!d(NFT_SET_MAP, 16, Some(4)).fits(&schema(SetKind::SrcLinks)));
-    assert!(!d(0, 4, None).fits(&schema(SetKind::SgAll)));
+    assert!(!d(0, 8, None).fits(&schema(SetKind::SgAll)));
 }
 
 /// Only a count of zero says a set is empty, and not for an interval set; a
@@ -62,7 +64,7 @@ fn a_set_is_decoded_only_when_the_kernel_declares_the_descriptions_shape() {
 fn a_set_is_empty_only_when_the_kernel_counts_zero_elements() {
     let set = |count: Option<u32>| {
         let mut p = attr(NFTA_SET_TABLE, b"cove\0");
-        p.extend(attr(NFTA_SET_NAME, b"members_1\0"));
+        p.extend(attr(NFTA_SET_NAME, b"members\0"));
         if let Some(c) = count {
             p.extend(attr(NFTA_SET_COUNT, &c.to_be_bytes()));
         }
