@@ -372,45 +372,62 @@ fn lost_element_notifications_mean_a_whole_ruleset_reading() {
     }
 }
 
+/// The sets declared in a table's text: name, type and whether it has intervals.
+fn declared_sets(text: &str) -> Vec<(String, String, bool)> {
+    text.lines()
+        .filter_map(|l| {
+            let rest = l.trim().strip_prefix("set ")?;
+            let (name, body) = rest.split_once(" { type ")?;
+            let (ty, flags) = body.split_once(';')?;
+            Some((
+                name.to_owned(),
+                ty.trim().to_owned(),
+                flags.contains("interval"),
+            ))
+        })
+        .collect()
+}
+
+/// An empty set of cove's table (in the desired state) whose type is one of
+/// `types`, with or without intervals as `interval` says.
+fn empty_set(n: &Net, types: &[&str], interval: bool) -> (String, String) {
+    let r = n.router();
+    let t = n.want.namespaces[&r].nft.as_ref().expect("cove's table");
+    declared_sets(&t.text)
+        .into_iter()
+        .find(|(name, ty, iv)| {
+            *iv == interval && types.contains(&ty.as_str()) && !t.elements.contains_key(name)
+        })
+        .map(|(name, ty, _)| (name, ty))
+        .unwrap_or_else(|| panic!("no empty set of type {types:?} (interval {interval})"))
+}
+
 /// An element added to a set that was empty (most of cove's sets are: their
 /// elements are not read when the kernel counts none) is seen.
 #[test]
 fn an_element_in_a_set_that_was_empty_is_seen() {
     drift_is_seen('m', |n| {
+        let (set, ty) = empty_set(n, &["ifname", "mark . ipv4_addr"], false);
+        let element = if ty == "ifname" {
+            "{ \"zz0\" }"
+        } else {
+            "{ 7 . 10.0.99.99 }"
+        };
         let r = n.router();
-        let t = n.want.namespaces[&r].nft.as_ref().expect("cove's table");
-        let set = t
-            .text
-            .split_whitespace()
-            .find(|w| w.starts_with("members_") && !t.elements.contains_key(*w))
-            .expect("an empty members set");
         n.sh(
             &r,
-            &[
-                "nft",
-                "add",
-                "element",
-                "inet",
-                "cove",
-                set,
-                "{ 10.0.99.99 }",
-            ],
+            &["nft", "add", "element", "inet", "cove", &set, element],
         );
     });
 }
 
-/// An interval set that was empty and now holds only `0.0.0.0/0` (which the
-/// kernel counts as no element) is seen.
+/// A security group's "everything" rule: an empty concatenated interval set
+/// (`mark . ipv4_addr`) that now holds a combination's `0.0.0.0/0` is seen.
 #[test]
-fn an_interval_set_holding_only_everything_is_seen() {
+fn an_interval_set_holding_everything_is_seen() {
     drift_is_seen('i', |n| {
+        let (set, _) = empty_set(n, &["mark . ipv4_addr"], true);
         let r = n.router();
-        let t = n.want.namespaces[&r].nft.as_ref().expect("cove's table");
-        let set = t
-            .text
-            .split_whitespace()
-            .find(|w| w.starts_with("sgc_") && w.ends_with("_all") && !t.elements.contains_key(*w))
-            .expect("an empty security-group set of addresses");
         n.sh(
             &r,
             &[
@@ -419,8 +436,8 @@ fn an_interval_set_holding_only_everything_is_seen() {
                 "element",
                 "inet",
                 "cove",
-                set,
-                "{ 0.0.0.0/0 }",
+                &set,
+                "{ 7 . 0.0.0.0/0 }",
             ],
         );
     });
