@@ -213,6 +213,7 @@ impl Command {
             Command::Import(commands::import::Source::Aws(a)) => a.json,
             Command::Plan(a) => a.json,
             Command::Apply(a) => a.json,
+            Command::Destroy(a) => a.json,
             Command::Status(a) => a.json,
             Command::Function(commands::function::Command::List(a)) => a.json,
             Command::Network(_)

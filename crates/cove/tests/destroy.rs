@@ -56,12 +56,19 @@ fn destroy_removes_the_functions_record_and_the_cgroups() {
     };
     assert_eq!(deployed().len(), 1);
 
-    let out = d.cove().arg("destroy").output().expect("destroy");
+    let before = d.namespaces().len();
+    let out = d
+        .cove()
+        .args(["destroy", "--json"])
+        .output()
+        .expect("destroy");
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(doc["namespaces"].as_u64(), Some(before as u64), "{doc}");
     assert!(d.namespaces().is_empty(), "{:?}", d.namespaces());
     assert!(
         deployed().is_empty(),

@@ -15,6 +15,9 @@ pub struct Args {
     /// Which deployment.
     #[command(flatten)]
     pub target: Target,
+    /// Print what was removed as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Runs the command. Continues past errors and reports all of them.
@@ -22,6 +25,15 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     let deployment = args.target.deployment()?;
     let lock = deployment.lock("destroy")?;
     match deployment.destroy(&lock) {
+        Ok(d) if args.json => {
+            let doc = serde_json::json!({
+                "prefix": args.target.prefix,
+                "namespaces": d.namespaces,
+                "environments": d.environments,
+            });
+            crate::output::outln!("{}", serde_json::to_string_pretty(&doc)?);
+            Ok(Outcome::Ok)
+        }
         Ok(d) => {
             crate::output::outln!(
                 "destroyed {} namespace(s) and {} execution environment(s) with prefix {}",
