@@ -23,7 +23,8 @@ pub struct CreateTenant {
     pub quotas: Option<Quotas>,
 }
 
-/// Checks a name field: present, at most 64 of `A-Z a-z 0-9 . _ -`.
+/// Checks a name field: present, at most 64 of `A-Z a-z 0-9 . _ -`, not starting
+/// with `.`.
 pub(crate) fn check_name(field: &str, name: Option<&str>, what: &str) -> Result<String> {
     let Some(name) = name.map(str::trim) else {
         return Err(ControlError::field(
@@ -41,12 +42,19 @@ pub(crate) fn check_name(field: &str, name: Option<&str>, what: &str) -> Result<
             format!("give the {what} a name of letters, digits, `.`, `_` or `-`"),
         ));
     }
-    if name.len() > MAX_NAME_LEN || !cove_model::validate::is_valid_name(name) {
+    // A leading `.` is refused too: names become path components (log
+    // directories), where `.`/`..` and hidden names must never appear.
+    if name.len() > MAX_NAME_LEN
+        || name.starts_with('.')
+        || !cove_model::validate::is_valid_name(name)
+    {
         return Err(ControlError::field(
             ErrorCode::InvalidParameterValue,
             field,
             format!("`{name}` is not a valid {what} name"),
-            format!("use 1 to {MAX_NAME_LEN} letters, digits, `.`, `_` and `-`"),
+            format!(
+                "use 1 to {MAX_NAME_LEN} letters, digits, `.`, `_` and `-`, not starting with `.`"
+            ),
         ));
     }
     Ok(name.to_owned())

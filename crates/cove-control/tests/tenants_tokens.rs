@@ -71,6 +71,21 @@ fn tenants_get_unique_names_and_account_ids_and_only_the_admin_makes_them() {
         )
     });
     expect_error(&e, ErrorCode::InvalidParameterValue, Some("name"));
+    // Names become path components (log directories): no `..`, no hidden names.
+    for name in ["..", ".acme"] {
+        let e = w.refused(|s, e| {
+            create_tenant(
+                s,
+                &admin,
+                e,
+                CreateTenant {
+                    name: Some(name.into()),
+                    quotas: None,
+                },
+            )
+        });
+        expect_error(&e, ErrorCode::InvalidParameterValue, Some("name"));
+    }
     let bad = Quotas {
         peerings_per_network: 126,
         ..Quotas::default()
