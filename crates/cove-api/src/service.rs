@@ -1,28 +1,23 @@
-//! The one place that maps cove-control's documents to cove-store's: reading the
-//! control state (and the tenants' specs) from a [`Snapshot`], writing a command's
-//! [`Change`]s as [`DocOp`]s, and [`ControlService::run`]: read, decide (pure), commit
-//! with the expected generation (retried on a conflict), audited.
+//! The control plane over the store: [`ControlService::run`] reads, decides (pure),
+//! and commits with the expected generation (retried on a conflict), audited.
 //!
-//! Depends on cove-store and cove-control only (it moves into cove-deploy later).
-//! Time and random bytes for [`Env`] come from here (the OS), never from the core.
+//! How cove-control's objects, the tenants' specs and uploads are stored as
+//! documents is not decided here: `cove_deploy::store::control_docs` is the one
+//! mapping (the reconciler reads and writes through it too); its items are
+//! re-exported below. Time and random bytes for [`Env`] come from here (the OS),
+//! never from the core.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use cove_control::{
-    Change, ControlError, ControlState, Env, Kind, Object, Outcome, TenantId, UnixTime,
+use cove_control::{Change, ControlError, ControlState, Env, Outcome, TenantId, UnixTime};
+use cove_deploy::store::control_docs::{self, change_ops, spec_ops};
+pub use cove_deploy::store::control_docs::{
+    ControlDocsError, SPEC_KEY, SPEC_KIND, UPLOAD_KIND, Upload, Uploads, upload_op,
 };
 use cove_model::spec::TenantSpec;
-use cove_store::{ChangeMeta, DocId, DocOp, Generation, Snapshot, Store, StoreError};
-
-/// The store kind of a tenant's spec document (key [`SPEC_KEY`], tenant = the tenant).
-pub const SPEC_KIND: &str = "spec";
-/// The key of a tenant's spec document.
-pub const SPEC_KEY: &str = "spec";
-/// The store kind of a tenant's uploaded code package (key: the snapshot's SHA-256,
-/// tenant = the uploader). A tenant may use only the code it uploaded itself.
-pub const UPLOAD_KIND: &str = "upload";
+use cove_store::{ChangeMeta, DocOp, Generation, Snapshot, Store, StoreError};
 /// How many times [`ControlService::run`] decides again after a conflicting writer.
 pub const ATTEMPTS: u32 = 16;
 
@@ -39,35 +34,11 @@ pub enum ServiceError {
         #[source]
         source: StoreError,
     },
-    /// A stored document did not decode as its kind.
-    #[error("stored document {id} does not decode as a {kind}")]
-    Decode {
-        /// Which document.
-        id: String,
-        /// The kind expected.
-        kind: &'static str,
-        /// The decoder's error.
-        #[source]
-        source: serde_json::Error,
-    },
-    /// A document could not be encoded as JSON.
-    #[error("cannot encode {what} as JSON")]
-    Encode {
-        /// Which document.
-        what: String,
-        /// The encoder's error.
-        #[source]
-        source: serde_json::Error,
-    },
-    /// A deleted object was not in the state it was decided on (so its owner is
-    /// unknown).
-    #[error("cannot delete {kind} {key:?}: it is not in the state the change was decided on")]
-    DeleteUnknown {
-        /// Its kind.
-        kind: &'static str,
-        /// Its key.
-        key: String,
-    },
+    /// The control plane's documents could not be read or written (a stored
+    /// document that does not decode, a value that does not encode, a delete of an
+    /// object that is not in the state decided on).
+    #[error(transparent)]
+    Docs(#[from] ControlDocsError),
     /// Committing the change failed.
     #[error("cannot commit `{summary}` to the store")]
     Commit {
@@ -114,21 +85,7 @@ pub struct Current {
     /// Each tenant's spec (`PUT /v1/spec`).
     pub specs: BTreeMap<TenantId, TenantSpec>,
     /// Each tenant's uploaded code packages, by snapshot digest (64 hex digits).
-    pub uploads: BTreeMap<TenantId, BTreeMap<String, Upload>>,
-}
-
-/// A code package a tenant uploaded (`POST /v1/functions/code`).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Upload {
-    /// SHA-256 of the unpacked code (every file's path, kind, mode and contents), 64
-    /// hex digits: the name of its snapshot in the code store.
-    pub sha256: String,
-    /// Bytes of the unpacked files.
-    pub size: u64,
-    /// Bytes of the zip as uploaded.
-    pub zip_size: u64,
-    /// When it was first uploaded.
-    pub uploaded_at: UnixTime,
+    pub uploads: Uploads,
 }
 
 impl Current {
@@ -138,37 +95,6 @@ impl Current {
             .get(tenant)
             .is_some_and(|u| u.contains_key(sha256))
     }
-}
-
-/// Every tenant's uploads in a snapshot.
-pub fn uploads_from_snapshot(
-    snap: &Snapshot,
-) -> Result<BTreeMap<TenantId, BTreeMap<String, Upload>>, ServiceError> {
-    let mut out: BTreeMap<TenantId, BTreeMap<String, Upload>> = BTreeMap::new();
-    for d in snap.documents.iter().filter(|d| d.id.kind == UPLOAD_KIND) {
-        let Some(t) = &d.id.tenant else { continue };
-        let u: Upload = d.decode().map_err(|source| ServiceError::Decode {
-            id: d.id.to_string(),
-            kind: UPLOAD_KIND,
-            source,
-        })?;
-        out.entry(TenantId(t.clone()))
-            .or_default()
-            .insert(u.sha256.clone(), u);
-    }
-    Ok(out)
-}
-
-/// The store operation recording `tenant`'s upload.
-pub fn upload_op(tenant: &TenantId, upload: &Upload) -> Result<DocOp, ServiceError> {
-    DocOp::put(
-        DocId::new(UPLOAD_KIND, Some(tenant.as_str()), upload.sha256.clone()),
-        upload,
-    )
-    .map_err(|source| ServiceError::Encode {
-        what: format!("upload {}", upload.sha256),
-        source,
-    })
 }
 
 impl Current {
@@ -214,88 +140,16 @@ impl<T> From<Outcome<T>> for Decided<T> {
     }
 }
 
-/// The control state and the tenants' specs in a snapshot. Documents of other kinds
-/// (functions, the deployment's records) are skipped.
+/// The control state and the tenants' specs in a snapshot (other kinds skipped).
 pub fn control_from_snapshot(
     snap: &Snapshot,
 ) -> Result<(ControlState, BTreeMap<TenantId, TenantSpec>), ServiceError> {
-    let mut objects = Vec::new();
-    let mut specs = BTreeMap::new();
-    for d in &snap.documents {
-        let decode_err = |kind: &'static str| {
-            move |source| ServiceError::Decode {
-                id: d.id.to_string(),
-                kind,
-                source,
-            }
-        };
-        if d.id.kind == SPEC_KIND {
-            if let Some(t) = &d.id.tenant {
-                let spec: TenantSpec = d.decode().map_err(decode_err(SPEC_KIND))?;
-                specs.insert(TenantId(t.clone()), spec);
-            }
-            continue;
-        }
-        let Some(kind) = Kind::from_name(&d.id.kind) else {
-            continue;
-        };
-        objects.push(Object::from_body(kind, d.body.get()).map_err(decode_err(kind.as_str()))?);
-    }
-    Ok((ControlState::from_objects(objects), specs))
+    Ok(control_docs::control_from_snapshot(snap)?)
 }
 
-/// A command's changes as store operations. `before` is the state the command
-/// decided on: a deleted object's owner (the document's tenant) is read from it.
-pub fn change_ops(before: &ControlState, changes: &[Change]) -> Result<Vec<DocOp>, ServiceError> {
-    let mut ops = Vec::with_capacity(changes.len());
-    for c in changes {
-        match c {
-            Change::Put(o) => {
-                let k = o.key();
-                let body = o.to_body().map_err(|source| ServiceError::Encode {
-                    what: format!("{} {}", k.kind.as_str(), k.key),
-                    source,
-                })?;
-                let tenant = o.tenant().map(TenantId::as_str);
-                ops.push(DocOp::Put {
-                    id: DocId::new(k.kind.as_str(), tenant, k.key),
-                    body,
-                });
-            }
-            Change::Delete(k) => {
-                let owner = before
-                    .objects()
-                    .into_iter()
-                    .find(|o| &o.key() == k)
-                    .ok_or_else(|| ServiceError::DeleteUnknown {
-                        kind: k.kind.as_str(),
-                        key: k.key.clone(),
-                    })?;
-                let tenant = owner.tenant().map(TenantId::as_str);
-                ops.push(DocOp::Delete {
-                    id: DocId::new(k.kind.as_str(), tenant, k.key.clone()),
-                });
-            }
-        }
-    }
-    Ok(ops)
-}
-
-/// Store operations writing (or removing) tenants' specs.
-pub fn spec_ops(specs: &[(TenantId, Option<TenantSpec>)]) -> Result<Vec<DocOp>, ServiceError> {
-    specs
-        .iter()
-        .map(|(t, s)| {
-            let id = DocId::new(SPEC_KIND, Some(t.as_str()), SPEC_KEY);
-            match s {
-                Some(s) => DocOp::put(id, s).map_err(|source| ServiceError::Encode {
-                    what: format!("the spec of tenant {t}"),
-                    source,
-                }),
-                None => Ok(DocOp::Delete { id }),
-            }
-        })
-        .collect()
+/// Every tenant's uploads in a snapshot.
+pub fn uploads_from_snapshot(snap: &Snapshot) -> Result<Uploads, ServiceError> {
+    Ok(control_docs::uploads_from_snapshot(snap)?)
 }
 
 /// The time and 32 random bytes of one command, from the OS.
@@ -477,81 +331,12 @@ impl ControlService {
 
 #[cfg(test)]
 mod tests {
-    use cove_control::{Actor, CreateTenant, TokenId};
-    use cove_store::Document;
+    use cove_store::{DocId, Document};
 
     use super::*;
 
-    fn env(n: u8) -> Env {
-        Env {
-            now: UnixTime(1_000 + u64::from(n)),
-            random: [n; 32],
-        }
-    }
-
-    fn documents(ops: &[DocOp]) -> Vec<Document> {
-        ops.iter()
-            .filter_map(|op| match op {
-                DocOp::Put { id, body } | DocOp::Create { id, body } => Some(Document {
-                    id: id.clone(),
-                    body: body.clone(),
-                    generation: Generation(1),
-                }),
-                DocOp::Delete { .. } => None,
-            })
-            .collect()
-    }
-
     #[test]
-    fn changes_round_trip_through_documents_and_other_kinds_are_skipped() {
-        let admin = Actor::Admin {
-            token: TokenId("tok-admin".into()),
-        };
-        let mut state = ControlState::default();
-        let boot = cove_control::bootstrap_admin(&state, &env(1)).expect("boot");
-        state.apply(&boot.changes);
-        let t = cove_control::create_tenant(
-            &state,
-            &admin,
-            &env(2),
-            CreateTenant {
-                name: Some("acme".into()),
-                quotas: None,
-            },
-        )
-        .expect("tenant");
-        state.apply(&t.changes);
-        let mut all = boot.changes.clone();
-        all.extend(t.changes.clone());
-        let mut ops = change_ops(&ControlState::default(), &all).expect("ops");
-        let spec = TenantSpec {
-            name: "acme".into(),
-            ..TenantSpec::default()
-        };
-        ops.extend(spec_ops(&[(t.value.id.clone(), Some(spec.clone()))]).expect("spec"));
-        let tenant_doc = ops
-            .iter()
-            .find(|o| o.id().kind == "tenant")
-            .expect("tenant doc");
-        assert_eq!(tenant_doc.id().tenant.as_deref(), Some(t.value.id.as_str()));
-        let mut docs = documents(&ops);
-        docs.push(Document {
-            id: DocId::new("function", Some("ten-x"), "f"),
-            body: serde_json::value::to_raw_value(&serde_json::json!({"x": 1})).expect("json"),
-            generation: Generation(1),
-        });
-        let snap = Snapshot {
-            generation: Generation(1),
-            applied: Generation::ZERO,
-            documents: docs,
-        };
-        let (back, specs) = control_from_snapshot(&snap).expect("decode");
-        assert_eq!(back, state);
-        assert_eq!(specs.get(&t.value.id), Some(&spec));
-    }
-
-    #[test]
-    fn a_corrupt_document_is_named_and_a_delete_needs_its_owner() {
+    fn a_corrupt_control_document_is_the_services_error_naming_it() {
         let snap = Snapshot {
             generation: Generation(1),
             applied: Generation::ZERO,
@@ -563,14 +348,9 @@ mod tests {
         };
         let e = control_from_snapshot(&snap).expect_err("corrupt");
         assert!(
-            matches!(&e, ServiceError::Decode { id, kind: "network", .. } if id.contains("net-1")),
+            matches!(&e, ServiceError::Docs(ControlDocsError::Decode { id, kind: "network", .. }) if id.contains("net-1")),
             "{e:?}"
         );
-        let del = Change::Delete(cove_control::ObjectKey {
-            kind: Kind::Network,
-            key: "net-1".into(),
-        });
-        let e = change_ops(&ControlState::default(), &[del]).expect_err("unknown");
-        assert!(matches!(e, ServiceError::DeleteUnknown { .. }), "{e:?}");
+        assert!(e.to_string().contains("net-1"), "{e}");
     }
 }

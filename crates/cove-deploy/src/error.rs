@@ -19,6 +19,17 @@ pub enum DeployError {
     /// The state in the store could not be opened, read or written.
     #[error(transparent)]
     Store(Box<crate::store::StoreError>),
+    /// A control-plane change could not be turned into store documents (a value
+    /// that does not encode, a delete of an object not in the state); nothing of
+    /// it was written.
+    #[error("{step}: the control plane's change cannot be written, so nothing of it was")]
+    ControlChange {
+        /// The step (`expiring pending peering requests`, …).
+        step: &'static str,
+        /// Why.
+        #[source]
+        source: crate::store::control_docs::ControlDocsError,
+    },
     /// The state could not be recorded.
     #[error("recording the state of prefix {prefix}")]
     Record {

@@ -25,6 +25,7 @@ use crate::error::DeployError;
 use crate::kernel::Kernel;
 use crate::reconcile::Deployment;
 use crate::store::Generation;
+use crate::store::control_docs;
 
 /// The lease's name in the store.
 pub const LEASE: &str = "reconciler";
@@ -325,15 +326,21 @@ impl<K: Kernel> Reconciler<K> {
     fn expire_control(&self) -> Result<bool, DeployError> {
         let store = self.deployment.store();
         let snapshot = store.snapshot()?;
-        let (state, _) =
-            crate::store::docs::control_from_snapshot(&snapshot).map_err(|source| {
-                crate::store::StoreError::Decode {
-                    db: store.database().url().to_owned(),
-                    source,
-                }
-            })?;
+        let (state, _) = control_docs::control_from_snapshot(&snapshot).map_err(|source| {
+            crate::store::StoreError::ControlDecode {
+                db: store.database().url().to_owned(),
+                source,
+            }
+        })?;
         let changes = cove_control::expire_peerings(&state, &self.env()).changes;
-        let ops = control_ops(&snapshot, &changes);
+        // All or nothing: an error writes no document (the tick reports it, the
+        // loop goes on).
+        let ops = control_docs::change_ops(&state, &changes).map_err(|source| {
+            DeployError::ControlChange {
+                step: "expiring pending peering requests",
+                source,
+            }
+        })?;
         if ops.is_empty() {
             return Ok(true);
         }
@@ -369,18 +376,24 @@ impl<K: Kernel> Reconciler<K> {
         if snapshot.generation != applied.to_store() {
             return Ok(());
         }
-        let (state, _) =
-            crate::store::docs::control_from_snapshot(&snapshot).map_err(|source| {
-                crate::store::StoreError::Decode {
-                    db: store.database().url().to_owned(),
-                    source,
-                }
-            })?;
+        let (state, _) = control_docs::control_from_snapshot(&snapshot).map_err(|source| {
+            crate::store::StoreError::ControlDecode {
+                db: store.database().url().to_owned(),
+                source,
+            }
+        })?;
         let env = self.env();
         let waiting = cove_control::Applied::of(&state);
         let mut changes = cove_control::complete(&state, &env, &waiting).changes;
         changes.extend(cove_control::expire_peerings(&state, &env).changes);
-        let ops = control_ops(&snapshot, &changes);
+        // All or nothing: an error writes no document (the tick reports it, the
+        // loop goes on; the kernel is applied already).
+        let ops = control_docs::change_ops(&state, &changes).map_err(|source| {
+            DeployError::ControlChange {
+                step: "recording what the control plane waited for",
+                source,
+            }
+        })?;
         if ops.is_empty() {
             return Ok(());
         }
@@ -437,40 +450,6 @@ impl<K: Kernel> Reconciler<K> {
             let _ = store.block_on(store.database().release(&lease));
         }
     }
-}
-
-/// The control plane's changes as store operations (deletes name the stored
-/// document, found in `snapshot`).
-fn control_ops(
-    snapshot: &cove_store::Snapshot,
-    changes: &[cove_control::Change],
-) -> Vec<cove_store::DocOp> {
-    let mut ops = Vec::new();
-    for c in changes {
-        match c {
-            cove_control::Change::Put(obj) => {
-                let key = obj.key();
-                let id = cove_store::DocId::new(
-                    key.kind.as_str(),
-                    obj.tenant().map(|t| t.0.as_str()),
-                    key.key,
-                );
-                if let Ok(body) = obj.to_body() {
-                    ops.push(cove_store::DocOp::Put { id, body });
-                }
-            }
-            cove_control::Change::Delete(key) => {
-                if let Some(d) = snapshot
-                    .documents
-                    .iter()
-                    .find(|d| d.id.kind == key.kind.as_str() && d.id.key == key.key)
-                {
-                    ops.push(cove_store::DocOp::Delete { id: d.id.clone() });
-                }
-            }
-        }
-    }
-    ops
 }
 
 #[cfg(test)]

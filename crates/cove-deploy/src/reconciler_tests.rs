@@ -52,7 +52,7 @@ fn commit(store: &crate::store::Store, changes: &[cove_control::Change]) {
 }
 
 fn control(store: &crate::store::Store) -> cove_control::ControlState {
-    crate::store::docs::control_from_snapshot(&store.snapshot().unwrap())
+    crate::store::control_docs::control_from_snapshot(&store.snapshot().unwrap())
         .unwrap()
         .0
 }
@@ -529,9 +529,14 @@ fn a_tenant_runs_only_code_it_uploaded() {
         ..Default::default()
     };
     let upload = |tenant: &cove_control::TenantId, hex: &str| {
-        cove_store::DocOp::put(
-            cove_store::DocId::new(crate::desired::UPLOAD_KIND, Some(tenant.as_str()), hex),
-            &serde_json::json!({ "sha256": hex }),
+        crate::store::control_docs::upload_op(
+            tenant,
+            &crate::store::control_docs::Upload {
+                sha256: hex.to_owned(),
+                size: 1,
+                zip_size: 1,
+                uploaded_at: cove_control::UnixTime(1),
+            },
         )
         .unwrap()
     };
