@@ -38,7 +38,8 @@ fn reconciler_on(
 /// Writes the control plane's `changes` as the API does (one change).
 fn commit(store: &crate::store::Store, changes: &[cove_control::Change]) {
     let snapshot = store.snapshot().unwrap();
-    let ops = control_ops(&snapshot, changes);
+    let (state, _) = crate::store::control_docs::control_from_snapshot(&snapshot).unwrap();
+    let ops = crate::store::control_docs::change_ops(&state, changes).unwrap();
     store
         .block_on(store.database().change(
             &cove_store::ChangeMeta {

@@ -91,6 +91,7 @@ fn every_kind_round_trips_and_deletes_name_the_owners_document() {
         &env(3),
         CreateNetwork {
             name: Some("app".into()),
+            region: Some("us-east-1".into()),
             ..CreateNetwork::default()
         },
         &spec,
