@@ -19,16 +19,16 @@ pub enum DeployError {
     /// The state in the store could not be opened, read or written.
     #[error(transparent)]
     Store(Box<crate::store::StoreError>),
-    /// A control-plane change could not be turned into store documents (a value
-    /// that does not encode, a delete of an object not in the state); nothing of
-    /// it was written.
-    #[error("{step}: the control plane's change cannot be written, so nothing of it was")]
-    ControlChange {
-        /// The step (`expiring pending peering requests`, …).
+    /// A control-plane change of the reconciler (completing what waited for the
+    /// kernel, expiring peering requests) failed: nothing of it was written.
+    #[error("recording the control plane's change ({step}); nothing of it was written")]
+    Control {
+        /// The step (`the kernel caught up`, …).
         step: &'static str,
-        /// Why.
+        /// Why (a document that does not decode or encode, a delete of an unknown
+        /// object, the store).
         #[source]
-        source: crate::store::control_docs::ControlDocsError,
+        source: Box<crate::control_service::ServiceError>,
     },
     /// The state could not be recorded.
     #[error("recording the state of prefix {prefix}")]
