@@ -3,7 +3,6 @@
 //! desired spec (`cove_control::desired_spec` of the tenants' networks, peerings
 //! and specs). A tenant named by both is refused.
 
-use std::collections::BTreeSet;
 use std::path::Path;
 
 use cove_model::Diagnostic;
@@ -11,9 +10,7 @@ use cove_model::diag::ErrorCode;
 use cove_model::spec::{DeployedFunction, Spec};
 use cove_model::validate::Validated;
 
-/// The store kind of a tenant's uploaded code package (cove-api writes it: key the
-/// snapshot's SHA-256, tenant the uploader's id).
-pub const UPLOAD_KIND: &str = "upload";
+use crate::store::control_docs::{self, ControlDocsError};
 
 /// The control plane's desired spec from a store snapshot's documents (`None` when
 /// the control plane has no tenants: the operator's spec alone). A tenant
@@ -24,15 +21,10 @@ pub const UPLOAD_KIND: &str = "upload";
 pub fn control_spec(
     snapshot: &cove_store::Snapshot,
     code_store: &Path,
-) -> Result<Option<Spec>, crate::store::docs::DocError> {
-    let (state, specs) = crate::store::docs::control_from_snapshot(snapshot)?;
+) -> Result<Option<Spec>, ControlDocsError> {
+    let (state, specs) = control_docs::control_from_snapshot(snapshot)?;
     let mut spec = cove_control::desired_spec(&state, &specs);
-    let uploads: BTreeSet<(&str, &str)> = snapshot
-        .documents
-        .iter()
-        .filter(|d| d.id.kind == UPLOAD_KIND)
-        .filter_map(|d| Some((d.id.tenant.as_deref()?, d.id.key.as_str())))
-        .collect();
+    let uploads = control_docs::uploads_from_snapshot(snapshot)?;
     for t in &mut spec.tenants {
         let Some(id) = state
             .tenants
@@ -47,7 +39,7 @@ pub fn control_spec(
                 let Some(hex) = f.code.strip_prefix(cove_control::CODE_DIGEST_PREFIX) else {
                     return false;
                 };
-                if !uploads.contains(&(id.as_str(), hex)) {
+                if !uploads.get(id).is_some_and(|u| u.contains_key(hex)) {
                     return false;
                 }
                 f.code = code_store.join(hex).display().to_string();

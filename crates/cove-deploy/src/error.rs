@@ -19,6 +19,17 @@ pub enum DeployError {
     /// The state in the store could not be opened, read or written.
     #[error(transparent)]
     Store(Box<crate::store::StoreError>),
+    /// A control-plane change of the reconciler (completing what waited for the
+    /// kernel, expiring peering requests) failed: nothing of it was written.
+    #[error("recording the control plane's change ({step}); nothing of it was written")]
+    Control {
+        /// The step (`the kernel caught up`, …).
+        step: &'static str,
+        /// Why (a document that does not decode or encode, a delete of an unknown
+        /// object, the store).
+        #[source]
+        source: Box<crate::control_service::ServiceError>,
+    },
     /// The state could not be recorded.
     #[error("recording the state of prefix {prefix}")]
     Record {

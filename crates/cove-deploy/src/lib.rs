@@ -14,10 +14,14 @@
 //! * the **prefix lock** ([`Target::lock`]): every change takes [`Locked`];
 //! * the state's **permissions** ([`perms`]), **code snapshots** ([`code`]) and the
 //!   reaping of environments whose network slot is gone ([`Kernel`]);
+//! * the control plane over the store ([`control_service`]: read → decide → commit
+//!   with the expected generation, for the API and the CLI's embedded mode), its
+//!   documents' one format being [`store::control_docs`];
 //! * the continuous **reconciler** of `cove serve` ([`Reconciler`]): one leader per
 //!   store (a lease), changes and drift repaired without a command.
 
 pub mod code;
+pub mod control_service;
 pub mod desired;
 pub mod error;
 pub mod kernel;

@@ -176,7 +176,7 @@ impl<K: Kernel> Deployment<K> {
         let generation = Generation::of(snapshot.generation);
         let desired = self.store.desired_of(&snapshot)?;
         let control = crate::desired::control_spec(&snapshot, &self.target.code_store()).map_err(
-            |source| crate::store::StoreError::Decode {
+            |source| crate::store::StoreError::ControlDecode {
                 db: self.store.database().url().to_owned(),
                 source,
             },

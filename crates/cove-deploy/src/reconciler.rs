@@ -21,6 +21,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use crate::control_service::{ControlService, Current, Decided};
 use crate::error::DeployError;
 use crate::kernel::Kernel;
 use crate::reconcile::Deployment;
@@ -112,6 +113,8 @@ pub struct Reconciler<K: Kernel> {
     last_sweep: Option<Instant>,
     /// The control plane's clock (Unix seconds): the system's, or a test's.
     clock: Clock,
+    /// The control plane's documents, read and written as the API does.
+    control: ControlService,
 }
 
 /// A clock of Unix seconds.
@@ -127,7 +130,9 @@ fn system_clock() -> u64 {
 impl<K: Kernel> Reconciler<K> {
     /// The reconciler of `deployment`.
     pub fn new(deployment: Deployment<K>, config: ReconcilerConfig) -> Self {
+        let control = ControlService::new(deployment.store().database().clone());
         Reconciler {
+            control,
             deployment,
             config,
             lease: None,
@@ -313,48 +318,46 @@ impl<K: Kernel> Reconciler<K> {
                 db: store.database().url().to_owned(),
                 source: Box::new(source),
             })?;
-        if !self.expire_control()? {
-            // Another change came first: try again next tick.
-            self.last_sweep = None;
-        }
+        self.expire_control()?;
         Ok(Some(swept))
     }
 
-    /// Expires pending peering requests whose time is up (one change, if any);
-    /// `false` if another change came between the read and the write.
-    fn expire_control(&self) -> Result<bool, DeployError> {
-        let store = self.deployment.store();
-        let snapshot = store.snapshot()?;
-        let (state, _) =
-            crate::store::docs::control_from_snapshot(&snapshot).map_err(|source| {
-                crate::store::StoreError::Decode {
-                    db: store.database().url().to_owned(),
-                    source,
-                }
-            })?;
-        let changes = cove_control::expire_peerings(&state, &self.env()).changes;
-        let ops = control_ops(&snapshot, &changes);
-        if ops.is_empty() {
-            return Ok(true);
-        }
+    /// Commits what `decide` makes of the control state as one change through the
+    /// [`ControlService`] the API uses (read, decide, commit with the expected
+    /// generation; another writer in between: read and decide again). All or
+    /// nothing: an error writes nothing of the change (the tick reports it and the
+    /// loop goes on).
+    fn control_change(
+        &self,
+        step: &'static str,
+        decide: impl Fn(&Current) -> Vec<cove_control::Change> + Send + Sync,
+    ) -> Result<(), DeployError> {
         let meta = cove_store::ChangeMeta {
-            summary: "reconciler: pending peering requests expired".to_owned(),
+            summary: format!("reconciler: {step}"),
             ..cove_store::ChangeMeta::default()
         };
-        match store.block_on(
-            store
-                .database()
-                .change(&meta, Some(snapshot.generation), &ops),
-        ) {
-            Err(e) if e.is_conflict() => Ok(false),
-            Err(source) => Err(crate::store::StoreError::Database {
-                step: "expiring pending peering requests",
-                db: store.database().url().to_owned(),
+        let run = self.control.run(&meta, |cur, _env| {
+            Ok(Decided::from(cove_control::Outcome {
+                value: (),
+                changes: decide(cur),
+            }))
+        });
+        self.deployment
+            .store()
+            .block_on(run)
+            .map(|((), _)| ())
+            .map_err(|source| DeployError::Control {
+                step,
                 source: Box::new(source),
-            }
-            .into()),
-            Ok(_) => Ok(true),
-        }
+            })
+    }
+
+    /// Expires pending peering requests whose time is up (one change, if any).
+    fn expire_control(&self) -> Result<(), DeployError> {
+        let env = self.env();
+        self.control_change("pending peering requests expired", |cur| {
+            cove_control::expire_peerings(&cur.state, &env).changes
+        })
     }
 
     /// Records what the control plane waited for (networks `ready`, peerings
@@ -364,45 +367,17 @@ impl<K: Kernel> Reconciler<K> {
     /// after that plan is not in the kernel yet, so it must not be called `ready`
     /// (the next tick plans for it, applies it and records it then).
     fn complete_control(&self, applied: crate::store::Generation) -> Result<(), DeployError> {
-        let store = self.deployment.store();
-        let snapshot = store.snapshot()?;
-        if snapshot.generation != applied.to_store() {
-            return Ok(());
-        }
-        let (state, _) =
-            crate::store::docs::control_from_snapshot(&snapshot).map_err(|source| {
-                crate::store::StoreError::Decode {
-                    db: store.database().url().to_owned(),
-                    source,
-                }
-            })?;
         let env = self.env();
-        let waiting = cove_control::Applied::of(&state);
-        let mut changes = cove_control::complete(&state, &env, &waiting).changes;
-        changes.extend(cove_control::expire_peerings(&state, &env).changes);
-        let ops = control_ops(&snapshot, &changes);
-        if ops.is_empty() {
-            return Ok(());
-        }
-        let meta = cove_store::ChangeMeta {
-            summary: "reconciler: the kernel caught up".to_owned(),
-            ..cove_store::ChangeMeta::default()
-        };
-        match store.block_on(
-            store
-                .database()
-                .change(&meta, Some(snapshot.generation), &ops),
-        ) {
-            // The next tick reconciles again and retries.
-            Err(e) if e.is_conflict() => Ok(()),
-            Err(source) => Err(crate::store::StoreError::Database {
-                step: "recording what the control plane waited for",
-                db: store.database().url().to_owned(),
-                source: Box::new(source),
+        let applied = applied.to_store();
+        self.control_change("the kernel caught up", |cur| {
+            if cur.generation != applied {
+                return Vec::new();
             }
-            .into()),
-            Ok(_) => Ok(()),
-        }
+            let waiting = cove_control::Applied::of(&cur.state);
+            let mut changes = cove_control::complete(&cur.state, &env, &waiting).changes;
+            changes.extend(cove_control::expire_peerings(&cur.state, &env).changes);
+            changes
+        })
     }
 
     /// Runs ticks every `poll` until `stop` is set; `report` hears every tick that
@@ -437,40 +412,6 @@ impl<K: Kernel> Reconciler<K> {
             let _ = store.block_on(store.database().release(&lease));
         }
     }
-}
-
-/// The control plane's changes as store operations (deletes name the stored
-/// document, found in `snapshot`).
-fn control_ops(
-    snapshot: &cove_store::Snapshot,
-    changes: &[cove_control::Change],
-) -> Vec<cove_store::DocOp> {
-    let mut ops = Vec::new();
-    for c in changes {
-        match c {
-            cove_control::Change::Put(obj) => {
-                let key = obj.key();
-                let id = cove_store::DocId::new(
-                    key.kind.as_str(),
-                    obj.tenant().map(|t| t.0.as_str()),
-                    key.key,
-                );
-                if let Ok(body) = obj.to_body() {
-                    ops.push(cove_store::DocOp::Put { id, body });
-                }
-            }
-            cove_control::Change::Delete(key) => {
-                if let Some(d) = snapshot
-                    .documents
-                    .iter()
-                    .find(|d| d.id.kind == key.kind.as_str() && d.id.key == key.key)
-                {
-                    ops.push(cove_store::DocOp::Delete { id: d.id.clone() });
-                }
-            }
-        }
-    }
-    ops
 }
 
 #[cfg(test)]

@@ -38,7 +38,8 @@ fn reconciler_on(
 /// Writes the control plane's `changes` as the API does (one change).
 fn commit(store: &crate::store::Store, changes: &[cove_control::Change]) {
     let snapshot = store.snapshot().unwrap();
-    let ops = control_ops(&snapshot, changes);
+    let (state, _) = crate::store::control_docs::control_from_snapshot(&snapshot).unwrap();
+    let ops = crate::store::control_docs::change_ops(&state, changes).unwrap();
     store
         .block_on(store.database().change(
             &cove_store::ChangeMeta {
@@ -52,7 +53,7 @@ fn commit(store: &crate::store::Store, changes: &[cove_control::Change]) {
 }
 
 fn control(store: &crate::store::Store) -> cove_control::ControlState {
-    crate::store::docs::control_from_snapshot(&store.snapshot().unwrap())
+    crate::store::control_docs::control_from_snapshot(&store.snapshot().unwrap())
         .unwrap()
         .0
 }
@@ -529,9 +530,14 @@ fn a_tenant_runs_only_code_it_uploaded() {
         ..Default::default()
     };
     let upload = |tenant: &cove_control::TenantId, hex: &str| {
-        cove_store::DocOp::put(
-            cove_store::DocId::new(crate::desired::UPLOAD_KIND, Some(tenant.as_str()), hex),
-            &serde_json::json!({ "sha256": hex }),
+        crate::store::control_docs::upload_op(
+            tenant,
+            &crate::store::control_docs::Upload {
+                sha256: hex.to_owned(),
+                size: 1,
+                zip_size: 1,
+                uploaded_at: cove_control::UnixTime(1),
+            },
         )
         .unwrap()
     };

@@ -127,7 +127,7 @@ impl Fixture {
     /// The control plane's state as the store has it now.
     fn read(&self) -> ControlState {
         let snapshot = self.deployment().store().snapshot().expect("snapshot");
-        cove_deploy::store::docs::control_from_snapshot(&snapshot)
+        cove_deploy::store::control_docs::control_from_snapshot(&snapshot)
             .expect("decode")
             .0
     }

@@ -10,14 +10,12 @@
 //!   directory);
 //! * kind `deployment`, key `destroyed`: written by `cove destroy` (a change needs
 //!   at least one document, and forgetting everything is a change);
-//! * the control plane's documents (kinds of [`cove_control::Kind::as_str`], bodies
-//!   the JSON of [`cove_control::Object`]) and the tenants' specs (kind `spec`, key
-//!   `spec`, tenant = the tenant's id): [`control_from_snapshot`].
+//! * the control plane's documents, the tenants' specs and uploads are not here:
+//!   [`super::control_docs`] owns them.
 
 use std::collections::BTreeMap;
 
-use cove_control::{ControlState, Object, TenantId};
-use cove_model::spec::{DeployedFunction, TenantSpec};
+use cove_model::spec::DeployedFunction;
 use cove_store::{DocId, DocOp, Document, Snapshot};
 use serde::{Deserialize, Serialize};
 
@@ -31,8 +29,6 @@ pub const FUNCTION: &str = "function";
 pub const CODE: &str = "code";
 /// The deployment's own bookkeeping (`destroyed`).
 pub const DEPLOYMENT: &str = "deployment";
-/// A tenant's spec (written by the API).
-pub const TENANT_SPEC: &str = "spec";
 /// The legacy files imported into the store (their checksums).
 pub const LEGACY_IMPORT: &str = "legacy_import";
 
@@ -151,30 +147,6 @@ pub fn operator_ops(old: &Snapshot, new: &Desired) -> Result<Vec<DocOp>, serde_j
     Ok(ops)
 }
 
-/// The control plane's state and the tenants' specs in `snapshot` (the API's
-/// documents, bodies as [`Object::to_body`] writes them).
-pub fn control_from_snapshot(
-    snapshot: &Snapshot,
-) -> Result<(ControlState, BTreeMap<TenantId, TenantSpec>), DocError> {
-    let mut objects = Vec::new();
-    let mut specs = BTreeMap::new();
-    for d in &snapshot.documents {
-        if let Some(kind) = cove_control::Kind::from_name(&d.id.kind) {
-            objects.push(
-                Object::from_body(kind, d.body.get()).map_err(|source| DocError {
-                    id: d.id.to_string(),
-                    source,
-                })?,
-            );
-        } else if d.id.kind == TENANT_SPEC {
-            if let Some(t) = &d.id.tenant {
-                specs.insert(TenantId(t.clone()), decode::<TenantSpec>(d)?);
-            }
-        }
-    }
-    Ok((ControlState::from_objects(objects), specs))
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -236,12 +208,17 @@ mod tests {
         // Nothing of the API's documents is touched.
         let mut with_api = stored.clone();
         with_api.documents.push(Document {
-            id: DocId::new(TENANT_SPEC, Some("t-1"), "spec"),
-            body: serde_json::value::to_raw_value(&TenantSpec::default()).unwrap(),
+            id: DocId::new(
+                crate::store::control_docs::SPEC_KIND,
+                Some("t-1"),
+                crate::store::control_docs::SPEC_KEY,
+            ),
+            body: serde_json::value::to_raw_value(&cove_model::spec::TenantSpec::default())
+                .unwrap(),
             generation: Generation(1),
         });
         assert!(operator_ops(&with_api, &desired).unwrap().is_empty());
-        let (_, specs) = control_from_snapshot(&with_api).unwrap();
+        let (_, specs) = crate::store::control_docs::control_from_snapshot(&with_api).unwrap();
         assert_eq!(specs.len(), 1);
     }
 }

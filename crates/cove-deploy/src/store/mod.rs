@@ -17,6 +17,7 @@
 //! ([`legacy`]) and renamed `*.imported`; a damaged one is an error naming it, as
 //! before.
 
+pub mod control_docs;
 pub mod docs;
 mod files;
 pub mod legacy;
@@ -132,6 +133,16 @@ pub enum StoreError {
         /// Why.
         #[source]
         source: docs::DocError,
+    },
+    /// A control-plane document (the API's: tenants, tokens, networks, peerings, the
+    /// pool, tenants' specs, uploads) does not decode.
+    #[error("reading the control plane's documents from the store {db}")]
+    ControlDecode {
+        /// The database (password redacted).
+        db: String,
+        /// Which document, and why.
+        #[source]
+        source: control_docs::ControlDocsError,
     },
     /// A value could not be encoded as a document.
     #[error("encoding the desired state for the store {db}")]
