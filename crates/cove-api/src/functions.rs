@@ -108,17 +108,15 @@ pub async fn upload_code(
 ) -> Result<(StatusCode, Json<UploadAnswer>), ApiError> {
     let tenant = caller.tenant()?.clone();
     let store = api.code_store.clone().ok_or_else(no_code_store)?;
-    let zip = axum::body::to_bytes(body, MAX_ZIP_BYTES)
-        .await
-        .map_err(|_| {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "RequestEntityTooLargeException",
-                Some("body"),
-                format!("Zipped size must be at most {MAX_ZIP_BYTES} bytes"),
-                "leave out what the function does not need",
-            )
-        })?;
+    let zip = read_limited(body, MAX_ZIP_BYTES).await.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "RequestEntityTooLargeException",
+            Some("body"),
+            format!("Zipped size must be at most {MAX_ZIP_BYTES} bytes"),
+            "leave out what the function does not need",
+        )
+    })?;
     if zip.is_empty() {
         return Err(ApiError::invalid(
             "body",
@@ -384,9 +382,9 @@ pub async fn invoke_function(
     let function = key_of(&api, &caller, &name).await?;
     // Lambda's 6 MB limit of a synchronous payload (the runner checks an event's
     // 1 MB); read here, past the router's default body limit.
-    let body = axum::body::to_bytes(body, MAX_PAYLOAD_BYTES)
+    let body = read_limited(body, MAX_PAYLOAD_BYTES)
         .await
-        .map_err(|_| {
+        .ok_or_else(|| {
             ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "RequestTooLargeException",
@@ -484,4 +482,32 @@ pub async fn function_logs(
         text,
     )
         .into_response())
+}
+
+/// How much of a too-large body is still read (and dropped) before the refusal is
+/// sent: a client that is still sending then reads the 413 instead of finding its
+/// connection reset under it. A longer body is cut off.
+const DRAIN_BYTES: usize = 16 << 20;
+
+/// Reads `body` whole if it is at most `limit` bytes; `None` if it is longer (or
+/// broken off), after reading and dropping up to [`DRAIN_BYTES`] more of it.
+async fn read_limited(mut body: Body, limit: usize) -> Option<axum::body::Bytes> {
+    use http_body_util::BodyExt;
+    let mut kept: Vec<u8> = Vec::new();
+    let mut dropped = 0usize;
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame.ok()?.into_data() else {
+            continue;
+        };
+        if dropped == 0 && kept.len() + data.len() <= limit {
+            kept.extend_from_slice(&data);
+            continue;
+        }
+        dropped += kept.len() + data.len();
+        kept = Vec::new();
+        if dropped > limit + DRAIN_BYTES {
+            return None;
+        }
+    }
+    (dropped == 0).then(|| kept.into())
 }
