@@ -9,10 +9,12 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-/// A `cove serve` process (prefix `cvhd…`), killed when dropped; its output goes to
-/// a file.
+/// A `cove serve` process (prefix `cvhd…`), killed when dropped and its prefix
+/// destroyed (the function service's cgroup roots go with it); its output goes to a
+/// file.
 struct Serve {
     child: Child,
+    prefix: String,
     log: PathBuf,
     base: String,
     admin: String,
@@ -23,6 +25,12 @@ impl Drop for Serve {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = Process::new(assert_cmd::cargo::cargo_bin("cove"))
+            .env("COVE_PREFIX", &self.prefix)
+            .env("COVE_STATE_DIR", self._state.path())
+            .env_remove("COVE_DATABASE")
+            .arg("destroy")
+            .output();
     }
 }
 
@@ -49,6 +57,7 @@ fn serve() -> Serve {
         .expect("cove serve");
     let mut s = Serve {
         child,
+        prefix: prefix.clone(),
         log,
         base: String::new(),
         admin: String::new(),
