@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod api_serve;
 pub mod functions;
 pub mod internet;
 
