@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod functions;
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 
