@@ -6,6 +6,7 @@
 
 use std::path::Path as FsPath;
 
+use crate::spec::commit_spec;
 use axum::Json;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
@@ -13,7 +14,6 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use cove_control::TenantId;
 use cove_functions::code::{CodeError, MAX_UNZIPPED_BYTES};
-use cove_model::spec::TenantSpec;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -163,49 +163,6 @@ pub async fn upload_code(
             size: snap.size,
         }),
     ))
-}
-
-/// Runs a decision that answers the caller's new spec; commits the spec. The
-/// decision's own error (code, field) is answered as it is.
-async fn commit_spec<T: Send>(
-    api: &ApiState,
-    caller: &Caller,
-    summary: &str,
-    decide: impl Fn(&Current, &TenantId) -> Result<(TenantSpec, T), ApiError>,
-) -> Result<T, ApiError> {
-    let tenant = caller.tenant()?.clone();
-    let refused: std::sync::Mutex<Option<ApiError>> = std::sync::Mutex::new(None);
-    let ran = api
-        .service
-        .run(&caller.meta(summary), |cur, _env| {
-            match decide(cur, &tenant) {
-                Ok((spec, value)) => Ok(Decided {
-                    value,
-                    changes: Vec::new(),
-                    specs: vec![(tenant.clone(), Some(spec))],
-                    docs: Vec::new(),
-                }),
-                Err(e) => {
-                    let placeholder = cove_control::ControlError::general(
-                        cove_control::ErrorCode::InvalidParameterValue,
-                        e.message.clone(),
-                        e.hint.clone(),
-                    );
-                    if let Ok(mut slot) = refused.lock() {
-                        *slot = Some(e);
-                    }
-                    Err(placeholder)
-                }
-            }
-        })
-        .await;
-    match ran {
-        Ok((value, _)) => Ok(value),
-        Err(e) => {
-            let kept = refused.lock().ok().and_then(|mut s| s.take());
-            Err(kept.unwrap_or_else(|| e.into()))
-        }
-    }
 }
 
 /// Deploys a function into one of the caller's networks (its VPC's `functions` in

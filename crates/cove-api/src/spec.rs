@@ -74,36 +74,10 @@ pub async fn put_spec(
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("json"));
-    // `run` decides with ControlError; the spec's own error is kept aside.
-    let refused: std::sync::Mutex<Option<ApiError>> = std::sync::Mutex::new(None);
-    let ran =
-        api.service
-            .run(&caller.meta("PUT /v1/spec"), |cur, _env| match decide_spec(
-                cur, &tenant, text, json,
-            ) {
-                Ok(spec) => Ok(Decided {
-                    value: (),
-                    changes: Vec::new(),
-                    specs: vec![(tenant.clone(), Some(spec))],
-                    docs: Vec::new(),
-                }),
-                Err(e) => {
-                    let placeholder = cove_control::ControlError::general(
-                        cove_control::ErrorCode::InvalidParameterValue,
-                        e.message.clone(),
-                        e.hint.clone(),
-                    );
-                    if let Ok(mut slot) = refused.lock() {
-                        *slot = Some(e);
-                    }
-                    Err(placeholder)
-                }
-            })
-            .await;
-    if let Err(e) = ran {
-        let kept = refused.lock().ok().and_then(|mut s| s.take());
-        return Err(kept.unwrap_or_else(|| e.into()));
-    }
+    commit_spec(&api, &caller, "PUT /v1/spec", |cur, tenant| {
+        decide_spec(cur, tenant, text, json).map(|spec| (spec, ()))
+    })
+    .await?;
     let cur = api.service.current().await?;
     serde_json::to_value(cur.spec_of(&tenant))
         .map(Json)
@@ -135,6 +109,49 @@ pub fn check_code_owned(
         }
     }
     Ok(())
+}
+
+/// Runs a decision that answers the caller's new spec; commits the spec. The
+/// decision's own error (code, field) is answered as it is.
+pub(crate) async fn commit_spec<T: Send>(
+    api: &ApiState,
+    caller: &Caller,
+    summary: &str,
+    decide: impl Fn(&Current, &TenantId) -> Result<(TenantSpec, T), ApiError>,
+) -> Result<T, ApiError> {
+    let tenant = caller.tenant()?.clone();
+    let refused: std::sync::Mutex<Option<ApiError>> = std::sync::Mutex::new(None);
+    let ran = api
+        .service
+        .run(&caller.meta(summary), |cur, _env| {
+            match decide(cur, &tenant) {
+                Ok((spec, value)) => Ok(Decided {
+                    value,
+                    changes: Vec::new(),
+                    specs: vec![(tenant.clone(), Some(spec))],
+                    docs: Vec::new(),
+                }),
+                Err(e) => {
+                    let placeholder = cove_control::ControlError::general(
+                        cove_control::ErrorCode::InvalidParameterValue,
+                        e.message.clone(),
+                        e.hint.clone(),
+                    );
+                    if let Ok(mut slot) = refused.lock() {
+                        *slot = Some(e);
+                    }
+                    Err(placeholder)
+                }
+            }
+        })
+        .await;
+    match ran {
+        Ok((value, _)) => Ok(value),
+        Err(e) => {
+            let kept = refused.lock().ok().and_then(|mut s| s.take());
+            Err(kept.unwrap_or_else(|| e.into()))
+        }
+    }
 }
 
 /// The part of a spec path after the tenant (`tenants[acme].vpcs[app]` → `vpcs[app]`).
