@@ -244,7 +244,10 @@ time.sleep(600)
     assert_eq!(procs.len() as u64, pids_max + INIT_PROCESSES);
 
     running.cleanup().expect("cleanup");
-    assert!(procs.iter().all(|&p| dead(p)), "all killed");
+    // A killed task leaves its cgroup a moment before it is a zombie.
+    eventually("all killed", || {
+        procs.iter().all(|&p| dead(p)).then_some(())
+    });
     assert_eq!(running.wait().expect("exit").signal, Some(9));
 }
 
@@ -280,7 +283,10 @@ fn kill_takes_children_and_grandchildren_and_cleanup_leaves_no_cgroup() {
 
     running.kill().expect("kill");
     assert!(running.processes().expect("processes").is_empty());
-    assert!(procs.iter().all(|&p| dead(p)), "every process is gone");
+    // A killed task leaves its cgroup a moment before it is a zombie.
+    eventually("every process is gone", || {
+        procs.iter().all(|&p| dead(p)).then_some(())
+    });
     let exit = wait(&running);
     assert_eq!(exit.signal, Some(9));
     assert!(!exit.oom_killed);
@@ -533,7 +539,10 @@ fn reap_after_the_launcher_is_sigkilled_leaves_nothing() {
     let report = reap_stale(&root, |_| false).expect("reap");
     assert_eq!(report.reaped, ["stale-env"]);
     assert_eq!(report.killed, 6);
-    assert!(pids.iter().all(|&p| dead(p)), "every process is gone");
+    // A killed task leaves its cgroup a moment before it is a zombie.
+    eventually("every process is gone", || {
+        pids.iter().all(|&p| dead(p)).then_some(())
+    });
     assert!(f.sandbox.environments().expect("list").is_empty());
     f.sandbox.remove_root().expect("root is empty");
     assert_eq!(
