@@ -7,6 +7,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Step {
+    /// A function's environment sending through its shared ENI (translated to the
+    /// ENI's address).
+    SharedEni,
     /// The sender's security groups, outbound rules.
     SecurityGroupEgress,
     /// A subnet's network ACL, outbound entries.
@@ -33,6 +36,7 @@ impl Step {
     /// The kebab-case name used in JSON output.
     pub fn as_str(self) -> &'static str {
         match self {
+            Step::SharedEni => "shared-eni",
             Step::SecurityGroupEgress => "security-group-egress",
             Step::NetworkAclEgress => "network-acl-egress",
             Step::RouteTable => "route-table",

@@ -43,13 +43,15 @@ pub struct FunctionConfig {
     pub timeout_s: u32,
     /// The user's environment variables.
     pub environment: Vec<(String, String)>,
-    /// Names of the subnets the slots are in.
+    /// Names of its subnets.
     pub subnets: Vec<String>,
-    /// Names of the slots' security groups.
+    /// Names of its security groups.
     pub security_groups: Vec<String>,
-    /// Network slots: the namespaces of the function's ENIs, in slot order.
+    /// Network slots: the namespaces of its execution environments, in order
+    /// (`concurrency` of them; each sends through a shared ENI).
     pub slots: Vec<String>,
-    /// Private address of each slot (same order).
+    /// For each slot (same order), the address its connections leave with: its
+    /// shared ENI's private address (what the VPC sees).
     pub slot_ips: Vec<std::net::Ipv4Addr>,
     /// `arn:aws:lambda:<region>:<account>:function:<name>`.
     pub arn: String,
@@ -119,11 +121,12 @@ pub fn functions(
                     .iter()
                     .map(|g| net.security_groups[g.index()].name.clone())
                     .collect(),
-                slots: f.slots.iter().map(|e| names.eni_ns(*e)).collect(),
-                slot_ips: f
-                    .slots
-                    .iter()
-                    .map(|e| net.enis[e.index()].private_ip)
+                slots: (0..f.concurrency).map(|k| names.env_ns(id, k)).collect(),
+                slot_ips: (0..f.concurrency)
+                    .filter_map(|k| {
+                        let n = f.shared_enis.len();
+                        (n > 0).then(|| net.enis[f.shared_enis[k as usize % n].index()].private_ip)
+                    })
                     .collect(),
                 arn: format!(
                     "arn:aws:lambda:{DEFAULT_REGION}:{account}:function:{}",

@@ -83,6 +83,11 @@ pub enum ErrorCode {
     ResourceConflict,
     /// A function parameter fails Lambda's input constraints (pattern, enum, length).
     LambdaValidation,
+    /// A function's subnet has no free address for the shared ENI it needs
+    /// (Lambda's code).
+    SubnetIpAddressLimitReached,
+    /// A VPC would need more shared function ENIs than its quota (Lambda's code).
+    EniLimitReached,
 }
 
 impl ErrorCode {
@@ -128,6 +133,8 @@ impl ErrorCode {
             LambdaInvalidParameterValue => "InvalidParameterValueException",
             ResourceConflict => "ResourceConflictException",
             LambdaValidation => "ValidationException",
+            SubnetIpAddressLimitReached => "SubnetIPAddressLimitReachedException",
+            EniLimitReached => "ENILimitReachedException",
         }
     }
 }

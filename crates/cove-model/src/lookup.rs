@@ -104,9 +104,10 @@ impl Network {
     }
 
     /// Finds ENIs by what a user typed: `tenant/vpc/eni`, `vpc/eni`, `eni`, an ENI id
-    /// (`eni-…`), an instance id (`i-…`, its first ENI), a function's network slot
-    /// (`fn:NAME` for its first, `fn:NAME:K`) or a private IP. Returns every
-    /// match; an address may match ENIs of several VPCs whose CIDRs overlap.
+    /// (`eni-…`), an instance id (`i-…`, its first ENI), a function (`fn:NAME`: the
+    /// shared ENI of its first subnet; `fn:NAME@SUBNET`: of that subnet; either may
+    /// be qualified, `tenant/vpc/fn:NAME`) or a private IP. Returns every match; an
+    /// address may match ENIs of several VPCs whose CIDRs overlap.
     pub fn find_enis(&self, query: &str) -> Vec<EniId> {
         let q = query.trim();
         let mut out = Vec::new();
@@ -118,16 +119,10 @@ impl Network {
             }
             return out;
         }
-        // `fn:NAME` is a function's first network slot, `fn:NAME:K` its slot K.
-        let slot0;
-        let q = match q.rsplit('/').next() {
-            Some(last) if last.starts_with("fn:") && last.matches(':').count() == 1 => {
-                slot0 = format!("{q}:0");
-                slot0.as_str()
-            }
-            _ => q,
-        };
         let parts: Vec<&str> = q.split('/').collect();
+        if let Some(function) = parts.last().and_then(|l| l.strip_prefix("fn:")) {
+            return self.find_function_enis(&parts[..parts.len() - 1], function);
+        }
         let mut seen_instance = std::collections::BTreeSet::new();
         for (i, e) in self.enis.iter().enumerate() {
             let v = &self.vpcs[e.vpc.index()];
@@ -147,6 +142,39 @@ impl Network {
         out
     }
 
+    /// The shared ENIs of functions named `function` (`NAME` or `NAME@SUBNET`) in
+    /// the VPCs that `scope` (`[]`, `[vpc]` or `[tenant, vpc]`) selects.
+    fn find_function_enis(&self, scope: &[&str], function: &str) -> Vec<EniId> {
+        let (name, subnet) = match function.split_once('@') {
+            Some((n, s)) => (n, Some(s)),
+            None => (function, None),
+        };
+        let mut out = Vec::new();
+        for f in &self.functions {
+            let v = &self.vpcs[f.vpc.index()];
+            let t = &self.tenants[v.tenant.index()];
+            let in_scope = match scope {
+                [] => true,
+                [vn] => v.name == *vn,
+                [tn, vn] => t.name == *tn && v.name == *vn,
+                _ => false,
+            };
+            if f.name != name || !in_scope {
+                continue;
+            }
+            let chosen = match subnet {
+                None => f.shared_enis.first().copied(),
+                Some(s) => f
+                    .shared_enis
+                    .iter()
+                    .copied()
+                    .find(|e| self.subnets[self.enis[e.index()].subnet.index()].name == s),
+            };
+            out.extend(chosen);
+        }
+        out
+    }
+
     /// Like [`Network::find_enis`], but exactly one match is required.
     pub fn find_eni(&self, query: &str) -> Result<EniId, LookupError> {
         let found = self.find_enis(query);
@@ -160,17 +188,13 @@ impl Network {
         }
     }
 
-    /// The interfaces that stand for the network's workloads: every user ENI, and one
-    /// network slot of each function per subnet (its slots are alike within a subnet).
+    /// The interfaces that stand for the network's workloads: every user ENI and
+    /// every shared function ENI (through which functions' environments send).
     pub fn workload_enis(&self) -> Vec<EniId> {
-        let mut out: Vec<EniId> = (0..self.enis.len())
-            .filter(|i| self.enis[*i].owner == EniOwner::User)
+        (0..self.enis.len())
+            .filter(|i| matches!(self.enis[*i].owner, EniOwner::User | EniOwner::Shared))
             .map(|i| EniId(index_u32(i)))
-            .collect();
-        for f in &self.functions {
-            out.extend(f.slots.iter().take(f.subnets.len()).copied());
-        }
-        out
+            .collect()
     }
 
     /// The VPCs whose CIDRs contain `ip`.

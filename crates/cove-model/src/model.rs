@@ -432,8 +432,11 @@ pub enum EniOwner {
     Endpoint(EndpointId),
     /// A NAT gateway's ENI (not subject to security groups).
     NatGateway(NatId),
-    /// A network slot of a function: one execution environment at a time runs in it.
-    Function(FunctionId),
+    /// A shared function ENI ("Hyperplane"): one per (subnet, security-group set) of
+    /// a VPC, shared by every execution environment of every function with that
+    /// subnet and set. Environments reach the VPC through it, translated to its
+    /// address; it accepts no connection from the VPC.
+    Shared,
 }
 
 /// An elastic network interface.
@@ -549,7 +552,8 @@ pub struct PrefixList {
     pub cidrs: Vec<Ipv4Net>,
 }
 
-/// A function attached to a VPC. Its execution environments run in its slots.
+/// A function attached to a VPC. Its execution environments reach the VPC through
+/// its shared ENIs.
 #[derive(Debug, Clone, Serialize)]
 pub struct Function {
     /// Owner VPC.
@@ -570,13 +574,14 @@ pub struct Function {
     pub environment: Vec<(String, String)>,
     /// Subnets, in spec order.
     pub subnets: Vec<SubnetId>,
-    /// Security groups of every slot.
+    /// Security groups (sorted, without duplicates): with the subnet, the key of
+    /// the shared ENI the function's environments use there.
     pub security_groups: Vec<SgId>,
     /// Most environments at once.
     pub concurrency: u32,
-    /// The network slots (ENIs owned by this function), spread over `subnets` in
-    /// turn; `concurrency` of them.
-    pub slots: Vec<EniId>,
+    /// The shared ENIs ([`EniOwner::Shared`]) its environments use, one per subnet,
+    /// in the order of `subnets`: environment `k` uses `shared_enis[k % len]`.
+    pub shared_enis: Vec<EniId>,
     /// Free text.
     pub description: Option<String>,
 }
@@ -585,7 +590,7 @@ pub struct Function {
 pub const DEFAULT_FUNCTION_MEMORY_MB: u32 = 128;
 /// Default timeout of a function, seconds (Lambda's).
 pub const DEFAULT_FUNCTION_TIMEOUT_S: u32 = 3;
-/// Default concurrency (environments, and network slots) of a function.
+/// Default concurrency (most execution environments at once) of a function.
 pub const DEFAULT_FUNCTION_CONCURRENCY: u32 = 10;
 
 /// Re-exported for convenience: the ephemeral port range Linux clients use by default

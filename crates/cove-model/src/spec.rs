@@ -75,6 +75,9 @@ pub struct QuotasSpec {
     /// Most CIDR blocks of one VPC, the primary included (1–50; AWS's default 5).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cidr_blocks_per_vpc: Option<Scalar>,
+    /// Most shared function ENIs of one VPC (1–1000; Lambda's default 250).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shared_enis_per_vpc: Option<Scalar>,
 }
 
 /// A tenant: one account, owning VPCs and prefix lists.

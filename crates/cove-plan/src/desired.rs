@@ -10,6 +10,9 @@
 //! * a NAT gateway's ENI namespace forwards and source-translates to its address;
 //! * an active **peering** is routes: a peering route sends packets straight to the
 //!   peer VPC's ENI links, so a peered packet is forwarded once, like one inside a VPC;
+//! * a function's **execution environments** each have a namespace with a
+//!   link-local address and a link into the router, which sends their traffic
+//!   through the function's shared ENI (see [`crate::environments`]);
 //! * an **internet gateway** is a veth from the router to the outside namespace (the
 //!   stand-in for the internet), with 1:1 NAT of public IPs in the router.
 
@@ -20,12 +23,16 @@ use cove_model::lookup::index_u32;
 use cove_model::{EniId, EniOwner, Network, VpcId};
 use ipnet::Ipv4Net;
 
+use crate::environments::{
+    ENV_GATEWAY, ENV_RANGE, ENV_TABLE, Environment, MAX_ENVIRONMENTS, environments,
+};
 use crate::names::{Names, short_hash, valid_prefix};
 use crate::nft;
 use crate::routing::{
     ENDPOINT_ROUTER_IP, ENDPOINT_SERVICES_IP, IGW_OUTSIDE_IP, IGW_ROUTER_IP, MARK_VPC_MASK,
-    MAX_ROUTE_TABLES, MAX_VPCS, MAX_ZONES, PeerHost, RULE_PRIORITY_LOCAL, RULE_PRIORITY_SUBNET,
-    RULE_PRIORITY_UNROUTED, dev, host, route_table, route_table_mark, vpc_mark,
+    MAX_ROUTE_TABLES, MAX_VPCS, MAX_ZONES, PeerHost, RULE_PRIORITY_ENVIRONMENTS,
+    RULE_PRIORITY_LOCAL, RULE_PRIORITY_SUBNET, RULE_PRIORITY_UNROUTED, dev, host, route_table,
+    route_table_mark, vpc_mark,
 };
 use crate::state::{
     Address, DevName, HostState, LinkSettings, NsState, Route, RouteKind, Rule, RuleSelector,
@@ -67,6 +74,16 @@ pub enum PlanError {
     )]
     TooManyZones {
         /// VPCs plus active peerings.
+        count: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// More execution environments than the router has link-local addresses for.
+    #[error(
+        "{count} execution environments exceed the {max} one host router can address; lower functions' `concurrency` or split the spec"
+    )]
+    TooManyEnvironments {
+        /// Environments the functions' concurrency asks for.
         count: usize,
         /// The limit.
         max: usize,
@@ -120,6 +137,8 @@ struct Builder<'n> {
     /// The peer ENIs each route table reaches (its mark, the ENI), for the
     /// firewall's `peer_zone` map: route tables are expanded once, here.
     peer_hosts: Vec<(u32, PeerHost)>,
+    /// Every function's execution environments.
+    envs: Vec<Environment>,
 }
 
 /// The kernel state that realizes `net` under `prefix`.
@@ -156,12 +175,18 @@ pub fn desired(net: &Network, prefix: &str) -> Result<HostState, PlanError> {
             max: MAX_ZONES,
         });
     }
+    let names = Names::new(net, prefix);
+    let envs = environments(net, &names).map_err(|count| PlanError::TooManyEnvironments {
+        count,
+        max: MAX_ENVIRONMENTS,
+    })?;
     let mut b = Builder {
         net,
-        names: Names::new(net, prefix),
+        names,
         state: HostState::default(),
         owners: std::collections::BTreeMap::new(),
         peer_hosts: Vec::new(),
+        envs,
     };
     if net.vpcs.iter().any(|v| v.internet_gateway.is_some()) {
         b.outside()?;
@@ -175,9 +200,12 @@ pub fn desired(net: &Network, prefix: &str) -> Result<HostState, PlanError> {
     for v in 0..net.vpcs.len() {
         b.vpc(VpcId(index_u32(v)))?;
     }
+    for i in 0..b.envs.len() {
+        b.environment(i)?;
+    }
     if !net.vpcs.is_empty() {
         let router = b.names.router_ns();
-        let table = nft::router_table(net, &b.names, &b.peer_hosts);
+        let table = nft::router_table(net, &b.names, &b.peer_hosts, &b.envs);
         b.existing(&router).nft = Some(table);
     }
     Ok(b.state)
@@ -278,7 +306,9 @@ impl Builder<'_> {
             });
         }
         for e in &vpc.enis {
-            self.eni(*e)?;
+            if net.enis[e.index()].owner != EniOwner::Shared {
+                self.eni(*e)?;
+            }
         }
         if vpc.internet_gateway.is_some() {
             self.igw(v)?;
@@ -355,6 +385,67 @@ impl Builder<'_> {
         r.addresses.insert(Address {
             dev: dev(&link),
             addr: host(gw),
+        });
+        Ok(())
+    }
+
+    /// An execution environment: its namespace (the link-local address, a default
+    /// route to the router), its link into the router, and the router's route back
+    /// to it in [`ENV_TABLE`] (which only translated replies reach). The router's
+    /// rule for that table is written once, with the first environment.
+    fn environment(&mut self, i: usize) -> Result<(), PlanError> {
+        let net = self.net;
+        let env = self.envs[i].clone();
+        let router = self.names.router_ns();
+        let f = &net.functions[env.function.index()];
+        let ns = self.ns(
+            &env.ns,
+            &format!("environment {} of function {}", env.index, f.name),
+        )?;
+        ns.addresses.insert(Address {
+            dev: dev("eth0"),
+            addr: host(env.address),
+        });
+        ns.routes.insert(Route {
+            proto: crate::state::ROUTE_PROTO_STATIC,
+            table: 254,
+            dst: Ipv4Net::default(),
+            kind: RouteKind::Via {
+                gateway: ENV_GATEWAY,
+                dev: dev("eth0"),
+            },
+        });
+        self.veth(
+            VethEnd {
+                ns: env.ns.clone(),
+                name: self.names.eni_link().to_owned(),
+                mac: Some(env.mac),
+            },
+            VethEnd {
+                ns: router.clone(),
+                name: env.router_link.clone(),
+                mac: None,
+            },
+        )?;
+        let r = self.existing(&router);
+        r.rules.insert(Rule {
+            priority: RULE_PRIORITY_ENVIRONMENTS,
+            selector: RuleSelector::To(ENV_RANGE),
+            table: ENV_TABLE,
+        });
+        r.routes.insert(Route {
+            proto: crate::state::ROUTE_PROTO_STATIC,
+            table: ENV_TABLE,
+            dst: host(env.address),
+            kind: RouteKind::Dev {
+                dev: dev(&env.router_link),
+            },
+        });
+        // The gateway address on the router's end: the environment's ARP for its
+        // gateway is answered there.
+        r.addresses.insert(Address {
+            dev: dev(&env.router_link),
+            addr: host(ENV_GATEWAY),
         });
         Ok(())
     }

@@ -3,6 +3,7 @@
 //! * [`state`]: the kernel objects cove owns, as data ([`HostState`]).
 //! * [`desired`]: a validated [`cove_model::Network`] → the [`HostState`] that
 //!   realizes it (topology, addresses, routes, policy rules, nftables rulesets).
+//! * [`environments`]: functions' execution environments behind shared ENIs.
 //! * [`diff`]: observed [`HostState`] + desired [`HostState`] → [`Plan`].
 //! * [`plan`]: the typed operations the executor (`cove-host`) carries out.
 //! * [`nftsets`]: the one typed description of cove's nftables sets and maps, from
@@ -12,6 +13,7 @@
 
 pub mod desired;
 pub mod diff;
+pub mod environments;
 pub mod names;
 pub mod nft;
 pub mod nftsets;

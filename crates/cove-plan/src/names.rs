@@ -2,7 +2,7 @@
 //! resource's qualified path — never from user-written text, so no name a user
 //! chooses ever reaches a command line or a ruleset.
 
-use cove_model::{EniId, Network, VpcId};
+use cove_model::{EniId, FunctionId, Network, VpcId};
 use sha2::{Digest, Sha256};
 
 /// Eight hex digits of SHA-256 of `kind:path`.
@@ -50,15 +50,35 @@ impl<'n> Names<'n> {
         format!("{}-router", self.prefix)
     }
 
-    /// The namespace of an ENI: `<prefix>-e-<hash>` (`-n-` for a NAT gateway's ENI,
-    /// `-f-` for a function's network slot).
+    /// The namespace of an ENI: `<prefix>-e-<hash>` (`-n-` for a NAT gateway's ENI).
+    /// A shared function ENI has none (its environments have theirs,
+    /// [`Names::env_ns`]); its name here, `-h-`, is never created.
     pub fn eni_ns(&self, e: EniId) -> String {
         let kind = match self.net.enis[e.index()].owner {
             cove_model::EniOwner::NatGateway(_) => "n",
-            cove_model::EniOwner::Function(_) => "f",
+            cove_model::EniOwner::Shared => "h",
             _ => "e",
         };
         format!("{}-{kind}-{}", self.prefix, self.eni_hash(e))
+    }
+
+    fn env_hash(&self, f: FunctionId, k: u32) -> String {
+        let function = &self.net.functions[f.index()];
+        short_hash(
+            "env",
+            &format!("{}/{}/{k}", self.net.vpc_path(function.vpc), function.name),
+        )
+    }
+
+    /// The namespace of execution environment `k` of function `f`:
+    /// `<prefix>-v-<hash>` (an environment runs in it; its link ends in the router).
+    pub fn env_ns(&self, f: FunctionId, k: u32) -> String {
+        format!("{}-v-{}", self.prefix, self.env_hash(f, k))
+    }
+
+    /// The router-side interface of environment `k` of function `f`: `v<hash>`.
+    pub fn env_router_link(&self, f: FunctionId, k: u32) -> String {
+        format!("v{}", self.env_hash(f, k))
     }
 
     /// The namespace that stands in for the internet and the customer's networks.

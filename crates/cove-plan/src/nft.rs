@@ -10,6 +10,9 @@
 //!   the routing mark (`link_table`, see [`crate::routing`]) and the conntrack zone
 //!   (`link_zone`, `peer_zone`, see [`crate::zones`]);
 //! * `public_in` / `public_out` (nat): the internet gateways' 1:1 NAT of public IPs;
+//!   `env_translate` (nat, postrouting): execution environments' connections to
+//!   their shared ENI's address, and `env_replies` (postrouting, after it): the
+//!   environment's own address back on the replies that leave towards it;
 //! * `filter_forward`: IPv6 dropped; to an internet gateway only from an address
 //!   that has a public IP; from a gateway endpoint no new connections; then the
 //!   **network ACLs** (stateless, every packet, skipped
@@ -49,6 +52,7 @@ use cove_model::{
 };
 use sha2::{Digest, Sha256};
 
+use crate::environments::Environment;
 use crate::names::Names;
 pub use crate::nftsets::{ElemType, SetSchema, set_schema};
 use crate::nftsets::{SetDecl, SetKind, declarations};
@@ -273,12 +277,15 @@ pub fn router_table(
     net: &Network,
     names: &Names<'_>,
     peer_hosts: &[(u32, routing::PeerHost)],
+    envs: &[Environment],
 ) -> NftTable {
     let mut out = String::new();
     let mut el = Elements::new();
     // Per-link data.
+    // The environment sets exist only with environments (every declared set is used).
     let link_sets: Vec<SetDecl> = SetKind::LINK_SETS
         .iter()
+        .filter(|k| !envs.is_empty() || !SetKind::ENV_SETS.contains(k))
         .map(|k| SetDecl::new(*k, ""))
         .collect();
     out.push_str(&declarations(&link_sets));
@@ -396,6 +403,9 @@ pub fn router_table(
     let zones = Zones::new(net);
     // Elements per ENI link.
     for (i, eni) in net.enis.iter().enumerate() {
+        if eni.owner == EniOwner::Shared {
+            continue;
+        }
         let e = cove_model::EniId(cove_model::lookup::index_u32(i));
         let link = format!("\"{}\"", names.eni_router_link(e));
         let mac = crate::desired::eni_mac_text(net, e);
@@ -439,6 +449,60 @@ pub fn router_table(
                 put(&mut el, SetKind::LinkSgc, format!("{link} : {id}"));
             }
         }
+    }
+    // Environment links: the shared ENI's elements (its subnet, route table,
+    // combination, zone), anti-spoofing by the environment's own MAC and link-local
+    // address, and the two addresses the translation swaps.
+    for env in envs {
+        let eni = &net.enis[env.shared_eni.index()];
+        let link = format!("\"{}\"", env.router_link);
+        let subnet = eni.subnet.index() + 1;
+        put(&mut el, SetKind::MacLinks, link.clone());
+        put(
+            &mut el,
+            SetKind::LinkMac,
+            format!("{link} . {}", env.mac_text()),
+        );
+        put(&mut el, SetKind::SrcLinks, link.clone());
+        put(
+            &mut el,
+            SetKind::EniSrc,
+            format!("{link} . {}", env.address),
+        );
+        put(&mut el, SetKind::LinkSubnet, format!("{link} : {subnet}"));
+        put(
+            &mut el,
+            SetKind::LinkTable,
+            format!(
+                "{link} : {}",
+                routing::eni_route_table_mark(net, env.shared_eni)
+            ),
+        );
+        put(
+            &mut el,
+            SetKind::LinkSubnetPair,
+            format!("{link} . {subnet}"),
+        );
+        put(
+            &mut el,
+            SetKind::LinkZone,
+            format!("{link} : {}", zones.vpc(eni.vpc)),
+        );
+        let key = combo_key(net, &eni.security_groups);
+        if let Some(id) = combo_ids.get(key.as_str()) {
+            put(&mut el, SetKind::LinkSgc, format!("{link} : {id}"));
+        }
+        put(&mut el, SetKind::EnvLinks, link.clone());
+        put(
+            &mut el,
+            SetKind::EnvShared,
+            format!("{link} : {}", eni.private_ip),
+        );
+        put(
+            &mut el,
+            SetKind::EnvAddr,
+            format!("{link} : {}", env.address),
+        );
     }
     // Peering routes: the flow to a peer ENI is tracked in the peering's zone.
     for (mark, h) in peer_hosts {
@@ -535,10 +599,36 @@ pub fn router_table(
         );
     }
     // Forwarding filter.
+    if !envs.is_empty() {
+        // Environments' connections leave with their shared ENI's address (a free
+        // source port when two environments use the same one), before the public
+        // addresses' translation.
+        let _ = writeln!(
+            out,
+            "\tchain env_translate {{\n\t\ttype nat hook postrouting priority srcnat - 1; policy accept;\n\
+             \t\tiifname @env_links snat ip to iifname map @env_shared\n\t}}\n\
+             \tchain env_replies {{\n\t\ttype filter hook postrouting priority srcnat + 10; policy accept;\n\
+             \t\toifname @env_links ip daddr set oifname map @env_addr\n\t}}"
+        );
+    }
     let _ = writeln!(
         out,
         "\tchain filter_forward {{\n\t\ttype filter hook forward priority filter; policy drop;\n\t\tmeta nfproto ipv6 drop"
     );
+    if !envs.is_empty() {
+        // Nothing opens a connection towards an environment (from the VPC or from
+        // another environment): only replies go out on their links. Then the checks
+        // below see the shared ENI's address, as AWS evaluates them: an
+        // environment's packet as from it, a reply as to it (the translation
+        // itself is conntrack's, in `env_translate`; `env_replies` restores the
+        // environment's address as a reply leaves).
+        let _ = writeln!(
+            out,
+            "\t\toifname @env_links ct direction original drop\n\
+             \t\tiifname @env_links ip saddr set iifname map @env_shared\n\
+             \t\toifname @env_links ip daddr set oifname map @env_shared"
+        );
+    }
     if has_igw {
         let _ = writeln!(
             out,

@@ -215,6 +215,14 @@ pub enum SetKind {
     PublicToPrivate,
     /// `private_to_public`: gateway link . private IP → public IP.
     PrivateToPublic,
+    /// `env_links`: execution-environment links (only replies go out on them).
+    EnvLinks,
+    /// `env_shared`: environment link → the address of its shared function ENI
+    /// (what the firewall sees, and what its connections are translated to).
+    EnvShared,
+    /// `env_addr`: environment link → the environment's own link-local address
+    /// (restored on replies as they leave towards it).
+    EnvAddr,
     /// `members`: group number . a member address of that security group (the
     /// groups that rules reference, numbered from 1).
     Members,
@@ -233,7 +241,7 @@ const SG_SET_PREFIX: &str = "sg_";
 
 impl SetKind {
     /// The per-link sets and maps, in the order the router table declares them.
-    pub const LINK_SETS: [SetKind; 15] = [
+    pub const LINK_SETS: [SetKind; 18] = [
         SetKind::SrcLinks,
         SetKind::EniSrc,
         SetKind::MacLinks,
@@ -249,23 +257,29 @@ impl SetKind {
         SetKind::GweLinks,
         SetKind::PublicToPrivate,
         SetKind::PrivateToPublic,
+        SetKind::EnvLinks,
+        SetKind::EnvShared,
+        SetKind::EnvAddr,
     ];
+
+    /// The sets of execution-environment links (declared only when there are any).
+    pub const ENV_SETS: [SetKind; 3] = [SetKind::EnvLinks, SetKind::EnvShared, SetKind::EnvAddr];
 
     /// A direction's security-group rule sets, in the order the table declares them.
     pub const SG_RULE_SETS: [SetKind; 3] = [SetKind::SgExact, SetKind::SgL4, SetKind::SgAll];
 
     /// Every kind: the per-link sets, the member set, then the rule sets.
-    pub const ALL: [SetKind; 19] = {
-        let mut all = [SetKind::Members; 19];
+    pub const ALL: [SetKind; 22] = {
+        let mut all = [SetKind::Members; 22];
         let mut i = 0;
         while i < Self::LINK_SETS.len() {
             all[i] = Self::LINK_SETS[i];
             i += 1;
         }
-        // all[15] is Members (fixed name, not per link).
+        // all[18] is Members (fixed name, not per link).
         let mut j = 0;
         while j < Self::SG_RULE_SETS.len() {
-            all[16 + j] = Self::SG_RULE_SETS[j];
+            all[Self::LINK_SETS.len() + 1 + j] = Self::SG_RULE_SETS[j];
             j += 1;
         }
         all
@@ -278,9 +292,12 @@ impl SetKind {
         const IF_IP: &[ElemType] = &[Ifname, Ipv4];
         let ty = |key, data| KeyDecl::Type { key, data };
         match self {
-            SetKind::SrcLinks | SetKind::MacLinks | SetKind::IgwLinks | SetKind::GweLinks => {
-                ty(IF, None)
-            }
+            SetKind::SrcLinks
+            | SetKind::MacLinks
+            | SetKind::IgwLinks
+            | SetKind::GweLinks
+            | SetKind::EnvLinks => ty(IF, None),
+            SetKind::EnvShared | SetKind::EnvAddr => ty(IF, Some(Ipv4)),
             SetKind::EniSrc | SetKind::IgwSources => ty(IF_IP, None),
             SetKind::LinkMac => ty(&[Ifname, Mac], None),
             SetKind::LinkSubnet | SetKind::LinkTable | SetKind::LinkSgc => ty(IF, Some(Mark)),
@@ -341,6 +358,9 @@ impl SetKind {
             SetKind::GweLinks => "gwe_links",
             SetKind::PublicToPrivate => "public_to_private",
             SetKind::PrivateToPublic => "private_to_public",
+            SetKind::EnvLinks => "env_links",
+            SetKind::EnvShared => "env_shared",
+            SetKind::EnvAddr => "env_addr",
             SetKind::Members => "members",
             SetKind::SgExact | SetKind::SgL4 | SetKind::SgAll => return None,
         })

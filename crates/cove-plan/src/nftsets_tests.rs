@@ -7,10 +7,28 @@ use crate::names::Names;
 
 /// The router table of the shipped example.
 fn example_router_table() -> crate::NftTable {
-    let net = crate::example_network();
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/secure-compute.yaml"
+    ))
+    .expect("example");
+    let net = cove_model::validate::validate_text(&with_function(&text))
+        .network
+        .expect("valid");
     let state = crate::desired::desired(&net, "cove").expect("layout");
     let router = Names::new(&net, "cove").router_ns();
     state.namespaces[&router].nft.clone().expect("router table")
+}
+
+/// The example with a function in the platform VPC (so the environment sets and
+/// rules are in the table).
+pub(crate) fn with_function(example: &str) -> String {
+    let anchor = "          - { name: fn-b, subnet: private-b, security_groups: [fn] }\n";
+    assert!(example.contains(anchor));
+    example.replace(
+        anchor,
+        &format!("{anchor}        functions:\n          - {{ name: api, runtime: python3.11, handler: app.handler, code: ./api, subnets: [private-a, private-b], security_groups: [fn], concurrency: 2 }}\n"),
+    )
 }
 
 /// Every `set NAME { … }` / `map NAME { … }` line of a ruleset text, by name

@@ -43,6 +43,10 @@ const MARK_VPC_SHIFT: u32 = 20;
 pub const MAX_VPCS: usize = 4095;
 /// Route tables per VPC the mark can tell apart.
 pub const MAX_ROUTE_TABLES: usize = (1 << MARK_VPC_SHIFT) - 2;
+/// Priority of the rule `to 169.254.64.0/18 lookup <environments>`: replies to
+/// execution environments, translated back to their link-local addresses, go to
+/// their links (see [`crate::environments`]).
+pub const RULE_PRIORITY_ENVIRONMENTS: u32 = 900;
 /// Priority of the `to <VPC CIDR>` rules (the implicit local route wins first).
 pub const RULE_PRIORITY_LOCAL: u32 = 1000;
 /// Priority of the `fwmark <table>` rules (the subnet's route table).
@@ -165,13 +169,22 @@ pub fn route_table(net: &Network, names: &Names<'_>, v: VpcId, j: usize) -> Tabl
                             eni: *e,
                             peering: *peering,
                         });
+                        // A shared function ENI has no link and accepts no
+                        // connection: a blackhole; its flows' replies are
+                        // translated to an environment before routing (they still
+                        // need the peering's zone).
+                        let kind = if net.enis[e.index()].owner == cove_model::EniOwner::Shared {
+                            RouteKind::Blackhole
+                        } else {
+                            RouteKind::Dev {
+                                dev: dev(&names.eni_router_link(*e)),
+                            }
+                        };
                         out.routes.push(Route {
                             proto: crate::state::ROUTE_PROTO_STATIC,
                             table,
                             dst: host(ip),
-                            kind: RouteKind::Dev {
-                                dev: dev(&names.eni_router_link(*e)),
-                            },
+                            kind,
                         });
                     }
                 }

@@ -56,6 +56,25 @@ fn example_plan_from_an_empty_host() {
     check_golden("secure-compute.nft.txt", &nft);
 }
 
+/// The example with a function (two subnets, two environments): its shared ENIs,
+/// environment namespaces and links, and the router's translation.
+#[test]
+fn example_with_a_function_plan_from_an_empty_host() {
+    let anchor = "          - { name: fn-b, subnet: private-b, security_groups: [fn] }\n";
+    let net = example_with(
+        anchor,
+        &format!(
+            "{anchor}        functions:\n          - {{ name: api, runtime: python3.11, handler: app.handler, code: ./api, subnets: [private-a, private-b], security_groups: [fn], concurrency: 2 }}\n"
+        ),
+    );
+    let want = desired(&net, "cove").expect("layout");
+    let plan = diff(&HostState::default(), &want);
+    check_golden("secure-compute-function.plan.txt", &plan.to_string());
+    let router = &want.namespaces["cove-router"];
+    let t = router.nft.as_ref().expect("router table");
+    check_golden("secure-compute-function.nft.txt", &t.batch_text());
+}
+
 fn example_with(from: &str, to: &str) -> cove_model::Network {
     let text = std::fs::read_to_string(root().join("../../examples/secure-compute.yaml"))
         .expect("example");

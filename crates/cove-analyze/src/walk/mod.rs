@@ -12,7 +12,7 @@
 use std::net::Ipv4Addr;
 
 use cove_model::{
-    EniId, Network, PeeringStatus, PortRange, RouteTableId, RouteTarget, SubnetId, VpcId,
+    EniId, EniOwner, Network, PeeringStatus, PortRange, RouteTableId, RouteTarget, SubnetId, VpcId,
 };
 
 use crate::describe;
@@ -57,6 +57,39 @@ struct Walk<'a, L, T> {
 
 impl<L: Lookup, T: Trace> Walk<'_, L, T> {
     fn run(&mut self) -> bool {
+        if let Endpoint::Eni(d) = self.flow.dst {
+            if self.net.enis[d.index()].owner == EniOwner::Shared {
+                let ip = self.net.enis[d.index()].private_ip;
+                return self.deny(
+                    Step::Delivery,
+                    Forward,
+                    || self.lk.labels().eni(d).to_owned(),
+                    || format!("{ip} is a shared function ENI: functions' environments send from it, and nothing can open a connection to them (Lambda's environments accept no inbound connections)"),
+                );
+            }
+        }
+        if let Endpoint::Eni(s) = self.flow.src {
+            let eni = &self.net.enis[s.index()];
+            if eni.owner == EniOwner::Shared {
+                let groups: Vec<&str> = eni
+                    .security_groups
+                    .iter()
+                    .map(|g| self.net.security_groups[g.index()].name.as_str())
+                    .collect();
+                self.allow(
+                    Step::SharedEni,
+                    Forward,
+                    || self.lk.labels().eni(s).to_owned(),
+                    || {
+                        format!(
+                            "the function's environment sends through the shared ENI: translated to {} (security groups {}); only replies come back",
+                            eni.private_ip,
+                            groups.join(", ")
+                        )
+                    },
+                );
+            }
+        }
         match (self.flow.src, self.flow.dst) {
             (Endpoint::Eni(s), Endpoint::Eni(d)) if s == d => {
                 self.tr.hop(Step::Delivery, Forward, Outcome::Allow, || {

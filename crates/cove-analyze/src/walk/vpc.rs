@@ -141,6 +141,15 @@ impl<L: Lookup, T: Trace> Walk<'_, L, T> {
             );
         }
         let dst = &net.enis[d.index()];
+        if dst.owner == EniOwner::Shared {
+            // The router has no route to it (a blackhole in the VPC's table).
+            return self.deny(
+                Step::Delivery,
+                Forward,
+                || self.lk.labels().eni(d).to_owned(),
+                || format!("{dip} is a shared function ENI: nothing can open a connection to functions' environments"),
+            );
+        }
         let same_subnet = dst.subnet == from.subnet;
         let req = self.req;
         if !same_subnet

@@ -407,6 +407,7 @@ fn quotas(tenants: &[TenantSpec], peerings: &[PeeringSpec]) -> Option<QuotasSpec
         security_groups_per_interface: raised(groups, d.security_groups_per_interface),
         active_peerings_per_vpc: raised(peers, d.active_peerings_per_vpc),
         cidr_blocks_per_vpc: raised(blocks, d.cidr_blocks_per_vpc),
+        shared_enis_per_vpc: None,
     };
     (q != QuotasSpec::default()).then_some(q)
 }

@@ -3,7 +3,7 @@
 //!
 //! Addresses: every fixed address is reserved first (so an assigned one never takes
 //! it), then the others are assigned lowest-free in spec order: per VPC, NAT gateways,
-//! interface endpoints, then ENIs.
+//! interface endpoints, ENIs, then shared function ENIs.
 
 use std::collections::{HashMap, HashSet};
 use std::net::Ipv4Addr;
@@ -181,7 +181,7 @@ struct Pending {
     path: Path,
 }
 
-/// Pass 3c: NAT, interface-endpoint, user and function-slot ENIs with their
+/// Pass 3c: NAT, interface-endpoint, user and shared function ENIs with their
 /// addresses.
 pub(crate) fn addresses(cx: &mut Ctx, spec: &Spec, sc: &Scopes) {
     let mut pending = Vec::new();
@@ -221,9 +221,19 @@ pub(crate) fn addresses(cx: &mut Ctx, spec: &Spec, sc: &Scopes) {
             .or_insert_with(|| SubnetIpam::new(cidr));
         match ipam.allocate() {
             Ok(ip) => assigned[i] = Some(ip),
+            Err(e) if p.owner == EniOwner::Shared => {
+                let subnet = cx.net.subnet_label(p.subnet);
+                cx.error(
+                    ErrorCode::SubnetIpAddressLimitReached,
+                    &p.path,
+                    format!("{e}: no address is left for the shared function ENI `{}`", p.name),
+                    format!("free an address in subnet {subnet}, use a larger subnet, or attach the function to another subnet"),
+                );
+            }
             Err(e) => address_error(cx, &p.path, e, &cx.net.subnet_label(p.subnet)),
         }
     }
+    let mut shared: HashMap<SharedKey, EniId> = HashMap::new();
     for (p, ip) in pending.into_iter().zip(assigned) {
         let Some(ip) = ip else { continue };
         let id = EniId(next_id(cx.net.enis.len()));
@@ -235,7 +245,9 @@ pub(crate) fn addresses(cx: &mut Ctx, spec: &Spec, sc: &Scopes) {
                     enis.push(id);
                 }
             }
-            EniOwner::Function(f) => cx.net.functions[f.index()].slots.push(id),
+            EniOwner::Shared => {
+                shared.insert((p.subnet, p.groups.clone()), id);
+            }
             EniOwner::User => {}
         }
         cx.net.vpcs[p.vpc.index()].enis.push(id);
@@ -251,6 +263,15 @@ pub(crate) fn addresses(cx: &mut Ctx, spec: &Spec, sc: &Scopes) {
             public_ip: p.public_ip,
             owner: p.owner,
         });
+    }
+    // Each function's shared ENIs, in the order of its subnets (a subnet without a
+    // free address has none, and an error says so).
+    for f in &mut cx.net.functions {
+        f.shared_enis = f
+            .subnets
+            .iter()
+            .filter_map(|s| shared.get(&(*s, f.security_groups.clone())).copied())
+            .collect();
     }
 }
 
@@ -425,7 +446,26 @@ fn collect_enis(
             path,
         });
     }
-    // Function slots last: adding a function never renumbers another interface.
+    shared_enis(cx, scope, vid, v, out);
+}
+
+/// The key of a shared function ENI within a VPC: the subnet and the sorted set
+/// of security groups.
+type SharedKey = (SubnetId, Vec<SgId>);
+
+/// Shared function ENIs last, one per (subnet, security-group set) that a function
+/// of the VPC uses, in the order functions first use them: adding a function never
+/// renumbers another interface (see [`shared_eni_name`]). Each function learns the
+/// ENIs of its subnets in [`addresses`].
+fn shared_enis(
+    cx: &mut Ctx,
+    scope: &VpcScope,
+    vid: VpcId,
+    v: &crate::spec::VpcSpec,
+    out: &mut Vec<Pending>,
+) {
+    let mut keys: Vec<SharedKey> = Vec::new();
+    let quota = cx.quotas.shared_enis_per_vpc;
     for fid in cx.net.vpcs[vid.index()].functions.clone() {
         let f = &cx.net.functions[fid.index()];
         let fi = v
@@ -434,28 +474,54 @@ fn collect_enis(
             .position(|s| s.name == f.name)
             .unwrap_or(0);
         let path = scope.path.item("functions", &f.name, fi);
-        for k in 0..f.concurrency {
-            let subnet = f.subnets[k as usize % f.subnets.len()];
+        let (name, subnets, groups) =
+            (f.name.clone(), f.subnets.clone(), f.security_groups.clone());
+        for subnet in subnets {
+            let key = (subnet, groups.clone());
+            if keys.contains(&key) {
+                continue;
+            }
+            if keys.len() == quota {
+                cx.error(
+                    ErrorCode::EniLimitReached,
+                    &path.key("subnets"),
+                    format!(
+                        "function `{name}` needs a shared ENI for subnet {} with its security groups, and VPC {} already has {quota}, its quota of shared function ENIs",
+                        cx.net.subnet_label(subnet),
+                        cx.net.vpc_path(vid)
+                    ),
+                    "give functions of this VPC the same subnets and security groups (they then share ENIs), or raise `quotas.shared_enis_per_vpc` (at most 1000)",
+                );
+                continue;
+            }
+            keys.push(key);
+            let group_names: Vec<&str> = groups
+                .iter()
+                .map(|g| cx.net.security_groups[g.index()].name.as_str())
+                .collect();
             out.push(Pending {
                 vpc: vid,
                 subnet,
-                name: slot_name(&f.name, k),
+                name: shared_eni_name(&cx.net.subnets[subnet.index()].name, &group_names),
                 aws_id: None,
                 instance: None,
                 fixed: None,
-                groups: f.security_groups.clone(),
+                groups: groups.clone(),
                 public_ip: None,
-                owner: EniOwner::Function(fid),
-                path: path.clone(),
+                owner: EniOwner::Shared,
+                path: path.key("subnets"),
             });
         }
     }
 }
 
-/// The name of slot `k` of function `function`: `fn:<function>:<k>` (`:` cannot
-/// appear in a user ENI's name, so slots never collide with declared interfaces).
-pub fn slot_name(function: &str, k: u32) -> String {
-    format!("fn:{function}:{k}")
+/// The name of the shared function ENI of a subnet and a set of security groups:
+/// `hpl:<subnet>:<group>,<group>…` (`:` cannot appear in a user ENI's name, so
+/// shared ENIs never collide with declared interfaces).
+pub fn shared_eni_name(subnet: &str, groups: &[&str]) -> String {
+    let mut groups = groups.to_vec();
+    groups.sort_unstable();
+    format!("hpl:{subnet}:{}", groups.join(","))
 }
 
 /// Resolves the security groups of an interface (the VPC's default group when empty).

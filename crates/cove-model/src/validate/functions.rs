@@ -98,7 +98,7 @@ pub(crate) fn functions(cx: &mut Ctx, spec: &Spec, sc: &Scopes) {
                 subnets,
                 security_groups: groups,
                 concurrency,
-                slots: Vec::new(),
+                shared_enis: Vec::new(),
                 description: f.description.clone(),
             });
         }
@@ -288,5 +288,7 @@ fn security_groups(
     path: &Path,
     f: &FunctionSpec,
 ) -> Vec<SgId> {
-    super::attachments::groups(cx, scope, vid, path, &f.security_groups)
+    let mut groups = super::attachments::groups(cx, scope, vid, path, &f.security_groups);
+    groups.sort_unstable();
+    groups
 }

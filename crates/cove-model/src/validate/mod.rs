@@ -27,7 +27,7 @@ use crate::diag::{Diagnostic, ErrorCode, Severity};
 use crate::model::Network;
 use crate::spec::Spec;
 
-pub use attachments::slot_name;
+pub use attachments::shared_eni_name;
 pub use functions::is_valid_function_name;
 pub use parse::{hostname_problem, is_valid_name, public_ip_problem};
 pub use quotas::Quotas;
@@ -178,3 +178,5 @@ impl Path {
 mod tests;
 #[cfg(test)]
 mod tests_net;
+#[cfg(test)]
+mod tests_shared;

@@ -17,6 +17,8 @@ pub struct Quotas {
     pub active_peerings_per_vpc: usize,
     /// Most CIDR blocks (primary and secondary) of one VPC.
     pub cidr_blocks_per_vpc: usize,
+    /// Most shared function ENIs (Hyperplane ENIs) of one VPC.
+    pub shared_enis_per_vpc: usize,
 }
 
 impl Quotas {
@@ -26,6 +28,7 @@ impl Quotas {
         security_groups_per_interface: 5,
         active_peerings_per_vpc: 50,
         cidr_blocks_per_vpc: 5,
+        shared_enis_per_vpc: 250,
     };
 
     /// The highest values AWS allows an account to raise them to.
@@ -34,6 +37,7 @@ impl Quotas {
         security_groups_per_interface: 16,
         active_peerings_per_vpc: 125,
         cidr_blocks_per_vpc: 50,
+        shared_enis_per_vpc: 1000,
     };
 }
 
@@ -91,6 +95,12 @@ pub(crate) fn read(cx: &mut Ctx, spec: &Spec) -> Quotas {
         &s.cidr_blocks_per_vpc,
         d.cidr_blocks_per_vpc,
         c.cidr_blocks_per_vpc,
+    );
+    q.shared_enis_per_vpc = one(
+        "shared_enis_per_vpc",
+        &s.shared_enis_per_vpc,
+        d.shared_enis_per_vpc,
+        c.shared_enis_per_vpc,
     );
     q
 }

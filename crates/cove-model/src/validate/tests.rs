@@ -524,16 +524,22 @@ fn with_function(fields: &str) -> Validated {
 const GOOD_FN: &str = "name: api, runtime: python3.11, handler: app.handler, code: ./api, subnets: [private-a, private-b], security_groups: [fn]";
 
 #[test]
-fn function_slots_are_interfaces_in_its_subnets() {
-    let v = with_function(&format!("{GOOD_FN}, concurrency: 3, memory: 256"));
+fn functions_use_shared_enis_one_per_subnet_and_group_set() {
+    let v = with_function(&format!("{GOOD_FN}, concurrency: 300, memory: 256"));
     let errors: Vec<_> = v.errors().collect();
     assert!(errors.is_empty(), "{errors:#?}");
     let net = v.network.expect("network");
     let f = &net.functions[0];
-    assert_eq!((f.memory_mb, f.timeout_s, f.concurrency), (256, 3, 3));
-    assert_eq!(f.slots.len(), 3);
+    assert_eq!((f.memory_mb, f.timeout_s, f.concurrency), (256, 3, 300));
+    // 300 environments, two subnets: two addresses, not 300.
+    let shared: Vec<_> = net
+        .enis
+        .iter()
+        .filter(|e| e.owner == EniOwner::Shared)
+        .collect();
+    assert_eq!(shared.len(), 2);
     let subnets: Vec<_> = f
-        .slots
+        .shared_enis
         .iter()
         .map(|e| {
             net.subnets[net.enis[e.index()].subnet.index()]
@@ -541,28 +547,37 @@ fn function_slots_are_interfaces_in_its_subnets() {
                 .as_str()
         })
         .collect();
-    assert_eq!(subnets, ["private-a", "private-b", "private-a"]);
+    assert_eq!(subnets, ["private-a", "private-b"]);
     let fn_sg = net.find_eni("functions/fn-a").expect("fn-a");
-    for s in &f.slots {
+    for s in &f.shared_enis {
         let eni = &net.enis[s.index()];
-        assert_eq!(eni.owner, EniOwner::Function(FunctionId(0)));
+        assert_eq!(eni.owner, EniOwner::Shared);
         assert_eq!(eni.security_groups, net.enis[fn_sg.index()].security_groups);
     }
-    assert_eq!(net.enis[f.slots[0].index()].name, "fn:api:0");
-    // Slots come after every other interface: the user ENIs keep their addresses.
+    assert_eq!(net.enis[f.shared_enis[0].index()].name, "hpl:private-a:fn");
+    // Shared ENIs come after every other interface: the user ENIs keep their addresses.
     let ip = |q: &str| net.enis[net.find_eni(q).expect(q).index()].private_ip;
     assert_eq!(ip("functions/fn-a"), Ipv4Addr::new(10, 20, 1, 5));
-    assert_eq!(ip("functions/fn:api:0"), Ipv4Addr::new(10, 20, 1, 6));
-    assert_eq!(ip("functions/fn:api:1"), Ipv4Addr::new(10, 20, 2, 6));
-    // One slot per subnet stands for the function in matrices and plan deltas.
+    assert_eq!(ip("functions/fn:api"), Ipv4Addr::new(10, 20, 1, 6));
+    assert_eq!(
+        ip("functions/fn:api@private-b"),
+        Ipv4Addr::new(10, 20, 2, 6)
+    );
+    assert_eq!(
+        ip("platform/functions/fn:api@private-a"),
+        Ipv4Addr::new(10, 20, 1, 6)
+    );
+    assert!(net.find_enis("fn:api@nowhere").is_empty());
+    assert!(net.find_enis("other/fn:api").is_empty());
+    // The shared ENIs stand for the function in matrices and plan deltas.
     let workloads: Vec<_> = net
         .workload_enis()
         .into_iter()
         .map(|e| net.enis[e.index()].name.clone())
-        .filter(|n| n.starts_with("fn:"))
+        .filter(|n| n.starts_with("hpl:"))
         .collect();
-    assert_eq!(workloads, ["fn:api:0", "fn:api:1"]);
-    assert_eq!(net.find_eni("fn:api").expect("fn:api"), f.slots[0]);
+    assert_eq!(workloads, ["hpl:private-a:fn", "hpl:private-b:fn"]);
+    assert_eq!(net.find_eni("fn:api").expect("fn:api"), f.shared_enis[0]);
 }
 
 #[test]
@@ -611,19 +626,15 @@ fn bad_functions() {
         LambdaInvalidParameterValue,
         &format!("{FN_VPC}.functions[a/b].name"),
     );
-    // More slots than the subnet has addresses.
+    // More environments than the subnet has addresses: they share one ENI.
     let v = with_function(&format!(
         "{}, concurrency: 1000",
         GOOD_FN.replace("[private-a, private-b]", "[private-a]")
     ));
     let errors: Vec<_> = v.errors().collect();
-    assert!(
-        errors
-            .iter()
-            .all(|e| e.code == InsufficientFreeAddressesInSubnet && e.path == path),
-        "{errors:#?}"
-    );
-    assert!(!errors.is_empty() && v.network.is_none());
+    assert!(errors.is_empty(), "{errors:#?}");
+    let net = v.network.expect("network");
+    assert_eq!(net.functions[0].shared_enis.len(), 1);
 }
 
 #[test]

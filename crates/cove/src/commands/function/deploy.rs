@@ -121,14 +121,20 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
         .iter()
         .map(|s| net.subnets[s.index()].name.as_str())
         .collect();
+    let shared: Vec<String> = f
+        .shared_enis
+        .iter()
+        .map(|e| net.enis[e.index()].private_ip.to_string())
+        .collect();
     crate::output::outln!(
-        "deployed function {} ({}, {} MB, {} s) in {vpc}: {} network slot(s) in {}; code sha256 {} ({} bytes)",
+        "deployed function {} ({}, {} MB, {} s) in {vpc}: {} environment(s) in {}, sending from shared ENI address(es) {}; code sha256 {} ({} bytes)",
         f.name,
         f.runtime,
         f.memory_mb,
         f.timeout_s,
-        f.slots.len(),
+        f.concurrency,
         subnet_names.join(", "),
+        shared.join(", "),
         code.sha256,
         code.size
     );
