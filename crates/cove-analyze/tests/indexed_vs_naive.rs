@@ -4,7 +4,9 @@
 use cove_analyze::{Analyzer, Endpoint, Flow, NaiveAnalyzer, Outcome, Verdict};
 use cove_model::validate::validate;
 use cove_model::{EniId, Network};
-use cove_testgen::{RANDOM_PORTS, SplitMix64, random_network, random_network_overlapping};
+use cove_testgen::{
+    RANDOM_PORTS, SplitMix64, add_functions, random_network, random_network_overlapping,
+};
 
 fn flows(net: &Network, an: &Analyzer<'_>, rng: &mut SplitMix64) -> Vec<Flow> {
     let mut endpoints: Vec<Endpoint> = (0..net.enis.len())
@@ -55,11 +57,15 @@ fn indexed_and_naive_agree_on_random_networks() {
     let (mut total, mut reachable) = (0usize, 0usize);
     for seed in 0..150 {
         // Every fourth network has two VPCs with the same block.
-        let spec = if seed % 4 == 3 {
+        let mut spec = if seed % 4 == 3 {
             random_network_overlapping(seed)
         } else {
             random_network(seed)
         };
+        // Functions behind shared ENIs in half of them.
+        if seed % 2 == 0 {
+            add_functions(&mut spec, seed);
+        }
         let net = validate(&spec).network.expect("generated specs are valid");
         let an = Analyzer::new(&net);
         let naive = NaiveAnalyzer::new(&net);

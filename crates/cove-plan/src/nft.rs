@@ -617,7 +617,9 @@ pub fn router_table(
     );
     if !envs.is_empty() {
         // Nothing opens a connection towards an environment (from the VPC or from
-        // another environment): only replies go out on their links. Then the checks
+        // another environment): only replies go out on their links. Environments
+        // send TCP, UDP and ICMP (the protocols the translation can keep apart when
+        // environments share an address; AWS's shared ENIs carry no others). Then the checks
         // below see the shared ENI's address, as AWS evaluates them: an
         // environment's packet as from it, a reply as to it (the translation
         // itself is conntrack's, in `env_translate`; `env_replies` restores the
@@ -625,6 +627,7 @@ pub fn router_table(
         let _ = writeln!(
             out,
             "\t\toifname @env_links ct direction original drop\n\
+             \t\tiifname @env_links meta l4proto != {{ tcp, udp, icmp }} drop\n\
              \t\tiifname @env_links ip saddr set iifname map @env_shared\n\
              \t\toifname @env_links ip daddr set oifname map @env_shared"
         );

@@ -7,7 +7,7 @@
 use cove_model::validate::validate;
 use cove_plan::simulate::{delete_namespace, simulate};
 use cove_plan::{HostState, desired, diff};
-use cove_testgen::{SplitMix64, random_network, random_network_overlapping};
+use cove_testgen::{SplitMix64, add_functions, random_network, random_network_overlapping};
 
 fn as_observed(s: &HostState) -> HostState {
     let mut o = s.clone();
@@ -16,7 +16,9 @@ fn as_observed(s: &HostState) -> HostState {
 }
 
 fn layout(seed: u64) -> HostState {
-    let net = validate(&random_network(seed))
+    let mut spec = random_network(seed);
+    add_functions(&mut spec, seed);
+    let net = validate(&spec)
         .network
         .expect("generated networks are valid");
     desired(&net, "t").expect("layout")

@@ -12,5 +12,5 @@ mod rng;
 pub use flat::flat_vpc;
 pub use folders::json_folders;
 pub use large::{LargeParams, large_network};
-pub use random::{RANDOM_PORTS, random_network, random_network_overlapping};
+pub use random::{RANDOM_PORTS, add_functions, random_network, random_network_overlapping};
 pub use rng::SplitMix64;

@@ -2,7 +2,8 @@
 //! peerings in every state, route tables with peering / NAT / internet-gateway /
 //! blackhole routes (whole peer VPCs or single subnets of them), security groups with
 //! CIDR and group-reference rules, network ACLs with allow and deny entries, public
-//! IPs, routes propagated by a virtual private gateway beside static ones. Used by the randomized tests (indexed vs naive analyzer, and later the kernel).
+//! IPs, routes propagated by a virtual private gateway beside static ones; and
+//! ([`add_functions`]) functions behind shared ENIs. Used by the randomized tests (indexed vs naive analyzer, and later the kernel).
 
 use cove_model::spec::*;
 
@@ -261,6 +262,50 @@ fn generate(seed: u64, overlap: bool) -> Spec {
     spec
 }
 
+/// Adds 0–2 functions to each VPC of a generated spec (deterministic in `seed`):
+/// random subnets and security groups of the VPC, concurrency 2, so their
+/// environments send through shared ENIs (one per subnet and group set, numbered
+/// after every other interface). Their `code` is `./code`, which does not exist:
+/// for tests that plan and apply the network, not for ones that deploy functions.
+pub fn add_functions(spec: &mut Spec, seed: u64) {
+    let mut rng = SplitMix64::new(seed ^ 0x00F0_0C0D_E5EE_D000);
+    for t in &mut spec.tenants {
+        for vpc in &mut t.vpcs {
+            let nsub = vpc.subnets.len();
+            let groups: Vec<String> = vpc.security_groups.iter().map(|g| g.name.clone()).collect();
+            if nsub == 0 || groups.is_empty() {
+                continue;
+            }
+            for f in 0..rng.index(3) {
+                let mut subnets = vec![vpc.subnets[rng.index(nsub)].name.clone()];
+                if rng.chance(40) {
+                    let s = vpc.subnets[rng.index(nsub)].name.clone();
+                    if !subnets.contains(&s) {
+                        subnets.push(s);
+                    }
+                }
+                let mut sgs = vec![groups[rng.index(groups.len())].clone()];
+                if rng.chance(30) {
+                    let g = groups[rng.index(groups.len())].clone();
+                    if !sgs.contains(&g) {
+                        sgs.push(g);
+                    }
+                }
+                vpc.functions.push(FunctionSpec {
+                    name: format!("{}x{f}", vpc.name),
+                    runtime: "python3.11".into(),
+                    handler: "app.handler".into(),
+                    code: "./code".into(),
+                    subnets,
+                    security_groups: sgs,
+                    concurrency: Some(Scalar::Int(2)),
+                    ..Default::default()
+                });
+            }
+        }
+    }
+}
+
 fn random_cidr(rng: &mut SplitMix64, base: &str, nvpcs: usize) -> String {
     match rng.below(5) {
         0 => "0.0.0.0/0".into(),
@@ -413,6 +458,25 @@ mod tests {
             let net = v.network.expect("valid");
             assert!(net.vpcs.len() >= 2, "seed {seed}");
         }
+    }
+
+    #[test]
+    fn seeds_with_functions_validate_and_share_enis() {
+        let mut shared = 0;
+        for seed in 0..100 {
+            let mut spec = random_network_overlapping(seed);
+            add_functions(&mut spec, seed);
+            let v = validate(&spec);
+            let errors: Vec<_> = v.errors().collect();
+            assert!(errors.is_empty(), "seed {seed}: {errors:#?}");
+            let net = v.network.expect("valid");
+            shared += net
+                .enis
+                .iter()
+                .filter(|e| e.owner == cove_model::EniOwner::Shared)
+                .count();
+        }
+        assert!(shared > 50, "{shared} shared ENIs in 100 networks");
     }
 
     #[test]

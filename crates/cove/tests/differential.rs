@@ -1,6 +1,6 @@
 //! The central data-plane test: random valid networks are applied to the kernel and
 //! real TCP, UDP, ICMP and raw IP (protocol 253) traffic is sent between ENI
-//! namespaces and the outside namespace — to private addresses, public IPs, NAT
+//! namespaces, functions' environments (through their shared ENIs) and the outside namespace — to private addresses, public IPs, NAT
 //! gateways' addresses and Elastic IPs; every outcome must equal the analyzer's
 //! verdict.
 //!
@@ -21,7 +21,9 @@ use cove_model::validate::validate;
 use cove_model::{EniId, EniOwner, Network};
 use cove_plan::names::Names;
 use cove_probe::{Probe, ProbeKind, Responder, allow_ping_sockets, run_batch};
-use cove_testgen::{RANDOM_PORTS, SplitMix64, random_network, random_network_overlapping};
+use cove_testgen::{
+    RANDOM_PORTS, SplitMix64, add_functions, random_network, random_network_overlapping,
+};
 
 /// The raw IP protocols the probes use besides TCP, UDP and ICMP.
 const RAW: [u8; 2] = [253, 254];
@@ -64,10 +66,29 @@ impl Drop for Cleanup {
 }
 
 fn user_enis(net: &Network) -> Vec<EniId> {
+    enis_of(net, EniOwner::User)
+}
+
+fn enis_of(net: &Network, owner: EniOwner) -> Vec<EniId> {
     (0..net.enis.len())
         .map(|i| EniId(u32::try_from(i).expect("small")))
-        .filter(|e| net.enis[e.index()].owner == EniOwner::User)
+        .filter(|e| net.enis[e.index()].owner == owner)
         .collect()
+}
+
+/// Where a probe from an ENI is sent: its namespace, or for a shared function ENI
+/// the namespace of an environment that sends through it.
+fn source_ns(net: &Network, names: &Names<'_>, e: EniId) -> String {
+    if net.enis[e.index()].owner != EniOwner::Shared {
+        return names.eni_ns(e);
+    }
+    for (i, f) in net.functions.iter().enumerate() {
+        let n = f.shared_enis.len();
+        if let Some(k) = (0..f.concurrency).find(|k| f.shared_enis[*k as usize % n] == e) {
+            return names.env_ns(cove_model::FunctionId(u32::try_from(i).expect("small")), k);
+        }
+    }
+    panic!("shared ENI {} has no environment", net.eni_label(e))
 }
 
 /// The probes of one spec: every ordered pair of endpoints (user ENIs and the
@@ -83,7 +104,13 @@ fn plan_flows(
     let internet = net.internet_stand_in();
     let outside = names.outside_ns();
     let has_outside = net.vpcs.iter().any(|v| v.internet_gateway.is_some());
-    let mut ends: Vec<Endpoint> = user_enis(net).into_iter().map(Endpoint::Eni).collect();
+    // Functions' shared ENIs are sources (from an environment) and destinations
+    // (nothing reaches an environment).
+    let mut ends: Vec<Endpoint> = user_enis(net)
+        .into_iter()
+        .chain(enis_of(net, EniOwner::Shared))
+        .map(Endpoint::Eni)
+        .collect();
     if has_outside {
         ends.push(Endpoint::External(internet));
     }
@@ -138,7 +165,7 @@ fn plan_flows(
         };
         i += 1;
         let (ns, src_ip) = match s {
-            Endpoint::Eni(e) => (names.eni_ns(e), None),
+            Endpoint::Eni(e) => (source_ns(net, names, e), None),
             Endpoint::External(ip) => (outside.clone(), Some(ip)),
         };
         let dst_ip = match d {
@@ -224,7 +251,10 @@ fn plan_flows(
     // choice above picked for that pair: the internet gateway's 1:1 NAT must pass
     // every IP protocol, a NAT gateway none but TCP, UDP and ICMP.
     if has_outside {
-        for e in user_enis(net) {
+        for e in user_enis(net)
+            .into_iter()
+            .chain(enis_of(net, EniOwner::Shared))
+        {
             *next_port = if *next_port >= 60990 {
                 33001
             } else {
@@ -241,7 +271,7 @@ fn plan_flows(
                     icmp: (8, 0),
                 },
                 Probe {
-                    ns: names.eni_ns(e),
+                    ns: source_ns(net, names, e),
                     src: None,
                     src_port: *next_port,
                     dst: internet,
@@ -292,16 +322,24 @@ fn kernel_agrees_with_analyzer_on_random_networks() {
     let (mut total, mut reachable, mut disagreements) = (0usize, 0usize, Vec::new());
     // Raw IP probes from ENIs to the internet: how many, how many reachable.
     let (mut raw_out, mut raw_out_reachable) = (0usize, 0usize);
+    // Flows from functions' environments through shared ENIs: how many, how many
+    // reachable (both must be present for the comparison to mean something).
+    let (mut from_fn, mut from_fn_reachable) = (0usize, 0usize);
+    let mut to_shared = 0usize;
     let started = Instant::now();
     for k in 0..specs {
         let seed = 10_000 + k as u64;
         // Every fourth network has two VPCs with the same block (the host router
         // keeps them apart with marks and conntrack zones).
-        let spec = if k % 4 == 3 {
+        let mut spec = if k % 4 == 3 {
             random_network_overlapping(seed)
         } else {
             random_network(seed)
         };
+        // Functions behind shared ENIs in two networks of three.
+        if k % 3 != 2 {
+            add_functions(&mut spec, seed);
+        }
         let checked = validate(&spec);
         let Some(net) = checked.network else {
             panic!(
@@ -326,6 +364,14 @@ fn kernel_agrees_with_analyzer_on_random_networks() {
         let mut serving: BTreeSet<String> = BTreeSet::new();
         for e in user_enis(&net) {
             serving.insert(names.eni_ns(e));
+        }
+        // Environments listen too, so that a connection that reached one would show.
+        for (i, f) in net.functions.iter().enumerate() {
+            for k in 0..f.concurrency {
+                serving.insert(
+                    names.env_ns(cove_model::FunctionId(u32::try_from(i).expect("small")), k),
+                );
+            }
         }
         // NAT gateways listen too, so that nothing but their firewall refuses.
         for n in &net.nat_gateways {
@@ -364,6 +410,15 @@ fn kernel_agrees_with_analyzer_on_random_networks() {
             let expected = v.reachable || same_address(&net, flow).any(|f| an.check(&f).reachable);
             total += 1;
             reachable += usize::from(*kernel);
+            if let Endpoint::Eni(d) = flow.dst {
+                to_shared += usize::from(net.enis[d.index()].owner == EniOwner::Shared);
+            }
+            if let Endpoint::Eni(e) = flow.src {
+                if net.enis[e.index()].owner == EniOwner::Shared {
+                    from_fn += 1;
+                    from_fn_reachable += usize::from(*kernel);
+                }
+            }
             if let (Endpoint::Eni(_), Endpoint::External(ip), ProbeKind::Raw(_)) =
                 (flow.src, flow.dst, probe.kind)
             {
@@ -399,10 +454,20 @@ fn kernel_agrees_with_analyzer_on_random_networks() {
     eprintln!(
         "differential: raw IP from ENIs to the internet: {raw_out} flows ({raw_out_reachable} reachable)"
     );
+    eprintln!(
+        "differential: from functions' environments: {from_fn} flows ({from_fn_reachable} reachable); {to_shared} to shared ENIs"
+    );
     assert!(total >= min_flows, "only {total} flows");
     assert!(
-        reachable * 10 > total,
-        "too few reachable flows to be meaningful: {reachable}"
+        from_fn_reachable > 0 && from_fn_reachable < from_fn,
+        "flows from environments must include both outcomes: {from_fn_reachable} of {from_fn}"
+    );
+    // Flows to a shared ENI are blocked by construction; the rest must be
+    // reachable often enough for the comparison to mean something.
+    assert!(
+        reachable * 10 > total - to_shared,
+        "too few reachable flows to be meaningful: {reachable} of {}",
+        total - to_shared
     );
     assert!(
         disagreements.is_empty(),

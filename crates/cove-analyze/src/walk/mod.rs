@@ -71,6 +71,15 @@ impl<L: Lookup, T: Trace> Walk<'_, L, T> {
         if let Endpoint::Eni(s) = self.flow.src {
             let eni = &self.net.enis[s.index()];
             if eni.owner == EniOwner::Shared {
+                if !matches!(self.flow.protocol, 1 | 6 | 17) {
+                    let protocol = self.flow.protocol;
+                    return self.deny(
+                        Step::SharedEni,
+                        Forward,
+                        || self.lk.labels().eni(s).to_owned(),
+                        || format!("IP protocol {protocol}: a function's environments send TCP, UDP and ICMP only through their shared ENI"),
+                    );
+                }
                 let groups: Vec<&str> = eni
                     .security_groups
                     .iter()
