@@ -84,7 +84,7 @@ fn environment_processes(d: &Deployment) -> usize {
     let slots: std::collections::BTreeSet<(u64, u64)> = d
         .namespaces()
         .iter()
-        .filter(|n| n.starts_with(&format!("{}-f-", d.prefix)))
+        .filter(|n| n.starts_with(&format!("{}-v-", d.prefix)))
         .filter_map(|n| std::fs::metadata(format!("/run/netns/{n}")).ok())
         .map(|m| (m.dev(), m.ino()))
         .collect();
@@ -423,7 +423,7 @@ fn functions_declared_in_the_spec_and_nothing_left_after_delete() {
     let slots = |d: &Deployment| {
         d.namespaces()
             .iter()
-            .filter(|n| n.starts_with(&format!("{}-f-", d.prefix)))
+            .filter(|n| n.starts_with(&format!("{}-v-", d.prefix)))
             .count()
     };
     assert_eq!(slots(&d), 2);

@@ -16,7 +16,7 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command as Process, Stdio};
 
-use common::functions::{Background, runtimes_ready, serve, slot_ips};
+use common::functions::{Background, runtimes_ready, serve, slot_ips, slot_namespaces};
 use common::{Deployment, deploy, invoke};
 use serde_json::{Value, json};
 
@@ -261,19 +261,6 @@ fn host_ip() -> String {
         .to_owned()
 }
 
-/// The namespace of this deployment that holds address `ip`.
-fn ns_of_ip(d: &Deployment, ip: &str) -> String {
-    d.namespaces()
-        .into_iter()
-        .find(|ns| {
-            Process::new("ip")
-                .args(["-n", ns, "-4", "-o", "addr"])
-                .output()
-                .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains(&format!(" {ip}/")))
-        })
-        .expect("the slot's namespace")
-}
-
 /// A TCP connection from namespace `ns` (as root), from `source` if given (with
 /// IP_TRANSPARENT, so the kernel sends it whatever the address).
 fn forge_connect(ns: &str, host: &str, port: u16, source: Option<&str>) -> String {
@@ -474,7 +461,7 @@ fn hostile_handlers_fail_where_they_must() {
     assert_eq!(v["transparent"]["error"], "EPERM", "{v}");
     // And were a packet forged anyway (here by root in the attacker's slot), the
     // data plane drops it: real traffic.
-    let hostile_ns = ns_of_ip(&d, &slot_ips(&d, "hostile")[0]);
+    let hostile_ns = slot_namespaces(&d, "hostile")[0].clone();
     let forged = forge_connect(&hostile_ns, &internet, 18_433, Some(&victim_ip));
     assert_eq!(forged, "timeout", "a forged packet from {hostile_ns}");
     assert_eq!(forge_connect(&hostile_ns, &internet, 18_433, None), "ok");

@@ -84,8 +84,19 @@ pub fn serve(d: &Deployment, extra: &[&str]) -> (Background, std::net::SocketAdd
     }
 }
 
-/// The private addresses of function `name`'s network slots (`cove fn list --json`).
+/// The addresses function `name`'s environments send from, one per slot: its
+/// shared ENIs' private addresses (`cove fn list --json`).
 pub fn slot_ips(d: &Deployment, name: &str) -> Vec<String> {
+    listed(d, name, "slot_ips")
+}
+
+/// The namespaces of function `name`'s execution environments (`cove fn list --json`).
+#[allow(dead_code)]
+pub fn slot_namespaces(d: &Deployment, name: &str) -> Vec<String> {
+    listed(d, name, "slots")
+}
+
+fn listed(d: &Deployment, name: &str, field: &str) -> Vec<String> {
     let out = d
         .cove()
         .args(["fn", "list", "--json"])
@@ -96,9 +107,9 @@ pub fn slot_ips(d: &Deployment, name: &str) -> Vec<String> {
         .expect("array")
         .iter()
         .find(|f| f["name"] == name)
-        .expect("function listed")["slot_ips"]
+        .expect("function listed")[field]
         .as_array()
-        .expect("ips")
+        .expect("a list")
         .iter()
         .map(|v| v.as_str().unwrap_or_default().to_owned())
         .collect()
