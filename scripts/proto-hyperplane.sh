@@ -275,7 +275,7 @@ zero() { for e in m1 m2; do nsx "$e" nft reset counter ip probe c7000 >/dev/null
 # db: TCP listeners that answer with the peer's address and port (5433 holds the
 # connection 3 s), a UDP echo of the peer's address, nothing on UDP port 9.
 nsx mdb socat -T3 TCP-LISTEN:5432,fork,reuseaddr SYSTEM:'echo $SOCAT_PEERADDR $SOCAT_PEERPORT; sleep 1' &
-nsx mdb socat -T5 TCP-LISTEN:5433,fork,reuseaddr SYSTEM:'echo $SOCAT_PEERADDR $SOCAT_PEERPORT; sleep 3' &
+nsx mdb socat -t5 -T5 TCP-LISTEN:5433,fork,reuseaddr SYSTEM:'echo $SOCAT_PEERADDR $SOCAT_PEERPORT; sleep 3' &
 nsx mdb python3 -c 'import signal, socket, sys
 signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("10.9.6.1", 5353))
@@ -283,7 +283,7 @@ while True:
     d, a = s.recvfrom(65535); s.sendto(a[0].encode(), a)' &
 sleep 0.5
 peer() { # $1 = namespace, $2 = socat options, $3 = port (default 5432)
-  timeout 6 ip netns exec "$p-$1" socat -T5 - "TCP:10.9.6.1:${3:-5432},connect-timeout=2${2:+,$2}" </dev/null 2>/dev/null || true
+  timeout 6 ip netns exec "$p-$1" socat -t5 -T5 - "TCP:10.9.6.1:${3:-5432},connect-timeout=2${2:+,$2}" </dev/null 2>/dev/null || true
 }
 expect "m1 -> db tcp, db sees" "10.9.5.10" "$(peer m1 | cut -d" " -f1)"
 expect "m2 -> db tcp, db sees" "10.9.5.10" "$(peer m2 | cut -d" " -f1)"

@@ -86,7 +86,7 @@ impl Kernel for HostKernel {
     }
 
     fn reap_orphan_environments(&self) -> Result<usize, KernelError> {
-        let slot_prefix = format!("{}-f-", self.host.prefix());
+        let slot_prefix = cove_plan::names::env_ns_prefix(self.host.prefix());
         let report = cove_sandbox::reap_stale(&self.cgroup_root, |id| {
             id.slot().is_some_and(|ns| {
                 ns.starts_with(&slot_prefix) && Path::new(cove_host::NETNS_DIR).join(ns).exists()

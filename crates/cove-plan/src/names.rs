@@ -73,7 +73,7 @@ impl<'n> Names<'n> {
     /// The namespace of execution environment `k` of function `f`:
     /// `<prefix>-v-<hash>` (an environment runs in it; its link ends in the router).
     pub fn env_ns(&self, f: FunctionId, k: u32) -> String {
-        format!("{}-v-{}", self.prefix, self.env_hash(f, k))
+        format!("{}{}", env_ns_prefix(&self.prefix), self.env_hash(f, k))
     }
 
     /// The router-side interface of environment `k` of function `f`: `v<hash>`.
@@ -126,6 +126,12 @@ impl<'n> Names<'n> {
     pub fn nft_table(&self) -> &'static str {
         "cove"
     }
+}
+
+/// What every environment namespace of deployment `prefix` starts with:
+/// `<prefix>-v-` (see [`Names::env_ns`]).
+pub fn env_ns_prefix(prefix: &str) -> String {
+    format!("{prefix}-v-")
 }
 
 /// Whether a deployment prefix is usable: 1–12 characters `[a-z0-9]`.

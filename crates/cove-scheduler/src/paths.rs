@@ -68,7 +68,7 @@ impl SlotLocks {
     }
 
     /// The lease file of the slot `namespace`; `None` unless the name is one safe
-    /// path component (cove's slot namespaces always are: `<prefix>-f-<hash>`).
+    /// path component (cove's slot namespaces always are: `<prefix>-v-<hash>`).
     pub fn lease(&self, namespace: &str) -> Option<PathBuf> {
         safe_component(namespace).then(|| self.0.join(format!("{namespace}.lock")))
     }

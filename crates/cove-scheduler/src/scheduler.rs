@@ -30,7 +30,7 @@ pub const MAX_ASYNC_PAYLOAD_BYTES: usize = 1024 * 1024;
 /// How the scheduler runs environments.
 #[derive(Debug, Clone)]
 pub struct SchedulerConfig {
-    /// The deployment's prefix (slots are `<prefix>-f-…` namespaces).
+    /// The deployment's prefix (slots are `<prefix>-v-…` environment namespaces).
     pub prefix: String,
     /// Where the runtime clients are installed (mounted at `/opt`).
     pub runtime_dir: PathBuf,
