@@ -2,9 +2,12 @@
 //! `scripts/bench-functions.sh`, which builds what this needs):
 //!
 //! 1. **Cold start**, VPC vs no network: the same trivial Python handler, started in
-//!    a pre-attached VPC slot (an ENI namespace with its veth, routes and firewall
-//!    elements) and in a namespace with nothing but loopback. Interleaved, one cold
-//!    start of each per round; the ratio of medians and of p90s is the figure.
+//!    a pre-attached environment namespace behind a shared ENI (its veth into the
+//!    router, link-local address, routes and the router's elements; issue 17), in a
+//!    dedicated ENI namespace of its own (an ENI with its own subnet address: how
+//!    cove attached functions before shared ENIs) and in a namespace with nothing
+//!    but loopback. Interleaved, one cold start of each per round; the ratios of
+//!    medians and of p90s are the figures.
 //! 2. **Warm invoke overhead**: sequential invocations of a handler that returns its
 //!    event, through cove's Invoke API over HTTP (keep-alive, loopback), against a
 //!    raw HTTP echo server on the same loopback with the same client, in one run;
@@ -54,6 +57,9 @@ tenants:
           - { name: a, cidr: 10.77.1.0/24, az: az1 }
         security_groups:
           - name: fn
+        enis:
+          - { name: slot0, subnet: a, security_groups: [fn] }
+          - { name: slot1, subnet: a, security_groups: [fn] }
         functions:
           - { name: vpc, runtime: python3.11, handler: app.handler, code: ., subnets: [a], security_groups: [fn], concurrency: 2, memory: 256 }
           - { name: vpc-rs, runtime: provided, handler: bootstrap, code: ., subnets: [a], security_groups: [fn], concurrency: 1, memory: 256 }
@@ -124,6 +130,18 @@ fn main() {
     bare_fn.slots = bare.clone();
     bare_fn.slot_ips = vec![std::net::Ipv4Addr::LOCALHOST; bare.len()];
     fns.push(bare_fn);
+    let names = cove_plan::names::Names::new(&net, &prefix);
+    let mut dedicated_fn: FunctionConfig = fns[0].clone();
+    dedicated_fn.name = "dedicated".into();
+    dedicated_fn.slots = ["bench/v/slot0", "bench/v/slot1"]
+        .iter()
+        .map(|q| names.eni_ns(net.find_eni(q).expect("slot ENI")))
+        .collect();
+    dedicated_fn.slot_ips = ["bench/v/slot0", "bench/v/slot1"]
+        .iter()
+        .map(|q| net.enis[net.find_eni(q).expect("slot ENI").index()].private_ip)
+        .collect();
+    fns.push(dedicated_fn);
 
     let init = std::env::var_os("FN_INIT")
         .map(PathBuf::from)
@@ -169,11 +187,8 @@ async fn cold_starts(s: &Scheduler, fns: &[FunctionConfig]) {
     let n = env("FN_COLD_N", 30);
     let mut series: BTreeMap<&str, Vec<Duration>> = BTreeMap::new();
     for round in 0..n {
-        let order = if round % 2 == 0 {
-            ["vpc", "bare"]
-        } else {
-            ["bare", "vpc"]
-        };
+        let all = ["vpc", "dedicated", "bare"];
+        let order: Vec<&str> = (0..3).map(|i| all[(i + round) % 3]).collect();
         for which in order {
             // Retire the function's environments, let them end, then bring it back.
             s.set_functions(fns.iter().filter(|f| f.name != which).cloned().collect());
@@ -188,12 +203,20 @@ async fn cold_starts(s: &Scheduler, fns: &[FunctionConfig]) {
             series.entry(which).or_default().push(d);
         }
     }
-    let (vpc, bare) = (series["vpc"].clone(), series["bare"].clone());
+    let (vpc, dedicated, bare) = (
+        series["vpc"].clone(),
+        series["dedicated"].clone(),
+        series["bare"].clone(),
+    );
     println!("\ncold start of a trivial Python handler ({n} each, interleaved)");
     println!("| series | p50 | p90 | max |");
     println!("|---|---|---|---|");
     for (name, v) in [
-        ("VPC slot (pre-attached ENI)", &vpc),
+        ("VPC, shared ENI (pre-attached environment namespace)", &vpc),
+        (
+            "VPC, dedicated ENI (its own address, before issue 17)",
+            &dedicated,
+        ),
         ("no network (loopback only)", &bare),
     ] {
         println!(
@@ -203,11 +226,18 @@ async fn cold_starts(s: &Scheduler, fns: &[FunctionConfig]) {
             ms(pct(v.clone(), 1000))
         );
     }
-    let ratio = |pm| pct(vpc.clone(), pm).as_secs_f64() / pct(bare.clone(), pm).as_secs_f64();
+    let ratio = |a: &Vec<Duration>, b: &Vec<Duration>, pm| {
+        pct(a.clone(), pm).as_secs_f64() / pct(b.clone(), pm).as_secs_f64()
+    };
     println!(
-        "ratio VPC / no network: p50 {:.3}, p90 {:.3}",
-        ratio(500),
-        ratio(900)
+        "ratio VPC (shared ENI) / no network: p50 {:.3}, p90 {:.3}",
+        ratio(&vpc, &bare, 500),
+        ratio(&vpc, &bare, 900)
+    );
+    println!(
+        "ratio shared ENI / dedicated ENI: p50 {:.3}, p90 {:.3}",
+        ratio(&vpc, &dedicated, 500),
+        ratio(&vpc, &dedicated, 900)
     );
 }
 

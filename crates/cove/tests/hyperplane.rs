@@ -211,25 +211,19 @@ fn environments_share_enis_reach_the_database_and_accept_nothing() {
     );
     let mut blocked = Vec::new();
     for target in [f2, f3b] {
-        for (i, kind) in [
+        for (port, kind) in (42_000u16..).zip([
             ProbeKind::Tcp(7000),
             ProbeKind::Udp(7000),
             ProbeKind::IcmpEcho,
-        ]
-        .into_iter()
-        .enumerate()
-        {
-            blocked.push(probe(&f1.ns, target.address, 42_000 + i as u16, kind));
+        ]) {
+            blocked.push(probe(&f1.ns, target.address, port, kind));
         }
     }
     // 3. Nothing in the VPC opens a connection to an environment: from the
     //    database to an environment's own address, and to the shared addresses.
-    for (i, dst) in [f1.address, f3b.address, shared_a, shared_b]
-        .into_iter()
-        .enumerate()
-    {
-        blocked.push(probe(&db_ns, dst, 43_000 + i as u16, ProbeKind::Tcp(7000)));
-        blocked.push(probe(&db_ns, dst, 43_100 + i as u16, ProbeKind::Udp(7000)));
+    for (port, dst) in (43_000u16..).zip([f1.address, f3b.address, shared_a, shared_b]) {
+        blocked.push(probe(&db_ns, dst, port, ProbeKind::Tcp(7000)));
+        blocked.push(probe(&db_ns, dst, port + 100, ProbeKind::Udp(7000)));
     }
     let got = run_batch(&blocked, Duration::from_millis(1500)).expect("blocked probes");
     for (p, ok) in blocked.iter().zip(&got) {
