@@ -14,7 +14,7 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -58,9 +58,17 @@ struct Db {
 }
 
 fn db_server(ns: &str, ip: Ipv4Addr, port: u16) -> Db {
-    let listener = in_namespace(ns, move || TcpListener::bind((ip, port)))
-        .expect("namespace")
-        .expect("bind");
+    // A backlog for every environment at once (std's is 128: a client whose final
+    // ACK met a full queue counts as connected, and closes before it is accepted).
+    let listener: TcpListener = in_namespace(ns, move || {
+        let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
+        s.set_reuse_address(true)?;
+        s.bind(&SocketAddr::from((ip, port)).into())?;
+        s.listen(1024)?;
+        Ok::<_, std::io::Error>(s.into())
+    })
+    .expect("namespace")
+    .expect("listen");
     let peers = Arc::new(Mutex::new(Vec::new()));
     let seen = Arc::clone(&peers);
     std::thread::spawn(move || {
@@ -74,6 +82,21 @@ fn db_server(ns: &str, ip: Ipv4Addr, port: u16) -> Db {
         }
     });
     Db { peers }
+}
+
+/// A TCP connection from namespace `ns`, from source port `src_port`, to `dst:port`
+/// (10 s to connect).
+fn connect_from(ns: &str, dst: Ipv4Addr, port: u16, src_port: u16) -> std::io::Result<TcpStream> {
+    in_namespace(ns, move || {
+        let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
+        s.bind(&SocketAddr::from((Ipv4Addr::UNSPECIFIED, src_port)).into())?;
+        s.connect_timeout(
+            &SocketAddr::from((dst, port)).into(),
+            Duration::from_secs(10),
+        )?;
+        Ok(s.into())
+    })
+    .map_err(std::io::Error::other)?
 }
 
 fn probe(ns: &str, dst: Ipv4Addr, src_port: u16, kind: ProbeKind) -> Probe {
@@ -128,25 +151,38 @@ fn environments_share_enis_reach_the_database_and_accept_nothing() {
     let db_ip = Ipv4Addr::new(10, 70, 1, 10);
     let db = db_server(&db_ns, db_ip, 5432);
 
-    // 1. Every environment at once, each from source port 40000 before translation.
-    let probes: Vec<Probe> = envs
+    // 1. Every environment at once, each from source port 40000 before translation;
+    //    the connections stay open until the database has seen them all.
+    let threads: Vec<_> = envs
         .iter()
-        .map(|e| probe(&e.ns, db_ip, 40_000, ProbeKind::Tcp(5432)))
+        .map(|e| {
+            let ns = e.ns.clone();
+            std::thread::spawn(move || (ns.clone(), connect_from(&ns, db_ip, 5432, 40_000)))
+        })
         .collect();
-    let got = run_batch(&probes, Duration::from_secs(10)).expect("probes");
-    let failed: Vec<&str> = envs
-        .iter()
-        .zip(&got)
-        .filter(|(_, ok)| !**ok)
-        .map(|(e, _)| e.ns.as_str())
-        .collect();
+    let mut open = Vec::new();
+    let mut failed = Vec::new();
+    for t in threads {
+        match t.join().expect("thread") {
+            (_, Ok(s)) => open.push(s),
+            (ns, Err(e)) => failed.push(format!("{ns}: {e}")),
+        }
+    }
     assert!(
         failed.is_empty(),
         "{} environments could not connect: {failed:?}",
         failed.len()
     );
+    // Every connection is established; the server thread may still be accepting
+    // the last ones (bounded wait).
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while db.peers.lock().expect("lock").len() < envs.len() && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let peers = db.peers.lock().expect("lock").clone();
     assert_eq!(peers.len(), envs.len(), "{peers:?}");
+    drop(open);
     let addresses: BTreeSet<Ipv4Addr> = peers
         .iter()
         .map(|p| match p.ip() {
@@ -247,7 +283,29 @@ fn environments_share_enis_reach_the_database_and_accept_nothing() {
     let why = common::check_blocked(&d, "t/v/db", "fn:f3@b", 7000);
     assert!(why.contains("shared function ENI"), "{why}");
 
-    // 5. Destroy leaves nothing: no environment namespace, no router.
+    // 5. Status shows the shared ENIs and what sends through them.
+    let out = d
+        .cove()
+        .args(["status", "-f"])
+        .arg(&spec)
+        .output()
+        .expect("status");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("in sync: "), "{text}");
+    assert!(
+        text.contains(&format!(
+            "shared ENI t/v/hpl:a:fn {shared_a}: 201 environment(s) of f1, f2, f3"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "shared ENI t/v/hpl:b:fn {shared_b}: 1 environment(s) of f3"
+        )),
+        "{text}"
+    );
+
+    // 6. Destroy leaves nothing: no environment namespace, no router.
     let out = d.cove().arg("destroy").output().expect("destroy");
     assert!(
         out.status.success(),

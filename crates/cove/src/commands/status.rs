@@ -43,13 +43,18 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     let deployment = args.target.deployment()?;
     let text = crate::input::read_spec(file)?;
     let net = deployment.validate_spec(file, &text)?;
+    let shared = shared_enis(&net);
     let cove_deploy::Plan {
         layout: want,
         changes: plan,
         ..
     } = deployment.preview(net)?;
     if args.json {
-        let doc = serde_json::json!({ "in_sync": plan.is_empty(), "repairs": plan.ops });
+        let doc = serde_json::json!({
+            "in_sync": plan.is_empty(),
+            "repairs": plan.ops,
+            "shared_enis": shared,
+        });
         crate::output::outln!("{}", serde_json::to_string_pretty(&doc)?);
     } else if plan.is_empty() {
         crate::output::outln!(
@@ -65,11 +70,60 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
         );
         crate::output::out!("{plan}");
     }
+    if !args.json {
+        for e in &shared {
+            crate::output::outln!(
+                "shared ENI {} {}: {} environment(s) of {}",
+                e["eni"].as_str().unwrap_or_default(),
+                e["address"].as_str().unwrap_or_default(),
+                e["environments"],
+                e["functions"]
+                    .as_array()
+                    .map(|f| f
+                        .iter()
+                        .filter_map(|x| x.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "))
+                    .unwrap_or_default()
+            );
+        }
+    }
     Ok(if plan.is_empty() {
         Outcome::Ok
     } else {
         Outcome::Drift
     })
+}
+
+/// The network's shared function ENIs: each one's label, address, the functions
+/// that send through it and how many of their environments do.
+fn shared_enis(net: &cove_model::Network) -> Vec<serde_json::Value> {
+    let mut out = Vec::new();
+    for (i, eni) in net.enis.iter().enumerate() {
+        if eni.owner != cove_model::EniOwner::Shared {
+            continue;
+        }
+        let id = cove_model::EniId(cove_model::lookup::index_u32(i));
+        let mut functions = Vec::new();
+        let mut environments = 0u32;
+        for f in &net.functions {
+            let n = f.shared_enis.len();
+            let here = (0..f.concurrency)
+                .filter(|k| n > 0 && f.shared_enis[*k as usize % n] == id)
+                .count();
+            if here > 0 {
+                functions.push(f.name.clone());
+                environments += u32::try_from(here).unwrap_or(u32::MAX);
+            }
+        }
+        out.push(serde_json::json!({
+            "eni": net.eni_label(id),
+            "address": eni.private_ip.to_string(),
+            "functions": functions,
+            "environments": environments,
+        }));
+    }
+    out
 }
 
 /// `cove status --server`: in sync when every network is `ready` and every
