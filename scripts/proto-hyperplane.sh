@@ -25,8 +25,9 @@
 # an environment from another one or from db; the NACL (either direction) and the
 # group written with 169.254.64.0/18 instead of the shared address let nothing
 # through; no checksum errors with software checksums. The "blocked" and "nothing
-# reaches" checks have controls that show they can fail. Then iperf3 TCP throughput and UDP 64-byte packet rate, shared /
-# base, per round, rounds alternating. Needs root.
+# reaches" checks have controls that show they can fail. Then iperf3 TCP throughput
+# and UDP 64-byte packet rate, shared / base, per round, rounds alternating. Needs
+# root.
 #
 #   PROTO_PREFIX  namespace prefix (default cvpx)
 #   PROTO_SECONDS length of each iperf3 run (default 5)
