@@ -22,7 +22,7 @@ pub struct Args {
     pub json: bool,
 }
 
-/// Runs the command: removes the function and its network slots (and whatever
+/// Runs the command: removes the function and its environment namespaces (and whatever
 /// runs in them).
 pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     if let Some(c) = args.remote.conn(args.json)? {
@@ -33,6 +33,6 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     let change = deployment.delete_function(&lock, &args.name, args.vpc.as_deref())?;
     super::warn(&change);
     deployment.reconcile(&lock)?;
-    crate::output::outln!("deleted function {} and its network slots", args.name);
+    crate::output::outln!("deleted function {} and its environment namespaces", args.name);
     Ok(Outcome::Ok)
 }

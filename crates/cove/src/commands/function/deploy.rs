@@ -43,7 +43,7 @@ pub struct Args {
     /// Timeout in seconds (1–900).
     #[arg(long, default_value_t = cove_model::DEFAULT_FUNCTION_TIMEOUT_S)]
     pub timeout: u32,
-    /// Most concurrent executions (1–1000); one pre-attached network slot each.
+    /// Most concurrent executions (1–1000); one pre-attached environment namespace each, all sending through the shared ENI of their subnet and security groups (no subnet address each).
     #[arg(long, default_value_t = cove_model::DEFAULT_FUNCTION_CONCURRENCY)]
     pub concurrency: u32,
     /// An environment variable, `KEY=VALUE`; repeatable.
