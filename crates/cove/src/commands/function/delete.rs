@@ -33,6 +33,9 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     let change = deployment.delete_function(&lock, &args.name, args.vpc.as_deref())?;
     super::warn(&change);
     deployment.reconcile(&lock)?;
-    crate::output::outln!("deleted function {} and its environment namespaces", args.name);
+    crate::output::outln!(
+        "deleted function {} and its environment namespaces",
+        args.name
+    );
     Ok(Outcome::Ok)
 }
