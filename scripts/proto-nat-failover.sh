@@ -197,3 +197,223 @@ rsts() { # every RST seen in c1, c2, out (in + out)
 }
 
 if [ "${PROTO_STAGE:-}" = topology ]; then topology; trap - EXIT; echo "$tmp"; exit 0; fi
+
+# The programs: TCP echo server and UDP sink (out), clients and UDP senders (c1,
+# c2), the conntrack replicator (host namespace: `conntrack -E` in the source,
+# `conntrack -I` in the target) and the health checker (router namespace).
+cat > "$tmp/h.py" <<'EOF'
+import asyncio, ctypes, json, os, select, signal, socket, struct, subprocess, sys, threading, time, queue
+
+def dump(path, obj):
+    with open(path + ".tmp", "w") as f: json.dump(obj, f)
+    os.replace(path + ".tmp", path)
+
+def server(out):
+    conns, udp = [], {}
+    class Echo(asyncio.Protocol):
+        def connection_made(self, t):
+            self.t = t; self.c = {"peer": "%s:%d" % t.get_extra_info("peername"), "bytes": 0, "err": None, "last": 0}
+            conns.append(self.c)
+        def data_received(self, d):
+            self.c["bytes"] += len(d); self.c["last"] = time.monotonic(); self.t.write(d)
+        def connection_lost(self, e):
+            self.c["err"] = repr(e) if e else "eof"
+    class Sink(asyncio.DatagramProtocol):
+        def datagram_received(self, d, a):
+            seq, = struct.unpack("!Q", d[:8])
+            udp.setdefault("%s:%d" % a, []).append((seq, time.monotonic()))
+    async def main():
+        loop = asyncio.get_running_loop()
+        await loop.create_server(Echo, "198.51.100.1", 9000, backlog=4096)
+        await loop.create_datagram_endpoint(Sink, local_addr=("198.51.100.1", 9001))
+        loop.add_signal_handler(signal.SIGUSR1, lambda: dump(out, {"conns": conns, "udp": udp}))
+        await asyncio.Event().wait()
+    asyncio.run(main())
+
+def client(n, port0, out):
+    conns = []
+    async def one(i):
+        c = {"port": port0 + i, "sent": 0, "recv": 0, "err": None, "last": 0}
+        conns.append(c)
+        s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("0.0.0.0", port0 + i)); s.setblocking(False)
+        try:
+            await asyncio.get_running_loop().sock_connect(s, ("198.51.100.1", 9000))
+            r, w = await asyncio.open_connection(sock=s)
+        except OSError as e:
+            c["err"] = "connect: " + repr(e); return
+        async def rd():
+            while True:
+                d = await r.read(100)
+                if not d: raise EOFError()
+                c["recv"] += len(d); c["last"] = time.monotonic()
+        t = asyncio.ensure_future(rd())
+        await asyncio.sleep(0.1 * (i % 10) / 10)
+        try:
+            while not t.done():
+                w.write(b"x"); c["sent"] += 1
+                await asyncio.sleep(0.1)
+            t.result()
+        except Exception as e:
+            c["err"] = repr(e)
+    async def main():
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGUSR1, lambda: dump(out, conns))
+        for k in range(0, n, 50):
+            await asyncio.gather(*[asyncio.sleep(0)] + [asyncio.sleep(0) for _ in range(0)])
+            for i in range(k, min(n, k + 50)): asyncio.ensure_future(one(i))
+            await asyncio.sleep(0.05)
+        await asyncio.Event().wait()
+    asyncio.run(main())
+
+def udp(port, interval):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("0.0.0.0", port))
+    s.connect(("198.51.100.1", 9001)); seq = 0; t = time.monotonic()
+    while True:
+        try: s.send(struct.pack("!Q", seq))
+        except OSError: pass
+        seq += 1; t += interval
+        d = t - time.monotonic()
+        if d > 0: time.sleep(d)
+
+libc = ctypes.CDLL(None, use_errno=True)
+def enter(ns):
+    fd = os.open("/run/netns/" + ns, os.O_RDONLY)
+    if libc.setns(fd, 0x40000000) != 0: raise OSError(ctypes.get_errno(), "setns " + ns)
+    os.close(fd)
+
+def parse(line):
+    """A `conntrack -E`/`-L` line -> (event, proto, state, orig, reply) or None."""
+    w = line.split()
+    ev = None
+    if w and w[0].startswith("["): ev = w.pop(0).strip("[]")
+    if len(w) < 3 or w[0] not in ("tcp", "udp"): return None
+    proto = w[0]; state = w[3] if proto == "tcp" else None
+    kv = [x.split("=", 1) for x in w if "=" in x]
+    t = [dict(), dict()]; k = 0
+    for key, val in kv:
+        if key in ("src", "dst", "sport", "dport"):
+            if key in t[k] : k = 1
+            if key in t[k]: break
+            t[k][key] = val
+    if len(t[1]) < 4: return None
+    return ev, proto, state, t[0], t[1]
+
+def insert_args(proto, state, o, r):
+    """conntrack -I for an entry translated in the source gateway: the original tuple,
+    the reply as its plain inverse, and the source NAT (ip:port) the kernel applies to
+    it (a reply tuple given already translated is accepted but never translated)."""
+    a = ["-I", "-p", proto, "-s", o["src"], "-d", o["dst"], "--sport", o["sport"], "--dport", o["dport"],
+         "-r", o["dst"], "-q", o["src"], "--reply-port-src", o["dport"], "--reply-port-dst", o["sport"]]
+    if proto == "tcp":
+        a += ["--state", state or "ESTABLISHED", "-u", "SEEN_REPLY,ASSURED", "-t", "432000"]
+    else:
+        a += ["-u", "SEEN_REPLY,ASSURED", "-t", "180"]
+    if (r["dst"], r["dport"]) != (o["src"], o["sport"]):
+        a += ["--src-nat", "%s:%s" % (r["dst"], r["dport"])]
+    return a
+
+def replicate(src, dst, log, sync_only=False):
+    """Replay `src`'s NAT entries into `dst`: a bulk dump first, then events."""
+    enter(dst)
+    q = queue.Queue(); stats = {"ins": 0, "del": 0, "err": 0}
+    def worker():
+        while True:
+            args = q.get()
+            p = subprocess.run(["conntrack"] + args, capture_output=True)
+            if p.returncode == 0: stats["del" if args[0] == "-D" else "ins"] += 1
+            else: stats["err"] += 1
+            q.task_done()
+    for _ in range(4): threading.Thread(target=worker, daemon=True).start()
+    def handle(e):
+        if not e: return
+        ev, proto, state, o, r = e
+        if ev == "DESTROY":
+            q.put(["-D", "-p", proto, "-s", o["src"], "-d", o["dst"], "--sport", o["sport"], "--dport", o["dport"]])
+        elif proto == "udp" or state == "ESTABLISHED":
+            q.put(insert_args(proto, state, o, r))
+    ev = None
+    if not sync_only:
+        ev = subprocess.Popen(["nsenter", "--net=/run/netns/" + src, "conntrack", "-E", "-e", "NEW,UPDATE,DESTROY"],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1)
+    d = subprocess.run(["nsenter", "--net=/run/netns/" + src, "conntrack", "-L"], capture_output=True, text=True)
+    for line in d.stdout.splitlines(): handle(parse(line))
+    q.join()
+    with open(log, "a") as f: print("sync", json.dumps(stats), file=f)
+    if sync_only: return
+    def report(*_):
+        with open(log, "a") as f: print("stats", json.dumps(stats), file=f)
+    signal.signal(signal.SIGUSR1, report)
+    for line in ev.stdout: handle(parse(line))
+
+IFF_LOWER_UP = 0x10000
+def checker(link, peer_ns, addr, log, probe_only, rearm):
+    """Health of the gateway behind `link` (router namespace): rtnetlink link events
+    (deleted, or no carrier) and an echo probe every 100 ms, 3 misses. On failure:
+    the partner takes `addr`, the routes move to the partner's link."""
+    nl = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)
+    nl.bind((0, 1))  # RTMGRP_LINK
+    ic = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+    ic.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, link.encode())
+    ic.setsockopt(socket.SOL_SOCKET, 36, 0x100000)  # SO_MARK: the VPC table
+    def csum(b):
+        s = sum(struct.unpack("!%dH" % (len(b) // 2), b)); s = (s >> 16) + (s & 0xffff); s += s >> 16
+        return ~s & 0xffff
+    seq, misses, pending = 0, 0, None
+    armed = True; nxt = time.monotonic()
+    def takeover(why, t0):
+        subprocess.run(["nsenter", "--net=/run/netns/" + peer_ns, "ip", "addr", "add", addr + "/32", "dev", "eth0"])
+        subprocess.run(["ip", "-batch", "-"], input=(
+            "route replace %s/32 dev %s table %d\nroute replace default via %s dev %s onlink table %d\n"
+            % (addr, "r" + peer_ns.split("-")[1], 0x100000, addr, "r" + peer_ns.split("-")[1], 0x100001)).encode())
+        t1 = time.monotonic()
+        with open(log, "a") as f: print("takeover", why, "%.6f %.6f" % (t0, t1), file=f)
+    while True:
+        now = time.monotonic()
+        if not armed:
+            if os.path.exists(rearm):
+                os.unlink(rearm); armed = True; misses = 0; pending = None
+                with open(log, "a") as f: print("armed %.6f" % now, file=f)
+            time.sleep(0.02); continue
+        r, _, _ = select.select([nl, ic], [], [], max(0, nxt - now))
+        now = time.monotonic()
+        if nl in r:
+            data = nl.recv(65536); off = 0
+            while off + 32 <= len(data):
+                ln, typ = struct.unpack_from("=IH", data, off)
+                if ln < 16: break
+                _, _, _, idx, flags, _ = struct.unpack_from("=BBHiII", data, off + 16)
+                a = off + 32; name = None
+                while a + 4 <= off + ln:
+                    al, at = struct.unpack_from("=HH", data, a)
+                    if al < 4: break
+                    if at == 3: name = data[a + 4:a + al].split(b"\0")[0].decode()
+                    a += (al + 3) & ~3
+                if name == link and not probe_only and (typ == 17 or not flags & IFF_LOWER_UP):
+                    armed = False; takeover("link-deleted" if typ == 17 else "link-down", now); break
+                off += (ln + 3) & ~3
+            if not armed: continue
+        if ic in r:
+            d = ic.recv(2048); ihl = (d[0] & 15) * 4
+            if d[ihl] == 0 and pending is not None and struct.unpack_from("!H", d, ihl + 6)[0] == pending:
+                pending = None; misses = 0
+        if now >= nxt:
+            if pending is not None:
+                misses += 1
+                if misses >= 3:
+                    armed = False; takeover("probe", now); continue
+            seq = (seq + 1) & 0xffff; pending = seq
+            h = struct.pack("!BBHHH", 8, 0, 0, 0x4356, seq) + b"cvnf"
+            h = h[:2] + struct.pack("!H", csum(h)) + h[4:]
+            try: ic.sendto(h, (addr, 0))
+            except OSError: pass
+            nxt += 0.1
+            if nxt < now: nxt = now + 0.1
+
+cmd = sys.argv[1]
+if cmd == "server": server(sys.argv[2])
+elif cmd == "client": client(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4])
+elif cmd == "udp": udp(int(sys.argv[2]), float(sys.argv[3]))
+elif cmd == "replicate": replicate(sys.argv[2], sys.argv[3], sys.argv[4], len(sys.argv) > 5)
+elif cmd == "checker": checker(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6] == "1", sys.argv[7])
+EOF
