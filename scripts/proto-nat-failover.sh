@@ -57,6 +57,7 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
+trap 'exit 1' INT TERM
 nsx() { local n=$1; shift; ip netns exec "$p-$n" "$@"; }
 fail=0
 expect() { # $1 = description, $2 = wanted value, $3 = value
@@ -204,6 +205,8 @@ if [ "${PROTO_STAGE:-}" = topology ]; then topology; trap - EXIT; echo "$tmp"; e
 cat > "$tmp/h.py" <<'EOF'
 import asyncio, ctypes, json, os, select, signal, socket, struct, subprocess, sys, threading, time, queue
 
+signal.signal(signal.SIGUSR1, signal.SIG_IGN)  # until each program installs its handler
+
 def dump(path, obj):
     with open(path + ".tmp", "w") as f: json.dump(obj, f)
     os.replace(path + ".tmp", path)
@@ -227,6 +230,7 @@ def server(out):
         await loop.create_server(Echo, "198.51.100.1", 9000, backlog=4096)
         await loop.create_datagram_endpoint(Sink, local_addr=("198.51.100.1", 9001))
         loop.add_signal_handler(signal.SIGUSR1, lambda: dump(out, {"conns": conns, "udp": udp}))
+        open(out + ".ready", "w").close()
         await asyncio.Event().wait()
     asyncio.run(main())
 
@@ -259,8 +263,8 @@ def client(n, port0, out):
     async def main():
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGUSR1, lambda: dump(out, conns))
+        open(out + ".ready", "w").close()
         for k in range(0, n, 50):
-            await asyncio.gather(*[asyncio.sleep(0)] + [asyncio.sleep(0) for _ in range(0)])
             for i in range(k, min(n, k + 50)): asyncio.ensure_future(one(i))
             await asyncio.sleep(0.05)
         await asyncio.Event().wait()
@@ -313,8 +317,22 @@ def insert_args(proto, state, o, r):
         a += ["--src-nat", "%s:%s" % (r["dst"], r["dport"])]
     return a
 
-def replicate(src, dst, log, sync_only=False):
-    """Replay `src`'s NAT entries into `dst`: a bulk dump first, then events."""
+def wrong_form(src, sport):
+    """Print conntrack -I arguments for src's entries of source port `sport` as they
+    are listed: the reply tuple already translated, no NAT attribute."""
+    d = subprocess.run(["nsenter", "--net=/run/netns/" + src, "conntrack", "-L", "-p", "tcp", "--orig-port-src", sport],
+                       capture_output=True, text=True)
+    for line in d.stdout.splitlines():
+        e = parse(line)
+        if not e: continue
+        _, proto, state, o, r = e
+        print(" ".join(["-I", "-p", proto, "-s", o["src"], "-d", o["dst"], "--sport", o["sport"], "--dport", o["dport"],
+              "-r", r["src"], "-q", r["dst"], "--reply-port-src", r["sport"], "--reply-port-dst", r["dport"],
+              "--state", "ESTABLISHED", "-u", "SEEN_REPLY,ASSURED", "-t", "432000"]))
+
+def replicate(src, dst, log, only="-", sync_only=False):
+    """Replay `src`'s NAT entries into `dst`: a bulk dump first, then events (only
+    those translated to `only`, if given)."""
     enter(dst)
     q = queue.Queue(); stats = {"ins": 0, "del": 0, "err": 0}
     def worker():
@@ -328,18 +346,30 @@ def replicate(src, dst, log, sync_only=False):
     def handle(e):
         if not e: return
         ev, proto, state, o, r = e
+        if only != "-" and r["dst"] != only: return
         if ev == "DESTROY":
             q.put(["-D", "-p", proto, "-s", o["src"], "-d", o["dst"], "--sport", o["sport"], "--dport", o["dport"]])
-        elif proto == "udp" or state == "ESTABLISHED":
+        elif (proto == "udp" and ev in (None, "NEW")) or state == "ESTABLISHED":
             q.put(insert_args(proto, state, o, r))
     ev = None
+    def resync(why):
+        d = subprocess.run(["nsenter", "--net=/run/netns/" + src, "conntrack", "-L"], capture_output=True, text=True)
+        for line in d.stdout.splitlines(): handle(parse(line))
+        q.join()
+        with open(log, "a") as f: print("sync", why, json.dumps(stats), file=f)
     if not sync_only:
-        ev = subprocess.Popen(["nsenter", "--net=/run/netns/" + src, "conntrack", "-E", "-e", "NEW,UPDATE,DESTROY"],
-                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1)
-    d = subprocess.run(["nsenter", "--net=/run/netns/" + src, "conntrack", "-L"], capture_output=True, text=True)
-    for line in d.stdout.splitlines(): handle(parse(line))
-    q.join()
-    with open(log, "a") as f: print("sync", json.dumps(stats), file=f)
+        # A burst of events overflows the socket (ENOBUFS: events lost, `conntrack`
+        # says so on stderr): then a full dump again, as cove's observer does.
+        ev = subprocess.Popen(["nsenter", "--net=/run/netns/" + src, "conntrack", "-E", "-e", "NEW,UPDATE,DESTROY",
+                               "--buffer-size", "8388608"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1)
+        def errors():
+            for line in ev.stderr:
+                if "ENOBUFS" in line:
+                    with open(log, "a") as f: print("ENOBUFS", file=f)
+                    resync("after ENOBUFS")
+        threading.Thread(target=errors, daemon=True).start()
+    resync("start")
     if sync_only: return
     def report(*_):
         with open(log, "a") as f: print("stats", json.dumps(stats), file=f)
@@ -354,8 +384,14 @@ def checker(link, peer_ns, addr, log, probe_only, rearm):
     nl = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)
     nl.bind((0, 1))  # RTMGRP_LINK
     ic = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
-    ic.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, link.encode())
     ic.setsockopt(socket.SOL_SOCKET, 36, 0x100000)  # SO_MARK: the VPC table
+    bound = [False]
+    def bind():  # to the link's current ifindex (a recreated link has a new one)
+        try:
+            ic.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, link.encode()); bound[0] = True
+        except OSError:
+            bound[0] = False
+    bind()
     def csum(b):
         s = sum(struct.unpack("!%dH" % (len(b) // 2), b)); s = (s >> 16) + (s & 0xffff); s += s >> 16
         return ~s & 0xffff
@@ -372,7 +408,15 @@ def checker(link, peer_ns, addr, log, probe_only, rearm):
         now = time.monotonic()
         if not armed:
             if os.path.exists(rearm):
+                # the link may be a new one (new ifindex): bind again; drop the link
+                # events of its way back up
                 os.unlink(rearm); armed = True; misses = 0; pending = None
+                bind()
+                nl.setblocking(False)
+                try:
+                    while nl.recv(65536): pass
+                except BlockingIOError: pass
+                nl.setblocking(True); nxt = time.monotonic()
                 with open(log, "a") as f: print("armed %.6f" % now, file=f)
             time.sleep(0.02); continue
         r, _, _ = select.select([nl, ic], [], [], max(0, nxt - now))
@@ -402,6 +446,7 @@ def checker(link, peer_ns, addr, log, probe_only, rearm):
                 misses += 1
                 if misses >= 3:
                     armed = False; takeover("probe", now); continue
+            if not bound[0]: bind()
             seq = (seq + 1) & 0xffff; pending = seq
             h = struct.pack("!BBHHH", 8, 0, 0, 0x4356, seq) + b"cvnf"
             h = h[:2] + struct.pack("!H", csum(h)) + h[4:]
@@ -410,10 +455,266 @@ def checker(link, peer_ns, addr, log, probe_only, rearm):
             nxt += 0.1
             if nxt < now: nxt = now + 0.1
 
+def analyze(t_fail, t_snap, label, summary, *files):
+    """Connections kept across the event at t_fail (still echoing in the last 0.5 s
+    before t_snap, no error on either side), public source IPs, UDP gaps."""
+    t_fail, t_snap = float(t_fail), float(t_snap)
+    cl = [c for f in files[:-1] for c in json.load(open(f))]
+    sv = json.load(open(files[-1]))
+    ok = sum(1 for c in cl if c["err"] is None and c["last"] > t_snap - 0.5)
+    errs = sum(1 for c in cl if c["err"] is not None)
+    srv_ok = sum(1 for c in sv["conns"] if c["err"] is None and c["last"] > t_snap - 0.5)
+    srv_err = sum(1 for c in sv["conns"] if c["err"] is not None)
+    ips = sorted({c["peer"].split(":")[0] for c in sv["conns"]})
+    gaps = []
+    for peer, arr in sorted(sv["udp"].items()):
+        w = [t for s, t in arr if t_fail - 0.5 <= t <= t_snap]
+        after = [t for t in w if t > t_fail]
+        if not after: gaps.append((peer, None)); continue
+        g = max((b - a for a, b in zip(w, w[1:])), default=None)
+        gaps.append((peer, g))
+    res = {"label": label, "clients": len(cl), "kept": ok, "client_errors": errs, "server_kept": srv_ok,
+           "server_errors": srv_err, "public_ips": ips, "udp_gaps_ms": [None if g is None else round(g * 1000, 1) for _, g in gaps],
+           "udp_streams": [p for p, _ in gaps]}
+    with open(summary, "a") as f: print(json.dumps(res), file=f)
+    print(json.dumps(res))
+
 cmd = sys.argv[1]
 if cmd == "server": server(sys.argv[2])
 elif cmd == "client": client(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4])
 elif cmd == "udp": udp(int(sys.argv[2]), float(sys.argv[3]))
-elif cmd == "replicate": replicate(sys.argv[2], sys.argv[3], sys.argv[4], len(sys.argv) > 5)
+elif cmd == "replicate": replicate(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], len(sys.argv) > 6)
+elif cmd == "analyze": analyze(*sys.argv[2:])
+elif cmd == "wrong-form": wrong_form(sys.argv[2], sys.argv[3])
 elif cmd == "checker": checker(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6] == "1", sys.argv[7])
 EOF
+
+topology
+# Window tracking: entries replicated without the TCP window data (`conntrack -I`
+# cannot set it) are picked up mid-stream, but with window scale 0; out-of-window
+# packets would then be INVALID and leave untranslated (the router drops them).
+# The NAT gateways track liberally (cove's replicator sets the per-entry flag).
+for n in na nb; do nsx "$n" sysctl -qw net.netfilter.nf_conntrack_tcp_be_liberal="${PROTO_LIBERAL:-1}"; done
+h() { python3 "$tmp/h.py" "$@"; }
+mono() { python3 -c 'import time; print("%.6f" % time.monotonic())'; }
+ip netns exec "$p-out" python3 "$tmp/h.py" server "$tmp/server.json" & srv=$!; pids+=("$srv")
+sleep 0.5
+repl=
+start_repl() { # $1 = from, $2 = to, $3 = only entries translated to this address (or -)
+  python3 "$tmp/h.py" replicate "$p-$1" "$p-$2" "$tmp/repl.log" "$3" & repl=$!; pids+=("$repl")
+}
+stop_repl() { # the replicator and its `conntrack -E` (which would keep its namespace alive)
+  [ -n "$repl" ] || return 0
+  local kids; kids=$(ps -o pid= --ppid "$repl" || true)
+  kill "$repl" $kids 2>/dev/null || true; wait "$repl" 2>/dev/null || true; repl=
+}
+ip netns exec "$p-rt" python3 "$tmp/h.py" checker rna "$p-nb" 10.80.0.10 "$tmp/checker.log" "$probe_only" "$tmp/rearm" & checker=$!; pids+=("$checker")
+start_repl na nb -
+sleep 0.5
+half=$((conns / 2))
+ip netns exec "$p-c1" python3 "$tmp/h.py" client "$half" 20000 "$tmp/c1.json" & c1=$!; pids+=("$c1")
+ip netns exec "$p-c2" python3 "$tmp/h.py" client "$((conns - half))" 20000 "$tmp/c2.json" & c2=$!; pids+=("$c2")
+ip netns exec "$p-c1" python3 "$tmp/h.py" udp 30000 0.002 & pids+=($!)
+ip netns exec "$p-c2" python3 "$tmp/h.py" udp 30000 0.002 & pids+=($!)
+snap() { # clients' and server's state to files
+  rm -f "$tmp/c1.json" "$tmp/c2.json" "$tmp/server.json"
+  kill -USR1 "$c1" "$c2" "$srv"
+  for _ in $(seq 100); do [ -s "$tmp/c1.json" ] && [ -s "$tmp/c2.json" ] && [ -s "$tmp/server.json" ] && break; sleep 0.05; done
+}
+echoing() { snap; python3 -c 'import json,os,sys,time; t=time.monotonic()
+print(sum(1 for f in sys.argv[1:] if os.path.exists(f) for c in json.load(open(f)) if c["err"] is None and c["last"] > t - 1))' "$tmp/c1.json" "$tmp/c2.json"; }
+for f in c1 c2 server; do
+  for _ in $(seq 100); do [ -e "$tmp/$f.json.ready" ] && break; sleep 0.1; done
+done
+t0=$(mono)
+for _ in $(seq 120); do [ "$(echoing)" = "$conns" ] && break; sleep 0.5; done
+t1=$(mono)
+expect "TCP connections open and echoing through A" "$conns" "$(echoing)"
+in_b() { nsx nb conntrack -L 2>/dev/null | grep -c 'dst=10.80.0.10 ' || true; }
+for _ in $(seq 200); do [ "$(in_b)" -ge $((conns + 2)) ] && break; sleep 0.1; done
+t2=$(mono)
+remapped=$(nsx na conntrack -L -p tcp 2>/dev/null | awk '{for(i=1;i<=NF;i++){if($i~/^sport=/)s[++k]=$i; if($i~/^dport=/)d[++m]=$i}} s[1]!="sport="substr(d[2],7){n++} {k=0;m=0} END{print n+0}')
+echo "     A's entries whose port it remapped (the clients share source ports): $remapped"
+expect "A's entries replicated into B (TCP + 2 UDP)" "$((conns + 2))" "$(in_b)"
+python3 -c "import sys; print('     replication: all %s entries in B %.2f s after the connections were all echoing (%.1f s to open them)' % (sys.argv[3], float(sys.argv[2]) - float(sys.argv[1]), float(sys.argv[1]) - float(sys.argv[4])))" "$t1" "$t2" "$((conns + 2))" "$t0"
+
+takeovers() { cat "$tmp/checker.log" 2>/dev/null | grep -c '^takeover' || true; }
+t_fail=
+fail() { # $1 = deleted|down: A fails; the replication from A stops with it
+  if [ -n "${PROTO_DEBUG:-}" ]; then
+    nsx na conntrack -L 2>/dev/null | grep -v icmp | sed 's/ \(mark\|use\)=[0-9]*//g; s/^[a-z]* *[0-9]* [0-9]* //' | sort > "$tmp/a.ct"
+    nsx nb conntrack -L 2>/dev/null | grep -v icmp | sed 's/ \(mark\|use\)=[0-9]*//g; s/^[a-z]* *[0-9]* [0-9]* //' | sort > "$tmp/b.ct"
+    echo "     (debug: A/B entries differing: $(comm -3 "$tmp/a.ct" "$tmp/b.ct" | head -5 | tr '\n\t' '; '))"
+  fi
+  stop_repl
+  t_fail=$(mono)
+  if [ "$1" = deleted ]; then
+    # (a process left in the namespace would keep it, and its link, alive)
+    local left; left=$(ip netns pids "$p-na" | tr '\n' ' ')
+    [ -z "$left" ] || { echo "     (left in A: $left: $(ps -o args= -p ${left// /,} | tr '\n' ';'))"; kill -9 $left; }
+    ip netns del "$p-na"
+  else
+    nsx na ip link set eth0 down
+  fi
+}
+wait_takeover() { # $1 = takeovers before
+  for _ in $(seq 100); do [ "$(takeovers)" -gt "$1" ] && return 0; sleep 0.05; done
+  echo "FAIL no takeover"; fail=1
+}
+failback() { # $1 = deleted|down: A back, B's entries for A's address synced into it
+  if [ "$1" = deleted ]; then
+    nat_ns na 10.80.0.10 2>/dev/null
+  else
+    nsx na ip link set eth0 up
+    # the link going down took A's routes with it (cove's reconciler repairs that drift)
+    nsx na ip route replace default via 10.80.0.1 dev eth0 onlink
+    nsx na conntrack -F 2>/dev/null   # stale since the takeover
+  fi
+  nsx na sysctl -qw net.netfilter.nf_conntrack_tcp_be_liberal="${PROTO_LIBERAL:-1}"
+  start_repl nb na 10.80.0.10
+  local want=$((conns + 2))
+  for _ in $(seq 200); do
+    [ "$(nsx na conntrack -L 2>/dev/null | grep -c 'dst=10.80.0.10 ')" -ge "$want" ] && break; sleep 0.05
+  done
+  # both ends operationally up (linkwatch gives a veth its queue when it reports the
+  # carrier, up to a second later)
+  for _ in $(seq 150); do
+    nsx rt ip -br link show rna 2>/dev/null | grep -q ' UP ' && nsx na ip -br link show eth0 | grep -q ' UP ' && break
+    sleep 0.02
+  done
+  nsx rt ip neigh flush dev rna   # a FAILED entry from the outage delays the first packets
+  # healthy before it takes traffic back: 3 probes in a row answered
+  local good=0
+  for _ in $(seq 100); do
+    if nsx rt ping -c1 -W0.2 -m $((VPC)) -I rna 10.80.0.10 >/dev/null 2>&1; then good=$((good + 1)); else good=0; fi
+    [ "$good" -ge 3 ] && break
+  done
+  [ "$good" -ge 3 ] || { echo "FAIL A not healthy for fail-back"; fail=1; }
+  t_fail=$(mono)
+  nsx rt ip -batch - <<B
+route replace 10.80.0.10/32 dev rna table $((VPC))
+route replace default via 10.80.0.10 dev rna onlink table $((PRIV))
+B
+  nsx nb ip addr del 10.80.0.10/32 dev eth0
+  stop_repl
+  start_repl na nb -
+  touch "$tmp/rearm"
+}
+analyze() { # $1 = label: connections and UDP gaps since t_fail
+  sleep "${2:-2}"
+  local t; t=$(mono); snap
+  h analyze "$t_fail" "$t" "$1" "$tmp/summary" "$tmp/c1.json" "$tmp/c2.json" "$tmp/server.json" >/dev/null
+  tail -1 "$tmp/summary"
+}
+rst_before=0; lost_before=0
+judge() { # the last summary line: no connection lost in this event, same public IP, no RST, UDP through
+  local r=$1 rst; rst=$(rsts)
+  python3 - "$tmp/summary" "$conns" "$((rst - rst_before))" "$lost_before" <<'P' || { echo "FAIL $r"; fail=1; }
+import json, sys
+s = json.loads(open(sys.argv[1]).read().splitlines()[-1]); n, rst, before = map(int, sys.argv[2:])
+lost = s["client_errors"] - before
+ok = (lost == 0 and s["kept"] == n - before and s["server_kept"] == n - before
+      and s["public_ips"] == ["203.0.113.10"] and rst == 0 and None not in s["udp_gaps_ms"])
+print("%s %s: kept %d/%d (server side %d), lost %d, RSTs %d, public IPs %s, UDP gaps %s ms"
+      % ("ok  " if ok else "FAIL", s["label"], s["kept"], n - before, s["server_kept"], lost,
+         rst, ",".join(s["public_ips"]), s["udp_gaps_ms"]))
+sys.exit(0 if ok else 1)
+P
+  if [ -n "${PROTO_DEBUG:-}" ]; then
+    for f in c1 c2; do
+      python3 -c 'import json,sys; [print(sys.argv[2], c["port"], c["err"], c["sent"], c["recv"]) for c in json.load(open(sys.argv[1])) if c["err"]]' "$tmp/$f.json" "$f"
+    done | head -5 | while read -r c port err; do
+      echo "     (debug lost: $c $port $err; in B: $(nsx nb conntrack -L -p tcp --orig-port-src "$port" 2>/dev/null | tr '\n' ';'))"
+    done
+  fi
+  rst_before=$rst
+  lost_before=$(python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).read().splitlines()[-1])["client_errors"])' "$tmp/summary")
+}
+
+# The UDP senders' own jitter (python, 2 ms apart, on a shared machine): the gap
+# with nothing happening.
+t_fail=$(mono); analyze "baseline (no failure)" >/dev/null
+python3 -c 'import json,sys; s=json.loads(open(sys.argv[1]).read().splitlines()[-1]); print("     baseline, no failure: largest UDP gaps %s ms, kept %d" % (s["udp_gaps_ms"], s["kept"]))' "$tmp/summary"
+
+: > "$tmp/detect"
+# 1. Failover with replication: A's namespace deleted.
+n0=$(takeovers); fail deleted; wait_takeover "$n0"
+analyze "failover 0 (namespace deleted)" 3 >/dev/null; judge "failover"
+tail -1 "$tmp/checker.log" | awk -v t="$t_fail" '{printf "     detected %.0f ms after the failure (%s), takeover commands %.0f ms\n", ($3 - t) * 1000, $2, ($4 - $3) * 1000}'
+# 3. Fail-back.
+failback deleted
+analyze "fail-back 0" 3 >/dev/null; judge "fail-back"
+
+# 4. Rounds: failure kinds alternate, each round fails back; all connections kept.
+for r in $(seq 1 "$rounds"); do
+  kind=deleted; [ $((r % 2)) = 0 ] && kind=down
+  n0=$(takeovers); fail "$kind"; wait_takeover "$n0"
+  analyze "failover $r ($kind)" >/dev/null
+  tail -1 "$tmp/checker.log" | awk -v t="$t_fail" -v k="$kind" '{printf "{\"detect_ms\": %.1f, \"cmds_ms\": %.1f, \"kind\": \"%s\", \"how\": \"%s\"}\n", ($3 - t) * 1000, ($4 - $3) * 1000, k, $2}' >> "$tmp/detect"
+  judge "failover $r"
+  failback "$kind"
+  analyze "fail-back $r" >/dev/null; judge "fail-back $r"
+done
+gaps() {
+python3 - "$tmp/summary" "$tmp/detect" <<'P'
+import json, sys
+S = [json.loads(l) for l in open(sys.argv[1])]; D = [json.loads(l) for l in open(sys.argv[2])]
+def pct(v, q):
+    v = sorted(v); return v[min(len(v) - 1, int(round(q / 100 * (len(v) - 1))))]
+for kind in ("deleted", "down", None):
+    g = [max(s["udp_gaps_ms"]) for s in S if s["label"].startswith("failover ") and not s["label"].startswith("failover 0")
+         and (kind is None or kind in s["label"])]
+    d = [x["detect_ms"] for x in D if kind is None or x["kind"] == kind]
+    c = [x["cmds_ms"] for x in D if kind is None or x["kind"] == kind]
+    if g: print("     failover gap (UDP, last packet via A -> first via B), %-14s n=%2d p50 %6.1f ms p99 %6.1f ms max %6.1f; detection p50 %5.1f ms; takeover commands p50 %5.1f ms"
+                % (kind or "all", len(g), pct(g, 50), pct(g, 99), max(g), pct(d, 50), pct(c, 50)))
+g = [max(s["udp_gaps_ms"]) for s in S if s["label"].startswith("fail-back")]
+print("     fail-back gap (planned): n=%d p50 %.1f ms p99 %.1f ms" % (len(g), pct(g, 50), pct(g, 99)))
+P
+}
+gaps
+
+# The same rounds with detection by probes only (3 x 100 ms echo through A's link,
+# as if the link stayed up while A stopped forwarding).
+if [ "${PROTO_PROBE_ROUNDS:-$((rounds / 2))}" -gt 0 ]; then
+  kill "$checker"; wait "$checker" 2>/dev/null || true
+  ip netns exec "$p-rt" python3 "$tmp/h.py" checker rna "$p-nb" 10.80.0.10 "$tmp/checker.log" 1 "$tmp/rearm" & checker=$!; pids+=("$checker")
+  : > "$tmp/detect"; : > "$tmp/summary"
+  for r in $(seq 1 "${PROTO_PROBE_ROUNDS:-$((rounds / 2))}"); do
+    kind=deleted; [ $((r % 2)) = 0 ] && kind=down
+    n0=$(takeovers); fail "$kind"; wait_takeover "$n0"
+    analyze "failover $r ($kind, probes)" >/dev/null
+    tail -1 "$tmp/checker.log" | awk -v t="$t_fail" -v k="$kind" '{printf "{\"detect_ms\": %.1f, \"cmds_ms\": %.1f, \"kind\": \"%s\", \"how\": \"%s\"}\n", ($3 - t) * 1000, ($4 - $3) * 1000, k, $2}' >> "$tmp/detect"
+    judge "failover $r, probes only"
+    failback "$kind"
+    analyze "fail-back $r" >/dev/null; judge "fail-back $r"
+  done
+  [ -z "${PROTO_DEBUG:-}" ] || cat "$tmp/checker.log" "$tmp/detect" "$tmp/repl.log"
+  echo "     with detection by probes only:"
+  gaps
+fi
+
+# 2. Control: no replication (B's copies flushed, the replicator stopped). Two of
+# A's entries (source port 20000, one remapped) go into B as `conntrack -L` lists
+# them (the reply tuple already translated, no NAT attribute): the kernel accepts
+# them but never translates with them, so their packets leave from 10.80.1.x and
+# the router's guard drops them.
+stop_repl
+nsx nb conntrack -F 2>/dev/null
+h wrong-form "$p-na" 20000 | while read -r args; do nsx nb conntrack $args 2>/dev/null; done
+guard() { nsx rt nft list chain inet cove filter_forward | sed -n 's/.*igw_sources counter packets \([0-9]*\).*/\1/p'; }
+g0=$(guard); r0=$(rsts)
+n0=$(takeovers); t_fail=$(mono); ip netns del "$p-na"; wait_takeover "$n0"
+analyze "control: no replication" 4 >/dev/null
+g1=$(guard); r1=$(rsts)
+python3 - "$tmp/summary" "$conns" "$((r1 - r0))" "$((g1 - g0))" <<'P' || fail=1
+import json, sys
+s = json.loads(open(sys.argv[1]).read().splitlines()[-1]); n, rst, g = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+ok = s["kept"] < n
+print("%s control, no replication (A deleted): kept %d/%d, client errors %d, server errors %d, RSTs %d, UDP gaps %s ms, streams %s"
+      % ("ok  " if ok else "FAIL", s["kept"], n, s["client_errors"], s["server_errors"], rst, s["udp_gaps_ms"], s["udp_streams"]))
+print("%s entries inserted with the translated reply tuple and no NAT attribute: %d packets left untranslated (dropped by the router's guard)"
+      % ("ok  " if g > 0 else "FAIL", g))
+sys.exit(0 if ok and g > 0 else 1)
+P
+[ "$fail" = 0 ] || exit 1

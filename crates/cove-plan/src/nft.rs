@@ -98,13 +98,29 @@ fn put(elements: &mut Elements, kind: SetKind, element: String) {
     add(elements, &kind.name(""), element);
 }
 
+/// Seconds a NAT gateway keeps an idle connection (AWS's idle timeout).
+pub const NAT_IDLE_TIMEOUT_S: u32 = 350;
+
 /// The NAT gateway's table: forward only TCP, UDP and ICMP (AWS's NAT gateway drops
 /// other IP protocols, before translation), source-translate what it forwards to its
 /// own address (ports 1024–65535, like AWS), accept nothing addressed to itself.
+/// Connections idle for [`NAT_IDLE_TIMEOUT_S`] are forgotten (conntrack timeout
+/// policies for TCP established and UDP replied, attached to a new entry right
+/// after tracking — the kernel sets them only on an entry not yet confirmed, so
+/// the chain runs after conntrack, at `mangle`), and a TCP packet of a
+/// connection the gateway no longer knows — anything but a SYN that would start a
+/// new one — is answered with a RST, as AWS's NAT gateway does after its timeout.
 pub fn nat_gateway_table(ip: Ipv4Addr) -> NftTable {
+    let idle = NAT_IDLE_TIMEOUT_S;
     let body = format!(
-        "\tchain filter_forward {{\n\t\ttype filter hook forward priority filter; policy accept;\n\
-         \t\tmeta l4proto != {{ tcp, udp, icmp }} drop\n\t}}\n\
+        "\tct timeout tcp_idle {{\n\t\tprotocol tcp;\n\t\tl3proto ip;\n\t\tpolicy = {{ established: {idle} }};\n\t}}\n\
+         \tct timeout udp_idle {{\n\t\tprotocol udp;\n\t\tl3proto ip;\n\t\tpolicy = {{ replied: {idle} }};\n\t}}\n\
+         \tchain idle_timeouts {{\n\t\ttype filter hook prerouting priority mangle; policy accept;\n\
+         \t\tmeta l4proto tcp ct timeout set \"tcp_idle\"\n\
+         \t\tmeta l4proto udp ct timeout set \"udp_idle\"\n\t}}\n\
+         \tchain filter_forward {{\n\t\ttype filter hook forward priority filter; policy accept;\n\
+         \t\tmeta l4proto != {{ tcp, udp, icmp }} drop\n\
+         \t\tmeta l4proto tcp ct state new tcp flags & (fin | syn | rst | ack) != syn reject with tcp reset\n\t}}\n\
          \tchain translate {{\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n\
          \t\toifname \"eth0\" ip saddr != {ip} meta l4proto {{ tcp, udp }} snat ip to {ip}:1024-65535\n\
          \t\toifname \"eth0\" ip saddr != {ip} snat ip to {ip}\n\t}}\n\
