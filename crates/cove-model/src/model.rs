@@ -385,8 +385,23 @@ pub struct NatGateway {
     pub connectivity: NatConnectivity,
     /// Its ENI (private address in `subnet`; no security groups).
     pub eni: EniId,
-    /// Static public IPs (public NAT only).
+    /// Static public IPs (public NAT only). The first is its ENI's address's; each
+    /// further one has a secondary private address of its own.
     pub public_ips: Vec<Ipv4Addr>,
+    /// Secondary private addresses in `subnet`, one for each public IP after the
+    /// first (same order): the gateway translates connections to all of its
+    /// addresses, and the internet gateway maps each to its public IP.
+    pub secondary_ips: Vec<Ipv4Addr>,
+}
+
+impl NatGateway {
+    /// Its private addresses: the ENI's (`eni_ip`), then the secondary ones — the
+    /// same order as `public_ips`.
+    pub fn private_ips(&self, eni_ip: Ipv4Addr) -> Vec<Ipv4Addr> {
+        std::iter::once(eni_ip)
+            .chain(self.secondary_ips.iter().copied())
+            .collect()
+    }
 }
 
 /// The kind of a VPC endpoint.

@@ -355,10 +355,18 @@ impl Builder<'_> {
                 dev: dev("eth0"),
             },
         });
+        let mut secondary: &[Ipv4Addr] = &[];
         if let EniOwner::NatGateway(n) = eni.owner {
             let nat = &net.nat_gateways[n.index()];
             debug_assert_eq!(nat.eni, e);
-            ns.nft = Some(nft::nat_gateway_table(eni.private_ip));
+            secondary = &nat.secondary_ips;
+            for ip in secondary {
+                ns.addresses.insert(Address {
+                    dev: dev("eth0"),
+                    addr: host(*ip),
+                });
+            }
+            ns.nft = Some(nft::nat_gateway_table(eni.private_ip, secondary));
         }
         self.veth(
             VethEnd {
@@ -373,12 +381,14 @@ impl Builder<'_> {
             },
         )?;
         let r = self.existing(&router);
-        r.routes.insert(Route {
-            proto: crate::state::ROUTE_PROTO_STATIC,
-            table: vpc_mark(eni.vpc),
-            dst: host(eni.private_ip),
-            kind: RouteKind::Dev { dev: dev(&link) },
-        });
+        for ip in std::iter::once(&eni.private_ip).chain(secondary) {
+            r.routes.insert(Route {
+                proto: crate::state::ROUTE_PROTO_STATIC,
+                table: vpc_mark(eni.vpc),
+                dst: host(*ip),
+                kind: RouteKind::Dev { dev: dev(&link) },
+            });
+        }
         // The subnet router address on the router's end of the link: the ENI's
         // gateway answers ARP there, and what the router itself sends on the link
         // (ARP, ICMP errors) comes from it, never from another VPC's address.

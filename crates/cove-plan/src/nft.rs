@@ -110,8 +110,35 @@ pub const NAT_IDLE_TIMEOUT_S: u32 = 350;
 /// the chain runs after conntrack, at `mangle`), and a TCP packet of a
 /// connection the gateway no longer knows — anything but a SYN that would start a
 /// new one — is answered with a RST, as AWS's NAT gateway does after its timeout.
-pub fn nat_gateway_table(ip: Ipv4Addr) -> NftTable {
+pub fn nat_gateway_table(ip: Ipv4Addr, secondary: &[Ipv4Addr]) -> NftTable {
     let idle = NAT_IDLE_TIMEOUT_S;
+    // With secondary addresses (one per extra public IP), each connection is
+    // translated to one of them, chosen by a hash of its addresses (and source port):
+    // every address brings its own 64,512 ports towards each destination.
+    let (own, to_l4, to_any) = if secondary.is_empty() {
+        (ip.to_string(), format!("{ip}:1024-65535"), ip.to_string())
+    } else {
+        let all: Vec<Ipv4Addr> = std::iter::once(ip)
+            .chain(secondary.iter().copied())
+            .collect();
+        let n = all.len();
+        let map = all
+            .iter()
+            .enumerate()
+            .map(|(i, a)| format!("{i} : {a}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let set = all
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ");
+        (
+            format!("{{ {set} }}"),
+            format!("jhash ip saddr . ip daddr . th sport mod {n} map {{ {map} }} : 1024-65535"),
+            format!("jhash ip saddr . ip daddr mod {n} map {{ {map} }}"),
+        )
+    };
     let body = format!(
         "\tct timeout tcp_idle {{\n\t\tprotocol tcp;\n\t\tl3proto ip;\n\t\tpolicy = {{ established: {idle} }};\n\t}}\n\
          \tct timeout udp_idle {{\n\t\tprotocol udp;\n\t\tl3proto ip;\n\t\tpolicy = {{ replied: {idle} }};\n\t}}\n\
@@ -122,8 +149,8 @@ pub fn nat_gateway_table(ip: Ipv4Addr) -> NftTable {
          \t\tmeta l4proto != {{ tcp, udp, icmp }} drop\n\
          \t\tmeta l4proto tcp ct state new tcp flags & (fin | syn | rst | ack) != syn reject with tcp reset\n\t}}\n\
          \tchain translate {{\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n\
-         \t\toifname \"eth0\" ip saddr != {ip} meta l4proto {{ tcp, udp }} snat ip to {ip}:1024-65535\n\
-         \t\toifname \"eth0\" ip saddr != {ip} snat ip to {ip}\n\t}}\n\
+         \t\toifname \"eth0\" ip saddr != {own} meta l4proto {{ tcp, udp }} snat ip to {to_l4}\n\
+         \t\toifname \"eth0\" ip saddr != {own} snat ip to {to_any}\n\t}}\n\
          \tchain filter_input {{\n\t\ttype filter hook input priority filter; policy drop;\n\
          \t\tct state established,related accept\n\t}}\n"
     );
@@ -548,8 +575,9 @@ pub fn router_table(
                     public.entry(p).or_insert(eni.private_ip);
                 }
                 if let EniOwner::NatGateway(n) = eni.owner {
-                    if let Some(p) = net.nat_gateways[n.index()].public_ips.first() {
-                        public.entry(*p).or_insert(eni.private_ip);
+                    let nat = &net.nat_gateways[n.index()];
+                    for (p, i) in nat.public_ips.iter().zip(nat.private_ips(eni.private_ip)) {
+                        public.entry(*p).or_insert(i);
                     }
                 }
             }

@@ -116,10 +116,16 @@ fn generate(seed: u64, overlap: bool) -> Spec {
         // Subnet 0 is public when there is an internet gateway; it hosts a NAT gateway.
         let has_nat = has_igw && rng.chance(70);
         if has_nat {
+            // Half of them with a second public IP (its secondary address comes
+            // after every interface, so the rest of the network stays the same).
+            let mut public_ips = vec![format!("203.0.113.{}", 10 + v)];
+            if extra.chance(50) {
+                public_ips.push(format!("203.0.113.{}", 110 + v));
+            }
             vpc.nat_gateways.push(NatGatewaySpec {
                 name: "nat".into(),
                 subnet: "s0".into(),
-                public_ips: vec![format!("203.0.113.{}", 10 + v)],
+                public_ips,
                 ..Default::default()
             });
         }

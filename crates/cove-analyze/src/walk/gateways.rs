@@ -61,7 +61,18 @@ impl<L: Lookup, T: Trace> Walk<'_, L, T> {
             Step::NatGateway,
             Forward,
             || format!("NAT gateway {}", net.nat_label(n)),
-            || format!("translates source {} to {outside_ip}", me.party.ip),
+            || {
+                if public && nat.public_ips.len() > 1 {
+                    let all: Vec<String> = nat.public_ips.iter().map(ToString::to_string).collect();
+                    format!(
+                        "translates source {} to one of {} (each connection to one, by a hash of its addresses and ports)",
+                        me.party.ip,
+                        all.join(", ")
+                    )
+                } else {
+                    format!("translates source {} to {outside_ip}", me.party.ip)
+                }
+            },
         );
         let table = net.subnets[nat.subnet.index()].route_table;
         let lk = self.lk;

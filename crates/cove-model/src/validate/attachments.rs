@@ -264,6 +264,38 @@ pub(crate) fn addresses(cx: &mut Ctx, spec: &Spec, sc: &Scopes) {
             owner: p.owner,
         });
     }
+    // NAT gateways' secondary addresses (one per public IP after the first), after
+    // every interface: adding a public IP renumbers nothing.
+    for n in 0..cx.net.nat_gateways.len() {
+        let nat = &cx.net.nat_gateways[n];
+        let extra = nat.public_ips.len().saturating_sub(1);
+        if extra == 0 || nat.subnet.0 == u32::MAX || broken.contains(&nat.subnet) {
+            continue;
+        }
+        let subnet = nat.subnet;
+        let cidr = cx.net.subnets[subnet.index()].cidr;
+        let path = sc.vpcs[nat.vpc.index()]
+            .path
+            .item("nat_gateways", &nat.name, 0)
+            .key("public_ips");
+        let ipam = ipams.entry(subnet).or_insert_with(|| SubnetIpam::new(cidr));
+        let mut got = Vec::new();
+        let mut failed = None;
+        for _ in 0..extra {
+            match ipam.allocate() {
+                Ok(ip) => got.push(ip),
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
+        }
+        if let Some(e) = failed {
+            let label = cx.net.subnet_label(subnet);
+            address_error(cx, &path, e, &label);
+        }
+        cx.net.nat_gateways[n].secondary_ips = got;
+    }
     // Each function's shared ENIs, in the order of its subnets (a subnet without a
     // free address has none, and an error says so).
     for f in &mut cx.net.functions {

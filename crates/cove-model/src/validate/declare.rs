@@ -299,6 +299,15 @@ fn nat_gateways(cx: &mut Ctx, scope: &mut VpcScope, vid: VpcId, v: &VpcSpec, pat
                 "a private NAT gateway has no public IPs",
                 "remove `public_ips`, or set `connectivity: public`",
             ),
+            _ if n.public_ips.len() > MAX_NAT_PUBLIC_IPS => cx.error(
+                ErrorCode::InvalidParameterValue,
+                &npath.key("public_ips"),
+                format!(
+                    "{} public IPs; a NAT gateway has at most {MAX_NAT_PUBLIC_IPS}",
+                    n.public_ips.len()
+                ),
+                "use at most 8 (AWS's limit), or spread the subnets over more NAT gateways",
+            ),
             _ => {}
         }
         cx.net.nat_gateways.push(NatGateway {
@@ -309,10 +318,15 @@ fn nat_gateways(cx: &mut Ctx, scope: &mut VpcScope, vid: VpcId, v: &VpcSpec, pat
             connectivity,
             eni: EniId(u32::MAX),
             public_ips,
+            secondary_ips: Vec::new(),
         });
         cx.net.vpcs[vid.index()].nat_gateways.push(id);
     }
 }
+
+/// Most public IPs of one NAT gateway (AWS's ceiling: one primary and seven
+/// secondary addresses, each with an Elastic IP).
+pub const MAX_NAT_PUBLIC_IPS: usize = 8;
 
 fn endpoints(cx: &mut Ctx, scope: &mut VpcScope, vid: VpcId, v: &VpcSpec, path: &Path) {
     for (ei, e) in v.endpoints.iter().enumerate() {

@@ -332,3 +332,47 @@ fn raised_quotas_admit_more_groups_blocks_and_peerings() {
         "{text}quotas:\n  active_peerings_per_vpc: 51\n"
     )));
 }
+
+#[test]
+fn nat_gateway_public_ips_get_secondary_addresses_after_every_interface() {
+    let before = expect_valid(&mutate("cidr: 10.40.0.0/16", "cidr: 10.40.0.0/16"));
+    let after = expect_valid(&mutate(
+        "public_ips: [203.0.113.10]",
+        "public_ips: [203.0.113.10, 203.0.113.20, 203.0.113.21]",
+    ));
+    let nat = |n: &Network| {
+        n.nat_gateways
+            .iter()
+            .find(|g| g.name == "nat-a")
+            .cloned()
+            .expect("nat-a")
+    };
+    assert!(nat(&before).secondary_ips.is_empty());
+    let a = nat(&after);
+    assert_eq!(a.secondary_ips.len(), 2);
+    let eni_ip = after.enis[a.eni.index()].private_ip;
+    let private = a.private_ips(eni_ip);
+    assert_eq!(private.len(), a.public_ips.len());
+    let subnet = after.subnets[a.subnet.index()].cidr;
+    for ip in &a.secondary_ips {
+        assert!(subnet.contains(ip), "{ip} outside {subnet}");
+        assert!(
+            after.enis.iter().all(|e| e.private_ip != *ip),
+            "{ip} is also an interface's"
+        );
+    }
+    // Every interface keeps its address.
+    let addrs = |n: &Network| n.enis.iter().map(|e| e.private_ip).collect::<Vec<_>>();
+    assert_eq!(addrs(&before), addrs(&after));
+    // At most eight.
+    let nine: Vec<String> = (0..9).map(|i| format!("203.0.113.{}", 100 + i)).collect();
+    let v = mutate(
+        "public_ips: [203.0.113.10]",
+        &format!("public_ips: [{}]", nine.join(", ")),
+    );
+    expect_one(
+        &v,
+        InvalidParameterValue,
+        &format!("{FN_VPC}.nat_gateways[nat-a].public_ips"),
+    );
+}
