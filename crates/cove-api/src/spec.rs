@@ -500,6 +500,18 @@ pub fn reach(cur: &Current, tenant: &TenantId, q: &ReachQuery) -> Result<Reachab
     // Names resolve inside the caller's tenant only (`vpc/eni` → `tenant/vpc/eni`); a
     // network is named by its name or id (its VPC is named by the id).
     let scoped = |text: &str| -> String {
+        // `fn:NAME[@SUBNET]`: the caller's function of that name (names are unique
+        // per tenant), never another tenant's.
+        if let Some(rest) = text.strip_prefix("fn:") {
+            let name = rest.split_once('@').map_or(rest, |(n, _)| n);
+            let own = net.functions.iter().find(|f| {
+                f.name == name && net.tenants[net.vpcs[f.vpc.index()].tenant.index()].name == t.name
+            });
+            return match own {
+                Some(f) => format!("{}/{}/{text}", t.name, net.vpcs[f.vpc.index()].name),
+                None => format!("{}/-/{text}", t.name),
+            };
+        }
         match text.split_once('/') {
             Some((vpc, eni))
                 if !eni.contains('/') && vpc.parse::<std::net::Ipv4Addr>().is_err() =>

@@ -16,6 +16,7 @@ use cove_testdb::{TestDb, both};
 both!(
     uploads_are_checked_and_content_addressed,
     functions_are_the_tenants_spec,
+    fn_names_in_reachability_are_the_callers,
 );
 
 async fn uploads_are_checked_and_content_addressed(db: TestDb) {
@@ -396,4 +397,39 @@ async fn functions_are_the_tenants_spec(db: TestDb) {
         None,
     )
     .await;
+}
+
+/// `fn:NAME` in a reachability query is the caller's function, never another
+/// tenant's of the same name, and names none of the other tenant's objects.
+async fn fn_names_in_reachability_are_the_callers(db: TestDb) {
+    let (srv, _rec) = start(db).await;
+    let (_, ta, _) = srv.tenant("alpha", None).await;
+    let (_, tb, _) = srv.tenant("bravo", None).await;
+    let (_, tc, _) = srv.tenant("charlie", None).await;
+    network(&srv, &ta, "alpha-web", "10.20.0.0/16").await;
+    network(&srv, &tb, "bravo-web", "10.30.0.0/16").await;
+    network(&srv, &tc, "charlie-web", "10.40.0.0/16").await;
+    for (tok, net) in [(&ta, "alpha-web"), (&tb, "bravo-web")] {
+        let code = upload_ok(&srv, tok, &[("app.py", HANDLER)]).await;
+        srv.ok(
+            201,
+            "POST",
+            "/v1/functions",
+            tok,
+            Some(function("api", net, &code)),
+        )
+        .await;
+    }
+    let q = "/v1/reachability?from=fn:api&to=internet&protocol=tcp&port=443";
+    for (tok, own, other) in [(&ta, "alpha", "bravo"), (&tb, "bravo", "alpha")] {
+        let v = srv.ok(200, "GET", q, tok, None).await;
+        let text = v.to_string();
+        assert!(text.contains("shared-eni"), "{text}");
+        assert!(!text.contains(other), "{own} sees {other}: {text}");
+        assert!(!text.contains("10.20.") || own == "alpha", "{text}");
+        assert!(!text.contains("10.30.") || own == "bravo", "{text}");
+    }
+    // A tenant without such a function: not found, as if no tenant had one.
+    let none = srv.send("GET", q, Some(&tc), None, None).await;
+    assert_eq!(none.status, 404, "{:?}", none.code());
 }

@@ -68,12 +68,24 @@ fn start_writer(url: &str, name: &str) -> Child {
 
 /// The invariants a committed history must satisfy.
 async fn check(store: &Store, backend: &str) -> Generation {
-    let snap = store.snapshot().await.expect("snapshot");
+    // A writer killed right after sending COMMIT is gone, but PostgreSQL may still
+    // be committing for it: read the snapshot and the audit again until no commit
+    // lands between the two reads (bounded).
+    let mut tries = 0;
+    let (snap, audit) = loop {
+        let snap = store.snapshot().await.expect("snapshot");
+        let audit = store
+            .audit(Generation::ZERO, u32::MAX)
+            .await
+            .expect("audit");
+        let again = store.snapshot().await.expect("snapshot");
+        tries += 1;
+        if again.generation == snap.generation || tries == 100 {
+            break (snap, audit);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     let g = snap.generation;
-    let audit = store
-        .audit(Generation::ZERO, u32::MAX)
-        .await
-        .expect("audit");
     assert_eq!(
         audit.len(),
         usize::try_from(g.0).expect("small"),
