@@ -54,6 +54,7 @@ use sha2::{Digest, Sha256};
 
 use crate::environments::Environment;
 use crate::names::Names;
+pub use crate::nft_nat::{NAT_IDLE_TIMEOUT_S, nat_gateway_table};
 pub use crate::nftsets::{ElemType, SetSchema, set_schema};
 use crate::nftsets::{SetDecl, SetKind, declarations};
 use crate::routing;
@@ -71,7 +72,7 @@ pub const PASSED_MARK: u32 = 0x7fff_fffe;
 /// How every step of the forward pipeline accepts.
 const PASSED: &str = "meta mark set 0x7ffffffe accept";
 
-fn finish(body: &str, mut elements: Elements) -> NftTable {
+pub(crate) fn finish(body: &str, mut elements: Elements) -> NftTable {
     let digest = Sha256::digest(body.as_bytes());
     let generation: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
     let text = format!("table inet {TABLE} {{\n\tcomment \"gen:{generation}\"\n{body}}}\n");
@@ -87,7 +88,7 @@ fn finish(body: &str, mut elements: Elements) -> NftTable {
 }
 
 /// Elements by set name.
-type Elements = BTreeMap<String, BTreeSet<String>>;
+pub(crate) type Elements = BTreeMap<String, BTreeSet<String>>;
 
 fn add(elements: &mut Elements, set: &str, element: String) {
     elements.entry(set.to_owned()).or_default().insert(element);
@@ -96,65 +97,6 @@ fn add(elements: &mut Elements, set: &str, element: String) {
 /// [`add`] to a per-link set (see [`SetKind::LINK_SETS`]).
 fn put(elements: &mut Elements, kind: SetKind, element: String) {
     add(elements, &kind.name(""), element);
-}
-
-/// Seconds a NAT gateway keeps an idle connection (AWS's idle timeout).
-pub const NAT_IDLE_TIMEOUT_S: u32 = 350;
-
-/// The NAT gateway's table: forward only TCP, UDP and ICMP (AWS's NAT gateway drops
-/// other IP protocols, before translation), source-translate what it forwards to its
-/// own address (ports 1024–65535, like AWS), accept nothing addressed to itself.
-/// Connections idle for [`NAT_IDLE_TIMEOUT_S`] are forgotten (conntrack timeout
-/// policies for TCP established and UDP replied, attached to a new entry right
-/// after tracking — the kernel sets them only on an entry not yet confirmed, so
-/// the chain runs after conntrack, at `mangle`), and a TCP packet of a
-/// connection the gateway no longer knows — anything but a SYN that would start a
-/// new one — is answered with a RST, as AWS's NAT gateway does after its timeout.
-pub fn nat_gateway_table(ip: Ipv4Addr, secondary: &[Ipv4Addr]) -> NftTable {
-    let idle = NAT_IDLE_TIMEOUT_S;
-    // With secondary addresses (one per extra public IP), each connection is
-    // translated to one of them, chosen by a hash of its addresses (and source port):
-    // every address brings its own 64,512 ports towards each destination.
-    let (own, to_l4, to_any) = if secondary.is_empty() {
-        (ip.to_string(), format!("{ip}:1024-65535"), ip.to_string())
-    } else {
-        let all: Vec<Ipv4Addr> = std::iter::once(ip)
-            .chain(secondary.iter().copied())
-            .collect();
-        let n = all.len();
-        let map = all
-            .iter()
-            .enumerate()
-            .map(|(i, a)| format!("{i} : {a}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let set = all
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join(", ");
-        (
-            format!("{{ {set} }}"),
-            format!("jhash ip saddr . ip daddr . th sport mod {n} map {{ {map} }} : 1024-65535"),
-            format!("jhash ip saddr . ip daddr mod {n} map {{ {map} }}"),
-        )
-    };
-    let body = format!(
-        "\tct timeout tcp_idle {{\n\t\tprotocol tcp;\n\t\tl3proto ip;\n\t\tpolicy = {{ established: {idle} }};\n\t}}\n\
-         \tct timeout udp_idle {{\n\t\tprotocol udp;\n\t\tl3proto ip;\n\t\tpolicy = {{ replied: {idle} }};\n\t}}\n\
-         \tchain idle_timeouts {{\n\t\ttype filter hook prerouting priority mangle; policy accept;\n\
-         \t\tmeta l4proto tcp ct timeout set \"tcp_idle\"\n\
-         \t\tmeta l4proto udp ct timeout set \"udp_idle\"\n\t}}\n\
-         \tchain filter_forward {{\n\t\ttype filter hook forward priority filter; policy accept;\n\
-         \t\tmeta l4proto != {{ tcp, udp, icmp }} drop\n\
-         \t\tmeta l4proto tcp ct state new tcp flags & (fin | syn | rst | ack) != syn reject with tcp reset\n\t}}\n\
-         \tchain translate {{\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n\
-         \t\toifname \"eth0\" ip saddr != {own} meta l4proto {{ tcp, udp }} snat ip to {to_l4}\n\
-         \t\toifname \"eth0\" ip saddr != {own} snat ip to {to_any}\n\t}}\n\
-         \tchain filter_input {{\n\t\ttype filter hook input priority filter; policy drop;\n\
-         \t\tct state established,related accept\n\t}}\n"
-    );
-    finish(&body, Elements::new())
 }
 
 /// `meta l4proto tcp th dport 80-90 ` and friends, for a rule's traffic match.
