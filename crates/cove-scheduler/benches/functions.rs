@@ -66,11 +66,16 @@ tenants:
 ";
 
 /// Namespaces of the bench, removed at the end (also on panic).
-struct Cleanup(Host);
+/// Namespaces and the environments' cgroup root of the bench, removed at the end
+/// (also on panic).
+struct Cleanup(Host, String);
 
 impl Drop for Cleanup {
     fn drop(&mut self) {
         let _ = self.0.destroy();
+        if let Ok(root) = cove_sandbox::CgroupRoot::for_prefix(&self.1) {
+            let _ = cove_sandbox::remove_all(&root, None);
+        }
     }
 }
 
@@ -90,7 +95,7 @@ fn main() {
     }
     let prefix = format!("cvfb{}", std::process::id() % 10_000);
     let host = Host::new(&prefix).expect("prefix");
-    let _cleanup = Cleanup(host.clone());
+    let _cleanup = Cleanup(host.clone(), prefix.clone());
     let net = cove_model::validate::validate_text(SPEC)
         .network
         .expect("bench spec is valid");
