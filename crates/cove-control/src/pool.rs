@@ -29,18 +29,11 @@ pub fn set_ip_pool(
     for (i, text) in entries.iter().enumerate() {
         let field = format!("blocks[{i}]");
         let t = text.trim();
-        let net = match (t.parse::<Ipv4Net>(), t.parse::<Ipv4Addr>()) {
-            (Ok(n), _) => n,
-            (_, Ok(a)) => Ipv4Net::from(a),
-            _ => {
-                return Err(ControlError::field(
-                    ErrorCode::InvalidParameterValue,
-                    field,
-                    format!("`{t}` is not an IPv4 address or CIDR block"),
-                    "write an address such as 203.0.113.7 or a block such as 203.0.113.0/28",
-                ));
-            }
-        };
+        let net = parse_block(
+            t,
+            &field,
+            "write an address such as 203.0.113.7 or a block such as 203.0.113.0/28",
+        )?;
         if net.trunc() != net {
             return Err(ControlError::field(
                 ErrorCode::InvalidParameterValue,
@@ -132,18 +125,11 @@ pub fn change_ip_pool(
     for (i, text) in remove.iter().enumerate() {
         let field = format!("remove[{i}]");
         let t = text.trim();
-        let net = match (t.parse::<Ipv4Net>(), t.parse::<Ipv4Addr>()) {
-            (Ok(n), _) => n,
-            (_, Ok(a)) => Ipv4Net::from(a),
-            _ => {
-                return Err(ControlError::field(
-                    ErrorCode::InvalidParameterValue,
-                    field,
-                    format!("`{t}` is not an IPv4 address or CIDR block"),
-                    "write a block of the pool as listed, such as 203.0.113.0/28",
-                ));
-            }
-        };
+        let net = parse_block(
+            t,
+            &field,
+            "write a block of the pool as listed, such as 203.0.113.0/28",
+        )?;
         let Some(at) = kept.iter().position(|b| *b == net) else {
             return Err(ControlError::field(
                 ErrorCode::InvalidAddressNotFound,
@@ -225,4 +211,19 @@ fn position(pool: &IpPool, a: Ipv4Addr) -> u64 {
         before += 1u64 << (32 - u32::from(b.prefix_len()));
     }
     before
+}
+
+/// `t` as a block (an address is its /32), or `InvalidParameterValue` on `field`
+/// with `hint`.
+fn parse_block(t: &str, field: &str, hint: &str) -> Result<Ipv4Net> {
+    match (t.parse::<Ipv4Net>(), t.parse::<Ipv4Addr>()) {
+        (Ok(n), _) => Ok(n),
+        (_, Ok(a)) => Ok(Ipv4Net::from(a)),
+        _ => Err(ControlError::field(
+            ErrorCode::InvalidParameterValue,
+            field.to_owned(),
+            format!("`{t}` is not an IPv4 address or CIDR block"),
+            hint,
+        )),
+    }
 }

@@ -307,20 +307,21 @@ pub(crate) fn enter_with_id(ns: &str) -> Result<NsId, HostError> {
     Ok((meta.dev(), meta.ino()))
 }
 
-/// The namespaces mounted under `/run/netns` whose names start with `<prefix>-`,
-/// sorted, with their identity (device and inode of the nsfs file): [`list`]
-/// without the leftover files of interrupted creates, one `stat` each.
-pub(crate) fn list_mounted(prefix: &str) -> Result<Vec<(String, NsId)>, HostError> {
+/// The device of `/run/netns`, and its entries of one prefix with their metadata.
+type Listed = (u64, Vec<(String, fs::Metadata)>);
+
+/// The entries under `/run/netns` whose names start with `<prefix>-`, sorted, each
+/// with its metadata (one `stat` each; an entry deleted since it was listed is left
+/// out), and the device of `/run/netns` itself (`None` if it does not exist).
+fn stat_listed(prefix: &str) -> Result<Option<Listed>, HostError> {
     let names = list(prefix)?;
     let Ok(dir) = fs::metadata(NETNS_DIR) else {
-        return Ok(Vec::new());
+        return Ok(None);
     };
     let mut out = Vec::with_capacity(names.len());
     for name in names {
         match fs::metadata(ns_path(&name)) {
-            // A plain file on the directory's own file system: not a namespace.
-            Ok(m) if m.dev() != dir.dev() => out.push((name, (m.dev(), m.ino()))),
-            Ok(_) => {}
+            Ok(m) => out.push((name, m)),
             // Deleted since it was listed.
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(source) => {
@@ -332,7 +333,22 @@ pub(crate) fn list_mounted(prefix: &str) -> Result<Vec<(String, NsId)>, HostErro
             }
         }
     }
-    Ok(out)
+    Ok(Some((dir.dev(), out)))
+}
+
+/// The namespaces mounted under `/run/netns` whose names start with `<prefix>-`,
+/// sorted, with their identity (device and inode of the nsfs file): [`list`]
+/// without the leftover files of interrupted creates, one `stat` each.
+pub(crate) fn list_mounted(prefix: &str) -> Result<Vec<(String, NsId)>, HostError> {
+    let Some((dir, entries)) = stat_listed(prefix)? else {
+        return Ok(Vec::new());
+    };
+    // A plain file on the directory's own file system is not a namespace.
+    Ok(entries
+        .into_iter()
+        .filter(|(_, m)| m.dev() != dir)
+        .map(|(name, m)| (name, (m.dev(), m.ino())))
+        .collect())
 }
 
 /// The entries under `/run/netns` whose names start with `<prefix>-` and that are
@@ -340,26 +356,14 @@ pub(crate) fn list_mounted(prefix: &str) -> Result<Vec<(String, NsId)>, HostErro
 /// (a process killed between creating the file and mounting the namespace on it,
 /// or between unmounting and removing it). The observers skip them ([`list_mounted`]).
 pub(crate) fn list_leftovers(prefix: &str) -> Result<Vec<String>, HostError> {
-    let names = list(prefix)?;
-    let Ok(dir) = fs::metadata(NETNS_DIR) else {
+    let Some((dir, entries)) = stat_listed(prefix)? else {
         return Ok(Vec::new());
     };
-    let mut out = Vec::new();
-    for name in names {
-        match fs::metadata(ns_path(&name)) {
-            Ok(m) if m.dev() == dir.dev() => out.push(name),
-            Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(source) => {
-                return Err(HostError::OpenNamespace {
-                    path: ns_path(&name),
-                    ns: name,
-                    source,
-                });
-            }
-        }
-    }
-    Ok(out)
+    Ok(entries
+        .into_iter()
+        .filter(|(_, m)| m.dev() == dir)
+        .map(|(name, _)| name)
+        .collect())
 }
 
 /// Opens the file of namespace `ns` (to enter it or to move a link into it).

@@ -129,6 +129,20 @@ pub fn subnet_router(net: &Network, e: EniId) -> Ipv4Addr {
     Ipv4Addr::from(u32::from(s.cidr.network()) + 1)
 }
 
+/// The default route of an ENI's or an environment's namespace: via `gateway` on
+/// `eth0` (onlink: the namespace's own address is a /32).
+fn default_via(gateway: Ipv4Addr) -> Route {
+    Route {
+        proto: crate::state::ROUTE_PROTO_STATIC,
+        table: 254,
+        dst: Ipv4Net::default(),
+        kind: RouteKind::Via {
+            gateway,
+            dev: dev("eth0"),
+        },
+    }
+}
+
 struct Builder<'n> {
     net: &'n Network,
     names: Names<'n>,
@@ -346,15 +360,7 @@ impl Builder<'_> {
             dev: dev("eth0"),
             addr: host(eni.private_ip),
         });
-        ns.routes.insert(Route {
-            proto: crate::state::ROUTE_PROTO_STATIC,
-            table: 254,
-            dst: Ipv4Net::default(),
-            kind: RouteKind::Via {
-                gateway: gw,
-                dev: dev("eth0"),
-            },
-        });
+        ns.routes.insert(default_via(gw));
         let mut secondary: &[Ipv4Addr] = &[];
         if let EniOwner::NatGateway(n) = eni.owner {
             let nat = &net.nat_gateways[n.index()];
@@ -416,15 +422,7 @@ impl Builder<'_> {
             dev: dev("eth0"),
             addr: host(env.address),
         });
-        ns.routes.insert(Route {
-            proto: crate::state::ROUTE_PROTO_STATIC,
-            table: 254,
-            dst: Ipv4Net::default(),
-            kind: RouteKind::Via {
-                gateway: ENV_GATEWAY,
-                dev: dev("eth0"),
-            },
-        });
+        ns.routes.insert(default_via(ENV_GATEWAY));
         self.veth(
             VethEnd {
                 ns: env.ns.clone(),

@@ -15,7 +15,7 @@
 //! so adding or removing a function moves another environment only when their
 //! hashes collide.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 
 use cove_model::lookup::index_u32;
@@ -123,13 +123,13 @@ fn assign_addresses(envs: &mut [Environment]) {
         .collect();
     order.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| envs[a.1].ns.cmp(&envs[b.1].ns)));
     let reserved: BTreeSet<u32> = [0, u32::from(ENV_GATEWAY) - base].into();
-    let mut used: BTreeMap<u32, usize> = BTreeMap::new();
+    let mut used: BTreeSet<u32> = BTreeSet::new();
     for (s, i) in order {
         let mut off = s;
-        while reserved.contains(&off) || used.contains_key(&off) {
+        while reserved.contains(&off) || used.contains(&off) {
             off = (off + 1) % size;
         }
-        used.insert(off, i);
+        used.insert(off);
         envs[i].address = Ipv4Addr::from(base + off);
     }
 }

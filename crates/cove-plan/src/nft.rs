@@ -438,6 +438,8 @@ pub fn router_table(
     // Environment links: the shared ENI's elements (its subnet, route table,
     // combination, zone), anti-spoofing by the environment's own MAC and link-local
     // address, and the two addresses the translation swaps.
+    // Each shared ENI's combination once (not once per environment: a SHA-256 each).
+    let mut shared_combo: BTreeMap<cove_model::EniId, Option<usize>> = BTreeMap::new();
     for env in envs {
         let eni = &net.enis[env.shared_eni.index()];
         let link = format!("\"{}\"", env.router_link);
@@ -473,8 +475,12 @@ pub fn router_table(
             SetKind::LinkZone,
             format!("{link} : {}", zones.vpc(eni.vpc)),
         );
-        let key = combo_key(net, &eni.security_groups);
-        if let Some(id) = combo_ids.get(key.as_str()) {
+        let combo = *shared_combo.entry(env.shared_eni).or_insert_with(|| {
+            combo_ids
+                .get(combo_key(net, &eni.security_groups).as_str())
+                .copied()
+        });
+        if let Some(id) = combo {
             put(&mut el, SetKind::LinkSgc, format!("{link} : {id}"));
         }
         put(&mut el, SetKind::EnvLinks, link.clone());

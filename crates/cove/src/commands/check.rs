@@ -134,7 +134,13 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
             crate::output::out!("{}", render(&args.from, &args.to, protocol, port, &verdict));
         }
     }
-    if args.json {
+    finish(args.json, docs, all_ok)
+}
+
+/// With `--json`, prints the verdicts (one object, or an array of several); the
+/// outcome: reachable only if every probe was.
+fn finish(json: bool, mut docs: Vec<serde_json::Value>, all_ok: bool) -> anyhow::Result<Outcome> {
+    if json {
         let doc = if docs.len() == 1 {
             docs.remove(0)
         } else {
@@ -184,19 +190,7 @@ fn remote(args: &Args, conn: &super::client::Conn) -> anyhow::Result<Outcome> {
             crate::output::out!("{}", render(&args.from, &args.to, protocol, port, &verdict));
         }
     }
-    if args.json {
-        let doc = if docs.len() == 1 {
-            docs.remove(0)
-        } else {
-            serde_json::Value::Array(docs)
-        };
-        crate::output::outln!("{}", serde_json::to_string_pretty(&doc)?);
-    }
-    Ok(if all_ok {
-        Outcome::Ok
-    } else {
-        Outcome::Blocked
-    })
+    finish(args.json, docs, all_ok)
 }
 
 /// `text` percent-encoded for a query string (RFC 3986 unreserved kept).

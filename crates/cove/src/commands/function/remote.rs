@@ -12,36 +12,9 @@ use super::super::client::{Conn, lines, table};
 use crate::Outcome;
 use crate::input::InputError;
 
-/// Where the API is, if the command should go through it.
-#[derive(Debug, Clone, clap::Args)]
-pub struct Remote {
-    /// The API's base URL (`http://127.0.0.1:9001`); without it the command works
-    /// on the local deployment.
-    #[arg(long, env = "COVE_SERVER")]
-    pub server: Option<String>,
-    /// An API token of the tenant (`cove_…`), with `--server`.
-    #[arg(long, env = "COVE_TOKEN", hide_env_values = true)]
-    pub token: Option<String>,
-}
-
-impl Remote {
-    /// The connection, when a server is given (then a token is required).
-    pub fn conn(&self, json: bool) -> Result<Option<Conn>, InputError> {
-        let Some(server) = &self.server else {
-            return Ok(None);
-        };
-        let token = self.token.clone().ok_or_else(|| InputError::Argument {
-            what: "--token",
-            text: String::new(),
-            hint: "give the tenant's API token with --token or COVE_TOKEN".into(),
-        })?;
-        Ok(Some(Conn {
-            server: server.clone(),
-            token,
-            json,
-        }))
-    }
-}
+/// Where the API is, if the command should go through it (the same `--server` /
+/// `--token` as every command that also works locally).
+pub use super::super::client::Remote;
 
 const SHOW: [&str; 9] = [
     "name",
