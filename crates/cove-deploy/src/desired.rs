@@ -7,7 +7,7 @@ use std::path::Path;
 
 use cove_model::Diagnostic;
 use cove_model::diag::ErrorCode;
-use cove_model::spec::{DeployedFunction, Spec};
+use cove_model::spec::{DeployedFunction, SharedEniExtra, Spec};
 use cove_model::validate::Validated;
 
 use crate::store::control_docs::{self, ControlDocsError};
@@ -51,15 +51,18 @@ pub fn control_spec(
 }
 
 /// Validates the whole desired spec: the operator's `text` (if any) with `deployed`
-/// added, merged with `control`. `None`: nothing is desired at all.
+/// added, merged with `control`, with the reconciler's extra shared ENIs
+/// `extras`. `None`: nothing is desired at all.
 pub fn validate_desired(
     text: Option<&str>,
     deployed: &[DeployedFunction],
     control: Option<Spec>,
+    extras: &[SharedEniExtra],
 ) -> Option<Validated> {
-    let Some(control) = control else {
-        return text.map(|t| cove_model::validate::validate_text_with(t, deployed));
-    };
+    if control.is_none() && text.is_none() {
+        return None;
+    }
+    let control = control.unwrap_or_default();
     let (mut spec, mut unknown) = match text {
         Some(t) => match cove_model::decode::decode_spec(t) {
             Ok(decoded) => decoded,
@@ -95,6 +98,7 @@ pub fn validate_desired(
             format!("delete it with `cove fn delete {name}` or deploy it to an existing VPC"),
         ));
     }
+    spec.shared_eni_extras = extras.to_vec();
     let mut v = cove_model::validate::validate(&spec);
     if !unknown.is_empty() {
         unknown.append(&mut v.diagnostics);

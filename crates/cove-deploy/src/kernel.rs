@@ -1,6 +1,8 @@
 //! What the workflow needs from the host: observe and change the prefix's kernel
 //! objects, and clean up execution environments. [`HostKernel`] is the real one; tests can put a model behind the trait.
 
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -32,6 +34,11 @@ pub trait Kernel {
     /// Removes [`Kernel::leftovers`] (under the prefix lock); returns how many.
     fn remove_leftovers(&self) -> Result<usize, KernelError> {
         Ok(0)
+    }
+    /// The execution environments' connections tracked now, per shared function
+    /// ENI address they leave from. None by default.
+    fn shared_eni_connections(&self) -> Result<BTreeMap<Ipv4Addr, u64>, KernelError> {
+        Ok(BTreeMap::new())
     }
 }
 
@@ -101,6 +108,10 @@ impl Kernel for HostKernel {
 
     fn remove_leftovers(&self) -> Result<usize, KernelError> {
         Ok(self.host.remove_leftovers()?.len())
+    }
+
+    fn shared_eni_connections(&self) -> Result<BTreeMap<Ipv4Addr, u64>, KernelError> {
+        Ok(self.host.environment_connections()?)
     }
 
     fn remove_environments(&self) -> Result<usize, KernelError> {

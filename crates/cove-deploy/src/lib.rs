@@ -29,6 +29,7 @@ pub mod lock;
 pub mod perms;
 pub mod reconcile;
 pub mod reconciler;
+pub mod shared_scale;
 pub mod store;
 pub mod target;
 #[cfg(test)]

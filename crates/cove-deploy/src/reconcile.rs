@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use cove_functions::config::FunctionConfig;
 use cove_model::Network;
-use cove_model::spec::DeployedFunction;
+use cove_model::spec::{DeployedFunction, SharedEniExtra};
 
 use crate::error::DeployError;
 use crate::kernel::Kernel;
@@ -172,6 +172,15 @@ impl<K: Kernel> Deployment<K> {
     /// operator's spec with the deployed functions, merged with the control
     /// plane's desired spec (`None`: nothing desired).
     pub fn desired_network(&self) -> Result<(Generation, Option<Network>), DeployError> {
+        let (generation, net, _) = self.desired_network_with_extras()?;
+        Ok((generation, net))
+    }
+
+    /// [`Deployment::desired_network`], with the extra shared function ENIs it
+    /// was validated with (the reconciler's record), all from one read.
+    pub fn desired_network_with_extras(
+        &self,
+    ) -> Result<(Generation, Option<Network>, Vec<SharedEniExtra>), DeployError> {
         let snapshot = self.store.snapshot()?;
         let generation = Generation::of(snapshot.generation);
         let desired = self.store.desired_of(&snapshot)?;
@@ -181,13 +190,22 @@ impl<K: Kernel> Deployment<K> {
                 source,
             },
         )?;
-        let Some(v) =
-            crate::desired::validate_desired(desired.spec.as_deref(), &desired.deployed, control)
-        else {
-            return Ok((generation, None));
+        let extras = crate::store::docs::shared_eni_extras_of(&snapshot).map_err(|source| {
+            crate::store::StoreError::Decode {
+                db: self.store.database().url().to_owned(),
+                source,
+            }
+        })?;
+        let Some(v) = crate::desired::validate_desired(
+            desired.spec.as_deref(),
+            &desired.deployed,
+            control,
+            &extras,
+        ) else {
+            return Ok((generation, None, extras));
         };
         match v.network {
-            Some(n) => Ok((generation, Some(n))),
+            Some(n) => Ok((generation, Some(n), extras)),
             None => {
                 let path = self.store.dir().join(crate::store::DATABASE_FILE);
                 Err(DeployError::DesiredInvalid {
@@ -245,13 +263,41 @@ impl<K: Kernel> Deployment<K> {
     /// Validates a spec's `text` (read from `file`) with the deployed functions.
     pub fn validate_spec(&self, file: &Path, text: &str) -> Result<Network, DeployError> {
         let deployed = self.store.deployed()?;
-        let v = cove_model::validate::validate_text_with(text, &deployed);
+        let v = self.validate_whole(text, &deployed)?;
         let count = v.errors().count();
         v.network.ok_or_else(|| DeployError::InvalidSpec {
             path: file.to_owned(),
             count,
             diagnostics: v.diagnostics,
         })
+    }
+
+    /// Validates the operator's spec `text` with the functions `deployed`, as the
+    /// whole desired state would be: merged with the control plane's tenants and
+    /// with the reconciler's extra shared ENIs from the store (so that a plan,
+    /// `cove status` or the apply of an operator's change never drops them).
+    fn validate_whole(
+        &self,
+        text: &str,
+        deployed: &[DeployedFunction],
+    ) -> Result<cove_model::validate::Validated, DeployError> {
+        let snapshot = self.store.snapshot()?;
+        let control = crate::desired::control_spec(&snapshot, &self.target.code_store()).map_err(
+            |source| crate::store::StoreError::ControlDecode {
+                db: self.store.database().url().to_owned(),
+                source,
+            },
+        )?;
+        let extras = crate::store::docs::shared_eni_extras_of(&snapshot).map_err(|source| {
+            crate::store::StoreError::Decode {
+                db: self.store.database().url().to_owned(),
+                source,
+            }
+        })?;
+        Ok(
+            crate::desired::validate_desired(Some(text), deployed, control, &extras)
+                .unwrap_or_else(|| cove_model::validate::validate_text_with(text, deployed)),
+        )
     }
 
     fn layout(&self, net: &Network) -> Result<cove_plan::HostState, DeployError> {
@@ -320,7 +366,7 @@ impl<K: Kernel> Deployment<K> {
                 prefix: self.prefix(),
                 why: " (functions attach to an applied VPC)",
             })?;
-        let validated = cove_model::validate::validate_text_with(&text, &deployed);
+        let validated = self.validate_whole(&text, &deployed)?;
         let Some(net) = validated.network else {
             let concerned = functions_in_errors(&validated.diagnostics);
             return Err(DeployError::InvalidFunctions {

@@ -48,6 +48,11 @@ pub struct ReconcilerConfig {
     /// How often the leader sweeps the idempotency records and expires pending
     /// peering requests.
     pub sweep_every: Duration,
+    /// How often the leader counts the connections of shared function ENIs.
+    pub scale_every: Duration,
+    /// Connections one shared function ENI may carry before its combination gets
+    /// another ([`crate::shared_scale::SHARED_ENI_CONNECTIONS`], Lambda's 65,000).
+    pub shared_eni_connections: u64,
 }
 
 /// How long idempotency records are kept by default: 24 hours (as Stripe, and
@@ -58,7 +63,8 @@ pub const IDEMPOTENCY_TTL: Duration =
 impl ReconcilerConfig {
     /// The defaults for this process: 50 ms polls, a drift check every 500 ms, a
     /// 5 s lease, idempotency records kept [`IDEMPOTENCY_TTL`] and swept every
-    /// minute.
+    /// minute, shared ENIs' connections counted every 2 s against Lambda's
+    /// 65,000.
     pub fn for_this_process() -> ReconcilerConfig {
         let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
             .map(|h| h.trim().to_owned())
@@ -70,6 +76,8 @@ impl ReconcilerConfig {
             drift_every: Duration::from_millis(500),
             idempotency_ttl: IDEMPOTENCY_TTL,
             sweep_every: Duration::from_secs(60),
+            scale_every: Duration::from_secs(2),
+            shared_eni_connections: crate::shared_scale::SHARED_ENI_CONNECTIONS,
         }
     }
 }
@@ -111,6 +119,7 @@ pub struct Reconciler<K: Kernel> {
     renewed_at: Option<Instant>,
     last_drift_check: Option<Instant>,
     last_sweep: Option<Instant>,
+    last_scale: Option<Instant>,
     /// The control plane's clock (Unix seconds): the system's, or a test's.
     clock: Clock,
     /// The control plane's documents, read and written as the API does.
@@ -139,6 +148,7 @@ impl<K: Kernel> Reconciler<K> {
             renewed_at: None,
             last_drift_check: None,
             last_sweep: None,
+            last_scale: None,
             clock: Arc::new(system_clock),
         }
     }
@@ -235,6 +245,7 @@ impl<K: Kernel> Reconciler<K> {
             }
         }
         self.housekeeping_if_due()?;
+        self.scale_shared_enis_if_due()?;
         let generations = self.deployment.generations()?;
         let changed = generations.desired != generations.applied;
         let drift_due = self
@@ -320,6 +331,51 @@ impl<K: Kernel> Reconciler<K> {
             })?;
         self.expire_control()?;
         Ok(Some(swept))
+    }
+
+    /// As leader, once `scale_every` has passed: counts the connections of the
+    /// shared function ENIs and records another ENI for a combination whose ENIs
+    /// carry more than `shared_eni_connections` each on average (and drops the records of
+    /// combinations no function uses): a change of the desired state, which this
+    /// or the next tick applies. Decided by [`crate::shared_scale::extras_wanted`]
+    /// on one snapshot; written only while the store is still at it.
+    fn scale_shared_enis_if_due(&mut self) -> Result<(), DeployError> {
+        if self
+            .last_scale
+            .is_some_and(|t| t.elapsed() < self.config.scale_every)
+        {
+            return Ok(());
+        }
+        self.last_scale = Some(Instant::now());
+        let store = self.deployment.store();
+        let (generation, net, current) = self.deployment.desired_network_with_extras()?;
+        let Some(net) = net else { return Ok(()) };
+        if current.is_empty()
+            && !net
+                .enis
+                .iter()
+                .any(|e| e.owner == cove_model::EniOwner::Shared)
+        {
+            return Ok(());
+        }
+        let connections = self
+            .deployment
+            .kernel()
+            .shared_eni_connections()
+            .map_err(|source| DeployError::Observe {
+                prefix: self.deployment.target().prefix().as_str().to_owned(),
+                source,
+            })?;
+        let Some(want) = crate::shared_scale::extras_wanted(
+            &net,
+            &current,
+            &connections,
+            self.config.shared_eni_connections,
+        ) else {
+            return Ok(());
+        };
+        store.set_shared_eni_extras(generation, &want)?;
+        Ok(())
     }
 
     /// Commits what `decide` makes of the control state as one change through the

@@ -31,6 +31,8 @@ fn reconciler_on(
             drift_every: Duration::ZERO,
             idempotency_ttl: IDEMPOTENCY_TTL,
             sweep_every: Duration::ZERO,
+            scale_every: Duration::ZERO,
+            shared_eni_connections: 20,
         },
     )
 }
@@ -156,8 +158,9 @@ fn a_tenant_in_both_specs_is_refused() {
         }],
         ..Default::default()
     };
-    let v = crate::desired::validate_desired(Some("tenants:\n  - name: acme\n"), &[], Some(spec))
-        .expect("validated");
+    let v =
+        crate::desired::validate_desired(Some("tenants:\n  - name: acme\n"), &[], Some(spec), &[])
+            .expect("validated");
     assert!(v.network.is_none());
     assert!(
         v.diagnostics
@@ -198,6 +201,92 @@ fn an_apply_longer_than_the_lease_is_recorded() {
     );
     let g = r.deployment().generations().unwrap();
     assert_eq!(g.applied, g.desired);
+}
+
+/// A shared function ENI carrying more connections than the limit gets its
+/// combination a second ENI with no command: recorded, applied, and the
+/// function's environments spread over both; `cove destroy` forgets the record.
+#[test]
+fn a_busy_shared_eni_gets_a_second_one_for_its_combination() {
+    let state = tempfile::tempdir().unwrap();
+    let code = state.path().join("code");
+    std::fs::create_dir(&code).unwrap();
+    std::fs::write(
+        code.join("app.py"),
+        "def handler(event, context):\n    return 1\n",
+    )
+    .unwrap();
+    let text = format!(
+        "tenants:\n  - name: t\n    vpcs:\n      - name: v\n        cidr: 10.9.0.0/16\n\
+         \x20       subnets:\n          - {{ name: a, cidr: 10.9.1.0/24, az: a }}\n\
+         \x20       security_groups:\n          - {{ name: g }}\n\
+         \x20       functions:\n          - {{ name: f, runtime: python3.11, handler: app.handler, code: {}, subnets: [a], security_groups: [g], concurrency: 4 }}\n",
+        code.display()
+    );
+    let mut r = reconciler("scale", state.path());
+    {
+        let d = r.deployment();
+        let lock = d.lock("test").unwrap();
+        d.set_spec(&lock, &state.path().join("spec.yaml"), &text)
+            .unwrap();
+    }
+    in_sync(&mut r);
+    let net = r.deployment().network().unwrap().unwrap();
+    let first = net.enis[net.find_eni("fn:f").unwrap().index()].private_ip;
+    assert_eq!(
+        net.functions[0].shared_enis,
+        [vec![net.find_eni("fn:f").unwrap()]]
+    );
+    // At the limit: nothing. Past it: a second ENI, applied by the next ticks.
+    r.deployment()
+        .kernel()
+        .connections
+        .borrow_mut()
+        .insert(first, 20);
+    in_sync(&mut r);
+    assert_eq!(
+        r.deployment().network().unwrap().unwrap().enis.len(),
+        net.enis.len()
+    );
+    r.deployment()
+        .kernel()
+        .connections
+        .borrow_mut()
+        .insert(first, 21);
+    in_sync(&mut r);
+    let after = r.deployment().network().unwrap().unwrap();
+    let second = after
+        .find_eni("t/v/hpl:a:g:2")
+        .expect("a second shared ENI");
+    assert_eq!(
+        after.enis[second.index()].private_ip,
+        "10.9.1.254".parse::<std::net::Ipv4Addr>().unwrap()
+    );
+    assert_eq!(after.functions[0].environment_eni(1), Some(second));
+    let applied = cove_plan::desired(&after, r.deployment().target().prefix().as_str()).unwrap();
+    assert_eq!(
+        r.deployment().kernel().state.borrow().namespaces,
+        applied.namespaces,
+        "the kernel holds it"
+    );
+    // Two ENIs hold 40 together: the same 21 connections ask for nothing more.
+    in_sync(&mut r);
+    assert_eq!(
+        r.deployment().network().unwrap().unwrap().enis.len(),
+        after.enis.len()
+    );
+    // Destroy forgets the record.
+    {
+        let d = r.deployment();
+        let lock = d.lock("test").unwrap();
+        d.destroy(&lock).unwrap();
+    }
+    let snap = r.deployment().store().snapshot().unwrap();
+    assert!(
+        crate::store::docs::shared_eni_extras_of(&snap)
+            .unwrap()
+            .is_empty()
+    );
 }
 
 /// The leader sweeps idempotency records older than their TTL (database clock),

@@ -11,6 +11,8 @@ pub(crate) struct ModelKernel {
     pub(crate) applied: RefCell<Vec<usize>>,
     /// How long each apply takes (a slow kernel change).
     pub(crate) apply_delay: std::cell::Cell<std::time::Duration>,
+    /// What [`Kernel::shared_eni_connections`] reports.
+    pub(crate) connections: RefCell<std::collections::BTreeMap<std::net::Ipv4Addr, u64>>,
 }
 
 impl Kernel for ModelKernel {
@@ -38,5 +40,11 @@ impl Kernel for ModelKernel {
 
     fn remove_environments(&self) -> Result<usize, crate::KernelError> {
         Ok(0)
+    }
+
+    fn shared_eni_connections(
+        &self,
+    ) -> Result<std::collections::BTreeMap<std::net::Ipv4Addr, u64>, crate::KernelError> {
+        Ok(self.connections.borrow().clone())
     }
 }

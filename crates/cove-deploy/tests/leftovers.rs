@@ -35,6 +35,8 @@ impl Fixture {
             drift_every: Duration::ZERO,
             idempotency_ttl: cove_deploy::reconciler::IDEMPOTENCY_TTL,
             sweep_every: Duration::from_secs(3600),
+            scale_every: Duration::from_secs(3600),
+            shared_eni_connections: cove_deploy::shared_scale::SHARED_ENI_CONNECTIONS,
         };
         Fixture {
             reconciler: Reconciler::new(Deployment::open(target).expect("open"), config),

@@ -123,10 +123,7 @@ pub fn functions(
                     .collect(),
                 slots: (0..f.concurrency).map(|k| names.env_ns(id, k)).collect(),
                 slot_ips: (0..f.concurrency)
-                    .filter_map(|k| {
-                        let n = f.shared_enis.len();
-                        (n > 0).then(|| net.enis[f.shared_enis[k as usize % n].index()].private_ip)
-                    })
+                    .filter_map(|k| f.environment_eni(k).map(|e| net.enis[e.index()].private_ip))
                     .collect(),
                 arn: format!(
                     "arn:aws:lambda:{DEFAULT_REGION}:{account}:function:{}",

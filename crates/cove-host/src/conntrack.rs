@@ -1,11 +1,13 @@
-//! Forgetting tracked connections over ctnetlink (`linux/netfilter/nfnetlink_conntrack.h`):
-//! the flows of 1:1 NAT bindings the plan removed ([`cove_plan::Op::ForgetNatFlows`]).
+//! Tracked connections over ctnetlink (`linux/netfilter/nfnetlink_conntrack.h`):
+//! forgetting the flows of 1:1 NAT bindings the plan removed
+//! ([`cove_plan::Op::ForgetNatFlows`]), and counting the connections translated to
+//! each shared function ENI's address (issue 17's connection limit).
 //!
 //! ctnetlink cannot delete by a partial tuple, so the table is dumped, the entries
 //! whose translation used a removed binding are picked, and each is deleted by its
 //! original tuple and zone, echoed as the kernel wrote them.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::net::Ipv4Addr;
 
@@ -131,6 +133,81 @@ fn error_code(payload: &[u8]) -> i32 {
         .map_or(0, i32::from_ne_bytes)
 }
 
+/// Dumps the conntrack table of the calling thread's namespace (`ns` names it in
+/// errors) over `socket`, handing each entry's attributes to `each`.
+fn dump(socket: &Socket, ns: &str, mut each: impl FnMut(&[u8])) -> Result<(), HostError> {
+    let fail = |what: &'static str| {
+        move |source| HostError::Conntrack {
+            ns: ns.to_owned(),
+            what,
+            source,
+        }
+    };
+    let kernel = SocketAddr::new(0, 0);
+    socket
+        .send_to(&request(IPCTNL_MSG_CT_GET, NLM_F_DUMP, 1, &[]), &kernel, 0)
+        .map_err(fail("dump the conntrack table"))?;
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = socket
+            .recv(&mut &mut buf[..], 0)
+            .map_err(fail("read the conntrack table"))?;
+        for (ty, payload) in messages(&buf[..n]) {
+            match ty {
+                NLMSG_DONE => return Ok(()),
+                NLMSG_ERROR if error_code(payload) != 0 => {
+                    let e = io::Error::from_raw_os_error(-error_code(payload));
+                    return Err(fail("read the conntrack table")(e));
+                }
+                NLMSG_ERROR => {}
+                _ => {
+                    if let Some(a) = payload.get(NFGENMSG_LEN..) {
+                        each(a);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn open_socket(ns: &str) -> Result<Socket, HostError> {
+    Socket::new(NETLINK_NETFILTER).map_err(|source| HostError::Conntrack {
+        ns: ns.to_owned(),
+        what: "open a ctnetlink socket",
+        source,
+    })
+}
+
+/// The address a connection from `sources` was translated to, if it came from
+/// there: the reply tuple's destination of an entry whose original source is in
+/// `sources`.
+fn translated_from(attributes: &[u8], sources: ipnet::Ipv4Net) -> Option<Ipv4Addr> {
+    let list = attrs(attributes);
+    let (o_src, _) = addresses(attr(&list, CTA_TUPLE_ORIG)?.1)?;
+    if !sources.contains(&o_src) {
+        return None;
+    }
+    let (_, r_dst) = addresses(attr(&list, CTA_TUPLE_REPLY)?.1)?;
+    (r_dst != o_src).then_some(r_dst)
+}
+
+/// How many tracked connections of the calling thread's namespace (`ns`) came
+/// from an address in `sources` and were translated, per address they were
+/// translated to.
+pub(crate) fn count_translated(
+    ns: &str,
+    sources: ipnet::Ipv4Net,
+) -> Result<BTreeMap<Ipv4Addr, u64>, HostError> {
+    let socket = open_socket(ns)?;
+    let mut counts = BTreeMap::new();
+    dump(&socket, ns, |a| {
+        if let Some(to) = translated_from(a, sources) {
+            *counts.entry(to).or_insert(0) += 1;
+        }
+    })?;
+    Ok(counts)
+}
+
 /// Deletes the tracked connections of namespace `ns` (the calling thread's
 /// namespace) that a removed binding translated.
 pub(crate) fn forget_nat_flows(ns: &str, bindings: &BTreeSet<NatBinding>) -> Result<(), HostError> {
@@ -141,36 +218,11 @@ pub(crate) fn forget_nat_flows(ns: &str, bindings: &BTreeSet<NatBinding>) -> Res
             source,
         }
     };
-    let socket = Socket::new(NETLINK_NETFILTER).map_err(fail("open a ctnetlink socket"))?;
+    let socket = open_socket(ns)?;
     let kernel = SocketAddr::new(0, 0);
-    socket
-        .send_to(&request(IPCTNL_MSG_CT_GET, NLM_F_DUMP, 1, &[]), &kernel, 0)
-        .map_err(fail("dump the conntrack table"))?;
     let mut doomed_entries = Vec::new();
+    dump(&socket, ns, |a| doomed_entries.extend(doomed(a, bindings)))?;
     let mut buf = vec![0u8; 64 * 1024];
-    'dump: loop {
-        let n = socket
-            .recv(&mut &mut buf[..], 0)
-            .map_err(fail("read the conntrack table"))?;
-        for (ty, payload) in messages(&buf[..n]) {
-            match ty {
-                NLMSG_DONE => break 'dump,
-                NLMSG_ERROR if error_code(payload) != 0 => {
-                    let e = io::Error::from_raw_os_error(-error_code(payload));
-                    return Err(fail("read the conntrack table")(e));
-                }
-                NLMSG_ERROR => {}
-                _ => {
-                    if let Some(d) = payload
-                        .get(NFGENMSG_LEN..)
-                        .and_then(|a| doomed(a, bindings))
-                    {
-                        doomed_entries.push(d);
-                    }
-                }
-            }
-        }
-    }
     for (seq, d) in (2u32..).zip(&doomed_entries) {
         let mut body: Vec<&[u8]> = vec![&d.tuple];
         if let Some(z) = &d.zone {
@@ -271,6 +323,32 @@ mod tests {
         ]
         .concat();
         assert_eq!(doomed(&inside, &bindings()), None);
+    }
+
+    #[test]
+    fn counts_only_connections_from_the_sources_that_were_translated() {
+        let envs: ipnet::Ipv4Net = "169.254.64.0/18".parse().unwrap_or_default();
+        let from_env = [
+            tuple(CTA_TUPLE_ORIG, [169, 254, 64, 9], [10, 1, 0, 7]),
+            tuple(CTA_TUPLE_REPLY, [10, 1, 0, 7], [10, 1, 0, 200]),
+        ]
+        .concat();
+        assert_eq!(
+            translated_from(&from_env, envs),
+            Some(Ipv4Addr::new(10, 1, 0, 200))
+        );
+        let other = [
+            tuple(CTA_TUPLE_ORIG, [10, 1, 0, 5], [10, 1, 0, 7]),
+            tuple(CTA_TUPLE_REPLY, [10, 1, 0, 7], [10, 1, 0, 200]),
+        ]
+        .concat();
+        assert_eq!(translated_from(&other, envs), None);
+        let untranslated = [
+            tuple(CTA_TUPLE_ORIG, [169, 254, 64, 9], [169, 254, 64, 1]),
+            tuple(CTA_TUPLE_REPLY, [169, 254, 64, 1], [169, 254, 64, 9]),
+        ]
+        .concat();
+        assert_eq!(translated_from(&untranslated, envs), None);
     }
 
     #[test]

@@ -285,6 +285,23 @@ impl Host {
         }
     }
 
+    /// How many connections of execution environments the host router tracks now,
+    /// per shared function ENI address they were translated to (one dump of the
+    /// router's conntrack table, on a thread of its own inside the router's
+    /// namespace). Empty when the router does not exist.
+    pub fn environment_connections(
+        &self,
+    ) -> Result<std::collections::BTreeMap<std::net::Ipv4Addr, u64>, HostError> {
+        let ns = cove_plan::names::router_ns(&self.prefix);
+        if !netns::is_mounted(&ns) {
+            return Ok(std::collections::BTreeMap::new());
+        }
+        let name = ns.clone();
+        netns::run_in(&ns, move || {
+            conntrack::count_translated(&name, cove_plan::environments::ENV_RANGE)
+        })
+    }
+
     /// Runs `argv` inside namespace `ns` (which this host must own) with inherited
     /// stdio and waits for it.
     pub fn exec(&self, ns: &str, argv: &[String]) -> Result<ExitStatus, HostError> {

@@ -127,6 +127,20 @@ impl SubnetIpam {
         Err(IpamError::Exhausted { cidr: self.cidr })
     }
 
+    /// Assigns the highest free address (addresses handed out from the top stay
+    /// where they are when more are taken from the bottom).
+    pub fn allocate_highest(&mut self) -> Result<Ipv4Addr, IpamError> {
+        let first = u32::from(self.cidr.network()).saturating_add(4);
+        let mut x = u32::from(self.cidr.broadcast()).saturating_sub(1);
+        while x >= first {
+            if self.used.insert(x) {
+                return Ok(Ipv4Addr::from(x));
+            }
+            x -= 1;
+        }
+        Err(IpamError::Exhausted { cidr: self.cidr })
+    }
+
     /// Returns an address to the pool. Returns whether it was in use.
     pub fn release(&mut self, ip: Ipv4Addr) -> bool {
         let x = u32::from(ip);
@@ -194,6 +208,19 @@ mod tests {
             ipam.reserve(Ipv4Addr::new(10, 0, 1, 4)),
             Err(IpamError::OutsideSubnet { .. })
         ));
+    }
+
+    #[test]
+    fn highest_free_address_comes_from_the_top_and_meets_the_bottom() {
+        let cidr = net("10.0.0.16/28");
+        let mut ipam = SubnetIpam::new(cidr);
+        assert_eq!(ipam.allocate_highest(), Ok(Ipv4Addr::new(10, 0, 0, 30)));
+        assert_eq!(ipam.allocate(), Ok(Ipv4Addr::new(10, 0, 0, 20)));
+        assert_eq!(ipam.allocate_highest(), Ok(Ipv4Addr::new(10, 0, 0, 29)));
+        let rest: Vec<_> = (0..8).map(|_| ipam.allocate()).collect();
+        assert!(rest.iter().all(Result::is_ok));
+        assert_eq!(ipam.allocate_highest(), Err(IpamError::Exhausted { cidr }));
+        assert_eq!(ipam.used_count(), 11);
     }
 
     #[test]

@@ -163,11 +163,9 @@ impl Network {
                 continue;
             }
             let chosen = match subnet {
-                None => f.shared_enis.first().copied(),
+                None => f.first_shared_enis().next(),
                 Some(s) => f
-                    .shared_enis
-                    .iter()
-                    .copied()
+                    .first_shared_enis()
                     .find(|e| self.subnets[self.enis[e.index()].subnet.index()].name == s),
             };
             out.extend(chosen);

@@ -594,11 +594,34 @@ pub struct Function {
     pub security_groups: Vec<SgId>,
     /// Most environments at once.
     pub concurrency: u32,
-    /// The shared ENIs ([`EniOwner::Shared`]) its environments use, one per subnet,
-    /// in the order of `subnets`: environment `k` uses `shared_enis[k % len]`.
-    pub shared_enis: Vec<EniId>,
+    /// The shared ENIs ([`EniOwner::Shared`]) its environments use, per subnet in
+    /// the order of `subnets`: the ENIs of that subnet's (subnet, security-group
+    /// set) combination, its first ENI first, then the extra ones cove added for
+    /// connections ([`crate::spec::SharedEniExtra`]). See
+    /// [`Function::environment_eni`].
+    pub shared_enis: Vec<Vec<EniId>>,
     /// Free text.
     pub description: Option<String>,
+}
+
+impl Function {
+    /// The shared ENI environment `k` sends through: the subnet `k mod subnets`,
+    /// then ENI `(k / subnets) mod n` of that subnet's `n` ENIs — so another ENI
+    /// for a combination moves environments only between ENIs of that same
+    /// subnet and group set. `None` when the function has no shared ENI.
+    pub fn environment_eni(&self, k: u32) -> Option<EniId> {
+        let subnets = u32::try_from(self.shared_enis.len())
+            .ok()
+            .filter(|n| *n > 0)?;
+        let enis = &self.shared_enis[(k % subnets) as usize];
+        let n = u32::try_from(enis.len()).ok().filter(|n| *n > 0)?;
+        enis.get(((k / subnets) % n) as usize).copied()
+    }
+
+    /// The first shared ENI of each of its subnets, in the order of `subnets`.
+    pub fn first_shared_enis(&self) -> impl Iterator<Item = EniId> + '_ {
+        self.shared_enis.iter().filter_map(|s| s.first().copied())
+    }
 }
 
 /// Default memory of a function, MB (Lambda's).

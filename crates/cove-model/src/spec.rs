@@ -57,6 +57,22 @@ pub struct Spec {
     /// Quotas validation enforces (AWS's defaults when omitted).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quotas: Option<QuotasSpec>,
+    /// Extra shared function ENIs the platform added for busy (subnet,
+    /// security-group set) combinations, oldest first (issue 17: a combination
+    /// gets another ENI when one of its ENIs carries more connections than
+    /// Lambda's 65,000). Set by cove from its store, never read from or written
+    /// to a spec document (a tenant cannot set it).
+    #[serde(skip)]
+    pub shared_eni_extras: Vec<SharedEniExtra>,
+}
+
+/// One more shared function ENI for a combination that already has one.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct SharedEniExtra {
+    /// The VPC, `<tenant>/<vpc>`.
+    pub vpc: String,
+    /// The combination's first ENI ([`crate::validate::shared_eni_name`]).
+    pub eni: String,
 }
 
 /// Adjustable quotas, as an AWS account may have them raised.

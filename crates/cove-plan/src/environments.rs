@@ -2,7 +2,8 @@
 //!
 //! Every function has `concurrency` environment namespaces, created ahead of any
 //! invocation (so a cold start never waits for the network). Environment `k` uses
-//! the shared ENI of the function's subnet `k mod subnets`. Its namespace holds one
+//! a shared ENI of the function's subnet `k mod subnets`
+//! ([`cove_model::Function::environment_eni`]). Its namespace holds one
 //! link-local address from [`ENV_RANGE`] and a default route to [`ENV_GATEWAY`]; the
 //! link ends in the host router, which carries the shared ENI's firewall elements
 //! for it, translates its connections to the shared ENI's address and lets only
@@ -82,7 +83,9 @@ pub fn environments(net: &Network, names: &Names<'_>) -> Result<Vec<Environment>
         }
         let function = FunctionId(index_u32(fi));
         for k in 0..f.concurrency {
-            let shared_eni = f.shared_enis[k as usize % f.shared_enis.len()];
+            let Some(shared_eni) = f.environment_eni(k) else {
+                continue;
+            };
             let ns = names.env_ns(function, k);
             let h = short_hash("envmac", &ns);
             let mut mac = [0x02, 0, 0, 0, 0, 0x02];
@@ -161,7 +164,7 @@ mod tests {
         assert_eq!(envs.len(), 300);
         let f = &n.functions[0];
         for e in &envs {
-            assert_eq!(e.shared_eni, f.shared_enis[e.index as usize % 2]);
+            assert_eq!(e.shared_eni, f.shared_enis[e.index as usize % 2][0]);
             assert!(ENV_RANGE.contains(&e.address));
             assert_ne!(e.address, ENV_GATEWAY);
             assert_ne!(e.address, ENV_RANGE.network());

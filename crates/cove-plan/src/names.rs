@@ -47,7 +47,7 @@ impl<'n> Names<'n> {
 
     /// The host router's namespace (every VPC's implicit router): `<prefix>-router`.
     pub fn router_ns(&self) -> String {
-        format!("{}-router", self.prefix)
+        router_ns(&self.prefix)
     }
 
     /// The namespace of an ENI: `<prefix>-e-<hash>` (`-n-` for a NAT gateway's ENI).
@@ -141,6 +141,11 @@ pub fn valid_prefix(prefix: &str) -> bool {
         && prefix
             .bytes()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+}
+
+/// The host router's namespace of prefix `prefix`: `<prefix>-router`.
+pub fn router_ns(prefix: &str) -> String {
+    format!("{prefix}-router")
 }
 
 #[cfg(test)]

@@ -83,8 +83,7 @@ fn source_ns(net: &Network, names: &Names<'_>, e: EniId) -> String {
         return names.eni_ns(e);
     }
     for (i, f) in net.functions.iter().enumerate() {
-        let n = f.shared_enis.len();
-        if let Some(k) = (0..f.concurrency).find(|k| f.shared_enis[*k as usize % n] == e) {
+        if let Some(k) = (0..f.concurrency).find(|k| f.environment_eni(*k) == Some(e)) {
             return names.env_ns(cove_model::FunctionId(u32::try_from(i).expect("small")), k);
         }
     }

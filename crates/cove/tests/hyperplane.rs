@@ -14,16 +14,16 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
-use std::sync::{Arc, Mutex};
+use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use cove_model::{EniOwner, FunctionId, Network};
 use cove_plan::environments::environments;
 use cove_plan::names::Names;
-use cove_probe::{Probe, ProbeKind, Responder, allow_ping_sockets, in_namespace, run_batch};
+use cove_probe::{Probe, ProbeKind, Responder, allow_ping_sockets, run_batch};
 
 use common::Deployment;
+use common::tcp::{connect_from, db_server};
 
 const SPEC: &str = r#"
 tenants:
@@ -50,54 +50,6 @@ tenants:
           - { name: f2, runtime: python3.11, handler: app.handler, code: ./code, subnets: [a], security_groups: [fn], concurrency: 100 }
           - { name: f3, runtime: python3.11, handler: app.handler, code: ./code, subnets: [a, b], security_groups: [fn], concurrency: 2 }
 "#;
-
-/// A TCP server on `ip:port` in namespace `ns` that records each client's address
-/// and holds the connection open until the test ends.
-struct Db {
-    peers: Arc<Mutex<Vec<SocketAddr>>>,
-}
-
-fn db_server(ns: &str, ip: Ipv4Addr, port: u16) -> Db {
-    // A backlog for every environment at once (std's is 128: a client whose final
-    // ACK met a full queue counts as connected, and closes before it is accepted).
-    let listener: TcpListener = in_namespace(ns, move || {
-        let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
-        s.set_reuse_address(true)?;
-        s.bind(&SocketAddr::from((ip, port)).into())?;
-        s.listen(1024)?;
-        Ok::<_, std::io::Error>(s.into())
-    })
-    .expect("namespace")
-    .expect("listen");
-    let peers = Arc::new(Mutex::new(Vec::new()));
-    let seen = Arc::clone(&peers);
-    std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for conn in listener.incoming() {
-            let Ok(c) = conn else { break };
-            if let Ok(p) = c.peer_addr() {
-                seen.lock().expect("lock").push(p);
-            }
-            held.push(c);
-        }
-    });
-    Db { peers }
-}
-
-/// A TCP connection from namespace `ns`, from source port `src_port`, to `dst:port`
-/// (10 s to connect).
-fn connect_from(ns: &str, dst: Ipv4Addr, port: u16, src_port: u16) -> std::io::Result<TcpStream> {
-    in_namespace(ns, move || {
-        let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
-        s.bind(&SocketAddr::from((Ipv4Addr::UNSPECIFIED, src_port)).into())?;
-        s.connect_timeout(
-            &SocketAddr::from((dst, port)).into(),
-            Duration::from_secs(10),
-        )?;
-        Ok(s.into())
-    })
-    .map_err(std::io::Error::other)?
-}
 
 fn probe(ns: &str, dst: Ipv4Addr, src_port: u16, kind: ProbeKind) -> Probe {
     Probe {
@@ -175,12 +127,7 @@ fn environments_share_enis_reach_the_database_and_accept_nothing() {
     );
     // Every connection is established; the server thread may still be accepting
     // the last ones (bounded wait).
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while db.peers.lock().expect("lock").len() < envs.len() && std::time::Instant::now() < deadline
-    {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let peers = db.peers.lock().expect("lock").clone();
+    let peers = db.wait_for(envs.len(), Duration::from_secs(10));
     assert_eq!(peers.len(), envs.len(), "{peers:?}");
     drop(open);
     let addresses: BTreeSet<Ipv4Addr> = peers

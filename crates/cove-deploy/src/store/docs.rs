@@ -8,6 +8,10 @@
 //! * kind `code`, operator-wide, key `<tenant>/<vpc>/<function>`: where a function's
 //!   code snapshot is (the blobs stay content-addressed directories in the state
 //!   directory);
+//! * kind `shared_eni_extras`, operator-wide, key `extras`: the extra shared
+//!   function ENIs the reconciler added for busy combinations
+//!   (`{"extras": [{"vpc": …, "eni": …}, …]}`, oldest first); written only by the
+//!   reconciler, removed by `cove destroy`;
 //! * kind `deployment`, key `destroyed`: written by `cove destroy` (a change needs
 //!   at least one document, and forgetting everything is a change);
 //! * the control plane's documents, the tenants' specs and uploads are not here:
@@ -15,7 +19,7 @@
 
 use std::collections::BTreeMap;
 
-use cove_model::spec::DeployedFunction;
+use cove_model::spec::{DeployedFunction, SharedEniExtra};
 use cove_store::{DocId, DocOp, Document, Snapshot};
 use serde::{Deserialize, Serialize};
 
@@ -29,6 +33,10 @@ pub const FUNCTION: &str = "function";
 pub const CODE: &str = "code";
 /// The deployment's own bookkeeping (`destroyed`).
 pub const DEPLOYMENT: &str = "deployment";
+/// The extra shared function ENIs (one document, key [`SHARED_ENI_EXTRAS_KEY`]).
+pub const SHARED_ENI_EXTRAS: &str = "shared_eni_extras";
+/// The key of the [`SHARED_ENI_EXTRAS`] document.
+pub const SHARED_ENI_EXTRAS_KEY: &str = "extras";
 /// The legacy files imported into the store (their checksums).
 pub const LEGACY_IMPORT: &str = "legacy_import";
 
@@ -52,6 +60,47 @@ struct SpecBody {
 struct FunctionBody {
     order: usize,
     function: DeployedFunction,
+}
+
+#[derive(Serialize, Deserialize)]
+struct ExtrasBody {
+    extras: Vec<SharedEniExtra>,
+}
+
+/// The extra shared function ENIs recorded in `snapshot` (none when there is no
+/// such document).
+pub fn shared_eni_extras_of(snapshot: &Snapshot) -> Result<Vec<SharedEniExtra>, DocError> {
+    match snapshot
+        .documents
+        .iter()
+        .find(|d| operator(d, SHARED_ENI_EXTRAS) && d.id.key == SHARED_ENI_EXTRAS_KEY)
+    {
+        Some(d) => Ok(decode::<ExtrasBody>(d)?.extras),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// The operation that records `extras` (a delete when there are none), or `None`
+/// when `snapshot` already holds exactly them.
+pub fn shared_eni_extras_op(
+    snapshot: &Snapshot,
+    extras: &[SharedEniExtra],
+) -> Result<Option<DocOp>, serde_json::Error> {
+    let id = DocId::new(SHARED_ENI_EXTRAS, None, SHARED_ENI_EXTRAS_KEY);
+    let stored = snapshot.documents.iter().find(|d| d.id == id);
+    if extras.is_empty() {
+        return Ok(stored.map(|_| DocOp::Delete { id }));
+    }
+    let body = ExtrasBody {
+        extras: extras.to_vec(),
+    };
+    let same = stored
+        .and_then(|d| d.decode::<ExtrasBody>().ok())
+        .is_some_and(|b| b.extras == extras);
+    if same {
+        return Ok(None);
+    }
+    DocOp::put(id, &body).map(Some)
 }
 
 fn decode<T: serde::de::DeserializeOwned>(d: &Document) -> Result<T, DocError> {
@@ -179,6 +228,29 @@ mod tests {
         };
         f.function.name = name.into();
         f
+    }
+
+    #[test]
+    fn shared_eni_extras_round_trip_and_none_is_no_document() {
+        let extra = |eni: &str| SharedEniExtra {
+            vpc: "t/v".into(),
+            eni: eni.into(),
+        };
+        let empty = snapshot(&[]);
+        assert!(shared_eni_extras_of(&empty).unwrap().is_empty());
+        assert!(shared_eni_extras_op(&empty, &[]).unwrap().is_none());
+        let want = [extra("hpl:a:g"), extra("hpl:a:g")];
+        let op = shared_eni_extras_op(&empty, &want).unwrap().unwrap();
+        let stored = snapshot(&[op]);
+        assert_eq!(shared_eni_extras_of(&stored).unwrap(), want);
+        assert!(shared_eni_extras_op(&stored, &want).unwrap().is_none());
+        assert!(matches!(
+            shared_eni_extras_op(&stored, &[]).unwrap(),
+            Some(DocOp::Delete { .. })
+        ));
+        // The operator's own writes never touch it.
+        let desired = Desired::default();
+        assert!(operator_ops(&stored, &desired).unwrap().is_empty());
     }
 
     #[test]

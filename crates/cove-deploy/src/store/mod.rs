@@ -375,6 +375,31 @@ impl Store {
         self.commit(snapshot.generation, &ops, "the operator's desired state")
     }
 
+    /// Records the extra shared function ENIs `extras` as one change, only while
+    /// the store is still at `expected` (the snapshot they were decided on);
+    /// returns the new generation, or `None` when `extras` are already recorded.
+    /// The reconciler's write: no prefix lock (the kernel follows on its next
+    /// tick), fenced by the generation.
+    pub fn set_shared_eni_extras(
+        &self,
+        expected: Generation,
+        extras: &[cove_model::spec::SharedEniExtra],
+    ) -> Result<Option<Generation>, StoreError> {
+        let snapshot = self.snapshot()?;
+        let op =
+            docs::shared_eni_extras_op(&snapshot, extras).map_err(|source| StoreError::Encode {
+                db: self.db.url().to_owned(),
+                source,
+            })?;
+        let Some(op) = op else { return Ok(None) };
+        self.commit(
+            expected.to_store(),
+            &[op],
+            "reconciler: shared function ENIs for connections",
+        )
+        .map(Some)
+    }
+
     fn commit(
         &self,
         expected: cove_store::Generation,
@@ -414,6 +439,14 @@ impl Store {
                 source,
             }
         })?;
+        if let Some(op) =
+            docs::shared_eni_extras_op(&snapshot, &[]).map_err(|source| StoreError::Encode {
+                db: self.db.url().to_owned(),
+                source,
+            })?
+        {
+            ops.push(op);
+        }
         let marker = serde_json::json!({ "after_generation": snapshot.generation.0 });
         ops.push(
             cove_store::DocOp::put(

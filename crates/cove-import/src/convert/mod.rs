@@ -367,6 +367,7 @@ fn assemble(mut b: Builder) -> (Spec, Report) {
         tenants,
         peerings,
         quotas,
+        ..Spec::default()
     };
     (spec, b.report)
 }

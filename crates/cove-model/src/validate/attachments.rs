@@ -9,6 +9,7 @@ use std::collections::{HashMap, HashSet};
 use std::net::Ipv4Addr;
 
 use super::scope::{Scopes, VpcScope, next_id};
+use super::shared::{self, SharedKey};
 use super::{Ctx, Path, parse};
 use crate::diag::ErrorCode;
 use crate::ipam::{IpamError, SubnetIpam};
@@ -168,27 +169,30 @@ fn interface_checks(cx: &mut Ctx, path: &Path, e: &EndpointSpec) {
 }
 
 /// One interface to create, before its address is known.
-struct Pending {
-    vpc: VpcId,
-    subnet: SubnetId,
-    name: String,
-    aws_id: Option<String>,
-    instance: Option<String>,
-    fixed: Option<(Ipv4Addr, Path)>,
-    groups: Vec<SgId>,
-    public_ip: Option<Ipv4Addr>,
-    owner: EniOwner,
-    path: Path,
+pub(super) struct Pending {
+    pub(super) vpc: VpcId,
+    pub(super) subnet: SubnetId,
+    pub(super) name: String,
+    pub(super) aws_id: Option<String>,
+    pub(super) instance: Option<String>,
+    pub(super) fixed: Option<(Ipv4Addr, Path)>,
+    pub(super) groups: Vec<SgId>,
+    pub(super) public_ip: Option<Ipv4Addr>,
+    pub(super) owner: EniOwner,
+    pub(super) path: Path,
 }
 
 /// Pass 3c: NAT, interface-endpoint, user and shared function ENIs with their
 /// addresses.
 pub(crate) fn addresses(cx: &mut Ctx, spec: &Spec, sc: &Scopes) {
     let mut pending = Vec::new();
+    let mut extras = Vec::new();
     for (vi, scope) in sc.vpcs.iter().enumerate() {
         let vid = VpcId(next_id(vi));
         let v = &spec.tenants[scope.tenant_index].vpcs[scope.vpc_index];
+        let first = pending.len();
         collect_enis(cx, scope, vid, v, &mut pending);
+        shared::extras(cx, spec, vid, &pending[first..], &mut extras);
     }
     let mut ipams: HashMap<SubnetId, SubnetIpam> = HashMap::new();
     let broken: HashSet<SubnetId> = sc
@@ -233,39 +237,77 @@ pub(crate) fn addresses(cx: &mut Ctx, spec: &Spec, sc: &Scopes) {
             Err(e) => address_error(cx, &p.path, e, &cx.net.subnet_label(p.subnet)),
         }
     }
-    let mut shared: HashMap<SharedKey, EniId> = HashMap::new();
+    let mut shared: HashMap<SharedKey, Vec<EniId>> = HashMap::new();
     for (p, ip) in pending.into_iter().zip(assigned) {
         let Some(ip) = ip else { continue };
-        let id = EniId(next_id(cx.net.enis.len()));
-        match p.owner {
-            EniOwner::NatGateway(n) => cx.net.nat_gateways[n.index()].eni = id,
-            EniOwner::Endpoint(e) => {
-                if let EndpointKind::Interface { enis, .. } = &mut cx.net.endpoints[e.index()].kind
-                {
-                    enis.push(id);
-                }
-            }
-            EniOwner::Shared => {
-                shared.insert((p.subnet, p.groups.clone()), id);
-            }
-            EniOwner::User => {}
-        }
-        cx.net.vpcs[p.vpc.index()].enis.push(id);
-        cx.net.enis.push(Eni {
-            vpc: p.vpc,
-            subnet: p.subnet,
-            name: p.name,
-            aws_id: p.aws_id,
-            instance: p.instance,
-            private_ip: ip,
-            ip_assigned: p.fixed.is_none(),
-            security_groups: p.groups,
-            public_ip: p.public_ip,
-            owner: p.owner,
-        });
+        push_eni(cx, p, ip, &mut shared);
     }
-    // NAT gateways' secondary addresses (one per public IP after the first), after
-    // every interface: adding a public IP renumbers nothing.
+    nat_secondary_addresses(cx, sc, &broken, &mut ipams);
+    // Extra shared ENIs from the top of their subnets, after everything else: more
+    // interfaces taken from the bottom move none of them (while the subnet has
+    // room), and one that finds no address is not created (its combination keeps
+    // the ENIs it has; nothing the user declared is refused for it).
+    for p in extras {
+        let cidr = cx.net.subnets[p.subnet.index()].cidr;
+        let ipam = ipams
+            .entry(p.subnet)
+            .or_insert_with(|| SubnetIpam::new(cidr));
+        if let Ok(ip) = ipam.allocate_highest() {
+            push_eni(cx, p, ip, &mut shared);
+        }
+    }
+    // Each function's shared ENIs, per subnet in the order of its subnets (a
+    // subnet without a free address has none, and an error says so).
+    for f in &mut cx.net.functions {
+        f.shared_enis = f
+            .subnets
+            .iter()
+            .filter_map(|s| shared.get(&(*s, f.security_groups.clone())).cloned())
+            .collect();
+    }
+}
+
+/// Adds the interface `p` with address `ip` to the network and to its owner.
+fn push_eni(cx: &mut Ctx, p: Pending, ip: Ipv4Addr, shared: &mut HashMap<SharedKey, Vec<EniId>>) {
+    let id = EniId(next_id(cx.net.enis.len()));
+    match p.owner {
+        EniOwner::NatGateway(n) => cx.net.nat_gateways[n.index()].eni = id,
+        EniOwner::Endpoint(e) => {
+            if let EndpointKind::Interface { enis, .. } = &mut cx.net.endpoints[e.index()].kind {
+                enis.push(id);
+            }
+        }
+        EniOwner::Shared => {
+            shared
+                .entry((p.subnet, p.groups.clone()))
+                .or_default()
+                .push(id);
+        }
+        EniOwner::User => {}
+    }
+    cx.net.vpcs[p.vpc.index()].enis.push(id);
+    cx.net.enis.push(Eni {
+        vpc: p.vpc,
+        subnet: p.subnet,
+        name: p.name,
+        aws_id: p.aws_id,
+        instance: p.instance,
+        private_ip: ip,
+        ip_assigned: p.fixed.is_none(),
+        security_groups: p.groups,
+        public_ip: p.public_ip,
+        owner: p.owner,
+    });
+}
+
+/// NAT gateways' secondary addresses (one per public IP after the first), after
+/// every interface: adding a public IP renumbers nothing.
+fn nat_secondary_addresses(
+    cx: &mut Ctx,
+    sc: &Scopes,
+    broken: &HashSet<SubnetId>,
+    ipams: &mut HashMap<SubnetId, SubnetIpam>,
+) {
     for n in 0..cx.net.nat_gateways.len() {
         let nat = &cx.net.nat_gateways[n];
         let extra = nat.public_ips.len().saturating_sub(1);
@@ -295,15 +337,6 @@ pub(crate) fn addresses(cx: &mut Ctx, spec: &Spec, sc: &Scopes) {
             address_error(cx, &path, e, &label);
         }
         cx.net.nat_gateways[n].secondary_ips = got;
-    }
-    // Each function's shared ENIs, in the order of its subnets (a subnet without a
-    // free address has none, and an error says so).
-    for f in &mut cx.net.functions {
-        f.shared_enis = f
-            .subnets
-            .iter()
-            .filter_map(|s| shared.get(&(*s, f.security_groups.clone())).copied())
-            .collect();
     }
 }
 
@@ -478,82 +511,7 @@ fn collect_enis(
             path,
         });
     }
-    shared_enis(cx, scope, vid, v, out);
-}
-
-/// The key of a shared function ENI within a VPC: the subnet and the sorted set
-/// of security groups.
-type SharedKey = (SubnetId, Vec<SgId>);
-
-/// Shared function ENIs last, one per (subnet, security-group set) that a function
-/// of the VPC uses, in the order functions first use them: adding a function never
-/// renumbers another interface (see [`shared_eni_name`]). Each function learns the
-/// ENIs of its subnets in [`addresses`].
-fn shared_enis(
-    cx: &mut Ctx,
-    scope: &VpcScope,
-    vid: VpcId,
-    v: &crate::spec::VpcSpec,
-    out: &mut Vec<Pending>,
-) {
-    let mut keys: Vec<SharedKey> = Vec::new();
-    let quota = cx.quotas.shared_enis_per_vpc;
-    for fid in cx.net.vpcs[vid.index()].functions.clone() {
-        let f = &cx.net.functions[fid.index()];
-        let fi = v
-            .functions
-            .iter()
-            .position(|s| s.name == f.name)
-            .unwrap_or(0);
-        let path = scope.path.item("functions", &f.name, fi);
-        let (name, subnets, groups) =
-            (f.name.clone(), f.subnets.clone(), f.security_groups.clone());
-        for subnet in subnets {
-            let key = (subnet, groups.clone());
-            if keys.contains(&key) {
-                continue;
-            }
-            if keys.len() == quota {
-                cx.error(
-                    ErrorCode::EniLimitReached,
-                    &path.key("subnets"),
-                    format!(
-                        "function `{name}` needs a shared ENI for subnet {} with its security groups, and VPC {} already has {quota}, its quota of shared function ENIs",
-                        cx.net.subnet_label(subnet),
-                        cx.net.vpc_path(vid)
-                    ),
-                    "give functions of this VPC the same subnets and security groups (they then share ENIs), or raise `quotas.shared_enis_per_vpc` (at most 1000)",
-                );
-                continue;
-            }
-            keys.push(key);
-            let group_names: Vec<&str> = groups
-                .iter()
-                .map(|g| cx.net.security_groups[g.index()].name.as_str())
-                .collect();
-            out.push(Pending {
-                vpc: vid,
-                subnet,
-                name: shared_eni_name(&cx.net.subnets[subnet.index()].name, &group_names),
-                aws_id: None,
-                instance: None,
-                fixed: None,
-                groups: groups.clone(),
-                public_ip: None,
-                owner: EniOwner::Shared,
-                path: path.key("subnets"),
-            });
-        }
-    }
-}
-
-/// The name of the shared function ENI of a subnet and a set of security groups:
-/// `hpl:<subnet>:<group>,<group>…` (`:` cannot appear in a user ENI's name, so
-/// shared ENIs never collide with declared interfaces).
-pub fn shared_eni_name(subnet: &str, groups: &[&str]) -> String {
-    let mut groups = groups.to_vec();
-    groups.sort_unstable();
-    format!("hpl:{subnet}:{}", groups.join(","))
+    super::shared::shared_enis(cx, scope, vid, v, out);
 }
 
 /// Resolves the security groups of an interface (the VPC's default group when empty).

@@ -22,15 +22,16 @@ mod public;
 mod quotas;
 mod routing;
 mod scope;
+mod shared;
 
 use crate::diag::{Diagnostic, ErrorCode, Severity};
 use crate::model::Network;
 use crate::spec::Spec;
 
-pub use attachments::shared_eni_name;
 pub use functions::is_valid_function_name;
 pub use parse::{hostname_problem, is_valid_name, public_ip_problem};
 pub use quotas::Quotas;
+pub use shared::shared_eni_name;
 
 /// Result of validating a spec: the network (when there are no errors) and all
 /// diagnostics (errors and warnings).

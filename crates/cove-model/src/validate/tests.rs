@@ -539,8 +539,7 @@ fn functions_use_shared_enis_one_per_subnet_and_group_set() {
         .collect();
     assert_eq!(shared.len(), 2);
     let subnets: Vec<_> = f
-        .shared_enis
-        .iter()
+        .first_shared_enis()
         .map(|e| {
             net.subnets[net.enis[e.index()].subnet.index()]
                 .name
@@ -549,12 +548,15 @@ fn functions_use_shared_enis_one_per_subnet_and_group_set() {
         .collect();
     assert_eq!(subnets, ["private-a", "private-b"]);
     let fn_sg = net.find_eni("functions/fn-a").expect("fn-a");
-    for s in &f.shared_enis {
+    for s in f.first_shared_enis() {
         let eni = &net.enis[s.index()];
         assert_eq!(eni.owner, EniOwner::Shared);
         assert_eq!(eni.security_groups, net.enis[fn_sg.index()].security_groups);
     }
-    assert_eq!(net.enis[f.shared_enis[0].index()].name, "hpl:private-a:fn");
+    assert_eq!(
+        net.enis[f.shared_enis[0][0].index()].name,
+        "hpl:private-a:fn"
+    );
     // Shared ENIs come after every other interface: the user ENIs keep their addresses.
     let ip = |q: &str| net.enis[net.find_eni(q).expect(q).index()].private_ip;
     assert_eq!(ip("functions/fn-a"), Ipv4Addr::new(10, 20, 1, 5));
@@ -577,7 +579,7 @@ fn functions_use_shared_enis_one_per_subnet_and_group_set() {
         .filter(|n| n.starts_with("hpl:"))
         .collect();
     assert_eq!(workloads, ["hpl:private-a:fn", "hpl:private-b:fn"]);
-    assert_eq!(net.find_eni("fn:api").expect("fn:api"), f.shared_enis[0]);
+    assert_eq!(net.find_eni("fn:api").expect("fn:api"), f.shared_enis[0][0]);
 }
 
 #[test]

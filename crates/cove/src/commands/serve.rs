@@ -38,6 +38,11 @@ pub struct Args {
     /// processes on one store, another one takes over this long after the leader died.
     #[arg(long, env = "COVE_LEASE_TTL", default_value_t = 5.0)]
     pub lease_ttl: f64,
+    /// Connections one shared function ENI carries before its (subnet,
+    /// security-group set) combination gets another ENI (Lambda's 65,000). Tests
+    /// scale it down.
+    #[arg(long, env = "COVE_SHARED_ENI_CONNECTIONS", default_value_t = cove_deploy::shared_scale::SHARED_ENI_CONNECTIONS, value_parser = clap::value_parser!(u64).range(1..))]
+    pub shared_eni_connections: u64,
     /// Do not run the reconciler in this process (only serve functions).
     #[arg(long)]
     pub no_reconcile: bool,
@@ -113,6 +118,7 @@ async fn serve(args: &Args) -> anyhow::Result<()> {
         target.lock_wait = target.lock_wait.min(Duration::from_secs(1));
         let mut config = cove_deploy::ReconcilerConfig::for_this_process();
         config.lease_ttl = seconds("lease-ttl", args.lease_ttl)?;
+        config.shared_eni_connections = args.shared_eni_connections;
         let stop = stop.clone();
         Some(
             std::thread::Builder::new()

@@ -107,9 +107,8 @@ fn shared_enis(net: &cove_model::Network) -> Vec<serde_json::Value> {
         let mut functions = Vec::new();
         let mut environments = 0u32;
         for f in &net.functions {
-            let n = f.shared_enis.len();
             let here = (0..f.concurrency)
-                .filter(|k| n > 0 && f.shared_enis[*k as usize % n] == id)
+                .filter(|k| f.environment_eni(*k) == Some(id))
                 .count();
             if here > 0 {
                 functions.push(f.name.clone());

@@ -6,6 +6,7 @@
 pub mod api_serve;
 pub mod functions;
 pub mod internet;
+pub mod tcp;
 
 use std::path::PathBuf;
 use std::process::Command as Process;

@@ -124,6 +124,7 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     let shared: Vec<String> = f
         .shared_enis
         .iter()
+        .flatten()
         .map(|e| net.enis[e.index()].private_ip.to_string())
         .collect();
     crate::output::outln!(
