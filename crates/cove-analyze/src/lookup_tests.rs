@@ -4,8 +4,8 @@
 use std::net::Ipv4Addr;
 
 use cove_model::{
-    NaclId, Network, PeeringId, PrefixList, PrefixListId, Route, RouteDestination, RouteOrigin,
-    RouteTable, RouteTableId, RouteTarget, SgId, Tenant, TenantId, Vpc, VpcId,
+    NaclId, NatFailover, Network, PeeringId, PrefixList, PrefixListId, Route, RouteDestination,
+    RouteOrigin, RouteTable, RouteTableId, RouteTarget, SgId, Tenant, TenantId, Vpc, VpcId,
 };
 use ipnet::Ipv4Net;
 use proptest::prelude::*;
@@ -84,6 +84,7 @@ fn bare_network() -> Network {
         default_network_acl: NaclId(0),
         internet_gateway: None,
         nat_gateways: Vec::new(),
+        nat_failover: NatFailover::Independent,
         endpoints: Vec::new(),
         enis: Vec::new(),
         functions: Vec::new(),

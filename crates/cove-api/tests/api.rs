@@ -607,6 +607,19 @@ async fn network_lifecycle_through_the_reconciler_record(db: TestDb) {
         .ok(200, "GET", &format!("/v1/connect/networks/{id}"), &ta, None)
         .await;
     assert_eq!(ready["status"], "ready");
+    // The static IP pair fails over as a pair; each gateway carries its own IP.
+    let f = &ready["nat_failover"];
+    assert_eq!(f["mode"], "pair", "{ready}");
+    let gws = f["gateways"].as_array().expect("gateways");
+    assert_eq!(gws.len(), 2, "{ready}");
+    for g in gws {
+        assert_eq!(g["carried_by"], g["name"], "{ready}");
+        assert!(
+            g["partner"].is_string() && g["partner"] != g["name"],
+            "{ready}"
+        );
+        assert!(g["since"].is_null(), "{ready}");
+    }
     let renamed = srv
         .ok(
             200,

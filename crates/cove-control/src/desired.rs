@@ -93,6 +93,10 @@ pub fn network_vpc(n: &Network) -> VpcSpec {
                 public_ips: vec![g.public_ip.to_string()],
             })
             .collect(),
+        // The static IP pair fails over as a pair (issue 11): AWS's independent
+        // gateways only when the network has no pair (one availability zone).
+        nat_failover: (n.nat_gateways.len().is_multiple_of(2) && !n.nat_gateways.is_empty())
+            .then(|| "pair".to_owned()),
         ..Default::default()
     }
 }
@@ -299,9 +303,11 @@ pub fn check_tenant_spec(state: &ControlState, tenant: &TenantId, spec: &TenantS
                 "leave `cidr` empty (or write the network's block) in a VPC that extends a network",
             ));
         }
-        if v.internet_gateway.is_some() || !v.nat_gateways.is_empty() {
+        if v.internet_gateway.is_some() || !v.nat_gateways.is_empty() || v.nat_failover.is_some() {
             let field = if v.internet_gateway.is_some() {
                 "internet_gateway"
+            } else if v.nat_gateways.is_empty() {
+                "nat_failover"
             } else {
                 "nat_gateways"
             };

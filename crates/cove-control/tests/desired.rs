@@ -239,6 +239,14 @@ fn tenant_specs_are_checked_against_networks_and_quotas() {
         ErrorCode::InvalidParameterCombination,
         Some("vpcs[app].nat_gateways"),
     );
+    // The pair's failover is the network's too.
+    let mut bad = specs[&a].clone();
+    bad.vpcs[0].nat_failover = Some("independent".into());
+    expect_error(
+        &check_tenant_spec(&w.state, &a, &bad).unwrap_err(),
+        ErrorCode::InvalidParameterCombination,
+        Some("vpcs[app].nat_failover"),
+    );
     let admin = w.admin.clone();
     let cases = [
         (

@@ -85,6 +85,9 @@ pub struct Current {
     pub specs: BTreeMap<TenantId, TenantSpec>,
     /// Each tenant's uploaded code packages, by snapshot digest (64 hex digits).
     pub uploads: Uploads,
+    /// The NAT gateways whose partner carries their addresses (the reconciler's
+    /// record, [`crate::failover`]).
+    pub nat_takeovers: Vec<crate::failover::TakeoverRecord>,
 }
 
 impl Current {
@@ -260,11 +263,15 @@ impl ControlService {
             .map_err(|source| ServiceError::Read { source })?;
         let (state, specs) = control_from_snapshot(&snap)?;
         let uploads = uploads_from_snapshot(&snap)?;
+        // A record that does not decode shows as no takeover (the reconciler,
+        // which reads it strictly, reports it).
+        let nat_takeovers = crate::store::docs::nat_takeovers_of(&snap).unwrap_or_default();
         let fresh = Arc::new(Current {
             generation: snap.generation,
             state,
             specs,
             uploads,
+            nat_takeovers,
         });
         if let Ok(mut g) = self.cache.lock() {
             if g.generation < fresh.generation {

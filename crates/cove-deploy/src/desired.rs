@@ -50,14 +50,24 @@ pub fn control_spec(
     Ok((!spec.tenants.is_empty() || !spec.peerings.is_empty()).then_some(spec))
 }
 
+/// What the platform itself recorded about the desired state (never a user's
+/// spec): the extra shared function ENIs and the NAT gateways' takeovers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PlatformState {
+    /// Extra shared function ENIs ([`crate::shared_scale`]).
+    pub shared_eni_extras: Vec<SharedEniExtra>,
+    /// NAT gateways whose partner carries their addresses ([`crate::failover`]).
+    pub nat_takeovers: Vec<crate::failover::TakeoverRecord>,
+}
+
 /// Validates the whole desired spec: the operator's `text` (if any) with `deployed`
-/// added, merged with `control`, with the reconciler's extra shared ENIs
-/// `extras`. `None`: nothing is desired at all.
+/// added, merged with `control`, with what the platform recorded (`platform`).
+/// `None`: nothing is desired at all.
 pub fn validate_desired(
     text: Option<&str>,
     deployed: &[DeployedFunction],
     control: Option<Spec>,
-    extras: &[SharedEniExtra],
+    platform: &PlatformState,
 ) -> Option<Validated> {
     if control.is_none() && text.is_none() {
         return None;
@@ -98,7 +108,12 @@ pub fn validate_desired(
             format!("delete it with `cove fn delete {name}` or deploy it to an existing VPC"),
         ));
     }
-    spec.shared_eni_extras = extras.to_vec();
+    spec.shared_eni_extras = platform.shared_eni_extras.clone();
+    spec.nat_takeovers = platform
+        .nat_takeovers
+        .iter()
+        .map(crate::failover::TakeoverRecord::takeover)
+        .collect();
     let mut v = cove_model::validate::validate(&spec);
     if !unknown.is_empty() {
         unknown.append(&mut v.diagnostics);

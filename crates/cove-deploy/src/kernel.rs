@@ -35,6 +35,12 @@ pub trait Kernel {
     fn remove_leftovers(&self) -> Result<usize, KernelError> {
         Ok(0)
     }
+    /// The host router's links now (name → carrier up), which show the NAT
+    /// gateways' health; `None` when they cannot be known (no router yet, or a
+    /// kernel that does not say). `None` by default.
+    fn router_links(&self) -> Result<Option<BTreeMap<String, bool>>, KernelError> {
+        Ok(None)
+    }
     /// The execution environments' connections tracked now, per shared function
     /// ENI address they leave from. None by default.
     fn shared_eni_connections(&self) -> Result<BTreeMap<Ipv4Addr, u64>, KernelError> {
@@ -53,6 +59,8 @@ pub struct HostKernel {
     /// A persistent observer (`cove serve`'s reconciler), which reads again only
     /// what changed; `None`: every observation reads everything (one-shot commands).
     pub observer: Option<Arc<Mutex<cove_host::Observer>>>,
+    /// The router's links, watched from the first [`Kernel::router_links`] on.
+    pub links: Arc<Mutex<Option<cove_host::LinkMonitor>>>,
 }
 
 impl HostKernel {
@@ -62,6 +70,7 @@ impl HostKernel {
             host,
             cgroup_root,
             observer: None,
+            links: Arc::default(),
         }
     }
 
@@ -112,6 +121,21 @@ impl Kernel for HostKernel {
 
     fn shared_eni_connections(&self) -> Result<BTreeMap<Ipv4Addr, u64>, KernelError> {
         Ok(self.host.environment_connections()?)
+    }
+
+    fn router_links(&self) -> Result<Option<BTreeMap<String, bool>>, KernelError> {
+        let ns = cove_plan::names::router_ns(self.host.prefix());
+        if !Path::new(cove_host::NETNS_DIR).join(&ns).exists() {
+            return Ok(None);
+        }
+        let mut guard = self.links.lock().unwrap_or_else(|e| e.into_inner());
+        if guard.is_none() {
+            *guard = Some(cove_host::LinkMonitor::open(&ns)?);
+        }
+        match guard.as_mut() {
+            Some(m) => Ok(Some(m.poll()?)),
+            None => Ok(None),
+        }
     }
 
     fn remove_environments(&self) -> Result<usize, KernelError> {

@@ -9,8 +9,9 @@ use std::time::{Duration, Instant};
 
 use cove_functions::config::FunctionConfig;
 use cove_model::Network;
-use cove_model::spec::{DeployedFunction, SharedEniExtra};
+use cove_model::spec::DeployedFunction;
 
+use crate::desired::PlatformState;
 use crate::error::DeployError;
 use crate::kernel::Kernel;
 use crate::lock::Locked;
@@ -172,15 +173,15 @@ impl<K: Kernel> Deployment<K> {
     /// operator's spec with the deployed functions, merged with the control
     /// plane's desired spec (`None`: nothing desired).
     pub fn desired_network(&self) -> Result<(Generation, Option<Network>), DeployError> {
-        let (generation, net, _) = self.desired_network_with_extras()?;
+        let (generation, net, _) = self.desired_network_with_state()?;
         Ok((generation, net))
     }
 
-    /// [`Deployment::desired_network`], with the extra shared function ENIs it
-    /// was validated with (the reconciler's record), all from one read.
-    pub fn desired_network_with_extras(
+    /// [`Deployment::desired_network`], with what the platform recorded that it was
+    /// validated with (the reconciler's records), all from one read.
+    pub fn desired_network_with_state(
         &self,
-    ) -> Result<(Generation, Option<Network>, Vec<SharedEniExtra>), DeployError> {
+    ) -> Result<(Generation, Option<Network>, PlatformState), DeployError> {
         let snapshot = self.store.snapshot()?;
         let generation = Generation::of(snapshot.generation);
         let desired = self.store.desired_of(&snapshot)?;
@@ -190,7 +191,7 @@ impl<K: Kernel> Deployment<K> {
                 source,
             },
         )?;
-        let extras = crate::store::docs::shared_eni_extras_of(&snapshot).map_err(|source| {
+        let platform = crate::store::docs::platform_state_of(&snapshot).map_err(|source| {
             crate::store::StoreError::Decode {
                 db: self.store.database().url().to_owned(),
                 source,
@@ -200,12 +201,12 @@ impl<K: Kernel> Deployment<K> {
             desired.spec.as_deref(),
             &desired.deployed,
             control,
-            &extras,
+            &platform,
         ) else {
-            return Ok((generation, None, extras));
+            return Ok((generation, None, platform));
         };
         match v.network {
-            Some(n) => Ok((generation, Some(n), extras)),
+            Some(n) => Ok((generation, Some(n), platform)),
             None => {
                 let path = self.store.dir().join(crate::store::DATABASE_FILE);
                 Err(DeployError::DesiredInvalid {
@@ -288,14 +289,14 @@ impl<K: Kernel> Deployment<K> {
                 source,
             },
         )?;
-        let extras = crate::store::docs::shared_eni_extras_of(&snapshot).map_err(|source| {
+        let platform = crate::store::docs::platform_state_of(&snapshot).map_err(|source| {
             crate::store::StoreError::Decode {
                 db: self.store.database().url().to_owned(),
                 source,
             }
         })?;
         Ok(
-            crate::desired::validate_desired(Some(text), deployed, control, &extras)
+            crate::desired::validate_desired(Some(text), deployed, control, &platform)
                 .unwrap_or_else(|| cove_model::validate::validate_text_with(text, deployed)),
         )
     }

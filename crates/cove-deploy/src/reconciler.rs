@@ -53,6 +53,9 @@ pub struct ReconcilerConfig {
     /// Connections one shared function ENI may carry before its combination gets
     /// another ([`crate::shared_scale::SHARED_ENI_CONNECTIONS`], Lambda's 65,000).
     pub shared_eni_connections: u64,
+    /// How long a failed NAT gateway of a pair must be healthy again before it
+    /// gets its addresses back from its partner ([`crate::failover::FAILBACK_AFTER`]).
+    pub failback_after: Duration,
 }
 
 /// How long idempotency records are kept by default: 24 hours (as Stripe, and
@@ -78,6 +81,7 @@ impl ReconcilerConfig {
             sweep_every: Duration::from_secs(60),
             scale_every: Duration::from_secs(2),
             shared_eni_connections: crate::shared_scale::SHARED_ENI_CONNECTIONS,
+            failback_after: crate::failover::FAILBACK_AFTER,
         }
     }
 }
@@ -113,13 +117,15 @@ pub enum Tick {
 /// The reconciler of one deployment.
 pub struct Reconciler<K: Kernel> {
     deployment: Deployment<K>,
-    config: ReconcilerConfig,
+    pub(crate) config: ReconcilerConfig,
     lease: Option<cove_store::Lease>,
     /// When this process last took or renewed the lease (its own clock).
     renewed_at: Option<Instant>,
     last_drift_check: Option<Instant>,
     last_sweep: Option<Instant>,
     last_scale: Option<Instant>,
+    /// The NAT pairs being watched (see [`crate::nat_watch`]).
+    pub(crate) nat: crate::nat_watch::NatWatch,
     /// The control plane's clock (Unix seconds): the system's, or a test's.
     clock: Clock,
     /// The control plane's documents, read and written as the API does.
@@ -149,6 +155,7 @@ impl<K: Kernel> Reconciler<K> {
             last_drift_check: None,
             last_sweep: None,
             last_scale: None,
+            nat: crate::nat_watch::NatWatch::default(),
             clock: Arc::new(system_clock),
         }
     }
@@ -159,6 +166,11 @@ impl<K: Kernel> Reconciler<K> {
     pub fn with_clock(mut self, clock: Clock) -> Self {
         self.clock = clock;
         self
+    }
+
+    /// The control plane's clock now (Unix seconds).
+    pub(crate) fn unix_now(&self) -> u64 {
+        (self.clock)()
     }
 
     /// The control plane's `Env` now (no random bytes: the reconciler creates no
@@ -245,6 +257,7 @@ impl<K: Kernel> Reconciler<K> {
             }
         }
         self.housekeeping_if_due()?;
+        self.watch_nat_pairs()?;
         self.scale_shared_enis_if_due()?;
         let generations = self.deployment.generations()?;
         let changed = generations.desired != generations.applied;
@@ -348,7 +361,8 @@ impl<K: Kernel> Reconciler<K> {
         }
         self.last_scale = Some(Instant::now());
         let store = self.deployment.store();
-        let (generation, net, current) = self.deployment.desired_network_with_extras()?;
+        let (generation, net, platform) = self.deployment.desired_network_with_state()?;
+        let current = platform.shared_eni_extras;
         let Some(net) = net else { return Ok(()) };
         if current.is_empty()
             && !net

@@ -33,6 +33,7 @@ fn reconciler_on(
             sweep_every: Duration::ZERO,
             scale_every: Duration::ZERO,
             shared_eni_connections: 20,
+            failback_after: Duration::from_secs(60),
         },
     )
 }
@@ -158,9 +159,13 @@ fn a_tenant_in_both_specs_is_refused() {
         }],
         ..Default::default()
     };
-    let v =
-        crate::desired::validate_desired(Some("tenants:\n  - name: acme\n"), &[], Some(spec), &[])
-            .expect("validated");
+    let v = crate::desired::validate_desired(
+        Some("tenants:\n  - name: acme\n"),
+        &[],
+        Some(spec),
+        &Default::default(),
+    )
+    .expect("validated");
     assert!(v.network.is_none());
     assert!(
         v.diagnostics
@@ -661,5 +666,96 @@ fn a_tenant_runs_only_code_it_uploaded() {
     assert_eq!(
         functions,
         [("own".to_owned(), format!("/state/p/code/{mine}"))]
+    );
+}
+
+/// A paired NAT gateway whose link disappears is taken over by its partner with no
+/// command (recorded and applied in the same tick: the partner holds its address,
+/// the router's routes to it use the partner's link); when it is back and healthy
+/// for `failback_after`, it gets its address back; `cove destroy` forgets the
+/// record.
+#[test]
+fn a_failed_nat_gateway_of_a_pair_is_taken_over_and_given_back() {
+    let state = tempfile::tempdir().unwrap();
+    let mut r = reconciler("nat", state.path());
+    r.config.failback_after = Duration::from_millis(300);
+    let text = std::fs::read_to_string(
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../examples/secure-compute.yaml"),
+    )
+    .unwrap();
+    {
+        let d = r.deployment();
+        let lock = d.lock("test").unwrap();
+        d.set_spec(&lock, std::path::Path::new("spec.yaml"), &text)
+            .unwrap();
+    }
+    in_sync(&mut r);
+    let net = r.deployment().network().unwrap().unwrap();
+    let prefix = r.deployment().target().prefix().as_str().to_owned();
+    let names = cove_plan::names::Names::new(&net, &prefix);
+    let gw = |name: &str| {
+        net.nat_gateways
+            .iter()
+            .find(|g| g.name == name)
+            .unwrap()
+            .clone()
+    };
+    let (a, b) = (gw("nat-a"), gw("nat-b"));
+    let (link_a, link_b) = (names.eni_router_link(a.eni), names.eni_router_link(b.eni));
+    let ip_a = net.enis[a.eni.index()].private_ip;
+    let ns_b = names.eni_ns(b.eni);
+    let b_has_a = |r: &Reconciler<ModelKernel>| {
+        r.deployment().kernel().state.borrow().namespaces[&ns_b]
+            .addresses
+            .iter()
+            .any(|x| x.addr.addr() == ip_a)
+    };
+    let links = |a_up: Option<bool>| {
+        let mut l: std::collections::BTreeMap<String, bool> = std::collections::BTreeMap::new();
+        l.insert(link_b.clone(), true);
+        if let Some(up) = a_up {
+            l.insert(link_a.clone(), up);
+        }
+        Some(l)
+    };
+    *r.deployment().kernel().links.borrow_mut() = links(Some(true));
+    in_sync(&mut r);
+    assert!(!b_has_a(&r));
+    // nat-a's link is gone: one tick records and applies the takeover.
+    *r.deployment().kernel().links.borrow_mut() = links(None);
+    let tick = r.tick().unwrap();
+    assert!(matches!(tick, Tick::Applied { .. }), "{tick:?}");
+    assert!(b_has_a(&r), "nat-b carries nat-a's address");
+    let snap = r.deployment().store().snapshot().unwrap();
+    let records = crate::store::docs::nat_takeovers_of(&snap).unwrap();
+    assert_eq!(records.len(), 1);
+    assert_eq!(
+        (records[0].gateway.as_str(), records[0].carrier.as_str()),
+        ("nat-a", "nat-b")
+    );
+    let after = r.deployment().network().unwrap().unwrap();
+    assert_eq!(
+        after
+            .nat_gateways
+            .iter()
+            .find(|g| g.name == "nat-a")
+            .unwrap()
+            .carried_by,
+        Some(cove_model::NatId(1))
+    );
+    in_sync(&mut r);
+    // Back, but not yet healthy for long enough: still carried.
+    *r.deployment().kernel().links.borrow_mut() = links(Some(true));
+    in_sync(&mut r);
+    assert!(b_has_a(&r));
+    std::thread::sleep(Duration::from_millis(350));
+    in_sync(&mut r);
+    assert!(!b_has_a(&r), "fail-back after a healthy failback_after");
+    let snap = r.deployment().store().snapshot().unwrap();
+    assert!(
+        crate::store::docs::nat_takeovers_of(&snap)
+            .unwrap()
+            .is_empty()
     );
 }

@@ -108,7 +108,11 @@ mod tests {
         if let Some(q) = quota {
             text.push_str(&format!("quotas:\n  shared_enis_per_vpc: {q}\n"));
         }
-        crate::desired::validate_desired(Some(&text), &[], None, extras)
+        let platform = crate::desired::PlatformState {
+            shared_eni_extras: extras.to_vec(),
+            ..Default::default()
+        };
+        crate::desired::validate_desired(Some(&text), &[], None, &platform)
             .and_then(|v| v.network)
             .expect("valid")
     }

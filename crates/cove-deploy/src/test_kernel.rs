@@ -11,6 +11,8 @@ pub(crate) struct ModelKernel {
     pub(crate) applied: RefCell<Vec<usize>>,
     /// How long each apply takes (a slow kernel change).
     pub(crate) apply_delay: std::cell::Cell<std::time::Duration>,
+    /// What [`Kernel::router_links`] reports.
+    pub(crate) links: RefCell<Option<std::collections::BTreeMap<String, bool>>>,
     /// What [`Kernel::shared_eni_connections`] reports.
     pub(crate) connections: RefCell<std::collections::BTreeMap<std::net::Ipv4Addr, u64>>,
 }
@@ -40,6 +42,12 @@ impl Kernel for ModelKernel {
 
     fn remove_environments(&self) -> Result<usize, crate::KernelError> {
         Ok(0)
+    }
+
+    fn router_links(
+        &self,
+    ) -> Result<Option<std::collections::BTreeMap<String, bool>>, crate::KernelError> {
+        Ok(self.links.borrow().clone())
     }
 
     fn shared_eni_connections(

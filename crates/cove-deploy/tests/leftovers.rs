@@ -37,6 +37,7 @@ impl Fixture {
             sweep_every: Duration::from_secs(3600),
             scale_every: Duration::from_secs(3600),
             shared_eni_connections: cove_deploy::shared_scale::SHARED_ENI_CONNECTIONS,
+            failback_after: cove_deploy::failover::FAILBACK_AFTER,
         };
         Fixture {
             reconciler: Reconciler::new(Deployment::open(target).expect("open"), config),

@@ -15,6 +15,7 @@
 mod conntrack;
 mod error;
 mod link;
+mod link_monitor;
 mod netns;
 mod nfsockets;
 mod nft;
@@ -34,6 +35,7 @@ use std::time::{Duration, Instant};
 use cove_plan::{DevName, HostState, Op, Plan};
 
 pub use crate::error::HostError;
+pub use crate::link_monitor::{LinkMonitor, LinkStates};
 pub use crate::netns::NETNS_DIR;
 use crate::nfsockets::NfSockets;
 pub use crate::nft::TABLE as NFT_TABLE;

@@ -152,6 +152,8 @@ pub struct Vpc {
     pub internet_gateway: Option<IgwId>,
     /// NAT gateways.
     pub nat_gateways: Vec<NatId>,
+    /// How its NAT gateways fail.
+    pub nat_failover: NatFailover,
     /// Endpoints.
     pub endpoints: Vec<EndpointId>,
     /// ENIs in this VPC (all owners).
@@ -392,6 +394,31 @@ pub struct NatGateway {
     /// first (same order): the gateway translates connections to all of its
     /// addresses, and the internet gateway maps each to its public IP.
     pub secondary_ips: Vec<Ipv4Addr>,
+    /// Its partner when its VPC pairs NAT gateways ([`NatFailover::Pair`]).
+    pub partner: Option<NatId>,
+    /// The partner that carries its addresses now (it failed), if any.
+    pub carried_by: Option<NatId>,
+}
+
+/// How a VPC's NAT gateways fail (issue 11).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NatFailover {
+    /// Each gateway stands alone (AWS's behaviour).
+    #[default]
+    Independent,
+    /// Public gateways are paired; one carries the other's addresses when it fails.
+    Pair,
+}
+
+impl NatFailover {
+    /// The spec's word for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NatFailover::Independent => "independent",
+            NatFailover::Pair => "pair",
+        }
+    }
 }
 
 impl NatGateway {

@@ -64,6 +64,20 @@ pub struct Spec {
     /// to a spec document (a tenant cannot set it).
     #[serde(skip)]
     pub shared_eni_extras: Vec<SharedEniExtra>,
+    /// NAT gateways whose partner carries their addresses now (the failover state
+    /// `cove serve`'s health monitor records, issue 11). Set by cove from its store,
+    /// never read from or written to a spec document.
+    #[serde(skip)]
+    pub nat_takeovers: Vec<NatTakeover>,
+}
+
+/// A NAT gateway of a `pair` whose partner carries its addresses.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct NatTakeover {
+    /// The VPC, `<tenant>/<vpc>`.
+    pub vpc: String,
+    /// The failed gateway's name.
+    pub gateway: String,
 }
 
 /// One more shared function ENI for a combination that already has one.
@@ -156,6 +170,12 @@ pub struct VpcSpec {
     /// NAT gateways.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub nat_gateways: Vec<NatGatewaySpec>,
+    /// `independent` (default; AWS's behaviour: each NAT gateway stands alone) or
+    /// `pair`: the public NAT gateways are paired two by two in the order of their
+    /// names, and when one fails its partner carries its addresses (and its open
+    /// connections) until it is healthy again (issue 11).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nat_failover: Option<String>,
     /// Gateway and interface endpoints.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub endpoints: Vec<EndpointSpec>,

@@ -372,7 +372,27 @@ impl Builder<'_> {
                     addr: host(*ip),
                 });
             }
-            ns.nft = Some(nft::nat_gateway_table(eni.private_ip, secondary));
+            // A failed partner's addresses, while this gateway carries them.
+            for g in net.nat_gateways.iter().filter(|g| g.carried_by == Some(n)) {
+                for ip in g.private_ips(net.enis[g.eni.index()].private_ip) {
+                    ns.addresses.insert(Address {
+                        dev: dev("eth0"),
+                        addr: host(ip),
+                    });
+                }
+            }
+            let partner = nat.partner.map(|p| {
+                let pg = &net.nat_gateways[p.index()];
+                nft::Partner {
+                    addresses: pg.private_ips(net.enis[pg.eni.index()].private_ip),
+                    sources: crate::routing::nat_sources(net, p),
+                }
+            });
+            ns.nft = Some(nft::nat_gateway_table(
+                eni.private_ip,
+                secondary,
+                partner.as_ref(),
+            ));
         }
         self.veth(
             VethEnd {
@@ -386,13 +406,21 @@ impl Builder<'_> {
                 mac: None,
             },
         )?;
+        // A NAT gateway's addresses are reached through its partner's link while
+        // the partner carries them.
+        let carrier_link = match eni.owner {
+            EniOwner::NatGateway(n) => crate::routing::nat_link(net, &self.names, n),
+            _ => link.clone(),
+        };
         let r = self.existing(&router);
         for ip in std::iter::once(&eni.private_ip).chain(secondary) {
             r.routes.insert(Route {
                 proto: crate::state::ROUTE_PROTO_STATIC,
                 table: vpc_mark(eni.vpc),
                 dst: host(*ip),
-                kind: RouteKind::Dev { dev: dev(&link) },
+                kind: RouteKind::Dev {
+                    dev: dev(&carrier_link),
+                },
             });
         }
         // The subnet router address on the router's end of the link: the ENI's

@@ -54,7 +54,7 @@ use sha2::{Digest, Sha256};
 
 use crate::environments::Environment;
 use crate::names::Names;
-pub use crate::nft_nat::{NAT_IDLE_TIMEOUT_S, nat_gateway_table};
+pub use crate::nft_nat::{NAT_IDLE_TIMEOUT_S, Partner, nat_gateway_table};
 pub use crate::nftsets::{ElemType, SetSchema, set_schema};
 use crate::nftsets::{SetDecl, SetKind, declarations};
 use crate::routing;

@@ -204,6 +204,29 @@ pub fn route_table(net: &Network, names: &Names<'_>, v: VpcId, j: usize) -> Tabl
     out
 }
 
+/// The router's link that carries NAT gateway `n`'s addresses: its own, or its
+/// partner's while the partner carries them (issue 11's failover).
+pub fn nat_link(net: &Network, names: &Names<'_>, n: cove_model::NatId) -> String {
+    let nat = &net.nat_gateways[n.index()];
+    let carrier = nat.carried_by.map_or(nat, |c| &net.nat_gateways[c.index()]);
+    names.eni_router_link(carrier.eni)
+}
+
+/// The CIDRs of the subnets whose route tables send anything to NAT gateway `n`
+/// (the sources it translates), in subnet order.
+pub fn nat_sources(net: &Network, n: cove_model::NatId) -> Vec<Ipv4Net> {
+    net.subnets
+        .iter()
+        .filter(|s| {
+            net.route_tables[s.route_table.index()]
+                .routes
+                .iter()
+                .any(|r| r.target == RouteTarget::NatGateway(n))
+        })
+        .map(|s| s.cidr)
+        .collect()
+}
+
 fn hop(net: &Network, names: &Names<'_>, v: VpcId, target: &RouteTarget) -> Hop {
     match target {
         RouteTarget::Peering(p) => {
@@ -219,7 +242,7 @@ fn hop(net: &Network, names: &Names<'_>, v: VpcId, target: &RouteTarget) -> Hop 
             let nat = &net.nat_gateways[n.index()];
             Hop::Kernel(RouteKind::Via {
                 gateway: net.enis[nat.eni.index()].private_ip,
-                dev: dev(&names.eni_router_link(nat.eni)),
+                dev: dev(&nat_link(net, names, *n)),
             })
         }
         RouteTarget::InternetGateway(_) => Hop::Kernel(RouteKind::Via {

@@ -56,6 +56,41 @@ fn example_plan_from_an_empty_host() {
     check_golden("secure-compute.nft.txt", &nft);
 }
 
+/// The example's NAT pair when nat-a has failed: the takeover is a few operations
+/// (nat-b gets nat-a's address; the router's route to it and private-a's default
+/// route move to nat-b's link), and no table is reloaded.
+#[test]
+fn example_nat_takeover_plan() {
+    let text = std::fs::read_to_string(root().join("../../examples/secure-compute.yaml"))
+        .expect("example");
+    let (mut spec, _) = cove_model::decode::decode_spec(&text).expect("decodes");
+    let before = cove_model::validate::validate(&spec)
+        .network
+        .expect("valid");
+    spec.nat_takeovers.push(cove_model::spec::NatTakeover {
+        vpc: "platform/functions".into(),
+        gateway: "nat-a".into(),
+    });
+    let after = cove_model::validate::validate(&spec)
+        .network
+        .expect("valid");
+    let from = desired(&before, "cove").expect("layout");
+    let to = desired(&after, "cove").expect("layout");
+    let takeover = diff(&from, &to);
+    assert!(
+        takeover
+            .ops
+            .iter()
+            .all(|op| !op.to_string().contains("nft")),
+        "{takeover}"
+    );
+    let back = diff(&to, &from);
+    check_golden(
+        "secure-compute.takeover.txt",
+        &format!("# nat-a fails\n{takeover}# nat-a is back\n{back}"),
+    );
+}
+
 /// The example with a function (two subnets, two environments): its shared ENIs,
 /// environment namespaces and links, and the router's translation.
 #[test]

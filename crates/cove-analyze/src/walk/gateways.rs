@@ -27,17 +27,15 @@ impl<L: Lookup, T: Trace> Walk<'_, L, T> {
         let net = self.net;
         let nat = &net.nat_gateways[n.index()];
         let nat_ip = net.enis[nat.eni.index()].private_ip;
+        // While its partner carries its addresses (issue 11's failover), the
+        // partner forwards and translates — to this gateway's addresses — from its
+        // own subnet and link.
+        let carrier_id = nat.carried_by.unwrap_or(n);
+        let carrier = &net.nat_gateways[carrier_id.index()];
+        let subnet = carrier.subnet;
         let req = self.req;
-        let cross = me.subnet != nat.subnet;
-        if cross
-            && !self.nacl(
-                nat.subnet,
-                RuleDirection::Ingress,
-                me.party.ip,
-                &req,
-                Forward,
-            )
-        {
+        let cross = me.subnet != subnet;
+        if cross && !self.nacl(subnet, RuleDirection::Ingress, me.party.ip, &req, Forward) {
             return false;
         }
         if !matches!(
@@ -62,7 +60,7 @@ impl<L: Lookup, T: Trace> Walk<'_, L, T> {
             Forward,
             || format!("NAT gateway {}", net.nat_label(n)),
             || {
-                if public && nat.public_ips.len() > 1 {
+                let translated = if public && nat.public_ips.len() > 1 {
                     let all: Vec<String> = nat.public_ips.iter().map(ToString::to_string).collect();
                     format!(
                         "translates source {} to one of {} (each connection to one, by a hash of its addresses and ports)",
@@ -71,14 +69,22 @@ impl<L: Lookup, T: Trace> Walk<'_, L, T> {
                     )
                 } else {
                     format!("translates source {} to {outside_ip}", me.party.ip)
+                };
+                if carrier_id == n {
+                    translated
+                } else {
+                    format!(
+                        "{translated}; it failed, and its partner {} carries its addresses (failover)",
+                        net.nat_label(carrier_id)
+                    )
                 }
             },
         );
-        let table = net.subnets[nat.subnet.index()].route_table;
+        let table = net.subnets[subnet.index()].route_table;
         let lk = self.lk;
         let m = lk.route(table, dip);
-        if self.leaves_subnet(nat.subnet, nat.vpc, dip, m)
-            && !self.nacl(nat.subnet, RuleDirection::Egress, dip, &req, Forward)
+        if self.leaves_subnet(subnet, nat.vpc, dip, m)
+            && !self.nacl(subnet, RuleDirection::Egress, dip, &req, Forward)
         {
             return false;
         }
@@ -88,9 +94,9 @@ impl<L: Lookup, T: Trace> Walk<'_, L, T> {
         let nat_sender = Sender {
             party: Party {
                 ip: nat_ip,
-                eni: Some(nat.eni),
+                eni: Some(carrier.eni),
             },
-            subnet: nat.subnet,
+            subnet,
             reply_ports: self.flow.nat_ports(),
         };
         let onward = match target {
@@ -113,7 +119,7 @@ impl<L: Lookup, T: Trace> Walk<'_, L, T> {
                     return false;
                 }
                 match self.flow.reply_to(self.flow.nat_ports()) {
-                    Some(r) => self.nacl(nat.subnet, RuleDirection::Ingress, dip, &r, Return),
+                    Some(r) => self.nacl(subnet, RuleDirection::Ingress, dip, &r, Return),
                     None => true,
                 }
             }
@@ -136,7 +142,7 @@ impl<L: Lookup, T: Trace> Walk<'_, L, T> {
         }
         match self.flow.reply() {
             Some(r) if cross => {
-                self.nacl(nat.subnet, RuleDirection::Egress, me.party.ip, &r, Return)
+                self.nacl(subnet, RuleDirection::Egress, me.party.ip, &r, Return)
                     && self.nacl(me.subnet, RuleDirection::Ingress, dip, &r, Return)
             }
             _ => true,

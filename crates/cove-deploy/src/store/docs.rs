@@ -12,6 +12,10 @@
 //!   function ENIs the reconciler added for busy combinations
 //!   (`{"extras": [{"vpc": …, "eni": …}, …]}`, oldest first); written only by the
 //!   reconciler, removed by `cove destroy`;
+//! * kind `nat_failover`, operator-wide, key `takeovers`: the NAT gateways whose
+//!   partner carries their addresses (`{"takeovers": [{"vpc", "gateway",
+//!   "carrier", "since", "reason"}, …]}`); written only by the reconciler, removed
+//!   by `cove destroy`;
 //! * kind `deployment`, key `destroyed`: written by `cove destroy` (a change needs
 //!   at least one document, and forgetting everything is a change);
 //! * the control plane's documents, the tenants' specs and uploads are not here:
@@ -24,6 +28,8 @@ use cove_store::{DocId, DocOp, Document, Snapshot};
 use serde::{Deserialize, Serialize};
 
 use super::Desired;
+use crate::desired::PlatformState;
+use crate::failover::TakeoverRecord;
 
 /// The operator's spec.
 pub const OPERATOR_SPEC: &str = "operator_spec";
@@ -37,6 +43,10 @@ pub const DEPLOYMENT: &str = "deployment";
 pub const SHARED_ENI_EXTRAS: &str = "shared_eni_extras";
 /// The key of the [`SHARED_ENI_EXTRAS`] document.
 pub const SHARED_ENI_EXTRAS_KEY: &str = "extras";
+/// The NAT gateways' takeovers (one document, key [`NAT_FAILOVER_KEY`]).
+pub const NAT_FAILOVER: &str = "nat_failover";
+/// The key of the [`NAT_FAILOVER`] document.
+pub const NAT_FAILOVER_KEY: &str = "takeovers";
 /// The legacy files imported into the store (their checksums).
 pub const LEGACY_IMPORT: &str = "legacy_import";
 
@@ -62,22 +72,67 @@ struct FunctionBody {
     function: DeployedFunction,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, PartialEq)]
 struct ExtrasBody {
     extras: Vec<SharedEniExtra>,
+}
+
+#[derive(Serialize, Deserialize, PartialEq)]
+struct TakeoversBody {
+    takeovers: Vec<TakeoverRecord>,
+}
+
+/// The body of the operator-wide document `kind`/`key` in `snapshot`, if any.
+fn platform_doc<'a>(snapshot: &'a Snapshot, kind: &str, key: &str) -> Option<&'a Document> {
+    snapshot
+        .documents
+        .iter()
+        .find(|d| operator(d, kind) && d.id.key == key)
 }
 
 /// The extra shared function ENIs recorded in `snapshot` (none when there is no
 /// such document).
 pub fn shared_eni_extras_of(snapshot: &Snapshot) -> Result<Vec<SharedEniExtra>, DocError> {
-    match snapshot
-        .documents
-        .iter()
-        .find(|d| operator(d, SHARED_ENI_EXTRAS) && d.id.key == SHARED_ENI_EXTRAS_KEY)
-    {
+    match platform_doc(snapshot, SHARED_ENI_EXTRAS, SHARED_ENI_EXTRAS_KEY) {
         Some(d) => Ok(decode::<ExtrasBody>(d)?.extras),
         None => Ok(Vec::new()),
     }
+}
+
+/// The NAT gateways' takeovers recorded in `snapshot` (none without the document).
+pub fn nat_takeovers_of(snapshot: &Snapshot) -> Result<Vec<TakeoverRecord>, DocError> {
+    match platform_doc(snapshot, NAT_FAILOVER, NAT_FAILOVER_KEY) {
+        Some(d) => Ok(decode::<TakeoversBody>(d)?.takeovers),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// Everything the platform recorded in `snapshot`.
+pub fn platform_state_of(snapshot: &Snapshot) -> Result<PlatformState, DocError> {
+    Ok(PlatformState {
+        shared_eni_extras: shared_eni_extras_of(snapshot)?,
+        nat_takeovers: nat_takeovers_of(snapshot)?,
+    })
+}
+
+/// The operation that makes the operator-wide document `kind`/`key` hold `body`
+/// (a delete when `empty`), or `None` when `snapshot` already holds it.
+fn platform_op<T: Serialize + serde::de::DeserializeOwned + PartialEq>(
+    snapshot: &Snapshot,
+    kind: &str,
+    key: &str,
+    body: &T,
+    empty: bool,
+) -> Result<Option<DocOp>, serde_json::Error> {
+    let id = DocId::new(kind, None, key);
+    let stored = snapshot.documents.iter().find(|d| d.id == id);
+    if empty {
+        return Ok(stored.map(|_| DocOp::Delete { id }));
+    }
+    if stored.and_then(|d| d.decode::<T>().ok()).as_ref() == Some(body) {
+        return Ok(None);
+    }
+    DocOp::put(id, body).map(Some)
 }
 
 /// The operation that records `extras` (a delete when there are none), or `None`
@@ -86,21 +141,34 @@ pub fn shared_eni_extras_op(
     snapshot: &Snapshot,
     extras: &[SharedEniExtra],
 ) -> Result<Option<DocOp>, serde_json::Error> {
-    let id = DocId::new(SHARED_ENI_EXTRAS, None, SHARED_ENI_EXTRAS_KEY);
-    let stored = snapshot.documents.iter().find(|d| d.id == id);
-    if extras.is_empty() {
-        return Ok(stored.map(|_| DocOp::Delete { id }));
-    }
     let body = ExtrasBody {
         extras: extras.to_vec(),
     };
-    let same = stored
-        .and_then(|d| d.decode::<ExtrasBody>().ok())
-        .is_some_and(|b| b.extras == extras);
-    if same {
-        return Ok(None);
-    }
-    DocOp::put(id, &body).map(Some)
+    platform_op(
+        snapshot,
+        SHARED_ENI_EXTRAS,
+        SHARED_ENI_EXTRAS_KEY,
+        &body,
+        extras.is_empty(),
+    )
+}
+
+/// The operation that records `takeovers` (a delete when there are none), or
+/// `None` when `snapshot` already holds exactly them.
+pub fn nat_takeovers_op(
+    snapshot: &Snapshot,
+    takeovers: &[TakeoverRecord],
+) -> Result<Option<DocOp>, serde_json::Error> {
+    let body = TakeoversBody {
+        takeovers: takeovers.to_vec(),
+    };
+    platform_op(
+        snapshot,
+        NAT_FAILOVER,
+        NAT_FAILOVER_KEY,
+        &body,
+        takeovers.is_empty(),
+    )
 }
 
 fn decode<T: serde::de::DeserializeOwned>(d: &Document) -> Result<T, DocError> {

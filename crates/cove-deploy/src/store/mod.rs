@@ -386,18 +386,41 @@ impl Store {
         extras: &[cove_model::spec::SharedEniExtra],
     ) -> Result<Option<Generation>, StoreError> {
         let snapshot = self.snapshot()?;
-        let op =
-            docs::shared_eni_extras_op(&snapshot, extras).map_err(|source| StoreError::Encode {
-                db: self.db.url().to_owned(),
-                source,
-            })?;
-        let Some(op) = op else { return Ok(None) };
-        self.commit(
-            expected.to_store(),
-            &[op],
+        let op = docs::shared_eni_extras_op(&snapshot, extras).map_err(self.encode_err())?;
+        self.commit_platform(
+            expected,
+            op,
             "reconciler: shared function ENIs for connections",
         )
-        .map(Some)
+    }
+
+    /// Records the NAT gateways' takeovers `takeovers`, as
+    /// [`Store::set_shared_eni_extras`] records its document.
+    pub fn set_nat_takeovers(
+        &self,
+        expected: Generation,
+        takeovers: &[crate::failover::TakeoverRecord],
+    ) -> Result<Option<Generation>, StoreError> {
+        let snapshot = self.snapshot()?;
+        let op = docs::nat_takeovers_op(&snapshot, takeovers).map_err(self.encode_err())?;
+        self.commit_platform(expected, op, "reconciler: NAT gateway failover")
+    }
+
+    fn encode_err(&self) -> impl Fn(serde_json::Error) -> StoreError + '_ {
+        |source| StoreError::Encode {
+            db: self.db.url().to_owned(),
+            source,
+        }
+    }
+
+    fn commit_platform(
+        &self,
+        expected: Generation,
+        op: Option<cove_store::DocOp>,
+        summary: &str,
+    ) -> Result<Option<Generation>, StoreError> {
+        let Some(op) = op else { return Ok(None) };
+        self.commit(expected.to_store(), &[op], summary).map(Some)
     }
 
     fn commit(
@@ -439,14 +462,8 @@ impl Store {
                 source,
             }
         })?;
-        if let Some(op) =
-            docs::shared_eni_extras_op(&snapshot, &[]).map_err(|source| StoreError::Encode {
-                db: self.db.url().to_owned(),
-                source,
-            })?
-        {
-            ops.push(op);
-        }
+        ops.extend(docs::shared_eni_extras_op(&snapshot, &[]).map_err(self.encode_err())?);
+        ops.extend(docs::nat_takeovers_op(&snapshot, &[]).map_err(self.encode_err())?);
         let marker = serde_json::json!({ "after_generation": snapshot.generation.0 });
         ops.push(
             cove_store::DocOp::put(

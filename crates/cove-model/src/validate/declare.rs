@@ -139,6 +139,7 @@ fn vpc(
         default_network_acl: NaclId(u32::MAX),
         internet_gateway: None,
         nat_gateways: Vec::new(),
+        nat_failover: NatFailover::Independent,
         endpoints: Vec::new(),
         enis: Vec::new(),
         functions: Vec::new(),
@@ -319,6 +320,8 @@ fn nat_gateways(cx: &mut Ctx, scope: &mut VpcScope, vid: VpcId, v: &VpcSpec, pat
             eni: EniId(u32::MAX),
             public_ips,
             secondary_ips: Vec::new(),
+            partner: None,
+            carried_by: None,
         });
         cx.net.vpcs[vid.index()].nat_gateways.push(id);
     }

@@ -16,6 +16,7 @@ mod declare;
 mod filters;
 mod functions;
 mod ids;
+mod nat_pairs;
 mod parse;
 mod peering;
 mod public;
@@ -57,6 +58,7 @@ pub fn validate(spec: &Spec) -> Validated {
     let mut cx = Ctx::default();
     cx.quotas = quotas::read(&mut cx, spec);
     let scopes = declare::declare(&mut cx, spec);
+    nat_pairs::pairs(&mut cx, spec, &scopes);
     peering::peerings(&mut cx, spec, &scopes);
     filters::security_group_rules(&mut cx, spec, &scopes);
     attachments::endpoints(&mut cx, spec, &scopes);

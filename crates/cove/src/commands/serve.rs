@@ -43,6 +43,10 @@ pub struct Args {
     /// scale it down.
     #[arg(long, env = "COVE_SHARED_ENI_CONNECTIONS", default_value_t = cove_deploy::shared_scale::SHARED_ENI_CONNECTIONS, value_parser = clap::value_parser!(u64).range(1..))]
     pub shared_eni_connections: u64,
+    /// Seconds a failed NAT gateway of a pair must be healthy again before it gets
+    /// its addresses back from its partner (so nothing flaps).
+    #[arg(long, env = "COVE_NAT_FAILBACK_AFTER", default_value_t = 60.0)]
+    pub nat_failback_after: f64,
     /// Do not run the reconciler in this process (only serve functions).
     #[arg(long)]
     pub no_reconcile: bool,
@@ -119,6 +123,7 @@ async fn serve(args: &Args) -> anyhow::Result<()> {
         let mut config = cove_deploy::ReconcilerConfig::for_this_process();
         config.lease_ttl = seconds("lease-ttl", args.lease_ttl)?;
         config.shared_eni_connections = args.shared_eni_connections;
+        config.failback_after = seconds("nat-failback-after", args.nat_failback_after)?;
         let stop = stop.clone();
         Some(
             std::thread::Builder::new()

@@ -44,6 +44,13 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     let text = crate::input::read_spec(file)?;
     let net = deployment.validate_spec(file, &text)?;
     let shared = shared_enis(&net);
+    let records = deployment
+        .store()
+        .snapshot()
+        .ok()
+        .and_then(|s| cove_deploy::store::docs::nat_takeovers_of(&s).ok())
+        .unwrap_or_default();
+    let pairs = cove_deploy::failover::pair_status(&net, &records);
     let cove_deploy::Plan {
         layout: want,
         changes: plan,
@@ -54,6 +61,7 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
             "in_sync": plan.is_empty(),
             "repairs": plan.ops,
             "shared_enis": shared,
+            "nat_pairs": pairs,
         });
         crate::output::outln!("{}", serde_json::to_string_pretty(&doc)?);
     } else if plan.is_empty() {
@@ -71,6 +79,37 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
         crate::output::out!("{plan}");
     }
     if !args.json {
+        for g in &pairs {
+            let ips = |v: &[std::net::Ipv4Addr]| {
+                v.iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            let state = match (&g.since, &g.reason) {
+                (Some(since), Some(why)) => format!(
+                    "carried by its partner {} since {} ({why})",
+                    g.carried_by,
+                    cove_runtime_api::payloads::rfc3339_millis(
+                        std::time::UNIX_EPOCH + std::time::Duration::from_secs(*since)
+                    )
+                ),
+                _ => "carries its own addresses".to_owned(),
+            };
+            crate::output::outln!(
+                "NAT gateway {}/{} ({} → {}; subnets {}), paired with {}: {state}",
+                g.vpc,
+                g.gateway,
+                ips(&g.addresses),
+                ips(&g.public_ips),
+                if g.subnets.is_empty() {
+                    "none".to_owned()
+                } else {
+                    g.subnets.join(", ")
+                },
+                g.partner
+            );
+        }
         for e in &shared {
             crate::output::outln!(
                 "shared ENI {} {}: {} environment(s) of {}",

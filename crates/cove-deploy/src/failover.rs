@@ -1,0 +1,441 @@
+//! NAT gateway pairs' failover decisions (pure; issue 11).
+//!
+//! `cove serve`'s reconciler watches the router's end of each paired gateway's link
+//! (it exists and its carrier is up: the gateway's namespace is alive and its link
+//! is up) and asks [`decide`] whether the recorded takeovers should change:
+//!
+//! * a gateway that is down, whose partner is up and carries nothing, is taken
+//!   over: the partner carries its addresses (and public IPs) from now on;
+//! * a taken-over gateway that has been up for `failback_after` gets its addresses
+//!   back (fail-back, so nothing flaps) — at once when its carrier goes down;
+//! * records of gateways that are no longer paired are dropped.
+//!
+//! The records are the store's `nat_failover` document; validation reads them as
+//! [`cove_model::spec::NatTakeover`]s, and the planner then gives the partner the
+//! failed gateway's addresses and routes.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use cove_model::{NatId, Network};
+use serde::{Deserialize, Serialize};
+
+/// How long a taken-over gateway must be healthy before it gets its addresses
+/// back, by default.
+pub const FAILBACK_AFTER: Duration = Duration::from_secs(60);
+
+/// A recorded takeover: `carrier` carries `gateway`'s addresses.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct TakeoverRecord {
+    /// The VPC, `<tenant>/<vpc>`.
+    pub vpc: String,
+    /// The failed gateway.
+    pub gateway: String,
+    /// Its partner, which carries its addresses.
+    pub carrier: String,
+    /// When the takeover was decided (Unix seconds).
+    pub since: u64,
+    /// Why (`link gone: the gateway's namespace or link was deleted`, …).
+    pub reason: String,
+}
+
+impl TakeoverRecord {
+    /// What validation needs of it.
+    pub fn takeover(&self) -> cove_model::spec::NatTakeover {
+        cove_model::spec::NatTakeover {
+            vpc: self.vpc.clone(),
+            gateway: self.gateway.clone(),
+        }
+    }
+}
+
+/// One paired gateway as the monitor sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Watched {
+    /// `<tenant>/<vpc>`.
+    pub vpc: String,
+    /// The gateway's name.
+    pub gateway: String,
+    /// Its partner's name.
+    pub partner: String,
+    /// The router's end of its link.
+    pub link: String,
+}
+
+/// The paired gateways of `net` and the router links that show their health
+/// (`link` names the router's end of a gateway's ENI link).
+pub fn watched(net: &Network, link: impl Fn(NatId) -> String) -> Vec<Watched> {
+    net.nat_gateways
+        .iter()
+        .enumerate()
+        .filter_map(|(i, g)| {
+            let partner = g.partner?;
+            let id = NatId(cove_model::lookup::index_u32(i));
+            Some(Watched {
+                vpc: net.vpc_path(g.vpc),
+                gateway: g.name.clone(),
+                partner: net.nat_gateways[partner.index()].name.clone(),
+                link: link(id),
+            })
+        })
+        .collect()
+}
+
+/// A link's health as last seen: `None` when it does not exist.
+pub type LinkStates = BTreeMap<String, bool>;
+
+/// Since when each gateway (`vpc/gateway`) has been continuously up, kept by the
+/// caller across calls.
+pub type UpSince = BTreeMap<String, Instant>;
+
+fn key(vpc: &str, gateway: &str) -> String {
+    format!("{vpc}/{gateway}")
+}
+
+/// Why a gateway is down, or `None` when it is up.
+fn down(links: &LinkStates, w: &Watched) -> Option<&'static str> {
+    match links.get(&w.link) {
+        None => Some("its link is gone (the gateway's namespace or link was deleted)"),
+        Some(false) => Some("its link is down"),
+        Some(true) => None,
+    }
+}
+
+/// The takeover records that should hold now, or `None` when `current` is right.
+/// `up_since` is updated with what `links` say; `now`/`unix_now` stamp new records.
+pub fn decide(
+    watched: &[Watched],
+    current: &[TakeoverRecord],
+    links: &LinkStates,
+    up_since: &mut UpSince,
+    now: Instant,
+    unix_now: u64,
+    failback_after: Duration,
+) -> Option<Vec<TakeoverRecord>> {
+    for w in watched {
+        let k = key(&w.vpc, &w.gateway);
+        if down(links, w).is_some() {
+            up_since.remove(&k);
+        } else {
+            up_since.entry(k).or_insert(now);
+        }
+    }
+    let find = |vpc: &str, g: &str| watched.iter().find(|w| w.vpc == vpc && w.gateway == g);
+    let is_up = |w: &Watched| down(links, w).is_none();
+    // Keep the records of paired gateways that should stay taken over.
+    let mut want: Vec<TakeoverRecord> = current
+        .iter()
+        .filter(|r| {
+            let (Some(g), Some(carrier)) = (find(&r.vpc, &r.gateway), find(&r.vpc, &r.carrier))
+            else {
+                return false;
+            };
+            if g.partner != r.carrier {
+                return false;
+            }
+            if !is_up(g) {
+                return true;
+            }
+            // Up again: back at once if its carrier is down, else after
+            // `failback_after` of continuous health.
+            let healthy_for = up_since
+                .get(&key(&g.vpc, &g.gateway))
+                .map_or(Duration::ZERO, |t| now.saturating_duration_since(*t));
+            is_up(carrier) && healthy_for < failback_after
+        })
+        .cloned()
+        .collect();
+    for w in watched {
+        let Some(reason) = down(links, w) else {
+            continue;
+        };
+        let Some(partner) = find(&w.vpc, &w.partner) else {
+            continue;
+        };
+        let involved = want.iter().any(|r| {
+            r.vpc == w.vpc
+                && [&r.gateway, &r.carrier]
+                    .iter()
+                    .any(|n| **n == w.gateway || **n == w.partner)
+        });
+        if involved || !is_up(partner) {
+            continue;
+        }
+        want.push(TakeoverRecord {
+            vpc: w.vpc.clone(),
+            gateway: w.gateway.clone(),
+            carrier: w.partner.clone(),
+            since: unix_now,
+            reason: reason.to_owned(),
+        });
+    }
+    (want != current).then_some(want)
+}
+
+/// One paired NAT gateway as `cove status` and the API show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GatewayStatus {
+    /// `<tenant>/<vpc>`.
+    pub vpc: String,
+    /// Its name.
+    pub gateway: String,
+    /// Its partner.
+    pub partner: String,
+    /// Its private addresses, primary first.
+    pub addresses: Vec<std::net::Ipv4Addr>,
+    /// Its public IPs (same order).
+    pub public_ips: Vec<std::net::Ipv4Addr>,
+    /// The subnets whose traffic it translates (their route tables send to it).
+    pub subnets: Vec<String>,
+    /// Who carries its addresses now: itself, or its partner after a failure.
+    pub carried_by: String,
+    /// Since when its partner carries them (Unix seconds).
+    pub since: Option<u64>,
+    /// Why its partner carries them.
+    pub reason: Option<String>,
+}
+
+/// Every paired gateway of `net` with the takeover `records`, in gateway order.
+pub fn pair_status(net: &Network, records: &[TakeoverRecord]) -> Vec<GatewayStatus> {
+    let mut out = Vec::new();
+    for (i, g) in net.nat_gateways.iter().enumerate() {
+        let Some(partner) = g.partner else { continue };
+        let id = NatId(cove_model::lookup::index_u32(i));
+        let vpc = net.vpc_path(g.vpc);
+        let record = records
+            .iter()
+            .find(|r| r.vpc == vpc && r.gateway == g.name && g.carried_by.is_some());
+        let subnets = net
+            .subnets
+            .iter()
+            .filter(|s| {
+                net.route_tables[s.route_table.index()]
+                    .routes
+                    .iter()
+                    .any(|r| r.target == cove_model::RouteTarget::NatGateway(id))
+            })
+            .map(|s| s.name.clone())
+            .collect();
+        out.push(GatewayStatus {
+            vpc,
+            gateway: g.name.clone(),
+            partner: net.nat_gateways[partner.index()].name.clone(),
+            addresses: g.private_ips(net.enis[g.eni.index()].private_ip),
+            public_ips: g.public_ips.clone(),
+            subnets,
+            carried_by: g.carried_by.map_or_else(
+                || g.name.clone(),
+                |c| net.nat_gateways[c.index()].name.clone(),
+            ),
+            since: record.map(|r| r.since),
+            reason: record.map(|r| r.reason.clone()),
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    fn pair() -> Vec<Watched> {
+        vec![
+            Watched {
+                vpc: "t/v".into(),
+                gateway: "a".into(),
+                partner: "b".into(),
+                link: "la".into(),
+            },
+            Watched {
+                vpc: "t/v".into(),
+                gateway: "b".into(),
+                partner: "a".into(),
+                link: "lb".into(),
+            },
+        ]
+    }
+
+    fn links(a: Option<bool>, b: Option<bool>) -> LinkStates {
+        let mut l = LinkStates::new();
+        if let Some(x) = a {
+            l.insert("la".into(), x);
+        }
+        if let Some(x) = b {
+            l.insert("lb".into(), x);
+        }
+        l
+    }
+
+    const AFTER: Duration = Duration::from_secs(60);
+
+    #[test]
+    fn a_failed_gateway_is_taken_over_and_given_back_after_a_healthy_minute() {
+        let w = pair();
+        let mut up = UpSince::new();
+        let t0 = Instant::now();
+        assert_eq!(
+            decide(
+                &w,
+                &[],
+                &links(Some(true), Some(true)),
+                &mut up,
+                t0,
+                100,
+                AFTER
+            ),
+            None
+        );
+        let taken =
+            decide(&w, &[], &links(None, Some(true)), &mut up, t0, 101, AFTER).expect("takeover");
+        assert_eq!(taken.len(), 1);
+        assert_eq!(
+            (taken[0].gateway.as_str(), taken[0].carrier.as_str()),
+            ("a", "b")
+        );
+        assert_eq!(taken[0].since, 101);
+        assert!(taken[0].reason.contains("gone"), "{}", taken[0].reason);
+        // Still down, or back but not for long: nothing changes.
+        assert_eq!(
+            decide(
+                &w,
+                &taken,
+                &links(Some(false), Some(true)),
+                &mut up,
+                t0,
+                102,
+                AFTER
+            ),
+            None
+        );
+        let t1 = t0 + Duration::from_secs(1);
+        assert_eq!(
+            decide(
+                &w,
+                &taken,
+                &links(Some(true), Some(true)),
+                &mut up,
+                t1,
+                103,
+                AFTER
+            ),
+            None
+        );
+        // A flap restarts the clock.
+        assert_eq!(
+            decide(
+                &w,
+                &taken,
+                &links(Some(false), Some(true)),
+                &mut up,
+                t1 + Duration::from_secs(30),
+                104,
+                AFTER
+            ),
+            None
+        );
+        let t2 = t1 + Duration::from_secs(31);
+        assert_eq!(
+            decide(
+                &w,
+                &taken,
+                &links(Some(true), Some(true)),
+                &mut up,
+                t2,
+                105,
+                AFTER
+            ),
+            None
+        );
+        assert_eq!(
+            decide(
+                &w,
+                &taken,
+                &links(Some(true), Some(true)),
+                &mut up,
+                t2 + Duration::from_secs(59),
+                106,
+                AFTER
+            ),
+            None
+        );
+        let back = decide(
+            &w,
+            &taken,
+            &links(Some(true), Some(true)),
+            &mut up,
+            t2 + AFTER,
+            107,
+            AFTER,
+        );
+        assert_eq!(back, Some(Vec::new()));
+    }
+
+    #[test]
+    fn both_down_is_no_takeover_and_a_failed_carrier_hands_back_at_once() {
+        let w = pair();
+        let mut up = UpSince::new();
+        let t = Instant::now();
+        assert_eq!(
+            decide(&w, &[], &links(None, Some(false)), &mut up, t, 1, AFTER),
+            None
+        );
+        let taken = decide(
+            &w,
+            &[],
+            &links(Some(false), Some(true)),
+            &mut up,
+            t,
+            2,
+            AFTER,
+        )
+        .expect("takeover");
+        // a is back, then its carrier b fails: a gets its addresses back at once and
+        // carries b's.
+        let swapped =
+            decide(&w, &taken, &links(Some(true), None), &mut up, t, 3, AFTER).expect("swap");
+        assert_eq!(swapped.len(), 1);
+        assert_eq!(
+            (swapped[0].gateway.as_str(), swapped[0].carrier.as_str()),
+            ("b", "a")
+        );
+        // Both down while b is carried: b stays carried (its carrier's state is
+        // the data plane's problem; nothing better exists).
+        assert_eq!(
+            decide(
+                &w,
+                &swapped,
+                &links(Some(false), None),
+                &mut up,
+                t,
+                4,
+                AFTER
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn records_of_gateways_no_longer_paired_are_dropped() {
+        let stale = vec![TakeoverRecord {
+            vpc: "t/v".into(),
+            gateway: "gone".into(),
+            carrier: "b".into(),
+            since: 1,
+            reason: "x".into(),
+        }];
+        let mut up = UpSince::new();
+        assert_eq!(
+            decide(
+                &pair(),
+                &stale,
+                &links(Some(true), Some(true)),
+                &mut up,
+                Instant::now(),
+                2,
+                AFTER
+            ),
+            Some(Vec::new())
+        );
+    }
+}

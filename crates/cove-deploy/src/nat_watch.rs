@@ -1,0 +1,79 @@
+//! The reconciler's watch over NAT gateway pairs (issue 11): on every tick of the
+//! leader, the router's link notifications since the last tick say which paired
+//! gateways are up ([`crate::Kernel::router_links`]: a socket in the router's
+//! namespace, no process, nothing blocks), [`crate::failover::decide`] decides, and
+//! a change of the takeovers is recorded in the store — the same tick then plans and
+//! applies it (the partner gets the failed gateway's addresses and routes). Nothing
+//! is read or opened while no VPC pairs its gateways.
+
+use std::time::Instant;
+
+use crate::error::DeployError;
+use crate::failover::{TakeoverRecord, UpSince, Watched};
+use crate::kernel::Kernel;
+use crate::reconciler::Reconciler;
+use crate::store::Generation;
+
+/// What the watch keeps between ticks.
+#[derive(Debug, Default)]
+pub struct NatWatch {
+    /// The generation `watched` and `records` were read at.
+    read_at: Option<Generation>,
+    watched: Vec<Watched>,
+    records: Vec<TakeoverRecord>,
+    up_since: UpSince,
+}
+
+impl<K: Kernel> Reconciler<K> {
+    /// One look at the paired NAT gateways (see the module's documentation).
+    pub(crate) fn watch_nat_pairs(&mut self) -> Result<(), DeployError> {
+        let generation = self.deployment().generations()?.desired;
+        if self.nat.read_at != Some(generation) {
+            let (g, net, platform) = self.deployment().desired_network_with_state()?;
+            let prefix = self.deployment().target().prefix().as_str().to_owned();
+            self.nat.watched = net
+                .map(|net| {
+                    let names = cove_plan::names::Names::new(&net, &prefix);
+                    crate::failover::watched(&net, |n| {
+                        names.eni_router_link(net.nat_gateways[n.index()].eni)
+                    })
+                })
+                .unwrap_or_default();
+            self.nat.records = platform.nat_takeovers;
+            self.nat.read_at = Some(g);
+        }
+        if self.nat.watched.is_empty() && self.nat.records.is_empty() {
+            return Ok(());
+        }
+        let links = self
+            .deployment()
+            .kernel()
+            .router_links()
+            .map_err(|source| DeployError::Observe {
+                prefix: self.deployment().target().prefix().as_str().to_owned(),
+                source,
+            })?;
+        let Some(links) = links else { return Ok(()) };
+        let unix_now = self.unix_now();
+        let Some(want) = crate::failover::decide(
+            &self.nat.watched,
+            &self.nat.records,
+            &links,
+            &mut self.nat.up_since,
+            Instant::now(),
+            unix_now,
+            self.config.failback_after,
+        ) else {
+            return Ok(());
+        };
+        let Some(read_at) = self.nat.read_at else {
+            return Ok(());
+        };
+        self.deployment()
+            .store()
+            .set_nat_takeovers(read_at, &want)?;
+        // Read again next tick (the records, and the generation they made).
+        self.nat.read_at = None;
+        Ok(())
+    }
+}

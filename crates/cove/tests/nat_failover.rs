@@ -1,0 +1,268 @@
+//! Issue 11's NAT gateway pair with real traffic (prefix `nf…`; root, `CI=true`):
+//! with `nat_failover: pair`, `cove serve` watches both gateways; when nat-a's
+//! namespace is deleted, nat-b takes over nat-a's address with no command, so the
+//! private subnet behind nat-a reaches the internet again — through nat-b, still
+//! from nat-a's public IP (the pair stays the only pair of egress addresses);
+//! `cove status` and `cove check` say so; once nat-a is back (the reconciler
+//! recreates it) and healthy for `--nat-failback-after`, it gets its address back
+//! and new connections leave through it again.
+//!
+//! Times are printed (`--nocapture`), never asserted: the bounds are hang guards.
+
+mod common;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
+use std::process::{Child, Command as Process, Stdio};
+use std::time::{Duration, Instant};
+
+use cove_plan::names::Names;
+use cove_probe::in_namespace;
+
+use common::Deployment;
+use common::internet::Internet;
+
+const PUBLIC_A: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 80);
+const PUBLIC_B: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 81);
+
+const SPEC: &str = "tenants:
+  - name: t
+    vpcs:
+      - name: v
+        cidr: 10.72.0.0/16
+        internet_gateway: { name: igw }
+        nat_failover: pair
+        subnets:
+          - { name: public-a, cidr: 10.72.0.0/24, az: az1, route_table: public }
+          - { name: public-b, cidr: 10.72.10.0/24, az: az2, route_table: public }
+          - { name: private-a, cidr: 10.72.1.0/24, az: az1, route_table: private-a }
+          - { name: private-b, cidr: 10.72.2.0/24, az: az2, route_table: private-b }
+        route_tables:
+          - name: public
+            routes:
+              - { destination: 0.0.0.0/0, internet_gateway: igw }
+          - name: private-a
+            routes:
+              - { destination: 0.0.0.0/0, nat_gateway: nat-a }
+          - name: private-b
+            routes:
+              - { destination: 0.0.0.0/0, nat_gateway: nat-b }
+        nat_gateways:
+          - { name: nat-a, subnet: public-a, public_ips: [203.0.113.80] }
+          - { name: nat-b, subnet: public-b, public_ips: [203.0.113.81] }
+        enis:
+          - { name: c, subnet: private-a, private_ip: 10.72.1.10 }
+";
+
+/// The hang guard of every wait.
+const GUARD: Duration = Duration::from_secs(20);
+
+/// `cove serve`, killed when dropped.
+struct Serve(Child);
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn cove(d: &Deployment) -> Process {
+    let mut c = Process::new(assert_cmd::cargo::cargo_bin("cove"));
+    c.env("COVE_PREFIX", &d.prefix)
+        .env("COVE_STATE_DIR", d.state.path());
+    c
+}
+
+fn output(mut c: Process) -> String {
+    let out = c.output().expect("cove");
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// One TCP connection from namespace `ns` to `dst:port` (300 ms to connect).
+fn connect(ns: &str, dst: Ipv4Addr, port: u16) -> bool {
+    in_namespace(ns, move || {
+        TcpStream::connect_timeout(&SocketAddr::from((dst, port)), Duration::from_millis(300))
+    })
+    .is_ok_and(|r| r.is_ok())
+}
+
+/// The tracked connections of namespace `ns` from `src` (the `conntrack` tool).
+fn tracked_from(ns: &str, src: Ipv4Addr) -> usize {
+    let out = Process::new("ip")
+        .args([
+            "netns",
+            "exec",
+            ns,
+            "conntrack",
+            "-L",
+            "-s",
+            &src.to_string(),
+        ])
+        .stderr(Stdio::null())
+        .output()
+        .expect("conntrack");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.contains("tcp"))
+        .count()
+}
+
+fn wait_until(what: &str, mut ok: impl FnMut() -> bool) -> Duration {
+    let started = Instant::now();
+    while !ok() {
+        assert!(started.elapsed() < GUARD, "{what}: not within {GUARD:?}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    started.elapsed()
+}
+
+#[test]
+fn a_failed_nat_gateway_is_taken_over_by_its_partner_and_gets_its_address_back() {
+    if !cove_probe::privileged("NAT pair failover") {
+        return;
+    }
+    let d = Deployment::new("nf");
+    let dir = tempfile::tempdir().expect("tmp");
+    let spec = dir.path().join("spec.yaml");
+    std::fs::write(&spec, SPEC).expect("spec");
+    d.apply(&spec);
+    let net = cove_model::validate::validate_text(SPEC)
+        .network
+        .expect("valid");
+    let names = Names::new(&net, &d.prefix);
+    let client = names.eni_ns(net.find_eni("t/v/c").expect("c"));
+    let client_ip = Ipv4Addr::new(10, 72, 1, 10);
+    let gw = |name: &str| {
+        let g = net
+            .nat_gateways
+            .iter()
+            .find(|g| g.name == name)
+            .expect("gateway");
+        names.eni_ns(g.eni)
+    };
+    let (ns_a, ns_b) = (gw("nat-a"), gw("nat-b"));
+    let internet = net.internet_stand_in();
+    let port = 18_700;
+    let server = Internet::listen(&names.outside_ns(), internet, port);
+
+    let log = d.state.path().join("serve.log");
+    let file = std::fs::File::create(&log).expect("log");
+    let _serve = Serve(
+        cove(&d)
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--no-api",
+                "--nat-failback-after",
+                "3",
+            ])
+            .stdin(Stdio::null())
+            .stdout(file.try_clone().expect("dup"))
+            .stderr(file)
+            .spawn()
+            .expect("cove serve"),
+    );
+
+    // Before: through nat-a, from its public IP.
+    assert!(connect(&client, internet, port), "baseline connection");
+    wait_until("the server sees the baseline", || {
+        !server.sources().is_empty()
+    });
+    assert_eq!(server.sources(), [IpAddr::V4(PUBLIC_A)]);
+    assert!(tracked_from(&ns_a, client_ip) >= 1, "nat-a carried it");
+    let status = output({
+        let mut c = cove(&d);
+        c.args(["status", "-f"]).arg(&spec);
+        c
+    });
+    assert!(status.contains("NAT gateway t/v/nat-a"), "{status}");
+    assert!(status.contains("carries its own addresses"), "{status}");
+
+    // nat-a fails: its namespace is deleted.
+    let del = Process::new("ip")
+        .args(["netns", "del", &ns_a])
+        .status()
+        .expect("ip netns del");
+    assert!(del.success());
+    // (The namespace dies once cove's observer lets go of its sockets in it, at
+    // its next observation; then nat-a's link goes, and the takeover follows.)
+    let ip_a = net.enis[net.nat_gateways[0].eni.index()].private_ip;
+    let took = wait_until("nat-b holds nat-a's address", || {
+        let out = Process::new("ip")
+            .args(["-n", &ns_b, "-4", "-o", "addr", "show", "dev", "eth0"])
+            .output()
+            .expect("ip addr");
+        String::from_utf8_lossy(&out.stdout).contains(&format!("{ip_a}/32"))
+    });
+    eprintln!("takeover applied {took:?} after nat-a's namespace was deleted");
+    let reached = wait_until("a connection from private-a after the takeover", || {
+        connect(&client, internet, port)
+    });
+    eprintln!("private-a reaches the internet {reached:?} after that");
+    wait_until("the server sees it", || server.sources().len() >= 2);
+    assert_eq!(
+        *server.sources().last().expect("one"),
+        IpAddr::V4(PUBLIC_A),
+        "still nat-a's public IP: {:?}",
+        server.sources()
+    );
+    assert!(
+        tracked_from(&ns_b, client_ip) >= 1,
+        "nat-b carried the connection\n{}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    let status = output({
+        let mut c = cove(&d);
+        c.args(["status", "-f"]).arg(&spec);
+        c
+    });
+    assert!(status.contains("carried by its partner nat-b"), "{status}");
+    let check = output({
+        let mut c = cove(&d);
+        c.args([
+            "check",
+            "--from",
+            "t/v/c",
+            "--to",
+            &internet.to_string(),
+            "--proto",
+            "tcp",
+            "--port",
+            &port.to_string(),
+        ]);
+        c
+    });
+    assert!(
+        check.contains("its partner t/v/nat-b carries its addresses"),
+        "{check}"
+    );
+    assert!(check.contains(&PUBLIC_A.to_string()), "{check}");
+    assert!(!server.sources().contains(&IpAddr::V4(PUBLIC_B)));
+
+    // nat-a is back (the reconciler recreated it) and, healthy for 3 s, gets its
+    // address back: new connections leave through it again.
+    let back = wait_until("fail-back", || {
+        output({
+            let mut c = cove(&d);
+            c.args(["status", "-f"]).arg(&spec);
+            c
+        })
+        .lines()
+        .any(|l| l.contains("t/v/nat-a") && l.contains("carries its own addresses"))
+    });
+    eprintln!("fail-back recorded {back:?} after the takeover was seen");
+    let before = tracked_from(&ns_a, client_ip);
+    wait_until("a connection through nat-a after the fail-back", || {
+        connect(&client, internet, port) && tracked_from(&ns_a, client_ip) > before
+    });
+    assert!(
+        server.sources().iter().all(|s| *s == IpAddr::V4(PUBLIC_A)),
+        "{:?}",
+        server.sources()
+    );
+}
