@@ -60,11 +60,17 @@ pub struct Watched {
     pub partner: String,
     /// The router's end of its link.
     pub link: String,
+    /// Its namespace.
+    pub ns: String,
 }
 
-/// The paired gateways of `net` and the router links that show their health
-/// (`link` names the router's end of a gateway's ENI link).
-pub fn watched(net: &Network, link: impl Fn(NatId) -> String) -> Vec<Watched> {
+/// The paired gateways of `net`, their namespaces (`ns`) and the router links that
+/// show their health (`link` names the router's end of a gateway's ENI link).
+pub fn watched(
+    net: &Network,
+    link: impl Fn(NatId) -> String,
+    ns: impl Fn(NatId) -> String,
+) -> Vec<Watched> {
     net.nat_gateways
         .iter()
         .enumerate()
@@ -76,6 +82,7 @@ pub fn watched(net: &Network, link: impl Fn(NatId) -> String) -> Vec<Watched> {
                 gateway: g.name.clone(),
                 partner: net.nat_gateways[partner.index()].name.clone(),
                 link: link(id),
+                ns: ns(id),
             })
         })
         .collect()
@@ -172,6 +179,48 @@ pub fn decide(
     (want != current).then_some(want)
 }
 
+/// One continuous conntrack replication the pairs need: the source-NATed
+/// connections of `from_ns` translated to one of `translated`, copied into `to_ns`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Replication {
+    /// The gateway whose connections are copied.
+    pub from_ns: String,
+    /// Its partner, which receives the copies.
+    pub to_ns: String,
+    /// The translated addresses whose connections are copied.
+    pub translated: Vec<std::net::Ipv4Addr>,
+}
+
+/// The replications the pairs of `net` need now (`ns` names a gateway's
+/// namespace): each gateway copies the connections it translates to its own
+/// addresses into its partner, so that the partner can carry them the moment it
+/// fails; a gateway that carries its failed partner copies those it translates
+/// to the partner's addresses too, back into the partner's (recreated)
+/// namespace, so that the fail-back keeps them; a failed gateway copies nothing
+/// (fenced: its entries are stale, and their expiry must not delete its
+/// carrier's live copies).
+pub fn replications(net: &Network, ns: impl Fn(NatId) -> String) -> Vec<Replication> {
+    let mut out = Vec::new();
+    for (i, g) in net.nat_gateways.iter().enumerate() {
+        let Some(p) = g.partner else { continue };
+        if g.carried_by.is_some() {
+            continue;
+        }
+        let id = NatId(cove_model::lookup::index_u32(i));
+        let mut translated = g.private_ips(net.enis[g.eni.index()].private_ip);
+        let partner = &net.nat_gateways[p.index()];
+        if partner.carried_by == Some(id) {
+            translated.extend(partner.private_ips(net.enis[partner.eni.index()].private_ip));
+        }
+        out.push(Replication {
+            from_ns: ns(id),
+            to_ns: ns(p),
+            translated,
+        });
+    }
+    out
+}
+
 /// One paired NAT gateway as `cove status` and the API show it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct GatewayStatus {
@@ -246,12 +295,14 @@ mod tests {
                 gateway: "a".into(),
                 partner: "b".into(),
                 link: "la".into(),
+                ns: "na".into(),
             },
             Watched {
                 vpc: "t/v".into(),
                 gateway: "b".into(),
                 partner: "a".into(),
                 link: "lb".into(),
+                ns: "nb".into(),
             },
         ]
     }
@@ -412,6 +463,55 @@ mod tests {
                 AFTER
             ),
             None
+        );
+    }
+
+    #[test]
+    fn pairs_replicate_both_ways_and_a_failed_gateway_is_fenced() {
+        let text = |takeover: bool| {
+            let mut t = "tenants:\n  - name: t\n    vpcs:\n      - name: v\n        cidr: 10.9.0.0/16\n        nat_failover: pair\n\
+                 \x20       internet_gateway: { name: igw }\n\
+                 \x20       subnets:\n          - { name: pub, cidr: 10.9.0.0/24, az: a }\n\
+                 \x20       nat_gateways:\n\
+                 \x20         - { name: a, subnet: pub, public_ips: [203.0.113.10, 203.0.113.12] }\n\
+                 \x20         - { name: b, subnet: pub, public_ips: [203.0.113.11] }\n"
+                .to_owned();
+            t.push_str("");
+            let (mut s, _) = cove_model::decode::decode_spec(&t).unwrap();
+            if takeover {
+                s.nat_takeovers.push(cove_model::spec::NatTakeover {
+                    vpc: "t/v".into(),
+                    gateway: "a".into(),
+                });
+            }
+            cove_model::validate::validate(&s).network.unwrap()
+        };
+        let ns = |n: NatId| format!("ns{}", n.0);
+        let ip = |s: &str| s.parse::<std::net::Ipv4Addr>().unwrap();
+        let normal = replications(&text(false), ns);
+        assert_eq!(
+            normal,
+            [
+                Replication {
+                    from_ns: "ns0".into(),
+                    to_ns: "ns1".into(),
+                    translated: vec![ip("10.9.0.4"), ip("10.9.0.6")],
+                },
+                Replication {
+                    from_ns: "ns1".into(),
+                    to_ns: "ns0".into(),
+                    translated: vec![ip("10.9.0.5")],
+                },
+            ]
+        );
+        // a failed: b copies its own and a's connections into a; a copies nothing.
+        assert_eq!(
+            replications(&text(true), ns),
+            [Replication {
+                from_ns: "ns1".into(),
+                to_ns: "ns0".into(),
+                translated: vec![ip("10.9.0.5"), ip("10.9.0.4"), ip("10.9.0.6")],
+            }]
         );
     }
 

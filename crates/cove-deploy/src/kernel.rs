@@ -41,6 +41,20 @@ pub trait Kernel {
     fn router_links(&self) -> Result<Option<BTreeMap<String, bool>>, KernelError> {
         Ok(None)
     }
+    /// Whether namespace `ns` is mounted (a deleted one may live on while a socket
+    /// holds it, so its links are not yet gone). `true` by default.
+    fn namespace_exists(&self, ns: &str) -> bool {
+        let _ = ns;
+        true
+    }
+    /// Keeps exactly the conntrack replications `want` running between paired NAT
+    /// gateways (starting the missing ones whose namespaces exist, restarting
+    /// stopped ones, stopping the others); returns what could not be started. Does
+    /// nothing by default.
+    fn replicate(&self, want: &[crate::failover::Replication]) -> Vec<String> {
+        let _ = want;
+        Vec::new()
+    }
     /// The execution environments' connections tracked now, per shared function
     /// ENI address they leave from. None by default.
     fn shared_eni_connections(&self) -> Result<BTreeMap<Ipv4Addr, u64>, KernelError> {
@@ -61,6 +75,16 @@ pub struct HostKernel {
     pub observer: Option<Arc<Mutex<cove_host::Observer>>>,
     /// The router's links, watched from the first [`Kernel::router_links`] on.
     pub links: Arc<Mutex<Option<cove_host::LinkMonitor>>>,
+    /// The running conntrack replications between paired NAT gateways, and when
+    /// each missing one was last tried.
+    pub replicators: Arc<Mutex<Replicators>>,
+}
+
+/// The running conntrack replications of a [`HostKernel`].
+#[derive(Debug, Default)]
+pub struct Replicators {
+    running: BTreeMap<crate::failover::Replication, cove_host::Replicator>,
+    tried: BTreeMap<crate::failover::Replication, std::time::Instant>,
 }
 
 impl HostKernel {
@@ -71,6 +95,7 @@ impl HostKernel {
             cgroup_root,
             observer: None,
             links: Arc::default(),
+            replicators: Arc::default(),
         }
     }
 
@@ -121,6 +146,53 @@ impl Kernel for HostKernel {
 
     fn shared_eni_connections(&self) -> Result<BTreeMap<Ipv4Addr, u64>, KernelError> {
         Ok(self.host.environment_connections()?)
+    }
+
+    fn replicate(&self, want: &[crate::failover::Replication]) -> Vec<String> {
+        let mut r = self.replicators.lock().unwrap_or_else(|e| e.into_inner());
+        // Dropping a replicator stops it (and closes its sockets).
+        r.running
+            .retain(|k, rep| want.contains(k) && rep.stats().stopped.is_none());
+        r.tried.retain(|k, _| want.contains(k));
+        let mut problems = Vec::new();
+        for w in want {
+            if r.running.contains_key(w) {
+                continue;
+            }
+            // A namespace that is not there (yet) is tried again a second later.
+            if r.tried
+                .get(w)
+                .is_some_and(|t| t.elapsed() < std::time::Duration::from_secs(1))
+            {
+                continue;
+            }
+            r.tried.insert(w.clone(), std::time::Instant::now());
+            let exists = |ns: &str| Path::new(cove_host::NETNS_DIR).join(ns).exists();
+            if !exists(&w.from_ns) || !exists(&w.to_ns) {
+                continue;
+            }
+            let config =
+                cove_host::ReplicatorConfig::new(&w.from_ns, &w.to_ns, w.translated.clone());
+            match cove_host::Replicator::start(config) {
+                Ok(rep) => {
+                    r.running.insert(w.clone(), rep);
+                }
+                Err(e) => {
+                    let mut text = format!("replicating {} into {}: {e}", w.from_ns, w.to_ns);
+                    let mut source = std::error::Error::source(&e);
+                    while let Some(s) = source {
+                        text.push_str(&format!(": {s}"));
+                        source = s.source();
+                    }
+                    problems.push(text);
+                }
+            }
+        }
+        problems
+    }
+
+    fn namespace_exists(&self, ns: &str) -> bool {
+        Path::new(cove_host::NETNS_DIR).join(ns).exists()
     }
 
     fn router_links(&self) -> Result<Option<BTreeMap<String, bool>>, KernelError> {

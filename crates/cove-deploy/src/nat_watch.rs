@@ -9,7 +9,7 @@
 use std::time::Instant;
 
 use crate::error::DeployError;
-use crate::failover::{TakeoverRecord, UpSince, Watched};
+use crate::failover::{Replication, TakeoverRecord, UpSince, Watched};
 use crate::kernel::Kernel;
 use crate::reconciler::Reconciler;
 use crate::store::Generation;
@@ -21,7 +21,10 @@ pub struct NatWatch {
     read_at: Option<Generation>,
     watched: Vec<Watched>,
     records: Vec<TakeoverRecord>,
+    replications: Vec<Replication>,
     up_since: UpSince,
+    /// What the last replication attempt could not start.
+    pub problems: Vec<String>,
 }
 
 impl<K: Kernel> Reconciler<K> {
@@ -31,17 +34,24 @@ impl<K: Kernel> Reconciler<K> {
         if self.nat.read_at != Some(generation) {
             let (g, net, platform) = self.deployment().desired_network_with_state()?;
             let prefix = self.deployment().target().prefix().as_str().to_owned();
-            self.nat.watched = net
+            (self.nat.watched, self.nat.replications) = net
                 .map(|net| {
                     let names = cove_plan::names::Names::new(&net, &prefix);
-                    crate::failover::watched(&net, |n| {
-                        names.eni_router_link(net.nat_gateways[n.index()].eni)
-                    })
+                    let eni = |n: cove_model::NatId| net.nat_gateways[n.index()].eni;
+                    (
+                        crate::failover::watched(
+                            &net,
+                            |n| names.eni_router_link(eni(n)),
+                            |n| names.eni_ns(eni(n)),
+                        ),
+                        crate::failover::replications(&net, |n| names.eni_ns(eni(n))),
+                    )
                 })
                 .unwrap_or_default();
             self.nat.records = platform.nat_takeovers;
             self.nat.read_at = Some(g);
         }
+        self.nat.problems = self.deployment().kernel().replicate(&self.nat.replications);
         if self.nat.watched.is_empty() && self.nat.records.is_empty() {
             return Ok(());
         }
@@ -53,7 +63,16 @@ impl<K: Kernel> Reconciler<K> {
                 prefix: self.deployment().target().prefix().as_str().to_owned(),
                 source,
             })?;
-        let Some(links) = links else { return Ok(()) };
+        let Some(mut links) = links else {
+            return Ok(());
+        };
+        // A deleted namespace is down at once, even while a socket keeps it (and
+        // its link) alive for a moment.
+        for w in &self.nat.watched {
+            if !self.deployment().kernel().namespace_exists(&w.ns) {
+                links.remove(&w.link);
+            }
+        }
         let unix_now = self.unix_now();
         let Some(want) = crate::failover::decide(
             &self.nat.watched,

@@ -16,33 +16,33 @@ use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_NETFILTER};
 
 use crate::error::HostError;
 
-const NFNL_SUBSYS_CTNETLINK: u16 = 1;
-const IPCTNL_MSG_CT_GET: u16 = 1;
-const IPCTNL_MSG_CT_DELETE: u16 = 2;
+pub(crate) const NFNL_SUBSYS_CTNETLINK: u16 = 1;
+pub(crate) const IPCTNL_MSG_CT_GET: u16 = 1;
+pub(crate) const IPCTNL_MSG_CT_DELETE: u16 = 2;
 const NLM_F_REQUEST: u16 = 0x1;
-const NLM_F_ACK: u16 = 0x4;
+pub(crate) const NLM_F_ACK: u16 = 0x4;
 const NLM_F_DUMP: u16 = 0x300;
-const NLMSG_ERROR: u16 = 2;
+pub(crate) const NLMSG_ERROR: u16 = 2;
 const NLMSG_DONE: u16 = 3;
 const AF_INET: u8 = 2;
-const NLMSG_HDRLEN: usize = 16;
+pub(crate) const NLMSG_HDRLEN: usize = 16;
 /// `nfgenmsg`: family, version, resource id.
-const NFGENMSG_LEN: usize = 4;
-const CTA_TUPLE_ORIG: u16 = 1;
-const CTA_TUPLE_REPLY: u16 = 2;
-const CTA_ZONE: u16 = 18;
-const CTA_TUPLE_IP: u16 = 1;
-const CTA_IP_V4_SRC: u16 = 1;
-const CTA_IP_V4_DST: u16 = 2;
+pub(crate) const NFGENMSG_LEN: usize = 4;
+pub(crate) const CTA_TUPLE_ORIG: u16 = 1;
+pub(crate) const CTA_TUPLE_REPLY: u16 = 2;
+pub(crate) const CTA_ZONE: u16 = 18;
+pub(crate) const CTA_TUPLE_IP: u16 = 1;
+pub(crate) const CTA_IP_V4_SRC: u16 = 1;
+pub(crate) const CTA_IP_V4_DST: u16 = 2;
 /// Attribute type bits that are flags (nested, byte order).
 const NLA_TYPE_MASK: u16 = 0x3fff;
 
-const fn align(n: usize) -> usize {
+pub(crate) const fn align(n: usize) -> usize {
     (n + 3) & !3
 }
 
 /// The attributes in `b`: (type without flags, the whole attribute, its payload).
-fn attrs(mut b: &[u8]) -> Vec<(u16, &[u8], &[u8])> {
+pub(crate) fn attrs(mut b: &[u8]) -> Vec<(u16, &[u8], &[u8])> {
     let mut out = Vec::new();
     while b.len() >= 4 {
         let len = usize::from(u16::from_ne_bytes([b[0], b[1]]));
@@ -56,12 +56,15 @@ fn attrs(mut b: &[u8]) -> Vec<(u16, &[u8], &[u8])> {
     out
 }
 
-fn attr<'a>(list: &[(u16, &'a [u8], &'a [u8])], ty: u16) -> Option<(&'a [u8], &'a [u8])> {
+pub(crate) fn attr<'a>(
+    list: &[(u16, &'a [u8], &'a [u8])],
+    ty: u16,
+) -> Option<(&'a [u8], &'a [u8])> {
     list.iter().find(|a| a.0 == ty).map(|a| (a.1, a.2))
 }
 
 /// The IPv4 source and destination of a `CTA_TUPLE_*` payload.
-fn addresses(tuple: &[u8]) -> Option<(Ipv4Addr, Ipv4Addr)> {
+pub(crate) fn addresses(tuple: &[u8]) -> Option<(Ipv4Addr, Ipv4Addr)> {
     let ip = attrs(attr(&attrs(tuple), CTA_TUPLE_IP)?.1);
     let v4 = |ty| -> Option<Ipv4Addr> {
         let b: [u8; 4] = attr(&ip, ty)?.1.try_into().ok()?;
@@ -95,7 +98,7 @@ fn doomed(attributes: &[u8], bindings: &BTreeSet<NatBinding>) -> Option<Doomed> 
     })
 }
 
-fn request(ty: u16, flags: u16, seq: u32, body: &[&[u8]]) -> Vec<u8> {
+pub(crate) fn request(ty: u16, flags: u16, seq: u32, body: &[&[u8]]) -> Vec<u8> {
     let mut m = Vec::new();
     m.extend_from_slice(&0u32.to_ne_bytes());
     m.extend_from_slice(&((NFNL_SUBSYS_CTNETLINK << 8) | ty).to_ne_bytes());
@@ -126,7 +129,7 @@ fn messages(mut b: &[u8]) -> Vec<(u16, &[u8])> {
     out
 }
 
-fn error_code(payload: &[u8]) -> i32 {
+pub(crate) fn error_code(payload: &[u8]) -> i32 {
     payload
         .get(..4)
         .and_then(|b| b.try_into().ok())
@@ -135,7 +138,11 @@ fn error_code(payload: &[u8]) -> i32 {
 
 /// Dumps the conntrack table of the calling thread's namespace (`ns` names it in
 /// errors) over `socket`, handing each entry's attributes to `each`.
-fn dump(socket: &Socket, ns: &str, mut each: impl FnMut(&[u8])) -> Result<(), HostError> {
+pub(crate) fn dump(
+    socket: &Socket,
+    ns: &str,
+    mut each: impl FnMut(&[u8]),
+) -> Result<(), HostError> {
     let fail = |what: &'static str| {
         move |source| HostError::Conntrack {
             ns: ns.to_owned(),
@@ -170,7 +177,7 @@ fn dump(socket: &Socket, ns: &str, mut each: impl FnMut(&[u8])) -> Result<(), Ho
     }
 }
 
-fn open_socket(ns: &str) -> Result<Socket, HostError> {
+pub(crate) fn open_socket(ns: &str) -> Result<Socket, HostError> {
     Socket::new(NETLINK_NETFILTER).map_err(|source| HostError::Conntrack {
         ns: ns.to_owned(),
         what: "open a ctnetlink socket",

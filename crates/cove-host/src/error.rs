@@ -573,6 +573,57 @@ pub enum HostError {
         #[source]
         source: io::Error,
     },
+
+    /// A socket of the conntrack replicator could not be opened or set up inside
+    /// a namespace.
+    #[error("conntrack replication: could not {what} in namespace {ns}")]
+    CtsyncSocket {
+        /// Namespace name.
+        ns: String,
+        /// The step (e.g. "subscribe to conntrack events").
+        what: &'static str,
+        /// Cause.
+        #[source]
+        source: io::Error,
+    },
+
+    /// Writing a copy of a connection into the target namespace failed.
+    #[error("conntrack replication: could not {what} {flow} in namespace {ns}")]
+    CtsyncWrite {
+        /// The target namespace.
+        ns: String,
+        /// The step ("create the copy of", "update the copy of", "delete").
+        what: &'static str,
+        /// The connection: protocol, original tuple and translation.
+        flow: String,
+        /// Cause.
+        #[source]
+        source: io::Error,
+    },
+
+    /// The replicator's thread could not be started.
+    #[error("conntrack replication from {from} to {to}: could not start its thread")]
+    CtsyncThread {
+        /// Source namespace.
+        from: String,
+        /// Target namespace.
+        to: String,
+        /// Cause.
+        #[source]
+        source: io::Error,
+    },
+
+    /// The replicator has stopped (stopped by its owner, or a namespace was
+    /// deleted or replaced), so it cannot synchronize.
+    #[error("conntrack replication from {from} to {to} has stopped: {why}")]
+    CtsyncStopped {
+        /// Source namespace.
+        from: String,
+        /// Target namespace.
+        to: String,
+        /// Why it stopped.
+        why: String,
+    },
 }
 
 /// A netlink request's error as an `io::Error` (so that the message is the errno

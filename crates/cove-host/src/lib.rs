@@ -13,6 +13,9 @@
 //! thread). Everything here needs root (CAP_SYS_ADMIN and CAP_NET_ADMIN).
 
 mod conntrack;
+mod ctsync;
+mod ctsync_msg;
+mod ctsync_target;
 mod error;
 mod link;
 mod link_monitor;
@@ -34,6 +37,10 @@ use std::time::{Duration, Instant};
 
 use cove_plan::{DevName, HostState, Op, Plan};
 
+pub use crate::ctsync::{
+    DEFAULT_EVENT_BUFFER, DEFAULT_IDLE_TIMEOUT_S, DEFAULT_REFRESH_EVERY, NatEntry,
+    ReplicationStats, Replicator, ReplicatorConfig, delete_nat_entry, nat_entries, write_nat_entry,
+};
 pub use crate::error::HostError;
 pub use crate::link_monitor::{LinkMonitor, LinkStates};
 pub use crate::netns::NETNS_DIR;

@@ -5,7 +5,10 @@
 //! from nat-a's public IP (the pair stays the only pair of egress addresses);
 //! `cove status` and `cove check` say so; once nat-a is back (the reconciler
 //! recreates it) and healthy for `--nat-failback-after`, it gets its address back
-//! and new connections leave through it again.
+//! and new connections leave through it again. Connections open through nat-a
+//! before the failure, and those opened through nat-b during it, keep carrying
+//! data through the takeover and the fail-back (each gateway's conntrack entries
+//! are replicated into its partner), from the same public address and port.
 //!
 //! Times are printed (`--nocapture`), never asserted: the bounds are hang guards.
 
@@ -20,6 +23,7 @@ use cove_probe::in_namespace;
 
 use common::Deployment;
 use common::internet::Internet;
+use common::tcp::{connect_from, db_server, echoes};
 
 const PUBLIC_A: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 80);
 const PUBLIC_B: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 81);
@@ -168,6 +172,30 @@ fn a_failed_nat_gateway_is_taken_over_by_its_partner_and_gets_its_address_back()
             .expect("cove serve"),
     );
 
+    // Connections held open through everything that follows, to an echo server
+    // on the internet.
+    let echo = db_server(&names.outside_ns(), internet, port + 1);
+    let mut held: Vec<_> = (0..20)
+        .map(|i| {
+            connect_from(&client, internet, port + 1, 0).unwrap_or_else(|e| panic!("held {i}: {e}"))
+        })
+        .collect();
+    let peers_before = echo.wait_for(20, GUARD);
+    assert!(
+        peers_before.iter().all(|p| p.ip() == IpAddr::V4(PUBLIC_A)),
+        "{peers_before:?}"
+    );
+    // Replicated into nat-b before anything fails.
+    wait_until("nat-b holds copies of nat-a's connections", || {
+        tracked_from(&ns_b, client_ip) >= 20
+    });
+    let all_echo = |held: &mut Vec<TcpStream>, what: &str| {
+        for (i, (s, byte)) in held.iter_mut().zip((b'a'..=b'z').cycle()).enumerate() {
+            assert!(echoes(s, byte), "{what}: connection {i} broke");
+        }
+    };
+    all_echo(&mut held, "before");
+
     // Before: through nat-a, from its public IP.
     assert!(connect(&client, internet, port), "baseline connection");
     wait_until("the server sees the baseline", || {
@@ -212,10 +240,20 @@ fn a_failed_nat_gateway_is_taken_over_by_its_partner_and_gets_its_address_back()
         server.sources()
     );
     assert!(
-        tracked_from(&ns_b, client_ip) >= 1,
-        "nat-b carried the connection\n{}",
+        tracked_from(&ns_b, client_ip) >= 21,
+        "nat-b carried the new connection\n{}",
         std::fs::read_to_string(&log).unwrap_or_default()
     );
+    // The connections opened before the failure carry on through nat-b.
+    all_echo(&mut held, "after the takeover");
+    // More, opened through nat-b while it carries nat-a's address.
+    for i in 0..5 {
+        held.push(
+            connect_from(&client, internet, port + 1, 0)
+                .unwrap_or_else(|e| panic!("during {i}: {e}")),
+        );
+    }
+    all_echo(&mut held, "opened during the takeover");
     let status = output({
         let mut c = cove(&d);
         c.args(["status", "-f"]).arg(&spec);
@@ -256,6 +294,15 @@ fn a_failed_nat_gateway_is_taken_over_by_its_partner_and_gets_its_address_back()
         .any(|l| l.contains("t/v/nat-a") && l.contains("carries its own addresses"))
     });
     eprintln!("fail-back recorded {back:?} after the takeover was seen");
+    // Every held connection carries on through nat-a again, from the same public
+    // address and port the server first saw.
+    all_echo(&mut held, "after the fail-back");
+    let peers = echo.peers();
+    assert_eq!(peers.len(), 25, "no connection was opened anew: {peers:?}");
+    assert!(
+        peers.iter().all(|p| p.ip() == IpAddr::V4(PUBLIC_A)),
+        "{peers:?}"
+    );
     let before = tracked_from(&ns_a, client_ip);
     wait_until("a connection through nat-a after the fail-back", || {
         connect(&client, internet, port) && tracked_from(&ns_a, client_ip) > before
