@@ -108,17 +108,36 @@ fn down(links: &LinkStates, w: &Watched) -> Option<&'static str> {
     }
 }
 
+/// What [`decide`] knows besides the links.
+#[derive(Debug, Clone, Copy)]
+pub struct Moment {
+    /// Now.
+    pub now: Instant,
+    /// Now in Unix seconds (stamps new records).
+    pub unix_now: u64,
+    /// How long a gateway must be up before it gets its addresses back.
+    pub failback_after: Duration,
+    /// Whether the kernel matched the desired state at the last look (a fail-back
+    /// waits for it: a gateway whose link came back may still miss its routes
+    /// until the reconciler has repaired them).
+    pub settled: bool,
+}
+
 /// The takeover records that should hold now, or `None` when `current` is right.
-/// `up_since` is updated with what `links` say; `now`/`unix_now` stamp new records.
+/// `up_since` is updated with what `links` say.
 pub fn decide(
     watched: &[Watched],
     current: &[TakeoverRecord],
     links: &LinkStates,
     up_since: &mut UpSince,
-    now: Instant,
-    unix_now: u64,
-    failback_after: Duration,
+    at: Moment,
 ) -> Option<Vec<TakeoverRecord>> {
+    let Moment {
+        now,
+        unix_now,
+        failback_after,
+        settled,
+    } = at;
     for w in watched {
         let k = key(&w.vpc, &w.gateway);
         if down(links, w).is_some() {
@@ -144,11 +163,11 @@ pub fn decide(
                 return true;
             }
             // Up again: back at once if its carrier is down, else after
-            // `failback_after` of continuous health.
+            // `failback_after` of continuous health, once the kernel has settled.
             let healthy_for = up_since
                 .get(&key(&g.vpc, &g.gateway))
                 .map_or(Duration::ZERO, |t| now.saturating_duration_since(*t));
-            is_up(carrier) && healthy_for < failback_after
+            is_up(carrier) && (healthy_for < failback_after || !settled)
         })
         .cloned()
         .collect();
@@ -189,6 +208,11 @@ pub struct Replication {
     pub to_ns: String,
     /// The translated addresses whose connections are copied.
     pub translated: Vec<std::net::Ipv4Addr>,
+    /// Addresses whose entries in the target are stale and are deleted before the
+    /// first copy: the failed gateway's own, when its carrier copies back into it
+    /// (a gateway whose link went down keeps entries from before the failure,
+    /// which the connections have since outrun).
+    pub stale: Vec<std::net::Ipv4Addr>,
 }
 
 /// The replications the pairs of `net` need now (`ns` names a gateway's
@@ -209,13 +233,16 @@ pub fn replications(net: &Network, ns: impl Fn(NatId) -> String) -> Vec<Replicat
         let id = NatId(cove_model::lookup::index_u32(i));
         let mut translated = g.private_ips(net.enis[g.eni.index()].private_ip);
         let partner = &net.nat_gateways[p.index()];
+        let mut stale = Vec::new();
         if partner.carried_by == Some(id) {
-            translated.extend(partner.private_ips(net.enis[partner.eni.index()].private_ip));
+            stale = partner.private_ips(net.enis[partner.eni.index()].private_ip);
+            translated.extend(stale.iter().copied());
         }
         out.push(Replication {
             from_ns: ns(id),
             to_ns: ns(p),
             translated,
+            stale,
         });
     }
     out
@@ -320,25 +347,26 @@ mod tests {
 
     const AFTER: Duration = Duration::from_secs(60);
 
+    fn m(now: Instant, unix_now: u64) -> Moment {
+        Moment {
+            now,
+            unix_now,
+            failback_after: AFTER,
+            settled: true,
+        }
+    }
+
     #[test]
     fn a_failed_gateway_is_taken_over_and_given_back_after_a_healthy_minute() {
         let w = pair();
         let mut up = UpSince::new();
         let t0 = Instant::now();
         assert_eq!(
-            decide(
-                &w,
-                &[],
-                &links(Some(true), Some(true)),
-                &mut up,
-                t0,
-                100,
-                AFTER
-            ),
+            decide(&w, &[], &links(Some(true), Some(true)), &mut up, m(t0, 100),),
             None
         );
         let taken =
-            decide(&w, &[], &links(None, Some(true)), &mut up, t0, 101, AFTER).expect("takeover");
+            decide(&w, &[], &links(None, Some(true)), &mut up, m(t0, 101)).expect("takeover");
         assert_eq!(taken.len(), 1);
         assert_eq!(
             (taken[0].gateway.as_str(), taken[0].carrier.as_str()),
@@ -353,9 +381,7 @@ mod tests {
                 &taken,
                 &links(Some(false), Some(true)),
                 &mut up,
-                t0,
-                102,
-                AFTER
+                m(t0, 102),
             ),
             None
         );
@@ -366,9 +392,7 @@ mod tests {
                 &taken,
                 &links(Some(true), Some(true)),
                 &mut up,
-                t1,
-                103,
-                AFTER
+                m(t1, 103),
             ),
             None
         );
@@ -379,9 +403,7 @@ mod tests {
                 &taken,
                 &links(Some(false), Some(true)),
                 &mut up,
-                t1 + Duration::from_secs(30),
-                104,
-                AFTER
+                m(t1 + Duration::from_secs(30), 104),
             ),
             None
         );
@@ -392,9 +414,7 @@ mod tests {
                 &taken,
                 &links(Some(true), Some(true)),
                 &mut up,
-                t2,
-                105,
-                AFTER
+                m(t2, 105),
             ),
             None
         );
@@ -404,9 +424,7 @@ mod tests {
                 &taken,
                 &links(Some(true), Some(true)),
                 &mut up,
-                t2 + Duration::from_secs(59),
-                106,
-                AFTER
+                m(t2 + Duration::from_secs(59), 106),
             ),
             None
         );
@@ -415,11 +433,46 @@ mod tests {
             &taken,
             &links(Some(true), Some(true)),
             &mut up,
-            t2 + AFTER,
-            107,
-            AFTER,
+            m(t2 + AFTER, 107),
         );
         assert_eq!(back, Some(Vec::new()));
+    }
+
+    #[test]
+    fn no_fail_back_until_the_kernel_has_settled() {
+        let w = pair();
+        let mut up = UpSince::new();
+        let t = Instant::now();
+        let taken = decide(&w, &[], &links(None, Some(true)), &mut up, m(t, 1)).expect("takeover");
+        let later = t + AFTER + Duration::from_secs(1);
+        assert_eq!(
+            decide(&w, &taken, &links(Some(true), Some(true)), &mut up, m(t, 2)),
+            None
+        );
+        let unsettled = Moment {
+            settled: false,
+            ..m(later, 3)
+        };
+        assert_eq!(
+            decide(
+                &w,
+                &taken,
+                &links(Some(true), Some(true)),
+                &mut up,
+                unsettled
+            ),
+            None
+        );
+        assert_eq!(
+            decide(
+                &w,
+                &taken,
+                &links(Some(true), Some(true)),
+                &mut up,
+                m(later, 4)
+            ),
+            Some(Vec::new())
+        );
     }
 
     #[test]
@@ -428,23 +481,14 @@ mod tests {
         let mut up = UpSince::new();
         let t = Instant::now();
         assert_eq!(
-            decide(&w, &[], &links(None, Some(false)), &mut up, t, 1, AFTER),
+            decide(&w, &[], &links(None, Some(false)), &mut up, m(t, 1)),
             None
         );
-        let taken = decide(
-            &w,
-            &[],
-            &links(Some(false), Some(true)),
-            &mut up,
-            t,
-            2,
-            AFTER,
-        )
-        .expect("takeover");
+        let taken =
+            decide(&w, &[], &links(Some(false), Some(true)), &mut up, m(t, 2)).expect("takeover");
         // a is back, then its carrier b fails: a gets its addresses back at once and
         // carries b's.
-        let swapped =
-            decide(&w, &taken, &links(Some(true), None), &mut up, t, 3, AFTER).expect("swap");
+        let swapped = decide(&w, &taken, &links(Some(true), None), &mut up, m(t, 3)).expect("swap");
         assert_eq!(swapped.len(), 1);
         assert_eq!(
             (swapped[0].gateway.as_str(), swapped[0].carrier.as_str()),
@@ -453,15 +497,7 @@ mod tests {
         // Both down while b is carried: b stays carried (its carrier's state is
         // the data plane's problem; nothing better exists).
         assert_eq!(
-            decide(
-                &w,
-                &swapped,
-                &links(Some(false), None),
-                &mut up,
-                t,
-                4,
-                AFTER
-            ),
+            decide(&w, &swapped, &links(Some(false), None), &mut up, m(t, 4),),
             None
         );
     }
@@ -496,11 +532,13 @@ mod tests {
                     from_ns: "ns0".into(),
                     to_ns: "ns1".into(),
                     translated: vec![ip("10.9.0.4"), ip("10.9.0.6")],
+                    stale: vec![],
                 },
                 Replication {
                     from_ns: "ns1".into(),
                     to_ns: "ns0".into(),
                     translated: vec![ip("10.9.0.5")],
+                    stale: vec![],
                 },
             ]
         );
@@ -511,6 +549,7 @@ mod tests {
                 from_ns: "ns1".into(),
                 to_ns: "ns0".into(),
                 translated: vec![ip("10.9.0.5"), ip("10.9.0.4"), ip("10.9.0.6")],
+                stale: vec![ip("10.9.0.4"), ip("10.9.0.6")],
             }]
         );
     }
@@ -531,9 +570,7 @@ mod tests {
                 &stale,
                 &links(Some(true), Some(true)),
                 &mut up,
-                Instant::now(),
-                2,
-                AFTER
+                m(Instant::now(), 2),
             ),
             Some(Vec::new())
         );

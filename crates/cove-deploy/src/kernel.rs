@@ -173,7 +173,11 @@ impl Kernel for HostKernel {
             }
             let config =
                 cove_host::ReplicatorConfig::new(&w.from_ns, &w.to_ns, w.translated.clone());
-            match cove_host::Replicator::start(config) {
+            let started = match cove_host::forget_nat_entries(&w.to_ns, &w.stale) {
+                Ok(_) => cove_host::Replicator::start(config),
+                Err(e) => Err(e),
+            };
+            match started {
                 Ok(rep) => {
                     r.running.insert(w.clone(), rep);
                 }

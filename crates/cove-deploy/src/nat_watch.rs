@@ -25,6 +25,9 @@ pub struct NatWatch {
     up_since: UpSince,
     /// What the last replication attempt could not start.
     pub problems: Vec<String>,
+    /// Whether the last look at the kernel found nothing to change (set by the
+    /// tick; a fail-back waits for it).
+    pub(crate) settled: bool,
 }
 
 impl<K: Kernel> Reconciler<K> {
@@ -74,14 +77,18 @@ impl<K: Kernel> Reconciler<K> {
             }
         }
         let unix_now = self.unix_now();
+        let at = crate::failover::Moment {
+            now: Instant::now(),
+            unix_now,
+            failback_after: self.config.failback_after,
+            settled: self.nat.settled,
+        };
         let Some(want) = crate::failover::decide(
             &self.nat.watched,
             &self.nat.records,
             &links,
             &mut self.nat.up_since,
-            Instant::now(),
-            unix_now,
-            self.config.failback_after,
+            at,
         ) else {
             return Ok(());
         };

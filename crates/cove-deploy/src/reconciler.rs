@@ -276,8 +276,10 @@ impl<K: Kernel> Reconciler<K> {
             Err(e) => return Err(e),
         };
         if plan.changes.is_empty() && !changed && self.no_leftovers()? {
+            self.nat.settled = true;
             return Ok(Tick::InSync);
         }
+        self.nat.settled = false;
         let lock = match self.deployment.lock("serve (reconciler)") {
             Ok(l) => l,
             Err(e) if e.is_busy() => return Ok(Tick::Busy),

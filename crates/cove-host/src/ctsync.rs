@@ -233,6 +233,31 @@ pub fn delete_nat_entry(ns: &str, entry: &NatEntry) -> Result<bool, HostError> {
     }
 }
 
+/// Deletes every source-NATed entry of namespace `ns` translated to one of
+/// `translated` (a fenced gateway's stale entries, before its partner's copies
+/// replace them; none when `translated` is empty); returns how many were deleted.
+pub fn forget_nat_entries(ns: &str, translated: &[Ipv4Addr]) -> Result<usize, HostError> {
+    if translated.is_empty() {
+        return Ok(0);
+    }
+    let entries = nat_entries(ns, translated)?;
+    if entries.is_empty() {
+        return Ok(0);
+    }
+    let mut target = Target::open(ns)?;
+    let mut deleted = 0;
+    for entry in &entries {
+        let flow = entry.flow(1);
+        let msg = crate::ctsync_msg::delete(&flow.orig, CTA_TUPLE_ORIG, 0, target.next_seq());
+        match target.ack(&msg) {
+            Ok(()) => deleted += 1,
+            Err(e) if errno(&e) == nix::libc::ENOENT => {}
+            Err(e) => return Err(target.write_error("delete", &flow, e)),
+        }
+    }
+    Ok(deleted)
+}
+
 /// The source's dump socket and the writer, used by one thread at a time.
 struct Link {
     source: Socket,

@@ -39,7 +39,8 @@ use cove_plan::{DevName, HostState, Op, Plan};
 
 pub use crate::ctsync::{
     DEFAULT_EVENT_BUFFER, DEFAULT_IDLE_TIMEOUT_S, DEFAULT_REFRESH_EVERY, NatEntry,
-    ReplicationStats, Replicator, ReplicatorConfig, delete_nat_entry, nat_entries, write_nat_entry,
+    ReplicationStats, Replicator, ReplicatorConfig, delete_nat_entry, forget_nat_entries,
+    nat_entries, write_nat_entry,
 };
 pub use crate::error::HostError;
 pub use crate::link_monitor::{LinkMonitor, LinkStates};

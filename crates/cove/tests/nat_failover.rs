@@ -124,12 +124,30 @@ fn wait_until(what: &str, mut ok: impl FnMut() -> bool) -> Duration {
     started.elapsed()
 }
 
+/// How nat-a fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Failure {
+    /// Its namespace is deleted (the reconciler recreates it).
+    Deleted,
+    /// Its `eth0` is taken down (and brought up again once nat-b carries it).
+    LinkDown,
+}
+
 #[test]
-fn a_failed_nat_gateway_is_taken_over_by_its_partner_and_gets_its_address_back() {
+fn a_deleted_nat_gateway_is_taken_over_by_its_partner_and_gets_its_address_back() {
+    failover(Failure::Deleted, "nfd");
+}
+
+#[test]
+fn a_nat_gateway_whose_link_goes_down_is_taken_over_and_gets_its_address_back() {
+    failover(Failure::LinkDown, "nfl");
+}
+
+fn failover(failure: Failure, tag: &str) {
     if !cove_probe::privileged("NAT pair failover") {
         return;
     }
-    let d = Deployment::new("nf");
+    let d = Deployment::new(tag);
     let dir = tempfile::tempdir().expect("tmp");
     let spec = dir.path().join("spec.yaml");
     std::fs::write(&spec, SPEC).expect("spec");
@@ -211,12 +229,18 @@ fn a_failed_nat_gateway_is_taken_over_by_its_partner_and_gets_its_address_back()
     assert!(status.contains("NAT gateway t/v/nat-a"), "{status}");
     assert!(status.contains("carries its own addresses"), "{status}");
 
-    // nat-a fails: its namespace is deleted.
-    let del = Process::new("ip")
-        .args(["netns", "del", &ns_a])
-        .status()
-        .expect("ip netns del");
-    assert!(del.success());
+    // nat-a fails.
+    let args: &[&str] = match failure {
+        Failure::Deleted => &["netns", "del", &ns_a],
+        Failure::LinkDown => &["-n", &ns_a, "link", "set", "eth0", "down"],
+    };
+    assert!(
+        Process::new("ip")
+            .args(args)
+            .status()
+            .expect("ip")
+            .success()
+    );
     // (The namespace dies once cove's observer lets go of its sockets in it, at
     // its next observation; then nat-a's link goes, and the takeover follows.)
     let ip_a = net.enis[net.nat_gateways[0].eni.index()].private_ip;
@@ -227,7 +251,7 @@ fn a_failed_nat_gateway_is_taken_over_by_its_partner_and_gets_its_address_back()
             .expect("ip addr");
         String::from_utf8_lossy(&out.stdout).contains(&format!("{ip_a}/32"))
     });
-    eprintln!("takeover applied {took:?} after nat-a's namespace was deleted");
+    eprintln!("takeover applied {took:?} after nat-a failed ({failure:?})");
     let reached = wait_until("a connection from private-a after the takeover", || {
         connect(&client, internet, port)
     });
@@ -282,7 +306,12 @@ fn a_failed_nat_gateway_is_taken_over_by_its_partner_and_gets_its_address_back()
     assert!(check.contains(&PUBLIC_A.to_string()), "{check}");
     assert!(!server.sources().contains(&IpAddr::V4(PUBLIC_B)));
 
-    // nat-a is back (the reconciler recreated it) and, healthy for 3 s, gets its
+    if failure == Failure::LinkDown {
+        let up = ["-n", &ns_a, "link", "set", "eth0", "up"];
+        assert!(Process::new("ip").args(up).status().expect("ip").success());
+    }
+    // nat-a is back (the reconciler recreated it, or its link is up again and
+    // the reconciler restored its routes) and, healthy for 3 s, gets its
     // address back: new connections leave through it again.
     let back = wait_until("fail-back", || {
         output({
