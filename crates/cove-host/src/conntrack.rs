@@ -138,9 +138,16 @@ pub(crate) fn error_code(payload: &[u8]) -> i32 {
 
 /// Dumps the conntrack table of the calling thread's namespace (`ns` names it in
 /// errors) over `socket`, handing each entry's attributes to `each`.
-pub(crate) fn dump(
+pub(crate) fn dump(socket: &Socket, ns: &str, each: impl FnMut(&[u8])) -> Result<(), HostError> {
+    dump_of(socket, ns, IPCTNL_MSG_CT_GET, each)
+}
+
+/// Dumps what ctnetlink message `ty` lists (the table, or the per-CPU statistics)
+/// over `socket`, handing each answer's attributes to `each`.
+fn dump_of(
     socket: &Socket,
     ns: &str,
+    ty: u16,
     mut each: impl FnMut(&[u8]),
 ) -> Result<(), HostError> {
     let fail = |what: &'static str| {
@@ -152,7 +159,7 @@ pub(crate) fn dump(
     };
     let kernel = SocketAddr::new(0, 0);
     socket
-        .send_to(&request(IPCTNL_MSG_CT_GET, NLM_F_DUMP, 1, &[]), &kernel, 0)
+        .send_to(&request(ty, NLM_F_DUMP, 1, &[]), &kernel, 0)
         .map_err(fail("dump the conntrack table"))?;
     let mut buf = vec![0u8; 64 * 1024];
     loop {
@@ -175,6 +182,53 @@ pub(crate) fn dump(
             }
         }
     }
+}
+
+/// `IPCTNL_MSG_CT_GET_STATS_CPU`: the per-CPU statistics.
+const IPCTNL_MSG_CT_GET_STATS_CPU: u16 = 4;
+/// `CTA_STATS_INSERT_FAILED`: a new entry could not be inserted — its tuple clashes
+/// with another's, which is what a source NAT that found no free port leaves.
+const CTA_STATS_INSERT_FAILED: u16 = 9;
+/// `CTA_STATS_DROP`: packets dropped because of such a failure.
+const CTA_STATS_DROP: u16 = 10;
+
+/// A namespace's conntrack statistics, summed over its CPUs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ConntrackStats {
+    /// New connections whose entry could not be inserted (for a NAT gateway: no
+    /// free source port towards that destination — AWS's `ErrorPortAllocation`).
+    pub insert_failed: u64,
+    /// Packets dropped for such failures.
+    pub drop: u64,
+}
+
+/// The statistics in one answer's attributes.
+fn stats_of(attributes: &[u8]) -> ConntrackStats {
+    let list = attrs(attributes);
+    let u32_of = |ty| {
+        attr(&list, ty)
+            .and_then(|(_, p)| <[u8; 4]>::try_from(p).ok())
+            .map_or(0, |b| u64::from(u32::from_be_bytes(b)))
+    };
+    ConntrackStats {
+        insert_failed: u32_of(CTA_STATS_INSERT_FAILED),
+        drop: u32_of(CTA_STATS_DROP),
+    }
+}
+
+/// The conntrack statistics of namespace `ns` (read on a thread inside it).
+pub fn conntrack_stats(ns: &str) -> Result<ConntrackStats, HostError> {
+    let name = ns.to_owned();
+    crate::netns::run_in(ns, move || {
+        let socket = open_socket(&name)?;
+        let mut total = ConntrackStats::default();
+        dump_of(&socket, &name, IPCTNL_MSG_CT_GET_STATS_CPU, |a| {
+            let s = stats_of(a);
+            total.insert_failed += s.insert_failed;
+            total.drop += s.drop;
+        })?;
+        Ok(total)
+    })
 }
 
 pub(crate) fn open_socket(ns: &str) -> Result<Socket, HostError> {
@@ -356,6 +410,24 @@ mod tests {
         ]
         .concat();
         assert_eq!(translated_from(&untranslated, envs), None);
+    }
+
+    #[test]
+    fn statistics_are_read_big_endian_and_missing_ones_are_zero() {
+        let a = [
+            nla(CTA_STATS_INSERT_FAILED, &7u32.to_be_bytes()),
+            nla(CTA_STATS_DROP, &9u32.to_be_bytes()),
+            nla(2, &1u32.to_be_bytes()),
+        ]
+        .concat();
+        assert_eq!(
+            stats_of(&a),
+            ConntrackStats {
+                insert_failed: 7,
+                drop: 9
+            }
+        );
+        assert_eq!(stats_of(&[]), ConntrackStats::default());
     }
 
     #[test]

@@ -51,6 +51,7 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
         .and_then(|s| cove_deploy::store::docs::nat_takeovers_of(&s).ok())
         .unwrap_or_default();
     let pairs = cove_deploy::failover::pair_status(&net, &records);
+    let nat_ports = nat_port_errors(&net, deployment.target().prefix().as_str());
     let cove_deploy::Plan {
         layout: want,
         changes: plan,
@@ -62,6 +63,7 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
             "repairs": plan.ops,
             "shared_enis": shared,
             "nat_pairs": pairs,
+            "nat_gateways": nat_ports,
         });
         crate::output::outln!("{}", serde_json::to_string_pretty(&doc)?);
     } else if plan.is_empty() {
@@ -110,6 +112,13 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
                 g.partner
             );
         }
+        for g in &nat_ports {
+            crate::output::outln!(
+                "NAT gateway {}: {} port allocation error(s)",
+                g["gateway"].as_str().unwrap_or_default(),
+                g["port_allocation_errors"]
+            );
+        }
         for e in &shared {
             crate::output::outln!(
                 "shared ENI {} {}: {} environment(s) of {}",
@@ -132,6 +141,28 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     } else {
         Outcome::Drift
     })
+}
+
+/// Each NAT gateway's port allocation errors (AWS's `ErrorPortAllocation`): new
+/// connections its translation found no free source port for, from its
+/// namespace's conntrack statistics (`null` when they cannot be read, e.g. the
+/// namespace is missing: the drift above says so).
+fn nat_port_errors(net: &cove_model::Network, prefix: &str) -> Vec<serde_json::Value> {
+    let names = cove_plan::names::Names::new(net, prefix);
+    net.nat_gateways
+        .iter()
+        .enumerate()
+        .map(|(i, g)| {
+            let id = cove_model::NatId(cove_model::lookup::index_u32(i));
+            let errors = cove_host::conntrack_stats(&names.eni_ns(g.eni))
+                .ok()
+                .map(|s| s.insert_failed);
+            serde_json::json!({
+                "gateway": net.nat_label(id),
+                "port_allocation_errors": errors,
+            })
+        })
+        .collect()
 }
 
 /// The network's shared function ENIs: each one's label, address, the functions
