@@ -38,8 +38,9 @@ pub struct NetworkView {
     /// The network.
     #[serde(flatten)]
     pub network: Network,
-    /// How its NAT gateways fail over, and who carries each one's static IP now.
-    pub nat_failover: NatFailoverView,
+    /// Who carries each NAT gateway's static IP now (the network's
+    /// `nat_failover` says how they fail over).
+    pub failover: NatFailoverView,
 }
 
 /// A network's NAT failover (issue 11).
@@ -109,7 +110,7 @@ fn view(cur: &cove_deploy::control_service::Current, n: &Network) -> NetworkView
         .collect();
     NetworkView {
         network: n.clone(),
-        nat_failover: NatFailoverView {
+        failover: NatFailoverView {
             mode: if pair { "pair" } else { "independent" }.to_owned(),
             gateways,
         },

@@ -608,7 +608,8 @@ async fn network_lifecycle_through_the_reconciler_record(db: TestDb) {
         .await;
     assert_eq!(ready["status"], "ready");
     // The static IP pair fails over as a pair; each gateway carries its own IP.
-    let f = &ready["nat_failover"];
+    assert_eq!(ready["nat_failover"], "pair", "{ready}");
+    let f = &ready["failover"];
     assert_eq!(f["mode"], "pair", "{ready}");
     let gws = f["gateways"].as_array().expect("gateways");
     assert_eq!(gws.len(), 2, "{ready}");

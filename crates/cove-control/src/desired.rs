@@ -95,8 +95,10 @@ pub fn network_vpc(n: &Network) -> VpcSpec {
             .collect(),
         // The static IP pair fails over as a pair (issue 11): AWS's independent
         // gateways only when the network has no pair (one availability zone).
-        nat_failover: (n.nat_gateways.len().is_multiple_of(2) && !n.nat_gateways.is_empty())
-            .then(|| "pair".to_owned()),
+        nat_failover: (n.nat_failover == crate::types::NatFailoverMode::Pair
+            && n.nat_gateways.len().is_multiple_of(2)
+            && !n.nat_gateways.is_empty())
+        .then(|| "pair".to_owned()),
         ..Default::default()
     }
 }

@@ -12,7 +12,9 @@ use crate::ids::{Env, Fresh, NetworkId};
 use crate::pool::allocate;
 use crate::state::{Change, ControlState, Object, Outcome, network_not_found};
 use crate::tenants::check_name;
-use crate::types::{NatGateway, Network, NetworkStatus, NetworkSubnet, PeeringStatus, SubnetTier};
+use crate::types::{
+    NatFailoverMode, NatGateway, Network, NetworkStatus, NetworkSubnet, PeeringStatus, SubnetTier,
+};
 
 /// Availability zones of a network when none are given.
 pub const DEFAULT_AZS: usize = 2;
@@ -37,6 +39,10 @@ pub struct CreateNetwork {
     /// Availability zones (`us-east-1a`, …; 1–6); `<region>a` and `<region>b` when
     /// omitted.
     pub availability_zones: Option<Vec<String>>,
+    /// `pair` (default with an even number of zones: the NAT gateways take over
+    /// each other's static IP and open connections) or `independent` (default with
+    /// an odd number: AWS's per-zone gateways).
+    pub nat_failover: Option<String>,
 }
 
 /// `PATCH /v1/connect/networks/{id}`: only the name changes. The other fields may be
@@ -52,6 +58,37 @@ pub struct PatchNetwork {
     pub region: Option<String>,
     /// Must equal the current zones.
     pub availability_zones: Option<Vec<String>>,
+    /// `pair` or `independent` (see [`CreateNetwork::nat_failover`]); may change.
+    pub nat_failover: Option<String>,
+}
+
+/// The failover mode asked for in `field` with `zones` NAT gateways (one per
+/// zone), or the default: a pair with an even number, independent otherwise.
+fn check_failover(field: &str, text: Option<&str>, zones: usize) -> Result<NatFailoverMode> {
+    let even = zones > 0 && zones.is_multiple_of(2);
+    match text.map(str::trim) {
+        None => Ok(if even {
+            NatFailoverMode::Pair
+        } else {
+            NatFailoverMode::Independent
+        }),
+        Some("independent") => Ok(NatFailoverMode::Independent),
+        Some("pair") if even => Ok(NatFailoverMode::Pair),
+        Some("pair") => Err(ControlError::field(
+            ErrorCode::InvalidParameterValue,
+            field,
+            format!(
+                "a NAT pair needs an even number of availability zones (one NAT gateway each); this network has {zones}"
+            ),
+            "use 2, 4 or 6 availability zones, or `independent`",
+        )),
+        Some(other) => Err(ControlError::field(
+            ErrorCode::InvalidParameterValue,
+            field,
+            format!("`{other}` is not a NAT failover mode"),
+            "use `pair` (the gateways take over each other's static IP and open connections) or `independent` (AWS's per-zone gateways)",
+        )),
+    }
 }
 
 /// Checks a region name: `xx-name-N` (`us-east-1`, `eu-central-2`, `us-gov-west-1`).
@@ -331,6 +368,7 @@ pub fn create_network(
     }
     let region = check_region(req.region.as_deref())?;
     let azs = check_azs(&region, req.availability_zones.as_deref())?;
+    let nat_failover = check_failover("nat_failover", req.nat_failover.as_deref(), azs.len())?;
     let cidr = match &req.cidr {
         Some(text) => check_cidr(text, azs.len())?,
         None => pick_cidr(state, tenant)?,
@@ -421,6 +459,7 @@ pub fn create_network(
         internet_gateway_id: fresh.id("igw"),
         subnets,
         nat_gateways,
+        nat_failover,
         static_ips: ips,
         created_at: env.now,
         updated_at: env.now,
@@ -473,6 +512,9 @@ pub fn patch_network(
         fixed("availability_zones", *z == current.availability_zones)?;
     }
     let mut network = current.clone();
+    if let Some(f) = req.nat_failover.as_deref() {
+        network.nat_failover = check_failover("nat_failover", Some(f), current.nat_gateways.len())?;
+    }
     if let Some(n) = req.name.as_deref() {
         let name = check_name("name", Some(n), "network")?;
         if name != network.name {

@@ -221,6 +221,17 @@ pub struct NatGateway {
     pub public_ip: Ipv4Addr,
 }
 
+/// How a network's NAT gateways fail over (issue 11).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum NatFailoverMode {
+    /// Paired two by two: one carries the other's static IP when it fails.
+    #[default]
+    Pair,
+    /// Each stands alone (AWS's behaviour).
+    Independent,
+}
+
 /// A Secure Compute network: a VPC with cove's standard layout (one public and one
 /// private subnet per AZ, an internet gateway, a NAT gateway per AZ, private route
 /// tables to their AZ's NAT gateway) and its static IP pair.
@@ -250,6 +261,11 @@ pub struct Network {
     pub subnets: Vec<NetworkSubnet>,
     /// NAT gateways, one per AZ.
     pub nat_gateways: Vec<NatGateway>,
+    /// How the NAT gateways fail over: `pair` (the default with an even number of
+    /// zones: one carries the other's static IP and open connections when it
+    /// fails) or `independent` (AWS's per-zone gateways).
+    #[serde(default)]
+    pub nat_failover: NatFailoverMode,
     /// The static IPs (one per NAT gateway): where the network's outbound traffic
     /// comes from. Stable for the network's life.
     #[schema(value_type = Vec<String>)]

@@ -20,6 +20,7 @@ fn req(
         cidr: cidr.map(str::to_owned),
         region: region.map(str::to_owned),
         availability_zones: azs.map(|z| z.iter().map(|s| s.to_string()).collect()),
+        nat_failover: None,
     }
 }
 
@@ -126,6 +127,71 @@ fn a_network_gets_the_standard_layout_and_a_static_ip_pair() {
     );
     assert_eq!(list_networks(&w.state, &b).len(), 1);
     assert_eq!(get_network(&w.state, &a, "jobs").unwrap().id, m.id);
+}
+
+#[test]
+fn the_nat_pair_is_the_default_with_an_even_number_of_zones_and_can_be_changed() {
+    let mut w = World::new();
+    let a = w.tenant("acme");
+    let n = w.network(&a, "app", None);
+    assert_eq!(n.nat_failover, NatFailoverMode::Pair);
+    assert_eq!(network_vpc(&n).nat_failover.as_deref(), Some("pair"));
+    let three: &[&str] = &["eu-central-1a", "eu-central-1b", "eu-central-1c"];
+    let odd = create(
+        &mut w,
+        &a,
+        req(
+            "odd",
+            Some("172.16.0.0/16"),
+            Some("eu-central-1"),
+            Some(three),
+        ),
+    )
+    .unwrap();
+    assert_eq!(odd.nat_failover, NatFailoverMode::Independent);
+    assert_eq!(network_vpc(&odd).nat_failover, None);
+    let bad = create(
+        &mut w,
+        &a,
+        CreateNetwork {
+            nat_failover: Some("pair".into()),
+            ..req(
+                "odd2",
+                Some("172.17.0.0/16"),
+                Some("eu-central-1"),
+                Some(three),
+            )
+        },
+    )
+    .unwrap_err();
+    expect_error(&bad, ErrorCode::InvalidParameterValue, Some("nat_failover"));
+    let bad = create(
+        &mut w,
+        &a,
+        CreateNetwork {
+            nat_failover: Some("hot-standby".into()),
+            ..req("odd3", Some("172.18.0.0/16"), Some("us-east-1"), None)
+        },
+    )
+    .unwrap_err();
+    expect_error(&bad, ErrorCode::InvalidParameterValue, Some("nat_failover"));
+    // A pair may become independent gateways, and back.
+    let env = w.env();
+    let out = patch_network(
+        &w.state,
+        &a,
+        &env,
+        &n.id,
+        PatchNetwork {
+            nat_failover: Some("independent".into()),
+            ..Default::default()
+        },
+        &TenantSpec::default(),
+    )
+    .unwrap();
+    assert_eq!(out.value.nat_failover, NatFailoverMode::Independent);
+    assert_eq!(network_vpc(&out.value).nat_failover, None);
+    assert_eq!(out.changes.len(), 1);
 }
 
 #[test]
@@ -405,6 +471,7 @@ fn patch_changes_the_name_only_and_keeps_the_static_ips() {
         cidr: Some("10.0.0.0/16".into()),
         region: Some("us-east-1".into()),
         availability_zones: Some(vec!["us-east-1a".into(), "us-east-1b".into()]),
+        nat_failover: Some("pair".into()),
     };
     let env = w.env();
     assert!(

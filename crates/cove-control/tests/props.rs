@@ -241,6 +241,7 @@ fn check_nothing_leaked(w: &mut World, tenants: &[TenantId]) {
             cidr: Some("10.0.0.0/16".into()),
             region: Some("us-east-1".into()),
             availability_zones: Some(vec!["us-east-1a".into()]),
+            nat_failover: None,
         };
         match w.run(|s, e| create_network(s, t, e, req, &TenantSpec::default())) {
             Ok(_) => made += 1,

@@ -103,6 +103,7 @@ impl World {
                     cidr: cidr.map(str::to_owned),
                     region: Some("us-east-1".to_owned()),
                     availability_zones: None,
+                    nat_failover: None,
                 },
                 &TenantSpec::default(),
             )

@@ -157,6 +157,7 @@ pub fn run(
                 }),
                 region: Some("us-east-1".into()),
                 availability_zones: Some(zones),
+                nat_failover: None,
             };
             (
                 *t,

@@ -35,6 +35,11 @@ pub struct CreateArgs {
     /// Availability zones (comma-separated); `<region>a,<region>b` when omitted.
     #[arg(long, value_delimiter = ',')]
     pub azs: Vec<String>,
+    /// How its NAT gateways fail over: `pair` (default with an even number of
+    /// zones: one takes over the other's static IP and open connections) or
+    /// `independent` (AWS's per-zone gateways).
+    #[arg(long)]
+    pub nat_failover: Option<String>,
     /// The server and token, or the local deployment and tenant.
     #[command(flatten)]
     pub api: TenantApi,
@@ -50,7 +55,7 @@ pub struct IdArgs {
     pub api: TenantApi,
 }
 
-const SHOW: [&str; 8] = [
+const SHOW: [&str; 9] = [
     "id",
     "name",
     "status",
@@ -59,6 +64,7 @@ const SHOW: [&str; 8] = [
     "availability_zones",
     "vpc_id",
     "static_ips",
+    "nat_failover",
 ];
 
 /// Runs a `cove network` subcommand.
@@ -71,6 +77,9 @@ pub fn run(cmd: &Command) -> anyhow::Result<Outcome> {
             }
             if !a.azs.is_empty() {
                 body["availability_zones"] = json!(a.azs);
+            }
+            if let Some(f) = &a.nat_failover {
+                body["nat_failover"] = json!(f);
             }
             let s = a.api.session()?;
             let v = s.call("POST", "/v1/connect/networks", Some(&body))?;
