@@ -198,6 +198,17 @@ pub fn decide(
     (want != current).then_some(want)
 }
 
+/// The records without `gateway`'s (`<tenant>/<vpc>/<name>`): an explicit
+/// fail-back. `None` when no record names it (the gateway carries its own
+/// addresses). If the gateway is still down, the next look takes it over again.
+pub fn fail_back(records: &[TakeoverRecord], gateway: &str) -> Option<Vec<TakeoverRecord>> {
+    let named = |r: &TakeoverRecord| format!("{}/{}", r.vpc, r.gateway) == gateway;
+    records
+        .iter()
+        .any(named)
+        .then(|| records.iter().filter(|r| !named(r)).cloned().collect())
+}
+
 /// One continuous conntrack replication the pairs need: the source-NATed
 /// connections of `from_ns` translated to one of `translated`, copied into `to_ns`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -552,6 +563,21 @@ mod tests {
                 stale: vec![ip("10.9.0.4"), ip("10.9.0.6")],
             }]
         );
+    }
+
+    #[test]
+    fn an_explicit_fail_back_removes_only_that_gateways_record() {
+        let r = |g: &str| TakeoverRecord {
+            vpc: "t/v".into(),
+            gateway: g.into(),
+            carrier: "x".into(),
+            since: 1,
+            reason: "r".into(),
+        };
+        let records = [r("a"), r("c")];
+        assert_eq!(fail_back(&records, "t/v/a"), Some(vec![r("c")]));
+        assert_eq!(fail_back(&records, "t/v/b"), None);
+        assert_eq!(fail_back(&records, "t/w/a"), None);
     }
 
     #[test]

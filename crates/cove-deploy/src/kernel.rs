@@ -149,6 +149,11 @@ impl Kernel for HostKernel {
     }
 
     fn replicate(&self, want: &[crate::failover::Replication]) -> Vec<String> {
+        // Only a long-running process (`cove serve`, observing persistently)
+        // replicates: a one-shot command's replicators would end with it.
+        if self.observer.is_none() {
+            return Vec::new();
+        }
         let mut r = self.replicators.lock().unwrap_or_else(|e| e.into_inner());
         // Dropping a replicator stops it (and closes its sockets).
         r.running

@@ -68,6 +68,9 @@ enum Command {
     /// the local store.
     #[command(subcommand)]
     IpPool(commands::ip_pool::Command),
+    /// NAT gateway pairs: give a taken-over gateway its addresses back.
+    #[command(subcommand)]
+    Nat(commands::nat::Command),
 }
 
 /// What a command concluded, mapped onto the exit status.
@@ -128,6 +131,7 @@ fn main() -> ExitCode {
         Command::Tenant(c) => commands::tenant::run(&c),
         Command::Token(c) => commands::token::run(&c),
         Command::IpPool(c) => commands::ip_pool::run(&c),
+        Command::Nat(c) => commands::nat::run(&c),
     };
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,

@@ -4,7 +4,9 @@
 //! private subnet behind nat-a reaches the internet again — through nat-b, still
 //! from nat-a's public IP (the pair stays the only pair of egress addresses);
 //! `cove status` and `cove check` say so; once nat-a is back (the reconciler
-//! recreates it) and healthy for `--nat-failback-after`, it gets its address back
+//! recreates it, or its link comes up) it gets its address back — after being
+//! healthy for `--nat-failback-after` (link down), or at once with `cove nat
+//! fail-back` (deleted; that command refuses a gateway that is not taken over) —
 //! and new connections leave through it again. Connections open through nat-a
 //! before the failure, and those opened through nat-b during it, keep carrying
 //! data through the takeover and the fail-back (each gateway's conntrack entries
@@ -181,7 +183,12 @@ fn failover(failure: Failure, tag: &str) {
                 "127.0.0.1:0",
                 "--no-api",
                 "--nat-failback-after",
-                "3",
+                // Deleted: only the explicit `cove nat fail-back` gives it back.
+                if failure == Failure::Deleted {
+                    "600"
+                } else {
+                    "3"
+                },
             ])
             .stdin(Stdio::null())
             .stdout(file.try_clone().expect("dup"))
@@ -313,6 +320,27 @@ fn failover(failure: Failure, tag: &str) {
     // nat-a is back (the reconciler recreated it, or its link is up again and
     // the reconciler restored its routes) and, healthy for 3 s, gets its
     // address back: new connections leave through it again.
+    if failure == Failure::Deleted {
+        // Not taken over: refused, naming what is.
+        let out = cove(&d)
+            .args(["nat", "fail-back", "t/v/nat-b"])
+            .output()
+            .expect("cove nat");
+        let text = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{text}");
+        assert!(text.contains("t/v/nat-a"), "{text}");
+        // nat-a, recreated by the reconciler, is given back at once.
+        std::thread::sleep(Duration::from_secs(1));
+        let out = cove(&d)
+            .args(["nat", "fail-back", "t/v/nat-a"])
+            .output()
+            .expect("cove nat");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     let back = wait_until("fail-back", || {
         output({
             let mut c = cove(&d);

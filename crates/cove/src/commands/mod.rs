@@ -10,6 +10,7 @@ pub mod function;
 pub mod import;
 pub mod ip_pool;
 pub mod matrix;
+pub mod nat;
 pub mod network;
 pub mod peering;
 pub mod plan;
