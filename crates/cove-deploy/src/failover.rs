@@ -14,7 +14,7 @@
 //! [`cove_model::spec::NatTakeover`]s, and the planner then gives the partner the
 //! failed gateway's addresses and routes.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use cove_model::{NatId, Network};
@@ -100,7 +100,12 @@ fn key(vpc: &str, gateway: &str) -> String {
 }
 
 /// Why a gateway is down, or `None` when it is up.
-fn down(links: &LinkStates, w: &Watched) -> Option<&'static str> {
+fn down(links: &LinkStates, drifted: &BTreeSet<String>, w: &Watched) -> Option<&'static str> {
+    if drifted.contains(&w.ns) {
+        return Some(
+            "its namespace drifted (forwarding, table, addresses or routes changed), so its forwarding cannot be trusted; the reconciler repairs it",
+        );
+    }
     match links.get(&w.link) {
         None => Some("its link is gone (the gateway's namespace or link was deleted)"),
         Some(false) => Some("its link is down"),
@@ -123,12 +128,18 @@ pub struct Moment {
     pub settled: bool,
 }
 
+/// The namespaces the last look at the kernel found drifted from the desired
+/// state (their gateways count as down: a gateway whose forwarding, table or
+/// routes were changed may not forward).
+pub type Drifted = BTreeSet<String>;
+
 /// The takeover records that should hold now, or `None` when `current` is right.
 /// `up_since` is updated with what `links` say.
 pub fn decide(
     watched: &[Watched],
     current: &[TakeoverRecord],
     links: &LinkStates,
+    drifted: &Drifted,
     up_since: &mut UpSince,
     at: Moment,
 ) -> Option<Vec<TakeoverRecord>> {
@@ -140,14 +151,14 @@ pub fn decide(
     } = at;
     for w in watched {
         let k = key(&w.vpc, &w.gateway);
-        if down(links, w).is_some() {
+        if down(links, drifted, w).is_some() {
             up_since.remove(&k);
         } else {
             up_since.entry(k).or_insert(now);
         }
     }
     let find = |vpc: &str, g: &str| watched.iter().find(|w| w.vpc == vpc && w.gateway == g);
-    let is_up = |w: &Watched| down(links, w).is_none();
+    let is_up = |w: &Watched| down(links, drifted, w).is_none();
     // Keep the records of paired gateways that should stay taken over.
     let mut want: Vec<TakeoverRecord> = current
         .iter()
@@ -172,7 +183,7 @@ pub fn decide(
         .cloned()
         .collect();
     for w in watched {
-        let Some(reason) = down(links, w) else {
+        let Some(reason) = down(links, drifted, w) else {
             continue;
         };
         let Some(partner) = find(&w.vpc, &w.partner) else {
@@ -373,11 +384,25 @@ mod tests {
         let mut up = UpSince::new();
         let t0 = Instant::now();
         assert_eq!(
-            decide(&w, &[], &links(Some(true), Some(true)), &mut up, m(t0, 100),),
+            decide(
+                &w,
+                &[],
+                &links(Some(true), Some(true)),
+                &Drifted::new(),
+                &mut up,
+                m(t0, 100),
+            ),
             None
         );
-        let taken =
-            decide(&w, &[], &links(None, Some(true)), &mut up, m(t0, 101)).expect("takeover");
+        let taken = decide(
+            &w,
+            &[],
+            &links(None, Some(true)),
+            &Drifted::new(),
+            &mut up,
+            m(t0, 101),
+        )
+        .expect("takeover");
         assert_eq!(taken.len(), 1);
         assert_eq!(
             (taken[0].gateway.as_str(), taken[0].carrier.as_str()),
@@ -391,6 +416,7 @@ mod tests {
                 &w,
                 &taken,
                 &links(Some(false), Some(true)),
+                &Drifted::new(),
                 &mut up,
                 m(t0, 102),
             ),
@@ -402,6 +428,7 @@ mod tests {
                 &w,
                 &taken,
                 &links(Some(true), Some(true)),
+                &Drifted::new(),
                 &mut up,
                 m(t1, 103),
             ),
@@ -413,6 +440,7 @@ mod tests {
                 &w,
                 &taken,
                 &links(Some(false), Some(true)),
+                &Drifted::new(),
                 &mut up,
                 m(t1 + Duration::from_secs(30), 104),
             ),
@@ -424,6 +452,7 @@ mod tests {
                 &w,
                 &taken,
                 &links(Some(true), Some(true)),
+                &Drifted::new(),
                 &mut up,
                 m(t2, 105),
             ),
@@ -434,6 +463,7 @@ mod tests {
                 &w,
                 &taken,
                 &links(Some(true), Some(true)),
+                &Drifted::new(),
                 &mut up,
                 m(t2 + Duration::from_secs(59), 106),
             ),
@@ -443,6 +473,7 @@ mod tests {
             &w,
             &taken,
             &links(Some(true), Some(true)),
+            &Drifted::new(),
             &mut up,
             m(t2 + AFTER, 107),
         );
@@ -454,10 +485,25 @@ mod tests {
         let w = pair();
         let mut up = UpSince::new();
         let t = Instant::now();
-        let taken = decide(&w, &[], &links(None, Some(true)), &mut up, m(t, 1)).expect("takeover");
+        let taken = decide(
+            &w,
+            &[],
+            &links(None, Some(true)),
+            &Drifted::new(),
+            &mut up,
+            m(t, 1),
+        )
+        .expect("takeover");
         let later = t + AFTER + Duration::from_secs(1);
         assert_eq!(
-            decide(&w, &taken, &links(Some(true), Some(true)), &mut up, m(t, 2)),
+            decide(
+                &w,
+                &taken,
+                &links(Some(true), Some(true)),
+                &Drifted::new(),
+                &mut up,
+                m(t, 2)
+            ),
             None
         );
         let unsettled = Moment {
@@ -469,6 +515,7 @@ mod tests {
                 &w,
                 &taken,
                 &links(Some(true), Some(true)),
+                &Drifted::new(),
                 &mut up,
                 unsettled
             ),
@@ -479,6 +526,7 @@ mod tests {
                 &w,
                 &taken,
                 &links(Some(true), Some(true)),
+                &Drifted::new(),
                 &mut up,
                 m(later, 4)
             ),
@@ -492,14 +540,36 @@ mod tests {
         let mut up = UpSince::new();
         let t = Instant::now();
         assert_eq!(
-            decide(&w, &[], &links(None, Some(false)), &mut up, m(t, 1)),
+            decide(
+                &w,
+                &[],
+                &links(None, Some(false)),
+                &Drifted::new(),
+                &mut up,
+                m(t, 1)
+            ),
             None
         );
-        let taken =
-            decide(&w, &[], &links(Some(false), Some(true)), &mut up, m(t, 2)).expect("takeover");
+        let taken = decide(
+            &w,
+            &[],
+            &links(Some(false), Some(true)),
+            &Drifted::new(),
+            &mut up,
+            m(t, 2),
+        )
+        .expect("takeover");
         // a is back, then its carrier b fails: a gets its addresses back at once and
         // carries b's.
-        let swapped = decide(&w, &taken, &links(Some(true), None), &mut up, m(t, 3)).expect("swap");
+        let swapped = decide(
+            &w,
+            &taken,
+            &links(Some(true), None),
+            &Drifted::new(),
+            &mut up,
+            m(t, 3),
+        )
+        .expect("swap");
         assert_eq!(swapped.len(), 1);
         assert_eq!(
             (swapped[0].gateway.as_str(), swapped[0].carrier.as_str()),
@@ -508,7 +578,14 @@ mod tests {
         // Both down while b is carried: b stays carried (its carrier's state is
         // the data plane's problem; nothing better exists).
         assert_eq!(
-            decide(&w, &swapped, &links(Some(false), None), &mut up, m(t, 4),),
+            decide(
+                &w,
+                &swapped,
+                &links(Some(false), None),
+                &Drifted::new(),
+                &mut up,
+                m(t, 4),
+            ),
             None
         );
     }
@@ -595,6 +672,7 @@ mod tests {
                 &pair(),
                 &stale,
                 &links(Some(true), Some(true)),
+                &Drifted::new(),
                 &mut up,
                 m(Instant::now(), 2),
             ),

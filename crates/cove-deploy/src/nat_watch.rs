@@ -28,9 +28,33 @@ pub struct NatWatch {
     /// Whether the last look at the kernel found nothing to change (set by the
     /// tick; a fail-back waits for it).
     pub(crate) settled: bool,
+    /// The namespaces the tick's drift check found changed (one look).
+    pub(crate) drifted: crate::failover::Drifted,
 }
 
 impl<K: Kernel> Reconciler<K> {
+    /// After a drift check found `plan`'s changes with no change of the desired
+    /// state: a paired gateway whose namespace they touch counts as failed (its
+    /// forwarding, table or routes changed), so its partner takes it over before
+    /// the repair. Returns whether a takeover was recorded (the caller plans
+    /// again).
+    pub(crate) fn nat_drift(&mut self, plan: &cove_plan::Plan) -> Result<bool, DeployError> {
+        let touched: crate::failover::Drifted = self
+            .nat
+            .watched
+            .iter()
+            .filter(|w| plan.ops.iter().any(|op| op.namespace() == w.ns))
+            .map(|w| w.ns.clone())
+            .collect();
+        if touched.is_empty() {
+            return Ok(false);
+        }
+        let before = self.nat.read_at;
+        self.nat.drifted = touched;
+        self.watch_nat_pairs()?;
+        Ok(self.nat.read_at != before)
+    }
+
     /// One look at the paired NAT gateways (see the module's documentation).
     pub(crate) fn watch_nat_pairs(&mut self) -> Result<(), DeployError> {
         let generation = self.deployment().generations()?.desired;
@@ -83,10 +107,12 @@ impl<K: Kernel> Reconciler<K> {
             failback_after: self.config.failback_after,
             settled: self.nat.settled,
         };
+        let drifted = std::mem::take(&mut self.nat.drifted);
         let Some(want) = crate::failover::decide(
             &self.nat.watched,
             &self.nat.records,
             &links,
+            &drifted,
             &mut self.nat.up_since,
             at,
         ) else {

@@ -280,6 +280,11 @@ impl<K: Kernel> Reconciler<K> {
             return Ok(Tick::InSync);
         }
         self.nat.settled = false;
+        // Drift in a paired NAT gateway: its partner takes over first (then the
+        // plan below, under the lock, repairs it and moves its addresses at once).
+        if !changed {
+            self.nat_drift(&plan.changes)?;
+        }
         let lock = match self.deployment.lock("serve (reconciler)") {
             Ok(l) => l,
             Err(e) if e.is_busy() => return Ok(Tick::Busy),
@@ -489,3 +494,7 @@ impl<K: Kernel> Reconciler<K> {
 #[cfg(test)]
 #[path = "reconciler_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "reconciler_platform_tests.rs"]
+mod platform_tests;

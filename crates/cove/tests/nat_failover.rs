@@ -133,6 +133,8 @@ enum Failure {
     Deleted,
     /// Its `eth0` is taken down (and brought up again once nat-b carries it).
     LinkDown,
+    /// Its forwarding is turned off (links fine; the reconciler turns it on again).
+    ForwardingOff,
 }
 
 #[test]
@@ -143,6 +145,11 @@ fn a_deleted_nat_gateway_is_taken_over_by_its_partner_and_gets_its_address_back(
 #[test]
 fn a_nat_gateway_whose_link_goes_down_is_taken_over_and_gets_its_address_back() {
     failover(Failure::LinkDown, "nfl");
+}
+
+#[test]
+fn a_nat_gateway_that_stops_forwarding_is_taken_over_and_gets_its_address_back() {
+    failover(Failure::ForwardingOff, "nff");
 }
 
 fn failover(failure: Failure, tag: &str) {
@@ -247,6 +254,14 @@ fn failover(failure: Failure, tag: &str) {
     let args: &[&str] = match failure {
         Failure::Deleted => &["netns", "del", &ns_a],
         Failure::LinkDown => &["-n", &ns_a, "link", "set", "eth0", "down"],
+        Failure::ForwardingOff => &[
+            "netns",
+            "exec",
+            &ns_a,
+            "sysctl",
+            "-qw",
+            "net.ipv4.ip_forward=0",
+        ],
     };
     assert!(
         Process::new("ip")
