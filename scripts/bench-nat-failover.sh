@@ -10,7 +10,7 @@
 # and around the fail-back (largest inter-arrival time at the server), and when
 # the takeover was applied. Then TCP throughput through the gateway, replication
 # on (`nat_failover: pair`) / off (`independent`), in the same run (iperf3, 3
-# alternating rounds). Needs root; cleans up on exit.
+# alternating rounds, NAT_TPUT_ROUNDS). Needs root; cleans up on exit.
 #   bash scripts/bench-nat-failover.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +19,7 @@ command -v conntrack >/dev/null || apt-get install -y -qq conntrack >/dev/null
 prefix=${BENCH_PREFIX:-cvbnf}
 conns=${NAT_CONNS:-1000}
 rounds=${NAT_ROUNDS:-20}
+tput_rounds=${NAT_TPUT_ROUNDS:-3}
 if [ -z "${COVE_BIN:-}" ]; then
   cargo build -q --release --locked -p cove --bin cove
 fi
@@ -196,7 +197,7 @@ for r in $(seq "$rounds"); do
   echo "   round $r ($how): takeover applied ${took} ms after the failure; after it $over; after the fail-back $back"
   echo "$how $took $over $back" >> "$work/rounds"
 done
-python3 - "$work/rounds" "$conns" <<'PY'
+[ "$rounds" -gt 0 ] && python3 - "$work/rounds" "$conns" <<'PY'
 import json, statistics, sys
 rows = [l.split(" ", 2) for l in open(sys.argv[1])]
 def q(v, p): v = sorted(v); return v[min(len(v) - 1, int(round(p * (len(v) - 1))))]
@@ -220,7 +221,7 @@ tput() {
   ip netns exec "$client" iperf3 -c "$server_ip" -p 5201 -t 4 -J | python3 -c 'import json,sys; print("%.0f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"] / 1e6))'
 }
 on=(); off=()
-for _ in 1 2 3; do on+=("$(tput pair)"); off+=("$(tput independent)"); done
+for _ in $(seq "$tput_rounds"); do on+=("$(tput pair)"); off+=("$(tput independent)"); done
 pkill -f "iperf3 -s -B $server_ip" || true
 python3 - "${on[*]}" "${off[*]}" <<'PY'
 import statistics, sys

@@ -185,18 +185,7 @@ impl<K: Kernel> Deployment<K> {
         let snapshot = self.store.snapshot()?;
         let generation = Generation::of(snapshot.generation);
         let desired = self.store.desired_of(&snapshot)?;
-        let control = crate::desired::control_spec(&snapshot, &self.target.code_store()).map_err(
-            |source| crate::store::StoreError::ControlDecode {
-                db: self.store.database().url().to_owned(),
-                source,
-            },
-        )?;
-        let platform = crate::store::docs::platform_state_of(&snapshot).map_err(|source| {
-            crate::store::StoreError::Decode {
-                db: self.store.database().url().to_owned(),
-                source,
-            }
-        })?;
+        let (control, platform) = self.merged_inputs(&snapshot)?;
         let Some(v) = crate::desired::validate_desired(
             desired.spec.as_deref(),
             &desired.deployed,
@@ -277,24 +266,27 @@ impl<K: Kernel> Deployment<K> {
     /// whole desired state would be: merged with the control plane's tenants and
     /// with the reconciler's extra shared ENIs from the store (so that a plan,
     /// `cove status` or the apply of an operator's change never drops them).
+    /// What the desired state merges into the operator's spec, from `snapshot`:
+    /// the control plane's spec and the platform's records.
+    fn merged_inputs(
+        &self,
+        snapshot: &cove_store::Snapshot,
+    ) -> Result<(Option<cove_model::spec::Spec>, PlatformState), DeployError> {
+        let db = || self.store.database().url().to_owned();
+        let control = crate::desired::control_spec(snapshot, &self.target.code_store())
+            .map_err(|source| crate::store::StoreError::ControlDecode { db: db(), source })?;
+        let platform = crate::store::docs::platform_state_of(snapshot)
+            .map_err(|source| crate::store::StoreError::Decode { db: db(), source })?;
+        Ok((control, platform))
+    }
+
     fn validate_whole(
         &self,
         text: &str,
         deployed: &[DeployedFunction],
     ) -> Result<cove_model::validate::Validated, DeployError> {
         let snapshot = self.store.snapshot()?;
-        let control = crate::desired::control_spec(&snapshot, &self.target.code_store()).map_err(
-            |source| crate::store::StoreError::ControlDecode {
-                db: self.store.database().url().to_owned(),
-                source,
-            },
-        )?;
-        let platform = crate::store::docs::platform_state_of(&snapshot).map_err(|source| {
-            crate::store::StoreError::Decode {
-                db: self.store.database().url().to_owned(),
-                source,
-            }
-        })?;
+        let (control, platform) = self.merged_inputs(&snapshot)?;
         Ok(
             crate::desired::validate_desired(Some(text), deployed, control, &platform)
                 .unwrap_or_else(|| cove_model::validate::validate_text_with(text, deployed)),

@@ -12,7 +12,6 @@
 mod common;
 
 use std::net::Ipv4Addr;
-use std::process::{Child, Command as Process, Stdio};
 use std::time::{Duration, Instant};
 
 use cove_model::FunctionId;
@@ -42,39 +41,6 @@ tenants:
 
 /// The hang guard of every wait.
 const GUARD: Duration = Duration::from_secs(30);
-
-/// `cove serve`, killed when dropped.
-struct Serve(Child);
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn cove(d: &Deployment) -> Process {
-    let mut c = Process::new(assert_cmd::cargo::cargo_bin("cove"));
-    c.env("COVE_PREFIX", &d.prefix)
-        .env("COVE_STATE_DIR", d.state.path());
-    c
-}
-
-/// `cove status -f SPEC --json`.
-fn status(d: &Deployment, spec: &std::path::Path) -> serde_json::Value {
-    let out = cove(d)
-        .args(["status", "--json", "-f"])
-        .arg(spec)
-        .output()
-        .expect("status");
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "status --json: {e}: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
-}
 
 #[test]
 fn a_shared_eni_past_its_connection_limit_gets_a_second_one_with_no_command() {
@@ -109,23 +75,7 @@ fn a_shared_eni_past_its_connection_limit_gets_a_second_one_with_no_command() {
     );
 
     let log = d.state.path().join("serve.log");
-    let file = std::fs::File::create(&log).expect("log");
-    let _serve = Serve(
-        cove(&d)
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--no-api",
-                "--shared-eni-connections",
-                "20",
-            ])
-            .stdin(Stdio::null())
-            .stdout(file.try_clone().expect("dup"))
-            .stderr(file)
-            .spawn()
-            .expect("cove serve"),
-    );
+    let _serve = d.serve(&["--shared-eni-connections", "20"], &log);
 
     // 25 connections from environment 0, all through the only shared ENI.
     let mut held: Vec<_> = (0..25)
@@ -140,7 +90,7 @@ fn a_shared_eni_past_its_connection_limit_gets_a_second_one_with_no_command() {
     // The reconciler records a second ENI for the combination and applies it.
     let started = Instant::now();
     let doc = loop {
-        let doc = status(&d, &spec);
+        let doc = d.status_json(&spec);
         let enis = doc["shared_enis"].as_array().cloned().unwrap_or_default();
         if enis.len() == 2 && doc["in_sync"] == serde_json::Value::Bool(true) {
             break doc;
@@ -178,7 +128,8 @@ fn a_shared_eni_past_its_connection_limit_gets_a_second_one_with_no_command() {
         "env 1 from {second}, env 0 from {first}: {last:?}"
     );
     // The analyzer knows the second ENI as an ordinary one of the combination.
-    let out = cove(&d)
+    let out = d
+        .process()
         .args([
             "check",
             "--from",

@@ -17,7 +17,7 @@
 mod common;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
-use std::process::{Child, Command as Process, Stdio};
+use std::process::{Command as Process, Stdio};
 use std::time::{Duration, Instant};
 
 use cove_plan::names::Names;
@@ -61,23 +61,6 @@ const SPEC: &str = "tenants:
 
 /// The hang guard of every wait.
 const GUARD: Duration = Duration::from_secs(20);
-
-/// `cove serve`, killed when dropped.
-struct Serve(Child);
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn cove(d: &Deployment) -> Process {
-    let mut c = Process::new(assert_cmd::cargo::cargo_bin("cove"));
-    c.env("COVE_PREFIX", &d.prefix)
-        .env("COVE_STATE_DIR", d.state.path());
-    c
-}
 
 fn output(mut c: Process) -> String {
     let out = c.output().expect("cove");
@@ -181,28 +164,13 @@ fn failover(failure: Failure, tag: &str) {
     let server = Internet::listen(&names.outside_ns(), internet, port);
 
     let log = d.state.path().join("serve.log");
-    let file = std::fs::File::create(&log).expect("log");
-    let _serve = Serve(
-        cove(&d)
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--no-api",
-                "--nat-failback-after",
-                // Deleted: only the explicit `cove nat fail-back` gives it back.
-                if failure == Failure::Deleted {
-                    "600"
-                } else {
-                    "3"
-                },
-            ])
-            .stdin(Stdio::null())
-            .stdout(file.try_clone().expect("dup"))
-            .stderr(file)
-            .spawn()
-            .expect("cove serve"),
-    );
+    // Deleted: only the explicit `cove nat fail-back` gives it back.
+    let failback = if failure == Failure::Deleted {
+        "600"
+    } else {
+        "3"
+    };
+    let _serve = d.serve(&["--nat-failback-after", failback], &log);
 
     // Connections held open through everything that follows, to an echo server
     // on the internet.
@@ -243,7 +211,7 @@ fn failover(failure: Failure, tag: &str) {
     assert_eq!(server.sources(), [IpAddr::V4(PUBLIC_A)]);
     assert!(tracked_from(&ns_a, client_ip) >= 1, "nat-a carried it");
     let status = output({
-        let mut c = cove(&d);
+        let mut c = d.process();
         c.args(["status", "-f"]).arg(&spec);
         c
     });
@@ -308,13 +276,13 @@ fn failover(failure: Failure, tag: &str) {
     }
     all_echo(&mut held, "opened during the takeover");
     let status = output({
-        let mut c = cove(&d);
+        let mut c = d.process();
         c.args(["status", "-f"]).arg(&spec);
         c
     });
     assert!(status.contains("carried by its partner nat-b"), "{status}");
     let check = output({
-        let mut c = cove(&d);
+        let mut c = d.process();
         c.args([
             "check",
             "--from",
@@ -344,7 +312,8 @@ fn failover(failure: Failure, tag: &str) {
     // address back: new connections leave through it again.
     if failure == Failure::Deleted {
         // Not taken over: refused, naming what is.
-        let out = cove(&d)
+        let out = d
+            .process()
             .args(["nat", "fail-back", "t/v/nat-b"])
             .output()
             .expect("cove nat");
@@ -353,7 +322,8 @@ fn failover(failure: Failure, tag: &str) {
         assert!(text.contains("t/v/nat-a"), "{text}");
         // nat-a, recreated by the reconciler, is given back at once.
         std::thread::sleep(Duration::from_secs(1));
-        let out = cove(&d)
+        let out = d
+            .process()
             .args(["nat", "fail-back", "t/v/nat-a"])
             .output()
             .expect("cove nat");
@@ -365,7 +335,7 @@ fn failover(failure: Failure, tag: &str) {
     }
     let back = wait_until("fail-back", || {
         output({
-            let mut c = cove(&d);
+            let mut c = d.process();
             c.args(["status", "-f"]).arg(&spec);
             c
         })

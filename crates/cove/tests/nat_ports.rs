@@ -49,19 +49,7 @@ const SPEC: &str = "tenants:
 const PORTS: std::ops::Range<u16> = 20_000..60_000;
 
 fn status_errors(d: &Deployment, spec: &std::path::Path) -> Option<u64> {
-    let out = d
-        .cove()
-        .args(["status", "--json", "-f"])
-        .arg(spec)
-        .output()
-        .expect("status");
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "status --json: {e}: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
+    let doc = d.status_json(spec);
     let gws = doc["nat_gateways"].as_array().cloned().unwrap_or_default();
     assert_eq!(gws.len(), 1, "{doc}");
     assert_eq!(gws[0]["gateway"], "t/v/nat", "{doc}");

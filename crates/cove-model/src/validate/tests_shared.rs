@@ -9,7 +9,7 @@ use crate::model::*;
 
 /// A tenant with one VPC (a /28 subnet `tiny`: 11 usable addresses, and a /24
 /// `wide`), groups `a` and `b`, and the given functions (YAML flow mappings).
-fn spec_with(functions: &[&str], quotas: &str) -> Validated {
+fn spec_text(functions: &[&str], quotas: &str) -> String {
     let mut text = String::from(
         "tenants:\n  - name: t\n    vpcs:\n      - name: v\n        cidr: 10.5.0.0/16\n\
          \x20       subnets:\n\
@@ -24,7 +24,12 @@ fn spec_with(functions: &[&str], quotas: &str) -> Validated {
         ));
     }
     text.push_str(quotas);
-    validate_text(&text)
+    text
+}
+
+/// [`spec_text`], validated.
+fn spec_with(functions: &[&str], quotas: &str) -> Validated {
+    validate_text(&spec_text(functions, quotas))
 }
 
 fn valid(v: &Validated) -> Network {
@@ -147,22 +152,7 @@ fn a_full_subnet_is_subnet_ip_address_limit_reached() {
 /// The spec of [`spec_with`] with the given extra shared ENIs (what cove's store
 /// holds), validated.
 fn with_extras(functions: &[&str], quotas: &str, extras: &[(&str, &str)]) -> Validated {
-    let v = spec_with(functions, quotas);
-    assert!(v.errors().next().is_none(), "base spec valid");
-    let mut text = String::from(
-        "tenants:\n  - name: t\n    vpcs:\n      - name: v\n        cidr: 10.5.0.0/16\n\
-         \x20       subnets:\n\
-         \x20         - { name: tiny, cidr: 10.5.1.0/28, az: a }\n\
-         \x20         - { name: wide, cidr: 10.5.2.0/24, az: b }\n\
-         \x20       security_groups:\n          - { name: a }\n          - { name: b }\n\
-         \x20       functions:\n",
-    );
-    for f in functions {
-        text.push_str(&format!(
-            "          - {{ runtime: python3.11, handler: app.handler, code: ./c, {f} }}\n"
-        ));
-    }
-    text.push_str(quotas);
+    let text = spec_text(functions, quotas);
     let (mut spec, unknown) = crate::decode::decode_spec(&text).expect("decodes");
     assert!(unknown.is_empty());
     spec.shared_eni_extras = extras

@@ -135,6 +135,59 @@ fn cgroup_bases() -> Vec<PathBuf> {
         .unwrap_or_default()
 }
 
+/// A `cove serve` (or any long-running cove process), killed when dropped.
+pub struct Running(pub std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Deployment {
+    /// `cove` with this deployment's prefix and state directory, as a plain
+    /// process (for long-running commands: no timeout).
+    pub fn process(&self) -> Process {
+        let mut c = Process::new(assert_cmd::cargo::cargo_bin("cove"));
+        c.env("COVE_PREFIX", &self.prefix)
+            .env("COVE_STATE_DIR", self.state.path());
+        c
+    }
+
+    /// `cove serve --no-api` with `args`, its output in `log`.
+    pub fn serve(&self, args: &[&str], log: &std::path::Path) -> Running {
+        let file = std::fs::File::create(log).expect("log");
+        Running(
+            self.process()
+                .args(["serve", "--listen", "127.0.0.1:0", "--no-api"])
+                .args(args)
+                .stdin(std::process::Stdio::null())
+                .stdout(file.try_clone().expect("dup"))
+                .stderr(file)
+                .spawn()
+                .expect("cove serve"),
+        )
+    }
+
+    /// `cove status --json -f SPEC`, parsed.
+    pub fn status_json(&self, spec: &std::path::Path) -> serde_json::Value {
+        let out = self
+            .process()
+            .args(["status", "--json", "-f"])
+            .arg(spec)
+            .output()
+            .expect("status");
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "status --json: {e}: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            )
+        })
+    }
+}
+
 impl Drop for Deployment {
     fn drop(&mut self) {
         let _ = self.cove().arg("destroy").output();
