@@ -85,6 +85,8 @@ fn bare_network() -> Network {
         internet_gateway: None,
         nat_gateways: Vec::new(),
         nat_failover: NatFailover::Independent,
+        dns_support: true,
+        dns_hostnames: false,
         endpoints: Vec::new(),
         enis: Vec::new(),
         functions: Vec::new(),

@@ -95,6 +95,9 @@ pub fn network_vpc(n: &Network) -> VpcSpec {
             .collect(),
         // The static IP pair fails over as a pair (issue 11): AWS's independent
         // gateways only when the network has no pair (one availability zone).
+        // Secure Compute networks resolve their ENIs' hostnames, as AWS's default
+        // VPCs do.
+        dns_hostnames: Some(true),
         nat_failover: (n.nat_failover == crate::types::NatFailoverMode::Pair
             && n.nat_gateways.len().is_multiple_of(2)
             && !n.nat_gateways.is_empty())
@@ -148,6 +151,21 @@ pub fn desired_spec(state: &ControlState, specs: &BTreeMap<TenantId, TenantSpec>
             account_id: Some(Scalar::Str(t.account_id.clone())),
             prefix_lists: own.prefix_lists.clone(),
             vpcs: Vec::new(),
+            // A zone names a network by its name or id; in the desired spec the
+            // network's VPC is named by its id.
+            hosted_zones: own
+                .hosted_zones
+                .iter()
+                .map(|z| {
+                    let mut z = z.clone();
+                    for v in &mut z.vpcs {
+                        if let Some(n) = nets.iter().find(|n| n.name == *v || n.id.0 == *v) {
+                            *v = n.id.0.clone();
+                        }
+                    }
+                    z
+                })
+                .collect(),
         };
         for n in nets.iter().filter(|n| n.status != NetworkStatus::Deleting) {
             let mut v = network_vpc(n);

@@ -88,6 +88,16 @@ pub enum ErrorCode {
     SubnetIpAddressLimitReached,
     /// A VPC would need more shared function ENIs than its quota (Lambda's code).
     EniLimitReached,
+    /// A record set is malformed, outside its zone or duplicated (Route 53's
+    /// code).
+    InvalidChangeBatch,
+    /// A zone's name is not a domain name (Route 53's code).
+    InvalidDomainName,
+    /// Two associated zones of one VPC have the same name (Route 53's code).
+    ConflictingDomainExists,
+    /// A hosted zone named twice in one tenant (Route 53's
+    /// `HostedZoneAlreadyExists`).
+    HostedZoneAlreadyExists,
 }
 
 impl ErrorCode {
@@ -135,6 +145,10 @@ impl ErrorCode {
             LambdaValidation => "ValidationException",
             SubnetIpAddressLimitReached => "SubnetIPAddressLimitReachedException",
             EniLimitReached => "ENILimitReachedException",
+            InvalidChangeBatch => "InvalidChangeBatch",
+            InvalidDomainName => "InvalidDomainName",
+            ConflictingDomainExists => "ConflictingDomainExists",
+            HostedZoneAlreadyExists => "HostedZoneAlreadyExists",
         }
     }
 }

@@ -12,6 +12,7 @@
 
 pub mod decode;
 pub mod diag;
+pub mod dns;
 pub mod ipam;
 pub mod lookup;
 pub mod model;

@@ -108,6 +108,8 @@ pub struct Network {
     pub prefix_lists: Vec<PrefixList>,
     /// Functions attached to VPCs.
     pub functions: Vec<Function>,
+    /// Private hosted zones.
+    pub hosted_zones: Vec<crate::dns::HostedZone>,
 }
 
 /// A tenant (account).
@@ -154,6 +156,10 @@ pub struct Vpc {
     pub nat_gateways: Vec<NatId>,
     /// How its NAT gateways fail.
     pub nat_failover: NatFailover,
+    /// Whether its resolver answers (`enableDnsSupport`).
+    pub dns_support: bool,
+    /// Whether its ENIs' `ip-…` hostnames resolve (`enableDnsHostnames`).
+    pub dns_hostnames: bool,
     /// Endpoints.
     pub endpoints: Vec<EndpointId>,
     /// ENIs in this VPC (all owners).

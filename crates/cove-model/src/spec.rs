@@ -124,6 +124,42 @@ pub struct TenantSpec {
     /// The tenant's VPCs.
     #[serde(default)]
     pub vpcs: Vec<VpcSpec>,
+    /// Private hosted zones (Route 53): names the resolver of the associated VPCs
+    /// answers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosted_zones: Vec<HostedZoneSpec>,
+}
+
+/// A private hosted zone.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct HostedZoneSpec {
+    /// Its domain (`db.internal`).
+    pub name: String,
+    /// The tenant's VPCs it is associated with (names).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vpcs: Vec<String>,
+    /// Its record sets.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub records: Vec<RecordSpec>,
+}
+
+/// A record set: a name, a type and its values.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RecordSpec {
+    /// The owner name, inside the zone (`pg.db.internal`, `*.db.internal`); the
+    /// zone's own name when omitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// `A`, `AAAA`, `CNAME`, `TXT`, `SRV` or `MX`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Seconds (0–2147483647; default 300).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<Scalar>,
+    /// The values: addresses, a target name, strings, `PRIO WEIGHT PORT TARGET`,
+    /// `PREF HOST`.
+    #[serde(default)]
+    pub values: Vec<Scalar>,
 }
 
 /// A named set of CIDRs that routes and security-group rules can reference.
@@ -179,6 +215,14 @@ pub struct VpcSpec {
     /// Gateway and interface endpoints.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub endpoints: Vec<EndpointSpec>,
+    /// Whether the VPC's resolver answers (AWS's `enableDnsSupport`; default
+    /// true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns_support: Option<bool>,
+    /// Whether its ENIs get `ip-…` hostnames that resolve (AWS's
+    /// `enableDnsHostnames`; default false).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns_hostnames: Option<bool>,
     /// Elastic network interfaces (workloads, databases, functions).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub enis: Vec<EniSpec>,

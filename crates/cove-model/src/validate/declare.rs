@@ -140,6 +140,8 @@ fn vpc(
         internet_gateway: None,
         nat_gateways: Vec::new(),
         nat_failover: NatFailover::Independent,
+        dns_support: v.dns_support.unwrap_or(true),
+        dns_hostnames: v.dns_hostnames.unwrap_or(false),
         endpoints: Vec::new(),
         enis: Vec::new(),
         functions: Vec::new(),

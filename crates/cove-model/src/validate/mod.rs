@@ -13,6 +13,7 @@
 mod addressing;
 mod attachments;
 mod declare;
+mod dns;
 mod filters;
 mod functions;
 mod ids;
@@ -59,6 +60,7 @@ pub fn validate(spec: &Spec) -> Validated {
     cx.quotas = quotas::read(&mut cx, spec);
     let scopes = declare::declare(&mut cx, spec);
     nat_pairs::pairs(&mut cx, spec, &scopes);
+    dns::hosted_zones(&mut cx, spec, &scopes);
     peering::peerings(&mut cx, spec, &scopes);
     filters::security_group_rules(&mut cx, spec, &scopes);
     attachments::endpoints(&mut cx, spec, &scopes);
@@ -179,6 +181,8 @@ impl Path {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_dns;
 #[cfg(test)]
 mod tests_net;
 #[cfg(test)]

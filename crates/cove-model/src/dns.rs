@@ -1,0 +1,227 @@
+//! Private DNS (issue 12): private hosted zones and their record sets, as
+//! validation resolves them, and DNS names in their one canonical form.
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use serde::Serialize;
+
+use crate::model::{TenantId, VpcId};
+
+/// A private hosted zone (Route 53): its records answer queries from the VPCs it
+/// is associated with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HostedZone {
+    /// The tenant that owns it.
+    pub tenant: TenantId,
+    /// Its domain, canonical ([`canonical_name`]: lowercase, with the final dot).
+    pub name: String,
+    /// The VPCs whose resolver answers from it.
+    pub vpcs: Vec<VpcId>,
+    /// Its record sets, one per (name, type).
+    pub records: Vec<RecordSet>,
+}
+
+/// The records of one name and type.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RecordSet {
+    /// The owner name, canonical; inside its zone (`*.` in front: a wildcard).
+    pub name: String,
+    /// Seconds a resolver may cache it.
+    pub ttl: u32,
+    /// The records.
+    pub data: RecordData,
+}
+
+/// The records of a record set, by type.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", content = "values")]
+pub enum RecordData {
+    /// IPv4 addresses.
+    A(Vec<Ipv4Addr>),
+    /// IPv6 addresses.
+    #[serde(rename = "AAAA")]
+    Aaaa(Vec<Ipv6Addr>),
+    /// An alias for another name (alone at its name).
+    #[serde(rename = "CNAME")]
+    Cname(String),
+    /// Text strings (each at most 255 bytes).
+    #[serde(rename = "TXT")]
+    Txt(Vec<String>),
+    /// Services: priority, weight, port, target.
+    #[serde(rename = "SRV")]
+    Srv(Vec<Srv>),
+    /// Mail exchangers: preference, host.
+    #[serde(rename = "MX")]
+    Mx(Vec<Mx>),
+}
+
+impl RecordData {
+    /// The type as written (`A`, `AAAA`, …).
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            RecordData::A(_) => "A",
+            RecordData::Aaaa(_) => "AAAA",
+            RecordData::Cname(_) => "CNAME",
+            RecordData::Txt(_) => "TXT",
+            RecordData::Srv(_) => "SRV",
+            RecordData::Mx(_) => "MX",
+        }
+    }
+}
+
+/// One SRV record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Srv {
+    /// Lower is tried first.
+    pub priority: u16,
+    /// Among the same priority, the share of the load.
+    pub weight: u16,
+    /// The service's port.
+    pub port: u16,
+    /// The host, canonical.
+    pub target: String,
+}
+
+/// One MX record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Mx {
+    /// Lower is tried first.
+    pub preference: u16,
+    /// The mail host, canonical.
+    pub exchange: String,
+}
+
+/// Why a DNS name is not one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NameError {
+    /// Nothing but dots or blanks.
+    #[error("the name is empty")]
+    Empty,
+    /// More than 253 characters (without the final dot).
+    #[error("the name has {0} characters; at most 253")]
+    TooLong(usize),
+    /// A label of more than 63 characters, or an empty one (`a..b`).
+    #[error("label `{0}` is empty or longer than 63 characters")]
+    BadLabelLength(String),
+    /// A character other than letters, digits, `-` and `_` (and a leading `*`
+    /// label where wildcards are allowed).
+    #[error("label `{0}` has a character other than letters, digits, `-` and `_`")]
+    BadCharacter(String),
+}
+
+/// `name` in its canonical form: lowercase, with the final dot. With `wildcard`,
+/// the first label may be `*`.
+pub fn canonical_name(name: &str, wildcard: bool) -> Result<String, NameError> {
+    let trimmed = name.trim().trim_end_matches('.');
+    if trimmed.is_empty() {
+        return Err(NameError::Empty);
+    }
+    if trimmed.len() > 253 {
+        return Err(NameError::TooLong(trimmed.len()));
+    }
+    for (i, label) in trimmed.split('.').enumerate() {
+        if label.is_empty() || label.len() > 63 {
+            return Err(NameError::BadLabelLength(label.to_owned()));
+        }
+        if wildcard && i == 0 && label == "*" {
+            continue;
+        }
+        if !label
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(NameError::BadCharacter(label.to_owned()));
+        }
+    }
+    Ok(format!("{}.", trimmed.to_ascii_lowercase()))
+}
+
+/// Whether canonical `name` is `zone` or inside it.
+pub fn in_zone(name: &str, zone: &str) -> bool {
+    name == zone || name.ends_with(&format!(".{zone}"))
+}
+
+/// The name an ENI's address has when its VPC has DNS hostnames
+/// (`ip-10-20-1-5.ec2.internal.` in us-east-1, `ip-….<region>.compute.internal.`
+/// elsewhere), as AWS names them.
+pub fn eni_hostname(ip: Ipv4Addr, region: &str) -> String {
+    let o = ip.octets();
+    let domain = if region == "us-east-1" {
+        "ec2.internal".to_owned()
+    } else {
+        format!("{region}.compute.internal")
+    };
+    format!("ip-{}-{}-{}-{}.{domain}.", o[0], o[1], o[2], o[3])
+}
+
+/// The reverse-lookup name of an address (`5.1.20.10.in-addr.arpa.`).
+pub fn reverse_name(ip: Ipv4Addr) -> String {
+    let o = ip.octets();
+    format!("{}.{}.{}.{}.in-addr.arpa.", o[3], o[2], o[1], o[0])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_lowercase_with_the_final_dot_and_checked() {
+        assert_eq!(
+            canonical_name("DB.Internal", false),
+            Ok("db.internal.".into())
+        );
+        assert_eq!(
+            canonical_name("db.internal.", false),
+            Ok("db.internal.".into())
+        );
+        assert_eq!(
+            canonical_name("_pg._tcp.db.internal", false),
+            Ok("_pg._tcp.db.internal.".into())
+        );
+        assert_eq!(
+            canonical_name("*.db.internal", true),
+            Ok("*.db.internal.".into())
+        );
+        assert!(matches!(
+            canonical_name("*.db.internal", false),
+            Err(NameError::BadCharacter(_))
+        ));
+        assert!(matches!(
+            canonical_name("a..b", false),
+            Err(NameError::BadLabelLength(_))
+        ));
+        assert_eq!(canonical_name(" . ", false), Err(NameError::Empty));
+        assert!(matches!(
+            canonical_name(&"a".repeat(64), false),
+            Err(NameError::BadLabelLength(_))
+        ));
+        let long = vec!["abcdefgh"; 30].join(".");
+        assert!(matches!(
+            canonical_name(&long, false),
+            Err(NameError::TooLong(_))
+        ));
+        assert!(matches!(
+            canonical_name("db internal", false),
+            Err(NameError::BadCharacter(_))
+        ));
+    }
+
+    #[test]
+    fn zones_contain_their_names_and_only_those() {
+        assert!(in_zone("db.internal.", "db.internal."));
+        assert!(in_zone("a.db.internal.", "db.internal."));
+        assert!(!in_zone("xdb.internal.", "db.internal."));
+        assert!(!in_zone("internal.", "db.internal."));
+    }
+
+    #[test]
+    fn eni_hostnames_and_reverse_names_are_awss() {
+        let ip = Ipv4Addr::new(10, 20, 1, 5);
+        assert_eq!(eni_hostname(ip, "us-east-1"), "ip-10-20-1-5.ec2.internal.");
+        assert_eq!(
+            eni_hostname(ip, "eu-west-1"),
+            "ip-10-20-1-5.eu-west-1.compute.internal."
+        );
+        assert_eq!(reverse_name(ip), "5.1.20.10.in-addr.arpa.");
+    }
+}
