@@ -1,0 +1,15 @@
+//! cove's private DNS (issue 12), the pure part: each VPC's [`View`] of the names
+//! its resolver answers itself (its ENIs' hostnames and reverse names, the private
+//! hosted zones associated with it), and [`respond`], which turns a query's bytes
+//! into the response's — or into the question for the upstream resolvers. No I/O:
+//! the server that receives queries in the host router's namespace, the
+//! forwarder and its cache are the shell's (`docs/design/private-dns.md`).
+
+pub mod message;
+pub mod view;
+
+pub use message::{Reply, respond};
+pub use view::{Answer, Data, Kind, Outcome, View};
+
+#[cfg(test)]
+mod tests;
