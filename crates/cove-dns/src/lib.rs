@@ -6,9 +6,11 @@
 //! forwarder and its cache are the shell's (`docs/design/private-dns.md`).
 
 pub mod message;
+pub mod names;
 pub mod view;
 
 pub use message::{Reply, respond};
+pub use names::{Unresolved, looks_like_name, resolve};
 pub use view::{Answer, Data, Kind, Outcome, View};
 
 #[cfg(test)]

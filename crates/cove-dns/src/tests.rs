@@ -262,6 +262,45 @@ fn malformed_and_unsupported_queries_get_their_error_or_nothing() {
     );
 }
 
+#[test]
+fn the_analyzer_resolves_in_the_sources_view_and_says_why_not() {
+    let n = net();
+    let vpc = |name: &str| {
+        cove_model::VpcId(
+            u32::try_from(n.vpcs.iter().position(|v| v.name == name).expect("vpc")).expect("small"),
+        )
+    };
+    let (ip, chain) = resolve(&n, vpc("a"), "Alias.db.internal").expect("resolves");
+    assert_eq!(ip, self::ip("10.1.1.10"));
+    assert_eq!(chain[0], "alias.db.internal. CNAME pg.db.internal.");
+    assert!(
+        matches!(resolve(&n, vpc("a"), "nope.db.internal"), Err(Unresolved::NoSuchName { zone, .. }) if zone == "db.internal.")
+    );
+    assert!(matches!(
+        resolve(&n, vpc("a"), "_pg._tcp.db.internal"),
+        Err(Unresolved::NoAddress { .. })
+    ));
+    let e = resolve(&n, vpc("b"), "pg.db.internal").expect_err("not associated");
+    assert!(
+        matches!(&e, Unresolved::NotAssociated { vpcs, .. } if vpcs == &["t/a".to_owned()]),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("associated only with t/a"), "{e}");
+    assert!(matches!(
+        resolve(&n, vpc("off"), "pg.db.internal"),
+        Err(Unresolved::NoResolver { .. })
+    ));
+    assert!(matches!(
+        resolve(&n, vpc("a"), "example.com"),
+        Err(Unresolved::Public { .. })
+    ));
+    assert!(
+        looks_like_name("pg.db.internal")
+            && !looks_like_name("10.1.1.10")
+            && !looks_like_name("t/a/db")
+    );
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(1000))]
 

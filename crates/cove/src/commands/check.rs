@@ -109,7 +109,36 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     // An ENI's public IP as the source is that ENI; from the internet, an address
     // as the destination is itself (a private address is not routed there).
     let src = resolve("--from", &args.from, an.resolve_source(&args.from))?;
-    let dst = resolve("--to", &args.to, an.resolve_destination(src, &args.to))?;
+    let dst = match an.resolve_destination(src, &args.to) {
+        Ok(d) => d,
+        // A private DNS name: resolved in the source VPC's view (issue 12).
+        Err(e) if cove_dns::looks_like_name(&args.to) => {
+            let Endpoint::Eni(s) = src else {
+                return Err(resolve("--to", &args.to, Err(e))
+                    .err()
+                    .map_or_else(|| anyhow::anyhow!("unresolved"), Into::into));
+            };
+            match cove_dns::resolve(&net, net.enis[s.index()].vpc, &args.to) {
+                Ok((ip, chain)) => {
+                    if !args.json {
+                        crate::output::outln!(
+                            "{} resolves in {}'s view: {}",
+                            args.to,
+                            net.vpc_path(net.enis[s.index()].vpc),
+                            chain.join(" → ")
+                        );
+                    }
+                    resolve(
+                        "--to",
+                        &args.to,
+                        an.resolve_destination(src, &ip.to_string()),
+                    )?
+                }
+                Err(why) => return dns_blocked(args, &why),
+            }
+        }
+        Err(e) => resolve("--to", &args.to, Err(e))?,
+    };
     let probes = probes(&args.proto, args.port)?;
     let mut all_ok = true;
     let mut docs = Vec::new();
@@ -135,6 +164,21 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
         }
     }
     finish(args.json, docs, all_ok)
+}
+
+/// A destination name that does not resolve in the source VPC: blocked at DNS,
+/// with the reason.
+fn dns_blocked(args: &Args, why: &cove_dns::Unresolved) -> anyhow::Result<Outcome> {
+    if args.json {
+        let doc = serde_json::json!({
+            "from": args.from, "to": args.to,
+            "verdict": { "reachable": false, "blocked_at": "dns", "reason": why.to_string() },
+        });
+        crate::output::outln!("{}", serde_json::to_string_pretty(&doc)?);
+    } else {
+        crate::output::outln!("BLOCKED {} → {}: at DNS: {why}", args.from, args.to);
+    }
+    Ok(Outcome::Blocked)
 }
 
 /// With `--json`, prints the verdicts (one object, or an array of several); the
