@@ -127,6 +127,8 @@ fn merge(v: &mut VpcSpec, ext: &VpcSpec) {
     v.endpoints.extend(ext.endpoints.iter().cloned());
     v.enis.extend(ext.enis.iter().cloned());
     v.functions.extend(ext.functions.iter().cloned());
+    v.associate_zones
+        .extend(ext.associate_zones.iter().cloned());
 }
 
 fn tenants_in_order(state: &ControlState) -> Vec<&Tenant> {
@@ -161,6 +163,22 @@ pub fn desired_spec(state: &ControlState, specs: &BTreeMap<TenantId, TenantSpec>
                     for v in &mut z.vpcs {
                         if let Some(n) = nets.iter().find(|n| n.name == *v || n.id.0 == *v) {
                             *v = n.id.0.clone();
+                        }
+                    }
+                    // `tenant/network` authorizations name the network's VPC too.
+                    for a in &mut z.authorizations {
+                        let Some((tenant, vpc)) = a.split_once('/') else {
+                            continue;
+                        };
+                        let other = state.tenants.values().find(|x| x.name == tenant);
+                        let net = other.and_then(|o| {
+                            state
+                                .networks_of(&o.id)
+                                .into_iter()
+                                .find(|n| n.name == vpc || n.id.0 == vpc)
+                        });
+                        if let Some(n) = net {
+                            *a = format!("{tenant}/{}", n.id.0);
                         }
                     }
                     z

@@ -346,3 +346,59 @@ fn renaming_a_network_changes_nothing_in_the_spec() {
     by_vpc_id.id = Some(vpc_id);
     assert_eq!(desired_spec(&w.state, &specs), before);
 }
+
+/// A tenant's private zone names its networks by name; another tenant's network
+/// resolves it once the owner authorized it (issue 12).
+#[test]
+fn hosted_zones_name_networks_and_reach_another_tenant_by_authorization() {
+    use cove_model::spec::{HostedZoneSpec, RecordSpec};
+    let mut w = World::new();
+    let p = w.tenant("provider");
+    let c = w.tenant("consumer");
+    w.network(&p, "web", None);
+    w.network(&c, "app", Some("10.60.0.0/16"));
+    let zone = |auth: Vec<String>| TenantSpec {
+        hosted_zones: vec![HostedZoneSpec {
+            name: "db.internal".into(),
+            vpcs: vec!["web".into()],
+            records: vec![RecordSpec {
+                name: Some("pg.db.internal".into()),
+                kind: "A".into(),
+                ttl: None,
+                values: vec![Scalar::Str("10.0.1.10".into())],
+            }],
+            authorizations: auth,
+        }],
+        ..Default::default()
+    };
+    let consumer = TenantSpec {
+        vpcs: vec![VpcSpec {
+            name: "app".into(),
+            associate_zones: vec!["provider/db.internal".into()],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let specs = |auth: Vec<String>| {
+        let mut m = BTreeMap::new();
+        m.insert(p.clone(), zone(auth));
+        m.insert(c.clone(), consumer.clone());
+        m
+    };
+    let spec = desired_spec(&w.state, &specs(vec!["consumer/app".into()]));
+    let v = cove_model::validate::validate(&spec);
+    let errors: Vec<_> = v.errors().collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    let net = v.network.unwrap();
+    let z = &net.hosted_zones[0];
+    let vpcs: Vec<String> = z.vpcs.iter().map(|v| net.vpc_path(*v)).collect();
+    assert_eq!(vpcs.len(), 2, "{vpcs:?}");
+    assert!(
+        vpcs[0].starts_with("provider/") && vpcs[1].starts_with("consumer/"),
+        "{vpcs:?}"
+    );
+    // Without the authorization the consumer's association is refused.
+    let v = cove_model::validate::validate(&desired_spec(&w.state, &specs(Vec::new())));
+    let e = v.errors().next().expect("refused");
+    assert_eq!(e.code.as_str(), "NotAuthorizedException");
+}

@@ -98,6 +98,11 @@ pub enum ErrorCode {
     /// A hosted zone named twice in one tenant (Route 53's
     /// `HostedZoneAlreadyExists`).
     HostedZoneAlreadyExists,
+    /// No hosted zone of that name (Route 53's code).
+    NoSuchHostedZone,
+    /// Associating another tenant's zone that did not authorize this VPC (Route
+    /// 53's `NotAuthorizedException`).
+    NotAuthorized,
 }
 
 impl ErrorCode {
@@ -149,6 +154,8 @@ impl ErrorCode {
             InvalidDomainName => "InvalidDomainName",
             ConflictingDomainExists => "ConflictingDomainExists",
             HostedZoneAlreadyExists => "HostedZoneAlreadyExists",
+            NoSuchHostedZone => "NoSuchHostedZone",
+            NotAuthorized => "NotAuthorizedException",
         }
     }
 }

@@ -141,6 +141,10 @@ pub struct HostedZoneSpec {
     /// Its record sets.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub records: Vec<RecordSpec>,
+    /// Other tenants' VPCs allowed to associate it (`tenant/vpc`; Route 53's
+    /// `CreateVPCAssociationAuthorization`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub authorizations: Vec<String>,
 }
 
 /// A record set: a name, a type and its values.
@@ -215,6 +219,10 @@ pub struct VpcSpec {
     /// Gateway and interface endpoints.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub endpoints: Vec<EndpointSpec>,
+    /// Other tenants' hosted zones this VPC resolves (`tenant/zone`), each of which
+    /// must authorize it (Route 53's `AssociateVPCWithHostedZone` across accounts).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub associate_zones: Vec<String>,
     /// Whether the VPC's resolver answers (AWS's `enableDnsSupport`; default
     /// true).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -57,6 +57,79 @@ pub(crate) fn hosted_zones(cx: &mut Ctx, spec: &Spec, sc: &Scopes) {
             });
         }
     }
+    cross_tenant(cx, spec, sc, &mut per_vpc);
+}
+
+/// VPCs that associate another tenant's zone (`associate_zones: [tenant/zone]`):
+/// the zone must exist and authorize `tenant/vpc`, as Route 53 requires.
+fn cross_tenant(
+    cx: &mut Ctx,
+    spec: &Spec,
+    sc: &Scopes,
+    per_vpc: &mut BTreeMap<VpcId, BTreeSet<String>>,
+) {
+    for (ti, t) in spec.tenants.iter().enumerate() {
+        let Some(tid) = sc.tenants.get(&t.name) else {
+            continue;
+        };
+        for (vi, v) in t.vpcs.iter().enumerate() {
+            let Some(vid) = sc.tenant_vpcs[tid.index()].get(&v.name) else {
+                continue;
+            };
+            let me = format!("{}/{}", t.name, v.name);
+            for (ai, a) in v.associate_zones.iter().enumerate() {
+                let path = Path::root()
+                    .item("tenants", &t.name, ti)
+                    .item("vpcs", &v.name, vi)
+                    .key("associate_zones")
+                    .index(ai);
+                let found = a.split_once('/').and_then(|(owner, zone)| {
+                    let zone = canonical_name(zone, false).ok()?;
+                    cx.net.hosted_zones.iter().position(|z| {
+                        z.name == zone && cx.net.tenants[z.tenant.index()].name == owner
+                    })
+                });
+                let Some(zi) = found else {
+                    cx.error(
+                        ErrorCode::NoSuchHostedZone,
+                        &path,
+                        format!("no hosted zone `{a}`"),
+                        "name another tenant's zone as `tenant/zone` (for the tenant's own zones, list the VPC in the zone's `vpcs`)",
+                    );
+                    continue;
+                };
+                let owner = &spec.tenants[cx.net.hosted_zones[zi].tenant.index()];
+                let zone_spec = owner.hosted_zones.iter().find(|z| {
+                    canonical_name(&z.name, false).ok().as_deref()
+                        == Some(&cx.net.hosted_zones[zi].name)
+                });
+                let authorized =
+                    zone_spec.is_some_and(|z| z.authorizations.iter().any(|x| x.trim() == me));
+                if !authorized {
+                    cx.error(
+                        ErrorCode::NotAuthorized,
+                        &path,
+                        format!("zone `{a}` does not authorize VPC {me}"),
+                        format!(
+                            "the zone's owner adds `{me}` to the zone's `authorizations` first"
+                        ),
+                    );
+                    continue;
+                }
+                let zone = cx.net.hosted_zones[zi].name.clone();
+                if !per_vpc.entry(vid).or_default().insert(zone.clone()) {
+                    cx.error(
+                        ErrorCode::ConflictingDomainExists,
+                        &path,
+                        format!("VPC {me} is already associated with a zone named `{zone}`"),
+                        "associate one zone of a name per VPC",
+                    );
+                    continue;
+                }
+                cx.net.hosted_zones[zi].vpcs.push(vid);
+            }
+        }
+    }
 }
 
 fn associations(

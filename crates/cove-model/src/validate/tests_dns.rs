@@ -189,3 +189,43 @@ fn dns_settings_and_zones_round_trip_through_a_spec_document() {
     assert!(json.contains("\"type\":\"A\""), "{json}");
     assert!(json.contains("\"dns_support\":false"), "{json}");
 }
+
+#[test]
+fn another_tenants_vpc_associates_a_zone_only_when_authorized() {
+    let spec = |auth: &str, assoc: &str| {
+        format!(
+            "tenants:
+  - name: p
+    vpcs:
+      - {{ name: a, cidr: 10.1.0.0/16 }}
+    hosted_zones:
+      - {{ name: db.internal, vpcs: [a], authorizations: [{auth}] }}
+  - name: c
+    vpcs:
+      - {{ name: x, cidr: 10.9.0.0/16, associate_zones: [{assoc}] }}
+"
+        )
+    };
+    let v = validate_text(&spec("c/x", "p/db.internal"));
+    let errors: Vec<_> = v.errors().collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    let net = v.network.expect("network");
+    assert_eq!(net.hosted_zones[0].vpcs.len(), 2);
+    let v = validate_text(&spec("c/other", "p/db.internal"));
+    expect_one(&v, NotAuthorized, "tenants[c].vpcs[x].associate_zones[0]");
+    let e = v.errors().next().expect("error");
+    assert_eq!(e.code.as_str(), "NotAuthorizedException");
+    assert!(e.hint.contains("c/x"), "{}", e.hint);
+    let v = validate_text(&spec("c/x", "p/nothing.internal"));
+    expect_one(
+        &v,
+        NoSuchHostedZone,
+        "tenants[c].vpcs[x].associate_zones[0]",
+    );
+    let v = validate_text(&spec("c/x", "db.internal"));
+    expect_one(
+        &v,
+        NoSuchHostedZone,
+        "tenants[c].vpcs[x].associate_zones[0]",
+    );
+}
