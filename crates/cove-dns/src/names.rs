@@ -39,6 +39,15 @@ pub enum Unresolved {
         /// The VPCs it is associated with (`tenant/vpc`).
         vpcs: Vec<String>,
     },
+    /// The name of an AWS service that this VPC has an interface endpoint for,
+    /// whose private DNS is off: it resolves to the service's public addresses,
+    /// not to the endpoint.
+    PrivateDnsOff {
+        /// The name.
+        name: String,
+        /// The endpoint, `tenant/vpc/name`.
+        endpoint: String,
+    },
     /// No private zone of any VPC has it: a public name, which the upstream
     /// resolvers answer (the analyzer does not resolve public names).
     Public {
@@ -70,6 +79,10 @@ impl fmt::Display for Unresolved {
                 } else {
                     vpcs.join(", ")
                 }
+            ),
+            Unresolved::PrivateDnsOff { name, endpoint } => write!(
+                f,
+                "{name} is the service of interface endpoint {endpoint}, whose private DNS is off: the name resolves to the service's public addresses, not to the endpoint; set the endpoint's private_dns_name, or connect to the endpoint's ENI addresses"
             ),
             Unresolved::Public { name } => write!(
                 f,
@@ -136,8 +149,37 @@ pub fn resolve(
             name: canonical,
             zone,
         }),
-        Outcome::Forward { name: out, .. } => {
-            Err(elsewhere(&out).unwrap_or(Unresolved::Public { name: out }))
-        }
+        Outcome::Forward { name: out, .. } => Err(elsewhere(&out)
+            .or_else(|| endpoint_without_dns(net, vpc, &out))
+            .unwrap_or(Unresolved::Public { name: out })),
     }
+}
+
+/// The DNS name of an AWS service (`com.amazonaws.us-east-1.s3` →
+/// `s3.us-east-1.amazonaws.com.`), if the service is named that way.
+pub fn service_dns_name(service: &str) -> Option<String> {
+    let rest = service.strip_prefix("com.amazonaws.")?;
+    let (region, svc) = rest.split_once('.')?;
+    Some(format!("{svc}.{region}.amazonaws.com."))
+}
+
+/// An interface endpoint of `vpc` for the service named `name` whose private DNS
+/// is off.
+fn endpoint_without_dns(net: &Network, vpc: VpcId, name: &str) -> Option<Unresolved> {
+    net.vpcs[vpc.index()].endpoints.iter().find_map(|e| {
+        let ep = &net.endpoints[e.index()];
+        let off = matches!(
+            ep.kind,
+            cove_model::EndpointKind::Interface {
+                private_dns_name: None,
+                ..
+            }
+        );
+        (off && service_dns_name(&ep.service).as_deref() == Some(name)).then(|| {
+            Unresolved::PrivateDnsOff {
+                name: name.to_owned(),
+                endpoint: format!("{}/{}", net.vpc_path(vpc), ep.name),
+            }
+        })
+    })
 }

@@ -301,6 +301,66 @@ fn the_analyzer_resolves_in_the_sources_view_and_says_why_not() {
     );
 }
 
+#[test]
+fn interface_endpoint_names_resolve_to_their_enis_or_say_private_dns_is_off() {
+    let spec = |dns: &str| {
+        format!(
+            "tenants:
+  - name: t
+    vpcs:
+      - name: a
+        cidr: 10.1.0.0/16
+        subnets:
+          - {{ name: s1, cidr: 10.1.1.0/24, az: us-east-1a }}
+          - {{ name: s2, cidr: 10.1.2.0/24, az: us-east-1b }}
+        enis:
+          - {{ name: fn, subnet: s1, private_ip: 10.1.1.5 }}
+        endpoints:
+          - {{ name: secrets, type: interface, service: com.amazonaws.us-east-1.secretsmanager, subnets: [s1, s2]{dns} }}
+"
+        )
+    };
+    let on = cove_model::validate::validate_text(&spec(
+        ", private_dns_name: secretsmanager.us-east-1.amazonaws.com",
+    ))
+    .network
+    .expect("valid");
+    let v = View::of(&on, cove_model::VpcId(0)).expect("on");
+    let Outcome::Answer { answers, .. } =
+        v.answer("secretsmanager.us-east-1.amazonaws.com.", Kind::A)
+    else {
+        panic!("endpoint name");
+    };
+    let ips: Vec<_> = answers.iter().map(|a| a.data.clone()).collect();
+    let eni_ips: Vec<Data> = match &on.endpoints[0].kind {
+        cove_model::EndpointKind::Interface { enis, .. } => enis
+            .iter()
+            .map(|e| Data::A(on.enis[e.index()].private_ip))
+            .collect(),
+        cove_model::EndpointKind::Gateway { .. } => panic!("interface"),
+    };
+    assert_eq!(ips, eni_ips);
+    assert_eq!(ips.len(), 2);
+    let off = cove_model::validate::validate_text(&spec(""))
+        .network
+        .expect("valid");
+    let e = resolve(
+        &off,
+        cove_model::VpcId(0),
+        "secretsmanager.us-east-1.amazonaws.com",
+    )
+    .expect_err("private DNS off");
+    assert!(
+        matches!(&e, Unresolved::PrivateDnsOff { endpoint, .. } if endpoint == "t/a/secrets"),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("private DNS is off"), "{e}");
+    assert_eq!(
+        names::service_dns_name("com.amazonaws.eu-west-1.s3").as_deref(),
+        Some("s3.eu-west-1.amazonaws.com.")
+    );
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(1000))]
 

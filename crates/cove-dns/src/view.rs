@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 
-use cove_model::dns::{RecordData, eni_hostname, in_zone, reverse_name};
+use cove_model::dns::{RecordData, canonical_name, eni_hostname, in_zone, reverse_name};
 use cove_model::{Network, VpcId};
 
 /// Seconds the synthesized ENI names are cached (AWS answers them with 60).
@@ -160,6 +160,29 @@ impl View {
                 let name = eni_hostname(ip, &region);
                 view.add(&name, HOSTNAME_TTL, Data::A(ip));
                 view.add(&reverse_name(ip), HOSTNAME_TTL, Data::Ptr(name));
+            }
+        }
+        // Interface endpoints with private DNS: the name answers the endpoint's ENI
+        // addresses in this VPC.
+        for e in &vpc.endpoints {
+            let ep = &net.endpoints[e.index()];
+            let cove_model::EndpointKind::Interface {
+                enis,
+                private_dns_name: Some(n),
+            } = &ep.kind
+            else {
+                continue;
+            };
+            let Ok(name) = canonical_name(n, false) else {
+                continue;
+            };
+            view.zones.insert(name.clone());
+            for eni in enis {
+                view.add(
+                    &name,
+                    HOSTNAME_TTL,
+                    Data::A(net.enis[eni.index()].private_ip),
+                );
             }
         }
         for z in net.hosted_zones.iter().filter(|z| z.vpcs.contains(&v)) {
