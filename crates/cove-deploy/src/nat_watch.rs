@@ -4,7 +4,10 @@
 //! namespace, no process, nothing blocks), [`crate::failover::decide`] decides, and
 //! a change of the takeovers is recorded in the store — the same tick then plans and
 //! applies it (the partner gets the failed gateway's addresses and routes). Nothing
-//! is read or opened while no VPC pairs its gateways.
+//! is opened while no VPC pairs its gateways.
+//!
+//! The desired network is validated once per generation ([`NatWatch`] keeps it),
+//! for the watch and for the shared-ENI scaler alike.
 
 use std::time::Instant;
 
@@ -17,8 +20,12 @@ use crate::store::Generation;
 /// What the watch keeps between ticks.
 #[derive(Debug, Default)]
 pub struct NatWatch {
-    /// The generation `watched` and `records` were read at.
+    /// The generation everything below was read at.
     read_at: Option<Generation>,
+    /// The desired network at `read_at` (`None`: nothing desired).
+    pub(crate) network: Option<std::sync::Arc<cove_model::Network>>,
+    /// The extra shared ENIs recorded at `read_at`.
+    pub(crate) extras: Vec<cove_model::spec::SharedEniExtra>,
     watched: Vec<Watched>,
     records: Vec<TakeoverRecord>,
     replications: Vec<Replication>,
@@ -49,38 +56,51 @@ impl<K: Kernel> Reconciler<K> {
         if touched.is_empty() {
             return Ok(false);
         }
-        let before = self.nat.read_at;
         self.nat.drifted = touched;
-        self.watch_nat_pairs()?;
-        Ok(self.nat.read_at != before)
+        let generation = self.deployment().generations()?.desired;
+        self.watch_nat_pairs(generation)
     }
 
-    /// One look at the paired NAT gateways (see the module's documentation).
-    pub(crate) fn watch_nat_pairs(&mut self) -> Result<(), DeployError> {
-        let generation = self.deployment().generations()?.desired;
-        if self.nat.read_at != Some(generation) {
-            let (g, net, platform) = self.deployment().desired_network_with_state()?;
-            let prefix = self.deployment().target().prefix().as_str().to_owned();
-            (self.nat.watched, self.nat.replications) = net
-                .map(|net| {
-                    let names = cove_plan::names::Names::new(&net, &prefix);
-                    let eni = |n: cove_model::NatId| net.nat_gateways[n.index()].eni;
-                    (
-                        crate::failover::watched(
-                            &net,
-                            |n| names.eni_router_link(eni(n)),
-                            |n| names.eni_ns(eni(n)),
-                        ),
-                        crate::failover::replications(&net, |n| names.eni_ns(eni(n))),
-                    )
-                })
-                .unwrap_or_default();
-            self.nat.records = platform.nat_takeovers;
-            self.nat.read_at = Some(g);
+    /// The desired state at `generation`, validated again only when the store
+    /// moved since the last read; returns the generation it was read at.
+    pub(crate) fn read_desired(
+        &mut self,
+        generation: Generation,
+    ) -> Result<Option<Generation>, DeployError> {
+        if self.nat.read_at == Some(generation) {
+            return Ok(self.nat.read_at);
         }
+        let (g, net, platform) = self.deployment().desired_network_with_state()?;
+        let prefix = self.deployment().target().prefix().as_str().to_owned();
+        (self.nat.watched, self.nat.replications) = net
+            .as_ref()
+            .map(|net| {
+                let names = cove_plan::names::Names::new(net, &prefix);
+                let eni = |n: cove_model::NatId| net.nat_gateways[n.index()].eni;
+                (
+                    crate::failover::watched(
+                        net,
+                        |n| names.eni_router_link(eni(n)),
+                        |n| names.eni_ns(eni(n)),
+                    ),
+                    crate::failover::replications(net, |n| names.eni_ns(eni(n))),
+                )
+            })
+            .unwrap_or_default();
+        self.nat.network = net.map(std::sync::Arc::new);
+        self.nat.records = platform.nat_takeovers;
+        self.nat.extras = platform.shared_eni_extras;
+        self.nat.read_at = Some(g);
+        Ok(self.nat.read_at)
+    }
+
+    /// One look at the paired NAT gateways at the store's `generation` (see the
+    /// module's documentation); returns whether a change was recorded.
+    pub(crate) fn watch_nat_pairs(&mut self, generation: Generation) -> Result<bool, DeployError> {
+        self.read_desired(generation)?;
         self.nat.problems = self.deployment().kernel().replicate(&self.nat.replications);
         if self.nat.watched.is_empty() && self.nat.records.is_empty() {
-            return Ok(());
+            return Ok(false);
         }
         let links = self
             .deployment()
@@ -91,7 +111,7 @@ impl<K: Kernel> Reconciler<K> {
                 source,
             })?;
         let Some(mut links) = links else {
-            return Ok(());
+            return Ok(false);
         };
         // A deleted namespace is down at once, even while a socket keeps it (and
         // its link) alive for a moment.
@@ -116,16 +136,16 @@ impl<K: Kernel> Reconciler<K> {
             &mut self.nat.up_since,
             at,
         ) else {
-            return Ok(());
+            return Ok(false);
         };
         let Some(read_at) = self.nat.read_at else {
-            return Ok(());
+            return Ok(false);
         };
         self.deployment()
             .store()
             .set_nat_takeovers(read_at, &want)?;
         // Read again next tick (the records, and the generation they made).
         self.nat.read_at = None;
-        Ok(())
+        Ok(true)
     }
 }

@@ -257,9 +257,13 @@ impl<K: Kernel> Reconciler<K> {
             }
         }
         self.housekeeping_if_due()?;
-        self.watch_nat_pairs()?;
-        self.scale_shared_enis_if_due()?;
-        let generations = self.deployment.generations()?;
+        let mut generations = self.deployment.generations()?;
+        // Either may record a change of the desired state (then read it again).
+        if self.watch_nat_pairs(generations.desired)?
+            || self.scale_shared_enis_if_due(generations.desired)?
+        {
+            generations = self.deployment.generations()?;
+        }
         let changed = generations.desired != generations.applied;
         let drift_due = self
             .last_drift_check
@@ -358,26 +362,30 @@ impl<K: Kernel> Reconciler<K> {
     /// carry more than `shared_eni_connections` each on average (and drops the records of
     /// combinations no function uses): a change of the desired state, which this
     /// or the next tick applies. Decided by [`crate::shared_scale::extras_wanted`]
-    /// on one snapshot; written only while the store is still at it.
-    fn scale_shared_enis_if_due(&mut self) -> Result<(), DeployError> {
+    /// on the desired state validated once per generation; written only while the
+    /// store is still at it. Returns whether a change was recorded.
+    fn scale_shared_enis_if_due(&mut self, generation: Generation) -> Result<bool, DeployError> {
         if self
             .last_scale
             .is_some_and(|t| t.elapsed() < self.config.scale_every)
         {
-            return Ok(());
+            return Ok(false);
         }
         self.last_scale = Some(Instant::now());
-        let store = self.deployment.store();
-        let (generation, net, platform) = self.deployment.desired_network_with_state()?;
-        let current = platform.shared_eni_extras;
-        let Some(net) = net else { return Ok(()) };
+        let Some(read_at) = self.read_desired(generation)? else {
+            return Ok(false);
+        };
+        let Some(net) = self.nat.network.clone() else {
+            return Ok(false);
+        };
+        let current = &self.nat.extras;
         if current.is_empty()
             && !net
                 .enis
                 .iter()
                 .any(|e| e.owner == cove_model::EniOwner::Shared)
         {
-            return Ok(());
+            return Ok(false);
         }
         let connections = self
             .deployment
@@ -389,14 +397,18 @@ impl<K: Kernel> Reconciler<K> {
             })?;
         let Some(want) = crate::shared_scale::extras_wanted(
             &net,
-            &current,
+            current,
             &connections,
             self.config.shared_eni_connections,
         ) else {
-            return Ok(());
+            return Ok(false);
         };
-        store.set_shared_eni_extras(generation, &want)?;
-        Ok(())
+        let wrote = self
+            .deployment
+            .store()
+            .set_shared_eni_extras(read_at, &want)?
+            .is_some();
+        Ok(wrote)
     }
 
     /// Commits what `decide` makes of the control state as one change through the

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use super::tests::{in_sync, reconciler};
+use super::tests::{in_sync, reconciler, set_example};
 use super::*;
 use crate::test_kernel::ModelKernel;
 
@@ -105,17 +105,7 @@ fn a_failed_nat_gateway_of_a_pair_is_taken_over_and_given_back() {
     let state = tempfile::tempdir().unwrap();
     let mut r = reconciler("nat", state.path());
     r.config.failback_after = Duration::from_millis(300);
-    let text = std::fs::read_to_string(
-        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../../examples/secure-compute.yaml"),
-    )
-    .unwrap();
-    {
-        let d = r.deployment();
-        let lock = d.lock("test").unwrap();
-        d.set_spec(&lock, std::path::Path::new("spec.yaml"), &text)
-            .unwrap();
-    }
+    set_example(&r);
     in_sync(&mut r);
     let net = r.deployment().network().unwrap().unwrap();
     let prefix = r.deployment().target().prefix().as_str().to_owned();

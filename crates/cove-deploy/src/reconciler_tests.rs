@@ -188,17 +188,7 @@ fn an_apply_longer_than_the_lease_is_recorded() {
         .kernel()
         .apply_delay
         .set(Duration::from_millis(300));
-    let text = std::fs::read_to_string(
-        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../../examples/secure-compute.yaml"),
-    )
-    .unwrap();
-    {
-        let d = r.deployment();
-        let lock = d.lock("test").unwrap();
-        d.set_spec(&lock, std::path::Path::new("spec.yaml"), &text)
-            .unwrap();
-    }
+    set_example(&r);
     let tick = r.tick().unwrap();
     assert!(
         matches!(tick, Tick::Applied { ops, .. } if ops > 0),
@@ -345,6 +335,19 @@ fn two_networks_and_a_request(
 }
 
 /// Ticks until the reconciler is in sync (a hang guard of 10 ticks).
+/// Records the shipped example as the operator's spec.
+pub(super) fn set_example(r: &Reconciler<ModelKernel>) {
+    let text = std::fs::read_to_string(
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../examples/secure-compute.yaml"),
+    )
+    .unwrap();
+    let d = r.deployment();
+    let lock = d.lock("test").unwrap();
+    d.set_spec(&lock, std::path::Path::new("spec.yaml"), &text)
+        .unwrap();
+}
+
 pub(super) fn in_sync(r: &mut Reconciler<ModelKernel>) {
     for _ in 0..10 {
         if r.tick().unwrap() == Tick::InSync {

@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
-use cove_model::{EniOwner, FunctionId, Network};
+use cove_model::{EniOwner, FunctionId};
 use cove_plan::environments::environments;
 use cove_plan::names::Names;
 use cove_probe::{Probe, ProbeKind, Responder, allow_ping_sockets, run_batch};
@@ -67,20 +67,7 @@ fn environments_share_enis_reach_the_database_and_accept_nothing() {
         return;
     }
     let d = Deployment::new("hp");
-    let dir = tempfile::tempdir().expect("tmp");
-    std::fs::create_dir(dir.path().join("code")).expect("code dir");
-    std::fs::write(
-        dir.path().join("code/app.py"),
-        "def handler(event, context):\n    return event\n",
-    )
-    .expect("code");
-    let spec = dir.path().join("spec.yaml");
-    std::fs::write(&spec, SPEC).expect("spec");
-    d.apply(&spec);
-
-    let net: Network = cove_model::validate::validate_text(SPEC)
-        .network
-        .expect("valid");
+    let (_dir, spec, net) = d.apply_text(SPEC);
     let names = Names::new(&net, &d.prefix);
     let envs = environments(&net, &names).expect("environments");
     assert_eq!(envs.len(), 202);

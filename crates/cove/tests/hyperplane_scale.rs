@@ -48,20 +48,7 @@ fn a_shared_eni_past_its_connection_limit_gets_a_second_one_with_no_command() {
         return;
     }
     let d = Deployment::new("hps");
-    let dir = tempfile::tempdir().expect("tmp");
-    std::fs::create_dir(dir.path().join("code")).expect("code dir");
-    std::fs::write(
-        dir.path().join("code/app.py"),
-        "def handler(event, context):\n    return event\n",
-    )
-    .expect("code");
-    let spec = dir.path().join("spec.yaml");
-    std::fs::write(&spec, SPEC).expect("spec");
-    d.apply(&spec);
-
-    let net = cove_model::validate::validate_text(SPEC)
-        .network
-        .expect("valid");
+    let (_dir, spec, net) = d.apply_text(SPEC);
     let names = Names::new(&net, &d.prefix);
     let first = net.enis[net.find_eni("fn:f").expect("fn:f").index()].private_ip;
     let second = Ipv4Addr::new(10, 80, 1, 254);

@@ -56,32 +56,6 @@ fn status_errors(d: &Deployment, spec: &std::path::Path) -> Option<u64> {
     gws[0]["port_allocation_errors"].as_u64()
 }
 
-/// The deployment, its spec file and its network, applied.
-fn deployed(
-    tag: &str,
-) -> (
-    Deployment,
-    tempfile::TempDir,
-    std::path::PathBuf,
-    cove_model::Network,
-) {
-    let d = Deployment::new(tag);
-    let dir = tempfile::tempdir().expect("tmp");
-    std::fs::create_dir(dir.path().join("code")).expect("code dir");
-    std::fs::write(
-        dir.path().join("code/app.py"),
-        "def handler(e, c):\n    return e\n",
-    )
-    .expect("code");
-    let spec = dir.path().join("spec.yaml");
-    std::fs::write(&spec, SPEC).expect("spec");
-    d.apply(&spec);
-    let net = cove_model::validate::validate_text(SPEC)
-        .network
-        .expect("valid");
-    (d, dir, spec, net)
-}
-
 /// Sends one datagram from each of `ports` of `ip` in namespace `ns` to `dst`;
 /// returns how many were sent.
 fn flows(ns: &str, ip: Ipv4Addr, ports: std::ops::Range<u16>, dst: SocketAddr) -> u32 {
@@ -125,7 +99,8 @@ fn sixty_thousand_flows_from_one_function_slot_leave_through_one_public_ip() {
     if !cove_probe::privileged("NAT ports per destination") {
         return;
     }
-    let (d, _dir, spec, net) = deployed("npf");
+    let d = Deployment::new("npf");
+    let (_dir, spec, net) = d.apply_text(SPEC);
     let names = Names::new(&net, &d.prefix);
     let env = names.env_ns(cove_model::FunctionId(0), 0);
     let env_ip = cove_plan::environments::environments(&net, &names).expect("envs")[0].address;
@@ -146,7 +121,8 @@ fn a_nat_gateway_out_of_ports_counts_port_allocation_errors() {
     if !cove_probe::privileged("NAT port allocation errors") {
         return;
     }
-    let (d, _dir, spec, net) = deployed("npa");
+    let d = Deployment::new("npa");
+    let (_dir, spec, net) = d.apply_text(SPEC);
     let names = Names::new(&net, &d.prefix);
     let dst = SocketAddr::from((net.internet_stand_in(), 9_999));
     assert_eq!(status_errors(&d, &spec), Some(0));

@@ -76,6 +76,26 @@ impl Deployment {
         );
     }
 
+    /// Writes `spec` (YAML) into a new directory next to a function package
+    /// `./code` (a Python handler `app.handler` that returns its event), applies
+    /// it, and returns the directory, the spec file and the validated network.
+    pub fn apply_text(&self, spec: &str) -> (tempfile::TempDir, PathBuf, Network) {
+        let dir = tempfile::tempdir().expect("tmp");
+        std::fs::create_dir(dir.path().join("code")).expect("code dir");
+        std::fs::write(
+            dir.path().join("code/app.py"),
+            "def handler(event, context):\n    return event\n",
+        )
+        .expect("code");
+        let path = dir.path().join("spec.yaml");
+        std::fs::write(&path, spec).expect("spec");
+        self.apply(&path);
+        let net = cove_model::validate::validate_text(spec)
+            .network
+            .expect("valid");
+        (dir, path, net)
+    }
+
     /// Takes this deployment's prefix lock as `cove apply` would (holder recorded as
     /// `<pid> apply`); held until the returned lock is dropped.
     pub fn hold_lock_as_apply(&self) -> cove_scheduler::PrefixLock {
