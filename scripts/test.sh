@@ -5,9 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages the data-plane tests use: nft (cove's firewall batches), ip (tests
-# inspect and break things on purpose), ping/socat/nc (traffic in the host tests).
+# inspect and break things on purpose), ping/socat/nc (traffic in the host tests),
+# dnsmasq (the upstream resolver of the private DNS tests) and dig (their client).
 need_apt=()
-for pair in nft:nftables ip:iproute2 ping:iputils-ping socat:socat nc:netcat-openbsd timeout:coreutils conntrack:conntrack; do
+for pair in nft:nftables ip:iproute2 ping:iputils-ping socat:socat nc:netcat-openbsd timeout:coreutils conntrack:conntrack dnsmasq:dnsmasq-base dig:dnsutils; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need_apt+=("${pair#*:}")
 done
 # PostgreSQL server binaries: the Python test function's `pg` op (cove-runtimes tests) and

@@ -55,6 +55,18 @@ pub trait Kernel {
         let _ = want;
         Vec::new()
     }
+    /// Keeps the host's DNS resolver serving `catalog` (issue 12) in the router's
+    /// namespace, asking `upstreams` for the names no view answers; stops it when
+    /// there is no catalog. Returns what could not be done. Does nothing by
+    /// default.
+    fn resolve(
+        &self,
+        catalog: Option<&Arc<cove_dns::Catalog>>,
+        upstreams: &[std::net::SocketAddr],
+    ) -> Vec<String> {
+        let _ = (catalog, upstreams);
+        Vec::new()
+    }
     /// The execution environments' connections tracked now, per shared function
     /// ENI address they leave from. None by default.
     fn shared_eni_connections(&self) -> Result<BTreeMap<Ipv4Addr, u64>, KernelError> {
@@ -78,6 +90,31 @@ pub struct HostKernel {
     /// The running conntrack replications between paired NAT gateways, and when
     /// each missing one was last tried.
     pub replicators: Arc<Mutex<Replicators>>,
+    /// The DNS resolver, once started.
+    pub resolver: Arc<Mutex<Option<RunningResolver>>>,
+}
+
+/// The resolver of a [`HostKernel`], and what it was started with.
+pub struct RunningResolver {
+    /// The resolver.
+    pub resolver: cove_resolver::Resolver,
+    /// The catalog it serves.
+    catalog: Arc<cove_dns::Catalog>,
+    /// The router namespace's inode it listens in (a new namespace needs new
+    /// sockets).
+    ns_inode: u64,
+    /// The upstreams it asks.
+    upstreams: Vec<std::net::SocketAddr>,
+}
+
+impl std::fmt::Debug for RunningResolver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunningResolver")
+            .field("ns", &self.resolver.namespace())
+            .field("ns_inode", &self.ns_inode)
+            .field("upstreams", &self.upstreams)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The running conntrack replications of a [`HostKernel`].
@@ -96,6 +133,7 @@ impl HostKernel {
             observer: None,
             links: Arc::default(),
             replicators: Arc::default(),
+            resolver: Arc::default(),
         }
     }
 
@@ -186,15 +224,12 @@ impl Kernel for HostKernel {
                 Ok(rep) => {
                     r.running.insert(w.clone(), rep);
                 }
-                Err(e) => {
-                    let mut text = format!("replicating {} into {}: {e}", w.from_ns, w.to_ns);
-                    let mut source = std::error::Error::source(&e);
-                    while let Some(s) = source {
-                        text.push_str(&format!(": {s}"));
-                        source = s.source();
-                    }
-                    problems.push(text);
-                }
+                Err(e) => problems.push(format!(
+                    "replicating {} into {}: {}",
+                    w.from_ns,
+                    w.to_ns,
+                    crate::error::chain_text(&e)
+                )),
             }
         }
         problems
@@ -202,6 +237,55 @@ impl Kernel for HostKernel {
 
     fn namespace_exists(&self, ns: &str) -> bool {
         Path::new(cove_host::NETNS_DIR).join(ns).exists()
+    }
+
+    fn resolve(
+        &self,
+        catalog: Option<&Arc<cove_dns::Catalog>>,
+        upstreams: &[std::net::SocketAddr],
+    ) -> Vec<String> {
+        use std::os::unix::fs::MetadataExt as _;
+        // Only a long-running process serves DNS (a one-shot command's resolver
+        // would end with it).
+        if self.observer.is_none() {
+            return Vec::new();
+        }
+        let mut running = self.resolver.lock().unwrap_or_else(|e| e.into_inner());
+        let router = cove_plan::names::router_ns(self.host.prefix());
+        let inode = std::fs::metadata(Path::new(cove_host::NETNS_DIR).join(&router))
+            .ok()
+            .map(|m| m.ino());
+        let (Some(catalog), Some(inode)) = (catalog.filter(|c| !c.is_empty()), inode) else {
+            *running = None;
+            return Vec::new();
+        };
+        if running.as_ref().is_some_and(|r| {
+            r.ns_inode != inode || r.upstreams != upstreams || !r.resolver.running()
+        }) {
+            *running = None;
+        }
+        if running.is_none() {
+            let config = cove_resolver::ResolverConfig::new(&router, upstreams.to_vec());
+            match cove_resolver::Resolver::start(config) {
+                Ok(resolver) => {
+                    resolver.set_catalog(Arc::clone(catalog));
+                    *running = Some(RunningResolver {
+                        resolver,
+                        catalog: Arc::clone(catalog),
+                        ns_inode: inode,
+                        upstreams: upstreams.to_vec(),
+                    });
+                }
+                Err(e) => return vec![format!("DNS resolver: {}", crate::error::chain_text(&e))],
+            }
+        }
+        if let Some(r) = running.as_mut() {
+            if !Arc::ptr_eq(&r.catalog, catalog) {
+                r.resolver.set_catalog(Arc::clone(catalog));
+                r.catalog = Arc::clone(catalog);
+            }
+        }
+        Vec::new()
     }
 
     fn router_links(&self) -> Result<Option<BTreeMap<String, bool>>, KernelError> {

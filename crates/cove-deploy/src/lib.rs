@@ -23,6 +23,7 @@
 pub mod code;
 pub mod control_service;
 pub mod desired;
+pub mod dns;
 pub mod error;
 pub mod failover;
 pub mod kernel;

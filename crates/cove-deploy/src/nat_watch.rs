@@ -26,6 +26,8 @@ pub struct NatWatch {
     pub(crate) network: Option<std::sync::Arc<cove_model::Network>>,
     /// The extra shared ENIs recorded at `read_at`.
     pub(crate) extras: Vec<cove_model::spec::SharedEniExtra>,
+    /// The DNS resolver's catalog of the network at `read_at`.
+    pub(crate) catalog: Option<std::sync::Arc<cove_dns::Catalog>>,
     watched: Vec<Watched>,
     records: Vec<TakeoverRecord>,
     replications: Vec<Replication>,
@@ -87,6 +89,9 @@ impl<K: Kernel> Reconciler<K> {
                 )
             })
             .unwrap_or_default();
+        self.nat.catalog = net
+            .as_ref()
+            .map(|net| std::sync::Arc::new(crate::dns::catalog(net, &prefix)));
         self.nat.network = net.map(std::sync::Arc::new);
         self.nat.records = platform.nat_takeovers;
         self.nat.extras = platform.shared_eni_extras;
@@ -99,6 +104,12 @@ impl<K: Kernel> Reconciler<K> {
     pub(crate) fn watch_nat_pairs(&mut self, generation: Generation) -> Result<bool, DeployError> {
         self.read_desired(generation)?;
         self.nat.problems = self.deployment().kernel().replicate(&self.nat.replications);
+        // The VPCs' DNS resolver serves this generation's views.
+        let dns = self
+            .deployment()
+            .kernel()
+            .resolve(self.nat.catalog.as_ref(), &self.config.dns_upstreams);
+        self.nat.problems.extend(dns);
         if self.nat.watched.is_empty() && self.nat.records.is_empty() {
             return Ok(false);
         }

@@ -56,6 +56,9 @@ pub struct ReconcilerConfig {
     /// How long a failed NAT gateway of a pair must be healthy again before it
     /// gets its addresses back from its partner ([`crate::failover::FAILBACK_AFTER`]).
     pub failback_after: Duration,
+    /// The upstream resolvers the VPCs' DNS resolver forwards to (default: this
+    /// host's `/etc/resolv.conf`).
+    pub dns_upstreams: Vec<std::net::SocketAddr>,
 }
 
 /// How long idempotency records are kept by default: 24 hours (as Stripe, and
@@ -82,6 +85,7 @@ impl ReconcilerConfig {
             scale_every: Duration::from_secs(2),
             shared_eni_connections: crate::shared_scale::SHARED_ENI_CONNECTIONS,
             failback_after: crate::failover::FAILBACK_AFTER,
+            dns_upstreams: crate::dns::host_upstreams(),
         }
     }
 }

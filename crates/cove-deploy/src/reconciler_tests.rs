@@ -34,6 +34,7 @@ fn reconciler_on(
             scale_every: Duration::ZERO,
             shared_eni_connections: 20,
             failback_after: Duration::from_secs(60),
+            dns_upstreams: Vec::new(),
         },
     )
 }

@@ -38,6 +38,7 @@ impl Fixture {
             scale_every: Duration::from_secs(3600),
             shared_eni_connections: cove_deploy::shared_scale::SHARED_ENI_CONNECTIONS,
             failback_after: cove_deploy::failover::FAILBACK_AFTER,
+            dns_upstreams: Vec::new(),
         };
         Fixture {
             reconciler: Reconciler::new(Deployment::open(target).expect("open"), config),

@@ -107,6 +107,26 @@ pub fn respond(view: &View, packet: &[u8], udp: bool) -> Reply {
     send(&response, limit, udp)
 }
 
+/// REFUSED for a query no view may answer (it came from nowhere the resolver
+/// serves); nothing for a packet that is not a query.
+pub fn refused(packet: &[u8]) -> Reply {
+    if packet.len() < 12 || packet[2] & 0x80 != 0 {
+        return Reply::Drop;
+    }
+    let id = u16::from_be_bytes([packet[0], packet[1]]);
+    match Message::from_vec(packet) {
+        Ok(q) if q.metadata.message_type == MessageType::Query => {
+            refuse(&q, ResponseCode::Refused, false)
+        }
+        Ok(_) => Reply::Drop,
+        Err(_) => send(
+            &Message::error_msg(id, OpCode::Query, ResponseCode::FormErr),
+            None,
+            false,
+        ),
+    }
+}
+
 /// The response skeleton for `query`: its id, question, RD; RA set; an OPT record
 /// when the query had one.
 pub fn response_to(query: &Message) -> Message {
@@ -131,7 +151,7 @@ fn refuse(query: &Message, code: ResponseCode, udp: bool) -> Reply {
 /// The bytes of `m`, truncated (TC) when over UDP they exceed what the client
 /// takes: 512 bytes without EDNS, its advertised size (at least 512, at most
 /// [`MAX_UDP_PAYLOAD`]) with it.
-fn send(m: &Message, client_limit: Option<u16>, udp: bool) -> Reply {
+pub(crate) fn send(m: &Message, client_limit: Option<u16>, udp: bool) -> Reply {
     let Ok(bytes) = m.to_vec() else {
         return Reply::Drop;
     };

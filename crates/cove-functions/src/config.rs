@@ -57,6 +57,10 @@ pub struct FunctionConfig {
     pub arn: String,
     /// The code snapshot.
     pub code: CodeRef,
+    /// The resolver its environments' `/etc/resolv.conf` names: its VPC's base
+    /// address + 2 (`None`: the host's file is copied).
+    #[serde(default)]
+    pub nameserver: Option<std::net::Ipv4Addr>,
 }
 
 impl FunctionConfig {
@@ -130,6 +134,7 @@ pub fn functions(
                     f.name
                 ),
                 code,
+                nameserver: cove_plan::resolver::base_plus_two(net, f.vpc),
             })
         })
         .collect()

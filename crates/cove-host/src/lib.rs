@@ -45,7 +45,7 @@ pub use crate::ctsync::{
 };
 pub use crate::error::HostError;
 pub use crate::link_monitor::{LinkMonitor, LinkStates};
-pub use crate::netns::NETNS_DIR;
+pub use crate::netns::{NETNS_DIR, in_namespace, spawn_in_namespace};
 use crate::nfsockets::NfSockets;
 pub use crate::nft::TABLE as NFT_TABLE;
 use crate::observer::Observers;

@@ -397,6 +397,53 @@ where
         .unwrap_or_else(|_| Err(HostError::WorkerGone { ns: ns.to_owned() }))
 }
 
+/// Runs `f` on a fresh OS thread inside namespace `ns` and returns its result:
+/// sockets `f` opens belong to `ns` for good, whatever thread uses them later.
+pub fn in_namespace<T, F>(ns: &str, f: F) -> Result<T, HostError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T, HostError> + Send + 'static,
+{
+    run_in(ns, f)
+}
+
+/// Starts a long-running thread named `name` inside namespace `ns` and runs `f`
+/// on it; returns once the thread is inside, or the error entering (then `f`
+/// never runs, and the thread ends with `None`).
+pub fn spawn_in_namespace<T, F>(
+    ns: &str,
+    name: &str,
+    f: F,
+) -> Result<thread::JoinHandle<Option<T>>, HostError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> T + Send + 'static,
+{
+    let target = ns.to_owned();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let handle = thread::Builder::new()
+        .name(name.to_owned())
+        .spawn(move || match enter(&target) {
+            Ok(()) => {
+                let _ = tx.send(Ok(()));
+                Some(f())
+            }
+            Err(e) => {
+                let _ = tx.send(Err(e));
+                None
+            }
+        })
+        .map_err(|source| HostError::Thread {
+            ns: ns.to_owned(),
+            source,
+        })?;
+    match rx.recv() {
+        Ok(Ok(())) => Ok(handle),
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err(HostError::WorkerGone { ns: ns.to_owned() }),
+    }
+}
+
 /// Spawns `cmd` inside namespace `ns` (the child inherits the spawning thread's
 /// namespace).
 pub(crate) fn spawn_in(ns: &str, mut cmd: Command) -> Result<Child, HostError> {

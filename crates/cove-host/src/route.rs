@@ -103,6 +103,10 @@ pub(crate) fn route_message(route: &Route, oif: Option<u32>) -> RouteMessage {
         }
         RouteKind::Blackhole => h.kind = RouteType::BlackHole,
         RouteKind::Unreachable => h.kind = RouteType::Unreachable,
+        RouteKind::Local { .. } => {
+            h.kind = RouteType::Local;
+            h.scope = RouteScope::Host;
+        }
     }
     if let Some(oif) = oif {
         attrs.push(RouteAttribute::Oif(oif));
@@ -145,6 +149,7 @@ pub(crate) fn route_from_message(
     let kind = match h.kind {
         RouteType::BlackHole => RouteKind::Blackhole,
         RouteType::Unreachable => RouteKind::Unreachable,
+        RouteType::Local => RouteKind::Local { dev: dev()? },
         RouteType::Unicast => match gateway {
             Some(gateway) => RouteKind::Via {
                 gateway,
@@ -261,7 +266,9 @@ fn rule_message_fields(msg: &RuleMessage) -> Option<Rule> {
 /// The device a route goes out of, if any.
 fn route_dev(route: &Route) -> Option<&str> {
     match &route.kind {
-        RouteKind::Dev { dev } | RouteKind::Via { dev, .. } => Some(dev.as_str()),
+        RouteKind::Dev { dev } | RouteKind::Via { dev, .. } | RouteKind::Local { dev } => {
+            Some(dev.as_str())
+        }
         RouteKind::Blackhole | RouteKind::Unreachable => None,
     }
 }

@@ -12,6 +12,9 @@ const IP_FORWARD: &str = "/proc/sys/net/ipv4/ip_forward";
 /// `net.ipv4.fwmark_reflect`.
 const FWMARK_REFLECT: &str = "/proc/sys/net/ipv4/fwmark_reflect";
 
+/// `net.ipv4.tcp_fwmark_accept`.
+const TCP_FWMARK_ACCEPT: &str = "/proc/sys/net/ipv4/tcp_fwmark_accept";
+
 /// Per-interface IPv4 settings (`all`, `default`, and one directory per interface).
 const CONF: &str = "/proc/sys/net/ipv4/conf";
 
@@ -29,7 +32,7 @@ fn write(ns: &str, path: PathBuf, value: &str) -> Result<(), HostError> {
 }
 
 /// Sets `net.ipv4.ip_forward`. When enabling, first sets `accept_local` in
-/// `conf/all` and `fwmark_reflect` to 1, and `send_redirects` and
+/// `conf/all`, `fwmark_reflect` and `tcp_fwmark_accept` to 1, and `send_redirects` and
 /// `rp_filter` to 0 in `conf/all`, `conf/default` and every existing interface: the
 /// kernel sends redirects if `all` OR the interface says so and uses the larger
 /// `rp_filter`, so `all` alone is not enough, and `default` covers interfaces created
@@ -46,6 +49,10 @@ pub(crate) fn set_forwarding(ns: &str, enabled: bool) -> Result<(), HostError> {
         // of the packet that caused them, so the host router routes them back into
         // that packet's VPC (its own packets have no mark, and no VPC route).
         write(ns, FWMARK_REFLECT.into(), "1\n")?;
+        // A TCP connection the namespace accepts carries its SYN's mark, so the
+        // answers of the VPCs' resolver (in the host router) are routed back into
+        // the VPC the query came from.
+        write(ns, TCP_FWMARK_ACCEPT.into(), "1\n")?;
         let dir = Path::new(CONF);
         let entries = fs::read_dir(dir).map_err(|source| HostError::Sysctl {
             ns: ns.to_owned(),

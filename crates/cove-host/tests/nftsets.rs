@@ -37,6 +37,9 @@ fn every_kind() -> Vec<(SetDecl, Vec<&'static str>)> {
                 SetKind::PublicToPrivate => ("", &["\"i1\" . 203.0.113.10 : 10.20.1.5"]),
                 SetKind::PrivateToPublic => ("", &["\"i1\" . 10.20.1.5 : 203.0.113.10"]),
                 SetKind::Members => ("", &["1 . 192.168.1.254", "258 . 10.0.0.1"]),
+                SetKind::DnsResolvers => {
+                    ("", &["1048577 . 10.20.0.2", "1048577 . 169.254.169.253"])
+                }
                 SetKind::EnvLinks => ("", &["\"v1a2b3c4d\"", "\"v2\""]),
                 SetKind::EnvShared => ("", &["\"v1a2b3c4d\" : 10.20.1.6", "\"v2\" : 10.20.2.6"]),
                 SetKind::EnvAddr => ("", &["\"v1a2b3c4d\" : 169.254.93.202"]),

@@ -319,6 +319,27 @@ impl Builder<'_> {
                 kind: RouteKind::Blackhole,
             });
         }
+        // The VPC's resolver (see `crate::resolver`): local to the router for
+        // this VPC's packets only.
+        for ip in crate::resolver::resolver_addresses(net, v) {
+            ns.routes.insert(Route {
+                proto: crate::state::ROUTE_PROTO_STATIC,
+                table: local,
+                dst: host(ip),
+                kind: RouteKind::Local { dev: DEV_LO },
+            });
+            if !vpc.cidrs.iter().any(|c| c.contains(&ip)) {
+                ns.rules.insert(Rule {
+                    priority: RULE_PRIORITY_LOCAL,
+                    selector: RuleSelector::ToMarked {
+                        to: host(ip),
+                        mark: local,
+                        mask: MARK_VPC_MASK,
+                    },
+                    table: local,
+                });
+            }
+        }
         for e in &vpc.enis {
             if net.enis[e.index()].owner != EniOwner::Shared {
                 self.eni(*e)?;

@@ -118,7 +118,9 @@ pub fn diff(observed: &HostState, desired: &HostState) -> Plan {
         let have = observed.namespaces.get(ns).unwrap_or(&empty);
         let vanished = |dev: &DevName| gone.contains(&(ns.clone(), dev.as_str().to_owned()));
         let route_vanishes = |k: &RouteKind| match k {
-            RouteKind::Dev { dev } | RouteKind::Via { dev, .. } => vanished(dev),
+            RouteKind::Dev { dev } | RouteKind::Via { dev, .. } | RouteKind::Local { dev } => {
+                vanished(dev)
+            }
             RouteKind::Blackhole | RouteKind::Unreachable => false,
         };
         let have_addrs: BTreeSet<_> = have

@@ -26,7 +26,9 @@
 //! * `forward_guard` (forward, after `filter_forward`, `policy drop`): accepts only
 //!   packets with [`PASSED_MARK`], so an `accept` inserted into `filter_forward` or
 //!   a deleted `filter_forward` fails closed too;
-//! * `filter_input`: nothing may reach the router itself.
+//! * `filter_input`: nothing may reach the router itself but DNS queries to the
+//!   VPCs' resolvers, which `from_links` already took out of conntrack (see
+//!   [`crate::resolver`]); `resolver_out` keeps the answers out of it too.
 //!
 //! Per-ENI data are set and map elements, and none of them is a verdict: a link's
 //! subnet and its security-group combination are numbers (`link_subnet`,
@@ -506,6 +508,12 @@ pub fn router_table(
     for (v, vpc) in net.vpcs.iter().enumerate() {
         let v = VpcId(cove_model::lookup::index_u32(v));
         let zone = zones.vpc(v);
+        for ip in crate::resolver::resolver_addresses(net, v) {
+            for j in 0..vpc.route_tables.len() {
+                let mark = routing::route_table_mark(v, j);
+                put(&mut el, SetKind::DnsResolvers, format!("{mark} . {ip}"));
+            }
+        }
         if vpc.internet_gateway.is_some() {
             has_igw = true;
             let link = format!("\"{}\"", names.igw_router_link(v));
@@ -578,6 +586,7 @@ pub fn router_table(
          \t\tiifname @mac_links iifname . ether saddr != @link_mac drop\n\
          \t\tiifname @src_links iifname . ip saddr != @eni_src drop\n\
          \t\tmeta mark set iifname map @link_table\n\
+         \t\tmeta l4proto {{ tcp, udp }} th dport 53 meta mark . ip daddr @dns_resolvers notrack accept\n\
          \t\tct zone set meta mark . ip daddr map @peer_zone\n\
          \t\tct zone set iifname map @link_zone\n\t}}"
     );
@@ -693,9 +702,15 @@ pub fn router_table(
         "\tchain forward_guard {{\n\t\ttype filter hook forward priority filter + 10; policy drop;\n\
          \t\tmeta mark {PASSED_MARK:#x} accept\n\t}}"
     );
+    // Nothing may reach the router itself but the VPCs' resolvers: the queries
+    // `from_links` let past conntrack (nothing else here is untracked). The
+    // resolver's answers stay out of conntrack as well.
     let _ = writeln!(
         out,
-        "\tchain filter_input {{\n\t\ttype filter hook input priority filter; policy drop;\n\t}}"
+        "\tchain filter_input {{\n\t\ttype filter hook input priority filter; policy drop;\n\
+         \t\tct state untracked meta l4proto {{ tcp, udp }} th dport 53 accept\n\t}}\n\
+         \tchain resolver_out {{\n\t\ttype filter hook output priority raw; policy accept;\n\
+         \t\tmeta l4proto {{ tcp, udp }} th sport 53 notrack\n\t}}"
     );
     finish(&out, el)
 }

@@ -223,6 +223,10 @@ pub enum SetKind {
     /// `env_addr`: environment link → the environment's own link-local address
     /// (restored on replies as they leave towards it).
     EnvAddr,
+    /// `dns_resolvers`: routing mark . resolver address (base + 2, 169.254.169.253)
+    /// of each route table of a VPC whose resolver is on: DNS queries to them skip
+    /// conntrack and the firewall.
+    DnsResolvers,
     /// `members`: group number . a member address of that security group (the
     /// groups that rules reference, numbered from 1).
     Members,
@@ -241,7 +245,7 @@ const SG_SET_PREFIX: &str = "sg_";
 
 impl SetKind {
     /// The per-link sets and maps, in the order the router table declares them.
-    pub const LINK_SETS: [SetKind; 18] = [
+    pub const LINK_SETS: [SetKind; 19] = [
         SetKind::SrcLinks,
         SetKind::EniSrc,
         SetKind::MacLinks,
@@ -260,6 +264,7 @@ impl SetKind {
         SetKind::EnvLinks,
         SetKind::EnvShared,
         SetKind::EnvAddr,
+        SetKind::DnsResolvers,
     ];
 
     /// The sets of execution-environment links (declared only when there are any).
@@ -269,14 +274,14 @@ impl SetKind {
     pub const SG_RULE_SETS: [SetKind; 3] = [SetKind::SgExact, SetKind::SgL4, SetKind::SgAll];
 
     /// Every kind: the per-link sets, the member set, then the rule sets.
-    pub const ALL: [SetKind; 22] = {
-        let mut all = [SetKind::Members; 22];
+    pub const ALL: [SetKind; 23] = {
+        let mut all = [SetKind::Members; 23];
         let mut i = 0;
         while i < Self::LINK_SETS.len() {
             all[i] = Self::LINK_SETS[i];
             i += 1;
         }
-        // all[18] is Members (fixed name, not per link).
+        // all[19] is Members (fixed name, not per link).
         let mut j = 0;
         while j < Self::SG_RULE_SETS.len() {
             all[Self::LINK_SETS.len() + 1 + j] = Self::SG_RULE_SETS[j];
@@ -311,7 +316,7 @@ impl SetKind {
                 data: Some(TypeofExpr::CtZone),
             },
             SetKind::PublicToPrivate | SetKind::PrivateToPublic => ty(IF_IP, Some(Ipv4)),
-            SetKind::Members => ty(&[Mark, Ipv4], None),
+            SetKind::Members | SetKind::DnsResolvers => ty(&[Mark, Ipv4], None),
             SetKind::SgExact => ty(&[Mark, Ipv4, InetProto, InetService], None),
             SetKind::SgL4 => ty(&[Mark, Ipv4Interval, InetProto, InetServiceInterval], None),
             SetKind::SgAll => ty(&[Mark, Ipv4Interval], None),
@@ -361,6 +366,7 @@ impl SetKind {
             SetKind::EnvLinks => "env_links",
             SetKind::EnvShared => "env_shared",
             SetKind::EnvAddr => "env_addr",
+            SetKind::DnsResolvers => "dns_resolvers",
             SetKind::Members => "members",
             SetKind::SgExact | SetKind::SgL4 | SetKind::SgAll => return None,
         })

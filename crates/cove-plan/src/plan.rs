@@ -305,6 +305,7 @@ impl fmt::Display for RouteText<'_> {
             Via { gateway, dev } => write!(f, "{} via {gateway} dev {dev} onlink", r.dst)?,
             Blackhole => write!(f, "blackhole {}", r.dst)?,
             Unreachable => write!(f, "unreachable {}", r.dst)?,
+            Local { dev } => write!(f, "local {} dev {dev} scope host", r.dst)?,
         }
         write!(f, " table {}", r.table)?;
         match r.proto {

@@ -38,7 +38,9 @@ fn remove_link(state: &mut HostState, ns: &str, name: &str) {
         n.link_settings.remove(name);
         n.addresses.retain(|a| a.dev.as_str() != name);
         n.routes.retain(|r| match r.kind {
-            RouteKind::Dev { dev } | RouteKind::Via { dev, .. } => dev.as_str() != name,
+            RouteKind::Dev { dev } | RouteKind::Via { dev, .. } | RouteKind::Local { dev } => {
+                dev.as_str() != name
+            }
             _ => true,
         });
     }
@@ -159,14 +161,18 @@ fn step(state: &mut HostState, op: &Op) -> Result<(), String> {
             let dev = address.dev;
             if !n.addresses.iter().any(|a| a.dev == dev) {
                 n.routes.retain(|r| match r.kind {
-                    RouteKind::Dev { dev: d } | RouteKind::Via { dev: d, .. } => d != dev,
+                    RouteKind::Dev { dev: d }
+                    | RouteKind::Via { dev: d, .. }
+                    | RouteKind::Local { dev: d } => d != dev,
                     _ => true,
                 });
             }
         }
         Op::AddRoute { ns, route } => {
             let n = state.namespaces.get_mut(ns).ok_or_else(|| missing(ns))?;
-            if let RouteKind::Dev { dev } | RouteKind::Via { dev, .. } = route.kind {
+            if let RouteKind::Dev { dev } | RouteKind::Via { dev, .. } | RouteKind::Local { dev } =
+                route.kind
+            {
                 if dev.as_str() != "lo" && !n.links.contains(dev.as_str()) {
                     return Err(format!("no link {dev}"));
                 }

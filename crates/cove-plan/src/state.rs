@@ -194,6 +194,13 @@ pub enum RouteKind {
     Blackhole,
     /// Dropped with ICMP unreachable (`unreachable dst`).
     Unreachable,
+    /// Delivered to this namespace itself (`local dst dev DEV scope host`): the
+    /// address is local only for the packets this table routes (a VPC's resolver
+    /// address in the host router).
+    Local {
+        /// The device the kernel ties the route to (`lo`).
+        dev: DevName,
+    },
 }
 
 /// The routing protocol (`rtm_protocol`) of the routes cove adds: `static`.

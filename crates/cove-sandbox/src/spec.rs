@@ -73,6 +73,8 @@ pub struct EnvSpec {
     /// Group the runtime runs as (default [`NOBODY`]); never 0. It has no
     /// supplementary groups.
     pub gid: u32,
+    /// The environment's `/etc/resolv.conf` (default `None`: the host's, copied).
+    pub resolv_conf: Option<String>,
 }
 
 impl EnvSpec {
@@ -99,6 +101,7 @@ impl EnvSpec {
             nofile: DEFAULT_NOFILE,
             uid: NOBODY,
             gid: NOBODY,
+            resolv_conf: None,
         }
     }
 

@@ -275,6 +275,10 @@ fn prepare(
     spec.env = env;
     spec.cwd = launch.cwd.into();
     spec.runtime_dir = Some(shared.config.runtime_dir.clone());
+    // The VPC's resolver, with Lambda's options (a 1 s timeout, two attempts).
+    spec.resolv_conf = f
+        .nameserver
+        .map(|ip| format!("nameserver {ip}\noptions timeout:1 attempts:2\n"));
     // Each live environment runs as its own user, so no two can signal each other.
     let uid = shared.next_uid();
     spec.uid = uid;

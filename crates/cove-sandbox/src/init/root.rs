@@ -187,9 +187,16 @@ pub fn layout(spec: &EnvSpec) -> Vec<RootStep> {
     // may use bash-isms. The bind lands on what `/usr/bin/sh` points to.
     steps.push(bind(SH, "/usr/bin/sh", true));
     steps.push(dir("/etc", 0o755));
-    steps.extend(ETC_FILES.iter().map(|p| RootStep::Copy {
-        path: (*p).to_owned(),
-    }));
+    for p in ETC_FILES {
+        match (&spec.resolv_conf, p) {
+            (Some(contents), "/etc/resolv.conf") => steps.push(RootStep::File {
+                path: p.to_owned(),
+                contents: contents.clone(),
+                mode: 0o644,
+            }),
+            _ => steps.push(RootStep::Copy { path: p.to_owned() }),
+        }
+    }
     steps.push(RootStep::File {
         path: "/etc/passwd".to_owned(),
         contents: passwd(spec.uid, spec.gid),
@@ -296,6 +303,31 @@ mod tests {
             );
         }
         assert!(paths(&steps).iter().all(|p| p.starts_with('/')));
+    }
+
+    #[test]
+    fn a_given_resolv_conf_replaces_the_hosts() {
+        let copied = layout(&spec());
+        assert!(
+            copied
+                .iter()
+                .any(|s| matches!(s, RootStep::Copy { path } if path == "/etc/resolv.conf"))
+        );
+        let mut with = spec();
+        with.resolv_conf = Some("nameserver 10.20.0.2\n".to_owned());
+        let steps = layout(&with);
+        let resolv: Vec<&RootStep> = steps
+            .iter()
+            .filter(|s| s.path() == "/etc/resolv.conf")
+            .collect();
+        assert_eq!(
+            resolv,
+            vec![&RootStep::File {
+                path: "/etc/resolv.conf".to_owned(),
+                contents: "nameserver 10.20.0.2\n".to_owned(),
+                mode: 0o644,
+            }]
+        );
     }
 
     #[test]

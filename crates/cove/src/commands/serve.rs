@@ -47,6 +47,11 @@ pub struct Args {
     /// its addresses back from its partner (so nothing flaps).
     #[arg(long, env = "COVE_NAT_FAILBACK_AFTER", default_value_t = 60.0)]
     pub nat_failback_after: f64,
+    /// An upstream resolver the VPCs' DNS resolver forwards names it does not
+    /// answer itself to (`ADDRESS[:PORT]`, IPv4; repeat for several, tried in
+    /// order). Default: the `nameserver` lines of this host's /etc/resolv.conf.
+    #[arg(long = "dns-upstream", env = "COVE_DNS_UPSTREAM", value_delimiter = ',', value_parser = parse_upstream)]
+    pub dns_upstreams: Vec<SocketAddr>,
     /// Do not run the reconciler in this process (only serve functions).
     #[arg(long)]
     pub no_reconcile: bool,
@@ -124,6 +129,9 @@ async fn serve(args: &Args) -> anyhow::Result<()> {
         config.lease_ttl = seconds("lease-ttl", args.lease_ttl)?;
         config.shared_eni_connections = args.shared_eni_connections;
         config.failback_after = seconds("nat-failback-after", args.nat_failback_after)?;
+        if !args.dns_upstreams.is_empty() {
+            config.dns_upstreams = args.dns_upstreams.clone();
+        }
         let stop = stop.clone();
         Some(
             std::thread::Builder::new()
@@ -284,4 +292,17 @@ fn reconcile_loop(
             crate::deploy::DisplayChain(e)
         ),
     });
+}
+
+/// `--dns-upstream`: an IPv4 address, with an optional port (53 by default).
+fn parse_upstream(text: &str) -> Result<SocketAddr, String> {
+    if let Ok(ip) = text.parse::<std::net::Ipv4Addr>() {
+        return Ok(SocketAddr::from((ip, 53)));
+    }
+    match text.parse::<SocketAddr>() {
+        Ok(a) if a.is_ipv4() => Ok(a),
+        _ => Err(format!(
+            "{text:?} is not an IPv4 address with an optional port: write 192.0.2.53 or 192.0.2.53:5353"
+        )),
+    }
 }

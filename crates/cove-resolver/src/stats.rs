@@ -1,0 +1,58 @@
+//! The resolver's counters (read by `cove status` and, later, the metrics).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Counters, updated with relaxed atomics by the serving threads.
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub(crate) udp_queries: AtomicU64,
+    pub(crate) tcp_queries: AtomicU64,
+    pub(crate) local_answers: AtomicU64,
+    pub(crate) forwarded: AtomicU64,
+    pub(crate) cache_hits: AtomicU64,
+    pub(crate) upstream_failures: AtomicU64,
+    pub(crate) no_view: AtomicU64,
+    pub(crate) send_errors: AtomicU64,
+}
+
+/// The counters at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StatsSnapshot {
+    /// Queries received over UDP.
+    pub udp_queries: u64,
+    /// Queries received over TCP.
+    pub tcp_queries: u64,
+    /// Answered from a VPC's view (authoritative, or an error for a bad query).
+    pub local_answers: u64,
+    /// Sent to an upstream resolver.
+    pub forwarded: u64,
+    /// Answered from the cache of forwarded answers.
+    pub cache_hits: u64,
+    /// Forwarded queries no upstream answered in time (the client got SERVFAIL).
+    pub upstream_failures: u64,
+    /// Queries from a link or connection no view matches (ignored or refused).
+    pub no_view: u64,
+    /// Answers the kernel refused to send.
+    pub send_errors: u64,
+}
+
+impl Stats {
+    pub(crate) fn add(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A snapshot.
+    pub fn snapshot(&self) -> StatsSnapshot {
+        let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        StatsSnapshot {
+            udp_queries: g(&self.udp_queries),
+            tcp_queries: g(&self.tcp_queries),
+            local_answers: g(&self.local_answers),
+            forwarded: g(&self.forwarded),
+            cache_hits: g(&self.cache_hits),
+            upstream_failures: g(&self.upstream_failures),
+            no_view: g(&self.no_view),
+            send_errors: g(&self.send_errors),
+        }
+    }
+}

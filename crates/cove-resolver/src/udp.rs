@@ -1,0 +1,172 @@
+//! DNS over UDP: one thread inside the router's namespace. Each query comes with
+//! the interface it arrived on (`IP_PKTINFO`), whose name (cove's, stable across
+//! generations) picks the VPC's view; the answer leaves on that interface from
+//! the address the query was sent to (base + 2, or 169.254.169.253).
+
+use std::collections::HashMap;
+use std::io::{self, IoSlice, IoSliceMut};
+use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
+use std::os::fd::AsRawFd;
+
+use cove_dns::{Reply, respond};
+use nix::errno::Errno;
+use nix::sys::socket::{
+    ControlMessage, ControlMessageOwned, MsgFlags, SockaddrIn, recvmsg, sendmsg, setsockopt,
+    sockopt,
+};
+use socket2::{Domain, Protocol, Socket, Type};
+
+use crate::upstream::{Client, Forwarder};
+use crate::{Shared, Stats, TICK};
+
+/// The largest query taken over UDP (a query is a few dozen bytes; EDNS allows
+/// more, and anything longer is cut and answered FORMERR).
+const MAX_QUERY: usize = 4096;
+
+/// Link names the thread remembers (interface indexes are not reused while
+/// the namespace lives, so an entry never goes stale; the map is emptied when
+/// it grows past this).
+const MAX_NAMES: usize = 65_536;
+
+/// The UDP socket on `port` of every address, with `IP_PKTINFO` on (opened inside
+/// the router's namespace).
+pub(crate) fn open(port: u16) -> io::Result<UdpSocket> {
+    let s = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
+    s.set_reuse_address(true)?;
+    // Answers leave from base + 2 or 169.254.169.253, which are local only in the
+    // VPCs' tables, not addresses of an interface: the kernel checks a source
+    // address against the interfaces unless the socket is transparent.
+    s.set_ip_transparent_v4(true)?;
+    // Bursts of queries wait here rather than being dropped (the kernel caps it at
+    // `rmem_max`).
+    let _ = s.set_recv_buffer_size(4 << 20);
+    s.bind(&SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port).into())?;
+    s.set_read_timeout(Some(TICK))?;
+    let s: UdpSocket = s.into();
+    setsockopt(&s, sockopt::Ipv4PacketInfo, &true).map_err(io::Error::from)?;
+    Ok(s)
+}
+
+/// Where the answer to a UDP query goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct UdpClient {
+    /// The client's address and port.
+    pub(crate) to: SocketAddrV4,
+    /// The interface the query arrived on.
+    pub(crate) ifindex: i32,
+    /// The address the query was sent to (the answer's source).
+    pub(crate) from: Ipv4Addr,
+}
+
+/// Sends `bytes` to `client`, out of its interface, from the address it asked.
+/// The packet has no routing mark, so no VPC's rules route it: the kernel sends
+/// it on the interface given (its "destination is on link" fallback), which is
+/// where the client is. (An ENI whose address is also one of the router's own —
+/// another VPC's subnet router address — gets no answer.)
+pub(crate) fn send_to(socket: &UdpSocket, client: &UdpClient, bytes: &[u8]) -> io::Result<()> {
+    let info = libc::in_pktinfo {
+        ipi_ifindex: client.ifindex,
+        ipi_spec_dst: libc::in_addr {
+            s_addr: u32::from_ne_bytes(client.from.octets()),
+        },
+        ipi_addr: libc::in_addr { s_addr: 0 },
+    };
+    let to = SockaddrIn::from(client.to);
+    sendmsg(
+        socket.as_raw_fd(),
+        &[IoSlice::new(bytes)],
+        &[ControlMessage::Ipv4PacketInfo(&info)],
+        MsgFlags::empty(),
+        Some(&to),
+    )
+    .map(|_| ())
+    .map_err(io::Error::from)
+}
+
+/// One received datagram: its length, the client, the interface and the address
+/// it was sent to.
+fn receive(socket: &UdpSocket, buf: &mut [u8]) -> Result<Option<(usize, UdpClient)>, Errno> {
+    let mut cmsg = nix::cmsg_space!(libc::in_pktinfo);
+    let mut iov = [IoSliceMut::new(buf)];
+    let msg = recvmsg::<SockaddrIn>(
+        socket.as_raw_fd(),
+        &mut iov,
+        Some(&mut cmsg),
+        MsgFlags::empty(),
+    )?;
+    let Some(addr) = msg.address else {
+        return Ok(None);
+    };
+    let mut info = None;
+    if let Ok(cmsgs) = msg.cmsgs() {
+        for c in cmsgs {
+            if let ControlMessageOwned::Ipv4PacketInfo(i) = c {
+                info = Some(i);
+            }
+        }
+    }
+    let Some(info) = info else {
+        return Ok(None);
+    };
+    let from = Ipv4Addr::from(info.ipi_addr.s_addr.to_ne_bytes());
+    Ok(Some((
+        msg.bytes,
+        UdpClient {
+            to: SocketAddrV4::new(addr.ip(), addr.port()),
+            ifindex: info.ipi_ifindex,
+            from,
+        },
+    )))
+}
+
+/// The name of interface `ifindex` of this thread's namespace.
+fn link_name(names: &mut HashMap<i32, String>, ifindex: i32) -> Option<&str> {
+    if !names.contains_key(&ifindex) {
+        let index = u32::try_from(ifindex).ok()?;
+        let name = nix::net::if_::if_indextoname(index).ok()?;
+        if names.len() >= MAX_NAMES {
+            names.clear();
+        }
+        names.insert(ifindex, name.to_string_lossy().into_owned());
+    }
+    names.get(&ifindex).map(String::as_str)
+}
+
+/// Serves UDP queries until the resolver stops (runs inside the router's
+/// namespace: interface names are looked up there).
+pub(crate) fn serve(shared: &Shared, socket: &UdpSocket, forwarder: &Forwarder) {
+    let mut names = HashMap::new();
+    let mut buf = vec![0u8; MAX_QUERY];
+    while !shared.stopping() {
+        let (len, client) = match receive(socket, &mut buf) {
+            Ok(Some(r)) => r,
+            Ok(None) => continue,
+            Err(Errno::EAGAIN | Errno::EINTR) => continue,
+            Err(_) => continue,
+        };
+        Stats::add(&shared.stats.udp_queries);
+        let catalog = shared.catalog();
+        let Some(view) = link_name(&mut names, client.ifindex).and_then(|n| catalog.by_link(n))
+        else {
+            // Not a link of a VPC whose resolver is on (the router lets no such
+            // query in; a link created since the catalog was read gets its view
+            // with the next one, and the client asks again).
+            Stats::add(&shared.stats.no_view);
+            continue;
+        };
+        match respond(view, &buf[..len], true) {
+            Reply::Send(bytes) => {
+                Stats::add(&shared.stats.local_answers);
+                if send_to(socket, &client, &bytes).is_err() {
+                    Stats::add(&shared.stats.send_errors);
+                }
+            }
+            Reply::Forward {
+                query,
+                answers,
+                name,
+            } => forwarder.forward(Client::Udp(client), query, answers, name),
+            Reply::Drop => {}
+        }
+    }
+}

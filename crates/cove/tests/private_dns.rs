@@ -1,0 +1,355 @@
+//! Issue 12's resolver with real packets (prefix `pdn…`): `cove serve` runs one
+//! resolver in the host router for every VPC, forwarding what no view answers to
+//! an upstream (Debian's dnsmasq on this host's loopback, standing in for the
+//! operator's resolvers). Asked with `dig` from inside ENI namespaces:
+//!
+//! * a private hosted zone answers in the VPC it is associated with (at base + 2
+//!   and at 169.254.169.253, over UDP and TCP), and a VPC with the same CIDR and
+//!   the same client address but without the association gets upstream's
+//!   NXDOMAIN: the view is the link's, never the address's;
+//! * ENI hostnames and their PTR records; forwarded names, cached (they still
+//!   resolve after the upstream is gone); a truncated answer retried over TCP;
+//! * a security group that allows no DNS does not stop it, and the router tracks
+//!   no connection for it; a VPC with `dns_support: false` gets no answer;
+//! * a function resolves the database's private name through its
+//!   `/etc/resolv.conf` and connects to it across the peering.
+//!
+//! Privileged: runs as root (CI runs as root and must not skip: `CI=true`).
+
+mod common;
+
+use std::net::{Ipv4Addr, UdpSocket};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use cove_plan::names::Names;
+use serde_json::json;
+
+use common::Deployment;
+use common::functions::{deploy_python, runtimes_ready, serve};
+use common::tcp::db_server;
+
+const SPEC: &str = r#"
+tenants:
+  - name: t
+    vpcs:
+      - name: app
+        cidr: 10.61.0.0/16
+        dns_hostnames: true
+        subnets:
+          - { name: s, cidr: 10.61.1.0/24, az: us-east-1a }
+        route_tables:
+          - name: main
+            main: true
+            routes:
+              - { destination: 10.62.0.0/16, peering: app-data }
+        security_groups:
+          - name: fn
+            egress:
+              - { protocol: tcp, ports: 5432, cidr: 10.62.0.0/16 }
+        enis:
+          - { name: client, subnet: s, private_ip: 10.61.1.5, security_groups: [fn] }
+      - name: data
+        cidr: 10.62.0.0/16
+        subnets:
+          - { name: s, cidr: 10.62.1.0/24, az: us-east-1a }
+        route_tables:
+          - name: main
+            main: true
+            routes:
+              - { destination: 10.61.0.0/16, peering: app-data }
+        security_groups:
+          - name: db
+            ingress:
+              - { protocol: tcp, ports: 5432, cidr: 10.61.0.0/16 }
+        enis:
+          - { name: db, subnet: s, private_ip: 10.62.1.10, security_groups: [db] }
+      - name: twin
+        cidr: 10.61.0.0/16
+        subnets:
+          - { name: s, cidr: 10.61.1.0/24, az: us-east-1a }
+        enis:
+          - { name: client, subnet: s, private_ip: 10.61.1.5 }
+      - name: quiet
+        cidr: 10.63.0.0/16
+        dns_support: false
+        subnets:
+          - { name: s, cidr: 10.63.1.0/24, az: us-east-1a }
+        enis:
+          - { name: client, subnet: s, private_ip: 10.63.1.5 }
+    hosted_zones:
+      - name: corp.internal
+        vpcs: [app]
+        records:
+          - { name: db.corp.internal, type: A, values: [10.62.1.10] }
+          - { name: pg.corp.internal, type: CNAME, values: [db.corp.internal] }
+peerings:
+  - name: app-data
+    requester: t/app
+    accepter: t/data
+    status: active
+"#;
+
+/// Debian's dnsmasq on a free loopback port, killed on drop.
+struct Upstream {
+    child: Child,
+    port: u16,
+}
+
+impl Upstream {
+    fn start(dir: &std::path::Path) -> Upstream {
+        let port = UdpSocket::bind("127.0.0.1:0")
+            .and_then(|s| s.local_addr())
+            .expect("a free port")
+            .port();
+        // A TXT record too long for 1,232 bytes over UDP: the resolver gets it
+        // truncated and asks again over TCP.
+        let long: Vec<String> = (0..30)
+            .map(|i| format!("{i:02}{}", "x".repeat(60)))
+            .collect();
+        let child = Command::new("dnsmasq")
+            .args([
+                "--keep-in-foreground",
+                "--no-resolv",
+                "--no-hosts",
+                "--bind-interfaces",
+                "--listen-address=127.0.0.1",
+                "--user=root",
+                "--pid-file",
+            ])
+            .arg(format!("--port={port}"))
+            .arg("--address=/upstream.example/192.0.2.77")
+            // Its own answers with a TTL the resolver caches (dnsmasq: 0).
+            .arg("--local-ttl=300")
+            .arg("--local=/corp.internal/")
+            .arg(format!(
+                "--txt-record=long.upstream.example,{}",
+                long.join(",")
+            ))
+            .arg(format!(
+                "--log-facility={}",
+                dir.join("dnsmasq.log").display()
+            ))
+            .arg("--log-queries")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("dnsmasq (Debian's dnsmasq-base; scripts/test.sh installs it)");
+        let up = Upstream { child, port };
+        // Ready when it answers.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !dig_host(port, "www.upstream.example").contains("192.0.2.77") {
+            assert!(Instant::now() < deadline, "dnsmasq did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        up
+    }
+}
+
+impl Drop for Upstream {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `dig` against the upstream from the host.
+fn dig_host(port: u16, name: &str) -> String {
+    let out = Command::new("timeout")
+        .args(["5", "dig", "+short", "+time=1", "+tries=1", "-p"])
+        .arg(port.to_string())
+        .args(["@127.0.0.1", name])
+        .output()
+        .expect("dig");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `dig ARGS` inside namespace `ns` (at most 10 s): exit code and output.
+fn dig(ns: &str, args: &[&str]) -> (i32, String) {
+    let out = Command::new("timeout")
+        .args([
+            "10", "ip", "netns", "exec", ns, "dig", "+time=2", "+tries=1",
+        ])
+        .args(args)
+        .output()
+        .expect("dig");
+    (
+        out.status.code().unwrap_or(-1),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+/// `dig +short` inside `ns`, which must exit 0; the answer's lines.
+fn short(ns: &str, args: &[&str]) -> Vec<String> {
+    let mut all = vec!["+short"];
+    all.extend_from_slice(args);
+    let (code, text) = dig(ns, &all);
+    assert_eq!(code, 0, "dig {args:?} in {ns}: {text}");
+    text.lines().map(str::to_owned).collect()
+}
+
+/// The resolver answers once `cove serve` has started it (its first ticks).
+fn wait_for_answer(ns: &str, args: &[&str], want: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, text) = dig(ns, args);
+        if text.contains(want) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no {want} for dig {args:?} in {ns}: {text}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn each_vpc_resolves_through_its_own_view_and_functions_connect_by_name() {
+    if !cove_probe::privileged("private_dns") {
+        return;
+    }
+    let d = Deployment::new("pdn");
+    let dir = tempfile::tempdir().expect("tmp");
+    let upstream = Upstream::start(dir.path());
+    let spec = dir.path().join("spec.yaml");
+    std::fs::write(&spec, SPEC).expect("spec");
+    d.apply(&spec);
+    let net = cove_model::validate::validate_text(SPEC)
+        .network
+        .expect("valid");
+    let names = Names::new(&net, &d.prefix);
+    let ns = |eni: &str| names.eni_ns(net.find_eni(eni).unwrap_or_else(|e| panic!("{eni}: {e:?}")));
+    let (app, twin, quiet) = (
+        ns("t/app/client"),
+        ns("t/twin/client"),
+        ns("t/quiet/client"),
+    );
+    let db = db_server(&ns("t/data/db"), Ipv4Addr::new(10, 62, 1, 10), 5432);
+
+    // A function in `app` (deployed before `cove serve` starts, which runs it).
+    let functions = runtimes_ready();
+    if functions {
+        deploy_python(
+            &d,
+            "dnsfn",
+            &[
+                "--subnets",
+                "t/app/s",
+                "--security-groups",
+                "fn",
+                "--concurrency",
+                "1",
+                "--timeout",
+                "10",
+            ],
+        );
+    }
+
+    let up = format!("127.0.0.1:{}", upstream.port);
+    let (_serve, _) = serve(&d, &["--dns-upstream", &up]);
+    wait_for_answer(&app, &["@10.61.0.2", "db.corp.internal"], "10.62.1.10");
+
+    // The private zone, at both addresses, over UDP and TCP; the CNAME followed.
+    assert_eq!(
+        short(&app, &["@10.61.0.2", "db.corp.internal"]),
+        ["10.62.1.10"]
+    );
+    assert_eq!(
+        short(&app, &["@169.254.169.253", "db.corp.internal"]),
+        ["10.62.1.10"]
+    );
+    assert_eq!(
+        short(&app, &["+tcp", "@10.61.0.2", "db.corp.internal"]),
+        ["10.62.1.10"]
+    );
+    assert_eq!(
+        short(&app, &["@10.61.0.2", "pg.corp.internal"]),
+        ["db.corp.internal.", "10.62.1.10"]
+    );
+    // The same CIDR and the same client address in a VPC without the zone: the
+    // name goes upstream, which says NXDOMAIN (over TCP too).
+    let (_, text) = dig(&twin, &["@10.61.0.2", "db.corp.internal"]);
+    assert!(text.contains("status: NXDOMAIN"), "{text}");
+    let (_, text) = dig(&twin, &["+tcp", "@10.61.0.2", "db.corp.internal"]);
+    assert!(text.contains("status: NXDOMAIN"), "{text}");
+    // ENI hostnames and PTR records, where the VPC has DNS hostnames.
+    assert_eq!(
+        short(&app, &["@10.61.0.2", "ip-10-61-1-5.ec2.internal"]),
+        ["10.61.1.5"]
+    );
+    assert_eq!(
+        short(&app, &["@10.61.0.2", "-x", "10.61.1.5"]),
+        ["ip-10-61-1-5.ec2.internal."]
+    );
+    // Forwarded names; a truncated answer is fetched again over TCP.
+    assert_eq!(
+        short(&app, &["@10.61.0.2", "www.upstream.example"]),
+        ["192.0.2.77"]
+    );
+    let long = short(
+        &app,
+        &["+tcp", "@10.61.0.2", "long.upstream.example", "TXT"],
+    );
+    assert_eq!(long.len(), 1, "{long:?}");
+    assert!(long[0].contains("\"29xxxx"), "{long:?}");
+    let (_, text) = dig(
+        &app,
+        &[
+            "+notcp",
+            "+ignore",
+            "@10.61.0.2",
+            "long.upstream.example",
+            "TXT",
+        ],
+    );
+    assert!(text.contains(" tc"), "truncated over UDP: {text}");
+
+    // The security group allows only PostgreSQL out, yet DNS works (above), and
+    // the router keeps no conntrack entry for it.
+    let router = names.router_ns();
+    let ct = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &router,
+            "conntrack",
+            "-L",
+            "-p",
+            "udp",
+            "--dport",
+            "53",
+        ])
+        .output()
+        .expect("conntrack");
+    let listed = String::from_utf8_lossy(&ct.stdout);
+    assert!(!listed.contains("dport=53"), "tracked: {listed}");
+    // No resolver where DNS support is off: no answer at all.
+    let (code, text) = dig(&quiet, &["@10.63.0.2", "www.upstream.example"]);
+    assert_eq!(code, 9, "a timeout: {text}");
+
+    // The cache answers once the upstream is gone.
+    drop(upstream);
+    assert_eq!(
+        short(&app, &["@10.61.0.2", "www.upstream.example"]),
+        ["192.0.2.77"]
+    );
+
+    // The function deployed above resolves the database's private name through
+    // its /etc/resolv.conf and connects to it across the peering.
+    if !functions {
+        return;
+    }
+    let (code, v) = common::invoke(
+        &d,
+        "dnsfn",
+        &json!({"op": "connect", "host": "pg.corp.internal", "port": 5432, "timeout_ms": 3000}),
+    );
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["result"], "ok", "{v}");
+    assert_eq!(db.wait_for(1, Duration::from_secs(10)).len(), 1);
+}
