@@ -27,8 +27,8 @@ if [ -z "${COVE_BIN:-}" ]; then
 fi
 cove=${COVE_BIN:-$PWD/target/release/cove}
 work=$(mktemp -d /tmp/cove-bench-dns.XXXXXX)
-cli=${prefix}-cli
-srv=${prefix}-srv
+cli=dnsbench-cli  # not under the prefix: cove owns every `<prefix>-…` namespace
+srv=dnsbench-srv
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done

@@ -29,6 +29,8 @@ pub struct Catalog {
     links: HashMap<String, usize>,
     /// VPC bits of a routing mark → VPC.
     marks: HashMap<u32, usize>,
+    /// Each VPC's routing mark (VPC bits only).
+    vpc_marks: Vec<u32>,
     /// (VPC, address) of every ENI and environment that may query.
     sources: HashSet<(usize, Ipv4Addr)>,
     /// The bits of a routing mark that number the VPC.
@@ -50,6 +52,7 @@ impl Catalog {
         let vpc = self.views.len();
         self.views.push(view.map(Arc::new));
         self.marks.insert(mark & self.vpc_mask, vpc);
+        self.vpc_marks.push(mark & self.vpc_mask);
         vpc
     }
 
@@ -62,8 +65,15 @@ impl Catalog {
 
     /// The view for a query that arrived on router link `link`.
     pub fn by_link(&self, link: &str) -> Option<&Arc<View>> {
+        self.link(link).map(|(v, _)| v)
+    }
+
+    /// The view for a query that arrived on router link `link`, and the routing
+    /// mark of its VPC (which routes the answer in the VPC's own table).
+    pub fn link(&self, link: &str) -> Option<(&Arc<View>, u32)> {
         let vpc = *self.links.get(link)?;
-        self.views.get(vpc)?.as_ref()
+        let view = self.views.get(vpc)?.as_ref()?;
+        Some((view, self.vpc_marks.get(vpc).copied().unwrap_or(0)))
     }
 
     /// The view for a connection with routing mark `mark` from `peer`.
@@ -105,6 +115,7 @@ mod tests {
     fn a_link_finds_its_vpcs_view_and_a_vpc_without_resolver_has_none() {
         let c = catalog();
         assert!(c.by_link("eaaaa").is_some());
+        assert_eq!(c.link("eaaaa").map(|(_, m)| m), Some(0x10_0000));
         assert!(c.by_link("ebbbb").is_none(), "resolver off");
         assert!(c.by_link("ecccc").is_none(), "unknown link");
         assert_eq!(c.len(), 2);

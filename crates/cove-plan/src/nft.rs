@@ -573,9 +573,12 @@ pub fn router_table(
             put(&mut el, SetKind::LinkZone, format!("{link} : {zone}"));
         }
     }
-    // Before defragmentation (-400) and conntrack: anti-spoofing of every fragment
-    // on its own link, then the routing mark (VPC and route table)
-    // and the conntrack zone: the peering's for a flow to a peer ENI, else the VPC's.
+    // Before defragmentation (-400) and conntrack: the routing mark (VPC and route
+    // table); DNS queries to the VPC's resolver go straight on, untracked (the
+    // answer goes back out of the link the query came in on, whatever its source
+    // says, so a forged source gets nothing; see `crate::resolver`); then
+    // anti-spoofing of every fragment on its own link, and the conntrack zone: the
+    // peering's for a flow to a peer ENI, else the VPC's.
     // The first `ct zone set` that finds its key wins (it attaches the template the
     // later ones see), so the peering's comes first. A zone set before
     // defragmentation also keys reassembly, so fragments of different VPCs never
@@ -583,10 +586,10 @@ pub fn router_table(
     let _ = writeln!(
         out,
         "\tchain from_links {{\n\t\ttype filter hook prerouting priority -450; policy accept;\n\
-         \t\tiifname @mac_links iifname . ether saddr != @link_mac drop\n\
-         \t\tiifname @src_links iifname . ip saddr != @eni_src drop\n\
          \t\tmeta mark set iifname map @link_table\n\
          \t\tmeta l4proto {{ tcp, udp }} th dport 53 meta mark . ip daddr @dns_resolvers notrack accept\n\
+         \t\tiifname @mac_links iifname . ether saddr != @link_mac drop\n\
+         \t\tiifname @src_links iifname . ip saddr != @eni_src drop\n\
          \t\tct zone set meta mark . ip daddr map @peer_zone\n\
          \t\tct zone set iifname map @link_zone\n\t}}"
     );

@@ -17,6 +17,7 @@
 //! and stay. The catalog is replaced as a whole when the desired network changes
 //! ([`Resolver::set_catalog`]). Dropping the [`Resolver`] stops every thread.
 
+mod memo;
 pub mod stats;
 pub mod tcp;
 pub mod udp;
@@ -142,10 +143,12 @@ impl Resolver {
         });
         let port = config.port;
         let (udp_socket, tcp_listener) = open_sockets(&config.ns, port)?;
-        let udp_socket = Arc::new(udp_socket.map_err(|source| ResolverError::Socket {
-            what: "bind UDP port 53 in the router's namespace",
-            source,
-        })?);
+        let udp_socket = Arc::new(udp::Sender::new(udp_socket.map_err(|source| {
+            ResolverError::Socket {
+                what: "bind UDP port 53 in the router's namespace",
+                source,
+            }
+        })?));
         let tcp_listener = tcp_listener.map_err(|source| ResolverError::Socket {
             what: "listen on TCP port 53 in the router's namespace",
             source,

@@ -7,6 +7,8 @@ use std::collections::HashMap;
 use std::io::{self, IoSlice, IoSliceMut};
 use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
 use std::os::fd::AsRawFd;
+use std::sync::Arc;
+use std::time::Instant;
 
 use cove_dns::{Reply, respond};
 use nix::errno::Errno;
@@ -16,6 +18,7 @@ use nix::sys::socket::{
 };
 use socket2::{Domain, Protocol, Socket, Type};
 
+use crate::memo::{FORWARDED_FOR, Memo};
 use crate::upstream::{Client, Forwarder};
 use crate::{Shared, Stats, TICK};
 
@@ -56,14 +59,43 @@ pub(crate) struct UdpClient {
     pub(crate) ifindex: i32,
     /// The address the query was sent to (the answer's source).
     pub(crate) from: Ipv4Addr,
+    /// The routing mark of the client's VPC (0 until the view is known).
+    pub(crate) mark: u32,
+}
+
+/// The router's UDP socket, and the routing mark it sends with now.
+pub(crate) struct Sender {
+    socket: UdpSocket,
+    mark: std::sync::Mutex<u32>,
+}
+
+impl Sender {
+    pub(crate) fn new(socket: UdpSocket) -> Sender {
+        Sender {
+            socket,
+            mark: std::sync::Mutex::new(0),
+        }
+    }
+
+    /// Sends `bytes` to `client` with its VPC's routing mark: the answer is
+    /// routed by the VPC's own table (whose route to the client is cached by
+    /// the kernel), out of the client's interface.
+    pub(crate) fn send(&self, client: &UdpClient, bytes: &[u8]) -> io::Result<()> {
+        let mut mark = self.mark.lock().unwrap_or_else(|e| e.into_inner());
+        if *mark != client.mark {
+            socket2::SockRef::from(&self.socket).set_mark(client.mark)?;
+            *mark = client.mark;
+        }
+        send_to(&self.socket, client, bytes)
+    }
 }
 
 /// Sends `bytes` to `client`, out of its interface, from the address it asked.
-/// The packet has no routing mark, so no VPC's rules route it: the kernel sends
-/// it on the interface given (its "destination is on link" fallback), which is
-/// where the client is. (An ENI whose address is also one of the router's own —
-/// another VPC's subnet router address — gets no answer.)
-pub(crate) fn send_to(socket: &UdpSocket, client: &UdpClient, bytes: &[u8]) -> io::Result<()> {
+/// The interface is fixed: if the socket's mark does not lead there (a catalog
+/// older or newer than the router's rules), the route lookup finds nothing and
+/// the kernel sends it on that interface all the same (its "destination is on
+/// link" fallback); it never leaves anywhere else.
+fn send_to(socket: &UdpSocket, client: &UdpClient, bytes: &[u8]) -> io::Result<()> {
     let info = libc::in_pktinfo {
         ipi_ifindex: client.ifindex,
         ipi_spec_dst: libc::in_addr {
@@ -115,6 +147,7 @@ fn receive(socket: &UdpSocket, buf: &mut [u8]) -> Result<Option<(usize, UdpClien
             to: SocketAddrV4::new(addr.ip(), addr.port()),
             ifindex: info.ipi_ifindex,
             from,
+            mark: 0,
         },
     )))
 }
@@ -134,11 +167,12 @@ fn link_name(names: &mut HashMap<i32, String>, ifindex: i32) -> Option<&str> {
 
 /// Serves UDP queries until the resolver stops (runs inside the router's
 /// namespace: interface names are looked up there).
-pub(crate) fn serve(shared: &Shared, socket: &UdpSocket, forwarder: &Forwarder) {
+pub(crate) fn serve(shared: &Shared, socket: &Sender, forwarder: &Forwarder) {
     let mut names = HashMap::new();
+    let mut memo = Memo::new();
     let mut buf = vec![0u8; MAX_QUERY];
     while !shared.stopping() {
-        let (len, client) = match receive(socket, &mut buf) {
+        let (len, mut client) = match receive(&socket.socket, &mut buf) {
             Ok(Some(r)) => r,
             Ok(None) => continue,
             Err(Errno::EAGAIN | Errno::EINTR) => continue,
@@ -146,7 +180,9 @@ pub(crate) fn serve(shared: &Shared, socket: &UdpSocket, forwarder: &Forwarder) 
         };
         Stats::add(&shared.stats.udp_queries);
         let catalog = shared.catalog();
-        let Some(view) = link_name(&mut names, client.ifindex).and_then(|n| catalog.by_link(n))
+        memo.catalog(Arc::as_ptr(&catalog) as usize);
+        let Some((view, mark)) =
+            link_name(&mut names, client.ifindex).and_then(|n| catalog.link(n))
         else {
             // Not a link of a VPC whose resolver is on (the router lets no such
             // query in; a link created since the catalog was read gets its view
@@ -154,19 +190,46 @@ pub(crate) fn serve(shared: &Shared, socket: &UdpSocket, forwarder: &Forwarder) 
             Stats::add(&shared.stats.no_view);
             continue;
         };
-        match respond(view, &buf[..len], true) {
+        client.mark = mark;
+        let query = &buf[..len];
+        let view_key = Arc::as_ptr(view) as usize;
+        let now = Instant::now();
+        if let Some((answer, forwarded)) = memo.get(view_key, query, now) {
+            Stats::add(if forwarded {
+                &shared.stats.cache_hits
+            } else {
+                &shared.stats.local_answers
+            });
+            send(shared, socket, &client, answer);
+            continue;
+        }
+        match respond(view, query, true) {
             Reply::Send(bytes) => {
                 Stats::add(&shared.stats.local_answers);
-                if send_to(socket, &client, &bytes).is_err() {
-                    Stats::add(&shared.stats.send_errors);
-                }
+                send(shared, socket, &client, &bytes);
+                memo.put(view_key, query, &bytes, None);
             }
             Reply::Forward {
-                query,
+                query: parsed,
                 answers,
                 name,
-            } => forwarder.forward(Client::Udp(client), query, answers, name),
+            } => {
+                if let Some((bytes, cached)) =
+                    forwarder.forward(Client::Udp(client), parsed, answers, name)
+                {
+                    send(shared, socket, &client, &bytes);
+                    if cached {
+                        memo.put(view_key, query, &bytes, Some(now + FORWARDED_FOR));
+                    }
+                }
+            }
             Reply::Drop => {}
         }
+    }
+}
+
+fn send(shared: &Shared, socket: &Sender, client: &UdpClient, bytes: &[u8]) {
+    if socket.send(client, bytes).is_err() {
+        Stats::add(&shared.stats.send_errors);
     }
 }

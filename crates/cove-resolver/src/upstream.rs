@@ -20,7 +20,7 @@ use cove_dns::{Answer, Cache, Reply, Upstream};
 use hickory_proto::op::Message;
 use hickory_proto::rr::RecordType;
 
-use crate::udp::{UdpClient, send_to};
+use crate::udp::{Sender, UdpClient};
 use crate::{ResolverConfig, ResolverError, Shared, Stats};
 
 /// Who gets the answer.
@@ -58,7 +58,7 @@ pub(crate) struct Forwarder {
     pending: Mutex<HashMap<u16, Pending>>,
     cache: Mutex<Cache>,
     /// The router's UDP socket (answers to UDP clients leave from it).
-    reply: Arc<UdpSocket>,
+    reply: Arc<Sender>,
     shared: Arc<Shared>,
     ids: Mutex<Vec<u16>>,
 }
@@ -72,7 +72,7 @@ impl Forwarder {
     pub(crate) fn start(
         config: &ResolverConfig,
         shared: Arc<Shared>,
-        reply: Arc<UdpSocket>,
+        reply: Arc<Sender>,
     ) -> Result<(Arc<Forwarder>, JoinHandle<Option<()>>), ResolverError> {
         let socket = UdpSocket::bind("0.0.0.0:0").map_err(|source| ResolverError::Socket {
             what: "open the socket for the upstream resolvers",
@@ -106,29 +106,30 @@ impl Forwarder {
     }
 
     /// Answers `client`'s `query` about `name` (after the view's CNAMEs
-    /// `chain`) from the cache, or asks upstream.
+    /// `chain`) at once from the cache (or with SERVFAIL when no upstream is
+    /// configured), or asks upstream and delivers the answer later. An immediate
+    /// answer is returned, not sent, with whether it came from the cache.
     pub(crate) fn forward(
         &self,
         client: Client,
         query: Box<Message>,
         chain: Vec<Answer>,
         name: String,
-    ) {
+    ) -> Option<(Vec<u8>, bool)> {
         let kind = query_type(&query);
         let udp = client.udp();
         let now = Instant::now();
         let cached = lock(&self.cache).get(&name, kind, now);
         if let Lookup::Hit(up) = cached {
             Stats::add(&self.shared.stats.cache_hits);
-            self.deliver(&client, forwarded(&query, &chain, &up, udp));
-            return;
+            return bytes(forwarded(&query, &chain, &up, udp)).map(|b| (b, true));
         }
         let id = self.new_id();
-        let (Some(first), Some(bytes)) = (self.upstreams.first(), upstream_query(id, &name, kind))
+        let (Some(first), Some(bytes_up)) =
+            (self.upstreams.first(), upstream_query(id, &name, kind))
         else {
             Stats::add(&self.shared.stats.upstream_failures);
-            self.deliver(&client, server_failure(&query, udp));
-            return;
+            return bytes(server_failure(&query, udp)).map(|b| (b, false));
         };
         Stats::add(&self.shared.stats.forwarded);
         lock(&self.pending).insert(
@@ -143,7 +144,8 @@ impl Forwarder {
                 tries: 1,
             },
         );
-        let _ = self.socket.send_to(&bytes, first);
+        let _ = self.socket.send_to(&bytes_up, first);
+        None
     }
 
     /// [`Forwarder::forward`] for a TCP connection: waits at most `wait` for the
@@ -156,7 +158,9 @@ impl Forwarder {
         wait: Duration,
     ) -> Option<Vec<u8>> {
         let (tx, rx) = sync_channel(1);
-        self.forward(Client::Tcp(tx), query, chain, name);
+        if let Some((answer, _)) = self.forward(Client::Tcp(tx), query, chain, name) {
+            return Some(answer);
+        }
         rx.recv_timeout(wait).ok()
     }
 
@@ -190,7 +194,7 @@ impl Forwarder {
         };
         match client {
             Client::Udp(c) => {
-                if send_to(&self.reply, c, &bytes).is_err() {
+                if self.reply.send(c, &bytes).is_err() {
                     Stats::add(&self.shared.stats.send_errors);
                 }
             }
@@ -252,7 +256,7 @@ impl Forwarder {
                     if let Reply::Send(bytes) = r {
                         match &p.client {
                             Client::Udp(u) => {
-                                let _ = send_to(&reply, u, &bytes);
+                                let _ = reply.send(u, &bytes);
                             }
                             Client::Tcp(tx) => {
                                 let _ = tx.try_send(bytes);
@@ -329,6 +333,13 @@ fn ask_over_tcp(
     };
     let bytes = run().ok()?;
     upstream_response(&bytes, id, name, kind).map(|m| Upstream::of(&m))
+}
+
+fn bytes(reply: Reply) -> Option<Vec<u8>> {
+    match reply {
+        Reply::Send(b) => Some(b),
+        _ => None,
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
