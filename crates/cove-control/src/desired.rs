@@ -184,6 +184,38 @@ pub fn desired_spec(state: &ControlState, specs: &BTreeMap<TenantId, TenantSpec>
                     z
                 })
                 .collect(),
+            // An endpoint service names its VPC, and accepted endpoints their
+            // VPCs (`tenant/vpc/endpoint`), by network name or id: in the desired
+            // spec, by the network's VPC id.
+            endpoint_services: own
+                .endpoint_services
+                .iter()
+                .map(|svc| {
+                    let mut svc = svc.clone();
+                    if let Some(n) = nets.iter().find(|n| n.name == svc.vpc || n.id.0 == svc.vpc) {
+                        svc.vpc = n.id.0.clone();
+                    }
+                    for a in &mut svc.accepted {
+                        let mut parts = a.splitn(3, '/');
+                        let (Some(tenant), Some(vpc), Some(endpoint)) =
+                            (parts.next(), parts.next(), parts.next())
+                        else {
+                            continue;
+                        };
+                        let other = state.tenants.values().find(|x| x.name == tenant);
+                        let net = other.and_then(|o| {
+                            state
+                                .networks_of(&o.id)
+                                .into_iter()
+                                .find(|n| n.name == vpc || n.id.0 == vpc)
+                        });
+                        if let Some(n) = net {
+                            *a = format!("{tenant}/{}/{endpoint}", n.id.0);
+                        }
+                    }
+                    svc
+                })
+                .collect(),
         };
         for n in nets.iter().filter(|n| n.status != NetworkStatus::Deleting) {
             let mut v = network_vpc(n);

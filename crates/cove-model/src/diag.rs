@@ -103,6 +103,11 @@ pub enum ErrorCode {
     /// Associating another tenant's zone that did not authorize this VPC (Route
     /// 53's `NotAuthorizedException`).
     NotAuthorized,
+    /// An interface endpoint's service does not exist, or this tenant may not
+    /// use it (EC2's code: both look the same to the consumer).
+    InvalidServiceName,
+    /// An ENI named that does not exist (EC2's code).
+    InvalidNetworkInterfaceIdNotFound,
 }
 
 impl ErrorCode {
@@ -156,6 +161,8 @@ impl ErrorCode {
             HostedZoneAlreadyExists => "HostedZoneAlreadyExists",
             NoSuchHostedZone => "NoSuchHostedZone",
             NotAuthorized => "NotAuthorizedException",
+            InvalidServiceName => "InvalidServiceName",
+            InvalidNetworkInterfaceIdNotFound => "InvalidNetworkInterfaceID.NotFound",
         }
     }
 }

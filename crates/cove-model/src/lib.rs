@@ -16,6 +16,7 @@ pub mod dns;
 pub mod ipam;
 pub mod lookup;
 pub mod model;
+pub mod privatelink;
 pub mod spec;
 pub mod traffic;
 pub mod validate;

@@ -110,6 +110,10 @@ pub struct Network {
     pub functions: Vec<Function>,
     /// Private hosted zones.
     pub hosted_zones: Vec<crate::dns::HostedZone>,
+    /// Endpoint services (PrivateLink) of all tenants.
+    pub endpoint_services: Vec<crate::privatelink::EndpointService>,
+    /// Interface endpoints linked to an endpoint service.
+    pub service_links: Vec<crate::privatelink::ServiceLink>,
 }
 
 /// A tenant (account).
@@ -478,6 +482,10 @@ pub enum EniOwner {
     User,
     /// An interface endpoint's ENI.
     Endpoint(EndpointId),
+    /// The provider-side front of an interface endpoint linked to another
+    /// tenant's endpoint service (in the provider's VPC; see
+    /// [`crate::privatelink`]).
+    Front(EndpointId),
     /// A NAT gateway's ENI (not subject to security groups).
     NatGateway(NatId),
     /// A shared function ENI ("Hyperplane"): one per (subnet, security-group set) of

@@ -128,6 +128,41 @@ pub struct TenantSpec {
     /// answers.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hosted_zones: Vec<HostedZoneSpec>,
+    /// Endpoint services (PrivateLink) this tenant publishes to others.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub endpoint_services: Vec<EndpointServiceSpec>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// An endpoint service (PrivateLink): ENIs of one of the tenant's VPCs and the
+/// ports they serve, reached by other tenants' interface endpoints
+/// (`service: <tenant>/<name>`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct EndpointServiceSpec {
+    /// Name, unique within the tenant.
+    pub name: String,
+    /// The VPC of its targets (a name of this tenant's).
+    pub vpc: String,
+    /// The ENIs behind it (names in `vpc`); each connection goes to one of them.
+    pub targets: Vec<String>,
+    /// The TCP ports it serves.
+    pub ports: Vec<u16>,
+    /// Whether each consumer's endpoint waits for acceptance (AWS's default:
+    /// yes).
+    #[serde(default = "yes")]
+    pub acceptance_required: bool,
+    /// Tenants allowed to create endpoints to it (`"*"`: every tenant).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_principals: Vec<String>,
+    /// Consumers' endpoints the provider accepted (`tenant/vpc/endpoint`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub accepted: Vec<String>,
+    /// The name consumers' private DNS resolves to their endpoint's addresses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub private_dns_name: Option<String>,
 }
 
 /// A private hosted zone.

@@ -143,6 +143,53 @@ fn default_via(gateway: Ipv4Addr) -> Route {
     }
 }
 
+/// An endpoint ENI's namespace linked to an endpoint service: it forwards, routes
+/// by the connection's direction (see [`crate::privatelink`]), and its table is the front's.
+fn linked_endpoint(
+    ns: &mut NsState,
+    net: &Network,
+    front: EniId,
+    link: &cove_model::privatelink::ServiceLink,
+    consumer_gw: Ipv4Addr,
+) {
+    use crate::privatelink::{
+        FRONT_LINK, MARK_TO_CONSUMER, MARK_TO_PROVIDER, RULE_PRIORITY_BY_DIRECTION,
+        TO_CONSUMER_TABLE, TO_PROVIDER_TABLE,
+    };
+    ns.local_rule_last = true;
+    let via = |table: u32, gateway: Ipv4Addr, link: &str| Route {
+        proto: crate::state::ROUTE_PROTO_STATIC,
+        table,
+        dst: Ipv4Net::default(),
+        kind: RouteKind::Via {
+            gateway,
+            dev: dev(link),
+        },
+    };
+    ns.routes.insert(via(
+        TO_PROVIDER_TABLE,
+        subnet_router(net, front),
+        FRONT_LINK,
+    ));
+    ns.routes
+        .insert(via(TO_CONSUMER_TABLE, consumer_gw, "eth0"));
+    for (mark, table) in [
+        (MARK_TO_PROVIDER, TO_PROVIDER_TABLE),
+        (MARK_TO_CONSUMER, TO_CONSUMER_TABLE),
+    ] {
+        ns.rules.insert(Rule {
+            priority: RULE_PRIORITY_BY_DIRECTION,
+            selector: RuleSelector::Fwmark(mark),
+            table,
+        });
+    }
+    ns.nft = Some(crate::privatelink::endpoint_table(
+        net,
+        link,
+        net.enis[front.index()].private_ip,
+    ));
+}
+
 struct Builder<'n> {
     net: &'n Network,
     names: Names<'n>,
@@ -153,6 +200,8 @@ struct Builder<'n> {
     peer_hosts: Vec<(u32, PeerHost)>,
     /// Every function's execution environments.
     envs: Vec<Environment>,
+    /// Linked endpoint ENIs and their fronts (PrivateLink).
+    fronts: crate::privatelink::Fronts<'n>,
 }
 
 /// The kernel state that realizes `net` under `prefix`.
@@ -201,6 +250,7 @@ pub fn desired(net: &Network, prefix: &str) -> Result<HostState, PlanError> {
         owners: std::collections::BTreeMap::new(),
         peer_hosts: Vec::new(),
         envs,
+        fronts: crate::privatelink::Fronts::of(net),
     };
     if net.vpcs.iter().any(|v| v.internet_gateway.is_some()) {
         b.outside()?;
@@ -375,13 +425,28 @@ impl Builder<'_> {
         let link = self.names.eni_router_link(e);
         let gw = subnet_router(net, e);
         let is_nat = matches!(eni.owner, EniOwner::NatGateway(_));
-        let ns = self.ns(&name, &format!("ENI {}", net.eni_label(e)))?;
-        ns.forwarding = is_nat;
+        // A PrivateLink front lives in its endpoint ENI's namespace, as `eth1`.
+        let front_home = self.fronts.endpoint_eni_of(e);
+        let linked = self.fronts.front_of(e);
+        let (name, inner) = match front_home {
+            Some(home) => (self.names.eni_ns(home), crate::privatelink::FRONT_LINK),
+            None => (name, self.names.eni_link()),
+        };
+        let ns = match front_home {
+            Some(_) => self.existing(&name),
+            None => self.ns(&name, &format!("ENI {}", net.eni_label(e)))?,
+        };
         ns.addresses.insert(Address {
-            dev: dev("eth0"),
+            dev: dev(inner),
             addr: host(eni.private_ip),
         });
-        ns.routes.insert(default_via(gw));
+        if front_home.is_none() {
+            ns.forwarding = is_nat || linked.is_some();
+            ns.routes.insert(default_via(gw));
+        }
+        if let Some((front, link)) = linked {
+            linked_endpoint(ns, net, front, link, gw);
+        }
         let mut secondary: &[Ipv4Addr] = &[];
         if let EniOwner::NatGateway(n) = eni.owner {
             let nat = &net.nat_gateways[n.index()];
@@ -418,7 +483,7 @@ impl Builder<'_> {
         self.veth(
             VethEnd {
                 ns: name,
-                name: self.names.eni_link().to_owned(),
+                name: inner.to_owned(),
                 mac: Some(eni_mac(net, e)),
             },
             VethEnd {

@@ -6,6 +6,8 @@
 //! * [`environments`]: functions' execution environments behind shared ENIs.
 //! * [`diff`]: observed [`HostState`] + desired [`HostState`] → [`Plan`].
 //! * [`plan`]: the typed operations the executor (`cove-host`) carries out.
+//! * [`privatelink`]: interface endpoints linked to another tenant's endpoint
+//!   service (the front in the endpoint's namespace).
 //! * [`resolver`]: where each VPC's DNS resolver answers in the host router.
 //! * [`nftsets`]: the one typed description of cove's nftables sets and maps, from
 //!   which [`nft`]'s declarations and the executor's element encodings derive.
@@ -20,6 +22,7 @@ pub mod nft;
 mod nft_nat;
 pub mod nftsets;
 pub mod plan;
+pub mod privatelink;
 pub mod resolver;
 pub mod routing;
 pub mod sgsets;

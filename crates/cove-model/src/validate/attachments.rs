@@ -243,6 +243,26 @@ pub(crate) fn addresses(cx: &mut Ctx, spec: &Spec, sc: &Scopes) {
         push_eni(cx, p, ip, &mut shared);
     }
     nat_secondary_addresses(cx, sc, &broken, &mut ipams);
+    // PrivateLink fronts from the top of their services' subnets (before the
+    // extra shared ENIs, which come and go with load).
+    for p in super::services::fronts(cx, spec) {
+        let cidr = cx.net.subnets[p.subnet.index()].cidr;
+        let ipam = ipams
+            .entry(p.subnet)
+            .or_insert_with(|| SubnetIpam::new(cidr));
+        match ipam.allocate_highest() {
+            Ok(ip) => push_eni(cx, p, ip, &mut shared),
+            Err(e) => {
+                let subnet = cx.net.subnet_label(p.subnet);
+                cx.error(
+                    ErrorCode::InsufficientFreeAddressesInSubnet,
+                    &p.path,
+                    format!("{e}: no address is left in subnet {subnet} for `{}`", p.name),
+                    "free an address in the endpoint service's subnet (its first target's), or use a larger subnet",
+                );
+            }
+        }
+    }
     // Extra shared ENIs from the top of their subnets, after everything else: more
     // interfaces taken from the bottom move none of them (while the subnet has
     // room), and one that finds no address is not created (its combination keeps
@@ -282,6 +302,11 @@ fn push_eni(cx: &mut Ctx, p: Pending, ip: Ipv4Addr, shared: &mut HashMap<SharedK
                 .entry((p.subnet, p.groups.clone()))
                 .or_default()
                 .push(id);
+        }
+        EniOwner::Front(e) => {
+            if let Some(l) = cx.net.service_links.iter_mut().find(|l| l.endpoint == e) {
+                l.fronts.push(id);
+            }
         }
         EniOwner::User => {}
     }

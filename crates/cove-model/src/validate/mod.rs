@@ -24,6 +24,7 @@ mod public;
 mod quotas;
 mod routing;
 mod scope;
+mod services;
 mod shared;
 
 use crate::diag::{Diagnostic, ErrorCode, Severity};
@@ -64,6 +65,7 @@ pub fn validate(spec: &Spec) -> Validated {
     peering::peerings(&mut cx, spec, &scopes);
     filters::security_group_rules(&mut cx, spec, &scopes);
     attachments::endpoints(&mut cx, spec, &scopes);
+    services::services(&mut cx, spec, &scopes);
     routing::routes(&mut cx, spec, &scopes);
     functions::functions(&mut cx, spec, &scopes);
     attachments::addresses(&mut cx, spec, &scopes);
