@@ -30,6 +30,10 @@ pub enum Step {
     SecurityGroupIngress,
     /// Arrival at the destination (an ENI, an internet host, a service).
     Delivery,
+    /// An interface endpoint linked to another tenant's endpoint service
+    /// (PrivateLink): acceptance, the service's ports, the translation to a
+    /// target; the provider's leg follows.
+    EndpointService,
 }
 
 impl Step {
@@ -47,6 +51,7 @@ impl Step {
             Step::NetworkAclIngress => "network-acl-ingress",
             Step::SecurityGroupIngress => "security-group-ingress",
             Step::Delivery => "delivery",
+            Step::EndpointService => "endpoint-service",
         }
     }
 }

@@ -158,6 +158,37 @@ fn a_consumer_with_the_same_cidr_reaches_the_providers_service_through_its_endpo
         "pending: no connection"
     );
 
+    // The analyzer agrees, hop by hop: through the endpoint to both targets; not
+    // another port; not while pending.
+    let reach = |from: &str, to: &str, port: u16| {
+        let out = d
+            .cove()
+            .args([
+                "check", "--from", from, "--to", to, "--proto", "tcp", "--port",
+            ])
+            .arg(port.to_string())
+            .output()
+            .expect("check");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, text) = reach("cons/app/client", &ep.to_string(), 5432);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("endpoint service prov/pg"), "{text}");
+    assert!(
+        text.contains("prov/data/db1") && text.contains("prov/data/db2"),
+        "{text}"
+    );
+    let why = common::check_blocked(&d, "cons/app/client", &ep.to_string(), 5433);
+    assert!(why.contains("blocked at"), "{why}");
+    let why = common::check_blocked(&d, "late/app/client", &late_ep.to_string(), 5432);
+    assert!(
+        why.contains("blocked at endpoint-service by endpoint service prov/pg"),
+        "{why}"
+    );
+
     // The provider accepts it: the same tenant's client now connects.
     let accepted = SPEC.replace(
         "accepted: [cons/app/pg]",
@@ -167,6 +198,8 @@ fn a_consumer_with_the_same_cidr_reaches_the_providers_service_through_its_endpo
     d.apply(&spec);
     let mut s = connect(&late, late_ep, 5432, wait).expect("accepted: connects");
     assert!(echoes(&mut s, b'z'));
+    let (code, text) = reach("late/app/client", &late_ep.to_string(), 5432);
+    assert_eq!(code, Some(0), "{text}");
     // The consumer's open connections survived the provider's change.
     for (i, s) in held.iter_mut().enumerate() {
         assert!(echoes(s, b'0'), "connection {i} after the change");

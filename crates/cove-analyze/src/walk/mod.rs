@@ -99,7 +99,7 @@ impl<L: Lookup, T: Trace> Walk<'_, L, T> {
                 );
             }
         }
-        match (self.flow.src, self.flow.dst) {
+        let delivered = match (self.flow.src, self.flow.dst) {
             (Endpoint::Eni(s), Endpoint::Eni(d)) if s == d => {
                 self.tr.hop(Step::Delivery, Forward, Outcome::Allow, || {
                     (
@@ -116,7 +116,86 @@ impl<L: Lookup, T: Trace> Walk<'_, L, T> {
             (Endpoint::Eni(s), Endpoint::External(ip)) => self.leave_eni(s, ip, None),
             (Endpoint::External(x), Endpoint::Eni(d)) => self.enter_from_outside(x, d),
             (Endpoint::External(x), Endpoint::External(y)) => self.outside_to_address(x, y),
+        };
+        match self.flow.dst {
+            Endpoint::Eni(d) if delivered => self.through_service(d),
+            _ => delivered,
         }
+    }
+
+    /// After delivery to ENI `d`: if it is an interface endpoint's ENI linked to
+    /// an endpoint service (PrivateLink), the link must be accepted and the port
+    /// one the service serves; then the provider's leg, from the endpoint's front
+    /// to each target (the front picks one per connection, so all must be
+    /// reachable).
+    fn through_service(&mut self, d: EniId) -> bool {
+        let net = self.net;
+        let EniOwner::Endpoint(eid) = net.enis[d.index()].owner else {
+            return true;
+        };
+        let Some(link) = net.service_links.iter().find(|l| l.endpoint == eid) else {
+            return true;
+        };
+        let svc = &net.endpoint_services[link.service];
+        let label = || {
+            format!(
+                "endpoint service {}/{}",
+                net.tenants[svc.tenant.index()].name,
+                svc.name
+            )
+        };
+        if link.state == cove_model::privatelink::LinkState::Pending {
+            return self.deny(Step::EndpointService, Forward, label, || {
+                "the endpoint's connection to the service is pending: its provider has not accepted it (the provider lists the endpoint under the service's `accepted`)".to_owned()
+            });
+        }
+        let port = self.flow.port;
+        if self.flow.protocol != 6 || !svc.ports.contains(&port) {
+            let ports: Vec<String> = svc.ports.iter().map(ToString::to_string).collect();
+            return self.deny(Step::EndpointService, Forward, label, || {
+                format!("the service serves TCP port(s) {} only", ports.join(", "))
+            });
+        }
+        let cove_model::EndpointKind::Interface { enis, .. } = &net.endpoints[eid.index()].kind
+        else {
+            return true;
+        };
+        let Some(front) = enis
+            .iter()
+            .position(|e| *e == d)
+            .and_then(|k| link.fronts.get(k))
+            .copied()
+        else {
+            return true;
+        };
+        if svc.targets.is_empty() {
+            return self.deny(Step::EndpointService, Forward, label, || {
+                "the service has no targets".to_owned()
+            });
+        }
+        let targets: Vec<String> = svc
+            .targets
+            .iter()
+            .map(|t| net.enis[t.index()].private_ip.to_string())
+            .collect();
+        let front_ip = net.enis[front.index()].private_ip;
+        self.allow(Step::EndpointService, Forward, label, || {
+            format!(
+                "translated by the endpoint to one of the service's targets ({}), from its front {front_ip} in the provider's VPC",
+                targets.join(", ")
+            )
+        });
+        svc.targets.iter().all(|t| {
+            let leg = Flow {
+                src: Endpoint::Eni(front),
+                dst: Endpoint::Eni(*t),
+                protocol: 6,
+                port,
+                src_port: None,
+                icmp: (0, 0),
+            };
+            evaluate(self.lk, &mut *self.tr, &leg)
+        })
     }
 
     // ----- recording helpers -------------------------------------------------------
@@ -158,7 +237,7 @@ impl<L: Lookup, T: Trace> Walk<'_, L, T> {
             self.tr.hop(step, Forward, Outcome::Pass, || {
                 (
                     self.lk.labels().eni(eni).to_owned(),
-                    "no security groups apply to this ENI (NAT gateway)".to_owned(),
+                    "no security groups apply to this ENI (a NAT gateway, or an endpoint service's front)".to_owned(),
                 )
             });
             return true;

@@ -188,4 +188,6 @@ mod tests_dns;
 #[cfg(test)]
 mod tests_net;
 #[cfg(test)]
+mod tests_services;
+#[cfg(test)]
 mod tests_shared;

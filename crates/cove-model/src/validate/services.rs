@@ -21,6 +21,8 @@ use crate::spec::Spec;
 /// Pass 3b: every tenant's endpoint services, then the interface endpoints that
 /// name one.
 pub(crate) fn services(cx: &mut Ctx, spec: &Spec, sc: &Scopes) {
+    // Services refused here: their consumers are not told again.
+    let mut refused = BTreeSet::new();
     for (ti, t) in spec.tenants.iter().enumerate() {
         let Some(tid) = sc.tenants.get(&t.name) else {
             continue;
@@ -52,6 +54,7 @@ pub(crate) fn services(cx: &mut Ctx, spec: &Spec, sc: &Scopes) {
                     format!("tenant `{}` has no VPC `{}`", t.name, s.vpc),
                     "name one of this tenant's VPCs: the one its targets are in",
                 );
+                refused.insert(EndpointService::reference(&t.name, &s.name));
                 continue;
             };
             ports(cx, &path, &s.ports);
@@ -88,7 +91,7 @@ pub(crate) fn services(cx: &mut Ctx, spec: &Spec, sc: &Scopes) {
             });
         }
     }
-    links(cx, spec, sc);
+    links(cx, spec, sc, &refused);
 }
 
 fn ports(cx: &mut Ctx, path: &Path, ports: &[u16]) {
@@ -143,7 +146,7 @@ fn principals(cx: &mut Ctx, sc: &Scopes, path: &Path, names: &[String]) -> (Vec<
 }
 
 /// Links every interface endpoint whose service is `tenant/service` to it.
-fn links(cx: &mut Ctx, spec: &Spec, sc: &Scopes) {
+fn links(cx: &mut Ctx, spec: &Spec, sc: &Scopes, refused: &BTreeSet<String>) {
     for scope in &sc.vpcs {
         let t = &spec.tenants[scope.tenant_index];
         let v = &t.vpcs[scope.vpc_index];
@@ -157,6 +160,9 @@ fn links(cx: &mut Ctx, spec: &Spec, sc: &Scopes) {
             let Some(eid) = scope.endpoints.get(&e.name) else {
                 continue;
             };
+            if refused.contains(&e.service) {
+                continue;
+            }
             let path = scope.path.item("endpoints", &e.name, ei);
             let consumer = cx.net.vpcs[cx.net.endpoints[eid.index()].vpc.index()].tenant;
             let found =
