@@ -67,6 +67,13 @@ pub trait Kernel {
         let _ = (catalog, upstreams);
         Vec::new()
     }
+    /// Keeps exactly the stand-in AWS services `want` running (issue 12), starting
+    /// the missing ones whose namespaces exist; returns what could not be started.
+    /// Does nothing by default.
+    fn stand_in(&self, want: &[cove_standin::StandInConfig]) -> Vec<String> {
+        let _ = want;
+        Vec::new()
+    }
     /// The execution environments' connections tracked now, per shared function
     /// ENI address they leave from. None by default.
     fn shared_eni_connections(&self) -> Result<BTreeMap<Ipv4Addr, u64>, KernelError> {
@@ -92,6 +99,24 @@ pub struct HostKernel {
     pub replicators: Arc<Mutex<Replicators>>,
     /// The DNS resolver, once started.
     pub resolver: Arc<Mutex<Option<RunningResolver>>>,
+    /// The running stand-in AWS services, with the inode of the namespace each
+    /// listens in, and when each missing one was last tried.
+    pub stand_ins: Arc<Mutex<StandIns>>,
+}
+
+/// The stand-in services of a [`HostKernel`].
+#[derive(Default)]
+pub struct StandIns {
+    running: BTreeMap<cove_standin::StandInConfig, (cove_standin::StandIn, u64)>,
+    tried: BTreeMap<cove_standin::StandInConfig, std::time::Instant>,
+}
+
+impl std::fmt::Debug for StandIns {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StandIns")
+            .field("running", &self.running.len())
+            .finish_non_exhaustive()
+    }
 }
 
 /// The resolver of a [`HostKernel`], and what it was started with.
@@ -134,6 +159,7 @@ impl HostKernel {
             links: Arc::default(),
             replicators: Arc::default(),
             resolver: Arc::default(),
+            stand_ins: Arc::default(),
         }
     }
 
@@ -237,6 +263,53 @@ impl Kernel for HostKernel {
 
     fn namespace_exists(&self, ns: &str) -> bool {
         Path::new(cove_host::NETNS_DIR).join(ns).exists()
+    }
+
+    fn stand_in(&self, want: &[cove_standin::StandInConfig]) -> Vec<String> {
+        use std::os::unix::fs::MetadataExt as _;
+        // Only a long-running process keeps stand-ins (they would end with a
+        // one-shot command).
+        if self.observer.is_none() {
+            return Vec::new();
+        }
+        let inode = |ns: &str| {
+            std::fs::metadata(Path::new(cove_host::NETNS_DIR).join(ns))
+                .ok()
+                .map(|m| m.ino())
+        };
+        let mut s = self.stand_ins.lock().unwrap_or_else(|e| e.into_inner());
+        // Dropping a stand-in stops it; one whose namespace was replaced listens
+        // in the old one.
+        s.running.retain(|k, (run, ino)| {
+            want.contains(k) && run.running() && inode(&k.ns) == Some(*ino)
+        });
+        s.tried.retain(|k, _| want.contains(k));
+        let mut problems = Vec::new();
+        for w in want {
+            if s.running.contains_key(w) {
+                continue;
+            }
+            if s.tried
+                .get(w)
+                .is_some_and(|t| t.elapsed() < std::time::Duration::from_secs(1))
+            {
+                continue;
+            }
+            s.tried.insert(w.clone(), std::time::Instant::now());
+            let Some(ino) = inode(&w.ns) else { continue };
+            match cove_standin::StandIn::start(w.clone()) {
+                Ok(run) => {
+                    s.running.insert(w.clone(), (run, ino));
+                }
+                Err(e) => problems.push(format!(
+                    "stand-in {} for {}: {}",
+                    w.service,
+                    w.endpoint,
+                    crate::error::chain_text(&e)
+                )),
+            }
+        }
+        problems
     }
 
     fn resolve(

@@ -33,6 +33,7 @@ pub mod perms;
 pub mod reconcile;
 pub mod reconciler;
 pub mod shared_scale;
+pub mod standins;
 pub mod store;
 pub mod target;
 #[cfg(test)]

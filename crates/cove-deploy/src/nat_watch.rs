@@ -28,6 +28,8 @@ pub struct NatWatch {
     pub(crate) extras: Vec<cove_model::spec::SharedEniExtra>,
     /// The DNS resolver's catalog of the network at `read_at`.
     pub(crate) catalog: Option<std::sync::Arc<cove_dns::Catalog>>,
+    /// The stand-in AWS services the network at `read_at` needs.
+    pub(crate) stand_ins: Vec<cove_standin::StandInConfig>,
     watched: Vec<Watched>,
     records: Vec<TakeoverRecord>,
     replications: Vec<Replication>,
@@ -92,6 +94,10 @@ impl<K: Kernel> Reconciler<K> {
         self.nat.catalog = net
             .as_ref()
             .map(|net| std::sync::Arc::new(crate::dns::catalog(net, &prefix)));
+        self.nat.stand_ins = net
+            .as_ref()
+            .map(|net| crate::standins::stand_ins(net, &prefix))
+            .unwrap_or_default();
         self.nat.network = net.map(std::sync::Arc::new);
         self.nat.records = platform.nat_takeovers;
         self.nat.extras = platform.shared_eni_extras;
@@ -110,6 +116,8 @@ impl<K: Kernel> Reconciler<K> {
             .kernel()
             .resolve(self.nat.catalog.as_ref(), &self.config.dns_upstreams);
         self.nat.problems.extend(dns);
+        let stand_ins = self.deployment().kernel().stand_in(&self.nat.stand_ins);
+        self.nat.problems.extend(stand_ins);
         if self.nat.watched.is_empty() && self.nat.records.is_empty() {
             return Ok(false);
         }

@@ -12,7 +12,8 @@
 //! * a security group that allows no DNS does not stop it, and the router tracks
 //!   no connection for it; a VPC with `dns_support: false` gets no answer;
 //! * a function resolves the database's private name through its
-//!   `/etc/resolv.conf` and connects to it across the peering.
+//!   `/etc/resolv.conf` and connects to it across the peering, and reaches the
+//!   stand-in behind an AWS service's interface endpoint by the service's name.
 //!
 //! Privileged: runs as root (CI runs as root and must not skip: `CI=true`).
 
@@ -47,8 +48,19 @@ tenants:
           - name: fn
             egress:
               - { protocol: tcp, ports: 5432, cidr: 10.62.0.0/16 }
+              - { protocol: tcp, ports: 443, cidr: 10.61.0.0/16 }
+          - name: endpoints
+            ingress:
+              - { protocol: tcp, ports: 443, cidr: 10.61.0.0/16 }
         enis:
           - { name: client, subnet: s, private_ip: 10.61.1.5, security_groups: [fn] }
+        endpoints:
+          - name: secrets
+            type: interface
+            service: com.amazonaws.us-east-1.secretsmanager
+            subnets: [s]
+            security_groups: [endpoints]
+            private_dns_name: secretsmanager.us-east-1.amazonaws.com
       - name: data
         cidr: 10.62.0.0/16
         subnets:
@@ -309,8 +321,8 @@ fn each_vpc_resolves_through_its_own_view_and_functions_connect_by_name() {
     );
     assert!(text.contains(" tc"), "truncated over UDP: {text}");
 
-    // The security group allows only PostgreSQL out, yet DNS works (above), and
-    // the router keeps no conntrack entry for it.
+    // The security group allows only PostgreSQL and HTTPS out, yet DNS works
+    // (above), and the router keeps no conntrack entry for it.
     let router = names.router_ns();
     let ct = Command::new("ip")
         .args([
@@ -347,6 +359,7 @@ fn each_vpc_resolves_through_its_own_view_and_functions_connect_by_name() {
         "pg.corp.internal",
         "nope.corp.internal",
         "ip-10-62-1-10.ec2.internal",
+        "secretsmanager.us-east-1.amazonaws.com",
     ];
     for (from, from_ns) in &sources {
         let resolver = if from.contains("/quiet/") {
@@ -411,5 +424,20 @@ fn each_vpc_resolves_through_its_own_view_and_functions_connect_by_name() {
     );
     assert_eq!(code, 0, "{v}");
     assert_eq!(v["result"], "ok", "{v}");
+    // The AWS service's interface endpoint, by its private DNS name: the stand-in
+    // that `cove serve` runs behind it answers.
+    let (code, v) = common::invoke(
+        &d,
+        "dnsfn",
+        &json!({"op": "http", "url": "http://secretsmanager.us-east-1.amazonaws.com:443/", "timeout_ms": 3000}),
+    );
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["status"], 200, "{v}");
+    let body = v["body"].as_str().unwrap_or_default();
+    assert!(
+        body.contains("\"service\":\"com.amazonaws.us-east-1.secretsmanager\"")
+            && body.contains("\"endpoint\":\"t/app/secrets\""),
+        "{v}"
+    );
     assert!(db.wait_for(before + 1, Duration::from_secs(10)).len() > before);
 }
