@@ -399,12 +399,12 @@ where
 
 /// Runs `f` on a fresh OS thread inside namespace `ns` and returns its result:
 /// sockets `f` opens belong to `ns` for good, whatever thread uses them later.
-pub fn in_namespace<T, F>(ns: &str, f: F) -> Result<T, HostError>
+pub fn in_namespace<T, F>(ns: &str, f: F) -> Result<T, Box<HostError>>
 where
     T: Send + 'static,
-    F: FnOnce() -> Result<T, HostError> + Send + 'static,
+    F: FnOnce() -> T + Send + 'static,
 {
-    run_in(ns, f)
+    run_in(ns, move || Ok(f())).map_err(Box::new)
 }
 
 /// Starts a long-running thread named `name` inside namespace `ns` and runs `f`

@@ -229,11 +229,10 @@ fn open_sockets(
     ),
     ResolverError,
 > {
-    // The closure's error type is cove-host's (large, and returned once).
-    #[allow(clippy::result_large_err)]
-    let open = move || Ok((udp::open(port), tcp::open(port)));
-    cove_host::in_namespace(ns, open).map_err(|source| ResolverError::Sockets {
-        ns: ns.to_owned(),
-        source: Box::new(source),
+    cove_host::in_namespace(ns, move || (udp::open(port), tcp::open(port))).map_err(|source| {
+        ResolverError::Sockets {
+            ns: ns.to_owned(),
+            source,
+        }
     })
 }

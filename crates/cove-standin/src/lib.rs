@@ -82,12 +82,12 @@ impl StandIn {
     pub fn start(config: StandInConfig) -> Result<StandIn, StandInError> {
         let address = config.address;
         let opened = cove_host::in_namespace(&config.ns, move || {
-            Ok(PORTS.map(|port| (port, listen(address, port))))
+            PORTS.map(|port| (port, listen(address, port)))
         })
         .map_err(|source| StandInError::Listen {
             ns: config.ns.clone(),
             service: config.service.clone(),
-            source: Box::new(source),
+            source,
         })?;
         let mut listeners = Vec::new();
         for (port, l) in opened {
