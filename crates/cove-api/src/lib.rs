@@ -25,6 +25,7 @@ pub mod networks;
 pub mod peerings;
 pub mod runner;
 pub mod service;
+pub mod services;
 pub mod spec;
 
 use std::path::Path;
@@ -135,6 +136,9 @@ fn routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(peerings::get_peering, peerings::delete_peering))
         .routes(routes!(peerings::accept_peering))
         .routes(routes!(peerings::reject_peering))
+        .routes(routes!(services::list_services))
+        .routes(routes!(services::accept))
+        .routes(routes!(services::reject))
         .routes(routes!(spec::get_spec, spec::put_spec))
         .routes(routes!(spec::reachability))
         .routes(routes!(spec::plan))

@@ -279,6 +279,23 @@ pub fn decide_spec(
             .iter()
             .fold(text.to_owned(), |acc, (from, to)| acc.replace(from, to))
     };
+    // A reference of the caller's to another tenant's zone or service that does not
+    // resolve is the caller's error (the merged spec only warns, so that a provider's
+    // change never blocks the platform).
+    let cross = [
+        cove_model::ErrorCode::InvalidServiceName,
+        cove_model::ErrorCode::NoSuchHostedZone,
+        cove_model::ErrorCode::NotAuthorized,
+    ];
+    let own_cross = v.diagnostics.iter().find(|d| {
+        cross.contains(&d.code) && (d.path == prefix || d.path.starts_with(&format!("{prefix}.")))
+    });
+    if let Some(d) = own_cross {
+        let mut e = model_error(d, relative(&d.path).unwrap_or("spec"));
+        e.field = e.field.map(|f| told(&f));
+        e.message = told(&e.message);
+        return Err(e);
+    }
     let mut others = false;
     for d in v.errors() {
         if d.path == prefix || d.path.starts_with(&format!("{prefix}.")) {

@@ -497,6 +497,9 @@ async fn openapi_lists_every_route(db: TestDb) {
         .collect();
     let want = [
         ("POST", "/v1/tenants"),
+        ("GET", "/v1/endpoint-services"),
+        ("POST", "/v1/endpoint-services/{name}/accept"),
+        ("POST", "/v1/endpoint-services/{name}/reject"),
         ("GET", "/v1/tenants"),
         ("POST", "/v1/tenants/{id}/tokens"),
         ("GET", "/v1/tokens"),

@@ -144,7 +144,12 @@ pub fn desired_spec(state: &ControlState, specs: &BTreeMap<TenantId, TenantSpec>
     let empty = TenantSpec::default();
     // Where a VPC is in the spec: `tenant/network`, and its VPC, by VPC id.
     let mut place: BTreeMap<&str, (String, usize, usize)> = BTreeMap::new();
-    let mut spec = Spec::default();
+    let mut spec = Spec {
+        // One tenant's change never invalidates another's references: they are
+        // dropped with a warning (a tenant's own new reference is refused by the API).
+        cross_tenant_lenient: true,
+        ..Spec::default()
+    };
     for (ti, t) in tenants_in_order(state).into_iter().enumerate() {
         let own = specs.get(&t.id).unwrap_or(&empty);
         let nets = state.networks_of(&t.id);

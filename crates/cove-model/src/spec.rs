@@ -69,6 +69,14 @@ pub struct Spec {
     /// never read from or written to a spec document.
     #[serde(skip)]
     pub nat_takeovers: Vec<NatTakeover>,
+    /// References to another tenant's resources that no longer resolve (a zone
+    /// association whose authorization was revoked, an endpoint to a service that
+    /// no longer allows the tenant) are warnings, and the reference is dropped,
+    /// instead of errors: the control plane's merged spec sets it, so that one
+    /// tenant's change never makes the whole platform's desired state invalid. Set
+    /// by cove, never read from or written to a spec document.
+    #[serde(skip)]
+    pub cross_tenant_lenient: bool,
 }
 
 /// A NAT gateway of a `pair` whose partner carries its addresses.

@@ -90,7 +90,8 @@ fn cross_tenant(
                     })
                 });
                 let Some(zi) = found else {
-                    cx.error(
+                    cx.cross_tenant(
+                        spec.cross_tenant_lenient,
                         ErrorCode::NoSuchHostedZone,
                         &path,
                         format!("no hosted zone `{a}`"),
@@ -106,7 +107,8 @@ fn cross_tenant(
                 let authorized =
                     zone_spec.is_some_and(|z| z.authorizations.iter().any(|x| x.trim() == me));
                 if !authorized {
-                    cx.error(
+                    cx.cross_tenant(
+                        spec.cross_tenant_lenient,
                         ErrorCode::NotAuthorized,
                         &path,
                         format!("zone `{a}` does not authorize VPC {me}"),

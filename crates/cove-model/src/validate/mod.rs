@@ -135,6 +135,23 @@ impl Ctx {
             .push(Diagnostic::error(code, path.0.clone(), message, hint));
     }
 
+    /// An error, or (with `lenient`) a warning: a reference into another tenant's
+    /// resources that no longer resolves (see [`crate::spec::Spec::cross_tenant_lenient`]).
+    pub(crate) fn cross_tenant(
+        &mut self,
+        lenient: bool,
+        code: ErrorCode,
+        path: &Path,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) {
+        if lenient {
+            self.warning(code, path, message, hint);
+        } else {
+            self.error(code, path, message, hint);
+        }
+    }
+
     pub(crate) fn warning(
         &mut self,
         code: ErrorCode,

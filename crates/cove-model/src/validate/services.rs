@@ -174,7 +174,8 @@ fn links(cx: &mut Ctx, spec: &Spec, sc: &Scopes, refused: &BTreeSet<String>) {
                 s.tenant == consumer || s.allow_all || s.allowed.contains(&consumer)
             });
             let Some(service) = usable else {
-                cx.error(
+                cx.cross_tenant(
+                    spec.cross_tenant_lenient,
                     ErrorCode::InvalidServiceName,
                     &path.key("service"),
                     format!(
