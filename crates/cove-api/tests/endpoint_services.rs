@@ -174,3 +174,91 @@ async fn a_provider_lists_accepts_and_revokes_its_consumers_endpoints(db: TestDb
         again.text
     );
 }
+
+both!(a_zone_owner_revokes_an_authorization_without_being_blocked);
+
+fn owner_spec(authorized: &[&str]) -> serde_json::Value {
+    json!({
+        "vpcs": [{
+            "name": "corp",
+            "cidr": "10.70.0.0/16",
+            "subnets": [{ "name": "s", "cidr": "10.70.1.0/24", "az": "us-east-1a" }],
+        }],
+        "hosted_zones": [{
+            "name": "corp.internal",
+            "vpcs": ["corp"],
+            "records": [{ "name": "db.corp.internal", "type": "A", "values": ["10.70.1.10"] }],
+            "authorizations": authorized,
+        }],
+    })
+}
+
+fn associating_spec() -> serde_json::Value {
+    json!({
+        "vpcs": [{
+            "name": "app",
+            "cidr": "10.71.0.0/16",
+            "subnets": [{ "name": "s", "cidr": "10.71.1.0/24", "az": "us-east-1a" }],
+            "associate_zones": ["owner/corp.internal"],
+        }],
+    })
+}
+
+/// Route 53's cross-account association: the owner's revocation used to make its
+/// own `PUT /v1/spec` a 409 while the other tenant associated the zone.
+async fn a_zone_owner_revokes_an_authorization_without_being_blocked(db: TestDb) {
+    let srv = Server::start(db).await;
+    let (_, owner, _) = srv.tenant("owner", None).await;
+    let (_, other, _) = srv.tenant("other", None).await;
+    // Not authorized yet: refused, naming the field.
+    srv.ok(200, "PUT", "/v1/spec", &owner, Some(owner_spec(&[])))
+        .await;
+    let a = srv
+        .send(
+            "PUT",
+            "/v1/spec",
+            Some(&other),
+            Some(&associating_spec()),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (a.status, a.code()),
+        (400, "NotAuthorizedException"),
+        "{}",
+        a.text
+    );
+    assert_eq!(
+        a.json["error"]["field"], "vpcs[app].associate_zones[0]",
+        "{}",
+        a.text
+    );
+    srv.ok(
+        200,
+        "PUT",
+        "/v1/spec",
+        &owner,
+        Some(owner_spec(&["other/app"])),
+    )
+    .await;
+    srv.ok(200, "PUT", "/v1/spec", &other, Some(associating_spec()))
+        .await;
+    // The owner revokes: accepted; the association is dropped.
+    srv.ok(200, "PUT", "/v1/spec", &owner, Some(owner_spec(&[])))
+        .await;
+    let a = srv
+        .send(
+            "PUT",
+            "/v1/spec",
+            Some(&other),
+            Some(&associating_spec()),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (a.status, a.code()),
+        (400, "NotAuthorizedException"),
+        "{}",
+        a.text
+    );
+}
