@@ -11,10 +11,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use cove_dns::{Reply, respond};
-use nix::errno::Errno;
 use nix::sys::socket::{
-    ControlMessage, ControlMessageOwned, MsgFlags, SockaddrIn, recvmsg, sendmsg, setsockopt,
-    sockopt,
+    ControlMessage, ControlMessageOwned, MsgFlags, MultiHeaders, SockaddrIn, recvmmsg, sendmsg,
+    setsockopt, sockopt,
 };
 use socket2::{Domain, Protocol, Socket, Type};
 
@@ -25,6 +24,9 @@ use crate::{Shared, Stats, TICK};
 /// The largest query taken over UDP (a query is a few dozen bytes; EDNS allows
 /// more, and anything longer is cut and answered FORMERR).
 const MAX_QUERY: usize = 4096;
+
+/// Queries taken from the socket in one call.
+const BATCH: usize = 32;
 
 /// Link names the thread remembers (interface indexes are not reused while
 /// the namespace lives, so an entry never goes stale; the map is emptied when
@@ -115,41 +117,19 @@ fn send_to(socket: &UdpSocket, client: &UdpClient, bytes: &[u8]) -> io::Result<(
     .map_err(io::Error::from)
 }
 
-/// One received datagram: its length, the client, the interface and the address
-/// it was sent to.
-fn receive(socket: &UdpSocket, buf: &mut [u8]) -> Result<Option<(usize, UdpClient)>, Errno> {
-    let mut cmsg = nix::cmsg_space!(libc::in_pktinfo);
-    let mut iov = [IoSliceMut::new(buf)];
-    let msg = recvmsg::<SockaddrIn>(
-        socket.as_raw_fd(),
-        &mut iov,
-        Some(&mut cmsg),
-        MsgFlags::empty(),
-    )?;
-    let Some(addr) = msg.address else {
-        return Ok(None);
-    };
-    let mut info = None;
-    if let Ok(cmsgs) = msg.cmsgs() {
-        for c in cmsgs {
-            if let ControlMessageOwned::Ipv4PacketInfo(i) = c {
-                info = Some(i);
-            }
-        }
-    }
-    let Some(info) = info else {
-        return Ok(None);
-    };
-    let from = Ipv4Addr::from(info.ipi_addr.s_addr.to_ne_bytes());
-    Ok(Some((
-        msg.bytes,
-        UdpClient {
-            to: SocketAddrV4::new(addr.ip(), addr.port()),
-            ifindex: info.ipi_ifindex,
-            from,
-            mark: 0,
-        },
-    )))
+/// The client of a received datagram (`None` without its `IP_PKTINFO`).
+fn client_of(msg: &nix::sys::socket::RecvMsg<'_, '_, SockaddrIn>) -> Option<UdpClient> {
+    let addr = msg.address?;
+    let info = msg.cmsgs().ok()?.find_map(|c| match c {
+        ControlMessageOwned::Ipv4PacketInfo(i) => Some(i),
+        _ => None,
+    })?;
+    Some(UdpClient {
+        to: SocketAddrV4::new(addr.ip(), addr.port()),
+        ifindex: info.ipi_ifindex,
+        from: Ipv4Addr::from(info.ipi_addr.s_addr.to_ne_bytes()),
+        mark: 0,
+    })
 }
 
 /// The name of interface `ifindex` of this thread's namespace.
@@ -170,61 +150,87 @@ fn link_name(names: &mut HashMap<i32, String>, ifindex: i32) -> Option<&str> {
 pub(crate) fn serve(shared: &Shared, socket: &Sender, forwarder: &Forwarder) {
     let mut names = HashMap::new();
     let mut memo = Memo::new();
-    let mut buf = vec![0u8; MAX_QUERY];
+    let mut headers =
+        MultiHeaders::<SockaddrIn>::preallocate(BATCH, Some(nix::cmsg_space!(libc::in_pktinfo)));
+    let mut bufs = vec![vec![0u8; MAX_QUERY]; BATCH];
+    let fd = socket.socket.as_raw_fd();
     while !shared.stopping() {
-        let (len, mut client) = match receive(&socket.socket, &mut buf) {
-            Ok(Some(r)) => r,
-            Ok(None) => continue,
-            Err(Errno::EAGAIN | Errno::EINTR) => continue,
-            Err(_) => continue,
+        // Every query waiting, up to `BATCH`, in one call (it waits for the first).
+        let mut iovs: Vec<[IoSliceMut<'_>; 1]> =
+            bufs.iter_mut().map(|b| [IoSliceMut::new(b)]).collect();
+        let Ok(received) = recvmmsg(
+            fd,
+            &mut headers,
+            iovs.iter_mut(),
+            MsgFlags::MSG_WAITFORONE,
+            None,
+        ) else {
+            continue;
         };
-        Stats::add(&shared.stats.udp_queries);
         let catalog = shared.catalog();
         memo.catalog(Arc::as_ptr(&catalog) as usize);
-        let Some((view, mark)) =
-            link_name(&mut names, client.ifindex).and_then(|n| catalog.link(n))
-        else {
-            // Not a link of a VPC whose resolver is on (the router lets no such
-            // query in; a link created since the catalog was read gets its view
-            // with the next one, and the client asks again).
-            Stats::add(&shared.stats.no_view);
-            continue;
-        };
-        client.mark = mark;
-        let query = &buf[..len];
-        let view_key = Arc::as_ptr(view) as usize;
-        let now = Instant::now();
-        if let Some((answer, forwarded)) = memo.get(view_key, query, now) {
-            Stats::add(if forwarded {
-                &shared.stats.cache_hits
-            } else {
-                &shared.stats.local_answers
-            });
-            send(shared, socket, &client, answer);
-            continue;
+        for msg in received {
+            let (Some(mut client), Some(query)) = (client_of(&msg), msg.iovs().next()) else {
+                continue;
+            };
+            Stats::add(&shared.stats.udp_queries);
+            let Some((view, mark)) =
+                link_name(&mut names, client.ifindex).and_then(|n| catalog.link(n))
+            else {
+                // Not a link of a VPC whose resolver is on (the router lets no such
+                // query in; a link created since the catalog was read gets its view
+                // with the next one, and the client asks again).
+                Stats::add(&shared.stats.no_view);
+                continue;
+            };
+            client.mark = mark;
+            answer(shared, socket, forwarder, &mut memo, view, client, query);
         }
-        match respond(view, query, true) {
-            Reply::Send(bytes) => {
-                Stats::add(&shared.stats.local_answers);
+    }
+}
+
+/// Answers one query from `view`: from the memo, the view, or the forwarder.
+fn answer(
+    shared: &Shared,
+    socket: &Sender,
+    forwarder: &Forwarder,
+    memo: &mut Memo,
+    view: &Arc<cove_dns::View>,
+    client: UdpClient,
+    query: &[u8],
+) {
+    let view_key = Arc::as_ptr(view) as usize;
+    let now = Instant::now();
+    if let Some((answer, forwarded)) = memo.get(view_key, query, now) {
+        Stats::add(if forwarded {
+            &shared.stats.cache_hits
+        } else {
+            &shared.stats.local_answers
+        });
+        send(shared, socket, &client, answer);
+        return;
+    }
+    match respond(view, query, true) {
+        Reply::Send(bytes) => {
+            Stats::add(&shared.stats.local_answers);
+            send(shared, socket, &client, &bytes);
+            memo.put(view_key, query, &bytes, None);
+        }
+        Reply::Forward {
+            query: parsed,
+            answers,
+            name,
+        } => {
+            if let Some((bytes, cached)) =
+                forwarder.forward(Client::Udp(client), parsed, answers, name)
+            {
                 send(shared, socket, &client, &bytes);
-                memo.put(view_key, query, &bytes, None);
-            }
-            Reply::Forward {
-                query: parsed,
-                answers,
-                name,
-            } => {
-                if let Some((bytes, cached)) =
-                    forwarder.forward(Client::Udp(client), parsed, answers, name)
-                {
-                    send(shared, socket, &client, &bytes);
-                    if cached {
-                        memo.put(view_key, query, &bytes, Some(now + FORWARDED_FOR));
-                    }
+                if cached {
+                    memo.put(view_key, query, &bytes, Some(now + FORWARDED_FOR));
                 }
             }
-            Reply::Drop => {}
         }
+        Reply::Drop => {}
     }
 }
 
