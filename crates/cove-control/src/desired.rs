@@ -137,6 +137,28 @@ fn tenants_in_order(state: &ControlState) -> Vec<&Tenant> {
     v
 }
 
+/// `tenant/network[/rest]` (`parts` slash-separated parts) with the network named
+/// by its id, as the desired spec names its VPC; `None` when it names no network.
+fn by_network_id(state: &ControlState, reference: &str, parts: usize) -> Option<String> {
+    let mut it = reference.splitn(parts, '/');
+    let (tenant, vpc) = (it.next()?, it.next()?);
+    let rest: Vec<&str> = it.collect();
+    if rest.len() + 2 != parts {
+        return None;
+    }
+    let owner = state.tenants.values().find(|x| x.name == tenant)?;
+    let net = state
+        .networks_of(&owner.id)
+        .into_iter()
+        .find(|n| n.name == vpc || n.id.0 == vpc)?;
+    let mut out = format!("{tenant}/{}", net.id.0);
+    for r in rest {
+        out.push('/');
+        out.push_str(r);
+    }
+    Some(out)
+}
+
 /// The spec the kernel should have: every tenant (oldest first) with its networks
 /// (not those being deleted) merged with its spec (`specs`, keyed by tenant), the
 /// rest of its spec's VPCs, and the live peerings between networks.
@@ -172,18 +194,8 @@ pub fn desired_spec(state: &ControlState, specs: &BTreeMap<TenantId, TenantSpec>
                     }
                     // `tenant/network` authorizations name the network's VPC too.
                     for a in &mut z.authorizations {
-                        let Some((tenant, vpc)) = a.split_once('/') else {
-                            continue;
-                        };
-                        let other = state.tenants.values().find(|x| x.name == tenant);
-                        let net = other.and_then(|o| {
-                            state
-                                .networks_of(&o.id)
-                                .into_iter()
-                                .find(|n| n.name == vpc || n.id.0 == vpc)
-                        });
-                        if let Some(n) = net {
-                            *a = format!("{tenant}/{}", n.id.0);
+                        if let Some(named) = by_network_id(state, a, 2) {
+                            *a = named;
                         }
                     }
                     z
@@ -201,21 +213,8 @@ pub fn desired_spec(state: &ControlState, specs: &BTreeMap<TenantId, TenantSpec>
                         svc.vpc = n.id.0.clone();
                     }
                     for a in &mut svc.accepted {
-                        let mut parts = a.splitn(3, '/');
-                        let (Some(tenant), Some(vpc), Some(endpoint)) =
-                            (parts.next(), parts.next(), parts.next())
-                        else {
-                            continue;
-                        };
-                        let other = state.tenants.values().find(|x| x.name == tenant);
-                        let net = other.and_then(|o| {
-                            state
-                                .networks_of(&o.id)
-                                .into_iter()
-                                .find(|n| n.name == vpc || n.id.0 == vpc)
-                        });
-                        if let Some(n) = net {
-                            *a = format!("{tenant}/{}/{endpoint}", n.id.0);
+                        if let Some(named) = by_network_id(state, a, 3) {
+                            *a = named;
                         }
                     }
                     svc

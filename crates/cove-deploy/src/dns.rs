@@ -78,14 +78,7 @@ mod tests {
 
     #[test]
     fn every_eni_link_of_the_example_finds_its_vpcs_view() {
-        let text = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../examples/secure-compute.yaml"
-        ))
-        .expect("example");
-        let net = cove_model::validate::validate_text(&text)
-            .network
-            .expect("valid");
+        let net = crate::example_network();
         let c = catalog(&net, "cove");
         let names = Names::new(&net, "cove");
         assert_eq!(c.len(), net.vpcs.len());

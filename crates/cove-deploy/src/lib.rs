@@ -46,3 +46,16 @@ pub use crate::reconcile::{Applied, Change, Deployment, Destroyed, Plan, Stamp};
 pub use crate::reconciler::{Reconciler, ReconcilerConfig, Tick};
 pub use crate::store::{Desired, Generation, Generations, Store};
 pub use crate::target::{InvalidPrefix, Prefix, Target};
+
+/// The shipped example's network, for unit tests.
+#[cfg(test)]
+pub(crate) fn example_network() -> cove_model::Network {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/secure-compute.yaml"
+    ))
+    .expect("example");
+    cove_model::validate::validate_text(&text)
+        .network
+        .expect("valid")
+}

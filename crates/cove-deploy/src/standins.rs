@@ -37,14 +37,7 @@ mod tests {
 
     #[test]
     fn the_examples_secrets_manager_endpoint_has_a_stand_in_per_eni() {
-        let text = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../examples/secure-compute.yaml"
-        ))
-        .expect("example");
-        let net = cove_model::validate::validate_text(&text)
-            .network
-            .expect("valid");
+        let net = crate::example_network();
         let s = stand_ins(&net, "cove");
         assert_eq!(s.len(), 2, "{s:?}");
         assert!(

@@ -228,12 +228,7 @@ fn each_vpc_resolves_through_its_own_view_and_functions_connect_by_name() {
     let d = Deployment::new("pdn");
     let dir = tempfile::tempdir().expect("tmp");
     let upstream = Upstream::start(dir.path());
-    let spec = dir.path().join("spec.yaml");
-    std::fs::write(&spec, SPEC).expect("spec");
-    d.apply(&spec);
-    let net = cove_model::validate::validate_text(SPEC)
-        .network
-        .expect("valid");
+    let (_spec_dir, spec, net) = d.apply_text(SPEC);
     let names = Names::new(&net, &d.prefix);
     let ns = |eni: &str| names.eni_ns(net.find_eni(eni).unwrap_or_else(|e| panic!("{eni}: {e:?}")));
     let (app, twin, quiet) = (

@@ -113,13 +113,7 @@ fn a_consumer_with_the_same_cidr_reaches_the_providers_service_through_its_endpo
         return;
     }
     let d = Deployment::new("plk");
-    let dir = tempfile::tempdir().expect("tmp");
-    let spec = dir.path().join("spec.yaml");
-    std::fs::write(&spec, SPEC).expect("spec");
-    d.apply(&spec);
-    let net = cove_model::validate::validate_text(SPEC)
-        .network
-        .expect("valid");
+    let (_spec_dir, spec, net) = d.apply_text(SPEC);
     let names = Names::new(&net, &d.prefix);
     let ns = |eni: &str| names.eni_ns(net.find_eni(eni).unwrap_or_else(|e| panic!("{eni}: {e:?}")));
     let db1 = db_server(&ns("prov/data/db1"), Ipv4Addr::new(10, 64, 1, 10), 5432);
