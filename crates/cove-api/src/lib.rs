@@ -137,6 +137,7 @@ fn routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(peerings::accept_peering))
         .routes(routes!(peerings::reject_peering))
         .routes(routes!(services::list_services))
+        .routes(routes!(services::list_endpoints))
         .routes(routes!(services::accept))
         .routes(routes!(services::reject))
         .routes(routes!(spec::get_spec, spec::put_spec))

@@ -47,6 +47,21 @@ pub struct EndpointServiceView {
     pub connections: Vec<ConnectionView>,
 }
 
+/// One of the caller's interface endpoints linked to an endpoint service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct EndpointView {
+    /// The endpoint: `network/endpoint` (a VPC of the spec by its name).
+    pub endpoint: String,
+    /// The service it connects to (`<provider tenant>/<service>`).
+    pub service: String,
+    /// `pending` (waiting for the provider's acceptance) or `available`.
+    pub state: String,
+    /// The endpoint's addresses in the caller's VPC (one per subnet).
+    pub addresses: Vec<String>,
+    /// The name that resolves to them in the VPC, if any.
+    pub private_dns_name: Option<String>,
+}
+
 /// The endpoints to accept or reject.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct ConnectionsRequest {
@@ -109,14 +124,81 @@ fn connections(
             ConnectionView {
                 endpoint: format!("{tenant}/{network}/{}", e.name),
                 tenant,
-                state: match l.state {
-                    cove_model::privatelink::LinkState::Pending => "pending",
-                    cove_model::privatelink::LinkState::Available => "available",
-                }
-                .to_owned(),
+                state: state_text(l.state),
             }
         })
         .collect()
+}
+
+/// The caller's interface endpoints linked to endpoint services (pure).
+pub fn endpoints_of(cur: &Current, tenant: &cove_control::TenantId) -> Vec<EndpointView> {
+    let Some(t) = cur.state.tenants.get(tenant) else {
+        return Vec::new();
+    };
+    let Some(net) =
+        cove_model::validate::validate(&cove_control::desired_spec(&cur.state, &cur.specs)).network
+    else {
+        return Vec::new();
+    };
+    net.service_links
+        .iter()
+        .filter_map(|l| {
+            let e = &net.endpoints[l.endpoint.index()];
+            let vpc = &net.vpcs[e.vpc.index()];
+            if net.tenants[vpc.tenant.index()].name != t.name {
+                return None;
+            }
+            let svc = &net.endpoint_services[l.service];
+            let network = cur
+                .state
+                .networks
+                .values()
+                .find(|n| n.id.0 == vpc.name)
+                .map_or_else(|| vpc.name.clone(), |n| n.name.clone());
+            let cove_model::EndpointKind::Interface {
+                enis,
+                private_dns_name,
+            } = &e.kind
+            else {
+                return None;
+            };
+            Some(EndpointView {
+                endpoint: format!("{network}/{}", e.name),
+                service: cove_model::privatelink::EndpointService::reference(
+                    &net.tenants[svc.tenant.index()].name,
+                    &svc.name,
+                ),
+                state: state_text(l.state),
+                addresses: enis
+                    .iter()
+                    .map(|x| net.enis[x.index()].private_ip.to_string())
+                    .collect(),
+                private_dns_name: private_dns_name.clone(),
+            })
+        })
+        .collect()
+}
+
+fn state_text(s: cove_model::privatelink::LinkState) -> String {
+    match s {
+        cove_model::privatelink::LinkState::Pending => "pending",
+        cove_model::privatelink::LinkState::Available => "available",
+    }
+    .to_owned()
+}
+
+/// The caller's interface endpoints to endpoint services (the consumer's side),
+/// with their state and addresses.
+#[utoipa::path(get, path = "/v1/endpoint-connections", tag = "endpoint-services",
+    responses((status = 200, body = Vec<EndpointView>), (status = "4XX", body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn list_endpoints(
+    State(api): State<ApiState>,
+    caller: Caller,
+) -> Result<Json<Vec<EndpointView>>, ApiError> {
+    let tenant = caller.tenant()?;
+    let cur = api.service.current().await?;
+    Ok(Json(endpoints_of(&cur, tenant)))
 }
 
 /// The caller's endpoint services, each with the consumers' endpoints connected

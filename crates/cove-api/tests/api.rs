@@ -498,6 +498,7 @@ async fn openapi_lists_every_route(db: TestDb) {
     let want = [
         ("POST", "/v1/tenants"),
         ("GET", "/v1/endpoint-services"),
+        ("GET", "/v1/endpoint-connections"),
         ("POST", "/v1/endpoint-services/{name}/accept"),
         ("POST", "/v1/endpoint-services/{name}/reject"),
         ("GET", "/v1/tenants"),
