@@ -55,6 +55,11 @@ enum Command {
     /// local store as `--tenant`.
     #[command(subcommand)]
     Network(commands::network::Command),
+    /// Endpoint services (PrivateLink): a provider's services and the consumers'
+    /// endpoints connected to them; through the API, or on the local store as
+    /// `--tenant`.
+    #[command(subcommand, name = "endpoint-service")]
+    EndpointService(commands::endpoint_service::Command),
     /// Peering connections: through the API, or on the local store as `--tenant`.
     #[command(subcommand)]
     Peering(commands::peering::Command),
@@ -128,6 +133,7 @@ fn main() -> ExitCode {
         Command::Serve(a) => commands::serve::run(&a),
         Command::Network(c) => commands::network::run(&c),
         Command::Peering(c) => commands::peering::run(&c),
+        Command::EndpointService(c) => commands::endpoint_service::run(&c),
         Command::Tenant(c) => commands::tenant::run(&c),
         Command::Token(c) => commands::token::run(&c),
         Command::IpPool(c) => commands::ip_pool::run(&c),
@@ -222,6 +228,7 @@ impl Command {
             Command::Function(commands::function::Command::List(a)) => a.json,
             Command::Network(_)
             | Command::Peering(_)
+            | Command::EndpointService(_)
             | Command::Tenant(_)
             | Command::Token(_)
             | Command::IpPool(_) => std::env::args_os().any(|a| a == "--json"),

@@ -5,6 +5,7 @@ pub mod check;
 pub mod client;
 pub mod destroy;
 pub mod embedded;
+pub mod endpoint_service;
 pub mod exec;
 pub mod function;
 pub mod import;
