@@ -10,8 +10,10 @@
 # Two mixes: PRIVATE (100 names of a private zone, answered authoritatively) and
 # FORWARDED (100 names the upstream answers, cached after a warm-up pass). For
 # each: queries per second at full load (dnsperf, DNS_SECONDS s, 2 clients,
-# 100 outstanding) and latency p50/p99 at a fixed DNS_LATENCY_QPS (dnsperf -v,
-# every answer's latency). Then the ratios cove / unbound and cove / dnsmasq.
+# 100 outstanding; DNS_ROUNDS rounds, the three resolvers alternating, the median
+# reported) and latency p50/p99 at a fixed DNS_LATENCY_QPS (dnsperf -v, every
+# answer's latency). Then the ratios of the medians, cove / unbound and cove /
+# dnsmasq.
 # Needs root; installs dnsperf, unbound, dnsmasq-base; cleans up on exit.
 #   bash scripts/bench-dns.sh
 set -euo pipefail
@@ -21,6 +23,7 @@ for pair in dnsperf:dnsperf unbound:unbound dnsmasq:dnsmasq-base dig:dnsutils; d
 done
 prefix=${BENCH_PREFIX:-cvbdns}
 seconds=${DNS_SECONDS:-10}
+rounds=${DNS_ROUNDS:-3}
 latency_qps=${DNS_LATENCY_QPS:-5000}
 if [ -z "${COVE_BIN:-}" ]; then
   cargo build -q --release --locked -p cove --bin cove
@@ -163,21 +166,30 @@ for r in cove unbound dnsmasq; do
 done
 
 declare -A result
+median() { tr ' ' '\n' | grep . | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 for mix in private forwarded; do
+  declare -A runs=()
+  for _ in $(seq 1 "$rounds"); do
+    for r in cove unbound dnsmasq; do
+      runs[$r]+=" $(qps "$r" "$work/$mix.txt")"
+    done
+  done
   for r in cove unbound dnsmasq; do
-    result[$mix,$r,qps]=$(qps "$r" "$work/$mix.txt")
+    result[$mix,$r,qps]=$(median <<<"${runs[$r]}")
+    result[$mix,$r,runs]=${runs[$r]}
     read -r p50 p99 n <<<"$(latency "$r" "$work/$mix.txt")"
     result[$mix,$r,p50]=$p50
     result[$mix,$r,p99]=$p99
     result[$mix,$r,n]=$n
   done
+  unset runs
 done
 
-printf "\n%-10s %-8s %12s %10s %10s %8s\n" mix resolver "queries/s" "p50 ms" "p99 ms" answers
+printf "\n%-10s %-8s %12s %10s %10s %8s  %s\n" mix resolver "queries/s" "p50 ms" "p99 ms" answers "rounds (queries/s)"
 for mix in private forwarded; do
   for r in cove unbound dnsmasq; do
-    printf "%-10s %-8s %12.0f %10s %10s %8s\n" "$mix" "$r" "${result[$mix,$r,qps]}" \
-      "${result[$mix,$r,p50]}" "${result[$mix,$r,p99]}" "${result[$mix,$r,n]}"
+    printf "%-10s %-8s %12.0f %10s %10s %8s %s\n" "$mix" "$r" "${result[$mix,$r,qps]}" \
+      "${result[$mix,$r,p50]}" "${result[$mix,$r,p99]}" "${result[$mix,$r,n]}" "${result[$mix,$r,runs]}"
   done
   awk -v m="$mix" -v c="${result[$mix,cove,qps]}" -v u="${result[$mix,unbound,qps]}" \
     -v d="${result[$mix,dnsmasq,qps]}" \

@@ -53,6 +53,10 @@ pub struct ResolverConfig {
     pub max_tcp_connections: usize,
     /// The port it listens on (53; tests may choose another).
     pub port: u16,
+    /// UDP threads, each with a socket of its own on the port (`SO_REUSEPORT`:
+    /// the kernel spreads clients over them). One by default: on a 2-core host a
+    /// second thread lost throughput (docs/benchmarks.md).
+    pub udp_threads: usize,
 }
 
 impl ResolverConfig {
@@ -65,6 +69,7 @@ impl ResolverConfig {
             cache_entries: 100_000,
             max_tcp_connections: 128,
             port: 53,
+            udp_threads: 1,
         }
     }
 }
@@ -142,25 +147,32 @@ impl Resolver {
             stats: Stats::default(),
         });
         let port = config.port;
-        let (udp_socket, tcp_listener) = open_sockets(&config.ns, port)?;
-        let udp_socket = Arc::new(udp::Sender::new(udp_socket.map_err(|source| {
-            ResolverError::Socket {
-                what: "bind UDP port 53 in the router's namespace",
-                source,
-            }
-        })?));
+        let (udp_sockets, tcp_listener) =
+            open_sockets(&config.ns, port, config.udp_threads.max(1))?;
+        let mut senders = Vec::new();
+        for u in udp_sockets {
+            senders.push(Arc::new(udp::Sender::new(u.map_err(|source| {
+                ResolverError::Socket {
+                    what: "bind UDP port 53 in the router's namespace",
+                    source,
+                }
+            })?)));
+        }
         let tcp_listener = tcp_listener.map_err(|source| ResolverError::Socket {
             what: "listen on TCP port 53 in the router's namespace",
             source,
         })?;
+        // Forwarded answers leave from the first socket (any of them sends from
+        // port 53).
         let (forwarder, forwarder_thread) =
-            upstream::Forwarder::start(&config, Arc::clone(&shared), Arc::clone(&udp_socket))?;
+            upstream::Forwarder::start(&config, Arc::clone(&shared), Arc::clone(&senders[0]))?;
         let mut threads = vec![forwarder_thread];
-        let (s, f) = (Arc::clone(&shared), Arc::clone(&forwarder));
-        let u = Arc::clone(&udp_socket);
-        threads.push(spawn(&config.ns, "dns-udp", move || {
-            udp::serve(&s, &u, &f)
-        })?);
+        for u in senders {
+            let (s, f) = (Arc::clone(&shared), Arc::clone(&forwarder));
+            threads.push(spawn(&config.ns, "dns-udp", move || {
+                udp::serve(&s, &u, &f)
+            })?);
+        }
         let (s, f) = (Arc::clone(&shared), Arc::clone(&forwarder));
         let max = config.max_tcp_connections;
         threads.push(spawn(&config.ns, "dns-tcp", move || {
@@ -218,21 +230,25 @@ fn spawn(
     })
 }
 
-/// The UDP socket and the TCP listener, opened inside namespace `ns`.
+/// `udp` UDP sockets (one reuse-port group) and the TCP listener, opened inside
+/// namespace `ns`.
+#[allow(clippy::type_complexity)]
 fn open_sockets(
     ns: &str,
     port: u16,
+    udp: usize,
 ) -> Result<
     (
-        std::io::Result<std::net::UdpSocket>,
+        Vec<std::io::Result<std::net::UdpSocket>>,
         std::io::Result<std::net::TcpListener>,
     ),
     ResolverError,
 > {
-    cove_host::in_namespace(ns, move || (udp::open(port), tcp::open(port))).map_err(|source| {
-        ResolverError::Sockets {
-            ns: ns.to_owned(),
-            source,
-        }
+    cove_host::in_namespace(ns, move || {
+        ((0..udp).map(|_| udp::open(port)).collect(), tcp::open(port))
+    })
+    .map_err(|source| ResolverError::Sockets {
+        ns: ns.to_owned(),
+        source,
     })
 }

@@ -33,11 +33,13 @@ const BATCH: usize = 32;
 /// it grows past this).
 const MAX_NAMES: usize = 65_536;
 
-/// The UDP socket on `port` of every address, with `IP_PKTINFO` on (opened inside
-/// the router's namespace).
+/// A UDP socket on `port` of every address, with `IP_PKTINFO` on (opened inside
+/// the router's namespace); several share the port (`SO_REUSEPORT`).
 pub(crate) fn open(port: u16) -> io::Result<UdpSocket> {
     let s = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
     s.set_reuse_address(true)?;
+    // Several sockets (one per UDP thread) share the port.
+    s.set_reuse_port(true)?;
     // Answers leave from base + 2 or 169.254.169.253, which are local only in the
     // VPCs' tables, not addresses of an interface: the kernel checks a source
     // address against the interfaces unless the socket is transparent.
