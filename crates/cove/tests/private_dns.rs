@@ -399,6 +399,18 @@ fn each_vpc_resolves_through_its_own_view_and_functions_connect_by_name() {
         }
     }
 
+    // Malformed packets over UDP and broken TCP frames from inside the VPC: the
+    // resolver survives them all and still answers.
+    junk_to_the_resolver(&app, Ipv4Addr::new(10, 61, 0, 2));
+    assert_eq!(
+        short(&app, &["@10.61.0.2", "db.corp.internal"]),
+        ["10.62.1.10"]
+    );
+    assert_eq!(
+        short(&app, &["+tcp", "@10.61.0.2", "db.corp.internal"]),
+        ["10.62.1.10"]
+    );
+
     // The cache answers once the upstream is gone.
     drop(upstream);
     assert_eq!(
@@ -435,4 +447,45 @@ fn each_vpc_resolves_through_its_own_view_and_functions_connect_by_name() {
         "{v}"
     );
     assert!(db.wait_for(before + 1, Duration::from_secs(10)).len() > before);
+}
+
+/// 2,000 datagrams of random bytes (some with a DNS header's shape and garbage
+/// after it), and TCP connections that send a length and less, or a zero length,
+/// or nothing, to `resolver:53` from namespace `ns`.
+fn junk_to_the_resolver(ns: &str, resolver: Ipv4Addr) {
+    cove_probe::in_namespace(ns, move || {
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let udp = std::net::UdpSocket::bind("0.0.0.0:0").expect("udp");
+        for i in 0..2000u32 {
+            let len = usize::try_from(next() % 600).unwrap_or(0);
+            let mut packet: Vec<u8> = (0..len).map(|_| next().to_le_bytes()[0]).collect();
+            if i % 2 == 0 && packet.len() >= 12 {
+                // A query's header (QR clear, one question) before the garbage.
+                packet[2] &= 0x7f;
+                packet[4..6].copy_from_slice(&1u16.to_be_bytes());
+            }
+            let _ = udp.send_to(&packet, (resolver, 53));
+        }
+        for frame in [
+            &[0x01, 0x00, 0xab][..],
+            &[0x00, 0x00][..],
+            &[][..],
+            &[0xff, 0xff, 1, 2, 3][..],
+        ] {
+            if let Ok(mut s) = std::net::TcpStream::connect_timeout(
+                &std::net::SocketAddr::from((resolver, 53)),
+                Duration::from_secs(2),
+            ) {
+                use std::io::Write as _;
+                let _ = s.write_all(frame);
+            }
+        }
+    })
+    .expect("namespace");
 }
