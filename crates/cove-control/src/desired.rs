@@ -129,6 +129,13 @@ fn merge(v: &mut VpcSpec, ext: &VpcSpec) {
     v.functions.extend(ext.functions.iter().cloned());
     v.associate_zones
         .extend(ext.associate_zones.iter().cloned());
+    // `enableDnsSupport` / `enableDnsHostnames`, when the tenant sets them.
+    if ext.dns_support.is_some() {
+        v.dns_support = ext.dns_support;
+    }
+    if ext.dns_hostnames.is_some() {
+        v.dns_hostnames = ext.dns_hostnames;
+    }
 }
 
 fn tenants_in_order(state: &ControlState) -> Vec<&Tenant> {

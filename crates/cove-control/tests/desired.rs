@@ -411,3 +411,34 @@ fn hosted_zones_name_networks_and_reach_another_tenant_by_authorization() {
     let net = v.network.expect("still valid");
     assert_eq!(net.hosted_zones[0].vpcs.len(), 1, "only the owner's VPC");
 }
+
+/// A tenant turns its network's DNS settings off and on (`enableDnsSupport`,
+/// `enableDnsHostnames`) by naming the network in its spec (issue 12).
+#[test]
+fn a_network_takes_the_tenants_dns_settings() {
+    let mut w = World::new();
+    let a = w.tenant("alpha");
+    w.network(&a, "web", None);
+    let mut specs = BTreeMap::new();
+    let net = |specs: &BTreeMap<_, _>| {
+        cove_model::validate::validate(&desired_spec(&w.state, specs))
+            .network
+            .expect("valid")
+    };
+    let n = net(&specs);
+    assert!(n.vpcs[0].dns_support && n.vpcs[0].dns_hostnames, "the defaults of a network");
+    specs.insert(
+        a.clone(),
+        TenantSpec {
+            vpcs: vec![VpcSpec {
+                name: "web".into(),
+                dns_support: Some(false),
+                dns_hostnames: Some(false),
+                ..Default::default()
+            }],
+            ..Default::default()
+        },
+    );
+    let n = net(&specs);
+    assert!(!n.vpcs[0].dns_support && !n.vpcs[0].dns_hostnames);
+}
