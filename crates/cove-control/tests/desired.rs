@@ -426,7 +426,10 @@ fn a_network_takes_the_tenants_dns_settings() {
             .expect("valid")
     };
     let n = net(&specs);
-    assert!(n.vpcs[0].dns_support && n.vpcs[0].dns_hostnames, "the defaults of a network");
+    assert!(
+        n.vpcs[0].dns_support && n.vpcs[0].dns_hostnames,
+        "the defaults of a network"
+    );
     specs.insert(
         a.clone(),
         TenantSpec {

@@ -418,6 +418,36 @@ fn each_vpc_resolves_through_its_own_view_and_functions_connect_by_name() {
         ["192.0.2.77"]
     );
 
+    // The router's namespace deleted behind cove's back: the reconciler builds it
+    // again (new links to every ENI), and the resolver follows it into the new
+    // namespace — its forwarder's cache starts empty there, so a forwarded name
+    // fails now (the upstream is gone) while private names answer.
+    let before = std::fs::metadata(format!("/run/netns/{router}"))
+        .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
+        .expect("router");
+    let deleted = Command::new("ip")
+        .args(["netns", "del", &router])
+        .status()
+        .expect("ip netns del");
+    assert!(deleted.success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let now = std::fs::metadata(format!("/run/netns/{router}"))
+            .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
+            .ok();
+        if now.is_some_and(|i| i != before) && d.status_json(&spec)["in_sync"] == true {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the router was not rebuilt");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    wait_for_answer(&app, &["@10.61.0.2", "db.corp.internal"], "10.62.1.10");
+    let (_, text) = dig(&app, &["@10.61.0.2", "www.upstream.example"]);
+    assert!(
+        !text.contains("192.0.2.77"),
+        "answered by the old resolver: {text}"
+    );
+
     // The function deployed above resolves the database's private name through
     // its /etc/resolv.conf and connects to it across the peering.
     if !functions {
