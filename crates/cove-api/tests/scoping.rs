@@ -158,6 +158,9 @@ async fn two_tenants_peer_and_see_nothing_of_each_other(db: TestDb) {
         "security_groups": [{ "name": "alpha-secret-sg2" }],
         "enis": [{ "name": "alpha-secret-db2", "subnet": "private-a", "private_ip": hidden_ip,
                    "security_groups": ["alpha-secret-sg2"] }],
+    }], "endpoint_services": [{
+        "name": "alpha-secret-svc", "vpc": "alpha-hidden-2", "targets": ["alpha-secret-db2"],
+        "ports": [5432],
     }]});
     srv.ok(200, "PUT", "/v1/spec", &ta, Some(spec)).await;
     let b_ip = private_ip(&nb, 20);
@@ -323,6 +326,20 @@ async fn two_tenants_peer_and_see_nothing_of_each_other(db: TestDb) {
             403,
         ),
         ("GET", "/v1/ip-pool".into(), None, 403),
+        // A's endpoint service is not B's to accept or reject (404, as for a name
+        // nobody uses).
+        (
+            "POST",
+            "/v1/endpoint-services/alpha-secret-svc/accept".into(),
+            Some(json!({ "endpoints": ["bravo/bravo-net/x"] })),
+            404,
+        ),
+        (
+            "POST",
+            "/v1/endpoint-services/alpha-secret-svc/reject".into(),
+            Some(json!({ "endpoints": ["bravo/bravo-net/x"] })),
+            404,
+        ),
         (
             "PATCH",
             "/v1/ip-pool".into(),
@@ -358,6 +375,8 @@ async fn two_tenants_peer_and_see_nothing_of_each_other(db: TestDb) {
         ("GET", "/v1/spec"),
         ("GET", "/v1/tokens"),
         ("GET", "/v1/functions"),
+        ("GET", "/v1/endpoint-services"),
+        ("GET", "/v1/endpoint-connections"),
     ] {
         let ans = srv.send(m, path, Some(&tb), None, None).await;
         assert_eq!(ans.status, 200, "{path}: {}", ans.text);
@@ -382,6 +401,8 @@ async fn two_tenants_peer_and_see_nothing_of_each_other(db: TestDb) {
         "/v1/peerings",
         "/v1/spec",
         "/v1/tokens",
+        "/v1/endpoint-services",
+        "/v1/endpoint-connections",
     ] {
         b_texts.push((
             String::new(),
@@ -444,7 +465,10 @@ fn template(path: &str) -> String {
         .map(|(i, seg)| {
             let is_id = i == 3 && !matches!(seg, "networks")
                 || (i == 4 && path.starts_with("/v1/connect/networks/"));
-            if path.starts_with("/v1/functions/") && i == 3 && seg != "code" {
+            if (path.starts_with("/v1/functions/") && seg != "code"
+                || path.starts_with("/v1/endpoint-services/"))
+                && i == 3
+            {
                 "{name}"
             } else if path.starts_with("/v1/functions/") && i == 3 {
                 seg
