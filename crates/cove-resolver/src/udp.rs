@@ -151,6 +151,9 @@ fn link_name(names: &mut HashMap<i32, String>, ifindex: i32) -> Option<&str> {
 /// namespace: interface names are looked up there).
 pub(crate) fn serve(shared: &Shared, socket: &Sender, forwarder: &Forwarder) {
     let mut names = HashMap::new();
+    // Interface → its VPC's view and routing mark, for the catalog `views_of`.
+    let mut views: HashMap<i32, Option<(Arc<cove_dns::View>, u32)>> = HashMap::new();
+    let mut views_of = 0usize;
     let mut memo = Memo::new();
     let mut headers =
         MultiHeaders::<SockaddrIn>::preallocate(BATCH, Some(nix::cmsg_space!(libc::in_pktinfo)));
@@ -170,22 +173,31 @@ pub(crate) fn serve(shared: &Shared, socket: &Sender, forwarder: &Forwarder) {
             continue;
         };
         let catalog = shared.catalog();
-        memo.catalog(Arc::as_ptr(&catalog) as usize);
+        let catalog_key = Arc::as_ptr(&catalog) as usize;
+        memo.catalog(catalog_key);
+        if views_of != catalog_key {
+            views.clear();
+            views_of = catalog_key;
+        }
         for msg in received {
             let (Some(mut client), Some(query)) = (client_of(&msg), msg.iovs().next()) else {
                 continue;
             };
             Stats::add(&shared.stats.udp_queries);
-            let Some((view, mark)) =
-                link_name(&mut names, client.ifindex).and_then(|n| catalog.link(n))
-            else {
+            // The interface's view, looked up by name once per catalog.
+            let found = views.entry(client.ifindex).or_insert_with(|| {
+                link_name(&mut names, client.ifindex)
+                    .and_then(|n| catalog.link(n))
+                    .map(|(view, mark)| (Arc::clone(view), mark))
+            });
+            let Some((view, mark)) = found else {
                 // Not a link of a VPC whose resolver is on (the router lets no such
                 // query in; a link created since the catalog was read gets its view
                 // with the next one, and the client asks again).
                 Stats::add(&shared.stats.no_view);
                 continue;
             };
-            client.mark = mark;
+            client.mark = *mark;
             answer(shared, socket, forwarder, &mut memo, view, client, query);
         }
     }

@@ -189,19 +189,7 @@ impl Forwarder {
     }
 
     fn deliver(&self, client: &Client, reply: Reply) {
-        let Reply::Send(bytes) = reply else {
-            return;
-        };
-        match client {
-            Client::Udp(c) => {
-                if self.reply.send(c, &bytes).is_err() {
-                    Stats::add(&self.shared.stats.send_errors);
-                }
-            }
-            Client::Tcp(tx) => {
-                let _ = tx.try_send(bytes);
-            }
-        }
+        deliver(&self.reply, &self.shared, client, reply);
     }
 
     /// Receives upstream's answers until the resolver stops.
@@ -253,16 +241,7 @@ impl Forwarder {
                             server_failure(&p.query, udp)
                         }
                     };
-                    if let Reply::Send(bytes) = r {
-                        match &p.client {
-                            Client::Udp(u) => {
-                                let _ = reply.send(u, &bytes);
-                            }
-                            Client::Tcp(tx) => {
-                                let _ = tx.try_send(bytes);
-                            }
-                        }
-                    }
+                    deliver(&reply, &shared, &p.client, r);
                 });
             return;
         }
@@ -305,6 +284,24 @@ impl Forwarder {
         for (client, query) in failed {
             Stats::add(&self.shared.stats.upstream_failures);
             self.deliver(&client, server_failure(&query, client.udp()));
+        }
+    }
+}
+
+/// Sends `reply` to `client`: over the router's UDP socket, or to the waiting TCP
+/// connection's thread.
+fn deliver(sender: &Sender, shared: &Shared, client: &Client, reply: Reply) {
+    let Reply::Send(bytes) = reply else {
+        return;
+    };
+    match client {
+        Client::Udp(c) => {
+            if sender.send(c, &bytes).is_err() {
+                Stats::add(&shared.stats.send_errors);
+            }
+        }
+        Client::Tcp(tx) => {
+            let _ = tx.try_send(bytes);
         }
     }
 }
