@@ -18,6 +18,7 @@
 //! ([`Resolver::set_catalog`]). Dropping the [`Resolver`] stops every thread.
 
 mod memo;
+mod outbox;
 pub mod stats;
 pub mod tcp;
 pub mod udp;

@@ -18,6 +18,7 @@ use nix::sys::socket::{
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::memo::{FORWARDED_FOR, Memo};
+use crate::outbox::Outbox;
 use crate::upstream::{Client, Forwarder};
 use crate::{Shared, Stats, TICK};
 
@@ -85,12 +86,35 @@ impl Sender {
     /// routed by the VPC's own table (whose route to the client is cached by
     /// the kernel), out of the client's interface.
     pub(crate) fn send(&self, client: &UdpClient, bytes: &[u8]) -> io::Result<()> {
-        let mut mark = self.mark.lock().unwrap_or_else(|e| e.into_inner());
-        if *mark != client.mark {
-            socket2::SockRef::from(&self.socket).set_mark(client.mark)?;
-            *mark = client.mark;
+        self.with_mark(client.mark, |socket| send_to(socket, client, bytes))
+            .and_then(|sent| sent)
+    }
+
+    /// Runs `send` with the socket's routing mark set to `mark` (no other
+    /// thread sends meanwhile). An error setting the mark is returned instead.
+    pub(crate) fn with_mark<T>(
+        &self,
+        mark: u32,
+        send: impl FnOnce(&UdpSocket) -> T,
+    ) -> io::Result<T> {
+        let mut current = self.mark.lock().unwrap_or_else(|e| e.into_inner());
+        if *current != mark {
+            socket2::SockRef::from(&self.socket).set_mark(mark)?;
+            *current = mark;
         }
-        send_to(&self.socket, client, bytes)
+        Ok(send(&self.socket))
+    }
+}
+
+/// The `IP_PKTINFO` an answer to `client` is sent with: out of its interface,
+/// from the address it asked.
+pub(crate) fn packet_info(client: &UdpClient) -> libc::in_pktinfo {
+    libc::in_pktinfo {
+        ipi_ifindex: client.ifindex,
+        ipi_spec_dst: libc::in_addr {
+            s_addr: u32::from_ne_bytes(client.from.octets()),
+        },
+        ipi_addr: libc::in_addr { s_addr: 0 },
     }
 }
 
@@ -100,13 +124,7 @@ impl Sender {
 /// the kernel sends it on that interface all the same (its "destination is on
 /// link" fallback); it never leaves anywhere else.
 fn send_to(socket: &UdpSocket, client: &UdpClient, bytes: &[u8]) -> io::Result<()> {
-    let info = libc::in_pktinfo {
-        ipi_ifindex: client.ifindex,
-        ipi_spec_dst: libc::in_addr {
-            s_addr: u32::from_ne_bytes(client.from.octets()),
-        },
-        ipi_addr: libc::in_addr { s_addr: 0 },
-    };
+    let info = packet_info(client);
     let to = SockaddrIn::from(client.to);
     sendmsg(
         socket.as_raw_fd(),
@@ -155,6 +173,7 @@ pub(crate) fn serve(shared: &Shared, socket: &Sender, forwarder: &Forwarder) {
     let mut views: HashMap<i32, Option<(Arc<cove_dns::View>, u32)>> = HashMap::new();
     let mut views_of = 0usize;
     let mut memo = Memo::new();
+    let mut outbox = Outbox::new(BATCH);
     let mut headers =
         MultiHeaders::<SockaddrIn>::preallocate(BATCH, Some(nix::cmsg_space!(libc::in_pktinfo)));
     let mut bufs = vec![vec![0u8; MAX_QUERY]; BATCH];
@@ -198,21 +217,36 @@ pub(crate) fn serve(shared: &Shared, socket: &Sender, forwarder: &Forwarder) {
                 continue;
             };
             client.mark = *mark;
-            answer(shared, socket, forwarder, &mut memo, view, client, query);
+            let failed = answer(
+                shared,
+                socket,
+                forwarder,
+                &mut memo,
+                &mut outbox,
+                view,
+                client,
+                query,
+            );
+            Stats::add_n(&shared.stats.send_errors, failed);
         }
+        Stats::add_n(&shared.stats.send_errors, outbox.flush(socket));
     }
 }
 
 /// Answers one query from `view`: from the memo, the view, or the forwarder.
+/// Answers known now are queued in `outbox`; returns how many answers could
+/// not be sent meanwhile (a full outbox is flushed).
+#[allow(clippy::too_many_arguments)]
 fn answer(
     shared: &Shared,
     socket: &Sender,
     forwarder: &Forwarder,
     memo: &mut Memo,
+    outbox: &mut Outbox,
     view: &Arc<cove_dns::View>,
     client: UdpClient,
     query: &[u8],
-) {
+) -> usize {
     let view_key = Arc::as_ptr(view) as usize;
     let now = Instant::now();
     if let Some((answer, forwarded)) = memo.get(view_key, query, now) {
@@ -221,35 +255,29 @@ fn answer(
         } else {
             &shared.stats.local_answers
         });
-        send(shared, socket, &client, answer);
-        return;
+        return outbox.push(socket, client, answer);
     }
     match respond(view, query, true) {
         Reply::Send(bytes) => {
             Stats::add(&shared.stats.local_answers);
-            send(shared, socket, &client, &bytes);
             memo.put(view_key, query, &bytes, None);
+            outbox.push(socket, client, &bytes)
         }
         Reply::Forward {
             query: parsed,
             answers,
             name,
         } => {
-            if let Some((bytes, cached)) =
+            let Some((bytes, cached)) =
                 forwarder.forward(Client::Udp(client), parsed, answers, name)
-            {
-                send(shared, socket, &client, &bytes);
-                if cached {
-                    memo.put(view_key, query, &bytes, Some(now + FORWARDED_FOR));
-                }
+            else {
+                return 0;
+            };
+            if cached {
+                memo.put(view_key, query, &bytes, Some(now + FORWARDED_FOR));
             }
+            outbox.push(socket, client, &bytes)
         }
-        Reply::Drop => {}
-    }
-}
-
-fn send(shared: &Shared, socket: &Sender, client: &UdpClient, bytes: &[u8]) {
-    if socket.send(client, bytes).is_err() {
-        Stats::add(&shared.stats.send_errors);
+        Reply::Drop => 0,
     }
 }
