@@ -5,7 +5,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 
-use cove_model::dns::{RecordData, canonical_name, eni_hostname, in_zone, reverse_name};
+use cove_model::dns::{
+    RecordData, canonical_name, eni_hostname, in_zone, reverse_name, vpc_region,
+};
 use cove_model::{Network, VpcId};
 
 /// Seconds the synthesized ENI names are cached (AWS answers them with 60).
@@ -119,21 +121,6 @@ pub struct View {
 /// The most CNAMEs followed for one question (a loop is cut there).
 const MAX_CHAIN: usize = 8;
 
-/// The region of a VPC, from its first subnet's zone (`us-east-1a` → `us-east-1`).
-fn region(net: &Network, v: VpcId) -> String {
-    net.vpcs[v.index()]
-        .subnets
-        .first()
-        .map(|s| {
-            net.subnets[s.index()]
-                .az
-                .trim_end_matches(|c: char| c.is_ascii_lowercase())
-                .to_owned()
-        })
-        .filter(|r| !r.is_empty())
-        .unwrap_or_else(|| "us-east-1".to_owned())
-}
-
 impl View {
     /// The view of VPC `v` of `net`; `None` when its resolver is off
     /// (`dns_support: false`).
@@ -144,7 +131,7 @@ impl View {
         }
         let mut view = View::default();
         if vpc.dns_hostnames {
-            let region = region(net, v);
+            let region = vpc_region(net, v);
             let forward = eni_hostname(Ipv4Addr::UNSPECIFIED, &region);
             // `ip-0-0-0-0.<domain>` → `<domain>`.
             if let Some((_, domain)) = forward.split_once('.') {

@@ -5,7 +5,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use serde::Serialize;
 
-use crate::model::{TenantId, VpcId};
+use crate::model::{Network, TenantId, VpcId};
 
 /// A private hosted zone (Route 53): its records answer queries from the VPCs it
 /// is associated with.
@@ -152,6 +152,23 @@ pub fn eni_hostname(ip: Ipv4Addr, region: &str) -> String {
         format!("{region}.compute.internal")
     };
     format!("ip-{}-{}-{}-{}.{domain}.", o[0], o[1], o[2], o[3])
+}
+
+/// The region of VPC `v`, as its ENI hostnames name it: its first subnet's
+/// availability zone without the zone letter (`us-east-1a` → `us-east-1`);
+/// `us-east-1` when that leaves nothing.
+pub fn vpc_region(net: &Network, v: VpcId) -> String {
+    net.vpcs[v.index()]
+        .subnets
+        .first()
+        .map(|s| {
+            net.subnets[s.index()]
+                .az
+                .trim_end_matches(|c: char| c.is_ascii_lowercase())
+                .to_owned()
+        })
+        .filter(|r| !r.is_empty())
+        .unwrap_or_else(|| "us-east-1".to_owned())
 }
 
 /// The reverse-lookup name of an address (`5.1.20.10.in-addr.arpa.`).

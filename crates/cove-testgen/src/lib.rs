@@ -8,9 +8,11 @@ mod folders;
 mod large;
 mod random;
 mod rng;
+mod zones;
 
 pub use flat::flat_vpc;
 pub use folders::json_folders;
 pub use large::{LargeParams, large_network};
 pub use random::{RANDOM_PORTS, add_functions, random_network, random_network_overlapping};
 pub use rng::SplitMix64;
+pub use zones::{add_hosted_zones, names_to_ask};

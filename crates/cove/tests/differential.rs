@@ -4,6 +4,11 @@
 //! gateways' addresses and Elastic IPs; every outcome must equal the analyzer's
 //! verdict.
 //!
+//! Flows are also addressed by name (issue 12, [`by_name`]): every network gets
+//! private hosted zones, and names are asked of cove's resolver from sources'
+//! namespaces; each answer must be what `cove check --to NAME` resolves in the
+//! source VPC's view, and the addresses answered are then probed like any flow.
+//!
 //! Each spec is applied over the previous one (so the planner's diffs are exercised
 //! against the real kernel), with a full destroy every ten specs. A disagreement
 //! prints the spec, the flow and both answers. Sizes: `COVE_DIFF_SPECS` (default 50)
@@ -11,8 +16,11 @@
 //!
 //! Privileged: runs as root (CI runs as root and must not skip: `CI=true`).
 
-use std::collections::BTreeSet;
+mod by_name;
+
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cove_analyze::{Analyzer, Endpoint, Flow};
@@ -21,9 +29,13 @@ use cove_model::validate::validate;
 use cove_model::{EniId, EniOwner, Network};
 use cove_plan::names::Names;
 use cove_probe::{Probe, ProbeKind, Responder, allow_ping_sockets, run_batch};
+use cove_resolver::{Resolver, ResolverConfig};
 use cove_testgen::{
-    RANDOM_PORTS, SplitMix64, add_functions, random_network, random_network_overlapping,
+    RANDOM_PORTS, SplitMix64, add_functions, add_hosted_zones, names_to_ask, random_network,
+    random_network_overlapping,
 };
+
+use crate::by_name::{Question, Said};
 
 /// The raw IP protocols the probes use besides TCP, UDP and ICMP.
 const RAW: [u8; 2] = [253, 254];
@@ -325,6 +337,10 @@ fn kernel_agrees_with_analyzer_on_random_networks() {
     // reachable (both must be present for the comparison to mean something).
     let (mut from_fn, mut from_fn_reachable) = (0usize, 0usize);
     let mut to_shared = 0usize;
+    // Names asked, by outcome; flows to the addresses answered, how many reachable.
+    let mut name_outcomes: BTreeMap<&'static str, usize> = BTreeMap::new();
+    let (mut by_name_flows, mut by_name_reachable) = (0usize, 0usize);
+    let mut resolver: Option<Resolver> = None;
     let started = Instant::now();
     for k in 0..specs {
         let seed = 10_000 + k as u64;
@@ -338,6 +354,10 @@ fn kernel_agrees_with_analyzer_on_random_networks() {
         // Functions behind shared ENIs in two networks of three.
         if k % 3 != 2 {
             add_functions(&mut spec, seed);
+        }
+        // Private DNS: the zones' records name the addresses validation assigns.
+        if let Some(before) = validate(&spec).network {
+            add_hosted_zones(&mut spec, &before, seed);
         }
         let checked = validate(&spec);
         let Some(net) = checked.network else {
@@ -358,6 +378,16 @@ fn kernel_agrees_with_analyzer_on_random_networks() {
         assert!(again.is_empty(), "seed {seed}: not converged:\n{again}");
 
         let names = Names::new(&net, &prefix);
+        // One resolver in the router's namespace (a new one when the namespace is
+        // new), with this network's catalog and no upstream.
+        if resolver.is_none() || k % 10 == 0 {
+            drop(resolver.take());
+            let config = ResolverConfig::new(&names.router_ns(), Vec::new());
+            resolver = Some(Resolver::start(config).expect("start the resolver"));
+        }
+        if let Some(r) = &resolver {
+            r.set_catalog(Arc::new(cove_deploy::dns::catalog(&net, &prefix)));
+        }
         let ports: Vec<u16> = RANDOM_PORTS.to_vec();
         let mut responders = Vec::new();
         let mut serving: BTreeSet<String> = BTreeSet::new();
@@ -399,16 +429,32 @@ fn kernel_agrees_with_analyzer_on_random_networks() {
         // router forgets every tracked flow before each spec's probes.
         cove_probe::flush_conntrack(&names.router_ns()).expect("conntrack flush");
         let an = Analyzer::new(&net);
-        let flows = plan_flows(&an, &net, &names, &mut rng, &mut next_port, per_spec);
+        let mut flows = plan_flows(&an, &net, &names, &mut rng, &mut next_port, per_spec);
+        let named = ask_names(&an, &net, &names, &mut rng, &mut next_port);
+        for (q, want, got) in &named.mismatches {
+            disagreements.push(format!(
+                "seed {seed}: {} asks {} for {}\n  resolver: {got:?}\n  analyzer: {want:?}",
+                q.ns, q.resolver, q.name
+            ));
+        }
+        for (kind, n) in named.outcomes {
+            *name_outcomes.entry(kind).or_default() += n;
+        }
+        let first_named = flows.len();
+        flows.extend(named.flows);
         let probes: Vec<Probe> = flows.iter().map(|(_, p)| p.clone()).collect();
         let got = run_batch(&probes, Duration::from_millis(1200)).expect("probes");
-        for ((flow, probe), kernel) in flows.iter().zip(&got) {
+        for (n, ((flow, probe), kernel)) in flows.iter().zip(&got).enumerate() {
             let v = an.check(flow);
             // Where two VPCs overlap, a probe to an address answers if the analyzer
             // delivers the flow to any of the ENIs with that address (each listens).
             let expected = v.reachable || same_address(&net, flow).any(|f| an.check(&f).reachable);
             total += 1;
             reachable += usize::from(*kernel);
+            if n >= first_named {
+                by_name_flows += 1;
+                by_name_reachable += usize::from(*kernel);
+            }
             if let Endpoint::Eni(d) = flow.dst {
                 to_shared += usize::from(net.enis[d.index()].owner == EniOwner::Shared);
             }
@@ -444,6 +490,7 @@ fn kernel_agrees_with_analyzer_on_random_networks() {
         }
         drop(responders);
     }
+    drop(resolver);
     host.destroy().expect("destroy");
     eprintln!(
         "differential: {specs} specs, {total} flows ({reachable} reachable), {} disagreements, {:.1?}",
@@ -456,7 +503,21 @@ fn kernel_agrees_with_analyzer_on_random_networks() {
     eprintln!(
         "differential: from functions' environments: {from_fn} flows ({from_fn_reachable} reachable); {to_shared} to shared ENIs"
     );
+    eprintln!(
+        "differential: names asked {name_outcomes:?}; {by_name_flows} flows to the addresses answered ({by_name_reachable} reachable)"
+    );
     assert!(total >= min_flows, "only {total} flows");
+    // Every kind of answer must have been compared, and flows by name both ways.
+    for kind in ["address", "no such name", "forwarded", "silence"] {
+        assert!(
+            name_outcomes.get(kind).copied().unwrap_or(0) > 0,
+            "no name was answered `{kind}`: {name_outcomes:?}"
+        );
+    }
+    assert!(
+        by_name_reachable > 0 && by_name_reachable < by_name_flows,
+        "flows by name must include both outcomes: {by_name_reachable} of {by_name_flows}"
+    );
     assert!(
         from_fn_reachable > 0 && from_fn_reachable < from_fn,
         "flows from environments must include both outcomes: {from_fn_reachable} of {from_fn}"
@@ -474,4 +535,129 @@ fn kernel_agrees_with_analyzer_on_random_networks() {
         disagreements.len(),
         disagreements.join("\n")
     );
+}
+
+/// What asking one spec's names gave.
+struct Named {
+    /// Flows to the addresses answered (the resolver and the analyzer agreeing).
+    flows: Vec<(Flow, Probe)>,
+    /// Questions answered otherwise than the analyzer resolves them.
+    mismatches: Vec<(Question, Said, Said)>,
+    /// Answers by kind.
+    outcomes: BTreeMap<&'static str, usize>,
+}
+
+/// Asks the names of `net`'s zones (and hostnames, a missing and a public name)
+/// from up to four random sources (ENIs and functions' environments), at their
+/// VPC's base + 2 or 169.254.169.253; compares each answer with the analyzer's
+/// resolution; and makes a TCP probe to each address answered (half of them on a
+/// port the analyzer calls open, when one is).
+fn ask_names(
+    an: &Analyzer<'_>,
+    net: &Network,
+    names: &Names<'_>,
+    rng: &mut SplitMix64,
+    next_port: &mut u16,
+) -> Named {
+    let mut sources: Vec<EniId> = user_enis(net)
+        .into_iter()
+        .chain(enis_of(net, EniOwner::Shared))
+        .collect();
+    let mut chosen = Vec::new();
+    while chosen.len() < 4 && !sources.is_empty() {
+        chosen.push(sources.swap_remove(rng.index(sources.len())));
+    }
+    let asked = names_to_ask(net, rng, 3);
+    let mut questions = Vec::new();
+    let mut wants = Vec::new();
+    for &src in &chosen {
+        let vpc = net.enis[src.index()].vpc;
+        let base = net.vpcs[vpc.index()].cidrs[0].network();
+        let resolver = if rng.chance(50) {
+            Ipv4Addr::from(u32::from(base) + 2)
+        } else {
+            Ipv4Addr::new(169, 254, 169, 253)
+        };
+        for name in &asked {
+            questions.push(Question {
+                ns: source_ns(net, names, src),
+                resolver,
+                name: name.clone(),
+            });
+            wants.push((src, by_name::expected(net, vpc, name)));
+        }
+    }
+    let said = by_name::ask(&questions, Duration::from_millis(1000));
+    let mut named = Named {
+        flows: Vec::new(),
+        mismatches: Vec::new(),
+        outcomes: BTreeMap::new(),
+    };
+    for ((q, (src, want)), got) in questions.into_iter().zip(wants).zip(said) {
+        if want != got {
+            named.mismatches.push((q, want, got));
+            continue;
+        }
+        let kind = match &got {
+            Said::Addresses(a) if a.is_empty() => "no address",
+            Said::Addresses(_) => "address",
+            Said::NoSuchName => "no such name",
+            Said::Forwarded => "forwarded",
+            Said::Other(_) => "other",
+            Said::Silence => "silence",
+        };
+        *named.outcomes.entry(kind).or_default() += 1;
+        let Said::Addresses(addresses) = got else {
+            continue;
+        };
+        let Some(&ip) = addresses.first() else {
+            continue;
+        };
+        let Some(dst) = user_enis(net)
+            .into_iter()
+            .find(|e| net.enis[e.index()].private_ip == ip)
+        else {
+            continue;
+        };
+        if dst == src {
+            continue;
+        }
+        *next_port = if *next_port >= 60990 {
+            33001
+        } else {
+            *next_port + 1
+        };
+        let flow_to = |port: u16| Flow {
+            src: Endpoint::Eni(src),
+            dst: Endpoint::Eni(dst),
+            protocol: 6,
+            port,
+            src_port: Some(*next_port),
+            icmp: (8, 0),
+        };
+        let open: Vec<u16> = RANDOM_PORTS
+            .iter()
+            .copied()
+            .filter(|p| {
+                let f = flow_to(*p);
+                an.reachable(&f) || same_address(net, &f).any(|g| an.reachable(&g))
+            })
+            .collect();
+        let port = if !open.is_empty() && rng.chance(50) {
+            open[rng.index(open.len())]
+        } else {
+            RANDOM_PORTS[rng.index(RANDOM_PORTS.len())]
+        };
+        named.flows.push((
+            flow_to(port),
+            Probe {
+                ns: q.ns,
+                src: None,
+                src_port: *next_port,
+                dst: ip,
+                kind: ProbeKind::Tcp(port),
+            },
+        ));
+    }
+    named
 }
