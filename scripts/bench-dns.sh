@@ -14,6 +14,8 @@
 # reported) and latency p50/p99 at a fixed DNS_LATENCY_QPS (dnsperf -v, every
 # answer's latency). Then the ratios of the medians, cove / unbound and cove /
 # dnsmasq.
+# With DNS_PIN=1 (the default on 2 or more cores) the servers run on CPU 1 and
+# dnsperf on CPU 0, so the scheduler's placement does not add to the noise.
 # Needs root; installs dnsperf, unbound, dnsmasq-base; cleans up on exit.
 #   bash scripts/bench-dns.sh
 set -euo pipefail
@@ -25,6 +27,12 @@ prefix=${BENCH_PREFIX:-cvbdns}
 seconds=${DNS_SECONDS:-10}
 rounds=${DNS_ROUNDS:-3}
 latency_qps=${DNS_LATENCY_QPS:-5000}
+pin_server=()
+pin_client=()
+if [ "${DNS_PIN:-$([ "$(nproc)" -ge 2 ] && echo 1 || echo 0)}" = 1 ]; then
+  pin_server=(taskset -c 1)
+  pin_client=(taskset -c 0)
+fi
 if [ -z "${COVE_BIN:-}" ]; then
   cargo build -q --release --locked -p cove --bin cove
 fi
@@ -78,7 +86,7 @@ dnsmasq "${upstream_args[@]}" &
 pids+=($!)
 
 "$cove" apply -f "$work/spec.yaml" >/dev/null
-"$cove" serve --listen 127.0.0.1:0 --api-listen 127.0.0.1:0 --no-api \
+"${pin_server[@]}" "$cove" serve --listen 127.0.0.1:0 --api-listen 127.0.0.1:0 --no-api \
   --dns-upstream 127.0.0.1:5390 >"$work/serve.log" 2>&1 &
 pids+=($!)
 client_ns=$(ip netns list | awk '{print $1}' | grep "^${prefix}-e-" | head -1)
@@ -121,11 +129,11 @@ pids+=($!)
   echo "  name: \".\""
   echo "  forward-addr: 127.0.0.1@5390"
 } >"$work/unbound.conf"
-ip netns exec "$srv" unbound -c "$work/unbound.conf" &
+ip netns exec "$srv" "${pin_server[@]}" unbound -c "$work/unbound.conf" &
 pids+=($!)
 host_records=()
 for i in $(seq 0 99); do host_records+=("--host-record=h$i.bench.internal,10.73.2.$((i + 1))"); done
-ip netns exec "$srv" dnsmasq --keep-in-foreground --no-resolv --no-hosts --bind-interfaces \
+ip netns exec "$srv" "${pin_server[@]}" dnsmasq --keep-in-foreground --no-resolv --no-hosts --bind-interfaces \
   --listen-address=10.99.0.2 --port=5353 --user=root --pid-file --cache-size=10000 \
   --server=127.0.0.1#5390 --local=/bench.internal/ --local-ttl=300 "${host_records[@]}" &
 pids+=($!)
@@ -140,12 +148,12 @@ declare -A target=(
 
 qps() { # resolver file → queries per second
   read -r ns addr port <<<"${target[$1]}"
-  ip netns exec "$ns" dnsperf -s "$addr" -p "$port" -d "$2" -l "$seconds" -c 2 -q 100 -T 1 2>&1 \
+  ip netns exec "$ns" "${pin_client[@]}" dnsperf -s "$addr" -p "$port" -d "$2" -l "$seconds" -c 2 -q 100 -T 1 2>&1 \
     | awk '/Queries per second/ {print $4}'
 }
 latency() { # resolver file → "p50_ms p99_ms lost"
   read -r ns addr port <<<"${target[$1]}"
-  ip netns exec "$ns" dnsperf -s "$addr" -p "$port" -d "$2" -l 5 -c 1 -Q "$latency_qps" -v 2>/dev/null \
+  ip netns exec "$ns" "${pin_client[@]}" dnsperf -s "$addr" -p "$port" -d "$2" -l 5 -c 1 -Q "$latency_qps" -v 2>/dev/null \
     | awk '$1 == ">" && $2 == "NOERROR" {print $NF * 1000} $1 == ">" && $2 != "NOERROR" {bad++}
            END {if (bad) print "bad " bad > "/dev/stderr"}' \
     | sort -n | awk '{v[NR] = $1} END {
