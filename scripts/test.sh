@@ -31,6 +31,9 @@ rustup component add rustfmt clippy >/dev/null 2>&1 || true
 # boto3 and the AWS CLI v1 drive the Lambda fidelity test (crates/cove/tests/lambda_fidelity.rs).
 python3 -c 'import boto3' 2>/dev/null && command -v aws >/dev/null \
   || python3 -m pip install -q --break-system-packages boto3==1.43.11 awscli==1.45.11
+# Prometheus's own Python client parses `cove serve`'s /metrics (crates/cove/tests/metrics.rs).
+python3 -c 'import prometheus_client' 2>/dev/null \
+  || python3 -m pip install -q --break-system-packages prometheus-client==0.23.1
 
 # The language runtimes the cove-runtimes client tests run (idempotent; a no-op when
 # installed).

@@ -99,6 +99,9 @@ pub struct HostKernel {
     pub replicators: Arc<Mutex<Replicators>>,
     /// The DNS resolver, once started.
     pub resolver: Arc<Mutex<Option<RunningResolver>>>,
+    /// The resolver's counters, kept across its restarts (`cove serve`'s metrics
+    /// read them).
+    pub dns_stats: Arc<cove_resolver::Stats>,
     /// The running stand-in AWS services, with the inode of the namespace each
     /// listens in, and when each missing one was last tried.
     pub stand_ins: Arc<Mutex<StandIns>>,
@@ -159,6 +162,7 @@ impl HostKernel {
             links: Arc::default(),
             replicators: Arc::default(),
             resolver: Arc::default(),
+            dns_stats: Arc::default(),
             stand_ins: Arc::default(),
         }
     }
@@ -338,7 +342,8 @@ impl Kernel for HostKernel {
             *running = None;
         }
         if running.is_none() {
-            let config = cove_resolver::ResolverConfig::new(&router, upstreams.to_vec());
+            let mut config = cove_resolver::ResolverConfig::new(&router, upstreams.to_vec());
+            config.stats = Arc::clone(&self.dns_stats);
             match cove_resolver::Resolver::start(config) {
                 Ok(resolver) => {
                     resolver.set_catalog(Arc::clone(catalog));

@@ -43,7 +43,7 @@ pub use crate::error::{DeployError, KernelError};
 pub use crate::kernel::{HostKernel, Kernel};
 pub use crate::lock::{LockError, Locked};
 pub use crate::reconcile::{Applied, Change, Deployment, Destroyed, Plan, Stamp};
-pub use crate::reconciler::{Reconciler, ReconcilerConfig, Tick};
+pub use crate::reconciler::{Reconciler, ReconcilerConfig, Repeat, Tick};
 pub use crate::store::{Desired, Generation, Generations, Store};
 pub use crate::target::{InvalidPrefix, Prefix, Target};
 

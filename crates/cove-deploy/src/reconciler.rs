@@ -118,6 +118,16 @@ pub enum Tick {
     Busy,
 }
 
+/// Whether a tick reported by [`Reconciler::run`] repeats the previous one (in
+/// sync, follower or empty again: worth counting, not printing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Repeat {
+    /// Different from the previous tick.
+    New,
+    /// The same quiet state as the previous tick.
+    Same,
+}
+
 /// The reconciler of one deployment.
 pub struct Reconciler<K: Kernel> {
     deployment: Deployment<K>,
@@ -473,12 +483,12 @@ impl<K: Kernel> Reconciler<K> {
         })
     }
 
-    /// Runs ticks every `poll` until `stop` is set; `report` hears every tick that
-    /// did something and every error (the loop goes on after an error).
+    /// Runs ticks every `poll` until `stop` is set; `report` hears every tick, and
+    /// whether it repeats the previous quiet one (the loop goes on after an error).
     pub fn run(
         &mut self,
         stop: &Arc<AtomicBool>,
-        mut report: impl FnMut(&Result<Tick, DeployError>),
+        mut report: impl FnMut(&Result<Tick, DeployError>, Repeat),
     ) {
         let mut last: Option<Tick> = None;
         while !stop.load(Ordering::Relaxed) {
@@ -486,9 +496,7 @@ impl<K: Kernel> Reconciler<K> {
             let tick = self.tick();
             let quiet = matches!(&tick, Ok(t) if Some(t) == last.as_ref()
                 && matches!(t, Tick::InSync | Tick::Follower { .. } | Tick::Empty));
-            if !quiet {
-                report(&tick);
-            }
+            report(&tick, if quiet { Repeat::Same } else { Repeat::New });
             last = tick.ok();
             if let Some(rest) = self.config.poll.checked_sub(started.elapsed()) {
                 std::thread::sleep(rest);

@@ -58,6 +58,9 @@ pub struct ResolverConfig {
     /// the kernel spreads clients over them). One by default: on a 2-core host a
     /// second thread lost throughput (docs/benchmarks.md).
     pub udp_threads: usize,
+    /// The counters it adds to: a resolver started again (a new router namespace)
+    /// continues its predecessor's, so they never go back (metrics).
+    pub stats: Arc<Stats>,
 }
 
 impl ResolverConfig {
@@ -71,6 +74,7 @@ impl ResolverConfig {
             max_tcp_connections: 128,
             port: 53,
             udp_threads: 1,
+            stats: Arc::default(),
         }
     }
 }
@@ -118,7 +122,7 @@ pub enum ResolverError {
 pub(crate) struct Shared {
     pub(crate) catalog: RwLock<Arc<Catalog>>,
     pub(crate) stop: AtomicBool,
-    pub(crate) stats: Stats,
+    pub(crate) stats: Arc<Stats>,
 }
 
 impl Shared {
@@ -145,7 +149,7 @@ impl Resolver {
         let shared = Arc::new(Shared {
             catalog: RwLock::new(Arc::new(Catalog::default())),
             stop: AtomicBool::new(false),
-            stats: Stats::default(),
+            stats: Arc::clone(&config.stats),
         });
         let port = config.port;
         let (udp_sockets, tcp_listener) =

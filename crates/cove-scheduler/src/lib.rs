@@ -20,6 +20,7 @@ pub mod events;
 pub mod http;
 mod lease;
 mod log;
+mod metrics;
 mod paths;
 mod scheduler;
 

@@ -100,11 +100,13 @@ pub(crate) struct Shared {
     pub(crate) instance_seed: u128,
     uids: AtomicU32,
     requests: AtomicU64,
-    functions: Mutex<HashMap<String, Arc<FunctionRuntime>>>,
+    pub(crate) functions: Mutex<HashMap<String, Arc<FunctionRuntime>>>,
     epoch: Instant,
     async_config: Mutex<AsyncConfig>,
     /// The asynchronous events of each function, by name.
     queues: Mutex<HashMap<String, Arc<Queue>>>,
+    /// Where invocations are counted (`cove serve`'s `/metrics`), once set.
+    pub(crate) metrics: std::sync::OnceLock<Arc<cove_metrics::Metrics>>,
 }
 
 impl Shared {
@@ -129,13 +131,13 @@ pub(crate) struct FunctionRuntime {
     freed: Arc<tokio::sync::Notify>,
 }
 
-struct FnState {
-    pool: Pool,
+pub(crate) struct FnState {
+    pub(crate) pool: Pool,
     envs: HashMap<usize, Arc<Env>>,
 }
 
 impl FunctionRuntime {
-    fn lock(&self) -> MutexGuard<'_, FnState> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, FnState> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
@@ -143,7 +145,7 @@ impl FunctionRuntime {
 /// Runs invocations of a set of functions. Cheap to clone.
 #[derive(Clone)]
 pub struct Scheduler {
-    shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
 }
 
 impl std::fmt::Debug for Scheduler {
@@ -194,6 +196,7 @@ impl Scheduler {
             epoch: Instant::now(),
             async_config: Mutex::new(AsyncConfig::default()),
             queues: Mutex::new(HashMap::new()),
+            metrics: std::sync::OnceLock::new(),
         });
         let scheduler = Scheduler { shared };
         scheduler.set_functions(functions);
@@ -397,8 +400,20 @@ impl Scheduler {
     }
 
     /// Runs an invocation of `f`: in the environment `first` names, else wherever the
-    /// pool places it (warm, cold, or throttled).
+    /// pool places it (warm, cold, or throttled); counts it in the metrics.
     pub(crate) async fn place(
+        &self,
+        f: &Arc<FunctionRuntime>,
+        first: Option<Placement>,
+        req: InvokeRequest,
+        t0: Instant,
+    ) -> Result<InvokeResult, InvokeError> {
+        let result = self.place_uncounted(f, first, req, t0).await;
+        self.count(f, &result);
+        result
+    }
+
+    async fn place_uncounted(
         &self,
         f: &Arc<FunctionRuntime>,
         mut first: Option<Placement>,

@@ -10,7 +10,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::functions::{Background, deploy_python, fixture, runtimes_ready};
+use common::functions::{Background, deploy_python, fixture, http, http_with, runtimes_ready};
 use common::{Deployment, invoke};
 use serde_json::{Value, json};
 
@@ -27,47 +27,6 @@ fn serve(d: &Deployment) -> Serve {
 fn serve_with(d: &Deployment, extra: &[&str]) -> Serve {
     let (child, addr) = common::functions::serve(d, extra);
     Serve { child, addr }
-}
-
-/// One HTTP/1.1 request → (status, headers, body).
-fn http(
-    addr: std::net::SocketAddr,
-    method: &str,
-    path: &str,
-    body: &[u8],
-) -> (u16, String, Vec<u8>) {
-    http_with(addr, method, path, "", body)
-}
-
-/// [`http`] with extra header lines (each ending in `\r\n`).
-fn http_with(
-    addr: std::net::SocketAddr,
-    method: &str,
-    path: &str,
-    headers: &str,
-    body: &[u8],
-) -> (u16, String, Vec<u8>) {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(addr).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(60)))
-        .expect("timeout");
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    )
-    .expect("write");
-    s.write_all(body).expect("write");
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).expect("read");
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("head");
-    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .expect("status");
-    (status, head, raw[split + 4..].to_vec())
 }
 
 /// Distinct environment cgroups of the deployment.

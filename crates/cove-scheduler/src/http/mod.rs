@@ -14,6 +14,7 @@
 //! ([`client_context`]).
 //! * Function URLs: any request to `/url/{name}/{path…}`, or with a `Host` of
 //!   `{name}.lambda-url.…`, becomes an API Gateway payload-2.0 event ([`url`]).
+//! * `GET /metrics`: Prometheus's metrics ([`Scheduler::set_metrics`]; 404 without).
 
 pub mod client_context;
 pub mod name;
@@ -65,6 +66,9 @@ async fn handle(s: &Scheduler, req: Request<Incoming>, peer: SocketAddr) -> Resp
     if let Some(name) = url_function(&req) {
         return function_url(s, req, peer, &name.0, &name.1).await;
     }
+    if path == "/metrics" && req.method() == Method::GET {
+        return metrics_page(s).await;
+    }
     let rest = path.strip_prefix(FUNCTIONS);
     match (req.method(), rest) {
         (&Method::GET, Some("" | "/")) => list(s),
@@ -88,6 +92,23 @@ async fn handle(s: &Scheduler, req: Request<Incoming>, peer: SocketAddr) -> Resp
         }
         _ => unknown(&path),
     }
+}
+
+/// `GET /metrics`: the text the scrape gets (rendered off the async workers: the
+/// samplers lock the functions' pools).
+async fn metrics_page(s: &Scheduler) -> Resp {
+    let Some(metrics) = s.metrics() else {
+        return unknown("/metrics");
+    };
+    let text = tokio::task::spawn_blocking(move || metrics.render())
+        .await
+        .unwrap_or_default();
+    let mut r = Response::new(Full::new(Bytes::from(text)));
+    r.headers_mut().insert(
+        "content-type",
+        HeaderValue::from_static(cove_metrics::CONTENT_TYPE),
+    );
+    r
 }
 
 /// The function and the path within it, if `req` is for a function URL.

@@ -14,6 +14,7 @@ use crate::deploy::{RunOptions, Target};
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Where to listen (keep it on a private address: there is no authentication).
+    /// Prometheus scrapes `GET /metrics` here too.
     #[arg(long, default_value = "127.0.0.1:9000")]
     pub listen: SocketAddr,
     /// Which deployment.
@@ -113,10 +114,14 @@ async fn serve(args: &Args) -> anyhow::Result<()> {
         Some(start_api(args, &deployment, &scheduler).await?)
     };
     crate::output::outln!(
-        "cove serve: {} function(s) of prefix {} on http://{addr} (POST /2015-03-31/functions/NAME/invocations, function URLs at /url/NAME/)",
+        "cove serve: {} function(s) of prefix {} on http://{addr} (POST /2015-03-31/functions/NAME/invocations, function URLs at /url/NAME/, metrics at /metrics)",
         scheduler.functions().len(),
         args.target.prefix
     );
+    // Prometheus's `/metrics`, on the function listener: invocations (counted by
+    // the scheduler), environments by state, the reconciler, DNS.
+    let metrics = cove_metrics::Metrics::new();
+    scheduler.set_metrics(std::sync::Arc::clone(&metrics));
     let server = tokio::spawn(cove_scheduler::http::serve(listener, scheduler.clone()));
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let reconciler = if args.no_reconcile {
@@ -133,10 +138,11 @@ async fn serve(args: &Args) -> anyhow::Result<()> {
             config.dns_upstreams = args.dns_upstreams.clone();
         }
         let stop = stop.clone();
+        let metrics = metrics.clone();
         Some(
             std::thread::Builder::new()
                 .name("cove-reconciler".into())
-                .spawn(move || reconcile_loop(target, config, &stop))
+                .spawn(move || reconcile_loop(target, config, &stop, &metrics))
                 .context("starting the reconciler's thread")?,
         )
     };
@@ -255,10 +261,12 @@ async fn watch(
 }
 
 /// The reconciler's thread (never a tokio worker: the executor enters namespaces).
+/// Its ticks and the DNS resolver's counters go to `metrics`.
 fn reconcile_loop(
     target: cove_deploy::Target,
     config: cove_deploy::ReconcilerConfig,
     stop: &std::sync::Arc<std::sync::atomic::AtomicBool>,
+    metrics: &std::sync::Arc<cove_metrics::Metrics>,
 ) {
     let deployment = match cove_deploy::Deployment::open_observing(target) {
         Ok(d) => d,
@@ -271,7 +279,54 @@ fn reconcile_loop(
         }
     };
     let mut reconciler = cove_deploy::Reconciler::new(deployment, config);
-    reconciler.run(stop, |tick| match tick {
+    {
+        let stats = std::sync::Arc::clone(&reconciler.deployment().kernel().dns_stats);
+        let dns = metrics.dns.clone();
+        metrics.add_sampler(move || dns.observe(dns_counts(stats.snapshot())));
+    }
+    reconciler.run(stop, |tick, repeat| {
+        record_tick(&metrics.reconcile, tick);
+        if repeat == cove_deploy::Repeat::New {
+            print_tick(tick);
+        }
+    });
+}
+
+/// The resolver's counters as the metrics take them.
+fn dns_counts(s: cove_resolver::StatsSnapshot) -> cove_metrics::DnsCounts {
+    cove_metrics::DnsCounts {
+        udp_queries: s.udp_queries,
+        tcp_queries: s.tcp_queries,
+        local_answers: s.local_answers,
+        forwarded: s.forwarded,
+        cache_hits: s.cache_hits,
+        upstream_failures: s.upstream_failures,
+        no_view: s.no_view,
+        send_errors: s.send_errors,
+    }
+}
+
+/// Counts a reconciler tick.
+fn record_tick(
+    m: &cove_metrics::ReconcileMetrics,
+    tick: &Result<cove_deploy::Tick, cove_deploy::DeployError>,
+) {
+    use cove_metrics::TickOutcome;
+    match tick {
+        Ok(cove_deploy::Tick::Applied {
+            ops, drift, took, ..
+        }) => m.applied(*took, *ops, *drift),
+        Ok(cove_deploy::Tick::InSync) => m.tick(TickOutcome::InSync),
+        Ok(cove_deploy::Tick::Follower { .. }) => m.tick(TickOutcome::Follower),
+        Ok(cove_deploy::Tick::Empty) => m.tick(TickOutcome::Empty),
+        Ok(cove_deploy::Tick::Busy) => m.tick(TickOutcome::Busy),
+        Err(_) => m.tick(TickOutcome::Failed),
+    }
+}
+
+/// Prints a reconciler tick.
+fn print_tick(tick: &Result<cove_deploy::Tick, cove_deploy::DeployError>) {
+    match tick {
         Ok(cove_deploy::Tick::Applied {
             generation,
             ops,
@@ -291,7 +346,7 @@ fn reconcile_loop(
             "cove serve: reconcile failed (retrying): {}",
             crate::deploy::DisplayChain(e)
         ),
-    });
+    }
 }
 
 /// `--dns-upstream`: an IPv4 address, with an optional port (53 by default).
