@@ -13,6 +13,7 @@
 pub mod decode;
 pub mod diag;
 pub mod dns;
+pub mod flowlog;
 pub mod ipam;
 pub mod lookup;
 pub mod model;

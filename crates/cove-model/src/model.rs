@@ -114,6 +114,8 @@ pub struct Network {
     pub endpoint_services: Vec<crate::privatelink::EndpointService>,
     /// Interface endpoints linked to an endpoint service.
     pub service_links: Vec<crate::privatelink::ServiceLink>,
+    /// Flow logs of all VPCs.
+    pub flow_logs: Vec<crate::flowlog::FlowLog>,
 }
 
 /// A tenant (account).

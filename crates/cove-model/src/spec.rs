@@ -280,6 +280,45 @@ pub struct VpcSpec {
     /// Functions attached to this VPC (Lambda's `VpcConfig`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub functions: Vec<FunctionSpec>,
+    /// Flow logs of this VPC, one of its subnets or one of its ENIs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flow_logs: Vec<FlowLogSpec>,
+}
+
+/// A flow log (AWS's `CreateFlowLogs`): what it captures, which traffic, how
+/// often, which fields. Records go to a file of the deployment's own
+/// (`<state>/<prefix>/flow-logs/<tenant>/<vpc>/<name>.log`), the API and
+/// `cove flows`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FlowLogSpec {
+    /// Name, unique within the VPC.
+    pub name: String,
+    /// A subnet of the VPC: its ENIs' traffic (the whole VPC when neither this
+    /// nor `eni` is given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subnet: Option<String>,
+    /// One ENI of the VPC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eni: Option<String>,
+    /// `ACCEPT`, `REJECT` or `ALL` (default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traffic_type: Option<String>,
+    /// Seconds one record covers at most: 60 or 600 (default), as AWS; 1 for
+    /// tests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_aggregation_interval: Option<Scalar>,
+    /// The record's fields (`${srcaddr} ${dstaddr} …`, AWS's names and cove's
+    /// `${cove-…}`); AWS's default version-2 format when omitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_format: Option<String>,
+    /// `text` (AWS's: fields separated by spaces; default) or `json` (one object
+    /// per line).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_format: Option<String>,
+    /// The file is rotated at this many MiB, one older file kept (1–10240;
+    /// default 100).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_file_mb: Option<Scalar>,
 }
 
 /// A subnet of a VPC.

@@ -15,6 +15,7 @@ mod attachments;
 mod declare;
 mod dns;
 mod filters;
+mod flowlogs;
 mod functions;
 mod ids;
 mod nat_pairs;
@@ -70,6 +71,7 @@ pub fn validate(spec: &Spec) -> Validated {
     functions::functions(&mut cx, spec, &scopes);
     attachments::addresses(&mut cx, spec, &scopes);
     public::public_addresses(&mut cx, spec, &scopes);
+    flowlogs::flow_logs(&mut cx, spec, &scopes);
     ids::aws_ids(&mut cx, spec);
     let has_error = cx.diags.iter().any(|d| d.severity == Severity::Error);
     Validated {
@@ -202,6 +204,8 @@ impl Path {
 mod tests;
 #[cfg(test)]
 mod tests_dns;
+#[cfg(test)]
+mod tests_flowlogs;
 #[cfg(test)]
 mod tests_net;
 #[cfg(test)]
