@@ -1,0 +1,263 @@
+//! Where a tracked connection's packets passed: the router tracks each VPC's
+//! connections in the VPC's zone and each active peering's in the peering's
+//! (`cove_plan::zones`), so an address in a zone names one ENI — or one function
+//! environment, which sends through its shared ENI.
+//!
+//! A connection from A to B is seen four times, as AWS logs it: at A leaving
+//! (egress, A → B) and at B arriving (ingress), for the original direction; at B
+//! leaving and at A arriving, for the replies. Each interface sees the addresses
+//! it sends or receives: the destination's record carries the translated
+//! addresses (a public IP's 1:1 NAT), the source's the original ones.
+
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+use cove_model::lookup::index_u32;
+use cove_model::{EniId, FunctionId, Network, PeeringId, PeeringStatus, VpcId};
+use cove_plan::names::Names;
+use cove_plan::zones::Zones;
+
+use crate::ct::{Counts, Moved, tcp_state};
+
+/// A packet's direction at an interface (AWS's `flow-direction`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Direction {
+    /// Arriving.
+    Ingress,
+    /// Leaving.
+    Egress,
+}
+
+impl Direction {
+    /// `ingress` or `egress`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Ingress => "ingress",
+            Direction::Egress => "egress",
+        }
+    }
+}
+
+/// What the zone of a tracked connection stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ZoneOwner {
+    Vpc(VpcId),
+    Peering(PeeringId),
+}
+
+/// An interface an address stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Interface {
+    eni: EniId,
+    function: Option<FunctionId>,
+}
+
+/// What one interface saw of a connection since the last reading.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seen {
+    /// The ENI (a function environment's shared ENI).
+    pub eni: EniId,
+    /// The function whose environment sent or received it.
+    pub function: Option<FunctionId>,
+    /// Arriving or leaving.
+    pub direction: Direction,
+    /// IP protocol.
+    pub proto: u8,
+    /// Source as the interface saw it.
+    pub src: SocketAddrV4,
+    /// Destination as the interface saw it.
+    pub dst: SocketAddrV4,
+    /// The source before translation (AWS's `pkt-srcaddr`).
+    pub pkt_src: Ipv4Addr,
+    /// The destination before translation (`pkt-dstaddr`).
+    pub pkt_dst: Ipv4Addr,
+    /// The source after translation, where it was translated (`cove-nat-srcaddr`).
+    pub nat_src: Option<Ipv4Addr>,
+    /// The destination after translation (`cove-nat-dstaddr`).
+    pub nat_dst: Option<Ipv4Addr>,
+    /// Packets and bytes.
+    pub counts: Counts,
+    /// TCP flags (AWS's `tcp-flags`: SYN 2, SYN-ACK 18, FIN 1, RST 4), as far as
+    /// the connection's state tells them.
+    pub tcp_flags: u8,
+    /// AWS's `traffic-path` for egress (1 within the VPC, 4 over a peering).
+    pub traffic_path: Option<u8>,
+    /// When the connection started (Unix s), if known.
+    pub started_s: Option<u64>,
+}
+
+/// Addresses to interfaces, for one network and deployment prefix.
+#[derive(Debug, Clone, Default)]
+pub struct Directory {
+    zones: HashMap<u16, ZoneOwner>,
+    peers: HashMap<PeeringId, (VpcId, VpcId)>,
+    enis: HashMap<(VpcId, Ipv4Addr), EniId>,
+    environments: HashMap<Ipv4Addr, Interface>,
+}
+
+impl Directory {
+    /// The directory of `net` deployed under `prefix`.
+    pub fn new(net: &Network, prefix: &str) -> Directory {
+        let zones = Zones::new(net);
+        let mut d = Directory::default();
+        for v in 0..net.vpcs.len() {
+            let v = VpcId(index_u32(v));
+            d.zones.insert(zones.vpc(v), ZoneOwner::Vpc(v));
+        }
+        for (i, p) in net.peerings.iter().enumerate() {
+            if p.status == PeeringStatus::Active {
+                let id = PeeringId(index_u32(i));
+                d.zones.insert(zones.peering(id), ZoneOwner::Peering(id));
+                d.peers.insert(id, (p.requester, p.accepter));
+            }
+        }
+        for (i, e) in net.enis.iter().enumerate() {
+            d.enis.insert((e.vpc, e.private_ip), EniId(index_u32(i)));
+        }
+        let names = Names::new(net, prefix);
+        if let Ok(envs) = cove_plan::environments::environments(net, &names) {
+            for env in envs {
+                d.environments.insert(
+                    env.address,
+                    Interface {
+                        eni: env.shared_eni,
+                        function: Some(env.function),
+                    },
+                );
+            }
+        }
+        d
+    }
+
+    /// The interface `addr` is in `zone`.
+    fn interface(&self, zone: u16, addr: Ipv4Addr) -> Option<Interface> {
+        if let Some(i) = self.environments.get(&addr) {
+            return Some(*i);
+        }
+        let eni = |v: VpcId| self.enis.get(&(v, addr)).copied();
+        let found = match self.zones.get(&zone)? {
+            ZoneOwner::Vpc(v) => eni(*v),
+            ZoneOwner::Peering(p) => {
+                let (a, b) = self.peers.get(p)?;
+                eni(*a).or_else(|| eni(*b))
+            }
+        }?;
+        Some(Interface {
+            eni: found,
+            function: None,
+        })
+    }
+
+    /// Every interface's view of what `m` moved.
+    pub fn seen(&self, m: &Moved) -> Vec<Seen> {
+        let f = &m.flow;
+        let zone = f.zone;
+        let initiator = self.interface(zone, *f.orig.0.ip());
+        // The responder has the address replies come from (after any DNAT).
+        let responder = self.interface(zone, *f.reply.0.ip());
+        let nat_src = (f.reply.1.ip() != f.orig.0.ip()).then_some(*f.reply.1.ip());
+        let nat_dst = (f.reply.0.ip() != f.orig.1.ip()).then_some(*f.reply.0.ip());
+        let path = match (self.zones.get(&zone), responder) {
+            (Some(ZoneOwner::Peering(_)), _) => Some(4),
+            (Some(ZoneOwner::Vpc(_)), Some(_)) => Some(1),
+            _ => None,
+        };
+        let flags = tcp_flags(f.proto, f.tcp_state, m.new, m.ended);
+        let started_s = f.start_ns.map(|ns| ns / 1_000_000_000);
+        let mut out = Vec::with_capacity(4);
+        let mut push = |at: Option<Interface>,
+                        direction,
+                        src: SocketAddrV4,
+                        dst: SocketAddrV4,
+                        counts: Counts,
+                        flags: u8,
+                        path: Option<u8>| {
+            if let Some(i) = at {
+                if !counts.is_zero() {
+                    out.push(Seen {
+                        eni: i.eni,
+                        function: i.function,
+                        direction,
+                        proto: f.proto,
+                        src,
+                        dst,
+                        pkt_src: *f.orig.0.ip(),
+                        pkt_dst: *f.orig.1.ip(),
+                        nat_src,
+                        nat_dst,
+                        counts,
+                        tcp_flags: flags,
+                        traffic_path: path,
+                        started_s,
+                    });
+                }
+            }
+        };
+        // Original direction: leaving the initiator as sent, arriving at the
+        // responder as translated.
+        push(
+            initiator,
+            Direction::Egress,
+            f.orig.0,
+            f.orig.1,
+            m.orig,
+            flags.0,
+            path,
+        );
+        push(
+            responder,
+            Direction::Ingress,
+            f.reply.1,
+            f.reply.0,
+            m.orig,
+            flags.0,
+            None,
+        );
+        // Replies: leaving the responder, arriving at the initiator as translated
+        // back.
+        push(
+            responder,
+            Direction::Egress,
+            f.reply.0,
+            f.reply.1,
+            m.reply,
+            flags.1,
+            path,
+        );
+        push(
+            initiator,
+            Direction::Ingress,
+            f.orig.1,
+            f.orig.0,
+            m.reply,
+            flags.1,
+            None,
+        );
+        out
+    }
+}
+
+/// The TCP flags of each direction in a reading, from conntrack's state: the
+/// first reading of a connection saw its SYN (and SYN-ACK once answered); a
+/// connection that ended saw FIN, or RST when it closed without one.
+fn tcp_flags(proto: u8, state: Option<u8>, new: bool, ended: bool) -> (u8, u8) {
+    if proto != 6 {
+        return (0, 0);
+    }
+    let (mut orig, mut reply) = (0u8, 0u8);
+    if new {
+        orig |= 2;
+        if state.is_some_and(|s| s >= tcp_state::SYN_RECV) {
+            reply |= 18;
+        }
+    }
+    if ended || state.is_some_and(|s| (tcp_state::FIN_WAIT..=tcp_state::TIME_WAIT).contains(&s)) {
+        if state == Some(tcp_state::CLOSE) {
+            orig |= 4;
+        } else {
+            orig |= 1;
+            reply |= 1;
+        }
+    }
+    (orig, reply)
+}

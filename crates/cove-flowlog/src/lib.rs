@@ -1,0 +1,26 @@
+//! Flow logs (issue 14), the pure part: no I/O, no threads.
+//!
+//! * [`ct`]: a tracked connection as conntrack reports it (tuples, counters per
+//!   direction, start), and [`ct::Deltas`], which turns successive readings into
+//!   what each connection moved since the last one — so no work happens per
+//!   packet, only per connection and reading.
+//! * [`directory`]: which ENI an address in a conntrack zone is (the router keeps
+//!   each VPC's and each peering's connections in a zone of their own), and so at
+//!   which interfaces, in which direction, a connection's packets passed.
+//! * [`window`]: records per flow log, ENI, 5-tuple and action, over capture
+//!   windows of the flow log's aggregation interval.
+//! * [`record`]: a record in AWS's text format (the flow log's fields, `-` for
+//!   none) or as a JSON object.
+
+pub mod ct;
+pub mod directory;
+pub mod record;
+pub mod window;
+
+pub use ct::{Counts, CtFlow, Deltas};
+pub use directory::{Direction, Directory, Seen};
+pub use record::{Action, Record, render_json, render_text};
+pub use window::Aggregator;
+
+#[cfg(test)]
+mod tests;

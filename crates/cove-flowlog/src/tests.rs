@@ -1,0 +1,162 @@
+//! From conntrack readings to rendered records, on a small network.
+
+use std::net::SocketAddrV4;
+
+use cove_model::Network;
+use cove_model::validate::validate_text;
+
+use crate::ct::{Counts, CtFlow, Deltas, tcp_state};
+use crate::directory::Directory;
+use crate::record::{Action, eni_id, render_json, render_text};
+use crate::window::Aggregator;
+
+/// VPC `v` (10.72.0.0/16) with `a` 10.72.1.10 and `b` 10.72.1.20, and the flow
+/// logs `logs` (YAML list items).
+fn net(logs: &str) -> Network {
+    let v = validate_text(&format!(
+        "tenants:
+  - name: t
+    account_id: '111122223333'
+    vpcs:
+      - name: v
+        cidr: 10.72.0.0/16
+        subnets:
+          - {{ name: s, cidr: 10.72.1.0/24, az: us-east-1a }}
+        enis:
+          - {{ name: a, subnet: s, private_ip: 10.72.1.10 }}
+          - {{ name: b, subnet: s, private_ip: 10.72.1.20 }}
+        flow_logs:
+{logs}"
+    ));
+    v.network.unwrap_or_else(|| panic!("{:#?}", v.diagnostics))
+}
+
+fn sa(s: &str) -> SocketAddrV4 {
+    s.parse().expect("address")
+}
+
+/// A TCP connection a:40000 → b:5432 in the VPC's zone.
+fn connection(net: &Network, orig: (u64, u64), reply: (u64, u64), state: u8) -> CtFlow {
+    let zone = cove_plan::zones::Zones::new(net).vpc(net.enis[0].vpc);
+    CtFlow {
+        id: 42,
+        zone,
+        proto: 6,
+        orig: (sa("10.72.1.10:40000"), sa("10.72.1.20:5432")),
+        reply: (sa("10.72.1.20:5432"), sa("10.72.1.10:40000")),
+        orig_counts: Counts {
+            packets: orig.0,
+            bytes: orig.1,
+        },
+        reply_counts: Counts {
+            packets: reply.0,
+            bytes: reply.1,
+        },
+        start_ns: Some(1_000_000_000_100),
+        tcp_state: Some(state),
+    }
+}
+
+#[test]
+fn a_connection_gives_four_records_per_window_in_aws_text() {
+    let net = net("          - { name: all, max_aggregation_interval: 60 }\n");
+    let dir = Directory::new(&net, "cvfl");
+    let mut deltas = Deltas::default();
+    let mut agg = Aggregator::default();
+    // Two readings in the window 960–1020, the connection ending at the second.
+    let first = deltas.read(
+        vec![],
+        vec![connection(
+            &net,
+            (5, 400),
+            (4, 1000),
+            tcp_state::ESTABLISHED,
+        )],
+    );
+    for m in &first {
+        for s in dir.seen(m) {
+            agg.add(&net, 1000, &s, Action::Accept, None);
+        }
+    }
+    let second = deltas.read(
+        vec![connection(&net, (7, 520), (6, 1100), tcp_state::TIME_WAIT)],
+        vec![],
+    );
+    for m in &second {
+        for s in dir.seen(m) {
+            agg.add(&net, 1010, &s, Action::Accept, None);
+        }
+    }
+    assert!(
+        agg.flush(&net, 1019, false).is_empty(),
+        "the window is open"
+    );
+    let records = agg.flush(&net, 1020, false);
+    let log = &net.flow_logs[0];
+    let text: Vec<String> = records.iter().map(|r| render_text(&net, log, r)).collect();
+    let (a, b) = (
+        eni_id(&net, net.vpcs[0].enis[0]),
+        eni_id(&net, net.vpcs[0].enis[1]),
+    );
+    let mut want = vec![
+        format!("2 111122223333 {a} 10.72.1.10 10.72.1.20 40000 5432 6 7 520 1000 1010 ACCEPT OK"),
+        format!("2 111122223333 {b} 10.72.1.10 10.72.1.20 40000 5432 6 7 520 1000 1010 ACCEPT OK"),
+        format!("2 111122223333 {b} 10.72.1.20 10.72.1.10 5432 40000 6 6 1100 1000 1010 ACCEPT OK"),
+        format!("2 111122223333 {a} 10.72.1.20 10.72.1.10 5432 40000 6 6 1100 1000 1010 ACCEPT OK"),
+    ];
+    let mut got = text.clone();
+    want.sort();
+    got.sort();
+    assert_eq!(got, want);
+    assert!(a.starts_with("eni-") && a.len() == 21, "{a}");
+}
+
+#[test]
+fn scopes_traffic_types_and_custom_fields_select_and_shape_records() {
+    let net = net(
+        "          - { name: b-only, eni: b, max_aggregation_interval: 1, \
+         log_format: '${interface-id} ${flow-direction} ${tcp-flags} ${traffic-path} ${pkt-srcaddr} ${cove-nat-srcaddr}', file_format: json }
+          - { name: rejects, traffic_type: REJECT, max_aggregation_interval: 1 }\n",
+    );
+    let dir = Directory::new(&net, "cvfl");
+    let mut deltas = Deltas::default();
+    let mut agg = Aggregator::default();
+    for m in deltas.read(
+        vec![],
+        vec![connection(&net, (3, 180), (2, 120), tcp_state::ESTABLISHED)],
+    ) {
+        for s in dir.seen(&m) {
+            agg.add(&net, 500, &s, Action::Accept, None);
+        }
+    }
+    let records = agg.flush(&net, 501, false);
+    // Only b's two records, none for the REJECT-only log.
+    assert_eq!(records.len(), 2, "{records:#?}");
+    assert!(records.iter().all(|r| r.log == 0));
+    let log = &net.flow_logs[0];
+    let b = eni_id(&net, net.vpcs[0].enis[1]);
+    let mut json: Vec<String> = records.iter().map(|r| render_json(&net, log, r)).collect();
+    json.sort();
+    assert_eq!(
+        json,
+        vec![
+            format!(
+                r#"{{"interface-id":"{b}","flow-direction":"egress","tcp-flags":18,"traffic-path":1,"pkt-srcaddr":"10.72.1.10","cove-nat-srcaddr":null}}"#
+            ),
+            format!(
+                r#"{{"interface-id":"{b}","flow-direction":"ingress","tcp-flags":2,"traffic-path":null,"pkt-srcaddr":"10.72.1.10","cove-nat-srcaddr":null}}"#
+            ),
+        ]
+    );
+}
+
+#[test]
+fn an_address_outside_every_zone_is_nobody() {
+    let net = net("          - { name: all }\n");
+    let dir = Directory::new(&net, "cvfl");
+    let mut flow = connection(&net, (1, 60), (0, 0), tcp_state::SYN_SENT);
+    flow.zone = 0;
+    let mut deltas = Deltas::default();
+    let moved = deltas.read(vec![], vec![flow]);
+    assert!(dir.seen(&moved[0]).is_empty());
+}
