@@ -78,7 +78,7 @@ pub struct CtFlow {
 impl CtFlow {
     /// What identifies the entry across readings (ids are reused after an entry
     /// ends).
-    fn key(&self) -> (u32, u16, u8, SocketAddrV4, SocketAddrV4) {
+    fn key(&self) -> EntryKey {
         (self.id, self.zone, self.proto, self.orig.0, self.orig.1)
     }
 }
@@ -98,10 +98,13 @@ pub struct Moved {
     pub ended: bool,
 }
 
+/// An entry's id, zone, protocol and original addresses.
+type EntryKey = (u32, u16, u8, SocketAddrV4, SocketAddrV4);
+
 /// The last counters read of each live connection.
 #[derive(Debug, Default)]
 pub struct Deltas {
-    last: HashMap<(u32, u16, u8, SocketAddrV4, SocketAddrV4), (Counts, Counts)>,
+    last: HashMap<EntryKey, (Counts, Counts)>,
 }
 
 impl Deltas {
@@ -153,19 +156,17 @@ fn moved(flow: CtFlow, before: Option<(Counts, Counts)>, ended: bool) -> Moved {
 mod tests {
     use super::*;
 
+    fn sa(s: &str) -> SocketAddrV4 {
+        s.parse().expect("address")
+    }
+
     fn flow(id: u32, orig: (u64, u64), reply: (u64, u64)) -> CtFlow {
         CtFlow {
             id,
             zone: 7,
             proto: 6,
-            orig: (
-                "10.0.0.1:40000".parse().unwrap(),
-                "10.0.0.2:80".parse().unwrap(),
-            ),
-            reply: (
-                "10.0.0.2:80".parse().unwrap(),
-                "10.0.0.1:40000".parse().unwrap(),
-            ),
+            orig: (sa("10.0.0.1:40000"), sa("10.0.0.2:80")),
+            reply: (sa("10.0.0.2:80"), sa("10.0.0.1:40000")),
             orig_counts: Counts {
                 packets: orig.0,
                 bytes: orig.1,
@@ -242,7 +243,7 @@ mod tests {
         let mut d = Deltas::default();
         d.read(vec![], vec![flow(1, (5, 500), (5, 500))]);
         let mut other = flow(1, (1, 60), (0, 0));
-        other.orig.0 = "10.0.0.3:40001".parse().unwrap();
+        other.orig.0 = sa("10.0.0.3:40001");
         let m = d.read(vec![], vec![other]);
         assert!(m[0].new);
         assert_eq!(
