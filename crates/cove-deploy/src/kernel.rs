@@ -74,6 +74,13 @@ pub trait Kernel {
         let _ = want;
         Vec::new()
     }
+    /// Keeps the flow-log collector working from `plan` (issue 14); stops it
+    /// when there is none. Returns what could not be done. Does nothing by
+    /// default.
+    fn flow_logs(&self, plan: Option<&Arc<crate::flowlogs::FlowLogPlan>>) -> Vec<String> {
+        let _ = plan;
+        Vec::new()
+    }
     /// The execution environments' connections tracked now, per shared function
     /// ENI address they leave from. None by default.
     fn shared_eni_connections(&self) -> Result<BTreeMap<Ipv4Addr, u64>, KernelError> {
@@ -102,6 +109,10 @@ pub struct HostKernel {
     /// The resolver's counters, kept across its restarts (`cove serve`'s metrics
     /// read them).
     pub dns_stats: Arc<cove_resolver::Stats>,
+    /// The flow-log collector, while any VPC has a flow log.
+    pub flow_collector: Arc<Mutex<Option<crate::flowlogs::FlowCollector>>>,
+    /// The collector's counters, kept across its restarts.
+    pub flow_stats: Arc<crate::flowlogs::FlowLogStats>,
     /// The running stand-in AWS services, with the inode of the namespace each
     /// listens in, and when each missing one was last tried.
     pub stand_ins: Arc<Mutex<StandIns>>,
@@ -163,6 +174,8 @@ impl HostKernel {
             replicators: Arc::default(),
             resolver: Arc::default(),
             dns_stats: Arc::default(),
+            flow_collector: Arc::default(),
+            flow_stats: Arc::default(),
             stand_ins: Arc::default(),
         }
     }
@@ -364,6 +377,42 @@ impl Kernel for HostKernel {
             }
         }
         Vec::new()
+    }
+
+    fn flow_logs(&self, plan: Option<&Arc<crate::flowlogs::FlowLogPlan>>) -> Vec<String> {
+        // Only a long-running process collects (a one-shot command would end
+        // with its collector).
+        if self.observer.is_none() {
+            return Vec::new();
+        }
+        let mut running = self
+            .flow_collector
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let Some(plan) = plan else {
+            *running = None;
+            return Vec::new();
+        };
+        match running.as_ref() {
+            Some(c) => {
+                if !Arc::ptr_eq(&c.plan(), plan) {
+                    c.set_plan(Arc::clone(plan));
+                }
+                c.problem()
+                    .map(|p| vec![format!("flow logs: {p}")])
+                    .unwrap_or_default()
+            }
+            None => match crate::flowlogs::FlowCollector::start(
+                Arc::clone(plan),
+                Arc::clone(&self.flow_stats),
+            ) {
+                Ok(c) => {
+                    *running = Some(c);
+                    Vec::new()
+                }
+                Err(e) => vec![format!("flow logs: cannot start the collector: {e}")],
+            },
+        }
     }
 
     fn router_links(&self) -> Result<Option<BTreeMap<String, bool>>, KernelError> {

@@ -26,6 +26,8 @@ pub mod desired;
 pub mod dns;
 pub mod error;
 pub mod failover;
+pub mod flowlog_files;
+pub mod flowlogs;
 pub mod kernel;
 pub mod lock;
 pub mod nat_watch;

@@ -30,6 +30,9 @@ pub struct NatWatch {
     pub(crate) catalog: Option<std::sync::Arc<cove_dns::Catalog>>,
     /// The stand-in AWS services the network at `read_at` needs.
     pub(crate) stand_ins: Vec<cove_standin::StandInConfig>,
+    /// The flow-log collector's plan for the network at `read_at` (none: no
+    /// flow log).
+    pub(crate) flow_logs: Option<std::sync::Arc<crate::flowlogs::FlowLogPlan>>,
     watched: Vec<Watched>,
     records: Vec<TakeoverRecord>,
     replications: Vec<Replication>,
@@ -99,6 +102,11 @@ impl<K: Kernel> Reconciler<K> {
             .map(|net| crate::standins::stand_ins(net, &prefix))
             .unwrap_or_default();
         self.nat.network = net.map(std::sync::Arc::new);
+        let flow_dir = self.deployment().target().flow_logs();
+        self.nat.flow_logs = self.nat.network.as_ref().and_then(|net| {
+            crate::flowlogs::FlowLogPlan::new(std::sync::Arc::clone(net), &prefix, flow_dir)
+                .map(std::sync::Arc::new)
+        });
         self.nat.records = platform.nat_takeovers;
         self.nat.extras = platform.shared_eni_extras;
         self.nat.read_at = Some(g);
@@ -118,6 +126,11 @@ impl<K: Kernel> Reconciler<K> {
         self.nat.problems.extend(dns);
         let stand_ins = self.deployment().kernel().stand_in(&self.nat.stand_ins);
         self.nat.problems.extend(stand_ins);
+        let flows = self
+            .deployment()
+            .kernel()
+            .flow_logs(self.nat.flow_logs.as_ref());
+        self.nat.problems.extend(flows);
         if self.nat.watched.is_empty() && self.nat.records.is_empty() {
             return Ok(false);
         }

@@ -114,6 +114,12 @@ impl Target {
         cove_scheduler::SlotLocks::new(self.dir().join("slots"))
     }
 
+    /// `<state_dir>/<prefix>/flow-logs`: one file per flow log
+    /// (`<tenant>/<vpc>/<name>.log`).
+    pub fn flow_logs(&self) -> PathBuf {
+        self.dir().join("flow-logs")
+    }
+
     /// `<state_dir>/<prefix>/logs`: one directory of environment logs per function.
     pub fn logs(&self) -> cove_scheduler::LogDir {
         cove_scheduler::LogDir::new(self.dir().join("logs"))

@@ -1,0 +1,234 @@
+//! The flow-log collector (issue 14): one thread per deployment while any VPC
+//! has a flow log. Every second it reads the router's counted connections
+//! ([`cove_host::FlowReader`]: the destroy events since the last reading, then
+//! the table), turns them into what each interface saw ([`cove_flowlog`]), adds
+//! that to the flow logs' capture windows and writes the windows that ended
+//! ([`crate::flowlog_files`]).
+//!
+//! The reconciler hands it the desired network once per generation
+//! ([`FlowLogPlan`]); a new plan first writes out every open window of the old
+//! one.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use cove_flowlog::{Action, Aggregator, Deltas, Directory};
+use cove_model::Network;
+
+use crate::flowlog_files::FileSink;
+
+/// What the collector works from: one generation's network.
+#[derive(Debug)]
+pub struct FlowLogPlan {
+    /// The network (its flow logs, ENIs, functions).
+    pub net: Arc<Network>,
+    /// Its addresses by conntrack zone.
+    pub directory: Directory,
+    /// The router's namespace (where connections are tracked).
+    pub router_ns: String,
+    /// Where the files go (`<state>/<prefix>/flow-logs`).
+    pub dir: PathBuf,
+}
+
+impl FlowLogPlan {
+    /// The plan for `net` deployed under `prefix`, writing under `dir`; `None`
+    /// when no VPC has a flow log.
+    pub fn new(net: Arc<Network>, prefix: &str, dir: PathBuf) -> Option<FlowLogPlan> {
+        if net.flow_logs.is_empty() {
+            return None;
+        }
+        Some(FlowLogPlan {
+            directory: Directory::new(&net, prefix),
+            router_ns: cove_plan::names::router_ns(prefix),
+            net,
+            dir,
+        })
+    }
+}
+
+/// The collector's counters (kept across restarts; the metrics read them).
+#[derive(Debug, Default)]
+pub struct FlowLogStats {
+    /// Records written to files.
+    pub written: AtomicU64,
+    /// Records lost: a full window, a file that could not be written.
+    pub dropped: AtomicU64,
+    /// Destroy events the kernel could not deliver.
+    pub lost_events: AtomicU64,
+    /// Readings of the router's table.
+    pub readings: AtomicU64,
+}
+
+struct Shared {
+    plan: Mutex<Arc<FlowLogPlan>>,
+    stop: AtomicBool,
+    stats: Arc<FlowLogStats>,
+    problem: Mutex<Option<String>>,
+}
+
+/// A running collector; dropping it writes out the open windows and stops it.
+pub struct FlowCollector {
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for FlowCollector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FlowCollector").finish_non_exhaustive()
+    }
+}
+
+impl FlowCollector {
+    /// Starts collecting for `plan`, counting into `stats`.
+    pub fn start(
+        plan: Arc<FlowLogPlan>,
+        stats: Arc<FlowLogStats>,
+    ) -> std::io::Result<FlowCollector> {
+        let shared = Arc::new(Shared {
+            plan: Mutex::new(plan),
+            stop: AtomicBool::new(false),
+            stats,
+            problem: Mutex::new(None),
+        });
+        let s = Arc::clone(&shared);
+        let thread = std::thread::Builder::new()
+            .name("cove-flowlogs".into())
+            .spawn(move || run(&s))?;
+        Ok(FlowCollector {
+            shared,
+            thread: Some(thread),
+        })
+    }
+
+    /// Collects for `plan` from now on (the old plan's open windows are written
+    /// first).
+    pub fn set_plan(&self, plan: Arc<FlowLogPlan>) {
+        *self.shared.plan.lock().unwrap_or_else(|e| e.into_inner()) = plan;
+    }
+
+    /// The plan collected for.
+    pub fn plan(&self) -> Arc<FlowLogPlan> {
+        Arc::clone(&self.shared.plan.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// What went wrong at the last reading, if it did.
+    pub fn problem(&self) -> Option<String> {
+        self.shared
+            .problem
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+impl Drop for FlowCollector {
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn unix_now() -> Duration {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+}
+
+/// The collector's loop: a reading just after each second's start.
+fn run(shared: &Shared) {
+    let mut plan = Arc::clone(&shared.plan.lock().unwrap_or_else(|e| e.into_inner()));
+    let mut reader: Option<cove_host::FlowReader> = None;
+    let mut deltas = Deltas::default();
+    let mut windows = Aggregator::default();
+    let mut sink = FileSink::default();
+    let mut dropped_before = 0;
+    loop {
+        let now = unix_now();
+        let wait = Duration::from_millis(1050)
+            .saturating_sub(Duration::from_nanos(u64::from(now.subsec_nanos())));
+        std::thread::sleep(wait.min(Duration::from_millis(1050)));
+        let stopping = shared.stop.load(Ordering::Relaxed);
+        let current = Arc::clone(&shared.plan.lock().unwrap_or_else(|e| e.into_inner()));
+        if !Arc::ptr_eq(&current, &plan) || stopping {
+            // Whatever the old plan's windows hold is written with its network.
+            let records = windows.flush(&plan.net, u64::MAX, true);
+            write(shared, &mut sink, &plan, &records);
+            sink.close_all();
+            windows.clear();
+            dropped_before = 0;
+            if current.router_ns != plan.router_ns {
+                reader = None;
+            }
+            plan = current;
+        }
+        if stopping {
+            return;
+        }
+        if reader.as_ref().is_some_and(|r| !r.current()) {
+            // The router was replaced: its connections are new ones.
+            reader = None;
+            deltas = Deltas::default();
+        }
+        if reader.is_none() {
+            match cove_host::FlowReader::open(&plan.router_ns) {
+                Ok(r) => reader = Some(r),
+                Err(e) => {
+                    set_problem(shared, Some(crate::error::chain_text(&e)));
+                    continue;
+                }
+            }
+        }
+        let Some(r) = reader.as_mut() else { continue };
+        let reading = match r.read() {
+            Ok(reading) => reading,
+            Err(e) => {
+                set_problem(shared, Some(crate::error::chain_text(&e)));
+                reader = None;
+                continue;
+            }
+        };
+        set_problem(shared, None);
+        shared.stats.readings.fetch_add(1, Ordering::Relaxed);
+        shared
+            .stats
+            .lost_events
+            .fetch_add(reading.lost_events, Ordering::Relaxed);
+        let now_s = unix_now().as_secs();
+        for moved in deltas.read(reading.ended, reading.live) {
+            for seen in plan.directory.seen(&moved) {
+                windows.add(&plan.net, now_s, &seen, Action::Accept, None);
+            }
+        }
+        let dropped = windows.dropped();
+        shared
+            .stats
+            .dropped
+            .fetch_add(dropped - dropped_before, Ordering::Relaxed);
+        dropped_before = dropped;
+        let records = windows.flush(&plan.net, now_s, false);
+        write(shared, &mut sink, &plan, &records);
+    }
+}
+
+fn write(
+    shared: &Shared,
+    sink: &mut FileSink,
+    plan: &FlowLogPlan,
+    records: &[cove_flowlog::Record],
+) {
+    if records.is_empty() {
+        return;
+    }
+    let (written, failed) = sink.write(&plan.dir, &plan.net, records);
+    shared.stats.written.fetch_add(written, Ordering::Relaxed);
+    shared.stats.dropped.fetch_add(failed, Ordering::Relaxed);
+}
+
+fn set_problem(shared: &Shared, problem: Option<String>) {
+    *shared.problem.lock().unwrap_or_else(|e| e.into_inner()) = problem;
+}

@@ -1,0 +1,230 @@
+//! Counted connections for flow logs (issue 14): a namespace's conntrack table
+//! with per-direction packet and byte counters and start times, and the entries
+//! that ended since the last reading (destroy events, with their final counters).
+//!
+//! No work per packet: the kernel counts (`nf_conntrack_acct`) and stamps
+//! (`nf_conntrack_timestamp`) each entry; cove reads each connection once per
+//! reading and once more when it ends.
+
+use std::io;
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::time::Duration;
+
+use cove_flowlog::{Counts, CtFlow};
+use netlink_sys::Socket;
+
+use crate::conntrack::{
+    CTA_TUPLE_ORIG, CTA_TUPLE_REPLY, CTA_ZONE, NFGENMSG_LEN, addresses, attr, attrs, dump,
+};
+use crate::ctsync_msg::frames;
+use crate::ctsync_target::{ANSWER_TIMEOUT, ct_socket, errno, here, socket_error, still};
+use crate::error::HostError;
+use crate::netns::{self, NsId};
+
+const CTA_PROTOINFO: u16 = 4;
+const CTA_COUNTERS_ORIG: u16 = 9;
+const CTA_COUNTERS_REPLY: u16 = 10;
+const CTA_ID: u16 = 12;
+const CTA_TIMESTAMP: u16 = 20;
+const CTA_TUPLE_PROTO: u16 = 2;
+const CTA_PROTO_NUM: u16 = 1;
+const CTA_PROTO_SRC_PORT: u16 = 2;
+const CTA_PROTO_DST_PORT: u16 = 3;
+const CTA_COUNTERS_PACKETS: u16 = 1;
+const CTA_COUNTERS_BYTES: u16 = 2;
+const CTA_COUNTERS32_PACKETS: u16 = 3;
+const CTA_COUNTERS32_BYTES: u16 = 4;
+const CTA_TIMESTAMP_START: u16 = 1;
+const CTA_PROTOINFO_TCP: u16 = 1;
+const CTA_PROTOINFO_TCP_STATE: u16 = 1;
+const IPCTNL_MSG_CT_DELETE: u16 = 2;
+const NFNL_SUBSYS_CTNETLINK: u16 = 1;
+/// `NFNLGRP_CONNTRACK_DESTROY`.
+const GROUP_DESTROY: u32 = 3;
+
+/// The sysctls that make the kernel count and stamp new connections.
+const SYSCTLS: [&str; 2] = [
+    "/proc/sys/net/netfilter/nf_conntrack_acct",
+    "/proc/sys/net/netfilter/nf_conntrack_timestamp",
+];
+
+/// One entry's attributes (after `nfgenmsg`) as a [`CtFlow`]; `None` for IPv6.
+pub fn parse_flow(attributes: &[u8]) -> Option<CtFlow> {
+    let list = attrs(attributes);
+    let (orig, proto) = tuple(attr(&list, CTA_TUPLE_ORIG)?.1)?;
+    let (reply, _) = tuple(attr(&list, CTA_TUPLE_REPLY)?.1)?;
+    let be = |b: &[u8]| -> Option<u64> {
+        match b.len() {
+            8 => Some(u64::from_be_bytes(b.try_into().ok()?)),
+            4 => Some(u64::from(u32::from_be_bytes(b.try_into().ok()?))),
+            _ => None,
+        }
+    };
+    let counts = |ty| -> Counts {
+        let Some((_, payload)) = attr(&list, ty) else {
+            return Counts::default();
+        };
+        let c = attrs(payload);
+        let get = |a, b| {
+            attr(&c, a)
+                .or_else(|| attr(&c, b))
+                .and_then(|(_, p)| be(p))
+                .unwrap_or(0)
+        };
+        Counts {
+            packets: get(CTA_COUNTERS_PACKETS, CTA_COUNTERS32_PACKETS),
+            bytes: get(CTA_COUNTERS_BYTES, CTA_COUNTERS32_BYTES),
+        }
+    };
+    let start_ns = attr(&list, CTA_TIMESTAMP)
+        .and_then(|(_, p)| attr(&attrs(p), CTA_TIMESTAMP_START).and_then(|(_, s)| be(s)));
+    let tcp_state = attr(&list, CTA_PROTOINFO)
+        .and_then(|(_, p)| attr(&attrs(p), CTA_PROTOINFO_TCP).map(|(_, t)| attrs(t)))
+        .and_then(|t| attr(&t, CTA_PROTOINFO_TCP_STATE).and_then(|(_, s)| s.first().copied()));
+    Some(CtFlow {
+        id: attr(&list, CTA_ID)
+            .and_then(|(_, p)| be(p))
+            .and_then(|v| u32::try_from(v).ok())
+            .unwrap_or(0),
+        zone: attr(&list, CTA_ZONE)
+            .and_then(|(_, p)| Some(u16::from_be_bytes(p.try_into().ok()?)))
+            .unwrap_or(0),
+        proto,
+        orig,
+        reply,
+        orig_counts: counts(CTA_COUNTERS_ORIG),
+        reply_counts: counts(CTA_COUNTERS_REPLY),
+        start_ns,
+        tcp_state,
+    })
+}
+
+/// A `CTA_TUPLE_*` payload: source and destination (ports 0 where the protocol
+/// has none), and the protocol.
+fn tuple(payload: &[u8]) -> Option<((SocketAddrV4, SocketAddrV4), u8)> {
+    let (src, dst): (Ipv4Addr, Ipv4Addr) = addresses(payload)?;
+    let l4 = attrs(attr(&attrs(payload), CTA_TUPLE_PROTO)?.1);
+    let proto = *attr(&l4, CTA_PROTO_NUM)?.1.first()?;
+    let port = |ty| -> u16 {
+        attr(&l4, ty)
+            .and_then(|(_, p)| <[u8; 2]>::try_from(p).ok())
+            .map_or(0, u16::from_be_bytes)
+    };
+    let (sp, dp) = if matches!(proto, 6 | 17 | 132 | 136) {
+        (port(CTA_PROTO_SRC_PORT), port(CTA_PROTO_DST_PORT))
+    } else {
+        (0, 0)
+    };
+    Some((
+        (SocketAddrV4::new(src, sp), SocketAddrV4::new(dst, dp)),
+        proto,
+    ))
+}
+
+/// What one reading found.
+#[derive(Debug, Default)]
+pub struct Reading {
+    /// Entries that ended since the last reading, with their final counters.
+    pub ended: Vec<CtFlow>,
+    /// Every live entry now.
+    pub live: Vec<CtFlow>,
+    /// Destroy events the kernel could not deliver (the socket's buffer was full):
+    /// those connections' last moves are lost.
+    pub lost_events: u64,
+}
+
+/// A namespace's counted connections, read on demand.
+pub struct FlowReader {
+    ns: String,
+    id: NsId,
+    events: Socket,
+    table: Socket,
+    buf: Vec<u8>,
+}
+
+impl std::fmt::Debug for FlowReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FlowReader")
+            .field("ns", &self.ns)
+            .finish_non_exhaustive()
+    }
+}
+
+impl FlowReader {
+    /// Turns counting and timestamps on in namespace `ns` (for connections that
+    /// start from now on) and subscribes to its destroy events.
+    pub fn open(ns: &str) -> Result<FlowReader, HostError> {
+        let name = ns.to_owned();
+        let (id, events, table) = netns::run_in(ns, move || {
+            for path in SYSCTLS {
+                std::fs::write(path, "1")
+                    .map_err(socket_error(&name, "turn on conntrack accounting"))?;
+            }
+            let id = here(&name)?;
+            let events = ct_socket(&name, Duration::from_millis(1), 8 << 20)?;
+            events
+                .add_membership(GROUP_DESTROY)
+                .map_err(socket_error(&name, "subscribe to conntrack destroy events"))?;
+            events
+                .set_non_blocking(true)
+                .map_err(socket_error(&name, "make the event socket non-blocking"))?;
+            let table = ct_socket(&name, ANSWER_TIMEOUT, 4 << 20)?;
+            Ok((id, events, table))
+        })?;
+        Ok(FlowReader {
+            ns: ns.to_owned(),
+            id,
+            events,
+            table,
+            buf: vec![0; 1 << 20],
+        })
+    }
+
+    /// Whether `/run/netns/<ns>` is still the namespace this reader was opened in
+    /// (a replaced router needs a new reader).
+    pub fn current(&self) -> bool {
+        still(&self.ns, self.id)
+    }
+
+    /// The destroy events since the last reading, then the whole table.
+    pub fn read(&mut self) -> Result<Reading, HostError> {
+        let mut r = Reading::default();
+        loop {
+            match self.events.recv(&mut &mut self.buf[..], 0) {
+                Ok(0) => break,
+                Ok(n) => {
+                    for f in frames(&self.buf[..n]) {
+                        if f.ty >> 8 == NFNL_SUBSYS_CTNETLINK && f.ty & 0xff == IPCTNL_MSG_CT_DELETE
+                        {
+                            if let Some(flow) = f.payload.get(NFGENMSG_LEN..).and_then(parse_flow) {
+                                r.ended.push(flow);
+                            }
+                        }
+                    }
+                }
+                Err(e) if errno(&e) == nix::libc::ENOBUFS => r.lost_events += 1,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    break;
+                }
+                Err(e) => {
+                    return Err(HostError::Conntrack {
+                        ns: self.ns.clone(),
+                        what: "read conntrack destroy events",
+                        source: e,
+                    });
+                }
+            }
+        }
+        dump(&self.table, &self.ns, |a| {
+            if let Some(flow) = parse_flow(a) {
+                r.live.push(flow);
+            }
+        })?;
+        Ok(r)
+    }
+}

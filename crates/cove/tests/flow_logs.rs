@@ -1,0 +1,284 @@
+//! Flow logs (issue 14) with real traffic: known TCP connections between two ENIs
+//! give exactly the matching ACCEPT records — one per connection, direction and
+//! interface, whose bytes agree with the receiving interface's own counters
+//! within 1 % — in AWS's default text format and in a custom JSON format.
+//!
+//! Privileged: runs as root (CI runs as root and must not skip: `CI=true`).
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::Deployment;
+
+const SPEC: &str = "tenants:
+  - name: t
+    account_id: '123456789012'
+    vpcs:
+      - name: v
+        cidr: 10.74.0.0/16
+        subnets:
+          - { name: s, cidr: 10.74.1.0/24, az: us-east-1a }
+        security_groups:
+          - name: open
+            ingress:
+              - { protocol: tcp, ports: 5432, cidr: 10.74.0.0/16 }
+        enis:
+          - { name: a, subnet: s, private_ip: 10.74.1.10, security_groups: [open] }
+          - { name: b, subnet: s, private_ip: 10.74.1.20, security_groups: [open] }
+        flow_logs:
+          - { name: all, max_aggregation_interval: 1 }
+          - name: custom
+            eni: b
+            max_aggregation_interval: 1
+            file_format: json
+            log_format: '${interface-id} ${srcaddr} ${dstaddr} ${srcport} ${dstport} ${packets} ${bytes} ${action} ${flow-direction} ${tcp-flags} ${traffic-path} ${vpc-id} ${subnet-id} ${cove-nat-srcaddr}'
+";
+
+const A: Ipv4Addr = Ipv4Addr::new(10, 74, 1, 10);
+const B: Ipv4Addr = Ipv4Addr::new(10, 74, 1, 20);
+const CONNECTIONS: usize = 5;
+const BYTES: usize = 400_000;
+
+/// The ENI namespace of the deployment that holds `ip`.
+fn ns_with(d: &Deployment, ip: Ipv4Addr) -> String {
+    d.namespaces()
+        .into_iter()
+        .filter(|n| n.starts_with(&format!("{}-e-", d.prefix)))
+        .find(|n| {
+            let out = Command::new("ip")
+                .args(["-n", n, "-4", "-o", "addr"])
+                .output()
+                .expect("ip addr");
+            String::from_utf8_lossy(&out.stdout).contains(&format!("inet {ip}/"))
+        })
+        .unwrap_or_else(|| panic!("no namespace holds {ip}"))
+}
+
+/// `eth0`'s received (bytes, packets) in namespace `ns`.
+fn received(ns: &str) -> (u64, u64) {
+    let out = Command::new("ip")
+        .args(["-n", ns, "-s", "-j", "link", "show", "eth0"])
+        .output()
+        .expect("ip link");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let rx = &v[0]["stats64"]["rx"];
+    (
+        rx["bytes"].as_u64().expect("bytes"),
+        rx["packets"].as_u64().expect("packets"),
+    )
+}
+
+/// A server on `ip:port` in `ns` that reads each connection to its end, then
+/// closes it.
+fn sink(ns: &str, ip: Ipv4Addr, port: u16) {
+    let listener: TcpListener = cove_probe::in_namespace(ns, move || {
+        TcpListener::bind(SocketAddr::from((ip, port)))
+    })
+    .expect("namespace")
+    .expect("listen");
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut c) = conn else { break };
+            std::thread::spawn(move || {
+                let mut buf = vec![0u8; 65536];
+                while let Ok(n) = c.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+}
+
+/// The lines of `path` once it has at least `n` that `keep` accepts (30 s).
+fn lines_of(path: &Path, n: usize, keep: impl Fn(&str) -> bool) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let lines: Vec<String> = std::fs::read_to_string(path)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| keep(l))
+            .map(str::to_owned)
+            .collect();
+        if lines.len() >= n {
+            return lines;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "only {} of {n} records in {}:\n{}",
+            lines.len(),
+            path.display(),
+            lines.join("\n")
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+#[test]
+fn known_connections_give_exactly_their_records() {
+    if !cove_probe::privileged("flow_logs") {
+        return;
+    }
+    let d = Deployment::new("fl");
+    let (_dir, _spec, _net) = d.apply_text(SPEC);
+    let (_serve, _addr) = common::functions::serve(&d, &[]);
+    // The collector turns conntrack's counters on in the router when it starts:
+    // connections before that are not counted.
+    let router = format!("{}-router", d.prefix);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &router, "cat"])
+            .arg("/proc/sys/net/netfilter/nf_conntrack_acct")
+            .output()
+            .expect("sysctl");
+        if String::from_utf8_lossy(&out.stdout).trim() == "1" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the collector never started");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (a_ns, b_ns) = (ns_with(&d, A), ns_with(&d, B));
+    sink(&b_ns, B, 5432);
+    let (bytes_before, packets_before) = received(&b_ns);
+    let mut ports = BTreeSet::new();
+    for _ in 0..CONNECTIONS {
+        let mut s = common::tcp::connect_from(&a_ns, B, 5432, 0).expect("connect");
+        ports.insert(s.local_addr().expect("local").port());
+        s.write_all(&vec![7u8; BYTES]).expect("send");
+        s.shutdown(std::net::Shutdown::Write).expect("shutdown");
+        let mut rest = Vec::new();
+        let _ = s.read_to_end(&mut rest);
+    }
+    // The connections' last packets (FIN, ACK) have arrived once a moment passed.
+    std::thread::sleep(Duration::from_millis(300));
+    let (bytes_after, packets_after) = received(&b_ns);
+    // IP bytes: the interface counts Ethernet headers too.
+    let rx_packets = packets_after - packets_before;
+    let rx_ip_bytes = bytes_after - bytes_before - 14 * rx_packets;
+
+    let files = d.state.path().join(&d.prefix).join("flow-logs/t/v");
+    // a → b: at a (egress) and at b (ingress), one record per connection each at
+    // least (a connection may span two 1-second windows).
+    let to_b = |l: &str| {
+        let f: Vec<&str> = l.split(' ').collect();
+        f.len() == 14 && f[3] == "10.74.1.10" && f[4] == "10.74.1.20" && f[6] == "5432"
+    };
+    let lines = lines_of(&files.join("all.log"), 2 * CONNECTIONS, to_b);
+    // Wait for every record of the connections (their windows all end within 2 s).
+    std::thread::sleep(Duration::from_secs(3));
+    let lines = {
+        let all = std::fs::read_to_string(files.join("all.log")).expect("all.log");
+        let l: Vec<String> = all.lines().filter(|l| to_b(l)).map(str::to_owned).collect();
+        assert!(l.len() >= lines.len());
+        l
+    };
+    // interface → source port → (packets, bytes)
+    let mut by_eni: BTreeMap<String, BTreeMap<u16, (u64, u64)>> = BTreeMap::new();
+    for l in &lines {
+        let f: Vec<&str> = l.split(' ').collect();
+        assert_eq!(f[0], "2", "{l}");
+        assert_eq!(f[1], "123456789012", "{l}");
+        assert_eq!(f[7], "6", "{l}");
+        assert_eq!(f[12], "ACCEPT", "{l}");
+        assert_eq!(f[13], "OK", "{l}");
+        let start: u64 = f[10].parse().expect("start");
+        let end: u64 = f[11].parse().expect("end");
+        assert!(start <= end, "{l}");
+        let e = by_eni.entry(f[2].to_owned()).or_default();
+        let c = e.entry(f[5].parse().expect("port")).or_default();
+        c.0 += f[8].parse::<u64>().expect("packets");
+        c.1 += f[9].parse::<u64>().expect("bytes");
+    }
+    assert_eq!(by_eni.len(), 2, "records at a and at b: {lines:#?}");
+    for (eni, conns) in &by_eni {
+        assert_eq!(
+            conns.keys().copied().collect::<BTreeSet<_>>(),
+            ports,
+            "{eni}: one record per connection"
+        );
+    }
+    let totals: Vec<(u64, u64)> = by_eni
+        .values()
+        .map(|c| c.values().fold((0, 0), |t, x| (t.0 + x.0, t.1 + x.1)))
+        .collect();
+    assert_eq!(totals[0], totals[1], "both interfaces saw the same");
+    let (packets, bytes) = totals[0];
+    let off = (bytes as f64 - rx_ip_bytes as f64).abs() / rx_ip_bytes as f64;
+    assert!(
+        off < 0.01,
+        "logged {bytes} bytes, b's interface received {rx_ip_bytes} IP bytes ({:.2} % apart)",
+        off * 100.0
+    );
+    assert!(bytes >= (CONNECTIONS * BYTES) as u64, "{bytes}");
+    // The interface also received a neighbour solicitation or two.
+    assert!(
+        packets <= rx_packets && rx_packets - packets <= 2 + rx_packets / 100,
+        "logged {packets} packets, received {rx_packets}"
+    );
+
+    // The replies (b → a) too, and the custom JSON log of b alone.
+    let from_b = |l: &str| {
+        let f: Vec<&str> = l.split(' ').collect();
+        f.len() == 14 && f[3] == "10.74.1.20" && f[5] == "5432"
+    };
+    lines_of(&files.join("all.log"), 2 * CONNECTIONS, from_b);
+    let json = lines_of(&files.join("custom.log"), 2 * CONNECTIONS, |l| {
+        l.contains("\"dstport\":5432") || l.contains("\"srcport\":5432")
+    });
+    let mut directions = BTreeSet::new();
+    for l in &json {
+        let v: serde_json::Value = serde_json::from_str(l).expect("a JSON record");
+        let keys: Vec<&str> = v
+            .as_object()
+            .expect("object")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(keys[0], "interface-id", "the format's order: {l}");
+        assert_eq!(keys.len(), 14, "{l}");
+        assert!(v["packets"].is_u64() && v["bytes"].is_u64(), "{l}");
+        assert_eq!(v["action"], "ACCEPT");
+        assert!(v["cove-nat-srcaddr"].is_null(), "no translation: {l}");
+        assert!(v["vpc-id"].as_str().is_some_and(|s| s.starts_with("vpc-")));
+        assert!(v["subnet-id"].as_str().is_some_and(|s| s.starts_with("subnet-")));
+        let dir = v["flow-direction"].as_str().expect("direction").to_owned();
+        match dir.as_str() {
+            // Arriving at b: the client's packets; leaving b: the replies, within
+            // the VPC (traffic path 1).
+            "ingress" => {
+                assert_eq!(v["dstaddr"], "10.74.1.20", "{l}");
+                assert!(v["traffic-path"].is_null(), "{l}");
+            }
+            "egress" => {
+                assert_eq!(v["srcaddr"], "10.74.1.20", "{l}");
+                assert_eq!(v["traffic-path"], 1, "{l}");
+            }
+            other => panic!("direction {other}: {l}"),
+        }
+        directions.insert(dir);
+        assert_eq!(
+            v["interface-id"],
+            json[0].split('"').nth(3).unwrap_or_default(),
+            "only b's interface: {l}"
+        );
+    }
+    assert_eq!(directions.len(), 2);
+    // The first record of a connection arriving at b carries its SYN.
+    assert!(
+        json.iter().any(|l| l.contains("\"flow-direction\":\"ingress\"")
+            && l.contains("\"tcp-flags\":")
+            && serde_json::from_str::<serde_json::Value>(l)
+                .ok()
+                .and_then(|v| v["tcp-flags"].as_u64())
+                .is_some_and(|f| f & 2 != 0)),
+        "no SYN: {json:#?}"
+    );
+}
