@@ -8,6 +8,7 @@
 //!   repairs — recorded from the reconciler's ticks.
 //! * [`DnsMetrics`]: the resolver's queries and answers — read from its counters
 //!   when scraped.
+//! * [`FlowLogMetrics`]: flow-log records written and dropped.
 //!
 //! Values that live elsewhere (environments by state, the resolver's counters)
 //! are read at scrape time by *samplers* ([`Metrics::add_sampler`]). Labels take
@@ -15,6 +16,7 @@
 //! becomes a label.
 
 mod dns;
+mod flowlogs;
 mod functions;
 mod reconcile;
 
@@ -23,6 +25,7 @@ use std::sync::{Arc, Mutex};
 use prometheus_client::registry::Registry;
 
 pub use crate::dns::{DnsCounts, DnsMetrics};
+pub use crate::flowlogs::{FlowLogCounts, FlowLogMetrics};
 pub use crate::functions::{EnvironmentCount, FunctionMetrics, error_kind};
 pub use crate::reconcile::{ReconcileMetrics, TickOutcome};
 
@@ -38,6 +41,8 @@ pub struct Metrics {
     pub reconcile: ReconcileMetrics,
     /// The DNS resolver's metrics.
     pub dns: DnsMetrics,
+    /// The flow-log collector's metrics.
+    pub flow_logs: FlowLogMetrics,
     samplers: Mutex<Vec<Sampler>>,
 }
 
@@ -57,11 +62,14 @@ impl Metrics {
         reconcile.register(&mut registry);
         let dns = DnsMetrics::default();
         dns.register(&mut registry);
+        let flow_logs = FlowLogMetrics::default();
+        flow_logs.register(&mut registry);
         Arc::new(Metrics {
             registry,
             functions,
             reconcile,
             dns,
+            flow_logs,
             samplers: Mutex::new(Vec::new()),
         })
     }

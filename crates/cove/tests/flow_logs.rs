@@ -77,11 +77,10 @@ fn received(ns: &str) -> (u64, u64) {
 /// A server on `ip:port` in `ns` that reads each connection to its end, then
 /// closes it.
 fn sink(ns: &str, ip: Ipv4Addr, port: u16) {
-    let listener: TcpListener = cove_probe::in_namespace(ns, move || {
-        TcpListener::bind(SocketAddr::from((ip, port)))
-    })
-    .expect("namespace")
-    .expect("listen");
+    let listener: TcpListener =
+        cove_probe::in_namespace(ns, move || TcpListener::bind(SocketAddr::from((ip, port))))
+            .expect("namespace")
+            .expect("listen");
     std::thread::spawn(move || {
         for conn in listener.incoming() {
             let Ok(mut c) = conn else { break };
@@ -128,7 +127,7 @@ fn known_connections_give_exactly_their_records() {
     }
     let d = Deployment::new("fl");
     let (_dir, _spec, _net) = d.apply_text(SPEC);
-    let (_serve, _addr) = common::functions::serve(&d, &[]);
+    let (_serve, addr) = common::functions::serve(&d, &[]);
     // The collector turns conntrack's counters on in the router when it starts:
     // connections before that are not counted.
     let router = format!("{}-router", d.prefix);
@@ -248,7 +247,11 @@ fn known_connections_give_exactly_their_records() {
         assert_eq!(v["action"], "ACCEPT");
         assert!(v["cove-nat-srcaddr"].is_null(), "no translation: {l}");
         assert!(v["vpc-id"].as_str().is_some_and(|s| s.starts_with("vpc-")));
-        assert!(v["subnet-id"].as_str().is_some_and(|s| s.starts_with("subnet-")));
+        assert!(
+            v["subnet-id"]
+                .as_str()
+                .is_some_and(|s| s.starts_with("subnet-"))
+        );
         let dir = v["flow-direction"].as_str().expect("direction").to_owned();
         match dir.as_str() {
             // Arriving at b: the client's packets; leaving b: the replies, within
@@ -271,14 +274,37 @@ fn known_connections_give_exactly_their_records() {
         );
     }
     assert_eq!(directions.len(), 2);
+    // The metrics count what was written.
+    let (status, _, body) = common::functions::http(addr, "GET", "/metrics", b"");
+    assert_eq!(status, 200);
+    let text = String::from_utf8_lossy(&body);
+    let written = text
+        .lines()
+        .find_map(|l| l.strip_prefix("cove_flow_log_records_total{outcome=\"written\"} "))
+        .and_then(|v| v.parse::<u64>().ok())
+        .expect("written records in /metrics");
+    let on_file: usize = ["all.log", "custom.log"]
+        .iter()
+        .map(|f| {
+            std::fs::read_to_string(files.join(f))
+                .unwrap_or_default()
+                .lines()
+                .count()
+        })
+        .sum();
+    assert!(
+        written >= on_file as u64,
+        "{written} written, {on_file} on file"
+    );
     // The first record of a connection arriving at b carries its SYN.
     assert!(
-        json.iter().any(|l| l.contains("\"flow-direction\":\"ingress\"")
-            && l.contains("\"tcp-flags\":")
-            && serde_json::from_str::<serde_json::Value>(l)
-                .ok()
-                .and_then(|v| v["tcp-flags"].as_u64())
-                .is_some_and(|f| f & 2 != 0)),
+        json.iter()
+            .any(|l| l.contains("\"flow-direction\":\"ingress\"")
+                && l.contains("\"tcp-flags\":")
+                && serde_json::from_str::<serde_json::Value>(l)
+                    .ok()
+                    .and_then(|v| v["tcp-flags"].as_u64())
+                    .is_some_and(|f| f & 2 != 0)),
         "no SYN: {json:#?}"
     );
 }

@@ -280,9 +280,20 @@ fn reconcile_loop(
     };
     let mut reconciler = cove_deploy::Reconciler::new(deployment, config);
     {
-        let stats = std::sync::Arc::clone(&reconciler.deployment().kernel().dns_stats);
+        let kernel = reconciler.deployment().kernel();
+        let stats = std::sync::Arc::clone(&kernel.dns_stats);
         let dns = metrics.dns.clone();
         metrics.add_sampler(move || dns.observe(dns_counts(stats.snapshot())));
+        let flows = std::sync::Arc::clone(&kernel.flow_stats);
+        let flow_metrics = metrics.flow_logs.clone();
+        metrics.add_sampler(move || {
+            use std::sync::atomic::Ordering::Relaxed;
+            flow_metrics.observe(cove_metrics::FlowLogCounts {
+                written: flows.written.load(Relaxed),
+                dropped: flows.dropped.load(Relaxed),
+                lost_events: flows.lost_events.load(Relaxed),
+            });
+        });
     }
     reconciler.run(stop, |tick, repeat| {
         record_tick(&metrics.reconcile, tick);
