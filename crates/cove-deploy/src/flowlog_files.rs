@@ -101,3 +101,18 @@ impl FileSink {
         self.files.clear();
     }
 }
+
+/// The lines of flow log `log`'s files under `dir`, oldest first (the rotated
+/// file, then the current one); none if it wrote nothing yet.
+pub fn read_lines(dir: &Path, net: &Network, log: &FlowLog) -> std::io::Result<Vec<String>> {
+    let path = flow_log_path(dir, net, log);
+    let mut out = Vec::new();
+    for p in [path.with_extension("log.1"), path] {
+        match std::fs::read_to_string(&p) {
+            Ok(text) => out.extend(text.lines().map(str::to_owned)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out)
+}

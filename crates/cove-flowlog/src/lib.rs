@@ -11,9 +11,11 @@
 //!   windows of the flow log's aggregation interval.
 //! * [`record`]: a record in AWS's text format (the flow log's fields, `-` for
 //!   none) or as a JSON object.
+//! * [`query`]: records read back and filtered (`cove flows`, the API).
 
 pub mod ct;
 pub mod directory;
+pub mod query;
 pub mod record;
 pub mod window;
 

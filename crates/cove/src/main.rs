@@ -76,6 +76,9 @@ enum Command {
     /// NAT gateway pairs: give a taken-over gateway its addresses back.
     #[command(subcommand)]
     Nat(commands::nat::Command),
+    /// The records of the deployment's flow logs, filtered by flow log,
+    /// interface, address, action and time.
+    Flows(commands::flows::Args),
 }
 
 /// What a command concluded, mapped onto the exit status.
@@ -138,6 +141,7 @@ fn main() -> ExitCode {
         Command::Token(c) => commands::token::run(&c),
         Command::IpPool(c) => commands::ip_pool::run(&c),
         Command::Nat(c) => commands::nat::run(&c),
+        Command::Flows(a) => commands::flows::run(&a),
     };
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,

@@ -274,6 +274,47 @@ fn known_connections_give_exactly_their_records() {
         );
     }
     assert_eq!(directions.len(), 2);
+    // `cove flows` reads them back, filtered.
+    let flows = |args: &[&str]| {
+        let out = d
+            .cove()
+            .arg("flows")
+            .args(args)
+            .output()
+            .expect("cove flows");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, text, err) = flows(&["--eni", "t/v/a", "--addr", "10.74.1.20", "--json"]);
+    assert_eq!(code, Some(0), "{err}");
+    let rows: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect();
+    // a's records of the connections, in both flow logs that capture a (only `all`).
+    assert!(rows.len() >= 2 * CONNECTIONS, "{text}");
+    assert!(rows.iter().all(|r| r["flow_log"] == "t/v/all"), "{text}");
+    let a_id = rows[0]["interface-id"].clone();
+    assert!(rows.iter().all(|r| r["interface-id"] == a_id), "{text}");
+    let (code, text, _) = flows(&["--log", "custom", "--action", "REJECT"]);
+    assert_eq!(code, Some(0));
+    assert!(text.trim().is_empty(), "no rejects: {text}");
+    let (code, _, err) = flows(&["--log", "custom", "--since", "60"]);
+    assert_ne!(code, Some(0));
+    assert!(
+        err.contains("records no `end`") && err.contains("${end}"),
+        "{err}"
+    );
+    let (code, _, err) = flows(&["--log", "nope"]);
+    assert_ne!(code, Some(0));
+    assert!(
+        err.contains("t/v/all") && err.contains("t/v/custom"),
+        "{err}"
+    );
+
     // The metrics count what was written.
     let (status, _, body) = common::functions::http(addr, "GET", "/metrics", b"");
     assert_eq!(status, 200);

@@ -7,6 +7,7 @@ pub mod destroy;
 pub mod embedded;
 pub mod endpoint_service;
 pub mod exec;
+pub mod flows;
 pub mod function;
 pub mod import;
 pub mod ip_pool;
