@@ -161,7 +161,7 @@ impl FlowReader {
                     .map_err(socket_error(&name, "turn on conntrack accounting"))?;
             }
             let id = here(&name)?;
-            let events = ct_socket(&name, Duration::from_millis(1), 8 << 20)?;
+            let events = ct_socket(&name, Duration::from_millis(1), 32 << 20)?;
             events
                 .add_membership(GROUP_DESTROY)
                 .map_err(socket_error(&name, "subscribe to conntrack destroy events"))?;

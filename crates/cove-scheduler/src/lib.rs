@@ -22,6 +22,7 @@ mod lease;
 mod log;
 mod metrics;
 mod paths;
+pub mod retention;
 mod scheduler;
 
 pub use crate::error::{InvokeError, SchedulerError};

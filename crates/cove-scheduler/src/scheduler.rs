@@ -105,6 +105,8 @@ pub(crate) struct Shared {
     async_config: Mutex<AsyncConfig>,
     /// The asynchronous events of each function, by name.
     queues: Mutex<HashMap<String, Arc<Queue>>>,
+    /// How long and how much of each function's logs are kept.
+    pub(crate) retention: Mutex<crate::retention::LogRetention>,
     /// Where invocations are counted (`cove serve`'s `/metrics`), once set.
     pub(crate) metrics: std::sync::OnceLock<Arc<cove_metrics::Metrics>>,
 }
@@ -133,7 +135,7 @@ pub(crate) struct FunctionRuntime {
 
 pub(crate) struct FnState {
     pub(crate) pool: Pool,
-    envs: HashMap<usize, Arc<Env>>,
+    pub(crate) envs: HashMap<usize, Arc<Env>>,
 }
 
 impl FunctionRuntime {
@@ -197,16 +199,23 @@ impl Scheduler {
             async_config: Mutex::new(AsyncConfig::default()),
             queues: Mutex::new(HashMap::new()),
             metrics: std::sync::OnceLock::new(),
+            retention: Mutex::new(crate::retention::LogRetention::default()),
         });
         let scheduler = Scheduler { shared };
         scheduler.set_functions(functions);
         let weak = Arc::downgrade(&scheduler.shared);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(1));
+            let mut ticks = 0u64;
             loop {
                 tick.tick().await;
                 let Some(shared) = weak.upgrade() else { return };
-                Scheduler { shared }.reap_idle();
+                let s = Scheduler { shared };
+                s.reap_idle();
+                if ticks.is_multiple_of(crate::retention::PRUNE_EVERY_S) {
+                    s.prune_logs();
+                }
+                ticks += 1;
             }
         });
         Ok(scheduler)

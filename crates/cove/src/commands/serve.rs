@@ -53,6 +53,13 @@ pub struct Args {
     /// order). Default: the `nameserver` lines of this host's /etc/resolv.conf.
     #[arg(long = "dns-upstream", env = "COVE_DNS_UPSTREAM", value_delimiter = ',', value_parser = parse_upstream)]
     pub dns_upstreams: Vec<SocketAddr>,
+    /// Days a function's logs are kept (environment logs and asynchronous-events
+    /// logs; a live environment's log is never deleted).
+    #[arg(long, env = "COVE_LOG_RETENTION_DAYS", default_value_t = 7.0)]
+    pub log_retention_days: f64,
+    /// MiB of logs kept per function: past it, the oldest files are deleted first.
+    #[arg(long, env = "COVE_LOG_MAX_MB", default_value_t = 512, value_parser = clap::value_parser!(u64).range(1..))]
+    pub log_max_mb: u64,
     /// Do not run the reconciler in this process (only serve functions).
     #[arg(long)]
     pub no_reconcile: bool,
@@ -95,6 +102,10 @@ async fn serve(args: &Args) -> anyhow::Result<()> {
         Duration::try_from_secs_f64(v)
             .with_context(|| format!("--{what} {v}: give a number of seconds, 0 or more"))
     };
+    scheduler.set_log_retention(cove_scheduler::retention::LogRetention {
+        max_age: seconds("log-retention-days", args.log_retention_days * 86_400.0)?,
+        max_bytes_per_function: args.log_max_mb << 20,
+    });
     scheduler.set_async_config(cove_scheduler::AsyncConfig {
         retry_delay: seconds("async-retry-delay", args.async_retry_delay)?,
         max_retries: args.max_retry_attempts,
