@@ -1,9 +1,12 @@
-//! The flow-log collector (issue 14): one thread per deployment while any VPC
-//! has a flow log. Every second it reads the router's counted connections
+//! The flow-log collector and meter (issue 14): one thread per deployment while
+//! a network is applied. Every second it reads the router's counted connections
 //! ([`cove_host::FlowReader`]: the destroy events since the last reading, then
 //! the table), turns them into what each interface saw ([`cove_flowlog`]), adds
 //! that to the flow logs' capture windows and writes the windows that ended
-//! ([`crate::flowlog_files`]).
+//! ([`crate::flowlog_files`]), and meters what each tenant and function sent
+//! per path ([`cove_flowlog::Meter`]; the month's totals are kept in
+//! `<state>/<prefix>/metering/<YYYY-MM>.json`, saved every ten seconds,
+//! [`crate::metering`]).
 //!
 //! The reconciler hands it the desired network once per generation
 //! ([`FlowLogPlan`]); a new plan first writes out every open window of the old
@@ -20,6 +23,9 @@ use cove_model::Network;
 
 use crate::flowlog_files::FileSink;
 
+/// Readings between two saves of the month's metering.
+const SAVE_EVERY: u32 = 10;
+
 /// What the collector works from: one generation's network.
 #[derive(Debug)]
 pub struct FlowLogPlan {
@@ -31,21 +37,21 @@ pub struct FlowLogPlan {
     pub router_ns: String,
     /// Where the files go (`<state>/<prefix>/flow-logs`).
     pub dir: PathBuf,
+    /// Where the month's metering is kept (`<state>/<prefix>/metering`).
+    pub metering: PathBuf,
 }
 
 impl FlowLogPlan {
-    /// The plan for `net` deployed under `prefix`, writing under `dir`; `None`
-    /// when no VPC has a flow log.
-    pub fn new(net: Arc<Network>, prefix: &str, dir: PathBuf) -> Option<FlowLogPlan> {
-        if net.flow_logs.is_empty() {
-            return None;
-        }
-        Some(FlowLogPlan {
+    /// The plan for `net` deployed under `prefix`, writing flow logs under `dir`
+    /// and the metering under `metering`.
+    pub fn new(net: Arc<Network>, prefix: &str, dir: PathBuf, metering: PathBuf) -> FlowLogPlan {
+        FlowLogPlan {
             directory: Directory::new(&net, prefix),
             router_ns: cove_plan::names::router_ns(prefix),
             net,
             dir,
-        })
+            metering,
+        }
     }
 }
 
@@ -60,6 +66,8 @@ pub struct FlowLogStats {
     pub lost_events: AtomicU64,
     /// Readings of the router's table.
     pub readings: AtomicU64,
+    /// What each tenant and function sent, since this process started.
+    pub meter: Mutex<cove_flowlog::Meter>,
 }
 
 struct Shared {
@@ -147,6 +155,11 @@ fn run(shared: &Shared) {
     let mut windows = Aggregator::default();
     let mut sink = FileSink::default();
     let mut dropped_before = 0;
+    let mut month = crate::metering::Month::now();
+    let mut billed = crate::metering::load(&plan.metering, &month);
+    // What was metered since the month's totals were last saved.
+    let mut unsaved = cove_flowlog::Meter::default();
+    let mut since_saved = 0u32;
     loop {
         let now = unix_now();
         let wait = Duration::from_millis(1050)
@@ -165,6 +178,11 @@ fn run(shared: &Shared) {
                 reader = None;
             }
             plan = current;
+        }
+        since_saved += 1;
+        if stopping || since_saved >= SAVE_EVERY || crate::metering::Month::now() != month {
+            since_saved = 0;
+            save_meter(shared, &plan, &mut month, &mut billed, &mut unsaved);
         }
         if stopping {
             return;
@@ -199,9 +217,14 @@ fn run(shared: &Shared) {
             .lost_events
             .fetch_add(reading.lost_events, Ordering::Relaxed);
         let now_s = unix_now().as_secs();
-        for moved in deltas.read(reading.ended, reading.live) {
-            for seen in plan.directory.seen(&moved) {
-                windows.add(&plan.net, now_s, &seen, Action::Accept, None);
+        {
+            let mut meter = shared.stats.meter.lock().unwrap_or_else(|e| e.into_inner());
+            for moved in deltas.read(reading.ended, reading.live) {
+                for seen in plan.directory.seen(&moved) {
+                    meter.add(&plan.net, &seen);
+                    unsaved.add(&plan.net, &seen);
+                    windows.add(&plan.net, now_s, &seen, Action::Accept, None);
+                }
             }
         }
         let dropped = windows.dropped();
@@ -227,6 +250,30 @@ fn write(
     let (written, failed) = sink.write(&plan.dir, &plan.net, records);
     shared.stats.written.fetch_add(written, Ordering::Relaxed);
     shared.stats.dropped.fetch_add(failed, Ordering::Relaxed);
+}
+
+/// Writes the month's metering — its saved totals plus what was metered since
+/// (`unsaved`) — and starts the next month from zero when it changed.
+fn save_meter(
+    shared: &Shared,
+    plan: &FlowLogPlan,
+    month: &mut crate::metering::Month,
+    billed: &mut crate::metering::Totals,
+    unsaved: &mut cove_flowlog::Meter,
+) {
+    let total = billed.plus(unsaved);
+    if let Err(e) = crate::metering::save(&plan.metering, month, &total) {
+        set_problem(shared, Some(format!("metering: {e}")));
+        return;
+    }
+    *unsaved = cove_flowlog::Meter::default();
+    let now = crate::metering::Month::now();
+    if now == *month {
+        *billed = total;
+    } else {
+        *month = now;
+        *billed = crate::metering::load(&plan.metering, month);
+    }
 }
 
 fn set_problem(shared: &Shared, problem: Option<String>) {

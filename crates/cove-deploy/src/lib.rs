@@ -30,6 +30,7 @@ pub mod flowlog_files;
 pub mod flowlogs;
 pub mod kernel;
 pub mod lock;
+pub mod metering;
 pub mod nat_watch;
 pub mod perms;
 pub mod reconcile;

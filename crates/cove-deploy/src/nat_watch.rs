@@ -102,10 +102,17 @@ impl<K: Kernel> Reconciler<K> {
             .map(|net| crate::standins::stand_ins(net, &prefix))
             .unwrap_or_default();
         self.nat.network = net.map(std::sync::Arc::new);
-        let flow_dir = self.deployment().target().flow_logs();
-        self.nat.flow_logs = self.nat.network.as_ref().and_then(|net| {
-            crate::flowlogs::FlowLogPlan::new(std::sync::Arc::clone(net), &prefix, flow_dir)
-                .map(std::sync::Arc::new)
+        let (flow_dir, metering) = (
+            self.deployment().target().flow_logs(),
+            self.deployment().target().metering(),
+        );
+        self.nat.flow_logs = self.nat.network.as_ref().map(|net| {
+            std::sync::Arc::new(crate::flowlogs::FlowLogPlan::new(
+                std::sync::Arc::clone(net),
+                &prefix,
+                flow_dir,
+                metering,
+            ))
         });
         self.nat.records = platform.nat_takeovers;
         self.nat.extras = platform.shared_eni_extras;

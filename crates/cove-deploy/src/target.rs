@@ -120,6 +120,11 @@ impl Target {
         self.dir().join("flow-logs")
     }
 
+    /// `<state_dir>/<prefix>/metering`: one file per month (`YYYY-MM.json`).
+    pub fn metering(&self) -> PathBuf {
+        self.dir().join("metering")
+    }
+
     /// `<state_dir>/<prefix>/logs`: one directory of environment logs per function.
     pub fn logs(&self) -> cove_scheduler::LogDir {
         cove_scheduler::LogDir::new(self.dir().join("logs"))

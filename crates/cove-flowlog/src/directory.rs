@@ -38,6 +38,51 @@ impl Direction {
     }
 }
 
+/// How a connection's traffic goes, for metering: within the VPC, over a
+/// peering, to an endpoint, or out to the internet through a NAT gateway or the
+/// internet gateway (an ENI's public IP).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PathKind {
+    /// Between interfaces of one VPC.
+    IntraVpc,
+    /// Over a VPC peering.
+    Peering,
+    /// To an interface or gateway endpoint (PrivateLink, AWS services).
+    Endpoint,
+    /// To the internet through a NAT gateway.
+    NatGateway,
+    /// To the internet through the internet gateway (1:1 NAT of a public IP).
+    InternetGateway,
+}
+
+impl PathKind {
+    /// Every kind.
+    pub const ALL: [PathKind; 5] = [
+        PathKind::IntraVpc,
+        PathKind::Peering,
+        PathKind::Endpoint,
+        PathKind::NatGateway,
+        PathKind::InternetGateway,
+    ];
+
+    /// `intra-vpc`, `peering`, `endpoint`, `nat-gateway`, `internet-gateway`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PathKind::IntraVpc => "intra-vpc",
+            PathKind::Peering => "peering",
+            PathKind::Endpoint => "endpoint",
+            PathKind::NatGateway => "nat-gateway",
+            PathKind::InternetGateway => "internet-gateway",
+        }
+    }
+
+    /// Whether it is private data transfer (over a peering or to an endpoint):
+    /// what Secure Compute bills per GB.
+    pub fn is_private(self) -> bool {
+        matches!(self, PathKind::Peering | PathKind::Endpoint)
+    }
+}
+
 /// What the zone of a tracked connection stands for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ZoneOwner {
@@ -50,6 +95,8 @@ enum ZoneOwner {
 struct Interface {
     eni: EniId,
     function: Option<FunctionId>,
+    /// Whether it is an endpoint's (interface endpoint or PrivateLink front).
+    endpoint: bool,
 }
 
 /// What one interface saw of a connection since the last reading.
@@ -84,6 +131,8 @@ pub struct Seen {
     pub traffic_path: Option<u8>,
     /// When the connection started (Unix s), if known.
     pub started_s: Option<u64>,
+    /// How the connection goes (metering).
+    pub path: PathKind,
 }
 
 /// Addresses to interfaces, for one network and deployment prefix.
@@ -91,7 +140,7 @@ pub struct Seen {
 pub struct Directory {
     zones: HashMap<u16, ZoneOwner>,
     peers: HashMap<PeeringId, (VpcId, VpcId)>,
-    enis: HashMap<(VpcId, Ipv4Addr), EniId>,
+    enis: HashMap<(VpcId, Ipv4Addr), (EniId, bool)>,
     environments: HashMap<Ipv4Addr, Interface>,
 }
 
@@ -112,7 +161,12 @@ impl Directory {
             }
         }
         for (i, e) in net.enis.iter().enumerate() {
-            d.enis.insert((e.vpc, e.private_ip), EniId(index_u32(i)));
+            let endpoint = matches!(
+                e.owner,
+                cove_model::EniOwner::Endpoint(_) | cove_model::EniOwner::Front(_)
+            );
+            d.enis
+                .insert((e.vpc, e.private_ip), (EniId(index_u32(i)), endpoint));
         }
         let names = Names::new(net, prefix);
         if let Ok(envs) = cove_plan::environments::environments(net, &names) {
@@ -122,6 +176,7 @@ impl Directory {
                     Interface {
                         eni: env.shared_eni,
                         function: Some(env.function),
+                        endpoint: false,
                     },
                 );
             }
@@ -135,7 +190,7 @@ impl Directory {
             return Some(*i);
         }
         let eni = |v: VpcId| self.enis.get(&(v, addr)).copied();
-        let found = match self.zones.get(&zone)? {
+        let (found, endpoint) = match self.zones.get(&zone)? {
             ZoneOwner::Vpc(v) => eni(*v),
             ZoneOwner::Peering(p) => {
                 let (a, b) = self.peers.get(p)?;
@@ -145,6 +200,7 @@ impl Directory {
         Some(Interface {
             eni: found,
             function: None,
+            endpoint,
         })
     }
 
@@ -161,6 +217,16 @@ impl Directory {
             (Some(ZoneOwner::Peering(_)), _) => Some(4),
             (Some(ZoneOwner::Vpc(_)), Some(_)) => Some(1),
             _ => None,
+        };
+        let kind = match (self.zones.get(&zone), responder) {
+            (Some(ZoneOwner::Peering(_)), _) => PathKind::Peering,
+            (_, Some(r)) if r.endpoint => PathKind::Endpoint,
+            (_, Some(_)) => PathKind::IntraVpc,
+            // Out of the VPC: the internet gateway translates in the router (the
+            // reply comes back to the public IP), a NAT gateway in its own
+            // namespace.
+            (_, None) if nat_src.is_some() => PathKind::InternetGateway,
+            (_, None) => PathKind::NatGateway,
         };
         let flags = tcp_flags(f.proto, f.tcp_state, m.new, m.ended);
         let started_s = f.start_ns.map(|ns| ns / 1_000_000_000);
@@ -189,6 +255,7 @@ impl Directory {
                         tcp_flags: flags,
                         traffic_path: path,
                         started_s,
+                        path: kind,
                     });
                 }
             }

@@ -12,15 +12,18 @@
 //! * [`record`]: a record in AWS's text format (the flow log's fields, `-` for
 //!   none) or as a JSON object.
 //! * [`query`]: records read back and filtered (`cove flows`, the API).
+//! * [`meter`]: bytes and packets sent per tenant, function and path.
 
 pub mod ct;
 pub mod directory;
+pub mod meter;
 pub mod query;
 pub mod record;
 pub mod window;
 
 pub use ct::{Counts, CtFlow, Deltas};
-pub use directory::{Direction, Directory, Seen};
+pub use directory::{Direction, Directory, PathKind, Seen};
+pub use meter::Meter;
 pub use record::{Action, Record, render_json, render_text};
 pub use window::Aggregator;
 

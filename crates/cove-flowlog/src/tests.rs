@@ -160,3 +160,36 @@ fn an_address_outside_every_zone_is_nobody() {
     let moved = deltas.read(vec![], vec![flow]);
     assert!(dir.seen(&moved[0]).is_empty());
 }
+
+#[test]
+fn the_meter_counts_each_packet_once_where_it_left() {
+    let net = net("          - { name: all }\n");
+    let dir = Directory::new(&net, "cvfl");
+    let mut deltas = Deltas::default();
+    let mut meter = crate::Meter::default();
+    for m in deltas.read(
+        vec![],
+        vec![connection(
+            &net,
+            (5, 400),
+            (4, 1000),
+            tcp_state::ESTABLISHED,
+        )],
+    ) {
+        for s in dir.seen(&m) {
+            assert_eq!(s.path, crate::PathKind::IntraVpc);
+            meter.add(&net, &s);
+        }
+    }
+    let sent = meter.tenants[&("t".to_owned(), crate::PathKind::IntraVpc)];
+    assert_eq!(
+        sent,
+        Counts {
+            packets: 9,
+            bytes: 1400
+        }
+    );
+    assert!(meter.functions.is_empty());
+    // Within a VPC is not private data transfer.
+    assert_eq!(meter.private_bytes().get("t"), None);
+}

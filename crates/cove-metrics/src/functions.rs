@@ -1,6 +1,7 @@
 //! Functions' metrics, as Lambda's CloudWatch metrics name them: invocations,
 //! errors, throttles, cold starts, duration; and environments by state.
 
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -66,6 +67,21 @@ pub fn error_kind(error_type: &str) -> &'static str {
         .unwrap_or("Function")
 }
 
+/// One invocation that ran, as the metrics count it.
+#[derive(Debug, Clone, Copy)]
+pub struct Invocation<'a> {
+    /// The function (`tenant/function`).
+    pub function: &'a str,
+    /// From the call to the answer.
+    pub took: Duration,
+    /// The function's memory (MB), for GB-seconds.
+    pub memory_mb: u32,
+    /// Whether it started its environment.
+    pub cold_start: bool,
+    /// Its error type, if it failed.
+    pub error_type: Option<&'a str>,
+}
+
 /// How many environments of a function are in a state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EnvironmentCount {
@@ -85,6 +101,7 @@ pub struct FunctionMetrics {
     throttles: Family<FunctionLabel, Counter>,
     cold_starts: Family<FunctionLabel, Counter>,
     duration: Family<FunctionLabel, Histogram, fn() -> Histogram>,
+    gb_seconds: Family<FunctionLabel, Counter<f64, AtomicU64>>,
     environments: Family<StateLabels, Gauge>,
 }
 
@@ -96,6 +113,7 @@ impl Default for FunctionMetrics {
             throttles: Family::default(),
             cold_starts: Family::default(),
             duration: Family::new_with_constructor(duration_histogram),
+            gb_seconds: Family::default(),
             environments: Family::default(),
         }
     }
@@ -129,25 +147,30 @@ impl FunctionMetrics {
             self.duration.clone(),
         );
         r.register(
+            "function_gb_seconds",
+            "Compute as Lambda bills it: each invocation's duration rounded up to the millisecond, times the function's memory in GB",
+            self.gb_seconds.clone(),
+        );
+        r.register(
             "function_environments",
             "Execution environments by state",
             self.environments.clone(),
         );
     }
 
-    /// Records an invocation of `function` that ran: how long it took, whether it
-    /// started its environment, and its error type if it failed.
-    pub fn invoked(
-        &self,
-        function: &str,
-        took: Duration,
-        cold_start: bool,
-        error_type: Option<&str>,
-    ) {
+    /// Records an invocation that ran.
+    pub fn invoked(&self, i: &Invocation<'_>) {
+        let (function, took, cold_start, error_type) =
+            (i.function, i.took, i.cold_start, i.error_type);
         let label = FunctionLabel {
             function: function.to_owned(),
         };
         self.invocations.get_or_create(&label).inc();
+        // Lambda's billing: the duration rounded up to the millisecond, times the
+        // memory in GB.
+        let billed_ms = took.as_nanos().div_ceil(1_000_000);
+        let gb_seconds = billed_ms as f64 / 1000.0 * f64::from(i.memory_mb) / 1024.0;
+        self.gb_seconds.get_or_create(&label).inc_by(gb_seconds);
         if cold_start {
             self.cold_starts.get_or_create(&label).inc();
         }

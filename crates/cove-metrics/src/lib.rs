@@ -9,6 +9,8 @@
 //! * [`DnsMetrics`]: the resolver's queries and answers — read from its counters
 //!   when scraped.
 //! * [`FlowLogMetrics`]: flow-log records written and dropped.
+//! * [`TransferMetrics`]: metering — bytes and packets sent per tenant and
+//!   function, by path.
 //!
 //! Values that live elsewhere (environments by state, the resolver's counters)
 //! are read at scrape time by *samplers* ([`Metrics::add_sampler`]). Labels take
@@ -19,6 +21,7 @@ mod dns;
 mod flowlogs;
 mod functions;
 mod reconcile;
+mod transfer;
 
 use std::sync::{Arc, Mutex};
 
@@ -26,8 +29,9 @@ use prometheus_client::registry::Registry;
 
 pub use crate::dns::{DnsCounts, DnsMetrics};
 pub use crate::flowlogs::{FlowLogCounts, FlowLogMetrics};
-pub use crate::functions::{EnvironmentCount, FunctionMetrics, error_kind};
+pub use crate::functions::{EnvironmentCount, FunctionMetrics, Invocation, error_kind};
 pub use crate::reconcile::{ReconcileMetrics, TickOutcome};
+pub use crate::transfer::{SentOnPath, TransferMetrics};
 
 /// A closure run before each rendering, to bring sampled values up to date.
 type Sampler = Box<dyn Fn() + Send + Sync>;
@@ -43,6 +47,8 @@ pub struct Metrics {
     pub dns: DnsMetrics,
     /// The flow-log collector's metrics.
     pub flow_logs: FlowLogMetrics,
+    /// Metering: bytes and packets sent per tenant and function, by path.
+    pub transfer: TransferMetrics,
     samplers: Mutex<Vec<Sampler>>,
 }
 
@@ -64,12 +70,15 @@ impl Metrics {
         dns.register(&mut registry);
         let flow_logs = FlowLogMetrics::default();
         flow_logs.register(&mut registry);
+        let transfer = TransferMetrics::default();
+        transfer.register(&mut registry);
         Arc::new(Metrics {
             registry,
             functions,
             reconcile,
             dns,
             flow_logs,
+            transfer,
             samplers: Mutex::new(Vec::new()),
         })
     }

@@ -11,16 +11,17 @@ fn sample(text: &str, series: &str) -> Option<f64> {
 #[test]
 fn invocations_errors_throttles_and_durations_render_per_function() {
     let m = Metrics::new();
+    let run = |ms: u64, cold: bool, error: Option<&'static str>| Invocation {
+        function: "t/a",
+        took: Duration::from_micros(ms * 1000 - 300),
+        memory_mb: 512,
+        cold_start: cold,
+        error_type: error,
+    };
+    m.functions.invoked(&run(3, true, None));
     m.functions
-        .invoked("t/a", Duration::from_millis(3), true, None);
-    m.functions.invoked(
-        "t/a",
-        Duration::from_millis(40),
-        false,
-        Some("Sandbox.Timedout"),
-    );
-    m.functions
-        .invoked("t/a", Duration::from_millis(1), false, Some("MyOwnError"));
+        .invoked(&run(40, false, Some("Sandbox.Timedout")));
+    m.functions.invoked(&run(1, false, Some("MyOwnError")));
     m.functions.throttled("t/b");
     let text = m.render();
     assert_eq!(
@@ -66,6 +67,9 @@ fn invocations_errors_throttles_and_durations_render_per_function() {
         ),
         Some(2.0)
     );
+    // (3 + 40 + 1) billed ms × 0.5 GB.
+    let gbs = sample(&text, r#"cove_function_gb_seconds_total{function="t/a"}"#).expect("gb-s");
+    assert!((gbs - 0.022).abs() < 1e-9, "{gbs}");
     assert!(text.ends_with("# EOF\n"), "{text}");
 }
 

@@ -80,7 +80,13 @@ impl Scheduler {
         };
         let key = f.config.key();
         match result {
-            Ok(r) => m.invoked(&key, r.duration, r.cold_start, r.error_type.as_deref()),
+            Ok(r) => m.invoked(&cove_metrics::Invocation {
+                function: &key,
+                took: r.duration,
+                memory_mb: f.config.memory_mb,
+                cold_start: r.cold_start,
+                error_type: r.error_type.as_deref(),
+            }),
             Err(InvokeError::Throttled { .. }) => m.throttled(&key),
             Err(_) => {}
         }

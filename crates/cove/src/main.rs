@@ -79,6 +79,9 @@ enum Command {
     /// The records of the deployment's flow logs, filtered by flow log,
     /// interface, address, action and time.
     Flows(commands::flows::Args),
+    /// What each tenant sent in a month, per path, and its private data transfer
+    /// (peering and endpoints) in GB.
+    Metering(commands::metering::Args),
 }
 
 /// What a command concluded, mapped onto the exit status.
@@ -142,6 +145,7 @@ fn main() -> ExitCode {
         Command::IpPool(c) => commands::ip_pool::run(&c),
         Command::Nat(c) => commands::nat::run(&c),
         Command::Flows(a) => commands::flows::run(&a),
+        Command::Metering(a) => commands::metering::run(&a),
     };
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,

@@ -31,6 +31,10 @@ const SPEC: &str = "tenants:
         enis:
           - { name: a, subnet: s, private_ip: 10.74.1.10, security_groups: [open] }
           - { name: b, subnet: s, private_ip: 10.74.1.20, security_groups: [open] }
+        route_tables:
+          - name: main
+            main: true
+            routes: [ { destination: 10.75.0.0/16, peering: v-w } ]
         flow_logs:
           - { name: all, max_aggregation_interval: 1 }
           - name: custom
@@ -38,6 +42,24 @@ const SPEC: &str = "tenants:
             max_aggregation_interval: 1
             file_format: json
             log_format: '${interface-id} ${srcaddr} ${dstaddr} ${srcport} ${dstport} ${packets} ${bytes} ${action} ${flow-direction} ${tcp-flags} ${traffic-path} ${vpc-id} ${subnet-id} ${cove-nat-srcaddr}'
+";
+
+const PEERED: &str = "      - name: w
+        cidr: 10.75.0.0/16
+        subnets:
+          - { name: s, cidr: 10.75.1.0/24, az: us-east-1a }
+        route_tables:
+          - name: main
+            main: true
+            routes: [ { destination: 10.74.0.0/16, peering: v-w } ]
+        security_groups:
+          - name: open
+            ingress:
+              - { protocol: tcp, ports: 5432, cidr: 10.74.0.0/16 }
+        enis:
+          - { name: c, subnet: s, private_ip: 10.75.1.30, security_groups: [open] }
+peerings:
+  - { name: v-w, requester: t/v, accepter: t/w, status: active }
 ";
 
 const A: Ipv4Addr = Ipv4Addr::new(10, 74, 1, 10);
@@ -126,7 +148,7 @@ fn known_connections_give_exactly_their_records() {
         return;
     }
     let d = Deployment::new("fl");
-    let (_dir, _spec, _net) = d.apply_text(SPEC);
+    let (_dir, _spec, _net) = d.apply_text(&format!("{SPEC}{PEERED}"));
     let (_serve, addr) = common::functions::serve(&d, &[]);
     // The collector turns conntrack's counters on in the router when it starts:
     // connections before that are not counted.
@@ -313,6 +335,53 @@ fn known_connections_give_exactly_their_records() {
     assert!(
         err.contains("t/v/all") && err.contains("t/v/custom"),
         "{err}"
+    );
+
+    // Metering: a connection over the peering is private data transfer; the
+    // month's file and `cove metering` say so.
+    let c_ns = ns_with(&d, Ipv4Addr::new(10, 75, 1, 30));
+    sink(&c_ns, Ipv4Addr::new(10, 75, 1, 30), 5432);
+    {
+        let mut s = common::tcp::connect_from(&a_ns, Ipv4Addr::new(10, 75, 1, 30), 5432, 0)
+            .expect("connect over the peering");
+        s.write_all(&vec![9u8; 300_000]).expect("send");
+        s.shutdown(std::net::Shutdown::Write).expect("shutdown");
+        let mut rest = Vec::new();
+        let _ = s.read_to_end(&mut rest);
+    }
+    let deadline = Instant::now() + Duration::from_secs(40);
+    let totals = loop {
+        let out = d
+            .cove()
+            .args(["metering", "--json"])
+            .output()
+            .expect("metering");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        let peering = v["tenants"]["t"]["peering"]["bytes"].as_u64().unwrap_or(0);
+        let intra = v["tenants"]["t"]["intra-vpc"]["bytes"]
+            .as_u64()
+            .unwrap_or(0);
+        if peering >= 300_000 && intra >= bytes {
+            break v;
+        }
+        assert!(Instant::now() < deadline, "metering never caught up: {v}");
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    // Within the VPC, t sent what the flow logs counted both ways (a's requests
+    // and b's replies), at least.
+    assert!(totals["tenants"]["t"]["intra-vpc"]["packets"].as_u64() >= Some(packets));
+    let (code, text, _) = {
+        let out = d.cove().arg("metering").output().expect("metering");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::new(),
+        )
+    };
+    assert_eq!(code, Some(0));
+    assert!(
+        text.contains("t: private data transfer (peering + endpoints) 0.0003"),
+        "{text}"
     );
 
     // The metrics count what was written.

@@ -12,6 +12,7 @@ pub mod function;
 pub mod import;
 pub mod ip_pool;
 pub mod matrix;
+pub mod metering;
 pub mod nat;
 pub mod network;
 pub mod peering;

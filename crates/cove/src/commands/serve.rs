@@ -297,6 +297,7 @@ fn reconcile_loop(
         metrics.add_sampler(move || dns.observe(dns_counts(stats.snapshot())));
         let flows = std::sync::Arc::clone(&kernel.flow_stats);
         let flow_metrics = metrics.flow_logs.clone();
+        let transfer = metrics.transfer.clone();
         metrics.add_sampler(move || {
             use std::sync::atomic::Ordering::Relaxed;
             flow_metrics.observe(cove_metrics::FlowLogCounts {
@@ -304,6 +305,25 @@ fn reconcile_loop(
                 dropped: flows.dropped.load(Relaxed),
                 lost_events: flows.lost_events.load(Relaxed),
             });
+            let meter = flows
+                .meter
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone();
+            let rows = |m: &std::collections::BTreeMap<
+                (String, cove_flowlog::PathKind),
+                cove_flowlog::Counts,
+            >| {
+                m.iter()
+                    .map(|((who, path), c)| cove_metrics::SentOnPath {
+                        who: who.clone(),
+                        path: path.as_str(),
+                        bytes: c.bytes,
+                        packets: c.packets,
+                    })
+                    .collect::<Vec<_>>()
+            };
+            transfer.observe(&rows(&meter.tenants), &rows(&meter.functions));
         });
     }
     reconciler.run(stop, |tick, repeat| {
