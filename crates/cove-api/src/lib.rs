@@ -16,6 +16,7 @@
 
 pub mod admin;
 pub mod error;
+pub mod flowlogs;
 pub mod fndecide;
 pub mod functions;
 pub mod kernel_preview;
@@ -56,6 +57,11 @@ pub struct ApiState {
     /// What runs the functions (`cove serve`'s scheduler); none: invoke and logs
     /// are refused (503).
     pub runner: Option<Arc<dyn runner::FunctionRunner>>,
+    /// Where the deployment's flow logs are written (`<state>/<prefix>/flow-logs`);
+    /// none: `/v1/flow-logs` is refused (503).
+    pub flow_logs: Option<std::path::PathBuf>,
+    /// Where the month's metering is kept (`<state>/<prefix>/metering`).
+    pub metering: Option<std::path::PathBuf>,
 }
 
 impl ApiState {
@@ -72,6 +78,8 @@ impl ApiState {
             openapi: Arc::new(openapi().to_json().unwrap_or_default()),
             code_store: None,
             runner: None,
+            flow_logs: None,
+            metering: None,
         }
     }
 
@@ -79,6 +87,18 @@ impl ApiState {
     #[must_use]
     pub fn with_code_store(mut self, dir: std::path::PathBuf) -> ApiState {
         self.code_store = Some(dir);
+        self
+    }
+
+    /// Flow-log records are read from `flow_logs` and metering from `metering`.
+    #[must_use]
+    pub fn with_flow_logs(
+        mut self,
+        flow_logs: std::path::PathBuf,
+        metering: std::path::PathBuf,
+    ) -> ApiState {
+        self.flow_logs = Some(flow_logs);
+        self.metering = Some(metering);
         self
     }
 
@@ -136,6 +156,8 @@ fn routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(peerings::get_peering, peerings::delete_peering))
         .routes(routes!(peerings::accept_peering))
         .routes(routes!(peerings::reject_peering))
+        .routes(routes!(flowlogs::flow_logs))
+        .routes(routes!(flowlogs::metering))
         .routes(routes!(services::list_services))
         .routes(routes!(services::list_endpoints))
         .routes(routes!(services::accept))

@@ -499,6 +499,8 @@ async fn openapi_lists_every_route(db: TestDb) {
         ("POST", "/v1/tenants"),
         ("GET", "/v1/endpoint-services"),
         ("GET", "/v1/endpoint-connections"),
+        ("GET", "/v1/flow-logs"),
+        ("GET", "/v1/metering"),
         ("POST", "/v1/endpoint-services/{name}/accept"),
         ("POST", "/v1/endpoint-services/{name}/reject"),
         ("GET", "/v1/tenants"),

@@ -377,6 +377,8 @@ async fn two_tenants_peer_and_see_nothing_of_each_other(db: TestDb) {
         ("GET", "/v1/functions"),
         ("GET", "/v1/endpoint-services"),
         ("GET", "/v1/endpoint-connections"),
+        ("GET", "/v1/flow-logs"),
+        ("GET", "/v1/metering"),
     ] {
         let ans = srv.send(m, path, Some(&tb), None, None).await;
         assert_eq!(ans.status, 200, "{path}: {}", ans.text);
@@ -403,6 +405,8 @@ async fn two_tenants_peer_and_see_nothing_of_each_other(db: TestDb) {
         "/v1/tokens",
         "/v1/endpoint-services",
         "/v1/endpoint-connections",
+        "/v1/flow-logs",
+        "/v1/metering",
     ] {
         b_texts.push((
             String::new(),

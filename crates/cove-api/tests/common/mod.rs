@@ -114,7 +114,8 @@ impl Server {
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let service = ControlService::new(store.clone()).with_max_staleness(stale);
-        let mut state = cove_api::ApiState::with_service(service);
+        let mut state = cove_api::ApiState::with_service(service)
+            .with_flow_logs(dir.join("flow-logs"), dir.join("metering"));
         if let Some(r) = runner {
             state = state.with_code_store(dir.join("code")).with_runner(r);
         }
@@ -132,6 +133,13 @@ impl Server {
             dir,
             db,
         }
+    }
+
+    /// Where the server reads flow logs (`<dir>/flow-logs`) and metering
+    /// (`<dir>/metering`) from.
+    #[allow(dead_code)]
+    pub fn state_dir(&self) -> &std::path::Path {
+        &self.dir
     }
 
     /// Sends a request; `body` as JSON, `key` as `Idempotency-Key`.

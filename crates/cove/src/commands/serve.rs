@@ -220,6 +220,10 @@ async fn start_api(
     };
     let state = cove_api::ApiState::new(store)
         .with_code_store(deployment.target().code_store())
+        .with_flow_logs(
+            deployment.target().flow_logs(),
+            deployment.target().metering(),
+        )
         .with_runner(std::sync::Arc::new(runner));
     Ok(tokio::spawn(cove_api::serve(listener, state)))
 }
