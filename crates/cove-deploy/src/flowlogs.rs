@@ -39,20 +39,49 @@ pub struct FlowLogPlan {
     pub dir: PathBuf,
     /// Where the month's metering is kept (`<state>/<prefix>/metering`).
     pub metering: PathBuf,
+    /// The NAT gateways, sampled for the metrics.
+    pub nat_gateways: Vec<NatGatewayRef>,
 }
 
 impl FlowLogPlan {
     /// The plan for `net` deployed under `prefix`, writing flow logs under `dir`
     /// and the metering under `metering`.
     pub fn new(net: Arc<Network>, prefix: &str, dir: PathBuf, metering: PathBuf) -> FlowLogPlan {
+        let names = cove_plan::names::Names::new(&net, prefix);
+        let nat_gateways = net
+            .nat_gateways
+            .iter()
+            .map(|n| {
+                let private = std::iter::once(net.enis[n.eni.index()].private_ip)
+                    .chain(n.secondary_ips.iter().copied());
+                NatGatewayRef {
+                    label: format!("{}/{}", net.vpc_path(n.vpc), n.name),
+                    ns: names.eni_ns(n.eni),
+                    public: private.zip(n.public_ips.iter().copied()).collect(),
+                }
+            })
+            .collect();
         FlowLogPlan {
             directory: Directory::new(&net, prefix),
             router_ns: cove_plan::names::router_ns(prefix),
             net,
             dir,
             metering,
+            nat_gateways,
         }
     }
+}
+
+/// A NAT gateway as the collector samples it.
+#[derive(Debug, Clone)]
+pub struct NatGatewayRef {
+    /// `tenant/vpc/name`.
+    pub label: String,
+    /// Its namespace.
+    pub ns: String,
+    /// The public IP each of its private addresses stands for (the gateway
+    /// translates to its private addresses; the internet gateway maps those 1:1).
+    pub public: Vec<(std::net::Ipv4Addr, std::net::Ipv4Addr)>,
 }
 
 /// The collector's counters (kept across restarts; the metrics read them).
@@ -68,6 +97,9 @@ pub struct FlowLogStats {
     pub readings: AtomicU64,
     /// What each tenant and function sent, since this process started.
     pub meter: Mutex<cove_flowlog::Meter>,
+    /// Each NAT gateway's last sample (connections per public IP, port
+    /// allocation errors), every ten seconds.
+    pub nat: Mutex<std::collections::BTreeMap<String, cove_host::NatSample>>,
 }
 
 struct Shared {
@@ -183,6 +215,7 @@ fn run(shared: &Shared) {
         if stopping || since_saved >= SAVE_EVERY || crate::metering::Month::now() != month {
             since_saved = 0;
             save_meter(shared, &plan, &mut month, &mut billed, &mut unsaved);
+            sample_nat_gateways(shared, &plan);
         }
         if stopping {
             return;
@@ -274,6 +307,30 @@ fn save_meter(
         *month = now;
         *billed = crate::metering::load(&plan.metering, month);
     }
+}
+
+/// Samples every NAT gateway's namespace (one that cannot be read — not there
+/// yet, or gone — is left out).
+fn sample_nat_gateways(shared: &Shared, plan: &FlowLogPlan) {
+    let mut samples = std::collections::BTreeMap::new();
+    for NatGatewayRef { label, ns, public } in &plan.nat_gateways {
+        if let Ok(mut s) = cove_host::nat_sample(ns) {
+            // Connections per public IP, where the private address has one.
+            s.connections = s
+                .connections
+                .into_iter()
+                .map(|(ip, n)| {
+                    let shown = public
+                        .iter()
+                        .find(|(p, _)| *p == ip)
+                        .map_or(ip, |(_, q)| *q);
+                    (shown, n)
+                })
+                .collect();
+            samples.insert(label.clone(), s);
+        }
+    }
+    *shared.stats.nat.lock().unwrap_or_else(|e| e.into_inner()) = samples;
 }
 
 fn set_problem(shared: &Shared, problem: Option<String>) {

@@ -228,3 +228,36 @@ impl FlowReader {
         Ok(r)
     }
 }
+
+/// A NAT gateway's namespace at one moment: its tracked connections per address
+/// they were translated to (SNAT: the reply goes to another address than the
+/// original source), and its port-allocation failures so far.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NatSample {
+    /// Connections per translated (public) address.
+    pub connections: std::collections::BTreeMap<Ipv4Addr, u64>,
+    /// New connections whose entry could not be inserted (no free port).
+    pub port_allocation_errors: u64,
+}
+
+/// Samples the NAT gateway namespace `ns` (read on a thread inside it).
+pub fn nat_sample(ns: &str) -> Result<NatSample, HostError> {
+    let name = ns.to_owned();
+    let connections = netns::run_in(ns, move || {
+        let socket = crate::conntrack::open_socket(&name)?;
+        let mut per: std::collections::BTreeMap<Ipv4Addr, u64> = std::collections::BTreeMap::new();
+        dump(&socket, &name, |a| {
+            if let Some(f) = parse_flow(a) {
+                if f.reply.1.ip() != f.orig.0.ip() {
+                    *per.entry(*f.reply.1.ip()).or_default() += 1;
+                }
+            }
+        })?;
+        Ok(per)
+    })?;
+    let stats = crate::conntrack::conntrack_stats(ns)?;
+    Ok(NatSample {
+        connections,
+        port_allocation_errors: stats.insert_failed,
+    })
+}

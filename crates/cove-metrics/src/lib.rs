@@ -9,6 +9,8 @@
 //! * [`DnsMetrics`]: the resolver's queries and answers — read from its counters
 //!   when scraped.
 //! * [`FlowLogMetrics`]: flow-log records written and dropped.
+//! * [`NatMetrics`]: NAT gateways' port-allocation errors and connections per
+//!   public IP.
 //! * [`TransferMetrics`]: metering — bytes and packets sent per tenant and
 //!   function, by path.
 //!
@@ -20,6 +22,7 @@
 mod dns;
 mod flowlogs;
 mod functions;
+mod nat;
 mod reconcile;
 mod transfer;
 
@@ -30,6 +33,7 @@ use prometheus_client::registry::Registry;
 pub use crate::dns::{DnsCounts, DnsMetrics};
 pub use crate::flowlogs::{FlowLogCounts, FlowLogMetrics};
 pub use crate::functions::{EnvironmentCount, FunctionMetrics, Invocation, error_kind};
+pub use crate::nat::{NatGatewaySample, NatMetrics};
 pub use crate::reconcile::{ReconcileMetrics, TickOutcome};
 pub use crate::transfer::{SentOnPath, TransferMetrics};
 
@@ -49,6 +53,8 @@ pub struct Metrics {
     pub flow_logs: FlowLogMetrics,
     /// Metering: bytes and packets sent per tenant and function, by path.
     pub transfer: TransferMetrics,
+    /// NAT gateways: port-allocation errors, connections per public IP.
+    pub nat: NatMetrics,
     samplers: Mutex<Vec<Sampler>>,
 }
 
@@ -72,6 +78,8 @@ impl Metrics {
         flow_logs.register(&mut registry);
         let transfer = TransferMetrics::default();
         transfer.register(&mut registry);
+        let nat = NatMetrics::default();
+        nat.register(&mut registry);
         Arc::new(Metrics {
             registry,
             functions,
@@ -79,6 +87,7 @@ impl Metrics {
             dns,
             flow_logs,
             transfer,
+            nat,
             samplers: Mutex::new(Vec::new()),
         })
     }

@@ -198,3 +198,33 @@ fn dns_counters_follow_the_resolver_and_never_go_back() {
     );
     assert_eq!(sample(&text, "cove_dns_ignored_queries_total"), Some(4.0));
 }
+
+#[test]
+fn nat_gateways_show_errors_and_connections_per_ip() {
+    let m = Metrics::new();
+    m.nat.observe(&[NatGatewaySample {
+        gateway: "t/v/nat-a".into(),
+        connections: vec![("203.0.113.5".into(), 12)],
+        port_allocation_errors: 3,
+    }]);
+    m.nat.observe(&[NatGatewaySample {
+        gateway: "t/v/nat-a".into(),
+        connections: vec![("203.0.113.5".into(), 4)],
+        port_allocation_errors: 5,
+    }]);
+    let text = m.render();
+    assert_eq!(
+        sample(
+            &text,
+            r#"cove_nat_port_allocation_errors_total{gateway="t/v/nat-a"}"#
+        ),
+        Some(5.0)
+    );
+    assert_eq!(
+        sample(
+            &text,
+            r#"cove_nat_active_connections{gateway="t/v/nat-a",ip="203.0.113.5"}"#
+        ),
+        Some(4.0)
+    );
+}

@@ -138,17 +138,28 @@ fn invocations_throttles_dns_and_reconciles_are_counted_exactly() {
             addr,
             "POST",
             path,
-            json!({"op": "sleep", "ms": 3000}).to_string().as_bytes(),
+            json!({"op": "sleep", "ms": 8000}).to_string().as_bytes(),
         )
     });
-    let busy = |s: &BTreeMap<Series, f64>| {
-        s.iter().any(|((n, l), v)| {
-            n == "cove_function_environments"
-                && l.get("state").map(String::as_str) == Some("busy")
-                && *v == 1.0
-        })
-    };
-    scrape_until(metrics, "one environment busy", busy);
+    // Busy: seen in the raw text (no parser in the loop: the invocation sleeps
+    // 8 s, and the throttled call must come within them).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, _, body) = http(metrics, "GET", "/metrics", b"");
+        let text = String::from_utf8_lossy(&body).into_owned();
+        if text.lines().any(|l| {
+            l.starts_with("cove_function_environments{")
+                && l.contains("state=\"busy\"")
+                && l.ends_with(" 1")
+        }) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the environment never became busy"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let (status, head, _) = invoke(json!({"op": "echo"}));
     assert_eq!(status, 429, "{head}");
     let (status, head, _) = sleeper.join().expect("sleeper");
@@ -193,8 +204,11 @@ fn invocations_throttles_dns_and_reconciles_are_counted_exactly() {
     assert_eq!(value(&s, "cove_function_cold_starts_total", &f), 2.0);
     assert_eq!(value(&s, "cove_function_throttles_total", &f), 1.0);
     assert_eq!(value(&s, "cove_function_duration_seconds_count", &f), 5.0);
-    // The 3-second invocation is in the sum.
-    assert!(value(&s, "cove_function_duration_seconds_sum", &f) >= 3.0);
+    // The 8-second invocation is in the sum.
+    assert!(value(&s, "cove_function_duration_seconds_sum", &f) >= 8.0);
+    // Billed like Lambda: at least the 8 s at the function's memory (128 MB or
+    // more): 1 GB-s or more.
+    assert!(value(&s, "cove_function_gb_seconds_total", &f) >= 1.0);
     let errors = |t: &str| {
         value(
             &s,

@@ -126,6 +126,7 @@ fn a_nat_gateway_out_of_ports_counts_port_allocation_errors() {
     let names = Names::new(&net, &d.prefix);
     let dst = SocketAddr::from((net.internet_stand_in(), 9_999));
     assert_eq!(status_errors(&d, &spec), Some(0));
+    let (_serve, addr) = common::functions::serve(&d, &[]);
 
     let mut total = 0u64;
     for (eni, ip) in [
@@ -151,4 +152,39 @@ fn a_nat_gateway_out_of_ports_counts_port_allocation_errors() {
         tracked_to(&names.eni_ns(net.nat_gateways[0].eni), dst.port()),
         usize::try_from(capacity).expect("small")
     );
+    // `cove serve`'s metrics show the same, from the gateway's own table (sampled
+    // every ten seconds, well within UDP's 30 s for the flows).
+    let value = |text: &str, series: &str| {
+        text.lines().find_map(|l| {
+            l.strip_prefix(series)?
+                .strip_prefix(' ')?
+                .parse::<u64>()
+                .ok()
+        })
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(40);
+    loop {
+        let (_, _, body) = common::functions::http(addr, "GET", "/metrics", b"");
+        let text = String::from_utf8_lossy(&body).into_owned();
+        let e = value(
+            &text,
+            r#"cove_nat_port_allocation_errors_total{gateway="t/v/nat"}"#,
+        );
+        let c = value(
+            &text,
+            r#"cove_nat_active_connections{gateway="t/v/nat",ip="203.0.113.90"}"#,
+        );
+        if e == Some(errors) && c == Some(capacity) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "metrics: errors {e:?} (want {errors}), connections {c:?} (want {capacity}): {}",
+            text.lines()
+                .filter(|l| l.starts_with("cove_nat"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
 }

@@ -302,6 +302,7 @@ fn reconcile_loop(
         let flows = std::sync::Arc::clone(&kernel.flow_stats);
         let flow_metrics = metrics.flow_logs.clone();
         let transfer = metrics.transfer.clone();
+        let nat_metrics = metrics.nat.clone();
         metrics.add_sampler(move || {
             use std::sync::atomic::Ordering::Relaxed;
             flow_metrics.observe(cove_metrics::FlowLogCounts {
@@ -328,6 +329,22 @@ fn reconcile_loop(
                     .collect::<Vec<_>>()
             };
             transfer.observe(&rows(&meter.tenants), &rows(&meter.functions));
+            let nat: Vec<cove_metrics::NatGatewaySample> = flows
+                .nat
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .iter()
+                .map(|(gateway, s)| cove_metrics::NatGatewaySample {
+                    gateway: gateway.clone(),
+                    connections: s
+                        .connections
+                        .iter()
+                        .map(|(ip, n)| (ip.to_string(), *n))
+                        .collect(),
+                    port_allocation_errors: s.port_allocation_errors,
+                })
+                .collect();
+            nat_metrics.observe(&nat);
         });
     }
     reconciler.run(stop, |tick, repeat| {
