@@ -74,12 +74,7 @@ impl DnsMetrics {
     /// Brings the counters up to `now` (a counter never goes back: a lower value
     /// than the one shown changes nothing).
     pub fn observe(&self, now: DnsCounts) {
-        let up = |c: &Counter, v: u64| {
-            let shown = c.get();
-            if v > shown {
-                c.inc_by(v - shown);
-            }
-        };
+        let up = crate::raise_to;
         for (transport, v) in [("udp", now.udp_queries), ("tcp", now.tcp_queries)] {
             up(
                 &self.queries.get_or_create(&TransportLabel { transport }),

@@ -45,12 +45,7 @@ impl FlowLogMetrics {
 
     /// Brings the counters up to `now`.
     pub fn observe(&self, now: FlowLogCounts) {
-        let up = |c: &Counter, v: u64| {
-            let shown = c.get();
-            if v > shown {
-                c.inc_by(v - shown);
-            }
-        };
+        let up = crate::raise_to;
         for (outcome, v) in [("written", now.written), ("dropped", now.dropped)] {
             up(&self.records.get_or_create(&OutcomeLabel { outcome }), v);
         }

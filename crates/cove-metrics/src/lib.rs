@@ -119,6 +119,15 @@ impl Metrics {
     }
 }
 
+/// Raises counter `c` to `v`, a monotonic value kept elsewhere (one lower than
+/// the counter shows changes nothing: a counter never goes back).
+pub(crate) fn raise_to(c: &prometheus_client::metrics::counter::Counter, v: u64) {
+    let shown = c.get();
+    if v > shown {
+        c.inc_by(v - shown);
+    }
+}
+
 /// The content type of [`Metrics::render`]'s text.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 

@@ -56,13 +56,12 @@ impl NatMetrics {
     pub fn observe(&self, samples: &[NatGatewaySample]) {
         self.connections.clear();
         for s in samples {
-            let c = self.port_errors.get_or_create(&GatewayLabel {
-                gateway: s.gateway.clone(),
-            });
-            let shown = c.get();
-            if s.port_allocation_errors > shown {
-                c.inc_by(s.port_allocation_errors - shown);
-            }
+            crate::raise_to(
+                &self.port_errors.get_or_create(&GatewayLabel {
+                    gateway: s.gateway.clone(),
+                }),
+                s.port_allocation_errors,
+            );
             for (ip, n) in &s.connections {
                 self.connections
                     .get_or_create(&GatewayIp {

@@ -42,13 +42,6 @@ pub struct TransferMetrics {
     function_packets: Family<FunctionPath, Counter>,
 }
 
-fn up(c: &Counter, v: u64) {
-    let shown = c.get();
-    if v > shown {
-        c.inc_by(v - shown);
-    }
-}
-
 impl TransferMetrics {
     pub(crate) fn register(&self, r: &mut Registry) {
         r.register(
@@ -80,16 +73,16 @@ impl TransferMetrics {
                 tenant: s.who.clone(),
                 path: s.path,
             };
-            up(&self.tenant_bytes.get_or_create(&l), s.bytes);
-            up(&self.tenant_packets.get_or_create(&l), s.packets);
+            crate::raise_to(&self.tenant_bytes.get_or_create(&l), s.bytes);
+            crate::raise_to(&self.tenant_packets.get_or_create(&l), s.packets);
         }
         for s in functions {
             let l = FunctionPath {
                 function: s.who.clone(),
                 path: s.path,
             };
-            up(&self.function_bytes.get_or_create(&l), s.bytes);
-            up(&self.function_packets.get_or_create(&l), s.packets);
+            crate::raise_to(&self.function_bytes.get_or_create(&l), s.bytes);
+            crate::raise_to(&self.function_packets.get_or_create(&l), s.packets);
         }
     }
 }
