@@ -252,11 +252,15 @@ fn run(shared: &Shared) {
         let now_s = unix_now().as_secs();
         {
             let mut meter = shared.stats.meter.lock().unwrap_or_else(|e| e.into_inner());
+            // The analyzer explains new records of flow logs that show the rule.
+            let analyzer = cove_analyze::Analyzer::new(&plan.net);
+            let mut explain =
+                |s: &cove_flowlog::Seen| cove_flowlog::explain::accepted_by(&analyzer, s);
             for moved in deltas.read(reading.ended, reading.live) {
                 for seen in plan.directory.seen(&moved) {
                     meter.add(&plan.net, &seen);
                     unsaved.add(&plan.net, &seen);
-                    windows.add(&plan.net, now_s, &seen, Action::Accept, None);
+                    windows.add(&plan.net, now_s, &seen, Action::Accept, &mut explain);
                 }
             }
         }

@@ -133,6 +133,21 @@ pub struct Seen {
     pub started_s: Option<u64>,
     /// How the connection goes (metering).
     pub path: PathKind,
+    /// The connection this view is of, as the analyzer asks about it.
+    pub connection: Connection,
+    /// Whether these are the replies (the responder's packets).
+    pub reply: bool,
+}
+
+/// A connection as the analyzer takes it: who opened it to whom.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Connection {
+    /// The initiator's ENI (`None`: an address outside every VPC).
+    pub initiator: Option<EniId>,
+    /// The responder's ENI (`None`: an address outside every VPC).
+    pub responder: Option<EniId>,
+    /// The original direction's source and destination.
+    pub orig: (SocketAddrV4, SocketAddrV4),
 }
 
 /// Addresses to interfaces, for one network and deployment prefix.
@@ -229,6 +244,11 @@ impl Directory {
             (_, None) => PathKind::NatGateway,
         };
         let flags = tcp_flags(f.proto, f.tcp_state, m.new, m.ended);
+        let connection = Connection {
+            initiator: initiator.map(|i| i.eni),
+            responder: responder.map(|i| i.eni),
+            orig: f.orig,
+        };
         let started_s = f.start_ns.map(|ns| ns / 1_000_000_000);
         let mut out = Vec::with_capacity(4);
         let mut push = |at: Option<Interface>,
@@ -237,7 +257,8 @@ impl Directory {
                         dst: SocketAddrV4,
                         counts: Counts,
                         flags: u8,
-                        path: Option<u8>| {
+                        path: Option<u8>,
+                        reply: bool| {
             if let Some(i) = at {
                 if !counts.is_zero() {
                     out.push(Seen {
@@ -256,6 +277,8 @@ impl Directory {
                         traffic_path: path,
                         started_s,
                         path: kind,
+                        connection,
+                        reply,
                     });
                 }
             }
@@ -270,6 +293,7 @@ impl Directory {
             m.orig,
             flags.0,
             path,
+            false,
         );
         push(
             responder,
@@ -279,6 +303,7 @@ impl Directory {
             m.orig,
             flags.0,
             None,
+            false,
         );
         // Replies: leaving the responder, arriving at the initiator as translated
         // back.
@@ -290,6 +315,7 @@ impl Directory {
             m.reply,
             flags.1,
             path,
+            true,
         );
         push(
             initiator,
@@ -299,6 +325,7 @@ impl Directory {
             m.reply,
             flags.1,
             None,
+            true,
         );
         out
     }

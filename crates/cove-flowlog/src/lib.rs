@@ -9,6 +9,7 @@
 //!   which interfaces, in which direction, a connection's packets passed.
 //! * [`window`]: records per flow log, ENI, 5-tuple and action, over capture
 //!   windows of the flow log's aggregation interval.
+//! * [`explain`]: the rule that accepted a record's traffic, from the analyzer.
 //! * [`record`]: a record in AWS's text format (the flow log's fields, `-` for
 //!   none) or as a JSON object.
 //! * [`query`]: records read back and filtered (`cove flows`, the API).
@@ -16,13 +17,14 @@
 
 pub mod ct;
 pub mod directory;
+pub mod explain;
 pub mod meter;
 pub mod query;
 pub mod record;
 pub mod window;
 
 pub use ct::{Counts, CtFlow, Deltas};
-pub use directory::{Direction, Directory, PathKind, Seen};
+pub use directory::{Connection, Direction, Directory, PathKind, Seen};
 pub use meter::Meter;
 pub use record::{Action, Record, render_json, render_text};
 pub use window::Aggregator;

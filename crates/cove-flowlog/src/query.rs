@@ -20,7 +20,12 @@ pub fn parse_line(log: &FlowLog, line: &str) -> Option<Row> {
                 log.fields
                     .iter()
                     .zip(values)
-                    .map(|(f, v)| (*f, (v != "-").then(|| v.to_owned())))
+                    .map(|(f, v)| {
+                        (
+                            *f,
+                            (v != "-").then(|| v.replace("%20", " ").replace("%25", "%")),
+                        )
+                    })
                     .collect()
             })
         }

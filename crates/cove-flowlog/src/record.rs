@@ -170,11 +170,17 @@ fn derived_account(net: &Network, t: usize) -> String {
 }
 
 /// The record in AWS's text format: `log`'s fields in order, separated by
-/// spaces, `-` for a field without a value.
+/// spaces, `-` for a field without a value (and inside a value — cove's rule
+/// and reason are words — `%` and spaces written `%25` and `%20`).
 pub fn render_text(net: &Network, log: &FlowLog, r: &Record) -> String {
     log.fields
         .iter()
-        .map(|f| value(net, log, r, *f).unwrap_or_else(|| "-".to_owned()))
+        .map(|f| {
+            value(net, log, r, *f).map_or_else(
+                || "-".to_owned(),
+                |v| v.replace('%', "%25").replace(' ', "%20"),
+            )
+        })
         .collect::<Vec<_>>()
         .join(" ")
 }

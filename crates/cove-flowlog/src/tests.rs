@@ -22,9 +22,11 @@ fn net(logs: &str) -> Network {
         cidr: 10.72.0.0/16
         subnets:
           - {{ name: s, cidr: 10.72.1.0/24, az: us-east-1a }}
+        security_groups:
+          - {{ name: open, ingress: [ {{ protocol: all, cidr: 10.72.0.0/16 }} ] }}
         enis:
-          - {{ name: a, subnet: s, private_ip: 10.72.1.10 }}
-          - {{ name: b, subnet: s, private_ip: 10.72.1.20 }}
+          - {{ name: a, subnet: s, private_ip: 10.72.1.10, security_groups: [open] }}
+          - {{ name: b, subnet: s, private_ip: 10.72.1.20, security_groups: [open] }}
         flow_logs:
 {logs}"
     ));
@@ -75,7 +77,7 @@ fn a_connection_gives_four_records_per_window_in_aws_text() {
     );
     for m in &first {
         for s in dir.seen(m) {
-            agg.add(&net, 1000, &s, Action::Accept, None);
+            agg.add(&net, 1000, &s, Action::Accept, &mut |_| None);
         }
     }
     let second = deltas.read(
@@ -84,7 +86,7 @@ fn a_connection_gives_four_records_per_window_in_aws_text() {
     );
     for m in &second {
         for s in dir.seen(m) {
-            agg.add(&net, 1010, &s, Action::Accept, None);
+            agg.add(&net, 1010, &s, Action::Accept, &mut |_| None);
         }
     }
     assert!(
@@ -126,7 +128,7 @@ fn scopes_traffic_types_and_custom_fields_select_and_shape_records() {
         vec![connection(&net, (3, 180), (2, 120), tcp_state::ESTABLISHED)],
     ) {
         for s in dir.seen(&m) {
-            agg.add(&net, 500, &s, Action::Accept, None);
+            agg.add(&net, 500, &s, Action::Accept, &mut |_| None);
         }
     }
     let records = agg.flush(&net, 501, false);
@@ -192,4 +194,84 @@ fn the_meter_counts_each_packet_once_where_it_left() {
     assert!(meter.functions.is_empty());
     // Within a VPC is not private data transfer.
     assert_eq!(meter.private_bytes().get("t"), None);
+}
+
+#[test]
+fn accepted_records_name_the_rules_at_their_interface() {
+    let net = net("          - { name: why, max_aggregation_interval: 1, \
+         log_format: '${interface-id} ${flow-direction} ${cove-rule} ${cove-reason}', file_format: json }\n");
+    let dir = Directory::new(&net, "cvfl");
+    let an = cove_analyze::Analyzer::new(&net);
+    let mut deltas = Deltas::default();
+    let mut agg = Aggregator::default();
+    let mut asked = 0;
+    for m in deltas.read(
+        vec![],
+        vec![connection(&net, (3, 180), (2, 120), tcp_state::ESTABLISHED)],
+    ) {
+        for s in dir.seen(&m) {
+            agg.add(&net, 700, &s, Action::Accept, &mut |s| {
+                asked += 1;
+                crate::explain::accepted_by(&an, s)
+            });
+        }
+    }
+    assert_eq!(asked, 4, "once per new record");
+    let records = agg.flush(&net, 701, false);
+    let log = &net.flow_logs[0];
+    let rows: Vec<serde_json::Value> = records
+        .iter()
+        .map(|r| serde_json::from_str(&render_json(&net, log, r)).expect("json"))
+        .collect();
+    for r in &rows {
+        let rule = r["cove-rule"].as_str().unwrap_or_default();
+        let reply = r["cove-reason"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("reply"));
+        match r["flow-direction"].as_str() {
+            // Replies within a subnet: nothing decides (security groups are
+            // stateful; ACLs do not apply within a subnet).
+            Some(_) if reply => assert!(r["cove-rule"].is_null(), "{r}"),
+            // Arriving: the receiver's security group.
+            Some("ingress") => {
+                assert!(
+                    rule.contains("security-group-ingress: t/v/open — inbound rule #0"),
+                    "{r}"
+                );
+                assert!(!rule.contains("route-table"), "{r}");
+            }
+            // Leaving: the sender's security group, the route.
+            Some("egress") => {
+                assert!(rule.contains("route-table: route table t/v/main"), "{r}");
+                assert!(rule.contains("security-group-egress: t/v/open"), "{r}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    // In AWS's text format the words of a rule keep the record's shape.
+    let text = render_text(&net, log, &records[0]);
+    assert_eq!(text.split(' ').count(), log.fields.len(), "{text}");
+    let back = crate::query::parse_line(
+        &cove_model::flowlog::FlowLog {
+            file_format: cove_model::flowlog::FileFormat::Text,
+            ..log.clone()
+        },
+        &text,
+    )
+    .expect("parses");
+    assert_eq!(
+        back[2].1.as_deref(),
+        rows.iter()
+            .find(|r| r["interface-id"] == back[0].1.as_deref().unwrap_or_default())
+            .and(records[0].rule.as_deref())
+    );
+    // The replies are said to be replies.
+    assert_eq!(
+        rows.iter()
+            .filter(|r| r["cove-reason"]
+                .as_str()
+                .is_some_and(|s| s.starts_with("reply")))
+            .count(),
+        2
+    );
 }

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddrV4;
 
-use cove_model::flowlog::{FlowLogScope, TrafficType};
+use cove_model::flowlog::{Field, FlowLogScope, TrafficType};
 use cove_model::{EniId, Network};
 
 use crate::directory::{Direction, Seen};
@@ -53,14 +53,15 @@ fn captures(net: &Network, log: usize, eni: EniId, action: Action) -> bool {
 
 impl Aggregator {
     /// Adds what an interface saw, read at `now_s`, to the current window of every
-    /// flow log that captures it.
+    /// flow log that captures it. `explain` gives the deciding rule and reason; it
+    /// is asked only for a new record of a flow log whose format has them.
     pub fn add(
         &mut self,
         net: &Network,
         now_s: u64,
         seen: &Seen,
         action: Action,
-        rule: Option<(&str, &str)>,
+        explain: &mut dyn FnMut(&Seen) -> Option<(Option<String>, String)>,
     ) {
         for log in 0..net.flow_logs.len() {
             if !captures(net, log, seen.eni, action) {
@@ -95,6 +96,12 @@ impl Aggregator {
                 self.dropped += 1;
                 continue;
             }
+            let fields = &net.flow_logs[log].fields;
+            let rule = if fields.contains(&Field::CoveRule) || fields.contains(&Field::CoveReason) {
+                explain(seen)
+            } else {
+                None
+            };
             window.insert(
                 key,
                 Record {
@@ -118,8 +125,8 @@ impl Aggregator {
                     traffic_path: (seen.direction == Direction::Egress)
                         .then_some(seen.traffic_path)
                         .flatten(),
-                    rule: rule.map(|r| r.0.to_owned()),
-                    reason: rule.map(|r| r.1.to_owned()),
+                    reason: rule.as_ref().map(|r| r.1.clone()),
+                    rule: rule.and_then(|r| r.0),
                 },
             );
         }

@@ -41,7 +41,7 @@ const SPEC: &str = "tenants:
             eni: b
             max_aggregation_interval: 1
             file_format: json
-            log_format: '${interface-id} ${srcaddr} ${dstaddr} ${srcport} ${dstport} ${packets} ${bytes} ${action} ${flow-direction} ${tcp-flags} ${traffic-path} ${vpc-id} ${subnet-id} ${cove-nat-srcaddr}'
+            log_format: '${interface-id} ${srcaddr} ${dstaddr} ${srcport} ${dstport} ${packets} ${bytes} ${action} ${flow-direction} ${tcp-flags} ${traffic-path} ${vpc-id} ${subnet-id} ${cove-nat-srcaddr} ${cove-rule}'
 ";
 
 const PEERED: &str = "      - name: w
@@ -264,7 +264,7 @@ fn known_connections_give_exactly_their_records() {
             .map(String::as_str)
             .collect();
         assert_eq!(keys[0], "interface-id", "the format's order: {l}");
-        assert_eq!(keys.len(), 14, "{l}");
+        assert_eq!(keys.len(), 15, "{l}");
         assert!(v["packets"].is_u64() && v["bytes"].is_u64(), "{l}");
         assert_eq!(v["action"], "ACCEPT");
         assert!(v["cove-nat-srcaddr"].is_null(), "no translation: {l}");
@@ -281,6 +281,13 @@ fn known_connections_give_exactly_their_records() {
             "ingress" => {
                 assert_eq!(v["dstaddr"], "10.74.1.20", "{l}");
                 assert!(v["traffic-path"].is_null(), "{l}");
+                // The client's packets were let in by b's security group's rule.
+                assert!(
+                    v["cove-rule"].as_str().is_some_and(
+                        |r| r.contains("security-group-ingress: t/v/open — inbound rule #0")
+                    ),
+                    "{l}"
+                );
             }
             "egress" => {
                 assert_eq!(v["srcaddr"], "10.74.1.20", "{l}");
