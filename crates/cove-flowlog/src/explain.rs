@@ -20,11 +20,21 @@ fn steps(direction: Direction) -> &'static [Step] {
     }
 }
 
+/// Why a record's traffic was let through.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Explanation {
+    /// The deciding rules at the interface (`None`: nothing decides there, as for
+    /// a reply within a subnet).
+    pub rule: Option<String>,
+    /// Why, in words.
+    pub reason: String,
+}
+
 /// The rules (`step: component — detail`, joined by ` | `; `None` where nothing
 /// decides at this interface: a reply within a subnet) and the reason for an
 /// accepted record of `seen`; `None` when the analyzer cannot say (the
 /// connection is not one it models as reachable).
-pub fn accepted_by(an: &Analyzer<'_>, seen: &Seen) -> Option<(Option<String>, String)> {
+pub fn accepted_by(an: &Analyzer<'_>, seen: &Seen) -> Option<Explanation> {
     let c = &seen.connection;
     let endpoint = |eni: Option<cove_model::EniId>, addr: std::net::SocketAddrV4| {
         eni.map_or(Endpoint::External(*addr.ip()), Endpoint::Eni)
@@ -57,8 +67,8 @@ pub fn accepted_by(an: &Analyzer<'_>, seen: &Seen) -> Option<(Option<String>, St
     } else {
         "allowed"
     };
-    Some((
-        (!rule.is_empty()).then(|| rule.join(" | ")),
-        reason.to_owned(),
-    ))
+    Some(Explanation {
+        rule: (!rule.is_empty()).then(|| rule.join(" | ")),
+        reason: reason.to_owned(),
+    })
 }

@@ -10,6 +10,7 @@ use cove_model::flowlog::{Field, FlowLogScope, TrafficType};
 use cove_model::{EniId, Network};
 
 use crate::directory::{Direction, Seen};
+use crate::explain::Explanation;
 use crate::record::{Action, Record};
 
 /// Distinct records one window keeps at most; what comes beyond is dropped and
@@ -61,7 +62,7 @@ impl Aggregator {
         now_s: u64,
         seen: &Seen,
         action: Action,
-        explain: &mut dyn FnMut(&Seen) -> Option<(Option<String>, String)>,
+        explain: &mut dyn FnMut(&Seen) -> Option<Explanation>,
     ) {
         for log in 0..net.flow_logs.len() {
             if !captures(net, log, seen.eni, action) {
@@ -125,8 +126,8 @@ impl Aggregator {
                     traffic_path: (seen.direction == Direction::Egress)
                         .then_some(seen.traffic_path)
                         .flatten(),
-                    reason: rule.as_ref().map(|r| r.1.clone()),
-                    rule: rule.and_then(|r| r.0),
+                    reason: rule.as_ref().map(|r| r.reason.clone()),
+                    rule: rule.and_then(|r| r.rule),
                 },
             );
         }
