@@ -275,3 +275,86 @@ fn accepted_records_name_the_rules_at_their_interface() {
         2
     );
 }
+
+#[test]
+fn an_environments_connection_is_its_functions_at_its_shared_eni() {
+    let v = validate_text(
+        "tenants:
+  - name: t
+    vpcs:
+      - name: v
+        cidr: 10.73.0.0/16
+        subnets:
+          - { name: s, cidr: 10.73.1.0/24, az: us-east-1a }
+        security_groups:
+          - { name: open, ingress: [ { protocol: all, cidr: 10.73.0.0/16 } ] }
+        enis:
+          - { name: db, subnet: s, private_ip: 10.73.1.20, security_groups: [open] }
+        functions:
+          - { name: f, runtime: python3.11, handler: app.handler, code: ./c, subnets: [s], security_groups: [open], concurrency: 1 }
+        flow_logs:
+          - { name: all, max_aggregation_interval: 1, log_format: '${interface-id} ${srcaddr} ${flow-direction} ${cove-function}' }
+",
+    );
+    let net = v.network.unwrap_or_else(|| panic!("{:#?}", v.diagnostics));
+    let names = cove_plan::names::Names::new(&net, "cvfl");
+    let env = cove_plan::environments::environments(&net, &names).expect("environments")[0].clone();
+    let zone = cove_plan::zones::Zones::new(&net).vpc(net.enis[0].vpc);
+    // The environment's link-local address opens the connection; the router
+    // translates it to the shared ENI's address (the reply goes there).
+    let shared_ip = net.enis[env.shared_eni.index()].private_ip;
+    let flow = CtFlow {
+        id: 7,
+        zone,
+        proto: 6,
+        orig: (SocketAddrV4::new(env.address, 40000), sa("10.73.1.20:5432")),
+        reply: (sa("10.73.1.20:5432"), SocketAddrV4::new(shared_ip, 40000)),
+        orig_counts: Counts {
+            packets: 4,
+            bytes: 300,
+        },
+        reply_counts: Counts {
+            packets: 3,
+            bytes: 200,
+        },
+        start_ns: None,
+        tcp_state: Some(tcp_state::ESTABLISHED),
+    };
+    let dir = Directory::new(&net, "cvfl");
+    let mut deltas = Deltas::default();
+    let mut meter = crate::Meter::default();
+    let mut agg = Aggregator::default();
+    for m in deltas.read(vec![], vec![flow]) {
+        for s in dir.seen(&m) {
+            meter.add(&net, &s);
+            agg.add(&net, 900, &s, Action::Accept, &mut |_| None);
+        }
+    }
+    let log = &net.flow_logs[0];
+    let lines: Vec<String> = agg
+        .flush(&net, 901, false)
+        .iter()
+        .map(|r| render_text(&net, log, r))
+        .collect();
+    let at_shared = eni_id(&net, env.shared_eni);
+    // Leaving the environment: at its shared ENI, as the function's.
+    assert!(
+        lines.contains(&format!("{at_shared} {} egress t/f", env.address)),
+        "{lines:#?}"
+    );
+    // Arriving at the database: from the shared ENI's address (translated), which
+    // is no function's own view.
+    let db = eni_id(&net, net.vpcs[0].enis[0]);
+    assert!(
+        lines.contains(&format!("{db} {shared_ip} ingress -")),
+        "{lines:#?}"
+    );
+    // Metering: the function sent the 300 bytes.
+    assert_eq!(
+        meter.functions[&("t/f".to_owned(), crate::PathKind::IntraVpc)],
+        Counts {
+            packets: 4,
+            bytes: 300
+        }
+    );
+}
