@@ -252,10 +252,13 @@ fn run(shared: &Shared) {
         let now_s = unix_now().as_secs();
         {
             let mut meter = shared.stats.meter.lock().unwrap_or_else(|e| e.into_inner());
-            // The analyzer explains new records of flow logs that show the rule.
-            let analyzer = cove_analyze::Analyzer::new(&plan.net);
-            let mut explain =
-                |s: &cove_flowlog::Seen| cove_flowlog::explain::accepted_by(&analyzer, s);
+            // The analyzer explains new records of flow logs that show the rule:
+            // built at the first such record of a reading, not every second.
+            let analyzer = std::cell::OnceCell::new();
+            let mut explain = |s: &cove_flowlog::Seen| {
+                let an = analyzer.get_or_init(|| cove_analyze::Analyzer::new(&plan.net));
+                cove_flowlog::explain::accepted_by(an, s)
+            };
             for moved in deltas.read(reading.ended, reading.live) {
                 for seen in plan.directory.seen(&moved) {
                     meter.add(&plan.net, &seen);

@@ -52,13 +52,4 @@ pub use crate::target::{InvalidPrefix, Prefix, Target};
 
 /// The shipped example's network, for unit tests.
 #[cfg(test)]
-pub(crate) fn example_network() -> cove_model::Network {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../examples/secure-compute.yaml"
-    ))
-    .expect("example");
-    cove_model::validate::validate_text(&text)
-        .network
-        .expect("valid")
-}
+pub(crate) use cove_testgen::example_network;

@@ -14,31 +14,26 @@ use cove_flowlog::{Counts, CtFlow};
 use netlink_sys::Socket;
 
 use crate::conntrack::{
-    CTA_TUPLE_ORIG, CTA_TUPLE_REPLY, CTA_ZONE, NFGENMSG_LEN, addresses, attr, attrs, dump,
+    CTA_TUPLE_ORIG, CTA_TUPLE_REPLY, CTA_ZONE, IPCTNL_MSG_CT_DELETE, NFGENMSG_LEN,
+    NFNL_SUBSYS_CTNETLINK, addresses, attr, attrs, dump,
 };
-use crate::ctsync_msg::frames;
+use crate::ctsync_msg::{
+    CTA_PROTO_DST_PORT, CTA_PROTO_NUM, CTA_PROTO_SRC_PORT, CTA_PROTOINFO, CTA_PROTOINFO_TCP,
+    CTA_PROTOINFO_TCP_STATE, CTA_TUPLE_PROTO, frames,
+};
 use crate::ctsync_target::{ANSWER_TIMEOUT, ct_socket, errno, here, socket_error, still};
 use crate::error::HostError;
 use crate::netns::{self, NsId};
 
-const CTA_PROTOINFO: u16 = 4;
 const CTA_COUNTERS_ORIG: u16 = 9;
 const CTA_COUNTERS_REPLY: u16 = 10;
 const CTA_ID: u16 = 12;
 const CTA_TIMESTAMP: u16 = 20;
-const CTA_TUPLE_PROTO: u16 = 2;
-const CTA_PROTO_NUM: u16 = 1;
-const CTA_PROTO_SRC_PORT: u16 = 2;
-const CTA_PROTO_DST_PORT: u16 = 3;
 const CTA_COUNTERS_PACKETS: u16 = 1;
 const CTA_COUNTERS_BYTES: u16 = 2;
 const CTA_COUNTERS32_PACKETS: u16 = 3;
 const CTA_COUNTERS32_BYTES: u16 = 4;
 const CTA_TIMESTAMP_START: u16 = 1;
-const CTA_PROTOINFO_TCP: u16 = 1;
-const CTA_PROTOINFO_TCP_STATE: u16 = 1;
-const IPCTNL_MSG_CT_DELETE: u16 = 2;
-const NFNL_SUBSYS_CTNETLINK: u16 = 1;
 /// `NFNLGRP_CONNTRACK_DESTROY`.
 const GROUP_DESTROY: u32 = 3;
 
@@ -230,8 +225,7 @@ impl FlowReader {
 }
 
 /// A NAT gateway's namespace at one moment: its tracked connections per address
-/// they were translated to (SNAT: the reply goes to another address than the
-/// original source), and its port-allocation failures so far.
+/// they were translated to, and its port-allocation failures so far.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NatSample {
     /// Connections per translated (public) address.
@@ -244,16 +238,7 @@ pub struct NatSample {
 pub fn nat_sample(ns: &str) -> Result<NatSample, HostError> {
     let name = ns.to_owned();
     let connections = netns::run_in(ns, move || {
-        let socket = crate::conntrack::open_socket(&name)?;
-        let mut per: std::collections::BTreeMap<Ipv4Addr, u64> = std::collections::BTreeMap::new();
-        dump(&socket, &name, |a| {
-            if let Some(f) = parse_flow(a) {
-                if f.reply.1.ip() != f.orig.0.ip() {
-                    *per.entry(*f.reply.1.ip()).or_default() += 1;
-                }
-            }
-        })?;
-        Ok(per)
+        crate::conntrack::count_translated(&name, ipnet::Ipv4Net::default())
     })?;
     let stats = crate::conntrack::conntrack_stats(ns)?;
     Ok(NatSample {

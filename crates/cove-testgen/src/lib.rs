@@ -16,3 +16,16 @@ pub use large::{LargeParams, large_network};
 pub use random::{RANDOM_PORTS, add_functions, random_network, random_network_overlapping};
 pub use rng::SplitMix64;
 pub use zones::{add_hosted_zones, names_to_ask};
+
+/// The shipped example's network (`examples/secure-compute.yaml`), validated;
+/// for unit tests.
+pub fn example_network() -> cove_model::Network {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/secure-compute.yaml"
+    ))
+    .expect("example");
+    cove_model::validate::validate_text(&text)
+        .network
+        .expect("valid")
+}
