@@ -92,11 +92,11 @@ enum ZoneOwner {
 
 /// An interface an address stands for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Interface {
-    eni: EniId,
-    function: Option<FunctionId>,
+pub(crate) struct Interface {
+    pub(crate) eni: EniId,
+    pub(crate) function: Option<FunctionId>,
     /// Whether it is an endpoint's (interface endpoint or PrivateLink front).
-    endpoint: bool,
+    pub(crate) endpoint: bool,
 }
 
 /// What one interface saw of a connection since the last reading.
@@ -157,6 +157,10 @@ pub struct Directory {
     peers: HashMap<PeeringId, (VpcId, VpcId)>,
     enis: HashMap<(VpcId, Ipv4Addr), (EniId, bool)>,
     environments: HashMap<Ipv4Addr, Interface>,
+    /// The router's end of each interface's link, by name.
+    links: HashMap<String, Interface>,
+    /// Each ENI's VPC.
+    eni_vpc: Vec<VpcId>,
 }
 
 impl Directory {
@@ -182,21 +186,45 @@ impl Directory {
             );
             d.enis
                 .insert((e.vpc, e.private_ip), (EniId(index_u32(i)), endpoint));
+            d.eni_vpc.push(e.vpc);
         }
         let names = Names::new(net, prefix);
-        if let Ok(envs) = cove_plan::environments::environments(net, &names) {
-            for env in envs {
-                d.environments.insert(
-                    env.address,
+        for (i, e) in net.enis.iter().enumerate() {
+            if e.owner != cove_model::EniOwner::Shared {
+                let eni = EniId(index_u32(i));
+                let endpoint = d.enis.get(&(e.vpc, e.private_ip)).is_some_and(|x| x.1);
+                d.links.insert(
+                    names.eni_router_link(eni),
                     Interface {
-                        eni: env.shared_eni,
-                        function: Some(env.function),
-                        endpoint: false,
+                        eni,
+                        function: None,
+                        endpoint,
                     },
                 );
             }
         }
+        if let Ok(envs) = cove_plan::environments::environments(net, &names) {
+            for env in envs {
+                let i = Interface {
+                    eni: env.shared_eni,
+                    function: Some(env.function),
+                    endpoint: false,
+                };
+                d.environments.insert(env.address, i);
+                d.links.insert(env.router_link, i);
+            }
+        }
         d
+    }
+
+    /// The interface whose link's router end is named `link`.
+    pub(crate) fn link(&self, link: &str) -> Option<Interface> {
+        self.links.get(link).copied()
+    }
+
+    /// The VPC of `eni`.
+    pub(crate) fn vpc_of(&self, eni: EniId) -> Option<VpcId> {
+        self.eni_vpc.get(eni.index()).copied()
     }
 
     /// The interface `addr` is in `zone`.

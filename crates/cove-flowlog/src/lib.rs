@@ -10,6 +10,8 @@
 //! * [`window`]: records per flow log, ENI, 5-tuple and action, over capture
 //!   windows of the flow log's aggregation interval.
 //! * [`explain`]: the rule that accepted a record's traffic, from the analyzer.
+//! * [`reject`]: packets the router refused (NFLOG, with a code naming the
+//!   refusing ACL or security groups) as REJECT records at the refusing interface.
 //! * [`record`]: a record in AWS's text format (the flow log's fields, `-` for
 //!   none) or as a JSON object.
 //! * [`query`]: records read back and filtered (`cove flows`, the API).
@@ -21,12 +23,14 @@ pub mod explain;
 pub mod meter;
 pub mod query;
 pub mod record;
+pub mod reject;
 pub mod window;
 
 pub use ct::{Counts, CtFlow, Deltas};
 pub use directory::{Connection, Direction, Directory, PathKind, Seen};
 pub use meter::Meter;
 pub use record::{Action, Record, render_json, render_text};
+pub use reject::{PacketHeader, Refused, parse_ipv4};
 pub use window::Aggregator;
 
 #[cfg(test)]

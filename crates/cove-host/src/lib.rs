@@ -21,6 +21,7 @@ mod error;
 mod link;
 mod link_monitor;
 mod netns;
+mod nflog;
 mod nfsockets;
 mod nft;
 mod nftnl;
@@ -48,6 +49,7 @@ pub use crate::ctsync::{
 pub use crate::error::HostError;
 pub use crate::link_monitor::{LinkMonitor, LinkStates};
 pub use crate::netns::{NETNS_DIR, in_namespace, spawn_in_namespace};
+pub use crate::nflog::{RejectReader, Rejects};
 use crate::nfsockets::NfSockets;
 pub use crate::nft::TABLE as NFT_TABLE;
 use crate::observer::Observers;

@@ -8,6 +8,7 @@
 //! * [`plan`]: the typed operations the executor (`cove-host`) carries out.
 //! * [`privatelink`]: interface endpoints linked to another tenant's endpoint
 //!   service (the front in the endpoint's namespace).
+//! * [`reject`]: the codes the router's refusals carry to flow logs (NFLOG).
 //! * [`resolver`]: where each VPC's DNS resolver answers in the host router.
 //! * [`nftsets`]: the one typed description of cove's nftables sets and maps, from
 //!   which [`nft`]'s declarations and the executor's element encodings derive.
@@ -23,6 +24,7 @@ mod nft_nat;
 pub mod nftsets;
 pub mod plan;
 pub mod privatelink;
+pub mod reject;
 pub mod resolver;
 pub mod routing;
 pub mod sgsets;

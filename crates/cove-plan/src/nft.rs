@@ -14,11 +14,16 @@
 //!   their shared ENI's address, and `env_replies` (postrouting, after it): the
 //!   environment's own address back on the replies that leave towards it;
 //! * `filter_forward`: IPv6 dropped; to an internet gateway only from an address
-//!   that has a public IP; from a gateway endpoint no new connections; then the
-//!   **network ACLs** (stateless, every packet, skipped
-//!   between two links of one subnet), then `ct state established,related accept`
-//!   (security groups are stateful), then the **security groups** of the sending ENI
-//!   (egress) and of the receiving ENI (ingress). The path after the guards is a
+//!   that has a public IP; from a gateway endpoint no new connections; then, in
+//!   the order AWS (and `cove check`) evaluates them: for a new connection the
+//!   **security groups** of the sending ENI (egress); for every packet the
+//!   **network ACLs** (stateless, skipped between two links of one subnet),
+//!   sender's subnet then receiver's; then `ct state established,related accept`
+//!   (security groups are stateful), and for a new connection the security groups
+//!   of the receiving ENI (ingress). A refusal by an ACL or the security groups
+//!   goes to `rejected` with a code naming the component in the mark, where it
+//!   is logged to NFLOG for flow logs and dropped (see [`crate::reject`]). The
+//!   path after the guards is a
 //!   pipeline of `goto`s (no `jump`): a check is passed only by a `goto` to the next
 //!   step, the last step accepts, and a packet that falls off an emptied chain meets
 //!   `policy drop` (a flushed chain fails closed); every accept sets
@@ -132,12 +137,19 @@ fn traffic(t: &TrafficMatch) -> String {
 /// A network ACL's chain: its entries in order, then drop. An allowing entry goes
 /// on to `pass` (the next step of the forward pipeline), never `return`s: see
 /// [`router_table`] on failing closed.
-fn nacl_chain(out: &mut String, name: &str, entries: &[NaclEntry], remote: &str, pass: &str) {
+fn nacl_chain(
+    out: &mut String,
+    name: &str,
+    entries: &[NaclEntry],
+    remote: &str,
+    pass: &str,
+    refused: impl Fn(Option<u16>) -> u32,
+) {
     let _ = writeln!(out, "\tchain {name} {{");
     for e in entries {
         let verdict = match e.action {
-            NaclAction::Allow => pass,
-            NaclAction::Deny => "drop",
+            NaclAction::Allow => pass.to_owned(),
+            NaclAction::Deny => reject(refused(Some(e.rule))),
         };
         let _ = writeln!(
             out,
@@ -146,7 +158,13 @@ fn nacl_chain(out: &mut String, name: &str, entries: &[NaclEntry], remote: &str,
             traffic(&e.traffic)
         );
     }
-    let _ = writeln!(out, "\t\tdrop\n\t}}");
+    let _ = writeln!(out, "\t\t{}\n\t}}", reject(refused(None)));
+}
+
+/// A refusal: the code naming the refusing component into the mark, then the
+/// chain that logs and drops (see [`crate::reject`]).
+fn reject(code: u32) -> String {
+    format!("meta mark set {code:#x} goto rejected")
 }
 
 /// Stable name part of a security group: eight hex digits of its path's hash.
@@ -228,7 +246,8 @@ fn sg_chain(
             let _ = writeln!(out, "\t\t{m} {}{pass}", traffic(&r.traffic));
         }
     }
-    let _ = writeln!(out, "\t\tdrop\n\t}}");
+    let refused = reject(crate::reject::sg_mark(id, dir == "out"));
+    let _ = writeln!(out, "\t\t{refused}\n\t}}");
     true
 }
 
@@ -253,7 +272,11 @@ fn sg_lookups(out: &mut String, dir: &str, pass: &str, targets: &[(usize, &str)]
          \t\tmeta mark . ip {remote} @{all} {pass}"
     );
     dispatch(out, None, "sgc_", &format!("_{dir}"), targets);
-    let _ = writeln!(out, "\t\tmeta mark != 0 drop\n\t\t{pass}");
+    let bits = crate::reject::sg_mark_bits(dir == "out");
+    let _ = writeln!(
+        out,
+        "\t\tmeta mark != 0 meta mark set meta mark | {bits:#x} goto rejected\n\t\t{pass}"
+    );
 }
 
 /// The host router's table: a static part that depends on the VPCs' subnets, ACLs,
@@ -325,14 +348,18 @@ pub fn router_table(
     // One pair of chains per network ACL that a subnet uses (subnets with the same
     // ACL share it; the dispatch below maps each subnet's number to its ACL's).
     let used_acls: BTreeSet<usize> = net.subnets.iter().map(|s| s.network_acl.index()).collect();
+    let codes = crate::reject::RejectCodes::new(net);
+    out.push_str(&crate::reject::rejected_chain());
     for a in &used_acls {
         let acl = &net.network_acls[*a];
+        let id = cove_model::NaclId(cove_model::lookup::index_u32(*a));
         nacl_chain(
             &mut out,
             &format!("nacl_out_{a}"),
             &acl.egress,
             "daddr",
             "goto nacl_in",
+            |rule| codes.nacl_mark(id, true, rule),
         );
         nacl_chain(
             &mut out,
@@ -340,6 +367,7 @@ pub fn router_table(
             &acl.ingress,
             "saddr",
             "goto stateful",
+            |rule| codes.nacl_mark(id, false, rule),
         );
     }
     // Each combination's number (from 1) in the `link_sgc` map; the static
@@ -370,7 +398,7 @@ pub fn router_table(
             (&format!("sgc_{key}_out"), id, "out"),
             &egress,
             "daddr",
-            "goto sg_in",
+            "goto nacl",
         ) {
             out_chains.push((id, key.as_str()));
         }
@@ -651,7 +679,11 @@ pub fn router_table(
     // step accepts), and one that falls off the end of any chain meets the base
     // chain's `policy drop`. So a flushed ACL, security-group or dispatch chain
     // drops traffic instead of letting it skip the check (fails closed).
-    let _ = writeln!(out, "\t\tgoto nacl\n\t}}");
+    // A new connection meets the sender's security groups first (`sg`, which goes
+    // on to `nacl`), every packet the ACLs, and `stateful` lets replies through
+    // and sends a new connection on to the receiver's groups (`sg_in`): the order
+    // in which `cove check` names the first refusing component.
+    let _ = writeln!(out, "\t\tct state new goto sg\n\t\tgoto nacl\n\t}}");
     // Network ACLs: skipped between two links of one subnet. Packets from ENI links
     // get their subnet's number as mark (any other packet 0, which matches no pair).
     // Then the mark (the sending link's subnet, then the receiving link's) picks the
@@ -680,18 +712,18 @@ pub fn router_table(
     // security groups; the ACLs above saw them.
     let _ = writeln!(
         out,
-        "\tchain stateful {{\n\t\tct state established,related {PASSED}\n\t\tct state invalid drop\n\t\tgoto sg\n\t}}"
+        "\tchain stateful {{\n\t\tct state established,related {PASSED}\n\t\tct state new goto sg_in\n\t\tdrop\n\t}}"
     );
     // Security groups: the same with each link's group combination, whose number
     // keys the rule sets.
     if combos.is_empty() {
         let _ = writeln!(
             out,
-            "\tchain sg {{\n\t\tgoto sg_in\n\t}}\n\tchain sg_in {{\n\t\t{PASSED}\n\t}}"
+            "\tchain sg {{\n\t\tgoto nacl\n\t}}\n\tchain sg_in {{\n\t\t{PASSED}\n\t}}"
         );
     } else {
         let _ = writeln!(out, "\tchain sg {{");
-        sg_lookups(&mut out, "out", "goto sg_in", &out_chains);
+        sg_lookups(&mut out, "out", "goto nacl", &out_chains);
         let _ = writeln!(out, "\t}}\n\tchain sg_in {{");
         sg_lookups(&mut out, "in", PASSED, &in_chains);
         let _ = writeln!(out, "\t}}");
