@@ -1,7 +1,9 @@
 //! The flow-log collector and meter (issue 14): one thread per deployment while
 //! a network is applied. Every second it reads the router's counted connections
 //! ([`cove_host::FlowReader`]: the destroy events since the last reading, then
-//! the table), turns them into what each interface saw ([`cove_flowlog`]), adds
+//! the table) and the packets its firewall refused since
+//! ([`cove_host::RejectReader`], NFLOG), turns them into what each interface saw
+//! ([`cove_flowlog`]: ACCEPT views of connections, REJECT views of refusals), adds
 //! that to the flow logs' capture windows and writes the windows that ended
 //! ([`crate::flowlog_files`]), and meters what each tenant and function sent
 //! per path ([`cove_flowlog::Meter`]; the month's totals are kept in
@@ -41,6 +43,10 @@ pub struct FlowLogPlan {
     pub metering: PathBuf,
     /// The NAT gateways, sampled for the metrics.
     pub nat_gateways: Vec<NatGatewayRef>,
+    /// The codes the router's refusals carry (REJECT records).
+    pub codes: cove_plan::reject::RejectCodes,
+    /// The components' names, as `cove check` writes them.
+    pub labels: cove_analyze::labels::Labels,
 }
 
 impl FlowLogPlan {
@@ -63,6 +69,8 @@ impl FlowLogPlan {
             .collect();
         FlowLogPlan {
             directory: Directory::new(&net, prefix),
+            codes: cove_plan::reject::RejectCodes::new(&net),
+            labels: cove_analyze::labels::Labels::new(&net),
             router_ns: cove_plan::names::router_ns(prefix),
             net,
             dir,
@@ -93,6 +101,10 @@ pub struct FlowLogStats {
     pub dropped: AtomicU64,
     /// Destroy events the kernel could not deliver.
     pub lost_events: AtomicU64,
+    /// Times refused packets were lost because NFLOG's socket was full.
+    pub lost_rejects: AtomicU64,
+    /// Refused packets read (REJECT records are made of them).
+    pub refused: AtomicU64,
     /// Readings of the router's table.
     pub readings: AtomicU64,
     /// What each tenant and function sent, since this process started.
@@ -183,6 +195,7 @@ fn unix_now() -> Duration {
 fn run(shared: &Shared) {
     let mut plan = Arc::clone(&shared.plan.lock().unwrap_or_else(|e| e.into_inner()));
     let mut reader: Option<cove_host::FlowReader> = None;
+    let mut rejects: Option<cove_host::RejectReader> = None;
     let mut deltas = Deltas::default();
     let mut windows = Aggregator::default();
     let mut sink = FileSink::default();
@@ -208,6 +221,7 @@ fn run(shared: &Shared) {
             dropped_before = 0;
             if current.router_ns != plan.router_ns {
                 reader = None;
+                rejects = None;
             }
             plan = current;
         }
@@ -224,6 +238,18 @@ fn run(shared: &Shared) {
             // The router was replaced: its connections are new ones.
             reader = None;
             deltas = Deltas::default();
+        }
+        if rejects.as_ref().is_some_and(|r| !r.current()) {
+            rejects = None;
+        }
+        if rejects.is_none() {
+            match cove_host::RejectReader::open(&plan.router_ns) {
+                Ok(r) => rejects = Some(r),
+                Err(e) => {
+                    set_problem(shared, Some(crate::error::chain_text(&e)));
+                    continue;
+                }
+            }
         }
         if reader.is_none() {
             match cove_host::FlowReader::open(&plan.router_ns) {
@@ -267,6 +293,22 @@ fn run(shared: &Shared) {
                 }
             }
         }
+        if let Some(r) = rejects.as_mut() {
+            match r.read(now_s) {
+                Ok(got) => {
+                    let stats = &shared.stats;
+                    stats.lost_rejects.fetch_add(got.lost, Ordering::Relaxed);
+                    stats
+                        .refused
+                        .fetch_add(got.packets.len() as u64, Ordering::Relaxed);
+                    add_refused(&plan, &mut windows, now_s, &got.packets);
+                }
+                Err(e) => {
+                    set_problem(shared, Some(crate::error::chain_text(&e)));
+                    rejects = None;
+                }
+            }
+        }
         let dropped = windows.dropped();
         shared
             .stats
@@ -275,6 +317,30 @@ fn run(shared: &Shared) {
         dropped_before = dropped;
         let records = windows.flush(&plan.net, now_s, false);
         write(shared, &mut sink, &plan, &records);
+    }
+}
+
+/// Adds refused packets to the windows as REJECT records at the refusing
+/// interface, with the refusing component as their rule.
+fn add_refused(
+    plan: &FlowLogPlan,
+    windows: &mut Aggregator,
+    now_s: u64,
+    packets: &[cove_flowlog::Refused],
+) {
+    for p in packets {
+        let Some((seen, rejection)) = plan.directory.refused(&plan.codes, p) else {
+            continue;
+        };
+        let mut explain = |s: &cove_flowlog::Seen| {
+            Some(cove_flowlog::reject::refused_by(
+                &plan.net,
+                &plan.labels,
+                s,
+                &rejection,
+            ))
+        };
+        windows.add(&plan.net, now_s, &seen, Action::Reject, &mut explain);
     }
 }
 

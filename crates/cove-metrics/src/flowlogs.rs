@@ -14,6 +14,10 @@ pub struct FlowLogCounts {
     pub dropped: u64,
     /// Conntrack destroy events the kernel could not deliver.
     pub lost_events: u64,
+    /// Refused packets read from NFLOG.
+    pub refused: u64,
+    /// Times refused packets were lost (NFLOG's socket was full).
+    pub lost_rejects: u64,
 }
 
 /// `written` or `dropped`.
@@ -27,6 +31,8 @@ struct OutcomeLabel {
 pub struct FlowLogMetrics {
     records: Family<OutcomeLabel, Counter>,
     lost_events: Counter,
+    refused: Counter,
+    lost_rejects: Counter,
 }
 
 impl FlowLogMetrics {
@@ -41,6 +47,16 @@ impl FlowLogMetrics {
             "Conntrack destroy events the kernel could not deliver (those connections' last moves are not logged)",
             self.lost_events.clone(),
         );
+        r.register(
+            "flow_log_refused_packets",
+            "Packets the router refused at a network ACL or security groups, read for REJECT records (at most 10,000 a second are logged)",
+            self.refused.clone(),
+        );
+        r.register(
+            "flow_log_lost_rejects",
+            "Times refused packets were lost because the NFLOG socket was full",
+            self.lost_rejects.clone(),
+        );
     }
 
     /// Brings the counters up to `now`.
@@ -50,5 +66,7 @@ impl FlowLogMetrics {
             up(&self.records.get_or_create(&OutcomeLabel { outcome }), v);
         }
         up(&self.lost_events, now.lost_events);
+        up(&self.refused, now.refused);
+        up(&self.lost_rejects, now.lost_rejects);
     }
 }

@@ -309,6 +309,8 @@ fn reconcile_loop(
                 written: flows.written.load(Relaxed),
                 dropped: flows.dropped.load(Relaxed),
                 lost_events: flows.lost_events.load(Relaxed),
+                refused: flows.refused.load(Relaxed),
+                lost_rejects: flows.lost_rejects.load(Relaxed),
             });
             let meter = flows
                 .meter

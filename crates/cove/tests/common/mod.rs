@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod api_serve;
+pub mod flows;
 pub mod functions;
 pub mod internet;
 pub mod tcp;
