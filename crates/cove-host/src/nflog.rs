@@ -56,9 +56,18 @@ fn config(group: u16, seq: u32, ty: u16, payload: &[u8]) -> Vec<u8> {
     m
 }
 
-/// The refused packets of one NFLOG message (`None`: another message, or not
-/// an IPv4 packet). Links are ifindexes here; the reader names them.
-fn parse_packet(payload: &[u8]) -> Option<(u32, Option<u32>, Option<u32>, &[u8])> {
+/// One logged packet as NFLOG sends it; links are ifindexes here (the reader
+/// names them).
+#[derive(Debug, PartialEq, Eq)]
+struct Logged<'a> {
+    mark: u32,
+    indev: Option<u32>,
+    outdev: Option<u32>,
+    payload: &'a [u8],
+}
+
+/// The packet of one NFLOG message (`None`: no payload).
+fn parse_packet(payload: &[u8]) -> Option<Logged<'_>> {
     let list = attrs(payload.get(NFGENMSG_LEN..)?);
     let u32_of = |ty| {
         attr(&list, ty)
@@ -66,13 +75,12 @@ fn parse_packet(payload: &[u8]) -> Option<(u32, Option<u32>, Option<u32>, &[u8])
             .map(u32::from_be_bytes)
     };
     let mark = u32_of(NFULA_MARK).unwrap_or(0);
-    let packet = attr(&list, NFULA_PAYLOAD)?.1;
-    Some((
+    Some(Logged {
         mark,
-        u32_of(NFULA_IFINDEX_INDEV),
-        u32_of(NFULA_IFINDEX_OUTDEV),
-        packet,
-    ))
+        indev: u32_of(NFULA_IFINDEX_INDEV),
+        outdev: u32_of(NFULA_IFINDEX_OUTDEV),
+        payload: attr(&list, NFULA_PAYLOAD)?.1,
+    })
 }
 
 /// What a read gave.
@@ -186,9 +194,9 @@ impl RejectReader {
                         if f.ty != (NFNL_SUBSYS_ULOG << 8) | NFULNL_MSG_PACKET {
                             continue;
                         }
-                        if let Some((mark, i, o, p)) = parse_packet(f.payload) {
-                            if let Some(h) = parse_ipv4(p) {
-                                raw.push((mark, i, o, h));
+                        if let Some(l) = parse_packet(f.payload) {
+                            if let Some(h) = parse_ipv4(l.payload) {
+                                raw.push((l.mark, l.indev, l.outdev, h));
                             }
                         }
                     }
@@ -278,9 +286,9 @@ mod tests {
         put(NFULA_MARK, &0x4000_0003u32.to_be_bytes());
         put(NFULA_IFINDEX_INDEV, &12u32.to_be_bytes());
         put(NFULA_PAYLOAD, &[0x45, 0, 0, 20]);
-        let (mark, i, o, payload) = parse_packet(&p).expect("packet");
-        assert_eq!((mark, i, o), (0x4000_0003, Some(12), None));
-        assert_eq!(payload, &[0x45, 0, 0, 20]);
+        let l = parse_packet(&p).expect("packet");
+        assert_eq!((l.mark, l.indev, l.outdev), (0x4000_0003, Some(12), None));
+        assert_eq!(l.payload, &[0x45, 0, 0, 20]);
         assert_eq!(parse_packet(&[0, 0, 0, 7]), None, "no payload");
     }
 }

@@ -17,6 +17,7 @@
 //! Privileged: runs as root (CI runs as root and must not skip: `CI=true`).
 
 mod by_name;
+mod rejects;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
@@ -36,6 +37,7 @@ use cove_testgen::{
 };
 
 use crate::by_name::{Question, Said};
+use crate::rejects::RejectCheck;
 
 /// The raw IP protocols the probes use besides TCP, UDP and ICMP.
 const RAW: [u8; 2] = [253, 254];
@@ -341,6 +343,7 @@ fn kernel_agrees_with_analyzer_on_random_networks() {
     let mut name_outcomes: BTreeMap<&'static str, usize> = BTreeMap::new();
     let (mut by_name_flows, mut by_name_reachable) = (0usize, 0usize);
     let mut resolver: Option<Resolver> = None;
+    let mut rejects = RejectCheck::default();
     let started = Instant::now();
     for k in 0..specs {
         let seed = 10_000 + k as u64;
@@ -428,6 +431,7 @@ fn kernel_agrees_with_analyzer_on_random_networks() {
         // repeats across specs, and the generic protocol is tracked for 600 s. So the
         // router forgets every tracked flow before each spec's probes.
         cove_probe::flush_conntrack(&names.router_ns()).expect("conntrack flush");
+        rejects.before_probes(&names.router_ns());
         let an = Analyzer::new(&net);
         let mut flows = plan_flows(&an, &net, &names, &mut rng, &mut next_port, per_spec);
         let named = ask_names(&an, &net, &names, &mut rng, &mut next_port);
@@ -444,6 +448,11 @@ fn kernel_agrees_with_analyzer_on_random_networks() {
         flows.extend(named.flows);
         let probes: Vec<Probe> = flows.iter().map(|(_, p)| p.clone()).collect();
         let got = run_batch(&probes, Duration::from_millis(1200)).expect("probes");
+        let ambiguous: Vec<bool> = flows
+            .iter()
+            .map(|(f, _)| same_address(&net, f).next().is_some())
+            .collect();
+        rejects.after_probes(&net, &prefix, &flows, &ambiguous, seed, &mut disagreements);
         for (n, ((flow, probe), kernel)) in flows.iter().zip(&got).enumerate() {
             let v = an.check(flow);
             // Where two VPCs overlap, a probe to an address answers if the analyzer
@@ -491,6 +500,13 @@ fn kernel_agrees_with_analyzer_on_random_networks() {
         drop(responders);
     }
     drop(resolver);
+    rejects.close();
+    let RejectCheck {
+        compared,
+        covered,
+        unmatched,
+        ..
+    } = rejects;
     host.destroy().expect("destroy");
     eprintln!(
         "differential: {specs} specs, {total} flows ({reachable} reachable), {} disagreements, {:.1?}",
@@ -506,7 +522,26 @@ fn kernel_agrees_with_analyzer_on_random_networks() {
     eprintln!(
         "differential: names asked {name_outcomes:?}; {by_name_flows} flows to the addresses answered ({by_name_reachable} reachable)"
     );
+    eprintln!(
+        "differential: REJECT records: refused TCP/UDP packets compared by step {compared:?}; {covered} flows blocked at a rule had theirs; {unmatched} refused packets of no TCP/UDP probe"
+    );
     assert!(total >= min_flows, "only {total} flows");
+    // Refusals at each kind of component were compared.
+    for step in [
+        "security-group-egress",
+        "network-acl-egress",
+        "network-acl-ingress",
+        "security-group-ingress",
+    ] {
+        assert!(
+            compared.get(step).copied().unwrap_or(0) > 0,
+            "no refusal at {step} was compared: {compared:?}"
+        );
+    }
+    assert!(
+        covered > 0,
+        "no flow blocked at a rule was checked for its record"
+    );
     // Every kind of answer must have been compared, and flows by name both ways.
     for kind in ["address", "no such name", "forwarded", "silence"] {
         assert!(

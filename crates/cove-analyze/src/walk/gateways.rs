@@ -234,7 +234,7 @@ impl<L: Lookup, T: Trace> Walk<'_, L, T> {
             );
         }
         if let Some(n) = self.lk.nat_with_public_ip(dip) {
-            return self.unsolicited_to_nat(n, dip);
+            return self.unsolicited_to_nat(n, dip, from_ip);
         }
         self.allow(
             Step::Delivery,
@@ -259,7 +259,7 @@ impl<L: Lookup, T: Trace> Walk<'_, L, T> {
             return self.inbound_from_internet(sender, self.flow.client_ports(), e);
         }
         if let Some(n) = self.lk.nat_with_public_ip(y) {
-            return self.unsolicited_to_nat(n, y);
+            return self.unsolicited_to_nat(n, y, x);
         }
         if is_special_purpose(y) || self.lk.in_any_vpc(y) {
             return self.deny(
@@ -277,9 +277,16 @@ impl<L: Lookup, T: Trace> Walk<'_, L, T> {
         )
     }
 
-    /// Traffic to NAT gateway `n`'s Elastic IP `ip` that it did not start.
-    fn unsolicited_to_nat(&mut self, n: NatId, ip: Ipv4Addr) -> bool {
+    /// Traffic from `from_ip` to NAT gateway `n`'s Elastic IP `ip` that it did
+    /// not start: translated to the gateway's private address, it meets the
+    /// gateway's subnet's inbound ACL on the way in, then the gateway drops it.
+    fn unsolicited_to_nat(&mut self, n: NatId, ip: Ipv4Addr, from_ip: Ipv4Addr) -> bool {
         let net = self.net;
+        let subnet = net.enis[net.nat_gateways[n.index()].eni.index()].subnet;
+        let req = self.req;
+        if !self.nacl(subnet, RuleDirection::Ingress, from_ip, &req, Forward) {
+            return false;
+        }
         self.deny(
             Step::NatGateway,
             Forward,

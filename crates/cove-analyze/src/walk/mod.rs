@@ -57,17 +57,8 @@ struct Walk<'a, L, T> {
 
 impl<L: Lookup, T: Trace> Walk<'_, L, T> {
     fn run(&mut self) -> bool {
-        if let Endpoint::Eni(d) = self.flow.dst {
-            if self.net.enis[d.index()].owner == EniOwner::Shared {
-                let ip = self.net.enis[d.index()].private_ip;
-                return self.deny(
-                    Step::Delivery,
-                    Forward,
-                    || self.lk.labels().eni(d).to_owned(),
-                    || format!("{ip} is a shared function ENI: functions' environments send from it, and nothing can open a connection to them (Lambda's environments accept no inbound connections)"),
-                );
-            }
-        }
+        // A shared function ENI as destination is refused where the path reaches
+        // it (`deliver`), after the sender's rules, as the kernel checks them.
         if let Endpoint::Eni(s) = self.flow.src {
             let eni = &self.net.enis[s.index()];
             if eni.owner == EniOwner::Shared {
