@@ -47,6 +47,9 @@ pub struct FlowLogPlan {
     pub codes: cove_plan::reject::RejectCodes,
     /// The components' names, as `cove check` writes them.
     pub labels: cove_analyze::labels::Labels,
+    /// Whether a flow log shows addresses across a NAT gateway (then the
+    /// gateways' tables are read too).
+    pub shows_nat: bool,
 }
 
 impl FlowLogPlan {
@@ -61,6 +64,7 @@ impl FlowLogPlan {
                 let private = std::iter::once(net.enis[n.eni.index()].private_ip)
                     .chain(n.secondary_ips.iter().copied());
                 NatGatewayRef {
+                    vpc: n.vpc,
                     label: format!("{}/{}", net.vpc_path(n.vpc), n.name),
                     ns: names.eni_ns(n.eni),
                     public: private.zip(n.public_ips.iter().copied()).collect(),
@@ -71,6 +75,18 @@ impl FlowLogPlan {
             directory: Directory::new(&net, prefix),
             codes: cove_plan::reject::RejectCodes::new(&net),
             labels: cove_analyze::labels::Labels::new(&net),
+            shows_nat: net.flow_logs.iter().any(|l| {
+                l.fields.iter().any(|f| {
+                    use cove_model::flowlog::Field;
+                    matches!(
+                        f,
+                        Field::CoveNatSrcAddr
+                            | Field::CoveNatDstAddr
+                            | Field::PktSrcAddr
+                            | Field::PktDstAddr
+                    )
+                })
+            }),
             router_ns: cove_plan::names::router_ns(prefix),
             net,
             dir,
@@ -83,6 +99,8 @@ impl FlowLogPlan {
 /// A NAT gateway as the collector samples it.
 #[derive(Debug, Clone)]
 pub struct NatGatewayRef {
+    /// Its VPC.
+    pub vpc: cove_model::VpcId,
     /// `tenant/vpc/name`.
     pub label: String,
     /// Its namespace.
@@ -196,6 +214,7 @@ fn run(shared: &Shared) {
     let mut plan = Arc::clone(&shared.plan.lock().unwrap_or_else(|e| e.into_inner()));
     let mut reader: Option<cove_host::FlowReader> = None;
     let mut rejects: Option<cove_host::RejectReader> = None;
+    let mut nat = NatReaders::new(&plan.net);
     let mut deltas = Deltas::default();
     let mut windows = Aggregator::default();
     let mut sink = FileSink::default();
@@ -219,6 +238,7 @@ fn run(shared: &Shared) {
             sink.close_all();
             windows.clear();
             dropped_before = 0;
+            nat = NatReaders::new(&current.net);
             if current.router_ns != plan.router_ns {
                 reader = None;
                 rejects = None;
@@ -276,6 +296,9 @@ fn run(shared: &Shared) {
             .lost_events
             .fetch_add(reading.lost_events, Ordering::Relaxed);
         let now_s = unix_now().as_secs();
+        if plan.shows_nat {
+            nat.read(&plan, now_s);
+        }
         {
             let mut meter = shared.stats.meter.lock().unwrap_or_else(|e| e.into_inner());
             // The analyzer explains new records of flow logs that show the rule:
@@ -286,7 +309,8 @@ fn run(shared: &Shared) {
                 cove_flowlog::explain::accepted_by(an, s)
             };
             for moved in deltas.read(reading.ended, reading.live) {
-                for seen in plan.directory.seen(&moved) {
+                for mut seen in plan.directory.seen(&moved) {
+                    nat.table.annotate(&plan.net, &mut seen);
                     meter.add(&plan.net, &seen);
                     unsaved.add(&plan.net, &seen);
                     windows.add(&plan.net, now_s, &seen, Action::Accept, &mut explain);
@@ -317,6 +341,47 @@ fn run(shared: &Shared) {
         dropped_before = dropped;
         let records = windows.flush(&plan.net, now_s, false);
         write(shared, &mut sink, &plan, &records);
+    }
+}
+
+/// How long a NAT gateway's translation is remembered after it was last seen.
+const NAT_MEMORY_S: u64 = 300;
+
+/// The NAT gateways' tables, read for the addresses across them.
+struct NatReaders {
+    readers: std::collections::HashMap<String, cove_host::TableReader>,
+    table: cove_flowlog::NatTable,
+}
+
+impl NatReaders {
+    fn new(net: &Network) -> NatReaders {
+        NatReaders {
+            readers: std::collections::HashMap::new(),
+            table: cove_flowlog::NatTable::new(net),
+        }
+    }
+
+    /// Learns every gateway's translations now (a gateway whose namespace
+    /// cannot be read is skipped: not there yet, or gone).
+    fn read(&mut self, plan: &FlowLogPlan, now_s: u64) {
+        for g in &plan.nat_gateways {
+            if self.readers.get(&g.ns).is_some_and(|r| !r.current()) {
+                self.readers.remove(&g.ns);
+            }
+            if !self.readers.contains_key(&g.ns) {
+                let Ok(r) = cove_host::TableReader::open(&g.ns) else {
+                    continue;
+                };
+                self.readers.insert(g.ns.clone(), r);
+            }
+            match self.readers.get(&g.ns).map(cove_host::TableReader::read) {
+                Some(Ok(flows)) => self.table.learn(g.vpc, &flows, now_s),
+                _ => {
+                    self.readers.remove(&g.ns);
+                }
+            }
+        }
+        self.table.forget_before(now_s.saturating_sub(NAT_MEMORY_S));
     }
 }
 
@@ -386,7 +451,10 @@ fn save_meter(
 /// yet, or gone — is left out).
 fn sample_nat_gateways(shared: &Shared, plan: &FlowLogPlan) {
     let mut samples = std::collections::BTreeMap::new();
-    for NatGatewayRef { label, ns, public } in &plan.nat_gateways {
+    for NatGatewayRef {
+        label, ns, public, ..
+    } in &plan.nat_gateways
+    {
         if let Ok(mut s) = cove_host::nat_sample(ns) {
             // Connections per public IP, where the private address has one.
             s.connections = s

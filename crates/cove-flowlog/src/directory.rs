@@ -114,13 +114,18 @@ pub struct Seen {
     pub src: SocketAddrV4,
     /// Destination as the interface saw it.
     pub dst: SocketAddrV4,
-    /// The source before translation (AWS's `pkt-srcaddr`).
+    /// The packet-level source (AWS's `pkt-srcaddr`): the source as its sender
+    /// sent it; it differs from `src` at an intermediate interface (a NAT
+    /// gateway's, where it is the client behind the gateway).
     pub pkt_src: Ipv4Addr,
-    /// The destination before translation (`pkt-dstaddr`).
+    /// The packet-level destination (`pkt-dstaddr`).
     pub pkt_dst: Ipv4Addr,
-    /// The source after translation, where it was translated (`cove-nat-srcaddr`).
+    /// The source's address on the other side of a translation, where one
+    /// happened (`cove-nat-srcaddr`): a client's NAT gateway or public IP as the
+    /// far end sees it, or the private address behind a public one.
     pub nat_src: Option<Ipv4Addr>,
-    /// The destination after translation (`cove-nat-dstaddr`).
+    /// The destination's address on the other side of a translation
+    /// (`cove-nat-dstaddr`).
     pub nat_dst: Option<Ipv4Addr>,
     /// Packets and bytes.
     pub counts: Counts,
@@ -187,6 +192,12 @@ impl Directory {
             d.enis
                 .insert((e.vpc, e.private_ip), (EniId(index_u32(i)), endpoint));
             d.eni_vpc.push(e.vpc);
+        }
+        // A NAT gateway also sends from its secondary addresses (one per public IP).
+        for n in &net.nat_gateways {
+            for ip in &n.secondary_ips {
+                d.enis.insert((n.vpc, *ip), (n.eni, false));
+            }
         }
         let names = Names::new(net, prefix);
         for (i, e) in net.enis.iter().enumerate() {
@@ -255,7 +266,26 @@ impl Directory {
         // The responder has the address replies come from (after any DNAT).
         let responder = self.interface(zone, *f.reply.0.ip());
         let nat_src = (f.reply.1.ip() != f.orig.0.ip()).then_some(*f.reply.1.ip());
-        let nat_dst = (f.reply.0.ip() != f.orig.1.ip()).then_some(*f.reply.0.ip());
+        // Each address's counterpart across the router's translation (the
+        // initiator's as the responder sees it, the responder's as the initiator
+        // addressed it), `None` where nothing was translated.
+        let across = |a: Ipv4Addr| -> Option<Ipv4Addr> {
+            let pairs = [
+                (*f.orig.0.ip(), *f.reply.1.ip()),
+                (*f.orig.1.ip(), *f.reply.0.ip()),
+            ];
+            pairs.iter().find_map(|(x, y)| {
+                if x == y {
+                    None
+                } else if a == *x {
+                    Some(*y)
+                } else if a == *y {
+                    Some(*x)
+                } else {
+                    None
+                }
+            })
+        };
         let path = match (self.zones.get(&zone), responder) {
             (Some(ZoneOwner::Peering(_)), _) => Some(4),
             (Some(ZoneOwner::Vpc(_)), Some(_)) => Some(1),
@@ -296,10 +326,10 @@ impl Directory {
                         proto: f.proto,
                         src,
                         dst,
-                        pkt_src: *f.orig.0.ip(),
-                        pkt_dst: *f.orig.1.ip(),
-                        nat_src,
-                        nat_dst,
+                        pkt_src: *src.ip(),
+                        pkt_dst: *dst.ip(),
+                        nat_src: across(*src.ip()),
+                        nat_dst: across(*dst.ip()),
                         counts,
                         tcp_flags: flags,
                         traffic_path: path,

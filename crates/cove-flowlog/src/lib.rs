@@ -15,12 +15,15 @@
 //! * [`record`]: a record in AWS's text format (the flow log's fields, `-` for
 //!   none) or as a JSON object.
 //! * [`query`]: records read back and filtered (`cove flows`, the API).
+//! * [`nat`]: NAT gateways' translations (from their own tables), joining a
+//!   client's connection to the gateway's: the addresses across the gateway.
 //! * [`meter`]: bytes and packets sent per tenant, function and path.
 
 pub mod ct;
 pub mod directory;
 pub mod explain;
 pub mod meter;
+pub mod nat;
 pub mod query;
 pub mod record;
 pub mod reject;
@@ -29,6 +32,7 @@ pub mod window;
 pub use ct::{Counts, CtFlow, Deltas};
 pub use directory::{Connection, Direction, Directory, PathKind, Seen};
 pub use meter::Meter;
+pub use nat::NatTable;
 pub use record::{Action, Record, render_json, render_text};
 pub use reject::{PacketHeader, Refused, parse_ipv4};
 pub use window::Aggregator;

@@ -20,12 +20,17 @@ pub struct Meter {
 }
 
 impl Meter {
-    /// Counts what `seen` sent (egress views only: each packet once).
+    /// Counts what `seen` sent (egress views only: each packet once). A NAT
+    /// gateway's interface is not metered: what it sends on is its clients'
+    /// traffic, metered where they sent it (path `nat-gateway`).
     pub fn add(&mut self, net: &Network, seen: &Seen) {
         if seen.direction != Direction::Egress {
             return;
         }
         let eni = &net.enis[seen.eni.index()];
+        if matches!(eni.owner, cove_model::EniOwner::NatGateway(_)) {
+            return;
+        }
         let tenant = net.tenants[net.vpcs[eni.vpc.index()].tenant.index()]
             .name
             .clone();

@@ -143,7 +143,7 @@ fn scopes_traffic_types_and_custom_fields_select_and_shape_records() {
         json,
         vec![
             format!(
-                r#"{{"interface-id":"{b}","flow-direction":"egress","tcp-flags":18,"traffic-path":1,"pkt-srcaddr":"10.72.1.10","cove-nat-srcaddr":null}}"#
+                r#"{{"interface-id":"{b}","flow-direction":"egress","tcp-flags":18,"traffic-path":1,"pkt-srcaddr":"10.72.1.20","cove-nat-srcaddr":null}}"#
             ),
             format!(
                 r#"{{"interface-id":"{b}","flow-direction":"ingress","tcp-flags":2,"traffic-path":null,"pkt-srcaddr":"10.72.1.10","cove-nat-srcaddr":null}}"#

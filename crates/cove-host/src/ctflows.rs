@@ -224,6 +224,53 @@ impl FlowReader {
     }
 }
 
+/// A namespace's conntrack table, read whole on demand (a NAT gateway's, for
+/// the translations it made).
+pub struct TableReader {
+    ns: String,
+    id: NsId,
+    socket: Socket,
+}
+
+impl std::fmt::Debug for TableReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TableReader")
+            .field("ns", &self.ns)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TableReader {
+    /// A reader of namespace `ns`'s table (its socket opened inside it).
+    pub fn open(ns: &str) -> Result<TableReader, HostError> {
+        let name = ns.to_owned();
+        let (id, socket) = netns::run_in(ns, move || {
+            Ok((here(&name)?, ct_socket(&name, ANSWER_TIMEOUT, 4 << 20)?))
+        })?;
+        Ok(TableReader {
+            ns: ns.to_owned(),
+            id,
+            socket,
+        })
+    }
+
+    /// Whether `/run/netns/<ns>` is still the namespace this reader was opened in.
+    pub fn current(&self) -> bool {
+        still(&self.ns, self.id)
+    }
+
+    /// Every IPv4 entry now.
+    pub fn read(&self) -> Result<Vec<CtFlow>, HostError> {
+        let mut out = Vec::new();
+        dump(&self.socket, &self.ns, |a| {
+            if let Some(flow) = parse_flow(a) {
+                out.push(flow);
+            }
+        })?;
+        Ok(out)
+    }
+}
+
 /// A NAT gateway's namespace at one moment: its tracked connections per address
 /// they were translated to, and its port-allocation failures so far.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -40,7 +40,7 @@ use std::time::{Duration, Instant};
 use cove_plan::{DevName, HostState, Op, Plan};
 
 pub use crate::conntrack::{ConntrackStats, conntrack_stats};
-pub use crate::ctflows::{FlowReader, NatSample, Reading, nat_sample, parse_flow};
+pub use crate::ctflows::{FlowReader, NatSample, Reading, TableReader, nat_sample, parse_flow};
 pub use crate::ctsync::{
     DEFAULT_EVENT_BUFFER, DEFAULT_IDLE_TIMEOUT_S, DEFAULT_REFRESH_EVERY, NatEntry,
     ReplicationStats, Replicator, ReplicatorConfig, delete_nat_entry, forget_nat_entries,
