@@ -50,6 +50,8 @@ pub struct FlowLogPlan {
     /// Whether a flow log shows addresses across a NAT gateway (then the
     /// gateways' tables are read too).
     pub shows_nat: bool,
+    /// Each function environment's namespace (its slot), by function and index.
+    pub env_ns: std::collections::HashMap<(cove_model::FunctionId, u32), String>,
 }
 
 impl FlowLogPlan {
@@ -71,7 +73,15 @@ impl FlowLogPlan {
                 }
             })
             .collect();
+        let env_ns = cove_plan::environments::environments(&net, &names)
+            .map(|envs| {
+                envs.into_iter()
+                    .map(|e| ((e.function, e.index), e.ns))
+                    .collect()
+            })
+            .unwrap_or_default();
         FlowLogPlan {
+            env_ns,
             directory: Directory::new(&net, prefix),
             codes: cove_plan::reject::RejectCodes::new(&net),
             labels: cove_analyze::labels::Labels::new(&net),
@@ -134,6 +144,7 @@ pub struct FlowLogStats {
 
 struct Shared {
     plan: Mutex<Arc<FlowLogPlan>>,
+    invocations: Arc<cove_scheduler::InvocationLog>,
     stop: AtomicBool,
     stats: Arc<FlowLogStats>,
     problem: Mutex<Option<String>>,
@@ -152,13 +163,16 @@ impl std::fmt::Debug for FlowCollector {
 }
 
 impl FlowCollector {
-    /// Starts collecting for `plan`, counting into `stats`.
+    /// Starts collecting for `plan`, counting into `stats`, naming functions'
+    /// invocations from `invocations`.
     pub fn start(
         plan: Arc<FlowLogPlan>,
         stats: Arc<FlowLogStats>,
+        invocations: Arc<cove_scheduler::InvocationLog>,
     ) -> std::io::Result<FlowCollector> {
         let shared = Arc::new(Shared {
             plan: Mutex::new(plan),
+            invocations,
             stop: AtomicBool::new(false),
             stats,
             problem: Mutex::new(None),
@@ -311,6 +325,7 @@ fn run(shared: &Shared) {
             for moved in deltas.read(reading.ended, reading.live) {
                 for mut seen in plan.directory.seen(&moved) {
                     nat.table.annotate(&plan.net, &mut seen);
+                    invocation_of(&plan, &shared.invocations, now_s, &mut seen);
                     meter.add(&plan.net, &seen);
                     unsaved.add(&plan.net, &seen);
                     windows.add(&plan.net, now_s, &seen, Action::Accept, &mut explain);
@@ -341,6 +356,22 @@ fn run(shared: &Shared) {
         dropped_before = dropped;
         let records = windows.flush(&plan.net, now_s, false);
         write(shared, &mut sink, &plan, &records);
+    }
+}
+
+/// Names the invocation a function environment's connection belongs to: the
+/// one its environment ran when the connection started.
+fn invocation_of(
+    plan: &FlowLogPlan,
+    log: &cove_scheduler::InvocationLog,
+    now_s: u64,
+    seen: &mut cove_flowlog::Seen,
+) {
+    let (Some(f), Some(k)) = (seen.function, seen.environment) else {
+        return;
+    };
+    if let Some(ns) = plan.env_ns.get(&(f, k)) {
+        seen.invocation = log.at(ns, seen.started_ms.unwrap_or(now_s * 1000));
     }
 }
 

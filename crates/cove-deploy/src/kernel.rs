@@ -113,6 +113,10 @@ pub struct HostKernel {
     pub flow_collector: Arc<Mutex<Option<crate::flowlogs::FlowCollector>>>,
     /// The collector's counters, kept across its restarts.
     pub flow_stats: Arc<crate::flowlogs::FlowLogStats>,
+    /// Which invocation ran in which environment when (the scheduler of
+    /// `cove serve` records them; flow logs name them). Set before the first
+    /// reconcile; unset, invocations are not named.
+    pub invocations: std::sync::OnceLock<Arc<cove_scheduler::InvocationLog>>,
     /// The running stand-in AWS services, with the inode of the namespace each
     /// listens in, and when each missing one was last tried.
     pub stand_ins: Arc<Mutex<StandIns>>,
@@ -176,6 +180,7 @@ impl HostKernel {
             dns_stats: Arc::default(),
             flow_collector: Arc::default(),
             flow_stats: Arc::default(),
+            invocations: std::sync::OnceLock::new(),
             stand_ins: Arc::default(),
         }
     }
@@ -405,6 +410,7 @@ impl Kernel for HostKernel {
             None => match crate::flowlogs::FlowCollector::start(
                 Arc::clone(plan),
                 Arc::clone(&self.flow_stats),
+                self.invocations.get().cloned().unwrap_or_default(),
             ) {
                 Ok(c) => {
                     *running = Some(c);

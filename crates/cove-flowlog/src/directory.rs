@@ -97,6 +97,8 @@ pub(crate) struct Interface {
     pub(crate) function: Option<FunctionId>,
     /// Whether it is an endpoint's (interface endpoint or PrivateLink front).
     pub(crate) endpoint: bool,
+    /// The function's environment (its index), for an environment's address.
+    pub(crate) environment: Option<u32>,
 }
 
 /// What one interface saw of a connection since the last reading.
@@ -134,8 +136,14 @@ pub struct Seen {
     pub tcp_flags: u8,
     /// AWS's `traffic-path` for egress (1 within the VPC, 4 over a peering).
     pub traffic_path: Option<u8>,
-    /// When the connection started (Unix s), if known.
-    pub started_s: Option<u64>,
+    /// When the connection started (Unix ms), if known.
+    pub started_ms: Option<u64>,
+    /// The function's execution environment (its index), where `function` is
+    /// set.
+    pub environment: Option<u32>,
+    /// The invocation the environment was running when the connection started
+    /// (`cove-invocation-id`), once the collector looked it up.
+    pub invocation: Option<String>,
     /// How the connection goes (metering).
     pub path: PathKind,
     /// The connection this view is of, as the analyzer asks about it.
@@ -210,6 +218,7 @@ impl Directory {
                         eni,
                         function: None,
                         endpoint,
+                        environment: None,
                     },
                 );
             }
@@ -220,6 +229,7 @@ impl Directory {
                     eni: env.shared_eni,
                     function: Some(env.function),
                     endpoint: false,
+                    environment: Some(env.index),
                 };
                 d.environments.insert(env.address, i);
                 d.links.insert(env.router_link, i);
@@ -255,6 +265,7 @@ impl Directory {
             eni: found,
             function: None,
             endpoint,
+            environment: None,
         })
     }
 
@@ -265,13 +276,19 @@ impl Directory {
         let initiator = self.interface(zone, *f.orig.0.ip());
         // The responder has the address replies come from (after any DNAT).
         let responder = self.interface(zone, *f.reply.0.ip());
-        let nat_src = (f.reply.1.ip() != f.orig.0.ip()).then_some(*f.reply.1.ip());
+        // A function's environment sends from its link-local address, which the
+        // router translates to its shared ENI's: at the shared ENI the
+        // connection is the translated one (what the VPC sees), and that
+        // translation is no NAT of the path.
+        let from_env = initiator.is_some_and(|i| i.environment.is_some());
+        let own = if from_env { f.reply.1 } else { f.orig.0 };
+        let nat_src = (!from_env && f.reply.1.ip() != f.orig.0.ip()).then_some(*f.reply.1.ip());
         // Each address's counterpart across the router's translation (the
         // initiator's as the responder sees it, the responder's as the initiator
         // addressed it), `None` where nothing was translated.
         let across = |a: Ipv4Addr| -> Option<Ipv4Addr> {
             let pairs = [
-                (*f.orig.0.ip(), *f.reply.1.ip()),
+                (*own.ip(), *f.reply.1.ip()),
                 (*f.orig.1.ip(), *f.reply.0.ip()),
             ];
             pairs.iter().find_map(|(x, y)| {
@@ -305,9 +322,9 @@ impl Directory {
         let connection = Connection {
             initiator: initiator.map(|i| i.eni),
             responder: responder.map(|i| i.eni),
-            orig: f.orig,
+            orig: (own, f.orig.1),
         };
-        let started_s = f.start_ns.map(|ns| ns / 1_000_000_000);
+        let started_ms = f.start_ns.map(|ns| ns / 1_000_000);
         let mut out = Vec::with_capacity(4);
         let mut push = |at: Option<Interface>,
                         direction,
@@ -333,7 +350,9 @@ impl Directory {
                         counts,
                         tcp_flags: flags,
                         traffic_path: path,
-                        started_s,
+                        started_ms,
+                        environment: i.environment,
+                        invocation: None,
                         path: kind,
                         connection,
                         reply,
@@ -346,7 +365,7 @@ impl Directory {
         push(
             initiator,
             Direction::Egress,
-            f.orig.0,
+            own,
             f.orig.1,
             m.orig,
             flags.0,
@@ -379,7 +398,7 @@ impl Directory {
             initiator,
             Direction::Ingress,
             f.orig.1,
-            f.orig.0,
+            own,
             m.reply,
             flags.1,
             None,

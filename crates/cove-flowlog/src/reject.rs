@@ -119,7 +119,9 @@ impl Directory {
             },
             tcp_flags: p.tcp_flags,
             traffic_path: None,
-            started_s: Some(r.time_s),
+            started_ms: Some(r.time_s * 1000),
+            environment: at.environment,
+            invocation: None,
             path,
             connection: Connection {
                 initiator: sender.map(|s| s.eni),

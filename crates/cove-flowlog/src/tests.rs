@@ -337,9 +337,10 @@ fn an_environments_connection_is_its_functions_at_its_shared_eni() {
         .map(|r| render_text(&net, log, r))
         .collect();
     let at_shared = eni_id(&net, env.shared_eni);
-    // Leaving the environment: at its shared ENI, as the function's.
+    // Leaving the environment: at its shared ENI, as the function's, from the
+    // address the VPC sees (not the environment's link-local one).
     assert!(
-        lines.contains(&format!("{at_shared} {} egress t/f", env.address)),
+        lines.contains(&format!("{at_shared} {shared_ip} egress t/f")),
         "{lines:#?}"
     );
     // Arriving at the database: from the shared ENI's address (translated), which

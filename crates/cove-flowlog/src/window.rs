@@ -82,7 +82,8 @@ impl Aggregator {
             // The first packet: the connection's start when it falls in this
             // window, else the reading before this one (about a second ago).
             let first = seen
-                .started_s
+                .started_ms
+                .map(|ms| ms / 1000)
                 .filter(|s| *s >= start && *s <= now_s)
                 .unwrap_or_else(|| now_s.saturating_sub(1).max(start));
             if let Some(r) = window.get_mut(&key) {
@@ -109,7 +110,7 @@ impl Aggregator {
                     log,
                     eni: seen.eni,
                     function: seen.function,
-                    invocation: None,
+                    invocation: seen.invocation.clone(),
                     direction: seen.direction,
                     proto: seen.proto,
                     src: seen.src,

@@ -18,6 +18,7 @@ mod environment;
 mod error;
 pub mod events;
 pub mod http;
+pub mod invocations;
 mod lease;
 mod log;
 mod metrics;
@@ -27,6 +28,7 @@ mod scheduler;
 
 pub use crate::error::{InvokeError, SchedulerError};
 pub use crate::events::AsyncConfig;
+pub use crate::invocations::InvocationLog;
 pub use crate::lease::{LockMode, PrefixLock};
 pub use crate::paths::{ASYNC_EVENTS_LOG, LogDir, SlotLocks};
 pub use crate::scheduler::{

@@ -109,6 +109,9 @@ pub(crate) struct Shared {
     pub(crate) retention: Mutex<crate::retention::LogRetention>,
     /// Where invocations are counted (`cove serve`'s `/metrics`), once set.
     pub(crate) metrics: std::sync::OnceLock<Arc<cove_metrics::Metrics>>,
+    /// Where each slot's invocations are recorded (flow logs' invocation ids),
+    /// once set.
+    invocations: std::sync::OnceLock<Arc<crate::invocations::InvocationLog>>,
 }
 
 impl Shared {
@@ -199,6 +202,7 @@ impl Scheduler {
             async_config: Mutex::new(AsyncConfig::default()),
             queues: Mutex::new(HashMap::new()),
             metrics: std::sync::OnceLock::new(),
+            invocations: std::sync::OnceLock::new(),
             retention: Mutex::new(crate::retention::LogRetention::default()),
         });
         let scheduler = Scheduler { shared };
@@ -332,6 +336,12 @@ impl Scheduler {
         });
         events::ensure_running(&self.shared, name, &queue);
         Ok(request_id)
+    }
+
+    /// Records every invocation's start and end by slot in `log` from now on
+    /// (the first log set stays).
+    pub fn set_invocation_log(&self, log: Arc<crate::invocations::InvocationLog>) {
+        let _ = self.shared.invocations.set(log);
     }
 
     /// How asynchronous invocations are retried and aged from now on.
@@ -571,6 +581,10 @@ impl Scheduler {
             cognito_identity: None,
         };
         let slot = env.slot;
+        let recorded = self.shared.invocations.get().zip(f.config.slots.get(slot));
+        if let Some((log, ns)) = recorded {
+            log.started(ns, &request_id, crate::invocations::unix_ms());
+        }
         // Platform log lines only where logs are kept (none in benchmarks).
         let logging = env.log.is_some();
         let log_start = logging
@@ -602,6 +616,9 @@ impl Scheduler {
                 (payloads::timeout_error(&request_id, timeout), Some(payloads::SANDBOX_TIMEDOUT.to_owned()), false)
             }
         };
+        if let Some((log, ns)) = recorded {
+            log.ended(ns, &request_id, crate::invocations::unix_ms());
+        }
         if logging {
             let ms = started.elapsed().as_secs_f64() * 1000.0;
             let used = env

@@ -64,8 +64,7 @@ fn nat_flows_show_the_addresses_on_both_sides() {
         .map(ToString::to_string)
         .collect();
     let server = common::internet::Internet::listen(&names.outside_ns(), internet, PORT);
-    // The collector counts connections that start after it is up.
-    std::thread::sleep(Duration::from_secs(2));
+    common::flows::wait_for_collector(&d);
     // Client port → the public IP the internet saw.
     let mut seen_as: BTreeMap<u16, IpAddr> = BTreeMap::new();
     for _ in 0..CONNECTIONS {

@@ -10,7 +10,6 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
 use std::net::Ipv4Addr;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::Deployment;
@@ -75,22 +74,7 @@ fn known_connections_give_exactly_their_records() {
     let d = Deployment::new("fl");
     let (_dir, _spec, _net) = d.apply_text(&format!("{SPEC}{PEERED}"));
     let (_serve, addr) = common::functions::serve(&d, &[]);
-    // The collector turns conntrack's counters on in the router when it starts:
-    // connections before that are not counted.
-    let router = format!("{}-router", d.prefix);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let out = Command::new("ip")
-            .args(["netns", "exec", &router, "cat"])
-            .arg("/proc/sys/net/netfilter/nf_conntrack_acct")
-            .output()
-            .expect("sysctl");
-        if String::from_utf8_lossy(&out.stdout).trim() == "1" {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the collector never started");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    common::flows::wait_for_collector(&d);
     let (a_ns, b_ns) = (ns_with(&d, A), ns_with(&d, B));
     sink(&b_ns, B, 5432);
     let (bytes_before, packets_before) = received(&b_ns);

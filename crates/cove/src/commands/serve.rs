@@ -133,6 +133,10 @@ async fn serve(args: &Args) -> anyhow::Result<()> {
     // the scheduler), environments by state, the reconciler, DNS.
     let metrics = cove_metrics::Metrics::new();
     scheduler.set_metrics(std::sync::Arc::clone(&metrics));
+    // The scheduler records which invocation runs in which environment; the
+    // flow-log collector names them on function flows.
+    let invocations = std::sync::Arc::new(cove_scheduler::InvocationLog::default());
+    scheduler.set_invocation_log(std::sync::Arc::clone(&invocations));
     let server = tokio::spawn(cove_scheduler::http::serve(listener, scheduler.clone()));
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let reconciler = if args.no_reconcile {
@@ -150,10 +154,11 @@ async fn serve(args: &Args) -> anyhow::Result<()> {
         }
         let stop = stop.clone();
         let metrics = metrics.clone();
+        let invocations = std::sync::Arc::clone(&invocations);
         Some(
             std::thread::Builder::new()
                 .name("cove-reconciler".into())
-                .spawn(move || reconcile_loop(target, config, &stop, &metrics))
+                .spawn(move || reconcile_loop(target, config, &stop, &metrics, invocations))
                 .context("starting the reconciler's thread")?,
         )
     };
@@ -282,6 +287,7 @@ fn reconcile_loop(
     config: cove_deploy::ReconcilerConfig,
     stop: &std::sync::Arc<std::sync::atomic::AtomicBool>,
     metrics: &std::sync::Arc<cove_metrics::Metrics>,
+    invocations: std::sync::Arc<cove_scheduler::InvocationLog>,
 ) {
     let deployment = match cove_deploy::Deployment::open_observing(target) {
         Ok(d) => d,
@@ -296,6 +302,7 @@ fn reconcile_loop(
     let mut reconciler = cove_deploy::Reconciler::new(deployment, config);
     {
         let kernel = reconciler.deployment().kernel();
+        let _ = kernel.invocations.set(invocations);
         let stats = std::sync::Arc::clone(&kernel.dns_stats);
         let dns = metrics.dns.clone();
         metrics.add_sampler(move || dns.observe(dns_counts(stats.snapshot())));

@@ -83,3 +83,23 @@ pub fn lines_of(path: &Path, n: usize, keep: impl Fn(&str) -> bool) -> Vec<Strin
         std::thread::sleep(Duration::from_millis(250));
     }
 }
+
+/// Waits (30 s) until the flow-log collector of `cove serve` runs: it turns
+/// conntrack's counters on in the router when it starts, and connections before
+/// that are not counted.
+pub fn wait_for_collector(d: &Deployment) {
+    let router = format!("{}-router", d.prefix);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &router, "cat"])
+            .arg("/proc/sys/net/netfilter/nf_conntrack_acct")
+            .output()
+            .expect("sysctl");
+        if String::from_utf8_lossy(&out.stdout).trim() == "1" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the collector never started");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
