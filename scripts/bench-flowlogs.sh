@@ -8,7 +8,11 @@
 #   * FL_FLOWS (default 100,000) distinct UDP flows sent as fast as one Python
 #     process can from one ENI to the other: how many of them have their record
 #     in the flow log (and the collector's dropped records and lost events from
-#     /metrics).
+#     /metrics);
+#   * FL_REFUSED (default 100,000) UDP datagrams to a port the receiving
+#     subnet's network ACL denies, sent as fast as one Python socket can: how
+#     many refused packets the collector read from NFLOG (the router logs at most
+#     10,000 a second) and how many the REJECT records count.
 # Needs root; installs iperf3.
 #   bash scripts/bench-flowlogs.sh
 set -euo pipefail
@@ -20,6 +24,7 @@ prefix=${BENCH_PREFIX:-bfl}
 secs=${FL_SECONDS:-5}
 rounds=${FL_ROUNDS:-5}
 flows=${FL_FLOWS:-100000}
+refused=${FL_REFUSED:-100000}
 work=$(mktemp -d /tmp/cove-bench-fl.XXXXXX)
 export COVE_STATE_DIR=$work/state
 pids=()
@@ -40,7 +45,14 @@ tenants:
         cidr: 10.51.0.0/16
         subnets:
           - { name: s1, cidr: 10.51.1.0/24, az: z1 }
-          - { name: s2, cidr: 10.51.2.0/24, az: z1 }
+          - { name: s2, cidr: 10.51.2.0/24, az: z1, network_acl: guard }
+        network_acls:
+          - name: guard
+            ingress:
+              - { rule: 50, action: deny, protocol: udp, ports: 7000, cidr: 10.51.1.0/24 }
+              - { rule: 100, action: allow, protocol: all, cidr: 0.0.0.0/0 }
+            egress:
+              - { rule: 100, action: allow, protocol: all, cidr: 0.0.0.0/0 }
         security_groups:
           - name: open
             ingress: [ { protocol: all, cidr: 10.51.0.0/16 } ]
@@ -53,6 +65,7 @@ EOF
         flow_logs:
           - { name: all, max_aggregation_interval: 60 }
           - { name: fast, eni: s, max_aggregation_interval: 1, log_format: '\${srcaddr} \${dstaddr} \${srcport} \${dstport} \${protocol} \${packets} \${flow-direction}' }
+          - { name: refused, eni: s, traffic_type: REJECT, max_aggregation_interval: 1, log_format: '\${srcaddr} \${dstaddr} \${srcport} \${dstport} \${protocol} \${packets} \${action}' }
 EOF
   fi
 }
@@ -149,3 +162,21 @@ written_after=$(metric 'cove_flow_log_records_total{outcome="written"}')
 dropped=$(metric 'cove_flow_log_records_total{outcome="dropped"}')
 lost=$(metric 'cove_flow_log_lost_events_total')
 echo "flows: $flows sent in ${sent_s} s ($(python3 -c "print(round($flows / $sent_s * 60))") per minute); $logged logged at the receiving ENI; records written $((${written_after%.*} - ${written_before%.*})), dropped ${dropped:-0}, lost destroy events ${lost:-0}"
+
+# Refused packets: FL_REFUSED datagrams to a port the receiving subnet's ACL denies.
+read_before=$(metric 'cove_flow_log_refused_packets_total')
+start=$(date +%s.%N)
+in_ns on c python3 - "$refused" <<'EOF'
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("10.51.1.10", 47000))
+for _ in range(int(sys.argv[1])):
+    s.sendto(b"x", ("10.51.2.10", 7000))
+EOF
+refused_s=$(python3 -c "import time; print(f'{time.time() - $start:.2f}')")
+rlog="$COVE_STATE_DIR/${prefix}on/flow-logs/t/v/refused.log"
+sleep 3
+in_records=$(awk '$4 == 7000 && $7 == "REJECT" {n += $6} END {print n + 0}' "$rlog" 2>/dev/null || echo 0)
+read_after=$(metric 'cove_flow_log_refused_packets_total')
+lost_rejects=$(metric 'cove_flow_log_lost_rejects_total')
+echo "refused: $refused datagrams in ${refused_s} s ($(python3 -c "print(round($refused / $refused_s))") per second); read from NFLOG $((${read_after%.*} - ${read_before%.*})) (limit 10,000/s + 1,000 burst: $(python3 -c "print(round(10000 * $refused_s + 1000))")); in REJECT records $in_records; socket overflows ${lost_rejects:-0}"
