@@ -184,43 +184,66 @@ impl FlowReader {
     /// The destroy events since the last reading, then the whole table.
     pub fn read(&mut self) -> Result<Reading, HostError> {
         let mut r = Reading::default();
-        loop {
-            match self.events.recv(&mut &mut self.buf[..], 0) {
-                Ok(0) => break,
-                Ok(n) => {
-                    for f in frames(&self.buf[..n]) {
-                        if f.ty >> 8 == NFNL_SUBSYS_CTNETLINK && f.ty & 0xff == IPCTNL_MSG_CT_DELETE
-                        {
-                            if let Some(flow) = f.payload.get(NFGENMSG_LEN..).and_then(parse_flow) {
-                                r.ended.push(flow);
-                            }
-                        }
+        let mut ended = Vec::new();
+        r.lost_events = drain(
+            &self.events,
+            &mut self.buf,
+            &self.ns,
+            "read conntrack destroy events",
+            |ty, payload| {
+                if ty >> 8 == NFNL_SUBSYS_CTNETLINK && ty & 0xff == IPCTNL_MSG_CT_DELETE {
+                    if let Some(flow) = payload.get(NFGENMSG_LEN..).and_then(parse_flow) {
+                        ended.push(flow);
                     }
                 }
-                Err(e) if errno(&e) == nix::libc::ENOBUFS => r.lost_events += 1,
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                    ) =>
-                {
-                    break;
-                }
-                Err(e) => {
-                    return Err(HostError::Conntrack {
-                        ns: self.ns.clone(),
-                        what: "read conntrack destroy events",
-                        source: e,
-                    });
-                }
-            }
-        }
+            },
+        )?;
+        r.ended = ended;
         dump(&self.table, &self.ns, |a| {
             if let Some(flow) = parse_flow(a) {
                 r.live.push(flow);
             }
         })?;
         Ok(r)
+    }
+}
+
+/// Reads every message waiting on non-blocking subscription socket `socket`,
+/// handing each one's type and payload to `each`; returns how often the kernel
+/// could not deliver (the socket's buffer was full: messages were lost).
+pub(crate) fn drain(
+    socket: &Socket,
+    buf: &mut [u8],
+    ns: &str,
+    what: &'static str,
+    mut each: impl FnMut(u16, &[u8]),
+) -> Result<u64, HostError> {
+    let mut lost = 0;
+    loop {
+        match socket.recv(&mut &mut buf[..], 0) {
+            Ok(0) => return Ok(lost),
+            Ok(n) => {
+                for f in frames(&buf[..n]) {
+                    each(f.ty, f.payload);
+                }
+            }
+            Err(e) if errno(&e) == nix::libc::ENOBUFS => lost += 1,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                return Ok(lost);
+            }
+            Err(source) => {
+                return Err(HostError::Conntrack {
+                    ns: ns.to_owned(),
+                    what,
+                    source,
+                });
+            }
+        }
     }
 }
 

@@ -13,8 +13,9 @@ use cove_flowlog::{Refused, parse_ipv4};
 use netlink_sys::{Socket, SocketAddr};
 
 use crate::conntrack::{NFGENMSG_LEN, NLMSG_ERROR, align, attr, attrs};
+use crate::ctflows::drain;
 use crate::ctsync_msg::frames;
-use crate::ctsync_target::{ct_socket, errno, here, socket_error, still};
+use crate::ctsync_target::{ct_socket, here, socket_error, still};
 use crate::error::HostError;
 use crate::netns::{self, NsId};
 
@@ -186,39 +187,22 @@ impl RejectReader {
     pub fn read(&mut self, time_s: u64) -> Result<Rejects, HostError> {
         let mut out = Rejects::default();
         let mut raw: Vec<(u32, Option<u32>, Option<u32>, cove_flowlog::PacketHeader)> = Vec::new();
-        loop {
-            match self.socket.recv(&mut &mut self.buf[..], 0) {
-                Ok(0) => break,
-                Ok(n) => {
-                    for f in frames(&self.buf[..n]) {
-                        if f.ty != (NFNL_SUBSYS_ULOG << 8) | NFULNL_MSG_PACKET {
-                            continue;
-                        }
-                        if let Some(l) = parse_packet(f.payload) {
-                            if let Some(h) = parse_ipv4(l.payload) {
-                                raw.push((l.mark, l.indev, l.outdev, h));
-                            }
-                        }
+        out.lost = drain(
+            &self.socket,
+            &mut self.buf,
+            &self.ns,
+            "read refused packets from NFLOG",
+            |ty, payload| {
+                if ty != (NFNL_SUBSYS_ULOG << 8) | NFULNL_MSG_PACKET {
+                    return;
+                }
+                if let Some(l) = parse_packet(payload) {
+                    if let Some(h) = parse_ipv4(l.payload) {
+                        raw.push((l.mark, l.indev, l.outdev, h));
                     }
                 }
-                Err(e) if errno(&e) == nix::libc::ENOBUFS => out.lost += 1,
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                    ) =>
-                {
-                    break;
-                }
-                Err(e) => {
-                    return Err(HostError::Conntrack {
-                        ns: self.ns.clone(),
-                        what: "read refused packets from NFLOG",
-                        source: e,
-                    });
-                }
-            }
-        }
+            },
+        )?;
         let missing = raw
             .iter()
             .flat_map(|(_, i, o, _)| [*i, *o])
