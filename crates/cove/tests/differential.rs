@@ -345,7 +345,9 @@ fn kernel_agrees_with_analyzer_on_random_networks() {
     let mut resolver: Option<Resolver> = None;
     let mut rejects = RejectCheck::default();
     let started = Instant::now();
-    for k in 0..specs {
+    // `COVE_DIFF_FROM` starts at a later spec (to replay one seed: 10,000 + k).
+    let from = env_usize("COVE_DIFF_FROM", 0);
+    for k in from..specs {
         let seed = 10_000 + k as u64;
         // Every fourth network has two VPCs with the same block (the host router
         // keeps them apart with marks and conntrack zones).
@@ -452,7 +454,15 @@ fn kernel_agrees_with_analyzer_on_random_networks() {
             .iter()
             .map(|(f, _)| same_address(&net, f).next().is_some())
             .collect();
+        let before = disagreements.len();
         rejects.after_probes(&net, &prefix, &flows, &ambiguous, seed, &mut disagreements);
+        if before < 3 && disagreements.len() > before {
+            eprintln!(
+                "--- REJECT disagreement, spec (seed {seed}):\n{}\n{}",
+                serde_saphyr::to_string(&spec).unwrap_or_default(),
+                disagreements[before]
+            );
+        }
         for (n, ((flow, probe), kernel)) in flows.iter().zip(&got).enumerate() {
             let v = an.check(flow);
             // Where two VPCs overlap, a probe to an address answers if the analyzer

@@ -367,7 +367,7 @@ impl<L: Lookup, T: Trace> Walk<'_, L, T> {
             return true;
         };
         let table = net.subnets[eni.subnet.index()].route_table;
-        self.return_route(table, from.ip, &RouteTarget::InternetGateway(g))
-            && self.nacl(eni.subnet, RuleDirection::Egress, from.ip, &reply, Return)
+        let igw = RouteTarget::InternetGateway(g);
+        self.return_leg(table, from.ip, &igw, eni.subnet, &reply)
     }
 }

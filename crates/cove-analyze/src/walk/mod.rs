@@ -389,6 +389,35 @@ impl<L: Lookup, T: Trace> Walk<'_, L, T> {
     }
 
     /// Replies to `ip` from `table`'s subnet must take `expected` back.
+    /// The replies leaving `subnet` (route table `table`) towards `ip`, which
+    /// must go back through `expected`: the subnet's outbound ACL and the route,
+    /// in the kernel's order — a route to another working target still forwards
+    /// the replies (through the ACL, which may refuse them first, then they are
+    /// lost on the wrong way); no route, a blackhole or an unmodeled target drops
+    /// them before the ACL.
+    fn return_leg(
+        &mut self,
+        table: RouteTableId,
+        ip: Ipv4Addr,
+        expected: &RouteTarget,
+        subnet: SubnetId,
+        reply: &Packet,
+    ) -> bool {
+        let forwards_elsewhere = self.lk.route(table, ip).is_some_and(|m| {
+            m.route.target != *expected
+                && !matches!(
+                    m.route.target,
+                    RouteTarget::Blackhole | RouteTarget::Unmodeled(_)
+                )
+        });
+        if forwards_elsewhere {
+            return self.nacl(subnet, RuleDirection::Egress, ip, reply, Return)
+                && self.return_route(table, ip, expected);
+        }
+        self.return_route(table, ip, expected)
+            && self.nacl(subnet, RuleDirection::Egress, ip, reply, Return)
+    }
+
     fn return_route(&mut self, table: RouteTableId, ip: Ipv4Addr, expected: &RouteTarget) -> bool {
         let net = self.net;
         let component = || self.lk.labels().route_table(table).to_owned();

@@ -191,9 +191,9 @@ impl<L: Lookup, T: Trace> Walk<'_, L, T> {
         };
         if let Some(p) = via {
             let table = net.subnets[dst.subnet.index()].route_table;
-            if !self.return_route(table, from.party.ip, &RouteTarget::Peering(p)) {
-                return false;
-            }
+            let peering = RouteTarget::Peering(p);
+            return self.return_leg(table, from.party.ip, &peering, dst.subnet, &reply)
+                && self.nacl(from.subnet, RuleDirection::Ingress, dip, &reply, Return);
         }
         same_subnet
             || (self.nacl(
