@@ -3,10 +3,12 @@
 //! * [`policy`]: bucket policies, pure — S3's policy language as far as a closed
 //!   network needs it (where a request came from: `aws:SourceVpce`,
 //!   `aws:SourceVpc`, addresses, accounts), evaluated as AWS does.
-//!
-//! The S3-compatible server (`s3s` with its file-system backend, reached only
-//! through gateway and interface endpoints) builds on it.
+//! * [`server`]: the S3-compatible server (`s3s` over its file-system backend),
+//!   served connection by connection with the connection's origin, and its
+//!   access check: SigV4 with a tenant's key, then the bucket's policy.
 
 pub mod policy;
+pub mod server;
 
 pub use policy::{Decision, MalformedPolicy, Policy, RequestContext};
+pub use server::{Bucket, Keys, ObjectStore, ObjectsError};
