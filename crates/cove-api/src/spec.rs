@@ -256,6 +256,23 @@ pub fn decide_spec(
     };
     cove_control::check_tenant_spec(&cur.state, tenant, &own)?;
     check_code_owned(cur, tenant, &own)?;
+    // Bucket names are global: a name another tenant declares is taken (S3's
+    // answer to CreateBucket), and the one who declared it first keeps it.
+    for b in &own.buckets {
+        let taken = cur
+            .specs
+            .iter()
+            .any(|(id, s)| id != tenant && s.buckets.iter().any(|x| x.name == b.name));
+        if taken {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "BucketAlreadyExists",
+                Some(&format!("buckets[{}].name", b.name)),
+                format!("bucket name `{}` is taken", b.name),
+                "bucket names are global across tenants: pick another name",
+            ));
+        }
+    }
     let mut specs: BTreeMap<TenantId, TenantSpec> = cur.specs.clone();
     specs.insert(tenant.clone(), own.clone());
     let desired = cove_control::desired_spec(&cur.state, &specs);

@@ -184,6 +184,9 @@ pub fn desired_spec(state: &ControlState, specs: &BTreeMap<TenantId, TenantSpec>
         let nets = state.networks_of(&t.id);
         let mut ts = TenantSpec {
             name: t.name.clone(),
+            // Bucket names are global: the API refuses a name another tenant
+            // declares (`BucketAlreadyExists`), so none repeats here.
+            buckets: own.buckets.clone(),
             account_id: Some(Scalar::Str(t.account_id.clone())),
             prefix_lists: own.prefix_lists.clone(),
             vpcs: Vec::new(),

@@ -108,6 +108,14 @@ pub enum ErrorCode {
     InvalidServiceName,
     /// An ENI named that does not exist (EC2's code).
     InvalidNetworkInterfaceIdNotFound,
+    /// A bucket name S3 would refuse (S3's code).
+    InvalidBucketName,
+    /// A bucket name another tenant already uses (S3's code: names are global).
+    BucketAlreadyExists,
+    /// The tenant declares the bucket twice (S3's code).
+    BucketAlreadyOwnedByYou,
+    /// A bucket policy cove cannot evaluate (S3's code).
+    MalformedPolicy,
 }
 
 impl ErrorCode {
@@ -163,6 +171,10 @@ impl ErrorCode {
             NotAuthorized => "NotAuthorizedException",
             InvalidServiceName => "InvalidServiceName",
             InvalidNetworkInterfaceIdNotFound => "InvalidNetworkInterfaceID.NotFound",
+            InvalidBucketName => "InvalidBucketName",
+            BucketAlreadyExists => "BucketAlreadyExists",
+            BucketAlreadyOwnedByYou => "BucketAlreadyOwnedByYou",
+            MalformedPolicy => "MalformedPolicy",
         }
     }
 }

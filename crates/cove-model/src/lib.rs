@@ -10,6 +10,7 @@
 //!
 //! Nothing here does I/O.
 
+pub mod bucket_policy;
 pub mod decode;
 pub mod diag;
 pub mod dns;

@@ -116,6 +116,8 @@ pub struct Network {
     pub service_links: Vec<crate::privatelink::ServiceLink>,
     /// Flow logs of all VPCs.
     pub flow_logs: Vec<crate::flowlog::FlowLog>,
+    /// Buckets of cove's object storage.
+    pub buckets: Vec<crate::bucket_policy::Bucket>,
 }
 
 /// A tenant (account).

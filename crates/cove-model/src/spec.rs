@@ -139,6 +139,20 @@ pub struct TenantSpec {
     /// Endpoint services (PrivateLink) this tenant publishes to others.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub endpoint_services: Vec<EndpointServiceSpec>,
+    /// Buckets of cove's object storage (issue 15), reached from VPCs through S3
+    /// endpoints only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub buckets: Vec<BucketSpec>,
+}
+
+/// A bucket of cove's object storage.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct BucketSpec {
+    /// Its name: global across tenants, S3's naming rules.
+    pub name: String,
+    /// Its bucket policy: a policy document, as a mapping or as JSON text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<serde_json::Value>,
 }
 
 fn yes() -> bool {

@@ -1,13 +1,13 @@
 //! cove's object storage (issue 15), in the making.
 //!
-//! * [`policy`]: bucket policies, pure — S3's policy language as far as a closed
+//! * [`policy`] (`cove_model::bucket_policy`): bucket policies, pure — S3's policy language as far as a closed
 //!   network needs it (where a request came from: `aws:SourceVpce`,
 //!   `aws:SourceVpc`, addresses, accounts), evaluated as AWS does.
 //! * [`server`]: the S3-compatible server (`s3s` over its file-system backend),
 //!   served connection by connection with the connection's origin, and its
 //!   access check: SigV4 with a tenant's key, then the bucket's policy.
 
-pub mod policy;
+pub use cove_model::bucket_policy as policy;
 pub mod server;
 
 pub use policy::{Decision, MalformedPolicy, Policy, RequestContext};

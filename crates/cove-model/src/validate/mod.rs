@@ -12,6 +12,7 @@
 
 mod addressing;
 mod attachments;
+mod buckets;
 mod declare;
 mod dns;
 mod filters;
@@ -72,6 +73,7 @@ pub fn validate(spec: &Spec) -> Validated {
     attachments::addresses(&mut cx, spec, &scopes);
     public::public_addresses(&mut cx, spec, &scopes);
     flowlogs::flow_logs(&mut cx, spec, &scopes);
+    buckets::buckets(&mut cx, spec, &scopes);
     ids::aws_ids(&mut cx, spec);
     let has_error = cx.diags.iter().any(|d| d.severity == Severity::Error);
     Validated {
@@ -202,6 +204,8 @@ impl Path {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_buckets;
 #[cfg(test)]
 mod tests_dns;
 #[cfg(test)]

@@ -460,6 +460,55 @@ pub fn wildcard(pattern: &str, text: &str) -> bool {
     p[pi..].iter().all(|c| *c == '*')
 }
 
+/// A bucket of cove's object storage, as validated.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Bucket {
+    /// Its owner.
+    pub tenant: crate::model::TenantId,
+    /// Its name (global across tenants).
+    pub name: String,
+    /// Its policy document (compact JSON), if any.
+    pub policy_document: Option<String>,
+    /// The same, parsed.
+    #[serde(skip)]
+    pub policy: Option<Policy>,
+}
+
+/// Why S3 would refuse `name` as a bucket name (`None`: it would not): 3 to 63
+/// characters of lowercase letters, digits, dots and hyphens, beginning and
+/// ending with a letter or digit, no two dots in a row, not an IP address, and
+/// none of the prefixes and suffixes S3 reserves.
+pub fn bucket_name_problem(name: &str) -> Option<&'static str> {
+    let b = name.as_bytes();
+    if !(3..=63).contains(&b.len()) {
+        return Some("must be 3 to 63 characters long");
+    }
+    if !b
+        .iter()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'.' || *c == b'-')
+    {
+        return Some("may hold only lowercase letters, digits, dots and hyphens");
+    }
+    let edge = |c: u8| c.is_ascii_lowercase() || c.is_ascii_digit();
+    if !edge(b[0]) || !edge(b[b.len() - 1]) {
+        return Some("must begin and end with a letter or a digit");
+    }
+    if name.contains("..") {
+        return Some("may not hold two dots in a row");
+    }
+    if name.parse::<Ipv4Addr>().is_ok() {
+        return Some("may not be an IP address");
+    }
+    if name.starts_with("xn--")
+        || name.starts_with("sthree-")
+        || name.ends_with("-s3alias")
+        || name.ends_with("--ol-s3")
+    {
+        return Some("uses a prefix or suffix S3 reserves (xn--, sthree-, -s3alias, --ol-s3)");
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -594,6 +643,27 @@ mod tests {
             r#"{"Statement": [{"Effect": "Allow", "Principal": {"AWS": "bob"}, "Action": "s3:*", "Resource": "arn:aws:s3:::b"}]}"#,
             "Statement[0].Principal.AWS",
         );
+    }
+
+    #[test]
+    fn bucket_names() {
+        for ok in ["spa-assets", "a.b.c", "abc", "123", "my-bucket-2026"] {
+            assert_eq!(bucket_name_problem(ok), None, "{ok}");
+        }
+        for bad in [
+            "ab",
+            "Upper",
+            "has_underscore",
+            "-lead",
+            "trail-",
+            "a..b",
+            "10.0.0.1",
+            "xn--abc",
+            "x-s3alias",
+            &"a".repeat(64),
+        ] {
+            assert!(bucket_name_problem(bad).is_some(), "{bad}");
+        }
     }
 
     #[test]
