@@ -20,6 +20,7 @@ pub mod diff;
 pub mod environments;
 pub mod names;
 pub mod nft;
+mod nft_filters;
 mod nft_nat;
 pub mod nftsets;
 pub mod plan;
