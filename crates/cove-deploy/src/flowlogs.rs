@@ -62,15 +62,10 @@ impl FlowLogPlan {
         let nat_gateways = net
             .nat_gateways
             .iter()
-            .map(|n| {
-                let private = std::iter::once(net.enis[n.eni.index()].private_ip)
-                    .chain(n.secondary_ips.iter().copied());
-                NatGatewayRef {
-                    vpc: n.vpc,
-                    label: format!("{}/{}", net.vpc_path(n.vpc), n.name),
-                    ns: names.eni_ns(n.eni),
-                    public: private.zip(n.public_ips.iter().copied()).collect(),
-                }
+            .map(|n| NatGatewayRef {
+                vpc: n.vpc,
+                label: format!("{}/{}", net.vpc_path(n.vpc), n.name),
+                ns: names.eni_ns(n.eni),
             })
             .collect();
         let env_ns = cove_plan::environments::environments(&net, &names)
@@ -115,9 +110,6 @@ pub struct NatGatewayRef {
     pub label: String,
     /// Its namespace.
     pub ns: String,
-    /// The public IP each of its private addresses stands for (the gateway
-    /// translates to its private addresses; the internet gateway maps those 1:1).
-    pub public: Vec<(std::net::Ipv4Addr, std::net::Ipv4Addr)>,
 }
 
 /// The collector's counters (kept across restarts; the metrics read them).
@@ -263,7 +255,7 @@ fn run(shared: &Shared) {
         if stopping || since_saved >= SAVE_EVERY || crate::metering::Month::now() != month {
             since_saved = 0;
             save_meter(shared, &plan, &mut month, &mut billed, &mut unsaved);
-            sample_nat_gateways(shared, &plan);
+            sample_nat_gateways(shared, &plan, &nat.table);
         }
         if stopping {
             return;
@@ -276,13 +268,13 @@ fn run(shared: &Shared) {
         if rejects.as_ref().is_some_and(|r| !r.current()) {
             rejects = None;
         }
+        // Refused packets that cannot be read (NFLOG not bound) leave the
+        // accepted flows and the metering to go on; the next reading tries again.
+        let mut rejects_problem = None;
         if rejects.is_none() {
             match cove_host::RejectReader::open(&plan.router_ns) {
                 Ok(r) => rejects = Some(r),
-                Err(e) => {
-                    set_problem(shared, Some(crate::error::chain_text(&e)));
-                    continue;
-                }
+                Err(e) => rejects_problem = Some(crate::error::chain_text(&e)),
             }
         }
         if reader.is_none() {
@@ -303,7 +295,7 @@ fn run(shared: &Shared) {
                 continue;
             }
         };
-        set_problem(shared, None);
+        set_problem(shared, rejects_problem);
         shared.stats.readings.fetch_add(1, Ordering::Relaxed);
         shared
             .stats
@@ -479,25 +471,17 @@ fn save_meter(
 }
 
 /// Samples every NAT gateway's namespace (one that cannot be read — not there
-/// yet, or gone — is left out).
-fn sample_nat_gateways(shared: &Shared, plan: &FlowLogPlan) {
+/// yet, or gone — is left out). The gateway translates to its private
+/// addresses, which `table` maps to the public IPs they stand for.
+fn sample_nat_gateways(shared: &Shared, plan: &FlowLogPlan, table: &cove_flowlog::NatTable) {
     let mut samples = std::collections::BTreeMap::new();
-    for NatGatewayRef {
-        label, ns, public, ..
-    } in &plan.nat_gateways
-    {
+    for NatGatewayRef { vpc, label, ns } in &plan.nat_gateways {
         if let Ok(mut s) = cove_host::nat_sample(ns) {
             // Connections per public IP, where the private address has one.
             s.connections = s
                 .connections
                 .into_iter()
-                .map(|(ip, n)| {
-                    let shown = public
-                        .iter()
-                        .find(|(p, _)| *p == ip)
-                        .map_or(ip, |(_, q)| *q);
-                    (shown, n)
-                })
+                .map(|(ip, n)| (table.public_ip(*vpc, ip).unwrap_or(ip), n))
                 .collect();
             samples.insert(label.clone(), s);
         }

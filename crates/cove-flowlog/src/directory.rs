@@ -192,26 +192,17 @@ impl Directory {
                 d.peers.insert(id, (p.requester, p.accepter));
             }
         }
+        let names = Names::new(net, prefix);
         for (i, e) in net.enis.iter().enumerate() {
+            let eni = EniId(index_u32(i));
             let endpoint = matches!(
                 e.owner,
                 cove_model::EniOwner::Endpoint(_) | cove_model::EniOwner::Front(_)
             );
-            d.enis
-                .insert((e.vpc, e.private_ip), (EniId(index_u32(i)), endpoint));
+            d.enis.insert((e.vpc, e.private_ip), (eni, endpoint));
             d.eni_vpc.push(e.vpc);
-        }
-        // A NAT gateway also sends from its secondary addresses (one per public IP).
-        for n in &net.nat_gateways {
-            for ip in &n.secondary_ips {
-                d.enis.insert((n.vpc, *ip), (n.eni, false));
-            }
-        }
-        let names = Names::new(net, prefix);
-        for (i, e) in net.enis.iter().enumerate() {
+            // A shared ENI has no link of its own (its environments have).
             if e.owner != cove_model::EniOwner::Shared {
-                let eni = EniId(index_u32(i));
-                let endpoint = d.enis.get(&(e.vpc, e.private_ip)).is_some_and(|x| x.1);
                 d.links.insert(
                     names.eni_router_link(eni),
                     Interface {
@@ -221,6 +212,12 @@ impl Directory {
                         environment: None,
                     },
                 );
+            }
+        }
+        // A NAT gateway also sends from its secondary addresses (one per public IP).
+        for n in &net.nat_gateways {
+            for ip in &n.secondary_ips {
+                d.enis.insert((n.vpc, *ip), (n.eni, false));
             }
         }
         if let Ok(envs) = cove_plan::environments::environments(net, &names) {

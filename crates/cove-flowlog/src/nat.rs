@@ -70,6 +70,12 @@ impl NatTable {
         self.by_translated.retain(|_, v| v.1 >= s);
     }
 
+    /// The public IP a NAT gateway of `vpc` stands for with private address
+    /// `private` (`None`: no gateway's, or a private NAT gateway's).
+    pub fn public_ip(&self, vpc: VpcId, private: Ipv4Addr) -> Option<Ipv4Addr> {
+        self.public.get(&(vpc, private)).copied()
+    }
+
     /// Translations known.
     pub fn len(&self) -> usize {
         self.by_client.len()
@@ -92,7 +98,7 @@ impl NatTable {
         // The client's own view (its connection leaves through a NAT gateway).
         if seen.path == PathKind::NatGateway {
             if let Some((t, _)) = self.by_client.get(&key) {
-                let shown = self.public.get(&(vpc, *t.ip())).copied().unwrap_or(*t.ip());
+                let shown = self.public_ip(vpc, *t.ip()).unwrap_or(*t.ip());
                 if seen.reply {
                     seen.nat_dst = Some(shown);
                 } else {

@@ -130,17 +130,15 @@ pub struct Reading {
 
 /// A namespace's counted connections, read on demand.
 pub struct FlowReader {
-    ns: String,
-    id: NsId,
     events: Socket,
-    table: Socket,
+    table: TableReader,
     buf: Vec<u8>,
 }
 
 impl std::fmt::Debug for FlowReader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FlowReader")
-            .field("ns", &self.ns)
+            .field("ns", &self.table.ns)
             .finish_non_exhaustive()
     }
 }
@@ -163,14 +161,16 @@ impl FlowReader {
             events
                 .set_non_blocking(true)
                 .map_err(socket_error(&name, "make the event socket non-blocking"))?;
-            let table = ct_socket(&name, ANSWER_TIMEOUT, 4 << 20)?;
-            Ok((id, events, table))
+            let socket = ct_socket(&name, ANSWER_TIMEOUT, 4 << 20)?;
+            Ok((id, events, socket))
         })?;
         Ok(FlowReader {
-            ns: ns.to_owned(),
-            id,
             events,
-            table,
+            table: TableReader {
+                ns: ns.to_owned(),
+                id,
+                socket: table,
+            },
             buf: vec![0; 1 << 20],
         })
     }
@@ -178,7 +178,7 @@ impl FlowReader {
     /// Whether `/run/netns/<ns>` is still the namespace this reader was opened in
     /// (a replaced router needs a new reader).
     pub fn current(&self) -> bool {
-        still(&self.ns, self.id)
+        self.table.current()
     }
 
     /// The destroy events since the last reading, then the whole table.
@@ -188,7 +188,7 @@ impl FlowReader {
         r.lost_events = drain(
             &self.events,
             &mut self.buf,
-            &self.ns,
+            &self.table.ns,
             "read conntrack destroy events",
             |ty, payload| {
                 if ty >> 8 == NFNL_SUBSYS_CTNETLINK && ty & 0xff == IPCTNL_MSG_CT_DELETE {
@@ -199,11 +199,7 @@ impl FlowReader {
             },
         )?;
         r.ended = ended;
-        dump(&self.table, &self.ns, |a| {
-            if let Some(flow) = parse_flow(a) {
-                r.live.push(flow);
-            }
-        })?;
+        r.live = self.table.read()?;
         Ok(r)
     }
 }

@@ -12,7 +12,7 @@ use std::time::Duration;
 use cove_flowlog::{Refused, parse_ipv4};
 use netlink_sys::{Socket, SocketAddr};
 
-use crate::conntrack::{NFGENMSG_LEN, NLMSG_ERROR, align, attr, attrs};
+use crate::conntrack::{NFGENMSG_LEN, NLMSG_ERROR, align, attr, attrs, error_code};
 use crate::ctflows::drain;
 use crate::ctsync_msg::frames;
 use crate::ctsync_target::{ct_socket, here, socket_error, still};
@@ -117,11 +117,7 @@ fn acked(socket: &Socket, buf: &mut [u8], seq: u32) -> io::Result<()> {
         let n = socket.recv(&mut &mut buf[..], 0)?;
         for f in frames(&buf[..n]) {
             if f.ty == NLMSG_ERROR && f.seq == seq {
-                let code = f
-                    .payload
-                    .get(..4)
-                    .and_then(|b| <[u8; 4]>::try_from(b).ok())
-                    .map_or(0, i32::from_ne_bytes);
+                let code = error_code(f.payload);
                 return if code == 0 {
                     Ok(())
                 } else {

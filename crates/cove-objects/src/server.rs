@@ -137,20 +137,21 @@ impl S3Access for Access {
                 "buckets and their policies are declared in the spec"
             ));
         }
-        let declared = {
-            let buckets = self.buckets.read().unwrap_or_else(|e| e.into_inner());
-            buckets.get(&bucket).cloned()
-        };
-        let Some(b) = declared else {
-            return Err(s3_error!(NoSuchBucket));
-        };
         let mut cx_req = origin;
         cx_req.account.clone_from(&account);
-        let owner = account.as_deref() == Some(b.owner.as_str());
-        let decision = match &b.policy {
-            Some(p) => p.decide(&cx_req, &action(&op), &resource, owner),
-            None if owner => Decision::Allow,
-            None => Decision::ImplicitDeny,
+        // Decided under the read lock: the bucket's policy is not copied per
+        // request.
+        let decision = {
+            let buckets = self.buckets.read().unwrap_or_else(|e| e.into_inner());
+            let Some(b) = buckets.get(&bucket) else {
+                return Err(s3_error!(NoSuchBucket));
+            };
+            let owner = account.as_deref() == Some(b.owner.as_str());
+            match &b.policy {
+                Some(p) => p.decide(&cx_req, &action(&op), &resource, owner),
+                None if owner => Decision::Allow,
+                None => Decision::ImplicitDeny,
+            }
         };
         match decision {
             Decision::Allow => Ok(()),

@@ -38,7 +38,13 @@ impl InvocationLog {
     /// Invocation `request_id` started in slot `slot` (its namespace) at `at_ms`.
     pub fn started(&self, slot: &str, request_id: &str, at_ms: u64) {
         let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
-        let spans = slots.entry(slot.to_owned()).or_default();
+        // The slot's key is allocated once, not at every invocation.
+        if !slots.contains_key(slot) {
+            slots.insert(slot.to_owned(), VecDeque::with_capacity(SPANS_PER_SLOT));
+        }
+        let Some(spans) = slots.get_mut(slot) else {
+            return;
+        };
         if spans.len() >= SPANS_PER_SLOT {
             spans.pop_front();
         }

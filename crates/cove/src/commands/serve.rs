@@ -319,11 +319,7 @@ fn reconcile_loop(
                 refused: flows.refused.load(Relaxed),
                 lost_rejects: flows.lost_rejects.load(Relaxed),
             });
-            let meter = flows
-                .meter
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .clone();
+            let meter = flows.meter.lock().unwrap_or_else(|e| e.into_inner());
             let rows = |m: &std::collections::BTreeMap<
                 (String, cove_flowlog::PathKind),
                 cove_flowlog::Counts,
@@ -338,6 +334,7 @@ fn reconcile_loop(
                     .collect::<Vec<_>>()
             };
             transfer.observe(&rows(&meter.tenants), &rows(&meter.functions));
+            drop(meter);
             let nat: Vec<cove_metrics::NatGatewaySample> = flows
                 .nat
                 .lock()
