@@ -2,7 +2,7 @@
 # Installs cove's language runtimes into a runtime directory (mounted read-only at /opt
 # inside every function sandbox):
 #
-#   DIR/python/   awslambdaric (+ pg8000 for the test functions), for Debian's
+#   DIR/python/   awslambdaric, boto3, the AWS CLI (+ pg8000 for the test functions), for Debian's
 #                 /usr/bin/python3.11 via PYTHONPATH
 #   DIR/node/     aws-lambda-ric (node_modules/aws-lambda-ric/bin/index.mjs), for
 #                 Debian's /usr/bin/node (v20)
@@ -131,7 +131,7 @@ else
   "$PYTHON_BIN" -m compileall -q "$tmp" >/dev/null || true
   commit python "$tmp" "$want"
   did+=("python")
-  say "python: installed $(grep -c '==' "$src/requirements.txt") pinned packages (awslambdaric $AWSLAMBDARIC_VERSION, pg8000) into $dir/python ($(elapsed "$t"))"
+  say "python: installed $(grep -c '==' "$src/requirements.txt") pinned packages (awslambdaric $AWSLAMBDARIC_VERSION, pg8000, boto3, awscli) into $dir/python ($(elapsed "$t"))"
 fi
 
 # Node: aws-lambda-ric 3.x (4.x needs Node 22), the whole tree pinned by

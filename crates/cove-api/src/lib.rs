@@ -14,6 +14,7 @@
 //! Scoping is cove-control's: another tenant's object is not found (404), never
 //! forbidden.
 
+pub mod access_key;
 pub mod admin;
 pub mod error;
 pub mod flowlogs;
@@ -62,6 +63,9 @@ pub struct ApiState {
     pub flow_logs: Option<std::path::PathBuf>,
     /// Where the month's metering is kept (`<state>/<prefix>/metering`).
     pub metering: Option<std::path::PathBuf>,
+    /// The deployment's access-key secret (tenants' keys); none:
+    /// `/v1/access-key` is refused (503).
+    pub access_keys: Option<cove_objects::KeySecret>,
 }
 
 impl ApiState {
@@ -80,6 +84,7 @@ impl ApiState {
             runner: None,
             flow_logs: None,
             metering: None,
+            access_keys: None,
         }
     }
 
@@ -99,6 +104,13 @@ impl ApiState {
     ) -> ApiState {
         self.flow_logs = Some(flow_logs);
         self.metering = Some(metering);
+        self
+    }
+
+    /// Tenants' access keys are derived from `secret`.
+    #[must_use]
+    pub fn with_access_keys(mut self, secret: cove_objects::KeySecret) -> ApiState {
+        self.access_keys = Some(secret);
         self
     }
 
@@ -158,6 +170,7 @@ fn routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(peerings::reject_peering))
         .routes(routes!(flowlogs::flow_logs))
         .routes(routes!(flowlogs::metering))
+        .routes(routes!(access_key::access_key))
         .routes(routes!(services::list_services))
         .routes(routes!(services::list_endpoints))
         .routes(routes!(services::accept))

@@ -2,7 +2,7 @@
 //! declares its buckets (with a policy) in its spec; bucket names are global, so
 //! another tenant's declaration of a taken name is refused with S3's
 //! `BucketAlreadyExists`, and nothing changes; bad names and policies are refused
-//! at their field.
+//! at their field. Each tenant reads its own access key (`GET /v1/access-key`).
 
 mod common;
 
@@ -12,6 +12,7 @@ use common::Server;
 use cove_testdb::{TestDb, both};
 
 both!(bucket_names_are_global_and_policies_validated);
+both!(each_tenant_has_its_own_access_key);
 
 fn spec(bucket: &str, policy: serde_json::Value) -> serde_json::Value {
     json!({ "buckets": [{ "name": bucket, "policy": policy }] })
@@ -94,4 +95,24 @@ async fn bucket_names_are_global_and_policies_validated(db: TestDb) {
         Some(spec("bolt-files", deny_unless("bolt-files"))),
     )
     .await;
+}
+
+async fn each_tenant_has_its_own_access_key(db: TestDb) {
+    let srv = Server::start(db).await;
+    let (ta, a, _) = srv.tenant("acme", None).await;
+    let (_, b, _) = srv.tenant("bolt", None).await;
+    let ka = srv.ok(200, "GET", "/v1/access-key", &a, None).await;
+    let kb = srv.ok(200, "GET", "/v1/access-key", &b, None).await;
+    let id = ka["access_key_id"].as_str().unwrap_or_default();
+    assert!(id.starts_with("AKIA") && id.len() == 20, "{ka}");
+    assert_eq!(ka["secret_access_key"].as_str().map(str::len), Some(40));
+    assert_eq!(ka["account_id"], ta["account_id"]);
+    assert_ne!(ka["access_key_id"], kb["access_key_id"]);
+    assert_ne!(ka["secret_access_key"], kb["secret_access_key"]);
+    assert_eq!(srv.ok(200, "GET", "/v1/access-key", &a, None).await, ka);
+    // The operator has no tenant, so no key.
+    let admin = srv
+        .send("GET", "/v1/access-key", Some(&srv.admin), None, None)
+        .await;
+    assert_eq!((admin.status, admin.code()), (403, "UnauthorizedOperation"));
 }

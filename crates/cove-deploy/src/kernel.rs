@@ -81,6 +81,13 @@ pub trait Kernel {
         let _ = plan;
         Vec::new()
     }
+    /// Keeps the object store serving `plan` (issue 15): its buckets, keys and
+    /// listeners; stops it when there is none. Returns what could not be done.
+    /// Does nothing by default.
+    fn objects(&self, plan: Option<&Arc<crate::objects::ObjectsPlan>>) -> Vec<String> {
+        let _ = plan;
+        Vec::new()
+    }
     /// The execution environments' connections tracked now, per shared function
     /// ENI address they leave from. None by default.
     fn shared_eni_connections(&self) -> Result<BTreeMap<Ipv4Addr, u64>, KernelError> {
@@ -120,6 +127,9 @@ pub struct HostKernel {
     /// The running stand-in AWS services, with the inode of the namespace each
     /// listens in, and when each missing one was last tried.
     pub stand_ins: Arc<Mutex<StandIns>>,
+    /// The object store and its listeners, while the network has buckets or S3
+    /// endpoints.
+    pub objects: Arc<Mutex<Option<cove_objects::Listeners>>>,
 }
 
 /// The stand-in services of a [`HostKernel`].
@@ -182,6 +192,7 @@ impl HostKernel {
             flow_stats: Arc::default(),
             invocations: std::sync::OnceLock::new(),
             stand_ins: Arc::default(),
+            objects: Arc::default(),
         }
     }
 
@@ -382,6 +393,39 @@ impl Kernel for HostKernel {
             }
         }
         Vec::new()
+    }
+
+    fn objects(&self, plan: Option<&Arc<crate::objects::ObjectsPlan>>) -> Vec<String> {
+        // Only a long-running process serves (a one-shot command would end
+        // with its listeners).
+        if self.observer.is_none() {
+            return Vec::new();
+        }
+        let mut running = self.objects.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(plan) = plan else {
+            *running = None;
+            return Vec::new();
+        };
+        if running.is_none() {
+            let started =
+                cove_objects::ObjectStore::open(&plan.root).and_then(cove_objects::Listeners::new);
+            match started {
+                Ok(l) => *running = Some(l),
+                Err(e) => {
+                    return vec![format!("object store: {}", crate::error::chain_text(&e))];
+                }
+            }
+        }
+        let Some(l) = running.as_mut() else {
+            return Vec::new();
+        };
+        l.store().set_keys(plan.keys.clone());
+        let mut problems = Vec::new();
+        if let Err(e) = l.store().set_buckets(plan.buckets.clone()) {
+            problems.push(format!("object store: {}", crate::error::chain_text(&e)));
+        }
+        problems.extend(l.keep(&plan.listeners));
+        problems
     }
 
     fn flow_logs(&self, plan: Option<&Arc<crate::flowlogs::FlowLogPlan>>) -> Vec<String> {

@@ -32,6 +32,7 @@ pub mod kernel;
 pub mod lock;
 pub mod metering;
 pub mod nat_watch;
+pub mod objects;
 pub mod perms;
 pub mod reconcile;
 pub mod reconciler;

@@ -33,6 +33,11 @@ pub struct NatWatch {
     /// The flow-log collector's plan for the network at `read_at` (none: no
     /// flow log).
     pub(crate) flow_logs: Option<std::sync::Arc<crate::flowlogs::FlowLogPlan>>,
+    /// The object store's plan for the network at `read_at` (none: no bucket
+    /// and no S3 endpoint).
+    pub(crate) objects: Option<std::sync::Arc<crate::objects::ObjectsPlan>>,
+    /// Why the object store's plan could not be made (its key secret).
+    objects_problem: Option<String>,
     watched: Vec<Watched>,
     records: Vec<TakeoverRecord>,
     replications: Vec<Replication>,
@@ -101,6 +106,21 @@ impl<K: Kernel> Reconciler<K> {
             .as_ref()
             .map(|net| crate::standins::stand_ins(net, &prefix))
             .unwrap_or_default();
+        let target = self.deployment().target();
+        (self.nat.objects, self.nat.objects_problem) = match &net {
+            None => (None, None),
+            Some(net) => match target.access_keys() {
+                Ok(secret) => (
+                    crate::objects::ObjectsPlan::new(net, &prefix, target.objects(), &secret)
+                        .map(std::sync::Arc::new),
+                    None,
+                ),
+                Err(e) => (
+                    None,
+                    Some(format!("object store: {}", crate::error::chain_text(&e))),
+                ),
+            },
+        };
         self.nat.network = net.map(std::sync::Arc::new);
         let (flow_dir, metering) = (
             self.deployment().target().flow_logs(),
@@ -133,6 +153,16 @@ impl<K: Kernel> Reconciler<K> {
         self.nat.problems.extend(dns);
         let stand_ins = self.deployment().kernel().stand_in(&self.nat.stand_ins);
         self.nat.problems.extend(stand_ins);
+        match &self.nat.objects_problem {
+            None => {
+                let objects = self
+                    .deployment()
+                    .kernel()
+                    .objects(self.nat.objects.as_ref());
+                self.nat.problems.extend(objects);
+            }
+            Some(e) => self.nat.problems.push(e.clone()),
+        }
         let flows = self
             .deployment()
             .kernel()

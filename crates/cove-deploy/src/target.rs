@@ -125,6 +125,22 @@ impl Target {
         self.dir().join("metering")
     }
 
+    /// `<state_dir>/<prefix>/objects`: the object store's buckets.
+    pub fn objects(&self) -> PathBuf {
+        self.dir().join("objects")
+    }
+
+    /// `<state_dir>/<prefix>/access-keys.secret`: the secret every tenant's
+    /// access key is derived from (`0600`).
+    pub fn access_key_secret(&self) -> PathBuf {
+        self.dir().join("access-keys.secret")
+    }
+
+    /// The deployment's access-key secret, created on first use.
+    pub fn access_keys(&self) -> Result<cove_objects::KeySecret, cove_objects::ObjectsError> {
+        cove_objects::KeySecret::load_or_create(&self.access_key_secret())
+    }
+
     /// `<state_dir>/<prefix>/logs`: one directory of environment logs per function.
     pub fn logs(&self) -> cove_scheduler::LogDir {
         cove_scheduler::LogDir::new(self.dir().join("logs"))

@@ -361,6 +361,56 @@ fn interface_endpoint_names_resolve_to_their_enis_or_say_private_dns_is_off() {
     );
 }
 
+#[test]
+fn s3_names_resolve_to_the_gateway_endpoint_or_the_interface_endpoint() {
+    let spec = |interface: &str| {
+        format!(
+            "tenants:
+  - name: t
+    prefix_lists:
+      - {{ name: s3, cidrs: [52.216.0.0/15, 3.5.0.0/19] }}
+    vpcs:
+      - name: a
+        cidr: 10.1.0.0/16
+        subnets:
+          - {{ name: s1, cidr: 10.1.1.0/24, az: us-east-1a }}
+        route_tables:
+          - {{ name: main, main: true }}
+        endpoints:
+          - {{ name: s3gw, type: gateway, service: com.amazonaws.us-east-1.s3, prefix_list: s3, route_tables: [main] }}
+{interface}"
+        )
+    };
+    let a = |net: &cove_model::Network, name: &str| -> Vec<Data> {
+        let v = View::of(net, cove_model::VpcId(0)).expect("on");
+        match v.answer(name, Kind::A) {
+            Outcome::Answer { answers, .. } => answers.into_iter().map(|a| a.data).collect(),
+            other => panic!("{name}: {other:?}"),
+        }
+    };
+    let gw = cove_model::validate::validate_text(&spec(""))
+        .network
+        .expect("valid");
+    let first = vec![Data::A(ip("52.216.0.1"))];
+    assert_eq!(a(&gw, "s3.us-east-1.amazonaws.com."), first);
+    assert_eq!(a(&gw, "spa-assets.s3.us-east-1.amazonaws.com."), first);
+    // Another region's S3 is not this endpoint's: forwarded.
+    let v = View::of(&gw, cove_model::VpcId(0)).expect("on");
+    assert!(matches!(
+        v.answer("s3.eu-west-1.amazonaws.com.", Kind::A),
+        Outcome::Forward { .. }
+    ));
+    // An interface endpoint with private DNS takes the name, buckets included.
+    let both = cove_model::validate::validate_text(&spec(
+        "          - { name: s3i, type: interface, service: com.amazonaws.us-east-1.s3, subnets: [s1], private_ips: [10.1.1.20], private_dns_name: s3.us-east-1.amazonaws.com }\n",
+    ))
+    .network
+    .expect("valid");
+    let eni = vec![Data::A(ip("10.1.1.20"))];
+    assert_eq!(a(&both, "s3.us-east-1.amazonaws.com."), eni);
+    assert_eq!(a(&both, "spa-assets.s3.us-east-1.amazonaws.com."), eni);
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(1000))]
 

@@ -164,14 +164,18 @@ impl View {
                 continue;
             };
             view.zones.insert(name.clone());
+            // S3's name also answers every bucket's virtual-hosted name.
+            let s3 = cove_model::dns::s3_region(&ep.service)
+                .is_some_and(|r| cove_model::dns::s3_name(r) == name);
             for eni in enis {
-                view.add(
-                    &name,
-                    HOSTNAME_TTL,
-                    Data::A(net.enis[eni.index()].private_ip),
-                );
+                let ip = Data::A(net.enis[eni.index()].private_ip);
+                view.add(&name, HOSTNAME_TTL, ip.clone());
+                if s3 {
+                    view.add(&format!("*.{name}"), HOSTNAME_TTL, ip);
+                }
             }
         }
+        view.s3_gateways(net, v);
         for z in net.hosted_zones.iter().filter(|z| z.vpcs.contains(&v)) {
             view.zones.insert(z.name.clone());
             for r in &z.records {
@@ -182,6 +186,37 @@ impl View {
             view.branches_of(&z.name);
         }
         Some(view)
+    }
+
+    /// S3 through a gateway endpoint (issue 15): S3's regional name and the
+    /// buckets' names under it answer the first address of the endpoint's prefix
+    /// list (cove's store listens on all of them), unless an interface endpoint
+    /// with private DNS already answers the name (it takes S3's traffic then,
+    /// as in AWS).
+    fn s3_gateways(&mut self, net: &Network, v: VpcId) {
+        for e in &net.vpcs[v.index()].endpoints {
+            let ep = &net.endpoints[e.index()];
+            let (Some(region), cove_model::EndpointKind::Gateway { prefix_list, .. }) =
+                (cove_model::dns::s3_region(&ep.service), &ep.kind)
+            else {
+                continue;
+            };
+            let name = cove_model::dns::s3_name(region);
+            let Some(cidr) = net.prefix_lists[prefix_list.index()].cidrs.first() else {
+                continue;
+            };
+            if self.zones.contains(&name) {
+                continue;
+            }
+            let first = if cidr.prefix_len() >= 31 {
+                cidr.network()
+            } else {
+                Ipv4Addr::from(u32::from(cidr.network()).saturating_add(1))
+            };
+            self.zones.insert(name.clone());
+            self.add(&name, HOSTNAME_TTL, Data::A(first));
+            self.add(&format!("*.{name}"), HOSTNAME_TTL, Data::A(first));
+        }
     }
 
     fn add(&mut self, name: &str, ttl: u32, data: Data) {

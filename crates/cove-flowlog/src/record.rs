@@ -5,7 +5,6 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 
 use cove_model::flowlog::{Field, FlowLog};
 use cove_model::{EniId, FunctionId, Network};
-use sha2::{Digest, Sha256};
 
 use crate::ct::Counts;
 use crate::directory::Direction;
@@ -74,16 +73,7 @@ pub struct Record {
     pub reason: Option<String>,
 }
 
-/// An AWS-style id for a resource cove knows by path: its imported id, else
-/// `<kind>-` and 17 hex digits of a hash of its path (stable while the path is).
-pub fn resource_id(kind: &str, imported: Option<&str>, path: &str) -> String {
-    if let Some(id) = imported {
-        return id.to_owned();
-    }
-    let d = Sha256::digest(format!("{kind}:{path}").as_bytes());
-    let hex: String = d.iter().map(|b| format!("{b:02x}")).collect();
-    format!("{kind}-{}", &hex[..17])
-}
+pub use cove_model::ids::resource_id;
 
 /// The id of ENI `e` as records name it.
 pub fn eni_id(net: &Network, e: EniId) -> String {
@@ -104,12 +94,7 @@ fn value(net: &Network, log: &FlowLog, r: &Record, f: Field) -> Option<String> {
     let n = |v: u64| Some(v.to_string());
     match f {
         Field::Version => Some(log.version().to_string()),
-        Field::AccountId => Some(
-            net.tenants[vpc.tenant.index()]
-                .account_id
-                .clone()
-                .unwrap_or_else(|| derived_account(net, vpc.tenant.index())),
-        ),
+        Field::AccountId => Some(cove_model::ids::account_id(net, vpc.tenant)),
         Field::InterfaceId => Some(eni_id(net, r.eni)),
         Field::SrcAddr => Some(r.src.ip().to_string()),
         Field::DstAddr => Some(r.dst.ip().to_string()),
@@ -159,14 +144,6 @@ fn value(net: &Network, log: &FlowLog, r: &Record, f: Field) -> Option<String> {
         }),
         Field::CoveInvocationId => r.invocation.clone(),
     }
-}
-
-/// The account id of tenant `t` without an imported one: 12 digits from a hash
-/// of its name (stable).
-fn derived_account(net: &Network, t: usize) -> String {
-    let d = Sha256::digest(format!("account:{}", net.tenants[t].name).as_bytes());
-    let n = u64::from_be_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]]);
-    format!("{:012}", n % 1_000_000_000_000)
 }
 
 /// The record in AWS's text format: `log`'s fields in order, separated by

@@ -136,6 +136,22 @@ pub fn canonical_name(name: &str, wildcard: bool) -> Result<String, NameError> {
     Ok(format!("{}.", trimmed.to_ascii_lowercase()))
 }
 
+/// The region of an S3 service name (`com.amazonaws.us-east-1.s3` →
+/// `us-east-1`); `None` for any other service.
+pub fn s3_region(service: &str) -> Option<&str> {
+    service
+        .strip_prefix("com.amazonaws.")?
+        .strip_suffix(".s3")
+        .filter(|r| !r.is_empty() && !r.contains('.'))
+}
+
+/// S3's regional name (`s3.us-east-1.amazonaws.com.`), canonical: inside a VPC
+/// it resolves to the VPC's S3 endpoint, and so do the buckets'
+/// virtual-hosted names under it.
+pub fn s3_name(region: &str) -> String {
+    format!("s3.{region}.amazonaws.com.")
+}
+
 /// Whether canonical `name` is `zone` or inside it.
 pub fn in_zone(name: &str, zone: &str) -> bool {
     name == zone || name.ends_with(&format!(".{zone}"))

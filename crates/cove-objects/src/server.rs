@@ -34,6 +34,18 @@ pub enum ObjectsError {
         #[source]
         source: std::io::Error,
     },
+    /// The deployment's key secret could not be read or created.
+    #[error("could not read or create the access-key secret {path}")]
+    KeySecret {
+        /// The file.
+        path: String,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The store's runtime could not be started.
+    #[error("could not start the object store's runtime")]
+    Runtime(#[source] std::io::Error),
     /// A declared bucket's directory could not be created.
     #[error("could not create bucket {bucket}'s directory")]
     Bucket {

@@ -167,6 +167,7 @@ fn main() {
         region: "us-east-1".into(),
         prefix_lock: None,
         lock_wait: Duration::ZERO,
+        credentials: None,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -266,6 +266,11 @@ fn prepare(
     info.memory_mb = f.memory_mb;
     info.region.clone_from(&shared.config.region);
     info.user.clone_from(&f.environment);
+    info.credentials = shared
+        .config
+        .credentials
+        .as_ref()
+        .and_then(|c| c.for_tenant(&f.tenant));
     let env: BTreeMap<String, String> = cove_runtimes::lambda_environment(&info)
         .into_iter()
         .collect();

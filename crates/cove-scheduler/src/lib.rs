@@ -14,6 +14,7 @@
 //! Setting a namespace happens only on threads cove-host starts for the purpose,
 //! never on a tokio worker.
 
+pub mod credentials;
 mod environment;
 mod error;
 pub mod events;
@@ -26,6 +27,7 @@ mod paths;
 pub mod retention;
 mod scheduler;
 
+pub use crate::credentials::CredentialSource;
 pub use crate::error::{InvokeError, SchedulerError};
 pub use crate::events::AsyncConfig;
 pub use crate::invocations::InvocationLog;

@@ -52,6 +52,8 @@ pub struct SchedulerConfig {
     pub prefix_lock: Option<PathBuf>,
     /// How long a cold start waits for the prefix lock.
     pub lock_wait: Duration,
+    /// The functions' credentials, by tenant; none: no credentials.
+    pub credentials: Option<crate::CredentialSource>,
 }
 
 /// An invocation as the caller gives it.

@@ -119,6 +119,21 @@ pub struct RunOptions {
     pub idle_timeout: u64,
 }
 
+/// Each tenant's functions get the tenant's access key (the object store's).
+fn credentials(target: &cove_deploy::Target) -> anyhow::Result<cove_scheduler::CredentialSource> {
+    let secret = target
+        .access_keys()
+        .context("reading the tenants' access-key secret")?;
+    Ok(cove_scheduler::CredentialSource::new(move |tenant| {
+        let key = secret.tenant_key(tenant);
+        Some(cove_runtimes::Credentials {
+            access_key_id: key.access_key_id,
+            secret_access_key: key.secret_access_key,
+            session_token: None,
+        })
+    }))
+}
+
 /// The scheduler configuration for a deployment.
 pub fn scheduler_config(
     target: &cove_deploy::Target,
@@ -146,5 +161,6 @@ pub fn scheduler_config(
         region: cove_functions::config::DEFAULT_REGION.to_owned(),
         prefix_lock: Some(target.lock_path()),
         lock_wait: target.lock_wait,
+        credentials: Some(credentials(target)?),
     })
 }

@@ -82,6 +82,9 @@ enum Command {
     /// What each tenant sent in a month, per path, and its private data transfer
     /// (peering and endpoints) in GB.
     Metering(commands::metering::Args),
+    /// A tenant's access key for the object store, as AWS environment variables:
+    /// through the API (the token's tenant), or on the local store as `--tenant`.
+    AccessKey(commands::access_key::Args),
 }
 
 /// What a command concluded, mapped onto the exit status.
@@ -146,6 +149,7 @@ fn main() -> ExitCode {
         Command::Nat(c) => commands::nat::run(&c),
         Command::Flows(a) => commands::flows::run(&a),
         Command::Metering(a) => commands::metering::run(&a),
+        Command::AccessKey(a) => commands::access_key::run(&a),
     };
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,

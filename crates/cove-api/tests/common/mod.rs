@@ -115,7 +115,8 @@ impl Server {
         let addr = listener.local_addr().expect("addr");
         let service = ControlService::new(store.clone()).with_max_staleness(stale);
         let mut state = cove_api::ApiState::with_service(service)
-            .with_flow_logs(dir.join("flow-logs"), dir.join("metering"));
+            .with_flow_logs(dir.join("flow-logs"), dir.join("metering"))
+            .with_access_keys(cove_objects::KeySecret::from_bytes([9; 32]));
         if let Some(r) = runner {
             state = state.with_code_store(dir.join("code")).with_runner(r);
         }

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod access_key;
 pub mod apply;
 pub mod check;
 pub mod client;

@@ -229,6 +229,12 @@ async fn start_api(
             deployment.target().flow_logs(),
             deployment.target().metering(),
         )
+        .with_access_keys(
+            deployment
+                .target()
+                .access_keys()
+                .context("reading the tenants' access-key secret")?,
+        )
         .with_runner(std::sync::Arc::new(runner));
     Ok(tokio::spawn(cove_api::serve(listener, state)))
 }

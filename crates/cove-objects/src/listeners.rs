@@ -1,0 +1,169 @@
+//! The store's listeners: one per S3 interface endpoint ENI (on its address, in
+//! its namespace) and one per VPC with S3 gateway endpoints (in the VPC's
+//! services namespace, on every address there), each accepting on the store's
+//! own tokio runtime and handing every connection over with its origin
+//! ([`Origin::context`]). Sockets are opened inside the namespace by a thread
+//! that enters it once; no tokio thread ever changes namespace.
+//!
+//! [`Listeners::keep`] is called on every reconciler tick: it stops listeners no
+//! longer wanted or whose namespace was replaced (a recreated namespace has
+//! another inode: the old socket listens in the old one), and starts the missing
+//! ones whose namespaces exist, retrying a failed one at most once a second.
+
+use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crate::origin::Origin;
+use crate::server::{ObjectStore, ObjectsError};
+
+/// One listener of the store.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ListenerConfig {
+    /// The namespace it listens in.
+    pub ns: String,
+    /// The address (`0.0.0.0` in a services namespace: every prefix-list
+    /// address).
+    pub address: Ipv4Addr,
+    /// The port.
+    pub port: u16,
+    /// Where its connections come from.
+    pub origin: Origin,
+}
+
+struct Running {
+    task: tokio::task::JoinHandle<()>,
+    inode: u64,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The store and its running listeners.
+pub struct Listeners {
+    store: ObjectStore,
+    rt: tokio::runtime::Runtime,
+    running: BTreeMap<ListenerConfig, Running>,
+    tried: BTreeMap<ListenerConfig, Instant>,
+}
+
+impl std::fmt::Debug for Listeners {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Listeners")
+            .field("store", &self.store)
+            .field("running", &self.running.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+fn inode(ns: &str) -> Option<u64> {
+    use std::os::unix::fs::MetadataExt as _;
+    std::fs::metadata(Path::new(cove_host::NETNS_DIR).join(ns))
+        .ok()
+        .map(|m| m.ino())
+}
+
+fn listen(address: Ipv4Addr, port: u16) -> std::io::Result<std::net::TcpListener> {
+    let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
+    s.set_reuse_address(true)?;
+    s.set_nonblocking(true)?;
+    s.bind(&SocketAddrV4::new(address, port).into())?;
+    s.listen(1024)?;
+    Ok(s.into())
+}
+
+impl Listeners {
+    /// Serves `store` on a runtime of its own (two worker threads).
+    pub fn new(store: ObjectStore) -> Result<Listeners, ObjectsError> {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("cove-objects")
+            .enable_all()
+            .build()
+            .map_err(ObjectsError::Runtime)?;
+        Ok(Listeners {
+            store,
+            rt,
+            running: BTreeMap::new(),
+            tried: BTreeMap::new(),
+        })
+    }
+
+    /// The store served.
+    pub fn store(&self) -> &ObjectStore {
+        &self.store
+    }
+
+    /// The listeners running now.
+    pub fn running(&self) -> Vec<&ListenerConfig> {
+        self.running.keys().collect()
+    }
+
+    /// Keeps exactly `want` running (see the module's documentation); returns
+    /// what could not be started.
+    pub fn keep(&mut self, want: &[ListenerConfig]) -> Vec<String> {
+        self.running.retain(|k, r| {
+            want.contains(k) && !r.task.is_finished() && inode(&k.ns) == Some(r.inode)
+        });
+        self.tried.retain(|k, _| want.contains(k));
+        let mut problems = Vec::new();
+        for w in want {
+            if self.running.contains_key(w)
+                || self
+                    .tried
+                    .get(w)
+                    .is_some_and(|t| t.elapsed() < Duration::from_secs(1))
+            {
+                continue;
+            }
+            self.tried.insert(w.clone(), Instant::now());
+            let Some(ino) = inode(&w.ns) else { continue };
+            match self.start(w) {
+                Ok(task) => {
+                    self.running.insert(w.clone(), Running { task, inode: ino });
+                }
+                Err(e) => problems.push(e),
+            }
+        }
+        problems
+    }
+
+    fn start(&self, w: &ListenerConfig) -> Result<tokio::task::JoinHandle<()>, String> {
+        let (address, port) = (w.address, w.port);
+        let std_listener = cove_host::in_namespace(&w.ns, move || listen(address, port))
+            .map_err(|e| format!("object store listener in {}: {e}", w.ns))?
+            .map_err(|e| format!("object store listener {address}:{port} in {}: {e}", w.ns))?;
+        let _in_rt = self.rt.enter();
+        let listener = tokio::net::TcpListener::from_std(std_listener)
+            .map_err(|e| format!("object store listener in {}: {e}", w.ns))?;
+        let (store, origin) = (self.store.clone(), w.origin.clone());
+        Ok(self.rt.spawn(accept(listener, store, origin)))
+    }
+}
+
+async fn accept(listener: tokio::net::TcpListener, store: ObjectStore, origin: Origin) {
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(a) => a,
+            // Out of descriptors or a connection reset before accept: go on.
+            Err(_) => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let local = stream.local_addr().ok();
+        let (SocketAddr::V4(peer), Some(SocketAddr::V4(local))) = (peer, local) else {
+            continue;
+        };
+        let Some(cx) = origin.context(*peer.ip(), *local.ip()) else {
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let store = store.clone();
+        tokio::spawn(async move { store.serve(stream, cx).await });
+    }
+}
