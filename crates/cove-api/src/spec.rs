@@ -273,6 +273,27 @@ pub fn decide_spec(
             ));
         }
     }
+    // API ids are global: an id another tenant's API has is taken.
+    for a in &own.apis {
+        let id = cove_model::http_api::api_id(&t.name, a);
+        let taken = cur.specs.iter().any(|(other, s)| {
+            let Some(o) = cur.state.tenants.get(other).filter(|_| other != tenant) else {
+                return false;
+            };
+            s.apis
+                .iter()
+                .any(|x| cove_model::http_api::api_id(&o.name, x) == id)
+        });
+        if taken {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "ConflictException",
+                Some(&format!("apis[{}].id", a.name)),
+                format!("API id `{id}` is taken"),
+                "API ids are global across tenants: pick another id, or leave it out",
+            ));
+        }
+    }
     let mut specs: BTreeMap<TenantId, TenantSpec> = cur.specs.clone();
     specs.insert(tenant.clone(), own.clone());
     let desired = cove_control::desired_spec(&cur.state, &specs);

@@ -187,6 +187,9 @@ pub fn desired_spec(state: &ControlState, specs: &BTreeMap<TenantId, TenantSpec>
             // Bucket names are global: the API refuses a name another tenant
             // declares (`BucketAlreadyExists`), so none repeats here.
             buckets: own.buckets.clone(),
+            // API ids are global too: the API refuses one another tenant uses
+            // (`ConflictException`).
+            apis: own.apis.clone(),
             account_id: Some(Scalar::Str(t.account_id.clone())),
             prefix_lists: own.prefix_lists.clone(),
             vpcs: Vec::new(),

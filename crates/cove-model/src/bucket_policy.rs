@@ -1,5 +1,5 @@
-//! Bucket policies, pure: S3's policy language as far as a closed network needs
-//! it — `Allow`/`Deny` statements for everyone (`"Principal": "*"`) or accounts,
+//! Resource policies, pure — bucket policies and private APIs' resource policies
+//! ([`PolicyKind`]): AWS's policy language as far as a closed network needs it — `Allow`/`Deny` statements for everyone (`"Principal": "*"`) or accounts,
 //! actions and resources with wildcards, and conditions on where a request came
 //! from: `aws:SourceVpce`, `aws:SourceVpc`, `aws:SourceIp`, `aws:VpcSourceIp`,
 //! `aws:PrincipalAccount`.
@@ -277,9 +277,63 @@ fn conditions(v: Option<&Value>, field: &str) -> Result<Vec<Condition>, Malforme
     Ok(out)
 }
 
+/// Whose resource policy a document is: it decides the actions and resources a
+/// statement may name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PolicyKind<'a> {
+    /// A bucket's: `s3:…` actions on `arn:aws:s3:::…`.
+    Bucket,
+    /// A private API's: `execute-api:…` actions on its ARN
+    /// (`arn:aws:execute-api:REGION:ACCOUNT:API-ID`); `execute-api:/STAGE/METHOD/PATH`
+    /// is short for the API's own resources, as API Gateway writes it.
+    Api {
+        /// The API's ARN.
+        arn: &'a str,
+    },
+}
+
+impl PolicyKind<'_> {
+    /// `resource` as evaluated (a short API resource expanded), or what to write
+    /// instead.
+    fn resource(self, r: &str) -> Result<String, String> {
+        match self {
+            PolicyKind::Bucket if r.starts_with("arn:aws:s3:::") => Ok(r.to_owned()),
+            PolicyKind::Bucket => Err(format!(
+                "{r}: write arn:aws:s3:::BUCKET or arn:aws:s3:::BUCKET/KEY"
+            )),
+            PolicyKind::Api { arn } => match r.strip_prefix("execute-api:") {
+                Some(rest) if rest.starts_with('/') => Ok(format!("{arn}{rest}")),
+                _ if r.starts_with("arn:aws:execute-api:") => Ok(r.to_owned()),
+                _ => Err(format!(
+                    "{r}: write execute-api:/STAGE/METHOD/PATH (execute-api:/* for all) or the API's ARN"
+                )),
+            },
+        }
+    }
+
+    fn action_ok(self, a: &str) -> Result<(), String> {
+        let a_lower = a.to_ascii_lowercase();
+        match self {
+            _ if a == "*" => Ok(()),
+            PolicyKind::Bucket if a_lower.starts_with("s3:") => Ok(()),
+            PolicyKind::Bucket => Err(format!("{a}: a bucket policy's actions are s3:… (or *)")),
+            PolicyKind::Api { .. } if a_lower.starts_with("execute-api:") => Ok(()),
+            PolicyKind::Api { .. } => Err(format!(
+                "{a}: an API's resource policy allows execute-api:Invoke (or *)"
+            )),
+        }
+    }
+}
+
 impl Policy {
-    /// Parses a policy document (JSON), refusing what cove cannot evaluate.
+    /// Parses a bucket policy (JSON), refusing what cove cannot evaluate.
     pub fn parse(text: &str) -> Result<Policy, MalformedPolicy> {
+        Policy::parse_as(text, PolicyKind::Bucket)
+    }
+
+    /// Parses a resource policy of `kind` (JSON), refusing what cove cannot
+    /// evaluate.
+    pub fn parse_as(text: &str, kind: PolicyKind<'_>) -> Result<Policy, MalformedPolicy> {
         let doc: Value = serde_json::from_str(text)
             .map_err(|e| malformed("(document)", format!("not JSON: {e}")))?;
         let obj = doc
@@ -334,26 +388,19 @@ impl Policy {
                     .ok_or_else(|| malformed(format!("{at}.Action"), "missing"))?,
                 &format!("{at}.Action"),
             )?;
-            if let Some(a) = actions
-                .iter()
-                .find(|a| !a.to_ascii_lowercase().starts_with("s3:") && *a != "*")
-            {
-                return Err(malformed(
-                    format!("{at}.Action"),
-                    format!("{a}: a bucket policy's actions are s3:… (or *)"),
-                ));
+            for a in &actions {
+                kind.action_ok(a)
+                    .map_err(|m| malformed(format!("{at}.Action"), m))?;
             }
             let resources = strings(
                 s.get("Resource")
                     .ok_or_else(|| malformed(format!("{at}.Resource"), "missing"))?,
                 &format!("{at}.Resource"),
-            )?;
-            if let Some(r) = resources.iter().find(|r| !r.starts_with("arn:aws:s3:::")) {
-                return Err(malformed(
-                    format!("{at}.Resource"),
-                    format!("{r}: write arn:aws:s3:::BUCKET or arn:aws:s3:::BUCKET/KEY"),
-                ));
-            }
+            )?
+            .iter()
+            .map(|r| kind.resource(r))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|m| malformed(format!("{at}.Resource"), m))?;
             statements.push(Statement {
                 sid: s.get("Sid").and_then(Value::as_str).map(str::to_owned),
                 effect,

@@ -116,6 +116,11 @@ pub enum ErrorCode {
     BucketAlreadyOwnedByYou,
     /// A bucket policy cove cannot evaluate (S3's code).
     MalformedPolicy,
+    /// A private API's route, integration, CORS or policy that API Gateway
+    /// would refuse (its code).
+    BadRequestException,
+    /// An API id or route key already used (API Gateway's code).
+    ConflictException,
 }
 
 impl ErrorCode {
@@ -175,6 +180,8 @@ impl ErrorCode {
             BucketAlreadyExists => "BucketAlreadyExists",
             BucketAlreadyOwnedByYou => "BucketAlreadyOwnedByYou",
             MalformedPolicy => "MalformedPolicy",
+            BadRequestException => "BadRequestException",
+            ConflictException => "ConflictException",
         }
     }
 }

@@ -118,6 +118,8 @@ pub struct Network {
     pub flow_logs: Vec<crate::flowlog::FlowLog>,
     /// Buckets of cove's object storage.
     pub buckets: Vec<crate::bucket_policy::Bucket>,
+    /// Private HTTP APIs.
+    pub apis: Vec<crate::http_api::HttpApi>,
 }
 
 /// A tenant (account).

@@ -143,6 +143,70 @@ pub struct TenantSpec {
     /// endpoints only.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub buckets: Vec<BucketSpec>,
+    /// Private HTTP APIs (issue 15), reached from VPCs through `execute-api`
+    /// interface endpoints only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub apis: Vec<ApiSpec>,
+}
+
+/// A private HTTP API (API Gateway's HTTP API with endpoint type `PRIVATE`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ApiSpec {
+    /// Name, unique within the tenant.
+    pub name: String,
+    /// Its id: 10 lowercase letters and digits, global (`<id>.execute-api.…`);
+    /// derived from the tenant and name when omitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// `PRIVATE` (the only type cove serves; the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint_type: Option<String>,
+    /// Its region (default `us-east-1`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// Routes to function integrations (payload format 2.0).
+    #[serde(default)]
+    pub routes: Vec<ApiRouteSpec>,
+    /// CORS, answered by the API itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cors: Option<CorsSpec>,
+    /// The resource policy naming the endpoints and VPCs allowed to invoke it
+    /// (`execute-api:Invoke`), as a mapping or as JSON text. Required: a private
+    /// API without one is invoked by no one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<serde_json::Value>,
+}
+
+/// One route of a private API.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ApiRouteSpec {
+    /// `METHOD /path/{param}`, `ANY /files/{path+}` or `$default`.
+    pub route: String,
+    /// The function it invokes (a function of this tenant).
+    pub function: String,
+}
+
+/// CORS of a private API.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CorsSpec {
+    /// Origins allowed (`http://app.example`, or `*`).
+    #[serde(default)]
+    pub allow_origins: Vec<String>,
+    /// Methods allowed (or `*`).
+    #[serde(default)]
+    pub allow_methods: Vec<String>,
+    /// Request headers allowed (or `*`).
+    #[serde(default)]
+    pub allow_headers: Vec<String>,
+    /// Response headers the browser may read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub expose_headers: Vec<String>,
+    /// Seconds browsers cache a preflight answer (0–86400).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_age: Option<Scalar>,
+    /// Whether cookies are allowed (not with origin `*`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_credentials: Option<bool>,
 }
 
 /// A bucket of cove's object storage.

@@ -11,6 +11,7 @@
 //! The result holds a [`Network`] only when no error was found.
 
 mod addressing;
+mod apis;
 mod attachments;
 mod buckets;
 mod declare;
@@ -74,6 +75,7 @@ pub fn validate(spec: &Spec) -> Validated {
     public::public_addresses(&mut cx, spec, &scopes);
     flowlogs::flow_logs(&mut cx, spec, &scopes);
     buckets::buckets(&mut cx, spec, &scopes);
+    apis::apis(&mut cx, spec, &scopes);
     ids::aws_ids(&mut cx, spec);
     let has_error = cx.diags.iter().any(|d| d.severity == Severity::Error);
     Validated {
@@ -204,6 +206,8 @@ impl Path {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_apis;
 #[cfg(test)]
 mod tests_buckets;
 #[cfg(test)]
