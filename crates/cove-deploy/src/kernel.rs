@@ -88,6 +88,12 @@ pub trait Kernel {
         let _ = plan;
         Vec::new()
     }
+    /// Keeps the private APIs serving `plan` (issue 15); stops the gateway when
+    /// there is none. Returns what could not be done. Does nothing by default.
+    fn apis(&self, plan: Option<&Arc<crate::apis::ApisPlan>>) -> Vec<String> {
+        let _ = plan;
+        Vec::new()
+    }
     /// The execution environments' connections tracked now, per shared function
     /// ENI address they leave from. None by default.
     fn shared_eni_connections(&self) -> Result<BTreeMap<Ipv4Addr, u64>, KernelError> {
@@ -129,7 +135,13 @@ pub struct HostKernel {
     pub stand_ins: Arc<Mutex<StandIns>>,
     /// The object store and its listeners, while the network has buckets or S3
     /// endpoints.
-    pub objects: Arc<Mutex<Option<cove_objects::Listeners>>>,
+    pub objects: Arc<Mutex<Option<cove_listeners::Listeners<cove_objects::ObjectStore>>>>,
+    /// The scheduler private APIs invoke on (`cove serve`'s; set before the
+    /// first reconcile). Unset, no gateway runs.
+    pub scheduler: Arc<std::sync::OnceLock<cove_scheduler::Scheduler>>,
+    /// The private APIs' gateway and its listeners, while the network has APIs
+    /// or execute-api endpoints.
+    pub gateway: Arc<Mutex<Option<cove_listeners::Listeners<cove_apigw::Gateway>>>>,
 }
 
 /// The stand-in services of a [`HostKernel`].
@@ -193,6 +205,8 @@ impl HostKernel {
             invocations: std::sync::OnceLock::new(),
             stand_ins: Arc::default(),
             objects: Arc::default(),
+            scheduler: Arc::default(),
+            gateway: Arc::default(),
         }
     }
 
@@ -407,25 +421,51 @@ impl Kernel for HostKernel {
             return Vec::new();
         };
         if running.is_none() {
-            let started =
-                cove_objects::ObjectStore::open(&plan.root).and_then(cove_objects::Listeners::new);
+            let started = cove_objects::ObjectStore::open(&plan.root)
+                .map_err(|e| crate::error::chain_text(&e))
+                .and_then(|store| {
+                    cove_listeners::Listeners::new(store, "cove-objects")
+                        .map_err(|e| format!("cannot start its runtime: {e}"))
+                });
             match started {
                 Ok(l) => *running = Some(l),
-                Err(e) => {
-                    return vec![format!("object store: {}", crate::error::chain_text(&e))];
-                }
+                Err(e) => return vec![format!("object store: {e}")],
             }
         }
         let Some(l) = running.as_mut() else {
             return Vec::new();
         };
-        l.store().set_keys(plan.keys.clone());
+        l.service().set_keys(plan.keys.clone());
         let mut problems = Vec::new();
-        if let Err(e) = l.store().set_buckets(plan.buckets.clone()) {
+        if let Err(e) = l.service().set_buckets(plan.buckets.clone()) {
             problems.push(format!("object store: {}", crate::error::chain_text(&e)));
         }
         problems.extend(l.keep(&plan.listeners));
         problems
+    }
+
+    fn apis(&self, plan: Option<&Arc<crate::apis::ApisPlan>>) -> Vec<String> {
+        // Only `cove serve` runs functions, so only it serves APIs.
+        let Some(scheduler) = self.scheduler.get() else {
+            return Vec::new();
+        };
+        let mut running = self.gateway.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(plan) = plan else {
+            *running = None;
+            return Vec::new();
+        };
+        if running.is_none() {
+            let gateway = cove_apigw::Gateway::new(scheduler.clone());
+            match cove_listeners::Listeners::new(gateway, "cove-apigw") {
+                Ok(l) => *running = Some(l),
+                Err(e) => return vec![format!("private APIs: cannot start their runtime: {e}")],
+            }
+        }
+        let Some(l) = running.as_mut() else {
+            return Vec::new();
+        };
+        l.service().set_apis(plan.apis.clone());
+        l.keep(&plan.listeners)
     }
 
     fn flow_logs(&self, plan: Option<&Arc<crate::flowlogs::FlowLogPlan>>) -> Vec<String> {

@@ -20,6 +20,7 @@
 //! * the continuous **reconciler** of `cove serve` ([`Reconciler`]): one leader per
 //!   store (a lease), changes and drift repaired without a command.
 
+pub mod apis;
 pub mod code;
 pub mod control_service;
 pub mod desired;

@@ -38,6 +38,9 @@ pub struct NatWatch {
     pub(crate) objects: Option<std::sync::Arc<crate::objects::ObjectsPlan>>,
     /// Why the object store's plan could not be made (its key secret).
     objects_problem: Option<String>,
+    /// The private APIs' plan for the network at `read_at` (none: no API and
+    /// no execute-api endpoint).
+    pub(crate) apis: Option<std::sync::Arc<crate::apis::ApisPlan>>,
     watched: Vec<Watched>,
     records: Vec<TakeoverRecord>,
     replications: Vec<Replication>,
@@ -121,6 +124,10 @@ impl<K: Kernel> Reconciler<K> {
                 ),
             },
         };
+        self.nat.apis = net
+            .as_ref()
+            .and_then(|net| crate::apis::ApisPlan::new(net, &prefix))
+            .map(std::sync::Arc::new);
         self.nat.network = net.map(std::sync::Arc::new);
         let (flow_dir, metering) = (
             self.deployment().target().flow_logs(),
@@ -163,6 +170,8 @@ impl<K: Kernel> Reconciler<K> {
             }
             Some(e) => self.nat.problems.push(e.clone()),
         }
+        let apis = self.deployment().kernel().apis(self.nat.apis.as_ref());
+        self.nat.problems.extend(apis);
         let flows = self
             .deployment()
             .kernel()

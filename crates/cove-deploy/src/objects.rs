@@ -9,8 +9,9 @@ use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 
+use cove_listeners::{GatewayRoute, ListenerConfig, Origin};
 use cove_model::{EndpointKind, Network, RouteDestination, RouteTarget};
-use cove_objects::{Bucket, GatewayRoute, KeySecret, Keys, ListenerConfig, Origin};
+use cove_objects::{Bucket, KeySecret, Keys};
 use cove_plan::names::Names;
 
 /// The ports the store answers on (plain HTTP on both, as the stand-ins).

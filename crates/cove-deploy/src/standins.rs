@@ -1,7 +1,7 @@
 //! Which stand-in AWS services the desired network needs (issue 12): one per ENI
 //! of each interface endpoint to an AWS service (`com.amazonaws.…`; an endpoint to
 //! another tenant's service is PrivateLink, handled by the data plane; S3 is the
-//! object store). Kept running
+//! object store, execute-api the private APIs). Kept running
 //! by [`crate::Kernel::stand_in`] in `cove serve`.
 
 use cove_model::{EndpointKind, Network};
@@ -16,8 +16,12 @@ pub fn stand_ins(net: &Network, prefix: &str) -> Vec<StandInConfig> {
         let EndpointKind::Interface { enis, .. } = &e.kind else {
             continue;
         };
-        // S3 is cove's object store ([`crate::objects`]), not a stand-in.
-        if !e.service.starts_with("com.amazonaws.") || crate::objects::is_s3(&e.service) {
+        // S3 is cove's object store ([`crate::objects`]) and execute-api its
+        // private APIs ([`crate::apis`]), not stand-ins.
+        if !e.service.starts_with("com.amazonaws.")
+            || crate::objects::is_s3(&e.service)
+            || crate::apis::is_execute_api(&e.service)
+        {
             continue;
         }
         for eni in enis {

@@ -409,6 +409,16 @@ fn s3_names_resolve_to_the_gateway_endpoint_or_the_interface_endpoint() {
     let eni = vec![Data::A(ip("10.1.1.20"))];
     assert_eq!(a(&both, "s3.us-east-1.amazonaws.com."), eni);
     assert_eq!(a(&both, "spa-assets.s3.us-east-1.amazonaws.com."), eni);
+    // execute-api's private DNS answers every API's name.
+    let api = cove_model::validate::validate_text(&spec(
+        "          - { name: api, type: interface, service: com.amazonaws.us-east-1.execute-api, subnets: [s1], private_ips: [10.1.1.30], private_dns_name: execute-api.us-east-1.amazonaws.com }\n",
+    ))
+    .network
+    .expect("valid");
+    assert_eq!(
+        a(&api, "a1b2c3d4e5.execute-api.us-east-1.amazonaws.com."),
+        vec![Data::A(ip("10.1.1.30"))]
+    );
 }
 
 proptest! {

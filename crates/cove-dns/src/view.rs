@@ -164,13 +164,19 @@ impl View {
                 continue;
             };
             view.zones.insert(name.clone());
-            // S3's name also answers every bucket's virtual-hosted name.
-            let s3 = cove_model::dns::s3_region(&ep.service)
-                .is_some_and(|r| cove_model::dns::s3_name(r) == name);
+            // S3's name also answers every bucket's virtual-hosted name, and
+            // execute-api's every API's name (`<api-id>.execute-api.…`).
+            let wildcard = cove_model::dns::s3_region(&ep.service)
+                .is_some_and(|r| cove_model::dns::s3_name(r) == name)
+                || ep
+                    .service
+                    .strip_prefix("com.amazonaws.")
+                    .and_then(|s| s.strip_suffix(".execute-api"))
+                    .is_some_and(|r| format!("execute-api.{r}.amazonaws.com.") == name);
             for eni in enis {
                 let ip = Data::A(net.enis[eni.index()].private_ip);
                 view.add(&name, HOSTNAME_TTL, ip.clone());
-                if s3 {
+                if wildcard {
                     view.add(&format!("*.{name}"), HOSTNAME_TTL, ip);
                 }
             }

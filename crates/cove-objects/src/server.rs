@@ -43,9 +43,6 @@ pub enum ObjectsError {
         #[source]
         source: std::io::Error,
     },
-    /// The store's runtime could not be started.
-    #[error("could not start the object store's runtime")]
-    Runtime(#[source] std::io::Error),
     /// A declared bucket's directory could not be created.
     #[error("could not create bucket {bucket}'s directory")]
     Bucket {
@@ -259,5 +256,15 @@ impl ObjectStore {
         let _ = hyper::server::conn::http1::Builder::new()
             .serve_connection(io, svc)
             .await;
+    }
+}
+
+impl cove_listeners::Serve for ObjectStore {
+    fn serve(
+        &self,
+        stream: tokio::net::TcpStream,
+        origin: RequestContext,
+    ) -> impl std::future::Future<Output = ()> + Send {
+        ObjectStore::serve(self, stream, origin)
     }
 }

@@ -155,10 +155,13 @@ async fn serve(args: &Args) -> anyhow::Result<()> {
         let stop = stop.clone();
         let metrics = metrics.clone();
         let invocations = std::sync::Arc::clone(&invocations);
+        let scheduler = scheduler.clone();
         Some(
             std::thread::Builder::new()
                 .name("cove-reconciler".into())
-                .spawn(move || reconcile_loop(target, config, &stop, &metrics, invocations))
+                .spawn(move || {
+                    reconcile_loop(target, config, &stop, &metrics, invocations, scheduler);
+                })
                 .context("starting the reconciler's thread")?,
         )
     };
@@ -294,6 +297,7 @@ fn reconcile_loop(
     stop: &std::sync::Arc<std::sync::atomic::AtomicBool>,
     metrics: &std::sync::Arc<cove_metrics::Metrics>,
     invocations: std::sync::Arc<cove_scheduler::InvocationLog>,
+    scheduler: cove_scheduler::Scheduler,
 ) {
     let deployment = match cove_deploy::Deployment::open_observing(target) {
         Ok(d) => d,
@@ -309,6 +313,8 @@ fn reconcile_loop(
     {
         let kernel = reconciler.deployment().kernel();
         let _ = kernel.invocations.set(invocations);
+        // Private APIs invoke this process's functions.
+        let _ = kernel.scheduler.set(scheduler);
         let stats = std::sync::Arc::clone(&kernel.dns_stats);
         let dns = metrics.dns.clone();
         metrics.add_sampler(move || dns.observe(dns_counts(stats.snapshot())));

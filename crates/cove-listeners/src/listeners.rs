@@ -1,6 +1,6 @@
-//! The store's listeners: one per S3 interface endpoint ENI (on its address, in
-//! its namespace) and one per VPC with S3 gateway endpoints (in the VPC's
-//! services namespace, on every address there), each accepting on the store's
+//! A service's listeners: one per interface endpoint ENI (on its address, in its
+//! namespace) and, for S3, one per VPC with gateway endpoints (in the VPC's
+//! services namespace, on every address there), each accepting on the service's
 //! own tokio runtime and handing every connection over with its origin
 //! ([`Origin::context`]). Sockets are opened inside the namespace by a thread
 //! that enters it once; no tokio thread ever changes namespace.
@@ -15,10 +15,21 @@ use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::origin::Origin;
-use crate::server::{ObjectStore, ObjectsError};
+use cove_model::bucket_policy::RequestContext;
 
-/// One listener of the store.
+use crate::origin::Origin;
+
+/// A service that answers connections whose origin is known.
+pub trait Serve: Clone + Send + Sync + 'static {
+    /// Serves one accepted connection, every request of it coming from `origin`.
+    fn serve(
+        &self,
+        stream: tokio::net::TcpStream,
+        origin: RequestContext,
+    ) -> impl std::future::Future<Output = ()> + Send;
+}
+
+/// One listener of a service.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ListenerConfig {
     /// The namespace it listens in.
@@ -43,18 +54,17 @@ impl Drop for Running {
     }
 }
 
-/// The store and its running listeners.
-pub struct Listeners {
-    store: ObjectStore,
+/// A service and its running listeners.
+pub struct Listeners<S: Serve> {
+    service: S,
     rt: tokio::runtime::Runtime,
     running: BTreeMap<ListenerConfig, Running>,
     tried: BTreeMap<ListenerConfig, Instant>,
 }
 
-impl std::fmt::Debug for Listeners {
+impl<S: Serve> std::fmt::Debug for Listeners<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Listeners")
-            .field("store", &self.store)
             .field("running", &self.running.keys().collect::<Vec<_>>())
             .finish_non_exhaustive()
     }
@@ -76,26 +86,26 @@ fn listen(address: Ipv4Addr, port: u16) -> std::io::Result<std::net::TcpListener
     Ok(s.into())
 }
 
-impl Listeners {
-    /// Serves `store` on a runtime of its own (two worker threads).
-    pub fn new(store: ObjectStore) -> Result<Listeners, ObjectsError> {
+impl<S: Serve> Listeners<S> {
+    /// Serves `service` on a runtime of its own (two worker threads named
+    /// `name`).
+    pub fn new(service: S, name: &str) -> std::io::Result<Listeners<S>> {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
-            .thread_name("cove-objects")
+            .thread_name(name)
             .enable_all()
-            .build()
-            .map_err(ObjectsError::Runtime)?;
+            .build()?;
         Ok(Listeners {
-            store,
+            service,
             rt,
             running: BTreeMap::new(),
             tried: BTreeMap::new(),
         })
     }
 
-    /// The store served.
-    pub fn store(&self) -> &ObjectStore {
-        &self.store
+    /// The service served.
+    pub fn service(&self) -> &S {
+        &self.service
     }
 
     /// The listeners running now.
@@ -135,17 +145,17 @@ impl Listeners {
     fn start(&self, w: &ListenerConfig) -> Result<tokio::task::JoinHandle<()>, String> {
         let (address, port) = (w.address, w.port);
         let std_listener = cove_host::in_namespace(&w.ns, move || listen(address, port))
-            .map_err(|e| format!("object store listener in {}: {e}", w.ns))?
-            .map_err(|e| format!("object store listener {address}:{port} in {}: {e}", w.ns))?;
+            .map_err(|e| format!("listener in {}: {e}", w.ns))?
+            .map_err(|e| format!("listener {address}:{port} in {}: {e}", w.ns))?;
         let _in_rt = self.rt.enter();
         let listener = tokio::net::TcpListener::from_std(std_listener)
-            .map_err(|e| format!("object store listener in {}: {e}", w.ns))?;
-        let (store, origin) = (self.store.clone(), w.origin.clone());
-        Ok(self.rt.spawn(accept(listener, store, origin)))
+            .map_err(|e| format!("listener in {}: {e}", w.ns))?;
+        let (service, origin) = (self.service.clone(), w.origin.clone());
+        Ok(self.rt.spawn(accept(listener, service, origin)))
     }
 }
 
-async fn accept(listener: tokio::net::TcpListener, store: ObjectStore, origin: Origin) {
+async fn accept<S: Serve>(listener: tokio::net::TcpListener, service: S, origin: Origin) {
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(a) => a,
@@ -163,7 +173,7 @@ async fn accept(listener: tokio::net::TcpListener, store: ObjectStore, origin: O
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let store = store.clone();
-        tokio::spawn(async move { store.serve(stream, cx).await });
+        let service = service.clone();
+        tokio::spawn(async move { service.serve(stream, cx).await });
     }
 }

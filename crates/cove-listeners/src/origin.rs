@@ -12,7 +12,7 @@ use std::net::Ipv4Addr;
 
 use ipnet::Ipv4Net;
 
-use crate::policy::RequestContext;
+use cove_model::bucket_policy::RequestContext;
 
 /// One route of a subnet's table to an S3 gateway endpoint.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
