@@ -8,7 +8,9 @@ cd "$(dirname "$0")/.."
 # inspect and break things on purpose), ping/socat/nc (traffic in the host tests),
 # dnsmasq (the upstream resolver of the private DNS tests) and dig (their client).
 need_apt=()
-for pair in nft:nftables ip:iproute2 ping:iputils-ping socat:socat nc:netcat-openbsd timeout:coreutils conntrack:conntrack dnsmasq:dnsmasq-base dig:dnsutils; do
+# chromium and chromedriver drive the closed-network example's browser test
+# (crates/cove/tests/closed_network.rs), curl its HTTP checks.
+for pair in nft:nftables ip:iproute2 ping:iputils-ping socat:socat nc:netcat-openbsd timeout:coreutils conntrack:conntrack dnsmasq:dnsmasq-base dig:dnsutils chromium:chromium chromedriver:chromium-driver curl:curl; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need_apt+=("${pair#*:}")
 done
 # PostgreSQL server binaries: the Python test function's `pg` op (cove-runtimes tests) and
@@ -31,6 +33,9 @@ rustup component add rustfmt clippy >/dev/null 2>&1 || true
 # boto3 and the AWS CLI v1 drive the Lambda fidelity test (crates/cove/tests/lambda_fidelity.rs).
 python3 -c 'import boto3' 2>/dev/null && command -v aws >/dev/null \
   || python3 -m pip install -q --break-system-packages boto3==1.43.11 awscli==1.45.11
+# Selenium drives Debian's chromium in the closed-network example's browser test.
+python3 -c 'import selenium' 2>/dev/null \
+  || python3 -m pip install -q --break-system-packages selenium==4.27.1
 # Prometheus's own Python client parses `cove serve`'s /metrics (crates/cove/tests/metrics.rs).
 python3 -c 'import prometheus_client' 2>/dev/null \
   || python3 -m pip install -q --break-system-packages prometheus-client==0.23.1

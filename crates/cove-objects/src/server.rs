@@ -6,7 +6,8 @@
 //! bucket's policy is decided on it ([`crate::policy`]).
 //!
 //! Requests are signed (SigV4) with a tenant's key ([`Keys`]); the key names the
-//! requester's account, which is the bucket owner's or not. Buckets are declared
+//! requester's account, which is the bucket owner's or not. Unsigned requests are
+//! anonymous: only a policy statement for everyone grants them anything. Buckets are declared
 //! ([`Bucket`]), not created over the API; listing all buckets is refused (a
 //! tenant must not learn another's bucket names).
 
@@ -114,16 +115,13 @@ impl S3Access for Access {
                 "the request came through no cove listener"
             ));
         };
-        let Some(creds) = cx.credentials() else {
-            return Err(s3_error!(
-                AccessDenied,
-                "sign the request with the tenant's access key"
-            ));
-        };
-        let account = {
+        // An unsigned request is anonymous: only a policy that grants everyone
+        // (`"Principal": "*"`) lets it through, as in S3 (a browser loading a
+        // static site through the endpoint).
+        let account = cx.credentials().and_then(|creds| {
             let keys = self.keys.read().unwrap_or_else(|e| e.into_inner());
             keys.0.get(&creds.access_key).map(|k| k.1.clone())
-        };
+        });
         let op = cx.s3_op().name().to_owned();
         let (bucket, resource) = match cx.s3_path() {
             S3Path::Root => {
@@ -176,6 +174,23 @@ impl S3Access for Access {
     }
 }
 
+/// Virtual-hosted-style names (`BUCKET.s3.REGION.amazonaws.com`) name their
+/// bucket; any other `Host` (S3's regional name, an address, a name of the
+/// operator's) is path-style (`/BUCKET/KEY`).
+struct AwsHosts;
+
+impl s3s::host::S3Host for AwsHosts {
+    fn parse_host_header<'a>(&'a self, host: &'a str) -> S3Result<s3s::host::VirtualHost<'a>> {
+        let name = host.split(':').next().unwrap_or(host);
+        if name.ends_with(".amazonaws.com") {
+            if let Some(i) = name.find(".s3.").filter(|i| *i > 0) {
+                return Ok(s3s::host::VirtualHost::new(&name[i + 1..]).with_bucket(&name[..i]));
+            }
+        }
+        Ok(s3s::host::VirtualHost::new(name))
+    }
+}
+
 /// The deployment's object store.
 #[derive(Clone)]
 pub struct ObjectStore {
@@ -211,6 +226,7 @@ impl ObjectStore {
         let buckets = Arc::new(RwLock::new(BTreeMap::new()));
         let mut builder = S3ServiceBuilder::new(fs);
         builder.set_auth(Auth(Arc::clone(&keys)));
+        builder.set_host(AwsHosts);
         builder.set_access(Access {
             keys: Arc::clone(&keys),
             buckets: Arc::clone(&buckets),
