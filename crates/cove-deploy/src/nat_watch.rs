@@ -114,8 +114,12 @@ impl<K: Kernel> Reconciler<K> {
             None => (None, None),
             Some(net) => match target.access_keys() {
                 Ok(secret) => (
-                    crate::objects::ObjectsPlan::new(net, &prefix, target.objects(), &secret)
-                        .map(std::sync::Arc::new),
+                    crate::objects::ObjectsPlan::new(net, &prefix, target.objects(), &secret).map(
+                        |mut plan| {
+                            plan.listen_on_host(self.config.objects_listen);
+                            std::sync::Arc::new(plan)
+                        },
+                    ),
                     None,
                 ),
                 Err(e) => (

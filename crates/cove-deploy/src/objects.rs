@@ -142,6 +142,20 @@ impl ObjectsPlan {
     }
 }
 
+impl ObjectsPlan {
+    /// Also listens at `addr` on this host, outside every VPC (none: not).
+    pub fn listen_on_host(&mut self, addr: Option<std::net::SocketAddrV4>) {
+        let Some(addr) = addr else { return };
+        self.listeners.push(ListenerConfig {
+            ns: String::new(),
+            address: *addr.ip(),
+            port: addr.port(),
+            origin: Origin::Direct,
+        });
+        self.listeners.sort();
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {

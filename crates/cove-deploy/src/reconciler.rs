@@ -59,6 +59,10 @@ pub struct ReconcilerConfig {
     /// The upstream resolvers the VPCs' DNS resolver forwards to (default: this
     /// host's `/etc/resolv.conf`).
     pub dns_upstreams: Vec<std::net::SocketAddr>,
+    /// Where the object store also listens on this host, outside every VPC
+    /// (the operator's side: no endpoint, policies see the caller's address);
+    /// none: only behind endpoints.
+    pub objects_listen: Option<std::net::SocketAddrV4>,
 }
 
 /// How long idempotency records are kept by default: 24 hours (as Stripe, and
@@ -86,6 +90,7 @@ impl ReconcilerConfig {
             shared_eni_connections: crate::shared_scale::SHARED_ENI_CONNECTIONS,
             failback_after: crate::failover::FAILBACK_AFTER,
             dns_upstreams: crate::dns::host_upstreams(),
+            objects_listen: None,
         }
     }
 }

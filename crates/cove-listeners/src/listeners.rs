@@ -32,7 +32,7 @@ pub trait Serve: Clone + Send + Sync + 'static {
 /// One listener of a service.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ListenerConfig {
-    /// The namespace it listens in.
+    /// The namespace it listens in (empty: this process's own, the host side).
     pub ns: String,
     /// The address (`0.0.0.0` in a services namespace: every prefix-list
     /// address).
@@ -72,6 +72,10 @@ impl<S: Serve> std::fmt::Debug for Listeners<S> {
 
 fn inode(ns: &str) -> Option<u64> {
     use std::os::unix::fs::MetadataExt as _;
+    if ns.is_empty() {
+        // This process's own namespace (the host side): never replaced.
+        return Some(0);
+    }
     std::fs::metadata(Path::new(cove_host::NETNS_DIR).join(ns))
         .ok()
         .map(|m| m.ino())
@@ -144,9 +148,14 @@ impl<S: Serve> Listeners<S> {
 
     fn start(&self, w: &ListenerConfig) -> Result<tokio::task::JoinHandle<()>, String> {
         let (address, port) = (w.address, w.port);
-        let std_listener = cove_host::in_namespace(&w.ns, move || listen(address, port))
-            .map_err(|e| format!("listener in {}: {e}", w.ns))?
-            .map_err(|e| format!("listener {address}:{port} in {}: {e}", w.ns))?;
+        let opened = if w.ns.is_empty() {
+            listen(address, port)
+        } else {
+            cove_host::in_namespace(&w.ns, move || listen(address, port))
+                .map_err(|e| format!("listener in {}: {e}", w.ns))?
+        };
+        let std_listener =
+            opened.map_err(|e| format!("listener {address}:{port} in {:?}: {e}", w.ns))?;
         let _in_rt = self.rt.enter();
         let listener = tokio::net::TcpListener::from_std(std_listener)
             .map_err(|e| format!("listener in {}: {e}", w.ns))?;

@@ -313,7 +313,15 @@ impl Scheduler {
         let t0 = Instant::now();
         let f = self.function(name)?;
         check_payload(&req.payload, MAX_PAYLOAD_BYTES)?;
-        self.place(&f, None, req, t0).await
+        // Its own task: a caller that stops waiting (a client that disconnects)
+        // does not cancel the invocation half-way, which would leave its
+        // environment busy for good; it runs to its end, as Lambda's does.
+        let me = self.clone();
+        tokio::spawn(async move { me.place(&f, None, req, t0).await })
+            .await
+            .map_err(|source| InvokeError::Service {
+                source: SchedulerError::Task { source },
+            })?
     }
 
     /// Queues an asynchronous invocation of `name` (`Event`): it runs when an

@@ -455,3 +455,51 @@ fn functions_declared_in_the_spec_and_nothing_left_after_delete() {
         "deleting twice is an input error"
     );
 }
+
+#[test]
+fn a_client_that_disconnects_does_not_leave_its_environment_busy() {
+    if !cove_probe::privileged("functions") || !runtimes_ready() {
+        return;
+    }
+    let d = Deployment::new("fd");
+    d.apply_example();
+    deploy_python(
+        &d,
+        "one",
+        &[
+            "--subnets",
+            "functions/private-a",
+            "--concurrency",
+            "1",
+            "--timeout",
+            "30",
+        ],
+    );
+    let s = serve(&d);
+    let path = "/2015-03-31/functions/one/invocations";
+    // Warm the one environment.
+    let (status, _, _) = http(s.addr, "POST", path, br#"{"op":"echo"}"#);
+    assert_eq!(status, 200);
+    // A 1.5 s invocation whose client goes away after 300 ms.
+    {
+        use std::io::Write;
+        let body = json!({"op": "sleep", "ms": 1500}).to_string();
+        let mut c = std::net::TcpStream::connect(s.addr).expect("connect");
+        write!(
+            c,
+            "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .expect("send");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    // Once it has run to its end, the environment takes the next invocation.
+    std::thread::sleep(Duration::from_millis(2500));
+    let (status, head, body) = http(s.addr, "POST", path, br#"{"op":"echo"}"#);
+    assert_eq!(
+        status,
+        200,
+        "the environment stayed busy: {head}{}",
+        String::from_utf8_lossy(&body)
+    );
+}

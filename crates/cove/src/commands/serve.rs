@@ -53,6 +53,11 @@ pub struct Args {
     /// order). Default: the `nameserver` lines of this host's /etc/resolv.conf.
     #[arg(long = "dns-upstream", env = "COVE_DNS_UPSTREAM", value_delimiter = ',', value_parser = parse_upstream)]
     pub dns_upstreams: Vec<SocketAddr>,
+    /// Also serve the object store on this host at `ADDRESS:PORT`, outside every
+    /// VPC (the operator's side: requests come through no endpoint, so policies
+    /// that require one refuse them). Default: only behind S3 endpoints.
+    #[arg(long, env = "COVE_OBJECTS_LISTEN")]
+    pub objects_listen: Option<std::net::SocketAddrV4>,
     /// Days a function's logs are kept (environment logs and asynchronous-events
     /// logs; a live environment's log is never deleted).
     #[arg(long, env = "COVE_LOG_RETENTION_DAYS", default_value_t = 7.0)]
@@ -149,6 +154,7 @@ async fn serve(args: &Args) -> anyhow::Result<()> {
         config.lease_ttl = seconds("lease-ttl", args.lease_ttl)?;
         config.shared_eni_connections = args.shared_eni_connections;
         config.failback_after = seconds("nat-failback-after", args.nat_failback_after)?;
+        config.objects_listen = args.objects_listen;
         if !args.dns_upstreams.is_empty() {
             config.dns_upstreams = args.dns_upstreams.clone();
         }
