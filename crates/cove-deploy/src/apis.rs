@@ -6,12 +6,9 @@
 //! scheduler.
 
 use cove_apigw::{ApiConfig, Apis};
-use cove_listeners::{ListenerConfig, Origin};
-use cove_model::{EndpointKind, Network};
+use cove_listeners::ListenerConfig;
+use cove_model::Network;
 use cove_plan::names::Names;
-
-/// The ports the gateway answers on (plain HTTP on both, as the stand-ins).
-pub const PORTS: [u16; 2] = [80, 443];
 
 /// What the gateway serves for one generation.
 #[derive(Debug)]
@@ -37,26 +34,10 @@ impl ApisPlan {
         let names = Names::new(net, prefix);
         let mut listeners = Vec::new();
         for id in net.vpcs.iter().flat_map(|v| v.endpoints.iter().copied()) {
-            let e = &net.endpoints[id.index()];
-            let EndpointKind::Interface { enis, .. } = &e.kind else {
-                continue;
-            };
-            if !is_execute_api(&e.service) {
-                continue;
-            }
-            let origin = Origin::Interface {
-                vpc: cove_model::ids::vpc_id(net, e.vpc),
-                vpce: cove_model::ids::endpoint_id(net, id),
-            };
-            for eni in enis {
-                for port in PORTS {
-                    listeners.push(ListenerConfig {
-                        ns: names.eni_ns(*eni),
-                        address: net.enis[eni.index()].private_ip,
-                        port,
-                        origin: origin.clone(),
-                    });
-                }
+            if is_execute_api(&net.endpoints[id.index()].service) {
+                listeners.extend(crate::endpoint_listeners::interface_listeners(
+                    net, &names, id,
+                ));
             }
         }
         if listeners.is_empty() && net.apis.is_empty() {
@@ -102,5 +83,27 @@ mod tests {
         assert!(!is_execute_api("com.amazonaws..execute-api"));
         // The shipped example has neither APIs nor execute-api endpoints.
         assert!(ApisPlan::new(&crate::example_network(), "cove").is_none());
+    }
+
+    #[test]
+    fn the_closed_network_example_has_its_api_behind_its_endpoint() {
+        let text = include_str!("../../../examples/closed-network.yaml");
+        let net = cove_model::validate::validate_text(text)
+            .network
+            .expect("valid");
+        let plan = ApisPlan::new(&net, "cn").expect("an API");
+        let at: Vec<String> = plan
+            .listeners
+            .iter()
+            .map(|l| format!("{}:{}", l.address, l.port))
+            .collect();
+        assert_eq!(at, ["10.50.1.30:80", "10.50.1.30:443"]);
+        let api = &plan.apis["c1o2v3e4a5"];
+        assert_eq!(
+            api.arn,
+            "arn:aws:execute-api:us-east-1:222222222222:c1o2v3e4a5"
+        );
+        let functions: Vec<&str> = api.routes.iter().map(|r| r.1.as_str()).collect();
+        assert_eq!(functions, ["corp/inventory", "corp/inventory"]);
     }
 }

@@ -25,6 +25,7 @@ pub mod code;
 pub mod control_service;
 pub mod desired;
 pub mod dns;
+pub mod endpoint_listeners;
 pub mod error;
 pub mod failover;
 pub mod flowlog_files;

@@ -14,9 +14,6 @@ use cove_model::{EndpointKind, Network, RouteDestination, RouteTarget};
 use cove_objects::{Bucket, KeySecret, Keys};
 use cove_plan::names::Names;
 
-/// The ports the store answers on (plain HTTP on both, as the stand-ins).
-pub const PORTS: [u16; 2] = [80, 443];
-
 /// What the store serves for one generation.
 #[derive(Debug)]
 pub struct ObjectsPlan {
@@ -52,25 +49,14 @@ impl ObjectsPlan {
             if !is_s3(&e.service) {
                 continue;
             }
-            let vpce = cove_model::ids::endpoint_id(net, id);
-            let vpc = cove_model::ids::vpc_id(net, e.vpc);
             match &e.kind {
-                EndpointKind::Interface { enis, .. } => {
-                    for eni in enis {
-                        for port in PORTS {
-                            listeners.push(ListenerConfig {
-                                ns: names.eni_ns(*eni),
-                                address: net.enis[eni.index()].private_ip,
-                                port,
-                                origin: Origin::Interface {
-                                    vpc: vpc.clone(),
-                                    vpce: vpce.clone(),
-                                },
-                            });
-                        }
-                    }
+                EndpointKind::Interface { .. } => {
+                    listeners.extend(crate::endpoint_listeners::interface_listeners(
+                        net, &names, id,
+                    ));
                 }
                 EndpointKind::Gateway { prefix_list, .. } => {
+                    let vpce = cove_model::ids::endpoint_id(net, id);
                     let routes = gateway.entry(e.vpc).or_default();
                     for s in net.vpcs[e.vpc.index()].subnets.iter() {
                         let subnet = &net.subnets[s.index()];
@@ -95,7 +81,7 @@ impl ObjectsPlan {
         }
         for (v, mut routes) in gateway {
             routes.sort();
-            for port in PORTS {
+            for port in crate::endpoint_listeners::PORTS {
                 listeners.push(ListenerConfig {
                     ns: names.services_ns(v),
                     address: Ipv4Addr::UNSPECIFIED,
@@ -182,5 +168,43 @@ mod tests {
         assert!(!routes.is_empty());
         assert!(routes.iter().all(|r| r.vpce.starts_with("vpce-")));
         assert_eq!(plan.keys.0.len(), net.tenants.len());
+    }
+
+    #[test]
+    fn the_closed_network_example_has_its_s3_endpoint_and_a_host_side() {
+        let text = include_str!("../../../examples/closed-network.yaml");
+        let net = cove_model::validate::validate_text(text)
+            .network
+            .expect("valid");
+        let secret = KeySecret::from_bytes([2; 32]);
+        let mut plan = ObjectsPlan::new(&net, "cn", "/x".into(), &secret).expect("a bucket");
+        let at: Vec<(String, u16)> = plan
+            .listeners
+            .iter()
+            .map(|l| (l.address.to_string(), l.port))
+            .collect();
+        assert_eq!(
+            at,
+            [
+                ("10.50.1.20".to_owned(), 80),
+                ("10.50.1.20".to_owned(), 443)
+            ]
+        );
+        let app = net.vpcs.iter().position(|v| v.name == "app").unwrap();
+        let app = cove_model::VpcId(u32::try_from(app).unwrap());
+        assert_eq!(
+            plan.listeners[0].origin,
+            Origin::Interface {
+                vpc: cove_model::ids::vpc_id(&net, app),
+                vpce: "vpce-0c105ed0000000001".into(),
+            }
+        );
+        assert_eq!(plan.buckets["spa-assets"].owner, "222222222222");
+        plan.listen_on_host(Some("127.0.0.1:9100".parse().unwrap()));
+        assert!(
+            plan.listeners
+                .iter()
+                .any(|l| l.ns.is_empty() && l.port == 9100 && l.origin == Origin::Direct)
+        );
     }
 }
