@@ -59,7 +59,7 @@ fi
 # The AWS snapshot tests need ../shared/aws-snapshots (CI clones shared/ beside the repo).
 log=$(mktemp)
 trap 'rm -f "$log"; [ -z "${COVE_PG_THROWAWAY_DIR:-}" ] || bash scripts/pg-throwaway.sh stop "$COVE_PG_THROWAWAY_DIR"' EXIT
-cargo test --workspace --locked 2>&1 | tee "$log"
+cargo test --workspace --locked --no-fail-fast 2>&1 | tee "$log"
 passed=$(grep -Eo '^test result: ok\. [0-9]+ passed' "$log" | awk '{s+=$4} END {print s+0}')
 failed=$(grep -Eo '[0-9]+ failed' "$log" | awk '{s+=$1} END {print s+0}')
 echo "${passed} passed, ${failed} failed"
