@@ -9,7 +9,8 @@
 #   3. opens http://spa-assets.s3.us-east-1.amazonaws.com/index.html in a headless
 #      Chromium on the desktop (its DNS is the corporate VPC's resolver): the page calls
 #      the private API, whose function queries PostgreSQL; prints what the page shows;
-#   4. saves a screenshot (CN_SCREENSHOT, default ./closed-network.png);
+#   4. saves a screenshot (CN_SCREENSHOT, default ./closed-network.png), and explains
+#      both flows by name with `cove check`, the bucket's and the API's policies included;
 #   5. shows that from the internet (the outside namespace) neither the page nor the
 #      API answers, and `cove check` explains why;
 #   then removes everything (CN_KEEP=1 leaves it running until Ctrl-C).
@@ -108,6 +109,12 @@ assert r["state"] == "ok" and len(r["rows"]) == 3, r
 PY
 
 step "4. screenshot: $shot"
+
+step "the analyzer, by name: the desktop to the page and to the API, policies included"
+"$cove" check --from corp/onprem/desktop --to spa-assets.s3.us-east-1.amazonaws.com \
+  --proto tcp --port 80 --http-path /index.html
+"$cove" check --from corp/onprem/desktop --to c1o2v3e4a5.execute-api.us-east-1.amazonaws.com \
+  --proto tcp --port 80 --http-path /items/1
 
 step "5. from the internet: nothing answers"
 outside="$COVE_PREFIX-outside"

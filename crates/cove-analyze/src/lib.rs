@@ -15,6 +15,7 @@
 mod analyzer;
 mod delta;
 pub mod describe;
+pub mod endpoint_policy;
 mod flow;
 pub mod labels;
 pub mod lookup;

@@ -34,6 +34,9 @@ pub enum Step {
     /// (PrivateLink): acceptance, the service's ports, the translation to a
     /// target; the provider's leg follows.
     EndpointService,
+    /// The policy of the service behind an interface endpoint (a bucket's, a
+    /// private API's resource policy), for a request named by its DNS name.
+    EndpointPolicy,
 }
 
 impl Step {
@@ -52,6 +55,7 @@ impl Step {
             Step::SecurityGroupIngress => "security-group-ingress",
             Step::Delivery => "delivery",
             Step::EndpointService => "endpoint-service",
+            Step::EndpointPolicy => "endpoint-policy",
         }
     }
 }

@@ -41,6 +41,14 @@ pub struct Args {
     /// ICMP code (default 0).
     #[arg(long, default_value_t = 0)]
     pub icmp_code: u8,
+    /// With a `--to` name of S3 or a private API behind an interface endpoint: the
+    /// HTTP method of the request the bucket's or API's policy decides on.
+    #[arg(long, default_value = "GET")]
+    pub http_method: String,
+    /// With such a name: the request's path (`/index.html`, `/items/2`; path-style
+    /// S3 names the bucket first).
+    #[arg(long, default_value = "/")]
+    pub http_path: String,
     /// Through a server (the caller's tenant's ENIs, `GET /v1/reachability`)
     /// instead of the local deployment.
     #[command(flatten)]
@@ -109,6 +117,8 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     // An ENI's public IP as the source is that ENI; from the internet, an address
     // as the destination is itself (a private address is not routed there).
     let src = resolve("--from", &args.from, an.resolve_source(&args.from))?;
+    // Set when --to is a DNS name: the service's policy is decided too.
+    let mut named = None;
     let dst = match an.resolve_destination(src, &args.to) {
         Ok(d) => d,
         // A private DNS name: resolved in the source VPC's view (issue 12).
@@ -120,6 +130,7 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
             };
             match cove_dns::resolve(&net, net.enis[s.index()].vpc, &args.to) {
                 Ok((ip, chain)) => {
+                    named = Some(args.to.as_str());
                     if !args.json {
                         crate::output::outln!(
                             "{} resolves in {}'s view: {}",
@@ -151,7 +162,16 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
             src_port: args.src_port,
             icmp: (args.icmp_type, args.icmp_code),
         };
-        let verdict = an.check(&flow);
+        let mut verdict = an.check(&flow);
+        if let Some(name) = named {
+            let method = args.http_method.to_ascii_uppercase();
+            let request = cove_analyze::endpoint_policy::ServiceRequest {
+                name,
+                method: &method,
+                path: &args.http_path,
+            };
+            cove_analyze::endpoint_policy::apply(&net, &flow, &request, &mut verdict);
+        }
         all_ok &= verdict.reachable;
         if args.json {
             docs.push(serde_json::json!({
