@@ -71,7 +71,7 @@ tenants:
           - { name: s3, type: interface, service: com.amazonaws.us-east-1.s3, subnets: [s], private_ips: [10.90.1.20], security_groups: [endpoints] }
           - { name: api, id: vpce-0be0c0000000000a1, type: interface, service: com.amazonaws.us-east-1.execute-api, subnets: [s], private_ips: [10.90.1.30], security_groups: [endpoints] }
         functions:
-          - { name: ping, runtime: python3.11, handler: ping.handler, code: ./code, subnets: [s], concurrency: 2 }
+          - { name: ping, runtime: python3.11, handler: ping.handler, code: ./code, subnets: [s], concurrency: 2, memory: 1769 }
 EOF
 "$cove" apply -f "$work/spec.yaml" >/dev/null
 objects=127.0.0.1:$((20000 + RANDOM % 20000))

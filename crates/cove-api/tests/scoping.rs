@@ -347,7 +347,16 @@ async fn two_tenants_peer_and_see_nothing_of_each_other(db: TestDb) {
             403,
         ),
     ];
+    // A's access key (what A's functions sign S3 requests with).
+    let a_key = srv.ok(200, "GET", "/v1/access-key", &ta, None).await;
+    let a_key_id = a_key["access_key_id"].as_str().expect("key id").to_owned();
+    let a_key_secret = a_key["secret_access_key"]
+        .as_str()
+        .expect("secret")
+        .to_owned();
     let secrets = [
+        a_key_id.as_str(),
+        a_key_secret.as_str(),
         na_id.as_str(),
         na2_id.as_str(),
         a_id.as_str(),
@@ -379,6 +388,7 @@ async fn two_tenants_peer_and_see_nothing_of_each_other(db: TestDb) {
         ("GET", "/v1/endpoint-connections"),
         ("GET", "/v1/flow-logs"),
         ("GET", "/v1/metering"),
+        ("GET", "/v1/access-key"),
     ] {
         let ans = srv.send(m, path, Some(&tb), None, None).await;
         assert_eq!(ans.status, 200, "{path}: {}", ans.text);
@@ -407,6 +417,7 @@ async fn two_tenants_peer_and_see_nothing_of_each_other(db: TestDb) {
         "/v1/endpoint-connections",
         "/v1/flow-logs",
         "/v1/metering",
+        "/v1/access-key",
     ] {
         b_texts.push((
             String::new(),
