@@ -1,5 +1,6 @@
 //! After the network path, the service's own policy (issue 15): a request to
-//! S3 or a private API through an interface endpoint, named by its DNS name
+//! S3 or a private API through an interface endpoint (or to S3 through the
+//! gateway endpoint the source subnet routes to), named by its DNS name
 //! (`BUCKET.s3.REGION.amazonaws.com`, `s3.REGION.amazonaws.com/BUCKET/…`,
 //! `API-ID.execute-api.REGION.amazonaws.com`), is decided by the bucket's policy
 //! or the API's resource policy on where it came from — the endpoint, its VPC,
@@ -68,24 +69,32 @@ fn s3_action(method: &str, key: &str) -> &'static str {
 }
 
 /// Adds the service's policy hop to `verdict` when `flow` reached an S3 or
-/// `execute-api` interface endpoint and `req` names a bucket or an API; a
+/// `execute-api` interface endpoint, or an S3 gateway endpoint's address, and
+/// `req` names a bucket or an API; a
 /// refusal makes the verdict BLOCKED there. Anything else is left as it is.
 pub fn apply(net: &Network, flow: &Flow, req: &ServiceRequest<'_>, verdict: &mut Verdict) {
     if !verdict.reachable {
         return;
     }
-    let (Endpoint::Eni(src), Endpoint::Eni(dst)) = (flow.src, flow.dst) else {
+    let Endpoint::Eni(src) = flow.src else {
         return;
     };
-    let EniOwner::Endpoint(ep) = net.enis[dst.index()].owner else {
-        return;
+    let src_eni = &net.enis[src.index()];
+    let ep = match flow.dst {
+        Endpoint::Eni(dst) => match net.enis[dst.index()].owner {
+            EniOwner::Endpoint(ep) => ep,
+            _ => return,
+        },
+        Endpoint::External(ip) => match gateway_endpoint(net, src_eni.subnet, ip) {
+            Some(ep) => ep,
+            None => return,
+        },
     };
     let Some(target) = target(req.name, req.path) else {
         return;
     };
     let endpoint = &net.endpoints[ep.index()];
     let vpce = cove_model::ids::endpoint_id(net, ep);
-    let src_eni = &net.enis[src.index()];
     let src_tenant = net.vpcs[src_eni.vpc.index()].tenant;
     let mut cx = RequestContext {
         source_vpce: Some(vpce.clone()),
@@ -203,6 +212,32 @@ pub fn apply(net: &Network, flow: &Flow, req: &ServiceRequest<'_>, verdict: &mut
     }
 }
 
+/// The gateway endpoint that subnet `subnet`'s route table uses for `ip` (an
+/// address of the endpoint's prefix list), if any.
+fn gateway_endpoint(
+    net: &Network,
+    subnet: cove_model::SubnetId,
+    ip: std::net::Ipv4Addr,
+) -> Option<cove_model::EndpointId> {
+    let table = &net.route_tables[net.subnets[subnet.index()].route_table.index()];
+    table
+        .routes
+        .iter()
+        .find_map(|r| match (&r.destination, &r.target) {
+            (
+                cove_model::RouteDestination::PrefixList(pl),
+                cove_model::RouteTarget::GatewayEndpoint(ep),
+            ) if net.prefix_lists[pl.index()]
+                .cidrs
+                .iter()
+                .any(|c| c.contains(&ip)) =>
+            {
+                Some(*ep)
+            }
+            _ => None,
+        })
+}
+
 fn hop(outcome: Outcome, component: String, detail: String) -> Hop {
     Hop {
         step: Step::EndpointPolicy,
@@ -240,9 +275,10 @@ mod tests {
 
     fn check(net: &Network, from: &str, to: &str, name: &str, method: &str, path: &str) -> Verdict {
         let an = crate::Analyzer::new(net);
+        let src = an.resolve_source(from).unwrap();
         let flow = Flow {
-            src: an.resolve_source(from).unwrap(),
-            dst: an.resolve_source(to).unwrap(),
+            src,
+            dst: an.resolve_destination(src, to).unwrap(),
             protocol: 6,
             port: 80,
             src_port: None,
@@ -378,6 +414,51 @@ mod tests {
         assert!(
             b.reason
                 .starts_with("AccessDenied: statement NothingFromAnywhereElse denies s3:GetObject"),
+            "{}",
+            b.reason
+        );
+    }
+
+    #[test]
+    fn a_gateway_endpoint_is_the_one_the_sources_subnet_routes() {
+        let text = "tenants:
+  - name: t
+    prefix_lists:
+      - { name: s3, cidrs: [52.216.0.0/15] }
+    buckets:
+      - name: lake
+        policy:
+          Statement:
+            - { Sid: OnlyTheGateway, Effect: Deny, Principal: '*', Action: 's3:*', Resource: ['arn:aws:s3:::lake/*'],
+                Condition: { StringNotEquals: { 'aws:SourceVpce': vpce-0ga7e0000000000a1 } } }
+    vpcs:
+      - name: v
+        cidr: 10.1.0.0/16
+        subnets:
+          - { name: a, cidr: 10.1.1.0/24, az: us-east-1a, route_table: ra }
+          - { name: b, cidr: 10.1.2.0/24, az: us-east-1a, route_table: rb }
+        route_tables:
+          - { name: ra }
+          - { name: rb }
+        enis:
+          - { name: ca, subnet: a, private_ip: 10.1.1.5 }
+          - { name: cb, subnet: b, private_ip: 10.1.2.5 }
+        endpoints:
+          - { name: ga, id: vpce-0ga7e0000000000a1, type: gateway, service: com.amazonaws.us-east-1.s3, prefix_list: s3, route_tables: [ra] }
+          - { name: gb, type: gateway, service: com.amazonaws.us-east-1.s3, prefix_list: s3, route_tables: [rb] }
+";
+        let net = cove_model::validate::validate_text(text)
+            .network
+            .expect("valid");
+        let name = "lake.s3.us-east-1.amazonaws.com";
+        let v = check(&net, "t/v/ca", "52.216.0.1", name, "GET", "/k");
+        assert!(v.reachable, "{v:#?}");
+        assert_eq!(v.forward.last().unwrap().step, Step::EndpointPolicy);
+        let v = check(&net, "t/v/cb", "52.216.0.1", name, "GET", "/k");
+        let b = v.blocked.expect("the other gateway endpoint");
+        assert!(
+            b.reason
+                .starts_with("AccessDenied: statement OnlyTheGateway denies"),
             "{}",
             b.reason
         );
