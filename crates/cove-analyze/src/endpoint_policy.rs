@@ -26,30 +26,27 @@ pub struct ServiceRequest<'a> {
     pub path: &'a str,
 }
 
-/// What the service is, by the name.
-enum Target<'a> {
+/// What the service is, by the name (the store's and the gateway's own rules,
+/// `cove_model::dns`).
+enum Target {
     Bucket { bucket: String, key: String },
-    Api { id: &'a str },
+    Api { id: String },
 }
 
-fn target<'a>(name: &'a str, path: &str) -> Option<Target<'a>> {
-    let name = name.trim_end_matches('.');
-    let (first, rest) = name.split_once('.')?;
-    if !rest.ends_with(".amazonaws.com") {
-        return None;
-    }
-    if rest.starts_with("execute-api.") {
-        return Some(Target::Api { id: first });
+fn target(name: &str, path: &str) -> Option<Target> {
+    if let Some(id) = cove_model::dns::api_id_of_host(name) {
+        return Some(Target::Api { id });
     }
     let path = path.trim_start_matches('/');
-    if rest.starts_with("s3.") {
-        // Virtual-hosted: the bucket is the first label.
+    if let Some(bucket) = cove_model::dns::s3_bucket_of_host(name) {
         return Some(Target::Bucket {
-            bucket: first.to_owned(),
+            bucket: bucket.to_owned(),
             key: path.to_owned(),
         });
     }
-    if first == "s3" {
+    // S3's regional name: path-style, the bucket first.
+    let name = name.trim_end_matches('.');
+    if name.starts_with("s3.") && name.ends_with(".amazonaws.com") {
         let (bucket, key) = path.split_once('/').unwrap_or((path, ""));
         return Some(Target::Bucket {
             bucket: bucket.to_owned(),
@@ -104,7 +101,7 @@ pub fn apply(net: &Network, flow: &Flow, req: &ServiceRequest<'_>, verdict: &mut
     };
     let service = &endpoint.service;
     let (component, decided) = match target {
-        Target::Bucket { bucket, key } if service.ends_with(".s3") => {
+        Target::Bucket { bucket, key } if cove_model::dns::s3_region(service).is_some() => {
             let component = format!("bucket {bucket} (through {vpce})");
             let Some(b) = net.buckets.iter().find(|b| b.name == bucket) else {
                 return deny(
@@ -136,7 +133,7 @@ pub fn apply(net: &Network, flow: &Flow, req: &ServiceRequest<'_>, verdict: &mut
                 (decision, format!("{action} on {resource} by {who}")),
             )
         }
-        Target::Api { id } if service.ends_with(".execute-api") => {
+        Target::Api { id } if cove_model::dns::execute_api_region(service).is_some() => {
             let Some(api) = net.apis.iter().find(|a| a.id == id) else {
                 return deny(
                     verdict,
@@ -163,12 +160,8 @@ pub fn apply(net: &Network, flow: &Flow, req: &ServiceRequest<'_>, verdict: &mut
                 .policy
                 .decide(&cx, "execute-api:Invoke", &resource, false);
             if decision == Decision::Allow {
-                let routes: Vec<_> = api
-                    .routes
-                    .iter()
-                    .map(|r| (r.key.clone(), r.function))
-                    .collect();
-                let Some((key, f, _)) = select(&routes, req.method, req.path) else {
+                let routes = api.routes.iter().map(|r| (&r.key, r.function));
+                let Some((key, f, _)) = select(routes, req.method, req.path) else {
                     return deny(
                         verdict,
                         component,

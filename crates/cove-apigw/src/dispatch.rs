@@ -83,17 +83,9 @@ pub enum Dispatch {
 /// `<id>.execute-api.<region>.amazonaws.com` host (or of the endpoint-specific
 /// `<id>-<vpce-id>.execute-api…`), else the `x-apigw-api-id` header.
 pub fn api_id_of(req: &Request<'_>) -> Option<String> {
-    let from_host = req.host.and_then(|h| {
-        let h = h.split(':').next().unwrap_or(h).to_ascii_lowercase();
-        let (first, rest) = h.split_once('.')?;
-        // `<vpce-id>.execute-api.<region>.vpce.amazonaws.com` names the
-        // endpoint, not the API: the header does.
-        if !rest.starts_with("execute-api.") || first.starts_with("vpce-") {
-            return None;
-        }
-        Some(first.split('-').next().unwrap_or(first).to_owned())
-    });
-    from_host.or_else(|| req.api_id.map(str::to_ascii_lowercase))
+    req.host
+        .and_then(cove_model::dns::api_id_of_host)
+        .or_else(|| req.api_id.map(str::to_ascii_lowercase))
 }
 
 fn refuse(status: u16, message: &str) -> Dispatch {
@@ -145,7 +137,9 @@ pub fn dispatch(apis: &Apis, req: &Request<'_>, cx: &RequestContext) -> Dispatch
                 .unwrap_or_default(),
         };
     }
-    let Some((key, function, params)) = select(&api.routes, req.method, req.path) else {
+    let Some((key, function, params)) =
+        select(api.routes.iter().map(|(k, f)| (k, f)), req.method, req.path)
+    else {
         return refuse(404, "Not Found");
     };
     Dispatch::Invoke {

@@ -21,10 +21,7 @@ pub struct ApisPlan {
 
 /// Whether `service` is API Gateway's (`com.amazonaws.<region>.execute-api`).
 pub fn is_execute_api(service: &str) -> bool {
-    service
-        .strip_prefix("com.amazonaws.")
-        .and_then(|s| s.strip_suffix(".execute-api"))
-        .is_some_and(|r| !r.is_empty() && !r.contains('.'))
+    cove_model::dns::execute_api_region(service).is_some()
 }
 
 impl ApisPlan {

@@ -135,13 +135,43 @@ pub struct HostKernel {
     pub stand_ins: Arc<Mutex<StandIns>>,
     /// The object store and its listeners, while the network has buckets or S3
     /// endpoints.
-    pub objects: Arc<Mutex<Option<cove_listeners::Listeners<cove_objects::ObjectStore>>>>,
+    pub objects: Arc<Mutex<Option<Served<cove_objects::ObjectStore, crate::objects::ObjectsPlan>>>>,
     /// The scheduler private APIs invoke on (`cove serve`'s; set before the
     /// first reconcile). Unset, no gateway runs.
     pub scheduler: Arc<std::sync::OnceLock<cove_scheduler::Scheduler>>,
     /// The private APIs' gateway and its listeners, while the network has APIs
     /// or execute-api endpoints.
-    pub gateway: Arc<Mutex<Option<cove_listeners::Listeners<cove_apigw::Gateway>>>>,
+    pub gateway: Arc<Mutex<Option<Served<cove_apigw::Gateway, crate::apis::ApisPlan>>>>,
+}
+
+/// A service behind endpoints (the object store, the private APIs) with its
+/// listeners, and the plan its contents (buckets, keys, APIs) were last set
+/// from: a tick with the same plan only keeps the listeners.
+pub struct Served<S: cove_listeners::Serve, P> {
+    listeners: cove_listeners::Listeners<S>,
+    plan: Option<Arc<P>>,
+}
+
+impl<S: cove_listeners::Serve, P> Served<S, P> {
+    fn new(listeners: cove_listeners::Listeners<S>) -> Self {
+        Served {
+            listeners,
+            plan: None,
+        }
+    }
+
+    /// Whether `plan` is not the one the service was last set from.
+    fn changed(&self, plan: &Arc<P>) -> bool {
+        !self.plan.as_ref().is_some_and(|p| Arc::ptr_eq(p, plan))
+    }
+}
+
+impl<S: cove_listeners::Serve, P> std::fmt::Debug for Served<S, P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Served")
+            .field("listeners", &self.listeners)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The stand-in services of a [`HostKernel`].
@@ -428,19 +458,23 @@ impl Kernel for HostKernel {
                         .map_err(|e| format!("cannot start its runtime: {e}"))
                 });
             match started {
-                Ok(l) => *running = Some(l),
+                Ok(l) => *running = Some(Served::new(l)),
                 Err(e) => return vec![format!("object store: {e}")],
             }
         }
-        let Some(l) = running.as_mut() else {
+        let Some(s) = running.as_mut() else {
             return Vec::new();
         };
-        l.service().set_keys(plan.keys.clone());
         let mut problems = Vec::new();
-        if let Err(e) = l.service().set_buckets(plan.buckets.clone()) {
-            problems.push(format!("object store: {}", crate::error::chain_text(&e)));
+        if s.changed(plan) {
+            s.listeners.service().set_keys(plan.keys.clone());
+            match s.listeners.service().set_buckets(plan.buckets.clone()) {
+                Ok(()) => s.plan = Some(Arc::clone(plan)),
+                // Tried again on the next tick.
+                Err(e) => problems.push(format!("object store: {}", crate::error::chain_text(&e))),
+            }
         }
-        problems.extend(l.keep(&plan.listeners));
+        problems.extend(s.listeners.keep(&plan.listeners));
         problems
     }
 
@@ -457,15 +491,18 @@ impl Kernel for HostKernel {
         if running.is_none() {
             let gateway = cove_apigw::Gateway::new(scheduler.clone());
             match cove_listeners::Listeners::new(gateway, "cove-apigw") {
-                Ok(l) => *running = Some(l),
+                Ok(l) => *running = Some(Served::new(l)),
                 Err(e) => return vec![format!("private APIs: cannot start their runtime: {e}")],
             }
         }
-        let Some(l) = running.as_mut() else {
+        let Some(s) = running.as_mut() else {
             return Vec::new();
         };
-        l.service().set_apis(plan.apis.clone());
-        l.keep(&plan.listeners)
+        if s.changed(plan) {
+            s.listeners.service().set_apis(plan.apis.clone());
+            s.plan = Some(Arc::clone(plan));
+        }
+        s.listeners.keep(&plan.listeners)
     }
 
     fn flow_logs(&self, plan: Option<&Arc<crate::flowlogs::FlowLogPlan>>) -> Vec<String> {

@@ -168,10 +168,7 @@ impl View {
             // execute-api's every API's name (`<api-id>.execute-api.…`).
             let wildcard = cove_model::dns::s3_region(&ep.service)
                 .is_some_and(|r| cove_model::dns::s3_name(r) == name)
-                || ep
-                    .service
-                    .strip_prefix("com.amazonaws.")
-                    .and_then(|s| s.strip_suffix(".execute-api"))
+                || cove_model::dns::execute_api_region(&ep.service)
                     .is_some_and(|r| format!("execute-api.{r}.amazonaws.com.") == name);
             for eni in enis {
                 let ip = Data::A(net.enis[eni.index()].private_ip);

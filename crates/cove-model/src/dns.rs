@@ -145,6 +145,39 @@ pub fn s3_region(service: &str) -> Option<&str> {
         .filter(|r| !r.is_empty() && !r.contains('.'))
 }
 
+/// The region of an API Gateway service name
+/// (`com.amazonaws.us-east-1.execute-api` → `us-east-1`); `None` for any other.
+pub fn execute_api_region(service: &str) -> Option<&str> {
+    service
+        .strip_prefix("com.amazonaws.")?
+        .strip_suffix(".execute-api")
+        .filter(|r| !r.is_empty() && !r.contains('.'))
+}
+
+/// The bucket a virtual-hosted S3 name names (`spa.s3.us-east-1.amazonaws.com`
+/// → `spa`, dotted bucket names included), without a port or the final dot;
+/// `None` for any other host (S3's regional name, an address: path-style).
+pub fn s3_bucket_of_host(host: &str) -> Option<&str> {
+    let name = host.split(':').next().unwrap_or(host).trim_end_matches('.');
+    if !name.ends_with(".amazonaws.com") {
+        return None;
+    }
+    name.find(".s3.").filter(|i| *i > 0).map(|i| &name[..i])
+}
+
+/// The API id a private API's host names: `<api-id>.execute-api.<region>.amazonaws.com`
+/// or the Route 53 alias `<api-id>-<vpce-id>.execute-api.…`; `None` for the
+/// endpoint's own name `<vpce-id>.execute-api.…` (it names the endpoint: the
+/// `x-apigw-api-id` header names the API) and any other host. Lowercase.
+pub fn api_id_of_host(host: &str) -> Option<String> {
+    let h = host.split(':').next().unwrap_or(host).to_ascii_lowercase();
+    let (first, rest) = h.split_once('.')?;
+    if !rest.starts_with("execute-api.") || first.starts_with("vpce-") {
+        return None;
+    }
+    Some(first.split('-').next().unwrap_or(first).to_owned())
+}
+
 /// S3's regional name (`s3.us-east-1.amazonaws.com.`), canonical: inside a VPC
 /// it resolves to the VPC's S3 endpoint, and so do the buckets'
 /// virtual-hosted names under it.

@@ -212,8 +212,9 @@ impl std::fmt::Display for RouteKey {
     }
 }
 
-/// `%XX` escapes decoded (invalid ones kept).
-fn percent_decode(s: &str) -> String {
+/// `%XX` escapes decoded; anything else (a `%` not followed by two hex digits)
+/// kept as it is. `+` stays `+` (a path, not a form).
+pub fn percent_decode(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
@@ -239,14 +240,15 @@ fn percent_decode(s: &str) -> String {
 /// Path parameters by name, as the route names them.
 pub type PathParams = Vec<(String, String)>;
 
-/// The route of `routes` a request picks, with its path parameters.
+/// The route of `routes` (each key with what it leads to) a request picks, with
+/// its path parameters.
 pub fn select<'a, T>(
-    routes: &'a [(RouteKey, T)],
+    routes: impl IntoIterator<Item = (&'a RouteKey, T)>,
     method: &str,
     path: &str,
-) -> Option<(&'a RouteKey, &'a T, PathParams)> {
+) -> Option<(&'a RouteKey, T, PathParams)> {
     routes
-        .iter()
+        .into_iter()
         .filter_map(|(k, t)| k.matches(method, path).map(|p| (k, t, p)))
         .max_by(|a, b| a.0.rank().cmp(&b.0.rank()))
 }
@@ -397,7 +399,7 @@ mod tests {
         method: &str,
         path: &str,
     ) -> Option<(String, Vec<(String, String)>)> {
-        select(r, method, path).map(|(k, _, p)| (k.to_string(), p))
+        select(r.iter().map(|(k, t)| (k, t)), method, path).map(|(k, _, p)| (k.to_string(), p))
     }
 
     #[test]

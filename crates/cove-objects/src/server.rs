@@ -182,12 +182,13 @@ struct AwsHosts;
 impl s3s::host::S3Host for AwsHosts {
     fn parse_host_header<'a>(&'a self, host: &'a str) -> S3Result<s3s::host::VirtualHost<'a>> {
         let name = host.split(':').next().unwrap_or(host);
-        if name.ends_with(".amazonaws.com") {
-            if let Some(i) = name.find(".s3.").filter(|i| *i > 0) {
-                return Ok(s3s::host::VirtualHost::new(&name[i + 1..]).with_bucket(&name[..i]));
+        match cove_model::dns::s3_bucket_of_host(host) {
+            Some(bucket) => {
+                let domain = &name[bucket.len() + 1..];
+                Ok(s3s::host::VirtualHost::new(domain).with_bucket(bucket))
             }
+            None => Ok(s3s::host::VirtualHost::new(name)),
         }
-        Ok(s3s::host::VirtualHost::new(name))
     }
 }
 
