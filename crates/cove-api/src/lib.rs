@@ -20,6 +20,7 @@ pub mod error;
 pub mod flowlogs;
 pub mod fndecide;
 pub mod functions;
+pub mod health;
 pub mod kernel_preview;
 pub mod layer;
 pub mod local;
@@ -29,6 +30,8 @@ pub mod runner;
 pub mod service;
 pub mod services;
 pub mod spec;
+pub mod topology;
+pub mod whoami;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -66,6 +69,9 @@ pub struct ApiState {
     /// The deployment's access-key secret (tenants' keys); none:
     /// `/v1/access-key` is refused (503).
     pub access_keys: Option<cove_objects::KeySecret>,
+    /// The host's health (`cove serve`'s reconciler); none: `/v1/health` is
+    /// refused (503).
+    pub health: Option<Arc<health::HealthBoard>>,
 }
 
 impl ApiState {
@@ -85,6 +91,7 @@ impl ApiState {
             flow_logs: None,
             metering: None,
             access_keys: None,
+            health: None,
         }
     }
 
@@ -111,6 +118,13 @@ impl ApiState {
     #[must_use]
     pub fn with_access_keys(mut self, secret: cove_objects::KeySecret) -> ApiState {
         self.access_keys = Some(secret);
+        self
+    }
+
+    /// `/v1/health` reports from `board`.
+    #[must_use]
+    pub fn with_health(mut self, board: Arc<health::HealthBoard>) -> ApiState {
+        self.health = Some(board);
         self
     }
 
@@ -152,6 +166,9 @@ fn routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(admin::create_tenant, admin::list_tenants))
         .routes(routes!(admin::create_token))
         .routes(routes!(admin::list_tokens))
+        .routes(routes!(whoami::whoami))
+        .routes(routes!(health::health))
+        .routes(routes!(topology::topology))
         .routes(routes!(admin::revoke_token))
         .routes(routes!(
             admin::put_ip_pool,

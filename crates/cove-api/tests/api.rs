@@ -534,6 +534,9 @@ async fn openapi_lists_every_route(db: TestDb) {
         ("POST", "/v1/functions/{name}/invocations"),
         ("GET", "/v1/functions/{name}/logs"),
         ("GET", "/v1/access-key"),
+        ("GET", "/v1/whoami"),
+        ("GET", "/v1/health"),
+        ("GET", "/v1/topology"),
     ];
     let want: BTreeSet<(String, String)> = want
         .iter()
@@ -628,6 +631,46 @@ async fn network_lifecycle_through_the_reconciler_record(db: TestDb) {
         );
         assert!(g["since"].is_null(), "{ready}");
     }
+    // Who the token is, and the network's picture: its VPC, public and private
+    // subnets, and the NAT pair with the static IPs.
+    let me = srv.ok(200, "GET", "/v1/whoami", &ta, None).await;
+    assert_eq!(
+        (me["kind"].as_str(), me["tenant_name"].as_str()),
+        (Some("tenant"), Some("alpha")),
+        "{me}"
+    );
+    let admin = srv.ok(200, "GET", "/v1/whoami", &srv.admin, None).await;
+    assert_eq!(admin["kind"], "admin", "{admin}");
+    assert!(admin["tenant_id"].is_null(), "{admin}");
+    let topo = srv.ok(200, "GET", "/v1/topology", &ta, None).await;
+    let vpcs = topo["vpcs"].as_array().expect("vpcs");
+    assert_eq!(vpcs.len(), 1, "{topo}");
+    assert_eq!(vpcs[0]["name"], id.as_str(), "{topo}");
+    assert_eq!(vpcs[0]["network"], "n", "{topo}");
+    assert_eq!(vpcs[0]["vpc_id"], ready["vpc_id"], "{topo}");
+    let publics: Vec<bool> = vpcs[0]["subnets"]
+        .as_array()
+        .expect("subnets")
+        .iter()
+        .map(|s| s["public"].as_bool().expect("public"))
+        .collect();
+    assert_eq!(publics, [true, true, false, false], "{topo}");
+    let mut nat_ips: Vec<String> = vpcs[0]["nat_gateways"]
+        .as_array()
+        .expect("nats")
+        .iter()
+        .flat_map(|n| n["public_ips"].as_array().expect("ips").clone())
+        .map(|ip| ip.as_str().expect("ip").to_owned())
+        .collect();
+    nat_ips.sort();
+    let mut static_ips: Vec<String> = ready["static_ips"]
+        .as_array()
+        .expect("static ips")
+        .iter()
+        .map(|ip| ip.as_str().expect("ip").to_owned())
+        .collect();
+    static_ips.sort();
+    assert_eq!(nat_ips, static_ips, "{topo}");
     let renamed = srv
         .ok(
             200,

@@ -346,6 +346,8 @@ async fn two_tenants_peer_and_see_nothing_of_each_other(db: TestDb) {
             Some(json!({ "add": ["198.51.100.1"] })),
             403,
         ),
+        // The host's health is the operator's.
+        ("GET", "/v1/health".into(), None, 403),
     ];
     // A's access key (what A's functions sign S3 requests with).
     let a_key = srv.ok(200, "GET", "/v1/access-key", &ta, None).await;
@@ -389,6 +391,8 @@ async fn two_tenants_peer_and_see_nothing_of_each_other(db: TestDb) {
         ("GET", "/v1/flow-logs"),
         ("GET", "/v1/metering"),
         ("GET", "/v1/access-key"),
+        ("GET", "/v1/whoami"),
+        ("GET", "/v1/topology"),
     ] {
         let ans = srv.send(m, path, Some(&tb), None, None).await;
         assert_eq!(ans.status, 200, "{path}: {}", ans.text);
@@ -418,6 +422,8 @@ async fn two_tenants_peer_and_see_nothing_of_each_other(db: TestDb) {
         "/v1/flow-logs",
         "/v1/metering",
         "/v1/access-key",
+        "/v1/whoami",
+        "/v1/topology",
     ] {
         b_texts.push((
             String::new(),
