@@ -441,6 +441,23 @@ pub async fn function_logs(
         .into_response())
 }
 
+/// One of the caller's functions' totals since this server started: invocations,
+/// errors, throttles, cold starts, durations, GB-seconds, environments (zeros for
+/// a function that has not run).
+#[utoipa::path(get, path = "/v1/functions/{name}/metrics", tag = "functions",
+    params(("name" = String, Path, description = "function name")),
+    responses((status = 200, body = crate::runner::FunctionStats), (status = "4XX", body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn function_metrics(
+    State(api): State<ApiState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<Json<crate::runner::FunctionStats>, ApiError> {
+    let function = key_of(&api, &caller, &name).await?;
+    let runner = api.runner.clone().ok_or_else(no_runner)?;
+    Ok(Json(runner.stats(&function).unwrap_or_default()))
+}
+
 /// How much of a too-large body is still read (and dropped) before the refusal is
 /// sent: a client that is still sending then reads the 413 instead of finding its
 /// connection reset under it. A longer body is cut off.

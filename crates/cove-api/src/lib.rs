@@ -207,6 +207,7 @@ fn routes() -> OpenApiRouter<ApiState> {
         ))
         .routes(routes!(functions::invoke_function))
         .routes(routes!(functions::function_logs))
+        .routes(routes!(functions::function_metrics))
 }
 
 /// The OpenAPI 3.1 document of every route (generated from the handlers).

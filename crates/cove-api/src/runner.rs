@@ -78,6 +78,29 @@ pub struct Running {
     pub concurrency: u32,
 }
 
+/// A function's totals since the runner started.
+#[derive(
+    Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+pub struct FunctionStats {
+    /// Invocations that ran (function errors included).
+    pub invocations: u64,
+    /// Of them, ended in an error (the function's or the platform's).
+    pub errors: u64,
+    /// Refused with 429: every environment was busy.
+    pub throttles: u64,
+    /// Invocations that started their environment.
+    pub cold_starts: u64,
+    /// Mean duration, from the call to the answer (ms).
+    pub duration_ms_mean: f64,
+    /// Longest duration (ms).
+    pub duration_ms_max: f64,
+    /// Compute as Lambda bills it (GB-seconds).
+    pub gb_seconds: f64,
+    /// Environments now, by state (`starting`, `busy`, `idle`, `ending`).
+    pub environments: std::collections::BTreeMap<String, u64>,
+}
+
 /// A boxed future of the runner.
 pub type RunFuture<T> = Pin<Box<dyn Future<Output = Result<T, RunError>> + Send>>;
 
@@ -93,4 +116,10 @@ pub trait FunctionRunner: Send + Sync + Debug + 'static {
 
     /// What the runner runs of the function now (`None`: not running it).
     fn running(&self, function: &FunctionKey) -> Option<Running>;
+
+    /// The function's totals (`None`: it never ran here, or the runner keeps none).
+    fn stats(&self, function: &FunctionKey) -> Option<FunctionStats> {
+        let _ = function;
+        None
+    }
 }

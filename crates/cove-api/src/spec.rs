@@ -639,7 +639,7 @@ pub fn reach(cur: &Current, tenant: &TenantId, q: &ReachQuery) -> Result<Reachab
             return;
         }
         for (path, shown) in &peer_vpcs {
-            *detail = detail.replace(path.as_str(), shown);
+            *detail = peer_shown(detail, path, shown);
         }
         if others.iter().any(|o| mentions(detail, o)) {
             detail.clear();
@@ -657,6 +657,28 @@ pub fn reach(cur: &Current, tenant: &TenantId, q: &ReachQuery) -> Result<Reachab
     })
 }
 
+/// `text` with every `path` (`tenant/vpc` of a peer), and the name of the peer's
+/// object after it (`tenant/vpc/name`), shown as `shown` (the VPC id): a peer's
+/// ENIs, groups and tables are its own business, not their names.
+fn peer_shown(text: &str, path: &str, shown: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find(path) {
+        out.push_str(&rest[..i]);
+        out.push_str(shown);
+        let mut after = &rest[i + path.len()..];
+        if let Some(name) = after.strip_prefix('/') {
+            let end = name
+                .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+                .unwrap_or(name.len());
+            after = &name[end..];
+        }
+        rest = after;
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Whether `text` names something of tenant `name` (`name/…` at a word start).
 fn mentions(text: &str, name: &str) -> bool {
     let needle = format!("{name}/");
@@ -666,4 +688,25 @@ fn mentions(text: &str, name: &str) -> bool {
             .next_back()
             .is_none_or(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::peer_shown;
+
+    #[test]
+    fn a_peers_object_names_are_shown_as_its_vpc_id() {
+        assert_eq!(
+            peer_shown(
+                "allows tcp/5432 to 10.40.128.5 (bravo/net-1/postgres) via bravo/net-1",
+                "bravo/net-1",
+                "vpc-0b"
+            ),
+            "allows tcp/5432 to 10.40.128.5 (vpc-0b) via vpc-0b"
+        );
+        assert_eq!(
+            peer_shown("nothing here", "bravo/net-1", "vpc-0b"),
+            "nothing here"
+        );
+    }
 }

@@ -533,6 +533,7 @@ async fn openapi_lists_every_route(db: TestDb) {
         ("DELETE", "/v1/functions/{name}"),
         ("POST", "/v1/functions/{name}/invocations"),
         ("GET", "/v1/functions/{name}/logs"),
+        ("GET", "/v1/functions/{name}/metrics"),
         ("GET", "/v1/access-key"),
         ("GET", "/v1/whoami"),
         ("GET", "/v1/health"),

@@ -303,6 +303,12 @@ async fn two_tenants_peer_and_see_nothing_of_each_other(db: TestDb) {
             404,
         ),
         (
+            "GET",
+            "/v1/functions/alpha-secret-fn/metrics".into(),
+            None,
+            404,
+        ),
+        (
             "POST",
             "/v1/functions".into(),
             Some(

@@ -93,9 +93,30 @@ pub struct EnvironmentCount {
     pub count: u64,
 }
 
+/// One function's totals since the server started (what the console and
+/// `GET /v1/functions/{name}/metrics` show).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct FunctionSummary {
+    /// Invocations that ran.
+    pub invocations: u64,
+    /// Of them, ended in an error.
+    pub errors: u64,
+    /// Refused because every environment was busy.
+    pub throttles: u64,
+    /// Invocations that started their environment.
+    pub cold_starts: u64,
+    /// Compute as Lambda bills it.
+    pub gb_seconds: f64,
+    /// Sum of the durations (ms).
+    pub total_ms: f64,
+    /// The longest duration (ms).
+    pub max_ms: f64,
+}
+
 /// The functions' families.
 #[derive(Clone, Debug)]
 pub struct FunctionMetrics {
+    summaries: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, FunctionSummary>>>,
     invocations: Family<FunctionLabel, Counter>,
     errors: Family<ErrorLabels, Counter>,
     throttles: Family<FunctionLabel, Counter>,
@@ -108,6 +129,7 @@ pub struct FunctionMetrics {
 impl Default for FunctionMetrics {
     fn default() -> Self {
         FunctionMetrics {
+            summaries: std::sync::Arc::default(),
             invocations: Family::default(),
             errors: Family::default(),
             throttles: Family::default(),
@@ -177,6 +199,17 @@ impl FunctionMetrics {
         self.duration
             .get_or_create(&label)
             .observe(took.as_secs_f64());
+        {
+            let mut all = self.summaries.lock().unwrap_or_else(|e| e.into_inner());
+            let sum = all.entry(function.to_owned()).or_default();
+            let ms = took.as_secs_f64() * 1000.0;
+            sum.invocations += 1;
+            sum.errors += u64::from(error_type.is_some());
+            sum.cold_starts += u64::from(cold_start);
+            sum.gb_seconds += gb_seconds;
+            sum.total_ms += ms;
+            sum.max_ms = sum.max_ms.max(ms);
+        }
         if let Some(t) = error_type {
             self.errors
                 .get_or_create(&ErrorLabels {
@@ -187,8 +220,23 @@ impl FunctionMetrics {
         }
     }
 
+    /// `function`'s totals (`tenant/function`), if it was ever invoked or throttled.
+    pub fn summary(&self, function: &str) -> Option<FunctionSummary> {
+        self.summaries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(function)
+            .copied()
+    }
+
     /// Records a throttled invocation of `function`.
     pub fn throttled(&self, function: &str) {
+        self.summaries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(function.to_owned())
+            .or_default()
+            .throttles += 1;
         self.throttles
             .get_or_create(&FunctionLabel {
                 function: function.to_owned(),

@@ -32,7 +32,9 @@ use prometheus_client::registry::Registry;
 
 pub use crate::dns::{DnsCounts, DnsMetrics};
 pub use crate::flowlogs::{FlowLogCounts, FlowLogMetrics};
-pub use crate::functions::{EnvironmentCount, FunctionMetrics, Invocation, error_kind};
+pub use crate::functions::{
+    EnvironmentCount, FunctionMetrics, FunctionSummary, Invocation, error_kind,
+};
 pub use crate::nat::{NatGatewaySample, NatMetrics};
 pub use crate::reconcile::{ReconcileMetrics, TickOutcome};
 pub use crate::transfer::{SentOnPath, TransferMetrics};

@@ -71,6 +71,18 @@ fn invocations_errors_throttles_and_durations_render_per_function() {
     let gbs = sample(&text, r#"cove_function_gb_seconds_total{function="t/a"}"#).expect("gb-s");
     assert!((gbs - 0.022).abs() < 1e-9, "{gbs}");
     assert!(text.ends_with("# EOF\n"), "{text}");
+    // The same totals, per function, for the API.
+    let a = m.functions.summary("t/a").expect("t/a ran");
+    assert_eq!(
+        (a.invocations, a.errors, a.cold_starts, a.throttles),
+        (3, 2, 1, 0)
+    );
+    assert!((a.max_ms - 39.7).abs() < 1e-6, "{a:?}");
+    assert!((a.total_ms - 43.1).abs() < 1e-6, "{a:?}");
+    assert!((a.gb_seconds - 0.022).abs() < 1e-9, "{a:?}");
+    let b = m.functions.summary("t/b").expect("t/b was throttled");
+    assert_eq!((b.invocations, b.throttles), (0, 1));
+    assert!(m.functions.summary("t/c").is_none());
 }
 
 #[test]

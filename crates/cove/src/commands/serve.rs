@@ -124,10 +124,21 @@ async fn serve(args: &Args) -> anyhow::Result<()> {
         .local_addr()
         .context("reading the listening address")?;
     deployment.store().set_serve_addr(addr)?;
+    // The host's health as the reconciler reports it (the operator's
+    // `GET /v1/health` and the console's operator view).
+    let health = std::sync::Arc::new(cove_api::health::HealthBoard::default());
     let api = if args.no_api {
         None
     } else {
-        Some(start_api(args, &deployment, &scheduler).await?)
+        Some(
+            start_api(
+                args,
+                &deployment,
+                &scheduler,
+                std::sync::Arc::clone(&health),
+            )
+            .await?,
+        )
     };
     crate::output::outln!(
         "cove serve: {} function(s) of prefix {} on http://{addr} (POST /2015-03-31/functions/NAME/invocations, function URLs at /url/NAME/, metrics at /metrics)",
@@ -162,11 +173,16 @@ async fn serve(args: &Args) -> anyhow::Result<()> {
         let metrics = metrics.clone();
         let invocations = std::sync::Arc::clone(&invocations);
         let scheduler = scheduler.clone();
+        let health = std::sync::Arc::clone(&health);
         Some(
             std::thread::Builder::new()
                 .name("cove-reconciler".into())
                 .spawn(move || {
-                    reconcile_loop(target, config, &stop, &metrics, invocations, scheduler);
+                    let observers = TickObservers {
+                        metrics: &metrics,
+                        health: &health,
+                    };
+                    reconcile_loop(target, config, &stop, &observers, invocations, scheduler);
                 })
                 .context("starting the reconciler's thread")?,
         )
@@ -204,6 +220,7 @@ async fn start_api(
     args: &Args,
     deployment: &cove_deploy::Deployment,
     scheduler: &cove_scheduler::Scheduler,
+    health: std::sync::Arc<cove_api::health::HealthBoard>,
 ) -> anyhow::Result<tokio::task::JoinHandle<std::io::Result<()>>> {
     let url = deployment.store().database_url();
     let store = cove_store::Store::open_with(url, &cove_store::StoreOptions::default())
@@ -225,7 +242,9 @@ async fn start_api(
     let addr = listener
         .local_addr()
         .context("reading the API's listening address")?;
-    crate::output::outln!("cove serve: control-plane API on http://{addr} (/openapi.json)");
+    crate::output::outln!(
+        "cove serve: control-plane API on http://{addr} (/openapi.json), web console at http://{addr}/console/"
+    );
     // Tenants' functions run in this process's scheduler; their code goes into
     // the deployment's code store.
     let runner = super::serve_runner::ServeRunner {
@@ -244,8 +263,10 @@ async fn start_api(
                 .access_keys()
                 .context("reading the tenants' access-key secret")?,
         )
-        .with_runner(std::sync::Arc::new(runner));
-    Ok(tokio::spawn(cove_api::serve(listener, state)))
+        .with_runner(std::sync::Arc::new(runner))
+        .with_health(health);
+    // The web console shares the listener: `/console/…`, calling this API.
+    Ok(tokio::spawn(cove_console::serve(listener, state)))
 }
 
 /// Reloads the functions when a reconcile realized a new generation (`cove apply`,
@@ -295,16 +316,26 @@ async fn watch(
     }
 }
 
+/// Who hears of every reconciler tick.
+struct TickObservers<'a> {
+    /// Prometheus's metrics (also the DNS resolver's and flow logs' counters).
+    metrics: &'a std::sync::Arc<cove_metrics::Metrics>,
+    /// The host's health (`GET /v1/health`).
+    health: &'a cove_api::health::HealthBoard,
+}
+
 /// The reconciler's thread (never a tokio worker: the executor enters namespaces).
-/// Its ticks and the DNS resolver's counters go to `metrics`.
+/// Its ticks and the DNS resolver's counters go to the metrics, its ticks to the
+/// health board.
 fn reconcile_loop(
     target: cove_deploy::Target,
     config: cove_deploy::ReconcilerConfig,
     stop: &std::sync::Arc<std::sync::atomic::AtomicBool>,
-    metrics: &std::sync::Arc<cove_metrics::Metrics>,
+    observers: &TickObservers<'_>,
     invocations: std::sync::Arc<cove_scheduler::InvocationLog>,
     scheduler: cove_scheduler::Scheduler,
 ) {
+    let metrics = observers.metrics;
     let deployment = match cove_deploy::Deployment::open_observing(target) {
         Ok(d) => d,
         Err(e) => {
@@ -373,6 +404,7 @@ fn reconcile_loop(
     }
     reconciler.run(stop, |tick, repeat| {
         record_tick(&metrics.reconcile, tick);
+        observers.health.record(health_report(tick));
         if repeat == cove_deploy::Repeat::New {
             print_tick(tick);
         }
@@ -408,6 +440,33 @@ fn record_tick(
         Ok(cove_deploy::Tick::Empty) => m.tick(TickOutcome::Empty),
         Ok(cove_deploy::Tick::Busy) => m.tick(TickOutcome::Busy),
         Err(_) => m.tick(TickOutcome::Failed),
+    }
+}
+
+/// A tick as the health board takes it.
+fn health_report(
+    tick: &Result<cove_deploy::Tick, cove_deploy::DeployError>,
+) -> cove_api::health::TickReport {
+    use cove_api::health::TickReport;
+    match tick {
+        Ok(cove_deploy::Tick::Applied {
+            generation,
+            ops,
+            drift,
+            ..
+        }) => TickReport::Applied {
+            generation: generation.0,
+            ops: *ops,
+            drift: *drift,
+        },
+        Ok(cove_deploy::Tick::InSync) => TickReport::InSync,
+        Ok(cove_deploy::Tick::Follower { leader }) => TickReport::Follower {
+            leader: leader.to_string(),
+        },
+        Ok(cove_deploy::Tick::Empty | cove_deploy::Tick::Busy) => TickReport::Idle,
+        Err(e) => TickReport::Failed {
+            error: crate::deploy::DisplayChain(e).to_string(),
+        },
     }
 }
 

@@ -6,7 +6,8 @@
 use std::io::Read;
 
 use cove_api::runner::{
-    FunctionKey, FunctionRunner, InvocationType, InvokeCall, Invoked, RunError, RunFuture, Running,
+    FunctionKey, FunctionRunner, FunctionStats, InvocationType, InvokeCall, Invoked, RunError,
+    RunFuture, Running,
 };
 
 /// `cove serve`'s scheduler and log directory, for the API.
@@ -74,6 +75,34 @@ impl FunctionRunner for ServeRunner {
                 timeout_s: f.timeout_s,
                 concurrency: u32::try_from(f.slots.len()).unwrap_or(u32::MAX),
             })
+    }
+
+    fn stats(&self, function: &FunctionKey) -> Option<FunctionStats> {
+        let key = format!("{}/{}", function.tenant, function.name);
+        let sum = self.scheduler.metrics()?.functions.summary(&key)?;
+        let environments = self
+            .scheduler
+            .environment_counts()
+            .into_iter()
+            .filter(|c| c.function == key)
+            .map(|c| (c.state.to_owned(), c.count))
+            .collect();
+        #[allow(clippy::cast_precision_loss)]
+        let mean = if sum.invocations == 0 {
+            0.0
+        } else {
+            sum.total_ms / sum.invocations as f64
+        };
+        Some(FunctionStats {
+            invocations: sum.invocations,
+            errors: sum.errors,
+            throttles: sum.throttles,
+            cold_starts: sum.cold_starts,
+            duration_ms_mean: mean,
+            duration_ms_max: sum.max_ms,
+            gb_seconds: sum.gb_seconds,
+            environments,
+        })
     }
 
     fn logs(&self, function: FunctionKey, tail: u64) -> RunFuture<Vec<u8>> {
