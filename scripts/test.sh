@@ -8,8 +8,9 @@ cd "$(dirname "$0")/.."
 # inspect and break things on purpose), ping/socat/nc (traffic in the host tests),
 # dnsmasq (the upstream resolver of the private DNS tests) and dig (their client).
 need_apt=()
-# chromium and chromedriver drive the closed-network example's browser test
-# (crates/cove/tests/closed_network.rs), curl its HTTP checks.
+# chromium and chromedriver drive the closed-network example's and the web console's
+# browser tests (crates/cove/tests/closed_network.rs, console.rs), curl their HTTP
+# checks.
 for pair in nft:nftables ip:iproute2 ping:iputils-ping socat:socat nc:netcat-openbsd timeout:coreutils conntrack:conntrack dnsmasq:dnsmasq-base dig:dnsutils chromium:chromium chromedriver:chromium-driver curl:curl; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need_apt+=("${pair#*:}")
 done
@@ -33,7 +34,8 @@ rustup component add rustfmt clippy >/dev/null 2>&1 || true
 # boto3 and the AWS CLI v1 drive the Lambda fidelity test (crates/cove/tests/lambda_fidelity.rs).
 python3 -c 'import boto3' 2>/dev/null && command -v aws >/dev/null \
   || python3 -m pip install -q --break-system-packages boto3==1.43.11 awscli==1.45.11
-# Selenium drives Debian's chromium in the closed-network example's browser test.
+# Selenium drives Debian's chromium in the closed-network example's and the web
+# console's browser tests.
 python3 -c 'import selenium' 2>/dev/null \
   || python3 -m pip install -q --break-system-packages selenium==4.27.1
 # Prometheus's own Python client parses `cove serve`'s /metrics (crates/cove/tests/metrics.rs).
@@ -44,6 +46,11 @@ python3 -c 'import prometheus_client' 2>/dev/null \
 # installed).
 echo "== scripts/install-runtimes.sh"
 bash scripts/install-runtimes.sh
+
+# The console's vendored htmx is exactly the file npm's lockfile pins (the build
+# itself needs no npm: the file is in the repository).
+echo "== console assets against crates/cove-console/web/package-lock.json"
+bash scripts/check-console-assets.sh
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check

@@ -22,6 +22,7 @@ from selenium import webdriver
 from selenium.common.exceptions import NoSuchElementException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 GUARD = 120  # seconds any wait may last before the test fails (not a timing goal)
@@ -109,6 +110,46 @@ class Console:
               .map(e => e.outerHTML);""")
         assert not missing, f"controls without a label: {missing}"
 
+    def contrast_ok(self):
+        """Every text of the page has WCAG AA contrast against what is behind it
+        (4.5:1, 3:1 for large text)."""
+        bad = self.d.execute_script("""
+            const lum = c => {
+              const [r, g, b] = c.match(/[\\d.]+/g).slice(0, 3).map(Number).map(v => {
+                v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); });
+              return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+            };
+            const alpha = c => { const m = c.match(/[\\d.]+/g); return m.length > 3 ? Number(m[3]) : 1; };
+            const behind = e => {
+              for (; e; e = e.parentElement) {
+                const bg = getComputedStyle(e).backgroundColor;
+                if (alpha(bg) > 0.5) return bg;
+              }
+              return 'rgb(255, 255, 255)';
+            };
+            const out = [];
+            for (const e of document.querySelectorAll('body *')) {
+              if (e.closest('svg') || !e.offsetParent) continue;
+              if (![...e.childNodes].some(n => n.nodeType === 3 && n.textContent.trim())) continue;
+              const st = getComputedStyle(e);
+              const a = lum(st.color), b = lum(behind(e));
+              const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+              const size = parseFloat(st.fontSize), bold = Number(st.fontWeight) >= 700;
+              const need = (size >= 24 || (bold && size >= 18.66)) ? 3 : 4.5;
+              if (ratio < need) out.push(`${e.tagName}.${e.className} "${e.textContent.trim().slice(0, 30)}" ${ratio.toFixed(2)}`);
+            }
+            return out;""")
+        assert not bad, f"text below WCAG AA contrast: {bad}"
+
+    def keyboard_ok(self):
+        """The first Tab reaches the skip link, and it leads to the content."""
+        self.d.find_element(By.TAG_NAME, "body").send_keys(Keys.TAB)
+        first = self.d.switch_to.active_element
+        assert first.get_attribute("class") == "skip", first.get_attribute("outerHTML")
+        outline = self.d.execute_script(
+            "return getComputedStyle(document.activeElement).outlineStyle")
+        assert outline != "none", "the focused link shows no outline"
+
     def same_origin_only(self):
         """Nothing was fetched from anywhere but the console."""
         names = self.d.execute_script(
@@ -151,6 +192,7 @@ def run(cfg, alpha, bravo, op):
     alert = alpha.text("#error")
     assert "refused" in alert and "token" in alert, alert
     alpha.labels_ok()
+    alpha.contrast_ok()
     alpha.shot("sign-in")
     assert alpha.sign_in(cfg["alpha_token"]) == "alpha"
     cookie = next(c for c in alpha.d.get_cookies() if c["name"] == "cove_console")
@@ -163,6 +205,7 @@ def run(cfg, alpha, bravo, op):
     # then the network is made and shows its static IP pair.
     alpha.go("/console/networks")
     alpha.labels_ok()
+    alpha.keyboard_ok()
     alpha.fill("name", "web")
     alpha.fill("cidr", "10.30.0.0/8")
     alpha.submit("form.panel")
@@ -182,6 +225,7 @@ def run(cfg, alpha, bravo, op):
     for ip in ips:
         assert ip in gateways, gateways
     step("network created", id=net_id, static_ips=ips)
+    alpha.contrast_ok()
     alpha.shot("network")
     alpha.go("/console/networks")
     assert "web" in alpha.text("#networks") and ips[0] in alpha.text("#networks")
@@ -227,6 +271,7 @@ def run(cfg, alpha, bravo, op):
     bravo.go("/console/peerings")
     incoming = bravo.text("#incoming")
     assert pcx in incoming, incoming
+    bravo.contrast_ok()
     bravo.shot("peerings-pending")
     bravo.d.find_element(By.CSS_SELECTOR, f"button[aria-label='Accept peering {pcx}']").click()
     bravo.settle()
@@ -261,6 +306,7 @@ def run(cfg, alpha, bravo, op):
               alpha.d.find_elements(By.CSS_SELECTOR, "#picture g.blocked")]
     assert marked == [f"{net_id}/app"], marked
     assert alpha.d.find_elements(By.CSS_SELECTOR, "#picture path.flow.blocked"), "no flow drawn"
+    alpha.contrast_ok()
     step("reachability", verdict="BLOCKED", at=blocked)
     alpha.shot("reachability")
     # A source that is not the tenant's is refused on its field.
@@ -286,6 +332,7 @@ def run(cfg, alpha, bravo, op):
     alpha.submit("form.panel")
     answer = alpha.text("#answer")
     assert "console" in answer, answer
+    alpha.contrast_ok()
     alpha.shot("function")
     text = wait_text(alpha, f"/console/functions/{cfg['function']}", "Invocations", "#metrics")
     assert "Invocations\n1" in text or "Invocations 1" in text, text
@@ -316,6 +363,7 @@ def run(cfg, alpha, bravo, op):
     health = op.text("#health-status")
     assert health == "ok", op.text("#health")
     assert "in-sync" in op.text("#health"), op.text("#health")
+    op.contrast_ok()
     op.shot("operator")
     alpha.go("/console/operator")
     assert alpha.d.current_url.endswith("/console/networks"), alpha.d.current_url
