@@ -108,7 +108,7 @@ pub fn network_vpc(n: &Network) -> VpcSpec {
 
 /// Adds what a tenant's spec VPC declares to its network's VPC: subnets (of
 /// secondary blocks), routes (into route tables of the same name) and route
-/// tables, security groups, ACLs, endpoints, ENIs, functions. The layout itself
+/// tables, security groups, ACLs, endpoints, ENIs, functions, flow logs. The layout itself
 /// (block, internet and NAT gateways) is the network's ([`check_tenant_spec`]
 /// refuses a spec that sets them).
 fn merge(v: &mut VpcSpec, ext: &VpcSpec) {
@@ -127,6 +127,7 @@ fn merge(v: &mut VpcSpec, ext: &VpcSpec) {
     v.endpoints.extend(ext.endpoints.iter().cloned());
     v.enis.extend(ext.enis.iter().cloned());
     v.functions.extend(ext.functions.iter().cloned());
+    v.flow_logs.extend(ext.flow_logs.iter().cloned());
     v.associate_zones
         .extend(ext.associate_zones.iter().cloned());
     // `enableDnsSupport` / `enableDnsHostnames`, when the tenant sets them.

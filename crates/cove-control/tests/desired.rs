@@ -445,3 +445,33 @@ fn a_network_takes_the_tenants_dns_settings() {
     let n = net(&specs);
     assert!(!n.vpcs[0].dns_support && !n.vpcs[0].dns_hostnames);
 }
+
+#[test]
+fn a_network_keeps_the_tenants_flow_logs() {
+    let mut w = World::new();
+    let a = w.tenant("alpha");
+    w.network(&a, "web", None);
+    let specs = BTreeMap::from([(
+        a.clone(),
+        TenantSpec {
+            vpcs: vec![VpcSpec {
+                name: "web".into(),
+                flow_logs: vec![cove_model::spec::FlowLogSpec {
+                    name: "all".into(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        },
+    )]);
+    let n = cove_model::validate::validate(&desired_spec(&w.state, &specs))
+        .network
+        .expect("valid");
+    let names: Vec<&str> = n.flow_logs.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["all"],
+        "the network's VPC lost the tenant's flow log"
+    );
+}

@@ -111,6 +111,8 @@ fn two_tenants_and_the_operator_use_the_console_in_a_browser() {
         "peering accepted",
         "reachability",
         "function",
+        "flow logs",
+        "rejected and deleted",
         "operator",
         "signed out",
     ] {

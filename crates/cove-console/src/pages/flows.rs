@@ -28,7 +28,7 @@ pub struct FlowForm {
 
 /// The columns shown, by AWS's field names.
 const COLUMNS: [&str; 12] = [
-    "log",
+    "flow_log",
     "start",
     "interface-id",
     "srcaddr",

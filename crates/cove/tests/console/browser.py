@@ -235,6 +235,7 @@ def run(cfg, alpha, bravo, op):
     # app's security group only lets HTTPS out.)
     api(cfg, "PUT", "/v1/spec", cfg["alpha_token"], {"vpcs": [{
         "name": "web",
+        "flow_logs": [{"name": "all", "max_aggregation_interval": 1}],
         "security_groups": [{"name": "app", "egress": [
             {"protocol": "tcp", "ports": 443, "cidr": "0.0.0.0/0"}]}],
         "enis": [
@@ -281,6 +282,39 @@ def run(cfg, alpha, bravo, op):
     bravo.shot("peerings")
     wait_text(alpha, "/console/peerings", "active", "#peerings")
 
+    # --- A second network: its peering request rejected by bravo, then deleted.
+    alpha.go("/console/networks")
+    alpha.fill("name", "tmp")
+    alpha.fill("cidr", "10.31.0.0/16")
+    alpha.submit("form.panel")
+    tmp_id = alpha.d.current_url.rsplit("/", 1)[1]
+    assert tmp_id.startswith("net-") and tmp_id != net_id, alpha.d.current_url
+    wait_text(alpha, f"/console/networks/{tmp_id}", "ready", "#status")
+    tmp_vpc = api(cfg, "GET", f"/v1/connect/networks/{tmp_id}", cfg["alpha_token"])["vpc_id"]
+    alpha.go("/console/peerings")
+    alpha.fill("vpc_id", tmp_vpc)
+    alpha.fill("peer_owner_id", cfg["bravo_account"])
+    alpha.fill("peer_vpc_id", cfg["bravo_vpc"])
+    alpha.submit("form.panel")
+    pcx2 = alpha.text("#notice").split()[1]
+    bravo.go("/console/peerings")
+    bravo.d.find_element(By.CSS_SELECTOR, f"button[aria-label='Reject peering {pcx2}']").click()
+    bravo.settle()
+    assert pcx2 not in bravo.text("#incoming") if bravo.d.find_elements(By.ID, "incoming") else True
+    text = wait_text(alpha, "/console/peerings", "rejected", "#peerings")
+    assert pcx2 in text, text
+    alpha.go("/console/networks")
+    alpha.d.find_element(By.CSS_SELECTOR, "button[aria-label='Delete network tmp']").click()
+    alpha.settle()
+    deadline = time.time() + GUARD
+    while True:
+        alpha.go("/console/networks")
+        if tmp_id not in alpha.text("main"):
+            break
+        assert time.time() < deadline, alpha.text("main")
+        time.sleep(1)
+    step("rejected and deleted", peering=pcx2, network=tmp_id)
+
     # --- Topology: alpha's network with its ENIs, NAT pair and the peering.
     alpha.go("/console/topology")
     svg = alpha.d.find_element(By.CSS_SELECTOR, "#picture svg")
@@ -320,6 +354,12 @@ def run(cfg, alpha, bravo, op):
             z.write(os.path.join(cfg["code_dir"], name), name)
     alpha.go("/console/functions")
     alpha.labels_ok()
+    # Without a zip: refused on the code field, the form keeps its values.
+    alpha.fill("name", cfg["function"])
+    alpha.fill("handler", "handler.handler")
+    alpha.submit("form.panel")
+    assert "code" in alpha.text("#error"), alpha.text("main")
+    assert alpha.d.find_element(By.ID, "handler").get_attribute("value") == "handler.handler"
     alpha.fill("name", cfg["function"])
     alpha.fill("handler", "handler.handler")
     alpha.fill("timeout", "10")
@@ -347,11 +387,24 @@ def run(cfg, alpha, bravo, op):
     alpha.go("/console/functions")
     alpha.shot("functions")
 
-    # --- Flow logs: the filter form; a bad address is refused on its field.
+    # --- Flow logs: the function connects to the worker; its records, filtered by
+    # the worker's address, are on the page; a bad address is refused on its field.
+    alpha.go(f"/console/functions/{cfg['function']}")
+    alpha.fill("payload", '{"op": "connect", "host": "10.30.192.10", "port": 5432, "timeout_ms": 2000}')
+    alpha.submit("form.panel")
+    assert "refused" in alpha.text("#answer"), alpha.text("main")
     alpha.go("/console/flow-logs")
     alpha.labels_ok()
     assert "record(s)" in alpha.text("#count"), alpha.text("main")
+    records = wait_text(alpha, "/console/flow-logs?addr=10.30.192.10&log=web%2Fall", "5432", "main")
+    rows = alpha.d.find_elements(By.CSS_SELECTOR, "#records tbody tr")
+    assert rows and all("10.30.192.10" in r.text and "web/all" in r.text for r in rows), records
+    alpha.contrast_ok()
     alpha.shot("flow-logs")
+    step("flow logs", records=len(rows))
+    alpha.go("/console/flow-logs?action=REJECT&addr=10.30.192.10")
+    assert "0 record(s)" in alpha.text("#count") or all(
+        "REJECT" in r.text for r in alpha.d.find_elements(By.CSS_SELECTOR, "#records tbody tr"))
     alpha.go("/console/flow-logs?addr=not-an-address")
     assert "addr" in alpha.text("#error"), alpha.text("main")
 
