@@ -122,21 +122,32 @@ pub async fn call_bearer(
     content_type: Option<&str>,
     body: Vec<u8>,
 ) -> Result<LocalAnswer, LocalError> {
-    let mut req = Request::builder()
-        .method(method)
-        .uri(path)
-        .header(header::AUTHORIZATION, format!("Bearer {token}"));
+    let auth = format!("Bearer {token}");
+    let req = request(method, path, Some(&auth), content_type, body)?;
+    answer(api, req, method, path).await
+}
+
+/// The request `method path` with an optional `Authorization` and body type.
+fn request(
+    method: &str,
+    path: &str,
+    authorization: Option<&str>,
+    content_type: Option<&str>,
+    body: Vec<u8>,
+) -> Result<Request<Body>, LocalError> {
+    let mut req = Request::builder().method(method).uri(path);
+    if let Some(a) = authorization {
+        req = req.header(header::AUTHORIZATION, a);
+    }
     if let Some(ct) = content_type {
         req = req.header(header::CONTENT_TYPE, ct);
     }
-    let req = req
-        .body(Body::from(body))
+    req.body(Body::from(body))
         .map_err(|source| LocalError::Request {
             method: method.to_owned(),
             path: path.to_owned(),
             source,
-        })?;
-    answer(api, req, method, path).await
+        })
 }
 
 /// Runs `method path` (with a body of `content_type`) through the API's router in
@@ -149,17 +160,7 @@ pub async fn call(
     content_type: Option<&str>,
     body: Vec<u8>,
 ) -> Result<LocalAnswer, LocalError> {
-    let mut req = Request::builder().method(method).uri(path);
-    if let Some(ct) = content_type {
-        req = req.header(header::CONTENT_TYPE, ct);
-    }
-    let mut req = req
-        .body(Body::from(body))
-        .map_err(|source| LocalError::Request {
-            method: method.to_owned(),
-            path: path.to_owned(),
-            source,
-        })?;
+    let mut req = request(method, path, None, content_type, body)?;
     req.extensions_mut().insert(LocalCall(who.clone()));
     answer(api, req, method, path).await
 }

@@ -532,17 +532,7 @@ pub fn reach(cur: &Current, tenant: &TenantId, q: &ReachQuery) -> Result<Reachab
         }
         (false, _) => 0,
     };
-    let desired = cove_control::desired_spec(&cur.state, &cur.specs);
-    let v = cove_model::validate::validate(&desired);
-    let net = v.network.ok_or_else(|| {
-        ApiError::new(
-            StatusCode::CONFLICT,
-            "IncorrectState",
-            None,
-            "the platform's desired network does not validate right now",
-            "fix your spec (GET /v1/spec); ask the operator if it persists",
-        )
-    })?;
+    let net = desired_network(cur)?;
     let owner = |e: Endpoint| -> Option<&str> {
         match e {
             Endpoint::Eni(id) => {
@@ -677,6 +667,23 @@ fn peer_shown(text: &str, path: &str, shown: &str) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// The platform's desired network as of `cur`, validated; 409 `IncorrectState`
+/// when it does not validate (another tenant's part is never named).
+pub(crate) fn desired_network(cur: &Current) -> Result<cove_model::model::Network, ApiError> {
+    let desired = cove_control::desired_spec(&cur.state, &cur.specs);
+    cove_model::validate::validate(&desired)
+        .network
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::CONFLICT,
+                "IncorrectState",
+                None,
+                "the platform's desired network does not validate right now",
+                "fix your spec (GET /v1/spec); ask the operator if it persists",
+            )
+        })
 }
 
 /// Whether `text` names something of tenant `name` (`name/…` at a word start).

@@ -7,7 +7,6 @@ use std::net::Ipv4Addr;
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
 use cove_control::TenantId;
 use cove_model::model::{EndpointKind, EniOwner, Network};
 use serde::{Deserialize, Serialize};
@@ -167,17 +166,7 @@ pub fn topology_of(cur: &Current, tenant: &TenantId) -> Result<Topology, ApiErro
     let Some(t) = cur.state.tenants.get(tenant) else {
         return Ok(Topology::default());
     };
-    let desired = cove_control::desired_spec(&cur.state, &cur.specs);
-    let v = cove_model::validate::validate(&desired);
-    let net = v.network.ok_or_else(|| {
-        ApiError::new(
-            StatusCode::CONFLICT,
-            "IncorrectState",
-            None,
-            "the platform's desired network does not validate right now",
-            "fix your spec (GET /v1/spec); ask the operator if it persists",
-        )
-    })?;
+    let net = crate::spec::desired_network(cur)?;
     let networks = cove_control::list_networks(&cur.state, tenant);
     let mut topo = extract(&net, &t.name, |vpc| {
         networks
