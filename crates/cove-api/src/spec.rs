@@ -113,7 +113,7 @@ pub fn check_code_owned(
 
 /// Runs a decision that answers the caller's new spec; commits the spec. The
 /// decision's own error (code, field) is answered as it is.
-pub(crate) async fn commit_spec<T: Send>(
+pub async fn commit_spec<T: Send>(
     api: &ApiState,
     caller: &Caller,
     summary: &str,
@@ -671,7 +671,7 @@ fn peer_shown(text: &str, path: &str, shown: &str) -> String {
 
 /// The platform's desired network as of `cur`, validated; 409 `IncorrectState`
 /// when it does not validate (another tenant's part is never named).
-pub(crate) fn desired_network(cur: &Current) -> Result<cove_model::model::Network, ApiError> {
+pub fn desired_network(cur: &Current) -> Result<cove_model::model::Network, ApiError> {
     let desired = cove_control::desired_spec(&cur.state, &cur.specs);
     cove_model::validate::validate(&desired)
         .network

@@ -35,7 +35,8 @@ pub struct TopologyVpc {
     pub name: String,
     /// The network's name, when the VPC is a Secure Compute network.
     pub network: Option<String>,
-    /// Its VPC id (`vpc-…`).
+    /// Its VPC id (`vpc-…`: imported, the network's, or derived from its path as
+    /// EC2's API, flow logs and policies name it).
     pub vpc_id: Option<String>,
     /// Its blocks.
     pub cidrs: Vec<String>,
@@ -223,7 +224,8 @@ pub fn extract(
         return topo;
     };
     let mine = |vpc: cove_model::model::VpcId| net.vpcs[vpc.index()].tenant.index() == tid;
-    for vpc in net.tenants[tid].vpcs.iter().map(|v| &net.vpcs[v.index()]) {
+    for &vid in &net.tenants[tid].vpcs {
+        let vpc = &net.vpcs[vid.index()];
         let subnet_name = |s: cove_model::model::SubnetId| net.subnets[s.index()].name.clone();
         let subnets = vpc
             .subnets
@@ -275,7 +277,7 @@ pub fn extract(
         topo.vpcs.push(TopologyVpc {
             name: vpc.name.clone(),
             network: network_name(&vpc.name),
-            vpc_id: vpc.aws_id.clone(),
+            vpc_id: Some(cove_model::ids::vpc_id(net, vid)),
             cidrs: vpc.cidrs.iter().map(ToString::to_string).collect(),
             internet_gateway: vpc.internet_gateway.is_some(),
             subnets,

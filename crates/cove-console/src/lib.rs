@@ -98,21 +98,27 @@ pub fn router(api: ApiState) -> Router {
         .with_state(console)
 }
 
-/// The API and the console on one listener: `/console/…` is the console, `/`
-/// leads there, everything else is the API.
-pub fn app(api: ApiState) -> Router {
+/// The API and the console on one listener: `/console/…` is the console, `GET /`
+/// leads there, `extra`'s routes (the AWS-compatible APIs: `POST /` is EC2's) are
+/// theirs, everything else is the API.
+pub fn app(api: ApiState, extra: Router) -> Router {
     Router::new()
         .route(
             "/",
             get(|| async { axum::response::Redirect::to("/console/") }),
         )
+        .merge(extra)
         .merge(router(api.clone()))
         .fallback_service(cove_api::router(api))
 }
 
 /// Serves [`app`] on `listener` until the task is dropped or the listener fails.
-pub async fn serve(listener: tokio::net::TcpListener, api: ApiState) -> std::io::Result<()> {
-    axum::serve(listener, app(api)).await
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    api: ApiState,
+    extra: Router,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(api, extra)).await
 }
 
 /// Headers every console answer carries: no framing, no sniffing, no referrer, and

@@ -55,7 +55,7 @@ impl Console {
             .to_owned();
         let state = cove_api::ApiState::new(store);
         Console {
-            app: cove_console::app(state),
+            app: cove_console::app(state, axum::Router::new()),
             admin,
             _dir: TempDir(dir),
             _db: db,

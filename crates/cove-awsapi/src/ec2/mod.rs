@@ -1,0 +1,11 @@
+//! EC2's Query API (API version 2016-11-15) for what cove models: parameters
+//! ([`params`]), answers and errors written as EC2 writes them ([`xml`],
+//! [`error`]), the tenant's view ([`view`]), the actions ([`vpcs`], pure) and the
+//! HTTP shell ([`server`]).
+
+pub mod error;
+pub mod params;
+pub mod server;
+pub mod view;
+pub mod vpcs;
+pub mod xml;

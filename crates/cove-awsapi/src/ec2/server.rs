@@ -1,0 +1,266 @@
+//! EC2's Query API over HTTP (`POST /` with `Action=…`): the signature checked
+//! against the tenants' access keys, the action run on the tenant's part of the
+//! desired state, a change validated and committed exactly as `PUT /v1/spec` (one
+//! transaction at the generation it was decided on; a refused call stores nothing).
+
+use std::time::SystemTime;
+
+use axum::body::to_bytes;
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use cove_api::ApiState;
+use cove_api::error::ApiError;
+use cove_api::layer::Caller;
+use cove_api::service::Current;
+use cove_control::{Actor, TenantId, TokenId};
+
+use super::error::Ec2Error;
+use super::params::Params;
+use super::view::tenant_view;
+use super::vpcs::{self, Ctx, Done, NetworkRef};
+use super::xml::response;
+use crate::sigv4::{self, Received};
+
+/// Largest request body read.
+const MAX_BODY: usize = 1 << 20;
+
+fn request_id() -> String {
+    let mut b = [0u8; 16];
+    let _ = getrandom::fill(&mut b);
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}
+
+fn xml(status: u16, body: String) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/xml;charset=UTF-8")],
+        body,
+    )
+        .into_response()
+}
+
+fn error(e: &Ec2Error, id: &str) -> Response {
+    xml(e.status, e.to_xml(id))
+}
+
+/// A fresh name for an object made through EC2 (`ec2-` and 12 hex digits).
+fn new_name() -> String {
+    let mut b = [0u8; 6];
+    let _ = getrandom::fill(&mut b);
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!("ec2-{h}")
+}
+
+/// The tenant whose access key is `key`, with its secret.
+fn tenant_of_key(api: &ApiState, cur: &Current, key: &str) -> Option<(TenantId, String)> {
+    let secrets = api.access_keys.as_ref()?;
+    cur.state.tenants.values().find_map(|t| {
+        let k = secrets.tenant_key(&t.name);
+        (k.access_key_id == key).then(|| (t.id.clone(), k.secret_access_key))
+    })
+}
+
+/// The action `p` names, on `cur` for `tenant`.
+fn run(cur: &Current, tenant: &TenantId, region: &str, p: &Params) -> Result<Done, Ec2Error> {
+    let t = cur
+        .state
+        .tenants
+        .get(tenant)
+        .ok_or_else(|| Ec2Error::new("AuthFailure", "the tenant is gone"))?;
+    let net = cove_api::spec::desired_network(cur).map_err(|e| from_api(&e))?;
+    let view = tenant_view(&net, &t.name);
+    let spec = cur.spec_of(tenant);
+    let networks: Vec<NetworkRef> = cove_control::list_networks(&cur.state, tenant)
+        .into_iter()
+        .map(|n| NetworkRef {
+            id: n.id.0.clone(),
+            name: n.name.clone(),
+        })
+        .collect();
+    let ctx = Ctx {
+        account_id: &t.account_id,
+        region,
+        view: &view,
+        spec: &spec,
+        networks: &networks,
+        tenant: &t.name,
+        new_name: &new_name,
+    };
+    let action = p.required("Action")?;
+    match action {
+        "DescribeVpcs" => vpcs::describe_vpcs(&ctx, p),
+        "CreateVpc" => vpcs::create_vpc(&ctx, p),
+        "DeleteVpc" => vpcs::delete_vpc(&ctx, p),
+        "DescribeSubnets" => vpcs::describe_subnets(&ctx, p),
+        "CreateSubnet" => vpcs::create_subnet(&ctx, p),
+        "DeleteSubnet" => vpcs::delete_subnet(&ctx, p),
+        "DescribeAvailabilityZones" => vpcs::describe_availability_zones(&ctx, p),
+        other => Err(Ec2Error::new(
+            "InvalidAction",
+            format!("The action {other} is not valid for this web service."),
+        )),
+    }
+}
+
+/// An API refusal (validation of the changed spec) as EC2's error: the same code
+/// (the validator's codes are EC2's), its message and field.
+fn from_api(e: &ApiError) -> Ec2Error {
+    let mut message = e.message.clone();
+    if let Some(f) = &e.field {
+        message.push_str(&format!(" (field {f})"));
+    }
+    Ec2Error {
+        status: if e.status.is_server_error() { 500 } else { 400 },
+        code: e.code.clone(),
+        message,
+    }
+}
+
+fn to_api(e: &Ec2Error) -> ApiError {
+    ApiError::new(
+        StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST),
+        &e.code,
+        None,
+        e.message.clone(),
+        "",
+    )
+}
+
+/// `POST /` (and `GET /?Action=…`): one EC2 Query API call.
+pub async fn handle(State(api): State<ApiState>, req: Request) -> Response {
+    let id = request_id();
+    let (parts, body) = req.into_parts();
+    let Ok(body) = to_bytes(body, MAX_BODY).await else {
+        return error(
+            &Ec2Error::invalid_parameter("the request body is larger than 1 MiB".to_owned()),
+            &id,
+        );
+    };
+    let cur = match api.service.current().await {
+        Ok(c) => c,
+        Err(e) => return error(&from_api(&ApiError::from(e)), &id),
+    };
+    let headers: Vec<(&str, &str)> = parts
+        .headers
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)))
+        .collect();
+    let query = parts.uri.query().unwrap_or("");
+    let received = Received {
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        query,
+        headers,
+        body: &body,
+    };
+    let signer = sigv4::verify(&received, SystemTime::now(), |key| {
+        tenant_of_key(&api, &cur, key).map(|(_, secret)| secret)
+    });
+    let owner = signer
+        .as_ref()
+        .ok()
+        .and_then(|s| tenant_of_key(&api, &cur, &s.access_key_id))
+        .map(|(t, _)| t);
+    let (signer, tenant) = match (signer, owner) {
+        (Ok(s), Some(t)) => (s, t),
+        (Err(e), _) => {
+            let status = if matches!(e, sigv4::SigError::UnknownKey) {
+                401
+            } else {
+                403
+            };
+            let mut err = Ec2Error::new(e.ec2_code(), e.to_string());
+            err.status = if matches!(e, sigv4::SigError::Missing | sigv4::SigError::Malformed(_)) {
+                400
+            } else {
+                status
+            };
+            return error(&err, &id);
+        }
+        (Ok(_), None) => return error(&Ec2Error::new("AuthFailure", "unknown key"), &id),
+    };
+    let body_text = String::from_utf8_lossy(&body);
+    let p = Params::parse(&[query, &body_text]);
+    let dry_run = match p.flag("DryRun") {
+        Ok(d) => d,
+        Err(e) => return error(&e, &id),
+    };
+    let action = p.get("Action").unwrap_or_default().to_owned();
+    let first = match run(&cur, &tenant, &signer.region, &p) {
+        Ok(d) => d,
+        Err(e) => return error(&e, &id),
+    };
+    let body = match first {
+        Done::Read(x) => x,
+        Done::Write(_, _) if dry_run => {
+            // Validated as a commit would be, then not stored.
+            let checked = match run(&cur, &tenant, &signer.region, &p) {
+                Ok(Done::Write(_, spec)) => validate(&cur, &tenant, &spec),
+                Ok(Done::Read(_)) => Ok(()),
+                Err(e) => Err(e),
+            };
+            return error(&checked.err().unwrap_or_else(Ec2Error::dry_run), &id);
+        }
+        Done::Write(_, _) => {
+            let caller = Caller {
+                actor: Actor::Tenant {
+                    tenant: tenant.clone(),
+                    token: TokenId(format!("access-key:{}", signer.access_key_id)),
+                },
+                request_id: id.clone(),
+            };
+            let summary = format!("EC2 {action}");
+            let committed =
+                cove_api::spec::commit_spec(&api, &caller, &summary, |cur, t| {
+                    match run(cur, t, &signer.region, &p).map_err(|e| to_api(&e))? {
+                        Done::Write(x, spec) => {
+                            let text =
+                                serde_json::to_string(&spec).map_err(|e| ApiError::internal(&e))?;
+                            let checked = cove_api::spec::decide_spec(cur, t, &text, true)?;
+                            Ok((checked, x))
+                        }
+                        Done::Read(x) => Ok((cur.spec_of(t), x)),
+                    }
+                })
+                .await;
+            match committed {
+                Ok(x) => x,
+                Err(e) => return error(&from_api(&e), &id),
+            }
+        }
+    };
+    if dry_run {
+        return error(&Ec2Error::dry_run(), &id);
+    }
+    xml(200, response(&action, &id, &body))
+}
+
+/// Validates a changed spec as a commit would (for `DryRun`).
+fn validate(
+    cur: &Current,
+    tenant: &TenantId,
+    spec: &cove_model::spec::TenantSpec,
+) -> Result<(), Ec2Error> {
+    let text =
+        serde_json::to_string(spec).map_err(|e| Ec2Error::new("InternalError", e.to_string()))?;
+    cove_api::spec::decide_spec(cur, tenant, &text, true)
+        .map(|_| ())
+        .map_err(|e| from_api(&e))
+}
+
+/// The router of EC2's Query API (state applied): `POST /`.
+pub fn router(api: ApiState) -> axum::Router {
+    axum::Router::new()
+        .route("/", axum::routing::post(handle))
+        .with_state(api)
+}

@@ -1,0 +1,489 @@
+//! EC2's VPC, subnet and zone actions over a tenant's desired spec (pure): reads
+//! from the [`TenantView`], writes as a changed [`TenantSpec`] that the shell
+//! validates and commits exactly as `PUT /v1/spec` would.
+
+use cove_model::ids::resource_id;
+use cove_model::spec::{SubnetSpec, TenantSpec, VpcSpec};
+
+use super::error::Ec2Error;
+use super::params::{Filter, Params};
+use super::view::{SubnetView, TenantView, VpcView};
+use super::xml::Xml;
+
+/// A Secure Compute network of the tenant, as the EC2 API sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetworkRef {
+    /// `net-…` (its VPC's name in the desired spec).
+    pub id: String,
+    /// Its name.
+    pub name: String,
+}
+
+/// What an action works on.
+pub struct Ctx<'a> {
+    /// The tenant's account id.
+    pub account_id: &'a str,
+    /// The region the request was signed for.
+    pub region: &'a str,
+    /// What the tenant has now.
+    pub view: &'a TenantView,
+    /// The tenant's spec now.
+    pub spec: &'a TenantSpec,
+    /// The tenant's networks.
+    pub networks: &'a [NetworkRef],
+    /// The tenant's name (ids are derived from `tenant/vpc[/subnet]`).
+    pub tenant: &'a str,
+    /// A fresh name for an object made here (`ec2-` and 12 hex digits): its id is
+    /// derived from its path as every id of an object without an imported one is,
+    /// so no call can claim another's id.
+    pub new_name: &'a dyn Fn() -> String,
+}
+
+/// What an action did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Done {
+    /// Read only: the answer's body.
+    Read(Xml),
+    /// A change: the answer's body and the tenant's new spec.
+    Write(Xml, TenantSpec),
+}
+
+/// The zones of `region` (`<region>a` … `<region>f`).
+pub fn zones(region: &str) -> Vec<String> {
+    ["a", "b", "c", "d", "e", "f"]
+        .iter()
+        .map(|z| format!("{region}{z}"))
+        .collect()
+}
+
+/// A page of `items` after `token`, at most `max`; the next page's token.
+fn page<T: Clone>(
+    items: &[T],
+    max: Option<usize>,
+    token: Option<&str>,
+) -> Result<(Vec<T>, Option<String>), Ec2Error> {
+    let start = match token {
+        None => 0,
+        Some(t) => t
+            .strip_prefix("cove-page-")
+            .and_then(|n| n.parse::<usize>().ok())
+            .filter(|n| *n <= items.len())
+            .ok_or_else(|| {
+                Ec2Error::new(
+                    "InvalidPaginationToken",
+                    format!("The pagination token '{t}' is invalid."),
+                )
+            })?,
+    };
+    let end = max.map_or(items.len(), |m| (start + m).min(items.len()));
+    let next = (end < items.len()).then(|| format!("cove-page-{end}"));
+    Ok((items[start..end].to_vec(), next))
+}
+
+/// Whether `values` of an object match every filter; an unknown filter name is
+/// refused.
+fn matches(
+    filters: &[Filter],
+    known: &[&str],
+    value_of: impl Fn(&str) -> Vec<String>,
+) -> Result<bool, Ec2Error> {
+    for f in filters {
+        if !known.contains(&f.name.as_str()) {
+            return Err(Ec2Error::invalid_parameter(format!(
+                "The filter '{}' is invalid",
+                f.name
+            )));
+        }
+        let have = value_of(&f.name);
+        if !f.values.iter().any(|want| have.iter().any(|h| h == want)) {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+fn vpc_xml(x: &mut Xml, v: &VpcView, account: &str) {
+    x.text("vpcId", &v.id)
+        .text("ownerId", account)
+        .text("state", "available")
+        .text("cidrBlock", v.cidrs.first().map_or("", String::as_str))
+        .set("cidrBlockAssociationSet", &v.cidrs, |x, c| {
+            x.text("cidrBlock", c)
+                .text(
+                    "associationId",
+                    &resource_id("vpc-cidr-assoc", None, &format!("{}/{c}", v.id)),
+                )
+                .node("cidrBlockState", |x| {
+                    x.text("state", "associated");
+                });
+        })
+        .text("dhcpOptionsId", "default")
+        .text("instanceTenancy", "default")
+        .text("isDefault", "false")
+        .node("tagSet", |_| {});
+}
+
+fn subnet_xml(x: &mut Xml, s: &SubnetView, account: &str, region: &str) {
+    x.text("subnetId", &s.id)
+        .text(
+            "subnetArn",
+            &format!("arn:aws:ec2:{region}:{account}:subnet/{}", s.id),
+        )
+        .text("state", "available")
+        .text("ownerId", account)
+        .text("vpcId", &s.vpc_id)
+        .text("cidrBlock", &s.cidr)
+        .text("availableIpAddressCount", &s.available.to_string())
+        .text("availabilityZone", &s.az)
+        .text("defaultForAz", "false")
+        .text("mapPublicIpOnLaunch", "false")
+        .text("assignIpv6AddressOnCreation", "false")
+        .node("tagSet", |_| {});
+}
+
+fn find_vpc<'a>(ctx: &'a Ctx<'_>, id: &str) -> Result<&'a VpcView, Ec2Error> {
+    ctx.view
+        .vpcs
+        .iter()
+        .find(|v| v.id == id)
+        .ok_or_else(|| Ec2Error::not_found("InvalidVpcID.NotFound", "vpc", id))
+}
+
+/// The index of the spec entry that declares (or extends) `vpc`.
+fn spec_vpc(ctx: &Ctx<'_>, vpc: &VpcView) -> Option<usize> {
+    let network = ctx.networks.iter().find(|n| n.id == vpc.name);
+    ctx.spec.vpcs.iter().position(|v| {
+        v.name == vpc.name
+            || network.is_some_and(|n| v.name == n.name || v.id.as_deref() == Some(&vpc.id))
+    })
+}
+
+/// `DescribeVpcs`.
+pub fn describe_vpcs(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
+    let ids = p.list("VpcId");
+    for id in &ids {
+        find_vpc(ctx, id)?;
+    }
+    let filters = p.filters()?;
+    let known = [
+        "vpc-id",
+        "cidr",
+        "cidr-block-association.cidr-block",
+        "state",
+        "is-default",
+        "owner-id",
+        "dhcp-options-id",
+    ];
+    let mut found = Vec::new();
+    for v in &ctx.view.vpcs {
+        if !ids.is_empty() && !ids.contains(&v.id) {
+            continue;
+        }
+        let ok = matches(&filters, &known, |name| match name {
+            "vpc-id" => vec![v.id.clone()],
+            "cidr" => v.cidrs.first().cloned().into_iter().collect(),
+            "cidr-block-association.cidr-block" => v.cidrs.clone(),
+            "state" => vec!["available".to_owned()],
+            "is-default" => vec!["false".to_owned()],
+            "owner-id" => vec![ctx.account_id.to_owned()],
+            _ => vec!["default".to_owned()],
+        })?;
+        if ok {
+            found.push(v.clone());
+        }
+    }
+    let (items, next) = page(&found, p.max_results(5, 1000)?, p.get("NextToken"))?;
+    let mut x = Xml::default();
+    x.set("vpcSet", &items, |x, v| vpc_xml(x, v, ctx.account_id));
+    if let Some(n) = next {
+        x.text("nextToken", &n);
+    }
+    Ok(Done::Read(x))
+}
+
+/// `CreateVpc`.
+pub fn create_vpc(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
+    let cidr = p.required("CidrBlock")?;
+    let net: ipnet::Ipv4Net = cidr.parse().map_err(|_| {
+        Ec2Error::invalid_parameter(format!(
+            "Value ({cidr}) for parameter cidrBlock is invalid. This is not a valid CIDR block."
+        ))
+    })?;
+    if net.trunc() != net {
+        return Err(Ec2Error::invalid_parameter(format!(
+            "Value ({cidr}) for parameter cidrBlock is invalid. This is not a valid CIDR block."
+        )));
+    }
+    let name = (ctx.new_name)();
+    let id = resource_id("vpc", None, &format!("{}/{name}", ctx.tenant));
+    let mut spec = ctx.spec.clone();
+    spec.vpcs.push(VpcSpec {
+        name: name.clone(),
+        cidr: net.to_string(),
+        ..VpcSpec::default()
+    });
+    let view = VpcView {
+        id,
+        name,
+        cidrs: vec![net.to_string()],
+        dns_support: true,
+        dns_hostnames: false,
+    };
+    let mut x = Xml::default();
+    x.node("vpc", |x| vpc_xml(x, &view, ctx.account_id));
+    Ok(Done::Write(x, spec))
+}
+
+/// `DeleteVpc`.
+pub fn delete_vpc(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
+    let id = p.required("VpcId")?;
+    let vpc = find_vpc(ctx, id)?;
+    if ctx.networks.iter().any(|n| n.id == vpc.name) {
+        return Err(Ec2Error::new(
+            "OperationNotPermitted",
+            format!("The vpc '{id}' is a Secure Compute network's; delete the network instead."),
+        ));
+    }
+    if ctx.view.subnets.iter().any(|s| s.vpc_id == vpc.id) {
+        return Err(Ec2Error::new(
+            "DependencyViolation",
+            format!("The vpc '{id}' has dependencies and cannot be deleted."),
+        ));
+    }
+    let at = spec_vpc(ctx, vpc)
+        .ok_or_else(|| Ec2Error::not_found("InvalidVpcID.NotFound", "vpc", id))?;
+    let mut spec = ctx.spec.clone();
+    let removed = spec.vpcs.remove(at);
+    let depends = !removed.enis.is_empty()
+        || !removed.functions.is_empty()
+        || !removed.endpoints.is_empty()
+        || removed.internet_gateway.is_some()
+        || !removed.nat_gateways.is_empty();
+    if depends {
+        return Err(Ec2Error::new(
+            "DependencyViolation",
+            format!("The vpc '{id}' has dependencies and cannot be deleted."),
+        ));
+    }
+    let mut x = Xml::default();
+    x.text("return", "true");
+    Ok(Done::Write(x, spec))
+}
+
+/// `DescribeSubnets`.
+pub fn describe_subnets(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
+    let ids = p.list("SubnetId");
+    for id in &ids {
+        if !ctx.view.subnets.iter().any(|s| &s.id == id) {
+            return Err(Ec2Error::not_found(
+                "InvalidSubnetID.NotFound",
+                "subnet",
+                id,
+            ));
+        }
+    }
+    let filters = p.filters()?;
+    let known = [
+        "subnet-id",
+        "vpc-id",
+        "cidr-block",
+        "cidr",
+        "cidrBlock",
+        "availability-zone",
+        "availabilityZone",
+        "state",
+        "default-for-az",
+        "defaultForAz",
+        "owner-id",
+    ];
+    let mut found = Vec::new();
+    for s in &ctx.view.subnets {
+        if !ids.is_empty() && !ids.contains(&s.id) {
+            continue;
+        }
+        let ok = matches(&filters, &known, |name| match name {
+            "subnet-id" => vec![s.id.clone()],
+            "vpc-id" => vec![s.vpc_id.clone()],
+            "cidr-block" | "cidr" | "cidrBlock" => vec![s.cidr.clone()],
+            "availability-zone" | "availabilityZone" => vec![s.az.clone()],
+            "state" => vec!["available".to_owned()],
+            "owner-id" => vec![ctx.account_id.to_owned()],
+            _ => vec!["false".to_owned()],
+        })?;
+        if ok {
+            found.push(s.clone());
+        }
+    }
+    let (items, next) = page(&found, p.max_results(5, 1000)?, p.get("NextToken"))?;
+    let mut x = Xml::default();
+    x.set("subnetSet", &items, |x, s| {
+        subnet_xml(x, s, ctx.account_id, ctx.region);
+    });
+    if let Some(n) = next {
+        x.text("nextToken", &n);
+    }
+    Ok(Done::Read(x))
+}
+
+/// `CreateSubnet`.
+pub fn create_subnet(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
+    let vpc_id = p.required("VpcId")?;
+    let cidr = p.required("CidrBlock")?;
+    let vpc = find_vpc(ctx, vpc_id)?;
+    let net: ipnet::Ipv4Net = cidr
+        .parse()
+        .ok()
+        .filter(|n: &ipnet::Ipv4Net| n.trunc() == *n)
+        .ok_or_else(|| {
+            Ec2Error::invalid_parameter(format!(
+                "Value ({cidr}) for parameter cidrBlock is invalid. This is not a valid CIDR block."
+            ))
+        })?;
+    let zones = zones(ctx.region);
+    let az = match p.get("AvailabilityZone") {
+        None => zones[0].clone(),
+        Some(z) if zones.iter().any(|x| x == z) => z.to_owned(),
+        Some(z) => {
+            return Err(Ec2Error::invalid_parameter(format!(
+                "Value ({z}) for parameter availabilityZone is invalid. Subnets can currently only be created in the following availability zones: {}.",
+                zones.join(", ")
+            )));
+        }
+    };
+    let name = (ctx.new_name)();
+    let id = resource_id(
+        "subnet",
+        None,
+        &format!("{}/{}/{name}", ctx.tenant, vpc.name),
+    );
+    let mut spec = ctx.spec.clone();
+    let at = match spec_vpc(ctx, vpc) {
+        Some(at) => at,
+        None => {
+            // A network's VPC the tenant's spec does not extend yet.
+            spec.vpcs.push(VpcSpec {
+                name: vpc.name.clone(),
+                ..VpcSpec::default()
+            });
+            spec.vpcs.len() - 1
+        }
+    };
+    spec.vpcs[at].subnets.push(SubnetSpec {
+        name: name.clone(),
+        cidr: net.to_string(),
+        az: az.clone(),
+        ..SubnetSpec::default()
+    });
+    let view = SubnetView {
+        id,
+        name,
+        vpc_id: vpc.id.clone(),
+        vpc_name: vpc.name.clone(),
+        cidr: net.to_string(),
+        az,
+        available: (1u64 << (32 - u32::from(net.prefix_len()))).saturating_sub(5),
+    };
+    let mut x = Xml::default();
+    x.node("subnet", |x| {
+        subnet_xml(x, &view, ctx.account_id, ctx.region)
+    });
+    Ok(Done::Write(x, spec))
+}
+
+/// `DeleteSubnet`.
+pub fn delete_subnet(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
+    let id = p.required("SubnetId")?;
+    let s = ctx
+        .view
+        .subnets
+        .iter()
+        .find(|s| s.id == id)
+        .ok_or_else(|| Ec2Error::not_found("InvalidSubnetID.NotFound", "subnet", id))?;
+    let vpc = find_vpc(ctx, &s.vpc_id)?;
+    let at = spec_vpc(ctx, vpc);
+    let sub_at = at.and_then(|at| {
+        ctx.spec.vpcs[at]
+            .subnets
+            .iter()
+            .position(|x| x.name == s.name)
+            .map(|i| (at, i))
+    });
+    let Some((at, i)) = sub_at else {
+        return Err(Ec2Error::new(
+            "OperationNotPermitted",
+            format!(
+                "The subnet '{id}' is part of a Secure Compute network's layout; delete the network instead."
+            ),
+        ));
+    };
+    let v = &ctx.spec.vpcs[at];
+    let used = v.enis.iter().any(|e| e.subnet == s.name)
+        || v.functions.iter().any(|f| f.subnets.contains(&s.name))
+        || v.nat_gateways.iter().any(|n| n.subnet == s.name)
+        || v.endpoints.iter().any(|e| e.subnets.contains(&s.name));
+    if used {
+        return Err(Ec2Error::new(
+            "DependencyViolation",
+            format!("The subnet '{id}' has dependencies and cannot be deleted."),
+        ));
+    }
+    let mut spec = ctx.spec.clone();
+    spec.vpcs[at].subnets.remove(i);
+    let mut x = Xml::default();
+    x.text("return", "true");
+    Ok(Done::Write(x, spec))
+}
+
+/// `DescribeAvailabilityZones`.
+pub fn describe_availability_zones(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
+    let names = p.list("ZoneName");
+    let filters = p.filters()?;
+    let known = ["zone-name", "state", "region-name", "zone-type", "zone-id"];
+    let mut found = Vec::new();
+    for (i, z) in zones(ctx.region).into_iter().enumerate() {
+        let zone_id = format!("{}-az{}", short_region(ctx.region), i + 1);
+        if !names.is_empty() && !names.contains(&z) {
+            continue;
+        }
+        let ok = matches(&filters, &known, |name| match name {
+            "zone-name" => vec![z.clone()],
+            "state" => vec!["available".to_owned()],
+            "region-name" => vec![ctx.region.to_owned()],
+            "zone-type" => vec!["availability-zone".to_owned()],
+            _ => vec![zone_id.clone()],
+        })?;
+        if ok {
+            found.push((z, zone_id));
+        }
+    }
+    for n in &names {
+        if !found.iter().any(|(z, _)| z == n) && !zones(ctx.region).contains(n) {
+            return Err(Ec2Error::invalid_parameter(format!(
+                "The availability zone '{n}' is not in region {}",
+                ctx.region
+            )));
+        }
+    }
+    let mut x = Xml::default();
+    x.set("availabilityZoneInfo", &found, |x, (z, id)| {
+        x.text("zoneName", z)
+            .text("zoneState", "available")
+            .text("regionName", ctx.region)
+            .text("zoneId", id)
+            .text("zoneType", "availability-zone")
+            .text("optInStatus", "opt-in-not-required")
+            .text("groupName", ctx.region)
+            .text("networkBorderGroup", ctx.region)
+            .node("messageSet", |_| {});
+    });
+    Ok(Done::Read(x))
+}
+
+/// `us-east-1` → `use1` (zone ids' prefix).
+fn short_region(region: &str) -> String {
+    let parts: Vec<&str> = region.split('-').collect();
+    match parts.as_slice() {
+        [a, b, n] => format!("{a}{}{n}", b.chars().next().unwrap_or('x')),
+        _ => region.to_owned(),
+    }
+}

@@ -1,0 +1,79 @@
+//! A small writer of EC2's XML answers (pure).
+
+use std::fmt::Write;
+
+/// EC2's namespace for API version 2016-11-15.
+pub const NAMESPACE: &str = "http://ec2.amazonaws.com/doc/2016-11-15/";
+
+/// Escapes text for XML.
+pub fn escape(text: &str) -> String {
+    let mut s = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => s.push_str("&amp;"),
+            '<' => s.push_str("&lt;"),
+            '>' => s.push_str("&gt;"),
+            '"' => s.push_str("&quot;"),
+            '\'' => s.push_str("&apos;"),
+            c => s.push(c),
+        }
+    }
+    s
+}
+
+/// An XML fragment being written.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Xml(pub String);
+
+impl Xml {
+    /// `<name>text</name>`.
+    pub fn text(&mut self, name: &str, text: &str) -> &mut Xml {
+        let _ = write!(self.0, "<{name}>{}</{name}>", escape(text));
+        self
+    }
+
+    /// `<name>` … `</name>` around what `inner` writes.
+    pub fn node(&mut self, name: &str, inner: impl FnOnce(&mut Xml)) -> &mut Xml {
+        let _ = write!(self.0, "<{name}>");
+        inner(self);
+        let _ = write!(self.0, "</{name}>");
+        self
+    }
+
+    /// `<name>` with one `<item>` per element of `items`.
+    pub fn set<T>(&mut self, name: &str, items: &[T], item: impl Fn(&mut Xml, &T)) -> &mut Xml {
+        self.node(name, |x| {
+            for i in items {
+                x.node("item", |x| item(x, i));
+            }
+        })
+    }
+}
+
+/// The answer document of `action`: `<ActionResponse xmlns=…><requestId>…` + body.
+pub fn response(action: &str, request_id: &str, body: &Xml) -> String {
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<{action}Response xmlns=\"{NAMESPACE}\"><requestId>{}</requestId>{}</{action}Response>",
+        escape(request_id),
+        body.0
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documents_nest_and_escape() {
+        let mut x = Xml::default();
+        x.set("vpcSet", &["a&b", "c"], |x, v| {
+            x.text("vpcId", v);
+        });
+        assert_eq!(
+            response("DescribeVpcs", "r", &x),
+            format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<DescribeVpcsResponse xmlns=\"{NAMESPACE}\"><requestId>r</requestId><vpcSet><item><vpcId>a&amp;b</vpcId></item><item><vpcId>c</vpcId></item></vpcSet></DescribeVpcsResponse>"
+            )
+        );
+    }
+}

@@ -1,0 +1,164 @@
+"""EC2's Query API of cove driven by the real boto3 (issue 13): VPCs, subnets and
+zones, pagination, filters, DryRun, EC2's error codes, that a refused call stores
+nothing, two tenants, and the signature's failures.
+
+    python3 ec2_boto3.py CONFIG.json
+
+CONFIG: the endpoint, two tenants' access keys and the first tenant's API token and
+the API's base (to read its spec through cove's own API). Prints one JSON line per
+step; a failed check raises AssertionError naming what it expected and saw.
+"""
+
+import datetime
+import json
+import sys
+import urllib.request
+
+import boto3
+import botocore.auth
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+
+def step(name, **facts):
+    print(json.dumps({"step": name, **facts}), flush=True)
+
+
+def client(cfg, key, secret):
+    return boto3.client(
+        "ec2", endpoint_url=cfg["endpoint"], region_name="us-east-1",
+        aws_access_key_id=key, aws_secret_access_key=secret,
+        config=Config(retries={"max_attempts": 1}))
+
+
+def code_of(call, **kw):
+    try:
+        call(**kw)
+    except ClientError as e:
+        return e.response["Error"]["Code"], e.response["Error"]["Message"]
+    raise AssertionError(f"{call.__name__}({kw}) was not refused")
+
+
+def spec_of(cfg):
+    return api(cfg, "/v1/spec")
+
+
+def api(cfg, path):
+    req = urllib.request.Request(cfg["api"] + path)
+    req.add_header("Authorization", "Bearer " + cfg["token"])
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return json.load(r)
+
+
+def state(ec2, cfg):
+    vpcs = sorted((v["VpcId"], v["CidrBlock"]) for v in ec2.describe_vpcs()["Vpcs"])
+    subnets = sorted((s["SubnetId"], s["CidrBlock"]) for s in ec2.describe_subnets()["Subnets"])
+    return vpcs, subnets, spec_of(cfg)
+
+
+def refused(ec2, cfg, want, call, **kw):
+    before = state(ec2, cfg)
+    code, message = code_of(call, **kw)
+    assert code == want, f"{call.__name__}({kw}): {code} ({message}), expected {want}"
+    assert state(ec2, cfg) == before, f"{call.__name__}({kw}) was refused but changed something"
+    return message
+
+
+def main(path):
+    cfg = json.load(open(path))
+    a = client(cfg, cfg["key"], cfg["secret"])
+    b = client(cfg, cfg["other_key"], cfg["other_secret"])
+
+    zones = [z["ZoneName"] for z in a.describe_availability_zones()["AvailabilityZones"]]
+    assert zones[:2] == ["us-east-1a", "us-east-1b"], zones
+    step("zones", zones=zones)
+
+    vpc = a.create_vpc(CidrBlock="10.10.0.0/16")["Vpc"]
+    vid = vpc["VpcId"]
+    assert vid.startswith("vpc-") and vpc["CidrBlock"] == "10.10.0.0/16", vpc
+    got = a.describe_vpcs(VpcIds=[vid])["Vpcs"]
+    assert [v["CidrBlock"] for v in got] == ["10.10.0.0/16"], got
+    assert got[0]["OwnerId"] == cfg["account"], got
+    by_filter = a.describe_vpcs(Filters=[{"Name": "cidr", "Values": ["10.10.0.0/16"]}])["Vpcs"]
+    assert [v["VpcId"] for v in by_filter] == [vid], by_filter
+    assert "10.10.0.0/16" in json.dumps(spec_of(cfg)), "the VPC is not in the tenant's spec"
+    assert vid in json.dumps(api(cfg, "/v1/topology")), "cove's topology does not show the VPC"
+    step("vpc", id=vid)
+
+    sub = a.create_subnet(VpcId=vid, CidrBlock="10.10.1.0/24", AvailabilityZone="us-east-1b")["Subnet"]
+    sid = sub["SubnetId"]
+    subs = a.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vid]}])["Subnets"]
+    assert [(s["SubnetId"], s["CidrBlock"], s["AvailabilityZone"]) for s in subs] == [
+        (sid, "10.10.1.0/24", "us-east-1b")], subs
+    assert subs[0]["AvailableIpAddressCount"] == 251, subs
+    step("subnet", id=sid)
+
+    # Refusals: EC2's codes, nothing stored.
+    refused(a, cfg, "InvalidVpc.Range", a.create_vpc, CidrBlock="10.0.0.0/8")
+    refused(a, cfg, "InvalidParameterValue", a.create_vpc, CidrBlock="not-a-cidr")
+    refused(a, cfg, "MissingParameter", a.create_subnet, VpcId=vid, CidrBlock="")
+    refused(a, cfg, "InvalidSubnet.Range", a.create_subnet, VpcId=vid, CidrBlock="10.99.0.0/24")
+    refused(a, cfg, "InvalidSubnet.Conflict", a.create_subnet, VpcId=vid, CidrBlock="10.10.1.0/25")
+    refused(a, cfg, "InvalidVpcID.NotFound", a.create_subnet, VpcId="vpc-00000000000000000",
+            CidrBlock="10.10.2.0/24")
+    refused(a, cfg, "InvalidParameterValue", a.create_subnet, VpcId=vid, CidrBlock="10.10.2.0/24",
+            AvailabilityZone="eu-west-1a")
+    refused(a, cfg, "DependencyViolation", a.delete_vpc, VpcId=vid)
+    refused(a, cfg, "InvalidVpcID.NotFound", a.describe_vpcs, VpcIds=["vpc-00000000000000000"])
+    refused(a, cfg, "InvalidParameterValue", a.describe_vpcs,
+            Filters=[{"Name": "no-such-filter", "Values": ["x"]}])
+    refused(a, cfg, "DryRunOperation", a.create_vpc, CidrBlock="10.20.0.0/16", DryRun=True)
+    refused(a, cfg, "InvalidVpc.Range", a.create_vpc, CidrBlock="10.0.0.0/8", DryRun=True)
+    refused(a, cfg, "DryRunOperation", a.describe_vpcs, DryRun=True)
+    step("refusals")
+
+    # Pagination: 6 VPCs, pages of 5.
+    made = [a.create_vpc(CidrBlock=f"10.{30 + i}.0.0/16")["Vpc"]["VpcId"] for i in range(5)]
+    first = a.describe_vpcs(MaxResults=5)
+    assert len(first["Vpcs"]) == 5 and first.get("NextToken"), first
+    second = a.describe_vpcs(MaxResults=5, NextToken=first["NextToken"])
+    assert len(second["Vpcs"]) == 1 and not second.get("NextToken"), second
+    seen = {v["VpcId"] for v in first["Vpcs"] + second["Vpcs"]}
+    assert seen == set(made + [vid]), seen
+    refused(a, cfg, "InvalidPaginationToken", a.describe_vpcs, MaxResults=5, NextToken="nope")
+    paginator = a.get_paginator("describe_vpcs")
+    pages = list(paginator.paginate(PaginationConfig={"PageSize": 5}))
+    assert sum(len(p["Vpcs"]) for p in pages) == 6, pages
+    step("pages", pages=len(pages))
+
+    # The other tenant sees none of it and touches none of it.
+    assert b.describe_vpcs()["Vpcs"] == [], b.describe_vpcs()
+    assert b.describe_subnets()["Subnets"] == []
+    code, _ = code_of(b.delete_vpc, VpcId=vid)
+    assert code == "InvalidVpcID.NotFound", code
+    code, _ = code_of(b.delete_subnet, SubnetId=sid)
+    assert code == "InvalidSubnetID.NotFound", code
+    step("isolated")
+
+    # Deleting in the right order works.
+    a.delete_subnet(SubnetId=sid)
+    a.delete_vpc(VpcId=vid)
+    for m in made:
+        a.delete_vpc(VpcId=m)
+    assert a.describe_vpcs()["Vpcs"] == [], a.describe_vpcs()
+    assert "10.10.0.0/16" not in json.dumps(spec_of(cfg))
+    assert vid not in json.dumps(api(cfg, "/v1/topology"))
+    step("deleted")
+
+    # Signatures: an unknown key, a wrong secret, a clock 20 minutes off.
+    code, _ = code_of(client(cfg, "AKIANOBODYNOBODYNOB0", cfg["secret"]).describe_vpcs)
+    assert code == "AuthFailure", code
+    code, _ = code_of(client(cfg, cfg["key"], "x" * 40).describe_vpcs)
+    assert code == "SignatureDoesNotMatch", code
+    real = botocore.auth.get_current_datetime
+    botocore.auth.get_current_datetime = lambda: real() - datetime.timedelta(minutes=20)
+    try:
+        code, _ = code_of(client(cfg, cfg["key"], cfg["secret"]).describe_vpcs)
+    finally:
+        botocore.auth.get_current_datetime = real
+    assert code == "RequestExpired", code
+    step("signatures")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
