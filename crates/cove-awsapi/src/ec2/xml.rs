@@ -5,7 +5,8 @@ use std::fmt::Write;
 /// EC2's namespace for API version 2016-11-15.
 pub const NAMESPACE: &str = "http://ec2.amazonaws.com/doc/2016-11-15/";
 
-/// Escapes text for XML.
+/// Escapes text content for XML (`&`, `<`, `>`; quotes stay as EC2 writes them:
+/// nothing here is ever an attribute's value).
 pub fn escape(text: &str) -> String {
     let mut s = String::with_capacity(text.len());
     for c in text.chars() {
@@ -13,8 +14,6 @@ pub fn escape(text: &str) -> String {
             '&' => s.push_str("&amp;"),
             '<' => s.push_str("&lt;"),
             '>' => s.push_str("&gt;"),
-            '"' => s.push_str("&quot;"),
-            '\'' => s.push_str("&apos;"),
             c => s.push(c),
         }
     }
