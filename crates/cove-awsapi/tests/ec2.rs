@@ -114,6 +114,7 @@ async fn boto3_drives_vpcs_and_subnets_with_ec2s_codes() {
         "vpc",
         "subnet",
         "refusals",
+        "security groups",
         "pages",
         "isolated",
         "deleted",

@@ -64,6 +64,77 @@ def refused(ec2, cfg, want, call, **kw):
     return message
 
 
+def groups(a, b, cfg, vid):
+    """Security groups and their rules."""
+    db = a.create_security_group(GroupName="db", Description="database", VpcId=vid)["GroupId"]
+    assert db.startswith("sg-"), db
+    refused(a, cfg, "InvalidGroup.Duplicate", a.create_security_group, GroupName="db",
+            Description="again", VpcId=vid)
+    refused(a, cfg, "InvalidParameterValue", a.create_security_group, GroupName="default",
+            Description="x", VpcId=vid)
+    refused(a, cfg, "InvalidVpcID.NotFound", a.create_security_group, GroupName="x",
+            Description="x", VpcId="vpc-00000000000000000")
+    found = a.describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [vid]}])["SecurityGroups"]
+    by_name = {g["GroupName"]: g for g in found}
+    assert set(by_name) == {"default", "db"}, by_name
+    default = by_name["default"]["GroupId"]
+    assert by_name["db"]["Description"] == "database", by_name["db"]
+    # A new group allows all outbound and nothing inbound, as EC2's.
+    assert by_name["db"]["IpPermissions"] == [], by_name["db"]
+    assert [(p["IpProtocol"], p["IpRanges"][0]["CidrIp"]) for p in by_name["db"]["IpPermissionsEgress"]] == [
+        ("-1", "0.0.0.0/0")], by_name["db"]
+    made = a.authorize_security_group_ingress(GroupId=db, IpPermissions=[{
+        "IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432,
+        "IpRanges": [{"CidrIp": "10.10.0.0/16", "Description": "app"}],
+        "UserIdGroupPairs": [{"GroupId": default}]}])["SecurityGroupRules"]
+    assert len(made) == 2 and all(r["SecurityGroupRuleId"].startswith("sgr-") for r in made), made
+    cidr_rule = next(r for r in made if r.get("CidrIpv4") == "10.10.0.0/16")
+    refused(a, cfg, "InvalidPermission.Duplicate", a.authorize_security_group_ingress, GroupId=db,
+            IpPermissions=[{"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432,
+                            "IpRanges": [{"CidrIp": "10.10.0.0/16"}]}])
+    refused(a, cfg, "InvalidGroup.NotFound", a.authorize_security_group_ingress, GroupId=db,
+            IpPermissions=[{"IpProtocol": "tcp", "FromPort": 1, "ToPort": 1,
+                            "UserIdGroupPairs": [{"GroupId": "sg-00000000000000000"}]}])
+    refused(a, cfg, "RulesPerSecurityGroupLimitExceeded", a.authorize_security_group_ingress,
+            GroupId=db, IpPermissions=[{"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80,
+                                        "IpRanges": [{"CidrIp": f"10.200.{i}.0/24"} for i in range(59)]}])
+    a.authorize_security_group_egress(GroupId=db, IpPermissions=[{
+        "IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
+    rules = a.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [db]}])["SecurityGroupRules"]
+    assert sorted((r["IsEgress"], r["IpProtocol"], r["FromPort"]) for r in rules) == [
+        (False, "tcp", 5432), (False, "tcp", 5432), (True, "-1", -1), (True, "tcp", 443)], rules
+    assert any(r.get("Description") == "app" for r in rules), rules
+    a.revoke_security_group_ingress(GroupId=db, SecurityGroupRuleIds=[cidr_rule["SecurityGroupRuleId"]])
+    refused(a, cfg, "InvalidSecurityGroupRuleId.NotFound", a.revoke_security_group_ingress,
+            GroupId=db, SecurityGroupRuleIds=[cidr_rule["SecurityGroupRuleId"]])
+    refused(a, cfg, "InvalidPermission.NotFound", a.revoke_security_group_ingress, GroupId=db,
+            IpPermissions=[{"IpProtocol": "udp", "FromPort": 53, "ToPort": 53,
+                            "IpRanges": [{"CidrIp": "10.0.0.0/8"}]}])
+    left = a.describe_security_groups(GroupIds=[db])["SecurityGroups"][0]["IpPermissions"]
+    assert [g["GroupId"] for p in left for g in p["UserIdGroupPairs"]] == [default], left
+    assert all(not p["IpRanges"] for p in left), left
+    # The spec holds the group as cove writes it.
+    groups_in_spec = [g["name"] for v in spec_of(cfg)["vpcs"] for g in v.get("security_groups", [])]
+    assert "db" in groups_in_spec, groups_in_spec
+    # default cannot go; a group another group's rule names cannot go.
+    refused(a, cfg, "CannotDelete", a.delete_security_group, GroupId=default)
+    a.authorize_security_group_ingress(GroupId=default, IpPermissions=[{
+        "IpProtocol": "-1", "UserIdGroupPairs": [{"GroupId": db}]}])
+    refused(a, cfg, "DependencyViolation", a.delete_security_group, GroupId=db)
+    refused(a, cfg, "DependencyViolation", a.delete_vpc, VpcId=vid)
+    a.revoke_security_group_ingress(GroupId=default, IpPermissions=[{
+        "IpProtocol": "-1", "UserIdGroupPairs": [{"GroupId": db}]}])
+    # The other tenant sees none of it and cannot touch it.
+    others = b.describe_security_groups()["SecurityGroups"]
+    assert not any(g["GroupId"] in (db, default) for g in others), others
+    code, _ = code_of(b.authorize_security_group_ingress, GroupId=db, IpPermissions=[{
+        "IpProtocol": "tcp", "FromPort": 1, "ToPort": 1, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
+    assert code == "InvalidGroup.NotFound", code
+    a.delete_security_group(GroupId=db)
+    refused(a, cfg, "InvalidGroup.NotFound", a.delete_security_group, GroupId=db)
+    step("security groups", group=db, rules=len(rules))
+
+
 def main(path):
     cfg = json.load(open(path))
     a = client(cfg, cfg["key"], cfg["secret"])
@@ -111,6 +182,8 @@ def main(path):
     refused(a, cfg, "InvalidVpc.Range", a.create_vpc, CidrBlock="10.0.0.0/8", DryRun=True)
     refused(a, cfg, "DryRunOperation", a.describe_vpcs, DryRun=True)
     step("refusals")
+
+    groups(a, b, cfg, vid)
 
     # Pagination: 6 VPCs, pages of 5.
     made = [a.create_vpc(CidrBlock=f"10.{30 + i}.0.0/16")["Vpc"]["VpcId"] for i in range(5)]

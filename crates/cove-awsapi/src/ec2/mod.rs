@@ -4,7 +4,9 @@
 //! HTTP shell ([`server`]).
 
 pub mod error;
+pub mod groups;
 pub mod params;
+pub mod rules;
 pub mod server;
 pub mod view;
 pub mod vpcs;

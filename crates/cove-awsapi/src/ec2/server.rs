@@ -16,6 +16,7 @@ use cove_api::service::Current;
 use cove_control::{Actor, TenantId, TokenId};
 
 use super::error::Ec2Error;
+use super::groups;
 use super::params::Params;
 use super::view::tenant_view;
 use super::vpcs::{self, Ctx, Done, NetworkRef};
@@ -91,6 +92,7 @@ fn run(cur: &Current, tenant: &TenantId, region: &str, p: &Params) -> Result<Don
         account_id: &t.account_id,
         region,
         view: &view,
+        net: &net,
         spec: &spec,
         networks: &networks,
         tenant: &t.name,
@@ -105,6 +107,14 @@ fn run(cur: &Current, tenant: &TenantId, region: &str, p: &Params) -> Result<Don
         "CreateSubnet" => vpcs::create_subnet(&ctx, p),
         "DeleteSubnet" => vpcs::delete_subnet(&ctx, p),
         "DescribeAvailabilityZones" => vpcs::describe_availability_zones(&ctx, p),
+        "DescribeSecurityGroups" => groups::describe(&ctx, p),
+        "DescribeSecurityGroupRules" => groups::describe_rules(&ctx, p),
+        "CreateSecurityGroup" => groups::create(&ctx, p),
+        "DeleteSecurityGroup" => groups::delete(&ctx, p),
+        "AuthorizeSecurityGroupIngress" => groups::authorize(&ctx, p, false),
+        "AuthorizeSecurityGroupEgress" => groups::authorize(&ctx, p, true),
+        "RevokeSecurityGroupIngress" => groups::revoke(&ctx, p, false),
+        "RevokeSecurityGroupEgress" => groups::revoke(&ctx, p, true),
         other => Err(Ec2Error::new(
             "InvalidAction",
             format!("The action {other} is not valid for this web service."),

@@ -27,6 +27,9 @@ pub struct Ctx<'a> {
     pub region: &'a str,
     /// What the tenant has now.
     pub view: &'a TenantView,
+    /// The validated desired network (the tenant's part is read through `view`
+    /// and the group helpers).
+    pub net: &'a cove_model::model::Network,
     /// The tenant's spec now.
     pub spec: &'a TenantSpec,
     /// The tenant's networks.
@@ -57,7 +60,7 @@ pub fn zones(region: &str) -> Vec<String> {
 }
 
 /// A page of `items` after `token`, at most `max`; the next page's token.
-fn page<T: Clone>(
+pub(crate) fn page<T: Clone>(
     items: &[T],
     max: Option<usize>,
     token: Option<&str>,
@@ -82,7 +85,7 @@ fn page<T: Clone>(
 
 /// Whether `values` of an object match every filter; an unknown filter name is
 /// refused.
-fn matches(
+pub(crate) fn matches(
     filters: &[Filter],
     known: &[&str],
     value_of: impl Fn(&str) -> Vec<String>,
@@ -141,7 +144,7 @@ fn subnet_xml(x: &mut Xml, s: &SubnetView, account: &str, region: &str) {
         .node("tagSet", |_| {});
 }
 
-fn find_vpc<'a>(ctx: &'a Ctx<'_>, id: &str) -> Result<&'a VpcView, Ec2Error> {
+pub(crate) fn find_vpc<'a>(ctx: &'a Ctx<'_>, id: &str) -> Result<&'a VpcView, Ec2Error> {
     ctx.view
         .vpcs
         .iter()
@@ -150,7 +153,7 @@ fn find_vpc<'a>(ctx: &'a Ctx<'_>, id: &str) -> Result<&'a VpcView, Ec2Error> {
 }
 
 /// The index of the spec entry that declares (or extends) `vpc`.
-fn spec_vpc(ctx: &Ctx<'_>, vpc: &VpcView) -> Option<usize> {
+pub(crate) fn spec_vpc(ctx: &Ctx<'_>, vpc: &VpcView) -> Option<usize> {
     let network = ctx.networks.iter().find(|n| n.id == vpc.name);
     ctx.spec.vpcs.iter().position(|v| {
         v.name == vpc.name
@@ -258,7 +261,8 @@ pub fn delete_vpc(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
         || !removed.functions.is_empty()
         || !removed.endpoints.is_empty()
         || removed.internet_gateway.is_some()
-        || !removed.nat_gateways.is_empty();
+        || !removed.nat_gateways.is_empty()
+        || removed.security_groups.iter().any(|g| g.name != "default");
     if depends {
         return Err(Ec2Error::new(
             "DependencyViolation",
