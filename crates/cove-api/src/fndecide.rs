@@ -292,6 +292,7 @@ pub fn create(
         security_groups: req.security_groups.clone().unwrap_or_default(),
         concurrency: int(req.concurrency),
         description: req.description.clone(),
+        role: None,
     });
     let spec = validated(cur, tenant, &spec)?;
     let (vi, fi) = position(&spec, &req.name).ok_or_else(|| not_found(&req.name))?;

@@ -34,6 +34,14 @@ pub enum LocalIdentity {
     Operator,
     /// The operator acting as one tenant, named by its id (`ten-…`) or name.
     Tenant(String),
+    /// A tenant whose request was signed with its access key (the AWS-compatible
+    /// APIs, which checked the signature): the audit log names the key.
+    AccessKey {
+        /// The tenant's id.
+        tenant: TenantId,
+        /// The access key id that signed.
+        access_key_id: String,
+    },
 }
 
 /// The request extension that carries a [`LocalIdentity`]; private, so only
@@ -48,6 +56,22 @@ impl LocalCall {
         let token = TokenId(LOCAL_OPERATOR.to_owned());
         match &self.0 {
             LocalIdentity::Operator => Ok(Actor::Admin { token }),
+            LocalIdentity::AccessKey {
+                tenant,
+                access_key_id,
+            } => match state.tenants.get(tenant) {
+                Some(_) => Ok(Actor::Tenant {
+                    tenant: tenant.clone(),
+                    token: TokenId(format!("access-key:{access_key_id}")),
+                }),
+                None => Err(ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    ErrorCode::AuthFailure.as_str(),
+                    None,
+                    "the tenant of this access key is gone",
+                    "",
+                )),
+            },
             LocalIdentity::Tenant(who) => {
                 let by_id = state.tenants.get(&TenantId(who.clone()));
                 let by_name = state.tenants.values().find(|t| &t.name == who);
@@ -148,6 +172,35 @@ fn request(
             path: path.to_owned(),
             source,
         })
+}
+
+/// Like [`call`], with more request headers (e.g. `x-amz-invocation-type`).
+pub async fn call_with_headers(
+    api: &ApiState,
+    who: &LocalIdentity,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Vec<u8>,
+) -> Result<LocalAnswer, LocalError> {
+    let content_type = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+        .map(|(_, v)| *v);
+    let mut req = request(method, path, None, content_type, body)?;
+    for (k, v) in headers
+        .iter()
+        .filter(|(k, _)| !k.eq_ignore_ascii_case("content-type"))
+    {
+        if let (Ok(k), Ok(v)) = (
+            axum::http::HeaderName::from_bytes(k.as_bytes()),
+            axum::http::HeaderValue::from_str(v),
+        ) {
+            req.headers_mut().insert(k, v);
+        }
+    }
+    req.extensions_mut().insert(LocalCall(who.clone()));
+    answer(api, req, method, path).await
 }
 
 /// Runs `method path` (with a body of `content_type`) through the API's router in

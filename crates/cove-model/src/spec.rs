@@ -708,6 +708,10 @@ pub struct FunctionSpec {
     /// Free text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// The execution role's ARN, as Lambda's API was given it (recorded, shown
+    /// back; cove grants nothing by it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
 }
 
 /// A function deployed with `cove fn deploy` rather than declared in the spec file:

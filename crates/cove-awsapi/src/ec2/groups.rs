@@ -40,7 +40,10 @@ pub struct GroupView {
 fn spec_group<'a>(ctx: &'a Ctx<'_>, vpc_name: &str, group: &str) -> Option<&'a SecurityGroupSpec> {
     let vpc = ctx.view.vpcs.iter().find(|v| v.name == vpc_name)?;
     let at = spec_vpc(ctx, vpc)?;
-    ctx.spec.vpcs[at].security_groups.iter().find(|g| g.name == group)
+    ctx.spec.vpcs[at]
+        .security_groups
+        .iter()
+        .find(|g| g.name == group)
 }
 
 /// The tenant's groups.
@@ -57,7 +60,8 @@ pub fn groups(ctx: &Ctx<'_>) -> Vec<GroupView> {
         let id = SgId(u32::try_from(i).unwrap_or(u32::MAX));
         let declared = spec_group(ctx, &vpc.name, &sg.name);
         let described = |list: &Option<&Vec<SgRuleSpec>>, index: usize| {
-            list.and_then(|l| l.get(index)).and_then(|r| r.description.clone())
+            list.and_then(|l| l.get(index))
+                .and_then(|r| r.description.clone())
         };
         let ingress_spec = declared.map(|g| &g.ingress);
         let egress_spec = declared.and_then(|g| g.egress.as_ref());
@@ -113,9 +117,18 @@ fn permissions_xml(x: &mut Xml, name: &str, list: &[Rule], account: &str) {
         if let Some(t) = r.to {
             x.text("toPort", &t.to_string());
         }
-        let cidrs: Vec<&Rule> = vec![r].into_iter().filter(|r| matches!(r.peer, Peer::Cidr(_))).collect();
-        let groups: Vec<&Rule> = vec![r].into_iter().filter(|r| matches!(r.peer, Peer::Group(_))).collect();
-        let lists: Vec<&Rule> = vec![r].into_iter().filter(|r| matches!(r.peer, Peer::PrefixList(_))).collect();
+        let cidrs: Vec<&Rule> = vec![r]
+            .into_iter()
+            .filter(|r| matches!(r.peer, Peer::Cidr(_)))
+            .collect();
+        let groups: Vec<&Rule> = vec![r]
+            .into_iter()
+            .filter(|r| matches!(r.peer, Peer::Group(_)))
+            .collect();
+        let lists: Vec<&Rule> = vec![r]
+            .into_iter()
+            .filter(|r| matches!(r.peer, Peer::PrefixList(_)))
+            .collect();
         let describe = |x: &mut Xml, r: &Rule| {
             if let Some(d) = &r.description {
                 x.text("description", d);
@@ -177,14 +190,26 @@ pub fn describe(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
     let names = p.list("GroupName");
     for id in &ids {
         if !all.iter().any(|g| &g.id == id) {
-            return Err(Ec2Error::not_found("InvalidGroup.NotFound", "security group", id));
+            return Err(Ec2Error::not_found(
+                "InvalidGroup.NotFound",
+                "security group",
+                id,
+            ));
         }
     }
     let filters = p.filters()?;
-    let known = ["group-id", "group-name", "vpc-id", "description", "owner-id"];
+    let known = [
+        "group-id",
+        "group-name",
+        "vpc-id",
+        "description",
+        "owner-id",
+    ];
     let mut found = Vec::new();
     for g in &all {
-        if (!ids.is_empty() && !ids.contains(&g.id)) || (!names.is_empty() && !names.contains(&g.name)) {
+        if (!ids.is_empty() && !ids.contains(&g.id))
+            || (!names.is_empty() && !names.contains(&g.name))
+        {
             continue;
         }
         let ok = matches(&filters, &known, |name| match name {
@@ -273,10 +298,16 @@ pub fn create(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
             "Cannot use reserved security group name: default".to_owned(),
         ));
     }
-    if groups(ctx).iter().any(|g| g.vpc_id == vpc.id && g.name == name) {
+    if groups(ctx)
+        .iter()
+        .any(|g| g.vpc_id == vpc.id && g.name == name)
+    {
         return Err(Ec2Error::new(
             "InvalidGroup.Duplicate",
-            format!("The security group '{name}' already exists for VPC '{}'", vpc.id),
+            format!(
+                "The security group '{name}' already exists for VPC '{}'",
+                vpc.id
+            ),
         ));
     }
     let mut spec = ctx.spec.clone();
@@ -292,11 +323,8 @@ pub fn create(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
         description: Some(description.to_owned()),
         ..SecurityGroupSpec::default()
     });
-    let id = cove_model::ids::resource_id(
-        "sg",
-        None,
-        &format!("{}/{}/{name}", ctx.tenant, vpc.name),
-    );
+    let id =
+        cove_model::ids::resource_id("sg", None, &format!("{}/{}/{name}", ctx.tenant, vpc.name));
     let mut x = Xml::default();
     x.text("return", "true").text("groupId", &id);
     Ok(Done::Write(x, spec))
@@ -304,7 +332,11 @@ pub fn create(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
 
 /// Where `g` is in `spec` (written out with its current rules when the spec does
 /// not declare it yet): (VPC index, group index).
-fn declared(ctx: &Ctx<'_>, spec: &mut cove_model::spec::TenantSpec, g: &GroupView) -> Result<(usize, usize), Ec2Error> {
+fn declared(
+    ctx: &Ctx<'_>,
+    spec: &mut cove_model::spec::TenantSpec,
+    g: &GroupView,
+) -> Result<(usize, usize), Ec2Error> {
     let vpc = find_vpc(ctx, &g.vpc_id)?;
     let at = match spec_vpc(ctx, vpc) {
         Some(at) => at,
@@ -316,11 +348,19 @@ fn declared(ctx: &Ctx<'_>, spec: &mut cove_model::spec::TenantSpec, g: &GroupVie
             spec.vpcs.len() - 1
         }
     };
-    if let Some(i) = spec.vpcs[at].security_groups.iter().position(|x| x.name == g.name) {
+    if let Some(i) = spec.vpcs[at]
+        .security_groups
+        .iter()
+        .position(|x| x.name == g.name)
+    {
         return Ok((at, i));
     }
     let all = groups(ctx);
-    let name_of = |id: &str| all.iter().find(|x| x.id == id && x.vpc_id == g.vpc_id).map(|x| x.name.clone());
+    let name_of = |id: &str| {
+        all.iter()
+            .find(|x| x.id == id && x.vpc_id == g.vpc_id)
+            .map(|x| x.name.clone())
+    };
     let list_name = |id: &str| list_name(ctx, id);
     let ingress = g
         .ingress
@@ -359,7 +399,9 @@ pub fn authorize(ctx: &Ctx<'_>, p: &Params, egress: bool) -> Result<Done, Ec2Err
     let new = rules::permissions(p)?;
     let have = if egress { &g.egress } else { &g.ingress };
     for r in &new {
-        if have.iter().any(|h| h.key() == r.key()) || new.iter().filter(|n| n.key() == r.key()).count() > 1 {
+        if have.iter().any(|h| h.key() == r.key())
+            || new.iter().filter(|n| n.key() == r.key()).count() > 1
+        {
             return Err(Ec2Error::new(
                 "InvalidPermission.Duplicate",
                 format!(
@@ -372,12 +414,18 @@ pub fn authorize(ctx: &Ctx<'_>, p: &Params, egress: bool) -> Result<Done, Ec2Err
     if have.len() + new.len() > RULES_PER_GROUP {
         return Err(Ec2Error::new(
             "RulesPerSecurityGroupLimitExceeded",
-            format!("The maximum number of rules per security group has been reached ({RULES_PER_GROUP})."),
+            format!(
+                "The maximum number of rules per security group has been reached ({RULES_PER_GROUP})."
+            ),
         ));
     }
     let mut spec = ctx.spec.clone();
     let (at, i) = declared(ctx, &mut spec, g)?;
-    let name_of = |id: &str| all.iter().find(|x| x.id == id && x.vpc_id == g.vpc_id).map(|x| x.name.clone());
+    let name_of = |id: &str| {
+        all.iter()
+            .find(|x| x.id == id && x.vpc_id == g.vpc_id)
+            .map(|x| x.name.clone())
+    };
     let converted = new
         .iter()
         .map(|r| rules::to_spec(r, name_of, |id| list_name(ctx, id)))
@@ -399,7 +447,9 @@ pub fn authorize(ctx: &Ctx<'_>, p: &Params, egress: bool) -> Result<Done, Ec2Err
     }
     let mut x = Xml::default();
     x.text("return", "true");
-    x.set("securityGroupRuleSet", &new, |x, r| rule_xml(x, g, r, egress, ctx.account_id));
+    x.set("securityGroupRuleSet", &new, |x, r| {
+        rule_xml(x, g, r, egress, ctx.account_id)
+    });
     Ok(Done::Write(x, spec))
 }
 
@@ -428,7 +478,11 @@ pub fn revoke(ctx: &Ctx<'_>, p: &Params, egress: bool) -> Result<Done, Ec2Error>
                     .find(|h| &h.id(&g.id, egress) == id)
                     .cloned()
                     .ok_or_else(|| {
-                        Ec2Error::not_found("InvalidSecurityGroupRuleId.NotFound", "security group rule", id)
+                        Ec2Error::not_found(
+                            "InvalidSecurityGroupRuleId.NotFound",
+                            "security group rule",
+                            id,
+                        )
                     })
             })
             .collect::<Result<_, _>>()?
@@ -436,7 +490,11 @@ pub fn revoke(ctx: &Ctx<'_>, p: &Params, egress: bool) -> Result<Done, Ec2Error>
     let mut spec = ctx.spec.clone();
     let (at, i) = declared(ctx, &mut spec, g)?;
     // The spec's rules in EC2's shape, to find the ones to drop.
-    let name_of = |id: &str| all.iter().find(|x| x.id == id && x.vpc_id == g.vpc_id).map(|x| x.name.clone());
+    let name_of = |id: &str| {
+        all.iter()
+            .find(|x| x.id == id && x.vpc_id == g.vpc_id)
+            .map(|x| x.name.clone())
+    };
     let drop: Vec<SgRuleSpec> = gone
         .iter()
         .map(|r| rules::to_spec(r, name_of, |id| list_name(ctx, id)))
@@ -474,19 +532,30 @@ pub fn delete(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
     if g.is_default {
         return Err(Ec2Error::new(
             "CannotDelete",
-            format!("the specified group: \"{}\" name: \"default\" cannot be deleted by a user", g.id),
+            format!(
+                "the specified group: \"{}\" name: \"default\" cannot be deleted by a user",
+                g.id
+            ),
         ));
     }
     let referenced = all.iter().any(|o| {
-        o.id != g.id && o.ingress.iter().chain(&o.egress).any(|r| r.peer == Peer::Group(g.id.clone()))
+        o.id != g.id
+            && o.ingress
+                .iter()
+                .chain(&o.egress)
+                .any(|r| r.peer == Peer::Group(g.id.clone()))
     });
     let vpc = find_vpc(ctx, &g.vpc_id)?;
     let at = spec_vpc(ctx, vpc);
     let used = at.is_some_and(|at| {
         let v = &ctx.spec.vpcs[at];
         v.enis.iter().any(|e| e.security_groups.contains(&g.name))
-            || v.functions.iter().any(|f| f.security_groups.contains(&g.name))
-            || v.endpoints.iter().any(|e| e.security_groups.contains(&g.name))
+            || v.functions
+                .iter()
+                .any(|f| f.security_groups.contains(&g.name))
+            || v.endpoints
+                .iter()
+                .any(|e| e.security_groups.contains(&g.name))
     });
     if referenced || used {
         return Err(Ec2Error::new(
@@ -497,14 +566,24 @@ pub fn delete(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
     let Some(at) = at else {
         return Err(Ec2Error::new(
             "OperationNotPermitted",
-            format!("The security group '{}' belongs to a network's layout.", g.id),
+            format!(
+                "The security group '{}' belongs to a network's layout.",
+                g.id
+            ),
         ));
     };
     let mut spec = ctx.spec.clone();
-    let Some(i) = spec.vpcs[at].security_groups.iter().position(|x| x.name == g.name) else {
+    let Some(i) = spec.vpcs[at]
+        .security_groups
+        .iter()
+        .position(|x| x.name == g.name)
+    else {
         return Err(Ec2Error::new(
             "OperationNotPermitted",
-            format!("The security group '{}' belongs to a network's layout.", g.id),
+            format!(
+                "The security group '{}' belongs to a network's layout.",
+                g.id
+            ),
         ));
     };
     spec.vpcs[at].security_groups.remove(i);

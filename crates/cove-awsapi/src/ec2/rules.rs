@@ -77,8 +77,16 @@ pub fn from_model(net: &Network, r: &SgRule, description: Option<String>) -> Rul
     let t = &r.traffic;
     let (protocol, from, to) = match t.protocol {
         Protocol::All => ("-1".to_owned(), None, None),
-        Protocol::Tcp => ("tcp".to_owned(), Some(i32::from(t.ports.from)), Some(i32::from(t.ports.to))),
-        Protocol::Udp => ("udp".to_owned(), Some(i32::from(t.ports.from)), Some(i32::from(t.ports.to))),
+        Protocol::Tcp => (
+            "tcp".to_owned(),
+            Some(i32::from(t.ports.from)),
+            Some(i32::from(t.ports.to)),
+        ),
+        Protocol::Udp => (
+            "udp".to_owned(),
+            Some(i32::from(t.ports.from)),
+            Some(i32::from(t.ports.to)),
+        ),
         Protocol::Icmp => (
             "icmp".to_owned(),
             Some(t.icmp_type.map_or(-1, i32::from)),
@@ -171,9 +179,12 @@ fn protocol(text: &str) -> Result<String, Ec2Error> {
 fn port(p: &Params, name: &str) -> Result<Option<i32>, Ec2Error> {
     p.get(name)
         .map(|v| {
-            v.parse::<i32>().ok().filter(|n| (-1..=65535).contains(n)).ok_or_else(|| {
-                Ec2Error::invalid_parameter(format!("Invalid value '{v}' for {name}"))
-            })
+            v.parse::<i32>()
+                .ok()
+                .filter(|n| (-1..=65535).contains(n))
+                .ok_or_else(|| {
+                    Ec2Error::invalid_parameter(format!("Invalid value '{v}' for {name}"))
+                })
         })
         .transpose()
 }
@@ -206,12 +217,13 @@ pub fn permissions(p: &Params) -> Result<Vec<Rule>, Ec2Error> {
             let Some(c) = p.get(&format!("{base}.IpRanges.{m}.CidrIp")) else {
                 break;
             };
-            let net: ipnet::Ipv4Net = c.parse().map_err(|_| {
-                Ec2Error::invalid_parameter(format!("CIDR block {c} is malformed"))
-            })?;
+            let net: ipnet::Ipv4Net = c
+                .parse()
+                .map_err(|_| Ec2Error::invalid_parameter(format!("CIDR block {c} is malformed")))?;
             peers.push((
                 Peer::Cidr(net.trunc().to_string()),
-                p.get(&format!("{base}.IpRanges.{m}.Description")).map(str::to_owned),
+                p.get(&format!("{base}.IpRanges.{m}.Description"))
+                    .map(str::to_owned),
             ));
         }
         for m in 1.. {
@@ -220,7 +232,8 @@ pub fn permissions(p: &Params) -> Result<Vec<Rule>, Ec2Error> {
             };
             peers.push((
                 Peer::Group(g.to_owned()),
-                p.get(&format!("{base}.Groups.{m}.Description")).map(str::to_owned),
+                p.get(&format!("{base}.Groups.{m}.Description"))
+                    .map(str::to_owned),
             ));
         }
         for m in 1.. {
@@ -229,7 +242,8 @@ pub fn permissions(p: &Params) -> Result<Vec<Rule>, Ec2Error> {
             };
             peers.push((
                 Peer::PrefixList(l.to_owned()),
-                p.get(&format!("{base}.PrefixListIds.{m}.Description")).map(str::to_owned),
+                p.get(&format!("{base}.PrefixListIds.{m}.Description"))
+                    .map(str::to_owned),
             ));
         }
         if peers.is_empty() {
@@ -270,7 +284,9 @@ mod tests {
         assert_eq!(spec.ports, Some(Scalar::Str("5432".into())));
         assert_eq!(spec.cidr.as_deref(), Some("10.0.0.0/16"));
         assert_eq!(
-            to_spec(&rules[1], |_| None, |_| None).expect_err("unknown group").code,
+            to_spec(&rules[1], |_| None, |_| None)
+                .expect_err("unknown group")
+                .code,
             "InvalidGroup.NotFound"
         );
         assert_ne!(rules[0].id("sg-a", false), rules[0].id("sg-a", true));
@@ -279,12 +295,28 @@ mod tests {
     #[test]
     fn bad_permissions_are_refused() {
         for (form, code) in [
-            ("IpPermissions.1.IpProtocol=tcp&IpPermissions.1.FromPort=90&IpPermissions.1.ToPort=80&IpPermissions.1.IpRanges.1.CidrIp=10.0.0.0%2F8", "InvalidParameterValue"),
-            ("IpPermissions.1.IpProtocol=bogus&IpPermissions.1.IpRanges.1.CidrIp=10.0.0.0%2F8", "InvalidParameterValue"),
-            ("IpPermissions.1.IpProtocol=tcp&IpPermissions.1.FromPort=80&IpPermissions.1.ToPort=80", "MissingParameter"),
-            ("IpPermissions.1.IpProtocol=tcp&IpPermissions.1.FromPort=80&IpPermissions.1.ToPort=80&IpPermissions.1.IpRanges.1.CidrIp=x", "InvalidParameterValue"),
+            (
+                "IpPermissions.1.IpProtocol=tcp&IpPermissions.1.FromPort=90&IpPermissions.1.ToPort=80&IpPermissions.1.IpRanges.1.CidrIp=10.0.0.0%2F8",
+                "InvalidParameterValue",
+            ),
+            (
+                "IpPermissions.1.IpProtocol=bogus&IpPermissions.1.IpRanges.1.CidrIp=10.0.0.0%2F8",
+                "InvalidParameterValue",
+            ),
+            (
+                "IpPermissions.1.IpProtocol=tcp&IpPermissions.1.FromPort=80&IpPermissions.1.ToPort=80",
+                "MissingParameter",
+            ),
+            (
+                "IpPermissions.1.IpProtocol=tcp&IpPermissions.1.FromPort=80&IpPermissions.1.ToPort=80&IpPermissions.1.IpRanges.1.CidrIp=x",
+                "InvalidParameterValue",
+            ),
         ] {
-            assert_eq!(permissions(&Params::parse(&[form])).expect_err(form).code, code, "{form}");
+            assert_eq!(
+                permissions(&Params::parse(&[form])).expect_err(form).code,
+                code,
+                "{form}"
+            );
         }
     }
 }

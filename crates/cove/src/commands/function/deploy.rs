@@ -100,6 +100,7 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
             .collect(),
         concurrency: Some(Scalar::Int(i64::from(args.concurrency))),
         description: args.description.clone(),
+        role: None,
     };
     let change = deployment.deploy_function(
         &lock,
