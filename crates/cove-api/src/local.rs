@@ -106,6 +106,8 @@ pub struct LocalAnswer {
     pub status: u16,
     /// The body (JSON, or empty for 204).
     pub body: Vec<u8>,
+    /// The answer's headers (names in lower case).
+    pub headers: Vec<(String, String)>,
 }
 
 /// Failures of an in-process call that are not an API answer.
@@ -229,6 +231,11 @@ async fn answer(
         Err(never) => match never {},
     };
     let status = resp.status().as_u16();
+    let headers = resp
+        .headers()
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+        .collect();
     let body = to_bytes(resp.into_body(), MAX_ANSWER_BYTES)
         .await
         .map_err(|source| LocalError::Answer {
@@ -239,5 +246,6 @@ async fn answer(
     Ok(LocalAnswer {
         status,
         body: body.to_vec(),
+        headers,
     })
 }

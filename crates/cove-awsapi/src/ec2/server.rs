@@ -3,8 +3,6 @@
 //! desired state, a change validated and committed exactly as `PUT /v1/spec` (one
 //! transaction at the generation it was decided on; a refused call stores nothing).
 
-use std::time::SystemTime;
-
 use axum::body::to_bytes;
 use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
@@ -21,12 +19,13 @@ use super::params::Params;
 use super::view::tenant_view;
 use super::vpcs::{self, Ctx, Done, NetworkRef};
 use super::xml::response;
-use crate::sigv4::{self, Received};
+use crate::sigv4;
 
 /// Largest request body read.
 const MAX_BODY: usize = 1 << 20;
 
-fn request_id() -> String {
+/// A request id as AWS writes them (a UUID's form).
+pub fn request_id() -> String {
     let mut b = [0u8; 16];
     let _ = getrandom::fill(&mut b);
     let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
@@ -60,15 +59,6 @@ fn new_name() -> String {
     let _ = getrandom::fill(&mut b);
     let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
     format!("ec2-{h}")
-}
-
-/// The tenant whose access key is `key`, with its secret.
-fn tenant_of_key(api: &ApiState, cur: &Current, key: &str) -> Option<(TenantId, String)> {
-    let secrets = api.access_keys.as_ref()?;
-    cur.state.tenants.values().find_map(|t| {
-        let k = secrets.tenant_key(&t.name);
-        (k.access_key_id == key).then(|| (t.id.clone(), k.secret_access_key))
-    })
 }
 
 /// The action `p` names, on `cur` for `tenant`.
@@ -160,45 +150,20 @@ pub async fn handle(State(api): State<ApiState>, req: Request) -> Response {
         Ok(c) => c,
         Err(e) => return error(&from_api(&ApiError::from(e)), &id),
     };
-    let headers: Vec<(&str, &str)> = parts
-        .headers
-        .iter()
-        .filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)))
-        .collect();
-    let query = parts.uri.query().unwrap_or("");
-    let received = Received {
-        method: parts.method.as_str(),
-        path: parts.uri.path(),
-        query,
-        headers,
-        body: &body,
-    };
-    let signer = sigv4::verify(&received, SystemTime::now(), |key| {
-        tenant_of_key(&api, &cur, key).map(|(_, secret)| secret)
-    });
-    let owner = signer
-        .as_ref()
-        .ok()
-        .and_then(|s| tenant_of_key(&api, &cur, &s.access_key_id))
-        .map(|(t, _)| t);
-    let (signer, tenant) = match (signer, owner) {
-        (Ok(s), Some(t)) => (s, t),
-        (Err(e), _) => {
-            let status = if matches!(e, sigv4::SigError::UnknownKey) {
-                401
-            } else {
-                403
+    let (signer, tenant) = match crate::auth::verify(&api, &cur, &parts, &body) {
+        Ok(v) => v,
+        Err(e) => {
+            let status = match e {
+                sigv4::SigError::Missing | sigv4::SigError::Malformed(_) => 400,
+                sigv4::SigError::UnknownKey => 401,
+                _ => 403,
             };
             let mut err = Ec2Error::new(e.ec2_code(), e.to_string());
-            err.status = if matches!(e, sigv4::SigError::Missing | sigv4::SigError::Malformed(_)) {
-                400
-            } else {
-                status
-            };
+            err.status = status;
             return error(&err, &id);
         }
-        (Ok(_), None) => return error(&Ec2Error::new("AuthFailure", "unknown key"), &id),
     };
+    let query = parts.uri.query().unwrap_or("");
     let body_text = String::from_utf8_lossy(&body);
     let p = Params::parse(&[query, &body_text]);
     let dry_run = match p.flag("DryRun") {

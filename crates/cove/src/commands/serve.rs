@@ -266,9 +266,9 @@ async fn start_api(
         .with_runner(std::sync::Arc::new(runner))
         .with_health(health);
     // The web console shares the listener (`/console/…`, calling this API), and so
-    // do the AWS-compatible APIs (`POST /`: EC2's Query API, SigV4 with the
-    // tenants' access keys).
-    let aws = cove_awsapi::ec2::server::router(state.clone());
+    // do the AWS-compatible APIs (`POST /`: EC2's Query API; Lambda's REST API;
+    // SigV4 with the tenants' access keys).
+    let aws = cove_awsapi::router(state.clone());
     Ok(tokio::spawn(cove_console::serve(listener, state, aws)))
 }
 
