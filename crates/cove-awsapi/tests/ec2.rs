@@ -113,6 +113,7 @@ async fn boto3_drives_vpcs_and_subnets_with_ec2s_codes() {
         "zones",
         "vpc",
         "subnet",
+        "tags",
         "refusals",
         "security groups",
         "pages",

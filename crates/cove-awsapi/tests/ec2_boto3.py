@@ -64,6 +64,33 @@ def refused(ec2, cfg, want, call, **kw):
     return message
 
 
+def tags(a, b, cfg, vid, sid):
+    """Tags: on creation, CreateTags, filters, DescribeTags, DeleteTags."""
+    tagged = a.create_vpc(CidrBlock="10.11.0.0/16", TagSpecifications=[
+        {"ResourceType": "vpc", "Tags": [{"Key": "Name", "Value": "web"}, {"Key": "team", "Value": "a"}]}])["Vpc"]
+    assert {t["Key"]: t["Value"] for t in tagged["Tags"]} == {"Name": "web", "team": "a"}, tagged
+    tid = tagged["VpcId"]
+    named = a.describe_vpcs(Filters=[{"Name": "tag:Name", "Values": ["web"]}])["Vpcs"]
+    assert [v["VpcId"] for v in named] == [tid], named
+    a.create_tags(Resources=[vid, sid], Tags=[{"Key": "Name", "Value": "main"}])
+    got = a.describe_subnets(SubnetIds=[sid])["Subnets"][0]["Tags"]
+    assert got == [{"Key": "Name", "Value": "main"}], got
+    listed = a.describe_tags(Filters=[{"Name": "resource-id", "Values": [vid, sid]}])["Tags"]
+    assert sorted((t["ResourceId"], t["ResourceType"], t["Value"]) for t in listed) == sorted(
+        [(vid, "vpc", "main"), (sid, "subnet", "main")]), listed
+    refused(a, cfg, "InvalidParameterValue", a.create_tags, Resources=[vid],
+            Tags=[{"Key": "aws:reserved", "Value": "x"}])
+    refused(a, cfg, "InvalidID", a.create_tags, Resources=["vpc-00000000000000000"],
+            Tags=[{"Key": "k", "Value": "v"}])
+    assert b.describe_tags()["Tags"] == [], b.describe_tags()
+    code, _ = code_of(b.create_tags, Resources=[vid], Tags=[{"Key": "k", "Value": "v"}])
+    assert code == "InvalidID", code
+    a.delete_tags(Resources=[sid], Tags=[{"Key": "Name"}])
+    assert a.describe_subnets(SubnetIds=[sid])["Subnets"][0].get("Tags", []) == []
+    a.delete_vpc(VpcId=tid)
+    step("tags", vpc=tid)
+
+
 def groups(a, b, cfg, vid):
     """Security groups and their rules."""
     db = a.create_security_group(GroupName="db", Description="database", VpcId=vid)["GroupId"]
@@ -163,6 +190,8 @@ def main(path):
         (sid, "10.10.1.0/24", "us-east-1b")], subs
     assert subs[0]["AvailableIpAddressCount"] == 251, subs
     step("subnet", id=sid)
+
+    tags(a, b, cfg, vid, sid)
 
     # Refusals: EC2's codes, nothing stored.
     refused(a, cfg, "InvalidVpc.Range", a.create_vpc, CidrBlock="10.0.0.0/8")

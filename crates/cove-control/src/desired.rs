@@ -74,6 +74,7 @@ pub fn network_vpc(n: &Network) -> VpcSpec {
                 az: s.availability_zone.clone(),
                 route_table: Some(s.route_table.clone()),
                 network_acl: None,
+                tags: Default::default(),
             })
             .collect(),
         route_tables,

@@ -308,6 +308,9 @@ pub struct VpcSpec {
     /// Resource id kept from an import (`vpc-…`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
+    /// Tags (EC2's `CreateTags`; free key/value pairs, 50 at most).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub tags: std::collections::BTreeMap<String, String>,
     /// Primary IPv4 CIDR, /16 to /28.
     pub cidr: String,
     /// Secondary IPv4 CIDRs, /16 to /28.
@@ -407,6 +410,9 @@ pub struct SubnetSpec {
     /// Resource id kept from an import (`subnet-…`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
+    /// Tags (EC2's `CreateTags`; free key/value pairs, 50 at most).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub tags: std::collections::BTreeMap<String, String>,
     /// IPv4 CIDR, /16 to /28, inside one of the VPC's CIDRs.
     pub cidr: String,
     /// Availability-zone label, e.g. `us-east-1a`.
@@ -482,6 +488,9 @@ pub struct SecurityGroupSpec {
     /// Resource id kept from an import (`sg-…`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
+    /// Tags (EC2's `CreateTags`; free key/value pairs, 50 at most).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub tags: std::collections::BTreeMap<String, String>,
     /// Free text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,

@@ -10,6 +10,7 @@ use cove_model::spec::{SecurityGroupSpec, SgRuleSpec, VpcSpec};
 use super::error::Ec2Error;
 use super::params::Params;
 use super::rules::{self, Peer, Rule};
+use super::tags::{specified, tag_filter, tag_set, tags_of};
 use super::vpcs::{Ctx, Done, find_vpc, matches, page, spec_vpc};
 use super::xml::Xml;
 
@@ -212,7 +213,9 @@ pub fn describe(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
         {
             continue;
         }
+        let tags = tags_of(ctx, &g.id);
         let ok = matches(&filters, &known, |name| match name {
+            n if tag_filter(n, &tags).is_some() => tag_filter(n, &tags).unwrap_or_default(),
             "group-id" => vec![g.id.clone()],
             "group-name" => vec![g.name.clone()],
             "vpc-id" => vec![g.vpc_id.clone()],
@@ -233,7 +236,7 @@ pub fn describe(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
             .text("vpcId", &g.vpc_id);
         permissions_xml(x, "ipPermissions", &g.ingress, ctx.account_id);
         permissions_xml(x, "ipPermissionsEgress", &g.egress, ctx.account_id);
-        x.node("tagSet", |_| {});
+        tag_set(x, &tags_of(ctx, &g.id));
     });
     if let Some(n) = next {
         x.text("nextToken", &n);
@@ -318,15 +321,18 @@ pub fn create(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
         });
         spec.vpcs.len() - 1
     });
+    let tags = specified(p, "security-group")?;
     spec.vpcs[at].security_groups.push(SecurityGroupSpec {
         name: name.to_owned(),
         description: Some(description.to_owned()),
+        tags: tags.clone(),
         ..SecurityGroupSpec::default()
     });
     let id =
         cove_model::ids::resource_id("sg", None, &format!("{}/{}/{name}", ctx.tenant, vpc.name));
     let mut x = Xml::default();
     x.text("return", "true").text("groupId", &id);
+    tag_set(&mut x, &tags);
     Ok(Done::Write(x, spec))
 }
 
@@ -355,7 +361,18 @@ fn declared(
     {
         return Ok((at, i));
     }
+    spec.vpcs[at].security_groups.push(declaration(ctx, &g.id)?);
+    Ok((at, spec.vpcs[at].security_groups.len() - 1))
+}
+
+/// The spec's declaration of group `id` as it is now (for a group the spec does not
+/// declare: a VPC's default group, a network's).
+pub fn declaration(ctx: &Ctx<'_>, id: &str) -> Result<SecurityGroupSpec, Ec2Error> {
     let all = groups(ctx);
+    let g = all
+        .iter()
+        .find(|g| g.id == id)
+        .ok_or_else(|| Ec2Error::not_found("InvalidGroup.NotFound", "security group", id))?;
     let name_of = |id: &str| {
         all.iter()
             .find(|x| x.id == id && x.vpc_id == g.vpc_id)
@@ -372,14 +389,13 @@ fn declared(
         .iter()
         .map(|r| rules::to_spec(r, name_of, list_name))
         .collect::<Result<Vec<_>, _>>()?;
-    spec.vpcs[at].security_groups.push(SecurityGroupSpec {
+    Ok(SecurityGroupSpec {
         name: g.name.clone(),
         description: None,
         ingress,
         egress: Some(egress),
         ..SecurityGroupSpec::default()
-    });
-    Ok((at, spec.vpcs[at].security_groups.len() - 1))
+    })
 }
 
 /// The tenant's prefix list of id `id`, by name.

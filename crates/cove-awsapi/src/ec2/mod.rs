@@ -8,6 +8,7 @@ pub mod groups;
 pub mod params;
 pub mod rules;
 pub mod server;
+pub mod tags;
 pub mod view;
 pub mod vpcs;
 pub mod xml;

@@ -14,11 +14,11 @@ use cove_api::service::Current;
 use cove_control::{Actor, TenantId, TokenId};
 
 use super::error::Ec2Error;
-use super::groups;
 use super::params::Params;
 use super::view::tenant_view;
 use super::vpcs::{self, Ctx, Done, NetworkRef};
 use super::xml::response;
+use super::{groups, tags};
 use crate::sigv4;
 
 /// Largest request body read.
@@ -97,6 +97,9 @@ fn run(cur: &Current, tenant: &TenantId, region: &str, p: &Params) -> Result<Don
         "CreateSubnet" => vpcs::create_subnet(&ctx, p),
         "DeleteSubnet" => vpcs::delete_subnet(&ctx, p),
         "DescribeAvailabilityZones" => vpcs::describe_availability_zones(&ctx, p),
+        "CreateTags" => tags::create(&ctx, p),
+        "DeleteTags" => tags::delete(&ctx, p),
+        "DescribeTags" => tags::describe(&ctx, p),
         "DescribeSecurityGroups" => groups::describe(&ctx, p),
         "DescribeSecurityGroupRules" => groups::describe_rules(&ctx, p),
         "CreateSecurityGroup" => groups::create(&ctx, p),

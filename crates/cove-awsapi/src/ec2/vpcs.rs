@@ -7,6 +7,7 @@ use cove_model::spec::{SubnetSpec, TenantSpec, VpcSpec};
 
 use super::error::Ec2Error;
 use super::params::{Filter, Params};
+use super::tags::{Tags, specified, tag_filter, tag_set, tags_of};
 use super::view::{SubnetView, TenantView, VpcView};
 use super::xml::Xml;
 
@@ -91,7 +92,8 @@ pub(crate) fn matches(
     value_of: impl Fn(&str) -> Vec<String>,
 ) -> Result<bool, Ec2Error> {
     for f in filters {
-        if !known.contains(&f.name.as_str()) {
+        let tag = f.name.starts_with("tag:") || f.name == "tag-key";
+        if !tag && !known.contains(&f.name.as_str()) {
             return Err(Ec2Error::invalid_parameter(format!(
                 "The filter '{}' is invalid",
                 f.name
@@ -105,7 +107,7 @@ pub(crate) fn matches(
     Ok(true)
 }
 
-fn vpc_xml(x: &mut Xml, v: &VpcView, account: &str) {
+fn vpc_xml(x: &mut Xml, v: &VpcView, account: &str, tags: &Tags) {
     x.text("vpcId", &v.id)
         .text("ownerId", account)
         .text("state", "available")
@@ -122,11 +124,11 @@ fn vpc_xml(x: &mut Xml, v: &VpcView, account: &str) {
         })
         .text("dhcpOptionsId", "default")
         .text("instanceTenancy", "default")
-        .text("isDefault", "false")
-        .node("tagSet", |_| {});
+        .text("isDefault", "false");
+    tag_set(x, tags);
 }
 
-fn subnet_xml(x: &mut Xml, s: &SubnetView, account: &str, region: &str) {
+fn subnet_xml(x: &mut Xml, s: &SubnetView, account: &str, region: &str, tags: &Tags) {
     x.text("subnetId", &s.id)
         .text(
             "subnetArn",
@@ -140,8 +142,8 @@ fn subnet_xml(x: &mut Xml, s: &SubnetView, account: &str, region: &str) {
         .text("availabilityZone", &s.az)
         .text("defaultForAz", "false")
         .text("mapPublicIpOnLaunch", "false")
-        .text("assignIpv6AddressOnCreation", "false")
-        .node("tagSet", |_| {});
+        .text("assignIpv6AddressOnCreation", "false");
+    tag_set(x, tags);
 }
 
 pub(crate) fn find_vpc<'a>(ctx: &'a Ctx<'_>, id: &str) -> Result<&'a VpcView, Ec2Error> {
@@ -182,7 +184,9 @@ pub fn describe_vpcs(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
         if !ids.is_empty() && !ids.contains(&v.id) {
             continue;
         }
+        let tags = tags_of(ctx, &v.id);
         let ok = matches(&filters, &known, |name| match name {
+            n if tag_filter(n, &tags).is_some() => tag_filter(n, &tags).unwrap_or_default(),
             "vpc-id" => vec![v.id.clone()],
             "cidr" => v.cidrs.first().cloned().into_iter().collect(),
             "cidr-block-association.cidr-block" => v.cidrs.clone(),
@@ -197,7 +201,9 @@ pub fn describe_vpcs(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
     }
     let (items, next) = page(&found, p.max_results(5, 1000)?, p.get("NextToken"))?;
     let mut x = Xml::default();
-    x.set("vpcSet", &items, |x, v| vpc_xml(x, v, ctx.account_id));
+    x.set("vpcSet", &items, |x, v| {
+        vpc_xml(x, v, ctx.account_id, &tags_of(ctx, &v.id));
+    });
     if let Some(n) = next {
         x.text("nextToken", &n);
     }
@@ -217,12 +223,14 @@ pub fn create_vpc(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
             "Value ({cidr}) for parameter cidrBlock is invalid. This is not a valid CIDR block."
         )));
     }
+    let tags = specified(p, "vpc")?;
     let name = (ctx.new_name)();
     let id = resource_id("vpc", None, &format!("{}/{name}", ctx.tenant));
     let mut spec = ctx.spec.clone();
     spec.vpcs.push(VpcSpec {
         name: name.clone(),
         cidr: net.to_string(),
+        tags: tags.clone(),
         ..VpcSpec::default()
     });
     let view = VpcView {
@@ -233,7 +241,7 @@ pub fn create_vpc(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
         dns_hostnames: false,
     };
     let mut x = Xml::default();
-    x.node("vpc", |x| vpc_xml(x, &view, ctx.account_id));
+    x.node("vpc", |x| vpc_xml(x, &view, ctx.account_id, &tags));
     Ok(Done::Write(x, spec))
 }
 
@@ -305,7 +313,9 @@ pub fn describe_subnets(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
         if !ids.is_empty() && !ids.contains(&s.id) {
             continue;
         }
+        let tags = tags_of(ctx, &s.id);
         let ok = matches(&filters, &known, |name| match name {
+            n if tag_filter(n, &tags).is_some() => tag_filter(n, &tags).unwrap_or_default(),
             "subnet-id" => vec![s.id.clone()],
             "vpc-id" => vec![s.vpc_id.clone()],
             "cidr-block" | "cidr" | "cidrBlock" => vec![s.cidr.clone()],
@@ -321,7 +331,7 @@ pub fn describe_subnets(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
     let (items, next) = page(&found, p.max_results(5, 1000)?, p.get("NextToken"))?;
     let mut x = Xml::default();
     x.set("subnetSet", &items, |x, s| {
-        subnet_xml(x, s, ctx.account_id, ctx.region);
+        subnet_xml(x, s, ctx.account_id, ctx.region, &tags_of(ctx, &s.id));
     });
     if let Some(n) = next {
         x.text("nextToken", &n);
@@ -354,6 +364,7 @@ pub fn create_subnet(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
             )));
         }
     };
+    let tags = specified(p, "subnet")?;
     let name = (ctx.new_name)();
     let id = resource_id(
         "subnet",
@@ -376,6 +387,7 @@ pub fn create_subnet(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
         name: name.clone(),
         cidr: net.to_string(),
         az: az.clone(),
+        tags: tags.clone(),
         ..SubnetSpec::default()
     });
     let view = SubnetView {
@@ -389,7 +401,7 @@ pub fn create_subnet(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
     };
     let mut x = Xml::default();
     x.node("subnet", |x| {
-        subnet_xml(x, &view, ctx.account_id, ctx.region)
+        subnet_xml(x, &view, ctx.account_id, ctx.region, &tags);
     });
     Ok(Done::Write(x, spec))
 }

@@ -54,6 +54,7 @@ pub(super) fn import(b: &mut Builder, groups: Vec<Rec<aws::SecurityGroup>>) {
                 ingress,
                 // Written out even when empty: an omitted egress means allow-all.
                 egress: Some(egress),
+                tags: Default::default(),
             });
         }
     }

@@ -1,0 +1,311 @@
+//! EC2's tags on the objects the spec holds (VPCs, subnets, security groups), pure:
+//! `CreateTags`, `DeleteTags`, `DescribeTags`, `TagSpecifications` on creation,
+//! `tag:Key` / `tag-key` filters and every answer's `tagSet`.
+
+use std::collections::BTreeMap;
+
+use cove_model::spec::{TenantSpec, VpcSpec};
+
+use super::error::Ec2Error;
+use super::groups::groups;
+use super::params::Params;
+use super::vpcs::{Ctx, Done, spec_vpc};
+use super::xml::Xml;
+
+/// Tags one resource may have (EC2's limit).
+pub const MAX_TAGS: usize = 50;
+
+/// Tags of a resource.
+pub type Tags = BTreeMap<String, String>;
+
+/// What a resource id names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Kind {
+    Vpc,
+    Subnet,
+    Group,
+}
+
+impl Kind {
+    fn as_str(&self) -> &'static str {
+        match self {
+            Kind::Vpc => "vpc",
+            Kind::Subnet => "subnet",
+            Kind::Group => "security-group",
+        }
+    }
+}
+
+/// (kind, VPC's name in the desired spec, object's name; none for a VPC).
+fn resolve(ctx: &Ctx<'_>, id: &str) -> Option<(Kind, String, Option<String>)> {
+    if let Some(v) = ctx.view.vpcs.iter().find(|v| v.id == id) {
+        return Some((Kind::Vpc, v.name.clone(), None));
+    }
+    if let Some(s) = ctx.view.subnets.iter().find(|s| s.id == id) {
+        return Some((Kind::Subnet, s.vpc_name.clone(), Some(s.name.clone())));
+    }
+    groups(ctx)
+        .into_iter()
+        .find(|g| g.id == id)
+        .map(|g| (Kind::Group, g.vpc_name, Some(g.name)))
+}
+
+/// The tags of resource `id` (none when the spec does not hold it).
+pub fn tags_of(ctx: &Ctx<'_>, id: &str) -> Tags {
+    let Some((kind, vpc, name)) = resolve(ctx, id) else {
+        return Tags::new();
+    };
+    let Some(view) = ctx.view.vpcs.iter().find(|v| v.name == vpc) else {
+        return Tags::new();
+    };
+    let Some(at) = spec_vpc(ctx, view) else {
+        return Tags::new();
+    };
+    let v = &ctx.spec.vpcs[at];
+    match (kind, name) {
+        (Kind::Vpc, _) => v.tags.clone(),
+        (Kind::Subnet, Some(n)) => v
+            .subnets
+            .iter()
+            .find(|s| s.name == n)
+            .map(|s| s.tags.clone())
+            .unwrap_or_default(),
+        (Kind::Group, Some(n)) => v
+            .security_groups
+            .iter()
+            .find(|g| g.name == n)
+            .map(|g| g.tags.clone())
+            .unwrap_or_default(),
+        _ => Tags::new(),
+    }
+}
+
+/// `<tagSet>`.
+pub fn tag_set(x: &mut Xml, tags: &Tags) {
+    let items: Vec<(&String, &String)> = tags.iter().collect();
+    x.set("tagSet", &items, |x, (k, v)| {
+        x.text("key", k).text("value", v);
+    });
+}
+
+/// A filter's values of `name` when it is a tag filter (`tag:Key`, `tag-key`).
+pub fn tag_filter(name: &str, tags: &Tags) -> Option<Vec<String>> {
+    if let Some(key) = name.strip_prefix("tag:") {
+        return Some(tags.get(key).cloned().into_iter().collect());
+    }
+    (name == "tag-key").then(|| tags.keys().cloned().collect())
+}
+
+fn check(key: &str, value: &str) -> Result<(), Ec2Error> {
+    if key.is_empty() || key.chars().count() > 128 {
+        return Err(Ec2Error::new(
+            "InvalidParameterValue",
+            format!("Tag key '{key}' must be 1 to 128 characters"),
+        ));
+    }
+    if value.chars().count() > 256 {
+        return Err(Ec2Error::new(
+            "InvalidParameterValue",
+            format!("Tag value for '{key}' exceeds 256 characters"),
+        ));
+    }
+    if key.to_ascii_lowercase().starts_with("aws:") {
+        return Err(Ec2Error::new(
+            "InvalidParameterValue",
+            format!("Tag keys starting with 'aws:' are reserved for internal use: '{key}'"),
+        ));
+    }
+    Ok(())
+}
+
+/// `prefix.N.Key` / `prefix.N.Value` pairs.
+fn pairs(p: &Params, prefix: &str) -> Result<Vec<(String, Option<String>)>, Ec2Error> {
+    let mut out = Vec::new();
+    for n in 1.. {
+        let Some(k) = p.get(&format!("{prefix}.{n}.Key")) else {
+            break;
+        };
+        let v = p.get(&format!("{prefix}.{n}.Value")).map(str::to_owned);
+        check(k, v.as_deref().unwrap_or(""))?;
+        out.push((k.to_owned(), v));
+    }
+    Ok(out)
+}
+
+/// The tags `TagSpecification.N` gives a new resource of `resource_type`.
+pub fn specified(p: &Params, resource_type: &str) -> Result<Tags, Ec2Error> {
+    let mut tags = Tags::new();
+    for n in 1.. {
+        let Some(kind) = p.get(&format!("TagSpecification.{n}.ResourceType")) else {
+            break;
+        };
+        if kind != resource_type {
+            return Err(Ec2Error::invalid_parameter(format!(
+                "'{kind}' is not a valid taggable resource type for this operation."
+            )));
+        }
+        for (k, v) in pairs(p, &format!("TagSpecification.{n}.Tag"))? {
+            tags.insert(k, v.unwrap_or_default());
+        }
+    }
+    if tags.len() > MAX_TAGS {
+        return Err(Ec2Error::new(
+            "TagLimitExceeded",
+            format!("The maximum number of tags per resource is {MAX_TAGS}."),
+        ));
+    }
+    Ok(tags)
+}
+
+/// The spec's tag map of `id` (a network's VPC gets its spec entry; a default
+/// group its declaration).
+fn tags_mut<'s>(
+    ctx: &Ctx<'_>,
+    spec: &'s mut TenantSpec,
+    id: &str,
+) -> Result<&'s mut Tags, Ec2Error> {
+    let (kind, vpc, name) = resolve(ctx, id)
+        .ok_or_else(|| Ec2Error::new("InvalidID", format!("The ID '{id}' is not valid")))?;
+    let view = ctx
+        .view
+        .vpcs
+        .iter()
+        .find(|v| v.name == vpc)
+        .ok_or_else(|| Ec2Error::new("InvalidID", format!("The ID '{id}' is not valid")))?;
+    let at = match spec_vpc(ctx, view) {
+        Some(at) => at,
+        None => {
+            spec.vpcs.push(VpcSpec {
+                name: view.name.clone(),
+                ..VpcSpec::default()
+            });
+            spec.vpcs.len() - 1
+        }
+    };
+    match (kind, name) {
+        (Kind::Vpc, _) => Ok(&mut spec.vpcs[at].tags),
+        (Kind::Subnet, Some(n)) => spec.vpcs[at]
+            .subnets
+            .iter_mut()
+            .find(|s| s.name == n)
+            .map(|s| &mut s.tags)
+            .ok_or_else(|| {
+                Ec2Error::new(
+                    "OperationNotPermitted",
+                    format!("The subnet '{id}' is part of a Secure Compute network's layout and carries no tags."),
+                )
+            }),
+        (Kind::Group, Some(n)) => {
+            if !spec.vpcs[at].security_groups.iter().any(|g| g.name == n) {
+                spec.vpcs[at].security_groups.push(super::groups::declaration(ctx, id)?);
+            }
+            spec.vpcs[at]
+                .security_groups
+                .iter_mut()
+                .find(|g| g.name == n)
+                .map(|g| &mut g.tags)
+                .ok_or_else(|| Ec2Error::new("InvalidID", format!("The ID '{id}' is not valid")))
+        }
+        _ => Err(Ec2Error::new("InvalidID", format!("The ID '{id}' is not valid"))),
+    }
+}
+
+/// `CreateTags`.
+pub fn create(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
+    let ids = p.list("ResourceId");
+    if ids.is_empty() {
+        return Err(Ec2Error::missing("ResourceId"));
+    }
+    let new = pairs(p, "Tag")?;
+    if new.is_empty() {
+        return Err(Ec2Error::missing("Tag"));
+    }
+    let mut spec = ctx.spec.clone();
+    for id in &ids {
+        let tags = tags_mut(ctx, &mut spec, id)?;
+        for (k, v) in &new {
+            tags.insert(k.clone(), v.clone().unwrap_or_default());
+        }
+        if tags.len() > MAX_TAGS {
+            return Err(Ec2Error::new(
+                "TagLimitExceeded",
+                format!("The maximum number of tags per resource is {MAX_TAGS}."),
+            ));
+        }
+    }
+    let mut x = Xml::default();
+    x.text("return", "true");
+    Ok(Done::Write(x, spec))
+}
+
+/// `DeleteTags` (a tag given with a value is deleted only when the value matches).
+pub fn delete(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
+    let ids = p.list("ResourceId");
+    if ids.is_empty() {
+        return Err(Ec2Error::missing("ResourceId"));
+    }
+    let gone = pairs(p, "Tag")?;
+    let mut spec = ctx.spec.clone();
+    for id in &ids {
+        let tags = tags_mut(ctx, &mut spec, id)?;
+        if gone.is_empty() {
+            tags.clear();
+        }
+        for (k, v) in &gone {
+            if v.as_ref().is_none_or(|v| tags.get(k) == Some(v)) {
+                tags.remove(k);
+            }
+        }
+    }
+    let mut x = Xml::default();
+    x.text("return", "true");
+    Ok(Done::Write(x, spec))
+}
+
+/// `DescribeTags`.
+pub fn describe(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
+    let filters = p.filters()?;
+    let mut ids: Vec<(String, Kind)> = ctx
+        .view
+        .vpcs
+        .iter()
+        .map(|v| (v.id.clone(), Kind::Vpc))
+        .collect();
+    ids.extend(
+        ctx.view
+            .subnets
+            .iter()
+            .map(|s| (s.id.clone(), Kind::Subnet)),
+    );
+    ids.extend(groups(ctx).into_iter().map(|g| (g.id, Kind::Group)));
+    let mut found = Vec::new();
+    for (id, kind) in ids {
+        for (k, v) in tags_of(ctx, &id) {
+            let ok = super::vpcs::matches(
+                &filters,
+                &["resource-id", "resource-type", "key", "value"],
+                |name| match name {
+                    "resource-id" => vec![id.clone()],
+                    "resource-type" => vec![kind.as_str().to_owned()],
+                    "key" => vec![k.clone()],
+                    _ => vec![v.clone()],
+                },
+            )?;
+            if ok {
+                found.push((id.clone(), kind.as_str(), k, v));
+            }
+        }
+    }
+    let (items, next) = super::vpcs::page(&found, p.max_results(5, 1000)?, p.get("NextToken"))?;
+    let mut x = Xml::default();
+    x.set("tagSet", &items, |x, (id, kind, k, v)| {
+        x.text("resourceId", id)
+            .text("resourceType", kind)
+            .text("key", k)
+            .text("value", v);
+    });
+    if let Some(n) = next {
+        x.text("nextToken", &n);
+    }
+    Ok(Done::Read(x))
+}
