@@ -189,6 +189,12 @@ def main(path):
     assert [(s["SubnetId"], s["CidrBlock"], s["AvailabilityZone"]) for s in subs] == [
         (sid, "10.10.1.0/24", "us-east-1b")], subs
     assert subs[0]["AvailableIpAddressCount"] == 251, subs
+    tables = a.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [vid]}])["RouteTables"]
+    assert len(tables) == 1 and any(x.get("Main") for x in tables[0]["Associations"]), tables
+    assert [(r["DestinationCidrBlock"], r["GatewayId"]) for r in tables[0]["Routes"]] == [
+        ("10.10.0.0/16", "local")], tables
+    assert a.describe_internet_gateways(Filters=[{"Name": "attachment.vpc-id", "Values": [vid]}])[
+        "InternetGateways"] == []
     step("subnet", id=sid)
 
     tags(a, b, cfg, vid, sid)

@@ -53,7 +53,18 @@ def main(path):
     default = ec2.describe_security_groups(Filters=[
         {"Name": "vpc-id", "Values": [vpc]}, {"Name": "group-name", "Values": ["default"]}])["SecurityGroups"]
     sg = default[0]["GroupId"]
-    step("found", subnets=private, group=sg)
+    # The network's gateways and tables as EC2 shows them: the internet gateway, a
+    # public table to it, private tables to the NAT pair.
+    igws = ec2.describe_internet_gateways(Filters=[{"Name": "attachment.vpc-id", "Values": [vpc]}])
+    igw = [g["InternetGatewayId"] for g in igws["InternetGateways"]]
+    assert len(igw) == 1 and igw[0].startswith("igw-"), igws
+    tables = ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["RouteTables"]
+    defaults = {r.get("GatewayId") or r.get("NatGatewayId") for t in tables for r in t["Routes"]
+                if r.get("DestinationCidrBlock") == "0.0.0.0/0"}
+    assert igw[0] in defaults and any(d and d.startswith("nat-") for d in defaults), tables
+    associated = {a["SubnetId"] for t in tables for a in t["Associations"] if a.get("SubnetId")}
+    assert associated == set(subnets), (associated, subnets)
+    step("found", subnets=private, group=sg, tables=len(tables))
 
     work = tempfile.mkdtemp(prefix="cove-aws-lambda-")
     zpath = os.path.join(work, "hello.zip")

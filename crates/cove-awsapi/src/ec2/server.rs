@@ -18,7 +18,7 @@ use super::params::Params;
 use super::view::tenant_view;
 use super::vpcs::{self, Ctx, Done, NetworkRef};
 use super::xml::response;
-use super::{groups, tags};
+use super::{groups, routes, tags};
 use crate::sigv4;
 
 /// Largest request body read.
@@ -97,6 +97,8 @@ fn run(cur: &Current, tenant: &TenantId, region: &str, p: &Params) -> Result<Don
         "CreateSubnet" => vpcs::create_subnet(&ctx, p),
         "DeleteSubnet" => vpcs::delete_subnet(&ctx, p),
         "DescribeAvailabilityZones" => vpcs::describe_availability_zones(&ctx, p),
+        "DescribeRouteTables" => routes::describe_route_tables(&ctx, p),
+        "DescribeInternetGateways" => routes::describe_internet_gateways(&ctx, p),
         "CreateTags" => tags::create(&ctx, p),
         "DeleteTags" => tags::delete(&ctx, p),
         "DescribeTags" => tags::describe(&ctx, p),

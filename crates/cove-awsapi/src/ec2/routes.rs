@@ -1,0 +1,248 @@
+//! EC2's `DescribeRouteTables` and `DescribeInternetGateways` (pure, read from the
+//! validated model: the tables' routes with their targets by EC2 id, the
+//! associations — explicit ones and the main one — and the gateways' attachments).
+
+use cove_model::ids::resource_id;
+use cove_model::model::{Network, RouteDestination, RouteOrigin, RouteTarget};
+
+use super::error::Ec2Error;
+use super::params::Params;
+use super::vpcs::{Ctx, Done, matches, page};
+use super::xml::Xml;
+
+fn vpc_of<'a>(
+    ctx: &'a Ctx<'_>,
+    net: &Network,
+    v: cove_model::model::VpcId,
+) -> Option<&'a super::view::VpcView> {
+    let m = &net.vpcs[v.index()];
+    if net.tenants[m.tenant.index()].name != ctx.tenant {
+        return None;
+    }
+    ctx.view.vpcs.iter().find(|x| x.name == m.name)
+}
+
+/// An internet gateway's id.
+fn igw_id(net: &Network, i: cove_model::model::IgwId) -> String {
+    let g = &net.internet_gateways[i.index()];
+    resource_id(
+        "igw",
+        g.aws_id.as_deref(),
+        &format!("{}/{}", net.vpc_path(g.vpc), g.name),
+    )
+}
+
+/// A NAT gateway's id.
+fn nat_id(net: &Network, n: cove_model::model::NatId) -> String {
+    let g = &net.nat_gateways[n.index()];
+    resource_id(
+        "nat",
+        g.aws_id.as_deref(),
+        &format!("{}/{}", net.vpc_path(g.vpc), g.name),
+    )
+}
+
+/// `DescribeRouteTables`.
+pub fn describe_route_tables(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
+    let net = ctx.net;
+    let ids = p.list("RouteTableId");
+    let filters = p.filters()?;
+    let known = [
+        "route-table-id",
+        "vpc-id",
+        "association.main",
+        "association.subnet-id",
+    ];
+    let mut found = Vec::new();
+    for (i, rt) in net.route_tables.iter().enumerate() {
+        let Some(vpc) = vpc_of(ctx, net, rt.vpc) else {
+            continue;
+        };
+        let id = resource_id(
+            "rtb",
+            rt.aws_id.as_deref(),
+            &format!("{}/{}", net.vpc_path(rt.vpc), rt.name),
+        );
+        let subnets: Vec<String> = net
+            .subnets
+            .iter()
+            .filter(|s| s.route_table.index() == i && s.vpc == rt.vpc)
+            .map(|s| {
+                resource_id(
+                    "subnet",
+                    s.aws_id.as_deref(),
+                    &format!("{}/{}", net.vpc_path(s.vpc), s.name),
+                )
+            })
+            .collect();
+        if !ids.is_empty() && !ids.contains(&id) {
+            continue;
+        }
+        let ok = matches(&filters, &known, |name| match name {
+            "route-table-id" => vec![id.clone()],
+            "vpc-id" => vec![vpc.id.clone()],
+            "association.main" => vec![rt.main.to_string()],
+            _ => subnets.clone(),
+        })?;
+        if ok {
+            found.push((i, id, vpc.id.clone(), subnets));
+        }
+    }
+    for id in &ids {
+        if !found.iter().any(|f| &f.1 == id) {
+            return Err(Ec2Error::not_found(
+                "InvalidRouteTableID.NotFound",
+                "route table",
+                id,
+            ));
+        }
+    }
+    let (items, next) = page(&found, p.max_results(5, 100)?, p.get("NextToken"))?;
+    let mut x = Xml::default();
+    x.set("routeTableSet", &items, |x, (i, id, vpc_id, subnets)| {
+        let rt = &net.route_tables[*i];
+        x.text("routeTableId", id)
+            .text("vpcId", vpc_id)
+            .text("ownerId", ctx.account_id);
+        x.set("routeSet", &rt.routes, |x, r| {
+            match &r.destination {
+                RouteDestination::Cidr(c) => {
+                    x.text("destinationCidrBlock", &c.to_string());
+                }
+                RouteDestination::PrefixList(pl) => {
+                    x.text(
+                        "destinationPrefixListId",
+                        &super::rules::prefix_list_id(net, *pl),
+                    );
+                }
+            }
+            match &r.target {
+                RouteTarget::Local => {
+                    x.text("gatewayId", "local");
+                }
+                RouteTarget::InternetGateway(g) => {
+                    x.text("gatewayId", &igw_id(net, *g));
+                }
+                RouteTarget::NatGateway(n) => {
+                    x.text("natGatewayId", &nat_id(net, *n));
+                }
+                RouteTarget::Peering(p) => {
+                    let pc = &net.peerings[p.index()];
+                    x.text(
+                        "vpcPeeringConnectionId",
+                        &resource_id("pcx", pc.aws_id.as_deref(), &pc.name),
+                    );
+                }
+                RouteTarget::GatewayEndpoint(e) => {
+                    x.text("gatewayId", &cove_model::ids::endpoint_id(net, *e));
+                }
+                RouteTarget::Blackhole => {}
+                RouteTarget::Unmodeled(id) => {
+                    x.text("gatewayId", id);
+                }
+            }
+            let origin = match r.origin {
+                RouteOrigin::Local | RouteOrigin::Endpoint(_) => "CreateRouteTable",
+                RouteOrigin::Spec(_) => "CreateRoute",
+                RouteOrigin::Propagated(_) => "EnableVgwRoutePropagation",
+            };
+            let state = if matches!(r.target, RouteTarget::Blackhole) {
+                "blackhole"
+            } else {
+                "active"
+            };
+            x.text("state", state).text("origin", origin);
+        });
+        let mut assocs: Vec<(String, Option<String>)> = subnets
+            .iter()
+            .map(|s| {
+                (
+                    resource_id("rtbassoc", None, &format!("{id}/{s}")),
+                    Some(s.clone()),
+                )
+            })
+            .collect();
+        if rt.main {
+            assocs.push((resource_id("rtbassoc", None, &format!("{id}/main")), None));
+        }
+        x.set("associationSet", &assocs, |x, (aid, subnet)| {
+            x.text("routeTableAssociationId", aid)
+                .text("routeTableId", id);
+            match subnet {
+                Some(s) => {
+                    x.text("subnetId", s).text("main", "false");
+                }
+                None => {
+                    x.text("main", "true");
+                }
+            }
+            x.node("associationState", |x| {
+                x.text("state", "associated");
+            });
+        });
+        x.node("propagatingVgwSet", |_| {});
+        x.node("tagSet", |_| {});
+    });
+    if let Some(n) = next {
+        x.text("nextToken", &n);
+    }
+    Ok(Done::Read(x))
+}
+
+/// `DescribeInternetGateways`.
+pub fn describe_internet_gateways(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
+    let net = ctx.net;
+    let ids = p.list("InternetGatewayId");
+    let filters = p.filters()?;
+    let known = [
+        "internet-gateway-id",
+        "attachment.vpc-id",
+        "attachment.state",
+        "owner-id",
+    ];
+    let mut found = Vec::new();
+    for (i, g) in net.internet_gateways.iter().enumerate() {
+        let Some(vpc) = vpc_of(ctx, net, g.vpc) else {
+            continue;
+        };
+        let id = igw_id(
+            net,
+            cove_model::model::IgwId(u32::try_from(i).unwrap_or(u32::MAX)),
+        );
+        if !ids.is_empty() && !ids.contains(&id) {
+            continue;
+        }
+        let ok = matches(&filters, &known, |name| match name {
+            "internet-gateway-id" => vec![id.clone()],
+            "attachment.vpc-id" => vec![vpc.id.clone()],
+            "attachment.state" => vec!["available".to_owned()],
+            _ => vec![ctx.account_id.to_owned()],
+        })?;
+        if ok {
+            found.push((id, vpc.id.clone()));
+        }
+    }
+    for id in &ids {
+        if !found.iter().any(|f| &f.0 == id) {
+            return Err(Ec2Error::not_found(
+                "InvalidInternetGatewayID.NotFound",
+                "internet gateway",
+                id,
+            ));
+        }
+    }
+    let (items, next) = page(&found, p.max_results(5, 1000)?, p.get("NextToken"))?;
+    let mut x = Xml::default();
+    x.set("internetGatewaySet", &items, |x, (id, vpc)| {
+        x.text("internetGatewayId", id)
+            .text("ownerId", ctx.account_id);
+        x.set("attachmentSet", &[vpc], |x, v| {
+            x.text("vpcId", v).text("state", "available");
+        });
+        x.node("tagSet", |_| {});
+    });
+    if let Some(n) = next {
+        x.text("nextToken", &n);
+    }
+    Ok(Done::Read(x))
+}
