@@ -5,13 +5,13 @@
 //! first).
 
 use cove_model::model::SgId;
-use cove_model::spec::{SecurityGroupSpec, SgRuleSpec, VpcSpec};
+use cove_model::spec::{SecurityGroupSpec, SgRuleSpec};
 
 use super::error::Ec2Error;
 use super::params::Params;
 use super::rules::{self, Peer, Rule};
 use super::tags::{specified, tag_filter, tag_set, tags_of};
-use super::vpcs::{Ctx, Done, find_vpc, matches, page, spec_vpc};
+use super::vpcs::{Ctx, Done, find_vpc, matches, page, spec_vpc, spec_vpc_or_add};
 use super::xml::Xml;
 
 /// AWS's default quota of rules per direction of a group.
@@ -314,13 +314,7 @@ pub fn create(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
         ));
     }
     let mut spec = ctx.spec.clone();
-    let at = spec_vpc(ctx, vpc).unwrap_or_else(|| {
-        spec.vpcs.push(VpcSpec {
-            name: vpc.name.clone(),
-            ..VpcSpec::default()
-        });
-        spec.vpcs.len() - 1
-    });
+    let at = spec_vpc_or_add(ctx, &mut spec, vpc);
     let tags = specified(p, "security-group")?;
     spec.vpcs[at].security_groups.push(SecurityGroupSpec {
         name: name.to_owned(),
@@ -344,16 +338,7 @@ fn declared(
     g: &GroupView,
 ) -> Result<(usize, usize), Ec2Error> {
     let vpc = find_vpc(ctx, &g.vpc_id)?;
-    let at = match spec_vpc(ctx, vpc) {
-        Some(at) => at,
-        None => {
-            spec.vpcs.push(VpcSpec {
-                name: vpc.name.clone(),
-                ..VpcSpec::default()
-            });
-            spec.vpcs.len() - 1
-        }
-    };
+    let at = spec_vpc_or_add(ctx, spec, vpc);
     if let Some(i) = spec.vpcs[at]
         .security_groups
         .iter()

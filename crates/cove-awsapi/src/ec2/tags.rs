@@ -4,12 +4,12 @@
 
 use std::collections::BTreeMap;
 
-use cove_model::spec::{TenantSpec, VpcSpec};
+use cove_model::spec::TenantSpec;
 
 use super::error::Ec2Error;
 use super::groups::groups;
 use super::params::Params;
-use super::vpcs::{Ctx, Done, spec_vpc};
+use super::vpcs::{Ctx, Done, spec_vpc, spec_vpc_or_add};
 use super::xml::Xml;
 
 /// Tags one resource may have (EC2's limit).
@@ -172,16 +172,7 @@ fn tags_mut<'s>(
         .iter()
         .find(|v| v.name == vpc)
         .ok_or_else(|| Ec2Error::new("InvalidID", format!("The ID '{id}' is not valid")))?;
-    let at = match spec_vpc(ctx, view) {
-        Some(at) => at,
-        None => {
-            spec.vpcs.push(VpcSpec {
-                name: view.name.clone(),
-                ..VpcSpec::default()
-            });
-            spec.vpcs.len() - 1
-        }
-    };
+    let at = spec_vpc_or_add(ctx, spec, view);
     match (kind, name) {
         (Kind::Vpc, _) => Ok(&mut spec.vpcs[at].tags),
         (Kind::Subnet, Some(n)) => spec.vpcs[at]

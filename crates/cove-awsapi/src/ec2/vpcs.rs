@@ -163,6 +163,18 @@ pub(crate) fn spec_vpc(ctx: &Ctx<'_>, vpc: &VpcView) -> Option<usize> {
     })
 }
 
+/// The index of the spec entry of `vpc` in `spec`, added (empty: it extends a
+/// network's VPC) when the spec has none yet.
+pub(crate) fn spec_vpc_or_add(ctx: &Ctx<'_>, spec: &mut TenantSpec, vpc: &VpcView) -> usize {
+    spec_vpc(ctx, vpc).unwrap_or_else(|| {
+        spec.vpcs.push(VpcSpec {
+            name: vpc.name.clone(),
+            ..VpcSpec::default()
+        });
+        spec.vpcs.len() - 1
+    })
+}
+
 /// `DescribeVpcs`.
 pub fn describe_vpcs(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
     let ids = p.list("VpcId");
@@ -372,17 +384,7 @@ pub fn create_subnet(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
         &format!("{}/{}/{name}", ctx.tenant, vpc.name),
     );
     let mut spec = ctx.spec.clone();
-    let at = match spec_vpc(ctx, vpc) {
-        Some(at) => at,
-        None => {
-            // A network's VPC the tenant's spec does not extend yet.
-            spec.vpcs.push(VpcSpec {
-                name: vpc.name.clone(),
-                ..VpcSpec::default()
-            });
-            spec.vpcs.len() - 1
-        }
-    };
+    let at = spec_vpc_or_add(ctx, &mut spec, vpc);
     spec.vpcs[at].subnets.push(SubnetSpec {
         name: name.clone(),
         cidr: net.to_string(),

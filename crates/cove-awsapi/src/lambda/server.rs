@@ -204,6 +204,14 @@ fn json_response(status: u16, v: &Value) -> Response {
         .into_response()
 }
 
+/// `result` as an answer: its JSON with `status`, or Lambda's error.
+fn respond(status: u16, result: Result<Value, LambdaError>) -> Response {
+    match result {
+        Ok(v) => json_response(status, &v),
+        Err(e) => e.into_response(),
+    }
+}
+
 fn body_json(s: &Signed) -> Result<Value, LambdaError> {
     if s.body.is_empty() {
         return Ok(json!({}));
@@ -258,10 +266,7 @@ macro_rules! signed_or_return {
 /// `CreateFunction`.
 async fn create(State(api): State<ApiState>, req: Request) -> Response {
     let s = signed_or_return!(api, req);
-    match create_inner(&api, &s).await {
-        Ok(v) => json_response(201, &v),
-        Err(e) => e.into_response(),
-    }
+    respond(201, create_inner(&api, &s).await)
 }
 
 async fn create_inner(api: &ApiState, s: &Signed) -> Result<Value, LambdaError> {
@@ -541,10 +546,7 @@ async fn update_configuration(
     if let Some(vars) = b["Environment"]["Variables"].as_object() {
         change["environment"] = Value::Object(vars.clone());
     }
-    match patch(&api, &s, function_name(&name), change).await {
-        Ok(c) => json_response(200, &c),
-        Err(e) => e.into_response(),
-    }
+    respond(200, patch(&api, &s, function_name(&name), change).await)
 }
 
 /// `UpdateFunctionCode` (`ZipFile`).
@@ -565,10 +567,7 @@ async fn update_code(
         patch(&api, &s, &name, json!({ "code": code })).await
     }
     .await;
-    match result {
-        Ok(c) => json_response(200, &c),
-        Err(e) => e.into_response(),
-    }
+    respond(200, result)
 }
 
 /// `DeleteFunction`.
@@ -650,10 +649,7 @@ async fn put_concurrency(
         Ok::<_, LambdaError>(json!({ "ReservedConcurrentExecutions": n }))
     }
     .await;
-    match result {
-        Ok(v) => json_response(200, &v),
-        Err(e) => e.into_response(),
-    }
+    respond(200, result)
 }
 
 /// `DeleteFunctionConcurrency`: back to cove's default reservation (10).
