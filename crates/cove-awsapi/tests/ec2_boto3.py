@@ -181,6 +181,16 @@ def main(path):
     assert [v["VpcId"] for v in by_filter] == [vid], by_filter
     assert "10.10.0.0/16" in json.dumps(spec_of(cfg)), "the VPC is not in the tenant's spec"
     assert vid in json.dumps(api(cfg, "/v1/topology")), "cove's topology does not show the VPC"
+    attr = lambda name: a.describe_vpc_attribute(VpcId=vid, Attribute=name)
+    assert attr("enableDnsSupport")["EnableDnsSupport"]["Value"] is True
+    a.modify_vpc_attribute(VpcId=vid, EnableDnsHostnames={"Value": True})
+    assert attr("enableDnsHostnames")["EnableDnsHostnames"]["Value"] is True
+    a.modify_vpc_attribute(VpcId=vid, EnableDnsHostnames={"Value": False})
+    a.modify_vpc_attribute(VpcId=vid, EnableDnsSupport={"Value": False})
+    assert attr("enableDnsSupport")["EnableDnsSupport"]["Value"] is False
+    refused(a, cfg, "InvalidParameterCombination", a.modify_vpc_attribute, VpcId=vid,
+            EnableDnsHostnames={"Value": True})
+    a.modify_vpc_attribute(VpcId=vid, EnableDnsSupport={"Value": True})
     step("vpc", id=vid)
 
     sub = a.create_subnet(VpcId=vid, CidrBlock="10.10.1.0/24", AvailabilityZone="us-east-1b")["Subnet"]

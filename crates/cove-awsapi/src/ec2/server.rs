@@ -93,6 +93,8 @@ fn run(cur: &Current, tenant: &TenantId, region: &str, p: &Params) -> Result<Don
         "DescribeVpcs" => vpcs::describe_vpcs(&ctx, p),
         "CreateVpc" => vpcs::create_vpc(&ctx, p),
         "DeleteVpc" => vpcs::delete_vpc(&ctx, p),
+        "DescribeVpcAttribute" => vpcs::describe_vpc_attribute(&ctx, p),
+        "ModifyVpcAttribute" => vpcs::modify_vpc_attribute(&ctx, p),
         "DescribeSubnets" => vpcs::describe_subnets(&ctx, p),
         "CreateSubnet" => vpcs::create_subnet(&ctx, p),
         "DeleteSubnet" => vpcs::delete_subnet(&ctx, p),
