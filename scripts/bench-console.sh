@@ -20,6 +20,7 @@ export COVE_STATE_DIR=$work/state
 serve=""
 cleanup() {
   [ -n "$serve" ] && kill "$serve" 2>/dev/null && wait "$serve" 2>/dev/null
+  "$cove" destroy >/dev/null 2>&1 || true
   rm -rf "$work"
 }
 trap cleanup EXIT

@@ -38,9 +38,13 @@ pub fn verify(
         headers,
         body,
     };
+    // The key is looked up once: the tenant found with the secret is kept.
+    let found = std::cell::RefCell::new(None);
     let signer = sigv4::verify(&received, SystemTime::now(), |key| {
-        tenant_of_key(api, cur, key).map(|(_, secret)| secret)
+        let (tenant, secret) = tenant_of_key(api, cur, key)?;
+        *found.borrow_mut() = Some(tenant);
+        Some(secret)
     })?;
-    let (tenant, _) = tenant_of_key(api, cur, &signer.access_key_id).ok_or(SigError::UnknownKey)?;
+    let tenant = found.into_inner().ok_or(SigError::UnknownKey)?;
     Ok((signer, tenant))
 }

@@ -7,6 +7,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use cove_model::http_api::percent_decode;
 use sha2::{Digest, Sha256};
 
 /// How far a request's time may be from the server's (AWS: 15 minutes).
@@ -172,25 +173,6 @@ pub fn uri_encode(text: &str, keep_slash: bool) -> String {
         }
     }
     s
-}
-
-/// Percent-decodes `text` (`+` stays `+`: AWS clients encode spaces as `%20`).
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Ok(v) = u8::from_str_radix(&text[i + 1..i + 3], 16) {
-                out.push(v);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn canonical_query(query: &str) -> String {

@@ -36,6 +36,8 @@ pub const ASSETS: [Asset; 2] = [
 pub struct Served {
     /// The asset.
     pub asset: &'static Asset,
+    /// Its content hash.
+    pub hash: String,
     /// Its URL path (`/console/assets/<hash>/<name>`).
     pub path: String,
     /// Its gzip'd bytes.
@@ -66,10 +68,14 @@ pub fn served() -> &'static [Served] {
     SERVED.get_or_init(|| {
         ASSETS
             .iter()
-            .map(|a| Served {
-                asset: a,
-                path: format!("/console/assets/{}/{}", content_hash(a.bytes), a.name),
-                gzip: gzip(a.bytes),
+            .map(|a| {
+                let hash = content_hash(a.bytes);
+                Served {
+                    asset: a,
+                    path: format!("/console/assets/{hash}/{}", a.name),
+                    hash,
+                    gzip: gzip(a.bytes),
+                }
             })
             .collect()
     })
@@ -88,7 +94,7 @@ pub fn path_of(name: &str) -> String {
 pub fn find(hash: &str, name: &str) -> Option<&'static Served> {
     served()
         .iter()
-        .find(|s| s.asset.name == name && content_hash(s.asset.bytes) == hash)
+        .find(|s| s.asset.name == name && s.hash == hash)
 }
 
 #[cfg(test)]

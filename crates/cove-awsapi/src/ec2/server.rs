@@ -184,13 +184,9 @@ pub async fn handle(State(api): State<ApiState>, req: Request) -> Response {
     };
     let body = match first {
         Done::Read(x) => x,
-        Done::Write(_, _) if dry_run => {
+        Done::Write(_, spec) if dry_run => {
             // Validated as a commit would be, then not stored.
-            let checked = match run(&cur, &tenant, &signer.region, &p) {
-                Ok(Done::Write(_, spec)) => validate(&cur, &tenant, &spec),
-                Ok(Done::Read(_)) => Ok(()),
-                Err(e) => Err(e),
-            };
+            let checked = validate(&cur, &tenant, &spec);
             return error(&checked.err().unwrap_or_else(Ec2Error::dry_run), &id);
         }
         Done::Write(_, _) => {
