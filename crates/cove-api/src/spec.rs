@@ -671,11 +671,10 @@ fn peer_shown(text: &str, path: &str, shown: &str) -> String {
 
 /// The platform's desired network as of `cur`, validated; 409 `IncorrectState`
 /// when it does not validate (another tenant's part is never named).
-pub fn desired_network(cur: &Current) -> Result<cove_model::model::Network, ApiError> {
-    let desired = cove_control::desired_spec(&cur.state, &cur.specs);
-    cove_model::validate::validate(&desired)
-        .network
-        .ok_or_else(|| {
+pub fn desired_network(
+    cur: &Current,
+) -> Result<std::sync::Arc<cove_model::model::Network>, ApiError> {
+    cur.desired_network().ok_or_else(|| {
             ApiError::new(
                 StatusCode::CONFLICT,
                 "IncorrectState",

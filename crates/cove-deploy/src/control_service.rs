@@ -88,6 +88,10 @@ pub struct Current {
     /// The NAT gateways whose partner carries their addresses (the reconciler's
     /// record, [`crate::failover`]).
     pub nat_takeovers: Vec<crate::failover::TakeoverRecord>,
+    /// The validated desired network of this generation, computed once on first
+    /// use ([`Current::desired_network`]): every API read that needs it (EC2's and
+    /// Lambda's describes, topology, reachability) shares one validation.
+    pub desired: std::sync::OnceLock<Option<Arc<cove_model::model::Network>>>,
 }
 
 impl Current {
@@ -100,6 +104,18 @@ impl Current {
 }
 
 impl Current {
+    /// The platform's desired network at this generation (every tenant's networks
+    /// and specs merged, validated), or `None` when it does not validate. Computed
+    /// on first use and kept with this generation's state.
+    pub fn desired_network(&self) -> Option<Arc<cove_model::model::Network>> {
+        self.desired
+            .get_or_init(|| {
+                let desired = cove_control::desired_spec(&self.state, &self.specs);
+                cove_model::validate::validate(&desired).network.map(Arc::new)
+            })
+            .clone()
+    }
+
     /// The tenant's spec (empty, named like the tenant, if it has none).
     pub fn spec_of(&self, tenant: &TenantId) -> TenantSpec {
         self.specs
@@ -272,6 +288,7 @@ impl ControlService {
             specs,
             uploads,
             nat_takeovers,
+            desired: std::sync::OnceLock::new(),
         });
         if let Ok(mut g) = self.cache.lock() {
             if g.generation < fresh.generation {

@@ -10,7 +10,8 @@ use cove_model::spec::{SecurityGroupSpec, SgRuleSpec};
 use super::error::Ec2Error;
 use super::params::Params;
 use super::rules::{self, Peer, Rule};
-use super::tags::{specified, tag_filter, tag_set, tags_of};
+use super::tags::{specified, tag_filter, tag_set};
+use super::view::VpcView;
 use super::vpcs::{Ctx, Done, find_vpc, matches, page, spec_vpc, spec_vpc_or_add};
 use super::xml::Xml;
 
@@ -36,10 +37,11 @@ pub struct GroupView {
     pub ingress: Vec<Rule>,
     /// Outbound rules.
     pub egress: Vec<Rule>,
+    /// Its tags.
+    pub tags: super::tags::Tags,
 }
 
-fn spec_group<'a>(ctx: &'a Ctx<'_>, vpc_name: &str, group: &str) -> Option<&'a SecurityGroupSpec> {
-    let vpc = ctx.view.vpcs.iter().find(|v| v.name == vpc_name)?;
+fn spec_group<'a>(ctx: &'a Ctx<'_>, vpc: &VpcView, group: &str) -> Option<&'a SecurityGroupSpec> {
     let at = spec_vpc(ctx, vpc)?;
     ctx.spec.vpcs[at]
         .security_groups
@@ -50,16 +52,23 @@ fn spec_group<'a>(ctx: &'a Ctx<'_>, vpc_name: &str, group: &str) -> Option<&'a S
 /// The tenant's groups.
 pub fn groups(ctx: &Ctx<'_>) -> Vec<GroupView> {
     let net = ctx.net;
+    let vpcs: std::collections::HashMap<&str, &VpcView> = ctx
+        .view
+        .vpcs
+        .iter()
+        .map(|v| (v.name.as_str(), v))
+        .collect();
     let mut out = Vec::new();
     for (i, sg) in net.security_groups.iter().enumerate() {
-        let Some(vpc) = ctx.view.vpcs.iter().find(|v| {
-            let m = &net.vpcs[sg.vpc.index()];
-            v.name == m.name && net.tenants[m.tenant.index()].name == ctx.tenant
-        }) else {
+        let m = &net.vpcs[sg.vpc.index()];
+        if net.tenants[m.tenant.index()].name != ctx.tenant {
+            continue;
+        }
+        let Some(&vpc) = vpcs.get(m.name.as_str()) else {
             continue;
         };
         let id = SgId(u32::try_from(i).unwrap_or(u32::MAX));
-        let declared = spec_group(ctx, &vpc.name, &sg.name);
+        let declared = spec_group(ctx, vpc, &sg.name);
         let described = |list: &Option<&Vec<SgRuleSpec>>, index: usize| {
             list.and_then(|l| l.get(index))
                 .and_then(|r| r.description.clone())
@@ -91,6 +100,7 @@ pub fn groups(ctx: &Ctx<'_>) -> Vec<GroupView> {
                 .iter()
                 .map(|r| rules::from_model(net, r, described(&egress_spec, r.index)))
                 .collect(),
+            tags: declared.map(|g| g.tags.clone()).unwrap_or_default(),
         });
     }
     out
@@ -213,9 +223,9 @@ pub fn describe(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
         {
             continue;
         }
-        let tags = tags_of(ctx, &g.id);
+        let tags = &g.tags;
         let ok = matches(&filters, &known, |name| match name {
-            n if tag_filter(n, &tags).is_some() => tag_filter(n, &tags).unwrap_or_default(),
+            n if tag_filter(n, tags).is_some() => tag_filter(n, tags).unwrap_or_default(),
             "group-id" => vec![g.id.clone()],
             "group-name" => vec![g.name.clone()],
             "vpc-id" => vec![g.vpc_id.clone()],
@@ -236,7 +246,7 @@ pub fn describe(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
             .text("vpcId", &g.vpc_id);
         permissions_xml(x, "ipPermissions", &g.ingress, ctx.account_id);
         permissions_xml(x, "ipPermissionsEgress", &g.egress, ctx.account_id);
-        tag_set(x, &tags_of(ctx, &g.id));
+        tag_set(x, &g.tags);
     });
     if let Some(n) = next {
         x.text("nextToken", &n);

@@ -78,6 +78,7 @@ fn run(cur: &Current, tenant: &TenantId, region: &str, p: &Params) -> Result<Don
             name: n.name.clone(),
         })
         .collect();
+    let spec_at = vpcs::spec_index(&view, &spec, &networks);
     let ctx = Ctx {
         account_id: &t.account_id,
         region,
@@ -86,6 +87,7 @@ fn run(cur: &Current, tenant: &TenantId, region: &str, p: &Params) -> Result<Don
         spec: &spec,
         networks: &networks,
         tenant: &t.name,
+        spec_at: &spec_at,
         new_name: &new_name,
     };
     let action = p.required("Action")?;

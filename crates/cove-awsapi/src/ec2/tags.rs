@@ -50,36 +50,6 @@ fn resolve(ctx: &Ctx<'_>, id: &str) -> Option<(Kind, String, Option<String>)> {
         .map(|g| (Kind::Group, g.vpc_name, Some(g.name)))
 }
 
-/// The tags of resource `id` (none when the spec does not hold it).
-pub fn tags_of(ctx: &Ctx<'_>, id: &str) -> Tags {
-    let Some((kind, vpc, name)) = resolve(ctx, id) else {
-        return Tags::new();
-    };
-    let Some(view) = ctx.view.vpcs.iter().find(|v| v.name == vpc) else {
-        return Tags::new();
-    };
-    let Some(at) = spec_vpc(ctx, view) else {
-        return Tags::new();
-    };
-    let v = &ctx.spec.vpcs[at];
-    match (kind, name) {
-        (Kind::Vpc, _) => v.tags.clone(),
-        (Kind::Subnet, Some(n)) => v
-            .subnets
-            .iter()
-            .find(|s| s.name == n)
-            .map(|s| s.tags.clone())
-            .unwrap_or_default(),
-        (Kind::Group, Some(n)) => v
-            .security_groups
-            .iter()
-            .find(|g| g.name == n)
-            .map(|g| g.tags.clone())
-            .unwrap_or_default(),
-        _ => Tags::new(),
-    }
-}
-
 /// `<tagSet>`.
 pub fn tag_set(x: &mut Xml, tags: &Tags) {
     let items: Vec<(&String, &String)> = tags.iter().collect();
@@ -256,22 +226,26 @@ pub fn delete(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
 /// `DescribeTags`.
 pub fn describe(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
     let filters = p.filters()?;
-    let mut ids: Vec<(String, Kind)> = ctx
+    let mut ids: Vec<(String, Kind, Tags)> = ctx
         .view
         .vpcs
         .iter()
-        .map(|v| (v.id.clone(), Kind::Vpc))
+        .map(|v| (v.id.clone(), Kind::Vpc, super::vpcs::vpc_tags(ctx, v)))
         .collect();
     ids.extend(
         ctx.view
             .subnets
             .iter()
-            .map(|s| (s.id.clone(), Kind::Subnet)),
+            .map(|s| (s.id.clone(), Kind::Subnet, super::vpcs::subnet_tags(ctx, s))),
     );
-    ids.extend(groups(ctx).into_iter().map(|g| (g.id, Kind::Group)));
+    ids.extend(
+        groups(ctx)
+            .into_iter()
+            .map(|g| (g.id, Kind::Group, g.tags)),
+    );
     let mut found = Vec::new();
-    for (id, kind) in ids {
-        for (k, v) in tags_of(ctx, &id) {
+    for (id, kind, tags) in ids {
+        for (k, v) in tags {
             let ok = super::vpcs::matches(
                 &filters,
                 &["resource-id", "resource-type", "key", "value"],

@@ -7,7 +7,7 @@ use cove_model::spec::{SubnetSpec, TenantSpec, VpcSpec};
 
 use super::error::Ec2Error;
 use super::params::{Filter, Params};
-use super::tags::{Tags, specified, tag_filter, tag_set, tags_of};
+use super::tags::{Tags, specified, tag_filter, tag_set};
 use super::view::{SubnetView, TenantView, VpcView};
 use super::xml::Xml;
 
@@ -37,6 +37,9 @@ pub struct Ctx<'a> {
     pub networks: &'a [NetworkRef],
     /// The tenant's name (ids are derived from `tenant/vpc[/subnet]`).
     pub tenant: &'a str,
+    /// Where each VPC of `view` (by its name in the desired spec) is declared or
+    /// extended in `spec` ([`spec_index`]).
+    pub spec_at: &'a std::collections::HashMap<String, usize>,
     /// A fresh name for an object made here (`ec2-` and 12 hex digits): its id is
     /// derived from its path as every id of an object without an imported one is,
     /// so no call can claim another's id.
@@ -154,19 +157,76 @@ pub(crate) fn find_vpc<'a>(ctx: &'a Ctx<'_>, id: &str) -> Result<&'a VpcView, Ec
         .ok_or_else(|| Ec2Error::not_found("InvalidVpcID.NotFound", "vpc", id))
 }
 
+/// Where each VPC of `view` is in `spec`: the first entry that declares it (by
+/// its name in the desired spec) or extends it (a network's VPC, by the
+/// network's name or the VPC's id). Built once per call, so that lookups are not
+/// quadratic in the number of VPCs.
+pub fn spec_index(
+    view: &TenantView,
+    spec: &TenantSpec,
+    networks: &[NetworkRef],
+) -> std::collections::HashMap<String, usize> {
+    use std::collections::HashMap;
+    let mut by_name: HashMap<&str, usize> = HashMap::new();
+    let mut by_id: HashMap<&str, usize> = HashMap::new();
+    for (i, v) in spec.vpcs.iter().enumerate() {
+        by_name.entry(v.name.as_str()).or_insert(i);
+        if let Some(id) = v.id.as_deref() {
+            by_id.entry(id).or_insert(i);
+        }
+    }
+    let nets: HashMap<&str, &NetworkRef> = networks.iter().map(|n| (n.id.as_str(), n)).collect();
+    let mut out = HashMap::new();
+    for v in &view.vpcs {
+        let mut at = by_name.get(v.name.as_str()).copied();
+        if let Some(n) = nets.get(v.name.as_str()) {
+            for i in [
+                by_name.get(n.name.as_str()).copied(),
+                by_id.get(v.id.as_str()).copied(),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                at = Some(at.map_or(i, |a| a.min(i)));
+            }
+        }
+        if let Some(i) = at {
+            out.insert(v.name.clone(), i);
+        }
+    }
+    out
+}
+
 /// The index of the spec entry that declares (or extends) `vpc`.
 pub(crate) fn spec_vpc(ctx: &Ctx<'_>, vpc: &VpcView) -> Option<usize> {
-    let network = ctx.networks.iter().find(|n| n.id == vpc.name);
-    ctx.spec.vpcs.iter().position(|v| {
-        v.name == vpc.name
-            || network.is_some_and(|n| v.name == n.name || v.id.as_deref() == Some(&vpc.id))
-    })
+    ctx.spec_at.get(&vpc.name).copied()
+}
+
+/// The tags of `vpc`.
+pub(crate) fn vpc_tags(ctx: &Ctx<'_>, vpc: &VpcView) -> Tags {
+    spec_vpc(ctx, vpc).map_or_else(Tags::new, |i| ctx.spec.vpcs[i].tags.clone())
+}
+
+/// The tags of `subnet`.
+pub(crate) fn subnet_tags(ctx: &Ctx<'_>, subnet: &SubnetView) -> Tags {
+    ctx.spec_at
+        .get(&subnet.vpc_name)
+        .and_then(|&i| ctx.spec.vpcs[i].subnets.iter().find(|s| s.name == subnet.name))
+        .map_or_else(Tags::new, |s| s.tags.clone())
 }
 
 /// The index of the spec entry of `vpc` in `spec`, added (empty: it extends a
 /// network's VPC) when the spec has none yet.
 pub(crate) fn spec_vpc_or_add(ctx: &Ctx<'_>, spec: &mut TenantSpec, vpc: &VpcView) -> usize {
-    spec_vpc(ctx, vpc).unwrap_or_else(|| {
+    // An entry this call already added (tags on two resources of one VPC).
+    let added = || {
+        spec.vpcs
+            .iter()
+            .skip(ctx.spec.vpcs.len())
+            .position(|v| v.name == vpc.name)
+            .map(|i| i + ctx.spec.vpcs.len())
+    };
+    spec_vpc(ctx, vpc).or_else(added).unwrap_or_else(|| {
         spec.vpcs.push(VpcSpec {
             name: vpc.name.clone(),
             ..VpcSpec::default()
@@ -196,7 +256,7 @@ pub fn describe_vpcs(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
         if !ids.is_empty() && !ids.contains(&v.id) {
             continue;
         }
-        let tags = tags_of(ctx, &v.id);
+        let tags = vpc_tags(ctx, v);
         let ok = matches(&filters, &known, |name| match name {
             n if tag_filter(n, &tags).is_some() => tag_filter(n, &tags).unwrap_or_default(),
             "vpc-id" => vec![v.id.clone()],
@@ -214,7 +274,7 @@ pub fn describe_vpcs(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
     let (items, next) = page(&found, p.max_results(5, 1000)?, p.get("NextToken"))?;
     let mut x = Xml::default();
     x.set("vpcSet", &items, |x, v| {
-        vpc_xml(x, v, ctx.account_id, &tags_of(ctx, &v.id));
+        vpc_xml(x, v, ctx.account_id, &vpc_tags(ctx, v));
     });
     if let Some(n) = next {
         x.text("nextToken", &n);
@@ -325,7 +385,7 @@ pub fn describe_subnets(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
         if !ids.is_empty() && !ids.contains(&s.id) {
             continue;
         }
-        let tags = tags_of(ctx, &s.id);
+        let tags = subnet_tags(ctx, s);
         let ok = matches(&filters, &known, |name| match name {
             n if tag_filter(n, &tags).is_some() => tag_filter(n, &tags).unwrap_or_default(),
             "subnet-id" => vec![s.id.clone()],
@@ -343,7 +403,7 @@ pub fn describe_subnets(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
     let (items, next) = page(&found, p.max_results(5, 1000)?, p.get("NextToken"))?;
     let mut x = Xml::default();
     x.set("subnetSet", &items, |x, s| {
-        subnet_xml(x, s, ctx.account_id, ctx.region, &tags_of(ctx, &s.id));
+        subnet_xml(x, s, ctx.account_id, ctx.region, &subnet_tags(ctx, s));
     });
     if let Some(n) = next {
         x.text("nextToken", &n);
