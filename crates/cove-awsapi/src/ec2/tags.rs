@@ -9,7 +9,7 @@ use cove_model::spec::TenantSpec;
 use super::error::Ec2Error;
 use super::groups::groups;
 use super::params::Params;
-use super::vpcs::{Ctx, Done, spec_vpc, spec_vpc_or_add};
+use super::vpcs::{Ctx, Done, spec_vpc_or_add};
 use super::xml::Xml;
 
 /// Tags one resource may have (EC2's limit).
