@@ -58,6 +58,7 @@ pub fn network_vpc(n: &Network) -> VpcSpec {
             id: Some(s.route_table_id.clone()),
             main: false,
             routes: vec![route],
+            tags: Default::default(),
         });
     }
     VpcSpec {
@@ -115,7 +116,24 @@ pub fn network_vpc(n: &Network) -> VpcSpec {
 fn merge(v: &mut VpcSpec, ext: &VpcSpec) {
     v.secondary_cidrs
         .extend(ext.secondary_cidrs.iter().cloned());
-    v.subnets.extend(ext.subnets.iter().cloned());
+    // A subnet of the network's, written again (same name, block and zone), sets
+    // its route table, network ACL and tags (EC2's associations and tags on a
+    // network's subnet); any other subnet is added.
+    for s in &ext.subnets {
+        let same = |x: &&mut SubnetSpec| x.name == s.name && x.cidr == s.cidr && x.az == s.az;
+        match v.subnets.iter_mut().find(same) {
+            Some(x) => {
+                if s.route_table.is_some() {
+                    x.route_table.clone_from(&s.route_table);
+                }
+                if s.network_acl.is_some() {
+                    x.network_acl.clone_from(&s.network_acl);
+                }
+                x.tags.extend(s.tags.iter().map(|(k, v)| (k.clone(), v.clone())));
+            }
+            None => v.subnets.push(s.clone()),
+        }
+    }
     for rt in &ext.route_tables {
         match v.route_tables.iter_mut().find(|r| r.name == rt.name) {
             Some(r) => r.routes.extend(rt.routes.iter().cloned()),
@@ -289,7 +307,8 @@ pub fn desired_spec(state: &ControlState, specs: &BTreeMap<TenantId, TenantSpec>
         }
         spec.peerings.push(PeeringSpec {
             name: p.id.0.clone(),
-            id: None,
+            // EC2's id is the control plane's (`pcx-…`), not one derived from it.
+            id: Some(p.id.0.clone()),
             requester: r.0,
             accepter: a.0,
             status: Some(status.to_owned()),

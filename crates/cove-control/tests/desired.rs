@@ -475,3 +475,65 @@ fn a_network_keeps_the_tenants_flow_logs() {
         "the network's VPC lost the tenant's flow log"
     );
 }
+
+#[test]
+fn a_network_subnet_written_again_sets_its_route_table_acl_and_tags() {
+    let mut w = World::new();
+    let a = w.tenant("alpha");
+    w.network(&a, "web", None);
+    let net = w.state.networks_of(&a)[0].clone();
+    let sub = net
+        .subnets
+        .iter()
+        .find(|s| s.name == "private-a")
+        .expect("private-a");
+    let overlay = |cidr: String| cove_model::spec::SubnetSpec {
+        name: sub.name.clone(),
+        cidr,
+        az: sub.availability_zone.clone(),
+        route_table: Some("rt-own".into()),
+        network_acl: Some("locked".into()),
+        tags: BTreeMap::from([("Name".to_owned(), "app".to_owned())]),
+        ..Default::default()
+    };
+    let spec_with = |s: cove_model::spec::SubnetSpec| {
+        BTreeMap::from([(
+            a.clone(),
+            TenantSpec {
+                vpcs: vec![VpcSpec {
+                    name: "web".into(),
+                    subnets: vec![s],
+                    route_tables: vec![cove_model::spec::RouteTableSpec {
+                        name: "rt-own".into(),
+                        ..Default::default()
+                    }],
+                    network_acls: vec![cove_model::spec::NetworkAclSpec {
+                        name: "locked".into(),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            },
+        )])
+    };
+    let spec = desired_spec(&w.state, &spec_with(overlay(sub.cidr.to_string())));
+    let v = &spec.tenants[0].vpcs[0];
+    let subs: Vec<_> = v.subnets.iter().filter(|s| s.name == "private-a").collect();
+    assert_eq!(subs.len(), 1, "the subnet was added twice: {subs:?}");
+    assert_eq!(subs[0].route_table.as_deref(), Some("rt-own"));
+    assert_eq!(subs[0].network_acl.as_deref(), Some("locked"));
+    assert_eq!(subs[0].tags.get("Name").map(String::as_str), Some("app"));
+    let n = cove_model::validate::validate(&spec).network.expect("valid");
+    let s = n.subnets.iter().find(|s| s.name == "private-a").expect("subnet");
+    assert_eq!(n.route_tables[s.route_table.index()].name, "rt-own");
+    assert_eq!(n.network_acls[s.network_acl.index()].name, "locked");
+    // Another block under the same name is another subnet (which the validator
+    // refuses), never a change of the network's.
+    let spec = desired_spec(&w.state, &spec_with(overlay("10.0.99.0/24".into())));
+    let v = &spec.tenants[0].vpcs[0];
+    assert_eq!(
+        v.subnets.iter().filter(|s| s.name == "private-a").count(),
+        2
+    );
+}

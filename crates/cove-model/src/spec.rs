@@ -433,6 +433,9 @@ pub struct RouteTableSpec {
     /// Resource id kept from an import (`rtb-…`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
+    /// Tags (EC2's `CreateTags`; free key/value pairs, 50 at most).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub tags: std::collections::BTreeMap<String, String>,
     /// Whether this is the VPC's main route table (at most one).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub main: bool,
@@ -538,6 +541,9 @@ pub struct NetworkAclSpec {
     /// Resource id kept from an import (`acl-…`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
+    /// Tags (EC2's `CreateTags`; free key/value pairs, 50 at most).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub tags: std::collections::BTreeMap<String, String>,
     /// Whether this is the VPC's default ACL (at most one).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub default: bool,

@@ -49,6 +49,7 @@ pub(super) fn import(b: &mut Builder, acls: Vec<Rec<aws::NetworkAcl>>) {
                 default,
                 ingress,
                 egress,
+                tags: Default::default(),
             });
         }
     }

@@ -117,6 +117,7 @@ pub(super) fn import(b: &mut Builder, tables: Vec<Rec<aws::RouteTable>>) {
                 id: Some(id),
                 main,
                 routes,
+                tags: Default::default(),
             });
         }
     }
