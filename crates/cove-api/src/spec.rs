@@ -675,14 +675,14 @@ pub fn desired_network(
     cur: &Current,
 ) -> Result<std::sync::Arc<cove_model::model::Network>, ApiError> {
     cur.desired_network().ok_or_else(|| {
-            ApiError::new(
-                StatusCode::CONFLICT,
-                "IncorrectState",
-                None,
-                "the platform's desired network does not validate right now",
-                "fix your spec (GET /v1/spec); ask the operator if it persists",
-            )
-        })
+        ApiError::new(
+            StatusCode::CONFLICT,
+            "IncorrectState",
+            None,
+            "the platform's desired network does not validate right now",
+            "fix your spec (GET /v1/spec); ask the operator if it persists",
+        )
+    })
 }
 
 /// Whether `text` names something of tenant `name` (`name/…` at a word start).

@@ -61,7 +61,8 @@ impl Client {
             } => {
                 let uri = format!("{}{path}", self.base);
                 let host = self.base.trim_start_matches("http://").to_owned();
-                let identity = Credentials::new(&self.key, &self.secret, None, None, "bench").into();
+                let identity =
+                    Credentials::new(&self.key, &self.secret, None, None, "bench").into();
                 let params = aws_sigv4::sign::v4::SigningParams::builder()
                     .identity(&identity)
                     .region("us-east-1")
@@ -164,7 +165,16 @@ async fn compare(client: &Client, pairs: &[(&str, Op, &str, Op)]) {
     );
     println!(
         "{:<28} {:>9} {:>9} {:>9} | {:<40} {:>9} {:>9} {:>9} | {:>7} {:>7}",
-        "AWS API", "bytes", "p50 ms", "p99 ms", "cove API", "bytes", "p50 ms", "p99 ms", "p50 x", "p99 x"
+        "AWS API",
+        "bytes",
+        "p50 ms",
+        "p99 ms",
+        "cove API",
+        "bytes",
+        "p50 ms",
+        "p99 ms",
+        "p50 x",
+        "p99 x"
     );
     for (i, (label, _, cove_label, _)) in pairs.iter().enumerate() {
         let (a, c) = &mut samples[i];
@@ -203,7 +213,14 @@ fn ec2(action: &str, extra: &str) -> Op {
     }
 }
 
-async fn call(http: &reqwest::Client, base: &str, method: &str, path: &str, token: &str, body: Value) -> Value {
+async fn call(
+    http: &reqwest::Client,
+    base: &str,
+    method: &str,
+    path: &str,
+    token: &str,
+    body: Value,
+) -> Value {
     let resp = http
         .request(method.parse().unwrap(), format!("{base}{path}"))
         .bearer_auth(token)
@@ -247,10 +264,14 @@ async fn describe() {
     std::fs::create_dir_all(&dir).unwrap();
     let token_file = dir.join("admin-token");
     cove_api::bootstrap(&store, &token_file).await.unwrap();
-    let admin = std::fs::read_to_string(&token_file).unwrap().trim().to_owned();
+    let admin = std::fs::read_to_string(&token_file)
+        .unwrap()
+        .trim()
+        .to_owned();
     let state = cove_api::ApiState::new(store)
         .with_access_keys(cove_objects::KeySecret::from_bytes([7; 32]));
-    let app = cove_awsapi::ec2::server::router(state.clone()).fallback_service(cove_api::router(state));
+    let app =
+        cove_awsapi::ec2::server::router(state.clone()).fallback_service(cove_api::router(state));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
@@ -260,13 +281,32 @@ async fn describe() {
         "networks": 10, "vpcs": vpcs + 10, "enis": 5000, "peerings_per_network": 50,
         "functions": 100, "concurrency": 1000, "static_ips": 20
     });
-    let t = call(&http, &base, "POST", "/v1/tenants", &admin, json!({ "name": "bench", "quotas": quotas })).await;
+    let t = call(
+        &http,
+        &base,
+        "POST",
+        "/v1/tenants",
+        &admin,
+        json!({ "name": "bench", "quotas": quotas }),
+    )
+    .await;
     let id = t["id"].as_str().unwrap();
-    let tok = call(&http, &base, "POST", &format!("/v1/tenants/{id}/tokens"), &admin, json!({})).await;
+    let tok = call(
+        &http,
+        &base,
+        "POST",
+        &format!("/v1/tenants/{id}/tokens"),
+        &admin,
+        json!({}),
+    )
+    .await;
     let token = tok["secret"].as_str().unwrap().to_owned();
     let started = Instant::now();
     call(&http, &base, "PUT", "/v1/spec", &token, spec(vpcs)).await;
-    println!("{vpcs} VPCs stored in {:.2} s", started.elapsed().as_secs_f64());
+    println!(
+        "{vpcs} VPCs stored in {:.2} s",
+        started.elapsed().as_secs_f64()
+    );
     let key = call(&http, &base, "GET", "/v1/access-key", &token, Value::Null).await;
     let client = Client {
         http,

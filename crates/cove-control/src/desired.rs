@@ -129,7 +129,8 @@ fn merge(v: &mut VpcSpec, ext: &VpcSpec) {
                 if s.network_acl.is_some() {
                     x.network_acl.clone_from(&s.network_acl);
                 }
-                x.tags.extend(s.tags.iter().map(|(k, v)| (k.clone(), v.clone())));
+                x.tags
+                    .extend(s.tags.iter().map(|(k, v)| (k.clone(), v.clone())));
             }
             None => v.subnets.push(s.clone()),
         }

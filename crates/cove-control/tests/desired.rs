@@ -524,8 +524,14 @@ fn a_network_subnet_written_again_sets_its_route_table_acl_and_tags() {
     assert_eq!(subs[0].route_table.as_deref(), Some("rt-own"));
     assert_eq!(subs[0].network_acl.as_deref(), Some("locked"));
     assert_eq!(subs[0].tags.get("Name").map(String::as_str), Some("app"));
-    let n = cove_model::validate::validate(&spec).network.expect("valid");
-    let s = n.subnets.iter().find(|s| s.name == "private-a").expect("subnet");
+    let n = cove_model::validate::validate(&spec)
+        .network
+        .expect("valid");
+    let s = n
+        .subnets
+        .iter()
+        .find(|s| s.name == "private-a")
+        .expect("subnet");
     assert_eq!(n.route_tables[s.route_table.index()].name, "rt-own");
     assert_eq!(n.network_acls[s.network_acl.index()].name, "locked");
     // Another block under the same name is another subnet (which the validator

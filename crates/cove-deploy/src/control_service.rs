@@ -111,7 +111,9 @@ impl Current {
         self.desired
             .get_or_init(|| {
                 let desired = cove_control::desired_spec(&self.state, &self.specs);
-                cove_model::validate::validate(&desired).network.map(Arc::new)
+                cove_model::validate::validate(&desired)
+                    .network
+                    .map(Arc::new)
             })
             .clone()
     }

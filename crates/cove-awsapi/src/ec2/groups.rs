@@ -39,6 +39,39 @@ pub struct GroupView {
     pub egress: Vec<Rule>,
     /// Its tags.
     pub tags: super::tags::Tags,
+    /// Its index in the model.
+    pub index: usize,
+}
+
+/// `g` with its rules (a group listed without them).
+fn with_rules(ctx: &Ctx<'_>, g: &GroupView) -> GroupView {
+    let net = ctx.net;
+    let sg = &net.security_groups[g.index];
+    let vpc = ctx.view.vpcs.iter().find(|v| v.name == g.vpc_name);
+    let declared = vpc.and_then(|v| spec_group(ctx, v, &g.name));
+    let described = |list: Option<&Vec<SgRuleSpec>>, index: usize| {
+        list.and_then(|l| l.get(index))
+            .and_then(|r| r.description.clone())
+    };
+    GroupView {
+        ingress: sg
+            .ingress
+            .iter()
+            .map(|r| rules::from_model(net, r, described(declared.map(|d| &d.ingress), r.index)))
+            .collect(),
+        egress: sg
+            .egress
+            .iter()
+            .map(|r| {
+                rules::from_model(
+                    net,
+                    r,
+                    described(declared.and_then(|d| d.egress.as_ref()), r.index),
+                )
+            })
+            .collect(),
+        ..g.clone()
+    }
 }
 
 fn spec_group<'a>(ctx: &'a Ctx<'_>, vpc: &VpcView, group: &str) -> Option<&'a SecurityGroupSpec> {
@@ -51,13 +84,15 @@ fn spec_group<'a>(ctx: &'a Ctx<'_>, vpc: &VpcView, group: &str) -> Option<&'a Se
 
 /// The tenant's groups.
 pub fn groups(ctx: &Ctx<'_>) -> Vec<GroupView> {
+    listed(ctx, true)
+}
+
+/// The tenant's groups; their rules only when `rules` (a describe fills them in
+/// for the page it answers, [`with_rules`]).
+fn listed(ctx: &Ctx<'_>, rules: bool) -> Vec<GroupView> {
     let net = ctx.net;
-    let vpcs: std::collections::HashMap<&str, &VpcView> = ctx
-        .view
-        .vpcs
-        .iter()
-        .map(|v| (v.name.as_str(), v))
-        .collect();
+    let vpcs: std::collections::HashMap<&str, &VpcView> =
+        ctx.view.vpcs.iter().map(|v| (v.name.as_str(), v)).collect();
     let mut out = Vec::new();
     for (i, sg) in net.security_groups.iter().enumerate() {
         let m = &net.vpcs[sg.vpc.index()];
@@ -93,13 +128,16 @@ pub fn groups(ctx: &Ctx<'_>) -> Vec<GroupView> {
             ingress: sg
                 .ingress
                 .iter()
+                .filter(|_| rules)
                 .map(|r| rules::from_model(net, r, described(&ingress_spec, r.index)))
                 .collect(),
             egress: sg
                 .egress
                 .iter()
+                .filter(|_| rules)
                 .map(|r| rules::from_model(net, r, described(&egress_spec, r.index)))
                 .collect(),
+            index: i,
             tags: declared.map(|g| g.tags.clone()).unwrap_or_default(),
         });
     }
@@ -196,7 +234,7 @@ fn rule_xml(x: &mut Xml, g: &GroupView, r: &Rule, egress: bool, account: &str) {
 
 /// `DescribeSecurityGroups`.
 pub fn describe(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
-    let all = groups(ctx);
+    let all = listed(ctx, false);
     let ids = p.list("GroupId");
     let names = p.list("GroupName");
     for id in &ids {
@@ -233,10 +271,11 @@ pub fn describe(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
             _ => vec![ctx.account_id.to_owned()],
         })?;
         if ok {
-            found.push(g.clone());
+            found.push(g);
         }
     }
     let (items, next) = page(&found, p.max_results(5, 1000)?, p.get("NextToken"))?;
+    let items: Vec<GroupView> = items.into_iter().map(|g| with_rules(ctx, g)).collect();
     let mut x = Xml::default();
     x.set("securityGroupInfo", &items, |x, g| {
         x.text("ownerId", ctx.account_id)
@@ -273,7 +312,7 @@ pub fn describe_rules(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
                     _ => vec![rid.clone()],
                 })?;
                 if ok {
-                    found.push((g.clone(), r.clone(), egress));
+                    found.push((g, r, egress));
                 }
             }
         }

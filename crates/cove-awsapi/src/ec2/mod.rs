@@ -6,6 +6,7 @@
 pub mod error;
 pub mod groups;
 pub mod params;
+pub mod route_tables;
 pub mod routes;
 pub mod rules;
 pub mod server;

@@ -58,11 +58,7 @@ pub fn describe_route_tables(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error
         let Some(vpc) = vpc_of(ctx, net, rt.vpc) else {
             continue;
         };
-        let id = resource_id(
-            "rtb",
-            rt.aws_id.as_deref(),
-            &format!("{}/{}", net.vpc_path(rt.vpc), rt.name),
-        );
+        let id = super::route_tables::table_id(net, i);
         let subnets: Vec<String> = net
             .subnets
             .iter()
@@ -85,7 +81,16 @@ pub fn describe_route_tables(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error
             _ => subnets.clone(),
         })?;
         if ok {
-            found.push((i, id, vpc.id.clone(), subnets));
+            let tags = super::vpcs::spec_vpc(ctx, vpc)
+                .and_then(|at| {
+                    ctx.spec.vpcs[at]
+                        .route_tables
+                        .iter()
+                        .find(|r| r.name == rt.name)
+                })
+                .map(|r| r.tags.clone())
+                .unwrap_or_default();
+            found.push((i, id, vpc.id.clone(), subnets, tags));
         }
     }
     for id in &ids {
@@ -99,90 +104,94 @@ pub fn describe_route_tables(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error
     }
     let (items, next) = page(&found, p.max_results(5, 100)?, p.get("NextToken"))?;
     let mut x = Xml::default();
-    x.set("routeTableSet", &items, |x, (i, id, vpc_id, subnets)| {
-        let rt = &net.route_tables[*i];
-        x.text("routeTableId", id)
-            .text("vpcId", vpc_id)
-            .text("ownerId", ctx.account_id);
-        x.set("routeSet", &rt.routes, |x, r| {
-            match &r.destination {
-                RouteDestination::Cidr(c) => {
-                    x.text("destinationCidrBlock", &c.to_string());
+    x.set(
+        "routeTableSet",
+        &items,
+        |x, (i, id, vpc_id, subnets, tags)| {
+            let rt = &net.route_tables[*i];
+            x.text("routeTableId", id)
+                .text("vpcId", vpc_id)
+                .text("ownerId", ctx.account_id);
+            x.set("routeSet", &rt.routes, |x, r| {
+                match &r.destination {
+                    RouteDestination::Cidr(c) => {
+                        x.text("destinationCidrBlock", &c.to_string());
+                    }
+                    RouteDestination::PrefixList(pl) => {
+                        x.text(
+                            "destinationPrefixListId",
+                            &super::rules::prefix_list_id(net, *pl),
+                        );
+                    }
                 }
-                RouteDestination::PrefixList(pl) => {
-                    x.text(
-                        "destinationPrefixListId",
-                        &super::rules::prefix_list_id(net, *pl),
-                    );
+                match &r.target {
+                    RouteTarget::Local => {
+                        x.text("gatewayId", "local");
+                    }
+                    RouteTarget::InternetGateway(g) => {
+                        x.text("gatewayId", &igw_id(net, *g));
+                    }
+                    RouteTarget::NatGateway(n) => {
+                        x.text("natGatewayId", &nat_id(net, *n));
+                    }
+                    RouteTarget::Peering(p) => {
+                        let pc = &net.peerings[p.index()];
+                        x.text(
+                            "vpcPeeringConnectionId",
+                            &resource_id("pcx", pc.aws_id.as_deref(), &pc.name),
+                        );
+                    }
+                    RouteTarget::GatewayEndpoint(e) => {
+                        x.text("gatewayId", &cove_model::ids::endpoint_id(net, *e));
+                    }
+                    RouteTarget::Blackhole => {}
+                    RouteTarget::Unmodeled(id) => {
+                        x.text("gatewayId", id);
+                    }
                 }
-            }
-            match &r.target {
-                RouteTarget::Local => {
-                    x.text("gatewayId", "local");
-                }
-                RouteTarget::InternetGateway(g) => {
-                    x.text("gatewayId", &igw_id(net, *g));
-                }
-                RouteTarget::NatGateway(n) => {
-                    x.text("natGatewayId", &nat_id(net, *n));
-                }
-                RouteTarget::Peering(p) => {
-                    let pc = &net.peerings[p.index()];
-                    x.text(
-                        "vpcPeeringConnectionId",
-                        &resource_id("pcx", pc.aws_id.as_deref(), &pc.name),
-                    );
-                }
-                RouteTarget::GatewayEndpoint(e) => {
-                    x.text("gatewayId", &cove_model::ids::endpoint_id(net, *e));
-                }
-                RouteTarget::Blackhole => {}
-                RouteTarget::Unmodeled(id) => {
-                    x.text("gatewayId", id);
-                }
-            }
-            let origin = match r.origin {
-                RouteOrigin::Local | RouteOrigin::Endpoint(_) => "CreateRouteTable",
-                RouteOrigin::Spec(_) => "CreateRoute",
-                RouteOrigin::Propagated(_) => "EnableVgwRoutePropagation",
-            };
-            let state = if matches!(r.target, RouteTarget::Blackhole) {
-                "blackhole"
-            } else {
-                "active"
-            };
-            x.text("state", state).text("origin", origin);
-        });
-        let mut assocs: Vec<(String, Option<String>)> = subnets
-            .iter()
-            .map(|s| {
-                (
-                    resource_id("rtbassoc", None, &format!("{id}/{s}")),
-                    Some(s.clone()),
-                )
-            })
-            .collect();
-        if rt.main {
-            assocs.push((resource_id("rtbassoc", None, &format!("{id}/main")), None));
-        }
-        x.set("associationSet", &assocs, |x, (aid, subnet)| {
-            x.text("routeTableAssociationId", aid)
-                .text("routeTableId", id);
-            match subnet {
-                Some(s) => {
-                    x.text("subnetId", s).text("main", "false");
-                }
-                None => {
-                    x.text("main", "true");
-                }
-            }
-            x.node("associationState", |x| {
-                x.text("state", "associated");
+                let origin = match r.origin {
+                    RouteOrigin::Local | RouteOrigin::Endpoint(_) => "CreateRouteTable",
+                    RouteOrigin::Spec(_) => "CreateRoute",
+                    RouteOrigin::Propagated(_) => "EnableVgwRoutePropagation",
+                };
+                let state = if matches!(r.target, RouteTarget::Blackhole) {
+                    "blackhole"
+                } else {
+                    "active"
+                };
+                x.text("state", state).text("origin", origin);
             });
-        });
-        x.node("propagatingVgwSet", |_| {});
-        x.node("tagSet", |_| {});
-    });
+            let mut assocs: Vec<(String, Option<String>)> = subnets
+                .iter()
+                .map(|s| {
+                    (
+                        super::route_tables::association_id(id, Some(s)),
+                        Some(s.clone()),
+                    )
+                })
+                .collect();
+            if rt.main {
+                assocs.push((super::route_tables::association_id(id, None), None));
+            }
+            x.set("associationSet", &assocs, |x, (aid, subnet)| {
+                x.text("routeTableAssociationId", aid)
+                    .text("routeTableId", id);
+                match subnet {
+                    Some(s) => {
+                        x.text("subnetId", s).text("main", "false");
+                    }
+                    None => {
+                        x.text("main", "true");
+                    }
+                }
+                x.node("associationState", |x| {
+                    x.text("state", "associated");
+                });
+            });
+            x.node("propagatingVgwSet", |_| {});
+            super::tags::tag_set(x, tags);
+        },
+    );
     if let Some(n) = next {
         x.text("nextToken", &n);
     }

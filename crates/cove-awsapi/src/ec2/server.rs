@@ -18,7 +18,7 @@ use super::params::Params;
 use super::view::tenant_view;
 use super::vpcs::{self, Ctx, Done, NetworkRef};
 use super::xml::response;
-use super::{groups, routes, tags};
+use super::{groups, route_tables, routes, tags};
 use crate::sigv4;
 
 /// Largest request body read.
@@ -70,7 +70,12 @@ fn run(cur: &Current, tenant: &TenantId, region: &str, p: &Params) -> Result<Don
         .ok_or_else(|| Ec2Error::new("AuthFailure", "the tenant is gone"))?;
     let net = cove_api::spec::desired_network(cur).map_err(|e| from_api(&e))?;
     let view = tenant_view(&net, &t.name);
-    let spec = cur.spec_of(tenant);
+    // Borrowed: cloning a tenant's whole spec per call would cost more than most
+    // describes.
+    let spec: std::borrow::Cow<'_, cove_model::spec::TenantSpec> = match cur.specs.get(tenant) {
+        Some(s) => std::borrow::Cow::Borrowed(s),
+        None => std::borrow::Cow::Owned(cur.spec_of(tenant)),
+    };
     let networks: Vec<NetworkRef> = cove_control::list_networks(&cur.state, tenant)
         .into_iter()
         .map(|n| NetworkRef {
@@ -103,6 +108,14 @@ fn run(cur: &Current, tenant: &TenantId, region: &str, p: &Params) -> Result<Don
         "DescribeAvailabilityZones" => vpcs::describe_availability_zones(&ctx, p),
         "DescribeRouteTables" => routes::describe_route_tables(&ctx, p),
         "DescribeInternetGateways" => routes::describe_internet_gateways(&ctx, p),
+        "CreateRouteTable" => route_tables::create(&ctx, p),
+        "DeleteRouteTable" => route_tables::delete(&ctx, p),
+        "CreateRoute" => route_tables::create_route(&ctx, p, false),
+        "ReplaceRoute" => route_tables::create_route(&ctx, p, true),
+        "DeleteRoute" => route_tables::delete_route(&ctx, p),
+        "AssociateRouteTable" => route_tables::associate(&ctx, p),
+        "DisassociateRouteTable" => route_tables::disassociate(&ctx, p),
+        "ReplaceRouteTableAssociation" => route_tables::replace_association(&ctx, p),
         "CreateTags" => tags::create(&ctx, p),
         "DeleteTags" => tags::delete(&ctx, p),
         "DescribeTags" => tags::describe(&ctx, p),

@@ -238,11 +238,7 @@ pub fn describe(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
             .iter()
             .map(|s| (s.id.clone(), Kind::Subnet, super::vpcs::subnet_tags(ctx, s))),
     );
-    ids.extend(
-        groups(ctx)
-            .into_iter()
-            .map(|g| (g.id, Kind::Group, g.tags)),
-    );
+    ids.extend(groups(ctx).into_iter().map(|g| (g.id, Kind::Group, g.tags)));
     let mut found = Vec::new();
     for (id, kind, tags) in ids {
         for (k, v) in tags {

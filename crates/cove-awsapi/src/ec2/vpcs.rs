@@ -211,7 +211,12 @@ pub(crate) fn vpc_tags(ctx: &Ctx<'_>, vpc: &VpcView) -> Tags {
 pub(crate) fn subnet_tags(ctx: &Ctx<'_>, subnet: &SubnetView) -> Tags {
     ctx.spec_at
         .get(&subnet.vpc_name)
-        .and_then(|&i| ctx.spec.vpcs[i].subnets.iter().find(|s| s.name == subnet.name))
+        .and_then(|&i| {
+            ctx.spec.vpcs[i]
+                .subnets
+                .iter()
+                .find(|s| s.name == subnet.name)
+        })
         .map_or_else(Tags::new, |s| s.tags.clone())
 }
 
@@ -268,7 +273,7 @@ pub fn describe_vpcs(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
             _ => vec!["default".to_owned()],
         })?;
         if ok {
-            found.push(v.clone());
+            found.push(v);
         }
     }
     let (items, next) = page(&found, p.max_results(5, 1000)?, p.get("NextToken"))?;
@@ -397,7 +402,7 @@ pub fn describe_subnets(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
             _ => vec!["false".to_owned()],
         })?;
         if ok {
-            found.push(s.clone());
+            found.push(s);
         }
     }
     let (items, next) = page(&found, p.max_results(5, 1000)?, p.get("NextToken"))?;

@@ -1,7 +1,5 @@
 //! A small writer of EC2's XML answers (pure).
 
-use std::fmt::Write;
-
 /// EC2's namespace for API version 2016-11-15.
 pub const NAMESPACE: &str = "http://ec2.amazonaws.com/doc/2016-11-15/";
 
@@ -25,17 +23,40 @@ pub fn escape(text: &str) -> String {
 pub struct Xml(pub String);
 
 impl Xml {
+    /// Appends `text` escaped.
+    fn push_escaped(&mut self, text: &str) {
+        if !text.contains(['&', '<', '>']) {
+            self.0.push_str(text);
+            return;
+        }
+        self.0.push_str(&escape(text));
+    }
+
+    fn open(&mut self, name: &str) {
+        self.0.push('<');
+        self.0.push_str(name);
+        self.0.push('>');
+    }
+
+    fn close(&mut self, name: &str) {
+        self.0.push_str("</");
+        self.0.push_str(name);
+        self.0.push('>');
+    }
+
     /// `<name>text</name>`.
     pub fn text(&mut self, name: &str, text: &str) -> &mut Xml {
-        let _ = write!(self.0, "<{name}>{}</{name}>", escape(text));
+        self.open(name);
+        self.push_escaped(text);
+        self.close(name);
         self
     }
 
     /// `<name>` … `</name>` around what `inner` writes.
     pub fn node(&mut self, name: &str, inner: impl FnOnce(&mut Xml)) -> &mut Xml {
-        let _ = write!(self.0, "<{name}>");
+        self.open(name);
         inner(self);
-        let _ = write!(self.0, "</{name}>");
+        self.close(name);
         self
     }
 
