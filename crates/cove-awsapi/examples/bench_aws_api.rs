@@ -107,8 +107,9 @@ impl Client {
     }
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+/// The `per_mille`-th sample of `sorted`, in milliseconds (nearest rank).
+fn percentile(sorted: &[Duration], per_mille: usize) -> f64 {
+    let i = ((sorted.len() - 1) * per_mille + 500) / 1000;
     sorted[i].as_secs_f64() * 1e3
 }
 
@@ -181,10 +182,10 @@ async fn compare(client: &Client, pairs: &[(&str, Op, &str, Op)]) {
         a.sort();
         c.sort();
         let (a50, a99, c50, c99) = (
-            percentile(a, 0.5),
-            percentile(a, 0.99),
-            percentile(c, 0.5),
-            percentile(c, 0.99),
+            percentile(a, 500),
+            percentile(a, 990),
+            percentile(c, 500),
+            percentile(c, 990),
         );
         println!(
             "{label:<28} {:>9} {a50:>9.3} {a99:>9.3} | {cove_label:<40} {:>9} {c50:>9.3} {c99:>9.3} | {:>7.2} {:>7.2}",

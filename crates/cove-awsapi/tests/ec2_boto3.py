@@ -15,6 +15,7 @@ import sys
 import urllib.request
 
 import boto3
+import ec2_boto3_routes
 import botocore.auth
 from botocore.config import Config
 from botocore.exceptions import ClientError
@@ -229,6 +230,7 @@ def main(path):
     step("refusals")
 
     groups(a, b, cfg, vid)
+    ec2_boto3_routes.routes(a, b, cfg, sys.modules[__name__])
 
     # Pagination: 6 VPCs, pages of 5.
     made = [a.create_vpc(CidrBlock=f"10.{30 + i}.0.0/16")["Vpc"]["VpcId"] for i in range(5)]

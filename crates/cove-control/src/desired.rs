@@ -82,6 +82,7 @@ pub fn network_vpc(n: &Network) -> VpcSpec {
         internet_gateway: Some(InternetGatewaySpec {
             name: "igw".to_owned(),
             id: Some(n.internet_gateway_id.clone()),
+            tags: Default::default(),
         }),
         nat_gateways: n
             .nat_gateways
@@ -212,6 +213,8 @@ pub fn desired_spec(state: &ControlState, specs: &BTreeMap<TenantId, TenantSpec>
             // (`ConflictException`).
             apis: own.apis.clone(),
             account_id: Some(Scalar::Str(t.account_id.clone())),
+            // A detached internet gateway carries no traffic: the kernel has none.
+            internet_gateways: Vec::new(),
             prefix_lists: own.prefix_lists.clone(),
             vpcs: Vec::new(),
             // A zone names a network by its name or id; in the desired spec the

@@ -147,6 +147,11 @@ pub struct TenantSpec {
     /// interface endpoints only.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub apis: Vec<ApiSpec>,
+    /// Internet gateways not attached to any VPC (EC2's `CreateInternetGateway`
+    /// before `AttachInternetGateway`, or after `DetachInternetGateway`). They
+    /// carry no traffic; an attached gateway is its VPC's `internet_gateway`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub internet_gateways: Vec<InternetGatewaySpec>,
 }
 
 /// A private HTTP API (API Gateway's HTTP API with endpoint type `PRIVATE`).
@@ -585,6 +590,9 @@ pub struct InternetGatewaySpec {
     /// Resource id kept from an import (`igw-…`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
+    /// Tags (EC2's `CreateTags`; free key/value pairs, 50 at most).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub tags: std::collections::BTreeMap<String, String>,
 }
 
 /// A NAT gateway.

@@ -376,7 +376,7 @@ pub fn create(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
     let mut x = Xml::default();
     x.text("return", "true").text("groupId", &id);
     tag_set(&mut x, &tags);
-    Ok(Done::Write(x, spec))
+    Ok(Done::Write(x, Box::new(spec)))
 }
 
 /// Where `g` is in `spec` (written out with its current rules when the spec does
@@ -500,7 +500,7 @@ pub fn authorize(ctx: &Ctx<'_>, p: &Params, egress: bool) -> Result<Done, Ec2Err
     x.set("securityGroupRuleSet", &new, |x, r| {
         rule_xml(x, g, r, egress, ctx.account_id)
     });
-    Ok(Done::Write(x, spec))
+    Ok(Done::Write(x, Box::new(spec)))
 }
 
 /// `RevokeSecurityGroupIngress` / `…Egress`: by `IpPermissions` or by
@@ -572,7 +572,7 @@ pub fn revoke(ctx: &Ctx<'_>, p: &Params, egress: bool) -> Result<Done, Ec2Error>
     }
     let mut x = Xml::default();
     x.text("return", "true");
-    Ok(Done::Write(x, spec))
+    Ok(Done::Write(x, Box::new(spec)))
 }
 
 /// `DeleteSecurityGroup`.
@@ -639,5 +639,5 @@ pub fn delete(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
     spec.vpcs[at].security_groups.remove(i);
     let mut x = Xml::default();
     x.text("return", "true").text("groupId", &g.id);
-    Ok(Done::Write(x, spec))
+    Ok(Done::Write(x, Box::new(spec)))
 }

@@ -4,6 +4,7 @@
 //! HTTP shell ([`server`]).
 
 pub mod error;
+pub mod gateways;
 pub mod groups;
 pub mod params;
 pub mod route_tables;

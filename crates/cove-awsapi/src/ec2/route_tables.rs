@@ -197,15 +197,9 @@ fn target(ctx: &Ctx<'_>, vpc: &VpcView, p: &Params) -> Result<RouteSpec, Ec2Erro
             let igw = net
                 .internet_gateways
                 .iter()
-                .find(|g| {
-                    here(g.vpc)
-                        && resource_id(
-                            "igw",
-                            g.aws_id.as_deref(),
-                            &format!("{}/{}", net.vpc_path(g.vpc), g.name),
-                        ) == id
-                })
-                .map(|g| g.name.clone());
+                .enumerate()
+                .find(|(i, g)| here(g.vpc) && super::gateways::model_igw_id(net, *i) == id)
+                .map(|(_, g)| g.name.clone());
             if let Some(name) = igw {
                 route.internet_gateway = Some(name);
             } else if id.starts_with("igw-") {
@@ -310,7 +304,7 @@ pub fn create(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
         x.node("propagatingVgwSet", |_| {});
         tag_set(x, &tags);
     });
-    Ok(Done::Write(x, spec))
+    Ok(Done::Write(x, Box::new(spec)))
 }
 
 /// `DeleteRouteTable`.
@@ -352,7 +346,7 @@ pub fn delete(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
     }
     let mut x = Xml::default();
     x.text("return", "true");
-    Ok(Done::Write(x, spec))
+    Ok(Done::Write(x, Box::new(spec)))
 }
 
 /// `CreateRoute` (`replace`: `ReplaceRoute`).
@@ -414,7 +408,7 @@ pub fn create_route(ctx: &Ctx<'_>, p: &Params, replace: bool) -> Result<Done, Ec
     }
     let mut x = Xml::default();
     x.text("return", "true");
-    Ok(Done::Write(x, spec))
+    Ok(Done::Write(x, Box::new(spec)))
 }
 
 /// `DeleteRoute`.
@@ -473,7 +467,7 @@ pub fn delete_route(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
     spec.vpcs[at].route_tables[ti].routes.remove(ri);
     let mut x = Xml::default();
     x.text("return", "true");
-    Ok(Done::Write(x, spec))
+    Ok(Done::Write(x, Box::new(spec)))
 }
 
 /// The spec's entry of subnet `s` (a network's subnet is written again with its
@@ -549,7 +543,7 @@ pub fn associate(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
         .node("associationState", |x| {
             x.text("state", "associated");
         });
-    Ok(Done::Write(x, spec))
+    Ok(Done::Write(x, Box::new(spec)))
 }
 
 /// An association id of the tenant: the subnet it is for (none: a main
@@ -605,7 +599,7 @@ pub fn disassociate(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
     subnet_entry(ctx, &mut spec, s)?.route_table = None;
     let mut x = Xml::default();
     x.text("return", "true");
-    Ok(Done::Write(x, spec))
+    Ok(Done::Write(x, Box::new(spec)))
 }
 
 /// `ReplaceRouteTableAssociation`.
@@ -645,5 +639,5 @@ pub fn replace_association(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> 
     .node("associationState", |x| {
         x.text("state", "associated");
     });
-    Ok(Done::Write(x, spec))
+    Ok(Done::Write(x, Box::new(spec)))
 }

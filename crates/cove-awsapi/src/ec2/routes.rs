@@ -22,16 +22,6 @@ fn vpc_of<'a>(
     ctx.view.vpcs.iter().find(|x| x.name == m.name)
 }
 
-/// An internet gateway's id.
-fn igw_id(net: &Network, i: cove_model::model::IgwId) -> String {
-    let g = &net.internet_gateways[i.index()];
-    resource_id(
-        "igw",
-        g.aws_id.as_deref(),
-        &format!("{}/{}", net.vpc_path(g.vpc), g.name),
-    )
-}
-
 /// A NAT gateway's id.
 fn nat_id(net: &Network, n: cove_model::model::NatId) -> String {
     let g = &net.nat_gateways[n.index()];
@@ -62,7 +52,9 @@ pub fn describe_route_tables(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error
         let subnets: Vec<String> = net
             .subnets
             .iter()
-            .filter(|s| s.route_table.index() == i && s.vpc == rt.vpc)
+            // A subnet on the main table is associated implicitly: EC2 lists
+            // only the main association.
+            .filter(|s| s.route_table.index() == i && s.vpc == rt.vpc && !rt.main)
             .map(|s| {
                 resource_id(
                     "subnet",
@@ -129,7 +121,7 @@ pub fn describe_route_tables(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error
                         x.text("gatewayId", "local");
                     }
                     RouteTarget::InternetGateway(g) => {
-                        x.text("gatewayId", &igw_id(net, *g));
+                        x.text("gatewayId", &super::gateways::model_igw_id(net, g.index()));
                     }
                     RouteTarget::NatGateway(n) => {
                         x.text("natGatewayId", &nat_id(net, *n));
@@ -192,64 +184,6 @@ pub fn describe_route_tables(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error
             super::tags::tag_set(x, tags);
         },
     );
-    if let Some(n) = next {
-        x.text("nextToken", &n);
-    }
-    Ok(Done::Read(x))
-}
-
-/// `DescribeInternetGateways`.
-pub fn describe_internet_gateways(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
-    let net = ctx.net;
-    let ids = p.list("InternetGatewayId");
-    let filters = p.filters()?;
-    let known = [
-        "internet-gateway-id",
-        "attachment.vpc-id",
-        "attachment.state",
-        "owner-id",
-    ];
-    let mut found = Vec::new();
-    for (i, g) in net.internet_gateways.iter().enumerate() {
-        let Some(vpc) = vpc_of(ctx, net, g.vpc) else {
-            continue;
-        };
-        let id = igw_id(
-            net,
-            cove_model::model::IgwId(u32::try_from(i).unwrap_or(u32::MAX)),
-        );
-        if !ids.is_empty() && !ids.contains(&id) {
-            continue;
-        }
-        let ok = matches(&filters, &known, |name| match name {
-            "internet-gateway-id" => vec![id.clone()],
-            "attachment.vpc-id" => vec![vpc.id.clone()],
-            "attachment.state" => vec!["available".to_owned()],
-            _ => vec![ctx.account_id.to_owned()],
-        })?;
-        if ok {
-            found.push((id, vpc.id.clone()));
-        }
-    }
-    for id in &ids {
-        if !found.iter().any(|f| &f.0 == id) {
-            return Err(Ec2Error::not_found(
-                "InvalidInternetGatewayID.NotFound",
-                "internet gateway",
-                id,
-            ));
-        }
-    }
-    let (items, next) = page(&found, p.max_results(5, 1000)?, p.get("NextToken"))?;
-    let mut x = Xml::default();
-    x.set("internetGatewaySet", &items, |x, (id, vpc)| {
-        x.text("internetGatewayId", id)
-            .text("ownerId", ctx.account_id);
-        x.set("attachmentSet", &[vpc], |x, v| {
-            x.text("vpcId", v).text("state", "available");
-        });
-        x.node("tagSet", |_| {});
-    });
     if let Some(n) = next {
         x.text("nextToken", &n);
     }

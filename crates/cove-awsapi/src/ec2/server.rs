@@ -18,7 +18,7 @@ use super::params::Params;
 use super::view::tenant_view;
 use super::vpcs::{self, Ctx, Done, NetworkRef};
 use super::xml::response;
-use super::{groups, route_tables, routes, tags};
+use super::{gateways, groups, route_tables, routes, tags};
 use crate::sigv4;
 
 /// Largest request body read.
@@ -107,7 +107,11 @@ fn run(cur: &Current, tenant: &TenantId, region: &str, p: &Params) -> Result<Don
         "DeleteSubnet" => vpcs::delete_subnet(&ctx, p),
         "DescribeAvailabilityZones" => vpcs::describe_availability_zones(&ctx, p),
         "DescribeRouteTables" => routes::describe_route_tables(&ctx, p),
-        "DescribeInternetGateways" => routes::describe_internet_gateways(&ctx, p),
+        "DescribeInternetGateways" => gateways::describe(&ctx, p),
+        "CreateInternetGateway" => gateways::create(&ctx, p),
+        "AttachInternetGateway" => gateways::attach(&ctx, p),
+        "DetachInternetGateway" => gateways::detach(&ctx, p),
+        "DeleteInternetGateway" => gateways::delete(&ctx, p),
         "CreateRouteTable" => route_tables::create(&ctx, p),
         "DeleteRouteTable" => route_tables::delete(&ctx, p),
         "CreateRoute" => route_tables::create_route(&ctx, p, false),

@@ -196,7 +196,7 @@ pub fn create(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
     }
     let mut x = Xml::default();
     x.text("return", "true");
-    Ok(Done::Write(x, spec))
+    Ok(Done::Write(x, Box::new(spec)))
 }
 
 /// `DeleteTags` (a tag given with a value is deleted only when the value matches).
@@ -220,7 +220,7 @@ pub fn delete(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
     }
     let mut x = Xml::default();
     x.text("return", "true");
-    Ok(Done::Write(x, spec))
+    Ok(Done::Write(x, Box::new(spec)))
 }
 
 /// `DescribeTags`.

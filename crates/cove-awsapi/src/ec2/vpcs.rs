@@ -52,7 +52,7 @@ pub enum Done {
     /// Read only: the answer's body.
     Read(Xml),
     /// A change: the answer's body and the tenant's new spec.
-    Write(Xml, TenantSpec),
+    Write(Xml, Box<TenantSpec>),
 }
 
 /// The zones of `region` (`<region>a` … `<region>f`).
@@ -319,7 +319,7 @@ pub fn create_vpc(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
     };
     let mut x = Xml::default();
     x.node("vpc", |x| vpc_xml(x, &view, ctx.account_id, &tags));
-    Ok(Done::Write(x, spec))
+    Ok(Done::Write(x, Box::new(spec)))
 }
 
 /// `DeleteVpc`.
@@ -356,7 +356,7 @@ pub fn delete_vpc(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
     }
     let mut x = Xml::default();
     x.text("return", "true");
-    Ok(Done::Write(x, spec))
+    Ok(Done::Write(x, Box::new(spec)))
 }
 
 /// `DescribeSubnets`.
@@ -470,7 +470,7 @@ pub fn create_subnet(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
     x.node("subnet", |x| {
         subnet_xml(x, &view, ctx.account_id, ctx.region, &tags);
     });
-    Ok(Done::Write(x, spec))
+    Ok(Done::Write(x, Box::new(spec)))
 }
 
 /// `DeleteSubnet`.
@@ -514,7 +514,7 @@ pub fn delete_subnet(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
     spec.vpcs[at].subnets.remove(i);
     let mut x = Xml::default();
     x.text("return", "true");
-    Ok(Done::Write(x, spec))
+    Ok(Done::Write(x, Box::new(spec)))
 }
 
 /// `DescribeAvailabilityZones`.
@@ -635,5 +635,5 @@ pub fn modify_vpc_attribute(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error>
     }
     let mut x = Xml::default();
     x.text("return", "true");
-    Ok(Done::Write(x, spec))
+    Ok(Done::Write(x, Box::new(spec)))
 }

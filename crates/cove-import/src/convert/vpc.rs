@@ -235,6 +235,7 @@ pub(super) fn import_internet_gateways(b: &mut Builder, igws: Vec<Rec<aws::Inter
         vpc.spec.internet_gateway = Some(InternetGatewaySpec {
             name: id.clone(),
             id: Some(id.clone()),
+            tags: Default::default(),
         });
         b.internet_gateways.insert(id, vpc_id);
     }

@@ -1,0 +1,125 @@
+"""Route tables and internet gateways through boto3 (imported by ec2_boto3.py):
+create, attach, routes, associations (the main one too), EC2's refusals (each
+checked to have stored nothing), the deletions in the wrong order, and another
+tenant that sees and touches none of it."""
+
+import json
+
+
+def routes(a, b, cfg, h):
+    """`h`: ec2_boto3's helpers (refused, code_of, spec_of, step)."""
+    vid = a.create_vpc(CidrBlock="10.40.0.0/16")["Vpc"]["VpcId"]
+    s1 = a.create_subnet(VpcId=vid, CidrBlock="10.40.1.0/24")["Subnet"]["SubnetId"]
+    s2 = a.create_subnet(VpcId=vid, CidrBlock="10.40.2.0/24")["Subnet"]["SubnetId"]
+
+    igw = a.create_internet_gateway(TagSpecifications=[
+        {"ResourceType": "internet-gateway", "Tags": [{"Key": "Name", "Value": "gw"}]}])["InternetGateway"]
+    gid = igw["InternetGatewayId"]
+    assert gid.startswith("igw-") and igw["Attachments"] == [], igw
+    got = a.describe_internet_gateways(InternetGatewayIds=[gid])["InternetGateways"]
+    assert got[0]["Attachments"] == [] and got[0]["Tags"] == [{"Key": "Name", "Value": "gw"}], got
+    a.attach_internet_gateway(InternetGatewayId=gid, VpcId=vid)
+    got = a.describe_internet_gateways(Filters=[{"Name": "attachment.vpc-id", "Values": [vid]}])
+    assert [(g["InternetGatewayId"], g["Attachments"][0]["State"]) for g in got["InternetGateways"]] == [
+        (gid, "available")], got
+    h.refused(a, cfg, "Resource.AlreadyAssociated", a.attach_internet_gateway,
+              InternetGatewayId=gid, VpcId=vid)
+    spare = a.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+    h.refused(a, cfg, "Resource.AlreadyAssociated", a.attach_internet_gateway,
+              InternetGatewayId=spare, VpcId=vid)
+    h.refused(a, cfg, "InvalidInternetGatewayID.NotFound", a.attach_internet_gateway,
+              InternetGatewayId="igw-00000000000000000", VpcId=vid)
+
+    rt = a.create_route_table(VpcId=vid, TagSpecifications=[
+        {"ResourceType": "route-table", "Tags": [{"Key": "Name", "Value": "public"}]}])["RouteTable"]
+    rid = rt["RouteTableId"]
+    assert [(r["DestinationCidrBlock"], r["GatewayId"]) for r in rt["Routes"]] == [
+        ("10.40.0.0/16", "local")], rt
+    a.create_route(RouteTableId=rid, DestinationCidrBlock="0.0.0.0/0", GatewayId=gid)
+    table = a.describe_route_tables(RouteTableIds=[rid])["RouteTables"][0]
+    assert [(r["DestinationCidrBlock"], r["GatewayId"], r["State"]) for r in table["Routes"]] == [
+        ("10.40.0.0/16", "local", "active"), ("0.0.0.0/0", gid, "active")], table
+    assert table["Tags"] == [{"Key": "Name", "Value": "public"}], table
+    spec = json.dumps(h.spec_of(cfg))
+    assert "0.0.0.0/0" in spec and "internet_gateway" in spec, spec
+    h.refused(a, cfg, "RouteAlreadyExists", a.create_route, RouteTableId=rid,
+              DestinationCidrBlock="0.0.0.0/0", GatewayId=gid)
+    h.refused(a, cfg, "InvalidParameterValue", a.create_route, RouteTableId=rid,
+              DestinationCidrBlock="10.40.0.0/16", GatewayId=gid)
+    h.refused(a, cfg, "InvalidNatGatewayID.NotFound", a.create_route, RouteTableId=rid,
+              DestinationCidrBlock="10.50.0.0/16", NatGatewayId="nat-00000000000000000")
+    h.refused(a, cfg, "InvalidGatewayID.NotFound", a.create_route, RouteTableId=rid,
+              DestinationCidrBlock="10.50.0.0/16", GatewayId=spare)
+    h.refused(a, cfg, "MissingParameter", a.create_route, RouteTableId=rid,
+              DestinationCidrBlock="10.50.0.0/16")
+    h.refused(a, cfg, "InvalidParameterValue", a.create_route, RouteTableId=rid,
+              DestinationCidrBlock="10.50.0.0/99", GatewayId=gid)
+    h.refused(a, cfg, "InvalidRoute.NotFound", a.replace_route, RouteTableId=rid,
+              DestinationCidrBlock="10.99.0.0/16", GatewayId=gid)
+    h.refused(a, cfg, "InvalidRoute.NotFound", a.delete_route, RouteTableId=rid,
+              DestinationCidrBlock="10.99.0.0/16")
+    h.refused(a, cfg, "InvalidRouteTableID.NotFound", a.create_route,
+              RouteTableId="rtb-00000000000000000", DestinationCidrBlock="10.50.0.0/16",
+              GatewayId=gid)
+    h.step("routes", table=rid)
+
+    assoc = a.associate_route_table(RouteTableId=rid, SubnetId=s1)["AssociationId"]
+    assert assoc.startswith("rtbassoc-"), assoc
+    table = a.describe_route_tables(Filters=[{"Name": "association.subnet-id", "Values": [s1]}])
+    assert [(t["RouteTableId"], [x["RouteTableAssociationId"] for x in t["Associations"]])
+            for t in table["RouteTables"]] == [(rid, [assoc])], table
+    h.refused(a, cfg, "Resource.AlreadyAssociated", a.associate_route_table,
+              RouteTableId=rid, SubnetId=s1)
+    main = a.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [vid]},
+                                            {"Name": "association.main", "Values": ["true"]}])
+    main_id = main["RouteTables"][0]["RouteTableId"]
+    main_assoc = [x for x in main["RouteTables"][0]["Associations"] if x["Main"]][0][
+        "RouteTableAssociationId"]
+    h.refused(a, cfg, "DependencyViolation", a.delete_route_table, RouteTableId=rid)
+    h.refused(a, cfg, "DependencyViolation", a.delete_route_table, RouteTableId=main_id)
+    h.refused(a, cfg, "DependencyViolation", a.detach_internet_gateway,
+              InternetGatewayId=gid, VpcId=vid)
+    h.refused(a, cfg, "DependencyViolation", a.delete_internet_gateway, InternetGatewayId=gid)
+    h.refused(a, cfg, "InvalidParameterValue", a.disassociate_route_table, AssociationId=main_assoc)
+    h.refused(a, cfg, "InvalidAssociationID.NotFound", a.disassociate_route_table,
+              AssociationId="rtbassoc-00000000000000000")
+
+    # The main association moves to the new table, and back.
+    moved = a.replace_route_table_association(AssociationId=main_assoc, RouteTableId=rid)
+    now_main = a.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [vid]},
+                                                {"Name": "association.main", "Values": ["true"]}])
+    assert [t["RouteTableId"] for t in now_main["RouteTables"]] == [rid], now_main
+    a.replace_route_table_association(AssociationId=moved["NewAssociationId"], RouteTableId=main_id)
+    back = a.describe_route_tables(Filters=[{"Name": "association.main", "Values": ["true"]},
+                                            {"Name": "vpc-id", "Values": [vid]}])
+    assert [t["RouteTableId"] for t in back["RouteTables"]] == [main_id], back
+    h.step("associations", main=main_id)
+
+    # The other tenant sees none of it and touches none of it.
+    assert b.describe_internet_gateways()["InternetGateways"] == []
+    assert b.describe_route_tables()["RouteTables"] == []
+    for call, kw, want in [
+        (b.delete_route_table, {"RouteTableId": rid}, "InvalidRouteTableID.NotFound"),
+        (b.delete_internet_gateway, {"InternetGatewayId": spare}, "InvalidInternetGatewayID.NotFound"),
+        (b.create_route, {"RouteTableId": rid, "DestinationCidrBlock": "10.60.0.0/16",
+                          "GatewayId": gid}, "InvalidRouteTableID.NotFound"),
+        (b.disassociate_route_table, {"AssociationId": assoc}, "InvalidAssociationID.NotFound"),
+    ]:
+        code, _ = h.code_of(call, **kw)
+        assert code == want, (call.__name__, code)
+
+    # In the right order everything goes.
+    a.disassociate_route_table(AssociationId=assoc)
+    a.delete_route(RouteTableId=rid, DestinationCidrBlock="0.0.0.0/0")
+    a.detach_internet_gateway(InternetGatewayId=gid, VpcId=vid)
+    h.refused(a, cfg, "Gateway.NotAttached", a.detach_internet_gateway,
+              InternetGatewayId=gid, VpcId=vid)
+    a.delete_internet_gateway(InternetGatewayId=gid)
+    a.delete_internet_gateway(InternetGatewayId=spare)
+    a.delete_route_table(RouteTableId=rid)
+    a.delete_subnet(SubnetId=s1)
+    a.delete_subnet(SubnetId=s2)
+    a.delete_vpc(VpcId=vid)
+    assert a.describe_internet_gateways()["InternetGateways"] == []
+    assert "10.40.0.0/16" not in json.dumps(h.spec_of(cfg))
+    h.step("gateways deleted")
