@@ -119,6 +119,8 @@ async fn boto3_drives_vpcs_and_subnets_with_ec2s_codes() {
         "routes",
         "associations",
         "gateways deleted",
+        "acls",
+        "acls deleted",
         "pages",
         "isolated",
         "deleted",

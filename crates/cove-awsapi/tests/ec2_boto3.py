@@ -231,6 +231,7 @@ def main(path):
 
     groups(a, b, cfg, vid)
     ec2_boto3_routes.routes(a, b, cfg, sys.modules[__name__])
+    ec2_boto3_routes.acls(a, b, cfg, sys.modules[__name__])
 
     # Pagination: 6 VPCs, pages of 5.
     made = [a.create_vpc(CidrBlock=f"10.{30 + i}.0.0/16")["Vpc"]["VpcId"] for i in range(5)]

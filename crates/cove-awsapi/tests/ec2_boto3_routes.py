@@ -4,6 +4,7 @@ checked to have stored nothing), the deletions in the wrong order, and another
 tenant that sees and touches none of it."""
 
 import json
+import urllib.request
 
 
 def routes(a, b, cfg, h):
@@ -123,3 +124,102 @@ def routes(a, b, cfg, h):
     assert a.describe_internet_gateways()["InternetGateways"] == []
     assert "10.40.0.0/16" not in json.dumps(h.spec_of(cfg))
     h.step("gateways deleted")
+
+
+def put_spec(cfg, spec):
+    req = urllib.request.Request(cfg["api"] + "/v1/spec", data=json.dumps(spec).encode(),
+                                 method="PUT")
+    req.add_header("Authorization", "Bearer " + cfg["token"])
+    req.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return json.load(r)
+
+
+def acls(a, b, cfg, h):
+    """Network ACLs: the default's entries, a new ACL, entries, associations; the
+    analyzer (cove's API) sees the ACL EC2 made block a flow."""
+    vid = a.create_vpc(CidrBlock="10.41.0.0/16")["Vpc"]["VpcId"]
+    s1 = a.create_subnet(VpcId=vid, CidrBlock="10.41.1.0/24")["Subnet"]["SubnetId"]
+    s2 = a.create_subnet(VpcId=vid, CidrBlock="10.41.2.0/24")["Subnet"]["SubnetId"]
+    default = a.describe_network_acls(Filters=[{"Name": "vpc-id", "Values": [vid]},
+                                               {"Name": "default", "Values": ["true"]}])
+    d = default["NetworkAcls"][0]
+    assert sorted((e["RuleNumber"], e["RuleAction"], e["Egress"]) for e in d["Entries"]) == [
+        (100, "allow", False), (100, "allow", True), (32767, "deny", False),
+        (32767, "deny", True)], d
+    assert sorted(x["SubnetId"] for x in d["Associations"]) == sorted([s1, s2]), d
+
+    acl = a.create_network_acl(VpcId=vid, TagSpecifications=[
+        {"ResourceType": "network-acl", "Tags": [{"Key": "Name", "Value": "db"}]}])["NetworkAcl"]
+    aid = acl["NetworkAclId"]
+    assert aid.startswith("acl-") and [e["RuleNumber"] for e in acl["Entries"]] == [32767, 32767], acl
+    a.create_network_acl_entry(NetworkAclId=aid, RuleNumber=100, Protocol="6", RuleAction="allow",
+                               Egress=False, CidrBlock="10.41.0.0/16",
+                               PortRange={"From": 5432, "To": 5432})
+    a.create_network_acl_entry(NetworkAclId=aid, RuleNumber=100, Protocol="-1", RuleAction="allow",
+                               Egress=True, CidrBlock="0.0.0.0/0")
+    h.refused(a, cfg, "NetworkAclEntryAlreadyExists", a.create_network_acl_entry, NetworkAclId=aid,
+              RuleNumber=100, Protocol="-1", RuleAction="allow", Egress=True, CidrBlock="0.0.0.0/0")
+    h.refused(a, cfg, "InvalidParameterValue", a.create_network_acl_entry, NetworkAclId=aid,
+              RuleNumber=40000, Protocol="-1", RuleAction="allow", Egress=True, CidrBlock="0.0.0.0/0")
+    h.refused(a, cfg, "InvalidParameterValue", a.create_network_acl_entry, NetworkAclId=aid,
+              RuleNumber=110, Protocol="-1", RuleAction="maybe", Egress=True, CidrBlock="0.0.0.0/0")
+    h.refused(a, cfg, "InvalidNetworkAclEntry.NotFound", a.replace_network_acl_entry, NetworkAclId=aid,
+              RuleNumber=120, Protocol="-1", RuleAction="deny", Egress=False, CidrBlock="0.0.0.0/0")
+    h.refused(a, cfg, "InvalidNetworkAclEntry.NotFound", a.delete_network_acl_entry, NetworkAclId=aid,
+              RuleNumber=120, Egress=False)
+    h.refused(a, cfg, "InvalidNetworkAclID.NotFound", a.delete_network_acl,
+              NetworkAclId="acl-00000000000000000")
+    h.refused(a, cfg, "InvalidParameterValue", a.delete_network_acl, NetworkAclId=d["NetworkAclId"])
+    got = a.describe_network_acls(NetworkAclIds=[aid])["NetworkAcls"][0]
+    ingress = [(e["RuleNumber"], e["Protocol"], e.get("PortRange")) for e in got["Entries"]
+               if not e["Egress"]]
+    assert ingress == [(100, "6", {"From": 5432, "To": 5432}), (32767, "-1", None)], got
+    assert got["Tags"] == [{"Key": "Name", "Value": "db"}], got
+
+    # s2 moves to the new ACL; the analyzer sees it.
+    old = [x for x in d["Associations"] if x["SubnetId"] == s2][0]["NetworkAclAssociationId"]
+    new = a.replace_network_acl_association(AssociationId=old, NetworkAclId=aid)["NewAssociationId"]
+    got = a.describe_network_acls(Filters=[{"Name": "association.subnet-id", "Values": [s2]}])
+    assert [n["NetworkAclId"] for n in got["NetworkAcls"]] == [aid], got
+    h.refused(a, cfg, "DependencyViolation", a.delete_network_acl, NetworkAclId=aid)
+    spec = h.spec_of(cfg)
+    for v in spec["vpcs"]:
+        if v.get("cidr") == "10.41.0.0/16":
+            subnets = {s["cidr"]: s["name"] for s in v["subnets"]}
+            v.setdefault("enis", []).extend([
+                {"name": "app", "subnet": subnets["10.41.1.0/24"], "private_ip": "10.41.1.10"},
+                {"name": "db", "subnet": subnets["10.41.2.0/24"], "private_ip": "10.41.2.10"}])
+            v.setdefault("security_groups", []).append(
+                {"name": "default", "ingress": [{"protocol": "all", "cidr": "10.41.0.0/16"}]})
+            vpc_name = v["name"]
+    put_spec(cfg, spec)
+
+    def reach(port):
+        q = f"/v1/reachability?from={vpc_name}/app&to={vpc_name}/db&protocol=tcp&port={port}"
+        return h.api(cfg, q)
+
+    assert reach(5432)["reachable"] is True, reach(5432)
+    blocked = reach(22)
+    assert blocked["reachable"] is False and "acl" in json.dumps(blocked).lower(), blocked
+    a.replace_network_acl_entry(NetworkAclId=aid, RuleNumber=100, Protocol="6", RuleAction="deny",
+                                Egress=False, CidrBlock="10.41.0.0/16",
+                                PortRange={"From": 5432, "To": 5432})
+    assert reach(5432)["reachable"] is False, reach(5432)
+    h.step("acls", acl=aid)
+
+    assert b.describe_network_acls()["NetworkAcls"] == [], b.describe_network_acls()
+    code, _ = h.code_of(b.delete_network_acl, NetworkAclId=aid)
+    assert code == "InvalidNetworkAclID.NotFound", code
+    code, _ = h.code_of(b.replace_network_acl_association, AssociationId=new, NetworkAclId=aid)
+    assert code == "InvalidNetworkAclID.NotFound", code
+
+    # Back to the default, then everything goes.
+    a.replace_network_acl_association(AssociationId=new, NetworkAclId=d["NetworkAclId"])
+    a.delete_network_acl_entry(NetworkAclId=aid, RuleNumber=100, Egress=False)
+    a.delete_network_acl(NetworkAclId=aid)
+    spec = h.spec_of(cfg)
+    spec["vpcs"] = [v for v in spec["vpcs"] if v.get("cidr") != "10.41.0.0/16"]
+    put_spec(cfg, spec)
+    assert vid not in [v["VpcId"] for v in a.describe_vpcs()["Vpcs"]]
+    h.step("acls deleted")

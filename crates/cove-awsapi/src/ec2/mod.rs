@@ -3,6 +3,7 @@
 //! [`error`]), the tenant's view ([`view`]), the actions ([`vpcs`], pure) and the
 //! HTTP shell ([`server`]).
 
+pub mod acls;
 pub mod error;
 pub mod gateways;
 pub mod groups;

@@ -18,7 +18,7 @@ use super::params::Params;
 use super::view::tenant_view;
 use super::vpcs::{self, Ctx, Done, NetworkRef};
 use super::xml::response;
-use super::{gateways, groups, route_tables, routes, tags};
+use super::{acls, gateways, groups, route_tables, routes, tags};
 use crate::sigv4;
 
 /// Largest request body read.
@@ -120,6 +120,13 @@ fn run(cur: &Current, tenant: &TenantId, region: &str, p: &Params) -> Result<Don
         "AssociateRouteTable" => route_tables::associate(&ctx, p),
         "DisassociateRouteTable" => route_tables::disassociate(&ctx, p),
         "ReplaceRouteTableAssociation" => route_tables::replace_association(&ctx, p),
+        "DescribeNetworkAcls" => acls::describe(&ctx, p),
+        "CreateNetworkAcl" => acls::create(&ctx, p),
+        "DeleteNetworkAcl" => acls::delete(&ctx, p),
+        "CreateNetworkAclEntry" => acls::create_entry(&ctx, p, false),
+        "ReplaceNetworkAclEntry" => acls::create_entry(&ctx, p, true),
+        "DeleteNetworkAclEntry" => acls::delete_entry(&ctx, p),
+        "ReplaceNetworkAclAssociation" => acls::replace_association(&ctx, p),
         "CreateTags" => tags::create(&ctx, p),
         "DeleteTags" => tags::delete(&ctx, p),
         "DescribeTags" => tags::describe(&ctx, p),
