@@ -89,6 +89,9 @@ async fn boto3_drives_vpcs_and_subnets_with_ec2s_codes() {
             "secret": keys[0].2["secret_access_key"],
             "other_key": keys[1].2["access_key_id"],
             "other_secret": keys[1].2["secret_access_key"],
+            "other_account": keys[1].0["account_id"],
+            "other_token": keys[1].1,
+            "admin": admin,
         })
         .to_string(),
     )
@@ -121,6 +124,10 @@ async fn boto3_drives_vpcs_and_subnets_with_ec2s_codes() {
         "gateways deleted",
         "acls",
         "acls deleted",
+        "peering requested",
+        "peering accepted",
+        "peering refusals",
+        "peering deleted",
         "pages",
         "isolated",
         "deleted",

@@ -280,6 +280,9 @@ def main(path):
     assert code == "RequestExpired", code
     step("signatures")
 
+    # Last: it gives both tenants networks.
+    ec2_boto3_routes.peerings(a, b, cfg, sys.modules[__name__])
+
 
 if __name__ == "__main__":
     main(sys.argv[1])

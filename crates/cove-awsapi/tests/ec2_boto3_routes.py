@@ -126,6 +126,16 @@ def routes(a, b, cfg, h):
     h.step("gateways deleted")
 
 
+def api_call(cfg, method, path, token, body=None):
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(cfg["api"] + path, data=data, method=method)
+    req.add_header("Authorization", "Bearer " + token)
+    req.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(req, timeout=30) as r:
+        text = r.read()
+        return json.loads(text) if text else None
+
+
 def put_spec(cfg, spec):
     req = urllib.request.Request(cfg["api"] + "/v1/spec", data=json.dumps(spec).encode(),
                                  method="PUT")
@@ -223,3 +233,78 @@ def acls(a, b, cfg, h):
     put_spec(cfg, spec)
     assert vid not in [v["VpcId"] for v in a.describe_vpcs()["Vpcs"]]
     h.step("acls deleted")
+
+
+def peerings(a, b, cfg, h):
+    """A cross-account peering: requested with one tenant's key, accepted with the
+    other's; its routes; refusals; reject; delete."""
+    # Secure Compute networks to peer: alpha's `web`, bravo's `db` and `db2`.
+    api_call(cfg, "PUT", "/v1/ip-pool", cfg["admin"], {"blocks": ["198.51.100.0/28"]})
+    nets = [api_call(cfg, "POST", "/v1/connect/networks", token,
+                 {"name": name, "cidr": cidr, "region": "us-east-1"})["vpc_id"]
+            for token, name, cidr in [(cfg["token"], "web", "10.80.0.0/16"),
+                                      (cfg["other_token"], "db", "10.81.0.0/16"),
+                                      (cfg["other_token"], "db2", "10.82.0.0/16")]]
+    mine, theirs, theirs2 = nets
+    made = a.create_vpc_peering_connection(VpcId=mine, PeerVpcId=theirs,
+                                           PeerOwnerId=cfg["other_account"])["VpcPeeringConnection"]
+    pcx = made["VpcPeeringConnectionId"]
+    assert pcx.startswith("pcx-") and made["Status"]["Code"] == "pending-acceptance", made
+    assert made["RequesterVpcInfo"]["OwnerId"] == cfg["account"], made
+    assert made["AccepterVpcInfo"] == {"OwnerId": cfg["other_account"], "VpcId": theirs,
+                                       "Region": "us-east-1"}, made
+    seen = b.describe_vpc_peering_connections(
+        Filters=[{"Name": "status-code", "Values": ["pending-acceptance"]}])["VpcPeeringConnections"]
+    assert [c["VpcPeeringConnectionId"] for c in seen] == [pcx], seen
+    h.step("peering requested", id=pcx)
+
+    def status(client):
+        got = client.describe_vpc_peering_connections(VpcPeeringConnectionIds=[pcx])
+        return got["VpcPeeringConnections"][0]["Status"]["Code"]
+
+    for call, kw, want in [
+        (a.accept_vpc_peering_connection, {"VpcPeeringConnectionId": pcx}, "OperationNotPermitted"),
+        (b.accept_vpc_peering_connection, {"VpcPeeringConnectionId": "pcx-00000000000000000"},
+         "InvalidVpcPeeringConnectionID.NotFound"),
+        (b.accept_vpc_peering_connection, {"VpcPeeringConnectionId": "nope"},
+         "InvalidVpcPeeringConnectionId.Malformed"),
+        (a.create_vpc_peering_connection, {"VpcId": mine, "PeerVpcId": theirs,
+                                           "PeerOwnerId": cfg["other_account"]},
+         "VpcPeeringConnectionAlreadyExists"),
+        (a.create_vpc_peering_connection, {"VpcId": "vpc-00000000000000000", "PeerVpcId": theirs},
+         "InvalidVpcID.NotFound"),
+        (b.accept_vpc_peering_connection, {"VpcPeeringConnectionId": pcx, "DryRun": True},
+         "DryRunOperation"),
+    ]:
+        code, message = h.code_of(call, **kw)
+        assert code == want, (call.__name__, kw, code, message)
+        assert status(a) == "pending-acceptance", (call.__name__, status(a))
+    h.step("peering refusals")
+
+    done = b.accept_vpc_peering_connection(VpcPeeringConnectionId=pcx)["VpcPeeringConnection"]
+    assert done["Status"]["Code"] in ("provisioning", "active"), done
+    # The network's private route tables route the peer's block over it.
+    tables = a.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [mine]}])["RouteTables"]
+    via = {(r.get("DestinationCidrBlock"), t["RouteTableId"]) for t in tables for r in t["Routes"]
+           if r.get("VpcPeeringConnectionId") == pcx}
+    assert via and all(d == "10.81.0.0/16" for d, _ in via), tables
+    h.step("peering accepted", routes=len(via))
+
+    # To an account without that VPC: failed, as AWS words it, seen only by the requester.
+    failed = a.create_vpc_peering_connection(VpcId=mine, PeerVpcId="vpc-0123456789abcdef0",
+                                             PeerOwnerId=cfg["other_account"])["VpcPeeringConnection"]
+    assert failed["Status"]["Code"] == "failed", failed
+    assert all(c["VpcPeeringConnectionId"] != failed["VpcPeeringConnectionId"]
+               for c in b.describe_vpc_peering_connections()["VpcPeeringConnections"])
+    other = a.create_vpc_peering_connection(VpcId=mine, PeerVpcId=theirs2,
+                                            PeerOwnerId=cfg["other_account"])["VpcPeeringConnection"]
+    b.reject_vpc_peering_connection(VpcPeeringConnectionId=other["VpcPeeringConnectionId"])
+    got = a.describe_vpc_peering_connections(
+        VpcPeeringConnectionIds=[other["VpcPeeringConnectionId"]])["VpcPeeringConnections"]
+    assert got[0]["Status"]["Code"] == "rejected", got
+
+    a.delete_vpc_peering_connection(VpcPeeringConnectionId=pcx)
+    assert status(b) in ("deleted", "deleting"), status(b)
+    tables = a.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [mine]}])["RouteTables"]
+    assert not any(r.get("VpcPeeringConnectionId") == pcx for t in tables for r in t["Routes"]), tables
+    h.step("peering deleted")

@@ -8,6 +8,7 @@ pub mod error;
 pub mod gateways;
 pub mod groups;
 pub mod params;
+pub mod peerings;
 pub mod route_tables;
 pub mod routes;
 pub mod rules;

@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use cove_api::ApiState;
 use cove_api::error::ApiError;
 use cove_api::layer::Caller;
+use cove_api::local::LocalIdentity;
 use cove_api::service::Current;
 use cove_control::{Actor, TenantId, TokenId};
 
@@ -204,6 +205,16 @@ pub async fn handle(State(api): State<ApiState>, req: Request) -> Response {
         Err(e) => return error(&e, &id),
     };
     let action = p.get("Action").unwrap_or_default().to_owned();
+    if super::peerings::handles(&action) {
+        let who = LocalIdentity::AccessKey {
+            tenant: tenant.clone(),
+            access_key_id: signer.access_key_id.clone(),
+        };
+        return match super::peerings::run(&api, &who, &signer.region, &p, dry_run).await {
+            Ok(body) => xml(200, response(&action, &id, &body)),
+            Err(e) => error(&e, &id),
+        };
+    }
     let first = match run(&cur, &tenant, &signer.region, &p) {
         Ok(d) => d,
         Err(e) => return error(&e, &id),
