@@ -36,6 +36,20 @@ def routes(a, b, cfg, h):
     rid = rt["RouteTableId"]
     assert [(r["DestinationCidrBlock"], r["GatewayId"]) for r in rt["Routes"]] == [
         ("10.40.0.0/16", "local")], rt
+    # ClientToken: the same call again answers the first table; other parameters
+    # with the token are refused and store nothing.
+    count = lambda: len(a.describe_route_tables(
+        Filters=[{"Name": "vpc-id", "Values": [vid]}])["RouteTables"])
+    before = count()
+    once = a.create_route_table(VpcId=vid, ClientToken="cove-token-1")["RouteTable"]["RouteTableId"]
+    again = a.create_route_table(VpcId=vid, ClientToken="cove-token-1")["RouteTable"]["RouteTableId"]
+    assert once == again and count() == before + 1, (once, again, count(), before)
+    h.refused(a, cfg, "IdempotentParameterMismatch", a.create_route_table, VpcId=vid,
+              ClientToken="cove-token-1", TagSpecifications=[
+                  {"ResourceType": "route-table", "Tags": [{"Key": "k", "Value": "v"}]}])
+    code, _ = h.code_of(b.create_route_table, VpcId=vid, ClientToken="cove-token-1")
+    assert code == "InvalidVpcID.NotFound", code  # tokens are per account
+    a.delete_route_table(RouteTableId=once)
     a.create_route(RouteTableId=rid, DestinationCidrBlock="0.0.0.0/0", GatewayId=gid)
     table = a.describe_route_tables(RouteTableIds=[rid])["RouteTables"][0]
     assert [(r["DestinationCidrBlock"], r["GatewayId"], r["State"]) for r in table["Routes"]] == [

@@ -4,6 +4,7 @@
 //! HTTP shell ([`server`]).
 
 pub mod acls;
+pub mod client_token;
 pub mod error;
 pub mod gateways;
 pub mod groups;

@@ -53,6 +53,11 @@ impl Params {
         Params(map)
     }
 
+    /// Every parameter, by name.
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &String)> {
+        self.0.iter()
+    }
+
     /// A parameter.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0.get(name).map(String::as_str)

@@ -139,12 +139,7 @@ pub async fn run(
             if let Some(owner) = p.get("PeerOwnerId") {
                 body["peer_owner_id"] = json!(owner);
             }
-            let headers: Vec<(&str, &str)> = p
-                .get("ClientToken")
-                .map(|t| ("idempotency-key", t))
-                .into_iter()
-                .collect();
-            let made = call(api, who, "POST", "/v1/peerings", &headers, Some(body)).await?;
+            let made = call(api, who, "POST", "/v1/peerings", &[], Some(body)).await?;
             x.node("vpcPeeringConnection", |x| connection_xml(x, &made, region));
         }
         "AcceptVpcPeeringConnection" => {

@@ -205,26 +205,50 @@ pub async fn handle(State(api): State<ApiState>, req: Request) -> Response {
         Err(e) => return error(&e, &id),
     };
     let action = p.get("Action").unwrap_or_default().to_owned();
-    if super::peerings::handles(&action) {
+    let call = || answer(&api, &cur, &tenant, &signer, &p, dry_run, &action, &id);
+    let (status, text) = match p.get("ClientToken").filter(|_| !dry_run) {
+        Some(token) => match super::client_token::once(&api, &tenant, token, &p, call).await {
+            Ok(done) => done,
+            Err(e) => return error(&e, &id),
+        },
+        None => call().await,
+    };
+    xml(status, text)
+}
+
+/// One call's answer: an HTTP status and EC2's document (an error's too).
+#[allow(clippy::too_many_arguments)]
+async fn answer(
+    api: &ApiState,
+    cur: &Current,
+    tenant: &TenantId,
+    signer: &sigv4::Signer,
+    p: &Params,
+    dry_run: bool,
+    action: &str,
+    id: &str,
+) -> (u16, String) {
+    let fail = |e: &Ec2Error| (e.status, e.to_xml(id));
+    if super::peerings::handles(action) {
         let who = LocalIdentity::AccessKey {
             tenant: tenant.clone(),
             access_key_id: signer.access_key_id.clone(),
         };
-        return match super::peerings::run(&api, &who, &signer.region, &p, dry_run).await {
-            Ok(body) => xml(200, response(&action, &id, &body)),
-            Err(e) => error(&e, &id),
+        return match super::peerings::run(api, &who, &signer.region, p, dry_run).await {
+            Ok(body) => (200, response(action, id, &body)),
+            Err(e) => fail(&e),
         };
     }
-    let first = match run(&cur, &tenant, &signer.region, &p) {
+    let first = match run(cur, tenant, &signer.region, p) {
         Ok(d) => d,
-        Err(e) => return error(&e, &id),
+        Err(e) => return fail(&e),
     };
     let body = match first {
         Done::Read(x) => x,
         Done::Write(_, spec) if dry_run => {
             // Validated as a commit would be, then not stored.
-            let checked = validate(&cur, &tenant, &spec);
-            return error(&checked.err().unwrap_or_else(Ec2Error::dry_run), &id);
+            let checked = validate(cur, tenant, &spec);
+            return fail(&checked.err().unwrap_or_else(Ec2Error::dry_run));
         }
         Done::Write(_, _) => {
             let caller = Caller {
@@ -232,12 +256,12 @@ pub async fn handle(State(api): State<ApiState>, req: Request) -> Response {
                     tenant: tenant.clone(),
                     token: TokenId(format!("access-key:{}", signer.access_key_id)),
                 },
-                request_id: id.clone(),
+                request_id: id.to_owned(),
             };
             let summary = format!("EC2 {action}");
             let committed =
-                cove_api::spec::commit_spec(&api, &caller, &summary, |cur, t| {
-                    match run(cur, t, &signer.region, &p).map_err(|e| to_api(&e))? {
+                cove_api::spec::commit_spec(api, &caller, &summary, |cur, t| {
+                    match run(cur, t, &signer.region, p).map_err(|e| to_api(&e))? {
                         Done::Write(x, spec) => {
                             let text =
                                 serde_json::to_string(&spec).map_err(|e| ApiError::internal(&e))?;
@@ -250,14 +274,14 @@ pub async fn handle(State(api): State<ApiState>, req: Request) -> Response {
                 .await;
             match committed {
                 Ok(x) => x,
-                Err(e) => return error(&from_api(&e), &id),
+                Err(e) => return fail(&from_api(&e)),
             }
         }
     };
     if dry_run {
-        return error(&Ec2Error::dry_run(), &id);
+        return fail(&Ec2Error::dry_run());
     }
-    xml(200, response(&action, &id, &body))
+    (200, response(action, id, &body))
 }
 
 /// Validates a changed spec as a commit would (for `DryRun`).
