@@ -1,0 +1,162 @@
+"""The Secure Compute picture built with the AWS clients (issue 13), against a real
+`cove serve`: a cross-account peering requested with the app tenant's key and
+accepted with the database tenant's, a route table and a network ACL of the app's,
+a function created with `aws lambda create-function` in the app network's private
+subnets, whose packets reach the database in the peered network only after the
+database's security group lets them in (EC2's AuthorizeSecurityGroupIngress).
+
+    python3 aws_secure_compute.py CONFIG.json
+"""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+HANDLER = '''
+import socket
+
+def handler(event, context):
+    try:
+        with socket.create_connection((event["host"], event["port"]), timeout=2) as s:
+            return {"ok": True, "banner": s.recv(200).decode().strip()}
+    except OSError as e:
+        return {"ok": False, "error": repr(e)}
+'''
+
+
+def step(name, **facts):
+    print(json.dumps({"step": name, **facts}), flush=True)
+
+
+def clients(cfg, who):
+    s = boto3.session.Session(aws_access_key_id=cfg[who + "_key"],
+                              aws_secret_access_key=cfg[who + "_secret"], region_name="us-east-1")
+    conf = Config(retries={"max_attempts": 1})
+    return (s.client("ec2", endpoint_url=cfg["endpoint"], config=conf),
+            s.client("lambda", endpoint_url=cfg["endpoint"], config=conf))
+
+
+def main(path):
+    cfg = json.load(open(path))
+    ec2, lam = clients(cfg, "app")
+    dec2, _ = clients(cfg, "db")
+    web, db = cfg["web_vpc"], cfg["db_vpc"]
+
+    # A cross-account peering: requested by the app's account, accepted by the database's.
+    pcx = ec2.create_vpc_peering_connection(VpcId=web, PeerVpcId=db, PeerOwnerId=cfg["db_account"])[
+        "VpcPeeringConnection"]["VpcPeeringConnectionId"]
+    dec2.accept_vpc_peering_connection(VpcPeeringConnectionId=pcx)
+    deadline = time.time() + 120
+    while True:
+        got = ec2.describe_vpc_peering_connections(VpcPeeringConnectionIds=[pcx])
+        if got["VpcPeeringConnections"][0]["Status"]["Code"] == "active":
+            break
+        assert time.time() < deadline, got
+        time.sleep(0.5)
+    step("peered", id=pcx)
+
+    subnets = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [web]}])["Subnets"]
+    private = [s["SubnetId"] for s in subnets if int(s["CidrBlock"].split(".")[2]) >= 128]
+    assert len(private) == 2, subnets
+    tables = ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [web]}])["RouteTables"]
+    via = [t["RouteTableId"] for t in tables for r in t["Routes"]
+           if r.get("VpcPeeringConnectionId") == pcx and r["DestinationCidrBlock"] == "10.74.0.0/16"]
+    assert len(via) == 2, tables
+    # A table of the app's own, with a blackhole-free route to the database's block
+    # over the peering, made and removed again: the network's tables keep routing.
+    own = ec2.create_route_table(VpcId=web)["RouteTable"]["RouteTableId"]
+    ec2.create_route(RouteTableId=own, DestinationCidrBlock="10.74.0.0/16",
+                     VpcPeeringConnectionId=pcx)
+    ec2.delete_route(RouteTableId=own, DestinationCidrBlock="10.74.0.0/16")
+    ec2.delete_route_table(RouteTableId=own)
+    step("tables", routed=via)
+
+    # A network ACL on the app's private subnets: the function's port to the
+    # database is allowed, and the answers.
+    acl = ec2.create_network_acl(VpcId=web)["NetworkAcl"]["NetworkAclId"]
+    for egress in (True, False):
+        ec2.create_network_acl_entry(NetworkAclId=acl, RuleNumber=100, Protocol="-1",
+                                     RuleAction="allow", Egress=egress, CidrBlock="0.0.0.0/0")
+    assocs = ec2.describe_network_acls(Filters=[{"Name": "vpc-id", "Values": [web]},
+                                                {"Name": "default", "Values": ["true"]}])
+    for a in assocs["NetworkAcls"][0]["Associations"]:
+        if a["SubnetId"] in private:
+            ec2.replace_network_acl_association(AssociationId=a["NetworkAclAssociationId"],
+                                                NetworkAclId=acl)
+    got = ec2.describe_network_acls(NetworkAclIds=[acl])["NetworkAcls"][0]
+    assert sorted(a["SubnetId"] for a in got["Associations"]) == sorted(private), got
+    step("acl", id=acl)
+
+    sg = ec2.describe_security_groups(Filters=[
+        {"Name": "vpc-id", "Values": [web]}, {"Name": "group-name", "Values": ["default"]}])[
+        "SecurityGroups"][0]["GroupId"]
+    work = tempfile.mkdtemp(prefix="cove-aws-sc-")
+    zpath = os.path.join(work, "reach.zip")
+    with zipfile.ZipFile(zpath, "w") as z:
+        z.writestr("handler.py", HANDLER)
+    env = dict(os.environ, AWS_ACCESS_KEY_ID=cfg["app_key"],
+               AWS_SECRET_ACCESS_KEY=cfg["app_secret"], AWS_DEFAULT_REGION="us-east-1")
+    role = f"arn:aws:iam::{cfg['app_account']}:role/reach"
+    out = subprocess.run(
+        ["aws", "--endpoint-url", cfg["endpoint"], "lambda", "create-function",
+         "--function-name", "reach", "--runtime", "python3.11", "--role", role,
+         "--handler", "handler.handler", "--zip-file", "fileb://" + zpath, "--timeout", "10",
+         "--vpc-config", f"SubnetIds={','.join(private)},SecurityGroupIds={sg}"],
+        env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    deadline = time.time() + 180
+    while lam.get_function_configuration(FunctionName="reach")["State"] != "Active":
+        assert time.time() < deadline, lam.get_function_configuration(FunctionName="reach")
+        time.sleep(0.5)
+    step("created")
+
+    def reach():
+        r = lam.invoke(FunctionName="reach",
+                       Payload=json.dumps({"host": cfg["db_ip"], "port": 5432}))
+        assert "FunctionError" not in r, r
+        return json.loads(r["Payload"].read())
+
+    # The database's default group lets in only its own members: no packet gets there.
+    first = reach()
+    assert first["ok"] is False, first
+    step("blocked", error=first["error"])
+
+    dsg = dec2.describe_security_groups(Filters=[
+        {"Name": "vpc-id", "Values": [db]}, {"Name": "group-name", "Values": ["default"]}])[
+        "SecurityGroups"][0]["GroupId"]
+    dec2.authorize_security_group_ingress(GroupId=dsg, IpPermissions=[{
+        "IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432,
+        "IpRanges": [{"CidrIp": "10.73.0.0/16", "Description": "the app network"}]}])
+    deadline = time.time() + 120
+    while True:
+        answer = reach()
+        if answer["ok"]:
+            break
+        assert time.time() < deadline, answer
+        time.sleep(1)
+    banner = answer["banner"]
+    assert banner.startswith("cove-db 10.73."), banner
+    step("allowed", banner=banner)
+
+    # The database's account sees the peering but none of the app's things.
+    assert dec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [web]}])[
+        "RouteTables"] == []
+    try:
+        dec2.describe_network_acls(NetworkAclIds=[acl])
+        raise AssertionError("the other account saw the ACL")
+    except ClientError as e:
+        assert e.response["Error"]["Code"] == "InvalidNetworkAclID.NotFound", e.response
+    lam.delete_function(FunctionName="reach")
+    step("isolated")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
