@@ -95,6 +95,25 @@ def main(path):
     assert sorted(a["SubnetId"] for a in got["Associations"]) == sorted(private), got
     step("acl", id=acl)
 
+    # The NAT pair and its static IPs, as EC2 shows them: NAT gateways and
+    # Elastic IPs, the same addresses cove's API gave the network.
+    nats = ec2.describe_nat_gateways(Filters=[{"Name": "vpc-id", "Values": [web]}])["NatGateways"]
+    public = sorted(a["PublicIp"] for n in nats for a in n["NatGatewayAddresses"] if "PublicIp" in a)
+    assert len(nats) == 2 and public == sorted(cfg["static_ips"]), (nats, cfg["static_ips"])
+    eips = ec2.describe_addresses()["Addresses"]
+    assert sorted(a["PublicIp"] for a in eips) == public, eips
+    nat_enis = {a["NetworkInterfaceId"] for n in nats for a in n["NatGatewayAddresses"]}
+    assert {a["NetworkInterfaceId"] for a in eips} == nat_enis, (eips, nats)
+    managed = ec2.describe_network_interfaces(Filters=[
+        {"Name": "interface-type", "Values": ["nat_gateway"]}])["NetworkInterfaces"]
+    assert {e["NetworkInterfaceId"] for e in managed} == nat_enis, managed
+    dbs = dec2.describe_network_interfaces(Filters=[
+        {"Name": "private-ip-address", "Values": [cfg["db_ip"]]}])["NetworkInterfaces"]
+    assert len(dbs) == 1 and dbs[0]["VpcId"] == db, dbs
+    assert ec2.describe_network_interfaces(Filters=[
+        {"Name": "private-ip-address", "Values": [cfg["db_ip"]]}])["NetworkInterfaces"] == []
+    step("addresses", public=public)
+
     sg = ec2.describe_security_groups(Filters=[
         {"Name": "vpc-id", "Values": [web]}, {"Name": "group-name", "Values": ["default"]}])[
         "SecurityGroups"][0]["GroupId"]
@@ -116,6 +135,11 @@ def main(path):
     while lam.get_function_configuration(FunctionName="reach")["State"] != "Active":
         assert time.time() < deadline, lam.get_function_configuration(FunctionName="reach")
         time.sleep(0.5)
+    shared = ec2.describe_network_interfaces(Filters=[
+        {"Name": "interface-type", "Values": ["lambda"]}, {"Name": "vpc-id", "Values": [web]}])
+    assert shared["NetworkInterfaces"], shared
+    assert all(e["SubnetId"] in private and e["RequesterManaged"]
+               for e in shared["NetworkInterfaces"]), shared
     step("created")
 
     def reach():

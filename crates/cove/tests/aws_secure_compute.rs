@@ -22,15 +22,17 @@ use common::functions::{repo, runtimes_ready};
 /// The database's stand-in: on `ip:5432` in `ns`, answers each connection with
 /// `cove-db <client address>` and closes it.
 fn database(ns: &str, ip: Ipv4Addr) {
-    let listener: TcpListener = cove_probe::in_namespace(ns, move || {
-        TcpListener::bind(SocketAddr::from((ip, 5432)))
-    })
-    .expect("namespace")
-    .expect("listen");
+    let listener: TcpListener =
+        cove_probe::in_namespace(ns, move || TcpListener::bind(SocketAddr::from((ip, 5432))))
+            .expect("namespace")
+            .expect("listen");
     std::thread::spawn(move || {
         for conn in listener.incoming() {
             let Ok(mut c) = conn else { break };
-            let peer = c.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
+            let peer = c
+                .peer_addr()
+                .map(|a| a.ip().to_string())
+                .unwrap_or_default();
             let _ = c.write_all(format!("cove-db {peer}\n").as_bytes());
             let mut rest = [0u8; 64];
             let _ = c.read(&mut rest);
@@ -77,7 +79,12 @@ fn the_aws_clients_build_secure_compute_and_a_function_reaches_the_peered_databa
     );
     for (token, n) in [(&app, &nets[0]), (&db, &nets[1])] {
         let id = n["id"].as_str().expect("id");
-        s.wait_for(&format!("/v1/connect/networks/{id}"), token, "status", "ready");
+        s.wait_for(
+            &format!("/v1/connect/networks/{id}"),
+            token,
+            "status",
+            "ready",
+        );
     }
     let started = Instant::now();
     let ns = loop {
@@ -88,7 +95,11 @@ fn the_aws_clients_build_secure_compute_and_a_function_reaches_the_peered_databa
         if found && std::panic::catch_unwind(|| ns_with(&d, db_ip)).is_ok() {
             break ns_with(&d, db_ip);
         }
-        assert!(started.elapsed() < GUARD, "the database ENI never appeared:\n{}", s.log());
+        assert!(
+            started.elapsed() < GUARD,
+            "the database ENI never appeared:\n{}",
+            s.log()
+        );
         std::thread::sleep(Duration::from_millis(200));
     };
     database(&ns, db_ip);
@@ -104,6 +115,7 @@ fn the_aws_clients_build_secure_compute_and_a_function_reaches_the_peered_databa
             "web_vpc": nets[0]["vpc_id"],
             "db_vpc": nets[1]["vpc_id"],
             "db_ip": db_ip.to_string(),
+            "static_ips": nets[0]["static_ips"],
             "app_key": app_key["access_key_id"],
             "app_secret": app_key["secret_access_key"],
             "db_key": db_key["access_key_id"],
@@ -129,6 +141,7 @@ fn the_aws_clients_build_secure_compute_and_a_function_reaches_the_peered_databa
         "peered",
         "tables",
         "acl",
+        "addresses",
         "created",
         "blocked",
         "allowed",

@@ -8,6 +8,7 @@ pub mod client_token;
 pub mod error;
 pub mod gateways;
 pub mod groups;
+pub mod interfaces;
 pub mod params;
 pub mod peerings;
 pub mod route_tables;

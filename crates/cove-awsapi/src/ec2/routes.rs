@@ -22,16 +22,6 @@ fn vpc_of<'a>(
     ctx.view.vpcs.iter().find(|x| x.name == m.name)
 }
 
-/// A NAT gateway's id.
-fn nat_id(net: &Network, n: cove_model::model::NatId) -> String {
-    let g = &net.nat_gateways[n.index()];
-    resource_id(
-        "nat",
-        g.aws_id.as_deref(),
-        &format!("{}/{}", net.vpc_path(g.vpc), g.name),
-    )
-}
-
 /// `DescribeRouteTables`.
 pub fn describe_route_tables(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
     let net = ctx.net;
@@ -124,7 +114,7 @@ pub fn describe_route_tables(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error
                         x.text("gatewayId", &super::gateways::model_igw_id(net, g.index()));
                     }
                     RouteTarget::NatGateway(n) => {
-                        x.text("natGatewayId", &nat_id(net, *n));
+                        x.text("natGatewayId", &super::interfaces::nat_id(net, n.index()));
                     }
                     RouteTarget::Peering(p) => {
                         let pc = &net.peerings[p.index()];

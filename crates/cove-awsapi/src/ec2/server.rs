@@ -19,7 +19,7 @@ use super::params::Params;
 use super::view::tenant_view;
 use super::vpcs::{self, Ctx, Done, NetworkRef};
 use super::xml::response;
-use super::{acls, gateways, groups, route_tables, routes, tags};
+use super::{acls, gateways, groups, interfaces, route_tables, routes, tags};
 use crate::sigv4;
 
 /// Largest request body read.
@@ -128,6 +128,9 @@ fn run(cur: &Current, tenant: &TenantId, region: &str, p: &Params) -> Result<Don
         "ReplaceNetworkAclEntry" => acls::create_entry(&ctx, p, true),
         "DeleteNetworkAclEntry" => acls::delete_entry(&ctx, p),
         "ReplaceNetworkAclAssociation" => acls::replace_association(&ctx, p),
+        "DescribeNetworkInterfaces" => interfaces::describe_interfaces(&ctx, p),
+        "DescribeNatGateways" => interfaces::describe_nat_gateways(&ctx, p),
+        "DescribeAddresses" => interfaces::describe_addresses(&ctx, p),
         "CreateTags" => tags::create(&ctx, p),
         "DeleteTags" => tags::delete(&ctx, p),
         "DescribeTags" => tags::describe(&ctx, p),

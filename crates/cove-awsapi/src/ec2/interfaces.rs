@@ -1,0 +1,345 @@
+//! EC2's `DescribeNetworkInterfaces`, `DescribeNatGateways` and
+//! `DescribeAddresses` (pure, read from the validated model): every interface of
+//! the tenant (its own, its functions' shared ones, its NAT gateways' and
+//! endpoints'), its NAT gateways with their addresses, and its public addresses
+//! (a network's static IP pair, an ENI's public IP) as Elastic IPs.
+
+use cove_model::ids::resource_id;
+use cove_model::model::{EniOwner, NatConnectivity, Network};
+
+use super::error::Ec2Error;
+use super::params::Params;
+use super::route_tables::vpc_view;
+use super::rules::group_id;
+use super::vpcs::{Ctx, Done, matches, page};
+use super::xml::Xml;
+
+/// ENI `i`'s id.
+pub fn eni_id(net: &Network, i: usize) -> String {
+    let e = &net.enis[i];
+    resource_id(
+        "eni",
+        e.aws_id.as_deref(),
+        &format!("{}/{}", net.vpc_path(e.vpc), e.name),
+    )
+}
+
+/// NAT gateway `i`'s id.
+pub fn nat_id(net: &Network, i: usize) -> String {
+    let g = &net.nat_gateways[i];
+    resource_id(
+        "nat",
+        g.aws_id.as_deref(),
+        &format!("{}/{}", net.vpc_path(g.vpc), g.name),
+    )
+}
+
+fn subnet_id(net: &Network, s: cove_model::model::SubnetId) -> String {
+    let s = &net.subnets[s.index()];
+    resource_id(
+        "subnet",
+        s.aws_id.as_deref(),
+        &format!("{}/{}", net.vpc_path(s.vpc), s.name),
+    )
+}
+
+/// An Elastic IP's allocation id (`eipalloc-…`), derived from the tenant and the
+/// address.
+fn allocation_id(tenant: &str, ip: &str) -> String {
+    resource_id("eipalloc", None, &format!("{tenant}/{ip}"))
+}
+
+fn association_id(tenant: &str, ip: &str, eni: &str) -> String {
+    resource_id("eipassoc", None, &format!("{tenant}/{ip}/{eni}"))
+}
+
+fn kind(owner: EniOwner) -> &'static str {
+    match owner {
+        EniOwner::User => "interface",
+        EniOwner::Endpoint(_) | EniOwner::Front(_) => "vpc_endpoint",
+        EniOwner::NatGateway(_) => "nat_gateway",
+        EniOwner::Shared => "lambda",
+    }
+}
+
+/// `DescribeNetworkInterfaces`.
+pub fn describe_interfaces(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
+    let net = ctx.net;
+    let ids = p.list("NetworkInterfaceId");
+    let filters = p.filters()?;
+    let known = [
+        "network-interface-id",
+        "vpc-id",
+        "subnet-id",
+        "availability-zone",
+        "private-ip-address",
+        "addresses.private-ip-address",
+        "group-id",
+        "interface-type",
+        "requester-managed",
+        "status",
+        "owner-id",
+        "description",
+    ];
+    let mut found = Vec::new();
+    for (i, e) in net.enis.iter().enumerate() {
+        let Some(vpc) = vpc_view(ctx, e.vpc) else {
+            continue;
+        };
+        // The provider-side front of another tenant's endpoint is the provider's.
+        if matches!(e.owner, EniOwner::Front(_)) {
+            continue;
+        }
+        let id = eni_id(net, i);
+        if !ids.is_empty() && !ids.contains(&id) {
+            continue;
+        }
+        let groups: Vec<String> = e
+            .security_groups
+            .iter()
+            .map(|g| group_id(net, *g))
+            .collect();
+        let subnet = subnet_id(net, e.subnet);
+        let az = net.subnets[e.subnet.index()].az.clone();
+        let managed = !matches!(e.owner, EniOwner::User);
+        let ok = matches(&filters, &known, |name| match name {
+            "network-interface-id" => vec![id.clone()],
+            "vpc-id" => vec![vpc.id.clone()],
+            "subnet-id" => vec![subnet.clone()],
+            "availability-zone" => vec![az.clone()],
+            "private-ip-address" | "addresses.private-ip-address" => {
+                vec![e.private_ip.to_string()]
+            }
+            "group-id" => groups.clone(),
+            "interface-type" => vec![kind(e.owner).to_owned()],
+            "requester-managed" => vec![managed.to_string()],
+            "status" => vec!["in-use".to_owned()],
+            "description" => vec![String::new()],
+            _ => vec![ctx.account_id.to_owned()],
+        })?;
+        if ok {
+            found.push((i, id, vpc.id.clone(), subnet, az, groups, managed));
+        }
+    }
+    for id in &ids {
+        if !found.iter().any(|f| &f.1 == id) {
+            return Err(Ec2Error::not_found(
+                "InvalidNetworkInterfaceID.NotFound",
+                "network interface",
+                id,
+            ));
+        }
+    }
+    let (items, next) = page(&found, p.max_results(5, 1000)?, p.get("NextToken"))?;
+    let mut x = Xml::default();
+    x.set(
+        "networkInterfaceSet",
+        &items,
+        |x, (i, id, vpc, subnet, az, groups, managed)| {
+            let e = &net.enis[*i];
+            x.text("networkInterfaceId", id)
+                .text("subnetId", subnet)
+                .text("vpcId", vpc)
+                .text("availabilityZone", az)
+                .text("description", "")
+                .text("ownerId", ctx.account_id)
+                .text("requesterManaged", if *managed { "true" } else { "false" })
+                .text("status", "in-use")
+                .text("privateIpAddress", &e.private_ip.to_string())
+                .text("sourceDestCheck", "true")
+                .text("interfaceType", kind(e.owner));
+            x.set("groupSet", groups, |x, g| {
+                let name = net
+                    .security_groups
+                    .iter()
+                    .enumerate()
+                    .find(|(j, _)| {
+                        group_id(net, cove_model::model::SgId(u32::try_from(*j).unwrap_or(0))) == *g
+                    })
+                    .map(|(_, s)| s.name.clone())
+                    .unwrap_or_default();
+                x.text("groupId", g).text("groupName", &name);
+            });
+            if let Some(ip) = e.public_ip {
+                x.node("association", |x| {
+                    x.text("publicIp", &ip.to_string())
+                        .text("ipOwnerId", ctx.account_id);
+                });
+            }
+            x.set("privateIpAddressesSet", &[e.private_ip], |x, ip| {
+                x.text("privateIpAddress", &ip.to_string())
+                    .text("primary", "true");
+            });
+            x.node("tagSet", |_| {});
+        },
+    );
+    if let Some(n) = next {
+        x.text("nextToken", &n);
+    }
+    Ok(Done::Read(x))
+}
+
+/// `DescribeNatGateways`.
+pub fn describe_nat_gateways(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
+    let net = ctx.net;
+    let ids = p.list("NatGatewayId");
+    let filters = p.filters()?;
+    let known = ["nat-gateway-id", "vpc-id", "subnet-id", "state"];
+    let mut found = Vec::new();
+    for (i, g) in net.nat_gateways.iter().enumerate() {
+        let Some(vpc) = vpc_view(ctx, g.vpc) else {
+            continue;
+        };
+        let id = nat_id(net, i);
+        if !ids.is_empty() && !ids.contains(&id) {
+            continue;
+        }
+        let subnet = subnet_id(net, g.subnet);
+        let ok = matches(&filters, &known, |name| match name {
+            "nat-gateway-id" => vec![id.clone()],
+            "vpc-id" => vec![vpc.id.clone()],
+            "subnet-id" => vec![subnet.clone()],
+            _ => vec!["available".to_owned()],
+        })?;
+        if ok {
+            found.push((i, id, vpc.id.clone(), subnet));
+        }
+    }
+    for id in &ids {
+        if !found.iter().any(|f| &f.1 == id) {
+            return Err(Ec2Error::new(
+                "NatGatewayNotFound",
+                format!("The Nat Gateway {id} was not found"),
+            ));
+        }
+    }
+    let (items, next) = page(&found, p.max_results(5, 1000)?, p.get("NextToken"))?;
+    let mut x = Xml::default();
+    x.set("natGatewaySet", &items, |x, (i, id, vpc, subnet)| {
+        let g = &net.nat_gateways[*i];
+        let eni = eni_id(net, g.eni.index());
+        let private = std::iter::once(net.enis[g.eni.index()].private_ip)
+            .chain(g.secondary_ips.iter().copied())
+            .collect::<Vec<_>>();
+        x.text("natGatewayId", id)
+            .text("vpcId", vpc)
+            .text("subnetId", subnet)
+            .text("state", "available")
+            .text(
+                "connectivityType",
+                if g.connectivity == NatConnectivity::Public {
+                    "public"
+                } else {
+                    "private"
+                },
+            );
+        let addrs: Vec<(usize, std::net::Ipv4Addr)> = private.into_iter().enumerate().collect();
+        x.set("natGatewayAddressSet", &addrs, |x, (k, ip)| {
+            x.text("networkInterfaceId", &eni)
+                .text("privateIp", &ip.to_string());
+            if let Some(public) = g.public_ips.get(*k) {
+                let p = public.to_string();
+                x.text("allocationId", &allocation_id(ctx.tenant, &p))
+                    .text("publicIp", &p)
+                    .text("associationId", &association_id(ctx.tenant, &p, &eni));
+            }
+            x.text("isPrimary", if *k == 0 { "true" } else { "false" })
+                .text("status", "succeeded");
+        });
+        x.node("tagSet", |_| {});
+    });
+    if let Some(n) = next {
+        x.text("nextToken", &n);
+    }
+    Ok(Done::Read(x))
+}
+
+/// `DescribeAddresses`: a network's static IPs (its NAT gateways') and ENIs'
+/// public IPs, as Elastic IPs of the `vpc` domain.
+pub fn describe_addresses(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
+    let net = ctx.net;
+    let ips = p.list("PublicIp");
+    let allocations = p.list("AllocationId");
+    let filters = p.filters()?;
+    let known = [
+        "public-ip",
+        "allocation-id",
+        "association-id",
+        "network-interface-id",
+        "private-ip-address",
+        "domain",
+    ];
+    // (public, private, ENI id)
+    let mut all: Vec<(String, String, String)> = Vec::new();
+    for g in &net.nat_gateways {
+        if vpc_view(ctx, g.vpc).is_none() {
+            continue;
+        }
+        let eni = eni_id(net, g.eni.index());
+        let private = std::iter::once(net.enis[g.eni.index()].private_ip)
+            .chain(g.secondary_ips.iter().copied());
+        for (public, private) in g.public_ips.iter().zip(private) {
+            all.push((public.to_string(), private.to_string(), eni.clone()));
+        }
+    }
+    for (i, e) in net.enis.iter().enumerate() {
+        if let (Some(public), Some(_)) = (e.public_ip, vpc_view(ctx, e.vpc)) {
+            all.push((public.to_string(), e.private_ip.to_string(), eni_id(net, i)));
+        }
+    }
+    let mut found = Vec::new();
+    for (public, private, eni) in all {
+        let alloc = allocation_id(ctx.tenant, &public);
+        let assoc = association_id(ctx.tenant, &public, &eni);
+        if (!ips.is_empty() && !ips.contains(&public))
+            || (!allocations.is_empty() && !allocations.contains(&alloc))
+        {
+            continue;
+        }
+        let ok = matches(&filters, &known, |name| match name {
+            "public-ip" => vec![public.clone()],
+            "allocation-id" => vec![alloc.clone()],
+            "association-id" => vec![assoc.clone()],
+            "network-interface-id" => vec![eni.clone()],
+            "private-ip-address" => vec![private.clone()],
+            _ => vec!["vpc".to_owned()],
+        })?;
+        if ok {
+            found.push((public, private, eni, alloc, assoc));
+        }
+    }
+    for ip in &ips {
+        if !found.iter().any(|f| &f.0 == ip) {
+            return Err(Ec2Error::new(
+                "InvalidAddress.NotFound",
+                format!("Address '{ip}' not found."),
+            ));
+        }
+    }
+    for a in &allocations {
+        if !found.iter().any(|f| &f.3 == a) {
+            return Err(Ec2Error::new(
+                "InvalidAllocationID.NotFound",
+                format!("The allocation ID '{a}' does not exist"),
+            ));
+        }
+    }
+    let mut x = Xml::default();
+    x.set(
+        "addressesSet",
+        &found,
+        |x, (public, private, eni, alloc, assoc)| {
+            x.text("publicIp", public)
+                .text("allocationId", alloc)
+                .text("domain", "vpc")
+                .text("associationId", assoc)
+                .text("networkInterfaceId", eni)
+                .text("networkInterfaceOwnerId", ctx.account_id)
+                .text("privateIpAddress", private)
+                .text("publicIpv4Pool", "cove")
+                .text("networkBorderGroup", ctx.region);
+            x.node("tagSet", |_| {});
+        },
+    );
+    Ok(Done::Read(x))
+}
