@@ -32,6 +32,14 @@ def handler(event, context):
 '''
 
 
+def _code(call, **kw):
+    try:
+        call(**kw)
+    except ClientError as e:
+        return e.response["Error"]["Code"]
+    raise AssertionError(f"{call.__name__}({kw}) was not refused")
+
+
 def step(name, **facts):
     print(json.dumps({"step": name, **facts}), flush=True)
 
@@ -94,6 +102,26 @@ def main(path):
     got = ec2.describe_network_acls(NetworkAclIds=[acl])["NetworkAcls"][0]
     assert sorted(a["SubnetId"] for a in got["Associations"]) == sorted(private), got
     step("acl", id=acl)
+
+    # A gateway endpoint for S3 on the private tables: its prefix list made with
+    # EC2's API, routed by the tables.
+    code_of = lambda call, **kw: _code(call, **kw)
+    assert code_of(ec2.create_vpc_endpoint, VpcId=web, VpcEndpointType="Gateway",
+                   ServiceName="com.amazonaws.us-east-1.s3",
+                   RouteTableIds=via) == "InvalidServiceName"
+    pl = ec2.create_managed_prefix_list(
+        PrefixListName="com.amazonaws.us-east-1.s3", AddressFamily="IPv4", MaxEntries=5,
+        Entries=[{"Cidr": "52.216.0.0/15"}, {"Cidr": "3.5.0.0/19"}])["PrefixList"]["PrefixListId"]
+    vpce = ec2.create_vpc_endpoint(VpcId=web, VpcEndpointType="Gateway",
+                                   ServiceName="com.amazonaws.us-east-1.s3",
+                                   RouteTableIds=via)["VpcEndpoint"]["VpcEndpointId"]
+    got = ec2.describe_vpc_endpoints(VpcEndpointIds=[vpce])["VpcEndpoints"][0]
+    assert got["VpcEndpointType"] == "Gateway" and sorted(got["RouteTableIds"]) == sorted(via), got
+    tables = ec2.describe_route_tables(RouteTableIds=via)["RouteTables"]
+    assert all(any(r.get("DestinationPrefixListId") == pl and r.get("GatewayId") == vpce
+                   for r in t["Routes"]) for t in tables), tables
+    assert code_of(ec2.delete_managed_prefix_list, PrefixListId=pl) == "DependencyViolation"
+    step("endpoint", id=vpce, prefix_list=pl)
 
     # The NAT pair and its static IPs, as EC2 shows them: NAT gateways and
     # Elastic IPs, the same addresses cove's API gave the network.

@@ -141,6 +141,7 @@ fn the_aws_clients_build_secure_compute_and_a_function_reaches_the_peered_databa
         "peered",
         "tables",
         "acl",
+        "endpoint",
         "addresses",
         "created",
         "blocked",

@@ -5,6 +5,7 @@
 
 pub mod acls;
 pub mod client_token;
+pub mod endpoints;
 pub mod error;
 pub mod gateways;
 pub mod groups;

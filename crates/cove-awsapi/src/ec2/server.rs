@@ -19,7 +19,7 @@ use super::params::Params;
 use super::view::tenant_view;
 use super::vpcs::{self, Ctx, Done, NetworkRef};
 use super::xml::response;
-use super::{acls, gateways, groups, interfaces, route_tables, routes, tags};
+use super::{acls, endpoints, gateways, groups, interfaces, route_tables, routes, tags};
 use crate::sigv4;
 
 /// Largest request body read.
@@ -131,6 +131,13 @@ fn run(cur: &Current, tenant: &TenantId, region: &str, p: &Params) -> Result<Don
         "DescribeNetworkInterfaces" => interfaces::describe_interfaces(&ctx, p),
         "DescribeNatGateways" => interfaces::describe_nat_gateways(&ctx, p),
         "DescribeAddresses" => interfaces::describe_addresses(&ctx, p),
+        "DescribeVpcEndpoints" => endpoints::describe(&ctx, p),
+        "CreateVpcEndpoint" => endpoints::create(&ctx, p),
+        "DeleteVpcEndpoints" => endpoints::delete(&ctx, p),
+        "CreateManagedPrefixList" => endpoints::create_prefix_list(&ctx, p),
+        "DescribeManagedPrefixLists" => endpoints::describe_prefix_lists(&ctx, p),
+        "GetManagedPrefixListEntries" => endpoints::prefix_list_entries(&ctx, p),
+        "DeleteManagedPrefixList" => endpoints::delete_prefix_list(&ctx, p),
         "CreateTags" => tags::create(&ctx, p),
         "DeleteTags" => tags::delete(&ctx, p),
         "DescribeTags" => tags::describe(&ctx, p),

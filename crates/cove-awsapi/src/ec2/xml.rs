@@ -52,6 +52,13 @@ impl Xml {
         self
     }
 
+    /// Bare text (escaped): the content of a list's `<item>` that holds a value,
+    /// not elements (`<routeTableIdSet><item>rtb-…</item>`).
+    pub fn value(&mut self, text: &str) -> &mut Xml {
+        self.push_escaped(text);
+        self
+    }
+
     /// `<name>` … `</name>` around what `inner` writes.
     pub fn node(&mut self, name: &str, inner: impl FnOnce(&mut Xml)) -> &mut Xml {
         self.open(name);
