@@ -150,15 +150,6 @@ def api_call(cfg, method, path, token, body=None):
         return json.loads(text) if text else None
 
 
-def put_spec(cfg, spec):
-    req = urllib.request.Request(cfg["api"] + "/v1/spec", data=json.dumps(spec).encode(),
-                                 method="PUT")
-    req.add_header("Authorization", "Bearer " + cfg["token"])
-    req.add_header("Content-Type", "application/json")
-    with urllib.request.urlopen(req, timeout=30) as r:
-        return json.load(r)
-
-
 def acls(a, b, cfg, h):
     """Network ACLs: the default's entries, a new ACL, entries, associations; the
     analyzer (cove's API) sees the ACL EC2 made block a flow."""
@@ -207,20 +198,23 @@ def acls(a, b, cfg, h):
     got = a.describe_network_acls(Filters=[{"Name": "association.subnet-id", "Values": [s2]}])
     assert [n["NetworkAclId"] for n in got["NetworkAcls"]] == [aid], got
     h.refused(a, cfg, "DependencyViolation", a.delete_network_acl, NetworkAclId=aid)
-    spec = h.spec_of(cfg)
-    for v in spec["vpcs"]:
-        if v.get("cidr") == "10.41.0.0/16":
-            subnets = {s["cidr"]: s["name"] for s in v["subnets"]}
-            v.setdefault("enis", []).extend([
-                {"name": "app", "subnet": subnets["10.41.1.0/24"], "private_ip": "10.41.1.10"},
-                {"name": "db", "subnet": subnets["10.41.2.0/24"], "private_ip": "10.41.2.10"}])
-            v.setdefault("security_groups", []).append(
-                {"name": "default", "ingress": [{"protocol": "all", "cidr": "10.41.0.0/16"}]})
-            vpc_name = v["name"]
-    put_spec(cfg, spec)
+    enis = [a.create_network_interface(SubnetId=sid, PrivateIpAddress=ip, Description=d)[
+        "NetworkInterface"]["NetworkInterfaceId"]
+            for sid, ip, d in [(s1, "10.41.1.10", "app"), (s2, "10.41.2.10", "db")]]
+    h.refused(a, cfg, "InvalidIPAddress.InUse", a.create_network_interface, SubnetId=s1,
+              PrivateIpAddress="10.41.1.10")
+    h.refused(a, cfg, "InvalidParameterValue", a.create_network_interface, SubnetId=s1,
+              PrivateIpAddress="10.41.2.99")
+    listed = a.describe_network_interfaces(Filters=[{"Name": "vpc-id", "Values": [vid]}])
+    assert sorted(e["NetworkInterfaceId"] for e in listed["NetworkInterfaces"]) == sorted(enis), listed
+    dsg = a.describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [vid]},
+                                              {"Name": "group-name", "Values": ["default"]}])[
+        "SecurityGroups"][0]["GroupId"]
+    a.authorize_security_group_ingress(GroupId=dsg, IpPermissions=[
+        {"IpProtocol": "-1", "IpRanges": [{"CidrIp": "10.41.0.0/16"}]}])
 
     def reach(port):
-        q = f"/v1/reachability?from={vpc_name}/app&to={vpc_name}/db&protocol=tcp&port={port}"
+        q = f"/v1/reachability?from={enis[0]}&to={enis[1]}&protocol=tcp&port={port}"
         return h.api(cfg, q)
 
     assert reach(5432)["reachable"] is True, reach(5432)
@@ -242,9 +236,13 @@ def acls(a, b, cfg, h):
     a.replace_network_acl_association(AssociationId=new, NetworkAclId=d["NetworkAclId"])
     a.delete_network_acl_entry(NetworkAclId=aid, RuleNumber=100, Egress=False)
     a.delete_network_acl(NetworkAclId=aid)
-    spec = h.spec_of(cfg)
-    spec["vpcs"] = [v for v in spec["vpcs"] if v.get("cidr") != "10.41.0.0/16"]
-    put_spec(cfg, spec)
+    for e in enis:
+        a.delete_network_interface(NetworkInterfaceId=e)
+    h.refused(a, cfg, "InvalidNetworkInterfaceID.NotFound", a.delete_network_interface,
+              NetworkInterfaceId=enis[0])
+    a.delete_subnet(SubnetId=s1)
+    a.delete_subnet(SubnetId=s2)
+    a.delete_vpc(VpcId=vid)
     assert vid not in [v["VpcId"] for v in a.describe_vpcs()["Vpcs"]]
     h.step("acls deleted")
 

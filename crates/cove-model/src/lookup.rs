@@ -133,7 +133,16 @@ impl Network {
                 [tn, vn, n] => t.name == *tn && v.name == *vn && e.name == *n,
                 _ => false,
             };
-            let by_id = e.aws_id.as_deref() == Some(q);
+            // Its imported id, or the one derived from its path (as EC2's API and
+            // flow logs show an ENI without an imported id).
+            let by_id = e.aws_id.as_deref() == Some(q)
+                || (e.aws_id.is_none()
+                    && q.starts_with("eni-")
+                    && crate::ids::resource_id(
+                        "eni",
+                        None,
+                        &format!("{}/{}/{}", t.name, v.name, e.name),
+                    ) == q);
             let by_instance = e.instance.as_deref() == Some(q) && seen_instance.insert(q);
             if by_name || by_id || by_instance {
                 out.push(EniId(index_u32(i)));
@@ -252,4 +261,28 @@ pub fn is_special_purpose(ip: Ipv4Addr) -> bool {
 /// validator refuses larger specs long before).
 pub fn index_u32(i: usize) -> u32 {
     u32::try_from(i).unwrap_or(u32::MAX)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod derived_id_tests {
+    use crate::validate::validate_text;
+
+    #[test]
+    fn an_eni_is_found_by_the_id_derived_from_its_path() {
+        let v = validate_text(
+            "tenants:\n  - name: t\n    vpcs:\n      - name: v\n        cidr: 10.5.0.0/16\n\
+             \x20       subnets: [{ name: s, cidr: 10.5.1.0/24, az: a }]\n\
+             \x20       enis:\n          - { name: app, subnet: s }\n\
+             \x20         - { name: db, subnet: s, id: eni-0aaaaaaaaaaaaaaaa }\n",
+        );
+        let net = v.network.expect("valid");
+        let app = crate::ids::resource_id("eni", None, "t/v/app");
+        let found = net.find_eni(&app).expect("found by its derived id");
+        assert_eq!(net.enis[found.index()].name, "app");
+        // An imported id is the ENI's only id: the derived one names nothing.
+        let db = crate::ids::resource_id("eni", None, "t/v/db");
+        assert!(net.find_eni(&db).is_err());
+        assert!(net.find_eni("eni-0aaaaaaaaaaaaaaaa").is_ok());
+    }
 }

@@ -343,3 +343,130 @@ pub fn describe_addresses(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
     );
     Ok(Done::Read(x))
 }
+
+/// `CreateNetworkInterface`: an ENI of the tenant's spec in the subnet, with an
+/// address given or assigned from the subnet.
+pub fn create_interface(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
+    let sid = p.required("SubnetId")?;
+    let s = ctx
+        .view
+        .subnets
+        .iter()
+        .find(|s| s.id == sid)
+        .ok_or_else(|| Ec2Error::not_found("InvalidSubnetID.NotFound", "subnet", sid))?;
+    let vpc = super::vpcs::find_vpc(ctx, &s.vpc_id)?;
+    let groups = super::groups::groups(ctx);
+    let mut names = Vec::new();
+    for g in p.list("SecurityGroupId") {
+        let found = groups
+            .iter()
+            .find(|x| x.id == g && x.vpc_id == vpc.id)
+            .ok_or_else(|| Ec2Error::not_found("InvalidGroup.NotFound", "security group", &g))?;
+        names.push(found.name.clone());
+    }
+    let ip = match p.get("PrivateIpAddress") {
+        None => None,
+        Some(text) => {
+            let ip: std::net::Ipv4Addr = text.parse().map_err(|_| {
+                Ec2Error::invalid_parameter(format!(
+                    "Value ({text}) for parameter privateIpAddress is invalid."
+                ))
+            })?;
+            let block: ipnet::Ipv4Net = s
+                .cidr
+                .parse()
+                .map_err(|_| Ec2Error::new("InternalError", "the subnet's block does not parse"))?;
+            if !block.contains(&ip) {
+                return Err(Ec2Error::new(
+                    "InvalidParameterValue",
+                    format!("Address {ip} does not fall within the subnet's address range"),
+                ));
+            }
+            if ctx.net.enis.iter().any(|e| e.private_ip == ip) {
+                return Err(Ec2Error::new(
+                    "InvalidIPAddress.InUse",
+                    format!("The specified address is already in use: {ip}"),
+                ));
+            }
+            Some(ip.to_string())
+        }
+    };
+    let name = (ctx.new_name)();
+    let mut spec = ctx.spec.clone();
+    let at = super::vpcs::spec_vpc_or_add(ctx, &mut spec, vpc);
+    spec.vpcs[at].enis.push(cove_model::spec::EniSpec {
+        name: name.clone(),
+        subnet: s.name.clone(),
+        private_ip: ip.clone(),
+        security_groups: names,
+        description: p.get("Description").map(str::to_owned),
+        ..cove_model::spec::EniSpec::default()
+    });
+    let id = resource_id("eni", None, &format!("{}/{}/{name}", ctx.tenant, vpc.name));
+    let mut x = Xml::default();
+    x.node("networkInterface", |x| {
+        x.text("networkInterfaceId", &id)
+            .text("subnetId", &s.id)
+            .text("vpcId", &vpc.id)
+            .text("availabilityZone", &s.az)
+            .text("description", p.get("Description").unwrap_or_default())
+            .text("ownerId", ctx.account_id)
+            .text("requesterManaged", "false")
+            .text("status", "pending")
+            .text("interfaceType", "interface");
+        if let Some(ip) = &ip {
+            x.text("privateIpAddress", ip);
+        }
+        x.node("tagSet", |_| {});
+    });
+    Ok(Done::Write(x, Box::new(spec)))
+}
+
+/// `DeleteNetworkInterface`: one of the tenant's own ENIs (not a NAT gateway's,
+/// an endpoint's or a function's).
+pub fn delete_interface(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
+    let net = ctx.net;
+    let id = p.required("NetworkInterfaceId")?;
+    let found = net.enis.iter().enumerate().find(|(i, e)| {
+        vpc_view(ctx, e.vpc).is_some()
+            && !matches!(e.owner, EniOwner::Front(_))
+            && eni_id(net, *i) == id
+    });
+    let Some((_, e)) = found else {
+        return Err(Ec2Error::not_found(
+            "InvalidNetworkInterfaceID.NotFound",
+            "network interface",
+            id,
+        ));
+    };
+    if !matches!(e.owner, EniOwner::User) {
+        return Err(Ec2Error::new(
+            "InvalidNetworkInterface.InUse",
+            format!(
+                "Interface: [{id}] in use: it is managed by its {} (delete that instead).",
+                kind(e.owner).replace('_', " ")
+            ),
+        ));
+    }
+    let vpc = vpc_view(ctx, e.vpc).ok_or_else(|| {
+        Ec2Error::not_found(
+            "InvalidNetworkInterfaceID.NotFound",
+            "network interface",
+            id,
+        )
+    })?;
+    let at = super::vpcs::spec_vpc(ctx, vpc)
+        .filter(|&at| ctx.spec.vpcs[at].enis.iter().any(|x| x.name == e.name));
+    let Some(at) = at else {
+        return Err(Ec2Error::not_found(
+            "InvalidNetworkInterfaceID.NotFound",
+            "network interface",
+            id,
+        ));
+    };
+    let mut spec = ctx.spec.clone();
+    spec.vpcs[at].enis.retain(|x| x.name != e.name);
+    let mut x = Xml::default();
+    x.text("return", "true");
+    Ok(Done::Write(x, Box::new(spec)))
+}

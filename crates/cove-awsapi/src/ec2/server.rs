@@ -129,6 +129,8 @@ fn run(cur: &Current, tenant: &TenantId, region: &str, p: &Params) -> Result<Don
         "DeleteNetworkAclEntry" => acls::delete_entry(&ctx, p),
         "ReplaceNetworkAclAssociation" => acls::replace_association(&ctx, p),
         "DescribeNetworkInterfaces" => interfaces::describe_interfaces(&ctx, p),
+        "CreateNetworkInterface" => interfaces::create_interface(&ctx, p),
+        "DeleteNetworkInterface" => interfaces::delete_interface(&ctx, p),
         "DescribeNatGateways" => interfaces::describe_nat_gateways(&ctx, p),
         "DescribeAddresses" => interfaces::describe_addresses(&ctx, p),
         "DescribeVpcEndpoints" => endpoints::describe(&ctx, p),
