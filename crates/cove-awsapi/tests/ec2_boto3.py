@@ -192,6 +192,20 @@ def main(path):
     refused(a, cfg, "InvalidParameterCombination", a.modify_vpc_attribute, VpcId=vid,
             EnableDnsHostnames={"Value": True})
     a.modify_vpc_attribute(VpcId=vid, EnableDnsSupport={"Value": True})
+    assoc = a.associate_vpc_cidr_block(VpcId=vid, CidrBlock="10.12.0.0/16")[
+        "CidrBlockAssociation"]["AssociationId"]
+    blocks = a.describe_vpcs(VpcIds=[vid])["Vpcs"][0]["CidrBlockAssociationSet"]
+    assert sorted(c["CidrBlock"] for c in blocks) == ["10.10.0.0/16", "10.12.0.0/16"], blocks
+    assert assoc in [c["AssociationId"] for c in blocks], blocks
+    primary = [c["AssociationId"] for c in blocks if c["CidrBlock"] == "10.10.0.0/16"][0]
+    refused(a, cfg, "InvalidVpc.Range", a.associate_vpc_cidr_block, VpcId=vid,
+            CidrBlock="10.10.0.0/16")
+    refused(a, cfg, "OperationNotPermitted", a.disassociate_vpc_cidr_block, AssociationId=primary)
+    refused(a, cfg, "InvalidVpcCidrBlockAssociationID.NotFound", a.disassociate_vpc_cidr_block,
+            AssociationId="vpc-cidr-assoc-00000000000000000")
+    a.disassociate_vpc_cidr_block(AssociationId=assoc)
+    assert [c["CidrBlock"] for c in a.describe_vpcs(VpcIds=[vid])["Vpcs"][0][
+        "CidrBlockAssociationSet"]] == ["10.10.0.0/16"]
     step("vpc", id=vid)
 
     sub = a.create_subnet(VpcId=vid, CidrBlock="10.10.1.0/24", AvailabilityZone="us-east-1b")["Subnet"]

@@ -18,5 +18,6 @@ pub mod rules;
 pub mod server;
 pub mod tags;
 pub mod view;
+pub mod vpc_settings;
 pub mod vpcs;
 pub mod xml;

@@ -19,7 +19,9 @@ use super::params::Params;
 use super::view::tenant_view;
 use super::vpcs::{self, Ctx, Done, NetworkRef};
 use super::xml::response;
-use super::{acls, endpoints, gateways, groups, interfaces, route_tables, routes, tags};
+use super::{
+    acls, endpoints, gateways, groups, interfaces, route_tables, routes, tags, vpc_settings,
+};
 use crate::sigv4;
 
 /// Largest request body read.
@@ -101,8 +103,10 @@ fn run(cur: &Current, tenant: &TenantId, region: &str, p: &Params) -> Result<Don
         "DescribeVpcs" => vpcs::describe_vpcs(&ctx, p),
         "CreateVpc" => vpcs::create_vpc(&ctx, p),
         "DeleteVpc" => vpcs::delete_vpc(&ctx, p),
-        "DescribeVpcAttribute" => vpcs::describe_vpc_attribute(&ctx, p),
-        "ModifyVpcAttribute" => vpcs::modify_vpc_attribute(&ctx, p),
+        "DescribeVpcAttribute" => vpc_settings::describe_vpc_attribute(&ctx, p),
+        "AssociateVpcCidrBlock" => vpc_settings::associate_cidr(&ctx, p),
+        "DisassociateVpcCidrBlock" => vpc_settings::disassociate_cidr(&ctx, p),
+        "ModifyVpcAttribute" => vpc_settings::modify_vpc_attribute(&ctx, p),
         "DescribeSubnets" => vpcs::describe_subnets(&ctx, p),
         "CreateSubnet" => vpcs::create_subnet(&ctx, p),
         "DeleteSubnet" => vpcs::delete_subnet(&ctx, p),

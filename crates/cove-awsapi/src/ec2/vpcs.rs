@@ -119,7 +119,7 @@ fn vpc_xml(x: &mut Xml, v: &VpcView, account: &str, tags: &Tags) {
             x.text("cidrBlock", c)
                 .text(
                     "associationId",
-                    &resource_id("vpc-cidr-assoc", None, &format!("{}/{c}", v.id)),
+                    &super::vpc_settings::cidr_association_id(&v.id, c),
                 )
                 .node("cidrBlockState", |x| {
                     x.text("state", "associated");
@@ -569,71 +569,4 @@ fn short_region(region: &str) -> String {
         [a, b, n] => format!("{a}{}{n}", b.chars().next().unwrap_or('x')),
         _ => region.to_owned(),
     }
-}
-
-/// `DescribeVpcAttribute` (`enableDnsSupport`, `enableDnsHostnames`,
-/// `enableNetworkAddressUsageMetrics`).
-pub fn describe_vpc_attribute(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
-    let vpc = find_vpc(ctx, p.required("VpcId")?)?;
-    let attribute = p.required("Attribute")?;
-    let value = match attribute {
-        "enableDnsSupport" => vpc.dns_support,
-        "enableDnsHostnames" => vpc.dns_hostnames,
-        "enableNetworkAddressUsageMetrics" => false,
-        other => {
-            return Err(Ec2Error::invalid_parameter(format!(
-                "Value ({other}) for parameter attribute is invalid. Unknown attribute."
-            )));
-        }
-    };
-    let mut x = Xml::default();
-    x.text("vpcId", &vpc.id).node(attribute, |x| {
-        x.text("value", if value { "true" } else { "false" });
-    });
-    Ok(Done::Read(x))
-}
-
-/// `ModifyVpcAttribute`: one of `EnableDnsSupport` / `EnableDnsHostnames` per call,
-/// kept in the spec's `dns_support` / `dns_hostnames`.
-pub fn modify_vpc_attribute(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
-    let vpc = find_vpc(ctx, p.required("VpcId")?)?;
-    let given: Vec<(&str, &str)> = ["EnableDnsSupport", "EnableDnsHostnames"]
-        .into_iter()
-        .filter_map(|k| p.get(&format!("{k}.Value")).map(|v| (k, v)))
-        .collect();
-    let [(attribute, value)] = given.as_slice() else {
-        return Err(Ec2Error::new(
-            if given.is_empty() {
-                "MissingParameter"
-            } else {
-                "InvalidParameterCombination"
-            },
-            "Give exactly one of EnableDnsSupport and EnableDnsHostnames per call.",
-        ));
-    };
-    let on = match value.to_ascii_lowercase().as_str() {
-        "true" => true,
-        "false" => false,
-        _ => {
-            return Err(Ec2Error::invalid_parameter(format!(
-                "Invalid value '{value}' for {attribute}: use true or false"
-            )));
-        }
-    };
-    if *attribute == "EnableDnsHostnames" && on && !vpc.dns_support {
-        return Err(Ec2Error::new(
-            "InvalidParameterCombination",
-            "Cannot enable DNS hostnames while DNS resolution is off; enable DNS support first.",
-        ));
-    }
-    let mut spec = ctx.spec.clone();
-    let at = spec_vpc_or_add(ctx, &mut spec, vpc);
-    if *attribute == "EnableDnsSupport" {
-        spec.vpcs[at].dns_support = Some(on);
-    } else {
-        spec.vpcs[at].dns_hostnames = Some(on);
-    }
-    let mut x = Xml::default();
-    x.text("return", "true");
-    Ok(Done::Write(x, Box::new(spec)))
 }
