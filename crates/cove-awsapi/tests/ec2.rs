@@ -123,6 +123,7 @@ async fn boto3_drives_vpcs_and_subnets_with_ec2s_codes() {
         "associations",
         "gateways deleted",
         "acls",
+        "flow logs",
         "acls deleted",
         "peering requested",
         "peering accepted",

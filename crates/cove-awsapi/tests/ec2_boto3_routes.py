@@ -226,6 +226,27 @@ def acls(a, b, cfg, h):
     assert reach(5432)["reachable"] is False, reach(5432)
     h.step("acls", acl=aid)
 
+    # Flow logs of the VPC and of one interface; an unknown resource is answered
+    # as unsuccessful; the records' file is cove's.
+    made = a.create_flow_logs(ResourceIds=[vid, "vpc-00000000000000000"], ResourceType="VPC",
+                              TrafficType="REJECT", MaxAggregationInterval=60,
+                              LogDestinationType="cloud-watch-logs", LogGroupName="ignored")
+    assert len(made["FlowLogIds"]) == 1 and made["Unsuccessful"][0]["Error"]["Code"] == \
+        "InvalidVpcID.NotFound", made
+    eni_log = a.create_flow_logs(ResourceIds=[enis[1]], ResourceType="NetworkInterface",
+                                 TrafficType="ALL")["FlowLogIds"][0]
+    logs = a.describe_flow_logs()["FlowLogs"]
+    assert sorted((f["ResourceId"], f["TrafficType"]) for f in logs) == sorted(
+        [(vid, "REJECT"), (enis[1], "ALL")]), logs
+    assert "flow_logs" in json.dumps(h.spec_of(cfg))
+    h.refused(a, cfg, "InvalidParameterValue", a.create_flow_logs, ResourceIds=[vid],
+              ResourceType="VPC", TrafficType="SOME")
+    assert b.describe_flow_logs()["FlowLogs"] == []
+    gone = a.delete_flow_logs(FlowLogIds=[made["FlowLogIds"][0], eni_log, "fl-00000000000000000"])
+    assert [u["ResourceId"] for u in gone["Unsuccessful"]] == ["fl-00000000000000000"], gone
+    assert a.describe_flow_logs()["FlowLogs"] == []
+    h.step("flow logs")
+
     assert b.describe_network_acls()["NetworkAcls"] == [], b.describe_network_acls()
     code, _ = h.code_of(b.delete_network_acl, NetworkAclId=aid)
     assert code == "InvalidNetworkAclID.NotFound", code

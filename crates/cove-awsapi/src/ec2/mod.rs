@@ -7,6 +7,7 @@ pub mod acls;
 pub mod client_token;
 pub mod endpoints;
 pub mod error;
+pub mod flow_logs;
 pub mod gateways;
 pub mod groups;
 pub mod interfaces;

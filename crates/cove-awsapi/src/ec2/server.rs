@@ -20,7 +20,8 @@ use super::view::tenant_view;
 use super::vpcs::{self, Ctx, Done, NetworkRef};
 use super::xml::response;
 use super::{
-    acls, endpoints, gateways, groups, interfaces, route_tables, routes, tags, vpc_settings,
+    acls, endpoints, flow_logs, gateways, groups, interfaces, route_tables, routes, tags,
+    vpc_settings,
 };
 use crate::sigv4;
 
@@ -144,6 +145,9 @@ fn run(cur: &Current, tenant: &TenantId, region: &str, p: &Params) -> Result<Don
         "DescribeManagedPrefixLists" => endpoints::describe_prefix_lists(&ctx, p),
         "GetManagedPrefixListEntries" => endpoints::prefix_list_entries(&ctx, p),
         "DeleteManagedPrefixList" => endpoints::delete_prefix_list(&ctx, p),
+        "CreateFlowLogs" => flow_logs::create(&ctx, p),
+        "DescribeFlowLogs" => flow_logs::describe(&ctx, p),
+        "DeleteFlowLogs" => flow_logs::delete(&ctx, p),
         "CreateTags" => tags::create(&ctx, p),
         "DeleteTags" => tags::delete(&ctx, p),
         "DescribeTags" => tags::describe(&ctx, p),
