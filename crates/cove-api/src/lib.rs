@@ -250,13 +250,26 @@ async fn fallback() -> ApiError {
     )
 }
 
+/// Every route, `/openapi.json` and `/healthz`, without state: built once per
+/// process (collecting the handlers' OpenAPI items is far dearer than a request),
+/// then cloned (an `Arc`) for each router — the AWS-compatible APIs call cove's
+/// API in-process through a router per call.
+fn stateless_routes() -> Router<ApiState> {
+    static ROUTES: std::sync::OnceLock<Router<ApiState>> = std::sync::OnceLock::new();
+    ROUTES
+        .get_or_init(|| {
+            let (router, _) = routes().split_for_parts();
+            router
+                .route("/openapi.json", axum::routing::get(openapi_json))
+                .route("/healthz", axum::routing::get(healthz))
+                .fallback(fallback)
+        })
+        .clone()
+}
+
 /// The API's router (state applied): every route, `/openapi.json`, `/healthz`.
 pub fn router(api: ApiState) -> Router {
-    let (router, _) = routes().split_for_parts();
-    router
-        .route("/openapi.json", axum::routing::get(openapi_json))
-        .route("/healthz", axum::routing::get(healthz))
-        .fallback(fallback)
+    stateless_routes()
         .layer(axum::middleware::from_fn_with_state(
             api.clone(),
             layer::middleware,

@@ -225,6 +225,14 @@ impl ControlService {
         self
     }
 
+    /// The state last read, without asking the store (it may be older than the
+    /// latest generation; never older than this process's last read). Only for
+    /// checks that are repeated against the latest state — the Lambda API's
+    /// signature check before its in-process call, which authenticates again.
+    pub fn last_read(&self) -> Arc<Current> {
+        self.cached()
+    }
+
     fn cached(&self) -> Arc<Current> {
         match self.cache.lock() {
             Ok(g) => Arc::clone(&g),

@@ -47,8 +47,14 @@ pub struct GroupView {
 fn with_rules(ctx: &Ctx<'_>, g: &GroupView) -> GroupView {
     let net = ctx.net;
     let sg = &net.security_groups[g.index];
-    let vpc = ctx.view.vpcs.iter().find(|v| v.name == g.vpc_name);
-    let declared = vpc.and_then(|v| spec_group(ctx, v, &g.name));
+    // By the spec's index of the VPC: a search of the VPCs per group would make a
+    // describe quadratic in the number of VPCs.
+    let declared = ctx.spec_at.get(&g.vpc_name).and_then(|&at| {
+        ctx.spec.vpcs[at]
+            .security_groups
+            .iter()
+            .find(|x| x.name == g.name)
+    });
     let described = |list: Option<&Vec<SgRuleSpec>>, index: usize| {
         list.and_then(|l| l.get(index))
             .and_then(|r| r.description.clone())
