@@ -6,12 +6,10 @@
 
 mod common;
 
-use std::process::Command;
-
 use serde_json::json;
 
 use common::api_serve::{Serve, deployment};
-use common::functions::{fixture, repo, runtimes_ready};
+use common::functions::{fixture, runtimes_ready};
 
 #[test]
 fn the_aws_cli_and_boto3_create_and_invoke_a_function_in_a_network() {
@@ -61,27 +59,13 @@ fn the_aws_cli_and_boto3_create_and_invoke_a_function_in_a_network() {
         .to_string(),
     )
     .expect("config");
-    let out = Command::new("timeout")
-        .args(["600", "python3"])
-        .arg(repo().join("crates/cove/tests/aws_lambda.py"))
-        .arg(&cfg)
-        .output()
-        .expect("python3");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "the AWS clients' checks failed:\n{stdout}\n{}\ncove serve's log:\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        s.log()
+    s.run_checks(
+        "aws_lambda.py",
+        &cfg,
+        &[
+            "found", "created", "active", "invoked", "updated", "refusals", "deleted",
+        ],
     );
-    for step in [
-        "found", "created", "active", "invoked", "updated", "refusals", "deleted",
-    ] {
-        assert!(
-            stdout.contains(&format!("\"step\": \"{step}\"")),
-            "step {step} did not run:\n{stdout}"
-        );
-    }
     // cove's own API saw all of it and has nothing left.
     let fns = s.ok(200, "GET", "/v1/functions", &token, None);
     assert_eq!(fns, json!([]), "{fns}");

@@ -10,14 +10,13 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 
 use common::api_serve::{GUARD, Serve, deployment};
 use common::flows::ns_with;
-use common::functions::{repo, runtimes_ready};
+use common::functions::runtimes_ready;
 
 /// The database's stand-in: on `ip:5432` in `ns`, answers each connection with
 /// `cove-db <client address>` and closes it.
@@ -124,33 +123,19 @@ fn the_aws_clients_build_secure_compute_and_a_function_reaches_the_peered_databa
         .to_string(),
     )
     .expect("config");
-    let out = Command::new("timeout")
-        .args(["600", "python3"])
-        .arg(repo().join("crates/cove/tests/aws_secure_compute.py"))
-        .arg(&cfg)
-        .output()
-        .expect("python3");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "the AWS clients' checks failed:\n{stdout}\n{}\ncove serve's log:\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        s.log()
+    s.run_checks(
+        "aws_secure_compute.py",
+        &cfg,
+        &[
+            "peered",
+            "tables",
+            "acl",
+            "endpoint",
+            "addresses",
+            "created",
+            "blocked",
+            "allowed",
+            "isolated",
+        ],
     );
-    for step in [
-        "peered",
-        "tables",
-        "acl",
-        "endpoint",
-        "addresses",
-        "created",
-        "blocked",
-        "allowed",
-        "isolated",
-    ] {
-        assert!(
-            stdout.contains(&format!("\"step\": \"{step}\"")),
-            "step {step} did not run:\n{stdout}"
-        );
-    }
 }

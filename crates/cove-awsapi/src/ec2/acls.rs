@@ -392,20 +392,49 @@ fn rule_of(e: &NaclEntrySpec) -> Option<i64> {
 
 /// `CreateNetworkAclEntry` (`replace`: `ReplaceNetworkAclEntry`).
 pub fn create_entry(ctx: &Ctx<'_>, p: &Params, replace: bool) -> Result<Done, Ec2Error> {
+    change_entry(
+        ctx,
+        p,
+        if replace {
+            Change::Replace
+        } else {
+            Change::Create
+        },
+    )
+}
+
+/// `DeleteNetworkAclEntry`.
+pub fn delete_entry(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
+    change_entry(ctx, p, Change::Delete)
+}
+
+/// What an entry call does.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Change {
+    Create,
+    Replace,
+    Delete,
+}
+
+/// Creates, replaces or deletes the entry `RuleNumber` of one direction.
+fn change_entry(ctx: &Ctx<'_>, p: &Params, change: Change) -> Result<Done, Ec2Error> {
     let a = find(ctx, p.required("NetworkAclId")?)?;
     let rule = rule_number(p)?;
     let egress = p.flag("Egress")?;
-    let new = entry(p, rule)?;
+    let new = match change {
+        Change::Delete => None,
+        _ => Some(entry(p, rule)?),
+    };
     let m = &ctx.net.network_acls[a.index];
     let list = if egress { &m.egress } else { &m.ingress };
     let exists = list.iter().any(|e| e.rule == rule);
-    if exists && !replace {
+    if exists && change == Change::Create {
         return Err(Ec2Error::new(
             "NetworkAclEntryAlreadyExists",
             format!("The network acl entry identified by {rule} already exists."),
         ));
     }
-    if !exists && replace {
+    if !exists && change != Change::Create {
         return Err(Ec2Error::new(
             "InvalidNetworkAclEntry.NotFound",
             format!(
@@ -424,38 +453,7 @@ pub fn create_entry(ctx: &Ctx<'_>, p: &Params, replace: bool) -> Result<Done, Ec
         &mut acl.ingress
     };
     list.retain(|e| rule_of(e) != Some(i64::from(rule)));
-    list.push(new);
-    let mut x = Xml::default();
-    x.text("return", "true");
-    Ok(Done::Write(x, Box::new(spec)))
-}
-
-/// `DeleteNetworkAclEntry`.
-pub fn delete_entry(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
-    let a = find(ctx, p.required("NetworkAclId")?)?;
-    let rule = rule_number(p)?;
-    let egress = p.flag("Egress")?;
-    let m = &ctx.net.network_acls[a.index];
-    let list = if egress { &m.egress } else { &m.ingress };
-    if !list.iter().any(|e| e.rule == rule) {
-        return Err(Ec2Error::new(
-            "InvalidNetworkAclEntry.NotFound",
-            format!(
-                "The network acl entry identified by {rule} does not exist in {} ({}).",
-                a.id,
-                if egress { "egress" } else { "ingress" }
-            ),
-        ));
-    }
-    let mut spec = ctx.spec.clone();
-    let (at, i) = declared(ctx, &mut spec, &a);
-    let acl = &mut spec.vpcs[at].network_acls[i];
-    let list = if egress {
-        &mut acl.egress
-    } else {
-        &mut acl.ingress
-    };
-    list.retain(|e| rule_of(e) != Some(i64::from(rule)));
+    list.extend(new);
     let mut x = Xml::default();
     x.text("return", "true");
     Ok(Done::Write(x, Box::new(spec)))

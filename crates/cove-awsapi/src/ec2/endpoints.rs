@@ -36,6 +36,20 @@ fn prefix_lists(ctx: &Ctx<'_>) -> Vec<(usize, String)> {
         .collect()
 }
 
+/// The model index of the tenant's prefix list `id`.
+fn find_prefix_list(ctx: &Ctx<'_>, id: &str) -> Result<usize, Ec2Error> {
+    prefix_lists(ctx)
+        .into_iter()
+        .find(|(_, x)| x == id)
+        .map(|(i, _)| i)
+        .ok_or_else(|| {
+            Ec2Error::new(
+                "InvalidPrefixListID.NotFound",
+                format!("The prefix list ID '{id}' does not exist"),
+            )
+        })
+}
+
 /// `CreateManagedPrefixList`.
 pub fn create_prefix_list(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
     let name = p.required("PrefixListName")?;
@@ -145,15 +159,7 @@ pub fn describe_prefix_lists(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error
 /// `GetManagedPrefixListEntries`.
 pub fn prefix_list_entries(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
     let id = p.required("PrefixListId")?;
-    let (i, _) = prefix_lists(ctx)
-        .into_iter()
-        .find(|(_, x)| x == id)
-        .ok_or_else(|| {
-            Ec2Error::new(
-                "InvalidPrefixListID.NotFound",
-                format!("The prefix list ID '{id}' does not exist"),
-            )
-        })?;
+    let i = find_prefix_list(ctx, id)?;
     let cidrs: Vec<String> = ctx.net.prefix_lists[i]
         .cidrs
         .iter()
@@ -169,15 +175,7 @@ pub fn prefix_list_entries(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> 
 /// `DeleteManagedPrefixList`.
 pub fn delete_prefix_list(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
     let id = p.required("PrefixListId")?;
-    let (i, _) = prefix_lists(ctx)
-        .into_iter()
-        .find(|(_, x)| x == id)
-        .ok_or_else(|| {
-            Ec2Error::new(
-                "InvalidPrefixListID.NotFound",
-                format!("The prefix list ID '{id}' does not exist"),
-            )
-        })?;
+    let i = find_prefix_list(ctx, id)?;
     let name = ctx.net.prefix_lists[i].name.clone();
     let used = ctx.spec.vpcs.iter().any(|v| {
         v.endpoints

@@ -79,11 +79,19 @@ impl Xml {
 
 /// The answer document of `action`: `<ActionResponse xmlns=…><requestId>…` + body.
 pub fn response(action: &str, request_id: &str, body: &Xml) -> String {
-    format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<{action}Response xmlns=\"{NAMESPACE}\"><requestId>{}</requestId>{}</{action}Response>",
-        escape(request_id),
-        body.0
-    )
+    let mut out = String::with_capacity(body.0.len() + 2 * action.len() + 160);
+    out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<");
+    out.push_str(action);
+    out.push_str("Response xmlns=\"");
+    out.push_str(NAMESPACE);
+    out.push_str("\"><requestId>");
+    out.push_str(&escape(request_id));
+    out.push_str("</requestId>");
+    out.push_str(&body.0);
+    out.push_str("</");
+    out.push_str(action);
+    out.push_str("Response>");
+    out
 }
 
 #[cfg(test)]

@@ -108,6 +108,36 @@ impl Serve {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// Runs the Python checks `script` (under `crates/cove/tests/`) with the JSON
+    /// config `cfg` (10 minutes at most) and asserts that it succeeded and printed
+    /// each of `steps` (`{"step": NAME}` lines); answers its output.
+    pub fn run_checks(&self, script: &str, cfg: &std::path::Path, steps: &[&str]) -> String {
+        let out = Process::new("timeout")
+            .args(["600", "python3"])
+            .arg(
+                super::functions::repo()
+                    .join("crates/cove/tests")
+                    .join(script),
+            )
+            .arg(cfg)
+            .output()
+            .expect("python3");
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "the checks of {script} failed:\n{stdout}\n{}\ncove serve's log:\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            self.log()
+        );
+        for step in steps {
+            assert!(
+                stdout.contains(&format!("\"step\": \"{step}\"")),
+                "step {step} of {script} did not run:\n{stdout}"
+            );
+        }
+        stdout
+    }
+
     /// `method path` with a JSON body (or raw bytes); answers (status, JSON or text).
     pub fn call(&self, method: &str, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {
         let bytes = body.map(|b| b.to_string().into_bytes());
