@@ -76,6 +76,13 @@ def routes(a, b, cfg, h):
     h.refused(a, cfg, "InvalidRouteTableID.NotFound", a.create_route,
               RouteTableId="rtb-00000000000000000", DestinationCidrBlock="10.50.0.0/16",
               GatewayId=gid)
+    a.create_tags(Resources=[rid, gid], Tags=[{"Key": "env", "Value": "prod"}])
+    listed = a.describe_tags(Filters=[{"Name": "resource-id", "Values": [rid, gid]},
+                                      {"Name": "key", "Values": ["env"]}])["Tags"]
+    assert sorted((t["ResourceId"], t["ResourceType"]) for t in listed) == sorted(
+        [(rid, "route-table"), (gid, "internet-gateway")]), listed
+    by_tag = a.describe_route_tables(Filters=[{"Name": "tag:env", "Values": ["prod"]}])
+    assert [t["RouteTableId"] for t in by_tag["RouteTables"]] == [rid], by_tag
     h.step("routes", table=rid)
 
     assoc = a.associate_route_table(RouteTableId=rid, SubnetId=s1)["AssociationId"]
@@ -191,6 +198,10 @@ def acls(a, b, cfg, h):
                if not e["Egress"]]
     assert ingress == [(100, "6", {"From": 5432, "To": 5432}), (32767, "-1", None)], got
     assert got["Tags"] == [{"Key": "Name", "Value": "db"}], got
+    a.create_tags(Resources=[aid, d["NetworkAclId"]], Tags=[{"Key": "tier", "Value": "data"}])
+    tagged = a.describe_network_acls(Filters=[{"Name": "tag:tier", "Values": ["data"]}])
+    assert sorted(n["NetworkAclId"] for n in tagged["NetworkAcls"]) == sorted(
+        [aid, d["NetworkAclId"]]), tagged
 
     # s2 moves to the new ACL; the analyzer sees it.
     old = [x for x in d["Associations"] if x["SubnetId"] == s2][0]["NetworkAclAssociationId"]
@@ -289,6 +300,13 @@ def peerings(a, b, cfg, h):
     seen = b.describe_vpc_peering_connections(
         Filters=[{"Name": "status-code", "Values": ["pending-acceptance"]}])["VpcPeeringConnections"]
     assert [c["VpcPeeringConnectionId"] for c in seen] == [pcx], seen
+    # A network's subnet takes tags (written again in the tenant's spec).
+    subs = a.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [mine]}])["Subnets"]
+    a.create_tags(Resources=[subs[0]["SubnetId"]], Tags=[{"Key": "Name", "Value": "app"}])
+    again = a.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [mine]}])["Subnets"]
+    assert len(again) == len(subs) == 4, again
+    assert [s["Tags"] for s in again if s["SubnetId"] == subs[0]["SubnetId"]] == [
+        [{"Key": "Name", "Value": "app"}]], again
     h.step("peering requested", id=pcx)
 
     def status(client):

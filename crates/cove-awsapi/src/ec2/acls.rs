@@ -140,6 +140,25 @@ fn star_xml(x: &mut Xml, egress: bool) {
         .text("cidrBlock", "0.0.0.0/0");
 }
 
+/// Every ACL of the tenant with its tags (`DescribeTags`).
+pub(crate) fn all_tags(ctx: &Ctx<'_>) -> Vec<(String, Tags)> {
+    all(ctx)
+        .iter()
+        .map(|a| (a.id.clone(), tags_of(ctx, a)))
+        .collect()
+}
+
+/// The spec's tag map of ACL `id` (the implicit default written out first).
+pub(crate) fn tags_mut<'s>(
+    ctx: &Ctx<'_>,
+    spec: &'s mut TenantSpec,
+    id: &str,
+) -> Result<&'s mut Tags, Ec2Error> {
+    let a = find(ctx, id)?;
+    let (at, i) = declared(ctx, spec, &a);
+    Ok(&mut spec.vpcs[at].network_acls[i].tags)
+}
+
 /// `DescribeNetworkAcls`.
 pub fn describe(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
     let ids = p.list("NetworkAclId");

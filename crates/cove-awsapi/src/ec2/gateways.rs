@@ -88,6 +88,49 @@ fn gateway_xml(x: &mut Xml, g: &Gateway, account: &str, tags: &super::tags::Tags
     tag_set(x, tags);
 }
 
+/// Every gateway of the tenant with its tags (`DescribeTags`).
+pub(crate) fn all_tags(ctx: &Ctx<'_>) -> Vec<(String, super::tags::Tags)> {
+    all(ctx)
+        .iter()
+        .map(|g| (g.id.clone(), tags_of(ctx, g)))
+        .collect()
+}
+
+/// The spec's tag map of gateway `id` (a network's gateway carries none).
+pub(crate) fn tags_mut<'s>(
+    ctx: &Ctx<'_>,
+    spec: &'s mut cove_model::spec::TenantSpec,
+    id: &str,
+) -> Result<&'s mut super::tags::Tags, Ec2Error> {
+    let g = find(ctx, id)?;
+    let network = || {
+        Ec2Error::new(
+            "OperationNotPermitted",
+            format!(
+                "The internet gateway '{id}' is part of a Secure Compute network's layout and carries no tags."
+            ),
+        )
+    };
+    match &g.vpc {
+        None => spec
+            .internet_gateways
+            .iter_mut()
+            .find(|x| x.name == g.name)
+            .map(|x| &mut x.tags)
+            .ok_or_else(network),
+        Some((vpc_id, _)) => {
+            let vpc = find_vpc(ctx, vpc_id)?;
+            let at = spec_vpc(ctx, vpc).ok_or_else(network)?;
+            spec.vpcs[at]
+                .internet_gateway
+                .as_mut()
+                .filter(|x| x.name == g.name)
+                .map(|x| &mut x.tags)
+                .ok_or_else(network)
+        }
+    }
+}
+
 /// `DescribeInternetGateways`.
 pub fn describe(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
     let ids = p.list("InternetGatewayId");

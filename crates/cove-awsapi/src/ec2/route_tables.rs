@@ -103,6 +103,39 @@ fn table_entry(ctx: &Ctx<'_>, spec: &mut TenantSpec, t: &TableRef<'_>) -> (usize
     (at, ti)
 }
 
+/// Every route table of the tenant with its tags (`DescribeTags`).
+pub(crate) fn all_tags(ctx: &Ctx<'_>) -> Vec<(String, super::tags::Tags)> {
+    let net = ctx.net;
+    (0..net.route_tables.len())
+        .filter_map(|i| {
+            let vpc = vpc_view(ctx, net.route_tables[i].vpc)?;
+            let name = &net.route_tables[i].name;
+            let tags = spec_vpc(ctx, vpc)
+                .and_then(|at| {
+                    ctx.spec.vpcs[at]
+                        .route_tables
+                        .iter()
+                        .find(|r| &r.name == name)
+                })
+                .map(|r| r.tags.clone())
+                .unwrap_or_default();
+            Some((table_id(net, i), tags))
+        })
+        .collect()
+}
+
+/// The spec's tag map of route table `id` (a table the spec does not hold is
+/// written out first, without routes of its own).
+pub(crate) fn tags_mut<'s>(
+    ctx: &Ctx<'_>,
+    spec: &'s mut TenantSpec,
+    id: &str,
+) -> Result<&'s mut super::tags::Tags, Ec2Error> {
+    let t = find_table(ctx, id)?;
+    let (at, ti) = table_entry(ctx, spec, &t);
+    Ok(&mut spec.vpcs[at].route_tables[ti].tags)
+}
+
 /// The destination of a route request, as the spec writes it.
 fn destination(ctx: &Ctx<'_>, p: &Params) -> Result<(Option<String>, Option<String>), Ec2Error> {
     match (

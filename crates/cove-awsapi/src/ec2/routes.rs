@@ -56,22 +56,25 @@ pub fn describe_route_tables(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error
         if !ids.is_empty() && !ids.contains(&id) {
             continue;
         }
+        let tags = super::vpcs::spec_vpc(ctx, vpc)
+            .and_then(|at| {
+                ctx.spec.vpcs[at]
+                    .route_tables
+                    .iter()
+                    .find(|r| r.name == rt.name)
+            })
+            .map(|r| r.tags.clone())
+            .unwrap_or_default();
         let ok = matches(&filters, &known, |name| match name {
+            n if super::tags::tag_filter(n, &tags).is_some() => {
+                super::tags::tag_filter(n, &tags).unwrap_or_default()
+            }
             "route-table-id" => vec![id.clone()],
             "vpc-id" => vec![vpc.id.clone()],
             "association.main" => vec![rt.main.to_string()],
             _ => subnets.clone(),
         })?;
         if ok {
-            let tags = super::vpcs::spec_vpc(ctx, vpc)
-                .and_then(|at| {
-                    ctx.spec.vpcs[at]
-                        .route_tables
-                        .iter()
-                        .find(|r| r.name == rt.name)
-                })
-                .map(|r| r.tags.clone())
-                .unwrap_or_default();
             found.push((i, id, vpc.id.clone(), subnets, tags));
         }
     }

@@ -24,6 +24,9 @@ enum Kind {
     Vpc,
     Subnet,
     Group,
+    RouteTable,
+    Acl,
+    Gateway,
 }
 
 impl Kind {
@@ -32,6 +35,9 @@ impl Kind {
             Kind::Vpc => "vpc",
             Kind::Subnet => "subnet",
             Kind::Group => "security-group",
+            Kind::RouteTable => "route-table",
+            Kind::Acl => "network-acl",
+            Kind::Gateway => "internet-gateway",
         }
     }
 }
@@ -134,6 +140,15 @@ fn tags_mut<'s>(
     spec: &'s mut TenantSpec,
     id: &str,
 ) -> Result<&'s mut Tags, Ec2Error> {
+    if id.starts_with("rtb-") {
+        return super::route_tables::tags_mut(ctx, spec, id);
+    }
+    if id.starts_with("acl-") {
+        return super::acls::tags_mut(ctx, spec, id);
+    }
+    if id.starts_with("igw-") {
+        return super::gateways::tags_mut(ctx, spec, id);
+    }
     let (kind, vpc, name) = resolve(ctx, id)
         .ok_or_else(|| Ec2Error::new("InvalidID", format!("The ID '{id}' is not valid")))?;
     let view = ctx
@@ -145,20 +160,36 @@ fn tags_mut<'s>(
     let at = spec_vpc_or_add(ctx, spec, view);
     match (kind, name) {
         (Kind::Vpc, _) => Ok(&mut spec.vpcs[at].tags),
-        (Kind::Subnet, Some(n)) => spec.vpcs[at]
-            .subnets
-            .iter_mut()
-            .find(|s| s.name == n)
-            .map(|s| &mut s.tags)
-            .ok_or_else(|| {
-                Ec2Error::new(
-                    "OperationNotPermitted",
-                    format!("The subnet '{id}' is part of a Secure Compute network's layout and carries no tags."),
-                )
-            }),
+        (Kind::Subnet, Some(n)) => {
+            let subnets = &mut spec.vpcs[at].subnets;
+            let i = match subnets.iter().position(|s| s.name == n) {
+                Some(i) => i,
+                None => {
+                    // A network's subnet, written again (same name, block, zone).
+                    let s = ctx
+                        .view
+                        .subnets
+                        .iter()
+                        .find(|s| s.id == id)
+                        .ok_or_else(|| {
+                            Ec2Error::not_found("InvalidSubnetID.NotFound", "subnet", id)
+                        })?;
+                    subnets.push(cove_model::spec::SubnetSpec {
+                        name: s.name.clone(),
+                        cidr: s.cidr.clone(),
+                        az: s.az.clone(),
+                        ..cove_model::spec::SubnetSpec::default()
+                    });
+                    subnets.len() - 1
+                }
+            };
+            Ok(&mut subnets[i].tags)
+        }
         (Kind::Group, Some(n)) => {
             if !spec.vpcs[at].security_groups.iter().any(|g| g.name == n) {
-                spec.vpcs[at].security_groups.push(super::groups::declaration(ctx, id)?);
+                spec.vpcs[at]
+                    .security_groups
+                    .push(super::groups::declaration(ctx, id)?);
             }
             spec.vpcs[at]
                 .security_groups
@@ -167,7 +198,10 @@ fn tags_mut<'s>(
                 .map(|g| &mut g.tags)
                 .ok_or_else(|| Ec2Error::new("InvalidID", format!("The ID '{id}' is not valid")))
         }
-        _ => Err(Ec2Error::new("InvalidID", format!("The ID '{id}' is not valid"))),
+        _ => Err(Ec2Error::new(
+            "InvalidID",
+            format!("The ID '{id}' is not valid"),
+        )),
     }
 }
 
@@ -239,6 +273,13 @@ pub fn describe(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
             .map(|s| (s.id.clone(), Kind::Subnet, super::vpcs::subnet_tags(ctx, s))),
     );
     ids.extend(groups(ctx).into_iter().map(|g| (g.id, Kind::Group, g.tags)));
+    for (kind, list) in [
+        (Kind::RouteTable, super::route_tables::all_tags(ctx)),
+        (Kind::Acl, super::acls::all_tags(ctx)),
+        (Kind::Gateway, super::gateways::all_tags(ctx)),
+    ] {
+        ids.extend(list.into_iter().map(|(id, tags)| (id, kind.clone(), tags)));
+    }
     let mut found = Vec::new();
     for (id, kind, tags) in ids {
         for (k, v) in tags {
