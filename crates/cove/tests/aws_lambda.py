@@ -94,6 +94,7 @@ def main(path):
         time.sleep(0.5)
     conf_now = lam.get_function_configuration(FunctionName="hello")
     assert conf_now["LastUpdateStatus"] == "Successful", conf_now
+    assert conf_now["CodeSize"] == os.path.getsize(zpath), (conf_now, os.path.getsize(zpath))
     assert conf_now["Environment"]["Variables"] == {"GREETING": "hi"}, conf_now
     step("active")
 

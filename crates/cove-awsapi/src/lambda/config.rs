@@ -18,6 +18,8 @@ pub struct Placement {
     pub group_ids: Vec<String>,
     /// Its role, as given.
     pub role: Option<String>,
+    /// Bytes of its deployment package (the zip as uploaded; 0 when unknown).
+    pub code_size: u64,
 }
 
 /// `sha256:<hex>` as base64 (Lambda's `CodeSha256` form). cove's digest is of
@@ -52,7 +54,7 @@ pub fn configuration(view: &Value, at: &Placement) -> Value {
         "Runtime": view["runtime"],
         "Role": at.role.clone().unwrap_or_default(),
         "Handler": view["handler"],
-        "CodeSize": 0,
+        "CodeSize": at.code_size,
         "Description": view["description"].as_str().unwrap_or_default(),
         "Timeout": num("timeout", 3),
         "MemorySize": num("memory", 128),
@@ -99,8 +101,10 @@ mod tests {
             subnet_ids: vec!["subnet-1".into()],
             group_ids: vec!["sg-1".into()],
             role: Some("arn:aws:iam::123456789012:role/r".into()),
+            code_size: 345,
         };
         let c = configuration(&view, &at);
+        assert_eq!(c["CodeSize"], 345);
         assert_eq!(
             c["FunctionArn"],
             "arn:aws:lambda:us-east-1:123456789012:function:hello"

@@ -146,6 +146,17 @@ fn placement(s: &Signed, view: &Value) -> Placement {
     let Some(t) = s.cur.state.tenants.get(&s.tenant) else {
         return at;
     };
+    // The zip's size, from the upload the code came from.
+    let digest = view["code"].as_str().unwrap_or_default();
+    let digest = digest
+        .strip_prefix(cove_control::CODE_DIGEST_PREFIX)
+        .unwrap_or(digest);
+    at.code_size = s
+        .cur
+        .uploads
+        .get(&s.tenant)
+        .and_then(|u| u.get(digest))
+        .map_or(0, |u| u.zip_size);
     let Ok(net) = cove_api::spec::desired_network(&s.cur) else {
         return at;
     };
