@@ -67,11 +67,7 @@ fn find<'a>(ctx: &'a Ctx<'_>, id: &str) -> Result<Acl<'a>, Ec2Error> {
 
 /// The model ACL of subnet `s`.
 fn acl_of(ctx: &Ctx<'_>, s: &SubnetView) -> Option<usize> {
-    ctx.net
-        .subnets
-        .iter()
-        .find(|x| x.name == s.name && vpc_view(ctx, x.vpc).is_some_and(|v| v.id == s.vpc_id))
-        .map(|x| x.network_acl.index())
+    s.index.map(|i| ctx.net.subnets[i].network_acl.index())
 }
 
 /// A subnet's association id with ACL `acl`.

@@ -262,14 +262,7 @@ fn endpoint_xml(x: &mut Xml, ctx: &Ctx<'_>, net: &Network, i: usize, id: &str) {
         } => {
             let subnets: Vec<String> = enis
                 .iter()
-                .map(|n| {
-                    let s = &net.subnets[net.enis[n.index()].subnet.index()];
-                    resource_id(
-                        "subnet",
-                        s.aws_id.as_deref(),
-                        &format!("{}/{}", net.vpc_path(s.vpc), s.name),
-                    )
-                })
+                .map(|n| super::view::subnet_id(net, net.enis[n.index()].subnet))
                 .collect();
             let ids: Vec<String> = enis.iter().map(|n| eni_id(net, n.index())).collect();
             let groups: Vec<String> = enis

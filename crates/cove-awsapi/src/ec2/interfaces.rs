@@ -11,6 +11,7 @@ use super::error::Ec2Error;
 use super::params::Params;
 use super::route_tables::vpc_view;
 use super::rules::group_id;
+use super::view::subnet_id;
 use super::vpcs::{Ctx, Done, matches, page};
 use super::xml::Xml;
 
@@ -31,15 +32,6 @@ pub fn nat_id(net: &Network, i: usize) -> String {
         "nat",
         g.aws_id.as_deref(),
         &format!("{}/{}", net.vpc_path(g.vpc), g.name),
-    )
-}
-
-fn subnet_id(net: &Network, s: cove_model::model::SubnetId) -> String {
-    let s = &net.subnets[s.index()];
-    resource_id(
-        "subnet",
-        s.aws_id.as_deref(),
-        &format!("{}/{}", net.vpc_path(s.vpc), s.name),
     )
 }
 
@@ -148,17 +140,13 @@ pub fn describe_interfaces(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> 
                 .text("privateIpAddress", &e.private_ip.to_string())
                 .text("sourceDestCheck", "true")
                 .text("interfaceType", kind(e.owner));
-            x.set("groupSet", groups, |x, g| {
-                let name = net
-                    .security_groups
-                    .iter()
-                    .enumerate()
-                    .find(|(j, _)| {
-                        group_id(net, cove_model::model::SgId(u32::try_from(*j).unwrap_or(0))) == *g
-                    })
-                    .map(|(_, s)| s.name.clone())
-                    .unwrap_or_default();
-                x.text("groupId", g).text("groupName", &name);
+            let named: Vec<(&String, &str)> = groups
+                .iter()
+                .zip(&e.security_groups)
+                .map(|(id, g)| (id, net.security_groups[g.index()].name.as_str()))
+                .collect();
+            x.set("groupSet", &named, |x, (id, name)| {
+                x.text("groupId", id).text("groupName", name);
             });
             if let Some(ip) = e.public_ip {
                 x.node("association", |x| {

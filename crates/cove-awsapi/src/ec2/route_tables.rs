@@ -49,14 +49,9 @@ pub(crate) fn association_id(rtb: &str, subnet: Option<&str>) -> String {
     )
 }
 
-/// The tenant's VPC `v` of the model, as EC2 shows it.
+/// The tenant's VPC `v` of the model, as EC2 shows it (none: another tenant's).
 pub(crate) fn vpc_view<'a>(ctx: &'a Ctx<'_>, v: VpcId) -> Option<&'a VpcView> {
-    let net = ctx.net;
-    let m = &net.vpcs[v.index()];
-    if net.tenants[m.tenant.index()].name != ctx.tenant {
-        return None;
-    }
-    ctx.view.vpcs.iter().find(|x| x.name == m.name)
+    ctx.view.vpc(v)
 }
 
 /// The tenant's route table `id`.
@@ -531,11 +526,7 @@ fn subnet_entry<'s>(
 /// The model's table of subnet `s` and whether it is explicit (not the main).
 fn table_of(ctx: &Ctx<'_>, s: &SubnetView) -> (usize, bool) {
     let net = ctx.net;
-    let m = net
-        .subnets
-        .iter()
-        .find(|x| x.name == s.name && vpc_view(ctx, x.vpc).is_some_and(|v| v.id == s.vpc_id))
-        .map_or(0, |x| x.route_table.index());
+    let m = s.index.map_or(0, |i| net.subnets[i].route_table.index());
     (m, !net.route_tables[m].main)
 }
 

@@ -3,24 +3,12 @@
 //! associations — explicit ones and the main one — and the gateways' attachments).
 
 use cove_model::ids::resource_id;
-use cove_model::model::{Network, RouteDestination, RouteOrigin, RouteTarget};
+use cove_model::model::{RouteDestination, RouteOrigin, RouteTarget};
 
 use super::error::Ec2Error;
 use super::params::Params;
 use super::vpcs::{Ctx, Done, matches, page};
 use super::xml::Xml;
-
-fn vpc_of<'a>(
-    ctx: &'a Ctx<'_>,
-    net: &Network,
-    v: cove_model::model::VpcId,
-) -> Option<&'a super::view::VpcView> {
-    let m = &net.vpcs[v.index()];
-    if net.tenants[m.tenant.index()].name != ctx.tenant {
-        return None;
-    }
-    ctx.view.vpcs.iter().find(|x| x.name == m.name)
-}
 
 /// `DescribeRouteTables`.
 pub fn describe_route_tables(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
@@ -35,23 +23,17 @@ pub fn describe_route_tables(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error
     ];
     let mut found = Vec::new();
     for (i, rt) in net.route_tables.iter().enumerate() {
-        let Some(vpc) = vpc_of(ctx, net, rt.vpc) else {
+        let Some(vpc) = super::route_tables::vpc_view(ctx, rt.vpc) else {
             continue;
         };
         let id = super::route_tables::table_id(net, i);
-        let subnets: Vec<String> = net
+        // A subnet on the main table is associated implicitly: EC2 lists only
+        // the main association.
+        let subnets: Vec<String> = net.vpcs[rt.vpc.index()]
             .subnets
             .iter()
-            // A subnet on the main table is associated implicitly: EC2 lists
-            // only the main association.
-            .filter(|s| s.route_table.index() == i && s.vpc == rt.vpc && !rt.main)
-            .map(|s| {
-                resource_id(
-                    "subnet",
-                    s.aws_id.as_deref(),
-                    &format!("{}/{}", net.vpc_path(s.vpc), s.name),
-                )
-            })
+            .filter(|&&s| net.subnets[s.index()].route_table.index() == i && !rt.main)
+            .map(|&s| super::view::subnet_id(net, s))
             .collect();
         if !ids.is_empty() && !ids.contains(&id) {
             continue;

@@ -2,8 +2,10 @@
 //! validated desired network, with their AWS-style ids (imported, given at
 //! creation, or derived from the path as flow logs and policies name them).
 
+use std::collections::HashMap;
+
 use cove_model::ids::resource_id;
-use cove_model::model::Network;
+use cove_model::model::{Network, SubnetId, VpcId};
 
 /// One VPC as EC2 shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,6 +20,16 @@ pub struct VpcView {
     pub dns_support: bool,
     /// Whether DNS hostnames are on.
     pub dns_hostnames: bool,
+}
+
+/// Subnet `sid`'s id (`subnet-…`): imported, or derived from its path.
+pub fn subnet_id(net: &Network, sid: SubnetId) -> String {
+    let s = &net.subnets[sid.index()];
+    resource_id(
+        "subnet",
+        s.aws_id.as_deref(),
+        &format!("{}/{}", net.vpc_path(s.vpc), s.name),
+    )
 }
 
 /// One subnet as EC2 shows it.
@@ -37,6 +49,8 @@ pub struct SubnetView {
     pub az: String,
     /// Addresses left: the block less AWS's five reserved and the ENIs in it.
     pub available: u64,
+    /// Its index in the model (none for one a write is making).
+    pub index: Option<usize>,
 }
 
 /// A tenant's VPCs and subnets.
@@ -46,6 +60,15 @@ pub struct TenantView {
     pub vpcs: Vec<VpcView>,
     /// Subnets.
     pub subnets: Vec<SubnetView>,
+    /// Where each VPC is in `vpcs`, by its index in the model.
+    pub vpc_at: HashMap<usize, usize>,
+}
+
+impl TenantView {
+    /// The tenant's VPC `v` of the model (none: another tenant's).
+    pub fn vpc(&self, v: VpcId) -> Option<&VpcView> {
+        self.vpc_at.get(&v.index()).map(|&i| &self.vpcs[i])
+    }
 }
 
 /// `tenant`'s part of `net`.
@@ -57,25 +80,29 @@ pub fn tenant_view(net: &Network, tenant: &str) -> TenantView {
     for &vid in &t.vpcs {
         let v = &net.vpcs[vid.index()];
         let vpc_id = cove_model::ids::vpc_id(net, vid);
-        let path = net.vpc_path(vid);
+        // ENIs per subnet, counted once for the VPC.
+        let mut in_subnet: HashMap<usize, usize> = HashMap::new();
+        for e in &v.enis {
+            *in_subnet
+                .entry(net.enis[e.index()].subnet.index())
+                .or_default() += 1;
+        }
         for &sid in &v.subnets {
             let s = &net.subnets[sid.index()];
-            let used = v
-                .enis
-                .iter()
-                .filter(|e| net.enis[e.index()].subnet == sid)
-                .count();
+            let used = in_subnet.get(&sid.index()).copied().unwrap_or(0);
             let size = 1u64 << (32 - u32::from(s.cidr.prefix_len()));
             view.subnets.push(SubnetView {
-                id: resource_id("subnet", s.aws_id.as_deref(), &format!("{path}/{}", s.name)),
+                id: subnet_id(net, sid),
                 name: s.name.clone(),
                 vpc_id: vpc_id.clone(),
                 vpc_name: v.name.clone(),
                 cidr: s.cidr.to_string(),
                 az: s.az.clone(),
                 available: size.saturating_sub(5 + used as u64),
+                index: Some(sid.index()),
             });
         }
+        view.vpc_at.insert(vid.index(), view.vpcs.len());
         view.vpcs.push(VpcView {
             id: vpc_id,
             name: v.name.clone(),

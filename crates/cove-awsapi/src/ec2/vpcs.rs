@@ -465,6 +465,7 @@ pub fn create_subnet(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
         cidr: net.to_string(),
         az,
         available: (1u64 << (32 - u32::from(net.prefix_len()))).saturating_sub(5),
+        index: None,
     };
     let mut x = Xml::default();
     x.node("subnet", |x| {

@@ -32,6 +32,9 @@ struct Signed {
     cur: std::sync::Arc<Current>,
     body: Bytes,
     parts: Parts,
+    /// The tenant's VPCs and subnets in the desired network of `cur`, made on
+    /// first use (`ListFunctions` places every function with it).
+    view: std::sync::OnceLock<Option<crate::ec2::view::TenantView>>,
 }
 
 impl Signed {
@@ -40,6 +43,18 @@ impl Signed {
             tenant: self.tenant.clone(),
             access_key_id: self.key.clone(),
         }
+    }
+
+    /// The tenant's EC2 view of `cur` (none when the desired network does not
+    /// validate).
+    fn tenant_view(&self) -> Option<&crate::ec2::view::TenantView> {
+        self.view
+            .get_or_init(|| {
+                let t = self.cur.state.tenants.get(&self.tenant)?;
+                let net = cove_api::spec::desired_network(&self.cur).ok()?;
+                Some(tenant_view(&net, &t.name))
+            })
+            .as_ref()
     }
 
     fn account(&self) -> String {
@@ -99,6 +114,7 @@ async fn signed_as_of(api: &ApiState, req: Request, fresh: bool) -> Result<Signe
         cur,
         body,
         parts,
+        view: std::sync::OnceLock::new(),
     })
 }
 
@@ -143,9 +159,6 @@ fn placement(s: &Signed, view: &Value) -> Placement {
         account: s.account(),
         ..Placement::default()
     };
-    let Some(t) = s.cur.state.tenants.get(&s.tenant) else {
-        return at;
-    };
     // The zip's size, from the upload the code came from.
     let digest = view["code"].as_str().unwrap_or_default();
     let digest = digest
@@ -157,11 +170,14 @@ fn placement(s: &Signed, view: &Value) -> Placement {
         .get(&s.tenant)
         .and_then(|u| u.get(digest))
         .map_or(0, |u| u.zip_size);
-    let Ok(net) = cove_api::spec::desired_network(&s.cur) else {
+    let (Some(t), Ok(net), Some(ec2)) = (
+        s.cur.state.tenants.get(&s.tenant),
+        cove_api::spec::desired_network(&s.cur),
+        s.tenant_view(),
+    ) else {
         return at;
     };
     let vpc_name = view["vpc"].as_str().unwrap_or_default();
-    let ec2 = tenant_view(&net, &t.name);
     // The spec names a network's VPC by the network's name or id; the model by id.
     let networks = cove_control::list_networks(&s.cur.state, &s.tenant);
     let model_name = networks
@@ -450,6 +466,7 @@ async fn create_inner(api: &ApiState, s: &Signed) -> Result<Value, LambdaError> 
         region: s.region.clone(),
         body: Bytes::new(),
         parts: s.parts.clone(),
+        view: std::sync::OnceLock::new(),
     };
     let view = view_of(api, &fresh, &name).await?;
     Ok(configuration(&view, &placement(&fresh, &view)))
