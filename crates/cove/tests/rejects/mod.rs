@@ -121,7 +121,17 @@ impl RejectCheck {
             let port = [h.src.port(), h.dst.port()]
                 .into_iter()
                 .find(|x| *x >= PROBE_PORTS);
-            let Some(i) = port.and_then(|x| by_port.get(&(h.proto, x)).copied()) else {
+            // A probe's packet (or its reply) carries both of the probe's ports: a
+            // packet that only shares one (a DNS query's ephemeral source port, say)
+            // is another flow's.
+            let Some(i) = port
+                .and_then(|x| by_port.get(&(h.proto, x)).copied())
+                .filter(|&i| {
+                    let (f, p) = &flows[i];
+                    let ports = (h.src.port(), h.dst.port());
+                    ports == (p.src_port, f.port) || ports == (f.port, p.src_port)
+                })
+            else {
                 self.unmatched += 1;
                 continue;
             };
