@@ -119,16 +119,39 @@ pub async fn commit_spec<T: Send>(
     summary: &str,
     decide: impl Fn(&Current, &TenantId) -> Result<(TenantSpec, T), ApiError>,
 ) -> Result<T, ApiError> {
+    commit_spec_and(api, caller, summary, |cur, t, _env| {
+        let (spec, value) = decide(cur, t)?;
+        Ok((Some(spec), Vec::new(), value))
+    })
+    .await
+}
+
+/// Runs a decision that answers the caller's new spec (`None`: unchanged) and
+/// control-plane documents to write with it (an Elastic IP's); commits both in one
+/// transaction. The decision's own error (code, field) is answered as it is.
+pub async fn commit_spec_and<T: Send>(
+    api: &ApiState,
+    caller: &Caller,
+    summary: &str,
+    decide: impl Fn(
+        &Current,
+        &TenantId,
+        &cove_control::Env,
+    ) -> Result<(Option<TenantSpec>, Vec<cove_control::Change>, T), ApiError>,
+) -> Result<T, ApiError> {
     let tenant = caller.tenant()?.clone();
     let refused: std::sync::Mutex<Option<ApiError>> = std::sync::Mutex::new(None);
     let ran = api
         .service
-        .run(&caller.meta(summary), |cur, _env| {
-            match decide(cur, &tenant) {
-                Ok((spec, value)) => Ok(Decided {
+        .run(&caller.meta(summary), |cur, env| {
+            match decide(cur, &tenant, env) {
+                Ok((spec, changes, value)) => Ok(Decided {
                     value,
-                    changes: Vec::new(),
-                    specs: vec![(tenant.clone(), Some(spec))],
+                    changes,
+                    specs: spec
+                        .map(|s| (tenant.clone(), Some(s)))
+                        .into_iter()
+                        .collect(),
                     docs: Vec::new(),
                 }),
                 Err(e) => {

@@ -15,6 +15,7 @@ import sys
 import urllib.request
 
 import boto3
+import ec2_boto3_addresses
 import ec2_boto3_routes
 import botocore.auth
 from botocore.config import Config
@@ -246,6 +247,7 @@ def main(path):
     groups(a, b, cfg, vid)
     ec2_boto3_routes.routes(a, b, cfg, sys.modules[__name__])
     ec2_boto3_routes.acls(a, b, cfg, sys.modules[__name__])
+    ec2_boto3_addresses.addresses(a, b, cfg, sys.modules[__name__])
 
     # Pagination: 6 VPCs, pages of 5.
     made = [a.create_vpc(CidrBlock=f"10.{30 + i}.0.0/16")["Vpc"]["VpcId"] for i in range(5)]

@@ -94,6 +94,7 @@ pub fn network_vpc(n: &Network) -> VpcSpec {
                 connectivity: None,
                 private_ip: None,
                 public_ips: vec![g.public_ip.to_string()],
+                tags: Default::default(),
             })
             .collect(),
         // The static IP pair fails over as a pair (issue 11): AWS's independent
@@ -264,6 +265,7 @@ pub fn desired_spec(state: &ControlState, specs: &BTreeMap<TenantId, TenantSpec>
                 merge(&mut v, ext);
             }
             blackhole_gone_peerings(&mut v, |p| crate::scoping::peering_of(state, n, p));
+            crate::addresses::resolve(state, &t.id, &mut v);
             place.insert(
                 n.vpc_id.as_str(),
                 (format!("{}/{}", t.name, n.id), ti, ts.vpcs.len()),
@@ -278,6 +280,7 @@ pub fn desired_spec(state: &ControlState, specs: &BTreeMap<TenantId, TenantSpec>
             let mut x = x.clone();
             // Peerings connect networks only: a standalone VPC has none.
             blackhole_gone_peerings(&mut x, |_| false);
+            crate::addresses::resolve(state, &t.id, &mut x);
             ts.vpcs.push(x);
         }
         spec.tenants.push(ts);

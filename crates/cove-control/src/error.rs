@@ -80,6 +80,12 @@ pub enum ErrorCode {
     InvalidAddressNotFound,
     /// The tenant holds as many static IPs as its quota allows.
     AddressLimitExceeded,
+    /// An Elastic IP allocation id that is not the tenant's (or does not exist).
+    InvalidAllocationIdNotFound,
+    /// An Elastic IP still associated (released only once disassociated).
+    InvalidIpAddressInUse,
+    /// An Elastic IP already associated elsewhere (twice in one spec).
+    ResourceAlreadyAssociated,
 }
 
 impl ErrorCode {
@@ -121,6 +127,9 @@ impl ErrorCode {
             InvalidPrefixListIdNotFound => "InvalidPrefixListID.NotFound",
             InvalidAddressNotFound => "InvalidAddress.NotFound",
             AddressLimitExceeded => "AddressLimitExceeded",
+            InvalidAllocationIdNotFound => "InvalidAllocationID.NotFound",
+            InvalidIpAddressInUse => "InvalidIPAddress.InUse",
+            ResourceAlreadyAssociated => "Resource.AlreadyAssociated",
         }
     }
 
@@ -145,7 +154,10 @@ impl ErrorCode {
             | InvalidGroupNotFound
             | InvalidPrefixListIdNotFound
             | InvalidAddressNotFound
-            | AddressLimitExceeded => 400,
+            | AddressLimitExceeded
+            | InvalidAllocationIdNotFound
+            | InvalidIpAddressInUse
+            | ResourceAlreadyAssociated => 400,
             AuthFailure => 401,
             UnauthorizedOperation | OperationNotPermitted => 403,
             InvalidTenantIdNotFound
@@ -237,7 +249,7 @@ impl<'de> Deserialize<'de> for ErrorCode {
 }
 
 /// Every code, for lookups by spelling.
-pub const ALL_CODES: [ErrorCode; 32] = {
+pub const ALL_CODES: [ErrorCode; 35] = {
     use ErrorCode::*;
     [
         MissingParameter,
@@ -272,6 +284,9 @@ pub const ALL_CODES: [ErrorCode; 32] = {
         InvalidPrefixListIdNotFound,
         InvalidAddressNotFound,
         AddressLimitExceeded,
+        InvalidAllocationIdNotFound,
+        InvalidIpAddressInUse,
+        ResourceAlreadyAssociated,
     ]
 };
 

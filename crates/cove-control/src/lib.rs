@@ -19,6 +19,7 @@
 //! tenant's objects — except a peering, whose sides see each other's account id and
 //! VPC id.
 
+pub mod addresses;
 pub mod desired;
 pub mod error;
 pub mod idempotency;
@@ -33,6 +34,7 @@ pub mod tenants;
 pub mod tokens;
 pub mod types;
 
+pub use addresses::{address, allocate_address, list_addresses, release_address, tag_address};
 pub use desired::{check_tenant_spec, desired_spec, network_vpc};
 pub use error::{ControlError, ErrorCode};
 pub use ids::{Env, NetworkId, PeeringId, TenantId, TokenId, UnixTime};

@@ -74,13 +74,18 @@ pub fn set_ip_pool(
         }
         blocks.push(net);
     }
-    for (ip, network) in state.ips_in_use() {
+    for (ip, holder) in state.ips_in_use() {
         if !blocks.iter().any(|b| b.contains(&ip)) {
+            let held = if holder.starts_with("eipalloc-") {
+                format!("{ip} is Elastic IP `{holder}` of a tenant")
+            } else {
+                format!("{ip} is a static IP of network `{holder}`")
+            };
             return Err(ControlError::field(
                 ErrorCode::DependencyViolation,
                 "blocks",
-                format!("{ip} is a static IP of network `{network}`"),
-                "keep the addresses networks hold in the pool; they are released when their network is deleted",
+                held,
+                "keep the addresses networks and Elastic IPs hold in the pool; they are released when their network is deleted or the tenant releases them",
             ));
         }
     }

@@ -31,6 +31,7 @@ pub(crate) fn check_scope(state: &ControlState, t: &Tenant, spec: &TenantSpec) -
             "pl",
         )?;
     }
+    let mut associated: BTreeSet<&str> = BTreeSet::new();
     for (vi, v) in spec.vpcs.iter().enumerate() {
         let path = format!("vpcs[{}]", label(&v.name, vi));
         let mine: Vec<&&Network> = nets.iter().filter(|n| extends(v, n)).collect();
@@ -47,7 +48,7 @@ pub(crate) fn check_scope(state: &ControlState, t: &Tenant, spec: &TenantSpec) -
         }
         let network = mine.first().copied().copied();
         check_ids(&path, v, network)?;
-        check_public_ips(&path, v)?;
+        check_public_ips(state, t, &path, v, &mut associated)?;
         check_code(&path, v)?;
         check_blocks(&path, v)?;
         // The groups of this VPC: of every spec VPC that makes the same VPC.
@@ -154,32 +155,42 @@ fn ids<'a, T>(
         .collect()
 }
 
-/// Public addresses come from the operator's pool only, as a network's static IPs:
-/// an address written in a spec could be another network's static IP, a pool
-/// address not handed out yet (the next network's: the whole desired spec would
-/// then be invalid), or any internet address, whose traffic from other tenants'
-/// functions the ENI would then receive.
-fn check_public_ips(path: &str, v: &VpcSpec) -> Result<()> {
-    let fields = v
-        .enis
-        .iter()
-        .enumerate()
-        .filter(|(_, e)| e.public_ip.is_some())
-        .map(|(i, e)| format!("{path}.enis[{}].public_ip", label(&e.name, i)))
-        .chain(
-            v.nat_gateways
-                .iter()
-                .enumerate()
-                .filter(|(_, g)| !g.public_ips.is_empty())
-                .map(|(i, g)| format!("{path}.nat_gateways[{}].public_ips", label(&g.name, i))),
-        );
-    if let Some(field) = fields.into_iter().next() {
-        return Err(ControlError::field(
-            ErrorCode::InvalidAddressNotFound,
-            field,
-            "a spec cannot claim public addresses: they are the operator's, handed out only as a network's static IPs",
-            "remove the address; for outbound traffic from a fixed address run the workload in a network's private subnets (its NAT gateways use the network's static IPs)",
-        ));
+/// Public addresses come from the operator's pool only: as a network's static IPs,
+/// or as the tenant's Elastic IPs, named by allocation id (`eipalloc-…`, written
+/// as the address in the desired spec). An address written in a spec could be
+/// another network's static IP, a pool address not handed out yet (the next
+/// network's: the whole desired spec would then be invalid), or any internet
+/// address, whose traffic from other tenants' functions the ENI would then
+/// receive. One allocation is associated once in the whole spec (`seen`).
+fn check_public_ips<'a>(
+    state: &ControlState,
+    t: &Tenant,
+    path: &str,
+    v: &'a VpcSpec,
+    seen: &mut BTreeSet<&'a str>,
+) -> Result<()> {
+    for (field, text) in crate::addresses::vpc_associations(path, v) {
+        let text = text.trim();
+        if !text.starts_with(crate::addresses::ALLOCATION_PREFIX) {
+            return Err(ControlError::field(
+                ErrorCode::InvalidAddressNotFound,
+                field,
+                "a spec cannot claim public addresses: they are the operator's, handed out as a network's static IPs or as your Elastic IPs",
+                "allocate an Elastic IP (AllocateAddress) and write its allocation id (`eipalloc-…`), or run the workload in a network's private subnets (its NAT gateways use the network's static IPs)",
+            ));
+        }
+        crate::addresses::address(state, &t.id, text).map_err(|mut e| {
+            e.field = Some(field.clone());
+            e
+        })?;
+        if !seen.insert(text) {
+            return Err(ControlError::field(
+                ErrorCode::ResourceAlreadyAssociated,
+                field,
+                format!("Elastic IP `{text}` is associated twice"),
+                "associate an Elastic IP with one network interface or NAT gateway only",
+            ));
+        }
     }
     Ok(())
 }

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{ControlError, ErrorCode, Result};
 use crate::ids::{NetworkId, PeeringId, TenantId, TokenId};
-use crate::types::{IpPool, Network, Peering, Tenant, Token};
+use crate::types::{ElasticIp, IpPool, Network, Peering, Tenant, Token};
 
 /// Everything the control plane decides on. Serializable as a whole, and as
 /// [`Object`]s (one stored document each).
@@ -24,6 +24,9 @@ pub struct ControlState {
     pub peerings: BTreeMap<PeeringId, Peering>,
     /// The operator's public IP pool.
     pub ip_pool: IpPool,
+    /// Elastic IPs by allocation id.
+    #[serde(default)]
+    pub elastic_ips: BTreeMap<String, ElasticIp>,
 }
 
 /// The kind of a stored document.
@@ -40,16 +43,19 @@ pub enum Kind {
     Peering,
     /// The [`IpPool`], key `pool`.
     IpPool,
+    /// An [`ElasticIp`], keyed by allocation id.
+    ElasticIp,
 }
 
 impl Kind {
     /// Every kind.
-    pub const ALL: [Kind; 5] = [
+    pub const ALL: [Kind; 6] = [
         Kind::Tenant,
         Kind::Token,
         Kind::Network,
         Kind::Peering,
         Kind::IpPool,
+        Kind::ElasticIp,
     ];
 
     /// The kind with this store name, if it is one of the control plane's.
@@ -65,6 +71,7 @@ impl Kind {
             Kind::Network => "network",
             Kind::Peering => "peering",
             Kind::IpPool => "ip_pool",
+            Kind::ElasticIp => "elastic_ip",
         }
     }
 }
@@ -83,6 +90,8 @@ pub enum Object {
     Peering(Peering),
     /// The IP pool.
     IpPool(IpPool),
+    /// An Elastic IP.
+    ElasticIp(ElasticIp),
 }
 
 /// Where a document is stored: kind and key.
@@ -104,6 +113,7 @@ impl Object {
             Object::Network(x) => to_raw_value(x),
             Object::Peering(x) => to_raw_value(x),
             Object::IpPool(x) => to_raw_value(x),
+            Object::ElasticIp(x) => to_raw_value(x),
         }
     }
 
@@ -115,6 +125,7 @@ impl Object {
             Kind::Network => Object::Network(serde_json::from_str(body)?),
             Kind::Peering => Object::Peering(serde_json::from_str(body)?),
             Kind::IpPool => Object::IpPool(serde_json::from_str(body)?),
+            Kind::ElasticIp => Object::ElasticIp(serde_json::from_str(body)?),
         })
     }
 
@@ -126,6 +137,7 @@ impl Object {
             Object::Network(n) => (Kind::Network, n.id.0.clone()),
             Object::Peering(p) => (Kind::Peering, p.id.0.clone()),
             Object::IpPool(_) => (Kind::IpPool, "pool".to_owned()),
+            Object::ElasticIp(e) => (Kind::ElasticIp, e.id.clone()),
         };
         ObjectKey { kind, key }
     }
@@ -142,6 +154,7 @@ impl Object {
             Object::Network(n) => Some(&n.tenant),
             Object::Peering(p) => Some(&p.requester.tenant),
             Object::IpPool(_) => None,
+            Object::ElasticIp(e) => Some(&e.tenant),
         }
     }
 }
@@ -235,6 +248,7 @@ impl ControlState {
         if self.ip_pool != IpPool::default() {
             out.push(Object::IpPool(self.ip_pool.clone()));
         }
+        out.extend(self.elastic_ips.values().cloned().map(Object::ElasticIp));
         out
     }
 
@@ -263,6 +277,9 @@ impl ControlState {
                 self.peerings.insert(p.id.clone(), p);
             }
             Object::IpPool(p) => self.ip_pool = p,
+            Object::ElasticIp(e) => {
+                self.elastic_ips.insert(e.id.clone(), e);
+            }
         }
     }
 
@@ -281,6 +298,9 @@ impl ControlState {
                 self.peerings.remove(&PeeringId(k.key.clone()));
             }
             Kind::IpPool => self.ip_pool = IpPool::default(),
+            Kind::ElasticIp => {
+                self.elastic_ips.remove(&k.key);
+            }
         }
     }
 
@@ -309,6 +329,9 @@ impl ControlState {
         }
         for p in self.peerings.keys() {
             s.insert(p.as_str());
+        }
+        for e in self.elastic_ips.keys() {
+            s.insert(e.as_str());
         }
         s
     }
@@ -344,11 +367,17 @@ impl ControlState {
         v
     }
 
-    /// Every static IP some network holds, with the holder.
-    pub(crate) fn ips_in_use(&self) -> BTreeMap<Ipv4Addr, &NetworkId> {
+    /// Every public address held, with the holder: networks' static IPs (the
+    /// network's id) and Elastic IPs (the allocation id).
+    pub(crate) fn ips_in_use(&self) -> BTreeMap<Ipv4Addr, &str> {
         self.networks
             .values()
-            .flat_map(|n| n.static_ips.iter().map(move |ip| (*ip, &n.id)))
+            .flat_map(|n| n.static_ips.iter().map(move |ip| (*ip, n.id.as_str())))
+            .chain(
+                self.elastic_ips
+                    .values()
+                    .map(|e| (e.public_ip, e.id.as_str())),
+            )
             .collect()
     }
 }

@@ -163,6 +163,25 @@ pub struct IpPool {
     pub released_at: BTreeMap<Ipv4Addr, UnixTime>,
 }
 
+/// An Elastic IP: an address of the operator's pool held by a tenant until it
+/// releases it. Its tenant's spec associates it by allocation id (an ENI's
+/// `public_ip`, a NAT gateway's `public_ips`); the desired spec writes the address.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ElasticIp {
+    /// Allocation id (`eipalloc-…`).
+    pub id: String,
+    /// The tenant holding it.
+    pub tenant: TenantId,
+    /// The address.
+    #[schema(value_type = String)]
+    pub public_ip: Ipv4Addr,
+    /// Tags (EC2's `CreateTags`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
+    /// When it was allocated.
+    pub created_at: UnixTime,
+}
+
 /// A network's lifecycle (Vercel's).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]

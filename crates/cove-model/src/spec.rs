@@ -614,6 +614,9 @@ pub struct NatGatewaySpec {
     /// Static public IPs (one or more) for a public NAT gateway.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub public_ips: Vec<String>,
+    /// Tags (EC2's `CreateTags`; free key/value pairs, 50 at most).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub tags: std::collections::BTreeMap<String, String>,
 }
 
 /// A VPC endpoint.

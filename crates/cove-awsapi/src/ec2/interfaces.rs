@@ -1,16 +1,17 @@
-//! EC2's `DescribeNetworkInterfaces`, `DescribeNatGateways` and
-//! `DescribeAddresses` (pure, read from the validated model): every interface of
-//! the tenant (its own, its functions' shared ones, its NAT gateways' and
-//! endpoints'), its NAT gateways with their addresses, and its public addresses
-//! (a network's static IP pair, an ENI's public IP) as Elastic IPs.
+//! EC2's `DescribeNetworkInterfaces` and `DescribeNatGateways` (pure, read from
+//! the validated model): every interface of the tenant (its own, its functions'
+//! shared ones, its NAT gateways' and endpoints'), its NAT gateways with their
+//! addresses; `CreateNetworkInterface` and `DeleteNetworkInterface`.
 
 use cove_model::ids::resource_id;
 use cove_model::model::{EniOwner, NatConnectivity, Network};
 
+use super::addresses::{allocation_id, association_id};
 use super::error::Ec2Error;
 use super::params::Params;
 use super::route_tables::vpc_view;
 use super::rules::group_id;
+use super::tags::{Tags, tag_set};
 use super::view::subnet_id;
 use super::vpcs::{Ctx, Done, matches, page};
 use super::xml::Xml;
@@ -33,16 +34,6 @@ pub fn nat_id(net: &Network, i: usize) -> String {
         g.aws_id.as_deref(),
         &format!("{}/{}", net.vpc_path(g.vpc), g.name),
     )
-}
-
-/// An Elastic IP's allocation id (`eipalloc-…`), derived from the tenant and the
-/// address.
-fn allocation_id(tenant: &str, ip: &str) -> String {
-    resource_id("eipalloc", None, &format!("{tenant}/{ip}"))
-}
-
-fn association_id(tenant: &str, ip: &str, eni: &str) -> String {
-    resource_id("eipassoc", None, &format!("{tenant}/{ip}/{eni}"))
 }
 
 fn kind(owner: EniOwner) -> &'static str {
@@ -183,11 +174,17 @@ pub fn describe_nat_gateways(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error
             continue;
         }
         let subnet = subnet_id(net, g.subnet);
-        let ok = matches(&filters, &known, |name| match name {
-            "nat-gateway-id" => vec![id.clone()],
-            "vpc-id" => vec![vpc.id.clone()],
-            "subnet-id" => vec![subnet.clone()],
-            _ => vec!["available".to_owned()],
+        let tags = nat_tags(ctx, i);
+        let ok = matches(&filters, &known, |name| {
+            if let Some(v) = super::tags::tag_filter(name, &tags) {
+                return v;
+            }
+            match name {
+                "nat-gateway-id" => vec![id.clone()],
+                "vpc-id" => vec![vpc.id.clone()],
+                "subnet-id" => vec![subnet.clone()],
+                _ => vec!["available".to_owned()],
+            }
         })?;
         if ok {
             found.push((i, id, vpc.id.clone(), subnet));
@@ -226,15 +223,15 @@ pub fn describe_nat_gateways(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error
             x.text("networkInterfaceId", &eni)
                 .text("privateIp", &ip.to_string());
             if let Some(public) = g.public_ips.get(*k) {
-                let p = public.to_string();
-                x.text("allocationId", &allocation_id(ctx.tenant, &p))
-                    .text("publicIp", &p)
-                    .text("associationId", &association_id(ctx.tenant, &p, &eni));
+                let alloc = allocation_id(ctx, *public);
+                x.text("allocationId", &alloc)
+                    .text("publicIp", &public.to_string())
+                    .text("associationId", &association_id(&alloc, &eni));
             }
             x.text("isPrimary", if *k == 0 { "true" } else { "false" })
                 .text("status", "succeeded");
         });
-        x.node("tagSet", |_| {});
+        tag_set(x, &nat_tags(ctx, *i));
     });
     if let Some(n) = next {
         x.text("nextToken", &n);
@@ -242,94 +239,20 @@ pub fn describe_nat_gateways(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error
     Ok(Done::Read(x))
 }
 
-/// `DescribeAddresses`: a network's static IPs (its NAT gateways') and ENIs'
-/// public IPs, as Elastic IPs of the `vpc` domain.
-pub fn describe_addresses(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
-    let net = ctx.net;
-    let ips = p.list("PublicIp");
-    let allocations = p.list("AllocationId");
-    let filters = p.filters()?;
-    let known = [
-        "public-ip",
-        "allocation-id",
-        "association-id",
-        "network-interface-id",
-        "private-ip-address",
-        "domain",
-    ];
-    // (public, private, ENI id)
-    let mut all: Vec<(String, String, String)> = Vec::new();
-    for g in &net.nat_gateways {
-        if vpc_view(ctx, g.vpc).is_none() {
-            continue;
-        }
-        let eni = eni_id(net, g.eni.index());
-        let private = std::iter::once(net.enis[g.eni.index()].private_ip)
-            .chain(g.secondary_ips.iter().copied());
-        for (public, private) in g.public_ips.iter().zip(private) {
-            all.push((public.to_string(), private.to_string(), eni.clone()));
-        }
-    }
-    for (i, e) in net.enis.iter().enumerate() {
-        if let (Some(public), Some(_)) = (e.public_ip, vpc_view(ctx, e.vpc)) {
-            all.push((public.to_string(), e.private_ip.to_string(), eni_id(net, i)));
-        }
-    }
-    let mut found = Vec::new();
-    for (public, private, eni) in all {
-        let alloc = allocation_id(ctx.tenant, &public);
-        let assoc = association_id(ctx.tenant, &public, &eni);
-        if (!ips.is_empty() && !ips.contains(&public))
-            || (!allocations.is_empty() && !allocations.contains(&alloc))
-        {
-            continue;
-        }
-        let ok = matches(&filters, &known, |name| match name {
-            "public-ip" => vec![public.clone()],
-            "allocation-id" => vec![alloc.clone()],
-            "association-id" => vec![assoc.clone()],
-            "network-interface-id" => vec![eni.clone()],
-            "private-ip-address" => vec![private.clone()],
-            _ => vec!["vpc".to_owned()],
-        })?;
-        if ok {
-            found.push((public, private, eni, alloc, assoc));
-        }
-    }
-    for ip in &ips {
-        if !found.iter().any(|f| &f.0 == ip) {
-            return Err(Ec2Error::new(
-                "InvalidAddress.NotFound",
-                format!("Address '{ip}' not found."),
-            ));
-        }
-    }
-    for a in &allocations {
-        if !found.iter().any(|f| &f.3 == a) {
-            return Err(Ec2Error::new(
-                "InvalidAllocationID.NotFound",
-                format!("The allocation ID '{a}' does not exist"),
-            ));
-        }
-    }
-    let mut x = Xml::default();
-    x.set(
-        "addressesSet",
-        &found,
-        |x, (public, private, eni, alloc, assoc)| {
-            x.text("publicIp", public)
-                .text("allocationId", alloc)
-                .text("domain", "vpc")
-                .text("associationId", assoc)
-                .text("networkInterfaceId", eni)
-                .text("networkInterfaceOwnerId", ctx.account_id)
-                .text("privateIpAddress", private)
-                .text("publicIpv4Pool", "cove")
-                .text("networkBorderGroup", ctx.region);
-            x.node("tagSet", |_| {});
-        },
-    );
-    Ok(Done::Read(x))
+/// The tags of NAT gateway `i` (a gateway of the tenant's spec; a network's
+/// have none).
+pub(crate) fn nat_tags(ctx: &Ctx<'_>, i: usize) -> Tags {
+    let g = &ctx.net.nat_gateways[i];
+    vpc_view(ctx, g.vpc)
+        .and_then(|v| super::vpcs::spec_vpc(ctx, v))
+        .and_then(|at| {
+            ctx.spec.vpcs[at]
+                .nat_gateways
+                .iter()
+                .find(|x| x.name == g.name)
+        })
+        .map(|x| x.tags.clone())
+        .unwrap_or_default()
 }
 
 /// `CreateNetworkInterface`: an ENI of the tenant's spec in the subnet, with an

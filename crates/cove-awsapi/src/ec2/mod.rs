@@ -4,6 +4,7 @@
 //! HTTP shell ([`server`]).
 
 pub mod acls;
+pub mod addresses;
 pub mod client_token;
 pub mod endpoints;
 pub mod error;

@@ -12,7 +12,7 @@ use cove_api::error::ApiError;
 use cove_api::layer::Caller;
 use cove_api::local::LocalIdentity;
 use cove_api::service::Current;
-use cove_control::{Actor, TenantId, TokenId};
+use cove_control::{Actor, Env, TenantId, TokenId};
 
 use super::error::Ec2Error;
 use super::params::Params;
@@ -20,8 +20,8 @@ use super::view::tenant_view;
 use super::vpcs::{self, Ctx, Done, NetworkRef};
 use super::xml::response;
 use super::{
-    acls, endpoints, flow_logs, gateways, groups, interfaces, route_tables, routes, tags,
-    vpc_settings,
+    acls, addresses, endpoints, flow_logs, gateways, groups, interfaces, route_tables, routes,
+    tags, vpc_settings,
 };
 use crate::sigv4;
 
@@ -65,8 +65,15 @@ fn new_name() -> String {
     format!("ec2-{h}")
 }
 
-/// The action `p` names, on `cur` for `tenant`.
-fn run(cur: &Current, tenant: &TenantId, region: &str, p: &Params) -> Result<Done, Ec2Error> {
+/// The action `p` names, on `cur` for `tenant`, with `env` (the time and fresh
+/// random bytes of the call).
+fn run(
+    cur: &Current,
+    tenant: &TenantId,
+    env: &Env,
+    region: &str,
+    p: &Params,
+) -> Result<Done, Ec2Error> {
     let t = cur
         .state
         .tenants
@@ -97,6 +104,9 @@ fn run(cur: &Current, tenant: &TenantId, region: &str, p: &Params) -> Result<Don
         networks: &networks,
         tenant: &t.name,
         spec_at: &spec_at,
+        state: &cur.state,
+        tenant_id: tenant,
+        env,
         new_name: &new_name,
     };
     let action = p.required("Action")?;
@@ -137,7 +147,13 @@ fn run(cur: &Current, tenant: &TenantId, region: &str, p: &Params) -> Result<Don
         "CreateNetworkInterface" => interfaces::create_interface(&ctx, p),
         "DeleteNetworkInterface" => interfaces::delete_interface(&ctx, p),
         "DescribeNatGateways" => interfaces::describe_nat_gateways(&ctx, p),
-        "DescribeAddresses" => interfaces::describe_addresses(&ctx, p),
+        "DescribeAddresses" => addresses::describe(&ctx, p),
+        "AllocateAddress" => addresses::allocate(&ctx, p),
+        "ReleaseAddress" => addresses::release(&ctx, p),
+        "AssociateAddress" => addresses::associate(&ctx, p),
+        "DisassociateAddress" => addresses::disassociate(&ctx, p),
+        "CreateNatGateway" => addresses::create_nat_gateway(&ctx, p),
+        "DeleteNatGateway" => addresses::delete_nat_gateway(&ctx, p),
         "DescribeVpcEndpoints" => endpoints::describe(&ctx, p),
         "CreateVpcEndpoint" => endpoints::create(&ctx, p),
         "DeleteVpcEndpoints" => endpoints::delete(&ctx, p),
@@ -259,18 +275,23 @@ async fn answer(
             Err(e) => fail(&e),
         };
     }
-    let first = match run(cur, tenant, &signer.region, p) {
+    let env = match cove_api::service::os_env() {
+        Ok(e) => e,
+        Err(e) => return fail(&from_api(&ApiError::from(e))),
+    };
+    let first = match run(cur, tenant, &env, &signer.region, p) {
         Ok(d) => d,
         Err(e) => return fail(&e),
     };
     let body = match first {
         Done::Read(x) => x,
-        Done::Write(_, spec) if dry_run => {
+        Done::Write(_, spec) | Done::Control(_, Some(spec), _) if dry_run => {
             // Validated as a commit would be, then not stored.
             let checked = validate(cur, tenant, &spec);
             return fail(&checked.err().unwrap_or_else(Ec2Error::dry_run));
         }
-        Done::Write(_, _) => {
+        Done::Control(_, None, _) if dry_run => return fail(&Ec2Error::dry_run()),
+        Done::Write(..) | Done::Control(..) => {
             let caller = Caller {
                 actor: Actor::Tenant {
                     tenant: tenant.clone(),
@@ -279,16 +300,21 @@ async fn answer(
                 request_id: id.to_owned(),
             };
             let summary = format!("EC2 {action}");
+            // Decided again on the state the transaction reads.
             let committed =
-                cove_api::spec::commit_spec(api, &caller, &summary, |cur, t| {
-                    match run(cur, t, &signer.region, p).map_err(|e| to_api(&e))? {
-                        Done::Write(x, spec) => {
-                            let text =
-                                serde_json::to_string(&spec).map_err(|e| ApiError::internal(&e))?;
-                            let checked = cove_api::spec::decide_spec(cur, t, &text, true)?;
-                            Ok((checked, x))
+                cove_api::spec::commit_spec_and(api, &caller, &summary, |cur, t, env| {
+                    let decided = |spec: &cove_model::spec::TenantSpec| {
+                        let text =
+                            serde_json::to_string(spec).map_err(|e| ApiError::internal(&e))?;
+                        cove_api::spec::decide_spec(cur, t, &text, true)
+                    };
+                    match run(cur, t, env, &signer.region, p).map_err(|e| to_api(&e))? {
+                        Done::Write(x, spec) => Ok((Some(decided(&spec)?), Vec::new(), x)),
+                        Done::Control(x, spec, changes) => {
+                            let spec = spec.map(|s| decided(&s)).transpose()?;
+                            Ok((spec, changes, x))
                         }
-                        Done::Read(x) => Ok((cur.spec_of(t), x)),
+                        Done::Read(x) => Ok((None, Vec::new(), x)),
                     }
                 })
                 .await;

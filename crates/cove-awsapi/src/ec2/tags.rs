@@ -1,6 +1,7 @@
-//! EC2's tags on the objects the spec holds (VPCs, subnets, security groups), pure:
-//! `CreateTags`, `DeleteTags`, `DescribeTags`, `TagSpecifications` on creation,
-//! `tag:Key` / `tag-key` filters and every answer's `tagSet`.
+//! EC2's tags on the objects the spec holds (VPCs, subnets, security groups, route
+//! tables, network ACLs, internet and NAT gateways) and on Elastic IPs (control-plane
+//! objects), pure: `CreateTags`, `DeleteTags`, `DescribeTags`, `TagSpecifications`
+//! on creation, `tag:Key` / `tag-key` filters and every answer's `tagSet`.
 
 use std::collections::BTreeMap;
 
@@ -27,6 +28,8 @@ enum Kind {
     RouteTable,
     Acl,
     Gateway,
+    NatGateway,
+    ElasticIp,
 }
 
 impl Kind {
@@ -38,6 +41,8 @@ impl Kind {
             Kind::RouteTable => "route-table",
             Kind::Acl => "network-acl",
             Kind::Gateway => "internet-gateway",
+            Kind::NatGateway => "natgateway",
+            Kind::ElasticIp => "elastic-ip",
         }
     }
 }
@@ -149,6 +154,9 @@ fn tags_mut<'s>(
     if id.starts_with("igw-") {
         return super::gateways::tags_mut(ctx, spec, id);
     }
+    if id.starts_with("nat-") {
+        return nat_tags_mut(ctx, spec, id);
+    }
     let (kind, vpc, name) = resolve(ctx, id)
         .ok_or_else(|| Ec2Error::new("InvalidID", format!("The ID '{id}' is not valid")))?;
     let view = ctx
@@ -205,6 +213,74 @@ fn tags_mut<'s>(
     }
 }
 
+/// The tags of the tenant's NAT gateway `id` (one of its spec's; a network's
+/// take none).
+fn nat_tags_mut<'s>(
+    ctx: &Ctx<'_>,
+    spec: &'s mut TenantSpec,
+    id: &str,
+) -> Result<&'s mut Tags, Ec2Error> {
+    let net = ctx.net;
+    let not_found = || {
+        Ec2Error::new(
+            "NatGatewayNotFound",
+            format!("The Nat Gateway {id} was not found"),
+        )
+    };
+    let g = (0..net.nat_gateways.len())
+        .find(|&i| {
+            super::route_tables::vpc_view(ctx, net.nat_gateways[i].vpc).is_some()
+                && super::interfaces::nat_id(net, i) == id
+        })
+        .map(|i| &net.nat_gateways[i])
+        .ok_or_else(not_found)?;
+    let vpc = super::route_tables::vpc_view(ctx, g.vpc).ok_or_else(not_found)?;
+    let at = super::vpcs::spec_vpc(ctx, vpc).ok_or_else(not_found)?;
+    spec.vpcs[at]
+        .nat_gateways
+        .iter_mut()
+        .find(|x| x.name == g.name)
+        .map(|x| &mut x.tags)
+        .ok_or_else(not_found)
+}
+
+/// Applies `f` to the tags of each resource of `ids`: the spec's objects in a copy
+/// of the spec, Elastic IPs as control-plane changes.
+fn retag(
+    ctx: &Ctx<'_>,
+    ids: &[String],
+    add: &[(String, String)],
+    remove: &[(String, Option<String>)],
+    f: impl Fn(&mut Tags) -> Result<(), Ec2Error>,
+) -> Result<Done, Ec2Error> {
+    let mut spec = ctx.spec.clone();
+    let mut changes = Vec::new();
+    let mut spec_changed = false;
+    for id in ids {
+        if id.starts_with(cove_control::addresses::ALLOCATION_PREFIX) {
+            let o = cove_control::tag_address(ctx.state, ctx.tenant_id, id, add, remove)
+                .map_err(|e| super::addresses::from_control(&e))?;
+            if o.value.tags.len() > MAX_TAGS {
+                return Err(Ec2Error::new(
+                    "TagLimitExceeded",
+                    format!("The maximum number of tags per resource is {MAX_TAGS}."),
+                ));
+            }
+            changes.extend(o.changes);
+            continue;
+        }
+        f(tags_mut(ctx, &mut spec, id)?)?;
+        spec_changed = true;
+    }
+    let mut x = Xml::default();
+    x.text("return", "true");
+    Ok(if changes.is_empty() {
+        Done::Write(x, Box::new(spec))
+    } else {
+        Done::Control(x, spec_changed.then(|| Box::new(spec)), changes)
+    })
+}
+
 /// `CreateTags`.
 pub fn create(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
     let ids = p.list("ResourceId");
@@ -215,11 +291,13 @@ pub fn create(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
     if new.is_empty() {
         return Err(Ec2Error::missing("Tag"));
     }
-    let mut spec = ctx.spec.clone();
-    for id in &ids {
-        let tags = tags_mut(ctx, &mut spec, id)?;
-        for (k, v) in &new {
-            tags.insert(k.clone(), v.clone().unwrap_or_default());
+    let add: Vec<(String, String)> = new
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone().unwrap_or_default()))
+        .collect();
+    retag(ctx, &ids, &add, &[], |tags| {
+        for (k, v) in &add {
+            tags.insert(k.clone(), v.clone());
         }
         if tags.len() > MAX_TAGS {
             return Err(Ec2Error::new(
@@ -227,23 +305,30 @@ pub fn create(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
                 format!("The maximum number of tags per resource is {MAX_TAGS}."),
             ));
         }
-    }
-    let mut x = Xml::default();
-    x.text("return", "true");
-    Ok(Done::Write(x, Box::new(spec)))
+        Ok(())
+    })
 }
 
-/// `DeleteTags` (a tag given with a value is deleted only when the value matches).
+/// `DeleteTags` (a tag given with a value is deleted only when the value matches;
+/// no tag given deletes them all).
 pub fn delete(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
     let ids = p.list("ResourceId");
     if ids.is_empty() {
         return Err(Ec2Error::missing("ResourceId"));
     }
-    let gone = pairs(p, "Tag")?;
-    let mut spec = ctx.spec.clone();
-    for id in &ids {
-        let tags = tags_mut(ctx, &mut spec, id)?;
-        if gone.is_empty() {
+    let mut gone = pairs(p, "Tag")?;
+    if gone.is_empty() {
+        // Every tag of each resource: the spec's are cleared below, an Elastic
+        // IP's named one by one.
+        for id in &ids {
+            if let Some(e) = ctx.state.elastic_ips.get(id.as_str()) {
+                gone.extend(e.tags.keys().map(|k| (k.clone(), None)));
+            }
+        }
+    }
+    let all = pairs(p, "Tag")?.is_empty();
+    retag(ctx, &ids, &[], &gone, |tags| {
+        if all {
             tags.clear();
         }
         for (k, v) in &gone {
@@ -251,10 +336,21 @@ pub fn delete(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
                 tags.remove(k);
             }
         }
-    }
-    let mut x = Xml::default();
-    x.text("return", "true");
-    Ok(Done::Write(x, Box::new(spec)))
+        Ok(())
+    })
+}
+
+/// The tenant's NAT gateways' tags, by id.
+fn nat_tags(ctx: &Ctx<'_>) -> Vec<(String, Tags)> {
+    (0..ctx.net.nat_gateways.len())
+        .filter(|&i| super::route_tables::vpc_view(ctx, ctx.net.nat_gateways[i].vpc).is_some())
+        .map(|i| {
+            (
+                super::interfaces::nat_id(ctx.net, i),
+                super::interfaces::nat_tags(ctx, i),
+            )
+        })
+        .collect()
 }
 
 /// `DescribeTags`.
@@ -277,6 +373,14 @@ pub fn describe(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
         (Kind::RouteTable, super::route_tables::all_tags(ctx)),
         (Kind::Acl, super::acls::all_tags(ctx)),
         (Kind::Gateway, super::gateways::all_tags(ctx)),
+        (Kind::NatGateway, nat_tags(ctx)),
+        (
+            Kind::ElasticIp,
+            cove_control::list_addresses(ctx.state, ctx.tenant_id)
+                .into_iter()
+                .map(|e| (e.id.clone(), e.tags.clone()))
+                .collect(),
+        ),
     ] {
         ids.extend(list.into_iter().map(|(id, tags)| (id, kind.clone(), tags)));
     }

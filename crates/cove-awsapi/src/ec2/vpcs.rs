@@ -40,6 +40,12 @@ pub struct Ctx<'a> {
     /// Where each VPC of `view` (by its name in the desired spec) is declared or
     /// extended in `spec` ([`spec_index`]).
     pub spec_at: &'a std::collections::HashMap<String, usize>,
+    /// The control plane's state (the tenant's Elastic IPs).
+    pub state: &'a cove_control::ControlState,
+    /// The tenant's id.
+    pub tenant_id: &'a cove_control::TenantId,
+    /// The time and fresh random bytes of this call (new Elastic IPs' ids).
+    pub env: &'a cove_control::Env,
     /// A fresh name for an object made here (`ec2-` and 12 hex digits): its id is
     /// derived from its path as every id of an object without an imported one is,
     /// so no call can claim another's id.
@@ -53,6 +59,9 @@ pub enum Done {
     Read(Xml),
     /// A change: the answer's body and the tenant's new spec.
     Write(Xml, Box<TenantSpec>),
+    /// A change of control-plane documents (Elastic IPs): the answer's body, the
+    /// tenant's new spec if it changes too, and the documents.
+    Control(Xml, Option<Box<TenantSpec>>, Vec<cove_control::Change>),
 }
 
 /// The zones of `region` (`<region>a` … `<region>f`).

@@ -126,6 +126,7 @@ pub(super) fn import(b: &mut Builder, nats: Vec<Rec<aws::NatGateway>>) {
             connectivity: Some(connectivity),
             private_ip: private_ip.map(|ip| ip.to_string()),
             public_ips,
+            tags: Default::default(),
         });
         b.nat_gateways.insert(id, vpc_id);
     }
