@@ -3,7 +3,9 @@
 accepted with the database tenant's, a route table and a network ACL of the app's,
 a function created with `aws lambda create-function` in the app network's private
 subnets, whose packets reach the database in the peered network only after the
-database's security group lets them in (EC2's AuthorizeSecurityGroupIngress).
+database's security group lets them in (EC2's AuthorizeSecurityGroupIngress); and a
+VPC of the app's made with EC2 alone, whose function reaches the database's Elastic
+IP from its NAT gateway's Elastic IP.
 
     python3 aws_secure_compute.py CONFIG.json
 """
@@ -198,6 +200,8 @@ def main(path):
     assert banner.startswith("cove-db 10.73."), banner
     step("allowed", banner=banner)
 
+    edge(cfg, ec2, lam, dec2, dsg, zpath)
+
     # The database's account sees the peering but none of the app's things.
     assert dec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [web]}])[
         "RouteTables"] == []
@@ -208,6 +212,70 @@ def main(path):
         assert e.response["Error"]["Code"] == "InvalidNetworkAclID.NotFound", e.response
     lam.delete_function(FunctionName="reach")
     step("isolated")
+
+
+def edge(cfg, ec2, lam, dec2, dsg, zpath):
+    """A VPC of the app's own, all made with EC2's API: a public subnet behind an
+    internet gateway holding a NAT gateway with an Elastic IP, a private subnet
+    routed through it, a function there. The database's account gives an interface
+    of its network's public subnet an Elastic IP and lets the NAT gateway's address
+    in: the function's connection arrives from the NAT gateway's Elastic IP, at
+    the database's Elastic IP, over real packets."""
+    vid = ec2.create_vpc(CidrBlock="10.75.0.0/16")["Vpc"]["VpcId"]
+    public = ec2.create_subnet(VpcId=vid, CidrBlock="10.75.0.0/24",
+                               AvailabilityZone="us-east-1a")["Subnet"]["SubnetId"]
+    private = ec2.create_subnet(VpcId=vid, CidrBlock="10.75.1.0/24",
+                                AvailabilityZone="us-east-1a")["Subnet"]["SubnetId"]
+    igw = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+    ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=vid)
+    out = ec2.create_route_table(VpcId=vid)["RouteTable"]["RouteTableId"]
+    ec2.create_route(RouteTableId=out, DestinationCidrBlock="0.0.0.0/0", GatewayId=igw)
+    ec2.associate_route_table(RouteTableId=out, SubnetId=public)
+    nat_ip = ec2.allocate_address(Domain="vpc")
+    nat = ec2.create_nat_gateway(SubnetId=public, AllocationId=nat_ip["AllocationId"])[
+        "NatGateway"]["NatGatewayId"]
+    inside = ec2.create_route_table(VpcId=vid)["RouteTable"]["RouteTableId"]
+    ec2.create_route(RouteTableId=inside, DestinationCidrBlock="0.0.0.0/0", NatGatewayId=nat)
+    ec2.associate_route_table(RouteTableId=inside, SubnetId=private)
+    sg = ec2.describe_security_groups(Filters=[
+        {"Name": "vpc-id", "Values": [vid]}, {"Name": "group-name", "Values": ["default"]}])[
+        "SecurityGroups"][0]["GroupId"]
+
+    # The database's side: an Elastic IP on its public interface, and its group
+    # lets the NAT gateway's address in.
+    db_ip = dec2.allocate_address(Domain="vpc")
+    eni = dec2.describe_network_interfaces(Filters=[
+        {"Name": "private-ip-address", "Values": [cfg["edge_db_ip"]]}])["NetworkInterfaces"]
+    assert len(eni) == 1, eni
+    dec2.associate_address(AllocationId=db_ip["AllocationId"],
+                           NetworkInterfaceId=eni[0]["NetworkInterfaceId"])
+    dec2.authorize_security_group_ingress(GroupId=dsg, IpPermissions=[{
+        "IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432,
+        "IpRanges": [{"CidrIp": nat_ip["PublicIp"] + "/32"}]}])
+    step("edge built", nat=nat, nat_ip=nat_ip["PublicIp"], db_ip=db_ip["PublicIp"])
+
+    with open(zpath, "rb") as f:
+        lam.create_function(FunctionName="egress", Runtime="python3.11",
+                            Role=f"arn:aws:iam::{cfg['app_account']}:role/egress",
+                            Handler="handler.handler", Code={"ZipFile": f.read()}, Timeout=10,
+                            VpcConfig={"SubnetIds": [private], "SecurityGroupIds": [sg]})
+    deadline = time.time() + 180
+    while lam.get_function_configuration(FunctionName="egress")["State"] != "Active":
+        assert time.time() < deadline, lam.get_function_configuration(FunctionName="egress")
+        time.sleep(0.5)
+    deadline = time.time() + 120
+    while True:
+        r = lam.invoke(FunctionName="egress",
+                       Payload=json.dumps({"host": db_ip["PublicIp"], "port": 5432}))
+        assert "FunctionError" not in r, r
+        answer = json.loads(r["Payload"].read())
+        if answer["ok"]:
+            break
+        assert time.time() < deadline, answer
+        time.sleep(1)
+    assert answer["banner"] == "cove-db " + nat_ip["PublicIp"], answer
+    step("through the nat", banner=answer["banner"])
+    lam.delete_function(FunctionName="egress")
 
 
 if __name__ == "__main__":

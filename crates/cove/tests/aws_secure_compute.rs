@@ -4,7 +4,10 @@
 //! other's, a route table, a network ACL and the database's security group; with
 //! `aws lambda create-function` a function in the app network's private subnets.
 //! Its packets reach the database in the peered network only once the database's
-//! group lets them in (`tests/aws_secure_compute.py`). Prefixes `cvhfs…`.
+//! group lets them in. Then a VPC made with EC2 alone (internet gateway, a NAT
+//! gateway with an Elastic IP, route tables) whose function reaches the database's
+//! Elastic IP from the NAT gateway's (`tests/aws_secure_compute.py`). Prefixes
+//! `cvhfs…`.
 
 mod common;
 
@@ -67,13 +70,17 @@ fn the_aws_clients_build_secure_compute_and_a_function_reaches_the_peered_databa
         nets.push(n);
     }
     let db_ip = Ipv4Addr::new(10, 74, 128, 5);
+    // The database's interface in its network's public subnet (public-a), given
+    // an Elastic IP with EC2's API.
+    let edge_db_ip = Ipv4Addr::new(10, 74, 0, 10);
     s.ok(
         200,
         "PUT",
         "/v1/spec",
         &db,
         Some(json!({ "vpcs": [{ "name": "db", "enis": [
-            { "name": "postgres", "subnet": "private-a", "private_ip": db_ip.to_string() }
+            { "name": "postgres", "subnet": "private-a", "private_ip": db_ip.to_string() },
+            { "name": "edge", "subnet": "public-a", "private_ip": edge_db_ip.to_string() }
         ] }] })),
     );
     for (token, n) in [(&app, &nets[0]), (&db, &nets[1])] {
@@ -91,8 +98,9 @@ fn the_aws_clients_build_secure_compute_and_a_function_reaches_the_peered_databa
             .namespaces()
             .into_iter()
             .any(|n| n.starts_with(&format!("{}-e-", d.prefix)));
-        if found && std::panic::catch_unwind(|| ns_with(&d, db_ip)).is_ok() {
-            break ns_with(&d, db_ip);
+        let both = || (ns_with(&d, db_ip), ns_with(&d, edge_db_ip));
+        if found && std::panic::catch_unwind(both).is_ok() {
+            break both();
         }
         assert!(
             started.elapsed() < GUARD,
@@ -101,7 +109,8 @@ fn the_aws_clients_build_secure_compute_and_a_function_reaches_the_peered_databa
         );
         std::thread::sleep(Duration::from_millis(200));
     };
-    database(&ns, db_ip);
+    database(&ns.0, db_ip);
+    database(&ns.1, edge_db_ip);
     let app_key = s.ok(200, "GET", "/v1/access-key", &app, None);
     let db_key = s.ok(200, "GET", "/v1/access-key", &db, None);
     let cfg = d.state.path().join("aws.json");
@@ -114,6 +123,7 @@ fn the_aws_clients_build_secure_compute_and_a_function_reaches_the_peered_databa
             "web_vpc": nets[0]["vpc_id"],
             "db_vpc": nets[1]["vpc_id"],
             "db_ip": db_ip.to_string(),
+            "edge_db_ip": edge_db_ip.to_string(),
             "static_ips": nets[0]["static_ips"],
             "app_key": app_key["access_key_id"],
             "app_secret": app_key["secret_access_key"],
@@ -123,7 +133,7 @@ fn the_aws_clients_build_secure_compute_and_a_function_reaches_the_peered_databa
         .to_string(),
     )
     .expect("config");
-    s.run_checks(
+    let steps = s.run_checks(
         "aws_secure_compute.py",
         &cfg,
         &[
@@ -135,7 +145,10 @@ fn the_aws_clients_build_secure_compute_and_a_function_reaches_the_peered_databa
             "created",
             "blocked",
             "allowed",
+            "edge built",
+            "through the nat",
             "isolated",
         ],
     );
+    eprintln!("{steps}");
 }
