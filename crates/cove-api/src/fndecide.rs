@@ -206,7 +206,7 @@ pub fn get(cur: &Current, tenant: &TenantId, name: &str) -> Result<FunctionView,
 }
 
 /// `(vpc index, function index)` of `name` in `spec`.
-fn position(spec: &TenantSpec, name: &str) -> Option<(usize, usize)> {
+pub(crate) fn position(spec: &TenantSpec, name: &str) -> Option<(usize, usize)> {
     spec.vpcs.iter().enumerate().find_map(|(vi, v)| {
         v.functions
             .iter()
@@ -224,7 +224,11 @@ fn env(e: BTreeMap<String, String>) -> BTreeMap<String, Scalar> {
 }
 
 /// The caller's spec after validating `spec` as `PUT /v1/spec` would.
-fn validated(cur: &Current, tenant: &TenantId, spec: &TenantSpec) -> Result<TenantSpec, ApiError> {
+pub(crate) fn validated(
+    cur: &Current,
+    tenant: &TenantId,
+    spec: &TenantSpec,
+) -> Result<TenantSpec, ApiError> {
     let text = serde_json::to_string(spec).map_err(|e| ApiError::internal(&e))?;
     decide_spec(cur, tenant, &text, true)
 }
@@ -293,6 +297,7 @@ pub fn create(
         concurrency: int(req.concurrency),
         description: req.description.clone(),
         role: None,
+        url: None,
     });
     let spec = validated(cur, tenant, &spec)?;
     let (vi, fi) = position(&spec, &req.name).ok_or_else(|| not_found(&req.name))?;

@@ -19,6 +19,7 @@ pub mod admin;
 pub mod error;
 pub mod flowlogs;
 pub mod fndecide;
+pub mod function_urls;
 pub mod functions;
 pub mod health;
 pub mod kernel_preview;
@@ -208,6 +209,12 @@ fn routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(functions::invoke_function))
         .routes(routes!(functions::function_logs))
         .routes(routes!(functions::function_metrics))
+        .routes(routes!(
+            function_urls::create_function_url,
+            function_urls::get_function_url,
+            function_urls::update_function_url,
+            function_urls::delete_function_url
+        ))
 }
 
 /// The OpenAPI 3.1 document of every route (generated from the handlers).

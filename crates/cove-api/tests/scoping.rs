@@ -310,6 +310,25 @@ async fn two_tenants_peer_and_see_nothing_of_each_other(db: TestDb) {
         ),
         (
             "POST",
+            "/v1/functions/alpha-secret-fn/url".into(),
+            Some(json!({ "auth_type": "NONE" })),
+            404,
+        ),
+        ("GET", "/v1/functions/alpha-secret-fn/url".into(), None, 404),
+        (
+            "PATCH",
+            "/v1/functions/alpha-secret-fn/url".into(),
+            Some(json!({ "auth_type": "AWS_IAM" })),
+            404,
+        ),
+        (
+            "DELETE",
+            "/v1/functions/alpha-secret-fn/url".into(),
+            None,
+            404,
+        ),
+        (
+            "POST",
             "/v1/functions".into(),
             Some(
                 json!({ "name": "f", "network": na_id, "runtime": "python3.11",

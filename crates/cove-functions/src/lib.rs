@@ -11,3 +11,4 @@
 pub mod code;
 pub mod config;
 pub mod pool;
+pub mod url;

@@ -8,6 +8,19 @@ use sha2::{Digest as _, Sha256};
 
 use crate::model::{EndpointId, Network, TenantId, VpcId};
 
+/// The id of function `name`'s URL in `tenant` (Lambda's `<url-id>`: 32
+/// lowercase hex digits), derived from both, so that the URL stays the same
+/// through its configuration being deleted and made again.
+pub fn function_url_id(tenant: &str, name: &str) -> String {
+    let d = Sha256::new()
+        .chain_update(b"function-url:")
+        .chain_update(tenant.as_bytes())
+        .chain_update(b"/")
+        .chain_update(name.as_bytes())
+        .finalize();
+    d[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// An AWS-style id for a resource cove knows by path: its imported id, else
 /// `<kind>-` and 17 hex digits of a hash of its path (stable while the path is).
 pub fn resource_id(kind: &str, imported: Option<&str>, path: &str) -> String {

@@ -738,6 +738,24 @@ pub struct FunctionSpec {
     /// back; cove grants nothing by it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
+    /// Its function URL (Lambda's `CreateFunctionUrlConfig`), if it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<FunctionUrlSpec>,
+}
+
+/// A function URL: HTTP requests to `/lambda-url/<url-id>/…` on the API's
+/// listener become the function's events (payload format 2.0).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FunctionUrlSpec {
+    /// `NONE` (anyone may call it) or `AWS_IAM` (SigV4-signed with an access key
+    /// of the function's own tenant).
+    pub auth_type: String,
+    /// CORS settings, as Lambda's API was given them (recorded and shown back).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cors: Option<serde_json::Value>,
+    /// When it was made (ISO 8601, Lambda's `CreationTime`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<String>,
 }
 
 /// A function deployed with `cove fn deploy` rather than declared in the spec file:

@@ -1,7 +1,8 @@
 """Lambda's API of a real `cove serve` driven by the AWS CLI and boto3 (issue 13):
 a function created with `aws lambda create-function` into a network's subnets (found
 with EC2's API), Active, invoked with the CLI and boto3, updated, its concurrency,
-refusals with Lambda's codes, another tenant, deleted.
+its function URL (unsigned, then signed only), refusals with Lambda's codes,
+another tenant, deleted.
 
     python3 aws_lambda.py CONFIG.json
 """
@@ -14,9 +15,26 @@ import tempfile
 import time
 import zipfile
 
+import urllib.error
+import urllib.request
+
 import boto3
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
 from botocore.config import Config
+from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
+
+# A function that answers its URL's requests with what it was asked.
+WEB = """
+import json
+
+def handler(event, context):
+    http = event["requestContext"]["http"]
+    return {"statusCode": 201, "headers": {"x-from": "cove"},
+            "body": json.dumps({"path": event["rawPath"], "query": event["rawQueryString"],
+                                "method": http["method"], "body": event.get("body")})}
+"""
 
 
 def step(name, **facts):
@@ -34,6 +52,83 @@ def code_of(call, **kw):
     except ClientError as e:
         return e.response["Error"]["Code"]
     raise AssertionError(f"{call.__name__}({kw}) was not refused")
+
+
+def fetch(url, method="GET", body=None, signer=None):
+    """(status, JSON or text) of one request to `url`, signed with `signer`'s key
+    (SigV4, service `lambda`) when given."""
+    headers = {}
+    if signer:
+        req = AWSRequest(method=method, url=url, data=body or b"")
+        SigV4Auth(Credentials(*signer), "lambda", "us-east-1").add_auth(req)
+        headers = dict(req.headers)
+    r = urllib.request.Request(url, data=body, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(r, timeout=60) as got:
+            status, text = got.status, got.read().decode()
+    except urllib.error.HTTPError as e:
+        status, text = e.code, e.read().decode()
+    try:
+        return status, json.loads(text)
+    except ValueError:
+        return status, text
+
+
+def urls(cfg, lam, other, env, work, private, sg):
+    """Function URLs: made with the CLI, called without a signature (NONE), then
+    only with the tenant's own signature (AWS_IAM), removed."""
+    zpath = os.path.join(work, "web.zip")
+    with zipfile.ZipFile(zpath, "w") as z:
+        z.writestr("web.py", WEB)
+    with open(zpath, "rb") as f:
+        lam.create_function(FunctionName="web", Runtime="python3.11", Handler="web.handler",
+                            Role=f"arn:aws:iam::{cfg['account']}:role/web",
+                            Code={"ZipFile": f.read()},
+                            VpcConfig={"SubnetIds": private, "SecurityGroupIds": [sg]})
+    out = subprocess.run(
+        ["aws", "--endpoint-url", cfg["endpoint"], "lambda", "create-function-url-config",
+         "--function-name", "web", "--auth-type", "NONE"],
+        env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    made = json.loads(out.stdout)
+    url = made["FunctionUrl"]
+    assert made["AuthType"] == "NONE" and "/lambda-url/" in url and url.endswith("/"), made
+    assert made["FunctionArn"].endswith(":function:web"), made
+    assert code_of(lam.create_function_url_config, FunctionName="web",
+                   AuthType="NONE") == "ResourceConflictException"
+    assert code_of(lam.create_function_url_config, FunctionName="web",
+                   AuthType="MAYBE") == "InvalidParameterValueException"
+    assert code_of(other.get_function_url_config, FunctionName="web") == "ResourceNotFoundException"
+    assert lam.get_function_url_config(FunctionName="web")["FunctionUrl"] == url
+    deadline = time.time() + 120
+    while True:
+        status, answer = fetch(url + "orders/7?x=1", "POST", b"hello")
+        if status == 201:
+            break
+        assert time.time() < deadline, (status, answer)
+        time.sleep(0.5)
+    assert answer == {"path": "/orders/7", "query": "x=1", "method": "POST", "body": "hello"}, answer
+    step("url", url=url)
+
+    lam.update_function_url_config(FunctionName="web", AuthType="AWS_IAM")
+    assert lam.get_function_url_config(FunctionName="web")["AuthType"] == "AWS_IAM"
+    deadline = time.time() + 60
+    while fetch(url)[0] != 403:
+        assert time.time() < deadline, fetch(url)
+        time.sleep(0.5)
+    status, answer = fetch(url + "signed", signer=(cfg["key"], cfg["secret"]))
+    assert status == 201 and answer["path"] == "/signed", (status, answer)
+    status, _ = fetch(url + "signed", signer=(cfg["other_key"], cfg["other_secret"]))
+    assert status == 403, status
+    status, _ = fetch(url + "signed", signer=(cfg["key"], "x" * 40))
+    assert status == 403, status
+    step("url signed")
+
+    lam.delete_function_url_config(FunctionName="web")
+    assert code_of(lam.get_function_url_config, FunctionName="web") == "ResourceNotFoundException"
+    assert fetch(url)[0] == 404
+    lam.delete_function(FunctionName="web")
+    step("url deleted")
 
 
 def main(path):
@@ -119,6 +214,8 @@ def main(path):
     lam.put_function_concurrency(FunctionName="hello", ReservedConcurrentExecutions=2)
     assert lam.get_function_concurrency(FunctionName="hello")["ReservedConcurrentExecutions"] == 2
     step("updated")
+
+    urls(cfg, lam, other, env, work, private, sg)
 
     # Refusals with Lambda's codes.
     zip_bytes = open(zpath, "rb").read()

@@ -63,7 +63,16 @@ fn the_aws_cli_and_boto3_create_and_invoke_a_function_in_a_network() {
         "aws_lambda.py",
         &cfg,
         &[
-            "found", "created", "active", "invoked", "updated", "refusals", "deleted",
+            "found",
+            "created",
+            "active",
+            "invoked",
+            "updated",
+            "url",
+            "url signed",
+            "url deleted",
+            "refusals",
+            "deleted",
         ],
     );
     // cove's own API saw all of it and has nothing left.

@@ -2,7 +2,8 @@
 //! handler, `VpcConfig` naming subnets and groups by their EC2 ids, environment,
 //! memory, timeout; `Role` recorded), `GetFunction`, `GetFunctionConfiguration`,
 //! `ListFunctions`, `UpdateFunctionConfiguration`, `UpdateFunctionCode`,
-//! `DeleteFunction`, `Invoke`, and reserved concurrency. Every call is signed
+//! `DeleteFunction`, `Invoke`, reserved concurrency, and function URLs
+//! (`CreateFunctionUrlConfig` and the rest; [`urls`] also serves them). Every call is signed
 //! with the tenant's access key and carried out through cove's own API in-process
 //! as that tenant ([`cove_api::local::LocalIdentity::AccessKey`]): the same checks,
 //! scoping and audit.
@@ -10,3 +11,4 @@
 pub mod config;
 pub mod error;
 pub mod server;
+pub mod urls;

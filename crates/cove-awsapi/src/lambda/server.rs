@@ -25,10 +25,10 @@ use crate::ec2::view::tenant_view;
 const MAX_BODY: usize = 70 << 20;
 
 /// A signed request: who, where, and the state it was checked against.
-struct Signed {
-    tenant: TenantId,
+pub(super) struct Signed {
+    pub(super) tenant: TenantId,
     key: String,
-    region: String,
+    pub(super) region: String,
     cur: std::sync::Arc<Current>,
     body: Bytes,
     parts: Parts,
@@ -57,7 +57,7 @@ impl Signed {
             .as_ref()
     }
 
-    fn account(&self) -> String {
+    pub(super) fn account(&self) -> String {
         self.cur
             .state
             .tenants
@@ -66,12 +66,12 @@ impl Signed {
             .unwrap_or_default()
     }
 
-    fn header(&self, name: &str) -> Option<&str> {
+    pub(super) fn header(&self, name: &str) -> Option<&str> {
         self.parts.headers.get(name).and_then(|v| v.to_str().ok())
     }
 }
 
-async fn signed(api: &ApiState, req: Request) -> Result<Signed, LambdaError> {
+pub(super) async fn signed(api: &ApiState, req: Request) -> Result<Signed, LambdaError> {
     signed_as_of(api, req, true).await
 }
 
@@ -119,7 +119,7 @@ async fn signed_as_of(api: &ApiState, req: Request, fresh: bool) -> Result<Signe
 }
 
 /// cove's API in-process as the signer; the answer's JSON, or Lambda's error.
-async fn cove(
+pub(super) async fn cove(
     api: &ApiState,
     s: &Signed,
     method: &str,
@@ -143,12 +143,12 @@ async fn cove(
     Ok((ans.status, json, ans.headers, ans.body))
 }
 
-fn enc(text: &str) -> String {
+pub(super) fn enc(text: &str) -> String {
     crate::sigv4::uri_encode(text, false)
 }
 
 /// A function named by name or ARN.
-fn function_name(text: &str) -> &str {
+pub(super) fn function_name(text: &str) -> &str {
     text.rsplit(':').next().unwrap_or(text)
 }
 
@@ -241,7 +241,7 @@ fn resource_id_of_group(
     )
 }
 
-fn json_response(status: u16, v: &Value) -> Response {
+pub(super) fn json_response(status: u16, v: &Value) -> Response {
     (
         StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
         [(header::CONTENT_TYPE, "application/json")],
@@ -258,7 +258,7 @@ fn respond(status: u16, result: Result<Value, LambdaError>) -> Response {
     }
 }
 
-fn body_json(s: &Signed) -> Result<Value, LambdaError> {
+pub(super) fn body_json(s: &Signed) -> Result<Value, LambdaError> {
     if s.body.is_empty() {
         return Ok(json!({}));
     }
@@ -447,6 +447,7 @@ async fn create_inner(api: &ApiState, s: &Signed) -> Result<Value, LambdaError> 
             concurrency: None,
             description: b["Description"].as_str().map(str::to_owned),
             role: role.clone(),
+            url: None,
         });
         let text = serde_json::to_string(&spec).map_err(|e| cove_api::error::ApiError::internal(&e))?;
         let checked = cove_api::spec::decide_spec(cur, tenant, &text, true)?;
@@ -760,5 +761,6 @@ pub fn router(api: ApiState) -> Router {
             "/2019-09-30/functions/{name}/concurrency",
             get(get_concurrency),
         )
+        .merge(super::urls::routes())
         .with_state(api)
 }

@@ -41,6 +41,16 @@ pub(crate) fn functions(cx: &mut Ctx, spec: &Spec, sc: &Scopes) {
             let rt = runtime(cx, &path, &f.runtime);
             let runtime_ok = rt.is_some();
             handler(cx, &path, rt, &f.handler);
+            if let Some(u) = &f.url
+                && !matches!(u.auth_type.as_str(), "NONE" | "AWS_IAM")
+            {
+                cx.error(
+                    ErrorCode::InvalidParameterValue,
+                    &path.key("url").key("auth_type"),
+                    format!("`{}` is not a function URL's auth type", u.auth_type),
+                    "use NONE (anyone may call the URL) or AWS_IAM (requests signed with the tenant's access key)",
+                );
+            }
             if f.code.trim().is_empty() {
                 cx.error(
                     ErrorCode::MissingParameter,

@@ -18,7 +18,7 @@
 
 pub mod client_context;
 pub mod name;
-pub mod url;
+pub use cove_functions::url;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;

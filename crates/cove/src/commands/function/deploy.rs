@@ -101,6 +101,7 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
         concurrency: Some(Scalar::Int(i64::from(args.concurrency))),
         description: args.description.clone(),
         role: None,
+        url: None,
     };
     let change = deployment.deploy_function(
         &lock,

@@ -237,6 +237,14 @@ fn hex(c: u8) -> Option<u8> {
         .and_then(|d| u8::try_from(d).ok())
 }
 
+/// `epoch_s` (seconds since the Unix epoch) as Lambda writes a function URL's
+/// `CreationTime` (`2021-10-31T12:00:00.000Z`).
+pub fn creation_time(epoch_s: u64) -> String {
+    cove_runtime_api::payloads::rfc3339_millis(
+        std::time::UNIX_EPOCH + std::time::Duration::from_secs(epoch_s),
+    )
+}
+
 /// API Gateway's request time: `12/Mar/2020:19:03:58 +0000`.
 fn clf_time(epoch_ms: u64) -> String {
     const MONTHS: [&str; 12] = [

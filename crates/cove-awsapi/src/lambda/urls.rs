@@ -1,0 +1,253 @@
+//! Lambda's function URLs: `CreateFunctionUrlConfig`, `GetFunctionUrlConfig`,
+//! `UpdateFunctionUrlConfig` and `DeleteFunctionUrlConfig` (signed, carried out
+//! through cove's `/v1/functions/{name}/url` as the tenant), and the URLs
+//! themselves: `/lambda-url/<url-id>/…` on this listener. A request to a URL
+//! becomes the function's event (payload format 2.0) and the function's answer
+//! the HTTP response; `AWS_IAM` URLs take only requests signed with an access key
+//! of the function's own tenant.
+
+use axum::Router;
+use axum::body::to_bytes;
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, post};
+use cove_api::ApiState;
+use cove_api::local::{LocalIdentity, call_with_headers};
+use cove_functions::url::{UrlRequest, event, response};
+use serde_json::{Value, json};
+
+use super::config::arn;
+use super::error::LambdaError;
+use super::server::{Signed, body_json, cove, enc, function_name, json_response, signed};
+
+/// Largest request body a URL takes (Lambda's synchronous payload limit).
+const MAX_URL_BODY: usize = 6 << 20;
+
+/// The routes (state applied by the caller).
+pub(super) fn routes() -> Router<ApiState> {
+    Router::new()
+        .route(
+            "/2021-10-31/functions/{name}/url",
+            post(create).get(get_config).put(update).delete(delete),
+        )
+        .route("/lambda-url/{id}", any(serve_root))
+        .route("/lambda-url/{id}/", any(serve_root))
+        .route("/lambda-url/{id}/{*rest}", any(serve_path))
+}
+
+/// Lambda's answer for a URL configuration (cove's view `v`).
+fn answer(s: &Signed, name: &str, v: &Value) -> Value {
+    let host = s.header("host").unwrap_or("localhost");
+    let mut out = json!({
+        "FunctionUrl": format!("http://{host}{}", v["path"].as_str().unwrap_or_default()),
+        "FunctionArn": arn(&s.region, &s.account(), name),
+        "AuthType": v["auth_type"],
+        "CreationTime": v["created"],
+        "LastModifiedTime": v["created"],
+        "InvokeMode": "BUFFERED",
+    });
+    if !v["cors"].is_null() {
+        out["Cors"] = v["cors"].clone();
+    }
+    out
+}
+
+/// The body's `AuthType`, `Cors` and `InvokeMode` as cove's request.
+fn request_of(b: &Value) -> Result<Value, LambdaError> {
+    match b["InvokeMode"].as_str() {
+        None | Some("BUFFERED") => {}
+        Some(other) => {
+            return Err(LambdaError::invalid(format!(
+                "InvokeMode {other} is not supported: cove answers function URLs BUFFERED"
+            )));
+        }
+    }
+    let mut req = json!({});
+    if !b["AuthType"].is_null() {
+        req["auth_type"] = b["AuthType"].clone();
+    }
+    if !b["Cors"].is_null() {
+        req["cors"] = b["Cors"].clone();
+    }
+    Ok(req)
+}
+
+/// One configuration call: `method` on cove's `/v1/functions/{name}/url` with
+/// the body's settings (none for `GET`/`DELETE`); Lambda's answer with `status`.
+async fn config_call(
+    api: &ApiState,
+    req: Request,
+    name: &str,
+    method: &str,
+    status: u16,
+) -> Response {
+    let s = match signed(api, req).await {
+        Ok(s) => s,
+        Err(e) => return e.into_response(),
+    };
+    let name = function_name(name).to_owned();
+    let result = async {
+        let body = if matches!(method, "POST" | "PATCH") {
+            request_of(&body_json(&s)?)?.to_string().into_bytes()
+        } else {
+            Vec::new()
+        };
+        let path = format!("/v1/functions/{}/url", enc(&name));
+        let (_, v, _, _) = cove(
+            api,
+            &s,
+            method,
+            &path,
+            &[("content-type", "application/json")],
+            body,
+        )
+        .await?;
+        Ok::<Value, LambdaError>(v)
+    }
+    .await;
+    match result {
+        Ok(_) if method == "DELETE" => StatusCode::NO_CONTENT.into_response(),
+        Ok(v) => json_response(status, &answer(&s, &name, &v)),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// `CreateFunctionUrlConfig`.
+async fn create(State(api): State<ApiState>, Path(name): Path<String>, req: Request) -> Response {
+    config_call(&api, req, &name, "POST", 201).await
+}
+
+/// `GetFunctionUrlConfig`.
+async fn get_config(
+    State(api): State<ApiState>,
+    Path(name): Path<String>,
+    req: Request,
+) -> Response {
+    config_call(&api, req, &name, "GET", 200).await
+}
+
+/// `UpdateFunctionUrlConfig`.
+async fn update(State(api): State<ApiState>, Path(name): Path<String>, req: Request) -> Response {
+    config_call(&api, req, &name, "PATCH", 200).await
+}
+
+/// `DeleteFunctionUrlConfig`.
+async fn delete(State(api): State<ApiState>, Path(name): Path<String>, req: Request) -> Response {
+    config_call(&api, req, &name, "DELETE", 204).await
+}
+
+/// A URL's own answer (not the function's): `{"Message": …}` with `status`.
+fn plain(status: StatusCode, message: &str) -> Response {
+    (
+        status,
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        json!({ "Message": message }).to_string(),
+    )
+        .into_response()
+}
+
+async fn serve_root(State(api): State<ApiState>, Path(id): Path<String>, req: Request) -> Response {
+    serve(&api, &id, "/", req).await
+}
+
+async fn serve_path(
+    State(api): State<ApiState>,
+    Path((id, rest)): Path<(String, String)>,
+    req: Request,
+) -> Response {
+    serve(&api, &id, &format!("/{rest}"), req).await
+}
+
+/// A request to function URL `id`, for path `tail` within it.
+async fn serve(api: &ApiState, id: &str, tail: &str, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let Ok(body) = to_bytes(body, MAX_URL_BODY).await else {
+        return plain(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large");
+    };
+    let cur = match api.service.current().await {
+        Ok(c) => c,
+        Err(_) => return plain(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error"),
+    };
+    let Some((tenant, name, auth)) = cove_api::function_urls::find_by_url_id(&cur, id) else {
+        return plain(StatusCode::NOT_FOUND, "Not Found");
+    };
+    if auth == "AWS_IAM" {
+        // Signed, with a key of the function's own tenant: another tenant's
+        // valid signature is as good as none.
+        let ok =
+            crate::auth::verify(api, &cur, &parts, &body).is_ok_and(|(_, signer)| signer == tenant);
+        if !ok {
+            return plain(StatusCode::FORBIDDEN, "Forbidden");
+        }
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(0));
+    let source_ip = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map_or_else(|| "127.0.0.1".to_owned(), |c| c.0.ip().to_string());
+    let request_id = crate::ec2::server::request_id();
+    let ev = event(&UrlRequest {
+        method: parts.method.to_string(),
+        path: tail.to_owned(),
+        query: parts.uri.query().unwrap_or("").to_owned(),
+        headers: parts
+            .headers
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+            .collect(),
+        body: body.to_vec(),
+        source_ip,
+        protocol: format!("{:?}", parts.version),
+        request_id,
+        time_epoch_ms: now,
+        url_id: id.to_owned(),
+        domain: parts
+            .headers
+            .get(axum::http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("")
+            .to_owned(),
+    });
+    let path = format!("/v1/functions/{}/invocations", enc(&name));
+    let answer = call_with_headers(
+        api,
+        &LocalIdentity::Tenant(tenant.0.clone()),
+        "POST",
+        &path,
+        &[("content-type", "application/json")],
+        ev.to_string().into_bytes(),
+    )
+    .await;
+    let Ok(answer) = answer else {
+        return plain(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error");
+    };
+    let failed = answer
+        .headers
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("x-amz-function-error"));
+    match answer.status {
+        200 if !failed => {}
+        429 => return plain(StatusCode::TOO_MANY_REQUESTS, "Rate Exceeded."),
+        // Lambda's function URLs answer a function's error (and a function
+        // that cannot run yet) with 502.
+        _ => return plain(StatusCode::BAD_GATEWAY, "Internal Server Error"),
+    }
+    let out = response(&answer.body);
+    let mut r = (
+        StatusCode::from_u16(out.status).unwrap_or(StatusCode::OK),
+        out.body,
+    )
+        .into_response();
+    for (k, v) in out.headers {
+        if let (Ok(k), Ok(v)) = (
+            axum::http::HeaderName::from_bytes(k.as_bytes()),
+            HeaderValue::from_str(&v),
+        ) {
+            r.headers_mut().append(k, v);
+        }
+    }
+    r
+}
