@@ -118,7 +118,13 @@ pub async fn serve(
     api: ApiState,
     extra: Router,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(api, extra)).await
+    // The client's address reaches handlers that report it (a function URL's
+    // `sourceIp`).
+    axum::serve(
+        listener,
+        app(api, extra).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .await
 }
 
 /// Headers every console answer carries: no framing, no sniffing, no referrer, and

@@ -33,7 +33,8 @@ def handler(event, context):
     http = event["requestContext"]["http"]
     return {"statusCode": 201, "headers": {"x-from": "cove"},
             "body": json.dumps({"path": event["rawPath"], "query": event["rawQueryString"],
-                                "method": http["method"], "body": event.get("body")})}
+                                "method": http["method"], "body": event.get("body"),
+                                "source": http["sourceIp"]})}
 """
 
 
@@ -107,7 +108,8 @@ def urls(cfg, lam, other, env, work, private, sg):
             break
         assert time.time() < deadline, (status, answer)
         time.sleep(0.5)
-    assert answer == {"path": "/orders/7", "query": "x=1", "method": "POST", "body": "hello"}, answer
+    assert answer == {"path": "/orders/7", "query": "x=1", "method": "POST", "body": "hello",
+                      "source": "127.0.0.1"}, answer
     step("url", url=url)
 
     lam.update_function_url_config(FunctionName="web", AuthType="AWS_IAM")

@@ -43,43 +43,6 @@ pub struct GroupView {
     pub index: usize,
 }
 
-/// `g` with its rules (a group listed without them).
-fn with_rules(ctx: &Ctx<'_>, g: &GroupView) -> GroupView {
-    let net = ctx.net;
-    let sg = &net.security_groups[g.index];
-    // By the spec's index of the VPC: a search of the VPCs per group would make a
-    // describe quadratic in the number of VPCs.
-    let declared = ctx.spec_at.get(&g.vpc_name).and_then(|&at| {
-        ctx.spec.vpcs[at]
-            .security_groups
-            .iter()
-            .find(|x| x.name == g.name)
-    });
-    let described = |list: Option<&Vec<SgRuleSpec>>, index: usize| {
-        list.and_then(|l| l.get(index))
-            .and_then(|r| r.description.clone())
-    };
-    GroupView {
-        ingress: sg
-            .ingress
-            .iter()
-            .map(|r| rules::from_model(net, r, described(declared.map(|d| &d.ingress), r.index)))
-            .collect(),
-        egress: sg
-            .egress
-            .iter()
-            .map(|r| {
-                rules::from_model(
-                    net,
-                    r,
-                    described(declared.and_then(|d| d.egress.as_ref()), r.index),
-                )
-            })
-            .collect(),
-        ..g.clone()
-    }
-}
-
 fn spec_group<'a>(ctx: &'a Ctx<'_>, vpc: &VpcView, group: &str) -> Option<&'a SecurityGroupSpec> {
     let at = spec_vpc(ctx, vpc)?;
     ctx.spec.vpcs[at]
@@ -90,64 +53,66 @@ fn spec_group<'a>(ctx: &'a Ctx<'_>, vpc: &VpcView, group: &str) -> Option<&'a Se
 
 /// The tenant's groups.
 pub fn groups(ctx: &Ctx<'_>) -> Vec<GroupView> {
-    listed(ctx, true)
+    candidates(ctx)
+        .into_iter()
+        .map(|(i, vpc)| view_of(ctx, i, vpc))
+        .collect()
 }
 
-/// The tenant's groups; their rules only when `rules` (a describe fills them in
-/// for the page it answers, [`with_rules`]).
-fn listed(ctx: &Ctx<'_>, rules: bool) -> Vec<GroupView> {
+/// The tenant's groups by model index, with their VPCs (nothing derived yet).
+fn candidates<'a>(ctx: &'a Ctx<'_>) -> Vec<(usize, &'a VpcView)> {
+    ctx.net
+        .security_groups
+        .iter()
+        .enumerate()
+        .filter_map(|(i, sg)| ctx.view.vpc(sg.vpc).map(|v| (i, v)))
+        .collect()
+}
+
+/// Group `i`'s description: the spec's, or AWS's for a default group.
+fn description_of(ctx: &Ctx<'_>, i: usize, declared: Option<&SecurityGroupSpec>) -> String {
+    declared
+        .and_then(|g| g.description.clone())
+        .unwrap_or_else(|| {
+            if ctx.net.security_groups[i].is_default {
+                "default VPC security group".to_owned()
+            } else {
+                String::new()
+            }
+        })
+}
+
+/// Group `i` (of VPC `vpc`) as EC2 shows it, with its rules.
+fn view_of(ctx: &Ctx<'_>, i: usize, vpc: &VpcView) -> GroupView {
     let net = ctx.net;
-    let vpcs: std::collections::HashMap<&str, &VpcView> =
-        ctx.view.vpcs.iter().map(|v| (v.name.as_str(), v)).collect();
-    let mut out = Vec::new();
-    for (i, sg) in net.security_groups.iter().enumerate() {
-        let m = &net.vpcs[sg.vpc.index()];
-        if net.tenants[m.tenant.index()].name != ctx.tenant {
-            continue;
-        }
-        let Some(&vpc) = vpcs.get(m.name.as_str()) else {
-            continue;
-        };
-        let id = SgId(u32::try_from(i).unwrap_or(u32::MAX));
-        let declared = spec_group(ctx, vpc, &sg.name);
-        let described = |list: &Option<&Vec<SgRuleSpec>>, index: usize| {
-            list.and_then(|l| l.get(index))
-                .and_then(|r| r.description.clone())
-        };
-        let ingress_spec = declared.map(|g| &g.ingress);
-        let egress_spec = declared.and_then(|g| g.egress.as_ref());
-        out.push(GroupView {
-            id: rules::group_id(net, id),
-            name: sg.name.clone(),
-            vpc_id: vpc.id.clone(),
-            vpc_name: vpc.name.clone(),
-            description: declared
-                .and_then(|g| g.description.clone())
-                .unwrap_or_else(|| {
-                    if sg.is_default {
-                        "default VPC security group".to_owned()
-                    } else {
-                        String::new()
-                    }
-                }),
-            is_default: sg.is_default,
-            ingress: sg
-                .ingress
-                .iter()
-                .filter(|_| rules)
-                .map(|r| rules::from_model(net, r, described(&ingress_spec, r.index)))
-                .collect(),
-            egress: sg
-                .egress
-                .iter()
-                .filter(|_| rules)
-                .map(|r| rules::from_model(net, r, described(&egress_spec, r.index)))
-                .collect(),
-            index: i,
-            tags: declared.map(|g| g.tags.clone()).unwrap_or_default(),
-        });
+    let sg = &net.security_groups[i];
+    let declared = spec_group(ctx, vpc, &sg.name);
+    let described = |list: Option<&Vec<SgRuleSpec>>, index: usize| {
+        list.and_then(|l| l.get(index))
+            .and_then(|r| r.description.clone())
+    };
+    let ingress_spec = declared.map(|g| &g.ingress);
+    let egress_spec = declared.and_then(|g| g.egress.as_ref());
+    GroupView {
+        id: rules::group_id(net, SgId(u32::try_from(i).unwrap_or(u32::MAX))),
+        name: sg.name.clone(),
+        vpc_id: vpc.id.clone(),
+        vpc_name: vpc.name.clone(),
+        description: description_of(ctx, i, declared),
+        is_default: sg.is_default,
+        ingress: sg
+            .ingress
+            .iter()
+            .map(|r| rules::from_model(net, r, described(ingress_spec, r.index)))
+            .collect(),
+        egress: sg
+            .egress
+            .iter()
+            .map(|r| rules::from_model(net, r, described(egress_spec, r.index)))
+            .collect(),
+        index: i,
+        tags: declared.map(|g| g.tags.clone()).unwrap_or_default(),
     }
-    out
 }
 
 fn find<'a>(all: &'a [GroupView], p: &Params) -> Result<&'a GroupView, Ec2Error> {
@@ -167,47 +132,44 @@ fn permissions_xml(x: &mut Xml, name: &str, list: &[Rule], account: &str) {
     x.set(name, list, |x, r| {
         x.text("ipProtocol", &r.protocol);
         if let Some(f) = r.from {
-            x.text("fromPort", &f.to_string());
+            x.int("fromPort", i64::from(f));
         }
         if let Some(t) = r.to {
-            x.text("toPort", &t.to_string());
+            x.int("toPort", i64::from(t));
         }
-        let cidrs: Vec<&Rule> = vec![r]
-            .into_iter()
-            .filter(|r| matches!(r.peer, Peer::Cidr(_)))
-            .collect();
-        let groups: Vec<&Rule> = vec![r]
-            .into_iter()
-            .filter(|r| matches!(r.peer, Peer::Group(_)))
-            .collect();
-        let lists: Vec<&Rule> = vec![r]
-            .into_iter()
-            .filter(|r| matches!(r.peer, Peer::PrefixList(_)))
-            .collect();
-        let describe = |x: &mut Xml, r: &Rule| {
-            if let Some(d) = &r.description {
-                x.text("description", d);
-            }
+        // One peer per rule: its own list, the other two empty.
+        let item = |x: &mut Xml, name: &str, key: &str, value: &str, user: bool| {
+            x.node(name, |x| {
+                x.node("item", |x| {
+                    if user {
+                        x.text("userId", account);
+                    }
+                    x.text(key, value);
+                    if let Some(d) = &r.description {
+                        x.text("description", d);
+                    }
+                });
+            });
         };
-        x.set("groups", &groups, |x, r| {
-            if let Peer::Group(g) = &r.peer {
-                x.text("userId", account).text("groupId", g);
+        match &r.peer {
+            Peer::Group(g) => item(x, "groups", "groupId", g, true),
+            _ => {
+                x.node("groups", |_| {});
             }
-            describe(x, r);
-        });
-        x.set("ipRanges", &cidrs, |x, r| {
-            if let Peer::Cidr(c) = &r.peer {
-                x.text("cidrIp", c);
+        }
+        match &r.peer {
+            Peer::Cidr(c) => item(x, "ipRanges", "cidrIp", c, false),
+            _ => {
+                x.node("ipRanges", |_| {});
             }
-            describe(x, r);
-        });
+        }
         x.node("ipv6Ranges", |_| {});
-        x.set("prefixListIds", &lists, |x, r| {
-            if let Peer::PrefixList(l) = &r.peer {
-                x.text("prefixListId", l);
+        match &r.peer {
+            Peer::PrefixList(l) => item(x, "prefixListIds", "prefixListId", l, false),
+            _ => {
+                x.node("prefixListIds", |_| {});
             }
-            describe(x, r);
-        });
+        }
     });
 }
 
@@ -240,11 +202,15 @@ fn rule_xml(x: &mut Xml, g: &GroupView, r: &Rule, egress: bool, account: &str) {
 
 /// `DescribeSecurityGroups`.
 pub fn describe(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
-    let all = listed(ctx, false);
+    let net = ctx.net;
+    let all = candidates(ctx);
+    let id_of = |i: usize| rules::group_id(net, SgId(u32::try_from(i).unwrap_or(u32::MAX)));
     let ids = p.list("GroupId");
     let names = p.list("GroupName");
-    for id in &ids {
-        if !all.iter().any(|g| &g.id == id) {
+    if !ids.is_empty() {
+        let known: std::collections::HashSet<String> =
+            all.iter().map(|(i, _)| id_of(*i)).collect();
+        if let Some(id) = ids.iter().find(|id| !known.contains(*id)) {
             return Err(Ec2Error::not_found(
                 "InvalidGroup.NotFound",
                 "security group",
@@ -260,38 +226,54 @@ pub fn describe(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
         "description",
         "owner-id",
     ];
+    // Each group's id, spec entry and tags are derived only when a filter asks
+    // for them: a describe by name reads 1,000 groups of 2,000.
     let mut found = Vec::new();
-    for g in &all {
-        if (!ids.is_empty() && !ids.contains(&g.id))
-            || (!names.is_empty() && !names.contains(&g.name))
-        {
+    for &(i, vpc) in &all {
+        let sg = &net.security_groups[i];
+        if !names.is_empty() && !names.contains(&sg.name) {
             continue;
         }
-        let tags = &g.tags;
-        let ok = matches(&filters, &known, |name| match name {
-            n if tag_filter(n, tags).is_some() => tag_filter(n, tags).unwrap_or_default(),
-            "group-id" => vec![g.id.clone()],
-            "group-name" => vec![g.name.clone()],
-            "vpc-id" => vec![g.vpc_id.clone()],
-            "description" => vec![g.description.clone()],
-            _ => vec![ctx.account_id.to_owned()],
+        let id = std::cell::OnceCell::new();
+        let id = || id.get_or_init(|| id_of(i)).clone();
+        if !ids.is_empty() && !ids.contains(&id()) {
+            continue;
+        }
+        let declared = std::cell::OnceCell::new();
+        let declared = || *declared.get_or_init(|| spec_group(ctx, vpc, &sg.name));
+        let ok = matches(&filters, &known, |name| {
+            if name.starts_with("tag") {
+                let tags = declared().map(|g| g.tags.clone()).unwrap_or_default();
+                return tag_filter(name, &tags).unwrap_or_default();
+            }
+            match name {
+                "group-id" => vec![id()],
+                "group-name" => vec![sg.name.clone()],
+                "vpc-id" => vec![vpc.id.clone()],
+                "description" => vec![description_of(ctx, i, declared())],
+                _ => vec![ctx.account_id.to_owned()],
+            }
         })?;
         if ok {
-            found.push(g);
+            found.push((i, vpc));
         }
     }
     let (items, next) = page(&found, p.max_results(5, 1000)?, p.get("NextToken"))?;
-    let items: Vec<GroupView> = items.into_iter().map(|g| with_rules(ctx, g)).collect();
-    let mut x = Xml::default();
-    x.set("securityGroupInfo", &items, |x, g| {
-        x.text("ownerId", ctx.account_id)
-            .text("groupId", &g.id)
-            .text("groupName", &g.name)
-            .text("groupDescription", &g.description)
-            .text("vpcId", &g.vpc_id);
-        permissions_xml(x, "ipPermissions", &g.ingress, ctx.account_id);
-        permissions_xml(x, "ipPermissionsEgress", &g.egress, ctx.account_id);
-        tag_set(x, &g.tags);
+    let mut x = Xml(String::with_capacity(items.len() * 1024));
+    x.node("securityGroupInfo", |x| {
+        for &(i, vpc) in &items {
+            let g = view_of(ctx, i, vpc);
+            x.node("item", |x| {
+                x.text("ownerId", ctx.account_id)
+                    .text("groupId", &g.id)
+                    .text("groupName", &g.name)
+                    .text("groupDescription", &g.description)
+                    .text("vpcId", &g.vpc_id);
+                permissions_xml(x, "ipPermissions", &g.ingress, ctx.account_id);
+                permissions_xml(x, "ipPermissionsEgress", &g.egress, ctx.account_id);
+                tag_set(x, &g.tags);
+            });
+        }
     });
     if let Some(n) = next {
         x.text("nextToken", &n);

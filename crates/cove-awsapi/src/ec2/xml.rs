@@ -52,6 +52,15 @@ impl Xml {
         self
     }
 
+    /// `<name>n</name>`, the number written in place.
+    pub fn int(&mut self, name: &str, n: i64) -> &mut Xml {
+        use std::fmt::Write as _;
+        self.open(name);
+        let _ = write!(self.0, "{n}");
+        self.close(name);
+        self
+    }
+
     /// Bare text (escaped): the content of a list's `<item>` that holds a value,
     /// not elements (`<routeTableIdSet><item>rtb-…</item>`).
     pub fn value(&mut self, text: &str) -> &mut Xml {

@@ -187,7 +187,7 @@ async fn serve(api: &ApiState, id: &str, tail: &str, req: Request) -> Response {
     let source_ip = parts
         .extensions
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map_or_else(|| "127.0.0.1".to_owned(), |c| c.0.ip().to_string());
+        .map_or_else(String::new, |c| c.0.ip().to_string());
     let request_id = crate::ec2::server::request_id();
     let ev = event(&UrlRequest {
         method: parts.method.to_string(),
