@@ -60,3 +60,84 @@ pub async fn access_key(
         account_id: t.account_id.clone(),
     }))
 }
+
+/// Which tenant an access key id belongs to, remembered: each tenant's key is
+/// derived (two HMACs) once per process, not once per tenant on every signed
+/// request. Keys depend only on the deployment's secret and the tenant's name, so
+/// a remembered pair stays true; a lookup answers only tenants that exist now.
+#[derive(Debug, Default)]
+pub struct KeyIndex {
+    /// Access key id → (tenant name, secret access key), and the names derived.
+    known: std::sync::Mutex<(
+        std::collections::HashMap<String, (String, String)>,
+        std::collections::HashSet<String>,
+    )>,
+}
+
+impl KeyIndex {
+    /// The tenant (of `names`, the tenants now) whose key is `key_id`, with its
+    /// secret access key.
+    pub fn lookup<'n>(
+        &self,
+        secret: &cove_objects::KeySecret,
+        names: impl Iterator<Item = &'n str>,
+        key_id: &str,
+    ) -> Option<(String, String)> {
+        let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
+        let names: Vec<&str> = names.collect();
+        if let Some((name, s)) = known.0.get(key_id)
+            && names.contains(&name.as_str())
+        {
+            return Some((name.clone(), s.clone()));
+        }
+        for n in &names {
+            if known.1.insert((*n).to_owned()) {
+                let k = secret.tenant_key(n);
+                known
+                    .0
+                    .insert(k.access_key_id, ((*n).to_owned(), k.secret_access_key));
+            }
+        }
+        known
+            .0
+            .get(key_id)
+            .filter(|(name, _)| names.contains(&name.as_str()))
+            .cloned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_index_finds_each_tenant_by_its_key_and_only_while_it_exists() {
+        let secret = cove_objects::KeySecret::from_bytes([3; 32]);
+        let index = KeyIndex::default();
+        let a = secret.tenant_key("alpha");
+        let b = secret.tenant_key("bravo");
+        let both = ["alpha", "bravo"];
+        let found = index.lookup(&secret, both.iter().copied(), &b.access_key_id);
+        assert_eq!(found, Some(("bravo".to_owned(), b.secret_access_key.clone())));
+        let found = index.lookup(&secret, both.iter().copied(), &a.access_key_id);
+        assert_eq!(found, Some(("alpha".to_owned(), a.secret_access_key)));
+        assert_eq!(
+            index.lookup(&secret, both.iter().copied(), "AKIANOBODYNOBODYNOB0"),
+            None
+        );
+        // bravo deleted: its key no longer answers, though remembered.
+        assert_eq!(
+            index.lookup(&secret, ["alpha"].into_iter(), &b.access_key_id),
+            None
+        );
+        // A tenant made since is found.
+        let c = secret.tenant_key("charlie");
+        let three = ["alpha", "bravo", "charlie"];
+        assert_eq!(
+            index
+                .lookup(&secret, three.iter().copied(), &c.access_key_id)
+                .map(|x| x.0),
+            Some("charlie".to_owned())
+        );
+    }
+}

@@ -70,6 +70,8 @@ pub struct ApiState {
     /// The deployment's access-key secret (tenants' keys); none:
     /// `/v1/access-key` is refused (503).
     pub access_keys: Option<cove_objects::KeySecret>,
+    /// Access key ids already derived, by tenant (signed requests' lookups).
+    pub key_index: Arc<access_key::KeyIndex>,
     /// The host's health (`cove serve`'s reconciler); none: `/v1/health` is
     /// refused (503).
     pub health: Option<Arc<health::HealthBoard>>,
@@ -92,6 +94,7 @@ impl ApiState {
             flow_logs: None,
             metering: None,
             access_keys: None,
+            key_index: Arc::default(),
             health: None,
         }
     }
@@ -119,6 +122,7 @@ impl ApiState {
     #[must_use]
     pub fn with_access_keys(mut self, secret: cove_objects::KeySecret) -> ApiState {
         self.access_keys = Some(secret);
+        self.key_index = Arc::default();
         self
     }
 

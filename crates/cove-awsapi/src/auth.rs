@@ -1,5 +1,6 @@
-//! Who signed a request: SigV4 checked against every tenant's access key (one
-//! HMAC each, from the deployment's key secret), the tenant it identifies.
+//! Who signed a request: SigV4 checked against the tenants' access keys (derived
+//! from the deployment's key secret, once per tenant and process), the tenant it
+//! identifies.
 
 use std::time::SystemTime;
 
@@ -10,13 +11,14 @@ use cove_control::TenantId;
 
 use crate::sigv4::{self, Received, SigError, Signer};
 
-/// The tenant whose access key is `key`, with its secret.
+/// The tenant whose access key is `key`, with its secret (each tenant's key
+/// derived once per process: [`cove_api::access_key::KeyIndex`]).
 pub fn tenant_of_key(api: &ApiState, cur: &Current, key: &str) -> Option<(TenantId, String)> {
     let secrets = api.access_keys.as_ref()?;
-    cur.state.tenants.values().find_map(|t| {
-        let k = secrets.tenant_key(&t.name);
-        (k.access_key_id == key).then(|| (t.id.clone(), k.secret_access_key))
-    })
+    let names = cur.state.tenants.values().map(|t| t.name.as_str());
+    let (name, secret) = api.key_index.lookup(secrets, names, key)?;
+    let t = cur.state.tenants.values().find(|t| t.name == name)?;
+    Some((t.id.clone(), secret))
 }
 
 /// Checks the request's signature: who signed, and their tenant.
