@@ -67,12 +67,14 @@ pub async fn access_key(
 /// a remembered pair stays true; a lookup answers only tenants that exist now.
 #[derive(Debug, Default)]
 pub struct KeyIndex {
-    /// Access key id → (tenant name, secret access key), and the names derived.
-    known: std::sync::Mutex<(
-        std::collections::HashMap<String, (String, String)>,
-        std::collections::HashSet<String>,
-    )>,
+    known: std::sync::Mutex<Derived>,
 }
+
+/// Access key id → (tenant name, secret access key), and the names derived.
+type Derived = (
+    std::collections::HashMap<String, (String, String)>,
+    std::collections::HashSet<String>,
+);
 
 impl KeyIndex {
     /// The tenant (of `names`, the tenants now) whose key is `key_id`, with its
