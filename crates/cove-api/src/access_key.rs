@@ -120,7 +120,10 @@ mod tests {
         let b = secret.tenant_key("bravo");
         let both = ["alpha", "bravo"];
         let found = index.lookup(&secret, both.iter().copied(), &b.access_key_id);
-        assert_eq!(found, Some(("bravo".to_owned(), b.secret_access_key.clone())));
+        assert_eq!(
+            found,
+            Some(("bravo".to_owned(), b.secret_access_key.clone()))
+        );
         let found = index.lookup(&secret, both.iter().copied(), &a.access_key_id);
         assert_eq!(found, Some(("alpha".to_owned(), a.secret_access_key)));
         assert_eq!(

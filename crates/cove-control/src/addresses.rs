@@ -46,6 +46,17 @@ pub fn address<'a>(state: &'a ControlState, tenant: &TenantId, id: &str) -> Resu
         })
 }
 
+/// The public addresses `tenant` holds: its networks' static IPs and its Elastic
+/// IPs (one `static_ips` quota for both).
+pub fn addresses_held(state: &ControlState, tenant: &TenantId) -> usize {
+    state
+        .networks_of(tenant)
+        .iter()
+        .map(|n| n.static_ips.len())
+        .sum::<usize>()
+        + list_addresses(state, tenant).len()
+}
+
 /// Allocates an address of the pool to `tenant`. Counts toward the tenant's
 /// `static_ips` quota with its networks' static IPs (`AddressLimitExceeded`);
 /// `InsufficientAddressCapacity` when the pool has no free address.
@@ -55,12 +66,7 @@ pub fn allocate_address(
     env: &Env,
 ) -> Result<Outcome<ElasticIp>> {
     let quotas = state.tenant(tenant)?.quotas;
-    let held = state
-        .networks_of(tenant)
-        .iter()
-        .map(|n| n.static_ips.len())
-        .sum::<usize>()
-        + list_addresses(state, tenant).len();
+    let held = addresses_held(state, tenant);
     if held >= quotas.static_ips as usize {
         return Err(ControlError::general(
             ErrorCode::AddressLimitExceeded,
@@ -285,6 +291,24 @@ mod tests {
         let e = allocate_address(&s, &t, &env(20)).expect_err("over the quota");
         assert_eq!(e.code, ErrorCode::AddressLimitExceeded);
         assert_eq!(list_addresses(&s, &t).len(), 3);
+    }
+
+    #[test]
+    fn elastic_ips_count_against_a_new_networks_static_ips() {
+        let (mut s, t) = state();
+        for n in 0..2 {
+            let o = allocate_address(&s, &t, &env(10 + n)).expect("allocate");
+            s.apply(&o.changes);
+        }
+        let req = crate::network::CreateNetwork {
+            name: Some("web".into()),
+            region: Some("us-east-1".into()),
+            ..Default::default()
+        };
+        let e = crate::network::create_network(&s, &t, &env(20), req, &TenantSpec::default())
+            .expect_err("2 Elastic IPs and 2 static IPs are over a quota of 3");
+        assert_eq!(e.code, ErrorCode::AddressLimitExceeded);
+        assert!(e.message.contains("hold 2 addresses"), "{}", e.message);
     }
 
     #[test]

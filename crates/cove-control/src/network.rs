@@ -373,21 +373,17 @@ pub fn create_network(
         Some(text) => check_cidr(text, azs.len())?,
         None => pick_cidr(state, tenant)?,
     };
-    let held: usize = state
-        .networks_of(tenant)
-        .iter()
-        .map(|n| n.static_ips.len())
-        .sum();
+    let held = crate::addresses::addresses_held(state, tenant);
     if held + azs.len() > quotas.static_ips as usize {
         return Err(ControlError::general(
             ErrorCode::AddressLimitExceeded,
             format!(
-                "your networks hold {held} static IPs; one in {} zone(s) needs {} more; your quota is {}",
+                "your networks and Elastic IPs hold {held} addresses; one in {} zone(s) needs {} more; your quota is {}",
                 azs.len(),
                 azs.len(),
                 quotas.static_ips
             ),
-            "delete a network, use fewer zones, or ask the operator to raise your `static_ips` quota",
+            "delete a network or release an Elastic IP, use fewer zones, or ask the operator to raise your `static_ips` quota",
         ));
     }
     let ips = allocate(state, azs.len())?;

@@ -262,12 +262,7 @@ pub fn disassociate(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
 /// `SecondaryAllocationId.N`) or private with none.
 pub fn create_nat_gateway(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
     let sid = p.required("SubnetId")?;
-    let s = ctx
-        .view
-        .subnets
-        .iter()
-        .find(|s| s.id == sid)
-        .ok_or_else(|| Ec2Error::not_found("InvalidSubnetID.NotFound", "subnet", sid))?;
+    let s = super::vpcs::find_subnet(ctx, sid)?;
     let vpc = super::vpcs::find_vpc(ctx, &s.vpc_id)?;
     if ctx.networks.iter().any(|n| n.id == vpc.name) {
         return Err(Ec2Error::new(

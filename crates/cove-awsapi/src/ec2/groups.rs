@@ -208,8 +208,7 @@ pub fn describe(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
     let ids = p.list("GroupId");
     let names = p.list("GroupName");
     if !ids.is_empty() {
-        let known: std::collections::HashSet<String> =
-            all.iter().map(|(i, _)| id_of(*i)).collect();
+        let known: std::collections::HashSet<String> = all.iter().map(|(i, _)| id_of(*i)).collect();
         if let Some(id) = ids.iter().find(|id| !known.contains(*id)) {
             return Err(Ec2Error::not_found(
                 "InvalidGroup.NotFound",

@@ -259,12 +259,7 @@ pub(crate) fn nat_tags(ctx: &Ctx<'_>, i: usize) -> Tags {
 /// address given or assigned from the subnet.
 pub fn create_interface(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
     let sid = p.required("SubnetId")?;
-    let s = ctx
-        .view
-        .subnets
-        .iter()
-        .find(|s| s.id == sid)
-        .ok_or_else(|| Ec2Error::not_found("InvalidSubnetID.NotFound", "subnet", sid))?;
+    let s = super::vpcs::find_subnet(ctx, sid)?;
     let vpc = super::vpcs::find_vpc(ctx, &s.vpc_id)?;
     let groups = super::groups::groups(ctx);
     let mut names = Vec::new();

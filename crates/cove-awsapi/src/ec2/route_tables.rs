@@ -534,12 +534,7 @@ fn table_of(ctx: &Ctx<'_>, s: &SubnetView) -> (usize, bool) {
 pub fn associate(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
     let t = find_table(ctx, p.required("RouteTableId")?)?;
     let sid = p.required("SubnetId")?;
-    let s = ctx
-        .view
-        .subnets
-        .iter()
-        .find(|s| s.id == sid)
-        .ok_or_else(|| Ec2Error::not_found("InvalidSubnetID.NotFound", "subnet", sid))?;
+    let s = super::vpcs::find_subnet(ctx, sid)?;
     if s.vpc_id != t.vpc.id {
         return Err(Ec2Error::invalid_parameter(format!(
             "route table {} and subnet {sid} belong to different networks",

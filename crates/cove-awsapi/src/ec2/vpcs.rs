@@ -166,6 +166,15 @@ pub(crate) fn find_vpc<'a>(ctx: &'a Ctx<'_>, id: &str) -> Result<&'a VpcView, Ec
         .ok_or_else(|| Ec2Error::not_found("InvalidVpcID.NotFound", "vpc", id))
 }
 
+/// The tenant's subnet `id` (`InvalidSubnetID.NotFound` otherwise).
+pub(crate) fn find_subnet<'a>(ctx: &'a Ctx<'_>, id: &str) -> Result<&'a SubnetView, Ec2Error> {
+    ctx.view
+        .subnets
+        .iter()
+        .find(|s| s.id == id)
+        .ok_or_else(|| Ec2Error::not_found("InvalidSubnetID.NotFound", "subnet", id))
+}
+
 /// Where each VPC of `view` is in `spec`: the first entry that declares it (by
 /// its name in the desired spec) or extends it (a network's VPC, by the
 /// network's name or the VPC's id). Built once per call, so that lookups are not
