@@ -206,7 +206,7 @@ pub fn get(cur: &Current, tenant: &TenantId, name: &str) -> Result<FunctionView,
 }
 
 /// `(vpc index, function index)` of `name` in `spec`.
-pub(crate) fn position(spec: &TenantSpec, name: &str) -> Option<(usize, usize)> {
+pub fn position(spec: &TenantSpec, name: &str) -> Option<(usize, usize)> {
     spec.vpcs.iter().enumerate().find_map(|(vi, v)| {
         v.functions
             .iter()

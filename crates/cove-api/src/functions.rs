@@ -306,7 +306,14 @@ fn run_error(name: &str, e: RunError) -> ApiError {
 async fn key_of(api: &ApiState, caller: &Caller, name: &str) -> Result<FunctionKey, ApiError> {
     let tenant = caller.tenant()?;
     let cur = api.service.current().await?;
-    fndecide::get(&cur, tenant, name)?;
+    // Only whether the caller has it: no copy of its spec, no views.
+    let has = cur
+        .specs
+        .get(tenant)
+        .is_some_and(|s| fndecide::position(s, name).is_some());
+    if !has {
+        return Err(fndecide::not_found(name));
+    }
     let t = cur
         .state
         .tenants
