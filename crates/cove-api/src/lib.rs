@@ -15,6 +15,7 @@
 //! forbidden.
 
 pub mod access_key;
+pub mod addresses;
 pub mod admin;
 pub mod error;
 pub mod flowlogs;
@@ -181,6 +182,11 @@ fn routes() -> OpenApiRouter<ApiState> {
             admin::patch_ip_pool
         ))
         .routes(routes!(networks::create_network, networks::list_networks))
+        .routes(routes!(
+            addresses::allocate_address,
+            addresses::list_addresses
+        ))
+        .routes(routes!(addresses::release_address))
         .routes(routes!(
             networks::get_network,
             networks::patch_network,

@@ -130,6 +130,11 @@ async fn two_tenants_peer_and_see_nothing_of_each_other(db: TestDb) {
         )
         .await;
     let pa_id = pa["id"].as_str().expect("pcx").to_owned();
+    let eip = srv
+        .ok(201, "POST", "/v1/connect/addresses", &ta, None)
+        .await;
+    let eip_id = eip["id"].as_str().expect("eipalloc").to_owned();
+    let eip_ip = eip["public_ip"].as_str().expect("address").to_owned();
     let private_a = na["subnets"]
         .as_array()
         .expect("subnets")
@@ -228,6 +233,12 @@ async fn two_tenants_peer_and_see_nothing_of_each_other(db: TestDb) {
             404,
         ),
         ("DELETE", format!("/v1/connect/networks/{na_id}"), None, 404),
+        (
+            "DELETE",
+            format!("/v1/connect/addresses/{eip_id}"),
+            None,
+            404,
+        ),
         ("GET", format!("/v1/peerings/{pa_id}"), None, 404),
         ("POST", format!("/v1/peerings/{pa_id}/accept"), None, 404),
         ("POST", format!("/v1/peerings/{pa_id}/reject"), None, 404),
@@ -382,6 +393,8 @@ async fn two_tenants_peer_and_see_nothing_of_each_other(db: TestDb) {
         .expect("secret")
         .to_owned();
     let secrets = [
+        eip_id.as_str(),
+        eip_ip.as_str(),
         a_key_id.as_str(),
         a_key_secret.as_str(),
         na_id.as_str(),
@@ -407,6 +420,7 @@ async fn two_tenants_peer_and_see_nothing_of_each_other(db: TestDb) {
     // B's own views: none of A's ids or names.
     for (m, path) in [
         ("GET", "/v1/connect/networks"),
+        ("GET", "/v1/connect/addresses"),
         ("GET", "/v1/peerings"),
         ("GET", "/v1/spec"),
         ("GET", "/v1/tokens"),
@@ -424,6 +438,7 @@ async fn two_tenants_peer_and_see_nothing_of_each_other(db: TestDb) {
         tried.insert((m.to_string(), path.to_string()));
     }
     tried.insert(("POST".into(), "/v1/connect/networks".into()));
+    tried.insert(("POST".into(), "/v1/connect/addresses".into()));
     tried.insert(("PUT".into(), "/v1/spec".into()));
     // (An answer may repeat what B itself sent, nothing else of A's.)
     let mut b_texts = Vec::new();
@@ -439,6 +454,7 @@ async fn two_tenants_peer_and_see_nothing_of_each_other(db: TestDb) {
     }
     for path in [
         "/v1/connect/networks",
+        "/v1/connect/addresses",
         "/v1/peerings",
         "/v1/spec",
         "/v1/tokens",
@@ -509,8 +525,8 @@ fn template(path: &str) -> String {
     path.split('/')
         .enumerate()
         .map(|(i, seg)| {
-            let is_id = i == 3 && !matches!(seg, "networks")
-                || (i == 4 && path.starts_with("/v1/connect/networks/"));
+            let is_id = i == 3 && !matches!(seg, "networks" | "addresses")
+                || (i == 4 && path.starts_with("/v1/connect/"));
             if (path.starts_with("/v1/functions/") && seg != "code"
                 || path.starts_with("/v1/endpoint-services/"))
                 && i == 3

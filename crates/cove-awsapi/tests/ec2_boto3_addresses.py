@@ -84,6 +84,10 @@ def addresses(a, b, cfg, h):
     spec = json.dumps(h.spec_of(cfg))
     # The tenant's spec names its allocations, never the addresses.
     assert allocs[0] in spec and ips[0] not in spec, spec
+    # cove's own API lists the same Elastic IPs, with the spec field that uses each.
+    own = {x["id"]: x for x in h.api(cfg, "/v1/connect/addresses")}
+    assert set(own) == set(allocs), own
+    assert all(".nat_gateways[" in own[x]["associated"] for x in allocs), own
     topology = json.dumps(h.api(cfg, "/v1/topology"))
     assert ips[0] in topology and ips[1] in topology, topology
     rt = a.create_route_table(VpcId=vid)["RouteTable"]["RouteTableId"]
@@ -101,7 +105,11 @@ def addresses(a, b, cfg, h):
     # An address on a network interface; reassociation needs AllowReassociation.
     eni = a.create_network_interface(SubnetId=public[0])["NetworkInterface"]["NetworkInterfaceId"]
     eni2 = a.create_network_interface(SubnetId=public[1])["NetworkInterface"]["NetworkInterfaceId"]
-    third = a.allocate_address(Domain="vpc")
+    # One allocated through cove's API is an Elastic IP of EC2's.
+    made = ec2_boto3_routes.api_call(cfg, "POST", "/v1/connect/addresses", cfg["token"])
+    third = {"AllocationId": made["id"], "PublicIp": made["public_ip"]}
+    seen = a.describe_addresses(AllocationIds=[made["id"]])["Addresses"]
+    assert [x["PublicIp"] for x in seen] == [made["public_ip"]], seen
     refused(a, cfg, h, "Resource.AlreadyAssociated", a.associate_address,
             AllocationId=allocs[0], NetworkInterfaceId=eni)
     refused(a, cfg, h, "InvalidNetworkInterfaceID.NotFound", a.associate_address,

@@ -155,7 +155,6 @@ impl ErrorCode {
             | InvalidPrefixListIdNotFound
             | InvalidAddressNotFound
             | AddressLimitExceeded
-            | InvalidAllocationIdNotFound
             | InvalidIpAddressInUse
             | ResourceAlreadyAssociated => 400,
             AuthFailure => 401,
@@ -164,7 +163,8 @@ impl ErrorCode {
             | InvalidTokenIdNotFound
             | InvalidNetworkIdNotFound
             | InvalidVpcIdNotFound
-            | InvalidVpcPeeringConnectionIdNotFound => 404,
+            | InvalidVpcPeeringConnectionIdNotFound
+            | InvalidAllocationIdNotFound => 404,
             DuplicateName
             | DependencyViolation
             | IncorrectState
