@@ -130,8 +130,8 @@ pub(super) async fn cove(
     let ans = call_with_headers(api, &s.who(), method, path, headers, body)
         .await
         .map_err(|e| LambdaError::new(500, "ServiceException", e.to_string()))?;
-    let json: Value = serde_json::from_slice(&ans.body).unwrap_or(Value::Null);
     if ans.status >= 400 {
+        let json: Value = serde_json::from_slice(&ans.body).unwrap_or(Value::Null);
         let e = &json["error"];
         return Err(from_api(
             ans.status,
@@ -140,6 +140,13 @@ pub(super) async fn cove(
             e["field"].as_str(),
         ));
     }
+    // An invocation's answer is the function's, passed on as bytes: parsed only
+    // where a caller reads it as cove's JSON.
+    let json = if path.ends_with("/invocations") {
+        Value::Null
+    } else {
+        serde_json::from_slice(&ans.body).unwrap_or(Value::Null)
+    };
     Ok((ans.status, json, ans.headers, ans.body))
 }
 
