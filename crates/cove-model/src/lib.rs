@@ -15,6 +15,7 @@ pub mod decode;
 pub mod diag;
 pub mod dns;
 pub mod flowlog;
+pub mod function_spec;
 pub mod http_api;
 pub mod ids;
 pub mod ipam;
