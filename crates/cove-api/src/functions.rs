@@ -343,7 +343,20 @@ pub async fn invoke_function(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let function = key_of(&api, &caller, &name).await?;
+    invoke_as(&api, &caller, &name, &headers, body).await
+}
+
+/// [`invoke_function`] for a caller authenticated in this process (Lambda's
+/// `Invoke`, which checked the request's signature): the same checks and
+/// answer, without a pass through the router.
+pub async fn invoke_as(
+    api: &ApiState,
+    caller: &Caller,
+    name: &str,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let function = key_of(api, caller, name).await?;
     // Lambda's 6 MB limit of a synchronous payload (the runner checks an event's
     // 1 MB); read here, past the router's default body limit.
     let body = read_limited(body, MAX_PAYLOAD_BYTES)
@@ -384,7 +397,7 @@ pub async fn invoke_function(
             request_id: caller.request_id.clone(),
         })
         .await
-        .map_err(|e| run_error(&name, e))?;
+        .map_err(|e| run_error(name, e))?;
     let status = match kind {
         InvocationType::RequestResponse => StatusCode::OK,
         InvocationType::Event => StatusCode::ACCEPTED,

@@ -140,13 +140,7 @@ pub(super) async fn cove(
             e["field"].as_str(),
         ));
     }
-    // An invocation's answer is the function's, passed on as bytes: parsed only
-    // where a caller reads it as cove's JSON.
-    let json = if path.ends_with("/invocations") {
-        Value::Null
-    } else {
-        serde_json::from_slice(&ans.body).unwrap_or(Value::Null)
-    };
+    let json: Value = serde_json::from_slice(&ans.body).unwrap_or(Value::Null);
     Ok((ans.status, json, ans.headers, ans.body))
 }
 
@@ -653,43 +647,53 @@ async fn invoke(State(api): State<ApiState>, Path(name): Path<String>, req: Requ
             Err(e) => e.into_response(),
         };
     }
-    let path = format!("/v1/functions/{}/invocations", enc(&name));
-    let mut headers = vec![("content-type", "application/json")];
+    let mut headers = axum::http::HeaderMap::new();
     if kind == "Event" {
-        headers.push(("x-amz-invocation-type", "Event"));
+        headers.insert("x-amz-invocation-type", HeaderValue::from_static("Event"));
     } else if kind != "RequestResponse" {
         return LambdaError::invalid(format!(
             "Invalid invocation type {kind}: use RequestResponse, Event or DryRun"
         ))
         .into_response();
     }
-    match cove(&api, &s, "POST", &path, &headers, s.body.to_vec()).await {
-        Ok((status, _, answer_headers, body)) => {
-            let mut r =
-                (StatusCode::from_u16(status).unwrap_or(StatusCode::OK), body).into_response();
-            let h = r.headers_mut();
-            h.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            );
-            h.insert(
-                "x-amz-executed-version",
-                HeaderValue::from_static("$LATEST"),
-            );
-            for (k, v) in answer_headers {
-                if k == "x-amz-function-error" || k == "x-amzn-requestid" || k == "x-request-id" {
-                    if let (Ok(k), Ok(v)) = (
-                        axum::http::HeaderName::from_bytes(k.as_bytes()),
-                        HeaderValue::from_str(&v),
-                    ) {
-                        h.insert(k, v);
-                    }
-                }
-            }
-            r
+    // The signature identified the tenant: cove's invocation runs directly, as
+    // the request through cove's API would (no second pass through a router).
+    let caller = Caller {
+        actor: Actor::Tenant {
+            tenant: s.tenant.clone(),
+            token: TokenId(format!("access-key:{}", s.key)),
+        },
+        request_id: crate::ec2::server::request_id(),
+    };
+    let body = axum::body::Body::from(s.body.clone());
+    let answer = match cove_api::functions::invoke_as(&api, &caller, &name, &headers, body).await {
+        Ok(r) => r,
+        Err(e) => {
+            return from_api(e.status.as_u16(), &e.code, &e.message, e.field.as_deref())
+                .into_response();
         }
-        Err(e) => e.into_response(),
+    };
+    let (parts, body) = answer.into_parts();
+    let Ok(body) = to_bytes(body, MAX_BODY).await else {
+        return LambdaError::new(500, "ServiceException", "the answer could not be read")
+            .into_response();
+    };
+    let mut r = (parts.status, body).into_response();
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    h.insert(
+        "x-amz-executed-version",
+        HeaderValue::from_static("$LATEST"),
+    );
+    for k in ["x-amz-function-error", "x-amzn-requestid"] {
+        if let Some(v) = parts.headers.get(k) {
+            h.insert(k, v.clone());
+        }
     }
+    r
 }
 
 /// `PutFunctionConcurrency`.
