@@ -505,23 +505,8 @@ pub fn replace_association(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> 
                 .iter()
                 .any(|x| x.name == to.name)
         });
-    let vpc = find_vpc(ctx, &s.vpc_id)?;
-    let at = spec_vpc_or_add(ctx, &mut spec, vpc);
-    let subnets = &mut spec.vpcs[at].subnets;
-    let i = match subnets.iter().position(|x| x.name == s.name) {
-        Some(i) => i,
-        None => {
-            // A network's subnet, written again (same name, block, zone).
-            subnets.push(cove_model::spec::SubnetSpec {
-                name: s.name.clone(),
-                cidr: s.cidr.clone(),
-                az: s.az.clone(),
-                ..cove_model::spec::SubnetSpec::default()
-            });
-            subnets.len() - 1
-        }
-    };
-    subnets[i].network_acl = (!implicit).then(|| to.name.clone());
+    super::vpcs::subnet_entry(ctx, &mut spec, s)?.network_acl =
+        (!implicit).then(|| to.name.clone());
     let mut x = Xml::default();
     x.text("newAssociationId", &association_id(&to.id, &s.id));
     Ok(Done::Write(x, Box::new(spec)))

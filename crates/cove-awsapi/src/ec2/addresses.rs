@@ -23,12 +23,18 @@ pub(crate) fn from_control(e: &ControlError) -> Ec2Error {
     Ec2Error::new(e.code.as_str(), e.message.clone())
 }
 
-/// The tenant's Elastic IP holding `ip`, if one does.
+/// The tenant's Elastic IP holding `ip`, if one does (the tenant's addresses are
+/// indexed once per call: a describe asks for each address it lists).
 pub(crate) fn elastic_ip<'a>(ctx: &'a Ctx<'_>, ip: Ipv4Addr) -> Option<&'a ElasticIp> {
-    ctx.state
-        .elastic_ips
-        .values()
-        .find(|e| e.public_ip == ip && &e.tenant == ctx.tenant_id)
+    ctx.eips
+        .get_or_init(|| {
+            cove_control::list_addresses(ctx.state, ctx.tenant_id)
+                .into_iter()
+                .map(|e| (e.public_ip, e))
+                .collect()
+        })
+        .get(&ip)
+        .copied()
 }
 
 /// The allocation id of `ip`: its Elastic IP's, or one derived from the tenant and
@@ -436,9 +442,10 @@ pub fn describe(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
         }
     }
     // Elastic IPs associated with nothing.
+    let in_use: std::collections::HashSet<String> = all.iter().map(|l| l.public.clone()).collect();
     for e in cove_control::list_addresses(ctx.state, ctx.tenant_id) {
         let ip = e.public_ip.to_string();
-        if !all.iter().any(|l| l.public == ip) {
+        if !in_use.contains(&ip) {
             all.push(Listed {
                 public: ip,
                 alloc: e.id.clone(),

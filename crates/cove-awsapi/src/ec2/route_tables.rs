@@ -7,13 +7,13 @@
 
 use cove_model::ids::resource_id;
 use cove_model::model::{Network, RouteDestination, RouteTarget, VpcId};
-use cove_model::spec::{RouteSpec, RouteTableSpec, SubnetSpec, TenantSpec};
+use cove_model::spec::{RouteSpec, RouteTableSpec, TenantSpec};
 
 use super::error::Ec2Error;
 use super::params::Params;
 use super::tags::{specified, tag_set};
 use super::view::{SubnetView, VpcView};
-use super::vpcs::{Ctx, Done, find_vpc, spec_vpc, spec_vpc_or_add};
+use super::vpcs::{Ctx, Done, find_vpc, spec_vpc, spec_vpc_or_add, subnet_entry};
 use super::xml::Xml;
 
 /// A route table of the tenant, found by its EC2 id.
@@ -496,31 +496,6 @@ pub fn delete_route(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
     let mut x = Xml::default();
     x.text("return", "true");
     Ok(Done::Write(x, Box::new(spec)))
-}
-
-/// The spec's entry of subnet `s` (a network's subnet is written again with its
-/// name, block and zone, which sets its association).
-fn subnet_entry<'s>(
-    ctx: &Ctx<'_>,
-    spec: &'s mut TenantSpec,
-    s: &SubnetView,
-) -> Result<&'s mut SubnetSpec, Ec2Error> {
-    let vpc = find_vpc(ctx, &s.vpc_id)?;
-    let at = spec_vpc_or_add(ctx, spec, vpc);
-    let subnets = &mut spec.vpcs[at].subnets;
-    let i = match subnets.iter().position(|x| x.name == s.name) {
-        Some(i) => i,
-        None => {
-            subnets.push(SubnetSpec {
-                name: s.name.clone(),
-                cidr: s.cidr.clone(),
-                az: s.az.clone(),
-                ..SubnetSpec::default()
-            });
-            subnets.len() - 1
-        }
-    };
-    Ok(&mut subnets[i])
 }
 
 /// The model's table of subnet `s` and whether it is explicit (not the main).

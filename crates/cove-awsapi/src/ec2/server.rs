@@ -107,6 +107,7 @@ fn run(
         state: &cur.state,
         tenant_id: tenant,
         env,
+        eips: std::cell::OnceCell::new(),
         new_name: &new_name,
     };
     let action = p.required("Action")?;

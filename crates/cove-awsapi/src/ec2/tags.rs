@@ -168,30 +168,9 @@ fn tags_mut<'s>(
     let at = spec_vpc_or_add(ctx, spec, view);
     match (kind, name) {
         (Kind::Vpc, _) => Ok(&mut spec.vpcs[at].tags),
-        (Kind::Subnet, Some(n)) => {
-            let subnets = &mut spec.vpcs[at].subnets;
-            let i = match subnets.iter().position(|s| s.name == n) {
-                Some(i) => i,
-                None => {
-                    // A network's subnet, written again (same name, block, zone).
-                    let s = ctx
-                        .view
-                        .subnets
-                        .iter()
-                        .find(|s| s.id == id)
-                        .ok_or_else(|| {
-                            Ec2Error::not_found("InvalidSubnetID.NotFound", "subnet", id)
-                        })?;
-                    subnets.push(cove_model::spec::SubnetSpec {
-                        name: s.name.clone(),
-                        cidr: s.cidr.clone(),
-                        az: s.az.clone(),
-                        ..cove_model::spec::SubnetSpec::default()
-                    });
-                    subnets.len() - 1
-                }
-            };
-            Ok(&mut subnets[i].tags)
+        (Kind::Subnet, Some(_)) => {
+            let s = super::vpcs::find_subnet(ctx, id)?;
+            Ok(&mut super::vpcs::subnet_entry(ctx, spec, s)?.tags)
         }
         (Kind::Group, Some(n)) => {
             if !spec.vpcs[at].security_groups.iter().any(|g| g.name == n) {

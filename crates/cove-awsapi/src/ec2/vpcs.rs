@@ -46,6 +46,10 @@ pub struct Ctx<'a> {
     pub tenant_id: &'a cove_control::TenantId,
     /// The time and fresh random bytes of this call (new Elastic IPs' ids).
     pub env: &'a cove_control::Env,
+    /// The tenant's Elastic IPs by address, made on first use.
+    pub eips: std::cell::OnceCell<
+        std::collections::HashMap<std::net::Ipv4Addr, &'a cove_control::ElasticIp>,
+    >,
     /// A fresh name for an object made here (`ec2-` and 12 hex digits): its id is
     /// derived from its path as every id of an object without an imported one is,
     /// so no call can claim another's id.
@@ -173,6 +177,31 @@ pub(crate) fn find_subnet<'a>(ctx: &'a Ctx<'_>, id: &str) -> Result<&'a SubnetVi
         .iter()
         .find(|s| s.id == id)
         .ok_or_else(|| Ec2Error::not_found("InvalidSubnetID.NotFound", "subnet", id))
+}
+
+/// The spec's entry of subnet `s` (a network's subnet is written again with its
+/// name, block and zone, which sets its association).
+pub(crate) fn subnet_entry<'s>(
+    ctx: &Ctx<'_>,
+    spec: &'s mut TenantSpec,
+    s: &SubnetView,
+) -> Result<&'s mut SubnetSpec, Ec2Error> {
+    let vpc = find_vpc(ctx, &s.vpc_id)?;
+    let at = spec_vpc_or_add(ctx, spec, vpc);
+    let subnets = &mut spec.vpcs[at].subnets;
+    let i = match subnets.iter().position(|x| x.name == s.name) {
+        Some(i) => i,
+        None => {
+            subnets.push(SubnetSpec {
+                name: s.name.clone(),
+                cidr: s.cidr.clone(),
+                az: s.az.clone(),
+                ..SubnetSpec::default()
+            });
+            subnets.len() - 1
+        }
+    };
+    Ok(&mut subnets[i])
 }
 
 /// Where each VPC of `view` is in `spec`: the first entry that declares it (by

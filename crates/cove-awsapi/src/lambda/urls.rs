@@ -13,7 +13,9 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, post};
 use cove_api::ApiState;
-use cove_api::local::{LocalIdentity, call_with_headers};
+use cove_api::functions::invoke_as;
+use cove_api::layer::Caller;
+use cove_control::{Actor, TokenId};
 use cove_functions::url::{UrlRequest, event, response};
 use serde_json::{Value, json};
 
@@ -201,7 +203,7 @@ async fn serve(api: &ApiState, id: &str, tail: &str, req: Request) -> Response {
         body: body.to_vec(),
         source_ip,
         protocol: format!("{:?}", parts.version),
-        request_id,
+        request_id: request_id.clone(),
         time_epoch_ms: now,
         url_id: id.to_owned(),
         domain: parts
@@ -211,31 +213,41 @@ async fn serve(api: &ApiState, id: &str, tail: &str, req: Request) -> Response {
             .unwrap_or("")
             .to_owned(),
     });
-    let path = format!("/v1/functions/{}/invocations", enc(&name));
-    let answer = call_with_headers(
+    // The function's owner invokes it, directly (as Lambda's `Invoke` does here:
+    // no pass through a router built for the call).
+    let caller = Caller {
+        actor: Actor::Tenant {
+            tenant,
+            token: TokenId(format!("function-url:{id}")),
+        },
+        request_id,
+    };
+    let answer = invoke_as(
         api,
-        &LocalIdentity::Tenant(tenant.0.clone()),
-        "POST",
-        &path,
-        &[("content-type", "application/json")],
-        ev.to_string().into_bytes(),
+        &caller,
+        &name,
+        &axum::http::HeaderMap::new(),
+        axum::body::Body::from(ev.to_string()),
     )
     .await;
-    let Ok(answer) = answer else {
-        return plain(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error");
-    };
-    let failed = answer
-        .headers
-        .iter()
-        .any(|(k, _)| k.eq_ignore_ascii_case("x-amz-function-error"));
-    match answer.status {
-        200 if !failed => {}
-        429 => return plain(StatusCode::TOO_MANY_REQUESTS, "Rate Exceeded."),
-        // Lambda's function URLs answer a function's error (and a function
-        // that cannot run yet) with 502.
+    let answer = match answer {
+        Ok(r)
+            if r.status() == StatusCode::OK
+                && !r.headers().contains_key("x-amz-function-error") =>
+        {
+            r
+        }
+        Err(e) if e.status == StatusCode::TOO_MANY_REQUESTS => {
+            return plain(StatusCode::TOO_MANY_REQUESTS, "Rate Exceeded.");
+        }
+        // Lambda's function URLs answer a function's error (and a function that
+        // cannot run yet) with 502.
         _ => return plain(StatusCode::BAD_GATEWAY, "Internal Server Error"),
-    }
-    let out = response(&answer.body);
+    };
+    let Ok(body) = to_bytes(answer.into_body(), MAX_URL_BODY).await else {
+        return plain(StatusCode::BAD_GATEWAY, "Internal Server Error");
+    };
+    let out = response(&body);
     let mut r = (
         StatusCode::from_u16(out.status).unwrap_or(StatusCode::OK),
         out.body,
