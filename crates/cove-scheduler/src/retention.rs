@@ -89,7 +89,12 @@ pub fn prune(dir: &LogDir, live: &HashSet<PathBuf>, r: LogRetention) -> io::Resu
             let mut files = Vec::new();
             for entry in std::fs::read_dir(&function)? {
                 let entry = entry?;
-                let m = entry.metadata()?;
+                let m = match entry.metadata() {
+                    Ok(m) => m,
+                    // Deleted since the directory was read (an environment's end).
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(e),
+                };
                 if m.is_file() && !entry.path().ends_with(ASYNC_EVENTS_LOG) {
                     files.push(LogFile {
                         path: entry.path(),
@@ -127,17 +132,25 @@ fn read_dirs(dir: &Path) -> io::Result<Vec<PathBuf>> {
     }
 }
 
+/// Held by the retention pass running now.
+static PRUNING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Seconds between two applications of retention by the scheduler's reaper.
 pub(crate) const PRUNE_EVERY_S: u64 = 60;
 
 impl crate::Scheduler {
-    /// Keeps function logs by `r` from now on (the default: [`LogRetention::default`]).
+    /// Keeps function logs by `r` from now on (the default: [`LogRetention::default`])
+    /// and applies it at once when called inside the runtime, so a new limit does not
+    /// wait for the reaper's next pass.
     pub fn set_log_retention(&self, r: LogRetention) {
         *self
             .shared
             .retention
             .lock()
             .unwrap_or_else(|e| e.into_inner()) = r;
+        if tokio::runtime::Handle::try_current().is_ok() {
+            self.prune_logs();
+        }
     }
 
     /// The logs of the environments alive now (retention spares them).
@@ -176,6 +189,9 @@ impl crate::Scheduler {
             .lock()
             .unwrap_or_else(|e| e.into_inner());
         tokio::task::spawn_blocking(move || {
+            // One pass at a time: a pass started by a new limit and the reaper's
+            // would otherwise race over the same files.
+            let _one = PRUNING.lock().unwrap_or_else(|e| e.into_inner());
             if let Err(e) = prune(&dir, &live, r) {
                 eprintln!(
                     "cove: function log retention under {}: {e}",
