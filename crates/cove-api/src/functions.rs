@@ -125,6 +125,10 @@ pub async fn upload_code(
         ));
     }
     let zip_size = zip.len() as u64;
+    let zip_sha256 = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        sha2::Digest::finalize(sha2::Digest::chain_update(sha2::Sha256::default(), &zip)),
+    );
     let snap = tokio::task::spawn_blocking(move || snapshot_zip(&store, &zip))
         .await
         .map_err(|e| ApiError::internal(&e))??;
@@ -133,13 +137,21 @@ pub async fn upload_code(
         sha256: snap.sha256.clone(),
         size: snap.size,
         zip_size,
+        zip_sha256: Some(zip_sha256),
         uploaded_at: now,
     };
     api.service
         .run(&caller.meta("POST /v1/functions/code"), |cur, _env| {
-            let docs = if cur.has_upload(&tenant, &upload.sha256) {
+            // The same code again: kept, unless another zip brought it (Lambda's
+            // `CodeSha256` and `CodeSize` are the last zip's).
+            let known = cur.uploads.get(&tenant).and_then(|u| u.get(&upload.sha256));
+            let docs = if known.is_some_and(|u| u.zip_sha256 == upload.zip_sha256) {
                 Vec::new()
             } else {
+                let mut upload = upload.clone();
+                if let Some(first) = known {
+                    upload.uploaded_at = first.uploaded_at;
+                }
                 vec![upload_op(&tenant, &upload).map_err(|e| {
                     cove_control::ControlError::general(
                         cove_control::ErrorCode::InvalidParameterValue,

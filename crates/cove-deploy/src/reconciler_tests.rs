@@ -549,6 +549,7 @@ fn a_tenant_runs_only_code_it_uploaded() {
                 sha256: hex.to_owned(),
                 size: 1,
                 zip_size: 1,
+                zip_sha256: None,
                 uploaded_at: cove_control::UnixTime(1),
             },
         )

@@ -7,6 +7,8 @@ another tenant, deleted.
     python3 aws_lambda.py CONFIG.json
 """
 
+import base64
+import hashlib
 import json
 import os
 import subprocess
@@ -192,6 +194,10 @@ def main(path):
     conf_now = lam.get_function_configuration(FunctionName="hello")
     assert conf_now["LastUpdateStatus"] == "Successful", conf_now
     assert conf_now["CodeSize"] == os.path.getsize(zpath), (conf_now, os.path.getsize(zpath))
+    # Lambda's CodeSha256 is the zip's digest (what Terraform's source_code_hash is).
+    with open(zpath, "rb") as f:
+        zip_digest = base64.b64encode(hashlib.sha256(f.read()).digest()).decode()
+    assert conf_now["CodeSha256"] == zip_digest, (conf_now["CodeSha256"], zip_digest)
     assert conf_now["Environment"]["Variables"] == {"GREETING": "hi"}, conf_now
     step("active")
 
@@ -215,6 +221,20 @@ def main(path):
     assert lam.get_function_configuration(FunctionName="hello")["MemorySize"] == 256
     lam.put_function_concurrency(FunctionName="hello", ReservedConcurrentExecutions=2)
     assert lam.get_function_concurrency(FunctionName="hello")["ReservedConcurrentExecutions"] == 2
+    # The same files in another zip (a comment changes its bytes): CodeSha256 is
+    # the new zip's, as Lambda's.
+    z2 = os.path.join(work, "hello2.zip")
+    with zipfile.ZipFile(z2, "w") as z:
+        z.comment = b"second upload"
+        for name in os.listdir(cfg["code_dir"]):
+            z.write(os.path.join(cfg["code_dir"], name), name)
+    with open(z2, "rb") as f:
+        z2_bytes = f.read()
+    z2_digest = base64.b64encode(hashlib.sha256(z2_bytes).digest()).decode()
+    assert z2_digest != zip_digest
+    updated = lam.update_function_code(FunctionName="hello", ZipFile=z2_bytes)
+    assert updated["CodeSha256"] == z2_digest, (updated["CodeSha256"], z2_digest)
+    assert updated["CodeSize"] == len(z2_bytes), updated
     step("updated")
 
     urls(cfg, lam, other, env, work, private, sg)

@@ -20,10 +20,12 @@ pub struct Placement {
     pub role: Option<String>,
     /// Bytes of its deployment package (the zip as uploaded; 0 when unknown).
     pub code_size: u64,
+    /// SHA-256 of that zip, base64, when cove kept it.
+    pub zip_sha256: Option<String>,
 }
 
-/// `sha256:<hex>` as base64 (Lambda's `CodeSha256` form). cove's digest is of
-/// the unpacked code, not of the zip's bytes.
+/// `sha256:<hex>` as base64 (Lambda's `CodeSha256` form): the answer for code
+/// whose zip's digest cove did not keep (cove's digest is of the unpacked code).
 pub fn code_sha256(code: &str) -> String {
     let hex = code.strip_prefix("sha256:").unwrap_or(code);
     let bytes: Vec<u8> = (0..hex.len() / 2)
@@ -58,7 +60,10 @@ pub fn configuration(view: &Value, at: &Placement) -> Value {
         "Description": view["description"].as_str().unwrap_or_default(),
         "Timeout": num("timeout", 3),
         "MemorySize": num("memory", 128),
-        "CodeSha256": code_sha256(view["code"].as_str().unwrap_or_default()),
+        "CodeSha256": at
+            .zip_sha256
+            .clone()
+            .unwrap_or_else(|| code_sha256(view["code"].as_str().unwrap_or_default())),
         "Version": "$LATEST",
         "VpcConfig": {
             "SubnetIds": at.subnet_ids,
@@ -102,6 +107,7 @@ mod tests {
             group_ids: vec!["sg-1".into()],
             role: Some("arn:aws:iam::123456789012:role/r".into()),
             code_size: 345,
+            zip_sha256: None,
         };
         let c = configuration(&view, &at);
         assert_eq!(c["CodeSize"], 345);

@@ -66,6 +66,23 @@ impl Signed {
             .unwrap_or_default()
     }
 
+    /// The same signer over the latest state (after a write made through it).
+    pub(super) async fn refreshed(&self, api: &ApiState) -> Result<Signed, LambdaError> {
+        Ok(Signed {
+            cur: api
+                .service
+                .current()
+                .await
+                .map_err(|e| LambdaError::new(500, "ServiceException", e.to_string()))?,
+            tenant: self.tenant.clone(),
+            key: self.key.clone(),
+            region: self.region.clone(),
+            body: Bytes::new(),
+            parts: self.parts.clone(),
+            view: std::sync::OnceLock::new(),
+        })
+    }
+
     pub(super) fn header(&self, name: &str) -> Option<&str> {
         self.parts.headers.get(name).and_then(|v| v.to_str().ok())
     }
@@ -165,12 +182,9 @@ fn placement(s: &Signed, view: &Value) -> Placement {
     let digest = digest
         .strip_prefix(cove_control::CODE_DIGEST_PREFIX)
         .unwrap_or(digest);
-    at.code_size = s
-        .cur
-        .uploads
-        .get(&s.tenant)
-        .and_then(|u| u.get(digest))
-        .map_or(0, |u| u.zip_size);
+    let upload = s.cur.uploads.get(&s.tenant).and_then(|u| u.get(digest));
+    at.code_size = upload.map_or(0, |u| u.zip_size);
+    at.zip_sha256 = upload.and_then(|u| u.zip_sha256.clone());
     let (Some(t), Ok(net), Some(ec2)) = (
         s.cur.state.tenants.get(&s.tenant),
         cove_api::spec::desired_network(&s.cur),
@@ -457,19 +471,7 @@ async fn create_inner(api: &ApiState, s: &Signed) -> Result<Value, LambdaError> 
     .await
     .map_err(|e| from_api(e.status.as_u16(), &e.code, &e.message, e.field.as_deref()))?;
     let _ = (region, account);
-    let fresh = Signed {
-        cur: api
-            .service
-            .current()
-            .await
-            .map_err(|e| LambdaError::new(500, "ServiceException", e.to_string()))?,
-        tenant: s.tenant.clone(),
-        key: s.key.clone(),
-        region: s.region.clone(),
-        body: Bytes::new(),
-        parts: s.parts.clone(),
-        view: std::sync::OnceLock::new(),
-    };
+    let fresh = s.refreshed(api).await?;
     let view = view_of(api, &fresh, &name).await?;
     Ok(configuration(&view, &placement(&fresh, &view)))
 }
@@ -564,8 +566,10 @@ async fn patch(
         change.to_string().into_bytes(),
     )
     .await?;
-    let v = view_of(api, s, name).await?;
-    Ok(configuration(&v, &placement(s, &v)))
+    // The answer shows what the change wrote (its upload too): the latest state.
+    let fresh = s.refreshed(api).await?;
+    let v = view_of(api, &fresh, name).await?;
+    Ok(configuration(&v, &placement(&fresh, &v)))
 }
 
 /// `UpdateFunctionConfiguration` (memory, timeout, environment, handler, runtime,

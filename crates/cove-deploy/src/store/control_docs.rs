@@ -75,6 +75,10 @@ pub struct Upload {
     pub size: u64,
     /// Bytes of the zip as uploaded.
     pub zip_size: u64,
+    /// SHA-256 of the zip as uploaded, base64 (Lambda's `CodeSha256`): the last zip
+    /// that brought this code (absent in uploads recorded before it was kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zip_sha256: Option<String>,
     /// When it was first uploaded.
     pub uploaded_at: UnixTime,
 }

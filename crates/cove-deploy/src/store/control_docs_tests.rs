@@ -188,6 +188,7 @@ fn uploads_round_trip_per_tenant_and_another_tenants_upload_is_not_this_tenants(
         sha256: hex.clone(),
         size: 10,
         zip_size: 5,
+        zip_sha256: None,
         uploaded_at: UnixTime(7),
     };
     let mut docs = Vec::new();
