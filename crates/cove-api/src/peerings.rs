@@ -12,7 +12,8 @@ use crate::error::{ApiError, ErrorBody};
 use crate::layer::Caller;
 use crate::{ApiState, parse_json};
 
-/// Requests a peering from one of the caller's networks to an account's VPC: the
+/// Requests a peering from one of the caller's VPCs (a network's, or a standalone
+/// VPC of its spec) to an account's VPC: the
 /// accepter sees it `pending-acceptance`.
 #[utoipa::path(post, path = "/v1/peerings", tag = "peerings", request_body = RequestPeering,
     responses((status = 201, body = PeeringView), (status = "4XX", body = ErrorBody)),
@@ -27,7 +28,7 @@ pub async fn request_peering(
     let (p, _) = api
         .service
         .run(&caller.meta("POST /v1/peerings"), |cur, env| {
-            cove_control::request_peering(&cur.state, &tenant, env, req.clone())
+            cove_control::request_peering_in(&cur.state, &cur.specs, &tenant, env, req.clone())
         })
         .await?;
     Ok((StatusCode::CREATED, Json(p)))
@@ -97,14 +98,15 @@ pub async fn accept_peering(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<PeeringView>, ApiError> {
-    step(
-        &api,
-        &caller,
-        id,
-        "POST /v1/peerings/{id}/accept",
-        cove_control::accept_peering,
-    )
-    .await
+    let tenant = caller.tenant()?.clone();
+    let id = PeeringId(id);
+    let (p, _) = api
+        .service
+        .run(&caller.meta("POST /v1/peerings/{id}/accept"), |cur, env| {
+            cove_control::accept_peering_in(&cur.state, &cur.specs, &tenant, env, &id)
+        })
+        .await?;
+    Ok(Json(p))
 }
 
 /// Rejects a pending request (the accepter).

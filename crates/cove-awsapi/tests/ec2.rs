@@ -134,6 +134,8 @@ async fn boto3_drives_vpcs_and_subnets_with_ec2s_codes() {
         "peering accepted",
         "peering refusals",
         "peering deleted",
+        "standalone peering",
+        "standalone peering deleted",
         "pages",
         "isolated",
         "deleted",

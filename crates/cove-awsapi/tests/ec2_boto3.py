@@ -298,6 +298,7 @@ def main(path):
 
     # Last: it gives both tenants networks.
     ec2_boto3_routes.peerings(a, b, cfg, sys.modules[__name__])
+    ec2_boto3_routes.standalone_peerings(a, b, cfg, sys.modules[__name__])
 
 
 if __name__ == "__main__":

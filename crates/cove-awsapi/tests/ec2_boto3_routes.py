@@ -359,3 +359,56 @@ def peerings(a, b, cfg, h):
     tables = a.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [mine]}])["RouteTables"]
     assert not any(r.get("VpcPeeringConnectionId") == pcx for t in tables for r in t["Routes"]), tables
     h.step("peering deleted")
+
+
+def standalone_peerings(a, b, cfg, h):
+    """VPCs made with CreateVpc peered across accounts: no routes of their own
+    (the owners write them), a route over the connection, the peered VPC kept
+    until the connection is deleted."""
+    mine = a.create_vpc(CidrBlock="10.90.0.0/16")["Vpc"]["VpcId"]
+    theirs = b.create_vpc(CidrBlock="10.91.0.0/16")["Vpc"]["VpcId"]
+    clash = b.create_vpc(CidrBlock="10.90.128.0/17")["Vpc"]["VpcId"]
+    failed = a.create_vpc_peering_connection(VpcId=mine, PeerVpcId=clash,
+                                             PeerOwnerId=cfg["other_account"])["VpcPeeringConnection"]
+    assert failed["Status"]["Code"] == "failed", failed
+    made = a.create_vpc_peering_connection(VpcId=mine, PeerVpcId=theirs,
+                                           PeerOwnerId=cfg["other_account"])["VpcPeeringConnection"]
+    pcx = made["VpcPeeringConnectionId"]
+    assert made["Status"]["Code"] == "pending-acceptance", made
+    # Another account's VPC is not the requester's to peer from.
+    code, _ = h.code_of(a.create_vpc_peering_connection, VpcId=theirs, PeerVpcId=mine)
+    assert code == "InvalidVpcID.NotFound", code
+    done = b.accept_vpc_peering_connection(VpcPeeringConnectionId=pcx)["VpcPeeringConnection"]
+    assert done["Status"]["Code"] in ("provisioning", "active"), done
+
+    def main_table(client, vpc):
+        got = client.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [vpc]},
+                                                    {"Name": "association.main", "Values": ["true"]}])
+        return got["RouteTables"][0]
+
+    # As in AWS, accepting adds no route to a VPC's tables: the owner adds it.
+    assert not [r for r in main_table(a, mine)["Routes"] if r.get("VpcPeeringConnectionId")]
+    a.create_route(RouteTableId=main_table(a, mine)["RouteTableId"],
+                   DestinationCidrBlock="10.91.0.0/16", VpcPeeringConnectionId=pcx)
+    b.create_route(RouteTableId=main_table(b, theirs)["RouteTableId"],
+                   DestinationCidrBlock="10.90.0.0/16", VpcPeeringConnectionId=pcx)
+    via = [r for r in main_table(a, mine)["Routes"] if r.get("VpcPeeringConnectionId") == pcx]
+    assert [(r["DestinationCidrBlock"], r["State"]) for r in via] == [("10.91.0.0/16", "active")], via
+    # Not from a VPC the connection does not join.
+    code, _ = h.code_of(b.create_route, RouteTableId=main_table(b, clash)["RouteTableId"],
+                        DestinationCidrBlock="10.90.0.0/16", VpcPeeringConnectionId=pcx)
+    assert code == "InvalidVpcPeeringConnectionID.NotFound", code
+    h.step("standalone peering", id=pcx)
+
+    # A peered VPC is kept until the connection is deleted; the refusal stores nothing.
+    as_b = dict(cfg, token=cfg["other_token"])
+    before = h.spec_of(as_b)
+    code, _ = h.code_of(b.delete_vpc, VpcId=theirs)
+    assert code == "DependencyViolation", code
+    assert h.spec_of(as_b) == before
+    a.delete_vpc_peering_connection(VpcPeeringConnectionId=pcx)
+    gone = [r for r in main_table(a, mine)["Routes"] if r.get("DestinationCidrBlock") == "10.91.0.0/16"]
+    assert [r["State"] for r in gone] == ["blackhole"], gone
+    b.delete_vpc(VpcId=theirs)
+    b.delete_vpc(VpcId=clash)
+    h.step("standalone peering deleted")

@@ -15,6 +15,7 @@ use cove_model::spec::{
 use crate::error::{ControlError, ErrorCode, Result};
 use crate::ids::TenantId;
 use crate::network::{extends, standalone_vpcs};
+use crate::peerable::{peering_of_vpc, standalone_vpc_id};
 use crate::state::ControlState;
 use crate::types::{Network, NetworkStatus, PeeringStatus, SubnetTier, Tenant};
 
@@ -195,7 +196,9 @@ fn by_network_id(state: &ControlState, reference: &str, parts: usize) -> Option<
 pub fn desired_spec(state: &ControlState, specs: &BTreeMap<TenantId, TenantSpec>) -> Spec {
     let empty = TenantSpec::default();
     // Where a VPC is in the spec: `tenant/network`, and its VPC, by VPC id.
-    let mut place: BTreeMap<&str, (String, usize, usize)> = BTreeMap::new();
+    let mut place: BTreeMap<String, (String, usize, usize)> = BTreeMap::new();
+    // The standalone VPCs among them (no automatic peering routes).
+    let mut standalone: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
     let mut spec = Spec {
         // One tenant's change never invalidates another's references: they are
         // dropped with a warning (a tenant's own new reference is refused by the API).
@@ -264,10 +267,10 @@ pub fn desired_spec(state: &ControlState, specs: &BTreeMap<TenantId, TenantSpec>
             for ext in own.vpcs.iter().filter(|x| extends(x, n)) {
                 merge(&mut v, ext);
             }
-            blackhole_gone_peerings(&mut v, |p| crate::scoping::peering_of(state, n, p));
+            blackhole_gone_peerings(&mut v, |p| peering_of_vpc(state, &t.id, &n.vpc_id, p));
             crate::addresses::resolve(state, &t.id, &mut v);
             place.insert(
-                n.vpc_id.as_str(),
+                n.vpc_id.clone(),
                 (format!("{}/{}", t.name, n.id), ti, ts.vpcs.len()),
             );
             ts.vpcs.push(v);
@@ -278,9 +281,16 @@ pub fn desired_spec(state: &ControlState, specs: &BTreeMap<TenantId, TenantSpec>
             .filter(|x| !nets.iter().any(|n| extends(x, n)))
         {
             let mut x = x.clone();
-            // Peerings connect networks only: a standalone VPC has none.
-            blackhole_gone_peerings(&mut x, |_| false);
+            let vpc_id = standalone_vpc_id(&t.name, &x);
+            blackhole_gone_peerings(&mut x, |p| peering_of_vpc(state, &t.id, &vpc_id, p));
             crate::addresses::resolve(state, &t.id, &mut x);
+            // A peering names it by its id: its place, with no network (its routes
+            // are the tenant's to write, as in AWS).
+            standalone.insert(vpc_id.clone());
+            place.insert(
+                vpc_id,
+                (format!("{}/{}", t.name, x.name), ti, ts.vpcs.len()),
+            );
             ts.vpcs.push(x);
         }
         spec.tenants.push(ts);
@@ -309,8 +319,14 @@ pub fn desired_spec(state: &ControlState, specs: &BTreeMap<TenantId, TenantSpec>
                 spec.tenants[r.1].vpcs[r.2].cidr.clone(),
                 spec.tenants[a.1].vpcs[a.2].cidr.clone(),
             );
-            add_peering_routes(&mut spec.tenants[r.1].vpcs[r.2], &ac, p.id.as_str());
-            add_peering_routes(&mut spec.tenants[a.1].vpcs[a.2], &rc, p.id.as_str());
+            // A network's private tables get the route; a standalone VPC's routes
+            // are its owner's to write (`CreateRoute … VpcPeeringConnectionId`).
+            if !standalone.contains(&p.requester.vpc_id) {
+                add_peering_routes(&mut spec.tenants[r.1].vpcs[r.2], &ac, p.id.as_str());
+            }
+            if !standalone.contains(&p.accepter.vpc_id) {
+                add_peering_routes(&mut spec.tenants[a.1].vpcs[a.2], &rc, p.id.as_str());
+            }
         }
         spec.peerings.push(PeeringSpec {
             name: p.id.0.clone(),

@@ -26,6 +26,7 @@ pub mod idempotency;
 pub mod ids;
 pub mod lifecycle;
 pub mod network;
+pub mod peerable;
 pub mod peering;
 pub mod pool;
 mod scoping;
@@ -44,8 +45,8 @@ pub use network::{
     patch_network,
 };
 pub use peering::{
-    RequestPeering, accept_peering, delete_peering, get_peering, list_peerings, reject_peering,
-    request_peering,
+    RequestPeering, accept_peering, accept_peering_in, delete_peering, get_peering, list_peerings,
+    reject_peering, request_peering, request_peering_in,
 };
 pub use pool::{change_ip_pool, get_ip_pool, set_ip_pool};
 pub use scoping::CODE_DIGEST_PREFIX;

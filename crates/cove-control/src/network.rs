@@ -569,7 +569,7 @@ pub fn delete_network(
         });
     }
     let involved = |p: &&crate::types::Peering| {
-        &p.requester.network == id || p.accepter.network.as_ref() == Some(id)
+        p.requester.network.as_ref() == Some(id) || p.accepter.network.as_ref() == Some(id)
     };
     if let Some(p) = state
         .peerings

@@ -10,10 +10,10 @@ use utoipa::ToSchema;
 
 use crate::error::{ControlError, ErrorCode, Result};
 use crate::ids::{Env, Fresh, PeeringId, TenantId};
+use crate::peerable::{PeerableVpc, Specs, find_vpc};
 use crate::state::{Change, ControlState, Object, Outcome};
 use crate::types::{
-    AccepterSide, Network, NetworkStatus, Peering, PeeringEnd, PeeringRole, PeeringStatus,
-    PeeringView, RequesterSide,
+    AccepterSide, Peering, PeeringEnd, PeeringRole, PeeringStatus, PeeringView, RequesterSide,
 };
 
 /// How long a request waits for the accepter (AWS: 7 days).
@@ -128,8 +128,21 @@ fn required<'a>(field: &str, v: Option<&'a str>, example: &str) -> Result<&'a st
 /// Answers the new connection: `pending-acceptance` (expires in 7 days), or
 /// `failed` when the blocks overlap or the account has no such VPC (as AWS does for
 /// another account; in the caller's own account a missing VPC is not found).
+/// Networks only: [`request_peering_in`] also peers the specs' standalone VPCs.
 pub fn request_peering(
     state: &ControlState,
+    tenant: &TenantId,
+    env: &Env,
+    req: RequestPeering,
+) -> Result<Outcome<PeeringView>> {
+    request_peering_in(state, &Specs::new(), tenant, env, req)
+}
+
+/// [`request_peering`] between any VPCs: networks and the standalone VPCs of the
+/// tenants' `specs`.
+pub fn request_peering_in(
+    state: &ControlState,
+    specs: &Specs,
     tenant: &TenantId,
     env: &Env,
     req: RequestPeering,
@@ -141,19 +154,15 @@ pub fn request_peering(
         req.peer_vpc_id.as_deref(),
         "vpc-0a1b2c3d4e5f67890",
     )?;
-    let own: &Network = state
-        .networks_of(tenant)
-        .into_iter()
-        .find(|n| n.vpc_id == vpc_id)
-        .ok_or_else(|| {
-            ControlError::field(
-                ErrorCode::InvalidVpcIdNotFound,
-                "vpc_id",
-                format!("VPC `{vpc_id}` does not exist"),
-                "give the `vpc_id` of one of your networks",
-            )
-        })?;
-    if own.status == NetworkStatus::Deleting {
+    let own = find_vpc(state, specs, tenant, vpc_id).ok_or_else(|| {
+        ControlError::field(
+            ErrorCode::InvalidVpcIdNotFound,
+            "vpc_id",
+            format!("VPC `{vpc_id}` does not exist"),
+            "give the `vpc_id` of one of your VPCs",
+        )
+    })?;
+    if own.deleting {
         return Err(ControlError::field(
             ErrorCode::IncorrectState,
             "vpc_id",
@@ -193,22 +202,18 @@ pub fn request_peering(
             "name another VPC",
         ));
     }
-    let accepter: Option<&Network> = state
+    let accepter: Option<PeerableVpc> = state
         .tenants
         .values()
         .find(|t| t.account_id == peer_owner)
-        .and_then(|t| {
-            state
-                .networks_of(&t.id)
-                .into_iter()
-                .find(|n| n.vpc_id == peer_vpc_id && n.status != NetworkStatus::Deleting)
-        });
+        .and_then(|t| find_vpc(state, specs, &t.id, peer_vpc_id))
+        .filter(|v| !v.deleting);
     if accepter.is_none() && peer_owner == me.account_id {
         return Err(ControlError::field(
             ErrorCode::InvalidVpcIdNotFound,
             "peer_vpc_id",
             format!("VPC `{peer_vpc_id}` does not exist"),
-            "give the `vpc_id` of one of your networks, or `peer_owner_id` for another account's VPC",
+            "give the `vpc_id` of one of your VPCs, or `peer_owner_id` for another account's VPC",
         ));
     }
     let quota = me.quotas.peerings_per_network;
@@ -222,7 +227,7 @@ pub fn request_peering(
             ErrorCode::VpcPeeringConnectionLimitExceeded,
             "vpc_id",
             format!(
-                "network `{}` already has {quota} live peering connections, its quota",
+                "VPC `{}` already has {quota} live peering connections, its quota",
                 own.name
             ),
             "delete peering connections it no longer needs, or ask the operator to raise `peerings_per_network`",
@@ -241,7 +246,7 @@ pub fn request_peering(
             ErrorCode::VpcPeeringConnectionLimitExceeded,
             "vpc_id",
             format!(
-                "{failed} peering requests from network `{}` failed in the last 2 hours, its quota",
+                "{failed} peering requests from VPC `{}` failed in the last 2 hours, its quota",
                 own.name
             ),
             "check the accepter's account id, VPC id and CIDR block, then try again later",
@@ -261,7 +266,7 @@ pub fn request_peering(
             "use it, or delete it first",
         ));
     }
-    let (status, message, expires_at) = match accepter {
+    let (status, message, expires_at) = match &accepter {
         // Another account: one message for both failures, as AWS words it, so a
         // request tells nothing of whether that account has that VPC.
         None => (
@@ -269,12 +274,12 @@ pub fn request_peering(
             Some(CROSS_ACCOUNT_FAILURE.to_owned()),
             None,
         ),
-        Some(a) if overlap(own, a) && a.tenant != *tenant => (
+        Some(a) if own.overlaps(a) && a.tenant != *tenant => (
             PeeringStatus::Failed,
             Some(CROSS_ACCOUNT_FAILURE.to_owned()),
             None,
         ),
-        Some(a) if overlap(own, a) => (
+        Some(a) if own.overlaps(a) => (
             PeeringStatus::Failed,
             Some("the VPCs' CIDR blocks overlap".to_owned()),
             None,
@@ -287,7 +292,9 @@ pub fn request_peering(
     };
     // A failed request never reached the accepter: as AWS, only the requester sees
     // it (so nobody can fill another account's list with failed requests).
-    let seen_by = accepter.filter(|a| status != PeeringStatus::Failed || a.tenant == *tenant);
+    let seen_by = accepter
+        .as_ref()
+        .filter(|a| status != PeeringStatus::Failed || a.tenant == *tenant);
     let taken = state.taken_ids();
     let mut fresh = Fresh::new(env, &taken);
     let p = Peering {
@@ -297,14 +304,14 @@ pub fn request_peering(
         requester: RequesterSide {
             tenant: tenant.clone(),
             account_id: me.account_id.clone(),
-            network: own.id.clone(),
+            network: own.network.clone(),
             vpc_id: own.vpc_id.clone(),
         },
         accepter: AccepterSide {
             account_id: peer_owner.to_owned(),
             vpc_id: peer_vpc_id.to_owned(),
             tenant: seen_by.map(|a| a.tenant.clone()),
-            network: seen_by.map(|a| a.id.clone()),
+            network: seen_by.and_then(|a| a.network.clone()),
         },
         created_at: env.now,
         updated_at: env.now,
@@ -315,10 +322,6 @@ pub fn request_peering(
         value: view(&p, r),
         changes: vec![Change::Put(Object::Peering(p))],
     })
-}
-
-fn overlap(a: &Network, b: &Network) -> bool {
-    a.cidr.contains(&b.cidr.network()) || b.cidr.contains(&a.cidr.network())
 }
 
 fn transition(p: &Peering, to: PeeringStatus, env: &Env, message: Option<&str>) -> Peering {
@@ -373,9 +376,21 @@ fn accepter_only(p: &Peering, r: PeeringRole, instead: &str) -> Result<()> {
 
 /// Accepts a pending request (the accepter only): `provisioning` until the kernel
 /// has its routes, then `active` ([`crate::complete`]). Both VPCs' quotas of active
-/// connections are checked.
+/// connections are checked. Networks only: see [`accept_peering_in`].
 pub fn accept_peering(
     state: &ControlState,
+    tenant: &TenantId,
+    env: &Env,
+    id: &PeeringId,
+) -> Result<Outcome<PeeringView>> {
+    accept_peering_in(state, &Specs::new(), tenant, env, id)
+}
+
+/// [`accept_peering`] between any VPCs: networks and the standalone VPCs of the
+/// tenants' `specs`.
+pub fn accept_peering_in(
+    state: &ControlState,
+    specs: &Specs,
     tenant: &TenantId,
     env: &Env,
     id: &PeeringId,
@@ -391,17 +406,15 @@ pub fn accept_peering(
             .filter(|x| x.requester.vpc_id == vpc || x.accepter.vpc_id == vpc)
             .count()
     };
-    let accepter_net = p
+    let accepter_vpc = p
         .accepter
-        .network
+        .tenant
         .as_ref()
-        .and_then(|n| state.networks.get(n))
-        .filter(|n| n.status != NetworkStatus::Deleting);
-    let requester_net = state
-        .networks
-        .get(&p.requester.network)
-        .filter(|n| n.status != NetworkStatus::Deleting);
-    let (Some(acc), Some(req)) = (accepter_net, requester_net) else {
+        .and_then(|t| find_vpc(state, specs, t, &p.accepter.vpc_id))
+        .filter(|v| !v.deleting);
+    let requester_vpc =
+        find_vpc(state, specs, &p.requester.tenant, &p.requester.vpc_id).filter(|v| !v.deleting);
+    let (Some(acc), Some(req)) = (accepter_vpc, requester_vpc) else {
         return Err(ControlError::field(
             ErrorCode::IncorrectState,
             "id",
@@ -409,7 +422,7 @@ pub fn accept_peering(
             "the request can no longer be accepted; reject it",
         ));
     };
-    for (net, whose) in [(acc, "your"), (req, "the requester's")] {
+    for (net, whose) in [(&acc, "your"), (&req, "the requester's")] {
         let quota = state
             .tenants
             .get(&net.tenant)

@@ -64,7 +64,65 @@ pub(crate) fn check_scope(state: &ControlState, t: &Tenant, spec: &TenantSpec) -
             .flat_map(|g| std::iter::once(g.name.as_str()).chain(g.id.as_deref()))
             .chain(std::iter::once("default"))
             .collect();
-        check_references(&path, v, network, state, &groups, &own_lists)?;
+        // The VPC's id: its network's, or the standalone VPC's (a route may name
+        // a live peering of that VPC only).
+        let vpc_id = network.map_or_else(
+            || crate::peerable::standalone_vpc_id(&t.name, v),
+            |n| n.vpc_id.clone(),
+        );
+        let peering_ok = |p: &str| crate::peerable::peering_of_vpc(state, &t.id, &vpc_id, p);
+        check_references(&path, v, &peering_ok, &groups, &own_lists)?;
+    }
+    check_peered_vpcs_kept(state, t, spec)?;
+    Ok(())
+}
+
+fn list_not_found(field: String, p: &str) -> ControlError {
+    ControlError::field(
+        ErrorCode::InvalidPrefixListIdNotFound,
+        field,
+        format!("prefix list `{p}` does not exist"),
+        "declare it under your spec's `prefix_lists` and name it by its name",
+    )
+}
+
+/// A standalone VPC with a live peering connection stays in the spec until the
+/// connection is deleted (its id would come back with a VPC of the same name).
+fn check_peered_vpcs_kept(state: &ControlState, t: &Tenant, spec: &TenantSpec) -> Result<()> {
+    let nets = state.networks_of(&t.id);
+    let kept: BTreeSet<String> = spec
+        .vpcs
+        .iter()
+        .filter(|v| !nets.iter().any(|n| extends(v, n)))
+        .map(|v| crate::peerable::standalone_vpc_id(&t.name, v))
+        .collect();
+    for p in state.peerings.values().filter(|p| p.status.is_live()) {
+        let sides = [
+            (
+                Some(&p.requester.tenant),
+                &p.requester.network,
+                &p.requester.vpc_id,
+            ),
+            (
+                p.accepter.tenant.as_ref(),
+                &p.accepter.network,
+                &p.accepter.vpc_id,
+            ),
+        ];
+        for (tenant, network, vpc_id) in sides {
+            if tenant == Some(&t.id) && network.is_none() && !kept.contains(vpc_id) {
+                return Err(ControlError::field(
+                    ErrorCode::DependencyViolation,
+                    "vpcs",
+                    format!(
+                        "VPC `{vpc_id}` has the {} peering connection `{}` and cannot be removed",
+                        p.status.as_str(),
+                        p.id
+                    ),
+                    "delete the peering connection first (or reject the request)",
+                ));
+            }
+        }
     }
     Ok(())
 }
@@ -266,12 +324,11 @@ const TENANT_RANGES: [&str; 4] = [
 /// References stay in the tenant's part: a group is one of this VPC's (a rule
 /// naming another VPC's group would break the whole desired spec once the peering
 /// between them is deleted), a prefix list one of the tenant's, a peering one of
-/// this VPC's network.
+/// this VPC's (`peering_ok`).
 fn check_references(
     path: &str,
     v: &VpcSpec,
-    network: Option<&Network>,
-    state: &ControlState,
+    peering_ok: &dyn Fn(&str) -> bool,
     groups: &BTreeSet<&str>,
     own_lists: &BTreeSet<&str>,
 ) -> Result<()> {
@@ -321,34 +378,16 @@ fn check_references(
                 ));
             }
             if let Some(p) = r.peering.as_deref()
-                && !network.is_some_and(|n| peering_of(state, n, p))
+                && !peering_ok(p)
             {
                 return Err(ControlError::field(
                     ErrorCode::InvalidVpcPeeringConnectionIdNotFound,
                     format!("{rtpath}.routes[{i}].peering"),
                     format!("peering connection `{p}` does not exist"),
-                    "name a live peering connection (`pcx-…`) of the network this VPC adds to",
+                    "name a live peering connection (`pcx-…`) of this VPC",
                 ));
             }
         }
     }
     Ok(())
-}
-
-/// Whether `id` is a live peering connection one of whose sides is network `n`.
-pub(crate) fn peering_of(state: &ControlState, n: &Network, id: &str) -> bool {
-    state.peerings.values().any(|p| {
-        p.id.as_str() == id
-            && p.status.is_live()
-            && (p.requester.network == n.id || p.accepter.network.as_ref() == Some(&n.id))
-    })
-}
-
-fn list_not_found(field: String, p: &str) -> ControlError {
-    ControlError::field(
-        ErrorCode::InvalidPrefixListIdNotFound,
-        field,
-        format!("prefix list `{p}` does not exist"),
-        "declare it under your spec's `prefix_lists` and name it by its name",
-    )
 }

@@ -404,9 +404,10 @@ pub struct RequesterSide {
     pub tenant: TenantId,
     /// Its account id.
     pub account_id: String,
-    /// Its network.
-    pub network: NetworkId,
-    /// The network's VPC id.
+    /// Its network; none for a standalone VPC of its spec.
+    #[serde(default)]
+    pub network: Option<NetworkId>,
+    /// The VPC's id (the network's, or the standalone VPC's).
     pub vpc_id: String,
 }
 
@@ -420,7 +421,8 @@ pub struct AccepterSide {
     /// The tenant owning that VPC, when it exists in that account and the request
     /// reached it (not for a request that failed at once).
     pub tenant: Option<TenantId>,
-    /// The network of that VPC, under the same conditions.
+    /// The network of that VPC, under the same conditions (none for a standalone
+    /// VPC of the accepter's spec).
     pub network: Option<NetworkId>,
 }
 
