@@ -277,7 +277,7 @@ pub fn decide_spec(
     let Some(own) = spec.tenants.into_iter().next() else {
         return Err(ApiError::invalid("spec", "the spec is empty", ""));
     };
-    cove_control::check_tenant_spec(&cur.state, tenant, &own)?;
+    cove_control::check_tenant_spec_since(&cur.state, tenant, &own, cur.specs.get(tenant))?;
     check_code_owned(cur, tenant, &own)?;
     // Bucket names are global: a name another tenant declares is taken (S3's
     // answer to CreateBucket), and the one who declared it first keeps it.

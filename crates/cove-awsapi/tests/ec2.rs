@@ -136,6 +136,8 @@ async fn boto3_drives_vpcs_and_subnets_with_ec2s_codes() {
         "peering deleted",
         "standalone peering",
         "standalone peering deleted",
+        "tags on endpoints, prefix lists, flow logs",
+        "tags on peerings",
         "pages",
         "isolated",
         "deleted",

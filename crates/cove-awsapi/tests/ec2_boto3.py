@@ -17,6 +17,7 @@ import urllib.request
 import boto3
 import ec2_boto3_addresses
 import ec2_boto3_routes
+import ec2_boto3_tags
 import botocore.auth
 from botocore.config import Config
 from botocore.exceptions import ClientError
@@ -299,6 +300,7 @@ def main(path):
     # Last: it gives both tenants networks.
     ec2_boto3_routes.peerings(a, b, cfg, sys.modules[__name__])
     ec2_boto3_routes.standalone_peerings(a, b, cfg, sys.modules[__name__])
+    ec2_boto3_tags.tags(a, b, cfg, sys.modules[__name__])
 
 
 if __name__ == "__main__":

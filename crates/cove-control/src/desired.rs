@@ -405,9 +405,22 @@ fn add_peering_routes(v: &mut VpcSpec, peer_cidr: &str, peering: &str) {
 /// VPCs, network interfaces (ENIs and function slots), functions and reserved
 /// concurrency stay within the tenant's quotas.
 pub fn check_tenant_spec(state: &ControlState, tenant: &TenantId, spec: &TenantSpec) -> Result<()> {
+    check_tenant_spec_since(state, tenant, spec, None)
+}
+
+/// [`check_tenant_spec`] of a spec replacing `previous` (the one stored): a route
+/// it already had may keep naming a peering connection that has ended since (it
+/// is a `blackhole` route, as AWS keeps it), so the tenant's next write is not
+/// refused for what the other side did.
+pub fn check_tenant_spec_since(
+    state: &ControlState,
+    tenant: &TenantId,
+    spec: &TenantSpec,
+    previous: Option<&TenantSpec>,
+) -> Result<()> {
     let t = state.tenant(tenant)?;
     let q = t.quotas;
-    crate::scoping::check_scope(state, t, spec)?;
+    crate::scoping::check_scope(state, t, spec, previous)?;
     let nets = state.networks_of(tenant);
     for v in &spec.vpcs {
         let Some(n) = nets.iter().find(|n| extends(v, n)) else {

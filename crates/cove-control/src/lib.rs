@@ -36,7 +36,7 @@ pub mod tokens;
 pub mod types;
 
 pub use addresses::{address, allocate_address, list_addresses, release_address, tag_address};
-pub use desired::{check_tenant_spec, desired_spec, network_vpc};
+pub use desired::{check_tenant_spec, check_tenant_spec_since, desired_spec, network_vpc};
 pub use error::{ControlError, ErrorCode};
 pub use ids::{Env, NetworkId, PeeringId, TenantId, TokenId, UnixTime};
 pub use lifecycle::{Applied, complete, expire_peerings};
@@ -46,7 +46,7 @@ pub use network::{
 };
 pub use peering::{
     RequestPeering, accept_peering, accept_peering_in, delete_peering, get_peering, list_peerings,
-    reject_peering, request_peering, request_peering_in,
+    reject_peering, request_peering, request_peering_in, tag_peering,
 };
 pub use pool::{change_ip_pool, get_ip_pool, set_ip_pool};
 pub use scoping::CODE_DIGEST_PREFIX;

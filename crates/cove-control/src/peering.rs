@@ -33,6 +33,9 @@ pub struct RequestPeering {
     pub peer_vpc_id: Option<String>,
     /// The accepter's 12-digit account id; the caller's own when omitted.
     pub peer_owner_id: Option<String>,
+    /// The requester's tags on the new connection (EC2's `TagSpecifications`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<std::collections::BTreeMap<String, String>>,
 }
 
 /// The caller's role in `p`, if it is a side of it.
@@ -65,7 +68,85 @@ fn view(p: &Peering, role: PeeringRole) -> PeeringView {
         created_at: p.created_at,
         updated_at: p.updated_at,
         expires_at: p.expires_at,
+        tags: match role {
+            PeeringRole::Accepter => p.accepter_tags.clone(),
+            PeeringRole::Requester | PeeringRole::Both => p.requester_tags.clone(),
+        },
     }
+}
+
+/// Tags one connection may carry per account (EC2's limit).
+pub const MAX_TAGS: usize = 50;
+
+/// EC2's rules for tags: at most [`MAX_TAGS`], keys of 1–128 characters not
+/// starting with `aws:`, values of at most 256.
+fn check_tags(tags: &std::collections::BTreeMap<String, String>) -> Result<()> {
+    let bad = |message: String, hint: &str| {
+        ControlError::field(ErrorCode::InvalidParameterValue, "tags", message, hint)
+    };
+    if tags.len() > MAX_TAGS {
+        return Err(bad(
+            format!("{} tags; a connection takes at most {MAX_TAGS}", tags.len()),
+            "give fewer tags",
+        ));
+    }
+    for (k, v) in tags {
+        if k.is_empty() || k.chars().count() > 128 {
+            return Err(bad(
+                format!("tag key `{k}` is not 1 to 128 characters"),
+                "shorten the key",
+            ));
+        }
+        if k.to_ascii_lowercase().starts_with("aws:") {
+            return Err(bad(
+                format!("tag key `{k}` starts with `aws:`, which is reserved"),
+                "use another prefix",
+            ));
+        }
+        if v.chars().count() > 256 {
+            return Err(bad(
+                format!("the value of tag `{k}` is longer than 256 characters"),
+                "shorten the value",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Adds and removes the caller's own tags on its peering `id` (EC2's `CreateTags`
+/// and `DeleteTags`; a removal with no value removes the key whatever its value).
+/// The other account's tags are neither seen nor touched.
+pub fn tag_peering(
+    state: &ControlState,
+    tenant: &TenantId,
+    id: &PeeringId,
+    add: &[(String, String)],
+    remove: &[(String, Option<String>)],
+) -> Result<Outcome<PeeringView>> {
+    let (p, r) = find(state, tenant, id)?;
+    let mut p = p.clone();
+    let tags = match r {
+        PeeringRole::Accepter => &mut p.accepter_tags,
+        PeeringRole::Requester | PeeringRole::Both => &mut p.requester_tags,
+    };
+    for (k, v) in add {
+        tags.insert(k.clone(), v.clone());
+    }
+    for (k, v) in remove {
+        if v.as_ref().is_none_or(|v| tags.get(k) == Some(v)) {
+            tags.remove(k);
+        }
+    }
+    check_tags(tags)?;
+    let changes = if Some(&p) == state.peerings.get(id) {
+        Vec::new()
+    } else {
+        vec![Change::Put(Object::Peering(p.clone()))]
+    };
+    Ok(Outcome {
+        value: view(&p, r),
+        changes,
+    })
 }
 
 fn not_found(id: &PeeringId) -> ControlError {
@@ -154,6 +235,9 @@ pub fn request_peering_in(
         req.peer_vpc_id.as_deref(),
         "vpc-0a1b2c3d4e5f67890",
     )?;
+    if let Some(tags) = &req.tags {
+        check_tags(tags)?;
+    }
     let own = find_vpc(state, specs, tenant, vpc_id).ok_or_else(|| {
         ControlError::field(
             ErrorCode::InvalidVpcIdNotFound,
@@ -316,6 +400,8 @@ pub fn request_peering_in(
         created_at: env.now,
         updated_at: env.now,
         expires_at,
+        requester_tags: req.tags.clone().unwrap_or_default(),
+        accepter_tags: std::collections::BTreeMap::new(),
     };
     let r = role(&p, tenant).unwrap_or(PeeringRole::Requester);
     Ok(Outcome {

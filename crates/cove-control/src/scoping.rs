@@ -17,8 +17,25 @@ use crate::types::{Network, Tenant};
 
 /// Checks that `spec` (the tenant `t`'s) names only its own objects, claims no
 /// public address and no id, and adds to at most one network per VPC.
-pub(crate) fn check_scope(state: &ControlState, t: &Tenant, spec: &TenantSpec) -> Result<()> {
+pub(crate) fn check_scope(
+    state: &ControlState,
+    t: &Tenant,
+    spec: &TenantSpec,
+    previous: Option<&TenantSpec>,
+) -> Result<()> {
     let nets = state.networks_of(&t.id);
+    // (VPC name, peering id) of the routes the stored spec has: kept routes may
+    // name a connection that has ended since.
+    let routed_before: BTreeSet<(&str, &str)> = previous
+        .into_iter()
+        .flat_map(|p| &p.vpcs)
+        .flat_map(|v| {
+            v.route_tables
+                .iter()
+                .flat_map(|t| &t.routes)
+                .filter_map(move |r| Some((v.name.as_str(), r.peering.as_deref()?)))
+        })
+        .collect();
     let own_lists: BTreeSet<&str> = spec
         .prefix_lists
         .iter()
@@ -70,7 +87,10 @@ pub(crate) fn check_scope(state: &ControlState, t: &Tenant, spec: &TenantSpec) -
             || crate::peerable::standalone_vpc_id(&t.name, v),
             |n| n.vpc_id.clone(),
         );
-        let peering_ok = |p: &str| crate::peerable::peering_of_vpc(state, &t.id, &vpc_id, p);
+        let peering_ok = |p: &str| {
+            crate::peerable::peering_of_vpc(state, &t.id, &vpc_id, p)
+                || routed_before.contains(&(v.name.as_str(), p))
+        };
         check_references(&path, v, &peering_ok, &groups, &own_lists)?;
     }
     check_peered_vpcs_kept(state, t, spec)?;

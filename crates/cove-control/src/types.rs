@@ -446,6 +446,13 @@ pub struct Peering {
     pub updated_at: UnixTime,
     /// While pending: when it expires (7 days after the request, as AWS).
     pub expires_at: Option<UnixTime>,
+    /// The requester's tags (each account tags a connection for itself, as in AWS;
+    /// both sides' when one tenant owns both VPCs).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub requester_tags: BTreeMap<String, String>,
+    /// The accepter's tags.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub accepter_tags: BTreeMap<String, String>,
 }
 
 /// Which side of a peering connection the viewer is.
@@ -493,4 +500,7 @@ pub struct PeeringView {
     /// While pending: when it expires.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<UnixTime>,
+    /// The viewer's own tags on it (the other account's are not shown).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
 }

@@ -106,6 +106,7 @@ fn an_id_in_one_tenants_spec_never_shadows_anothers_names() {
             name: "mine".into(),
             id: Some("corp".into()),
             cidrs: vec!["0.0.0.0/0".into()],
+            ..Default::default()
         }],
         vpcs: vec![VpcSpec {
             security_groups: vec![group("x", Some("db"), vec![])],

@@ -47,6 +47,7 @@ fn requests_sent_to_a_network_do_not_use_up_its_own_quota() {
                 vpc_id: Some(app.vpc_id.clone()),
                 peer_vpc_id: Some(d.vpc_id.clone()),
                 peer_owner_id: Some(account),
+                tags: None,
             },
         )
     });
@@ -69,6 +70,7 @@ fn a_failed_request_to_another_account_does_not_tell_why() {
                     vpc_id: Some(overlapping.vpc_id.clone()),
                     peer_vpc_id: Some(peer_vpc.to_owned()),
                     peer_owner_id: Some(account),
+                    tags: None,
                 },
             )
         })
@@ -337,6 +339,7 @@ fn another_tenants_object_answers_exactly_like_a_missing_one() {
                 vpc_id: Some(vpc.to_owned()),
                 peer_vpc_id: Some(db.vpc_id.clone()),
                 peer_owner_id: None,
+                tags: None,
             },
         )
         .unwrap_err()
@@ -404,6 +407,7 @@ fn failed_requests_do_not_pile_up() {
                     vpc_id: Some(db.vpc_id.clone()),
                     peer_vpc_id: Some(format!("vpc-0123456789abcde{n:02x}")),
                     peer_owner_id: Some("999999999999".into()),
+                    tags: None,
                 },
             )
         })

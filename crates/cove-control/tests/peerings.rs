@@ -32,6 +32,7 @@ fn peer_req(vpc: &str, peer: &str, owner: Option<&str>) -> RequestPeering {
         vpc_id: Some(vpc.to_owned()),
         peer_vpc_id: Some(peer.to_owned()),
         peer_owner_id: owner.map(str::to_owned),
+        tags: None,
     }
 }
 

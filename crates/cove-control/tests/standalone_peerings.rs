@@ -31,6 +31,7 @@ fn req(vpc: &str, peer: &str, owner: Option<&str>) -> RequestPeering {
         vpc_id: Some(vpc.to_owned()),
         peer_vpc_id: Some(peer.to_owned()),
         peer_owner_id: owner.map(str::to_owned),
+        tags: None,
     }
 }
 
@@ -160,6 +161,13 @@ fn standalone_vpcs_peer_across_accounts() {
     w.run(|s, e| delete_peering(s, &a, e, &p.id))
         .expect("delete");
     check_tenant_spec(&w.state, &b, &without).expect("y may go now");
+    // The route naming it stays writable (the tenant's next write is not refused
+    // for what the other side did), but a new route may not name it.
+    check_tenant_spec_since(&w.state, &a, &with_route, Some(&with_route))
+        .expect("a kept route over an ended connection");
+    let e = check_tenant_spec_since(&w.state, &a, &with_route, Some(&specs[&a]))
+        .expect_err("a new route over an ended connection");
+    assert_eq!(e.code, ErrorCode::InvalidVpcPeeringConnectionIdNotFound);
     // A route naming the deleted peering turns into a blackhole in the desired spec.
     let desired = desired_spec(&w.state, &specs_routed);
     assert_eq!(routes_via(&desired), 0);

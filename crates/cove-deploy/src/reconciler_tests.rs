@@ -324,6 +324,7 @@ fn two_networks_and_a_request(
             vpc_id: Some(vpcs[0].clone()),
             peer_vpc_id: Some(vpcs[1].clone()),
             peer_owner_id: None,
+            tags: None,
         },
     )
     .unwrap();
@@ -453,6 +454,7 @@ fn a_provisioning_peering_deleted_never_reaches_the_kernel() {
             vpc_id: Some(p.requester.vpc_id.clone()),
             peer_vpc_id: Some(p.accepter.vpc_id.clone()),
             peer_owner_id: None,
+            tags: None,
         },
     )
     .unwrap();

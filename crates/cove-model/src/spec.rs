@@ -302,6 +302,9 @@ pub struct PrefixListSpec {
     /// Resource id kept from an import (`pl-…`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
+    /// Tags (EC2's `CreateTags`; free key/value pairs, 50 at most).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub tags: std::collections::BTreeMap<String, String>,
     /// The CIDRs in the list.
     #[serde(default)]
     pub cidrs: Vec<String>,
@@ -381,6 +384,9 @@ pub struct VpcSpec {
 pub struct FlowLogSpec {
     /// Name, unique within the VPC.
     pub name: String,
+    /// Tags (EC2's `CreateTags`; free key/value pairs, 50 at most).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub tags: std::collections::BTreeMap<String, String>,
     /// A subnet of the VPC: its ENIs' traffic (the whole VPC when neither this
     /// nor `eni` is given).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -629,6 +635,9 @@ pub struct EndpointSpec {
     /// Resource id kept from an import (`vpce-…`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
+    /// Tags (EC2's `CreateTags`; free key/value pairs, 50 at most).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub tags: std::collections::BTreeMap<String, String>,
     /// `gateway` or `interface`.
     #[serde(rename = "type")]
     pub kind: String,

@@ -7,13 +7,14 @@
 
 use cove_model::ids::{endpoint_id, resource_id};
 use cove_model::model::{EndpointKind, Network};
-use cove_model::spec::{EndpointSpec, PrefixListSpec};
+use cove_model::spec::{EndpointSpec, PrefixListSpec, TenantSpec};
 
 use super::error::Ec2Error;
 use super::interfaces::eni_id;
 use super::params::Params;
 use super::route_tables::{find_table, vpc_view};
 use super::rules::{group_id, prefix_list_id};
+use super::tags::{Tags, specified, tag_filter, tag_set};
 use super::vpcs::{Ctx, Done, find_vpc, matches, page, spec_vpc, spec_vpc_or_add};
 use super::xml::Xml;
 
@@ -90,11 +91,13 @@ pub fn create_prefix_list(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
             format!("A prefix list named '{name}' already exists."),
         ));
     }
+    let tags = specified(p, "prefix-list")?;
     let mut spec = ctx.spec.clone();
     spec.prefix_lists.push(PrefixListSpec {
         name: name.to_owned(),
         id: None,
         cidrs,
+        tags: tags.clone(),
     });
     let id = resource_id("pl", None, &format!("{}/{name}", ctx.tenant));
     let mut x = Xml::default();
@@ -105,6 +108,7 @@ pub fn create_prefix_list(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
             .text("prefixListName", name)
             .text("ownerId", ctx.account_id)
             .text("version", "1");
+        tag_set(x, &tags);
     });
     Ok(Done::Write(x, Box::new(spec)))
 }
@@ -121,7 +125,9 @@ pub fn describe_prefix_lists(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error
         if !ids.is_empty() && !ids.contains(&id) {
             continue;
         }
+        let tags = prefix_list_tags(ctx, i);
         let ok = matches(&filters, &known, |name| match name {
+            n if tag_filter(n, &tags).is_some() => tag_filter(n, &tags).unwrap_or_default(),
             "prefix-list-id" => vec![id.clone()],
             "prefix-list-name" => vec![l.name.clone()],
             _ => vec![ctx.account_id.to_owned()],
@@ -149,6 +155,7 @@ pub fn describe_prefix_lists(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error
             .text("maxEntries", &l.cidrs.len().max(1).to_string())
             .text("version", "1")
             .text("ownerId", ctx.account_id);
+        tag_set(x, &prefix_list_tags(ctx, *i));
     });
     if let Some(n) = next {
         x.text("nextToken", &n);
@@ -210,6 +217,97 @@ pub fn delete_prefix_list(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
             .text("prefixListName", &name);
     });
     Ok(Done::Write(x, Box::new(spec)))
+}
+
+/// The tags of the tenant's prefix list at model index `i` (its spec entry's).
+fn prefix_list_tags(ctx: &Ctx<'_>, i: usize) -> Tags {
+    let name = &ctx.net.prefix_lists[i].name;
+    ctx.spec
+        .prefix_lists
+        .iter()
+        .find(|l| &l.name == name)
+        .map(|l| l.tags.clone())
+        .unwrap_or_default()
+}
+
+/// The tags of the tenant's endpoint at model index `i` (its spec entry's).
+fn endpoint_tags(ctx: &Ctx<'_>, i: usize) -> Tags {
+    let e = &ctx.net.endpoints[i];
+    vpc_view(ctx, e.vpc)
+        .and_then(|v| spec_vpc(ctx, v))
+        .and_then(|at| {
+            ctx.spec.vpcs[at]
+                .endpoints
+                .iter()
+                .find(|x| x.name == e.name)
+        })
+        .map(|x| x.tags.clone())
+        .unwrap_or_default()
+}
+
+/// Tags by resource id.
+pub(crate) type TagsById = Vec<(String, Tags)>;
+
+/// Every tag of the tenant's prefix lists and endpoints, by id (`DescribeTags`).
+pub(crate) fn all_tags(ctx: &Ctx<'_>) -> (TagsById, TagsById) {
+    let lists = prefix_lists(ctx)
+        .into_iter()
+        .map(|(i, id)| (id, prefix_list_tags(ctx, i)))
+        .collect();
+    let endpoints = endpoints(ctx)
+        .into_iter()
+        .map(|(i, id)| (id, endpoint_tags(ctx, i)))
+        .collect();
+    (lists, endpoints)
+}
+
+/// The spec's tag map of the tenant's prefix list `id`.
+pub(crate) fn prefix_list_tags_mut<'s>(
+    ctx: &Ctx<'_>,
+    spec: &'s mut TenantSpec,
+    id: &str,
+) -> Result<&'s mut Tags, Ec2Error> {
+    let i = find_prefix_list(ctx, id)?;
+    let name = &ctx.net.prefix_lists[i].name;
+    spec.prefix_lists
+        .iter_mut()
+        .find(|l| &l.name == name)
+        .map(|l| &mut l.tags)
+        .ok_or_else(|| {
+            Ec2Error::new(
+                "InvalidPrefixListID.NotFound",
+                format!("The prefix list ID '{id}' does not exist"),
+            )
+        })
+}
+
+/// The spec's tag map of the tenant's endpoint `id` (one of its spec's; a
+/// network's own take none).
+pub(crate) fn endpoint_tags_mut<'s>(
+    ctx: &Ctx<'_>,
+    spec: &'s mut TenantSpec,
+    id: &str,
+) -> Result<&'s mut Tags, Ec2Error> {
+    let not_found = || {
+        Ec2Error::new(
+            "InvalidVpcEndpointId.NotFound",
+            format!("The Vpc Endpoint Id '{id}' does not exist"),
+        )
+    };
+    let (i, _) = endpoints(ctx)
+        .into_iter()
+        .find(|(_, x)| x == id)
+        .ok_or_else(not_found)?;
+    let e = &ctx.net.endpoints[i];
+    let at = vpc_view(ctx, e.vpc)
+        .and_then(|v| spec_vpc(ctx, v))
+        .ok_or_else(not_found)?;
+    spec.vpcs[at]
+        .endpoints
+        .iter_mut()
+        .find(|x| x.name == e.name)
+        .map(|x| &mut x.tags)
+        .ok_or_else(not_found)
 }
 
 /// The tenant's endpoints: (model index, id).
@@ -301,7 +399,7 @@ fn endpoint_xml(x: &mut Xml, ctx: &Ctx<'_>, net: &Network, i: usize, id: &str) {
             }
         }
     }
-    x.node("tagSet", |_| {});
+    tag_set(x, &endpoint_tags(ctx, i));
 }
 
 /// `DescribeVpcEndpoints`.
@@ -329,7 +427,9 @@ pub fn describe(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
             EndpointKind::Gateway { .. } => "Gateway",
             EndpointKind::Interface { .. } => "Interface",
         };
+        let tags = endpoint_tags(ctx, i);
         let ok = matches(&filters, &known, |name| match name {
+            n if tag_filter(n, &tags).is_some() => tag_filter(n, &tags).unwrap_or_default(),
             "vpc-endpoint-id" => vec![id.clone()],
             "vpc-id" => vec![vpc.clone()],
             "service-name" => vec![e.service.clone()],
@@ -373,9 +473,11 @@ pub fn create(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
     let service = p.required("ServiceName")?.to_owned();
     let kind = p.get("VpcEndpointType").unwrap_or("Gateway");
     let name = (ctx.new_name)();
+    let tags = specified(p, "vpc-endpoint")?;
     let mut e = EndpointSpec {
         name: name.clone(),
         service: service.clone(),
+        tags: tags.clone(),
         ..EndpointSpec::default()
     };
     let names_in = |ids: Vec<String>, what: &str| -> Result<Vec<String>, Ec2Error> {
@@ -468,6 +570,7 @@ pub fn create(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
             .text("serviceName", &service)
             .text("state", "pending")
             .text("ownerId", ctx.account_id);
+        tag_set(x, &tags);
     });
     Ok(Done::Write(x, Box::new(spec)))
 }

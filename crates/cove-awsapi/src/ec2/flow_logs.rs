@@ -96,6 +96,7 @@ pub fn create(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
             )));
         }
     };
+    let tags = super::tags::specified(p, "vpc-flow-log")?;
     let mut spec: TenantSpec = ctx.spec.clone();
     let mut made = Vec::new();
     let mut refused = Vec::new();
@@ -111,6 +112,7 @@ pub fn create(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
                     traffic_type: traffic.clone(),
                     max_aggregation_interval: interval.map(Scalar::Int),
                     log_format: p.get("LogFormat").map(str::to_owned),
+                    tags: tags.clone(),
                     ..FlowLogSpec::default()
                 });
                 made.push(flow_log_id(ctx.tenant, &vpc.name, &name));
@@ -149,6 +151,32 @@ fn all<'a>(ctx: &'a Ctx<'_>) -> Vec<(String, &'a VpcView, usize, usize)> {
     out
 }
 
+/// Every tag of the tenant's flow logs, by id (`DescribeTags`).
+pub(crate) fn all_tags(ctx: &Ctx<'_>) -> Vec<(String, super::tags::Tags)> {
+    all(ctx)
+        .into_iter()
+        .map(|(id, _, at, i)| (id, ctx.spec.vpcs[at].flow_logs[i].tags.clone()))
+        .collect()
+}
+
+/// The spec's tag map of the tenant's flow log `id`.
+pub(crate) fn tags_mut<'s>(
+    ctx: &Ctx<'_>,
+    spec: &'s mut TenantSpec,
+    id: &str,
+) -> Result<&'s mut super::tags::Tags, Ec2Error> {
+    let (_, _, at, i) = all(ctx)
+        .into_iter()
+        .find(|(x, ..)| x == id)
+        .ok_or_else(|| {
+            Ec2Error::new(
+                "InvalidFlowLogId.NotFound",
+                format!("The flow log ID '{id}' does not exist"),
+            )
+        })?;
+    Ok(&mut spec.vpcs[at].flow_logs[i].tags)
+}
+
 /// `DescribeFlowLogs`.
 pub fn describe(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
     let ids = p.list("FlowLogId");
@@ -182,7 +210,11 @@ pub fn describe(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
             (None, None) => v.id.clone(),
         };
         let traffic = f.traffic_type.clone().unwrap_or_else(|| "ALL".to_owned());
+        let tags = &f.tags;
         let ok = matches(&filters, &known, |name| match name {
+            n if super::tags::tag_filter(n, tags).is_some() => {
+                super::tags::tag_filter(n, tags).unwrap_or_default()
+            }
             "flow-log-id" => vec![id.clone()],
             "resource-id" => vec![resource.clone()],
             "traffic-type" => vec![traffic.clone()],
@@ -211,7 +243,7 @@ pub fn describe(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
         if let Some(fmt) = &f.log_format {
             x.text("logFormat", fmt);
         }
-        x.node("tagSet", |_| {});
+        super::tags::tag_set(x, &f.tags);
     });
     if let Some(n) = next {
         x.text("nextToken", &n);

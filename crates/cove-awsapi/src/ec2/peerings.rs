@@ -98,7 +98,12 @@ fn connection_xml(x: &mut Xml, p: &Value, region: &str) {
     x.node("status", |x| {
         x.text("code", code).text("message", &message);
     });
-    x.node("tagSet", |_| {});
+    super::tags::tag_set(x, &tags_of(p));
+}
+
+/// The viewer's own tags of a connection (cove's view).
+fn tags_of(p: &Value) -> super::tags::Tags {
+    serde_json::from_value(p["tags"].clone()).unwrap_or_default()
 }
 
 fn connection_id(p: &Params) -> Result<String, Ec2Error> {
@@ -132,10 +137,14 @@ pub async fn run(
                     "Value ({r}) for parameter peerRegion is invalid. cove peers VPCs of one region ({region})."
                 )));
             }
+            let tags = super::tags::specified(p, "vpc-peering-connection")?;
             if dry_run {
                 return Err(Ec2Error::dry_run());
             }
             let mut body = json!({ "vpc_id": vpc, "peer_vpc_id": peer });
+            if !tags.is_empty() {
+                body["tags"] = json!(tags);
+            }
             if let Some(owner) = p.get("PeerOwnerId") {
                 body["peer_owner_id"] = json!(owner);
             }
@@ -201,7 +210,11 @@ pub async fn run(
                     continue;
                 }
                 let text = |v: &Value| vec![v.as_str().unwrap_or_default().to_owned()];
+                let tags = tags_of(c);
                 let ok = matches(&filters, &known, |name| match name {
+                    n if super::tags::tag_filter(n, &tags).is_some() => {
+                        super::tags::tag_filter(n, &tags).unwrap_or_default()
+                    }
                     "vpc-peering-connection-id" => vec![id.clone()],
                     "status-code" => text(&c["status"]),
                     "requester-vpc-info.vpc-id" => text(&c["requester"]["vpc_id"]),

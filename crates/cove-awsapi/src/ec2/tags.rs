@@ -1,6 +1,7 @@
 //! EC2's tags on the objects the spec holds (VPCs, subnets, security groups, route
-//! tables, network ACLs, internet and NAT gateways) and on Elastic IPs (control-plane
-//! objects), pure: `CreateTags`, `DeleteTags`, `DescribeTags`, `TagSpecifications`
+//! tables, network ACLs, internet and NAT gateways, endpoints, prefix lists, flow
+//! logs) and on Elastic IPs and peering connections (control-plane objects; a
+//! peering's tags are each account's own), pure: `CreateTags`, `DeleteTags`, `DescribeTags`, `TagSpecifications`
 //! on creation, `tag:Key` / `tag-key` filters and every answer's `tagSet`.
 
 use std::collections::BTreeMap;
@@ -30,6 +31,10 @@ enum Kind {
     Gateway,
     NatGateway,
     ElasticIp,
+    Endpoint,
+    PrefixList,
+    FlowLog,
+    Peering,
 }
 
 impl Kind {
@@ -43,6 +48,10 @@ impl Kind {
             Kind::Gateway => "internet-gateway",
             Kind::NatGateway => "natgateway",
             Kind::ElasticIp => "elastic-ip",
+            Kind::Endpoint => "vpc-endpoint",
+            Kind::PrefixList => "prefix-list",
+            Kind::FlowLog => "vpc-flow-log",
+            Kind::Peering => "vpc-peering-connection",
         }
     }
 }
@@ -157,6 +166,15 @@ fn tags_mut<'s>(
     if id.starts_with("nat-") {
         return nat_tags_mut(ctx, spec, id);
     }
+    if id.starts_with("vpce-") {
+        return super::endpoints::endpoint_tags_mut(ctx, spec, id);
+    }
+    if id.starts_with("pl-") {
+        return super::endpoints::prefix_list_tags_mut(ctx, spec, id);
+    }
+    if id.starts_with("fl-") {
+        return super::flow_logs::tags_mut(ctx, spec, id);
+    }
     let (kind, vpc, name) = resolve(ctx, id)
         .ok_or_else(|| Ec2Error::new("InvalidID", format!("The ID '{id}' is not valid")))?;
     let view = ctx
@@ -245,6 +263,25 @@ fn retag(
                     format!("The maximum number of tags per resource is {MAX_TAGS}."),
                 ));
             }
+            changes.extend(o.changes);
+            continue;
+        }
+        if id.starts_with("pcx-") {
+            // A peering's tags are the signer's account's own (control plane).
+            let pid = cove_control::PeeringId(id.clone());
+            let now = cove_control::get_peering(ctx.state, ctx.tenant_id, &pid)
+                .map_err(|e| super::addresses::from_control(&e))?
+                .tags;
+            let mut after = now.clone();
+            f(&mut after)?;
+            let removed: Vec<(String, Option<String>)> = now
+                .keys()
+                .filter(|k| !after.contains_key(*k))
+                .map(|k| (k.clone(), None))
+                .collect();
+            let added: Vec<(String, String)> = after.into_iter().collect();
+            let o = cove_control::tag_peering(ctx.state, ctx.tenant_id, &pid, &added, &removed)
+                .map_err(|e| super::addresses::from_control(&e))?;
             changes.extend(o.changes);
             continue;
         }
@@ -348,11 +385,22 @@ pub fn describe(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
             .map(|s| (s.id.clone(), Kind::Subnet, super::vpcs::subnet_tags(ctx, s))),
     );
     ids.extend(groups(ctx).into_iter().map(|g| (g.id, Kind::Group, g.tags)));
+    let (lists, endpoints) = super::endpoints::all_tags(ctx);
     for (kind, list) in [
         (Kind::RouteTable, super::route_tables::all_tags(ctx)),
         (Kind::Acl, super::acls::all_tags(ctx)),
         (Kind::Gateway, super::gateways::all_tags(ctx)),
         (Kind::NatGateway, nat_tags(ctx)),
+        (Kind::PrefixList, lists),
+        (Kind::Endpoint, endpoints),
+        (Kind::FlowLog, super::flow_logs::all_tags(ctx)),
+        (
+            Kind::Peering,
+            cove_control::list_peerings(ctx.state, ctx.tenant_id)
+                .into_iter()
+                .map(|p| (p.id.0, p.tags))
+                .collect(),
+        ),
         (
             Kind::ElasticIp,
             cove_control::list_addresses(ctx.state, ctx.tenant_id)

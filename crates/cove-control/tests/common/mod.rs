@@ -130,6 +130,7 @@ impl World {
                     vpc_id: Some(from.vpc_id.clone()),
                     peer_vpc_id: Some(to.vpc_id.clone()),
                     peer_owner_id: Some(account),
+                    tags: None,
                 },
             )
         })

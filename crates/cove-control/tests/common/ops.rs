@@ -204,6 +204,7 @@ pub fn run(
                 vpc_id: Some(from.vpc_id),
                 peer_vpc_id: Some(to.vpc_id),
                 peer_owner_id: owner,
+                tags: None,
             };
             (
                 *t,

@@ -55,6 +55,7 @@ pub(super) fn import(b: &mut Builder, mut lists: Vec<Rec<aws::PrefixList>>) {
             name: id.clone(),
             id: Some(id.clone()),
             cidrs,
+            tags: Default::default(),
         };
         for t in tenants {
             let lists = b.prefix_lists.entry(t.clone()).or_default();
