@@ -29,7 +29,8 @@ pub struct FunctionUrlRequest {
     /// `NONE` or `AWS_IAM` (required to make one; kept when absent on a change).
     #[serde(default)]
     pub auth_type: Option<String>,
-    /// Lambda's CORS settings (recorded and shown back).
+    /// Lambda's CORS settings (`AllowOrigins`, `AllowMethods`, …), applied to the
+    /// URL's answers.
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     pub cors: Option<serde_json::Value>,
@@ -101,6 +102,20 @@ fn auth_type(text: Option<&str>) -> Result<String, ApiError> {
     }
 }
 
+/// Lambda's checks of a URL's `Cors` (its fields, methods, limits).
+fn check_cors(cors: Option<&serde_json::Value>) -> Result<(), ApiError> {
+    match cors.map(cove_functions::cors::Cors::parse) {
+        Some(Err(e)) => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "InvalidParameterValueException",
+            Some("cors"),
+            e.to_string(),
+            "give Lambda's Cors fields: AllowOrigins, AllowMethods, AllowHeaders, ExposeHeaders (lists of strings), MaxAge (0 to 86400), AllowCredentials",
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// The caller's spec with `name`'s URL set by `change` (which answers the new
 /// URL from the old one), validated.
 fn changed(
@@ -132,6 +147,7 @@ pub async fn create_function_url(
     let req: FunctionUrlRequest = parse_json(&body)?;
     let v = commit_spec_and(&api, &caller, "POST /v1/functions/url", |cur, t, env| {
         let kind = auth_type(req.auth_type.as_deref())?;
+        check_cors(req.cors.as_ref())?;
         let (spec, url) = changed(cur, t, &name, |old| {
             if old.is_some() {
                 return Err(ApiError::new(
@@ -191,6 +207,7 @@ pub async fn update_function_url(
 ) -> Result<Json<FunctionUrlView>, ApiError> {
     let req: FunctionUrlRequest = parse_json(&body)?;
     let v = commit_spec(&api, &caller, "PATCH /v1/functions/url", |cur, t| {
+        check_cors(req.cors.as_ref())?;
         let (spec, url) = changed(cur, t, &name, |old| {
             let mut url = old.cloned().ok_or_else(|| no_url(&name))?;
             if req.auth_type.is_some() {
@@ -230,8 +247,21 @@ pub async fn delete_function_url(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// The function whose URL has id `url_id`: (tenant, function name, auth type).
-pub fn find_by_url_id(cur: &Current, url_id: &str) -> Option<(TenantId, String, String)> {
+/// The function a URL id names, and how its URL is served.
+#[derive(Debug, Clone)]
+pub struct UrlTarget {
+    /// The function's tenant.
+    pub tenant: TenantId,
+    /// The function's name.
+    pub name: String,
+    /// `NONE` or `AWS_IAM`.
+    pub auth_type: String,
+    /// Its CORS settings, when they are given and valid.
+    pub cors: Option<cove_functions::cors::Cors>,
+}
+
+/// The function whose URL has id `url_id`.
+pub fn find_by_url_id(cur: &Current, url_id: &str) -> Option<UrlTarget> {
     for (tenant, spec) in &cur.specs {
         let Some(t) = cur.state.tenants.get(tenant) else {
             continue;
@@ -240,7 +270,15 @@ pub fn find_by_url_id(cur: &Current, url_id: &str) -> Option<(TenantId, String, 
             if let Some(u) = &f.url
                 && cove_model::ids::function_url_id(&t.name, &f.name) == url_id
             {
-                return Some((tenant.clone(), f.name.clone(), u.auth_type.clone()));
+                return Some(UrlTarget {
+                    tenant: tenant.clone(),
+                    name: f.name.clone(),
+                    auth_type: u.auth_type.clone(),
+                    cors: u
+                        .cors
+                        .as_ref()
+                        .and_then(|c| cove_functions::cors::Cors::parse(c).ok()),
+                });
             }
         }
     }

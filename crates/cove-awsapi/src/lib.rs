@@ -18,3 +18,13 @@ pub mod sigv4;
 pub fn router(api: cove_api::ApiState) -> axum::Router {
     ec2::server::router(api.clone()).merge(lambda::server::router(api))
 }
+
+/// `app` (every route of the listener) with function URLs also served by host
+/// name: a request whose `Host` is `<url-id>.lambda-url.<region>.on.aws` is that
+/// URL's, whatever its path.
+pub fn with_function_url_hosts(app: axum::Router, api: cove_api::ApiState) -> axum::Router {
+    app.layer(axum::middleware::from_fn_with_state(
+        api,
+        lambda::urls::by_host,
+    ))
+}

@@ -118,11 +118,22 @@ pub async fn serve(
     api: ApiState,
     extra: Router,
 ) -> std::io::Result<()> {
+    serve_wrapped(listener, api, extra, |app| app).await
+}
+
+/// [`serve`], the whole app passed through `wrap` first (a layer over every
+/// route, e.g. function URLs served by host name).
+pub async fn serve_wrapped(
+    listener: tokio::net::TcpListener,
+    api: ApiState,
+    extra: Router,
+    wrap: impl FnOnce(Router) -> Router,
+) -> std::io::Result<()> {
     // The client's address reaches handlers that report it (a function URL's
     // `sourceIp`).
     axum::serve(
         listener,
-        app(api, extra).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        wrap(app(api, extra)).into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
     .await
 }

@@ -10,5 +10,6 @@
 
 pub mod code;
 pub mod config;
+pub mod cors;
 pub mod pool;
 pub mod url;

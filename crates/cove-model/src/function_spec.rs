@@ -58,7 +58,8 @@ pub struct FunctionUrlSpec {
     /// `NONE` (anyone may call it) or `AWS_IAM` (SigV4-signed with an access key
     /// of the function's own tenant).
     pub auth_type: String,
-    /// CORS settings, as Lambda's API was given them (recorded and shown back).
+    /// CORS settings, as Lambda's API gives them (`AllowOrigins`, …): applied to the
+    /// URL's answers (`cove_functions::cors`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cors: Option<serde_json::Value>,
     /// When it was made (ISO 8601, Lambda's `CreationTime`).

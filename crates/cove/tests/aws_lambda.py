@@ -33,7 +33,8 @@ import json
 
 def handler(event, context):
     http = event["requestContext"]["http"]
-    return {"statusCode": 201, "headers": {"x-from": "cove"},
+    return {"statusCode": 201, "headers": {"x-from": "cove",
+                                           "access-control-allow-origin": "https://fn.example"},
             "body": json.dumps({"path": event["rawPath"], "query": event["rawQueryString"],
                                 "method": http["method"], "body": event.get("body"),
                                 "source": http["sourceIp"]})}
@@ -77,6 +78,58 @@ def fetch(url, method="GET", body=None, signer=None):
         return status, text
 
 
+def fetch_full(url, method="GET", headers=None):
+    """(status, headers with lower-case names, text) of one unsigned request."""
+    r = urllib.request.Request(url, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(r, timeout=60) as got:
+            return got.status, {k.lower(): v for k, v in got.headers.items()}, got.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, {k.lower(): v for k, v in e.headers.items()}, e.read().decode()
+
+
+def url_hosts_and_cors(lam, url):
+    """The URL by its host name (any path), and its CORS settings applied."""
+    base, url_id = url.split("/lambda-url/")
+    url_id = url_id.strip("/")
+    host = f"{url_id}.lambda-url.us-east-1.on.aws"
+    status, _, text = fetch_full(base + "/orders/8?y=2", headers={"Host": host})
+    assert status == 201, (status, text)
+    got = json.loads(text)
+    assert got["path"] == "/orders/8" and got["query"] == "y=2", got
+    # Another id in the host name is no URL.
+    status, _, _ = fetch_full(base + "/", headers={"Host": "0" * 32 + ".lambda-url.us-east-1.on.aws"})
+    assert status == 404, status
+    step("url by host")
+
+    assert code_of(lam.update_function_url_config, FunctionName="web",
+                   Cors={"MaxAge": 100000}) == "InvalidParameterValueException"
+    assert code_of(lam.update_function_url_config, FunctionName="web",
+                   Cors={"AllowMethods": ["FETCH"]}) == "InvalidParameterValueException"
+    lam.update_function_url_config(FunctionName="web", Cors={
+        "AllowOrigins": ["https://app.example"], "AllowMethods": ["GET", "POST"],
+        "AllowHeaders": ["content-type"], "ExposeHeaders": ["x-from"], "MaxAge": 300})
+    # A preflight is answered by the URL (200, no body: the function, which
+    # answers 201, did not run).
+    status, h, text = fetch_full(url + "orders", "OPTIONS", {
+        "Origin": "https://app.example", "Access-Control-Request-Method": "POST"})
+    assert status == 200 and text == "", (status, text)
+    assert h.get("access-control-allow-origin") == "https://app.example", h
+    assert h.get("access-control-allow-methods") == "GET,POST", h
+    assert h.get("access-control-allow-headers") == "content-type", h
+    assert h.get("access-control-max-age") == "300", h
+    status, h, _ = fetch_full(url + "orders", "OPTIONS", {
+        "Origin": "https://evil.example", "Access-Control-Request-Method": "POST"})
+    assert status == 200 and "access-control-allow-origin" not in h, h
+    # Answers: the URL's CORS headers replace the function's own.
+    status, h, _ = fetch_full(url, headers={"Origin": "https://app.example"})
+    assert status == 201 and h.get("access-control-allow-origin") == "https://app.example", h
+    assert h.get("access-control-expose-headers") == "x-from" and h.get("x-from") == "cove", h
+    status, h, _ = fetch_full(url, headers={"Origin": "https://evil.example"})
+    assert status == 201 and "access-control-allow-origin" not in h, h
+    step("url cors")
+
+
 def urls(cfg, lam, other, env, work, private, sg):
     """Function URLs: made with the CLI, called without a signature (NONE), then
     only with the tenant's own signature (AWS_IAM), removed."""
@@ -113,6 +166,7 @@ def urls(cfg, lam, other, env, work, private, sg):
     assert answer == {"path": "/orders/7", "query": "x=1", "method": "POST", "body": "hello",
                       "source": "127.0.0.1"}, answer
     step("url", url=url)
+    url_hosts_and_cors(lam, url)
 
     lam.update_function_url_config(FunctionName="web", AuthType="AWS_IAM")
     assert lam.get_function_url_config(FunctionName="web")["AuthType"] == "AWS_IAM"

@@ -69,6 +69,8 @@ fn the_aws_cli_and_boto3_create_and_invoke_a_function_in_a_network() {
             "invoked",
             "updated",
             "url",
+            "url by host",
+            "url cors",
             "url signed",
             "url deleted",
             "refusals",

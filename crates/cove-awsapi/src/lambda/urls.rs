@@ -4,7 +4,9 @@
 //! themselves: `/lambda-url/<url-id>/…` on this listener. A request to a URL
 //! becomes the function's event (payload format 2.0) and the function's answer
 //! the HTTP response; `AWS_IAM` URLs take only requests signed with an access key
-//! of the function's own tenant.
+//! of the function's own tenant. A request whose `Host` is the URL's own
+//! (`<url-id>.lambda-url.<region>.on.aws`) is served at any path ([`by_host`]);
+//! a URL's CORS settings answer preflights and set the answers' CORS headers.
 
 use axum::Router;
 use axum::body::to_bytes;
@@ -16,6 +18,7 @@ use cove_api::ApiState;
 use cove_api::functions::invoke_as;
 use cove_api::layer::Caller;
 use cove_control::{Actor, TokenId};
+use cove_functions::cors::is_preflight;
 use cove_functions::url::{UrlRequest, event, response};
 use serde_json::{Value, json};
 
@@ -171,10 +174,29 @@ async fn serve(api: &ApiState, id: &str, tail: &str, req: Request) -> Response {
         Ok(c) => c,
         Err(_) => return plain(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error"),
     };
-    let Some((tenant, name, auth)) = cove_api::function_urls::find_by_url_id(&cur, id) else {
+    let Some(target) = cove_api::function_urls::find_by_url_id(&cur, id) else {
         return plain(StatusCode::NOT_FOUND, "Not Found");
     };
-    if auth == "AWS_IAM" {
+    let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+    let origin = header("origin").map(str::to_owned);
+    // A preflight is answered by the URL itself, before any signature (a browser
+    // sends none with it), and never reaches the function.
+    if let Some(cors) = &target.cors
+        && is_preflight(
+            parts.method.as_str(),
+            origin.as_deref(),
+            header("access-control-request-method"),
+        )
+    {
+        let mut r = StatusCode::OK.into_response();
+        add_headers(
+            &mut r,
+            cors.preflight(origin.as_deref().unwrap_or_default()),
+        );
+        return r;
+    }
+    let (tenant, name) = (target.tenant.clone(), target.name.clone());
+    if target.auth_type == "AWS_IAM" {
         // Signed, with a key of the function's own tenant: another tenant's
         // valid signature is as good as none.
         let ok =
@@ -253,7 +275,22 @@ async fn serve(api: &ApiState, id: &str, tail: &str, req: Request) -> Response {
         out.body,
     )
         .into_response();
-    for (k, v) in out.headers {
+    let cors = target.cors.as_ref();
+    // With CORS settings, the URL's CORS headers replace the function's own.
+    let own = out
+        .headers
+        .into_iter()
+        .filter(|(k, _)| cors.is_none() || !k.to_ascii_lowercase().starts_with("access-control-"));
+    add_headers(&mut r, own);
+    if let (Some(cors), Some(origin)) = (cors, origin.as_deref()) {
+        add_headers(&mut r, cors.response(origin));
+    }
+    r
+}
+
+/// Appends `headers` to `r` (those that are not valid HTTP are left out).
+fn add_headers(r: &mut Response, headers: impl IntoIterator<Item = (String, String)>) {
+    for (k, v) in headers {
         if let (Ok(k), Ok(v)) = (
             axum::http::HeaderName::from_bytes(k.as_bytes()),
             HeaderValue::from_str(&v),
@@ -261,5 +298,62 @@ async fn serve(api: &ApiState, id: &str, tail: &str, req: Request) -> Response {
             r.headers_mut().append(k, v);
         }
     }
-    r
+}
+
+/// The URL id a `Host` names: `<url-id>.lambda-url.<region>.on.aws` (Lambda's
+/// form; any domain after `lambda-url.`, any port).
+pub(crate) fn url_id_of_host(host: &str) -> Option<String> {
+    let host = host.rsplit_once(':').map_or(host, |(h, _)| h);
+    let (id, rest) = host.split_once('.')?;
+    let id = id.to_ascii_lowercase();
+    let is_id = id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit());
+    (is_id && rest.to_ascii_lowercase().starts_with("lambda-url.")).then_some(id)
+}
+
+/// Serves a request whose `Host` is a function URL's (any path) as that URL; any
+/// other goes on to the routes.
+pub(crate) async fn by_host(
+    State(api): State<ApiState>,
+    req: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let id = req
+        .headers()
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .and_then(url_id_of_host);
+    match id {
+        Some(id) => {
+            let path = req.uri().path().to_owned();
+            serve(&api, &id, &path, req).await
+        }
+        None => next.run(req).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::url_id_of_host;
+
+    #[test]
+    fn a_url_host_names_its_id() {
+        let id = "0123456789abcdef0123456789abcdef";
+        assert_eq!(
+            url_id_of_host(&format!("{id}.lambda-url.us-east-1.on.aws")).as_deref(),
+            Some(id)
+        );
+        assert_eq!(
+            url_id_of_host(&format!("{}.LAMBDA-URL.example:9001", id.to_uppercase())).as_deref(),
+            Some(id)
+        );
+        for not in [
+            "127.0.0.1:9001",
+            "localhost",
+            "abc.lambda-url.us-east-1.on.aws",
+            &format!("{id}.example.com"),
+            &format!("{id}lambda-url.x"),
+        ] {
+            assert_eq!(url_id_of_host(not), None, "{not}");
+        }
+    }
 }

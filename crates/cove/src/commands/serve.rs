@@ -269,7 +269,13 @@ async fn start_api(
     // do the AWS-compatible APIs (`POST /`: EC2's Query API; Lambda's REST API;
     // SigV4 with the tenants' access keys).
     let aws = cove_awsapi::router(state.clone());
-    Ok(tokio::spawn(cove_console::serve(listener, state, aws)))
+    let hosts = state.clone();
+    Ok(tokio::spawn(cove_console::serve_wrapped(
+        listener,
+        state,
+        aws,
+        move |app| cove_awsapi::with_function_url_hosts(app, hosts),
+    )))
 }
 
 /// Reloads the functions when a reconcile realized a new generation (`cove apply`,
