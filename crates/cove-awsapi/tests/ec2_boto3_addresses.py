@@ -53,6 +53,8 @@ def addresses(a, b, cfg, h):
 
     # A NAT pair, one gateway in each public subnet with its Elastic IP.
     refused(a, cfg, h, "MissingParameter", a.create_nat_gateway, SubnetId=public[0])
+    refused(a, cfg, h, "UnsupportedOperation", a.create_nat_gateway, SubnetId=public[0],
+            ConnectivityType="private", SecondaryPrivateIpAddressCount=2)
     refused(a, cfg, h, "InvalidAllocationID.NotFound", a.create_nat_gateway, SubnetId=public[0],
             AllocationId="eipalloc-00000000000000000")
     refused(a, cfg, h, "InvalidSubnetID.NotFound", a.create_nat_gateway,

@@ -164,28 +164,18 @@ impl Cors {
         })
     }
 
-    /// The answer's headers to a preflight from `origin` (none when the origin is
-    /// not allowed: the browser then refuses the request).
-    pub fn preflight(&self, origin: &str) -> Vec<(String, String)> {
+    /// The CORS headers for `origin` (none when it is not allowed): the allowed
+    /// origin, what `more` adds, credentials, `Vary`.
+    fn headers(
+        &self,
+        origin: &str,
+        more: impl FnOnce(&mut Vec<(String, String)>),
+    ) -> Vec<(String, String)> {
         let Some(allow) = self.allowed_origin(origin) else {
             return Vec::new();
         };
         let mut h = vec![("access-control-allow-origin".to_owned(), allow)];
-        if !self.allow_methods.is_empty() {
-            h.push((
-                "access-control-allow-methods".to_owned(),
-                self.allow_methods.join(","),
-            ));
-        }
-        if !self.allow_headers.is_empty() {
-            h.push((
-                "access-control-allow-headers".to_owned(),
-                self.allow_headers.join(","),
-            ));
-        }
-        if let Some(age) = self.max_age {
-            h.push(("access-control-max-age".to_owned(), age.to_string()));
-        }
+        more(&mut h);
         if self.allow_credentials {
             h.push((
                 "access-control-allow-credentials".to_owned(),
@@ -196,27 +186,35 @@ impl Cors {
         h
     }
 
+    /// The answer's headers to a preflight from `origin` (none when the origin is
+    /// not allowed: the browser then refuses the request).
+    pub fn preflight(&self, origin: &str) -> Vec<(String, String)> {
+        self.headers(origin, |h| {
+            for (name, list) in [
+                ("access-control-allow-methods", &self.allow_methods),
+                ("access-control-allow-headers", &self.allow_headers),
+            ] {
+                if !list.is_empty() {
+                    h.push((name.to_owned(), list.join(",")));
+                }
+            }
+            if let Some(age) = self.max_age {
+                h.push(("access-control-max-age".to_owned(), age.to_string()));
+            }
+        })
+    }
+
     /// The headers an answer to a request from `origin` carries (none when the
     /// origin is not allowed).
     pub fn response(&self, origin: &str) -> Vec<(String, String)> {
-        let Some(allow) = self.allowed_origin(origin) else {
-            return Vec::new();
-        };
-        let mut h = vec![("access-control-allow-origin".to_owned(), allow)];
-        if !self.expose_headers.is_empty() {
-            h.push((
-                "access-control-expose-headers".to_owned(),
-                self.expose_headers.join(","),
-            ));
-        }
-        if self.allow_credentials {
-            h.push((
-                "access-control-allow-credentials".to_owned(),
-                "true".to_owned(),
-            ));
-        }
-        h.push(("vary".to_owned(), "Origin".to_owned()));
-        h
+        self.headers(origin, |h| {
+            if !self.expose_headers.is_empty() {
+                h.push((
+                    "access-control-expose-headers".to_owned(),
+                    self.expose_headers.join(","),
+                ));
+            }
+        })
     }
 }
 

@@ -147,6 +147,7 @@ fn the_aws_clients_build_secure_compute_and_a_function_reaches_the_peered_databa
             "allowed",
             "edge built",
             "through the nat",
+            "over the vpc's peering",
             "isolated",
         ],
     );

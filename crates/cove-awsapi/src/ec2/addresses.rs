@@ -285,6 +285,17 @@ pub fn create_nat_gateway(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
             "Value ({connectivity}) for parameter connectivityType is invalid. Use public or private."
         )));
     }
+    // cove's NAT gateway translates to one private address (a private one) or to
+    // its Elastic IPs (a public one): secondary private addresses are refused, not
+    // ignored.
+    if p.get("SecondaryPrivateIpAddressCount").is_some()
+        || !p.list("SecondaryPrivateIpAddress").is_empty()
+    {
+        return Err(Ec2Error::new(
+            "UnsupportedOperation",
+            "cove's NAT gateways have one private address: leave out SecondaryPrivateIpAddressCount and SecondaryPrivateIpAddress (a public NAT gateway takes more Elastic IPs with SecondaryAllocationId).",
+        ));
+    }
     let mut allocations: Vec<&str> = p.get("AllocationId").into_iter().collect();
     let secondary = p.list("SecondaryAllocationId");
     allocations.extend(secondary.iter().map(String::as_str));
