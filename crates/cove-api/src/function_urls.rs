@@ -260,27 +260,24 @@ pub struct UrlTarget {
     pub cors: Option<cove_functions::cors::Cors>,
 }
 
-/// The function whose URL has id `url_id`.
+/// The function whose URL has id `url_id` (looked up in the generation's index).
 pub fn find_by_url_id(cur: &Current, url_id: &str) -> Option<UrlTarget> {
-    for (tenant, spec) in &cur.specs {
-        let Some(t) = cur.state.tenants.get(tenant) else {
-            continue;
-        };
-        for f in spec.vpcs.iter().flat_map(|v| &v.functions) {
-            if let Some(u) = &f.url
-                && cove_model::ids::function_url_id(&t.name, &f.name) == url_id
-            {
-                return Some(UrlTarget {
-                    tenant: tenant.clone(),
-                    name: f.name.clone(),
-                    auth_type: u.auth_type.clone(),
-                    cors: u
-                        .cors
-                        .as_ref()
-                        .and_then(|c| cove_functions::cors::Cors::parse(c).ok()),
-                });
-            }
-        }
-    }
-    None
+    let (tenant, name) = cur.function_url(url_id)?;
+    let f = cur
+        .specs
+        .get(tenant)?
+        .vpcs
+        .iter()
+        .flat_map(|v| &v.functions)
+        .find(|f| f.name == name)?;
+    let u = f.url.as_ref()?;
+    Some(UrlTarget {
+        tenant: tenant.clone(),
+        name: f.name.clone(),
+        auth_type: u.auth_type.clone(),
+        cors: u
+            .cors
+            .as_ref()
+            .and_then(|c| cove_functions::cors::Cors::parse(c).ok()),
+    })
 }

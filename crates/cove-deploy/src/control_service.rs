@@ -8,7 +8,7 @@
 //! through it too). Time and random bytes for [`Env`] come from here (the OS), never
 //! from the core.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -92,9 +92,34 @@ pub struct Current {
     /// use ([`Current::desired_network`]): every API read that needs it (EC2's and
     /// Lambda's describes, topology, reachability) shares one validation.
     pub desired: std::sync::OnceLock<Option<Arc<cove_model::model::Network>>>,
+    /// Function URL ids → (tenant, function), built on first use
+    /// ([`Current::function_url`]): a URL request looks its function up once, not
+    /// by hashing every tenant's function names.
+    pub url_ids: std::sync::OnceLock<HashMap<String, (TenantId, String)>>,
 }
 
 impl Current {
+    /// The function whose URL has id `url_id` (a function of a spec with a URL):
+    /// its tenant and name.
+    pub fn function_url(&self, url_id: &str) -> Option<(&TenantId, &str)> {
+        let index = self.url_ids.get_or_init(|| {
+            let mut index = HashMap::new();
+            for (tenant, spec) in &self.specs {
+                let Some(t) = self.state.tenants.get(tenant) else {
+                    continue;
+                };
+                for f in spec.vpcs.iter().flat_map(|v| &v.functions) {
+                    if f.url.is_some() {
+                        let id = cove_model::ids::function_url_id(&t.name, &f.name);
+                        index.insert(id, (tenant.clone(), f.name.clone()));
+                    }
+                }
+            }
+            index
+        });
+        index.get(url_id).map(|(t, n)| (t, n.as_str()))
+    }
+
     /// Whether `tenant` uploaded the code `sha256` (64 hex digits).
     pub fn has_upload(&self, tenant: &TenantId, sha256: &str) -> bool {
         self.uploads
@@ -299,6 +324,7 @@ impl ControlService {
             uploads,
             nat_takeovers,
             desired: std::sync::OnceLock::new(),
+            url_ids: std::sync::OnceLock::new(),
         });
         if let Ok(mut g) = self.cache.lock() {
             if g.generation < fresh.generation {
