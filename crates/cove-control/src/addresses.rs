@@ -126,6 +126,23 @@ pub fn release_address(
     })
 }
 
+/// Adds `add`, then removes `remove` from `tags` (a removal with no value removes
+/// the key whatever its value; with one, only when the value is that).
+pub(crate) fn retag(
+    tags: &mut std::collections::BTreeMap<String, String>,
+    add: &[(String, String)],
+    remove: &[(String, Option<String>)],
+) {
+    for (k, v) in add {
+        tags.insert(k.clone(), v.clone());
+    }
+    for (k, v) in remove {
+        if v.as_ref().is_none_or(|v| tags.get(k) == Some(v)) {
+            tags.remove(k);
+        }
+    }
+}
+
 /// Adds and removes tags of the tenant's Elastic IP `id` (EC2's `CreateTags` and
 /// `DeleteTags`; a removal with no value removes the key whatever its value).
 pub fn tag_address(
@@ -136,14 +153,7 @@ pub fn tag_address(
     remove: &[(String, Option<String>)],
 ) -> Result<Outcome<ElasticIp>> {
     let mut eip = address(state, tenant, id)?.clone();
-    for (k, v) in add {
-        eip.tags.insert(k.clone(), v.clone());
-    }
-    for (k, v) in remove {
-        if v.as_ref().is_none_or(|v| eip.tags.get(k) == Some(v)) {
-            eip.tags.remove(k);
-        }
-    }
+    retag(&mut eip.tags, add, remove);
     let changes = if Some(&eip) == state.elastic_ips.get(&eip.id) {
         Vec::new()
     } else {

@@ -129,14 +129,7 @@ pub fn tag_peering(
         PeeringRole::Accepter => &mut p.accepter_tags,
         PeeringRole::Requester | PeeringRole::Both => &mut p.requester_tags,
     };
-    for (k, v) in add {
-        tags.insert(k.clone(), v.clone());
-    }
-    for (k, v) in remove {
-        if v.as_ref().is_none_or(|v| tags.get(k) == Some(v)) {
-            tags.remove(k);
-        }
-    }
+    crate::addresses::retag(tags, add, remove);
     check_tags(tags)?;
     let changes = if Some(&p) == state.peerings.get(id) {
         Vec::new()
