@@ -186,3 +186,48 @@ fn standalone_vpcs_peer_across_accounts() {
         "{x_routes:?}"
     );
 }
+
+#[test]
+fn each_account_tags_its_own_side_of_a_peering() {
+    let mut w = World::new();
+    let a = w.tenant("alpha");
+    let b = w.tenant("beta");
+    let c = w.tenant("gamma");
+    let na = w.network(&a, "web", Some("10.10.0.0/16"));
+    let nb = w.network(&b, "db", Some("10.20.0.0/16"));
+    let account_b = w.state.tenants[&b].account_id.clone();
+    let mut r = req(&na.vpc_id, &nb.vpc_id, Some(&account_b));
+    r.tags = Some(BTreeMap::from([("Name".to_owned(), "to-db".to_owned())]));
+    let p = w.run(|s, e| request_peering(s, &a, e, r)).expect("request");
+    assert_eq!(p.tags.get("Name").map(String::as_str), Some("to-db"));
+    assert!(
+        get_peering(&w.state, &b, &p.id)
+            .expect("b sees it")
+            .tags
+            .is_empty()
+    );
+    let add = [("Name".to_owned(), "from-web".to_owned())];
+    w.run(|s, _| tag_peering(s, &b, &p.id, &add, &[]))
+        .expect("b tags its side");
+    assert_eq!(
+        get_peering(&w.state, &a, &p.id).expect("a").tags["Name"],
+        "to-db"
+    );
+    assert_eq!(
+        get_peering(&w.state, &b, &p.id).expect("b").tags["Name"],
+        "from-web"
+    );
+    // A third tenant cannot tag it; a reserved key and too many tags are refused.
+    let e = w.refused(|s, _| tag_peering(s, &c, &p.id, &add, &[]));
+    assert_eq!(e.code, ErrorCode::InvalidVpcPeeringConnectionIdNotFound);
+    let reserved = [("aws:x".to_owned(), "y".to_owned())];
+    let e = w.refused(|s, _| tag_peering(s, &a, &p.id, &reserved, &[]));
+    assert_eq!(e.code, ErrorCode::InvalidParameterValue);
+    let many: Vec<(String, String)> = (0..51).map(|i| (format!("k{i}"), "v".to_owned())).collect();
+    let e = w.refused(|s, _| tag_peering(s, &a, &p.id, &many, &[]));
+    assert_eq!(e.code, ErrorCode::InvalidParameterValue);
+    // Removing by key, whatever the value.
+    w.run(|s, _| tag_peering(s, &a, &p.id, &[], &[("Name".to_owned(), None)]))
+        .expect("untag");
+    assert!(get_peering(&w.state, &a, &p.id).expect("a").tags.is_empty());
+}
