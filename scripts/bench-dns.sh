@@ -16,7 +16,8 @@
 # dnsmasq.
 # With DNS_PIN=1 (the default on 2 or more cores) the servers run on CPU 1 and
 # dnsperf on CPU 0, so the scheduler's placement does not add to the noise.
-# Needs root; installs dnsperf, unbound, dnsmasq-base; cleans up on exit.
+# DNS_RPS=1: see below. Needs root; installs dnsperf, unbound, dnsmasq-base; cleans
+# up on exit.
 #   bash scripts/bench-dns.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -138,6 +139,17 @@ ip netns exec "$srv" "${pin_server[@]}" dnsmasq --keep-in-foreground --no-resolv
   --server=127.0.0.1#5390 --local=/bench.internal/ --local-ttl=300 "${host_records[@]}" &
 pids+=($!)
 sleep 1
+
+# DNS_RPS=1 (an experiment, not the default): every server's receiving link steers
+# its packets to CPU 1 (RPS), so the receive path of a query — cove's router's
+# firewall and policy routing, or the plain namespace's — is done on the server's
+# core instead of the load generator's.
+if [ "${DNS_RPS:-0}" = 1 ]; then
+  for ns in $(ip netns list | awk '{print $1}' | grep "^${prefix}-"); do
+    ip netns exec "$ns" sh -c 'for q in /sys/class/net/*/queues/rx-*; do echo 2 > "$q/rps_cpus"; done'
+  done
+  ip netns exec "$srv" sh -c 'for q in /sys/class/net/*/queues/rx-*; do echo 2 > "$q/rps_cpus"; done'
+fi
 
 # name → "netns address port"
 declare -A target=(
