@@ -9,7 +9,7 @@ use cove_model::spec::{TenantSpec, VpcSpec};
 use ipnet::Ipv4Net;
 
 use crate::ids::{NetworkId, TenantId};
-use crate::network::extends;
+use crate::network::standalone_vpcs;
 use crate::state::ControlState;
 use crate::types::NetworkStatus;
 
@@ -70,11 +70,8 @@ pub fn find_vpc(
         });
     }
     let t = state.tenants.get(tenant)?;
-    let spec = specs.get(tenant)?;
-    let v = spec
-        .vpcs
-        .iter()
-        .filter(|v| !nets.iter().any(|n| extends(v, n)))
+    let v = standalone_vpcs(state, tenant, specs.get(tenant)?)
+        .into_iter()
         .find(|v| standalone_vpc_id(&t.name, v) == vpc_id)?;
     let cidrs = std::iter::once(&v.cidr)
         .chain(&v.secondary_cidrs)
@@ -93,10 +90,12 @@ pub fn find_vpc(
 /// Whether `id` is a live peering connection one of whose sides is `tenant`'s VPC
 /// `vpc_id` (a route of that VPC may name it).
 pub fn peering_of_vpc(state: &ControlState, tenant: &TenantId, vpc_id: &str, id: &str) -> bool {
-    state.peerings.values().any(|p| {
-        p.id.as_str() == id
-            && p.status.is_live()
-            && ((p.requester.tenant == *tenant && p.requester.vpc_id == vpc_id)
-                || (p.accepter.tenant.as_ref() == Some(tenant) && p.accepter.vpc_id == vpc_id))
-    })
+    state
+        .peerings
+        .get(&crate::ids::PeeringId(id.to_owned()))
+        .is_some_and(|p| {
+            p.status.is_live()
+                && ((p.requester.tenant == *tenant && p.requester.vpc_id == vpc_id)
+                    || (p.accepter.tenant.as_ref() == Some(tenant) && p.accepter.vpc_id == vpc_id))
+        })
 }

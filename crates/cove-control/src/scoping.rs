@@ -109,11 +109,8 @@ fn list_not_found(field: String, p: &str) -> ControlError {
 /// A standalone VPC with a live peering connection stays in the spec until the
 /// connection is deleted (its id would come back with a VPC of the same name).
 fn check_peered_vpcs_kept(state: &ControlState, t: &Tenant, spec: &TenantSpec) -> Result<()> {
-    let nets = state.networks_of(&t.id);
-    let kept: BTreeSet<String> = spec
-        .vpcs
-        .iter()
-        .filter(|v| !nets.iter().any(|n| extends(v, n)))
+    let kept: BTreeSet<String> = crate::network::standalone_vpcs(state, &t.id, spec)
+        .into_iter()
         .map(|v| crate::peerable::standalone_vpc_id(&t.name, v))
         .collect();
     for p in state.peerings.values().filter(|p| p.status.is_live()) {

@@ -242,36 +242,31 @@ fn nat_tags_mut<'s>(
 }
 
 /// Applies `f` to the tags of each resource of `ids`: the spec's objects in a copy
-/// of the spec, Elastic IPs as control-plane changes.
+/// of the spec; Elastic IPs and peerings (the signer's account's own tags) as
+/// control-plane changes, `f` applied to their tags now and the difference written.
 fn retag(
     ctx: &Ctx<'_>,
     ids: &[String],
-    add: &[(String, String)],
-    remove: &[(String, Option<String>)],
     f: impl Fn(&mut Tags) -> Result<(), Ec2Error>,
 ) -> Result<Done, Ec2Error> {
     let mut spec = ctx.spec.clone();
     let mut changes = Vec::new();
     let mut spec_changed = false;
+    let control = |e: cove_control::ControlError| super::addresses::from_control(&e);
     for id in ids {
-        if id.starts_with(cove_control::addresses::ALLOCATION_PREFIX) {
-            let o = cove_control::tag_address(ctx.state, ctx.tenant_id, id, add, remove)
-                .map_err(|e| super::addresses::from_control(&e))?;
-            if o.value.tags.len() > MAX_TAGS {
-                return Err(Ec2Error::new(
-                    "TagLimitExceeded",
-                    format!("The maximum number of tags per resource is {MAX_TAGS}."),
-                ));
-            }
-            changes.extend(o.changes);
-            continue;
-        }
-        if id.starts_with("pcx-") {
-            // A peering's tags are the signer's account's own (control plane).
+        let eip = id.starts_with(cove_control::addresses::ALLOCATION_PREFIX);
+        if eip || id.starts_with("pcx-") {
             let pid = cove_control::PeeringId(id.clone());
-            let now = cove_control::get_peering(ctx.state, ctx.tenant_id, &pid)
-                .map_err(|e| super::addresses::from_control(&e))?
-                .tags;
+            let now = if eip {
+                cove_control::address(ctx.state, ctx.tenant_id, id)
+                    .map_err(control)?
+                    .tags
+                    .clone()
+            } else {
+                cove_control::get_peering(ctx.state, ctx.tenant_id, &pid)
+                    .map_err(control)?
+                    .tags
+            };
             let mut after = now.clone();
             f(&mut after)?;
             let removed: Vec<(String, Option<String>)> = now
@@ -280,9 +275,15 @@ fn retag(
                 .map(|k| (k.clone(), None))
                 .collect();
             let added: Vec<(String, String)> = after.into_iter().collect();
-            let o = cove_control::tag_peering(ctx.state, ctx.tenant_id, &pid, &added, &removed)
-                .map_err(|e| super::addresses::from_control(&e))?;
-            changes.extend(o.changes);
+            changes.extend(if eip {
+                cove_control::tag_address(ctx.state, ctx.tenant_id, id, &added, &removed)
+                    .map_err(control)?
+                    .changes
+            } else {
+                cove_control::tag_peering(ctx.state, ctx.tenant_id, &pid, &added, &removed)
+                    .map_err(control)?
+                    .changes
+            });
             continue;
         }
         f(tags_mut(ctx, &mut spec, id)?)?;
@@ -311,7 +312,7 @@ pub fn create(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
         .iter()
         .map(|(k, v)| (k.clone(), v.clone().unwrap_or_default()))
         .collect();
-    retag(ctx, &ids, &add, &[], |tags| {
+    retag(ctx, &ids, |tags| {
         for (k, v) in &add {
             tags.insert(k.clone(), v.clone());
         }
@@ -332,18 +333,10 @@ pub fn delete(ctx: &Ctx<'_>, p: &Params) -> Result<Done, Ec2Error> {
     if ids.is_empty() {
         return Err(Ec2Error::missing("ResourceId"));
     }
-    let mut gone = pairs(p, "Tag")?;
-    if gone.is_empty() {
-        // Every tag of each resource: the spec's are cleared below, an Elastic
-        // IP's named one by one.
-        for id in &ids {
-            if let Some(e) = ctx.state.elastic_ips.get(id.as_str()) {
-                gone.extend(e.tags.keys().map(|k| (k.clone(), None)));
-            }
-        }
-    }
-    let all = pairs(p, "Tag")?.is_empty();
-    retag(ctx, &ids, &[], &gone, |tags| {
+    let gone = pairs(p, "Tag")?;
+    // No tag given: every tag of each resource.
+    let all = gone.is_empty();
+    retag(ctx, &ids, |tags| {
         if all {
             tags.clear();
         }
