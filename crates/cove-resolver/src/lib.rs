@@ -17,6 +17,7 @@
 //! and stay. The catalog is replaced as a whole when the desired network changes
 //! ([`Resolver::set_catalog`]). Dropping the [`Resolver`] stops every thread.
 
+pub mod fastpath;
 mod memo;
 mod outbox;
 pub mod stats;
@@ -25,13 +26,14 @@ pub mod udp;
 pub mod upstream;
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, RwLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 pub use cove_dns::Catalog;
 
+pub use crate::fastpath::{FastPath, FastPathError};
 pub use crate::stats::{Stats, StatsSnapshot};
 
 /// How long a blocking call waits before the thread checks whether to stop.
@@ -58,6 +60,9 @@ pub struct ResolverConfig {
     /// the kernel spreads clients over them). One by default: on a 2-core host a
     /// second thread lost throughput (docs/benchmarks.md).
     pub udp_threads: usize,
+    /// Whether repeated UDP queries are answered by the kernel's fast path
+    /// ([`fastpath`]); on by default (off: the resolver answers every query).
+    pub fast_path: bool,
     /// The counters it adds to: a resolver started again (a new router namespace)
     /// continues its predecessor's, so they never go back (metrics).
     pub stats: Arc<Stats>,
@@ -74,6 +79,7 @@ impl ResolverConfig {
             max_tcp_connections: 128,
             port: 53,
             udp_threads: 1,
+            fast_path: true,
             stats: Arc::default(),
         }
     }
@@ -118,16 +124,29 @@ pub enum ResolverError {
     },
 }
 
+/// Numbers every catalog a resolver of this process is given (never 0), so an
+/// answer is only ever reused under the catalog it came from.
+static GENERATIONS: AtomicU32 = AtomicU32::new(1);
+
 /// What the resolver's threads share.
 pub(crate) struct Shared {
-    pub(crate) catalog: RwLock<Arc<Catalog>>,
+    /// The catalog and its generation.
+    pub(crate) catalog: RwLock<(u32, Arc<Catalog>)>,
     pub(crate) stop: AtomicBool,
     pub(crate) stats: Arc<Stats>,
+    /// The kernel's fast path, when it loaded.
+    pub(crate) fast: Option<FastPath>,
 }
 
 impl Shared {
     pub(crate) fn catalog(&self) -> Arc<Catalog> {
-        Arc::clone(&self.catalog.read().unwrap_or_else(|e| e.into_inner()))
+        self.generation_and_catalog().1
+    }
+
+    /// The catalog with its generation.
+    pub(crate) fn generation_and_catalog(&self) -> (u32, Arc<Catalog>) {
+        let c = self.catalog.read().unwrap_or_else(|e| e.into_inner());
+        (c.0, Arc::clone(&c.1))
     }
 
     pub(crate) fn stopping(&self) -> bool {
@@ -140,16 +159,29 @@ pub struct Resolver {
     shared: Arc<Shared>,
     threads: Vec<JoinHandle<Option<()>>>,
     ns: String,
+    fast_path_error: Option<String>,
 }
 
 impl Resolver {
     /// Opens the sockets in `config.ns` and starts serving an empty catalog
     /// (every query is ignored until [`Resolver::set_catalog`]).
+    /// The kernel's fast path is loaded too (if `config.fast_path`); when it
+    /// cannot be, the resolver answers every query itself and
+    /// [`Resolver::fast_path_error`] says why.
     pub fn start(config: ResolverConfig) -> Result<Resolver, ResolverError> {
+        let (fast, fast_path_error) = if config.fast_path {
+            match FastPath::load() {
+                Ok(f) => (Some(f), None),
+                Err(e) => (None, Some(error_chain(&e))),
+            }
+        } else {
+            (None, None)
+        };
         let shared = Arc::new(Shared {
-            catalog: RwLock::new(Arc::new(Catalog::default())),
+            catalog: RwLock::new((0, Arc::new(Catalog::default()))),
             stop: AtomicBool::new(false),
             stats: Arc::clone(&config.stats),
+            fast,
         });
         let port = config.port;
         let (udp_sockets, tcp_listener) =
@@ -187,21 +219,50 @@ impl Resolver {
             shared,
             threads,
             ns: config.ns,
+            fast_path_error,
         })
     }
 
-    /// Replaces the views (a new generation of the desired network).
+    /// Replaces the views (a new generation of the desired network). From the
+    /// moment it returns, no answer of an older catalog is given again (the fast
+    /// path's entries of older generations are unreachable; the UDP thread's memo
+    /// starts again with its next query).
     pub fn set_catalog(&self, catalog: Arc<Catalog>) {
-        *self
+        let mut current = self
             .shared
             .catalog
             .write()
-            .unwrap_or_else(|e| e.into_inner()) = catalog;
+            .unwrap_or_else(|e| e.into_inner());
+        let generation = GENERATIONS
+            .fetch_add(1, Ordering::Relaxed)
+            .max(1);
+        if let Some(f) = &self.shared.fast {
+            if f.set_generation(generation).is_err() {
+                // The program's generation cannot move: it must answer nothing.
+                f.disable();
+            }
+        }
+        *current = (generation, catalog);
     }
 
-    /// Counters since the start.
+    /// Counters since the start (the fast path's answers included).
     pub fn stats(&self) -> StatsSnapshot {
+        if let Some(f) = &self.shared.fast {
+            f.collect(&self.shared.stats);
+        }
         self.shared.stats.snapshot()
+    }
+
+    /// Why the kernel's fast path is not in use (`None`: it is, or it was not
+    /// asked for).
+    pub fn fast_path_error(&self) -> Option<&str> {
+        self.fast_path_error.as_deref()
+    }
+
+    /// Whether the kernel's fast path answers on router link `ifindex` (it goes
+    /// on a link with the first query from it).
+    pub fn fast_path_on(&self, ifindex: u32) -> bool {
+        self.shared.fast.as_ref().is_some_and(|f| f.attached(ifindex))
     }
 
     /// The namespace it serves in.
@@ -221,7 +282,23 @@ impl Drop for Resolver {
         for t in self.threads.drain(..) {
             let _ = t.join();
         }
+        // The fast path's last answers, before it goes (with the last `Arc`).
+        if let Some(f) = &self.shared.fast {
+            f.collect(&self.shared.stats);
+        }
     }
+}
+
+/// `e` and its sources, one line.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
 }
 
 fn spawn(

@@ -13,6 +13,7 @@ pub struct Stats {
     pub(crate) upstream_failures: AtomicU64,
     pub(crate) no_view: AtomicU64,
     pub(crate) send_errors: AtomicU64,
+    pub(crate) fast_path_answers: AtomicU64,
 }
 
 /// The counters at one moment.
@@ -34,6 +35,9 @@ pub struct StatsSnapshot {
     pub no_view: u64,
     /// Answers the kernel refused to send.
     pub send_errors: u64,
+    /// Of the UDP queries, those the kernel's fast path answered (from answers
+    /// the resolver gave before; counted in `local_answers` or `cache_hits` too).
+    pub fast_path_answers: u64,
 }
 
 impl Stats {
@@ -48,6 +52,20 @@ impl Stats {
         }
     }
 
+    /// Adds the fast path's answers since the last time: `local` authoritative
+    /// and `cached` forwarded ones.
+    pub(crate) fn fast_path(&self, local: u64, cached: u64) {
+        let add = |c: &AtomicU64, n: u64| {
+            if n > 0 {
+                c.fetch_add(n, Ordering::Relaxed);
+            }
+        };
+        add(&self.udp_queries, local + cached);
+        add(&self.local_answers, local);
+        add(&self.cache_hits, cached);
+        add(&self.fast_path_answers, local + cached);
+    }
+
     /// A snapshot.
     pub fn snapshot(&self) -> StatsSnapshot {
         let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
@@ -60,6 +78,7 @@ impl Stats {
             upstream_failures: g(&self.upstream_failures),
             no_view: g(&self.no_view),
             send_errors: g(&self.send_errors),
+            fast_path_answers: g(&self.fast_path_answers),
         }
     }
 }

@@ -3,7 +3,7 @@
 //! generations) picks the VPC's view; the answer leaves on that interface from
 //! the address the query was sent to (base + 2, or 169.254.169.253).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::{self, IoSlice, IoSliceMut};
 use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
 use std::os::fd::AsRawFd;
@@ -28,6 +28,10 @@ const MAX_QUERY: usize = 4096;
 
 /// Queries taken from the socket in one call.
 const BATCH: usize = 32;
+
+/// How often the fast path's answers are added to the counters (at most; the
+/// thread wakes at least every `TICK`).
+const COLLECT_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// Link names the thread remembers (interface indexes are not reused while
 /// the namespace lives, so an entry never goes stale; the map is emptied when
@@ -171,14 +175,25 @@ pub(crate) fn serve(shared: &Shared, socket: &Sender, forwarder: &Forwarder) {
     let mut names = HashMap::new();
     // Interface → its VPC's view and routing mark, for the catalog `views_of`.
     let mut views: HashMap<i32, Option<(Arc<cove_dns::View>, u32)>> = HashMap::new();
-    let mut views_of = 0usize;
+    let mut views_of = 0u32;
     let mut memo = Memo::new();
     let mut outbox = Outbox::new(BATCH);
+    // Links the fast path was put on (or tried), and those to put it on after
+    // this batch's answers are sent.
+    let mut fast_links: HashSet<i32> = HashSet::new();
+    let mut new_links: Vec<i32> = Vec::new();
+    let mut collected = Instant::now();
     let mut headers =
         MultiHeaders::<SockaddrIn>::preallocate(BATCH, Some(nix::cmsg_space!(libc::in_pktinfo)));
     let mut bufs = vec![vec![0u8; MAX_QUERY]; BATCH];
     let fd = socket.socket.as_raw_fd();
     while !shared.stopping() {
+        if let Some(f) = &shared.fast {
+            if collected.elapsed() >= COLLECT_EVERY {
+                f.collect(&shared.stats);
+                collected = Instant::now();
+            }
+        }
         // Every query waiting, up to `BATCH`, in one call (it waits for the first).
         let mut iovs: Vec<[IoSliceMut<'_>; 1]> =
             bufs.iter_mut().map(|b| [IoSliceMut::new(b)]).collect();
@@ -191,12 +206,17 @@ pub(crate) fn serve(shared: &Shared, socket: &Sender, forwarder: &Forwarder) {
         ) else {
             continue;
         };
-        let catalog = shared.catalog();
-        let catalog_key = Arc::as_ptr(&catalog) as usize;
-        memo.catalog(catalog_key);
-        if views_of != catalog_key {
+        let (generation, catalog) = shared.generation_and_catalog();
+        memo.catalog(generation as usize);
+        if views_of != generation {
             views.clear();
-            views_of = catalog_key;
+            views_of = generation;
+            // Links gone since (their namespace's ENI removed): the kernel took
+            // the program off them; let go of them too.
+            if let Some(f) = &shared.fast {
+                f.prune(|i| nix::net::if_::if_indextoname(i).is_err());
+                fast_links.retain(|i| u32::try_from(*i).is_ok_and(|i| f.attached(i)));
+            }
         }
         for msg in received {
             let (Some(mut client), Some(query)) = (client_of(&msg), msg.iovs().next()) else {
@@ -224,12 +244,24 @@ pub(crate) fn serve(shared: &Shared, socket: &Sender, forwarder: &Forwarder) {
                 &mut memo,
                 &mut outbox,
                 view,
-                client,
+                (client, generation),
                 query,
             );
             Stats::add_n(&shared.stats.send_errors, failed);
+            if shared.fast.is_some() && fast_links.insert(client.ifindex) {
+                new_links.push(client.ifindex);
+            }
         }
         Stats::add_n(&shared.stats.send_errors, outbox.flush(socket));
+        // The fast path goes on links seen for the first time, once their
+        // answers are on their way.
+        if let Some(f) = &shared.fast {
+            for i in new_links.drain(..) {
+                if let (Ok(index), Some(name)) = (u32::try_from(i), link_name(&mut names, i)) {
+                    let _ = f.attach(index, name);
+                }
+            }
+        }
     }
 }
 
@@ -244,23 +276,34 @@ fn answer(
     memo: &mut Memo,
     outbox: &mut Outbox,
     view: &Arc<cove_dns::View>,
-    client: UdpClient,
+    (client, generation): (UdpClient, u32),
     query: &[u8],
 ) -> usize {
     let view_key = Arc::as_ptr(view) as usize;
     let now = Instant::now();
+    // The answer goes to the fast path too (authoritative ones until the catalog
+    // changes, cached forwarded ones for as long as the memo replays them).
+    let keep = |bytes: &[u8], ttl: Option<std::time::Duration>| {
+        if let (Some(f), Ok(ifindex)) = (&shared.fast, u32::try_from(client.ifindex)) {
+            f.put(ifindex, client.from, generation, query, bytes, ttl);
+        }
+    };
     if let Some((answer, forwarded)) = memo.get(view_key, query, now) {
         Stats::add(if forwarded {
             &shared.stats.cache_hits
         } else {
             &shared.stats.local_answers
         });
+        if !forwarded {
+            keep(answer, None);
+        }
         return outbox.push(socket, client, answer);
     }
     match respond(view, query, true) {
         Reply::Send(bytes) => {
             Stats::add(&shared.stats.local_answers);
             memo.put(view_key, query, &bytes, None);
+            keep(&bytes, None);
             outbox.push(socket, client, &bytes)
         }
         Reply::Forward {
@@ -275,6 +318,7 @@ fn answer(
             };
             if cached {
                 memo.put(view_key, query, &bytes, Some(now + FORWARDED_FOR));
+                keep(&bytes, Some(FORWARDED_FOR));
             }
             outbox.push(socket, client, &bytes)
         }
