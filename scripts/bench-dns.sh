@@ -13,9 +13,14 @@
 # 100 outstanding; DNS_ROUNDS rounds, the three resolvers alternating, the median
 # reported) and latency p50/p99 at a fixed DNS_LATENCY_QPS (dnsperf -v, every
 # answer's latency). Then the ratios of the medians, cove / unbound and cove /
-# dnsmasq.
-# With DNS_PIN=1 (the default on 2 or more cores) the servers run on CPU 1 and
-# dnsperf on CPU 0, so the scheduler's placement does not add to the noise.
+# dnsmasq. Each throughput run also reports the CPU time the whole machine
+# spent per answered query (every core's busy time from /proc/stat — client,
+# server, kernel — over the answers): what a query costs wherever it is spent.
+# With DNS_PIN=1 the servers run on CPU 1 and dnsperf on CPU 0. Not the default:
+# cove's kernel fast path answers in the softirq of the CPU that sends the query,
+# which pinning cannot move, so pinned it runs on dnsperf's core while unbound and
+# dnsmasq get a core of their own; unpinned, the scheduler places everything, as
+# on a host. DNS_FAST_PATH=0 runs cove without its fast path.
 # DNS_RPS=1: see below. Needs root; installs dnsperf, unbound, dnsmasq-base; cleans
 # up on exit.
 #   bash scripts/bench-dns.sh
@@ -30,7 +35,7 @@ rounds=${DNS_ROUNDS:-3}
 latency_qps=${DNS_LATENCY_QPS:-5000}
 pin_server=()
 pin_client=()
-if [ "${DNS_PIN:-$([ "$(nproc)" -ge 2 ] && echo 1 || echo 0)}" = 1 ]; then
+if [ "${DNS_PIN:-0}" = 1 ]; then
   pin_server=(taskset -c 1)
   pin_client=(taskset -c 0)
 fi
@@ -86,9 +91,13 @@ upstream_args=(--keep-in-foreground --no-resolv --no-hosts --bind-interfaces
 dnsmasq "${upstream_args[@]}" &
 pids+=($!)
 
+# DNS_FAST_PATH=0: cove's resolver answers every query itself (without its kernel
+# fast path), to see what the fast path brings.
+fast_flag=()
+[ "${DNS_FAST_PATH:-1}" = 1 ] || fast_flag=(--no-dns-fast-path)
 "$cove" apply -f "$work/spec.yaml" >/dev/null
 "${pin_server[@]}" "$cove" serve --listen 127.0.0.1:0 --api-listen 127.0.0.1:0 --no-api \
-  --dns-upstream 127.0.0.1:5390 >"$work/serve.log" 2>&1 &
+  --dns-upstream 127.0.0.1:5390 "${fast_flag[@]}" >"$work/serve.log" 2>&1 &
 pids+=($!)
 client_ns=$(ip netns list | awk '{print $1}' | grep "^${prefix}-e-" | head -1)
 ok=""
@@ -158,10 +167,19 @@ declare -A target=(
   [dnsmasq]="$cli 10.99.0.2 5353"
 )
 
-qps() { # resolver file → queries per second
+busy() { # jiffies every CPU spent not idle, since boot
+  awk '$1 == "cpu" {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat
+}
+qps() { # resolver file → "queries/s:CPU µs per query" (every CPU's busy time, all
+  # processes and the kernel's, over the answers)
   read -r ns addr port <<<"${target[$1]}"
-  ip netns exec "$ns" "${pin_client[@]}" dnsperf -s "$addr" -p "$port" -d "$2" -l "$seconds" -c 2 -q 100 -T 1 2>&1 \
-    | awk '/Queries per second/ {print $4}'
+  local before after out
+  before=$(busy)
+  out=$(ip netns exec "$ns" "${pin_client[@]}" dnsperf -s "$addr" -p "$port" -d "$2" -l "$seconds" -c 2 -q 100 -T 1 2>&1)
+  after=$(busy)
+  awk -v b="$before" -v a="$after" -v hz="$(getconf CLK_TCK)" -v s="$seconds" '
+    /Queries per second/ {q = $4}
+    END {printf "%.0f:%.2f", q, (a - b) / hz * 1e6 / (q * s)}' <<<"$out"
 }
 latency() { # resolver file → "p50_ms p99_ms lost"
   read -r ns addr port <<<"${target[$1]}"
@@ -188,28 +206,31 @@ done
 declare -A result
 median() { tr ' ' '\n' | grep . | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 for mix in private forwarded; do
-  declare -A runs=()
+  declare -A runs=() cpu=()
   for _ in $(seq 1 "$rounds"); do
     for r in cove unbound dnsmasq; do
-      runs[$r]+=" $(qps "$r" "$work/$mix.txt")"
+      got=$(qps "$r" "$work/$mix.txt")
+      runs[$r]+=" ${got%%:*}"
+      cpu[$r]+=" ${got##*:}"
     done
   done
   for r in cove unbound dnsmasq; do
     result[$mix,$r,qps]=$(median <<<"${runs[$r]}")
     result[$mix,$r,runs]=${runs[$r]}
+    result[$mix,$r,cpu]=$(median <<<"${cpu[$r]}")
     read -r p50 p99 n <<<"$(latency "$r" "$work/$mix.txt")"
     result[$mix,$r,p50]=$p50
     result[$mix,$r,p99]=$p99
     result[$mix,$r,n]=$n
   done
-  unset runs
+  unset runs cpu
 done
 
-printf "\n%-10s %-8s %12s %10s %10s %8s  %s\n" mix resolver "queries/s" "p50 ms" "p99 ms" answers "rounds (queries/s)"
+printf "\n%-10s %-8s %12s %10s %10s %10s %8s  %s\n" mix resolver "queries/s" "CPU µs/q" "p50 ms" "p99 ms" answers "rounds (queries/s)"
 for mix in private forwarded; do
   for r in cove unbound dnsmasq; do
-    printf "%-10s %-8s %12.0f %10s %10s %8s %s\n" "$mix" "$r" "${result[$mix,$r,qps]}" \
-      "${result[$mix,$r,p50]}" "${result[$mix,$r,p99]}" "${result[$mix,$r,n]}" "${result[$mix,$r,runs]}"
+    printf "%-10s %-8s %12.0f %10s %10s %10s %8s %s\n" "$mix" "$r" "${result[$mix,$r,qps]}" \
+      "${result[$mix,$r,cpu]}" "${result[$mix,$r,p50]}" "${result[$mix,$r,p99]}" "${result[$mix,$r,n]}" "${result[$mix,$r,runs]}"
   done
   awk -v m="$mix" -v c="${result[$mix,cove,qps]}" -v u="${result[$mix,unbound,qps]}" \
     -v d="${result[$mix,dnsmasq,qps]}" \

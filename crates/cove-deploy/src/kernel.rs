@@ -63,8 +63,9 @@ pub trait Kernel {
         &self,
         catalog: Option<&Arc<cove_dns::Catalog>>,
         upstreams: &[std::net::SocketAddr],
+        fast_path: bool,
     ) -> Vec<String> {
-        let _ = (catalog, upstreams);
+        let _ = (catalog, upstreams, fast_path);
         Vec::new()
     }
     /// Keeps exactly the stand-in AWS services `want` running (issue 12), starting
@@ -393,6 +394,7 @@ impl Kernel for HostKernel {
         &self,
         catalog: Option<&Arc<cove_dns::Catalog>>,
         upstreams: &[std::net::SocketAddr],
+        fast_path: bool,
     ) -> Vec<String> {
         use std::os::unix::fs::MetadataExt as _;
         // Only a long-running process serves DNS (a one-shot command's resolver
@@ -417,15 +419,23 @@ impl Kernel for HostKernel {
         if running.is_none() {
             let mut config = cove_resolver::ResolverConfig::new(&router, upstreams.to_vec());
             config.stats = Arc::clone(&self.dns_stats);
+            config.fast_path = fast_path;
             match cove_resolver::Resolver::start(config) {
                 Ok(resolver) => {
                     resolver.set_catalog(Arc::clone(catalog));
+                    // Said once, when it starts: it answers every query itself.
+                    let off = resolver
+                        .fast_path_error()
+                        .map(|e| format!("DNS resolver: answering without the kernel fast path: {e}"));
                     *running = Some(RunningResolver {
                         resolver,
                         catalog: Arc::clone(catalog),
                         ns_inode: inode,
                         upstreams: upstreams.to_vec(),
                     });
+                    if let Some(off) = off {
+                        return vec![off];
+                    }
                 }
                 Err(e) => return vec![format!("DNS resolver: {}", crate::error::chain_text(&e))],
             }

@@ -160,7 +160,11 @@ impl<K: Kernel> Reconciler<K> {
         let dns = self
             .deployment()
             .kernel()
-            .resolve(self.nat.catalog.as_ref(), &self.config.dns_upstreams);
+            .resolve(
+                self.nat.catalog.as_ref(),
+                &self.config.dns_upstreams,
+                self.config.dns_fast_path,
+            );
         self.nat.problems.extend(dns);
         let stand_ins = self.deployment().kernel().stand_in(&self.nat.stand_ins);
         self.nat.problems.extend(stand_ins);

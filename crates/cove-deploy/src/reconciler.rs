@@ -59,6 +59,9 @@ pub struct ReconcilerConfig {
     /// The upstream resolvers the VPCs' DNS resolver forwards to (default: this
     /// host's `/etc/resolv.conf`).
     pub dns_upstreams: Vec<std::net::SocketAddr>,
+    /// Whether the DNS resolver answers repeated queries in the kernel
+    /// (`cove_resolver::fastpath`; on by default).
+    pub dns_fast_path: bool,
     /// Where the object store also listens on this host, outside every VPC
     /// (the operator's side: no endpoint, policies see the caller's address);
     /// none: only behind endpoints.
@@ -90,6 +93,7 @@ impl ReconcilerConfig {
             shared_eni_connections: crate::shared_scale::SHARED_ENI_CONNECTIONS,
             failback_after: crate::failover::FAILBACK_AFTER,
             dns_upstreams: crate::dns::host_upstreams(),
+            dns_fast_path: true,
             objects_listen: None,
         }
     }

@@ -35,6 +35,7 @@ fn reconciler_on(
             shared_eni_connections: 20,
             failback_after: Duration::from_secs(60),
             dns_upstreams: Vec::new(),
+            dns_fast_path: true,
             objects_listen: None,
         },
     )

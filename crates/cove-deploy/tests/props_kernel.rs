@@ -61,6 +61,7 @@ impl Fixture {
             shared_eni_connections: cove_deploy::shared_scale::SHARED_ENI_CONNECTIONS,
             failback_after: cove_deploy::failover::FAILBACK_AFTER,
             dns_upstreams: Vec::new(),
+            dns_fast_path: true,
             objects_listen: None,
         };
         Fixture {

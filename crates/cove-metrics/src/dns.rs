@@ -24,6 +24,8 @@ pub struct DnsCounts {
     pub no_view: u64,
     /// Answers the kernel refused to send.
     pub send_errors: u64,
+    /// Of the UDP queries, those the kernel's fast path answered.
+    pub fast_path_answers: u64,
 }
 
 /// `udp` or `tcp`.
@@ -45,6 +47,7 @@ pub struct DnsMetrics {
     answers: Family<SourceLabel, Counter>,
     ignored: Counter,
     send_errors: Counter,
+    fast_path: Counter,
 }
 
 impl DnsMetrics {
@@ -69,6 +72,11 @@ impl DnsMetrics {
             "Answers the kernel refused to send",
             self.send_errors.clone(),
         );
+        r.register(
+            "dns_fast_path_answers",
+            "Of the UDP queries, those the kernel's fast path answered (a repeated query, from the resolver's earlier answer)",
+            self.fast_path.clone(),
+        );
     }
 
     /// Brings the counters up to `now` (a counter never goes back: a lower value
@@ -91,5 +99,6 @@ impl DnsMetrics {
         }
         up(&self.ignored, now.no_view);
         up(&self.send_errors, now.send_errors);
+        up(&self.fast_path, now.fast_path_answers);
     }
 }

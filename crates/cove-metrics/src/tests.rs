@@ -182,6 +182,7 @@ fn dns_counters_follow_the_resolver_and_never_go_back() {
         upstream_failures: 1,
         no_view: 4,
         send_errors: 0,
+        fast_path_answers: 6,
     });
     // A lower reading (cannot happen with one process's counters) changes nothing.
     m.dns.observe(DnsCounts {
@@ -209,6 +210,10 @@ fn dns_counters_follow_the_resolver_and_never_go_back() {
         Some(1.0)
     );
     assert_eq!(sample(&text, "cove_dns_ignored_queries_total"), Some(4.0));
+    assert_eq!(
+        sample(&text, "cove_dns_fast_path_answers_total"),
+        Some(6.0)
+    );
 }
 
 #[test]

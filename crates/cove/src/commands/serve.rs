@@ -53,6 +53,10 @@ pub struct Args {
     /// order). Default: the `nameserver` lines of this host's /etc/resolv.conf.
     #[arg(long = "dns-upstream", env = "COVE_DNS_UPSTREAM", value_delimiter = ',', value_parser = parse_upstream)]
     pub dns_upstreams: Vec<SocketAddr>,
+    /// Answer every DNS query in the resolver, without its kernel fast path
+    /// (which answers repeated queries on the router's links; for comparison).
+    #[arg(long, env = "COVE_NO_DNS_FAST_PATH")]
+    pub no_dns_fast_path: bool,
     /// Also serve the object store on this host at `ADDRESS:PORT`, outside every
     /// VPC (the operator's side: requests come through no endpoint, so policies
     /// that require one refuse them). Default: only behind S3 endpoints.
@@ -169,6 +173,7 @@ async fn serve(args: &Args) -> anyhow::Result<()> {
         if !args.dns_upstreams.is_empty() {
             config.dns_upstreams = args.dns_upstreams.clone();
         }
+        config.dns_fast_path = !args.no_dns_fast_path;
         let stop = stop.clone();
         let metrics = metrics.clone();
         let invocations = std::sync::Arc::clone(&invocations);
@@ -431,6 +436,7 @@ fn dns_counts(s: cove_resolver::StatsSnapshot) -> cove_metrics::DnsCounts {
         upstream_failures: s.upstream_failures,
         no_view: s.no_view,
         send_errors: s.send_errors,
+        fast_path_answers: s.fast_path_answers,
     }
 }
 
