@@ -424,9 +424,9 @@ impl Kernel for HostKernel {
                 Ok(resolver) => {
                     resolver.set_catalog(Arc::clone(catalog));
                     // Said once, when it starts: it answers every query itself.
-                    let off = resolver
-                        .fast_path_error()
-                        .map(|e| format!("DNS resolver: answering without the kernel fast path: {e}"));
+                    let off = resolver.fast_path_error().map(|e| {
+                        format!("DNS resolver: answering without the kernel fast path: {e}")
+                    });
                     *running = Some(RunningResolver {
                         resolver,
                         catalog: Arc::clone(catalog),

@@ -157,14 +157,11 @@ impl<K: Kernel> Reconciler<K> {
         self.read_desired(generation)?;
         self.nat.problems = self.deployment().kernel().replicate(&self.nat.replications);
         // The VPCs' DNS resolver serves this generation's views.
-        let dns = self
-            .deployment()
-            .kernel()
-            .resolve(
-                self.nat.catalog.as_ref(),
-                &self.config.dns_upstreams,
-                self.config.dns_fast_path,
-            );
+        let dns = self.deployment().kernel().resolve(
+            self.nat.catalog.as_ref(),
+            &self.config.dns_upstreams,
+            self.config.dns_fast_path,
+        );
         self.nat.problems.extend(dns);
         let stand_ins = self.deployment().kernel().stand_in(&self.nat.stand_ins);
         self.nat.problems.extend(stand_ins);

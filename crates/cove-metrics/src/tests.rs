@@ -210,10 +210,7 @@ fn dns_counters_follow_the_resolver_and_never_go_back() {
         Some(1.0)
     );
     assert_eq!(sample(&text, "cove_dns_ignored_queries_total"), Some(4.0));
-    assert_eq!(
-        sample(&text, "cove_dns_fast_path_answers_total"),
-        Some(6.0)
-    );
+    assert_eq!(sample(&text, "cove_dns_fast_path_answers_total"), Some(6.0));
 }
 
 #[test]

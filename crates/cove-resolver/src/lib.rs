@@ -233,9 +233,7 @@ impl Resolver {
             .catalog
             .write()
             .unwrap_or_else(|e| e.into_inner());
-        let generation = GENERATIONS
-            .fetch_add(1, Ordering::Relaxed)
-            .max(1);
+        let generation = GENERATIONS.fetch_add(1, Ordering::Relaxed).max(1);
         if let Some(f) = &self.shared.fast {
             if f.set_generation(generation).is_err() {
                 // The program's generation cannot move: it must answer nothing.
@@ -262,7 +260,10 @@ impl Resolver {
     /// Whether the kernel's fast path answers on router link `ifindex` (it goes
     /// on a link with the first query from it).
     pub fn fast_path_on(&self, ifindex: u32) -> bool {
-        self.shared.fast.as_ref().is_some_and(|f| f.attached(ifindex))
+        self.shared
+            .fast
+            .as_ref()
+            .is_some_and(|f| f.attached(ifindex))
     }
 
     /// The namespace it serves in.

@@ -8,6 +8,7 @@
 //!   are in the fast path's map;
 //! * a new catalog (the zone's record changed) is answered at once: nothing of the
 //!   old one is replayed;
+//! * the same question to another address or port is not answered;
 //! * a query the map cannot hold (a long name) and queries with EDNS cookies
 //!   (different bytes every time) are the resolver's; the fast path's answers are
 //!   counted;
@@ -57,7 +58,9 @@ tenants:
 /// `dig` in namespace `ns`: (exit code, output).
 fn dig(ns: &str, args: &[&str]) -> (i32, String) {
     let out = Command::new("timeout")
-        .args(["10", "ip", "netns", "exec", ns, "dig", "+time=1", "+tries=1"])
+        .args([
+            "10", "ip", "netns", "exec", ns, "dig", "+time=1", "+tries=1",
+        ])
         .args(args)
         .output()
         .expect("dig");
@@ -117,26 +120,79 @@ fn repeated_queries_are_answered_in_the_kernel_only_as_the_resolver_would() {
         assert_eq!(ask(&app, "db.corp.internal"), ["10.64.2.10"]);
     }
     // The same question at the link-local address, and the full answer dig shows.
-    let (code, text) = dig(&app, &["+noedns", "+nocookie", "@169.254.169.253", "db.corp.internal"]);
+    let (code, text) = dig(
+        &app,
+        &[
+            "+noedns",
+            "+nocookie",
+            "@169.254.169.253",
+            "db.corp.internal",
+        ],
+    );
     assert_eq!(code, 0, "{text}");
-    assert!(text.contains("status: NOERROR") && text.contains("flags: qr aa rd"), "{text}");
-    let (_, again) = dig(&app, &["+noedns", "+nocookie", "@169.254.169.253", "db.corp.internal"]);
-    assert!(again.contains("db.corp.internal.\t300\tIN\tA\t10.64.2.10"), "{again}");
+    assert!(
+        text.contains("status: NOERROR") && text.contains("flags: qr aa rd"),
+        "{text}"
+    );
+    let (_, again) = dig(
+        &app,
+        &[
+            "+noedns",
+            "+nocookie",
+            "@169.254.169.253",
+            "db.corp.internal",
+        ],
+    );
+    assert!(
+        again.contains("db.corp.internal.\t300\tIN\tA\t10.64.2.10"),
+        "{again}"
+    );
     let after = resolver.stats();
     let fast = after.fast_path_answers - before.fast_path_answers;
-    assert!(fast >= 20, "the kernel answered {fast} of 21 repeated queries: {after:?}");
+    assert!(
+        fast >= 20,
+        "the kernel answered {fast} of 21 repeated queries: {after:?}"
+    );
     assert_eq!(
         after.udp_queries - before.udp_queries,
         22,
         "every query counted once: {after:?}"
     );
 
+    // The same question to another address of the VPC (no server there) or to
+    // another port of the resolver's: nothing answers, the map's entries are for
+    // the resolver's address and port only.
+    let (code, text) = dig(
+        &app,
+        &["+noedns", "+nocookie", "@10.64.1.77", "db.corp.internal"],
+    );
+    assert_eq!(code, 9, "a timeout: {text}");
+    let (code, text) = dig(
+        &app,
+        &[
+            "+noedns",
+            "+nocookie",
+            "-p",
+            "5353",
+            "@10.64.0.2",
+            "db.corp.internal",
+        ],
+    );
+    assert_ne!(code, 0, "no answer on another port: {text}");
+    assert!(!text.contains("10.64.2.10"), "{text}");
+
     // The twin VPC: same CIDR, same client address, same resolver address, its
     // own link. The name is in no zone of its view: no answer (no upstream), before
     // and after the app's answers are in the map.
     for _ in 0..3 {
-        let (_, text) = dig(&twin, &["+noedns", "+nocookie", "@10.64.0.2", "db.corp.internal"]);
-        assert!(!text.contains("10.64.2.10"), "the twin got app's answer: {text}");
+        let (_, text) = dig(
+            &twin,
+            &["+noedns", "+nocookie", "@10.64.0.2", "db.corp.internal"],
+        );
+        assert!(
+            !text.contains("10.64.2.10"),
+            "the twin got app's answer: {text}"
+        );
         assert!(text.contains("status: SERVFAIL"), "{text}");
     }
 
@@ -146,10 +202,16 @@ fn repeated_queries_are_answered_in_the_kernel_only_as_the_resolver_would() {
     let before = resolver.stats();
     for _ in 0..3 {
         assert_eq!(ask(&app, long), ["10.64.9.9"]);
-        assert_eq!(short(&app, &["@10.64.0.2", "db.corp.internal"]), ["10.64.2.10"]);
+        assert_eq!(
+            short(&app, &["@10.64.0.2", "db.corp.internal"]),
+            ["10.64.2.10"]
+        );
     }
     let after = resolver.stats();
-    assert_eq!(after.fast_path_answers, before.fast_path_answers, "{after:?}");
+    assert_eq!(
+        after.fast_path_answers, before.fast_path_answers,
+        "{after:?}"
+    );
     assert_eq!(after.udp_queries - before.udp_queries, 6, "{after:?}");
 
     // A new catalog: the record changed. The first answer after it is the new one.
@@ -164,6 +226,9 @@ fn repeated_queries_are_answered_in_the_kernel_only_as_the_resolver_would() {
 
     // The resolver stops: nothing answers any more, the kernel included.
     drop(resolver);
-    let (code, text) = dig(&app, &["+noedns", "+nocookie", "@10.64.0.2", "db.corp.internal"]);
+    let (code, text) = dig(
+        &app,
+        &["+noedns", "+nocookie", "@10.64.0.2", "db.corp.internal"],
+    );
     assert_eq!(code, 9, "a timeout once the resolver is gone: {text}");
 }

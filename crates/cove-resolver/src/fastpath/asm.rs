@@ -306,7 +306,7 @@ mod tests {
     #[test]
     fn a_label_never_placed_is_an_error() {
         let mut a = Asm::default();
-        a.goto("nowhere");
+        a.jump_imm(Cond::Eq, R0, 0, "nowhere");
         assert!(a.finish().is_err());
         let mut a = Asm::default();
         a.label("x");

@@ -52,8 +52,8 @@ pub(crate) const MAPS: [MapDef; 3] = [
     MapDef {
         name: ANSWERS,
         kind: MAP_TYPE_LRU_HASH,
-        key_size: KEY_LEN as u32,
-        value_size: VALUE_LEN as u32,
+        key_size: program::KEY_SIZE,
+        value_size: program::VALUE_SIZE,
         max_entries: ENTRIES,
     },
     MapDef {
@@ -153,7 +153,8 @@ impl FastPath {
                 }),
             })
         };
-        let answers = BpfHashMap::try_from(take(&mut ebpf, ANSWERS)?).map_err(map_error(ANSWERS))?;
+        let answers =
+            BpfHashMap::try_from(take(&mut ebpf, ANSWERS)?).map_err(map_error(ANSWERS))?;
         let generation =
             Array::try_from(take(&mut ebpf, GENERATION)?).map_err(map_error(GENERATION))?;
         let counters =
@@ -210,7 +211,9 @@ impl FastPath {
 
     /// Whether the program is on link `ifindex`.
     pub fn attached(&self, ifindex: u32) -> bool {
-        lock(&self.attached).get(&ifindex).is_some_and(Option::is_some)
+        lock(&self.attached)
+            .get(&ifindex)
+            .is_some_and(Option::is_some)
     }
 
     /// Takes the program off every link, for good (the resolver answers every

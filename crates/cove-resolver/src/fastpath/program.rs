@@ -25,15 +25,25 @@ use crate::fastpath::asm::{
 };
 
 /// Query bytes after the id a key holds (longer queries are not fast-pathed).
-pub(crate) const MAX_QUERY: usize = 128;
+const QUERY_BYTES: i16 = 128;
 /// Answer bytes after the id a value holds (longer answers are not fast-pathed).
-pub(crate) const MAX_ANSWER: usize = 256;
+const ANSWER_BYTES: i16 = 256;
 /// The shortest query or answer after its id (the rest of a DNS header).
-pub(crate) const MIN_MESSAGE: usize = 10;
+const MESSAGE_MIN: i16 = 10;
+/// [`QUERY_BYTES`] as a length.
+pub(crate) const MAX_QUERY: usize = QUERY_BYTES as usize;
+/// [`ANSWER_BYTES`] as a length.
+pub(crate) const MAX_ANSWER: usize = ANSWER_BYTES as usize;
+/// [`MESSAGE_MIN`] as a length.
+pub(crate) const MIN_MESSAGE: usize = MESSAGE_MIN as usize;
 /// Bytes of a key.
 pub(crate) const KEY_LEN: usize = 16 + MAX_QUERY;
 /// Bytes of a value.
 pub(crate) const VALUE_LEN: usize = 16 + MAX_ANSWER;
+/// [`KEY_LEN`] for the map's definition.
+pub(crate) const KEY_SIZE: u32 = 16 + QUERY_BYTES as u32;
+/// [`VALUE_LEN`] for the map's definition.
+pub(crate) const VALUE_SIZE: u32 = 16 + ANSWER_BYTES as u32;
 
 /// The answers map (LRU hash: the least recently used entry makes room).
 pub(crate) const ANSWERS: &str = "answers";
@@ -79,8 +89,8 @@ pub(crate) fn program() -> Result<Assembled, AsmError> {
     a.mov(R6, R1);
     // The whole packet is Ethernet + IPv4 + UDP + a query of a length a key holds.
     a.load(Size::W, R2, R6, SKB_LEN);
-    a.jump_imm(Cond::Lt, R2, HEADERS + 2 + MIN_MESSAGE as i32, "next");
-    a.jump_imm(Cond::Gt, R2, HEADERS + 2 + MAX_QUERY as i32, "next");
+    a.jump_imm(Cond::Lt, R2, HEADERS + 2 + i32::from(MESSAGE_MIN), "next");
+    a.jump_imm(Cond::Gt, R2, HEADERS + 2 + i32::from(QUERY_BYTES), "next");
     a.load(Size::W, R2, R6, SKB_PROTOCOL);
     a.jump_imm(Cond::Ne, R2, 0x0008, "next"); // htons(ETH_P_IP)
     a.mov(R1, R6);
@@ -113,11 +123,11 @@ pub(crate) fn program() -> Result<Assembled, AsmError> {
     a.jump_reg(Cond::Ne, R3, R1, "next");
     // r8: the query's length after its id.
     a.alu_imm(Alu::Sub, R3, 8 + 2);
-    a.jump_imm(Cond::Lt, R3, MIN_MESSAGE as i32, "next");
-    a.jump_imm(Cond::Gt, R3, MAX_QUERY as i32, "next");
+    a.jump_imm(Cond::Lt, R3, i32::from(MESSAGE_MIN), "next");
+    a.jump_imm(Cond::Gt, R3, i32::from(QUERY_BYTES), "next");
     a.mov(R8, R3);
     // The key: zeroed, then link, address asked, length, generation, query.
-    for i in 0..(KEY_LEN as i16 / 8) {
+    for i in 0..(16 + QUERY_BYTES) / 8 {
         a.store_imm(Size::DW, FP, KEY + 8 * i, 0);
     }
     a.load(Size::W, R1, R6, SKB_IFINDEX);
@@ -156,8 +166,8 @@ pub(crate) fn program() -> Result<Assembled, AsmError> {
     a.label("fresh");
     // r8: the answer's length after its id.
     a.load(Size::W, R8, R7, 8);
-    a.jump_imm(Cond::Lt, R8, MIN_MESSAGE as i32, "next");
-    a.jump_imm(Cond::Gt, R8, MAX_ANSWER as i32, "next");
+    a.jump_imm(Cond::Lt, R8, i32::from(MESSAGE_MIN), "next");
+    a.jump_imm(Cond::Gt, R8, i32::from(ANSWER_BYTES), "next");
     a.store(Size::W, FP, IDX, R9);
     a.load_map(R1, COUNTERS);
     a.mov(R2, FP);
@@ -303,7 +313,9 @@ mod tests {
 
     #[test]
     fn keys_and_values_hold_what_the_program_reads() {
-        let q = [0xab, 0xcd, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 3, b'w', b'w', b'w'];
+        let q = [
+            0xab, 0xcd, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 3, b'w', b'w', b'w',
+        ];
         let k = key(7, Ipv4Addr::new(10, 0, 0, 2), 9, &q).expect("fits");
         assert_eq!(&k[..4], &7u32.to_le_bytes());
         assert_eq!(&k[4..8], &[10, 0, 0, 2]);
