@@ -201,6 +201,8 @@ pub struct RunningResolver {
     ns_inode: u64,
     /// The upstreams it asks.
     upstreams: Vec<std::net::SocketAddr>,
+    /// The last reason its fast path was off that was reported.
+    fast_path_said: Option<String>,
 }
 
 impl std::fmt::Debug for RunningResolver {
@@ -423,19 +425,13 @@ impl Kernel for HostKernel {
             match cove_resolver::Resolver::start(config) {
                 Ok(resolver) => {
                     resolver.set_catalog(Arc::clone(catalog));
-                    // Said once, when it starts: it answers every query itself.
-                    let off = resolver.fast_path_error().map(|e| {
-                        format!("DNS resolver: answering without the kernel fast path: {e}")
-                    });
                     *running = Some(RunningResolver {
                         resolver,
                         catalog: Arc::clone(catalog),
                         ns_inode: inode,
                         upstreams: upstreams.to_vec(),
+                        fast_path_said: None,
                     });
-                    if let Some(off) = off {
-                        return vec![off];
-                    }
                 }
                 Err(e) => return vec![format!("DNS resolver: {}", crate::error::chain_text(&e))],
             }
@@ -444,6 +440,15 @@ impl Kernel for HostKernel {
             if !Arc::ptr_eq(&r.catalog, catalog) {
                 r.resolver.set_catalog(Arc::clone(catalog));
                 r.catalog = Arc::clone(catalog);
+            }
+            // Said once per reason: the resolver answers those queries itself.
+            let off = r.resolver.fast_path_error();
+            if off.is_some() && off != r.fast_path_said {
+                r.fast_path_said.clone_from(&off);
+                return off
+                    .map(|e| format!("DNS resolver: answering without the kernel fast path: {e}"))
+                    .into_iter()
+                    .collect();
             }
         }
         Vec::new()

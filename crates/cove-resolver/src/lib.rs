@@ -170,7 +170,7 @@ impl Resolver {
     /// [`Resolver::fast_path_error`] says why.
     pub fn start(config: ResolverConfig) -> Result<Resolver, ResolverError> {
         let (fast, fast_path_error) = if config.fast_path {
-            match FastPath::load() {
+            match FastPath::load(config.port) {
                 Ok(f) => (Some(f), None),
                 Err(e) => (None, Some(error_chain(&e))),
             }
@@ -223,10 +223,11 @@ impl Resolver {
         })
     }
 
-    /// Replaces the views (a new generation of the desired network). From the
-    /// moment it returns, no answer of an older catalog is given again (the fast
-    /// path's entries of older generations are unreachable; the UDP thread's memo
-    /// starts again with its next query).
+    /// Replaces the views (a new generation of the desired network). Once it
+    /// returns, no answer of an older catalog is given again — but for a query
+    /// being answered at that moment: the fast path's entries of older
+    /// generations are unreachable, and the UDP thread's memo starts again with
+    /// its next batch.
     pub fn set_catalog(&self, catalog: Arc<Catalog>) {
         let mut current = self
             .shared
@@ -251,10 +252,12 @@ impl Resolver {
         self.shared.stats.snapshot()
     }
 
-    /// Why the kernel's fast path is not in use (`None`: it is, or it was not
-    /// asked for).
-    pub fn fast_path_error(&self) -> Option<&str> {
-        self.fast_path_error.as_deref()
+    /// Why the kernel's fast path is not in use, or not on some link (`None`: it
+    /// is, or it was not asked for).
+    pub fn fast_path_error(&self) -> Option<String> {
+        self.fast_path_error
+            .clone()
+            .or_else(|| self.shared.fast.as_ref().and_then(FastPath::attach_error))
     }
 
     /// Whether the kernel's fast path answers on router link `ifindex` (it goes
@@ -291,7 +294,7 @@ impl Drop for Resolver {
 }
 
 /// `e` and its sources, one line.
-fn error_chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {

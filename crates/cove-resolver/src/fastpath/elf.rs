@@ -112,7 +112,7 @@ mod tests {
 
     #[test]
     fn the_loader_reads_the_program_its_maps_and_relocations() {
-        let program = crate::fastpath::program::program().expect("assembles");
+        let program = crate::fastpath::program::program(53).expect("assembles");
         let bytes = object(&program, &crate::fastpath::MAPS, "Apache-2.0").expect("writes");
         let parsed = aya_obj::Object::parse(&bytes).expect("aya reads it");
         assert_eq!(parsed.license.to_str().ok(), Some("Apache-2.0"));

@@ -100,6 +100,15 @@ pub enum FastPathError {
         #[source]
         source: Box<aya::maps::MapError>,
     },
+    /// Putting the program on a link (a kernel without tcx: before 6.6).
+    #[error("cannot put the DNS fast path on link {link}")]
+    Attach {
+        /// The router link.
+        link: String,
+        /// Why.
+        #[source]
+        source: Box<aya::programs::ProgramError>,
+    },
     /// The object lost its program.
     #[error("the DNS fast path's object has no program")]
     NoProgram,
@@ -108,7 +117,9 @@ pub enum FastPathError {
 /// The loaded program and its maps.
 pub struct FastPath {
     ebpf: Mutex<Ebpf>,
-    attached: Mutex<HashMap<u32, Option<SchedClassifierLinkId>>>,
+    attached: Mutex<HashMap<u32, SchedClassifierLinkId>>,
+    /// Why the program could not go on a link, the last time it could not.
+    attach_error: Mutex<Option<String>>,
     answers: Mutex<BpfHashMap<MapData, [u8; KEY_LEN], [u8; VALUE_LEN]>>,
     generation: Mutex<Array<MapData, u32>>,
     counters: PerCpuArray<MapData, u64>,
@@ -132,9 +143,10 @@ fn map_error(name: &'static str) -> impl Fn(aya::maps::MapError) -> FastPathErro
 }
 
 impl FastPath {
-    /// Assembles the program and loads it (verified by the kernel) with its maps.
-    pub fn load() -> Result<FastPath, FastPathError> {
-        let program = program::program().map_err(FastPathError::Assemble)?;
+    /// Assembles the program for a resolver on UDP `port` and loads it (verified
+    /// by the kernel) with its maps.
+    pub fn load(port: u16) -> Result<FastPath, FastPathError> {
+        let program = program::program(port).map_err(FastPathError::Assemble)?;
         let object = elf::object(&program, &MAPS, LICENSE).map_err(FastPathError::Object)?;
         let mut ebpf = EbpfLoader::new()
             .load(&object)
@@ -162,6 +174,7 @@ impl FastPath {
         Ok(FastPath {
             ebpf: Mutex::new(ebpf),
             attached: Mutex::new(HashMap::new()),
+            attach_error: Mutex::new(None),
             answers: Mutex::new(answers),
             generation: Mutex::new(generation),
             counters,
@@ -179,11 +192,15 @@ impl FastPath {
     }
 
     /// Puts the program on link `ifindex` (named `name` in the calling thread's
-    /// namespace, the router's), once. A link it cannot go on (gone already) is
-    /// not tried again.
+    /// namespace, the router's), once. Nothing is done if `name` is no longer that
+    /// link (it went away, or was made again with another index). A failure is
+    /// kept for [`FastPath::attach_error`]; the next call tries again.
     pub fn attach(&self, ifindex: u32, name: &str) -> Result<(), FastPathError> {
         let mut attached = lock(&self.attached);
         if attached.contains_key(&ifindex) || self.disabled.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        if nix::net::if_::if_nametoindex(name).ok() != Some(ifindex) {
             return Ok(());
         }
         let mut ebpf = lock(&self.ebpf);
@@ -192,28 +209,35 @@ impl FastPath {
             .ok_or(FastPathError::NoProgram)?
             .try_into()
             .map_err(|e| FastPathError::Program(Box::new(e)))?;
-        let link = p.attach_with_options(
+        match p.attach_with_options(
             name,
             TcAttachType::Ingress,
             TcAttachOptions::TcxOrder(LinkOrder::default()),
-        );
-        match link {
+        ) {
             Ok(id) => {
-                attached.insert(ifindex, Some(id));
+                attached.insert(ifindex, id);
                 Ok(())
             }
             Err(e) => {
-                attached.insert(ifindex, None);
-                Err(FastPathError::Program(Box::new(e)))
+                let e = FastPathError::Attach {
+                    link: name.to_owned(),
+                    source: Box::new(e),
+                };
+                *lock(&self.attach_error) = Some(crate::error_chain(&e));
+                Err(e)
             }
         }
     }
 
+    /// Why the program could not go on a link, the last time it could not (a
+    /// kernel without tcx, before 6.6, loads it but cannot attach it).
+    pub fn attach_error(&self) -> Option<String> {
+        lock(&self.attach_error).clone()
+    }
+
     /// Whether the program is on link `ifindex`.
     pub fn attached(&self, ifindex: u32) -> bool {
-        lock(&self.attached)
-            .get(&ifindex)
-            .is_some_and(Option::is_some)
+        lock(&self.attached).contains_key(&ifindex)
     }
 
     /// Takes the program off every link, for good (the resolver answers every
@@ -234,7 +258,7 @@ impl FastPath {
             .and_then(|p| p.try_into().ok());
         let mut program = program;
         for i in dead {
-            if let (Some(Some(link)), Some(p)) = (attached.remove(&i), program.as_mut()) {
+            if let (Some(link), Some(p)) = (attached.remove(&i), program.as_mut()) {
                 let _ = p.detach(link);
             }
         }
@@ -274,20 +298,22 @@ impl FastPath {
 
     /// Answers the program gave since the last call: (authoritative, cached
     /// forwarded), added to `stats` too (as UDP queries, and as local answers and
-    /// cache hits).
+    /// cache hits). Callers may overlap (the UDP thread, `Resolver::stats`): the
+    /// counters are read under the lock, and a counter that cannot be read now is
+    /// left for the next call.
     pub fn collect(&self, stats: &Stats) -> (u64, u64) {
-        let mut totals = [0u64; 2];
-        for (i, t) in totals.iter_mut().enumerate() {
-            if let Ok(values) = self.counters.get(&u32::try_from(i).unwrap_or(0), 0) {
-                *t = values.iter().sum();
-            }
-        }
         let mut counted = lock(&self.counted);
-        let local = totals[0].saturating_sub(counted[0]);
-        let cached = totals[1].saturating_sub(counted[1]);
-        *counted = totals;
-        stats.fast_path(local, cached);
-        (local, cached)
+        let mut new = [0u64; 2];
+        for (i, n) in new.iter_mut().enumerate() {
+            let Ok(values) = self.counters.get(&u32::try_from(i).unwrap_or(0), 0) else {
+                continue;
+            };
+            let total: u64 = values.iter().sum();
+            *n = total.saturating_sub(counted[i]);
+            counted[i] = counted[i].max(total);
+        }
+        stats.fast_path(new[0], new[1]);
+        (new[0], new[1])
     }
 }
 

@@ -83,8 +83,8 @@ const fn hdr(off: i16) -> i16 {
     HDR + off
 }
 
-/// The program (`classifier` section, one function).
-pub(crate) fn program() -> Result<Assembled, AsmError> {
+/// The program (`classifier` section, one function) for a resolver on `port`.
+pub(crate) fn program(port: u16) -> Result<Assembled, AsmError> {
     let mut a = Asm::default();
     a.mov(R6, R1);
     // The whole packet is Ethernet + IPv4 + UDP + a query of a length a key holds.
@@ -110,7 +110,8 @@ pub(crate) fn program() -> Result<Assembled, AsmError> {
     a.load(Size::B, R1, FP, hdr(23));
     a.jump_imm(Cond::Ne, R1, 17, "next"); // UDP
     a.load(Size::H, R1, FP, hdr(36));
-    a.jump_imm(Cond::Ne, R1, 0x3500, "next"); // to port 53
+    // To the resolver's port (read as a little-endian u16: its bytes swapped).
+    a.jump_imm(Cond::Ne, R1, i32::from(port.swap_bytes()), "next");
     // The IP and UDP lengths say exactly the packet's.
     a.load(Size::H, R1, FP, hdr(16));
     a.be16(R1);
@@ -168,16 +169,6 @@ pub(crate) fn program() -> Result<Assembled, AsmError> {
     a.load(Size::W, R8, R7, 8);
     a.jump_imm(Cond::Lt, R8, i32::from(MESSAGE_MIN), "next");
     a.jump_imm(Cond::Gt, R8, i32::from(ANSWER_BYTES), "next");
-    a.store(Size::W, FP, IDX, R9);
-    a.load_map(R1, COUNTERS);
-    a.mov(R2, FP);
-    a.alu_imm(Alu::Add, R2, i32::from(IDX));
-    a.call(MAP_LOOKUP_ELEM);
-    a.jump_imm(Cond::Eq, R0, 0, "counted");
-    a.load(Size::DW, R1, R0, 0);
-    a.alu_imm(Alu::Add, R1, 1);
-    a.store(Size::DW, R0, 0, R1);
-    a.label("counted");
     // The answer's headers: addresses and ports swapped, lengths, TTL, checksum.
     for j in 0..3 {
         a.load(Size::H, R1, FP, hdr(2 * j));
@@ -242,7 +233,19 @@ pub(crate) fn program() -> Result<Assembled, AsmError> {
     a.mov_imm(R5, 0);
     a.call(SKB_STORE_BYTES);
     a.jump_imm(Cond::Ne, R0, 0, "drop");
-    // Into the querying namespace, at its link's ingress.
+    // Counted once it is an answer (r9: which counter).
+    a.store(Size::W, FP, IDX, R9);
+    a.load_map(R1, COUNTERS);
+    a.mov(R2, FP);
+    a.alu_imm(Alu::Add, R2, i32::from(IDX));
+    a.call(MAP_LOOKUP_ELEM);
+    a.jump_imm(Cond::Eq, R0, 0, "counted");
+    a.load(Size::DW, R1, R0, 0);
+    a.alu_imm(Alu::Add, R1, 1);
+    a.store(Size::DW, R0, 0, R1);
+    a.label("counted");
+    // Into the querying namespace, at its link's ingress (router links are
+    // veths whose peer is in the ENI's or environment's namespace).
     a.load(Size::W, R1, R6, SKB_IFINDEX);
     a.mov_imm(R2, 0);
     a.call(REDIRECT_PEER);
@@ -300,7 +303,7 @@ mod tests {
 
     #[test]
     fn the_program_assembles_with_its_three_maps() {
-        let p = program().expect("assembles");
+        let p = program(53).expect("assembles");
         assert_eq!(p.code.len() % 8, 0);
         let mut maps: Vec<_> = p.map_refs.iter().map(|(_, m)| *m).collect();
         maps.sort_unstable();
