@@ -284,11 +284,5 @@ impl DeployError {
 
 /// `e` and every error under it, as one line (`a: b: c`).
 pub(crate) fn chain_text(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(&format!(": {s}"));
-        source = s.source();
-    }
-    text
+    cove_host::error_chain(e)
 }

@@ -277,7 +277,7 @@ impl Shared {
     fn record(&self, e: &HostError) {
         let mut s = lock(&self.stats);
         s.errors += 1;
-        s.last_error = Some(chain(e));
+        s.last_error = Some(crate::error_chain(e));
     }
 
     fn stopped(&self, why: String) -> HostError {
@@ -443,18 +443,6 @@ impl Shared {
             s.stopped = Some(why);
         }
     }
-}
-
-/// The error and its causes on one line.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
 }
 
 /// Discards the queued events (a full synchronization follows), for at most a

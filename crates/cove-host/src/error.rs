@@ -634,3 +634,15 @@ pub(crate) fn nl_io(e: rtnetlink::Error) -> io::Error {
         other => io::Error::other(other),
     }
 }
+
+/// `e` and every error under it, as one line (`a: b: c`).
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}

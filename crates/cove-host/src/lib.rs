@@ -46,7 +46,7 @@ pub use crate::ctsync::{
     ReplicationStats, Replicator, ReplicatorConfig, delete_nat_entry, forget_nat_entries,
     nat_entries, write_nat_entry,
 };
-pub use crate::error::HostError;
+pub use crate::error::{HostError, error_chain};
 pub use crate::link_monitor::{LinkMonitor, LinkStates};
 pub use crate::netns::{NETNS_DIR, in_namespace, spawn_in_namespace};
 pub use crate::nflog::{RejectReader, Rejects};

@@ -172,7 +172,7 @@ impl Resolver {
         let (fast, fast_path_error) = if config.fast_path {
             match FastPath::load(config.port) {
                 Ok(f) => (Some(f), None),
-                Err(e) => (None, Some(error_chain(&e))),
+                Err(e) => (None, Some(cove_host::error_chain(&e))),
             }
         } else {
             (None, None)
@@ -291,18 +291,6 @@ impl Drop for Resolver {
             f.collect(&self.shared.stats);
         }
     }
-}
-
-/// `e` and its sources, one line.
-pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 fn spawn(

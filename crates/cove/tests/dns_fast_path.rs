@@ -290,22 +290,20 @@ fn repeated_queries_are_answered_in_the_kernel_only_as_the_resolver_would() {
     // on the twin's link too.
     let twin_link = ifindex(&router, &names.eni_router_link(eni("t/twin/client")));
     assert_ne!(twin_link, app_link);
-    for _ in 0..4 {
+    let twin_gets_its_own = || {
         let (_, text) = plain_dig(&twin, "@10.64.0.2", "db.corp.internal");
         assert!(
             !text.contains("10.64.2.10"),
             "the twin got app's answer: {text}"
         );
         assert!(text.contains("192.0.2.55"), "{text}");
+    };
+    for _ in 0..4 {
+        twin_gets_its_own();
     }
     attached(twin_link);
     for _ in 0..2 {
-        let (_, text) = plain_dig(&twin, "@10.64.0.2", "db.corp.internal");
-        assert!(
-            !text.contains("10.64.2.10"),
-            "the twin got app's answer: {text}"
-        );
-        assert!(text.contains("192.0.2.55"), "{text}");
+        twin_gets_its_own();
     }
 
     // Queries the map does not hold: a long name (answered by the resolver every
@@ -327,18 +325,22 @@ fn repeated_queries_are_answered_in_the_kernel_only_as_the_resolver_would() {
     assert_eq!(after.udp_queries - before.udp_queries, 6, "{after:?}");
 
     // A forwarded name, cached: the kernel replays it for a second at most, then
-    // the resolver answers again (and keeps it again).
+    // the resolver answers again (and keeps it again). (A slow machine may take
+    // that second between two digs: then the pair is tried again.)
     assert_eq!(ask(&app, "www.fwd.example"), ["192.0.2.55"]);
-    assert_eq!(ask(&app, "www.fwd.example"), ["192.0.2.55"]);
-    let before = resolver.stats();
-    assert_eq!(ask(&app, "www.fwd.example"), ["192.0.2.55"]);
-    let replayed = resolver.stats();
-    assert_eq!(
-        replayed.fast_path_answers,
-        before.fast_path_answers + 1,
-        "{replayed:?}"
-    );
-    assert_eq!(replayed.cache_hits, before.cache_hits + 1, "{replayed:?}");
+    let mut tries = 0;
+    let replayed = loop {
+        tries += 1;
+        assert_eq!(ask(&app, "www.fwd.example"), ["192.0.2.55"]);
+        let before = resolver.stats();
+        assert_eq!(ask(&app, "www.fwd.example"), ["192.0.2.55"]);
+        let replayed = resolver.stats();
+        if replayed.fast_path_answers == before.fast_path_answers + 1 {
+            assert_eq!(replayed.cache_hits, before.cache_hits + 1, "{replayed:?}");
+            break replayed;
+        }
+        assert!(tries < 5, "never replayed by the kernel: {replayed:?}");
+    };
     std::thread::sleep(Duration::from_millis(1200));
     assert_eq!(ask(&app, "www.fwd.example"), ["192.0.2.55"]);
     let expired = resolver.stats();

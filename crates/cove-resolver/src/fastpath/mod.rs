@@ -223,7 +223,7 @@ impl FastPath {
                     link: name.to_owned(),
                     source: Box::new(e),
                 };
-                *lock(&self.attach_error) = Some(crate::error_chain(&e));
+                *lock(&self.attach_error) = Some(cove_host::error_chain(&e));
                 Err(e)
             }
         }

@@ -83,6 +83,14 @@ const fn hdr(off: i16) -> i16 {
     HDR + off
 }
 
+/// `r0 = map_lookup_elem(&map, fp + key)`.
+fn lookup(a: &mut Asm, map: &'static str, key: i16) {
+    a.load_map(R1, map);
+    a.mov(R2, FP);
+    a.alu_imm(Alu::Add, R2, i32::from(key));
+    a.call(MAP_LOOKUP_ELEM);
+}
+
 /// The program (`classifier` section, one function) for a resolver on `port`.
 pub(crate) fn program(port: u16) -> Result<Assembled, AsmError> {
     let mut a = Asm::default();
@@ -137,10 +145,7 @@ pub(crate) fn program(port: u16) -> Result<Assembled, AsmError> {
     a.store(Size::W, FP, KEY + 4, R1);
     a.store(Size::W, FP, KEY + 12, R8);
     a.store_imm(Size::W, FP, IDX, 0);
-    a.load_map(R1, GENERATION);
-    a.mov(R2, FP);
-    a.alu_imm(Alu::Add, R2, i32::from(IDX));
-    a.call(MAP_LOOKUP_ELEM);
+    lookup(&mut a, GENERATION, IDX);
     a.jump_imm(Cond::Eq, R0, 0, "next");
     a.load(Size::W, R1, R0, 0);
     a.store(Size::W, FP, KEY + 8, R1);
@@ -151,10 +156,7 @@ pub(crate) fn program(port: u16) -> Result<Assembled, AsmError> {
     a.mov(R4, R8);
     a.call(SKB_LOAD_BYTES);
     a.jump_imm(Cond::Ne, R0, 0, "next");
-    a.load_map(R1, ANSWERS);
-    a.mov(R2, FP);
-    a.alu_imm(Alu::Add, R2, i32::from(KEY));
-    a.call(MAP_LOOKUP_ELEM);
+    lookup(&mut a, ANSWERS, KEY);
     a.jump_imm(Cond::Eq, R0, 0, "next");
     a.mov(R7, R0);
     // A forwarded answer is replayed only until its expiry; r9: the counter.
@@ -235,10 +237,7 @@ pub(crate) fn program(port: u16) -> Result<Assembled, AsmError> {
     a.jump_imm(Cond::Ne, R0, 0, "drop");
     // Counted once it is an answer (r9: which counter).
     a.store(Size::W, FP, IDX, R9);
-    a.load_map(R1, COUNTERS);
-    a.mov(R2, FP);
-    a.alu_imm(Alu::Add, R2, i32::from(IDX));
-    a.call(MAP_LOOKUP_ELEM);
+    lookup(&mut a, COUNTERS, IDX);
     a.jump_imm(Cond::Eq, R0, 0, "counted");
     a.load(Size::DW, R1, R0, 0);
     a.alu_imm(Alu::Add, R1, 1);
