@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "needs root" >&2; exit 1; }
 bash scripts/install-runtimes.sh >/dev/null
 prefix=${BENCH_PREFIX:-cvbdcs}
-n=${DNS_COLD_N:-20}
+n=${DNS_COLD_N:-80}
 work=$(mktemp -d /tmp/cove-bench-dns-cold.XXXXXX)
 export COVE_STATE_DIR=$work/state COVE_PREFIX=$prefix
 pids=()
