@@ -83,14 +83,7 @@ impl Drop for ForeignNs {
 
 /// The error and all of its causes, one line.
 pub fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
+    cove_host::error_chain(e)
 }
 
 /// Runs `timeout 5 ARGS` inside `ns` and returns its output.
