@@ -33,6 +33,10 @@ const BATCH: usize = 32;
 /// thread wakes at least every `TICK`).
 const COLLECT_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
 
+/// How often, at most, the fast path lets go of links that are gone (when the
+/// catalog changes).
+const PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Link names the thread remembers (interface indexes are not reused while
 /// the namespace lives, so an entry never goes stale; the map is emptied when
 /// it grows past this).
@@ -183,6 +187,7 @@ pub(crate) fn serve(shared: &Shared, socket: &Sender, forwarder: &Forwarder) {
     let mut fast_links: HashSet<i32> = HashSet::new();
     let mut new_links: Vec<i32> = Vec::new();
     let mut collected = Instant::now();
+    let mut pruned = Instant::now();
     let mut headers =
         MultiHeaders::<SockaddrIn>::preallocate(BATCH, Some(nix::cmsg_space!(libc::in_pktinfo)));
     let mut bufs = vec![vec![0u8; MAX_QUERY]; BATCH];
@@ -212,10 +217,14 @@ pub(crate) fn serve(shared: &Shared, socket: &Sender, forwarder: &Forwarder) {
             views.clear();
             views_of = generation;
             // Links gone since (their namespace's ENI removed): the kernel took
-            // the program off them; let go of them too.
+            // the program off them; let go of them too — one look per link, so
+            // not at every generation on a busy host.
             if let Some(f) = &shared.fast {
-                f.prune(|i| nix::net::if_::if_indextoname(i).is_err());
-                fast_links.retain(|i| u32::try_from(*i).is_ok_and(|i| f.attached(i)));
+                if pruned.elapsed() >= PRUNE_EVERY {
+                    f.prune(|i| nix::net::if_::if_indextoname(i).is_err());
+                    fast_links.retain(|i| u32::try_from(*i).is_ok_and(|i| f.attached(i)));
+                    pruned = Instant::now();
+                }
             }
         }
         for msg in received {
@@ -294,7 +303,12 @@ fn answer(
         } else {
             &shared.stats.local_answers
         });
-        if !forwarded {
+        // The map lost it (made room), or the query was one the program leaves
+        // alone: kept again, but only where the program is (no system call per
+        // repeated query on a link it could not go on).
+        let on_link =
+            |f: &crate::FastPath| u32::try_from(client.ifindex).is_ok_and(|i| f.attached(i));
+        if !forwarded && shared.fast.as_ref().is_some_and(on_link) {
             keep(answer, None);
         }
         return outbox.push(socket, client, answer);
